@@ -1,0 +1,37 @@
+# reconcile: see README.md. `make test` is what CI runs (through .ci/run).
+GO      ?= go
+BIN     := bin/reconcile
+PKGS    := ./...
+# Kernel tests create network namespaces; keep package parallelism low on small machines.
+TESTFLAGS ?= -count=1 -p 2 -timeout 30m
+
+.PHONY: all build test unit demo bench fuzz vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/reconcile
+
+vet:
+	$(GO) vet $(PKGS)
+
+# Everything: unit, CLI and (as root) kernel tests in private network namespaces.
+test: build vet
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# Fast tests only: no kernel, no root needed.
+unit:
+	$(GO) test -count=1 -short $(PKGS)
+
+# The bundled policies/ repository enforced in a lab of network namespaces; prints the matrix.
+demo: build
+	$(GO) run ./cmd/reconcile-lab -bin $(BIN) -policies policies
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./reconcile/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./schema
+
+clean:
+	rm -rf bin

@@ -1,0 +1,217 @@
+// Package nft holds the ruleset model of the one nftables table reconcile owns, its canonical
+// nft text rendering, and the Dataplane that applies a model atomically and reads it back:
+// the kernel implementation over google/nftables and a fake that simulates the kernel.
+//
+// The model is deliberately small: the few match kinds that compiled Calico rules need, so that
+// every one of them can be written as netlink expressions, rendered as nft text that `nft -f`
+// accepts, read back from the kernel into the very same model, and traced by the simulator.
+package nft
+
+import (
+	"context"
+	"net/netip"
+)
+
+// DefaultTable is the table name used when --table is not given. The family is always inet.
+const DefaultTable = "reconcile"
+
+// Family is an IP family of a match: 4 or 6.
+type Family uint8
+
+// IP families.
+const (
+	IPv4 Family = 4
+	IPv6 Family = 6
+)
+
+// Ruleset is the whole content of one `table inet <Table>`. Canonical form: Sets, Maps and
+// Chains sorted by name; set prefixes merged and sorted; map elements sorted by key.
+type Ruleset struct {
+	Table  string
+	Sets   []*Set
+	Maps   []*Map
+	Chains []*Chain
+}
+
+// SetType is the key type of a named set.
+type SetType string
+
+// Set key types.
+const (
+	SetIPv4 SetType = "ipv4_addr"
+	SetIPv6 SetType = "ipv6_addr"
+)
+
+// Set is a named interval set of addresses (`flags interval`), e.g. the members of a tag.
+// Prefixes are masked, non-overlapping (merged) and sorted.
+type Set struct {
+	Name     string
+	Type     SetType
+	Prefixes []netip.Prefix
+	Comment  string
+}
+
+// Map is a named verdict map keyed by interface name (`type ifname : verdict`), used to
+// dispatch packets to per-endpoint chains.
+type Map struct {
+	Name     string
+	Elements []MapElement // sorted by Key
+	Comment  string
+}
+
+// MapElement maps an interface name to a verdict (jump or goto a chain).
+type MapElement struct {
+	Key     string
+	Verdict Verdict
+}
+
+// Hook of a base chain.
+type Hook string
+
+// Hooks used by reconcile.
+const (
+	HookForward Hook = "forward"
+	HookInput   Hook = "input"
+)
+
+// BaseChain makes a chain a base chain: `type filter hook <Hook> priority <Priority>; policy
+// <Policy>;`.
+type BaseChain struct {
+	Hook     Hook
+	Priority int
+	Policy   VerdictKind // Accept or Drop
+}
+
+// Chain is a base chain (Base != nil) or a regular chain.
+type Chain struct {
+	Name  string
+	Base  *BaseChain
+	Rules []*Rule
+}
+
+// VerdictKind is what a rule does when all its matches hold.
+type VerdictKind string
+
+// Verdicts. None means the rule has no verdict statement and evaluation continues (a log
+// rule, or a counter-only rule).
+const (
+	None   VerdictKind = ""
+	Accept VerdictKind = "accept"
+	Drop   VerdictKind = "drop"
+	Return VerdictKind = "return"
+	Jump   VerdictKind = "jump"
+	Goto   VerdictKind = "goto"
+)
+
+// Verdict is a verdict statement; Chain is set for Jump and Goto.
+type Verdict struct {
+	Kind  VerdictKind
+	Chain string
+}
+
+// Rule is: all Matches (ANDed), then optionally a counter, a log statement, a verdict-map
+// dispatch or a verdict, and a comment. A rule has at most one of VMap and a Verdict.
+type Rule struct {
+	Matches []Match
+	Counter bool
+	// Log, when non-nil, logs the packet with this prefix (nft `log prefix "..."`).
+	Log *Log
+	// VMap, when non-nil, dispatches through a verdict map (`iifname vmap @map`).
+	VMap    *VMapLookup
+	Verdict Verdict
+	// Comment names where the rule comes from ("WEB inbound 2"); at most 256 bytes.
+	Comment string
+}
+
+// Log is an nft log statement.
+type Log struct {
+	Prefix string
+}
+
+// VMapLookup is `<Key> vmap @<Map>` where Key is MatchIIFName or MatchOIFName.
+type VMapLookup struct {
+	Key MatchKind
+	Map string
+}
+
+// MatchKind says what a Match compares.
+type MatchKind string
+
+// Match kinds. Which fields of Match each uses:
+//
+//	MatchNFProto   Family                      meta nfproto ipv4|ipv6
+//	MatchIIFName   Str                         iifname "x"
+//	MatchOIFName   Str                         oifname "x"
+//	MatchCtState   CtState                     ct state established,related | ct state invalid
+//	MatchL4Proto   Protos (1..n)               meta l4proto tcp | meta l4proto { 6, 17 }
+//	MatchSAddr     Family, Prefixes (1..n)     ip saddr 198.18.0.0/16 | ip6 saddr { ... }
+//	MatchDAddr     Family, Prefixes (1..n)     ip daddr ...
+//	MatchSAddrSet  Family, Str (set name)      ip saddr @tag4-WEB
+//	MatchDAddrSet  Family, Str (set name)      ip daddr @tag4-WEB
+//	MatchSPort     Ports (1..n)                th sport { 80, 8000-8080 }   (after an l4proto match)
+//	MatchDPort     Ports (1..n)                th dport 80
+//	MatchICMPType  Family, Nums (1..n)         icmp type 8 | icmpv6 type 128
+//	MatchICMPCode  Family, Nums (1..n)         icmp code 0
+//	MatchICMPTypeCode Family, Type, Code       negated combined type+code: @th,0,16 != T<<8|C
+//	MatchEtherSAddr Str (lowercase MAC)        ether saddr ee:ee:ee:ee:ee:ee
+//
+// Not negates the match (`!=`). Protocol-specific matches (ports, icmp) must be preceded in the
+// same rule by the MatchL4Proto (and for addresses/icmp, MatchNFProto) they depend on.
+const (
+	MatchNFProto      MatchKind = "nfproto"
+	MatchIIFName      MatchKind = "iifname"
+	MatchOIFName      MatchKind = "oifname"
+	MatchCtState      MatchKind = "ct_state"
+	MatchL4Proto      MatchKind = "l4proto"
+	MatchSAddr        MatchKind = "saddr"
+	MatchDAddr        MatchKind = "daddr"
+	MatchSAddrSet     MatchKind = "saddr_set"
+	MatchDAddrSet     MatchKind = "daddr_set"
+	MatchSPort        MatchKind = "sport"
+	MatchDPort        MatchKind = "dport"
+	MatchICMPType     MatchKind = "icmp_type"
+	MatchICMPCode     MatchKind = "icmp_code"
+	MatchICMPTypeCode MatchKind = "icmp_typecode"
+	MatchEtherSAddr   MatchKind = "ether_saddr"
+)
+
+// CtState is a set of conntrack states.
+type CtState uint8
+
+// Conntrack state bits (as the kernel numbers them).
+const (
+	CtInvalid     CtState = 1
+	CtEstablished CtState = 2
+	CtRelated     CtState = 4
+	CtNew         CtState = 8
+)
+
+// PortRange is an inclusive port range; a single port has First == Last.
+type PortRange struct {
+	First, Last uint16
+}
+
+// Match is one condition of a rule; see MatchKind for which fields each kind uses.
+type Match struct {
+	Kind     MatchKind
+	Not      bool
+	Family   Family
+	Str      string
+	CtState  CtState
+	Protos   []uint8
+	Prefixes []netip.Prefix
+	Ports    []PortRange
+	Nums     []uint8
+	Type     uint8
+	Code     uint8
+}
+
+// Dataplane applies a ruleset model to one table and reads it back.
+type Dataplane interface {
+	// Apply replaces the whole table with desired in one transaction: afterwards the kernel
+	// holds either the old table or the new one, never a mix; on error nothing changed.
+	Apply(ctx context.Context, desired *Ruleset) error
+	// Observe reads the table back into the model (canonical form, counters ignored).
+	// It returns (nil, nil) when the table does not exist.
+	Observe(ctx context.Context, table string) (*Ruleset, error)
+}
