@@ -1,0 +1,75 @@
+// Package testenv holds what kernel tests share: the root check that fails instead of
+// skipping under CI=true, and private network namespaces that the test creates and deletes.
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// InCI reports whether the tests run in CI (CI=true), where kernel tests must not skip.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// RequireKernel skips t when kernel tests cannot run here (not root, -short, or no nft
+// binary), except under CI=true where it fails the test instead.
+func RequireKernel(t testing.TB) {
+	t.Helper()
+	reason := ""
+	switch {
+	case os.Geteuid() != 0:
+		reason = "kernel test needs root"
+	case testing.Short():
+		reason = "kernel test skipped in -short mode"
+	default:
+		if _, err := exec.LookPath("nft"); err != nil {
+			reason = "kernel test needs the nft binary"
+		} else if _, err := exec.LookPath("ip"); err != nil {
+			reason = "kernel test needs the ip binary (iproute2)"
+		}
+	}
+	if reason == "" {
+		return
+	}
+	if InCI() {
+		t.Fatalf("%s, and CI=true forbids skipping it", reason)
+	}
+	t.Skip(reason)
+}
+
+var seq atomic.Int64
+
+// NewNetns creates a named network namespace ("rt<pid>-<n>-<hint>", at most 30 chars) with
+// its loopback up, deletes it when the test ends, and returns its name; its path is
+// /run/netns/<name>.
+func NewNetns(t testing.TB, hint string) string {
+	t.Helper()
+	RequireKernel(t)
+	name := fmt.Sprintf("rt%d-%d-%s", os.Getpid(), seq.Add(1), hint)
+	if len(name) > 30 {
+		name = name[:30]
+	}
+	Run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", name).Run() })
+	Run(t, "ip", "-n", name, "link", "set", "lo", "up")
+	return name
+}
+
+// Run runs a command and fails the test with its output if it fails; it returns stdout.
+func Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// NetnsRun runs a command inside the named namespace (ip netns exec) and returns its output.
+func NetnsRun(t testing.TB, ns string, name string, args ...string) string {
+	t.Helper()
+	return Run(t, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}
