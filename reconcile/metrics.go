@@ -1,0 +1,141 @@
+package reconcile
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the Prometheus metrics of a reconcile agent, in their own registry (no globals).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	lastApplied     prometheus.Gauge
+	lastAttempt     prometheus.Gauge
+	lastSuccess     prometheus.Gauge
+	revision        *prometheus.GaugeVec
+	drift           prometheus.Gauge
+	applyDuration   prometheus.Histogram
+	errors          *prometheus.CounterVec
+	applies         *prometheus.CounterVec
+	endpoints       prometheus.Gauge
+	rules           prometheus.Gauge
+	triggers        *prometheus.CounterVec
+	currentRevision string
+}
+
+// NewMetrics registers reconcile's metrics (and the Go and process collectors) in a new registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.lastApplied = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "reconcile_last_applied_timestamp_seconds",
+		Help: "Unix time of the last successful apply (a transaction or a verified no-change).",
+	})
+	m.lastAttempt = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "reconcile_last_attempt_timestamp_seconds",
+		Help: "Unix time of the last reconcile attempt, successful or not.",
+	})
+	m.lastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "reconcile_last_attempt_success",
+		Help: "1 if the last reconcile attempt succeeded, 0 if it failed.",
+	})
+	m.revision = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "reconcile_applied_revision_info",
+		Help: "The revision whose ruleset is in the kernel (value is always 1).",
+	}, []string{"revision", "source"})
+	m.drift = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "reconcile_drift",
+		Help: "1 when the kernel's table differs from the applied ruleset, else 0.",
+	})
+	m.applyDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "reconcile_apply_duration_seconds",
+		Help:    "Duration of nftables transactions (apply of a changed ruleset).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+	})
+	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "reconcile_errors_total",
+		Help: "Failed reconcile attempts by stage (fetch, verify, history, validate, compile, apply, observe, state) and reason.",
+	}, []string{"stage", "reason"})
+	m.applies = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "reconcile_attempts_total",
+		Help: "Reconcile attempts by result (applied, no-change, failed).",
+	}, []string{"result"})
+	m.endpoints = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "reconcile_endpoints_programmed",
+		Help: "Local endpoints in the applied ruleset.",
+	})
+	m.rules = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "reconcile_rules_programmed",
+		Help: "nftables rules in the applied ruleset.",
+	})
+	m.triggers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "reconcile_triggers_total",
+		Help: "Reconcile passes by what triggered them (interval, fsnotify, link, sighup, drift, retry, start).",
+	}, []string{"trigger"})
+	m.Registry.MustRegister(m.lastApplied, m.lastAttempt, m.lastSuccess, m.revision, m.drift,
+		m.applyDuration, m.errors, m.applies, m.endpoints, m.rules, m.triggers,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// ObserveTrigger counts a pass started by trigger.
+func (m *Metrics) ObserveTrigger(trigger string) {
+	if m == nil {
+		return
+	}
+	m.triggers.WithLabelValues(trigger).Inc()
+}
+
+// ObserveApplied records a successful pass: result is "applied" or "no-change"; dur is the
+// transaction time (zero for no-change).
+func (m *Metrics) ObserveApplied(now time.Time, result, revision, source string, dur time.Duration, endpoints, rules int) {
+	if m == nil {
+		return
+	}
+	m.lastAttempt.Set(float64(now.Unix()))
+	m.lastSuccess.Set(1)
+	m.lastApplied.Set(float64(now.Unix()))
+	m.applies.WithLabelValues(result).Inc()
+	if result == "applied" {
+		m.applyDuration.Observe(dur.Seconds())
+	}
+	if revision != m.currentRevision {
+		m.revision.Reset()
+		m.currentRevision = revision
+	}
+	m.revision.WithLabelValues(revision, source).Set(1)
+	m.endpoints.Set(float64(endpoints))
+	m.rules.Set(float64(rules))
+	m.drift.Set(0)
+}
+
+// ObserveFailure records a failed pass at stage with a short reason.
+func (m *Metrics) ObserveFailure(now time.Time, stage, reason string) {
+	if m == nil {
+		return
+	}
+	m.lastAttempt.Set(float64(now.Unix()))
+	m.lastSuccess.Set(0)
+	m.applies.WithLabelValues("failed").Inc()
+	m.errors.WithLabelValues(stage, reason).Inc()
+}
+
+// ObserveDrift records whether the kernel drifted from the applied ruleset.
+func (m *Metrics) ObserveDrift(drift bool) {
+	if m == nil {
+		return
+	}
+	if drift {
+		m.drift.Set(1)
+	} else {
+		m.drift.Set(0)
+	}
+}
