@@ -154,6 +154,8 @@ type MatchKind string
 //	MatchICMPCode  Family, Nums (1..n)         icmp code 0
 //	MatchICMPTypeCode Family, Type, Code       negated combined type+code: @th,0,16 != T<<8|C
 //	MatchEtherSAddr Str (lowercase MAC)        ether saddr ee:ee:ee:ee:ee:ee
+//	MatchUnknown   Str (description)           only in Observe: expressions reconcile never
+//	                                           generates (a rule added by hand); never applied
 //
 // Not negates the match (`!=`). Protocol-specific matches (ports, icmp) must be preceded in the
 // same rule by the MatchL4Proto (and for addresses/icmp, MatchNFProto) they depend on.
@@ -173,6 +175,7 @@ const (
 	MatchICMPCode     MatchKind = "icmp_code"
 	MatchICMPTypeCode MatchKind = "icmp_typecode"
 	MatchEtherSAddr   MatchKind = "ether_saddr"
+	MatchUnknown      MatchKind = "unknown"
 )
 
 // CtState is a set of conntrack states.

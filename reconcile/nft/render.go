@@ -1,0 +1,302 @@
+package nft
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// String renders the canonical nft text of the table, laid out like `nft list table` (tab
+// indentation, a blank line between blocks, counters without values). The text is
+// deterministic: it depends only on the model, in the model's order. `nft -f` accepts it.
+func (rs *Ruleset) String() string {
+	var b strings.Builder
+	rs.write(&b)
+	return b.String()
+}
+
+// Script returns an nft script that replaces the table atomically: it creates the table if
+// missing, deletes it, and declares it again, all in the one transaction that `nft -f` makes
+// of a file. Applying the script is itself an atomic apply.
+func (rs *Ruleset) Script() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "table inet %s {}\n", rs.Table)
+	fmt.Fprintf(&b, "delete table inet %s\n", rs.Table)
+	rs.write(&b)
+	return b.String()
+}
+
+// Digest is the sha256 (hex) of String(): two rulesets with the same digest render the same.
+func (rs *Ruleset) Digest() string {
+	sum := sha256.Sum256([]byte(rs.String()))
+	return hex.EncodeToString(sum[:])
+}
+
+func (rs *Ruleset) write(b *strings.Builder) {
+	fmt.Fprintf(b, "table inet %s {\n", rs.Table)
+	first := true
+	sep := func() {
+		if !first {
+			b.WriteString("\n")
+		}
+		first = false
+	}
+	for _, s := range rs.Sets {
+		sep()
+		s.write(b)
+	}
+	for _, m := range rs.Maps {
+		sep()
+		m.write(b)
+	}
+	for _, c := range rs.Chains {
+		sep()
+		c.write(b)
+	}
+	b.WriteString("}\n")
+}
+
+func (s *Set) write(b *strings.Builder) {
+	fmt.Fprintf(b, "\tset %s {\n", s.Name)
+	fmt.Fprintf(b, "\t\ttype %s\n", s.Type)
+	b.WriteString("\t\tflags interval\n")
+	if s.Comment != "" {
+		fmt.Fprintf(b, "\t\tcomment %s\n", quote(s.Comment))
+	}
+	if len(s.Prefixes) > 0 {
+		b.WriteString("\t\telements = { ")
+		for i, p := range s.Prefixes {
+			if i > 0 {
+				b.WriteString(elementSep)
+			}
+			b.WriteString(prefixString(p))
+		}
+		b.WriteString(" }\n")
+	}
+	b.WriteString("\t}\n")
+}
+
+// elementSep separates the elements of a set or map: one element per line, aligned like
+// `nft list` aligns its wrapped element lists, so that diffs of large sets stay readable.
+const elementSep = ",\n\t\t\t     "
+
+func (m *Map) write(b *strings.Builder) {
+	fmt.Fprintf(b, "\tmap %s {\n", m.Name)
+	b.WriteString("\t\ttype ifname : verdict\n")
+	if m.Comment != "" {
+		fmt.Fprintf(b, "\t\tcomment %s\n", quote(m.Comment))
+	}
+	if len(m.Elements) > 0 {
+		b.WriteString("\t\telements = { ")
+		for i, e := range m.Elements {
+			if i > 0 {
+				b.WriteString(elementSep)
+			}
+			b.WriteString(quote(e.Key))
+			b.WriteString(" : ")
+			b.WriteString(e.Verdict.String())
+		}
+		b.WriteString(" }\n")
+	}
+	b.WriteString("\t}\n")
+}
+
+func (c *Chain) write(b *strings.Builder) {
+	fmt.Fprintf(b, "\tchain %s {\n", c.Name)
+	if c.Base != nil {
+		policy := c.Base.Policy
+		if policy == None {
+			policy = Accept
+		}
+		fmt.Fprintf(b, "\t\ttype filter hook %s priority %d; policy %s;\n", c.Base.Hook, c.Base.Priority, policy)
+	}
+	for _, r := range c.Rules {
+		b.WriteString("\t\t")
+		b.WriteString(r.String())
+		b.WriteString("\n")
+	}
+	b.WriteString("\t}\n")
+}
+
+// String renders a verdict statement: accept, drop, return, jump <chain>, goto <chain>; the
+// empty string for None.
+func (v Verdict) String() string {
+	switch v.Kind {
+	case Jump, Goto:
+		return string(v.Kind) + " " + v.Chain
+	default:
+		return string(v.Kind)
+	}
+}
+
+// String renders one rule as nft text, without indentation or newline:
+// matches, then counter, log, vmap dispatch or verdict, then the comment.
+func (r *Rule) String() string {
+	var parts []string
+	for i := range r.Matches {
+		parts = append(parts, r.Matches[i].String())
+	}
+	if r.Counter {
+		parts = append(parts, "counter")
+	}
+	if r.Log != nil {
+		if r.Log.Prefix != "" {
+			parts = append(parts, "log prefix "+quote(r.Log.Prefix))
+		} else {
+			parts = append(parts, "log")
+		}
+	}
+	if r.VMap != nil {
+		parts = append(parts, fmt.Sprintf("%s vmap @%s", vmapKeyString(r.VMap.Key), r.VMap.Map))
+	} else if r.Verdict.Kind != None {
+		parts = append(parts, r.Verdict.String())
+	}
+	if r.Comment != "" {
+		parts = append(parts, "comment "+quote(r.Comment))
+	}
+	return strings.Join(parts, " ")
+}
+
+func vmapKeyString(k MatchKind) string {
+	if k == MatchOIFName {
+		return "oifname"
+	}
+	return "iifname"
+}
+
+// String renders one match as nft text (`ip saddr != @tag-v4-WEB`, `th dport { 80, 443 }`).
+func (m *Match) String() string {
+	op := ""
+	if m.Not {
+		op = "!= "
+	}
+	switch m.Kind {
+	case MatchNFProto:
+		return "meta nfproto " + op + familyName(m.Family)
+	case MatchIIFName:
+		return "iifname " + op + quote(m.Str)
+	case MatchOIFName:
+		return "oifname " + op + quote(m.Str)
+	case MatchCtState:
+		return "ct state " + op + m.CtState.String()
+	case MatchL4Proto:
+		return "meta l4proto " + op + list(len(m.Protos), func(i int) string { return strconv.Itoa(int(m.Protos[i])) })
+	case MatchSAddr, MatchDAddr:
+		return addrKeyword(m.Family) + " " + dir(m.Kind) + " " + op +
+			list(len(m.Prefixes), func(i int) string { return prefixString(m.Prefixes[i]) })
+	case MatchSAddrSet, MatchDAddrSet:
+		return addrKeyword(m.Family) + " " + dir(m.Kind) + " " + op + "@" + m.Str
+	case MatchSPort:
+		return "th sport " + op + list(len(m.Ports), func(i int) string { return m.Ports[i].String() })
+	case MatchDPort:
+		return "th dport " + op + list(len(m.Ports), func(i int) string { return m.Ports[i].String() })
+	case MatchICMPType:
+		return icmpKeyword(m.Family) + " type " + op + list(len(m.Nums), func(i int) string { return strconv.Itoa(int(m.Nums[i])) })
+	case MatchICMPCode:
+		return icmpKeyword(m.Family) + " code " + op + list(len(m.Nums), func(i int) string { return strconv.Itoa(int(m.Nums[i])) })
+	case MatchICMPTypeCode:
+		return "@th,0,16 " + op + strconv.Itoa(int(m.Type)<<8|int(m.Code))
+	case MatchEtherSAddr:
+		return "ether saddr " + op + m.Str
+	case MatchUnknown:
+		return "<unknown: " + m.Str + ">"
+	default:
+		return fmt.Sprintf("<invalid match kind %q>", m.Kind)
+	}
+}
+
+// String renders a port range as `80` or `8000-8080`.
+func (p PortRange) String() string {
+	if p.First == p.Last {
+		return strconv.Itoa(int(p.First))
+	}
+	return strconv.Itoa(int(p.First)) + "-" + strconv.Itoa(int(p.Last))
+}
+
+// ctStateNames in the order nft lists them.
+var ctStateNames = []struct {
+	bit  CtState
+	name string
+}{
+	{CtInvalid, "invalid"},
+	{CtEstablished, "established"},
+	{CtRelated, "related"},
+	{CtNew, "new"},
+}
+
+// String renders conntrack states as nft does: `established,related`.
+func (s CtState) String() string {
+	var names []string
+	rest := s
+	for _, n := range ctStateNames {
+		if s&n.bit != 0 {
+			names = append(names, n.name)
+			rest &^= n.bit
+		}
+	}
+	if rest != 0 {
+		names = append(names, "0x"+strconv.FormatUint(uint64(rest), 16))
+	}
+	if len(names) == 0 {
+		return "0x0"
+	}
+	return strings.Join(names, ",")
+}
+
+func familyName(f Family) string {
+	if f == IPv6 {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+func addrKeyword(f Family) string {
+	if f == IPv6 {
+		return "ip6"
+	}
+	return "ip"
+}
+
+func icmpKeyword(f Family) string {
+	if f == IPv6 {
+		return "icmpv6"
+	}
+	return "icmp"
+}
+
+func dir(k MatchKind) string {
+	if k == MatchSAddr || k == MatchSAddrSet {
+		return "saddr"
+	}
+	return "daddr"
+}
+
+// list renders one value bare and several as an anonymous set `{ a, b }`.
+func list(n int, item func(int) string) string {
+	if n == 1 {
+		return item(0)
+	}
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = item(i)
+	}
+	return "{ " + strings.Join(parts, ", ") + " }"
+}
+
+// prefixString renders a full-length prefix as a bare address, as nft lists it.
+func prefixString(p netip.Prefix) string {
+	if p.Bits() == p.Addr().BitLen() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+// quote renders an nft string. nft strings have no escapes, so a double quote (never produced
+// by compile, whose names are [A-Za-z0-9_.-]) is replaced by a single quote to keep the text
+// parseable.
+func quote(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `'`) + `"`
+}
