@@ -1,0 +1,624 @@
+// Package compile turns a policy repository and a host name into the desired nftables ruleset
+// of that host: the one `table inet <name>` reconcile owns. It is pure and deterministic: the
+// same repository and options give an identical model, in canonical order.
+//
+// The shape of the ruleset (names, hooks, priorities, the rules of every chain) is described in
+// docs/COMPILE.md; the plan, the simulator and the kernel code rely on it.
+package compile
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+// Options select what to compile.
+type Options struct {
+	// Host is the host whose endpoints are enforced (endpoint.host == Host). Required.
+	Host string
+	// Table is the name of the inet table; default nft.DefaultTable.
+	Table string
+}
+
+// DefaultLogPrefix is the log prefix of a log rule without log_prefix (Felix's default). The
+// nft prefix is the rule's prefix followed by ": ".
+const DefaultLogPrefix = "calico-packet"
+
+// ICMPv6 neighbour discovery types accepted from an endpoint to the host: router
+// solicitation/advertisement, neighbour solicitation/advertisement, redirect.
+var ndTypes = []uint8{133, 134, 135, 136, 137}
+
+// Compile computes the ruleset that opts.Host needs for its local endpoints. It returns an
+// error, and no ruleset, when the repository cannot be compiled (an endpoint naming a profile
+// that does not exist, two local endpoints on one interface, an unparsable net or MAC, a rule
+// whose matches do not fit together); validation normally reports all of those first.
+func Compile(repo *schema.Repository, opts Options) (*nft.Ruleset, error) {
+	if repo == nil {
+		return nil, errors.New("compile: no repository")
+	}
+	if opts.Host == "" {
+		return nil, errors.New("compile: no host name given")
+	}
+	if opts.Table == "" {
+		opts.Table = nft.DefaultTable
+	}
+	c := &compiler{
+		repo:   repo,
+		chains: map[string]*nft.Chain{},
+		tags:   map[tagKey]bool{},
+	}
+	if err := c.run(opts); err != nil {
+		return nil, err
+	}
+	return c.ruleset(opts.Table), nil
+}
+
+type tagKey struct {
+	family nft.Family
+	tag    string
+}
+
+type compiler struct {
+	repo   *schema.Repository
+	chains map[string]*nft.Chain
+	maps   []*nft.Map
+	sets   []*nft.Set
+	// tags referenced by rendered rules, per family.
+	tags map[tagKey]bool
+}
+
+func (c *compiler) addChain(ch *nft.Chain) error {
+	if _, dup := c.chains[ch.Name]; dup {
+		return fmt.Errorf("compile: two chains would be named %q", ch.Name)
+	}
+	c.chains[ch.Name] = ch
+	return nil
+}
+
+func (c *compiler) run(opts Options) error {
+	var local []*schema.Endpoint
+	byIface := map[string]string{}
+	byID := map[string]bool{}
+	for _, e := range c.repo.Endpoints {
+		if e == nil || e.Host != opts.Host {
+			continue
+		}
+		if e.Interface == "" {
+			return fmt.Errorf("compile: endpoint %q has no interface", e.ID)
+		}
+		if other, dup := byIface[e.Interface]; dup {
+			return fmt.Errorf("compile: endpoints %q and %q both use interface %q on host %q", other, e.ID, e.Interface, opts.Host)
+		}
+		if byID[e.ID] {
+			return fmt.Errorf("compile: endpoint %q is listed twice", e.ID)
+		}
+		byIface[e.Interface] = e.ID
+		byID[e.ID] = true
+		local = append(local, e)
+	}
+
+	// Per-endpoint chains and the dispatch maps.
+	from := &nft.Map{Name: MapDispatchFrom}
+	to := &nft.Map{Name: MapDispatchTo}
+	host := &nft.Map{Name: MapDispatchHost}
+	usedProfiles := map[string]bool{}
+	for _, e := range local {
+		chains, err := c.endpointChains(e)
+		if err != nil {
+			return err
+		}
+		for _, ch := range chains {
+			if err := c.addChain(ch); err != nil {
+				return err
+			}
+		}
+		from.Elements = append(from.Elements, nft.MapElement{Key: e.Interface, Verdict: nft.Verdict{Kind: nft.Goto, Chain: Name(PrefixFrom, e.ID)}})
+		to.Elements = append(to.Elements, nft.MapElement{Key: e.Interface, Verdict: nft.Verdict{Kind: nft.Goto, Chain: Name(PrefixTo, e.ID)}})
+		host.Elements = append(host.Elements, nft.MapElement{Key: e.Interface, Verdict: nft.Verdict{Kind: nft.Goto, Chain: Name(PrefixHost, e.ID)}})
+		if e.Active() {
+			for _, pid := range e.ProfileIDs {
+				usedProfiles[pid] = true
+			}
+		}
+	}
+	for _, m := range []*nft.Map{from, to, host} {
+		slices.SortFunc(m.Elements, func(a, b nft.MapElement) int { return cmp.Compare(a.Key, b.Key) })
+	}
+	c.maps = []*nft.Map{from, to, host}
+
+	// Base chains.
+	c.chains[ChainForwardFrom] = baseChain(ChainForwardFrom, nft.HookForward, PriorityForwardFrom, nft.MatchIIFName, MapDispatchFrom)
+	c.chains[ChainForwardTo] = baseChain(ChainForwardTo, nft.HookForward, PriorityForwardTo, nft.MatchOIFName, MapDispatchTo)
+	c.chains[ChainInputFrom] = baseChain(ChainInputFrom, nft.HookInput, PriorityInputFrom, nft.MatchIIFName, MapDispatchHost)
+
+	// Profile chains of the profiles that local active endpoints use.
+	pids := make([]string, 0, len(usedProfiles))
+	for pid := range usedProfiles {
+		pids = append(pids, pid)
+	}
+	slices.Sort(pids)
+	for _, pid := range pids {
+		p := c.repo.Profiles[pid]
+		if p == nil {
+			return fmt.Errorf("compile: profile %q does not exist", pid)
+		}
+		in, err := c.profileChain(pid, Inbound, p.Inbound)
+		if err != nil {
+			return err
+		}
+		out, err := c.profileChain(pid, Outbound, p.Outbound)
+		if err != nil {
+			return err
+		}
+		if err := c.addChain(in); err != nil {
+			return err
+		}
+		if err := c.addChain(out); err != nil {
+			return err
+		}
+	}
+	return c.tagSets()
+}
+
+func baseChain(name string, hook nft.Hook, prio int, key nft.MatchKind, vmap string) *nft.Chain {
+	return &nft.Chain{
+		Name: name,
+		Base: &nft.BaseChain{Hook: hook, Priority: prio, Policy: nft.Accept},
+		Rules: []*nft.Rule{
+			{Matches: []nft.Match{{Kind: nft.MatchCtState, CtState: nft.CtInvalid}}, Verdict: nft.Verdict{Kind: nft.Drop}},
+			{Matches: []nft.Match{{Kind: nft.MatchCtState, CtState: nft.CtEstablished | nft.CtRelated}}, Verdict: nft.Verdict{Kind: nft.Accept}},
+			{VMap: &nft.VMapLookup{Key: key, Map: vmap}},
+		},
+	}
+}
+
+// dropRule is a counted drop with a comment.
+func dropRule(comment string, ms ...nft.Match) *nft.Rule {
+	return &nft.Rule{Matches: ms, Counter: true, Verdict: nft.Verdict{Kind: nft.Drop}, Comment: truncate(comment, MaxCommentLen)}
+}
+
+func acceptRule(comment string, ms ...nft.Match) *nft.Rule {
+	return &nft.Rule{Matches: ms, Counter: true, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: truncate(comment, MaxCommentLen)}
+}
+
+// endpointChains returns the from-, to- and host- chains of a local endpoint.
+func (c *compiler) endpointChains(e *schema.Endpoint) ([]*nft.Chain, error) {
+	fromName, toName, hostName := Name(PrefixFrom, e.ID), Name(PrefixTo, e.ID), Name(PrefixHost, e.ID)
+	fromC := &nft.Chain{Name: fromName}
+	toC := &nft.Chain{Name: toName}
+	hostC := &nft.Chain{Name: hostName}
+	chains := []*nft.Chain{fromC, toC, hostC}
+
+	why := ""
+	switch {
+	case !e.Active():
+		why = "endpoint inactive"
+	case len(e.ProfileIDs) == 0:
+		why = "endpoint has no profiles"
+	}
+	if why != "" {
+		fromC.Rules = []*nft.Rule{dropRule("from " + e.ID + ": " + why)}
+		toC.Rules = []*nft.Rule{dropRule("to " + e.ID + ": " + why)}
+		hostC.Rules = []*nft.Rule{dropRule("host " + e.ID + ": " + why)}
+		return chains, nil
+	}
+	for _, pid := range e.ProfileIDs {
+		if c.repo.Profiles[pid] == nil {
+			return nil, fmt.Errorf("compile: endpoint %q: profile %q does not exist", e.ID, pid)
+		}
+	}
+
+	spoof, err := antiSpoof(e)
+	if err != nil {
+		return nil, err
+	}
+
+	// from-<EP>: anti-spoof, then each profile's outbound rules, then drop.
+	for _, r := range spoof {
+		fromC.Rules = append(fromC.Rules, dropRule("from "+e.ID+": "+r.why, r.matches...))
+	}
+	for _, pid := range e.ProfileIDs {
+		fromC.Rules = append(fromC.Rules, &nft.Rule{Verdict: nft.Verdict{Kind: nft.Jump, Chain: Name(PrefixProfileOut, pid)}})
+	}
+	fromC.Rules = append(fromC.Rules, dropRule("from "+e.ID+": no profile accepted"))
+
+	// to-<EP>: each profile's inbound rules, then drop.
+	for _, pid := range e.ProfileIDs {
+		toC.Rules = append(toC.Rules, &nft.Rule{Verdict: nft.Verdict{Kind: nft.Jump, Chain: Name(PrefixProfileIn, pid)}})
+	}
+	toC.Rules = append(toC.Rules, dropRule("to "+e.ID+": no profile accepted"))
+
+	// host-<EP>: DHCP and neighbour discovery (their sources are not the endpoint's nets yet),
+	// anti-spoof, DNS, drop.
+	h := "host " + e.ID + ": "
+	hostC.Rules = append(hostC.Rules,
+		acceptRule(h+"dhcp",
+			nft.Match{Kind: nft.MatchNFProto, Family: nft.IPv4},
+			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{17}},
+			nft.Match{Kind: nft.MatchSPort, Ports: []nft.PortRange{{First: 68, Last: 68}}},
+			nft.Match{Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 67, Last: 67}}}),
+		acceptRule(h+"dhcpv6",
+			nft.Match{Kind: nft.MatchNFProto, Family: nft.IPv6},
+			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{17}},
+			nft.Match{Kind: nft.MatchSPort, Ports: []nft.PortRange{{First: 546, Last: 546}}},
+			nft.Match{Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 547, Last: 547}}}),
+		acceptRule(h+"icmpv6 neighbour discovery",
+			nft.Match{Kind: nft.MatchNFProto, Family: nft.IPv6},
+			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{58}},
+			nft.Match{Kind: nft.MatchICMPType, Family: nft.IPv6, Nums: slices.Clone(ndTypes)}),
+	)
+	for _, r := range spoof {
+		hostC.Rules = append(hostC.Rules, dropRule(h+r.why, r.matches...))
+	}
+	hostC.Rules = append(hostC.Rules,
+		acceptRule(h+"dns",
+			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{6, 17}},
+			nft.Match{Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 53, Last: 53}}}),
+		dropRule(h+"not dhcp, dns or neighbour discovery"),
+	)
+	return chains, nil
+}
+
+type spoofRule struct {
+	why     string
+	matches []nft.Match
+}
+
+// antiSpoof returns the drop matches for packets whose source address is not one of the
+// endpoint's nets (per family), or whose source MAC is not its MAC.
+func antiSpoof(e *schema.Endpoint) ([]spoofRule, error) {
+	var v4, v6 []netip.Prefix
+	for _, s := range append(slices.Clone(e.IPv4Nets), e.IPv6Nets...) {
+		p, err := schema.ParseNet(s)
+		if err != nil {
+			return nil, fmt.Errorf("compile: endpoint %q: %w", e.ID, err)
+		}
+		if p.Addr().Is4() {
+			v4 = append(v4, p)
+		} else {
+			v6 = append(v6, p)
+		}
+	}
+	var out []spoofRule
+	for _, f := range []struct {
+		fam  nft.Family
+		nets []netip.Prefix
+		name string
+	}{{nft.IPv4, v4, "ipv4"}, {nft.IPv6, v6, "ipv6"}} {
+		ms := []nft.Match{{Kind: nft.MatchNFProto, Family: f.fam}}
+		why := "no " + f.name + " nets"
+		if len(f.nets) > 0 {
+			ms = append(ms, nft.Match{Kind: nft.MatchSAddr, Not: true, Family: f.fam, Prefixes: MergePrefixes(f.nets)})
+			why = f.name + " source not the endpoint's"
+		}
+		out = append(out, spoofRule{why: why, matches: ms})
+	}
+	if e.MAC != "" {
+		hw, err := net.ParseMAC(e.MAC)
+		if err != nil || len(hw) != 6 {
+			return nil, fmt.Errorf("compile: endpoint %q: %q is not a MAC address", e.ID, e.MAC)
+		}
+		out = append(out, spoofRule{why: "source mac not the endpoint's", matches: []nft.Match{{Kind: nft.MatchEtherSAddr, Not: true, Str: hw.String()}}})
+	}
+	return out, nil
+}
+
+// profileChain compiles the rules of one direction of a profile.
+func (c *compiler) profileChain(pid string, dir Direction, rules []schema.Rule) (*nft.Chain, error) {
+	prefix := PrefixProfileIn
+	if dir == Outbound {
+		prefix = PrefixProfileOut
+	}
+	ch := &nft.Chain{Name: Name(prefix, pid)}
+	for i := range rules {
+		ref := RuleRef{Profile: pid, Direction: dir, Index: i + 1}
+		rs, err := c.rule(&rules[i], ref)
+		if err != nil {
+			return nil, fmt.Errorf("compile: profile %q %s rule %d: %w", pid, dir, i+1, err)
+		}
+		ch.Rules = append(ch.Rules, rs...)
+	}
+	return ch, nil
+}
+
+// families works out in which IP families a rule is rendered and whether it needs an nfproto
+// match at all (it does when it has a net, a tag, an ICMP flavour or an ip_version).
+func families(r *schema.Rule) (fams []nft.Family, needsFamily bool, err error) {
+	ok4, ok6 := true, true
+	restrict := func(f int) {
+		needsFamily = true
+		switch f {
+		case 4:
+			ok6 = false
+		case 6:
+			ok4 = false
+		}
+	}
+	switch r.IPVersion {
+	case 0:
+	case 4, 6:
+		restrict(r.IPVersion)
+	default:
+		return nil, false, fmt.Errorf("ip_version %d is not 4 or 6", r.IPVersion)
+	}
+	if f := r.Protocol.ICMPFamily(); f != 0 {
+		restrict(f)
+	}
+	for _, s := range []string{r.SrcNet, r.DstNet, r.NotSrcNet, r.NotDstNet} {
+		if s == "" {
+			continue
+		}
+		f := schema.NetFamily(s)
+		if f == 0 {
+			return nil, false, fmt.Errorf("%q is not an IP address or CIDR", s)
+		}
+		restrict(f)
+	}
+	if r.SrcTag != "" || r.DstTag != "" || r.NotSrcTag != "" || r.NotDstTag != "" {
+		needsFamily = true
+	}
+	if ok4 {
+		fams = append(fams, nft.IPv4)
+	}
+	if ok6 {
+		fams = append(fams, nft.IPv6)
+	}
+	return fams, needsFamily, nil
+}
+
+// rule compiles one profile rule into one nft rule per IP family it fits (or one rule without
+// an nfproto match when it has nothing family-specific).
+func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
+	var tail nft.Rule
+	tail.Counter = true
+	tail.Comment = ref.Comment()
+	switch r.Action {
+	case schema.ActionAllow:
+		tail.Verdict = nft.Verdict{Kind: nft.Accept}
+	case schema.ActionDeny:
+		tail.Verdict = nft.Verdict{Kind: nft.Drop}
+	case schema.ActionLog:
+		p := r.LogPrefix
+		if p == "" {
+			p = DefaultLogPrefix
+		}
+		tail.Log = &nft.Log{Prefix: p + ": "}
+	default:
+		return nil, fmt.Errorf("unknown action %q", r.Action)
+	}
+
+	var proto, notProto uint8
+	if r.Protocol != "" {
+		n, ok := r.Protocol.Number()
+		if !ok {
+			return nil, fmt.Errorf("unknown protocol %q", r.Protocol)
+		}
+		proto = n
+	}
+	if r.NotProtocol != "" {
+		n, ok := r.NotProtocol.Number()
+		if !ok {
+			return nil, fmt.Errorf("unknown protocol %q", r.NotProtocol)
+		}
+		notProto = n
+	}
+	if (len(r.SrcPorts) > 0 || len(r.DstPorts) > 0 || len(r.NotSrcPorts) > 0 || len(r.NotDstPorts) > 0) && !r.Protocol.HasPorts() {
+		return nil, errors.New("ports need protocol tcp, udp, sctp or udplite")
+	}
+	icmpFam := r.Protocol.ICMPFamily()
+	if (r.ICMPType != nil || r.ICMPCode != nil || r.NotICMPType != nil || r.NotICMPCode != nil) && icmpFam == 0 {
+		return nil, errors.New("icmp_type and icmp_code need protocol icmp or icmpv6")
+	}
+	for _, v := range []*int{r.ICMPType, r.ICMPCode, r.NotICMPType, r.NotICMPCode} {
+		if v != nil && (*v < 0 || *v > 254) {
+			return nil, fmt.Errorf("icmp type or code %d is not in 0-254", *v)
+		}
+	}
+
+	fams, needsFamily, err := families(r)
+	if err != nil {
+		return nil, err
+	}
+	if !needsFamily {
+		fams = []nft.Family{0}
+	}
+	var out []*nft.Rule
+	for _, f := range fams {
+		var ms []nft.Match
+		if f != 0 {
+			ms = append(ms, nft.Match{Kind: nft.MatchNFProto, Family: f})
+		}
+		if proto != 0 {
+			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{proto}})
+		}
+		if notProto != 0 {
+			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Not: true, Protos: []uint8{notProto}})
+		}
+		for _, a := range []struct {
+			net, notNet, tag, notTag string
+			kind, setKind            nft.MatchKind
+		}{
+			{r.SrcNet, r.NotSrcNet, r.SrcTag, r.NotSrcTag, nft.MatchSAddr, nft.MatchSAddrSet},
+			{r.DstNet, r.NotDstNet, r.DstTag, r.NotDstTag, nft.MatchDAddr, nft.MatchDAddrSet},
+		} {
+			for _, n := range []struct {
+				s   string
+				not bool
+			}{{a.net, false}, {a.notNet, true}} {
+				if n.s == "" {
+					continue
+				}
+				p, err := schema.ParseNet(n.s)
+				if err != nil {
+					return nil, err
+				}
+				ms = append(ms, nft.Match{Kind: a.kind, Not: n.not, Family: f, Prefixes: []netip.Prefix{p.Masked()}})
+			}
+			for _, t := range []struct {
+				s   string
+				not bool
+			}{{a.tag, false}, {a.notTag, true}} {
+				if t.s == "" {
+					continue
+				}
+				c.tags[tagKey{f, t.s}] = true
+				ms = append(ms, nft.Match{Kind: a.setKind, Not: t.not, Family: f, Str: tagSetName(f, t.s)})
+			}
+		}
+		for _, pm := range []struct {
+			ports []schema.PortRange
+			not   bool
+			kind  nft.MatchKind
+		}{
+			{r.SrcPorts, false, nft.MatchSPort}, {r.NotSrcPorts, true, nft.MatchSPort},
+			{r.DstPorts, false, nft.MatchDPort}, {r.NotDstPorts, true, nft.MatchDPort},
+		} {
+			if len(pm.ports) > 0 {
+				ms = append(ms, nft.Match{Kind: pm.kind, Not: pm.not, Ports: ports(pm.ports)})
+			}
+		}
+		ifam := nft.Family(icmpFam)
+		if r.ICMPType != nil {
+			ms = append(ms, nft.Match{Kind: nft.MatchICMPType, Family: ifam, Nums: []uint8{uint8(*r.ICMPType)}})
+		}
+		if r.ICMPCode != nil {
+			ms = append(ms, nft.Match{Kind: nft.MatchICMPCode, Family: ifam, Nums: []uint8{uint8(*r.ICMPCode)}})
+		}
+		switch {
+		case r.NotICMPType != nil && r.NotICMPCode != nil:
+			ms = append(ms, nft.Match{Kind: nft.MatchICMPTypeCode, Not: true, Family: ifam, Type: uint8(*r.NotICMPType), Code: uint8(*r.NotICMPCode)})
+		case r.NotICMPType != nil:
+			ms = append(ms, nft.Match{Kind: nft.MatchICMPType, Not: true, Family: ifam, Nums: []uint8{uint8(*r.NotICMPType)}})
+		case r.NotICMPCode != nil:
+			ms = append(ms, nft.Match{Kind: nft.MatchICMPCode, Not: true, Family: ifam, Nums: []uint8{uint8(*r.NotICMPCode)}})
+		}
+		nr := tail
+		nr.Matches = ms
+		if tail.Log != nil {
+			nr.Log = &nft.Log{Prefix: tail.Log.Prefix}
+		}
+		out = append(out, &nr)
+	}
+	return out, nil
+}
+
+func tagSetName(f nft.Family, tag string) string {
+	if f == nft.IPv6 {
+		return Name(PrefixTagV6, tag)
+	}
+	return Name(PrefixTagV4, tag)
+}
+
+// ports converts a port list, keeping its order, unless two entries overlap: nft rejects
+// overlapping elements of an interval set, so such a list is sorted and merged.
+func ports(ps []schema.PortRange) []nft.PortRange {
+	out := make([]nft.PortRange, len(ps))
+	for i, p := range ps {
+		out[i] = nft.PortRange{First: p.First, Last: p.Last}
+	}
+	overlap := false
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[i].First <= out[j].Last && out[j].First <= out[i].Last {
+				overlap = true
+			}
+		}
+	}
+	if !overlap {
+		return out
+	}
+	slices.SortFunc(out, func(a, b nft.PortRange) int {
+		return cmp.Or(cmp.Compare(a.First, b.First), cmp.Compare(a.Last, b.Last))
+	})
+	merged := out[:1]
+	for _, p := range out[1:] {
+		last := &merged[len(merged)-1]
+		if p.First <= last.Last {
+			last.Last = max(last.Last, p.Last)
+			continue
+		}
+		merged = append(merged, p)
+	}
+	return merged
+}
+
+// tagSets builds the set of every (family, tag) that a rendered rule references, from the
+// nets of every endpoint of the repository (any host, any state) with a profile carrying it.
+func (c *compiler) tagSets() error {
+	if len(c.tags) == 0 {
+		return nil
+	}
+	wanted := map[string]bool{}
+	for k := range c.tags {
+		wanted[k.tag] = true
+	}
+	nets := map[tagKey][]netip.Prefix{}
+	var etags []string
+	for _, e := range c.repo.Endpoints {
+		if e == nil {
+			continue
+		}
+		etags = etags[:0]
+		for _, pid := range e.ProfileIDs {
+			p := c.repo.Profiles[pid]
+			if p == nil {
+				continue
+			}
+			for _, t := range p.Tags {
+				if wanted[t] && !slices.Contains(etags, t) {
+					etags = append(etags, t)
+				}
+			}
+		}
+		if len(etags) == 0 {
+			continue
+		}
+		for _, s := range append(slices.Clone(e.IPv4Nets), e.IPv6Nets...) {
+			p, err := schema.ParseNet(s)
+			if err != nil {
+				return fmt.Errorf("compile: endpoint %q: %w", e.ID, err)
+			}
+			f := nft.IPv4
+			if !p.Addr().Is4() {
+				f = nft.IPv6
+			}
+			for _, t := range etags {
+				k := tagKey{f, t}
+				if c.tags[k] {
+					nets[k] = append(nets[k], p)
+				}
+			}
+		}
+	}
+	for k := range c.tags {
+		s := &nft.Set{Name: tagSetName(k.family, k.tag), Type: nft.SetIPv4, Comment: truncate("tag "+k.tag, MaxCommentLen)}
+		if k.family == nft.IPv6 {
+			s.Type = nft.SetIPv6
+		}
+		s.Prefixes = MergePrefixes(nets[k])
+		c.sets = append(c.sets, s)
+	}
+	slices.SortFunc(c.sets, func(a, b *nft.Set) int { return cmp.Compare(a.Name, b.Name) })
+	for i := 1; i < len(c.sets); i++ {
+		if c.sets[i].Name == c.sets[i-1].Name {
+			return fmt.Errorf("compile: two sets would be named %q", c.sets[i].Name)
+		}
+	}
+	return nil
+}
+
+func (c *compiler) ruleset(table string) *nft.Ruleset {
+	rs := &nft.Ruleset{Table: table, Sets: c.sets, Maps: c.maps}
+	slices.SortFunc(rs.Maps, func(a, b *nft.Map) int { return cmp.Compare(a.Name, b.Name) })
+	for _, ch := range c.chains {
+		rs.Chains = append(rs.Chains, ch)
+	}
+	slices.SortFunc(rs.Chains, func(a, b *nft.Chain) int { return cmp.Compare(a.Name, b.Name) })
+	return rs
+}

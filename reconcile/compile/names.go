@@ -1,0 +1,127 @@
+package compile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// MaxNameLen is the longest chain, set or map name Compile produces. Longer names are cut to
+// their first 50 bytes and suffixed with "-" and 12 hex digits of the SHA-256 of the full name
+// (63 bytes in all), so they stay deterministic, bounded and, in practice, unique.
+const MaxNameLen = 64
+
+// MaxCommentLen is the longest rule comment Compile produces (nft's limit is 256 bytes).
+const MaxCommentLen = 256
+
+const (
+	truncKeep = 50
+	hashLen   = 12
+)
+
+// Fixed names of the base chains and dispatch maps of the compiled table.
+const (
+	ChainForwardFrom = "forward-from" // hook forward, priority 0: traffic from local endpoints
+	ChainForwardTo   = "forward-to"   // hook forward, priority 10: traffic to local endpoints
+	ChainInputFrom   = "input-from"   // hook input, priority 0: traffic from local endpoints to the host
+
+	MapDispatchFrom = "dispatch-from" // iifname -> goto from-<EP>
+	MapDispatchTo   = "dispatch-to"   // oifname -> goto to-<EP>
+	MapDispatchHost = "dispatch-host" // iifname -> goto host-<EP>
+)
+
+// Priorities of the base chains.
+const (
+	PriorityForwardFrom = 0
+	PriorityForwardTo   = 10
+	PriorityInputFrom   = 0
+)
+
+// Prefixes of the per-endpoint, per-profile and per-tag names; the full name is
+// Name(prefix, id).
+const (
+	PrefixFrom       = "from-"
+	PrefixTo         = "to-"
+	PrefixHost       = "host-"
+	PrefixProfileIn  = "profile-in-"
+	PrefixProfileOut = "profile-out-"
+	PrefixTagV4      = "tag-v4-"
+	PrefixTagV6      = "tag-v6-"
+)
+
+// Kinds returned by Describe.
+const (
+	KindBaseChain  = "base-chain"  // forward-from, forward-to, input-from; id is ""
+	KindMap        = "map"         // dispatch-from, dispatch-to, dispatch-host; id is ""
+	KindFrom       = "from"        // from-<EP>: endpoint id
+	KindTo         = "to"          // to-<EP>: endpoint id
+	KindHost       = "host"        // host-<EP>: endpoint id
+	KindProfileIn  = "profile-in"  // profile-in-<P>: profile id
+	KindProfileOut = "profile-out" // profile-out-<P>: profile id
+	KindTagV4      = "tag-v4"      // tag-v4-<T>: tag
+	KindTagV6      = "tag-v6"      // tag-v6-<T>: tag
+)
+
+// Name returns prefix+id, or, when that is longer than MaxNameLen bytes, its first 50 bytes
+// followed by "-" and the first 12 hex digits of the SHA-256 of the full name.
+func Name(prefix, id string) string {
+	full := prefix + id
+	if len(full) <= MaxNameLen {
+		return full
+	}
+	sum := sha256.Sum256([]byte(full))
+	return full[:truncKeep] + "-" + hex.EncodeToString(sum[:])[:hashLen]
+}
+
+// prefixKinds is checked longest prefix first where prefixes share a beginning.
+var prefixKinds = []struct{ prefix, kind string }{
+	{PrefixProfileOut, KindProfileOut},
+	{PrefixProfileIn, KindProfileIn},
+	{PrefixTagV4, KindTagV4},
+	{PrefixTagV6, KindTagV6},
+	{PrefixFrom, KindFrom},
+	{PrefixHost, KindHost},
+	{PrefixTo, KindTo},
+}
+
+// Describe is the inverse of Name for plan and status output: the kind of object a name
+// denotes and the endpoint, profile or tag id in it. For a fixed name the id is "". For a name
+// that Name shortened, the id is only the kept beginning and the hash ("web-…-0123456789ab");
+// IsShortened tells such names apart, and a caller holding the repository can map them back
+// by comparing with Name. An unknown name returns ("", "").
+func Describe(name string) (kind, id string) {
+	switch name {
+	case ChainForwardFrom, ChainForwardTo, ChainInputFrom:
+		return KindBaseChain, ""
+	case MapDispatchFrom, MapDispatchTo, MapDispatchHost:
+		return KindMap, ""
+	}
+	for _, pk := range prefixKinds {
+		if rest, ok := strings.CutPrefix(name, pk.prefix); ok && rest != "" {
+			return pk.kind, rest
+		}
+	}
+	return "", ""
+}
+
+// IsShortened reports whether name has the shape of a name that Name shortened (50 bytes, "-",
+// 12 lowercase hex digits). An id that happens to produce exactly that shape is reported too.
+func IsShortened(name string) bool {
+	if len(name) != truncKeep+1+hashLen || name[truncKeep] != '-' {
+		return false
+	}
+	for _, c := range name[truncKeep+1:] {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// truncate cuts s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
