@@ -209,8 +209,8 @@ func TestDiff(t *testing.T) {
 			want: nil, counts: Counts{},
 		},
 		{
-			name:    "endpoint added",
-			desired: build(append(baseEPs(), ep{id: "web-2", iface: "caliweb2", net: "198.18.1.3/32", profiles: []string{"WEB"}}), []prof{web(), app()}, map[string][]string{"WEB": {"198.18.1.2/31"}, "APP_7890": {"198.18.1.2/32"}}),
+			name:     "endpoint added",
+			desired:  build(append(baseEPs(), ep{id: "web-2", iface: "caliweb2", net: "198.18.1.3/32", profiles: []string{"WEB"}}), []prof{web(), app()}, map[string][]string{"WEB": {"198.18.1.2/31"}, "APP_7890": {"198.18.1.2/32"}}),
 			observed: baseline(),
 			want:     []string{"+ endpoint web-2 (caliweb2)", "~ tag WEB (v4)"},
 			wantLines: map[string][]string{
