@@ -1,0 +1,202 @@
+// Package state keeps the record of what reconcile applied to one table in one network
+// namespace: the last applied revision with the applied ruleset model (the reference for drift),
+// the last attempt (kept apart from the last success, Flux style), and a short history.
+//
+// The record is one JSON file in the state directory, written atomically: a temporary file in
+// the same directory, fsync, rename over the old file, fsync of the directory. A reader sees
+// the old record or the new one, never a mix, even across a crash.
+package state
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+)
+
+// Version is the version of the record format.
+const Version = 1
+
+// HistoryLen is how many attempts History keeps (the newest last).
+const HistoryLen = 20
+
+// Result of an attempt.
+type Result string
+
+// Results.
+const (
+	Applied  Result = "applied"   // the ruleset was written to the kernel
+	NoChange Result = "no-change" // the kernel already held the desired ruleset; nothing written
+	Failed   Result = "failed"    // invalid repository, compile error, or failed transaction
+)
+
+// LastApplied is the last revision whose ruleset the kernel was made to hold.
+type LastApplied struct {
+	// Source is where the revision came from (repository URL or "dir:<path>").
+	Source string `json:"source"`
+	// Revision is "main@sha1:<hash>" or "sha256:<digest>" (see source.Snapshot).
+	Revision string `json:"revision"`
+	// Commit is the full commit hash for git sources.
+	Commit string `json:"commit,omitempty"`
+	// RulesetDigest is nft.Ruleset.Digest() of Model.
+	RulesetDigest string `json:"ruleset_digest"`
+	// Model is the applied ruleset, the reference that drift is measured against.
+	Model *nft.Ruleset `json:"model"`
+	// Time is when it was applied (or found already applied).
+	Time time.Time `json:"time"`
+	// Host is the host name the ruleset was compiled for.
+	Host string `json:"host"`
+}
+
+// Attempt is one run of apply, successful or not.
+type Attempt struct {
+	Revision      string    `json:"revision,omitempty"`
+	RulesetDigest string    `json:"ruleset_digest,omitempty"`
+	Time          time.Time `json:"time"`
+	Result        Result    `json:"result"`
+	Error         string    `json:"error,omitempty"`
+}
+
+// Record is the state of one table in one network namespace.
+type Record struct {
+	Version     int          `json:"version"`
+	Table       string       `json:"table"`
+	Netns       string       `json:"netns,omitempty"`
+	LastApplied *LastApplied `json:"last_applied,omitempty"`
+	LastAttempt *Attempt     `json:"last_attempt,omitempty"`
+	// History holds the last HistoryLen attempts, oldest first.
+	History []Attempt `json:"history"`
+}
+
+// AddAttempt makes a the last attempt and appends it to the history, dropping the oldest
+// entries beyond HistoryLen.
+func (r *Record) AddAttempt(a Attempt) {
+	r.LastAttempt = &a
+	r.History = append(r.History, a)
+	if n := len(r.History); n > HistoryLen {
+		r.History = append([]Attempt(nil), r.History[n-HistoryLen:]...)
+	}
+}
+
+var safeName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// FileName is the name of the record file of table in netns within the state directory:
+// "<table>.state.json" for the namespace of the process, "<table>@<netns>.state.json" for a
+// named one; a namespace given as a path (or any name with other characters) is replaced by
+// "netns-" and 16 hex digits of its sha256.
+func FileName(table, netns string) string {
+	t := table
+	if !safeName.MatchString(t) {
+		t = "table-" + shortHash(t)
+	}
+	if netns == "" {
+		return t + ".state.json"
+	}
+	n := netns
+	if !safeName.MatchString(n) || n == "." || n == ".." {
+		n = "netns-" + shortHash(n)
+	}
+	return t + "@" + n + ".state.json"
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// Path is the record file of table in netns under dir.
+func Path(dir, table, netns string) string { return filepath.Join(dir, FileName(table, netns)) }
+
+// Load reads the record of table in netns from dir. A missing file (or directory) gives an
+// empty record; a file that cannot be read or decoded is an error naming the file.
+func Load(dir, table, netns string) (*Record, error) {
+	path := Path(dir, table, netns)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &Record{Version: Version, Table: table, Netns: netns, History: []Attempt{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state file %q: %w", path, err)
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("state file %q is corrupt: %w", path, err)
+	}
+	if r.Version != Version {
+		return nil, fmt.Errorf("state file %q has version %d, this program reads version %d", path, r.Version, Version)
+	}
+	if r.Table != table {
+		return nil, fmt.Errorf("state file %q is for table %q, not %q", path, r.Table, table)
+	}
+	if r.History == nil {
+		r.History = []Attempt{}
+	}
+	return &r, nil
+}
+
+// Save writes the record of r.Table in r.Netns to dir atomically, creating dir if needed.
+func Save(dir string, r *Record) error {
+	if r.Table == "" {
+		return errors.New("save state: record has no table")
+	}
+	r.Version = Version
+	if r.History == nil {
+		r.History = []Attempt{}
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	b = append(b, '\n')
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create state directory %q: %w", dir, err)
+	}
+	return WriteFileAtomic(Path(dir, r.Table, r.Netns), b, 0o644)
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the same directory: write,
+// fsync, rename over path, fsync the directory. On error path is unchanged.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %q: %w", tmp, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory %q: %w", dir, err)
+	}
+	defer d.Close()
+	if err = d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %q: %w", dir, err)
+	}
+	return nil
+}
