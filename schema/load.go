@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Error is one problem in a repository file, printed as "path:line:col: message".
@@ -144,5 +142,3 @@ func (p Protocol) MarshalJSON() ([]byte, error) {
 	}
 	return []byte(strconv.Quote(string(p))), nil
 }
-
-var _ = yaml.Node{}

@@ -1,0 +1,742 @@
+package schema
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// This file decodes repository files strictly. Everything goes through yaml.Node (JSON is YAML
+// 1.2 flow style) so that every error carries a line and a column: unknown keys, duplicate keys,
+// wrong types, syntax errors. Semantic checks live in validate.go.
+
+// maxNodes bounds the work on one file: aliases can make a small file expand into a huge tree.
+const maxNodes = 1 << 20
+
+// fieldPos records where the values of an object's fields are: "dst_ports" for the value of a
+// field, "dst_ports[2]" for an item of a list field.
+type fieldPos map[string]Pos
+
+func itemKey(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
+
+// decoder decodes one file and collects its errors.
+type decoder struct {
+	path  string
+	errs  Errors
+	nodes int
+	// stop is set when the node budget is spent; decoding then unwinds quietly.
+	stop bool
+}
+
+func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
+
+func (d *decoder) errAt(p Pos, format string, args ...any) {
+	if p.Line < 1 {
+		p = Pos{Line: 1, Col: 1}
+	}
+	if p.Col < 1 {
+		p.Col = 1
+	}
+	d.errs = append(d.errs, &Error{Path: d.path, Pos: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) errf(n *yaml.Node, format string, args ...any) {
+	d.errAt(posOf(n), format, args...)
+}
+
+// resolve follows aliases and spends the node budget; nil means "stop decoding".
+func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
+	for hops := 0; n != nil && n.Kind == yaml.AliasNode; hops++ {
+		if hops > 64 || n.Alias == nil {
+			d.errf(n, "alias %q cannot be resolved", n.Value)
+			return nil
+		}
+		n = n.Alias
+	}
+	if n == nil || d.stop {
+		return nil
+	}
+	d.nodes++
+	if d.nodes > maxNodes {
+		d.stop = true
+		d.errf(n, "the file expands to more than %d values (too many aliases)", maxNodes)
+		return nil
+	}
+	return n
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// unquotedBangRE finds keys like `!protocol:` written without quotes: YAML reads the leading
+// '!' as a tag, which makes a confusing syntax error.
+var unquotedBangRE = regexp.MustCompile(`^(\s*(?:-\s+)?)(![A-Za-z_]+)\s*:`)
+
+// syntaxError turns a yaml.v3 parse error into positioned errors.
+func (d *decoder) syntaxError(data []byte, err error) {
+	for i, line := range strings.Split(string(data), "\n") {
+		if m := unquotedBangRE.FindStringSubmatchIndex(line); m != nil {
+			key := line[m[4]:m[5]]
+			d.errAt(Pos{Line: i + 1, Col: m[4] + 1}, "%s must be quoted (%q): an unquoted '!' starts a YAML tag", key, key)
+		}
+	}
+	msg := err.Error()
+	line := 1
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil && n > 0 {
+			line = n
+		}
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	d.errAt(Pos{Line: line, Col: 1}, "syntax error: %s", msg)
+}
+
+// parse parses a one-document file and returns its root node, or nil after reporting why not.
+func (d *decoder) parse(data []byte, expected string) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			d.errAt(Pos{Line: 1, Col: 1}, "empty file: expected %s", expected)
+		} else {
+			d.syntaxError(data, err)
+		}
+		return nil
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		p := posOf(&extra)
+		if len(extra.Content) > 0 {
+			p = posOf(extra.Content[0])
+		}
+		d.errAt(p, "a second YAML document: a file holds one document")
+		return nil
+	case !errors.Is(err, io.EOF):
+		d.syntaxError(data, err)
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		d.errAt(Pos{Line: 1, Col: 1}, "empty file: expected %s", expected)
+		return nil
+	}
+	root := d.resolve(doc.Content[0])
+	if root == nil {
+		return nil
+	}
+	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+		d.errAt(Pos{Line: 1, Col: 1}, "empty file: expected %s", expected)
+		return nil
+	}
+	return root
+}
+
+// describe names what a node is, for "x is a list" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		return "a string"
+	case "!!int", "!!float":
+		return "a number"
+	case "!!bool":
+		return "a boolean"
+	case "!!null":
+		return "null"
+	case "!!timestamp":
+		return "a timestamp"
+	case "!!binary":
+		return "binary data"
+	}
+	return "a value tagged " + n.Tag
+}
+
+// show renders a node's value for a message: strings quoted, numbers as written, containers by kind.
+func show(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	if n.ShortTag() == "!!str" {
+		return strconv.Quote(n.Value)
+	}
+	return n.Value
+}
+
+// badTag reports a node carrying a non-standard tag (`!foo`); true if it did.
+func (d *decoder) badTag(field string, n *yaml.Node) bool {
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		d.errf(n, "%s: unsupported YAML tag %q (quote values and keys that start with '!')", field, n.Tag)
+		return true
+	}
+	return false
+}
+
+// mapping checks that n is a mapping and calls fields[key] for each known key whose value is
+// not null (Felix reads null as absent). It reports duplicate and unknown keys. It returns the
+// resolved mapping node, or nil if n is not a mapping.
+func (d *decoder) mapping(n *yaml.Node, what string, fields map[string]func(v *yaml.Node)) *yaml.Node {
+	n = d.resolve(n)
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		if !d.badTag(what, n) {
+			d.errf(n, "expected %s (a mapping of keys), found %s", what, describe(n))
+		}
+		return nil
+	}
+	seen := map[string]Pos{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
+		if k == nil || v == nil {
+			return nil
+		}
+		if k.Kind != yaml.ScalarNode {
+			d.errf(k, "a key of %s is %s; keys are names", what, describe(k))
+			continue
+		}
+		if d.badTag("key", k) {
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.errf(k, "duplicate key %q (first at line %d)", k.Value, first.Line)
+			continue
+		}
+		seen[k.Value] = posOf(k)
+		set, ok := fields[k.Value]
+		if !ok {
+			d.unknownKey(k, what, fields)
+			continue
+		}
+		if d.badTag(k.Value, v) {
+			continue
+		}
+		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
+			continue
+		}
+		set(v)
+	}
+	return n
+}
+
+func (d *decoder) unknownKey(k *yaml.Node, what string, fields map[string]func(v *yaml.Node)) {
+	if k.Value == "<<" {
+		d.errf(k, "merge keys (<<) are not supported")
+		return
+	}
+	best, bestDist := "", 3
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if dist := editDistance(strings.ToLower(k.Value), name); dist < bestDist {
+			best, bestDist = name, dist
+		}
+	}
+	if best != "" {
+		d.errf(k, "unknown key %q in %s (did you mean %q?)", k.Value, what, best)
+		return
+	}
+	d.errf(k, "unknown key %q in %s; known keys: %s", k.Value, what, strings.Join(names, ", "))
+}
+
+// editDistance is the Levenshtein distance of two short strings.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// str decodes a string value.
+func (d *decoder) str(field string, n *yaml.Node) (string, bool) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		return n.Value, true
+	}
+	if n.Kind == yaml.ScalarNode {
+		d.errf(n, "%s: %s is %s; expected a string (quote it: %q)", field, show(n), describe(n), n.Value)
+	} else {
+		d.errf(n, "%s: expected a string, found %s", field, describe(n))
+	}
+	return "", false
+}
+
+// integer decodes an integer value; msg completes "field: X is not ..." for non-integers.
+func (d *decoder) integer(field string, n *yaml.Node, expect string) (int, bool) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+		var v int64
+		if err := n.Decode(&v); err == nil && v >= -1<<31 && v < 1<<31 {
+			return int(v), true
+		}
+		d.errf(n, "%s: %s is out of range (%s)", field, n.Value, expect)
+		return 0, false
+	}
+	if n.Kind == yaml.ScalarNode {
+		d.errf(n, "%s: %s is %s; expected an integer (%s)", field, show(n), describe(n), expect)
+	} else {
+		d.errf(n, "%s: expected an integer (%s), found %s", field, expect, describe(n))
+	}
+	return 0, false
+}
+
+// list calls item for every element of a list value.
+func (d *decoder) list(field string, n *yaml.Node, item func(i int, v *yaml.Node)) {
+	if n.Kind != yaml.SequenceNode {
+		if n.Kind == yaml.ScalarNode {
+			d.errf(n, "%s: %s is %s; expected a list (write [%s])", field, show(n), describe(n), n.Value)
+		} else {
+			d.errf(n, "%s: expected a list, found %s", field, describe(n))
+		}
+		return
+	}
+	for i, c := range n.Content {
+		c = d.resolve(c)
+		if c == nil {
+			return
+		}
+		if d.badTag(field, c) {
+			continue
+		}
+		item(i, c)
+	}
+}
+
+// strList decodes a list of strings, recording item positions in fp.
+func (d *decoder) strList(field string, n *yaml.Node, fp fieldPos) []string {
+	out := []string{}
+	d.list(field, n, func(i int, v *yaml.Node) {
+		if s, ok := d.str(field, v); ok {
+			fp[itemKey(field, len(out))] = posOf(v)
+			out = append(out, s)
+		}
+	})
+	return out
+}
+
+// protocol decodes a protocol: a name or a number (an integer or a decimal string).
+func (d *decoder) protocol(field string, n *yaml.Node) (Protocol, bool) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+		var v int64
+		if err := n.Decode(&v); err != nil || v < 1 || v > 255 {
+			d.errf(n, "%s: %s is not a protocol (%s or 1-255)", field, n.Value, strings.Join(ProtocolNames, ", "))
+			return "", false
+		}
+		return Protocol(strconv.FormatInt(v, 10)), true
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		return Protocol(n.Value), true
+	}
+	if n.Kind == yaml.ScalarNode {
+		d.errf(n, "%s: %s is %s; expected a protocol name or number", field, show(n), describe(n))
+	} else {
+		d.errf(n, "%s: expected a protocol name or number, found %s", field, describe(n))
+	}
+	return "", false
+}
+
+// ports decodes a list of ports: integers 0-65535 and "a:b" ranges with a < b.
+func (d *decoder) ports(field string, n *yaml.Node, fp fieldPos) []PortRange {
+	out := []PortRange{}
+	d.list(field, n, func(i int, v *yaml.Node) {
+		if pr, ok := d.port(field, v); ok {
+			fp[itemKey(field, len(out))] = posOf(v)
+			out = append(out, pr)
+		}
+	})
+	return out
+}
+
+func (d *decoder) port(field string, v *yaml.Node) (PortRange, bool) {
+	if v.Kind != yaml.ScalarNode {
+		d.errf(v, "%s: expected a port, found %s", field, describe(v))
+		return PortRange{}, false
+	}
+	switch v.ShortTag() {
+	case "!!int":
+		var n int64
+		if err := v.Decode(&n); err != nil || n < 0 || n > 65535 {
+			d.errf(v, "%s: %s is not a port (0-65535)", field, v.Value)
+			return PortRange{}, false
+		}
+		return PortRange{First: uint16(n), Last: uint16(n)}, true
+	case "!!str":
+		pr, err := ParsePortRange(v.Value)
+		if err != nil {
+			d.errf(v, "%s: %v", field, err)
+			return PortRange{}, false
+		}
+		return pr, true
+	}
+	d.errf(v, "%s: %s is %s; write ports as integers or \"a:b\" ranges", field, show(v), describe(v))
+	return PortRange{}, false
+}
+
+// ParsePortRange parses the string form of a port range, "a:b" with 0 <= a < b <= 65535.
+// A single port must be written as an integer in files, so "80" is an error here.
+func ParsePortRange(s string) (PortRange, error) {
+	a, b, ok := strings.Cut(s, ":")
+	if !ok {
+		if _, err := strconv.Atoi(s); err == nil {
+			return PortRange{}, fmt.Errorf("%q is a string; write ports as integers or \"a:b\" ranges", s)
+		}
+		return PortRange{}, fmt.Errorf("%q is not a port or a port range (write 80 or \"8000:8080\")", s)
+	}
+	first, err1 := parsePort(a)
+	last, err2 := parsePort(b)
+	switch {
+	case err1 != nil:
+		return PortRange{}, fmt.Errorf("%q is not a port range: %w", s, err1)
+	case err2 != nil:
+		return PortRange{}, fmt.Errorf("%q is not a port range: %w", s, err2)
+	case first >= last:
+		return PortRange{}, fmt.Errorf("%q is not a port range: %d is not below %d", s, first, last)
+	}
+	return PortRange{First: uint16(first), Last: uint16(last)}, nil
+}
+
+func parsePort(s string) (int, error) {
+	if s == "" || len(s) > 6 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a number", s)
+	}
+	n, _ := strconv.Atoi(s)
+	if n > 65535 {
+		return 0, fmt.Errorf("%d is not a port (0-65535)", n)
+	}
+	return n, nil
+}
+
+// ---- objects ----
+
+// ruleFields are the keys a rule may have.
+func (d *decoder) rule(n *yaml.Node) (Rule, fieldPos, bool) {
+	var r Rule
+	fp := fieldPos{}
+	str := func(field string, dst *string) func(v *yaml.Node) {
+		return func(v *yaml.Node) {
+			fp[field] = posOf(v)
+			if s, ok := d.str(field, v); ok {
+				*dst = s
+			}
+		}
+	}
+	proto := func(field string, dst *Protocol) func(v *yaml.Node) {
+		return func(v *yaml.Node) {
+			fp[field] = posOf(v)
+			if p, ok := d.protocol(field, v); ok {
+				*dst = p
+			}
+		}
+	}
+	ports := func(field string, dst *[]PortRange) func(v *yaml.Node) {
+		return func(v *yaml.Node) {
+			fp[field] = posOf(v)
+			*dst = d.ports(field, v, fp)
+		}
+	}
+	icmp := func(field string, dst **int) func(v *yaml.Node) {
+		return func(v *yaml.Node) {
+			fp[field] = posOf(v)
+			if x, ok := d.integer(field, v, "0-254"); ok {
+				*dst = &x
+			}
+		}
+	}
+	fields := map[string]func(v *yaml.Node){
+		"action":     str("action", &r.Action),
+		"protocol":   proto("protocol", &r.Protocol),
+		"src_tag":    str("src_tag", &r.SrcTag),
+		"src_net":    str("src_net", &r.SrcNet),
+		"src_ports":  ports("src_ports", &r.SrcPorts),
+		"dst_tag":    str("dst_tag", &r.DstTag),
+		"dst_net":    str("dst_net", &r.DstNet),
+		"dst_ports":  ports("dst_ports", &r.DstPorts),
+		"icmp_type":  icmp("icmp_type", &r.ICMPType),
+		"icmp_code":  icmp("icmp_code", &r.ICMPCode),
+		"log_prefix": str("log_prefix", &r.LogPrefix),
+		"ip_version": func(v *yaml.Node) {
+			fp["ip_version"] = posOf(v)
+			if x, ok := d.integer("ip_version", v, "4 or 6"); ok {
+				r.IPVersion = x
+			}
+		},
+		"!protocol":  proto("!protocol", &r.NotProtocol),
+		"!src_tag":   str("!src_tag", &r.NotSrcTag),
+		"!src_net":   str("!src_net", &r.NotSrcNet),
+		"!src_ports": ports("!src_ports", &r.NotSrcPorts),
+		"!dst_tag":   str("!dst_tag", &r.NotDstTag),
+		"!dst_net":   str("!dst_net", &r.NotDstNet),
+		"!dst_ports": ports("!dst_ports", &r.NotDstPorts),
+		"!icmp_type": icmp("!icmp_type", &r.NotICMPType),
+		"!icmp_code": icmp("!icmp_code", &r.NotICMPCode),
+	}
+	m := d.mapping(n, "a rule", fields)
+	if m == nil {
+		return r, fp, false
+	}
+	r.Pos = posOf(m)
+	return r, fp, true
+}
+
+// rules decodes a list of rules.
+func (d *decoder) rules(field string, n *yaml.Node, c *checker) []Rule {
+	out := []Rule{}
+	d.list(field, n, func(i int, v *yaml.Node) {
+		r, fp, ok := d.rule(v)
+		if !ok {
+			return
+		}
+		out = append(out, r)
+		c.rule(&out[len(out)-1], fp, "")
+	})
+	return out
+}
+
+// profile decodes (and checks, file-locally) a profile file.
+func (d *decoder) profile(n *yaml.Node) (*Profile, bool) {
+	p := &Profile{Path: d.path, Tags: []string{}, Inbound: []Rule{}, Outbound: []Rule{}}
+	fp := fieldPos{}
+	c := &checker{path: d.path, errs: &d.errs}
+	var hasID bool
+	m := d.mapping(n, "a profile", map[string]func(v *yaml.Node){
+		"id": func(v *yaml.Node) {
+			fp["id"] = posOf(v)
+			p.ID, hasID = d.str("id", v)
+		},
+		"tags": func(v *yaml.Node) {
+			fp["tags"] = posOf(v)
+			p.Tags = d.strList("tags", v, fp)
+		},
+		"inbound_rules": func(v *yaml.Node) {
+			fp["inbound_rules"] = posOf(v)
+			p.Inbound = d.rules("inbound_rules", v, c)
+		},
+		"outbound_rules": func(v *yaml.Node) {
+			fp["outbound_rules"] = posOf(v)
+			p.Outbound = d.rules("outbound_rules", v, c)
+		},
+	})
+	if m == nil {
+		return nil, false
+	}
+	p.Pos = posOf(m)
+	if pos, ok := fp["id"]; ok {
+		p.Pos = pos
+	}
+	c.fp, c.base = fp, posOf(m)
+	_, present := fp["id"]
+	c.profile(p, present && !hasID)
+	return p, true
+}
+
+// endpoint decodes one endpoint.
+func (d *decoder) endpoint(n *yaml.Node) (*Endpoint, fieldPos, bool) {
+	e := &Endpoint{Path: d.path, IPv4Nets: []string{}, IPv6Nets: []string{}, ProfileIDs: []string{}}
+	fp := fieldPos{}
+	str := func(field string, dst *string) func(v *yaml.Node) {
+		return func(v *yaml.Node) {
+			fp[field] = posOf(v)
+			if s, ok := d.str(field, v); ok {
+				*dst = s
+			}
+		}
+	}
+	list := func(field string, dst *[]string) func(v *yaml.Node) {
+		return func(v *yaml.Node) {
+			fp[field] = posOf(v)
+			*dst = d.strList(field, v, fp)
+		}
+	}
+	m := d.mapping(n, "an endpoint", map[string]func(v *yaml.Node){
+		"id":          str("id", &e.ID),
+		"host":        str("host", &e.Host),
+		"interface":   str("interface", &e.Interface),
+		"mac":         str("mac", &e.MAC),
+		"ipv4_nets":   list("ipv4_nets", &e.IPv4Nets),
+		"ipv6_nets":   list("ipv6_nets", &e.IPv6Nets),
+		"profile_ids": list("profile_ids", &e.ProfileIDs),
+		"state":       str("state", &e.State),
+	})
+	if m == nil {
+		return nil, nil, false
+	}
+	e.Pos = posOf(m)
+	return e, fp, true
+}
+
+// expectation decodes one reachability expectation.
+func (d *decoder) expectation(n *yaml.Node) (*Expectation, fieldPos, bool) {
+	x := &Expectation{Path: d.path}
+	fp := fieldPos{}
+	str := func(field string, dst *string) func(v *yaml.Node) {
+		return func(v *yaml.Node) {
+			fp[field] = posOf(v)
+			if s, ok := d.str(field, v); ok {
+				*dst = s
+			}
+		}
+	}
+	icmp := func(field string, dst **int) func(v *yaml.Node) {
+		return func(v *yaml.Node) {
+			fp[field] = posOf(v)
+			if i, ok := d.integer(field, v, "0-254"); ok {
+				*dst = &i
+			}
+		}
+	}
+	m := d.mapping(n, "a test", map[string]func(v *yaml.Node){
+		"name": str("name", &x.Name),
+		"from": str("from", &x.From),
+		"to":   str("to", &x.To),
+		"protocol": func(v *yaml.Node) {
+			fp["protocol"] = posOf(v)
+			if p, ok := d.protocol("protocol", v); ok {
+				x.Protocol = string(p)
+			}
+		},
+		"port": func(v *yaml.Node) {
+			fp["port"] = posOf(v)
+			if i, ok := d.integer("port", v, "1-65535"); ok {
+				x.Port = i
+			}
+		},
+		"icmp_type": icmp("icmp_type", &x.ICMPType),
+		"icmp_code": icmp("icmp_code", &x.ICMPCode),
+		"expect":    str("expect", &x.Expect),
+	})
+	if m == nil {
+		return nil, nil, false
+	}
+	x.Pos = posOf(m)
+	return x, fp, true
+}
+
+// topList decodes a file whose root is a mapping with one required key (endpoints, tests)
+// holding a list, calling item for each element.
+func (d *decoder) topList(root *yaml.Node, key, what string, item func(v *yaml.Node)) {
+	found := false
+	m := d.mapping(root, fmt.Sprintf("a mapping with %q", key), map[string]func(v *yaml.Node){
+		key: func(v *yaml.Node) {
+			found = true
+			d.list(key, v, func(_ int, c *yaml.Node) { item(c) })
+		},
+	})
+	if m == nil {
+		return
+	}
+	if !found {
+		// A null value counts as an empty list; only a missing key is an error.
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				return
+			}
+		}
+		d.errf(m, "%s: missing; write %s: followed by a list of %s", key, key, what)
+	}
+}
+
+// DecodeProfile decodes and checks one profile file (profiles/<ID>.yaml or .json). It checks
+// everything that the file alone can tell, including that the id equals the file stem.
+func DecodeProfile(path string, data []byte) (*Profile, Errors) {
+	d := &decoder{path: path}
+	var p *Profile
+	if root := d.parse(data, "a profile"); root != nil {
+		p, _ = d.profile(root)
+	}
+	return p, d.result()
+}
+
+// DecodeRules decodes the JSON (or YAML) of calicoctl's `rule update`:
+// {"id"?: ..., "inbound_rules": [...], "outbound_rules": [...]}. Both rule lists are required
+// and unknown keys are errors; every rule is validated.
+func DecodeRules(path string, data []byte) (id string, hasID bool, inbound, outbound []Rule, errs Errors) {
+	d := &decoder{path: path}
+	root := d.parse(data, `an object with "inbound_rules" and "outbound_rules"`)
+	if root == nil {
+		return "", false, nil, nil, d.result()
+	}
+	c := &checker{path: path, errs: &d.errs}
+	var hasIn, hasOut bool
+	m := d.mapping(root, "a rules object", map[string]func(v *yaml.Node){
+		"id": func(v *yaml.Node) {
+			if s, ok := d.str("id", v); ok {
+				id, hasID = s, true
+				if !idRE.MatchString(s) {
+					d.errf(v, "id: %q is not a valid id: %s", s, idChars)
+				}
+			}
+		},
+		"inbound_rules": func(v *yaml.Node) {
+			hasIn = true
+			inbound = d.rules("inbound_rules", v, c)
+		},
+		"outbound_rules": func(v *yaml.Node) {
+			hasOut = true
+			outbound = d.rules("outbound_rules", v, c)
+		},
+	})
+	if m != nil {
+		if !hasIn {
+			d.errf(m, "inbound_rules: missing (write [] for none)")
+		}
+		if !hasOut {
+			d.errf(m, "outbound_rules: missing (write [] for none)")
+		}
+	}
+	if inbound == nil {
+		inbound = []Rule{}
+	}
+	if outbound == nil {
+		outbound = []Rule{}
+	}
+	return id, hasID, inbound, outbound, d.result()
+}
+
+// result returns the sorted errors, or nil.
+func (d *decoder) result() Errors {
+	if len(d.errs) == 0 {
+		return nil
+	}
+	d.errs.Sort()
+	return d.errs
+}
+
+// stem returns the file name of p without its extension.
+func stem(p string) string {
+	base := path.Base(p)
+	return strings.TrimSuffix(base, path.Ext(base))
+}

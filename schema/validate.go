@@ -1,0 +1,477 @@
+package schema
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var (
+	idRE        = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	logPrefixRE = regexp.MustCompile(`^[A-Za-z0-9_:-]*$`)
+)
+
+const idChars = "use letters, digits, '.', '_' and '-'"
+
+// MaxLogPrefix is the longest log_prefix a rule may carry.
+const MaxLogPrefix = 27
+
+// ValidID reports whether s is a valid profile id, tag or endpoint id.
+func ValidID(s string) bool { return idRE.MatchString(s) }
+
+// checker reports semantic problems of one object, at the positions recorded while decoding.
+type checker struct {
+	path string
+	errs *Errors
+	// fp holds the positions of the current object's fields; base is the object's position,
+	// used when a field has none (missing fields, rules built in memory).
+	fp   fieldPos
+	base Pos
+	// prefix starts every message (e.g. "inbound_rules[2]: " for a rule without positions).
+	prefix string
+}
+
+// at returns the position of a field (or of a list item, or of its list), or the object's.
+func (c *checker) at(key string) Pos {
+	if p, ok := c.fp[key]; ok {
+		return p
+	}
+	if i := strings.IndexByte(key, '['); i > 0 {
+		if p, ok := c.fp[key[:i]]; ok {
+			return p
+		}
+	}
+	return c.base
+}
+
+func (c *checker) errf(key, format string, args ...any) {
+	p := c.at(key)
+	if c.fp == nil && c.base.Line == 0 {
+		p = Pos{}
+	} else if p.Line < 1 {
+		p = Pos{Line: 1, Col: 1}
+	} else if p.Col < 1 {
+		p.Col = 1
+	}
+	*c.errs = append(*c.errs, &Error{Path: c.path, Pos: p, Msg: c.prefix + fmt.Sprintf(format, args...)})
+}
+
+// ValidateRule checks one rule in memory (for the CLI, before it writes the rule). where names
+// the rule in messages, e.g. "inbound_rules[2]"; positions are r.Pos when set.
+func ValidateRule(path string, r Rule, where string) Errors {
+	var errs Errors
+	c := &checker{path: path, errs: &errs, base: r.Pos}
+	if where != "" {
+		c.prefix = where + ": "
+	}
+	c.rule(&r, nil, "")
+	if len(errs) == 0 {
+		return nil
+	}
+	errs.Sort()
+	return errs
+}
+
+// rule checks a rule; fp are its field positions (nil when unknown).
+func (c *checker) rule(r *Rule, fp fieldPos, _ string) {
+	saved, savedBase := c.fp, c.base
+	defer func() { c.fp, c.base = saved, savedBase }()
+	c.fp = fp
+	if r.Pos.Line > 0 {
+		c.base = r.Pos
+	}
+
+	switch r.Action {
+	case ActionAllow, ActionDeny, ActionLog:
+	case "":
+		c.errf("action", "action is required: allow, deny or log")
+	default:
+		c.errf("action", "action: %q is not an action (allow, deny or log)", r.Action)
+	}
+	if r.LogPrefix != "" {
+		if r.Action != ActionLog {
+			c.errf("log_prefix", "log_prefix: only allowed with action log")
+		}
+		if len(r.LogPrefix) > MaxLogPrefix {
+			c.errf("log_prefix", "log_prefix: %q is longer than %d characters", r.LogPrefix, MaxLogPrefix)
+		}
+		if !logPrefixRE.MatchString(r.LogPrefix) {
+			c.errf("log_prefix", "log_prefix: %q may only contain letters, digits, '_', ':' and '-'", r.LogPrefix)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		p   Protocol
+	}{{"protocol", r.Protocol}, {"!protocol", r.NotProtocol}} {
+		if f.p != "" {
+			if _, ok := f.p.Number(); !ok {
+				c.errf(f.key, "%s: %s is not a protocol (%s or 1-255)", f.key, showProto(f.p), strings.Join(ProtocolNames, ", "))
+			}
+		}
+	}
+	for _, f := range []struct{ key, v string }{
+		{"src_tag", r.SrcTag}, {"dst_tag", r.DstTag}, {"!src_tag", r.NotSrcTag}, {"!dst_tag", r.NotDstTag},
+	} {
+		if f.v != "" && !idRE.MatchString(f.v) {
+			c.errf(f.key, "%s: %q is not a valid tag: %s", f.key, f.v, idChars)
+		}
+	}
+
+	// Nets: each valid, and all of one family.
+	type netField struct {
+		key, v string
+		fam    int
+	}
+	var nets []netField
+	for _, f := range []struct{ key, v string }{
+		{"src_net", r.SrcNet}, {"dst_net", r.DstNet}, {"!src_net", r.NotSrcNet}, {"!dst_net", r.NotDstNet},
+	} {
+		if f.v == "" {
+			continue
+		}
+		if _, err := ParseNet(f.v); err != nil {
+			c.errf(f.key, "%s: %v", f.key, err)
+			continue
+		}
+		nets = append(nets, netField{f.key, f.v, NetFamily(f.v)})
+	}
+	for _, n := range nets[min(1, len(nets)):] {
+		if n.fam != nets[0].fam {
+			c.errf(n.key, "%s: %q is IPv%d but %s %q is IPv%d: the rule could never match", n.key, n.v, n.fam, nets[0].key, nets[0].v, nets[0].fam)
+		}
+	}
+
+	// Ports need a positive port protocol.
+	for _, f := range []struct {
+		key   string
+		ports []PortRange
+	}{{"src_ports", r.SrcPorts}, {"dst_ports", r.DstPorts}, {"!src_ports", r.NotSrcPorts}, {"!dst_ports", r.NotDstPorts}} {
+		for i, p := range f.ports {
+			if p.First > p.Last {
+				c.errf(itemKey(f.key, i), "%s: %q is not a port range: %d is not below %d", f.key, p.String(), p.First, p.Last)
+			}
+		}
+		if len(f.ports) > 0 && !r.Protocol.HasPorts() {
+			switch {
+			case r.Protocol == "":
+				c.errf(f.key, "%s: ports need protocol tcp, udp, sctp or udplite", f.key)
+			default:
+				c.errf(f.key, "%s: ports need protocol tcp, udp, sctp or udplite, not %s", f.key, showProto(r.Protocol))
+			}
+		}
+	}
+
+	// ICMP.
+	icmpFam := r.Protocol.ICMPFamily()
+	for _, f := range []struct {
+		key string
+		v   *int
+	}{{"icmp_type", r.ICMPType}, {"icmp_code", r.ICMPCode}, {"!icmp_type", r.NotICMPType}, {"!icmp_code", r.NotICMPCode}} {
+		if f.v == nil {
+			continue
+		}
+		if *f.v < 0 || *f.v > 254 {
+			c.errf(f.key, "%s: %d is not supported (0-254)", f.key, *f.v)
+		}
+		if icmpFam == 0 {
+			if r.Protocol == "" {
+				c.errf(f.key, "%s: needs protocol icmp or icmpv6", f.key)
+			} else {
+				c.errf(f.key, "%s: needs protocol icmp or icmpv6, not %s", f.key, showProto(r.Protocol))
+			}
+		}
+	}
+	if r.ICMPCode != nil && r.ICMPType == nil {
+		c.errf("icmp_code", "icmp_code: needs icmp_type")
+	}
+	if r.NotICMPCode != nil && r.ICMPType == nil && r.NotICMPType == nil {
+		c.errf("!icmp_code", "!icmp_code: needs icmp_type or !icmp_type")
+	}
+
+	// IP version.
+	switch r.IPVersion {
+	case 0:
+	case 4, 6:
+		for _, n := range nets {
+			if n.fam != r.IPVersion {
+				c.errf("ip_version", "ip_version: %d does not match %s %q (IPv%d)", r.IPVersion, n.key, n.v, n.fam)
+			}
+		}
+		if icmpFam != 0 && icmpFam != r.IPVersion {
+			c.errf("ip_version", "ip_version: %d does not match protocol %s (IPv%d)", r.IPVersion, showProto(r.Protocol), icmpFam)
+		}
+	default:
+		c.errf("ip_version", "ip_version: %d is not 4 or 6", r.IPVersion)
+	}
+	if icmpFam != 0 {
+		for _, n := range nets {
+			if n.fam != icmpFam {
+				c.errf(n.key, "%s: %q is IPv%d but protocol %s is IPv%d: the rule could never match", n.key, n.v, n.fam, showProto(r.Protocol), icmpFam)
+			}
+		}
+	}
+}
+
+func showProto(p Protocol) string {
+	if _, err := strconv.Atoi(string(p)); err == nil {
+		return string(p)
+	}
+	return strconv.Quote(string(p))
+}
+
+// profile checks a profile's id and tags (rules are checked as they are decoded).
+// badID is set when the id was present but not a string (already reported).
+func (c *checker) profile(p *Profile, badID bool) {
+	switch {
+	case badID:
+	case p.ID == "":
+		c.errf("id", "id is required (the profile name, equal to the file name)")
+	case !idRE.MatchString(p.ID):
+		c.errf("id", "id: %q is not a valid id: %s", p.ID, idChars)
+	case p.Path != "" && stem(p.Path) != p.ID:
+		c.errf("id", "id: %q does not match the file name %q (a profile's id is its file name without extension)", p.ID, stem(p.Path))
+	}
+	seen := map[string]bool{}
+	for i, t := range p.Tags {
+		key := itemKey("tags", i)
+		switch {
+		case !idRE.MatchString(t):
+			c.errf(key, "tags: %q is not a valid tag: %s", t, idChars)
+		case seen[t]:
+			c.errf(key, "tags: duplicate tag %q", t)
+		}
+		seen[t] = true
+	}
+}
+
+// endpoint checks one endpoint on its own (references are checked by Load).
+func (c *checker) endpoint(e *Endpoint) {
+	switch {
+	case e.ID == "":
+		c.errf("id", "id is required")
+	case !idRE.MatchString(e.ID):
+		c.errf("id", "id: %q is not a valid id: %s", e.ID, idChars)
+	}
+	if e.Host == "" {
+		c.errf("host", "host is required (the host that enforces the endpoint)")
+	}
+	switch {
+	case e.Interface == "":
+		c.errf("interface", "interface is required (the host-side interface name)")
+	case len(e.Interface) > 15:
+		c.errf("interface", "interface: %q is longer than 15 characters", e.Interface)
+	case e.Interface == "." || e.Interface == "..":
+		c.errf("interface", "interface: %q is not an interface name", e.Interface)
+	case strings.ContainsFunc(e.Interface, func(r rune) bool { return r == '/' || r == ':' || unicode.IsSpace(r) || r == 0 }):
+		c.errf("interface", "interface: %q may not contain '/', ':' or whitespace", e.Interface)
+	}
+	if e.MAC != "" {
+		if hw, err := net.ParseMAC(e.MAC); err != nil || len(hw) != 6 {
+			c.errf("mac", "mac: %q is not a 48-bit MAC address (write ee:ee:ee:ee:ee:ee)", e.MAC)
+		}
+	}
+	switch e.State {
+	case "", StateActive, StateInactive:
+	default:
+		c.errf("state", "state: %q is not a state (active or inactive)", e.State)
+	}
+	for _, f := range []struct {
+		key  string
+		nets []string
+		fam  int
+	}{{"ipv4_nets", e.IPv4Nets, 4}, {"ipv6_nets", e.IPv6Nets, 6}} {
+		for i, s := range f.nets {
+			key := itemKey(f.key, i)
+			p, err := ParseNet(s)
+			switch {
+			case err != nil:
+				c.errf(key, "%s: %v", f.key, err)
+			case p.Addr().Is4() != (f.fam == 4):
+				c.errf(key, "%s: %q is not an IPv%d network", f.key, s, f.fam)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i, id := range e.ProfileIDs {
+		if seen[id] {
+			c.errf(itemKey("profile_ids", i), "profile_ids: %q is listed twice", id)
+		}
+		seen[id] = true
+	}
+}
+
+// expectation checks one test on its own (references are checked by Load).
+func (c *checker) expectation(x *Expectation) {
+	if x.From == "" {
+		c.errf("from", "from is required (an endpoint id or an IP address)")
+	}
+	if x.To == "" {
+		c.errf("to", "to is required (an endpoint id or an IP address)")
+	}
+	p := Protocol(x.Protocol)
+	switch _, ok := p.Number(); {
+	case x.Protocol == "":
+		if _, set := c.fp["protocol"]; !set {
+			c.errf("protocol", "protocol is required (%s or 1-255)", strings.Join(ProtocolNames, ", "))
+		}
+	case !ok:
+		c.errf("protocol", "protocol: %s is not a protocol (%s or 1-255)", showProto(p), strings.Join(ProtocolNames, ", "))
+	}
+	if _, set := c.fp["port"]; set || x.Port != 0 {
+		switch {
+		case x.Port < 1 || x.Port > 65535:
+			c.errf("port", "port: %d is not a port (1-65535)", x.Port)
+		case !p.HasPorts():
+			c.errf("port", "port: needs protocol tcp, udp, sctp or udplite")
+		}
+	}
+	for _, f := range []struct {
+		key string
+		v   *int
+	}{{"icmp_type", x.ICMPType}, {"icmp_code", x.ICMPCode}} {
+		if f.v == nil {
+			continue
+		}
+		if *f.v < 0 || *f.v > 254 {
+			c.errf(f.key, "%s: %d is not supported (0-254)", f.key, *f.v)
+		}
+		if p.ICMPFamily() == 0 {
+			c.errf(f.key, "%s: needs protocol icmp or icmpv6", f.key)
+		}
+	}
+	if x.ICMPCode != nil && x.ICMPType == nil {
+		c.errf("icmp_code", "icmp_code: needs icmp_type")
+	}
+	switch x.Expect {
+	case "allow", "deny":
+	case "":
+		c.errf("expect", "expect is required: allow or deny")
+	default:
+		c.errf("expect", "expect: %q is not allow or deny", x.Expect)
+	}
+}
+
+// Load decodes and validates every repository file (those FileKind recognises; others are
+// ignored). It returns the repository (as much of it as could be decoded) and every error,
+// sorted; the Errors are nil when the repository is valid.
+func Load(files map[string][]byte) (*Repository, Errors) {
+	repo := &Repository{Profiles: map[string]*Profile{}, Endpoints: []*Endpoint{}, Tests: []*Expectation{}}
+	var errs Errors
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+
+	type epAt struct {
+		e  *Endpoint
+		fp fieldPos
+	}
+	type testAt struct {
+		x  *Expectation
+		fp fieldPos
+	}
+	var eps []epAt
+	var tests []testAt
+	for _, p := range paths {
+		data := files[p]
+		d := &decoder{path: p}
+		switch FileKind(p) {
+		case KindProfile:
+			root := d.parse(data, "a profile")
+			if root == nil {
+				break
+			}
+			prof, ok := d.profile(root)
+			if !ok || prof.ID == "" {
+				break
+			}
+			if first, dup := repo.Profiles[prof.ID]; dup {
+				d.errAt(prof.Pos, "profile %q is defined twice: also in %s", prof.ID, first.Path)
+				break
+			}
+			repo.Profiles[prof.ID] = prof
+		case KindEndpoints:
+			root := d.parse(data, `"endpoints:" and a list of endpoints`)
+			if root == nil {
+				break
+			}
+			d.topList(root, "endpoints", "endpoints", func(v *yaml.Node) {
+				if e, fp, ok := d.endpoint(v); ok {
+					c := &checker{path: p, errs: &d.errs, fp: fp, base: e.Pos}
+					c.endpoint(e)
+					eps = append(eps, epAt{e, fp})
+					repo.Endpoints = append(repo.Endpoints, e)
+				}
+			})
+		case KindTests:
+			root := d.parse(data, `"tests:" and a list of tests`)
+			if root == nil {
+				break
+			}
+			d.topList(root, "tests", "tests", func(v *yaml.Node) {
+				if x, fp, ok := d.expectation(v); ok {
+					c := &checker{path: p, errs: &d.errs, fp: fp, base: x.Pos}
+					c.expectation(x)
+					tests = append(tests, testAt{x, fp})
+					repo.Tests = append(repo.Tests, x)
+				}
+			})
+		}
+		errs = append(errs, d.errs...)
+	}
+
+	// Cross-file checks.
+	ids := map[string]*Endpoint{}
+	type hostIf struct{ host, ifname string }
+	ifaces := map[hostIf]*Endpoint{}
+	for _, ep := range eps {
+		e := ep.e
+		c := &checker{path: e.Path, errs: &errs, fp: ep.fp, base: e.Pos}
+		if e.ID != "" {
+			if first, dup := ids[e.ID]; dup {
+				c.errf("id", "id: endpoint %q is defined twice: also at %s:%d", e.ID, first.Path, first.Pos.Line)
+			} else {
+				ids[e.ID] = e
+			}
+		}
+		if e.Host != "" && e.Interface != "" {
+			k := hostIf{e.Host, e.Interface}
+			if first, dup := ifaces[k]; dup {
+				c.errf("interface", "interface: %q on host %q is already used by endpoint %q (%s:%d)", e.Interface, e.Host, first.ID, first.Path, first.Pos.Line)
+			} else {
+				ifaces[k] = e
+			}
+		}
+		for i, pid := range e.ProfileIDs {
+			if _, ok := repo.Profiles[pid]; !ok {
+				c.errf(itemKey("profile_ids", i), "profile_ids: profile %q does not exist (no profiles/%s.yaml or .json)", pid, pid)
+			}
+		}
+	}
+	for _, t := range tests {
+		x := t.x
+		c := &checker{path: x.Path, errs: &errs, fp: t.fp, base: x.Pos}
+		for _, f := range []struct{ key, v string }{{"from", x.From}, {"to", x.To}} {
+			if f.v == "" || ids[f.v] != nil {
+				continue
+			}
+			if _, err := netip.ParseAddr(f.v); err == nil {
+				continue
+			}
+			c.errf(f.key, "%s: %q is neither an endpoint id nor an IP address", f.key, f.v)
+		}
+	}
+	if len(errs) == 0 {
+		return repo, nil
+	}
+	errs.Sort()
+	return repo, errs
+}
