@@ -1,0 +1,489 @@
+// Package gitsource is the git policy source: a full bare clone of the policy repository kept
+// in a cache directory, fetched with explicit refspecs, the files of one commit read from its
+// tree (never from a worktree), with history safety (the commit to apply must descend from the
+// last applied one) and optional OpenPGP signature verification. See docs/GITOPS.md.
+package gitsource
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/reconcile-dev/reconcile/reconcile/lock"
+	"github.com/reconcile-dev/reconcile/reconcile/source"
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+// Verification modes (Options.Verify).
+const (
+	VerifyNone = "none" // no signature checks
+	VerifyHead = "head" // the commit to apply must be signed by a trusted key
+	VerifyAll  = "all"  // every commit after the last applied one, up to the head, must be
+)
+
+// MaxFileSize bounds one repository file read from a commit.
+const MaxFileSize = 8 << 20
+
+// remoteName is the one remote of the cache clone.
+const remoteName = "origin"
+
+// Options configure a git source.
+type Options struct {
+	// URL of the repository: https://, ssh:// or scp-like git@host:path, file://, or a local
+	// path of a git repository (relative paths are made absolute).
+	URL string
+	// Ref is a branch, a tag or a commit (full or abbreviated hash, at least 7 digits), or a
+	// full ref name (refs/heads/x, refs/tags/x). Empty: the remote's default branch.
+	Ref string
+	// CacheDir holds the bare clone; CacheDirFor(stateDir, URL) is the conventional place.
+	CacheDir string
+	// Auth overrides the credentials built from the environment (see AuthFromEnv).
+	Auth transport.AuthMethod
+	// Getenv reads the environment for credentials; nil means os.Getenv.
+	Getenv func(string) string
+	// Verify is VerifyNone (or ""), VerifyHead or VerifyAll.
+	Verify string
+	// TrustedKeys is a file of armored OpenPGP public keys (several blocks may follow each
+	// other); required unless Verify is none.
+	TrustedKeys string
+	// AllowRewind lets Fetch return a commit that does not descend from the last applied one.
+	AllowRewind bool
+	// Logger receives progress and warnings; nil discards them.
+	Logger *slog.Logger
+}
+
+// Source is a git policy source; it implements source.Source.
+type Source struct {
+	opts    Options
+	url     string // what go-git dials (credentials included, if the URL had them)
+	display string // URL without credentials: Snapshot.Source and messages
+	auth    transport.AuthMethod
+	keys    *keyRing
+	log     *slog.Logger
+}
+
+var _ source.Source = (*Source)(nil)
+
+// New checks the options and returns the source; it does not touch the network or the cache.
+func New(opts Options) (*Source, error) {
+	if opts.URL == "" {
+		return nil, errors.New("empty repository URL")
+	}
+	if opts.CacheDir == "" {
+		return nil, errors.New("no cache directory for the git clone")
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	s := &Source{opts: opts, log: opts.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var err error
+	if s.url, err = NormalizeURL(opts.URL); err != nil {
+		return nil, err
+	}
+	s.display = RedactURL(s.url)
+	switch opts.Verify {
+	case "", VerifyNone:
+		s.opts.Verify = VerifyNone
+		if opts.TrustedKeys != "" {
+			return nil, errors.New("--trusted-keys is set but --verify is none")
+		}
+	case VerifyHead, VerifyAll:
+		if opts.TrustedKeys == "" {
+			return nil, fmt.Errorf("--verify=%s needs --trusted-keys", opts.Verify)
+		}
+		if s.keys, err = loadKeyRing(opts.TrustedKeys); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("unknown verification mode %q (want none, head or all)", opts.Verify)
+	}
+	s.auth = opts.Auth
+	if s.auth == nil {
+		if s.auth, err = AuthFromEnv(s.url, opts.Getenv); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Source) String() string {
+	if s.opts.Ref == "" {
+		return s.display
+	}
+	return s.display + "@" + s.opts.Ref
+}
+
+// NormalizeURL makes a local path absolute and leaves every other URL alone.
+func NormalizeURL(u string) (string, error) {
+	if isRemoteURL(u) {
+		return u, nil
+	}
+	p := strings.TrimPrefix(u, "file://")
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("repository path %q: %w", u, err)
+	}
+	if strings.HasPrefix(u, "file://") {
+		return "file://" + abs, nil
+	}
+	return abs, nil
+}
+
+// isRemoteURL reports whether u names a network remote (a scheme other than file, or the
+// scp-like user@host:path).
+func isRemoteURL(u string) bool {
+	if i := strings.Index(u, "://"); i > 0 {
+		return u[:i] != "file"
+	}
+	// scp-like: [user@]host:path, where the part before ':' has no '/'.
+	if i := strings.IndexByte(u, ':'); i > 0 && !strings.ContainsRune(u[:i], '/') {
+		return true
+	}
+	return false
+}
+
+// RedactURL removes a password or token from u.
+func RedactURL(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil || pu.User == nil || pu.Scheme == "" {
+		return u
+	}
+	if _, has := pu.User.Password(); has {
+		pu.User = url.User(pu.User.Username())
+	}
+	return pu.String()
+}
+
+// CacheDirFor is the conventional clone directory of url under a state directory:
+// <stateDir>/git/<first 16 hex digits of sha256(url without credentials)>.
+func CacheDirFor(stateDir, u string) string {
+	if n, err := NormalizeURL(u); err == nil {
+		u = n
+	}
+	sum := sha256.Sum256([]byte(RedactURL(u)))
+	return filepath.Join(stateDir, "git", hex.EncodeToString(sum[:])[:16])
+}
+
+// FetchError is a failure to reach or read the remote; the caller keeps what it applied last.
+type FetchError struct {
+	URL string
+	Err error
+}
+
+func (e *FetchError) Error() string { return fmt.Sprintf("fetch %s: %v", e.URL, e.Err) }
+func (e *FetchError) Unwrap() error { return e.Err }
+
+// RefError says that the ref does not name anything in the repository (or is ambiguous).
+type RefError struct {
+	Ref    string
+	Reason string
+}
+
+func (e *RefError) Error() string { return fmt.Sprintf("ref %q %s", e.Ref, e.Reason) }
+
+// Fetch updates the cache clone from the remote, resolves the ref, checks history safety and
+// signatures against opts.LastApplied, and returns the repository files of the commit. When
+// the commit is opts.LastApplied itself the snapshot is still returned (the caller skips).
+func (s *Source) Fetch(ctx context.Context, opts source.FetchOptions) (*source.Snapshot, error) {
+	if err := os.MkdirAll(filepath.Dir(s.opts.CacheDir), 0o755); err != nil {
+		return nil, fmt.Errorf("git cache: %w", err)
+	}
+	// One fetch at a time per clone, whichever process does it.
+	l, err := lock.AcquirePath(ctx, s.opts.CacheDir+".lock", true)
+	if err != nil {
+		return nil, fmt.Errorf("git cache: %w", err)
+	}
+	defer l.Release()
+
+	repo, err := s.openCache()
+	if err != nil {
+		return nil, err
+	}
+	ref := s.opts.Ref
+	if ref == "" {
+		if ref, err = s.defaultBranch(ctx, repo); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.fetch(ctx, repo); err != nil {
+		return nil, err
+	}
+	head, name, err := resolve(repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	commit, err := repo.CommitObject(head)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", head, err)
+	}
+	revision := "sha1:" + head.String()
+	if name != "" {
+		revision = name + "@" + revision
+	}
+	snap := &source.Snapshot{Source: s.display, Revision: revision, Commit: head.String()}
+
+	var last *object.Commit
+	if opts.LastApplied != "" && opts.LastApplied != head.String() {
+		if last, err = s.checkHistory(repo, commit, revision, opts.LastApplied); err != nil {
+			return nil, err
+		}
+	}
+	if s.keys != nil {
+		if snap.Verified, err = s.verify(repo, commit, last); err != nil {
+			return nil, err
+		}
+	}
+	if snap.Files, err = readFiles(commit); err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", short(head), err)
+	}
+	s.log.Debug("git snapshot", "source", s.display, "revision", revision, "files", len(snap.Files), "verified", snap.Verified)
+	return snap, nil
+}
+
+// openCache opens the bare clone in CacheDir, creating it (init + remote) the first time, and
+// points its remote at the URL with the explicit refspecs.
+func (s *Source) openCache() (*git.Repository, error) {
+	dir := s.opts.CacheDir
+	repo, err := git.PlainOpen(dir)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		if repo, err = git.PlainInit(dir, true); err != nil {
+			return nil, fmt.Errorf("git cache %q: %w", dir, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("git cache %q is unusable (remove it to clone again): %w", dir, err)
+	}
+	want := &config.RemoteConfig{
+		Name: remoteName,
+		URLs: []string{s.url},
+		Fetch: []config.RefSpec{
+			"+refs/heads/*:refs/remotes/origin/*",
+			"+refs/tags/*:refs/tags/*",
+		},
+	}
+	if r, err := repo.Remote(remoteName); err == nil {
+		c := r.Config()
+		if len(c.URLs) == 1 && c.URLs[0] == s.url && len(c.Fetch) == 2 &&
+			c.Fetch[0] == want.Fetch[0] && c.Fetch[1] == want.Fetch[1] {
+			return repo, nil
+		}
+		if err := repo.DeleteRemote(remoteName); err != nil {
+			return nil, fmt.Errorf("git cache %q: %w", dir, err)
+		}
+	}
+	if _, err := repo.CreateRemote(want); err != nil {
+		return nil, fmt.Errorf("git cache %q: %w", dir, err)
+	}
+	return repo, nil
+}
+
+// defaultBranch asks the remote which branch its HEAD points to.
+func (s *Source) defaultBranch(ctx context.Context, repo *git.Repository) (string, error) {
+	r, err := repo.Remote(remoteName)
+	if err != nil {
+		return "", err
+	}
+	refs, err := r.ListContext(ctx, &git.ListOptions{Auth: s.auth})
+	if err != nil {
+		return "", &FetchError{URL: s.display, Err: err}
+	}
+	for _, ref := range refs {
+		if ref.Name() == plumbing.HEAD && ref.Type() == plumbing.SymbolicReference && ref.Target().IsBranch() {
+			return ref.Target().Short(), nil
+		}
+	}
+	if len(refs) == 0 {
+		return "", &FetchError{URL: s.display, Err: errors.New("the repository is empty")}
+	}
+	return "", &FetchError{URL: s.display, Err: errors.New("the remote does not say which branch is its default; set --ref")}
+}
+
+func (s *Source) fetch(ctx context.Context, repo *git.Repository) error {
+	err := repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: remoteName,
+		RefSpecs: []config.RefSpec{
+			"+refs/heads/*:refs/remotes/origin/*",
+			"+refs/tags/*:refs/tags/*",
+		},
+		Auth:  s.auth,
+		Tags:  git.NoTags, // tags come through the explicit refspec
+		Prune: true,       // a deleted branch or tag must not linger
+		Force: true,
+	})
+	switch {
+	case err == nil:
+		s.log.Debug("git fetch", "source", s.display, "updated", true)
+	case errors.Is(err, git.NoErrAlreadyUpToDate):
+		s.log.Debug("git fetch", "source", s.display, "updated", false)
+	case errors.Is(err, transport.ErrEmptyRemoteRepository):
+		return &FetchError{URL: s.display, Err: errors.New("the repository is empty")}
+	default:
+		return &FetchError{URL: s.display, Err: err}
+	}
+	return nil
+}
+
+// resolve turns a ref into a commit hash and the name that goes before "@sha1:" in the
+// revision (the branch or tag name; "" for a commit).
+func resolve(repo *git.Repository, ref string) (plumbing.Hash, string, error) {
+	switch {
+	case strings.HasPrefix(ref, "refs/heads/"):
+		name := strings.TrimPrefix(ref, "refs/heads/")
+		h, err := refCommit(repo, plumbing.NewRemoteReferenceName(remoteName, name))
+		if err != nil {
+			return h, "", &RefError{Ref: ref, Reason: "is not a branch of the repository"}
+		}
+		return h, name, nil
+	case strings.HasPrefix(ref, "refs/tags/"):
+		name := strings.TrimPrefix(ref, "refs/tags/")
+		h, err := refCommit(repo, plumbing.ReferenceName(ref))
+		if err != nil {
+			return h, "", &RefError{Ref: ref, Reason: "is not a tag of the repository"}
+		}
+		return h, name, nil
+	}
+	bh, berr := refCommit(repo, plumbing.NewRemoteReferenceName(remoteName, ref))
+	th, terr := refCommit(repo, plumbing.NewTagReferenceName(ref))
+	switch {
+	case berr == nil && terr == nil && bh != th:
+		return plumbing.ZeroHash, "", &RefError{Ref: ref, Reason: fmt.Sprintf("is both a branch and a tag; use refs/heads/%s or refs/tags/%s", ref, ref)}
+	case berr == nil:
+		return bh, ref, nil
+	case terr == nil:
+		return th, ref, nil
+	}
+	if h, ok, err := commitByPrefix(repo, ref); err != nil {
+		return plumbing.ZeroHash, "", err
+	} else if ok {
+		return h, "", nil
+	}
+	return plumbing.ZeroHash, "", &RefError{Ref: ref, Reason: "is not a branch, tag or commit of the repository"}
+}
+
+// refCommit resolves a reference (following symbolic refs and annotated tags) to a commit.
+func refCommit(repo *git.Repository, name plumbing.ReferenceName) (plumbing.Hash, error) {
+	r, err := repo.Reference(name, true)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	h := r.Hash()
+	for range 10 { // tags of tags, bounded
+		tag, err := repo.TagObject(h)
+		if err != nil {
+			break
+		}
+		if tag.TargetType != plumbing.CommitObject && tag.TargetType != plumbing.TagObject {
+			return plumbing.ZeroHash, fmt.Errorf("tag %s points to a %s, not a commit", name.Short(), tag.TargetType)
+		}
+		h = tag.Target
+	}
+	if _, err := repo.CommitObject(h); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return h, nil
+}
+
+// commitByPrefix finds the one commit whose hash starts with the hex prefix (7 to 40 digits).
+func commitByPrefix(repo *git.Repository, prefix string) (plumbing.Hash, bool, error) {
+	prefix = strings.ToLower(prefix)
+	if len(prefix) < 7 || len(prefix) > 40 || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return plumbing.ZeroHash, false, nil
+	}
+	if len(prefix) == 40 {
+		h := plumbing.NewHash(prefix)
+		if _, err := repo.CommitObject(h); err != nil {
+			return plumbing.ZeroHash, false, nil
+		}
+		return h, true, nil
+	}
+	iter, err := repo.CommitObjects()
+	if err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	defer iter.Close()
+	var found []plumbing.Hash
+	err = iter.ForEach(func(c *object.Commit) error {
+		if strings.HasPrefix(c.Hash.String(), prefix) {
+			found = append(found, c.Hash)
+		}
+		return nil
+	})
+	if err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	switch len(found) {
+	case 0:
+		return plumbing.ZeroHash, false, nil
+	case 1:
+		return found[0], true, nil
+	}
+	return plumbing.ZeroHash, false, &RefError{Ref: prefix, Reason: fmt.Sprintf("is ambiguous: %d commits start with it", len(found))}
+}
+
+// readFiles reads the repository files (those schema.FileKind recognises) of the commit's tree.
+func readFiles(c *object.Commit) (map[string][]byte, error) {
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for _, dir := range []string{"profiles", "endpoints", "tests"} {
+		sub, err := tree.Tree(dir)
+		if errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		for _, e := range sub.Entries {
+			p := dir + "/" + e.Name
+			if schema.FileKind(p) == "" {
+				continue
+			}
+			switch e.Mode {
+			case filemode.Regular, filemode.Executable, filemode.Deprecated:
+			case filemode.Symlink:
+				return nil, fmt.Errorf("%s: is a symbolic link; git sources do not follow links", p)
+			default:
+				continue // a directory or submodule named like a file
+			}
+			f, err := sub.TreeEntryFile(&e)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+			if f.Size > MaxFileSize {
+				return nil, fmt.Errorf("%s: %d bytes, more than the limit of %d", p, f.Size, MaxFileSize)
+			}
+			r, err := f.Reader()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+			b, err := io.ReadAll(r)
+			r.Close()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+			files[p] = b
+		}
+	}
+	return files, nil
+}
+
+func short(h plumbing.Hash) string { return h.String()[:7] }
