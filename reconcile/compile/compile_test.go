@@ -56,8 +56,8 @@ func goldenCases() []goldenCase {
 			}
 			wantSet(t, rs, "tag-v4-APP_7890", "198.18.1.2/31")
 		}},
-		{name: "other-table", repo: seedRepo, host: "node-1", table: "policy", check: func(t *testing.T, rs *nft.Ruleset) {
-			if rs.Table != "policy" {
+		{name: "other-table", repo: seedRepo, host: "node-1", table: "lab_policy", check: func(t *testing.T, rs *nft.Ruleset) {
+			if rs.Table != "lab_policy" {
 				t.Errorf("table %q", rs.Table)
 			}
 		}},
