@@ -35,6 +35,8 @@ type globals struct {
 	logFormat string
 	logLevel  string
 
+	git gitFlags // --verify, --trusted-keys, --allow-rewind (gitflags.go)
+
 	stdin          io.Reader
 	stdout, stderr io.Writer
 }
@@ -78,6 +80,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	addGitFlags(pf, &g.git)
 
 	root.AddCommand(
 		newValidateCmd(g),

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/source"
+	gitsource "github.com/reconcile-dev/reconcile/reconcile/source/git"
+)
+
+// parseGlobals parses args as the root command's persistent flags and returns the globals.
+func parseGlobals(t *testing.T, args ...string) *globals {
+	t.Helper()
+	g := &globals{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
+	root := newRootCmd(g)
+	if err := root.PersistentFlags().Parse(args); err != nil {
+		t.Fatalf("parse %v: %v", args, err)
+	}
+	return g
+}
+
+// gitRepoFixture makes a git repository with one profile committed on main.
+func gitRepoFixture(t *testing.T) (dir, commit string) {
+	t.Helper()
+	dir = t.TempDir()
+	run := func(args ...string) string {
+		c := exec.Command("git", args...)
+		c.Dir = dir
+		c.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+			"GIT_AUTHOR_NAME=A", "GIT_AUTHOR_EMAIL=a@example.invalid",
+			"GIT_COMMITTER_NAME=A", "GIT_COMMITTER_EMAIL=a@example.invalid")
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	run("init", "-q", "-b", "main")
+	if err := os.MkdirAll(filepath.Join(dir, "profiles"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "profiles", "WEB.yaml"), []byte("id: WEB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("add", "-A")
+	run("commit", "-q", "-m", "web")
+	return dir, run("rev-parse", "HEAD")
+}
+
+func TestOpenSourceGit(t *testing.T) {
+	repo, commit := gitRepoFixture(t)
+	state := t.TempDir()
+	g := parseGlobals(t, "--repo", repo, "--ref", "main", "--state-dir", state, "--allow-rewind")
+	src, err := g.openSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := src.(*gitsource.Source); !ok {
+		t.Fatalf("source is %T, want *gitsource.Source", src)
+	}
+	snap, err := src.Fetch(context.Background(), source.FetchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Revision != "main@sha1:"+commit || string(snap.Files["profiles/WEB.yaml"]) != "id: WEB\n" {
+		t.Errorf("snapshot %+v", snap)
+	}
+	// The clone lives under --state-dir.
+	cache := gitsource.CacheDirFor(state, repo)
+	if !strings.HasPrefix(cache, filepath.Join(state, "git")+"/") {
+		t.Errorf("cache %s is not under %s/git", cache, state)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "HEAD")); err != nil {
+		t.Errorf("no bare clone in %s: %v", cache, err)
+	}
+}
+
+func TestOpenSourceFlagErrors(t *testing.T) {
+	keys := filepath.Join(t.TempDir(), "none.asc")
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"--repo", "/r", "--dir", "/d"}, "--repo and --dir are exclusive"},
+		{[]string{"--ref", "main"}, "--ref needs --repo"},
+		{[]string{"--dir", "/d", "--verify", "head"}, "--verify needs --repo: a plain directory has no signatures"},
+		{[]string{"--trusted-keys", keys}, "--trusted-keys needs --repo"},
+		{[]string{"--repo", "/r", "--verify", "head"}, "--verify=head needs --trusted-keys"},
+		{[]string{"--repo", "/r", "--verify", "maybe"}, `unknown verification mode "maybe" (want none, head or all)`},
+		{[]string{"--repo", "/r", "--verify", "all", "--trusted-keys", keys}, "trusted keys: open " + keys + ": no such file or directory"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			g := parseGlobals(t, tc.args...)
+			_, err := g.openSource()
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("got %v, want %q", err, tc.err)
+			}
+		})
+	}
+	g := parseGlobals(t)
+	if src, err := g.openSource(); err != nil || src.String() != "dir:." {
+		t.Errorf("default: %v %v", src, err)
+	}
+}
