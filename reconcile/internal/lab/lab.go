@@ -89,6 +89,7 @@ type Host struct {
 
 type uplink struct {
 	ifname         string
+	mac            string // this side's MAC
 	peerV4, peerV6 netip.Addr
 }
 
@@ -99,6 +100,8 @@ type Workload struct {
 	Netns    string
 	// V4 and V6 are the addresses set on eth0 (one per net of the endpoint).
 	V4, V6 []netip.Addr
+	// MAC is eth0's address (the endpoint's mac when it has one).
+	MAC string
 
 	ns     netns.NsHandle
 	h      *netlink.Handle
@@ -372,7 +375,7 @@ func (l *Lab) buildUplinks() error {
 				if err := side.h.h.LinkSetUp(link); err != nil {
 					return fmt.Errorf("uplink %q on %q: %w", side.ifname, side.h.Name, err)
 				}
-				side.h.uplinks[side.peer] = uplink{ifname: side.ifname, peerV4: side.pv4, peerV6: side.pv6}
+				side.h.uplinks[side.peer] = uplink{ifname: side.ifname, mac: link.Attrs().HardwareAddr.String(), peerV4: side.pv4, peerV6: side.pv6}
 			}
 			k++
 		}
@@ -443,6 +446,7 @@ func (l *Lab) buildWorkload(ep *schema.Endpoint) error {
 	if err != nil {
 		return err
 	}
+	w.MAC = wl.Attrs().HardwareAddr.String()
 	for _, p := range nets {
 		bits := 32
 		if p.Addr().Is6() {
@@ -567,4 +571,22 @@ func sysctls(ns netns.NsHandle, kv map[string]string) error {
 		}
 		return nil
 	})
+}
+
+// NFT runs the nft binary inside host's namespace with args (and stdin, when not empty) and
+// returns its combined output.
+func (l *Lab) NFT(ctx context.Context, host, stdin string, args ...string) (string, error) {
+	h := l.hosts[host]
+	if h == nil {
+		return "", fmt.Errorf("no host %q in the lab", host)
+	}
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.Netns, "nft"}, args...)...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("nft %s in %q: %w: %s", strings.Join(args, " "), h.Netns, err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
 }

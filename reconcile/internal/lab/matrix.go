@@ -1,0 +1,282 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/simulate"
+)
+
+// Probe is one flow to try: from a workload to an endpoint (or an address), by one protocol.
+type Probe struct {
+	From string // endpoint id of the sender
+	To   string // endpoint id of the receiver ("" when Dst is given)
+	// Dst overrides the destination address (default: To's first address of Family).
+	Dst netip.Addr
+	// Family is 4 (default) or 6.
+	Family int
+	// Proto is "tcp", "udp" or "icmp" (ICMPv6 when Family is 6).
+	Proto string
+	// Port is the destination port of tcp and udp.
+	Port int
+	// ICMPType and ICMPCode select an ICMP message observed at the receiver; nil ICMPType is an
+	// echo request whose reply must come back (ping).
+	ICMPType, ICMPCode *int
+	// Src forges the source address (udp only): it is added to the sender's eth0.
+	Src netip.Addr
+}
+
+// String names the probe the way the demo's table shows it: "tcp/80", "udp/53", "ping",
+// "ping6", "icmp 13/0", "udp/53 src 198.18.9.9", with " v6" for IPv6 tcp/udp.
+func (p Probe) String() string {
+	var s string
+	switch p.Proto {
+	case "icmp":
+		switch {
+		case p.ICMPType == nil && p.family() == 6:
+			s = "ping6"
+		case p.ICMPType == nil:
+			s = "ping"
+		default:
+			s = fmt.Sprintf("icmp %d/%d", *p.ICMPType, deref(p.ICMPCode))
+			if p.family() == 6 {
+				s = "icmpv6 " + s[len("icmp "):]
+			}
+		}
+	default:
+		s = fmt.Sprintf("%s/%d", p.Proto, p.Port)
+		if p.family() == 6 {
+			s += " v6"
+		}
+	}
+	if p.Src.IsValid() {
+		s += " src " + p.Src.String()
+	}
+	return s
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func (p Probe) family() int {
+	if p.Dst.IsValid() {
+		if p.Dst.Is6() {
+			return 6
+		}
+		return 4
+	}
+	if p.Family == 6 {
+		return 6
+	}
+	return 4
+}
+
+// dst returns the destination address of p.
+func (l *Lab) dst(p Probe) (netip.Addr, error) {
+	if p.Dst.IsValid() {
+		return p.Dst, nil
+	}
+	a := l.Addr(p.To, p.family())
+	if !a.IsValid() {
+		return a, fmt.Errorf("endpoint %q has no IPv%d address in the lab", p.To, p.family())
+	}
+	return a, nil
+}
+
+// Run sends the probe's traffic and reports whether it got through.
+func (l *Lab) Run(ctx context.Context, p Probe, timeout time.Duration) (bool, error) {
+	to, err := l.dst(p)
+	if err != nil {
+		return false, err
+	}
+	switch p.Proto {
+	case "tcp":
+		if p.Src.IsValid() {
+			return false, errors.New("a forged source is only supported for udp probes")
+		}
+		return l.TCPConnect(ctx, p.From, to, p.Port, timeout)
+	case "udp":
+		if p.Src.IsValid() {
+			return l.UDPSend(ctx, p.From, p.Src, to, p.Port, timeout)
+		}
+		return l.UDPEcho(ctx, p.From, to, p.Port, timeout)
+	case "icmp":
+		if p.ICMPType == nil {
+			return l.Ping(ctx, p.From, to, timeout)
+		}
+		return l.ICMPSend(ctx, p.From, to, *p.ICMPType, deref(p.ICMPCode), timeout)
+	}
+	return false, fmt.Errorf("unknown probe protocol %q", p.Proto)
+}
+
+// Outcome is a probe with what the simulator expected and what the packet did.
+type Outcome struct {
+	Probe    Probe
+	Expected Expectation
+	Observed bool
+	Err      error // the probe itself failed
+}
+
+// OK reports whether the real packet did what the simulator said.
+func (o Outcome) OK() bool {
+	return o.Err == nil && o.Expected.Err == nil && o.Observed == o.Expected.Allow
+}
+
+// RunAll runs the probes, at most `parallel` at a time, and returns their outcomes in order.
+// Expected comes from Expect(rulesets, probe); rulesets may be nil (then Expected is zero).
+func (l *Lab) RunAll(ctx context.Context, rulesets map[string]*nft.Ruleset, probes []Probe, timeout time.Duration, parallel int) []Outcome {
+	if parallel < 1 {
+		parallel = 1
+	}
+	out := make([]Outcome, len(probes))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, p := range probes {
+		out[i].Probe = p
+		if rulesets != nil {
+			out[i].Expected = l.Expect(rulesets, p)
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i].Observed, out[i].Err = l.Run(ctx, p, timeout)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Expectation is the simulator's verdict for a probe's first packet.
+type Expectation struct {
+	Allow bool
+	// Why names the deciding rules: the comment of the rule that dropped the packet, or the
+	// comments of the rules that accepted it on its way (sender's side, then receiver's).
+	Why string
+	Err error
+}
+
+// Expect traces the probe's first packet through the rulesets of the hosts it crosses (a host
+// missing from rulesets, or with a nil ruleset, has no firewall): on the sender's host from its
+// interface to the receiver's interface or the uplink, then on the receiver's host from the
+// uplink. The packet carries the sender's real MAC and, for a forged source, that source.
+func (l *Lab) Expect(rulesets map[string]*nft.Ruleset, p Probe) Expectation {
+	w := l.workloads[p.From]
+	if w == nil {
+		return Expectation{Err: fmt.Errorf("no workload %q in the lab", p.From)}
+	}
+	dst, err := l.dst(p)
+	if err != nil {
+		return Expectation{Err: err}
+	}
+	src := l.Addr(p.From, p.family())
+	if p.Src.IsValid() {
+		src = p.Src
+	}
+	if !src.IsValid() {
+		return Expectation{Err: fmt.Errorf("endpoint %q has no IPv%d address", p.From, p.family())}
+	}
+	pkt := simulate.Packet{Hook: nft.HookForward, IIF: w.Endpoint.Interface, Src: src, Dst: dst, SrcMAC: w.MAC, SPort: 40000, DPort: uint16(p.Port)}
+	switch p.Proto {
+	case "tcp":
+		pkt.Proto = 6
+	case "udp":
+		pkt.Proto = 17
+	case "icmp":
+		pkt.Proto = 1
+		pkt.ICMPType = 8
+		if dst.Is6() {
+			pkt.Proto, pkt.ICMPType = 58, 128
+		}
+		if p.ICMPType != nil {
+			pkt.ICMPType = uint8(*p.ICMPType)
+			pkt.ICMPCode = uint8(deref(p.ICMPCode))
+		}
+		pkt.SPort, pkt.DPort = 0, 0
+	default:
+		return Expectation{Err: fmt.Errorf("unknown probe protocol %q", p.Proto)}
+	}
+	recv := l.owner(dst)
+	if recv == nil {
+		return Expectation{Err: fmt.Errorf("no workload has address %s", dst)}
+	}
+	var legs []struct {
+		host string
+		pkt  simulate.Packet
+	}
+	if recv.Host == w.Host {
+		pkt.OIF = recv.Endpoint.Interface
+		legs = append(legs, struct {
+			host string
+			pkt  simulate.Packet
+		}{w.Host.Name, pkt})
+	} else {
+		up := w.Host.uplinks[recv.Host.Name]
+		first := pkt
+		first.OIF = up.ifname
+		second := pkt
+		back := recv.Host.uplinks[w.Host.Name]
+		second.IIF, second.OIF, second.SrcMAC = back.ifname, recv.Endpoint.Interface, up.mac
+		legs = append(legs, struct {
+			host string
+			pkt  simulate.Packet
+		}{w.Host.Name, first}, struct {
+			host string
+			pkt  simulate.Packet
+		}{recv.Host.Name, second})
+	}
+	var why []string
+	for _, leg := range legs {
+		rs := rulesets[leg.host]
+		if rs == nil {
+			continue
+		}
+		res := simulate.Trace(rs, leg.pkt)
+		if res.Err != nil {
+			return Expectation{Err: fmt.Errorf("simulate on %q: %w", leg.host, res.Err)}
+		}
+		if res.Verdict != nft.Accept {
+			return Expectation{Allow: false, Why: comment(res.Rule, res.Chain)}
+		}
+		for _, b := range res.Bases {
+			if b.Dispatched && b.Rule != nil && b.Rule.Comment != "" {
+				why = append(why, b.Rule.Comment)
+			}
+		}
+	}
+	if len(why) == 0 {
+		why = append(why, "no firewall")
+	}
+	return Expectation{Allow: true, Why: strings.Join(why, ", ")}
+}
+
+func comment(r *nft.Rule, chain string) string {
+	switch {
+	case r == nil:
+		return "policy of " + chain
+	case r.Comment != "":
+		return r.Comment
+	}
+	return chain + ": " + r.String()
+}
+
+// owner returns the workload that holds address a, or nil.
+func (l *Lab) owner(a netip.Addr) *Workload {
+	for _, id := range l.wlOrder {
+		w := l.workloads[id]
+		if containsAddr(w.V4, a) || containsAddr(w.V6, a) {
+			return w
+		}
+	}
+	return nil
+}
