@@ -1,0 +1,332 @@
+package schema
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var updateEdit = flag.Bool("update-edit", false, "rewrite schema/testdata/edit golden files")
+
+// editGolden compares got with testdata/edit/<name>, or rewrites it with -update-edit.
+func editGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", "edit", name)
+	if *updateEdit {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test ./schema -run Edit -update-edit)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// decodeOK decodes a profile file and fails the test on any error.
+func decodeOK(t *testing.T, path string, data []byte) *Profile {
+	t.Helper()
+	p, errs := DecodeProfile(path, data)
+	if len(errs) > 0 {
+		t.Fatalf("decode %s:\n%s\n%v", path, data, errs)
+	}
+	return p
+}
+
+// sameProfile compares what the files say (ids, tags, rules), not where they say it.
+func sameProfile(a, b *Profile) bool {
+	return a.ID == b.ID && reflect.DeepEqual(a.Tags, b.Tags) && sameRules(a.Inbound, b.Inbound) && sameRules(a.Outbound, b.Outbound)
+}
+
+func seedWEB() *Profile {
+	return &Profile{
+		ID:   "WEB",
+		Tags: []string{"WEB", "APP_7890"},
+		Inbound: []Rule{
+			{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}, {443, 443}}},
+			{Action: "allow", Protocol: "icmp", ICMPType: rtInt(8)},
+		},
+		Outbound: []Rule{{Action: "allow"}},
+	}
+}
+
+func TestMarshalProfileNewFiles(t *testing.T) {
+	full := &Profile{
+		ID:   "ALL",
+		Tags: []string{"ALL", "7", "yes"},
+		Inbound: []Rule{{
+			Action: "log", LogPrefix: "in:", Protocol: "tcp", IPVersion: 4,
+			SrcTag: "A", SrcNet: "198.18.0.0/15", SrcPorts: []PortRange{{1, 1}, {1000, 2000}},
+			DstTag: "B", DstNet: "198.18.1.2/32", DstPorts: []PortRange{{80, 80}},
+			NotProtocol: "udp", NotSrcTag: "C", NotSrcNet: "198.19.0.0/16", NotSrcPorts: []PortRange{{5, 5}},
+			NotDstTag: "D", NotDstNet: "198.18.9.9/32", NotDstPorts: []PortRange{{6, 9}},
+		}, {Action: "allow", Protocol: "icmp", ICMPType: rtInt(3), ICMPCode: rtInt(1), NotICMPType: rtInt(8), NotICMPCode: rtInt(0)},
+			{Action: "deny", Protocol: "47"}},
+		Outbound: []Rule{},
+	}
+	for _, tt := range []struct {
+		golden string
+		path   string
+		p      *Profile
+	}{
+		{"new-WEB.yaml", "profiles/WEB.yaml", seedWEB()},
+		{"new-WEB.json", "profiles/WEB.json", seedWEB()},
+		{"new-ALL.yaml", "profiles/ALL.yaml", full},
+		{"new-ALL.json", "profiles/ALL.json", full},
+	} {
+		t.Run(tt.golden, func(t *testing.T) {
+			got, err := MarshalProfile(tt.path, tt.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			editGolden(t, tt.golden, got)
+			back := decodeOK(t, tt.path, got)
+			if !sameProfile(back, tt.p) {
+				t.Fatalf("re-decoded profile differs:\n got %+v\nwant %+v", back, tt.p)
+			}
+			// Editing a file into what it already holds changes nothing.
+			again, err := EditProfile(tt.path, got, back)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again, got) {
+				t.Fatalf("no-op edit changed the file:\n%s", again)
+			}
+		})
+	}
+}
+
+const commentedWEB = `# WEB: the public web tier.
+# Owned by the web team; ask before changing.
+id: WEB # must equal the file name
+# tags other profiles can refer to
+tags: [WEB] # the web tier's own tag
+inbound_rules:
+  # the default rule of "profile add"
+  - action: allow
+    src_tag: WEB
+  # keep ssh for the bastion
+  - action: allow # bastion
+    protocol: tcp
+    src_net: 198.18.0.9
+    dst_ports: [22]
+outbound_rules:
+  - action: allow # anything goes out
+# end of file
+`
+
+func TestEditProfileKeepsComments(t *testing.T) {
+	const path = "profiles/WEB.yaml"
+	orig := []byte(commentedWEB)
+	p := decodeOK(t, path, orig)
+
+	// The seed's edits: remove inbound rule 1, add two rules, add a tag.
+	p.Inbound = append(p.Inbound[1:],
+		Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}, {443, 443}}},
+		Rule{Action: "allow", Protocol: "icmp", ICMPType: rtInt(8)})
+	p.Tags = append(p.Tags, "APP_7890")
+	got, err := EditProfile(path, orig, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	editGolden(t, "edited-WEB.yaml", got)
+	for _, c := range []string{"# WEB: the public web tier.", "# must equal the file name", "# tags other profiles can refer to",
+		"# keep ssh for the bastion", "# bastion", "# anything goes out", "# end of file"} {
+		if !strings.Contains(string(got), c) {
+			t.Errorf("comment %q was lost:\n%s", c, got)
+		}
+	}
+	if strings.Contains(string(got), "the default rule") {
+		t.Errorf("the removed rule's comment is still there:\n%s", got)
+	}
+	if !strings.Contains(string(got), "tags: [WEB, APP_7890]") {
+		t.Errorf("tags not in flow style:\n%s", got)
+	}
+	back := decodeOK(t, path, got)
+	if !sameProfile(back, p) {
+		t.Fatalf("re-decoded profile differs:\n got %+v\nwant %+v", back, p)
+	}
+	// Stable: the same edit on the output gives identical bytes.
+	again, err := EditProfile(path, got, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, got) {
+		t.Fatalf("second edit changed the bytes:\n--- first\n%s\n--- second\n%s", got, again)
+	}
+}
+
+func TestEditProfileOnlyTouchesChangedField(t *testing.T) {
+	const path = "profiles/WEB.yaml"
+	orig := []byte(commentedWEB)
+	p := decodeOK(t, path, orig)
+	p.Outbound = []Rule{{Action: "deny", DstNet: "198.18.0.0/15"}, {Action: "allow"}}
+	got, err := EditProfile(path, orig, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The inbound rules keep their exact original text (e.g. the bare address).
+	if !strings.Contains(string(got), "src_net: 198.18.0.9\n") {
+		t.Errorf("an unchanged rule was rewritten:\n%s", got)
+	}
+	// The unchanged "allow" rule kept its comment even though it moved.
+	if !strings.Contains(string(got), "- action: allow # anything goes out") {
+		t.Errorf("the unchanged outbound rule lost its comment:\n%s", got)
+	}
+	if back := decodeOK(t, path, got); !sameProfile(back, p) {
+		t.Fatalf("re-decoded profile differs: %+v", back)
+	}
+}
+
+func TestEditProfileJSONStaysJSON(t *testing.T) {
+	const path = "profiles/APP.json"
+	orig := []byte(`{"id": "APP", "tags": ["APP"], "inbound_rules": [{"src_tag": "APP", "action": "allow"}], "outbound_rules": [{"action": "allow"}]}`)
+	p := decodeOK(t, path, orig)
+	p.Tags = []string{"APP", "BACKEND"}
+	p.Inbound = append(p.Inbound, Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{7890, 7890}, {8000, 8080}}, SrcTag: "APP_7890"})
+	got, err := EditProfile(path, orig, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	editGolden(t, "edited-APP.json", got)
+	if !bytes.HasPrefix(got, []byte("{\n  \"id\": \"APP\",\n")) {
+		t.Fatalf("not indented JSON:\n%s", got)
+	}
+	if back := decodeOK(t, path, got); !sameProfile(back, p) {
+		t.Fatalf("re-decoded profile differs: %+v", back)
+	}
+	again, err := EditProfile(path, got, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, got) {
+		t.Fatalf("second edit changed the bytes:\n%s\n%s", got, again)
+	}
+}
+
+func TestEditProfileAddsMissingFields(t *testing.T) {
+	const path = "profiles/X.yaml"
+	orig := []byte("id: X # x\ninbound_rules: []\noutbound_rules:\n")
+	p, _ := DecodeProfile(path, orig)
+	if p == nil {
+		t.Skip("the decoder does not accept a profile without tags")
+	}
+	p.Tags = []string{"X"}
+	p.Inbound = []Rule{{Action: "allow", SrcTag: "X"}}
+	p.Outbound = []Rule{{Action: "allow"}}
+	got, err := EditProfile(path, orig, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "id: X # x\ntags: [X]\ninbound_rules:\n  - action: allow\n    src_tag: X\noutbound_rules:\n  - action: allow\n"
+	if string(got) != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+const labEndpoints = `# the lab
+endpoints:
+  - id: web-1 # first web server
+    host: node-1
+    interface: caliweb1
+    ipv4_nets: [198.18.1.2/32]
+    ipv6_nets: []
+    profile_ids: [WEB] # only WEB
+    state: active
+  - id: app-1
+    host: node-2
+    interface: caliapp1
+    ipv4_nets: [198.18.1.3/32]
+    ipv6_nets: []
+    profile_ids:
+      - APP
+    state: active
+`
+
+func TestEditEndpointProfiles(t *testing.T) {
+	const path = "endpoints/lab.yaml"
+	got, err := EditEndpointProfiles(path, []byte(labEndpoints), "app-1", []string{"APP", "WEB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(labEndpoints, "    profile_ids:\n      - APP\n", "    profile_ids:\n      - APP\n      - WEB\n", 1)
+	if string(got) != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	got2, err := EditEndpointProfiles(path, got, "web-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want2 := strings.Replace(want, "profile_ids: [WEB] # only WEB", "profile_ids: [] # only WEB", 1)
+	if string(got2) != want2 {
+		t.Fatalf("got\n%s\nwant\n%s", got2, want2)
+	}
+	if _, err := EditEndpointProfiles(path, got, "nope", nil); !errors.Is(err, ErrNoEndpoint) {
+		t.Fatalf("unknown endpoint: err = %v, want ErrNoEndpoint", err)
+	}
+}
+
+func TestEditEndpointProfilesJSON(t *testing.T) {
+	const path = "endpoints/lab.json"
+	orig := `{"endpoints": [{"id": "a", "host": "h", "interface": "calia", "ipv4_nets": ["198.18.1.2/32"], "ipv6_nets": [], "profile_ids": [], "state": "active", "mac": "ee:ee:ee:ee:ee:ee"}]}`
+	got, err := EditEndpointProfiles(path, []byte(orig), "a", []string{"WEB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "endpoints": [
+    {
+      "id": "a",
+      "host": "h",
+      "interface": "calia",
+      "ipv4_nets": ["198.18.1.2/32"],
+      "ipv6_nets": [],
+      "profile_ids": ["WEB"],
+      "state": "active",
+      "mac": "ee:ee:ee:ee:ee:ee"
+    }
+  ]
+}
+`
+	if string(got) != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "f.yaml")
+	if err := os.WriteFile(name, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(name, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil || string(b) != "new" {
+		t.Fatalf("content %q, %v", b, err)
+	}
+	st, _ := os.Stat(name)
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, want 0600 kept", st.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("temporary files left: %v", entries)
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, "missing", "f"), []byte("x")); err == nil {
+		t.Fatal("writing into a missing directory succeeded")
+	}
+}
