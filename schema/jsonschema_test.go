@@ -1,0 +1,208 @@
+package schema
+
+// The JSON Schemas in this directory (profile.schema.json, endpoints.schema.json,
+// tests.schema.json) are for editors. With the YAML language server (VS Code's YAML extension,
+// and others) put a modeline on the first line of a file, with a path relative to the file or
+// a URL:
+//
+//	# yaml-language-server: $schema=../schema/profile.schema.json
+//
+// These tests keep the schemas honest: every example file in the repository that the Go
+// validator accepts must be accepted by its schema too, and a set of bad files whose fault a
+// schema can express must be rejected by both. See README.md in this directory.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
+)
+
+const schemaBase = "https://github.com/reconcile-dev/reconcile/schema/"
+
+// compileSchemas compiles the three schema files, by file kind.
+func compileSchemas(t testing.TB) map[string]*jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	names := map[string]string{
+		KindProfile:   "profile.schema.json",
+		KindEndpoints: "endpoints.schema.json",
+		KindTests:     "tests.schema.json",
+	}
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := c.AddResource(schemaBase+name, doc); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	out := map[string]*jsonschema.Schema{}
+	for kind, name := range names {
+		s, err := c.Compile(schemaBase + name)
+		if err != nil {
+			t.Fatalf("compile %s: %v", name, err)
+		}
+		out[kind] = s
+	}
+	return out
+}
+
+// toJSONValue converts a YAML or JSON file to the value the schema library validates.
+func toJSONValue(p string, data []byte) (any, error) {
+	if strings.HasSuffix(p, ".json") {
+		return jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	}
+	var v any
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("not representable as JSON: %w", err)
+	}
+	return jsonschema.UnmarshalJSON(bytes.NewReader(b))
+}
+
+// schemaCheck validates one repository file against its schema; nil means accepted.
+func schemaCheck(schemas map[string]*jsonschema.Schema, p string, data []byte) error {
+	s := schemas[FileKind(p)]
+	if s == nil {
+		return fmt.Errorf("no schema for %q", p)
+	}
+	v, err := toJSONValue(p, data)
+	if err != nil {
+		return err
+	}
+	return s.Validate(v)
+}
+
+// repoRoots finds the directories under dir that hold a policy repository (a profiles/,
+// endpoints/ or tests/ subdirectory).
+func repoRoots(t *testing.T, dir string) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "profiles" || d.Name() == "endpoints" || d.Name() == "tests") {
+			seen[filepath.Dir(p)] = true
+		}
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var roots []string
+	for r := range seen {
+		roots = append(roots, r)
+	}
+	sort.Strings(roots)
+	return roots
+}
+
+func TestExampleFilesAgreeWithJSONSchema(t *testing.T) {
+	schemas := compileSchemas(t)
+	var roots []string
+	for _, dir := range []string{"../policies", "../examples", "testdata/valid"} {
+		roots = append(roots, repoRoots(t, dir)...)
+	}
+	good := 0
+	for _, root := range roots {
+		files, err := ReadDir(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, errs := Load(files)
+		bad := map[string]bool{}
+		for _, e := range errs {
+			bad[e.Path] = true
+		}
+		for p, data := range files {
+			name := filepath.Join(root, p)
+			serr := schemaCheck(schemas, p, data)
+			switch {
+			case !bad[p] && serr != nil:
+				t.Errorf("%s: the Go validator accepts it, the JSON Schema rejects it: %v", name, serr)
+			case !bad[p]:
+				good++
+			case serr == nil:
+				t.Logf("%s: rejected by the Go validator only (a check the schema cannot express)", name)
+			}
+		}
+	}
+	if good < 5 {
+		t.Errorf("only %d good example files were checked; the examples are missing", good)
+	}
+}
+
+// TestJSONSchemaRejectsBadFiles: faults that a schema can express are caught by both.
+func TestJSONSchemaRejectsBadFiles(t *testing.T) {
+	schemas := compileSchemas(t)
+	tests := []struct {
+		name, path, data string
+		wantGo           string // a substring of the Go validator's errors
+	}{
+		{"unknown key in rule", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    portz: [80]\n", `unknown key "portz"`},
+		{"unknown key in profile", "profiles/WEB.yaml", "id: WEB\ntag: [WEB]\n", `unknown key "tag"`},
+		{"unknown key in endpoint", "endpoints/e.yaml", "endpoints:\n  - {id: e, host: h, interface: i, profiles: []}\n", `unknown key "profiles"`},
+		{"unknown key in test", "tests/t.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 80, expect: allow, timeout: 3}\n", `unknown key "timeout"`},
+		{"unknown key in json", "profiles/APP.json", `{"id": "APP", "inbound_rules": [{"action": "allow", "dstports": [1]}]}`, `unknown key "dstports"`},
+		{"port as string", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [\"80\"]\n", `"80" is a string`},
+		{"ports not a list", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: 80\n", `expected a list`},
+		{"port out of range", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [70000]\n", `70000 is not a port`},
+		{"icmp type 255", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: icmp\n    icmp_type: 255\n", `255 is not supported`},
+		{"bad action", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: permit\n", `"permit" is not an action`},
+		{"missing action", "profiles/WEB.yaml", "id: WEB\noutbound_rules:\n  - protocol: tcp\n", `action is required`},
+		{"bad protocol", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: gre\n", `"gre" is not a protocol`},
+		{"protocol 0", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: 0\n", `0 is not a protocol`},
+		{"ports without protocol", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    dst_ports: [80]\n", `ports need protocol`},
+		{"icmp without icmp protocol", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    icmp_type: 8\n", `needs protocol icmp`},
+		{"icmp code without type", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: icmp\n    icmp_code: 0\n", `icmp_code: needs icmp_type`},
+		{"log prefix on allow", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    log_prefix: x\n", `only allowed with action log`},
+		{"log prefix too long", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: log\n    log_prefix: abcdefghijklmnopqrstuvwxyz01\n", `longer than 27`},
+		{"ip version 5", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    ip_version: 5\n", `5 is not 4 or 6`},
+		{"bad tag", "profiles/WEB.yaml", "id: WEB\ntags: [\"a b\"]\n", `not a valid tag`},
+		{"duplicate tag", "profiles/WEB.yaml", "id: WEB\ntags: [A, A]\n", `duplicate tag`},
+		{"id missing", "profiles/WEB.yaml", "tags: [A]\n", `id is required`},
+		{"rules not a list", "profiles/WEB.yaml", "id: WEB\ninbound_rules: {action: allow}\n", `expected a list`},
+		{"bad state", "endpoints/e.yaml", "endpoints:\n  - {id: e, host: h, interface: i, state: up}\n", `"up" is not a state`},
+		{"long interface", "endpoints/e.yaml", "endpoints:\n  - {id: e, host: h, interface: abcdefghijklmnop}\n", `longer than 15`},
+		{"interface with slash", "endpoints/e.yaml", "endpoints:\n  - {id: e, host: h, interface: a/b}\n", `may not contain`},
+		{"missing host", "endpoints/e.yaml", "endpoints:\n  - {id: e, interface: i}\n", `host is required`},
+		{"bad mac", "endpoints/e.yaml", "endpoints:\n  - {id: e, host: h, interface: i, mac: ee}\n", `not a 48-bit MAC`},
+		{"v6 in ipv4_nets", "endpoints/e.yaml", "endpoints:\n  - {id: e, host: h, interface: i, ipv4_nets: [\"fd00::1/128\"]}\n", `not an IPv4 network`},
+		{"endpoints not a list", "endpoints/e.yaml", "endpoints: {id: e}\n", `expected a list`},
+		{"bad expect", "tests/t.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 80, expect: pass}\n", `"pass" is not allow or deny`},
+		{"test port 0", "tests/t.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 0, expect: allow}\n", `0 is not a port`},
+		{"test port with icmp", "tests/t.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: icmp, port: 80, expect: allow}\n", `port: needs protocol`},
+		{"test without from", "tests/t.yaml", "tests:\n  - {to: 198.18.0.2, protocol: tcp, expect: allow}\n", `from is required`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs := Load(map[string][]byte{tt.path: []byte(tt.data)})
+			if errs == nil {
+				t.Errorf("the Go validator accepts it")
+			} else if !strings.Contains(errs.Error(), tt.wantGo) {
+				t.Errorf("Go errors = %q, want one containing %q", errs.Error(), tt.wantGo)
+			}
+			if err := schemaCheck(schemas, tt.path, []byte(tt.data)); err == nil {
+				t.Errorf("the JSON Schema accepts it")
+			}
+		})
+	}
+}
