@@ -1,0 +1,372 @@
+// Package reconcile wires the pieces into the one-pass reconcile: fetch a snapshot of the
+// policy repository, validate it, compile this host's ruleset, compare it with the kernel,
+// swap the difference in as one transaction, and record what was applied. Plan, Apply and
+// Status are the three passes the CLI (and the watch loop) run.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/compile"
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/plan"
+	"github.com/reconcile-dev/reconcile/reconcile/source"
+	"github.com/reconcile-dev/reconcile/reconcile/state"
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+// Options configure one pass.
+type Options struct {
+	// Source yields the policy repository.
+	Source source.Source
+	// Host is the host whose endpoints are enforced.
+	Host string
+	// Table is the inet table reconcile owns (default nft.DefaultTable).
+	Table string
+	// StateDir holds the state record.
+	StateDir string
+	// Netns names the network namespace the Dataplane acts in ("" for the process's own); it
+	// keys the state record together with Table.
+	Netns string
+	// Dataplane applies and observes the table.
+	Dataplane nft.Dataplane
+	// Links returns the names of the interfaces that exist (in the Dataplane's namespace), to
+	// tell which local endpoints are still waiting for their interface. Nil: not checked.
+	Links func(ctx context.Context) (map[string]bool, error)
+	// Logger receives progress at debug level and warnings; nil discards.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (o *Options) defaults() error {
+	if o.Source == nil {
+		return errors.New("no policy source")
+	}
+	if o.Dataplane == nil {
+		return errors.New("no dataplane")
+	}
+	if o.Host == "" {
+		return errors.New("no host name")
+	}
+	if o.Table == "" {
+		o.Table = nft.DefaultTable
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// Error is a failed pass: the stage it failed in (fetch, validate, compile, observe, apply,
+// state), a short reason, and the cause. errors.As(err, &schema.Errors{}) finds every
+// validation error of an invalid repository.
+type Error struct {
+	StageName string
+	Reason    string
+	Err       error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Stage names the stage and reason, for metrics (see Classify).
+func (e *Error) Stage() (stage, reason string) { return e.StageName, e.Reason }
+
+func stageErr(stage, reason string, err error) error {
+	return &Error{StageName: stage, Reason: reason, Err: err}
+}
+
+// Waiting is a local endpoint whose interface does not exist yet. Its chains and dispatch
+// elements are installed anyway, so it is enforced from the moment the interface appears.
+type Waiting struct {
+	Endpoint  string `json:"endpoint"`
+	Interface string `json:"interface"`
+}
+
+// PlanResult is what Plan found.
+type PlanResult struct {
+	Snapshot   *source.Snapshot
+	Repository *schema.Repository
+	// Desired is the compiled ruleset; Observed what the kernel holds (nil: no table).
+	Desired, Observed *nft.Ruleset
+	// Plan is the difference: what Apply would change.
+	Plan *plan.Plan
+	// Endpoints are this host's endpoints, in repository order.
+	Endpoints []*schema.Endpoint
+	// Waiting are this host's endpoints whose interface does not exist yet.
+	Waiting []Waiting
+	// LinksError says why the interfaces could not be listed ("" when they were).
+	LinksError string
+}
+
+// Rules counts the rules of the desired ruleset.
+func (r *PlanResult) Rules() int {
+	n := 0
+	if r != nil && r.Desired != nil {
+		for _, c := range r.Desired.Chains {
+			n += len(c.Rules)
+		}
+	}
+	return n
+}
+
+// Plan fetches, validates and compiles the repository, reads the table from the kernel, and
+// returns the difference. It changes nothing. An invalid repository is an *Error wrapping
+// schema.Errors.
+func Plan(ctx context.Context, o Options) (*PlanResult, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	rec, err := state.Load(o.StateDir, o.Table, o.Netns)
+	if err != nil {
+		return nil, stageErr("state", "load", err)
+	}
+	return planWith(ctx, o, rec)
+}
+
+func planWith(ctx context.Context, o Options, rec *state.Record) (*PlanResult, error) {
+	log := o.Logger
+	fo := source.FetchOptions{}
+	if rec.LastApplied != nil {
+		fo.LastApplied = rec.LastApplied.Commit
+	}
+	snap, err := o.Source.Fetch(ctx, fo)
+	if err != nil {
+		return nil, stageErr("fetch", "error", fmt.Errorf("fetch %s: %w", o.Source, err))
+	}
+	log.Debug("fetched", "source", snap.Source, "revision", snap.Revision, "files", len(snap.Files))
+	res := &PlanResult{Snapshot: snap}
+
+	repo, errs := schema.Load(snap.Files)
+	if len(errs) > 0 {
+		return res, stageErr("validate", "invalid", fmt.Errorf("repository %s (%s) is invalid: %w", snap.Source, snap.Revision, errs))
+	}
+	res.Repository = repo
+	desired, err := compile.Compile(repo, compile.Options{Host: o.Host, Table: o.Table})
+	if err != nil {
+		return res, stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", snap.Revision, o.Host, err))
+	}
+	res.Desired = desired
+	for _, e := range repo.Endpoints {
+		if e.Host == o.Host {
+			res.Endpoints = append(res.Endpoints, e)
+		}
+	}
+
+	observed, err := o.Dataplane.Observe(ctx, o.Table)
+	if err != nil {
+		return res, stageErr("observe", "error", fmt.Errorf("read table inet %q: %w", o.Table, err))
+	}
+	res.Observed = observed
+	res.Plan = plan.Diff(desired, observed)
+
+	if o.Links != nil && len(res.Endpoints) > 0 {
+		links, err := o.Links(ctx)
+		if err != nil {
+			// Not fatal: the ruleset does not depend on which interfaces exist.
+			res.LinksError = err.Error()
+			log.Warn("cannot list interfaces; waiting endpoints unknown", "err", err)
+		} else {
+			for _, e := range res.Endpoints {
+				if !links[e.Interface] {
+					res.Waiting = append(res.Waiting, Waiting{Endpoint: e.ID, Interface: e.Interface})
+				}
+			}
+			sort.Slice(res.Waiting, func(i, j int) bool { return res.Waiting[i].Endpoint < res.Waiting[j].Endpoint })
+		}
+	}
+	c := res.Plan.Changes()
+	log.Debug("planned", "revision", snap.Revision, "add", c.Add, "change", c.Change, "destroy", c.Destroy, "waiting", len(res.Waiting))
+	return res, nil
+}
+
+// ApplyResult is what Apply did.
+type ApplyResult struct {
+	*PlanResult
+	// Result is state.Applied (the ruleset was written) or state.NoChange.
+	Result state.Result
+	// AlreadyApplied is true for a no-change pass when the state already recorded this
+	// revision as applied.
+	AlreadyApplied bool
+	// Duration is how long the transaction took (zero for no-change).
+	Duration time.Duration
+	// Digest is the digest of the desired ruleset.
+	Digest string
+	// Record is the state record as written.
+	Record *state.Record
+}
+
+// Apply validates and compiles the repository and, when the kernel differs from the desired
+// ruleset, replaces the table in one transaction; then it records the pass in the state.
+// When nothing differs nothing is written to the kernel (a "no-change" attempt is recorded).
+// On any error the kernel is unchanged, LastApplied is unchanged, and LastAttempt records the
+// failure.
+func Apply(ctx context.Context, o Options) (*ApplyResult, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	rec, err := state.Load(o.StateDir, o.Table, o.Netns)
+	if err != nil {
+		// Without a readable record we cannot record the attempt either; change nothing.
+		return nil, stageErr("state", "load", err)
+	}
+	pr, err := planWith(ctx, o, rec)
+	if err != nil {
+		a := state.Attempt{Time: o.Now().UTC(), Result: state.Failed, Error: err.Error()}
+		if pr != nil && pr.Snapshot != nil {
+			a.Revision = pr.Snapshot.Revision
+		}
+		return &ApplyResult{PlanResult: pr, Record: rec}, failAttempt(o, rec, a, err)
+	}
+	snap := pr.Snapshot
+	res := &ApplyResult{PlanResult: pr, Digest: pr.Desired.Digest(), Record: rec}
+	applied := func(now time.Time) {
+		rec.LastApplied = &state.LastApplied{
+			Source: snap.Source, Revision: snap.Revision, Commit: snap.Commit,
+			RulesetDigest: res.Digest, Model: pr.Desired, Time: now, Host: o.Host,
+		}
+	}
+
+	if pr.Plan.Empty() {
+		now := o.Now().UTC()
+		res.Result = state.NoChange
+		la := rec.LastApplied
+		res.AlreadyApplied = la != nil && la.Revision == snap.Revision && la.RulesetDigest == res.Digest
+		if !res.AlreadyApplied {
+			// The kernel already holds this revision's ruleset (a commit that changed nothing
+			// for this host, or a lost state record): record it as the applied one.
+			applied(now)
+		}
+		rec.AddAttempt(state.Attempt{Revision: snap.Revision, RulesetDigest: res.Digest, Time: now, Result: state.NoChange})
+		if err := state.Save(o.StateDir, rec); err != nil {
+			return res, stageErr("state", "save", err)
+		}
+		log.Info("no changes", "revision", snap.Revision, "waiting", len(pr.Waiting))
+		return res, nil
+	}
+
+	start := time.Now()
+	if err := o.Dataplane.Apply(ctx, pr.Desired); err != nil {
+		err = stageErr("apply", "transaction", fmt.Errorf("apply revision %s to table inet %q: %w", snap.Revision, o.Table, err))
+		a := state.Attempt{Revision: snap.Revision, RulesetDigest: res.Digest, Time: o.Now().UTC(), Result: state.Failed, Error: err.Error()}
+		return res, failAttempt(o, rec, a, err)
+	}
+	res.Duration = time.Since(start)
+	res.Result = state.Applied
+	now := o.Now().UTC()
+	applied(now)
+	rec.AddAttempt(state.Attempt{Revision: snap.Revision, RulesetDigest: res.Digest, Time: now, Result: state.Applied})
+	c := pr.Plan.Changes()
+	log.Info("applied", "revision", snap.Revision, "add", c.Add, "change", c.Change, "destroy", c.Destroy,
+		"duration", res.Duration, "waiting", len(pr.Waiting))
+
+	// Read back: a kernel that does not hold what was applied would show as drift forever.
+	if back, err := o.Dataplane.Observe(ctx, o.Table); err != nil {
+		log.Warn("cannot read the table back after apply", "err", err)
+	} else if d := plan.Diff(pr.Desired, back); !d.Empty() {
+		log.Warn("the kernel reads back differently from what was applied", "summary", d.Summary())
+	}
+	if err := state.Save(o.StateDir, rec); err != nil {
+		return res, stageErr("state", "save", fmt.Errorf("revision %s was applied but not recorded: %w", snap.Revision, err))
+	}
+	return res, nil
+}
+
+// failAttempt records a failed attempt (keeping LastApplied) and returns err, joined with
+// the error of saving the record if that failed too.
+func failAttempt(o Options, rec *state.Record, a state.Attempt, err error) error {
+	o.Logger.Warn("apply failed; the kernel is unchanged", "revision", a.Revision, "err", err)
+	rec.AddAttempt(a)
+	if serr := state.Save(o.StateDir, rec); serr != nil {
+		return errors.Join(err, stageErr("state", "save", serr))
+	}
+	return err
+}
+
+// StatusResult is the state of the table: what was applied last, what the source holds now,
+// and how the kernel has drifted from what was applied.
+type StatusResult struct {
+	Table string
+	Netns string
+	// LastApplied and LastAttempt come from the state record (nil: never).
+	LastApplied *state.LastApplied
+	LastAttempt *state.Attempt
+	History     []state.Attempt
+	// SourceHead is the revision the source offers now; SourceError says why it could not
+	// be fetched ("" when it was).
+	SourceHead  string
+	SourceError string
+	// TableExists tells whether the kernel has the table.
+	TableExists bool
+	// Drift is the kernel's difference from the last applied ruleset (nil: never applied).
+	Drift *plan.Plan
+}
+
+// InSync reports whether a ruleset was applied and the kernel still holds exactly it.
+func (s *StatusResult) InSync() bool {
+	return s.LastApplied != nil && s.Drift != nil && s.Drift.Empty()
+}
+
+// UpToDate reports whether the source head is the revision applied last (false when either
+// is unknown).
+func (s *StatusResult) UpToDate() bool {
+	return s.LastApplied != nil && s.SourceHead != "" && s.SourceHead == s.LastApplied.Revision
+}
+
+// Status reads the state record and the kernel and reports the drift of the kernel from the
+// ruleset applied last. A source that cannot be fetched is noted, not an error. Status changes
+// nothing.
+func Status(ctx context.Context, o Options) (*StatusResult, error) {
+	if o.Table == "" {
+		o.Table = nft.DefaultTable
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Dataplane == nil {
+		return nil, errors.New("no dataplane")
+	}
+	rec, err := state.Load(o.StateDir, o.Table, o.Netns)
+	if err != nil {
+		return nil, stageErr("state", "load", err)
+	}
+	res := &StatusResult{Table: o.Table, Netns: o.Netns, LastApplied: rec.LastApplied, LastAttempt: rec.LastAttempt, History: rec.History}
+	if o.Source != nil {
+		fo := source.FetchOptions{}
+		if rec.LastApplied != nil {
+			fo.LastApplied = rec.LastApplied.Commit
+		}
+		if snap, err := o.Source.Fetch(ctx, fo); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			res.SourceError = err.Error()
+			o.Logger.Debug("source head unknown", "source", o.Source.String(), "err", err)
+		} else {
+			res.SourceHead = snap.Revision
+		}
+	} else {
+		res.SourceError = "no source given"
+	}
+	observed, err := o.Dataplane.Observe(ctx, o.Table)
+	if err != nil {
+		return nil, stageErr("observe", "error", fmt.Errorf("read table inet %q: %w", o.Table, err))
+	}
+	res.TableExists = observed != nil
+	if rec.LastApplied != nil && rec.LastApplied.Model != nil {
+		res.Drift = plan.Drift(rec.LastApplied.Model, observed)
+	}
+	return res, nil
+}

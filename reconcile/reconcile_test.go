@@ -1,0 +1,463 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/plan"
+	"github.com/reconcile-dev/reconcile/reconcile/source"
+	"github.com/reconcile-dev/reconcile/reconcile/state"
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+// labRepo is a small repository in the shape of the seed's worked example: WEB and APP
+// profiles, endpoints on node-1 and node-2.
+var labRepo = map[string]string{
+	"profiles/WEB.yaml": `id: WEB
+tags: [WEB, APP_7890]
+inbound_rules:
+  - action: allow
+    protocol: tcp
+    dst_ports: [80, 443]
+  - action: allow
+    protocol: icmp
+    icmp_type: 8
+outbound_rules:
+  - action: allow
+`,
+	"profiles/APP.json": `{
+  "id": "APP",
+  "tags": ["APP"],
+  "inbound_rules": [
+    {"action": "allow", "protocol": "tcp", "dst_ports": [7890], "src_tag": "APP_7890"},
+    {"action": "allow", "protocol": "icmp", "icmp_type": 8}
+  ],
+  "outbound_rules": [{"action": "allow"}]
+}
+`,
+	"endpoints/lab.yaml": `endpoints:
+  - id: web-1
+    host: node-1
+    interface: caliweb1
+    ipv4_nets: [198.18.1.2/32]
+    ipv6_nets: ["fd00:1::2/128"]
+    profile_ids: [WEB]
+  - id: app-1
+    host: node-1
+    interface: caliapp1
+    ipv4_nets: [198.18.2.2/32]
+    profile_ids: [APP]
+  - id: web-2
+    host: node-2
+    interface: caliweb2
+    ipv4_nets: [198.18.1.3/32]
+    profile_ids: [WEB]
+`,
+	"README.md": "not a repository file\n",
+}
+
+func writeRepo(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		path := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type env struct {
+	repo, stateDir string
+	fake           *nft.Fake
+	links          map[string]bool
+	now            time.Time
+}
+
+func newEnv(t *testing.T) *env {
+	e := &env{repo: t.TempDir(), stateDir: filepath.Join(t.TempDir(), "state"), fake: nft.NewFake(),
+		links: map[string]bool{"lo": true, "caliweb1": true},
+		now:   time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	writeRepo(t, e.repo, labRepo)
+	return e
+}
+
+func (e *env) opts() Options {
+	return Options{
+		Source: source.Dir{Path: e.repo}, Host: "node-1", StateDir: e.stateDir, Dataplane: e.fake,
+		Links: func(context.Context) (map[string]bool, error) { return e.links, nil },
+		Now:   func() time.Time { e.now = e.now.Add(time.Minute); return e.now },
+	}
+}
+
+func (e *env) record(t *testing.T) *state.Record {
+	t.Helper()
+	r, err := state.Load(e.stateDir, nft.DefaultTable, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (e *env) kernel(t *testing.T) string {
+	t.Helper()
+	rs, err := e.fake.Observe(context.Background(), nft.DefaultTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs == nil {
+		return "<no table>"
+	}
+	return rs.String()
+}
+
+func titles(p *plan.Plan) string {
+	var out []string
+	for _, o := range p.Objects {
+		out = append(out, o.Action.Symbol()+" "+o.Title())
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestPlanChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	pr, err := Plan(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Observed != nil {
+		t.Errorf("observed a table in an empty kernel")
+	}
+	got := titles(pr.Plan)
+	for _, want := range []string{"+ table inet reconcile", "+ endpoint app-1 (caliapp1)", "+ endpoint web-1 (caliweb1)", "+ profile WEB inbound", "+ tag APP_7890 (v4)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "web-2") {
+		t.Errorf("plan holds node-2's endpoint:\n%s", got)
+	}
+	if len(pr.Waiting) != 1 || pr.Waiting[0] != (Waiting{Endpoint: "app-1", Interface: "caliapp1"}) {
+		t.Errorf("waiting = %+v, want app-1 (caliapp1)", pr.Waiting)
+	}
+	if len(pr.Endpoints) != 2 || pr.Rules() == 0 {
+		t.Errorf("endpoints = %d, rules = %d", len(pr.Endpoints), pr.Rules())
+	}
+	if e.fake.Attempts() != 0 || e.kernel(t) != "<no table>" {
+		t.Errorf("plan touched the kernel")
+	}
+	if _, err := os.Stat(e.stateDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("plan wrote state: %v", err)
+	}
+}
+
+func TestApplyThenNoChange(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	res, err := Apply(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Result != state.Applied || e.fake.Applies() != 1 {
+		t.Fatalf("result %q, applies %d", res.Result, e.fake.Applies())
+	}
+	if k := e.kernel(t); k != res.Desired.String() {
+		t.Errorf("kernel holds\n%s\nwant\n%s", k, res.Desired)
+	}
+	rec := e.record(t)
+	la := rec.LastApplied
+	if la == nil || la.Revision != res.Snapshot.Revision || !strings.HasPrefix(la.Revision, "sha256:") ||
+		la.RulesetDigest != res.Desired.Digest() || la.Model.Digest() != la.RulesetDigest || la.Host != "node-1" {
+		t.Fatalf("last applied = %+v", la)
+	}
+	if rec.LastAttempt.Result != state.Applied || len(rec.History) != 1 {
+		t.Errorf("attempts: %+v %+v", rec.LastAttempt, rec.History)
+	}
+
+	again, err := Apply(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Result != state.NoChange || !again.AlreadyApplied || e.fake.Applies() != 1 || e.fake.Attempts() != 1 {
+		t.Errorf("second apply: result %q already %v applies %d attempts %d", again.Result, again.AlreadyApplied, e.fake.Applies(), e.fake.Attempts())
+	}
+	rec2 := e.record(t)
+	if !rec2.LastApplied.Time.Equal(la.Time) || rec2.LastAttempt.Result != state.NoChange || len(rec2.History) != 2 {
+		t.Errorf("after no-change: last applied %v (was %v), attempt %+v, history %d", rec2.LastApplied.Time, la.Time, rec2.LastAttempt, len(rec2.History))
+	}
+}
+
+func TestApplyRuleChangeAndRevisionOnlyChange(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := Apply(ctx, e.opts()); err != nil {
+		t.Fatal(err)
+	}
+	first := e.record(t).LastApplied
+
+	// A rule inserted in the middle of WEB's inbound rules: one changed profile, one + line.
+	writeRepo(t, e.repo, map[string]string{"profiles/WEB.yaml": strings.Replace(labRepo["profiles/WEB.yaml"],
+		"  - action: allow\n    protocol: icmp", "  - action: allow\n    protocol: tcp\n    dst_ports: [22]\n  - action: allow\n    protocol: icmp", 1)})
+	pr, err := Plan(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := titles(pr.Plan); got != "~ profile WEB inbound" {
+		t.Fatalf("plan:\n%s", got)
+	}
+	var plus int
+	for _, l := range pr.Plan.Objects[0].Changes {
+		if l.Op == "+" && strings.Contains(l.Text, `comment "WEB inbound 2"`) && strings.Contains(l.Text, "dport 22") {
+			plus++
+		}
+	}
+	// The renumbered comments of the following rules change too ("WEB inbound 3").
+	if plus != 1 {
+		t.Errorf("want exactly one added rule for port 22, got changes %+v", pr.Plan.Objects[0].Changes)
+	}
+	res, err := Apply(ctx, e.opts())
+	if err != nil || res.Result != state.Applied {
+		t.Fatalf("apply: %v %v", res, err)
+	}
+	second := e.record(t).LastApplied
+	if second.Revision == first.Revision || second.RulesetDigest == first.RulesetDigest {
+		t.Errorf("revision or digest unchanged: %s %s", second.Revision, second.RulesetDigest)
+	}
+
+	// A change that does not affect node-1's ruleset: a new endpoint on node-3 without profiles.
+	writeRepo(t, e.repo, map[string]string{"endpoints/node3.yaml": "endpoints:\n  - id: db-9\n    host: node-3\n    interface: calidb9\n    ipv4_nets: [198.18.9.9/32]\n    profile_ids: []\n"})
+	res, err = Apply(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := e.record(t).LastApplied
+	if res.Result != state.NoChange || res.AlreadyApplied || e.fake.Applies() != 2 {
+		t.Errorf("result %q already %v applies %d", res.Result, res.AlreadyApplied, e.fake.Applies())
+	}
+	if third.Revision == second.Revision || third.RulesetDigest != second.RulesetDigest {
+		t.Errorf("the new revision should be recorded as applied with the same digest: %+v", third)
+	}
+}
+
+func TestApplyFailuresChangeNothing(t *testing.T) {
+	tests := []struct {
+		name   string
+		break_ func(t *testing.T, e *env)
+		check  func(t *testing.T, err error)
+	}{
+		{
+			name: "invalid repository",
+			break_: func(t *testing.T, e *env) {
+				writeRepo(t, e.repo, map[string]string{
+					"profiles/BAD.yaml":   "id: BAD\ninbound_rules:\n  - action: permit\n",
+					"endpoints/more.yaml": "endpoints:\n  - id: x\n    host: node-1\n    interface: calix\n    profile_ids: [NOPE]\n",
+				})
+			},
+			check: func(t *testing.T, err error) {
+				var errs schema.Errors
+				if !errors.As(err, &errs) || len(errs) < 2 {
+					t.Fatalf("error %v does not carry every schema error", err)
+				}
+				for _, se := range errs {
+					if se.Path == "" || se.Line == 0 {
+						t.Errorf("schema error without position: %v", se)
+					}
+				}
+				if st, _ := Classify(err); st != "validate" {
+					t.Errorf("stage %q", st)
+				}
+			},
+		},
+		{
+			name: "failed transaction",
+			break_: func(t *testing.T, e *env) {
+				writeRepo(t, e.repo, map[string]string{"profiles/WEB.yaml": labRepo["profiles/WEB.yaml"] + "  - action: deny\n"})
+				e.fake.FailNext(&nft.FakeError{Msg: "NFT_MSG_NEWRULE", Errno: syscall.ENOBUFS, Detail: "test"})
+			},
+			check: func(t *testing.T, err error) {
+				if !errors.Is(err, syscall.ENOBUFS) {
+					t.Errorf("error %v does not wrap the kernel's", err)
+				}
+				if st, _ := Classify(err); st != "apply" {
+					t.Errorf("stage %q", st)
+				}
+			},
+		},
+		{
+			name: "source gone",
+			break_: func(t *testing.T, e *env) {
+				if err := os.RemoveAll(filepath.Join(e.repo, "profiles")); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(e.repo, "profiles"), []byte("a file"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: func(t *testing.T, err error) {
+				if st, _ := Classify(err); st != "fetch" {
+					t.Errorf("stage %q for %v", st, err)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			if _, err := Apply(ctx, e.opts()); err != nil {
+				t.Fatal(err)
+			}
+			before := e.kernel(t)
+			applied := e.record(t).LastApplied
+			tt.break_(t, e)
+			_, err := Apply(ctx, e.opts())
+			if err == nil {
+				t.Fatal("apply succeeded")
+			}
+			tt.check(t, err)
+			if after := e.kernel(t); after != before {
+				t.Errorf("kernel changed:\n%s", after)
+			}
+			rec := e.record(t)
+			if rec.LastApplied.Revision != applied.Revision || !rec.LastApplied.Time.Equal(applied.Time) {
+				t.Errorf("last applied changed: %+v", rec.LastApplied)
+			}
+			if rec.LastAttempt.Result != state.Failed || rec.LastAttempt.Error == "" || len(rec.History) != 2 {
+				t.Errorf("last attempt = %+v, history %d", rec.LastAttempt, len(rec.History))
+			}
+		})
+	}
+}
+
+func TestStatus(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+
+	st, err := Status(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastApplied != nil || st.InSync() || st.Drift != nil || st.TableExists || !strings.HasPrefix(st.SourceHead, "sha256:") {
+		t.Errorf("never applied: %+v", st)
+	}
+
+	res, err := Apply(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err = Status(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.InSync() || !st.UpToDate() || !st.TableExists || st.LastApplied.Revision != res.Snapshot.Revision || st.LastAttempt.Result != state.Applied {
+		t.Fatalf("after apply: in sync %v, up to date %v, %+v", st.InSync(), st.UpToDate(), st)
+	}
+
+	// A rule added by hand.
+	hand := &nft.Rule{Matches: []nft.Match{{Kind: nft.MatchL4Proto, Protos: []uint8{6}}, {Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 22, Last: 22}}}}, Verdict: nft.Verdict{Kind: nft.Accept}}
+	if err := e.fake.Edit(nft.DefaultTable, func(rs *nft.Ruleset) {
+		for _, c := range rs.Chains {
+			if c.Name == "forward-from" {
+				c.Rules = append([]*nft.Rule{hand}, c.Rules...)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Status(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.InSync() || titles(st.Drift) != "~ chain forward-from" || st.Drift.Objects[0].Changes[0].Op != "-" || st.Drift.Objects[0].Changes[0].Text != hand.String() {
+		t.Fatalf("drift:\n%s\n%+v", titles(st.Drift), st.Drift.Objects)
+	}
+	// Apply removes it.
+	if res, err := Apply(ctx, e.opts()); err != nil || res.Result != state.Applied {
+		t.Fatalf("healing apply: %v %v", res, err)
+	}
+	if st, err = Status(ctx, e.opts()); err != nil || !st.InSync() {
+		t.Fatalf("after heal: %v %v", st, err)
+	}
+
+	// The table deleted by hand.
+	e.fake.Delete(nft.DefaultTable)
+	st, err = Status(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.InSync() || st.TableExists || len(st.Drift.Objects) == 0 || st.Drift.Objects[0].Kind != plan.KindTable {
+		t.Errorf("deleted table: %+v", st.Drift)
+	}
+
+	// A source that cannot be read is a note, not an error; a new commit is "not up to date".
+	writeRepo(t, e.repo, map[string]string{"profiles/WEB.yaml": labRepo["profiles/WEB.yaml"] + "  - action: deny\n"})
+	o := e.opts()
+	o.Source = failingSource{}
+	st, err = Status(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.SourceError == "" || st.SourceHead != "" || st.UpToDate() {
+		t.Errorf("failing source: %+v", st)
+	}
+	st, err = Status(ctx, e.opts())
+	if err != nil || st.UpToDate() || st.SourceHead == st.LastApplied.Revision {
+		t.Errorf("new revision: head %s applied %s", st.SourceHead, st.LastApplied.Revision)
+	}
+}
+
+type failingSource struct{}
+
+func (failingSource) Fetch(context.Context, source.FetchOptions) (*source.Snapshot, error) {
+	return nil, errors.New("remote unreachable")
+}
+func (failingSource) String() string { return "failing" }
+
+func TestCorruptStateIsAnError(t *testing.T) {
+	e := newEnv(t)
+	if err := os.MkdirAll(e.stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := state.Path(e.stateDir, nft.DefaultTable, "")
+	if err := os.WriteFile(path, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]func() error{
+		"plan":   func() error { _, err := Plan(context.Background(), e.opts()); return err },
+		"apply":  func() error { _, err := Apply(context.Background(), e.opts()); return err },
+		"status": func() error { _, err := Status(context.Background(), e.opts()); return err },
+	} {
+		if err := f(); err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error %v does not name %s", name, err, path)
+		}
+	}
+	if e.fake.Attempts() != 0 {
+		t.Errorf("apply with a corrupt state touched the kernel")
+	}
+}
+
+func TestOtherTableUntouched(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	other := &nft.Ruleset{Table: "mine", Chains: []*nft.Chain{{Name: "c", Rules: []*nft.Rule{{Verdict: nft.Verdict{Kind: nft.Accept}}}}}}
+	if err := e.fake.Apply(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(ctx, e.opts()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.fake.Observe(ctx, "mine")
+	if err != nil || got == nil || got.String() != other.String() {
+		t.Errorf("other table changed: %v %v", got, err)
+	}
+}
