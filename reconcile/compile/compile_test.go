@@ -85,7 +85,7 @@ func goldenCases() []goldenCase {
 				{Action: "deny", SrcTag: "BAD"},
 				{Action: "deny", Protocol: "tcp"},
 				{Action: "allow"},
-			}, []schema.Rule{{Action: "deny"}})},
+			}, []schema.Rule{{Action: "deny"}}), profile("BADP", []string{"BAD"}, nil, nil)},
 				endpoint("a", "node-1", "calia", []string{"198.18.0.1"}, "P"),
 				endpoint("bad", "node-2", "calibad", []string{"198.18.0.66"}, "BADP"),
 			)
@@ -323,6 +323,9 @@ func TestCompileGolden(t *testing.T) {
 // has a counter and a comment that leads back to its source rule.
 func checkInvariants(t *testing.T, repo *schema.Repository, rs *nft.Ruleset) {
 	t.Helper()
+	if err := nft.ValidateFake(rs); err != nil {
+		t.Errorf("the fake kernel rejects the ruleset: %v", err)
+	}
 	if !slices.IsSortedFunc(rs.Chains, func(a, b *nft.Chain) int { return strings.Compare(a.Name, b.Name) }) ||
 		!slices.IsSortedFunc(rs.Sets, func(a, b *nft.Set) int { return strings.Compare(a.Name, b.Name) }) ||
 		!slices.IsSortedFunc(rs.Maps, func(a, b *nft.Map) int { return strings.Compare(a.Name, b.Name) }) {
