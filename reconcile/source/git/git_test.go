@@ -371,7 +371,7 @@ func TestNewOptions(t *testing.T) {
 		{"head without keys", Options{URL: "/x", CacheDir: cache, Verify: "head"}, "--verify=head needs --trusted-keys"},
 		{"keys without verify", Options{URL: "/x", CacheDir: cache, TrustedKeys: keys}, "--trusted-keys is set but --verify is none"},
 		{"missing keys file", Options{URL: "/x", CacheDir: cache, Verify: "all", TrustedKeys: keys + ".nope"}, "trusted keys: open " + keys + ".nope: no such file or directory"},
-		{"not a key", Options{URL: "/x", CacheDir: cache, Verify: "all", TrustedKeys: keys}, `trusted keys "` + keys + `": no armored OpenPGP public key block (-----BEGIN PGP PUBLIC KEY BLOCK-----)`},
+		{"not a key", Options{URL: "/x", CacheDir: cache, Verify: "all", TrustedKeys: keys}, "trusted keys: " + keys + ":1: neither an armored OpenPGP public key block nor an SSH public key"},
 		{"ssh without known_hosts", Options{URL: "git@git.example.invalid:policy.git", CacheDir: cache,
 			Getenv: mapEnv(map[string]string{"HOME": t.TempDir()})},
 			`ssh: no known_hosts file to check the host key of "git.example.invalid"; set RECONCILE_SSH_KNOWN_HOSTS`},

@@ -170,6 +170,16 @@ func (f *repoFixture) commit(msg string, files map[string]string, key string) st
 	return gitRun(f.t, f.work, "rev-parse", "HEAD")
 }
 
+// commitWith writes files and runs git with args (a commit command and its options), with
+// "-q --allow-empty -m msg" appended, and returns the new HEAD.
+func (f *repoFixture) commitWith(msg string, files map[string]string, args ...string) string {
+	f.t.Helper()
+	f.write(files)
+	gitRun(f.t, f.work, "add", "-A")
+	gitRun(f.t, f.work, append(args, "-q", "--allow-empty", "-m", msg)...)
+	return gitRun(f.t, f.work, "rev-parse", "HEAD")
+}
+
 // push force-pushes the current branch (and tags) to the remote.
 func (f *repoFixture) push() {
 	f.t.Helper()

@@ -47,29 +47,52 @@ func (e *VerifyError) Error() string {
 // keyRing is the set of trusted OpenPGP keys.
 type keyRing struct {
 	entities openpgp.EntityList
+	ssh      []sshKey
 }
 
-// loadKeyRing reads a file of armored OpenPGP public keys, one or more blocks.
+// loadKeyRing reads the trusted keys: armored OpenPGP public key blocks, and SSH public keys,
+// one a line (.pub lines or allowed_signers lines); blank lines and '#' comments are skipped.
 func loadKeyRing(path string) (*keyRing, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("trusted keys: %w", err)
 	}
-	const begin = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
-	text := string(b)
-	if !strings.Contains(text, begin) {
-		return nil, fmt.Errorf("trusted keys %q: no armored OpenPGP public key block (%s)", path, begin)
-	}
+	const (
+		begin = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+		end   = "-----END PGP PUBLIC KEY BLOCK-----"
+	)
 	kr := &keyRing{}
-	for i, part := range strings.Split(text, begin)[1:] {
-		el, err := openpgp.ReadArmoredKeyRing(strings.NewReader(begin + part))
-		if err != nil {
-			return nil, fmt.Errorf("trusted keys %q: key block %d: %w", path, i+1, err)
+	var block []string
+	blockLine := 0
+	for i, line := range strings.Split(string(b), "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case block != nil:
+			block = append(block, line)
+			if trimmed == end {
+				el, err := openpgp.ReadArmoredKeyRing(strings.NewReader(strings.Join(block, "\n")))
+				if err != nil {
+					return nil, fmt.Errorf("trusted keys: %s:%d: OpenPGP key block: %w", path, blockLine, err)
+				}
+				kr.entities = append(kr.entities, el...)
+				block = nil
+			}
+		case trimmed == begin:
+			block, blockLine = []string{line}, i+1
+		case trimmed == "" || strings.HasPrefix(trimmed, "#"):
+		default:
+			k, err := parseSSHKeyLine(trimmed)
+			if err != nil {
+				return nil, fmt.Errorf("trusted keys: %s:%d: neither an armored OpenPGP public key block nor an SSH public key", path, i+1)
+			}
+			kr.ssh = append(kr.ssh, k)
 		}
-		kr.entities = append(kr.entities, el...)
 	}
-	if len(kr.entities) == 0 {
-		return nil, fmt.Errorf("trusted keys %q: no keys", path)
+	if block != nil {
+		return nil, fmt.Errorf("trusted keys: %s:%d: OpenPGP key block without its end line", path, blockLine)
+	}
+	if len(kr.entities) == 0 && len(kr.ssh) == 0 {
+		return nil, fmt.Errorf("trusted keys: %s: no OpenPGP or SSH public key", path)
 	}
 	return kr, nil
 }
@@ -97,20 +120,17 @@ func (s *Source) verify(repo *git.Repository, head, last *object.Commit) (string
 	return signer, nil
 }
 
-// check verifies one commit's OpenPGP signature and names the signer:
-// "openpgp:<FINGERPRINT> <primary identity>".
+// check verifies one commit's signature (OpenPGP or SSH) and names the signer:
+// "openpgp:<FINGERPRINT> <primary identity>" or "ssh:SHA256:<fingerprint> <comment>".
 func (k *keyRing) check(c *object.Commit) (string, error) {
 	sig := c.PGPSignature
 	if strings.TrimSpace(sig) == "" {
 		return "", &VerifyError{Commit: c.Hash.String(), Kind: VerifyUnsigned}
 	}
-	if strings.Contains(sig, "-----BEGIN SSH SIGNATURE-----") {
-		return "", &VerifyError{Commit: c.Hash.String(), Kind: VerifyUntrusted,
-			Detail: "an SSH signature; only OpenPGP signatures are supported"}
-	}
-	if n := strings.Count(sig, "-----BEGIN PGP SIGNATURE-----"); n != 1 {
+	pgp, ssh := strings.Count(sig, "-----BEGIN PGP SIGNATURE-----"), strings.Count(sig, sshSigBegin)
+	if pgp+ssh != 1 {
 		return "", &VerifyError{Commit: c.Hash.String(), Kind: VerifyInvalid,
-			Detail: fmt.Sprintf("%d signature blocks, want exactly one", n)}
+			Detail: fmt.Sprintf("%d signature blocks, want exactly one", pgp+ssh)}
 	}
 	encoded := &plumbing.MemoryObject{}
 	if err := c.EncodeWithoutSignature(encoded); err != nil {
@@ -121,6 +141,13 @@ func (k *keyRing) check(c *object.Commit) (string, error) {
 		return "", err
 	}
 	defer r.Close()
+	if ssh == 1 {
+		message, err := io.ReadAll(r)
+		if err != nil {
+			return "", err
+		}
+		return k.checkSSH(c.Hash.String(), sig, message)
+	}
 	e, err := openpgp.CheckArmoredDetachedSignature(k.entities, r, strings.NewReader(sig), nil)
 	switch {
 	case errors.Is(err, pgperrors.ErrUnknownIssuer):

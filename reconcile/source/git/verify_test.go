@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -120,5 +121,103 @@ func TestVerifyInvalidSignature(t *testing.T) {
 	var ve *VerifyError
 	if !errors.As(err, &ve) || ve.Kind != VerifyInvalid || !strings.HasPrefix(err.Error(), "commit "+h[:7]+" has an invalid signature: ") {
 		t.Fatalf("forged: got %v", err)
+	}
+}
+
+// sshKeygen makes an ed25519 key pair in dir and returns the private key path and the .pub line.
+func sshKeygen(t *testing.T, dir, name string) (string, string) {
+	t.Helper()
+	key := filepath.Join(dir, name)
+	if err := runCmd("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name+"@example.invalid", "-f", key); err != nil {
+		t.Skipf("ssh-keygen: %v", err)
+	}
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, strings.TrimSpace(string(pub))
+}
+
+func TestVerifySSH(t *testing.T) {
+	dir := t.TempDir()
+	good, goodPub := sshKeygen(t, dir, "deploy")
+	bad, _ := sshKeygen(t, dir, "stranger")
+	keys := filepath.Join(dir, "trusted")
+	// An allowed_signers line (principals first) next to a comment and a blank line.
+	if err := os.WriteFile(keys, []byte("# release signers\n\nops@example.invalid "+goodPub+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, "main")
+	sshCommit := func(msg, key string) string {
+		return f.commitWith(msg, map[string]string{"profiles/" + msg + ".yaml": "id: " + msg + "\n"},
+			"-c", "gpg.format=ssh", "-c", "user.signingkey="+key, "commit", "-S")
+	}
+	stranger := sshCommit("S", bad)
+	f.push()
+	s := newSource(t, f.remote, func(o *Options) { o.Verify = VerifyHead; o.TrustedKeys = keys })
+	_, err := s.Fetch(context.Background(), source.FetchOptions{})
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.Kind != VerifyUntrusted || !strings.HasPrefix(err.Error(), "commit "+stranger[:7]+" is signed by an untrusted key (ssh key SHA256:") {
+		t.Fatalf("untrusted ssh: got %v", err)
+	}
+	signed := sshCommit("G", good)
+	f.push()
+	snap, err := s.Fetch(context.Background(), source.FetchOptions{})
+	if err != nil {
+		t.Fatalf("trusted ssh: %v", err)
+	}
+	if snap.Commit != signed || !strings.HasPrefix(snap.Verified, "ssh:SHA256:") || !strings.HasSuffix(snap.Verified, " ops@example.invalid") {
+		t.Errorf("trusted ssh: commit %s verified %q", snap.Commit, snap.Verified)
+	}
+
+	// The same signature moved onto another commit does not verify.
+	raw := gitRun(t, f.work, "cat-file", "commit", "HEAD")
+	file := filepath.Join(dir, "forged")
+	if err := os.WriteFile(file, []byte(strings.Replace(raw, "\n\nG", "\n\nforged", 1)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := gitRun(t, f.work, "hash-object", "-t", "commit", "-w", file)
+	gitRun(t, f.work, "update-ref", "refs/heads/main", h)
+	f.push()
+	_, err = s.Fetch(context.Background(), source.FetchOptions{})
+	if !errors.As(err, &ve) || ve.Kind != VerifyInvalid || ve.Commit != h {
+		t.Fatalf("forged ssh: got %v", err)
+	}
+}
+
+func TestLoadKeyRing(t *testing.T) {
+	requireGPG(t)
+	dir := t.TempDir()
+	_, pub := sshKeygen(t, dir, "k")
+	pgp, err := os.ReadFile(trustedKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	mixed := write("mixed", string(pgp)+"\n"+pub+"\n"+string(pgp))
+	kr, err := loadKeyRing(mixed)
+	if err != nil || len(kr.entities) != 2 || len(kr.ssh) != 1 {
+		t.Fatalf("mixed: %v, %+v", err, kr)
+	}
+	if got := kr.ssh[0].name(); !strings.HasPrefix(got, "ssh:SHA256:") || !strings.HasSuffix(got, " k@example.invalid") {
+		t.Errorf("ssh key from a .pub line is named %q", got)
+	}
+	for _, tc := range []struct{ name, content, err string }{
+		{"empty", "# nothing\n\n", "no OpenPGP or SSH public key"},
+		{"garbage", pub + "\nhello world\n", ":2: neither an armored OpenPGP public key block nor an SSH public key"},
+		{"unterminated", pub + "\n" + strings.Split(string(pgp), "-----END")[0], ":2: OpenPGP key block without its end line"},
+		{"broken block", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n", ":1: OpenPGP key block: "},
+	} {
+		p := write(tc.name, tc.content)
+		_, err := loadKeyRing(p)
+		if err == nil || !strings.HasPrefix(err.Error(), "trusted keys: "+p) || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.err)
+		}
 	}
 }
