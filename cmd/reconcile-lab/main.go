@@ -1,0 +1,242 @@
+// Command reconcile-lab is `make demo`: it builds a lab of network namespaces from a policy
+// repository's endpoints (one per host, one per workload), runs `reconcile apply` for every
+// host inside its namespace, and then sends real traffic between every pair of endpoints,
+// printing what the simulator expected next to what the packet did.
+//
+//	go run ./cmd/reconcile-lab -bin bin/reconcile -policies policies
+//
+// It exits 1 when a probe disagrees with the simulator, when it is not run as root, or on any
+// error; it removes every namespace it made, also on SIGINT and SIGTERM.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/compile"
+	"github.com/reconcile-dev/reconcile/reconcile/lab"
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Geteuid())
+	stop()
+	os.Exit(code)
+}
+
+// notRoot is what the demo says when it cannot create namespaces.
+const notRoot = "make demo needs root (it creates network namespaces): run sudo make demo"
+
+// run is the whole program; euid is the effective user id (a parameter so the root check is
+// testable).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, euid int) int {
+	fs := flag.NewFlagSet("reconcile-lab", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	bin := fs.String("bin", "bin/reconcile", "the reconcile binary to apply the policies with")
+	policies := fs.String("policies", "policies", "the policy repository (a plain directory)")
+	timeout := fs.Duration("timeout", 400*time.Millisecond, "how long a probe waits before calling a flow blocked")
+	parallel := fs.Int("parallel", 32, "probes in flight at once")
+	verbose := fs.Bool("v", false, "log the lab's progress")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if euid != 0 {
+		fmt.Fprintln(stderr, notRoot)
+		return 1
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := demo(ctx, log, *bin, *policies, *timeout, *parallel, stdout); err != nil {
+		fmt.Fprintf(stderr, "reconcile-lab: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// errUnexpected says that some probe disagreed with the simulator (the table shows which).
+type errUnexpected int
+
+func (e errUnexpected) Error() string {
+	return fmt.Sprintf("%d probes did not do what the simulator expected", int(e))
+}
+
+func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout time.Duration, parallel int, stdout io.Writer) error {
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("reconcile binary: %w (run make build first)", err)
+	}
+	policies, err = filepath.Abs(policies)
+	if err != nil {
+		return err
+	}
+	files, err := schema.ReadDir(policies)
+	if err != nil {
+		return fmt.Errorf("read %q: %w", policies, err)
+	}
+	repo, errs := schema.Load(files)
+	if len(errs) > 0 {
+		return fmt.Errorf("policies %q are not valid:\n%w", policies, errs)
+	}
+	if len(repo.Endpoints) == 0 {
+		return fmt.Errorf("policies %q have no endpoints: nothing to demonstrate", policies)
+	}
+	ports := Ports(repo)
+	start := time.Now()
+	l, err := lab.Build(ctx, repo, lab.Options{TCPPorts: ports, Log: log})
+	if err != nil {
+		return fmt.Errorf("build the lab: %w", err)
+	}
+	defer l.Close()
+	fmt.Fprintf(stdout, "Lab %s: %d hosts, %d workloads (network namespaces %s-*)\n\n", l.Prefix, len(l.Hosts()), len(l.Workloads()), l.Prefix)
+
+	stateRoot, err := os.MkdirTemp("", "reconcile-lab-state-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stateRoot)
+	rulesets := map[string]*nft.Ruleset{}
+	for _, h := range l.Hosts() {
+		args := []string{"apply", "--dir", policies, "--host", h, "--netns", l.Host(h).Netns, "--state-dir", filepath.Join(stateRoot, h)}
+		fmt.Fprintf(stdout, "$ reconcile %s\n", strings.Join(args, " "))
+		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+		stdout.Write(out)
+		if err != nil {
+			return fmt.Errorf("apply on %q: %w", h, err)
+		}
+		fmt.Fprintln(stdout)
+		rs, err := compile.Compile(repo, compile.Options{Host: h})
+		if err != nil {
+			return fmt.Errorf("compile for %q: %w", h, err)
+		}
+		rulesets[h] = rs
+	}
+
+	probes := Matrix(l, repo, ports)
+	outcomes := l.RunAll(ctx, rulesets, probes, timeout, parallel)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	bad := PrintTable(stdout, outcomes)
+	fmt.Fprintf(stdout, "\n%d probes: %d as expected, %d unexpected\n", len(outcomes), len(outcomes)-bad, bad)
+	log.Info("demo done", "elapsed", time.Since(start).Round(time.Millisecond))
+	if bad > 0 {
+		return errUnexpected(bad)
+	}
+	return nil
+}
+
+// Ports returns the TCP ports to probe: those the repository's rules and tests name (single
+// ports, and both ends of ranges), or 22, 80 and 443 when they name none; at most 8, smallest
+// first.
+func Ports(repo *schema.Repository) []int {
+	seen := map[int]bool{}
+	add := func(rs []schema.PortRange) {
+		for _, r := range rs {
+			seen[int(r.First)] = true
+			seen[int(r.Last)] = true
+		}
+	}
+	for _, id := range repo.ProfileIDs() {
+		p := repo.Profiles[id]
+		for _, r := range slices.Concat(p.Inbound, p.Outbound) {
+			if r.Protocol != "" && r.Protocol != "tcp" && r.Protocol != "6" {
+				continue
+			}
+			add(r.DstPorts)
+			add(r.NotDstPorts)
+		}
+	}
+	for _, t := range repo.Tests {
+		if t.Protocol == "tcp" && t.Port > 0 {
+			seen[t.Port] = true
+		}
+	}
+	delete(seen, 0)
+	var ports []int
+	for p := range seen {
+		ports = append(ports, p)
+	}
+	if len(ports) == 0 {
+		ports = []int{22, 80, 443}
+	}
+	slices.Sort(ports)
+	if len(ports) > 8 {
+		ports = ports[:8]
+	}
+	return ports
+}
+
+// Matrix is every ordered pair of endpoints by tcp to each port and by ping (v4), plus ping6
+// for the pairs that both have IPv6 addresses.
+func Matrix(l *lab.Lab, repo *schema.Repository, ports []int) []lab.Probe {
+	var probes []lab.Probe
+	for _, from := range l.Workloads() {
+		for _, to := range l.Workloads() {
+			if from == to {
+				continue
+			}
+			if l.Addr(from, 4).IsValid() && l.Addr(to, 4).IsValid() {
+				for _, p := range ports {
+					probes = append(probes, lab.Probe{From: from, To: to, Proto: "tcp", Port: p})
+				}
+				probes = append(probes, lab.Probe{From: from, To: to, Proto: "icmp"})
+			}
+			if l.Addr(from, 6).IsValid() && l.Addr(to, 6).IsValid() {
+				probes = append(probes, lab.Probe{From: from, To: to, Proto: "icmp", Family: 6})
+			}
+		}
+	}
+	return probes
+}
+
+// PrintTable writes the matrix and returns how many probes were unexpected.
+func PrintTable(w io.Writer, outcomes []lab.Outcome) int {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FROM\tTO\tPROBE\tEXPECTED\tOBSERVED\tRESULT")
+	bad := 0
+	for _, o := range outcomes {
+		exp := verdict(o.Expected.Allow) + " (" + o.Expected.Why + ")"
+		if o.Expected.Err != nil {
+			exp = "error: " + o.Expected.Err.Error()
+		}
+		obs := verdict(o.Observed)
+		if o.Err != nil {
+			obs = "error: " + o.Err.Error()
+		}
+		res := "ok"
+		if !o.OK() {
+			res = "UNEXPECTED"
+			bad++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Probe.From, o.Probe.To, o.Probe, exp, obs, res)
+	}
+	tw.Flush()
+	return bad
+}
+
+func verdict(allow bool) string {
+	if allow {
+		return "allow"
+	}
+	return "deny"
+}
