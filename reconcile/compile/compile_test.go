@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -661,5 +662,27 @@ func TestSources(t *testing.T) {
 	}
 	if ref, ok := Sources(r2)[c]; !ok || ref.Profile != lp {
 		t.Errorf("shortened comment not in Sources")
+	}
+}
+
+// TestCompiledIsCanonical checks that a compiled model is already in the canonical form that
+// the dataplane's Observe returns (nft.Ruleset.Canonical), so that plan can compare them
+// directly. The exception is port lists, which keep their written order (see docs/COMPILE.md)
+// while the kernel sorts them; the port-ranges case shows that.
+func TestCompiledIsCanonical(t *testing.T) {
+	for _, tc := range goldenCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := compileCase(t, tc)
+			c := rs.Canonical()
+			if tc.name == "port-ranges" {
+				if reflect.DeepEqual(rs, c) {
+					t.Error("unordered port lists came out canonical")
+				}
+				return
+			}
+			if !reflect.DeepEqual(rs, c) {
+				t.Errorf("not canonical:\n%s\ncanonical:\n%s", rs, c)
+			}
+		})
 	}
 }

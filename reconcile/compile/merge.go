@@ -8,7 +8,8 @@ import (
 // MergePrefixes returns the smallest sorted list of non-overlapping, masked prefixes that covers
 // exactly the union of ps: contained prefixes are dropped and sibling prefixes (two halves of
 // one block) are joined, repeatedly. IPv4 prefixes sort before IPv6 ones; invalid prefixes are
-// ignored. IPv4-mapped IPv6 addresses stay IPv6. The input is not modified.
+// ignored. IPv4-mapped IPv6 addresses stay IPv6. The input is not modified; an empty result
+// is nil.
 func MergePrefixes(ps []netip.Prefix) []netip.Prefix {
 	in := make([]netip.Prefix, 0, len(ps))
 	for _, p := range ps {
@@ -38,6 +39,9 @@ func MergePrefixes(ps []netip.Prefix) []netip.Prefix {
 			}
 			out = append(out[:len(out)-2], parent)
 		}
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return slices.Clip(out)
 }
