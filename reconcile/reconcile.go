@@ -135,7 +135,31 @@ func Plan(ctx context.Context, o Options) (*PlanResult, error) {
 	return planWith(ctx, o, rec)
 }
 
-func planWith(ctx context.Context, o Options, rec *state.Record) (*PlanResult, error) {
+// Desired fetches, validates and compiles the repository without reading the kernel: the
+// result has Snapshot, Repository, Desired and Endpoints (no Plan, no Waiting).
+func Desired(ctx context.Context, o Options) (*PlanResult, error) {
+	if o.Dataplane == nil {
+		o.Dataplane = noDataplane{}
+	}
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	rec, err := state.Load(o.StateDir, o.Table, o.Netns)
+	if err != nil {
+		return nil, stageErr("state", "load", err)
+	}
+	return desiredWith(ctx, o, rec)
+}
+
+// noDataplane stands in when only the desired ruleset is wanted.
+type noDataplane struct{}
+
+func (noDataplane) Apply(context.Context, *nft.Ruleset) error { return errors.New("no dataplane") }
+func (noDataplane) Observe(context.Context, string) (*nft.Ruleset, error) {
+	return nil, errors.New("no dataplane")
+}
+
+func desiredWith(ctx context.Context, o Options, rec *state.Record) (*PlanResult, error) {
 	log := o.Logger
 	fo := source.FetchOptions{}
 	if rec.LastApplied != nil {
@@ -163,7 +187,16 @@ func planWith(ctx context.Context, o Options, rec *state.Record) (*PlanResult, e
 			res.Endpoints = append(res.Endpoints, e)
 		}
 	}
+	return res, nil
+}
 
+func planWith(ctx context.Context, o Options, rec *state.Record) (*PlanResult, error) {
+	log := o.Logger
+	res, err := desiredWith(ctx, o, rec)
+	if err != nil {
+		return res, err
+	}
+	snap, desired := res.Snapshot, res.Desired
 	observed, err := o.Dataplane.Observe(ctx, o.Table)
 	if err != nil {
 		return res, stageErr("observe", "error", fmt.Errorf("read table inet %q: %w", o.Table, err))
