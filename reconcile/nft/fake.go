@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -257,8 +258,8 @@ func ValidateFake(rs *Ruleset) error {
 		}
 		keys := map[string]bool{}
 		for _, e := range m.Elements {
-			if len(e.Key) > fakeMaxIfname {
-				return fakeErr("NFT_MSG_NEWSETELEM", syscall.EINVAL, "map %q: key %q is longer than an interface name (%d bytes)", m.Name, e.Key, fakeMaxIfname)
+			if e.Key == "" || len(e.Key) > fakeMaxIfname {
+				return fakeErr("NFT_MSG_NEWSETELEM", syscall.EINVAL, "map %q: key %q is not an interface name (1 to %d bytes)", m.Name, e.Key, fakeMaxIfname)
 			}
 			if keys[e.Key] {
 				return fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "map %q: key %q twice", m.Name, e.Key)
@@ -289,6 +290,9 @@ func fakeCheckName(msg, what, name string) error {
 	}
 	if len(name) > fakeMaxName {
 		return fakeErr(msg, syscall.ERANGE, "%s name of %d bytes, the limit is %d", what, len(name), fakeMaxName)
+	}
+	if strings.ContainsAny(name, "\x00\" \t\n") {
+		return fakeErr(msg, syscall.EINVAL, "%s name %q contains a NUL, quote or space", what, name)
 	}
 	return nil
 }
@@ -382,8 +386,8 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 	case MatchNFProto:
 		return family()
 	case MatchIIFName, MatchOIFName:
-		if len(m.Str) > fakeMaxIfname {
-			return fakeErr(msg, syscall.ERANGE, "%s: interface name %q is longer than %d bytes", where, m.Str, fakeMaxIfname)
+		if m.Str == "" || len(m.Str) > fakeMaxIfname {
+			return fakeErr(msg, syscall.ERANGE, "%s: interface name %q is not 1 to %d bytes", where, m.Str, fakeMaxIfname)
 		}
 	case MatchCtState:
 		if m.CtState == 0 {
@@ -393,6 +397,9 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 		if len(m.Protos) == 0 {
 			return fakeErr(msg, syscall.EINVAL, "%s: l4proto without protocols", where)
 		}
+		if fakeHasDup(m.Protos) {
+			return fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "%s: a protocol appears twice in %v", where, m.Protos)
+		}
 	case MatchSAddr, MatchDAddr:
 		if err := family(); err != nil {
 			return err
@@ -400,8 +407,8 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 		if len(m.Prefixes) == 0 {
 			return fakeErr(msg, syscall.EINVAL, "%s: address match without prefixes", where)
 		}
-		// Several prefixes form an anonymous interval set: overlaps are EEXIST there too.
-		return fakeCheckPrefixes("NFT_MSG_NEWSETELEM", where, m.Family, m.Prefixes, len(m.Prefixes) > 1)
+		// Several prefixes form an anonymous interval set, which nft merges: no overlap check.
+		return fakeCheckPrefixes("NFT_MSG_NEWSETELEM", where, m.Family, m.Prefixes, false)
 	case MatchSAddrSet, MatchDAddrSet:
 		if err := family(); err != nil {
 			return err
@@ -421,24 +428,21 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 		if len(m.Ports) == 0 {
 			return fakeErr(msg, syscall.EINVAL, "%s: port match without ports", where)
 		}
-		ps := slices.Clone(m.Ports)
-		for _, p := range ps {
+		for _, p := range m.Ports {
 			if p.First > p.Last {
 				return fakeErr(msg, syscall.EINVAL, "%s: port range %d-%d is reversed", where, p.First, p.Last)
 			}
 		}
-		slices.SortFunc(ps, func(a, b PortRange) int { return cmp.Compare(a.First, b.First) })
-		for i := 1; i < len(ps); i++ {
-			if ps[i].First <= ps[i-1].Last {
-				return fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "%s: port %s overlaps %s", where, ps[i], ps[i-1])
-			}
-		}
+		// Overlapping ports form one anonymous interval set, which nft merges.
 	case MatchICMPType, MatchICMPCode:
 		if err := family(); err != nil {
 			return err
 		}
 		if len(m.Nums) == 0 {
 			return fakeErr(msg, syscall.EINVAL, "%s: icmp match without values", where)
+		}
+		if fakeHasDup(m.Nums) {
+			return fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "%s: a value appears twice in %v", where, m.Nums)
 		}
 	case MatchICMPTypeCode:
 		return family()
@@ -452,6 +456,17 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 		return fakeErr(msg, syscall.EOPNOTSUPP, "%s: unknown match kind %q", where, m.Kind)
 	}
 	return nil
+}
+
+func fakeHasDup[T comparable](vs []T) bool {
+	seen := map[T]bool{}
+	for _, v := range vs {
+		if seen[v] {
+			return true
+		}
+		seen[v] = true
+	}
+	return false
 }
 
 func fakeParseMAC(s string) ([6]byte, error) {
@@ -605,33 +620,7 @@ func fakeCloneRule(r *Rule) *Rule {
 	return &c
 }
 
-// fakeCanonical is what the kernel reads back: a deep copy with sets, maps and chains sorted
-// by name, set prefixes masked and sorted, map elements sorted by key, and base chains with an
-// explicit policy. (The kernel keeps interval elements as given: it does not merge them.)
-func fakeCanonical(rs *Ruleset) *Ruleset {
-	out := fakeClone(rs)
-	slices.SortFunc(out.Sets, func(a, b *Set) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(out.Maps, func(a, b *Map) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(out.Chains, func(a, b *Chain) int { return cmp.Compare(a.Name, b.Name) })
-	for _, s := range out.Sets {
-		for i, p := range s.Prefixes {
-			s.Prefixes[i] = p.Masked()
-		}
-		slices.SortFunc(s.Prefixes, fakeComparePrefix)
-		if len(s.Prefixes) == 0 {
-			s.Prefixes = nil
-		}
-	}
-	for _, m := range out.Maps {
-		slices.SortFunc(m.Elements, func(a, b MapElement) int { return cmp.Compare(a.Key, b.Key) })
-		if len(m.Elements) == 0 {
-			m.Elements = nil
-		}
-	}
-	for _, c := range out.Chains {
-		if c.Base != nil && c.Base.Policy == None {
-			c.Base.Policy = Accept
-		}
-	}
-	return out
-}
+// fakeCanonical is what the kernel reads back: the model's canonical form (Ruleset.Canonical,
+// the form the kernel Dataplane's Observe returns), so that plan and drift compare the fake's
+// table with a desired model exactly as they compare the kernel's.
+func fakeCanonical(rs *Ruleset) *Ruleset { return rs.Canonical() }

@@ -145,10 +145,9 @@ func TestFakeRejects(t *testing.T) {
 		}, syscall.EEXIST, "overlaps"},
 		{"v6 prefix in a v4 set", func(rs *Ruleset) { rs.Sets[1].Prefixes[0] = netip.MustParsePrefix("fd00::/64") }, syscall.EINVAL, "not an IPv4 prefix"},
 		{"unknown set type", func(rs *Ruleset) { rs.Sets[0].Type = "ether_addr" }, syscall.EINVAL, "unknown type"},
-		{"overlapping anonymous prefixes", func(rs *Ruleset) {
-			rs.Chains[1].Rules = append([]*Rule{{Matches: []Match{{Kind: MatchNFProto, Family: IPv4}, {Kind: MatchSAddr, Family: IPv4, Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("10.1.0.0/16")}}}, Verdict: Verdict{Kind: Drop}}}, rs.Chains[1].Rules...)
-		}, syscall.EEXIST, "overlaps"},
-		{"overlapping ports", func(rs *Ruleset) { rs.Chains[3].Rules[0].Matches[3].Ports = []PortRange{{8000, 8080}, {8080, 8080}} }, syscall.EEXIST, "port 8080 overlaps 8000-8080"},
+		{"duplicate protocol", func(rs *Ruleset) { rs.Chains[3].Rules[0].Matches[2].Protos = []uint8{6, 6} }, syscall.EEXIST, "appears twice"},
+		{"space in a name", func(rs *Ruleset) { rs.Chains[2].Name = "from z" }, syscall.EINVAL, "contains a NUL, quote or space"},
+		{"empty map key", func(rs *Ruleset) { rs.Maps[0].Elements[0].Key = "" }, syscall.EINVAL, "not an interface name"},
 		{"reversed port range", func(rs *Ruleset) { rs.Chains[3].Rules[0].Matches[3].Ports = []PortRange{{90, 80}} }, syscall.EINVAL, "reversed"},
 		{"jump to a missing chain", func(rs *Ruleset) { rs.Chains[1].Rules[1].Verdict.Chain = "profile-out-GONE" }, syscall.ENOENT, `"profile-out-GONE", which does not exist`},
 		{"map element to a missing chain", func(rs *Ruleset) { rs.Maps[0].Elements[0].Verdict.Chain = "from-gone" }, syscall.ENOENT, `map "dispatch-from" element "caliz"`},
@@ -156,7 +155,7 @@ func TestFakeRejects(t *testing.T) {
 		{"missing map", func(rs *Ruleset) { rs.Maps = nil }, syscall.ENOENT, `map "dispatch-from" does not exist`},
 		{"missing set", func(rs *Ruleset) { rs.Sets = rs.Sets[:1] }, syscall.ENOENT, `set "tag-v4-WEB" does not exist`},
 		{"set of the wrong family", func(rs *Ruleset) { rs.Chains[3].Rules[0].Matches[1].Str = "tag-v6-WEB" }, syscall.EINVAL, "type ipv6_addr"},
-		{"map key too long", func(rs *Ruleset) { rs.Maps[0].Elements[0].Key = "sixteen-chars-xx" }, syscall.EINVAL, "longer than an interface name"},
+		{"map key too long", func(rs *Ruleset) { rs.Maps[0].Elements[0].Key = "sixteen-chars-xx" }, syscall.EINVAL, "not an interface name"},
 		{"duplicate map key", func(rs *Ruleset) { rs.Maps[0].Elements[1].Key = "caliz" }, syscall.EEXIST, `key "caliz" twice`},
 		{"comment too long", func(rs *Ruleset) { rs.Chains[3].Rules[1].Comment = strings.Repeat("c", 257) }, syscall.ERANGE, "comment of 257 bytes"},
 		{"log prefix too long", func(rs *Ruleset) { rs.Chains[3].Rules[0].Log.Prefix = strings.Repeat("p", 128) }, syscall.ERANGE, "log prefix"},
@@ -212,6 +211,26 @@ func TestFakeRejects(t *testing.T) {
 				t.Fatal("Edit accepted an invalid change")
 			}
 		})
+	}
+}
+
+func TestFakeMergesAnonymousSets(t *testing.T) {
+	// Overlapping elements of an anonymous set are merged by nft, not refused; what Observe
+	// returns is the canonical (merged) form.
+	ctx := context.Background()
+	f := NewFake()
+	rs := fakeSample()
+	rs.Chains[3].Rules[0].Matches[3].Ports = []PortRange{{8000, 8080}, {8080, 8090}}
+	rs.Chains[1].Rules = append([]*Rule{{Matches: []Match{{Kind: MatchNFProto, Family: IPv4}, {Kind: MatchSAddr, Family: IPv4, Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("10.1.0.0/16")}}}, Verdict: Verdict{Kind: Drop}}}, rs.Chains[1].Rules...)
+	if err := f.Apply(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.Observe(ctx, "reconcile")
+	if !reflect.DeepEqual(got, rs.Canonical()) {
+		t.Fatalf("Observe is not the canonical form:\n%s\nwant\n%s", got, rs.Canonical())
+	}
+	if p := got.Chains[3].Rules[0].Matches[3].Ports; len(p) != 1 || p[0] != (PortRange{8000, 8090}) {
+		t.Fatalf("ports = %v, want one merged range", p)
 	}
 }
 
