@@ -455,3 +455,64 @@ func TestAuthFromEnv(t *testing.T) {
 		t.Errorf("ssh without a key: %v", err)
 	}
 }
+
+// TestRemoteRefChanges: a moved tag is followed, a deleted branch is gone (pruned).
+func TestRemoteRefChanges(t *testing.T) {
+	f := newFixture(t, "main")
+	c1 := f.commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+	gitRun(t, f.work, "tag", "release")
+	gitRun(t, f.work, "branch", "dev")
+	f.pushAll()
+	cache := filepath.Join(t.TempDir(), "cache")
+	open := func(ref string) *Source {
+		s, err := New(Options{URL: f.remote, Ref: ref, CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if got := fetch(t, open("release"), "").Commit; got != c1 {
+		t.Fatalf("tag: %s, want %s", got, c1)
+	}
+	fetch(t, open("dev"), "")
+
+	c2 := f.commit("two", map[string]string{"profiles/B.yaml": "id: B\n"}, "")
+	gitRun(t, f.work, "tag", "-f", "release")
+	f.pushAll()
+	gitRun(t, f.work, "push", "-q", "origin", "--delete", "dev")
+	if got := fetch(t, open("release"), c1); got.Commit != c2 || got.Revision != "release@sha1:"+c2 {
+		t.Errorf("moved tag: %s, want %s", got.Revision, c2)
+	}
+	_, err := open("dev").Fetch(context.Background(), source.FetchOptions{})
+	var re *RefError
+	if !errors.As(err, &re) {
+		t.Errorf("deleted branch: got %v, want *RefError", err)
+	}
+}
+
+// TestConcurrentFetches runs several fetches on one cache at once: the cache lock makes them
+// take turns and every one sees the head.
+func TestConcurrentFetches(t *testing.T) {
+	f := newFixture(t, "main")
+	c := f.commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+	f.push()
+	cache := filepath.Join(t.TempDir(), "cache")
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			s, err := New(Options{URL: f.remote, CacheDir: cache})
+			if err == nil {
+				var snap *source.Snapshot
+				if snap, err = s.Fetch(context.Background(), source.FetchOptions{}); err == nil && snap.Commit != c {
+					err = errors.New("wrong commit " + snap.Commit)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
