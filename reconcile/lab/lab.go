@@ -590,3 +590,21 @@ func (l *Lab) NFT(ctx context.Context, host, stdin string, args ...string) (stri
 	}
 	return string(out), nil
 }
+
+// SetMAC changes the MAC address of the workload's eth0 (to forge the link-layer source) and
+// w.MAC with it. Do not call it while probes from w are in flight.
+func (w *Workload) SetMAC(mac string) error {
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		return fmt.Errorf("mac %q: %w", mac, err)
+	}
+	link, err := w.h.LinkByName("eth0")
+	if err != nil {
+		return err
+	}
+	if err := w.h.LinkSetHardwareAddr(link, hw); err != nil {
+		return fmt.Errorf("set %q eth0 mac %s: %w", w.Endpoint.ID, mac, err)
+	}
+	w.MAC = hw.String()
+	return nil
+}

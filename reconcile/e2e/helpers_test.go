@@ -1,0 +1,241 @@
+// Package e2e holds the end-to-end kernel tests: a lab of network namespaces built from a
+// policy repository, the real `reconcile` binary applying it host by host, and real packets
+// whose fate must match both the test's own expectation and the simulator's verdict.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/compile"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/lab"
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+// probeTimeout is how long a probe waits before calling a flow blocked.
+const probeTimeout = 400 * time.Millisecond
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// reconcileBin builds cmd/reconcile once per test binary and returns its path.
+func reconcileBin(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "reconcile-e2e-bin-")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "reconcile")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/reconcile-dev/reconcile/cmd/reconcile").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build ./cmd/reconcile: %w\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// env is one scenario: a repository directory, its lab, and a state directory per host.
+type env struct {
+	t     *testing.T
+	dir   string
+	state string
+	lab   *lab.Lab
+	bin   string
+}
+
+// newEnv writes files (repository-relative path -> content) into a fresh directory, builds a
+// lab from the endpoints of allEndpoints (YAML of an endpoints file: the lab's workloads exist
+// from the start, even before the repository lists them) and serves tcp and udp ports.
+func newEnv(t *testing.T, files map[string]string, allEndpoints string, tcp, udp []int) *env {
+	t.Helper()
+	testenv.RequireKernel(t)
+	e := &env{t: t, dir: t.TempDir(), state: t.TempDir(), bin: reconcileBin(t)}
+	for p, c := range files {
+		e.write(p, c)
+	}
+	repo, _ := schema.Load(map[string][]byte{"endpoints/all.yaml": []byte(allEndpoints)})
+	if repo == nil || len(repo.Endpoints) == 0 {
+		t.Fatalf("no endpoints in %q", allEndpoints)
+	}
+	l, err := lab.Build(context.Background(), repo, lab.Options{TCPPorts: tcp, UDPPorts: udp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	e.lab = l
+	return e
+}
+
+func (e *env) write(rel, content string) {
+	e.t.Helper()
+	p := filepath.Join(e.dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// cli runs the reconcile binary with args (in the repository directory) and returns stdout,
+// stderr and the exit code.
+func (e *env) cli(stdin string, args ...string) (string, string, int) {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, args...)
+	cmd.Dir = e.dir
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			e.t.Fatalf("reconcile %s: %v", strings.Join(args, " "), err)
+		}
+		code = ee.ExitCode()
+	}
+	return out.String(), errb.String(), code
+}
+
+// must runs the CLI and fails the test unless it exits 0; it returns stdout.
+func (e *env) must(stdin string, args ...string) string {
+	e.t.Helper()
+	out, errs, code := e.cli(stdin, args...)
+	if code != 0 {
+		e.t.Fatalf("reconcile %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// hostArgs are the flags that point a command at host h's namespace and state.
+func (e *env) hostArgs(h string) []string {
+	return []string{"--dir", e.dir, "--host", h, "--netns", e.lab.Host(h).Netns, "--state-dir", filepath.Join(e.state, h)}
+}
+
+// apply runs `reconcile apply` for every host of the lab.
+func (e *env) apply() {
+	e.t.Helper()
+	for _, h := range e.lab.Hosts() {
+		e.must("", append([]string{"apply"}, e.hostArgs(h)...)...)
+	}
+}
+
+// rulesets compiles the repository directory for every host: the simulator's input.
+func (e *env) rulesets() map[string]*nft.Ruleset {
+	e.t.Helper()
+	files, err := schema.ReadDir(e.dir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	repo, errs := schema.Load(files)
+	if len(errs) > 0 {
+		e.t.Fatalf("repository is invalid:\n%v", errs)
+	}
+	out := map[string]*nft.Ruleset{}
+	for _, h := range e.lab.Hosts() {
+		rs, err := compile.Compile(repo, compile.Options{Host: h})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out[h] = rs
+	}
+	return out
+}
+
+// flow is one probe and what the test expects of it.
+type flow struct {
+	lab.Probe
+	allow bool
+}
+
+func tcp(from, to string, port int, allow bool) flow {
+	return flow{lab.Probe{From: from, To: to, Proto: "tcp", Port: port}, allow}
+}
+
+func tcp6(from, to string, port int, allow bool) flow {
+	return flow{lab.Probe{From: from, To: to, Proto: "tcp", Port: port, Family: 6}, allow}
+}
+
+func udp(from, to string, port int, allow bool) flow {
+	return flow{lab.Probe{From: from, To: to, Proto: "udp", Port: port}, allow}
+}
+
+func ping(from, to string, allow bool) flow {
+	return flow{lab.Probe{From: from, To: to, Proto: "icmp"}, allow}
+}
+
+func ping6(from, to string, allow bool) flow {
+	return flow{lab.Probe{From: from, To: to, Proto: "icmp", Family: 6}, allow}
+}
+
+func icmpMsg(from, to string, family, typ, code int, allow bool) flow {
+	return flow{lab.Probe{From: from, To: to, Proto: "icmp", Family: family, ICMPType: &typ, ICMPCode: &code}, allow}
+}
+
+// check sends every flow (concurrently) and asserts, for each, both the test's expectation
+// and agreement with the simulator's verdict on the repository as it is now.
+func (e *env) check(step string, flows ...flow) {
+	e.t.Helper()
+	probes := make([]lab.Probe, len(flows))
+	for i, f := range flows {
+		probes[i] = f.Probe
+	}
+	for i, o := range e.lab.RunAll(context.Background(), e.rulesets(), probes, probeTimeout, 32) {
+		name := fmt.Sprintf("%s: %s -> %s %s", step, o.Probe.From, o.Probe.To, o.Probe)
+		if o.Err != nil {
+			e.t.Errorf("%s: probe failed: %v", name, o.Err)
+			continue
+		}
+		if o.Expected.Err != nil {
+			e.t.Errorf("%s: simulator failed: %v", name, o.Expected.Err)
+			continue
+		}
+		want := flows[i].allow
+		if o.Observed != want {
+			e.t.Errorf("%s: packet %s, want %s (simulator: %s by %s)", name, verdict(o.Observed), verdict(want), verdict(o.Expected.Allow), o.Expected.Why)
+		}
+		if o.Expected.Allow != want {
+			e.t.Errorf("%s: simulator says %s by %s, want %s", name, verdict(o.Expected.Allow), o.Expected.Why, verdict(want))
+		}
+	}
+}
+
+func verdict(allow bool) string {
+	if allow {
+		return "allow"
+	}
+	return "deny"
+}
