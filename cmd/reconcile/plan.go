@@ -1,5 +1,105 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"io"
+	"strings"
 
-func newPlanCmd(g *globals) *cobra.Command { return notYet("plan") }
+	"github.com/spf13/cobra"
+
+	"github.com/reconcile-dev/reconcile/reconcile"
+	"github.com/reconcile-dev/reconcile/reconcile/plan"
+)
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var detailed, script bool
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what apply would change in the kernel",
+		Long: `Validate the repository, compile this host's ruleset and compare it with the table in the
+kernel: endpoints, profiles, tags and rules to add (+), change (~) or destroy (-). Nothing is
+changed. --nft prints the whole desired ruleset as an nft script instead (no kernel needed).
+With --detailed-exitcode: 0 no changes, 2 changes, 1 error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPlan(cmd.Context(), g, detailed, script)
+		},
+	}
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
+	cmd.Flags().BoolVar(&script, "nft", false, "print the whole desired ruleset as an nft script (`nft -f` applies it atomically)")
+	return cmd
+}
+
+func runPlan(ctx context.Context, g *globals, detailed, script bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := g.checkOutput(); err != nil {
+		return err
+	}
+	// --nft alone needs no kernel; with --detailed-exitcode it still has to compare.
+	withKernel := !script || detailed
+	o, done, err := g.reconcileOptions(ctx, withKernel)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var pr *reconcile.PlanResult
+	if withKernel {
+		pr, err = reconcile.Plan(ctx, o)
+	} else {
+		pr, err = reconcile.Desired(ctx, o)
+	}
+	if err != nil {
+		return g.passFailed(err, false)
+	}
+	switch {
+	case script:
+		if _, err := io.WriteString(g.stdout, pr.Desired.Script()); err != nil {
+			return err
+		}
+	case g.output == "json":
+		if err := writeJSON(g.stdout, planJSON(g, pr)); err != nil {
+			return err
+		}
+	default:
+		var b strings.Builder
+		writePlanHeader(&b, g, pr)
+		if err := pr.Plan.WriteText(&b); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(g.stdout, b.String()); err != nil {
+			return err
+		}
+	}
+	if detailed && !pr.Plan.Empty() {
+		return exitCode(2)
+	}
+	return nil
+}
+
+// planOut is the JSON output of plan (see docs/OPERATIONS.md).
+type planOut struct {
+	Source        string              `json:"source"`
+	Revision      string              `json:"revision"`
+	Commit        string              `json:"commit,omitempty"`
+	Host          string              `json:"host"`
+	Table         string              `json:"table"`
+	Netns         string              `json:"netns,omitempty"`
+	RulesetDigest string              `json:"ruleset_digest"`
+	TableExists   bool                `json:"table_exists"`
+	Waiting       []reconcile.Waiting `json:"waiting"`
+	Plan          *plan.Plan          `json:"plan"`
+}
+
+func planJSON(g *globals, pr *reconcile.PlanResult) planOut {
+	w := pr.Waiting
+	if w == nil {
+		w = []reconcile.Waiting{}
+	}
+	return planOut{
+		Source: pr.Snapshot.Source, Revision: pr.Snapshot.Revision, Commit: pr.Snapshot.Commit,
+		Host: g.host, Table: g.table, Netns: g.netns, RulesetDigest: "sha256:" + pr.Desired.Digest(),
+		TableExists: pr.Observed != nil, Waiting: w, Plan: pr.Plan,
+	}
+}

@@ -1,5 +1,167 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
 
-func newStatusCmd(g *globals) *cobra.Command { return notYet("status") }
+	"github.com/spf13/cobra"
+
+	"github.com/reconcile-dev/reconcile/reconcile"
+	"github.com/reconcile-dev/reconcile/reconcile/plan"
+	"github.com/reconcile-dev/reconcile/reconcile/state"
+)
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var detailed bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the last applied revision, the source head, and the drift of the kernel from it",
+		Long: `Show the revision applied last and when, the last attempt, the revision the source offers
+now, and whether the kernel still holds the applied ruleset: rules, chains, sets or the table
+changed by hand are listed like a plan (what apply would change back). Nothing is changed.
+With --detailed-exitcode: 0 in sync, 2 drift (or never applied), 1 error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runStatus(cmd.Context(), g, detailed)
+		},
+	}
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when in sync, 2 on drift or when never applied, 1 on error")
+	return cmd
+}
+
+func runStatus(ctx context.Context, g *globals, detailed bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := g.checkOutput(); err != nil {
+		return err
+	}
+	o, done, err := g.reconcileOptions(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := reconcile.Status(ctx, o)
+	if err != nil {
+		return g.passFailed(err, false)
+	}
+	if g.output == "json" {
+		err = writeJSON(g.stdout, statusJSON(g, st))
+	} else {
+		err = writeStatusText(g.stdout, g, st)
+	}
+	if err != nil {
+		return err
+	}
+	if detailed && !st.InSync() {
+		return exitCode(2)
+	}
+	return nil
+}
+
+func writeStatusText(w io.Writer, g *globals, st *reconcile.StatusResult) error {
+	var b strings.Builder
+	where := "Table inet " + st.Table
+	if st.Netns != "" {
+		where += " in netns " + st.Netns
+	}
+	fmt.Fprintf(&b, "%s, host %s.\n", where, g.host)
+	if la := st.LastApplied; la != nil {
+		fmt.Fprintf(&b, "Last applied: %s from %s at %s (ruleset sha256:%s).\n", la.Revision, la.Source, la.Time.Format(time.RFC3339), short(la.RulesetDigest))
+	} else {
+		b.WriteString("Last applied: never.\n")
+	}
+	if a := st.LastAttempt; a != nil {
+		fmt.Fprintf(&b, "Last attempt: %s at %s", a.Result, a.Time.Format(time.RFC3339))
+		if a.Revision != "" {
+			fmt.Fprintf(&b, ", revision %s", a.Revision)
+		}
+		if a.Error != "" {
+			fmt.Fprintf(&b, ": %s", a.Error)
+		}
+		b.WriteString(".\n")
+	}
+	switch {
+	case st.SourceError != "":
+		fmt.Fprintf(&b, "Source head:  unknown (%s).\n", st.SourceError)
+	case st.UpToDate():
+		fmt.Fprintf(&b, "Source head:  %s (applied).\n", st.SourceHead)
+	case st.LastApplied != nil:
+		fmt.Fprintf(&b, "Source head:  %s (not applied yet: run reconcile apply).\n", st.SourceHead)
+	default:
+		fmt.Fprintf(&b, "Source head:  %s.\n", st.SourceHead)
+	}
+	b.WriteString("\n")
+	switch {
+	case st.LastApplied == nil && st.TableExists:
+		b.WriteString("Not in sync: reconcile has not applied this table here, but it exists.\n")
+	case st.LastApplied == nil:
+		b.WriteString("Not in sync: nothing applied yet (run reconcile apply).\n")
+	case st.InSync():
+		b.WriteString("In sync: the kernel holds the last applied ruleset.\n")
+	default:
+		if !st.TableExists {
+			fmt.Fprintf(&b, "The table inet %s was deleted from the kernel.\n", st.Table)
+		} else {
+			b.WriteString("The kernel has drifted from the last applied ruleset; apply would change it back:\n")
+		}
+		b.WriteString("\n")
+		if err := st.Drift.WriteText(&b); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func short(digest string) string {
+	if len(digest) > 12 {
+		return digest[:12]
+	}
+	return digest
+}
+
+// statusOut is the JSON output of status (see docs/OPERATIONS.md).
+type statusOut struct {
+	Table       string          `json:"table"`
+	Netns       string          `json:"netns,omitempty"`
+	Host        string          `json:"host"`
+	InSync      bool            `json:"in_sync"`
+	TableExists bool            `json:"table_exists"`
+	LastApplied *appliedOut     `json:"last_applied"`
+	LastAttempt *state.Attempt  `json:"last_attempt"`
+	History     []state.Attempt `json:"history"`
+	SourceHead  string          `json:"source_head,omitempty"`
+	SourceError string          `json:"source_error,omitempty"`
+	UpToDate    bool            `json:"up_to_date"`
+	Drift       *plan.Plan      `json:"drift"`
+}
+
+// appliedOut is state.LastApplied without the model.
+type appliedOut struct {
+	Source        string    `json:"source"`
+	Revision      string    `json:"revision"`
+	Commit        string    `json:"commit,omitempty"`
+	RulesetDigest string    `json:"ruleset_digest"`
+	Time          time.Time `json:"time"`
+	Host          string    `json:"host"`
+}
+
+func statusJSON(g *globals, st *reconcile.StatusResult) statusOut {
+	out := statusOut{
+		Table: st.Table, Netns: st.Netns, Host: g.host, InSync: st.InSync(), TableExists: st.TableExists,
+		LastAttempt: st.LastAttempt, History: st.History, SourceHead: st.SourceHead,
+		SourceError: st.SourceError, UpToDate: st.UpToDate(), Drift: st.Drift,
+	}
+	if out.History == nil {
+		out.History = []state.Attempt{}
+	}
+	if la := st.LastApplied; la != nil {
+		out.LastApplied = &appliedOut{Source: la.Source, Revision: la.Revision, Commit: la.Commit,
+			RulesetDigest: "sha256:" + la.RulesetDigest, Time: la.Time, Host: la.Host}
+	}
+	return out
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// pasRepo is a repository in the shape of the seed's worked example (WEB and APP, tags), with
+// endpoints on node-1 and node-2.
+var pasRepo = map[string]string{
+	"profiles/WEB.yaml": `id: WEB
+tags: [WEB, APP_7890]
+inbound_rules:
+  - action: allow
+    protocol: tcp
+    dst_ports: [80, 443]
+  - action: allow
+    protocol: icmp
+    icmp_type: 8
+outbound_rules:
+  - action: allow
+`,
+	"profiles/APP.json": `{
+  "id": "APP",
+  "tags": ["APP"],
+  "inbound_rules": [
+    {"action": "allow", "protocol": "tcp", "dst_ports": [7890], "src_tag": "APP_7890"},
+    {"action": "allow", "protocol": "icmp", "icmp_type": 8}
+  ],
+  "outbound_rules": [{"action": "allow"}]
+}
+`,
+	"endpoints/lab.yaml": `endpoints:
+  - id: web-1
+    host: node-1
+    interface: caliweb1
+    ipv4_nets: [198.18.1.2/32]
+    ipv6_nets: ["fd00:1::2/128"]
+    profile_ids: [WEB]
+  - id: app-1
+    host: node-1
+    interface: caliapp1
+    ipv4_nets: [198.18.2.2/32]
+    profile_ids: [APP]
+  - id: web-2
+    host: node-2
+    interface: caliweb2
+    ipv4_nets: [198.18.1.3/32]
+    profile_ids: [WEB]
+`,
+}
+
+// pasBadFiles make pasRepo invalid in two files.
+var pasBadFiles = map[string]string{
+	"profiles/BAD.yaml":   "id: BAD\ninbound_rules:\n  - action: permit\n",
+	"endpoints/more.yaml": "endpoints:\n  - id: x\n    host: node-1\n    interface: calix\n    ipv4_nets: [198.18.5.5/32]\n    profile_ids: [NOPE]\n",
+}
+
+func pasWrite(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		path := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// pasRun runs the CLI in-process and returns stdout, stderr and the exit code.
+func pasRun(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+var posLine = regexp.MustCompile(`^[a-z]+/[A-Za-z0-9_.-]+:\d+:\d+: .+$`)
+
+func TestPlanNFTNeedsNoKernel(t *testing.T) {
+	repo := t.TempDir()
+	pasWrite(t, repo, pasRepo)
+	state := filepath.Join(t.TempDir(), "state")
+	out, errOut, code := pasRun(t, "plan", "--nft", "--dir", repo, "--host", "node-1", "--state-dir", state, "--table", "pas")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"table inet pas {}\ndelete table inet pas\ntable inet pas {\n", "chain profile-in-WEB {", `comment "WEB inbound 2"`, "set tag-v4-APP_7890 {", `"caliapp1" : goto from-app-1`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("script lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "caliweb2") {
+		t.Errorf("script holds node-2's endpoint")
+	}
+	if _, err := os.Stat(state); err == nil {
+		t.Errorf("plan --nft wrote the state directory")
+	}
+}
+
+func TestPlanInvalidRepository(t *testing.T) {
+	repo := t.TempDir()
+	pasWrite(t, repo, pasRepo)
+	pasWrite(t, repo, pasBadFiles)
+	for _, args := range [][]string{
+		{"plan", "--nft"},
+		{"plan", "--nft", "--detailed-exitcode", "-o", "json"},
+	} {
+		out, errOut, code := pasRun(t, append(args, "--dir", repo, "--host", "node-1", "--state-dir", t.TempDir())...)
+		if code != 1 || out != "" {
+			t.Fatalf("%v: exit %d, stdout %q", args, code, out)
+		}
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		if len(lines) < 3 {
+			t.Fatalf("want every error and a summary on stderr, got:\n%s", errOut)
+		}
+		seen := map[string]bool{}
+		for _, l := range lines[:len(lines)-1] {
+			if !posLine.MatchString(l) {
+				t.Errorf("not path:line:col: message: %q", l)
+			}
+			seen[strings.SplitN(l, ":", 2)[0]] = true
+		}
+		if !seen["profiles/BAD.yaml"] || !seen["endpoints/more.yaml"] {
+			t.Errorf("errors of both files expected:\n%s", errOut)
+		}
+		if last := lines[len(lines)-1]; !strings.HasPrefix(last, "reconcile: the repository is invalid (") {
+			t.Errorf("summary line = %q", last)
+		}
+	}
+}
+
+func TestPlanApplyStatusBadFlags(t *testing.T) {
+	repo := t.TempDir()
+	pasWrite(t, repo, pasRepo)
+	for _, args := range [][]string{
+		{"plan", "--nft", "-o", "yaml"},
+		{"apply", "-o", "yaml"},
+		{"status", "-o", "xml"},
+		{"plan", "--nft", "--log-level", "loud"},
+		{"plan", "extra-arg"},
+	} {
+		_, errOut, code := pasRun(t, append(args, "--dir", repo, "--host", "node-1", "--state-dir", t.TempDir())...)
+		if code != 1 || errOut == "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
