@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	yaml4 "go.yaml.in/yaml/v4"
 )
 
 // This file decodes repository files strictly. Everything goes through yaml.Node (JSON is YAML
@@ -79,13 +80,28 @@ var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // '!' as a tag, which makes a confusing syntax error.
 var unquotedBangRE = regexp.MustCompile(`^(\s*(?:-\s+)?)(![A-Za-z_]+)\s*:`)
 
-// syntaxError turns a yaml.v3 parse error into positioned errors.
+// syntaxError turns a parse error into positioned errors. yaml.v3's messages carry only an
+// unreliable line, so the file is parsed again with go.yaml.in/yaml/v4, whose errors have
+// marks; the v3 message is the fallback.
 func (d *decoder) syntaxError(data []byte, err error) {
 	for i, line := range strings.Split(string(data), "\n") {
 		if m := unquotedBangRE.FindStringSubmatchIndex(line); m != nil {
 			key := line[m[4]:m[5]]
 			d.errAt(Pos{Line: i + 1, Col: m[4] + 1}, "%s must be quoted (%q): an unquoted '!' starts a YAML tag", key, key)
 		}
+	}
+	if le := syntaxErrorV4(data); le != nil && le.Message != "" {
+		msg := le.Message
+		if lines := strings.Split(string(data), "\n"); le.Mark.Line >= 1 && le.Mark.Line <= len(lines) &&
+			le.Mark.Column >= 1 && le.Mark.Column <= len(lines[le.Mark.Line-1]) &&
+			lines[le.Mark.Line-1][le.Mark.Column-1] == '\t' {
+			msg += " (a tab: YAML indents with spaces)"
+		}
+		if le.ContextMsg != "" && le.ContextMark.Line > 0 && le.ContextMark != le.Mark {
+			msg += fmt.Sprintf(" (%s that starts at line %d column %d)", le.ContextMsg, le.ContextMark.Line, le.ContextMark.Column)
+		}
+		d.errAt(Pos{Line: le.Mark.Line, Col: le.Mark.Column}, "syntax error: %s", msg)
+		return
 	}
 	msg := err.Error()
 	line := 1
@@ -98,6 +114,28 @@ func (d *decoder) syntaxError(data []byte, err error) {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
 	d.errAt(Pos{Line: line, Col: 1}, "syntax error: %s", msg)
+}
+
+// syntaxErrorV4 returns the first positioned load error of yaml/v4 on data, if any.
+func syntaxErrorV4(data []byte) (le *yaml4.LoadError) {
+	defer func() {
+		if recover() != nil {
+			le = nil
+		}
+	}()
+	l, err := yaml4.NewLoader(bytes.NewReader(data))
+	for i := 0; err == nil && i < 1000; i++ {
+		var n yaml4.Node
+		err = l.Load(&n)
+	}
+	if errors.As(err, &le) {
+		return le
+	}
+	var les *yaml4.LoadErrors
+	if errors.As(err, &les) && len(les.Errors) > 0 {
+		return les.Errors[0]
+	}
+	return nil
 }
 
 // parse parses a one-document file and returns its root node, or nil after reporting why not.
@@ -188,10 +226,15 @@ func (d *decoder) badTag(field string, n *yaml.Node) bool {
 	return false
 }
 
+// setter decodes the value of one field; it returns false when it reported the value as bad.
+type setter func(v *yaml.Node) bool
+
 // mapping checks that n is a mapping and calls fields[key] for each known key whose value is
-// not null (Felix reads null as absent). It reports duplicate and unknown keys. It returns the
-// resolved mapping node, or nil if n is not a mapping.
-func (d *decoder) mapping(n *yaml.Node, what string, fields map[string]func(v *yaml.Node)) *yaml.Node {
+// not null (Felix reads null as absent). It reports duplicate and unknown keys. In fp (when not
+// nil) it records where each present field's value is, and which fields were reported as bad,
+// so that validation neither repeats nor contradicts a decoding error. It returns the resolved
+// mapping node, or nil if n is not a mapping.
+func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[string]setter) *yaml.Node {
 	n = d.resolve(n)
 	if n == nil {
 		return nil
@@ -201,6 +244,9 @@ func (d *decoder) mapping(n *yaml.Node, what string, fields map[string]func(v *y
 			d.errf(n, "expected %s (a mapping of keys), found %s", what, describe(n))
 		}
 		return nil
+	}
+	if fp == nil {
+		fp = fieldPos{}
 	}
 	seen := map[string]Pos{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -225,18 +271,21 @@ func (d *decoder) mapping(n *yaml.Node, what string, fields map[string]func(v *y
 			d.unknownKey(k, what, fields)
 			continue
 		}
-		if d.badTag(k.Value, v) {
-			continue
-		}
 		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
 			continue
 		}
-		set(v)
+		fp[k.Value] = posOf(v)
+		if d.badTag(k.Value, v) || !set(v) {
+			fp[badKey(k.Value)] = posOf(v)
+		}
 	}
 	return n
 }
 
-func (d *decoder) unknownKey(k *yaml.Node, what string, fields map[string]func(v *yaml.Node)) {
+// badKey is the fieldPos key marking a field whose value decoding already reported.
+func badKey(field string) string { return "\x00bad:" + field }
+
+func (d *decoder) unknownKey(k *yaml.Node, what string, fields map[string]setter) {
 	if k.Value == "<<" {
 		d.errf(k, "merge keys (<<) are not supported")
 		return
@@ -430,81 +479,96 @@ func ParsePortRange(s string) (PortRange, error) {
 }
 
 func parsePort(s string) (int, error) {
-	if s == "" || len(s) > 6 || strings.TrimLeft(s, "0123456789") != "" {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
 		return 0, fmt.Errorf("%q is not a number", s)
 	}
-	n, _ := strconv.Atoi(s)
-	if n > 65535 {
-		return 0, fmt.Errorf("%d is not a port (0-65535)", n)
+	n, err := strconv.Atoi(s)
+	if err != nil || n > 65535 {
+		return 0, fmt.Errorf("%s is not a port (0-65535)", s)
 	}
 	return n, nil
 }
 
 // ---- objects ----
 
-// ruleFields are the keys a rule may have.
+// Setters for the field kinds; each stores into dst when the value is good.
+func (d *decoder) strField(field string, dst *string) setter {
+	return func(v *yaml.Node) bool {
+		s, ok := d.str(field, v)
+		*dst = s
+		return ok
+	}
+}
+
+func (d *decoder) strListField(field string, dst *[]string, fp fieldPos) setter {
+	return func(v *yaml.Node) bool {
+		n := len(d.errs)
+		*dst = d.strList(field, v, fp)
+		return len(d.errs) == n
+	}
+}
+
+func (d *decoder) protoField(field string, dst *Protocol) setter {
+	return func(v *yaml.Node) bool {
+		p, ok := d.protocol(field, v)
+		*dst = p
+		return ok
+	}
+}
+
+func (d *decoder) portsField(field string, dst *[]PortRange, fp fieldPos) setter {
+	return func(v *yaml.Node) bool {
+		n := len(d.errs)
+		*dst = d.ports(field, v, fp)
+		return len(d.errs) == n
+	}
+}
+
+func (d *decoder) intField(field, expect string, dst *int) setter {
+	return func(v *yaml.Node) bool {
+		x, ok := d.integer(field, v, expect)
+		*dst = x
+		return ok
+	}
+}
+
+func (d *decoder) optIntField(field, expect string, dst **int) setter {
+	return func(v *yaml.Node) bool {
+		x, ok := d.integer(field, v, expect)
+		if ok {
+			*dst = &x
+		}
+		return ok
+	}
+}
+
+// rule decodes one rule and the positions of its fields.
 func (d *decoder) rule(n *yaml.Node) (Rule, fieldPos, bool) {
 	var r Rule
 	fp := fieldPos{}
-	str := func(field string, dst *string) func(v *yaml.Node) {
-		return func(v *yaml.Node) {
-			fp[field] = posOf(v)
-			if s, ok := d.str(field, v); ok {
-				*dst = s
-			}
-		}
-	}
-	proto := func(field string, dst *Protocol) func(v *yaml.Node) {
-		return func(v *yaml.Node) {
-			fp[field] = posOf(v)
-			if p, ok := d.protocol(field, v); ok {
-				*dst = p
-			}
-		}
-	}
-	ports := func(field string, dst *[]PortRange) func(v *yaml.Node) {
-		return func(v *yaml.Node) {
-			fp[field] = posOf(v)
-			*dst = d.ports(field, v, fp)
-		}
-	}
-	icmp := func(field string, dst **int) func(v *yaml.Node) {
-		return func(v *yaml.Node) {
-			fp[field] = posOf(v)
-			if x, ok := d.integer(field, v, "0-254"); ok {
-				*dst = &x
-			}
-		}
-	}
-	fields := map[string]func(v *yaml.Node){
-		"action":     str("action", &r.Action),
-		"protocol":   proto("protocol", &r.Protocol),
-		"src_tag":    str("src_tag", &r.SrcTag),
-		"src_net":    str("src_net", &r.SrcNet),
-		"src_ports":  ports("src_ports", &r.SrcPorts),
-		"dst_tag":    str("dst_tag", &r.DstTag),
-		"dst_net":    str("dst_net", &r.DstNet),
-		"dst_ports":  ports("dst_ports", &r.DstPorts),
-		"icmp_type":  icmp("icmp_type", &r.ICMPType),
-		"icmp_code":  icmp("icmp_code", &r.ICMPCode),
-		"log_prefix": str("log_prefix", &r.LogPrefix),
-		"ip_version": func(v *yaml.Node) {
-			fp["ip_version"] = posOf(v)
-			if x, ok := d.integer("ip_version", v, "4 or 6"); ok {
-				r.IPVersion = x
-			}
-		},
-		"!protocol":  proto("!protocol", &r.NotProtocol),
-		"!src_tag":   str("!src_tag", &r.NotSrcTag),
-		"!src_net":   str("!src_net", &r.NotSrcNet),
-		"!src_ports": ports("!src_ports", &r.NotSrcPorts),
-		"!dst_tag":   str("!dst_tag", &r.NotDstTag),
-		"!dst_net":   str("!dst_net", &r.NotDstNet),
-		"!dst_ports": ports("!dst_ports", &r.NotDstPorts),
-		"!icmp_type": icmp("!icmp_type", &r.NotICMPType),
-		"!icmp_code": icmp("!icmp_code", &r.NotICMPCode),
-	}
-	m := d.mapping(n, "a rule", fields)
+	m := d.mapping(n, "a rule", fp, map[string]setter{
+		"action":     d.strField("action", &r.Action),
+		"protocol":   d.protoField("protocol", &r.Protocol),
+		"src_tag":    d.strField("src_tag", &r.SrcTag),
+		"src_net":    d.strField("src_net", &r.SrcNet),
+		"src_ports":  d.portsField("src_ports", &r.SrcPorts, fp),
+		"dst_tag":    d.strField("dst_tag", &r.DstTag),
+		"dst_net":    d.strField("dst_net", &r.DstNet),
+		"dst_ports":  d.portsField("dst_ports", &r.DstPorts, fp),
+		"icmp_type":  d.optIntField("icmp_type", "0-254", &r.ICMPType),
+		"icmp_code":  d.optIntField("icmp_code", "0-254", &r.ICMPCode),
+		"ip_version": d.intField("ip_version", "4 or 6", &r.IPVersion),
+		"log_prefix": d.strField("log_prefix", &r.LogPrefix),
+		"!protocol":  d.protoField("!protocol", &r.NotProtocol),
+		"!src_tag":   d.strField("!src_tag", &r.NotSrcTag),
+		"!src_net":   d.strField("!src_net", &r.NotSrcNet),
+		"!src_ports": d.portsField("!src_ports", &r.NotSrcPorts, fp),
+		"!dst_tag":   d.strField("!dst_tag", &r.NotDstTag),
+		"!dst_net":   d.strField("!dst_net", &r.NotDstNet),
+		"!dst_ports": d.portsField("!dst_ports", &r.NotDstPorts, fp),
+		"!icmp_type": d.optIntField("!icmp_type", "0-254", &r.NotICMPType),
+		"!icmp_code": d.optIntField("!icmp_code", "0-254", &r.NotICMPCode),
+	})
 	if m == nil {
 		return r, fp, false
 	}
@@ -512,43 +576,38 @@ func (d *decoder) rule(n *yaml.Node) (Rule, fieldPos, bool) {
 	return r, fp, true
 }
 
-// rules decodes a list of rules.
-func (d *decoder) rules(field string, n *yaml.Node, c *checker) []Rule {
+// rules decodes and checks a list of rules.
+func (d *decoder) rules(field string, n *yaml.Node) []Rule {
 	out := []Rule{}
+	c := &checker{path: d.path, errs: &d.errs}
 	d.list(field, n, func(i int, v *yaml.Node) {
 		r, fp, ok := d.rule(v)
 		if !ok {
 			return
 		}
 		out = append(out, r)
-		c.rule(&out[len(out)-1], fp, "")
+		c.rule(&out[len(out)-1], fp)
 	})
 	return out
 }
 
-// profile decodes (and checks, file-locally) a profile file.
+func (d *decoder) rulesField(field string, dst *[]Rule) setter {
+	return func(v *yaml.Node) bool {
+		n := len(d.errs)
+		*dst = d.rules(field, v)
+		return len(d.errs) == n
+	}
+}
+
+// profile decodes and checks (file-locally) a profile file.
 func (d *decoder) profile(n *yaml.Node) (*Profile, bool) {
 	p := &Profile{Path: d.path, Tags: []string{}, Inbound: []Rule{}, Outbound: []Rule{}}
 	fp := fieldPos{}
-	c := &checker{path: d.path, errs: &d.errs}
-	var hasID bool
-	m := d.mapping(n, "a profile", map[string]func(v *yaml.Node){
-		"id": func(v *yaml.Node) {
-			fp["id"] = posOf(v)
-			p.ID, hasID = d.str("id", v)
-		},
-		"tags": func(v *yaml.Node) {
-			fp["tags"] = posOf(v)
-			p.Tags = d.strList("tags", v, fp)
-		},
-		"inbound_rules": func(v *yaml.Node) {
-			fp["inbound_rules"] = posOf(v)
-			p.Inbound = d.rules("inbound_rules", v, c)
-		},
-		"outbound_rules": func(v *yaml.Node) {
-			fp["outbound_rules"] = posOf(v)
-			p.Outbound = d.rules("outbound_rules", v, c)
-		},
+	m := d.mapping(n, "a profile", fp, map[string]setter{
+		"id":             d.strField("id", &p.ID),
+		"tags":           d.strListField("tags", &p.Tags, fp),
+		"inbound_rules":  d.rulesField("inbound_rules", &p.Inbound),
+		"outbound_rules": d.rulesField("outbound_rules", &p.Outbound),
 	})
 	if m == nil {
 		return nil, false
@@ -557,39 +616,24 @@ func (d *decoder) profile(n *yaml.Node) (*Profile, bool) {
 	if pos, ok := fp["id"]; ok {
 		p.Pos = pos
 	}
-	c.fp, c.base = fp, posOf(m)
-	_, present := fp["id"]
-	c.profile(p, present && !hasID)
+	c := &checker{path: d.path, errs: &d.errs, fp: fp, base: posOf(m)}
+	c.profile(p)
 	return p, true
 }
 
-// endpoint decodes one endpoint.
+// endpoint decodes one endpoint and the positions of its fields.
 func (d *decoder) endpoint(n *yaml.Node) (*Endpoint, fieldPos, bool) {
 	e := &Endpoint{Path: d.path, IPv4Nets: []string{}, IPv6Nets: []string{}, ProfileIDs: []string{}}
 	fp := fieldPos{}
-	str := func(field string, dst *string) func(v *yaml.Node) {
-		return func(v *yaml.Node) {
-			fp[field] = posOf(v)
-			if s, ok := d.str(field, v); ok {
-				*dst = s
-			}
-		}
-	}
-	list := func(field string, dst *[]string) func(v *yaml.Node) {
-		return func(v *yaml.Node) {
-			fp[field] = posOf(v)
-			*dst = d.strList(field, v, fp)
-		}
-	}
-	m := d.mapping(n, "an endpoint", map[string]func(v *yaml.Node){
-		"id":          str("id", &e.ID),
-		"host":        str("host", &e.Host),
-		"interface":   str("interface", &e.Interface),
-		"mac":         str("mac", &e.MAC),
-		"ipv4_nets":   list("ipv4_nets", &e.IPv4Nets),
-		"ipv6_nets":   list("ipv6_nets", &e.IPv6Nets),
-		"profile_ids": list("profile_ids", &e.ProfileIDs),
-		"state":       str("state", &e.State),
+	m := d.mapping(n, "an endpoint", fp, map[string]setter{
+		"id":          d.strField("id", &e.ID),
+		"host":        d.strField("host", &e.Host),
+		"interface":   d.strField("interface", &e.Interface),
+		"mac":         d.strField("mac", &e.MAC),
+		"ipv4_nets":   d.strListField("ipv4_nets", &e.IPv4Nets, fp),
+		"ipv6_nets":   d.strListField("ipv6_nets", &e.IPv6Nets, fp),
+		"profile_ids": d.strListField("profile_ids", &e.ProfileIDs, fp),
+		"state":       d.strField("state", &e.State),
 	})
 	if m == nil {
 		return nil, nil, false
@@ -598,45 +642,23 @@ func (d *decoder) endpoint(n *yaml.Node) (*Endpoint, fieldPos, bool) {
 	return e, fp, true
 }
 
-// expectation decodes one reachability expectation.
+// expectation decodes one reachability expectation and the positions of its fields.
 func (d *decoder) expectation(n *yaml.Node) (*Expectation, fieldPos, bool) {
 	x := &Expectation{Path: d.path}
 	fp := fieldPos{}
-	str := func(field string, dst *string) func(v *yaml.Node) {
-		return func(v *yaml.Node) {
-			fp[field] = posOf(v)
-			if s, ok := d.str(field, v); ok {
-				*dst = s
-			}
-		}
-	}
-	icmp := func(field string, dst **int) func(v *yaml.Node) {
-		return func(v *yaml.Node) {
-			fp[field] = posOf(v)
-			if i, ok := d.integer(field, v, "0-254"); ok {
-				*dst = &i
-			}
-		}
-	}
-	m := d.mapping(n, "a test", map[string]func(v *yaml.Node){
-		"name": str("name", &x.Name),
-		"from": str("from", &x.From),
-		"to":   str("to", &x.To),
-		"protocol": func(v *yaml.Node) {
-			fp["protocol"] = posOf(v)
-			if p, ok := d.protocol("protocol", v); ok {
-				x.Protocol = string(p)
-			}
+	m := d.mapping(n, "a test", fp, map[string]setter{
+		"name": d.strField("name", &x.Name),
+		"from": d.strField("from", &x.From),
+		"to":   d.strField("to", &x.To),
+		"protocol": func(v *yaml.Node) bool {
+			p, ok := d.protocol("protocol", v)
+			x.Protocol = string(p)
+			return ok
 		},
-		"port": func(v *yaml.Node) {
-			fp["port"] = posOf(v)
-			if i, ok := d.integer("port", v, "1-65535"); ok {
-				x.Port = i
-			}
-		},
-		"icmp_type": icmp("icmp_type", &x.ICMPType),
-		"icmp_code": icmp("icmp_code", &x.ICMPCode),
-		"expect":    str("expect", &x.Expect),
+		"port":      d.intField("port", "1-65535", &x.Port),
+		"icmp_type": d.optIntField("icmp_type", "0-254", &x.ICMPType),
+		"icmp_code": d.optIntField("icmp_code", "0-254", &x.ICMPCode),
+		"expect":    d.strField("expect", &x.Expect),
 	})
 	if m == nil {
 		return nil, nil, false
@@ -648,23 +670,20 @@ func (d *decoder) expectation(n *yaml.Node) (*Expectation, fieldPos, bool) {
 // topList decodes a file whose root is a mapping with one required key (endpoints, tests)
 // holding a list, calling item for each element.
 func (d *decoder) topList(root *yaml.Node, key, what string, item func(v *yaml.Node)) {
-	found := false
-	m := d.mapping(root, fmt.Sprintf("a mapping with %q", key), map[string]func(v *yaml.Node){
-		key: func(v *yaml.Node) {
-			found = true
+	fp := fieldPos{}
+	m := d.mapping(root, fmt.Sprintf("a mapping with %q", key), fp, map[string]setter{
+		key: func(v *yaml.Node) bool {
+			n := len(d.errs)
 			d.list(key, v, func(_ int, c *yaml.Node) { item(c) })
+			return len(d.errs) == n
 		},
 	})
 	if m == nil {
 		return
 	}
-	if !found {
-		// A null value counts as an empty list; only a missing key is an error.
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			if m.Content[i].Value == key {
-				return
-			}
-		}
+	// A null value counts as an empty list. A missing key is reported unless another
+	// (unknown, so already reported) key stands in its place.
+	if len(m.Content) == 0 {
 		d.errf(m, "%s: missing; write %s: followed by a list of %s", key, key, what)
 	}
 }
@@ -685,43 +704,30 @@ func DecodeProfile(path string, data []byte) (*Profile, Errors) {
 // and unknown keys are errors; every rule is validated.
 func DecodeRules(path string, data []byte) (id string, hasID bool, inbound, outbound []Rule, errs Errors) {
 	d := &decoder{path: path}
+	inbound, outbound = []Rule{}, []Rule{}
 	root := d.parse(data, `an object with "inbound_rules" and "outbound_rules"`)
 	if root == nil {
-		return "", false, nil, nil, d.result()
+		return "", false, inbound, outbound, d.result()
 	}
-	c := &checker{path: path, errs: &d.errs}
-	var hasIn, hasOut bool
-	m := d.mapping(root, "a rules object", map[string]func(v *yaml.Node){
-		"id": func(v *yaml.Node) {
-			if s, ok := d.str("id", v); ok {
-				id, hasID = s, true
-				if !idRE.MatchString(s) {
-					d.errf(v, "id: %q is not a valid id: %s", s, idChars)
-				}
+	fp := fieldPos{}
+	m := d.mapping(root, "a rules object", fp, map[string]setter{
+		"id": func(v *yaml.Node) bool {
+			s, ok := d.str("id", v)
+			if ok && !idRE.MatchString(s) {
+				d.errf(v, "id: %q is not a valid id: %s", s, idChars)
 			}
+			id, hasID = s, ok
+			return ok
 		},
-		"inbound_rules": func(v *yaml.Node) {
-			hasIn = true
-			inbound = d.rules("inbound_rules", v, c)
-		},
-		"outbound_rules": func(v *yaml.Node) {
-			hasOut = true
-			outbound = d.rules("outbound_rules", v, c)
-		},
+		"inbound_rules":  d.rulesField("inbound_rules", &inbound),
+		"outbound_rules": d.rulesField("outbound_rules", &outbound),
 	})
 	if m != nil {
-		if !hasIn {
-			d.errf(m, "inbound_rules: missing (write [] for none)")
+		for _, k := range []string{"inbound_rules", "outbound_rules"} {
+			if _, ok := fp[k]; !ok {
+				d.errf(m, "%s: missing (write [] for none)", k)
+			}
 		}
-		if !hasOut {
-			d.errf(m, "outbound_rules: missing (write [] for none)")
-		}
-	}
-	if inbound == nil {
-		inbound = []Rule{}
-	}
-	if outbound == nil {
-		outbound = []Rule{}
 	}
 	return id, hasID, inbound, outbound, d.result()
 }

@@ -51,7 +51,25 @@ func (c *checker) at(key string) Pos {
 	return c.base
 }
 
+// bad reports whether decoding already reported the field (so checks of it are skipped).
+func (c *checker) bad(key string) bool {
+	if i := strings.IndexByte(key, '['); i > 0 {
+		key = key[:i]
+	}
+	_, ok := c.fp[badKey(key)]
+	return ok
+}
+
+// missing reports whether a field is absent from the file (always true without positions).
+func (c *checker) missing(key string) bool {
+	_, ok := c.fp[key]
+	return !ok
+}
+
 func (c *checker) errf(key, format string, args ...any) {
+	if c.bad(key) {
+		return
+	}
 	p := c.at(key)
 	if c.fp == nil && c.base.Line == 0 {
 		p = Pos{}
@@ -71,7 +89,7 @@ func ValidateRule(path string, r Rule, where string) Errors {
 	if where != "" {
 		c.prefix = where + ": "
 	}
-	c.rule(&r, nil, "")
+	c.rule(&r, nil)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -80,7 +98,7 @@ func ValidateRule(path string, r Rule, where string) Errors {
 }
 
 // rule checks a rule; fp are its field positions (nil when unknown).
-func (c *checker) rule(r *Rule, fp fieldPos, _ string) {
+func (c *checker) rule(r *Rule, fp fieldPos) {
 	saved, savedBase := c.fp, c.base
 	defer func() { c.fp, c.base = saved, savedBase }()
 	c.fp = fp
@@ -91,7 +109,11 @@ func (c *checker) rule(r *Rule, fp fieldPos, _ string) {
 	switch r.Action {
 	case ActionAllow, ActionDeny, ActionLog:
 	case "":
-		c.errf("action", "action is required: allow, deny or log")
+		if c.missing("action") {
+			c.errf("action", "action is required: allow, deny or log")
+		} else {
+			c.errf("action", "action: \"\" is not an action (allow, deny or log)")
+		}
 	default:
 		c.errf("action", "action: %q is not an action (allow, deny or log)", r.Action)
 	}
@@ -158,8 +180,10 @@ func (c *checker) rule(r *Rule, fp fieldPos, _ string) {
 				c.errf(itemKey(f.key, i), "%s: %q is not a port range: %d is not below %d", f.key, p.String(), p.First, p.Last)
 			}
 		}
-		if len(f.ports) > 0 && !r.Protocol.HasPorts() {
+		if len(f.ports) > 0 && !r.Protocol.HasPorts() && !c.bad("protocol") {
 			switch {
+			case r.Protocol == "" && r.NotProtocol != "":
+				c.errf(f.key, "%s: ports need protocol tcp, udp, sctp or udplite (a positive protocol; !protocol does not count)", f.key)
 			case r.Protocol == "":
 				c.errf(f.key, "%s: ports need protocol tcp, udp, sctp or udplite", f.key)
 			default:
@@ -180,7 +204,7 @@ func (c *checker) rule(r *Rule, fp fieldPos, _ string) {
 		if *f.v < 0 || *f.v > 254 {
 			c.errf(f.key, "%s: %d is not supported (0-254)", f.key, *f.v)
 		}
-		if icmpFam == 0 {
+		if icmpFam == 0 && !c.bad("protocol") {
 			if r.Protocol == "" {
 				c.errf(f.key, "%s: needs protocol icmp or icmpv6", f.key)
 			} else {
@@ -227,11 +251,9 @@ func showProto(p Protocol) string {
 }
 
 // profile checks a profile's id and tags (rules are checked as they are decoded).
-// badID is set when the id was present but not a string (already reported).
-func (c *checker) profile(p *Profile, badID bool) {
+func (c *checker) profile(p *Profile) {
 	switch {
-	case badID:
-	case p.ID == "":
+	case p.ID == "" && c.missing("id"):
 		c.errf("id", "id is required (the profile name, equal to the file name)")
 	case !idRE.MatchString(p.ID):
 		c.errf("id", "id: %q is not a valid id: %s", p.ID, idChars)
@@ -254,15 +276,20 @@ func (c *checker) profile(p *Profile, badID bool) {
 // endpoint checks one endpoint on its own (references are checked by Load).
 func (c *checker) endpoint(e *Endpoint) {
 	switch {
-	case e.ID == "":
+	case e.ID == "" && c.missing("id"):
 		c.errf("id", "id is required")
 	case !idRE.MatchString(e.ID):
 		c.errf("id", "id: %q is not a valid id: %s", e.ID, idChars)
 	}
-	if e.Host == "" {
+	switch {
+	case e.Host == "" && c.missing("host"):
 		c.errf("host", "host is required (the host that enforces the endpoint)")
+	case e.Host == "":
+		c.errf("host", "host: must not be empty")
 	}
 	switch {
+	case e.Interface == "" && c.missing("interface"):
+		c.errf("interface", "interface is required (the host-side interface name)")
 	case e.Interface == "":
 		c.errf("interface", "interface is required (the host-side interface name)")
 	case len(e.Interface) > 15:
@@ -309,26 +336,26 @@ func (c *checker) endpoint(e *Endpoint) {
 
 // expectation checks one test on its own (references are checked by Load).
 func (c *checker) expectation(x *Expectation) {
-	if x.From == "" {
-		c.errf("from", "from is required (an endpoint id or an IP address)")
-	}
-	if x.To == "" {
-		c.errf("to", "to is required (an endpoint id or an IP address)")
+	for _, f := range []struct{ key, v string }{{"from", x.From}, {"to", x.To}} {
+		switch {
+		case f.v == "" && c.missing(f.key):
+			c.errf(f.key, "%s is required (an endpoint id or an IP address)", f.key)
+		case f.v == "":
+			c.errf(f.key, "%s: must not be empty (an endpoint id or an IP address)", f.key)
+		}
 	}
 	p := Protocol(x.Protocol)
 	switch _, ok := p.Number(); {
-	case x.Protocol == "":
-		if _, set := c.fp["protocol"]; !set {
-			c.errf("protocol", "protocol is required (%s or 1-255)", strings.Join(ProtocolNames, ", "))
-		}
+	case x.Protocol == "" && c.missing("protocol"):
+		c.errf("protocol", "protocol is required (%s or 1-255)", strings.Join(ProtocolNames, ", "))
 	case !ok:
 		c.errf("protocol", "protocol: %s is not a protocol (%s or 1-255)", showProto(p), strings.Join(ProtocolNames, ", "))
 	}
-	if _, set := c.fp["port"]; set || x.Port != 0 {
+	if !c.missing("port") || x.Port != 0 {
 		switch {
 		case x.Port < 1 || x.Port > 65535:
 			c.errf("port", "port: %d is not a port (1-65535)", x.Port)
-		case !p.HasPorts():
+		case !p.HasPorts() && !c.bad("protocol"):
 			c.errf("port", "port: needs protocol tcp, udp, sctp or udplite")
 		}
 	}
@@ -342,7 +369,7 @@ func (c *checker) expectation(x *Expectation) {
 		if *f.v < 0 || *f.v > 254 {
 			c.errf(f.key, "%s: %d is not supported (0-254)", f.key, *f.v)
 		}
-		if p.ICMPFamily() == 0 {
+		if p.ICMPFamily() == 0 && !c.bad("protocol") {
 			c.errf(f.key, "%s: needs protocol icmp or icmpv6", f.key)
 		}
 	}
@@ -352,7 +379,11 @@ func (c *checker) expectation(x *Expectation) {
 	switch x.Expect {
 	case "allow", "deny":
 	case "":
-		c.errf("expect", "expect is required: allow or deny")
+		if c.missing("expect") {
+			c.errf("expect", "expect is required: allow or deny")
+		} else {
+			c.errf("expect", "expect: \"\" is not allow or deny")
+		}
 	default:
 		c.errf("expect", "expect: %q is not allow or deny", x.Expect)
 	}

@@ -1,0 +1,156 @@
+package schema
+
+import (
+	"strings"
+	"testing"
+)
+
+func errLines(errs Errors) string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestDecodeProfile(t *testing.T) {
+	tests := []struct {
+		name, path, data string
+		want             string
+	}{
+		{"valid", "profiles/WEB.yaml", "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [80, \"8000:8080\"]\n", ""},
+		{"stem", "profiles/APP.yaml", "id: WEB\n", `profiles/APP.yaml:1:5: id: "WEB" does not match the file name "APP" (a profile's id is its file name without extension)`},
+		{"empty", "profiles/WEB.json", "", "profiles/WEB.json:1:1: empty file: expected a profile"},
+		{"rule error", "profiles/WEB.json", `{"id": "WEB", "outbound_rules": [{"action": "allow", "icmp_type": 8}]}`, "profiles/WEB.json:1:67: icmp_type: needs protocol icmp or icmpv6"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, errs := DecodeProfile(tt.path, []byte(tt.data))
+			if got := errLines(errs); got != tt.want {
+				t.Fatalf("errors:\n%s\nwant:\n%s", got, tt.want)
+			}
+			if tt.want == "" {
+				if p == nil || p.ID != "WEB" || p.Path != tt.path || len(p.Inbound) != 1 || p.Inbound[0].DstPorts[1] != (PortRange{8000, 8080}) {
+					t.Errorf("profile = %+v", p)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeRules(t *testing.T) {
+	seed := `{
+  "id": "APP",
+  "inbound_rules": [
+    {
+      "action": "allow",
+      "protocol": "tcp",
+      "dst_ports": [7890],
+      "src_tag": "APP_7890"
+    },
+    {
+      "action": "allow",
+      "protocol": "icmp",
+      "icmp_type": 8
+    }
+  ],
+  "outbound_rules": [
+    {
+      "action": "allow"
+    }
+  ]
+}`
+	id, hasID, in, out, errs := DecodeRules("APP-rules.json", []byte(seed))
+	if errs != nil {
+		t.Fatalf("seed rules: %v", errs)
+	}
+	if id != "APP" || !hasID || len(in) != 2 || len(out) != 1 {
+		t.Fatalf("got id=%q hasID=%v in=%d out=%d", id, hasID, len(in), len(out))
+	}
+	if r := in[0]; r.Protocol != "tcp" || r.SrcTag != "APP_7890" || len(r.DstPorts) != 1 || r.DstPorts[0] != (PortRange{7890, 7890}) || r.Pos != (Pos{Line: 4, Col: 5}) {
+		t.Errorf("rule 1 = %+v", r)
+	}
+	if r := in[1]; r.ICMPType == nil || *r.ICMPType != 8 {
+		t.Errorf("rule 2 = %+v", r)
+	}
+
+	bad := []struct {
+		name, data, want string
+	}{
+		{"no id is fine", `{"inbound_rules": [], "outbound_rules": []}`, ""},
+		{"missing lists", `{"id": "APP"}`, "stdin:1:1: inbound_rules: missing (write [] for none)\nstdin:1:1: outbound_rules: missing (write [] for none)"},
+		{"unknown key", `{"inbound_rules": [], "outbound_rules": [], "tags": []}`, `stdin:1:45: unknown key "tags" in a rules object; known keys: id, inbound_rules, outbound_rules`},
+		{"bad rule", "{\"inbound_rules\": [{\"action\": \"allow\", \"dst_ports\": [\"80\"]}],\n \"outbound_rules\": []}", `stdin:1:54: dst_ports: "80" is a string; write ports as integers or "a:b" ranges`},
+		{"bad id", `{"id": "A B", "inbound_rules": [], "outbound_rules": []}`, `stdin:1:8: id: "A B" is not a valid id: use letters, digits, '.', '_' and '-'`},
+		{"syntax", `{"inbound_rules": [}`, `stdin:1:20: syntax error: did not find expected node content`},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, hasID, in, out, errs := DecodeRules("stdin", []byte(tt.data))
+			if got := errLines(errs); got != tt.want {
+				t.Fatalf("errors:\n%s\nwant:\n%s", got, tt.want)
+			}
+			if in == nil || out == nil {
+				t.Errorf("nil rule lists")
+			}
+			if tt.name == "no id is fine" && hasID {
+				t.Errorf("hasID without an id")
+			}
+		})
+	}
+}
+
+func TestValidateRule(t *testing.T) {
+	eight, big := 8, 255
+	tests := []struct {
+		name  string
+		rule  Rule
+		where string
+		want  string
+	}{
+		{"valid", Rule{Action: ActionAllow, Protocol: "tcp", DstPorts: []PortRange{{80, 80}, {8000, 8080}}}, "inbound_rules[1]", ""},
+		{"valid icmp", Rule{Action: ActionAllow, Protocol: "icmp", ICMPType: &eight}, "", ""},
+		{"no action", Rule{Protocol: "tcp"}, "inbound_rules[2]", "WEB.yaml: inbound_rules[2]: action is required: allow, deny or log"},
+		{"reversed range", Rule{Action: ActionAllow, Protocol: "udp", SrcPorts: []PortRange{{90, 80}}}, "outbound_rules[1]", `WEB.yaml: outbound_rules[1]: src_ports: "90:80" is not a port range: 90 is not below 80`},
+		{"ports without protocol", Rule{Action: ActionDeny, DstPorts: []PortRange{{22, 22}}}, "", "WEB.yaml: dst_ports: ports need protocol tcp, udp, sctp or udplite"},
+		{"icmp 255 and version", Rule{Action: ActionAllow, Protocol: "icmp", ICMPType: &big, IPVersion: 6}, "", "WEB.yaml: icmp_type: 255 is not supported (0-254)\nWEB.yaml: ip_version: 6 does not match protocol \"icmp\" (IPv4)"},
+		{"with position", Rule{Action: "permit", Pos: Pos{Line: 3, Col: 5}}, "inbound_rules[1]", `WEB.yaml:3:5: inbound_rules[1]: action: "permit" is not an action (allow, deny or log)`},
+		{"cidr families", Rule{Action: ActionAllow, SrcNet: "198.18.0.0/15", DstNet: "fd00::/8"}, "", `WEB.yaml: dst_net: "fd00::/8" is IPv6 but src_net "198.18.0.0/15" is IPv4: the rule could never match`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := ValidateRule("WEB.yaml", tt.rule, tt.where)
+			if got := errLines(errs); got != tt.want {
+				t.Errorf("errors:\n%s\nwant:\n%s", got, tt.want)
+			}
+			if tt.want == "" && errs != nil {
+				t.Errorf("non-nil Errors for a valid rule")
+			}
+		})
+	}
+}
+
+func TestParsePortRange(t *testing.T) {
+	tests := []struct {
+		in   string
+		want PortRange
+		err  string
+	}{
+		{"1:2", PortRange{1, 2}, ""},
+		{"0:65535", PortRange{0, 65535}, ""},
+		{"80", PortRange{}, `"80" is a string; write ports as integers or "a:b" ranges`},
+		{"2:1", PortRange{}, `"2:1" is not a port range: 2 is not below 1`},
+		{":1", PortRange{}, `":1" is not a port range: "" is not a number`},
+		{"1:99999999", PortRange{}, `"1:99999999" is not a port range: 99999999 is not a port (0-65535)`},
+		{"+1:2", PortRange{}, `"+1:2" is not a port range: "+1" is not a number`},
+	}
+	for _, tt := range tests {
+		got, err := ParsePortRange(tt.in)
+		if tt.err == "" && (err != nil || got != tt.want) {
+			t.Errorf("ParsePortRange(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+		if tt.err != "" && (err == nil || err.Error() != tt.err) {
+			t.Errorf("ParsePortRange(%q) error = %v; want %q", tt.in, err, tt.err)
+		}
+	}
+}

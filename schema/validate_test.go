@@ -1,0 +1,682 @@
+package schema
+
+import (
+	"strings"
+	"testing"
+)
+
+// loadCases: each case is a repository (path -> content) and the exact `path:line:col: message`
+// lines Load must return (none for a valid repository).
+var loadCases = []struct {
+	name  string
+	files map[string]string
+	want  []string
+}{
+	{
+		name: "valid minimal profile",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\n",
+		},
+	},
+	{
+		name: "valid everything null",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ntags:\ninbound_rules: ~\noutbound_rules: null\n",
+		},
+	},
+	{
+		name: "empty profile",
+		files: map[string]string{
+			"profiles/WEB.yaml": "",
+		},
+		want: []string{
+			"profiles/WEB.yaml:1:1: empty file: expected a profile",
+		},
+	},
+	{
+		name: "comment-only profile",
+		files: map[string]string{
+			"profiles/WEB.yaml": "# nothing\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:1:1: empty file: expected a profile",
+		},
+	},
+	{
+		name: "empty endpoints file",
+		files: map[string]string{
+			"endpoints/e.yaml": "",
+		},
+		want: []string{
+			"endpoints/e.yaml:1:1: empty file: expected \"endpoints:\" and a list of endpoints",
+		},
+	},
+	{
+		name: "empty tests file",
+		files: map[string]string{
+			"tests/t.yaml": "---\n",
+		},
+		want: []string{
+			"tests/t.yaml:1:1: empty file: expected \"tests:\" and a list of tests",
+		},
+	},
+	{
+		name: "syntax error with line",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ntags: [a\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:3:1: syntax error: did not find expected ',' or ']' (while parsing a flow sequence that starts at line 2 column 7)",
+		},
+	},
+	{
+		name: "syntax error line 1",
+		files: map[string]string{
+			"profiles/WEB.yaml": "\tid: WEB\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:1:1: syntax error: found character that cannot start any token (a tab: YAML indents with spaces)",
+		},
+	},
+	{
+		name: "unquoted negation key",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    !protocol: tcp\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:4:5: !protocol must be quoted (\"!protocol\"): an unquoted '!' starts a YAML tag",
+			"profiles/WEB.yaml:5:1: syntax error: could not find expected ':' (while scanning a simple key that starts at line 4 column 5)",
+		},
+	},
+	{
+		name: "second document",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\n---\nid: APP\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:3:1: a second YAML document: a file holds one document",
+		},
+	},
+	{
+		name: "custom tag",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: !x WEB\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:1:5: id: unsupported YAML tag \"!x\" (quote values and keys that start with '!')",
+		},
+	},
+	{
+		name: "merge key",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\nbase: &b {action: allow}\ninbound_rules:\n  - <<: *b\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:2:1: unknown key \"base\" in a profile; known keys: id, inbound_rules, outbound_rules, tags",
+			"profiles/WEB.yaml:4:5: action is required: allow, deny or log",
+			"profiles/WEB.yaml:4:5: merge keys (<<) are not supported",
+		},
+	},
+	{
+		name: "alias ok",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules: &r\n  - action: allow\noutbound_rules: *r\n",
+		},
+	},
+	{
+		name: "root not a mapping",
+		files: map[string]string{
+			"profiles/WEB.yaml": "- id: WEB\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:1:1: expected a profile (a mapping of keys), found a list",
+		},
+	},
+	{
+		name: "json profile",
+		files: map[string]string{
+			"profiles/WEB.json": "{\"id\": \"WEB\",\n \"tags\": [\"WEB\"],\n \"inbound_rules\": [{\"action\": \"allow\", \"dst_ports\": [\"80\"]}]}\n",
+		},
+		want: []string{
+			"profiles/WEB.json:3:54: dst_ports: \"80\" is a string; write ports as integers or \"a:b\" ranges",
+		},
+	},
+	{
+		name: "json syntax error",
+		files: map[string]string{
+			"profiles/WEB.json": "{\"id\": \"WEB\",\n \"tags\": [\"WEB\",]\n",
+		},
+		want: []string{
+			"profiles/WEB.json:3:1: syntax error: did not find expected ',' or '}' (while parsing a flow mapping that starts at line 1 column 1)",
+		},
+	},
+	{
+		name: "unknown key with suggestion",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    dst_port: [80]\n    protocol: tcp\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:4:5: unknown key \"dst_port\" in a rule (did you mean \"dst_ports\"?)",
+		},
+	},
+	{
+		name: "unknown key without suggestion",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ncolour: blue\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:2:1: unknown key \"colour\" in a profile; known keys: id, inbound_rules, outbound_rules, tags",
+		},
+	},
+	{
+		name: "duplicate key",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ntags: [A]\ntags: [B]\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:3:1: duplicate key \"tags\" (first at line 2)",
+		},
+	},
+	{
+		name: "non-scalar key",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\n[a]: 1\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:2:1: a key of a profile is a list; keys are names",
+		},
+	},
+	{
+		name: "string port",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [80, \"80\"]\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:21: dst_ports: \"80\" is a string; write ports as integers or \"a:b\" ranges",
+		},
+	},
+	{
+		name: "wrong types",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: 7\ntags: WEB\ninbound_rules:\n  - action: true\n    src_net: 10\n    icmp_type: x\n    protocol: [tcp]\n    ip_version: 4.0\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:1:5: id: 7 is a number; expected a string (quote it: \"7\")",
+			"profiles/WEB.yaml:2:7: tags: \"WEB\" is a string; expected a list (write [WEB])",
+			"profiles/WEB.yaml:4:13: action: true is a boolean; expected a string (quote it: \"true\")",
+			"profiles/WEB.yaml:5:14: src_net: 10 is a number; expected a string (quote it: \"10\")",
+			"profiles/WEB.yaml:6:16: icmp_type: \"x\" is a string; expected an integer (0-254)",
+			"profiles/WEB.yaml:7:15: protocol: expected a protocol name or number, found a list",
+			"profiles/WEB.yaml:8:17: ip_version: 4.0 is a number; expected an integer (4 or 6)",
+		},
+	},
+	{
+		name: "rule not a mapping",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - allow\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:3:5: expected a rule (a mapping of keys), found a string",
+		},
+	},
+	{
+		name: "huge integer",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: icmp\n    icmp_type: 99999999999\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:16: icmp_type: 99999999999 is out of range (0-254)",
+		},
+	},
+	{
+		name: "id missing",
+		files: map[string]string{
+			"profiles/WEB.yaml": "tags: [WEB]\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:1:1: id is required (the profile name, equal to the file name)",
+		},
+	},
+	{
+		name: "bad id",
+		files: map[string]string{
+			"profiles/a b.yaml": "id: a b\n",
+		},
+		want: []string{
+			"profiles/a b.yaml:1:5: id: \"a b\" is not a valid id: use letters, digits, '.', '_' and '-'",
+		},
+	},
+	{
+		name: "id not the stem",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: APP\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:1:5: id: \"APP\" does not match the file name \"WEB\" (a profile's id is its file name without extension)",
+		},
+	},
+	{
+		name: "duplicate profile",
+		files: map[string]string{
+			"profiles/WEB.json": "{\"id\": \"WEB\"}",
+			"profiles/WEB.yaml": "id: WEB\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:1:5: profile \"WEB\" is defined twice: also in profiles/WEB.json",
+		},
+	},
+	{
+		name: "bad and duplicate tags",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ntags: [WEB, \"x/y\", WEB]\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:2:13: tags: \"x/y\" is not a valid tag: use letters, digits, '.', '_' and '-'",
+			"profiles/WEB.yaml:2:20: tags: duplicate tag \"WEB\"",
+		},
+	},
+	{
+		name: "action missing",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - protocol: tcp\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:3:5: action is required: allow, deny or log",
+		},
+	},
+	{
+		name: "action unknown",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: accept\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:3:13: action: \"accept\" is not an action (allow, deny or log)",
+		},
+	},
+	{
+		name: "log prefix",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: deny\n    log_prefix: \"bad prefix with spaces and too long\"\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:4:17: log_prefix: \"bad prefix with spaces and too long\" is longer than 27 characters",
+			"profiles/WEB.yaml:4:17: log_prefix: \"bad prefix with spaces and too long\" may only contain letters, digits, '_', ':' and '-'",
+			"profiles/WEB.yaml:4:17: log_prefix: only allowed with action log",
+		},
+	},
+	{
+		name: "log prefix ok",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: log\n    log_prefix: \"WEB:in-1_\"\n",
+		},
+	},
+	{
+		name: "protocols",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - {action: allow, protocol: gre}\n  - {action: allow, protocol: 256}\n  - {action: allow, \"!protocol\": \"0\"}\n  - {action: allow, protocol: \"47\"}\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:3:31: protocol: \"gre\" is not a protocol (tcp, udp, icmp, icmpv6, sctp, udplite or 1-255)",
+			"profiles/WEB.yaml:4:31: protocol: 256 is not a protocol (tcp, udp, icmp, icmpv6, sctp, udplite or 1-255)",
+			"profiles/WEB.yaml:5:34: !protocol: 0 is not a protocol (tcp, udp, icmp, icmpv6, sctp, udplite or 1-255)",
+		},
+	},
+	{
+		name: "tags in rules",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    src_tag: \"a b\"\n    \"!dst_tag\": \"c,d\"\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:4:14: src_tag: \"a b\" is not a valid tag: use letters, digits, '.', '_' and '-'",
+			"profiles/WEB.yaml:5:17: !dst_tag: \"c,d\" is not a valid tag: use letters, digits, '.', '_' and '-'",
+		},
+	},
+	{
+		name: "nets",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    src_net: 198.18.0.0/33\n    dst_net: \"fe80::1%eth0\"\n    \"!src_net\": bogus\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:4:14: src_net: \"198.18.0.0/33\" is not an IP address or CIDR",
+			"profiles/WEB.yaml:5:14: dst_net: \"fe80::1%eth0\" is not an IP address or CIDR",
+			"profiles/WEB.yaml:6:17: !src_net: \"bogus\" is not an IP address or CIDR",
+		},
+	},
+	{
+		name: "nets of two families",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    src_net: 198.18.0.0/16\n    dst_net: \"fd00::/8\"\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:14: dst_net: \"fd00::/8\" is IPv6 but src_net \"198.18.0.0/16\" is IPv4: the rule could never match",
+		},
+	},
+	{
+		name: "negated nets of two families",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    \"!src_net\": \"fd00::/8\"\n    \"!dst_net\": 198.18.0.1\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:17: !dst_net: \"198.18.0.1\" is IPv4 but !src_net \"fd00::/8\" is IPv6: the rule could never match",
+		},
+	},
+	{
+		name: "port range errors",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: udp\n    dst_ports: [70000, \"90:80\", \"80:80\", \"1:70000\", \"80-90\", \"x\", -1]\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:17: dst_ports: 70000 is not a port (0-65535)",
+			"profiles/WEB.yaml:5:24: dst_ports: \"90:80\" is not a port range: 90 is not below 80",
+			"profiles/WEB.yaml:5:33: dst_ports: \"80:80\" is not a port range: 80 is not below 80",
+			"profiles/WEB.yaml:5:42: dst_ports: \"1:70000\" is not a port range: 70000 is not a port (0-65535)",
+			"profiles/WEB.yaml:5:53: dst_ports: \"80-90\" is not a port or a port range (write 80 or \"8000:8080\")",
+			"profiles/WEB.yaml:5:62: dst_ports: \"x\" is not a port or a port range (write 80 or \"8000:8080\")",
+			"profiles/WEB.yaml:5:67: dst_ports: -1 is not a port (0-65535)",
+		},
+	},
+	{
+		name: "ports without protocol",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    src_ports: [80]\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:4:16: src_ports: ports need protocol tcp, udp, sctp or udplite",
+		},
+	},
+	{
+		name: "ports with icmp",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: icmp\n    dst_ports: [80]\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:16: dst_ports: ports need protocol tcp, udp, sctp or udplite, not \"icmp\"",
+		},
+	},
+	{
+		name: "negated ports with negated protocol",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    \"!protocol\": tcp\n    \"!dst_ports\": [22]\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:19: !dst_ports: ports need protocol tcp, udp, sctp or udplite (a positive protocol; !protocol does not count)",
+		},
+	},
+	{
+		name: "ports with protocol number",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: 132\n    \"!src_ports\": [\"1:1024\"]\n",
+		},
+	},
+	{
+		name: "icmp range",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: icmp\n    icmp_type: 255\n    icmp_code: -1\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:16: icmp_type: 255 is not supported (0-254)",
+			"profiles/WEB.yaml:6:16: icmp_code: -1 is not supported (0-254)",
+		},
+	},
+	{
+		name: "icmp without protocol",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    icmp_type: 8\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:4:16: icmp_type: needs protocol icmp or icmpv6",
+		},
+	},
+	{
+		name: "icmp with tcp",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    \"!icmp_type\": 8\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:19: !icmp_type: needs protocol icmp or icmpv6, not \"tcp\"",
+		},
+	},
+	{
+		name: "icmp code without type",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: icmpv6\n    icmp_code: 0\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:16: icmp_code: needs icmp_type",
+		},
+	},
+	{
+		name: "negated icmp code without type",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: icmp\n    \"!icmp_code\": 0\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:19: !icmp_code: needs icmp_type or !icmp_type",
+		},
+	},
+	{
+		name: "negated icmp code with negated type",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: icmp\n    \"!icmp_type\": 8\n    \"!icmp_code\": 0\n",
+		},
+	},
+	{
+		name: "ip version",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    ip_version: 5\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:4:17: ip_version: 5 is not 4 or 6",
+		},
+	},
+	{
+		name: "ip version vs nets",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    ip_version: 6\n    src_net: 198.18.0.0/16\n    \"!dst_net\": 198.18.1.0/24\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:4:17: ip_version: 6 does not match !dst_net \"198.18.1.0/24\" (IPv4)",
+			"profiles/WEB.yaml:4:17: ip_version: 6 does not match src_net \"198.18.0.0/16\" (IPv4)",
+		},
+	},
+	{
+		name: "ip version vs icmp",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: icmpv6\n    ip_version: 4\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:17: ip_version: 4 does not match protocol \"icmpv6\" (IPv6)",
+		},
+	},
+	{
+		name: "icmp vs net",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: 1\n    dst_net: \"fd00::1\"\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:5:14: dst_net: \"fd00::1\" is IPv6 but protocol 1 is IPv4: the rule could never match",
+		},
+	},
+	{
+		name: "endpoints key missing",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoint: []\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:1:1: unknown key \"endpoint\" in a mapping with \"endpoints\" (did you mean \"endpoints\"?)",
+		},
+	},
+	{
+		name: "endpoints not a list",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints: web-1\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:1:12: endpoints: \"web-1\" is a string; expected a list (write [web-1])",
+		},
+	},
+	{
+		name: "endpoint not a mapping",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - web-1\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:2:5: expected an endpoint (a mapping of keys), found a string",
+		},
+	},
+	{
+		name: "endpoint required fields",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - mac: \"ee:ee:ee:ee:ee:01\"\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:2:5: host is required (the host that enforces the endpoint)",
+			"endpoints/e.yaml:2:5: id is required",
+			"endpoints/e.yaml:2:5: interface is required (the host-side interface name)",
+		},
+	},
+	{
+		name: "endpoint bad values",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - id: \"web 1\"\n    host: node-1\n    interface: \"cali web\"\n    mac: \"ee:ee:ee:ee:ee:ee:ee:ee\"\n    state: running\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:2:9: id: \"web 1\" is not a valid id: use letters, digits, '.', '_' and '-'",
+			"endpoints/e.yaml:4:16: interface: \"cali web\" may not contain '/', ':' or whitespace",
+			"endpoints/e.yaml:5:10: mac: \"ee:ee:ee:ee:ee:ee:ee:ee\" is not a 48-bit MAC address (write ee:ee:ee:ee:ee:ee)",
+			"endpoints/e.yaml:6:12: state: \"running\" is not a state (active or inactive)",
+		},
+	},
+	{
+		name: "interface names",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - {id: a, host: h, interface: caliabcdefghijkl}\n  - {id: b, host: h, interface: \"eth0:1\"}\n  - {id: c, host: h, interface: \"a/b\"}\n  - {id: d, host: h, interface: \"..\"}\n  - {id: e, host: h, interface: caliabcdefghijk}\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:2:33: interface: \"caliabcdefghijkl\" is longer than 15 characters",
+			"endpoints/e.yaml:3:33: interface: \"eth0:1\" may not contain '/', ':' or whitespace",
+			"endpoints/e.yaml:4:33: interface: \"a/b\" may not contain '/', ':' or whitespace",
+			"endpoints/e.yaml:5:33: interface: \"..\" is not an interface name",
+		},
+	},
+	{
+		name: "endpoint nets",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - id: a\n    host: h\n    interface: i\n    ipv4_nets: [198.18.0.1/32, \"fd00::1/128\", 198.18.0.0/99]\n    ipv6_nets: [198.18.0.2, \"fd00::2\", \"fd00::/129\"]\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:5:32: ipv4_nets: \"fd00::1/128\" is not an IPv4 network",
+			"endpoints/e.yaml:5:47: ipv4_nets: \"198.18.0.0/99\" is not an IP address or CIDR",
+			"endpoints/e.yaml:6:17: ipv6_nets: \"198.18.0.2\" is not an IPv6 network",
+			"endpoints/e.yaml:6:40: ipv6_nets: \"fd00::/129\" is not an IP address or CIDR",
+		},
+	},
+	{
+		name: "endpoint profiles",
+		files: map[string]string{
+			"endpoints/e.yaml":  "endpoints:\n  - id: a\n    host: h\n    interface: i\n    profile_ids: [WEB, APP, WEB]\n",
+			"profiles/WEB.yaml": "id: WEB\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:5:24: profile_ids: profile \"APP\" does not exist (no profiles/APP.yaml or .json)",
+			"endpoints/e.yaml:5:29: profile_ids: \"WEB\" is listed twice",
+		},
+	},
+	{
+		name: "endpoint duplicates across files",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - {id: a, host: h1, interface: i1}\n  - {id: b, host: h1, interface: i2}\n",
+			"endpoints/f.json": "{\"endpoints\": [\n  {\"id\": \"a\", \"host\": \"h2\", \"interface\": \"i1\"},\n  {\"id\": \"c\", \"host\": \"h1\", \"interface\": \"i2\"}\n]}\n",
+		},
+		want: []string{
+			"endpoints/f.json:2:10: id: endpoint \"a\" is defined twice: also at endpoints/e.yaml:2",
+			"endpoints/f.json:3:42: interface: \"i2\" on host \"h1\" is already used by endpoint \"b\" (endpoints/e.yaml:3)",
+		},
+	},
+	{
+		name: "null endpoints list",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n",
+		},
+	},
+	{
+		name: "tests key missing",
+		files: map[string]string{
+			"tests/t.yaml": "test: []\n",
+		},
+		want: []string{
+			"tests/t.yaml:1:1: unknown key \"test\" in a mapping with \"tests\" (did you mean \"tests\"?)",
+		},
+	},
+	{
+		name: "test required fields",
+		files: map[string]string{
+			"tests/t.yaml": "tests:\n  - name: nothing\n",
+		},
+		want: []string{
+			"tests/t.yaml:2:5: expect is required: allow or deny",
+			"tests/t.yaml:2:5: from is required (an endpoint id or an IP address)",
+			"tests/t.yaml:2:5: protocol is required (tcp, udp, icmp, icmpv6, sctp, udplite or 1-255)",
+			"tests/t.yaml:2:5: to is required (an endpoint id or an IP address)",
+		},
+	},
+	{
+		name: "test bad values",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - {id: a, host: h, interface: i}\n",
+			"tests/t.yaml":     "tests:\n  - {from: a, to: nobody, protocol: gre, expect: accept}\n  - {from: \"198.18.0.1\", to: \"fd00::1\", protocol: tcp, port: 70000, expect: allow}\n  - {from: a, to: a, protocol: icmp, port: 80, icmp_code: 3, expect: deny}\n  - {from: a, to: a, protocol: udp, icmp_type: 255, expect: deny}\n  - {from: a, to: a, protocol: tcp, port: 0, expect: deny}\n",
+		},
+		want: []string{
+			"tests/t.yaml:2:19: to: \"nobody\" is neither an endpoint id nor an IP address",
+			"tests/t.yaml:2:37: protocol: \"gre\" is not a protocol (tcp, udp, icmp, icmpv6, sctp, udplite or 1-255)",
+			"tests/t.yaml:2:50: expect: \"accept\" is not allow or deny",
+			"tests/t.yaml:3:62: port: 70000 is not a port (1-65535)",
+			"tests/t.yaml:4:44: port: needs protocol tcp, udp, sctp or udplite",
+			"tests/t.yaml:4:59: icmp_code: needs icmp_type",
+			"tests/t.yaml:5:48: icmp_type: 255 is not supported (0-254)",
+			"tests/t.yaml:5:48: icmp_type: needs protocol icmp or icmpv6",
+			"tests/t.yaml:6:43: port: 0 is not a port (1-65535)",
+		},
+	},
+	{
+		name: "test ok",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - {id: a, host: h, interface: i}\n",
+			"tests/t.yaml":     "tests:\n  - {from: a, to: 198.18.0.1, protocol: icmp, icmp_type: 8, icmp_code: 0, expect: allow}\n  - {from: a, to: a, protocol: 6, port: 443, expect: deny}\n",
+		},
+	},
+	{
+		name: "ignored files",
+		files: map[string]string{
+			"README.md":           "# hi",
+			"profiles/notes.txt":  "x",
+			"profiles/sub/X.yaml": "bad",
+			"tests/t.json":        "{",
+		},
+	},
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tt := range loadCases {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string][]byte{}
+			for p, s := range tt.files {
+				files[p] = []byte(s)
+			}
+			repo, errs := Load(files)
+			if repo == nil {
+				t.Fatal("Load returned a nil repository")
+			}
+			var got []string
+			for _, e := range errs {
+				got = append(got, e.Error())
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if len(tt.want) == 0 && errs != nil {
+				t.Errorf("Errors is not nil for a valid repository")
+			}
+		})
+	}
+}
