@@ -191,6 +191,9 @@ type FetchError struct {
 func (e *FetchError) Error() string { return fmt.Sprintf("fetch %s: %v", e.URL, e.Err) }
 func (e *FetchError) Unwrap() error { return e.Err }
 
+// Stage classifies the error for metrics: ("fetch", "unreachable").
+func (e *FetchError) Stage() (stage, reason string) { return "fetch", "unreachable" }
+
 // RefError says that the ref does not name anything in the repository (or is ambiguous).
 type RefError struct {
 	Ref    string
@@ -198,6 +201,9 @@ type RefError struct {
 }
 
 func (e *RefError) Error() string { return fmt.Sprintf("ref %q %s", e.Ref, e.Reason) }
+
+// Stage classifies the error for metrics: ("fetch", "ref").
+func (e *RefError) Stage() (stage, reason string) { return "fetch", "ref" }
 
 // Fetch updates the cache clone from the remote, resolves the ref, checks history safety and
 // signatures against opts.LastApplied, and returns the repository files of the commit. When

@@ -516,3 +516,24 @@ func TestConcurrentFetches(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorStages(t *testing.T) {
+	type stager interface{ Stage() (string, string) }
+	for _, tc := range []struct {
+		err           error
+		stage, reason string
+	}{
+		{&FetchError{URL: "u", Err: errors.New("x")}, "fetch", "unreachable"},
+		{&RefError{Ref: "r"}, "fetch", "ref"},
+		{&RewindError{Kind: RewindDiverged}, "history", "rewritten"},
+		{&VerifyError{Kind: VerifyUnsigned}, "verify", "unsigned"},
+	} {
+		var st stager
+		if !errors.As(tc.err, &st) {
+			t.Fatalf("%T has no Stage", tc.err)
+		}
+		if s, r := st.Stage(); s != tc.stage || r != tc.reason {
+			t.Errorf("%T.Stage() = %s, %s; want %s, %s", tc.err, s, r, tc.stage, tc.reason)
+		}
+	}
+}

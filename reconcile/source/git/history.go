@@ -32,6 +32,9 @@ func (e *RewindError) Error() string {
 		abbrev(e.Commit), e.Revision, abbrev(e.LastApplied), e.Reason)
 }
 
+// Stage classifies the error for metrics: ("history", Kind).
+func (e *RewindError) Stage() (stage, reason string) { return "history", e.Kind }
+
 func abbrev(h string) string {
 	if len(h) > 7 {
 		return h[:7]

@@ -44,6 +44,9 @@ func (e *VerifyError) Error() string {
 	return fmt.Sprintf("commit %s has an invalid signature: %s", c, e.Detail)
 }
 
+// Stage classifies the error for metrics: ("verify", Kind).
+func (e *VerifyError) Stage() (stage, reason string) { return "verify", e.Kind }
+
 // keyRing is the set of trusted OpenPGP keys.
 type keyRing struct {
 	entities openpgp.EntityList
