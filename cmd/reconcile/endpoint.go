@@ -1,5 +1,24 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
 
-func newEndpointCmd(g *globals) *cobra.Command { return notYet("endpoint") }
+	"github.com/reconcile-dev/reconcile/reconcile/calicoctl"
+)
+
+// newEndpointCmd wires calicoctl's `endpoint` commands (reconcile/calicoctl) on the repository
+// checkout at --dir (default "."). The arguments are passed through unparsed (see profile).
+func newEndpointCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:                "endpoint",
+		Short:              "calicoctl's endpoint commands on the repository files (show, profile append|remove|set|show)",
+		Long:               "calicoctl's endpoint commands on the repository files.\n\n" + calicoctl.EndpointUsage,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := calicoctl.Endpoint(cmd.Context(), g.calicoctlEnv(), args); code != 0 {
+				return exitCode(code)
+			}
+			return nil
+		},
+	}
+}
