@@ -171,10 +171,18 @@ func baseChain(name string, hook nft.Hook, prio int, key nft.MatchKind, vmap str
 		Name: name,
 		Base: &nft.BaseChain{Hook: hook, Priority: prio, Policy: nft.Accept},
 		Rules: []*nft.Rule{
-			{Matches: []nft.Match{{Kind: nft.MatchCtState, CtState: nft.CtInvalid}}, Verdict: nft.Verdict{Kind: nft.Drop}},
-			{Matches: []nft.Match{{Kind: nft.MatchCtState, CtState: nft.CtEstablished | nft.CtRelated}}, Verdict: nft.Verdict{Kind: nft.Accept}},
 			{VMap: &nft.VMapLookup{Key: key, Map: vmap}},
 		},
+	}
+}
+
+// conntrackRules start every chain of an active endpoint: invalid packets are dropped and
+// packets of established or related flows accepted before policy. They live in the
+// endpoint's chains, not in the base chains, so that the host's other traffic is left alone.
+func conntrackRules() []*nft.Rule {
+	return []*nft.Rule{
+		{Matches: []nft.Match{{Kind: nft.MatchCtState, CtState: nft.CtInvalid}}, Verdict: nft.Verdict{Kind: nft.Drop}},
+		{Matches: []nft.Match{{Kind: nft.MatchCtState, CtState: nft.CtEstablished | nft.CtRelated}}, Verdict: nft.Verdict{Kind: nft.Accept}},
 	}
 }
 
@@ -218,6 +226,10 @@ func (c *compiler) endpointChains(e *schema.Endpoint) ([]*nft.Chain, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	fromC.Rules = conntrackRules()
+	toC.Rules = conntrackRules()
+	hostC.Rules = conntrackRules()
 
 	// from-<EP>: anti-spoof, then each profile's outbound rules, then drop.
 	for _, r := range spoof {

@@ -43,6 +43,7 @@ func goldenCases() []goldenCase {
 			wantSet(t, rs, "tag-v4-APP_7890", "198.18.1.2/31")
 			wantSet(t, rs, "tag-v6-APP_7890", "fd00:1::2/128")
 			wantRules(t, rs, "from-web-1",
+				`ct state invalid drop`, `ct state established,related accept`,
 				`meta nfproto ipv4 ip saddr != 198.18.1.2 counter drop comment "from web-1: ipv4 source not the endpoint's"`,
 				`meta nfproto ipv6 ip6 saddr != fd00:1::2 counter drop comment "from web-1: ipv6 source not the endpoint's"`,
 				`ether saddr != ee:ee:ee:00:00:01 counter drop comment "from web-1: source mac not the endpoint's"`,
@@ -77,7 +78,7 @@ func goldenCases() []goldenCase {
 				endpoint("web-1", "node-1", "caliweb1", []string{"198.18.1.2/32"}, "ADMIN", "WEB"),
 			)
 		}, check: func(t *testing.T, rs *nft.Ruleset) {
-			wantRules(t, rs, "to-web-1", "jump profile-in-ADMIN", "jump profile-in-WEB", `counter drop comment "to web-1: no profile accepted"`)
+			wantRules(t, rs, "to-web-1", `ct state invalid drop`, `ct state established,related accept`, "jump profile-in-ADMIN", "jump profile-in-WEB", `counter drop comment "to web-1: no profile accepted"`)
 			wantRules(t, rs, "profile-out-ADMIN",
 				`meta nfproto ipv4 meta l4proto 17 ip daddr 198.18.200.1 th dport 53 counter drop comment "ADMIN outbound 1"`)
 		}},
@@ -153,6 +154,7 @@ func goldenCases() []goldenCase {
 			)
 		}, check: func(t *testing.T, rs *nft.Ruleset) {
 			wantRules(t, rs, "from-app-6",
+				`ct state invalid drop`, `ct state established,related accept`,
 				`meta nfproto ipv4 counter drop comment "from app-6: no ipv4 nets"`,
 				`meta nfproto ipv6 ip6 saddr != fd00:2::6/127 counter drop comment "from app-6: ipv6 source not the endpoint's"`,
 				`jump profile-out-APP`,
