@@ -188,7 +188,8 @@ type FetchError struct {
 	Err error
 }
 
-func (e *FetchError) Error() string { return fmt.Sprintf("fetch %s: %v", e.URL, e.Err) }
+// Error leaves the URL out: callers name the source when they wrap it (see URL).
+func (e *FetchError) Error() string { return fmt.Sprintf("git fetch: %v", e.Err) }
 func (e *FetchError) Unwrap() error { return e.Err }
 
 // Stage classifies the error for metrics: ("fetch", "unreachable").

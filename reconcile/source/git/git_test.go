@@ -292,8 +292,8 @@ func TestUnreachableRemote(t *testing.T) {
 	}
 	_, err := s.Fetch(context.Background(), source.FetchOptions{LastApplied: c})
 	var fe *FetchError
-	if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), "fetch "+f.remote+": ") {
-		t.Fatalf("got %v, want a *FetchError naming %s", err, f.remote)
+	if !errors.As(err, &fe) || fe.URL != f.remote || err.Error() != "git fetch: repository not found" {
+		t.Fatalf("got %v, want a *FetchError for %s", err, f.remote)
 	}
 
 	// Never reachable, and the default branch cannot be asked for.
