@@ -1,12 +1,16 @@
 package reconcile
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/reconcile-dev/reconcile/schema"
 )
 
 // Metrics are the Prometheus metrics of a reconcile agent, in their own registry (no globals).
@@ -138,4 +142,26 @@ func (m *Metrics) ObserveDrift(drift bool) {
 	} else {
 		m.drift.Set(0)
 	}
+}
+
+// stager is implemented by errors that know which stage of a pass they belong to.
+type stager interface {
+	Stage() (stage, reason string)
+}
+
+// Classify names the stage of a pass an error came from, and a short reason, for metrics
+// and logs: fetch, verify, history, validate, compile, apply, observe, state or lock.
+func Classify(err error) (stage, reason string) {
+	var st stager
+	if errors.As(err, &st) {
+		return st.Stage()
+	}
+	var serr schema.Errors
+	if errors.As(err, &serr) {
+		return "validate", "invalid"
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "fetch", "timeout"
+	}
+	return "unknown", "error"
 }
