@@ -379,6 +379,14 @@ func resolve(repo *git.Repository, ref string) (plumbing.Hash, string, error) {
 	if h, ok, err := commitByPrefix(repo, ref); err != nil {
 		return plumbing.ZeroHash, "", err
 	} else if ok {
+		// The cache keeps commits that the remote dropped; only what the remote still has counts.
+		live, err := reachable(repo, h)
+		if err != nil {
+			return plumbing.ZeroHash, "", err
+		}
+		if !live {
+			return plumbing.ZeroHash, "", &RefError{Ref: ref, Reason: "is a commit that no branch or tag of the remote contains any more"}
+		}
 		return h, "", nil
 	}
 	return plumbing.ZeroHash, "", &RefError{Ref: ref, Reason: "is not a branch, tag or commit of the repository"}
@@ -405,6 +413,45 @@ func refCommit(repo *git.Repository, name plumbing.ReferenceName) (plumbing.Hash
 		return plumbing.ZeroHash, err
 	}
 	return h, nil
+}
+
+// reachable reports whether commit h is on a remote branch or tag (the tip or an ancestor).
+func reachable(repo *git.Repository, h plumbing.Hash) (bool, error) {
+	target, err := repo.CommitObject(h)
+	if err != nil {
+		return false, err
+	}
+	refs, err := repo.References()
+	if err != nil {
+		return false, err
+	}
+	defer refs.Close()
+	var tips []plumbing.ReferenceName
+	_ = refs.ForEach(func(r *plumbing.Reference) error {
+		if n := r.Name(); n.IsTag() || n.IsRemote() && strings.HasPrefix(n.String(), "refs/remotes/"+remoteName+"/") {
+			tips = append(tips, n)
+		}
+		return nil
+	})
+	for _, n := range tips {
+		tip, err := refCommit(repo, n)
+		if err != nil {
+			continue // a tag of a tree or blob
+		}
+		if tip == h {
+			return true, nil
+		}
+		c, err := repo.CommitObject(tip)
+		if err != nil {
+			return false, err
+		}
+		if ok, err := target.IsAncestor(c); err != nil {
+			return false, err
+		} else if ok {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // commitByPrefix finds the one commit whose hash starts with the hex prefix (7 to 40 digits).

@@ -488,6 +488,20 @@ func TestRemoteRefChanges(t *testing.T) {
 	if !errors.As(err, &re) {
 		t.Errorf("deleted branch: got %v, want *RefError", err)
 	}
+
+	// A pinned commit works while the remote has it, and not once a force-push dropped it
+	// (even though the cache still holds the object).
+	fetch(t, open(c2), "")
+	gitRun(t, f.work, "reset", "-q", "--hard", c1)
+	f.push()
+	gitRun(t, f.work, "push", "-q", "origin", "--delete", "refs/tags/release")
+	_, err = open(c2).Fetch(context.Background(), source.FetchOptions{})
+	if !errors.As(err, &re) || err.Error() != `ref "`+c2+`" is a commit that no branch or tag of the remote contains any more` {
+		t.Errorf("dropped commit: got %v", err)
+	}
+	if got := fetch(t, open(c1[:12]), "").Commit; got != c1 {
+		t.Errorf("commit still on main: %s", got)
+	}
 }
 
 // TestConcurrentFetches runs several fetches on one cache at once: the cache lock makes them
