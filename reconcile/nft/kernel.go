@@ -1,0 +1,270 @@
+package nft
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Kernel is the Dataplane over the kernel's nf_tables, through google/nftables, in one network
+// namespace. It never switches a thread's namespace: the netlink sockets are created inside
+// the namespace from its file descriptor. It touches only the one table it is asked about.
+type Kernel struct {
+	mu   sync.Mutex
+	log  *slog.Logger
+	ns   string
+	nsFd int // -1: the current namespace
+	conn *nftables.Conn
+	nl   *netlink.Conn // raw socket for the one-dump rule read-back
+}
+
+var _ Dataplane = (*Kernel)(nil)
+
+// KernelOption configures NewKernel.
+type KernelOption func(*Kernel)
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) KernelOption {
+	return func(k *Kernel) {
+		if l != nil {
+			k.log = l
+		}
+	}
+}
+
+// NewKernel opens the nftables dataplane of a network namespace: "" is the current one, a
+// name is /run/netns/<name> (as `ip netns` creates), anything with a slash is a path to a
+// namespace file (/proc/<pid>/ns/net). Close releases it.
+func NewKernel(netns string, opts ...KernelOption) (*Kernel, error) {
+	k := &Kernel{log: slog.New(slog.NewTextHandler(io.Discard, nil)), ns: netns, nsFd: -1}
+	for _, o := range opts {
+		o(k)
+	}
+	nftOpts := []nftables.ConnOption{nftables.AsLasting()}
+	nlCfg := &netlink.Config{}
+	if netns != "" {
+		path := netns
+		if !strings.Contains(netns, "/") {
+			path = filepath.Join("/run/netns", netns)
+		}
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open network namespace %q: %w", netns, err)
+		}
+		var st unix.Statfs_t
+		if err := unix.Fstatfs(fd, &st); err != nil || (st.Type != unix.NSFS_MAGIC && st.Type != unix.PROC_SUPER_MAGIC) {
+			_ = unix.Close(fd)
+			return nil, fmt.Errorf("open network namespace %q: %s is not a namespace file", netns, path)
+		}
+		k.nsFd = fd
+		nftOpts = append(nftOpts, nftables.WithNetNSFd(fd))
+		nlCfg.NetNS = fd
+	}
+	conn, err := nftables.New(nftOpts...)
+	if err != nil {
+		k.closeFd()
+		return nil, fmt.Errorf("open nftables in network namespace %q: %w", netns, err)
+	}
+	k.conn = conn
+	nl, err := netlink.Dial(unix.NETLINK_NETFILTER, nlCfg)
+	if err != nil {
+		_ = conn.CloseLasting()
+		k.closeFd()
+		return nil, fmt.Errorf("open netfilter netlink socket in network namespace %q: %w", netns, err)
+	}
+	k.nl = nl
+	return k, nil
+}
+
+func (k *Kernel) closeFd() {
+	if k.nsFd >= 0 {
+		_ = unix.Close(k.nsFd)
+		k.nsFd = -1
+	}
+}
+
+// Close releases the sockets and the namespace handle.
+func (k *Kernel) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var errs []error
+	if k.conn != nil {
+		errs = append(errs, k.conn.CloseLasting())
+		k.conn = nil
+	}
+	if k.nl != nil {
+		errs = append(errs, k.nl.Close())
+		k.nl = nil
+	}
+	k.closeFd()
+	return errors.Join(errs...)
+}
+
+// Apply replaces table inet <desired.Table> with desired in one netlink transaction: add,
+// delete and add the table, then chains, sets, maps and rules, then one Flush. The kernel
+// applies the batch atomically, so on any error the old table (or its absence) is intact.
+// desired is validated first; an invalid model returns an error and sends nothing.
+func (k *Kernel) Apply(ctx context.Context, desired *Ruleset) error {
+	if desired == nil {
+		return errors.New("apply: no ruleset")
+	}
+	enc, err := encode(desired)
+	if err != nil {
+		return fmt.Errorf("apply table %q: %w", desired.Table, err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.conn == nil {
+		return errors.New("apply: dataplane is closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("apply table %q: %w", desired.Table, err)
+	}
+	start := time.Now()
+	if err := enc.queue(k.conn); err != nil {
+		// The library keeps the error and Flush returns it without sending anything; the
+		// Flush also empties the batch.
+		_ = k.conn.Flush()
+		return fmt.Errorf("apply table %q: %w", desired.Table, err)
+	}
+	if err := k.conn.Flush(); err != nil {
+		return fmt.Errorf("apply table %q: netlink transaction rejected, nothing changed: %w", desired.Table, err)
+	}
+	k.log.Debug("applied nftables table", "table", desired.Table, "netns", k.ns,
+		"chains", len(enc.chains), "sets", len(enc.sets), "rules", len(enc.rules), "duration", time.Since(start))
+	return nil
+}
+
+// Observe reads table inet <table> back into the model, in canonical form (see Canonical),
+// without counter values. It returns (nil, nil) when the table does not exist. Rules that
+// reconcile would not generate read back with MatchUnknown matches describing them.
+func (k *Kernel) Observe(ctx context.Context, table string) (*Ruleset, error) {
+	if err := checkName("table", table); err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.conn == nil {
+		return nil, errors.New("observe: dataplane is closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("observe table %q: %w", table, err)
+	}
+	t, err := k.conn.ListTableOfFamily(table, nftables.TableFamilyINet)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("observe table %q: list table: %w", table, err)
+	}
+	rs := &Ruleset{Table: table}
+
+	chains, err := k.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("observe table %q: list chains: %w", table, err)
+	}
+	byName := map[string]*Chain{}
+	for _, c := range chains {
+		if c.Table == nil || c.Table.Name != table {
+			continue
+		}
+		mc := &Chain{Name: c.Name}
+		if c.Hooknum != nil {
+			mc.Base = &BaseChain{Hook: hookOf(*c.Hooknum), Policy: Accept}
+			if c.Priority != nil {
+				mc.Base.Priority = int(*c.Priority)
+			}
+			if c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop {
+				mc.Base.Policy = Drop
+			}
+			if c.Type != nftables.ChainTypeFilter {
+				mc.Base.Hook = Hook(fmt.Sprintf("%s (type %s)", mc.Base.Hook, c.Type))
+			}
+		}
+		byName[c.Name] = mc
+		rs.Chains = append(rs.Chains, mc)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("observe table %q: %w", table, err)
+	}
+
+	sets, err := k.conn.GetSets(t)
+	if err != nil {
+		return nil, fmt.Errorf("observe table %q: list sets: %w", table, err)
+	}
+	dec := &decoder{sets: map[string]*setData{}}
+	for _, s := range sets {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("observe table %q: %w", table, err)
+		}
+		elems, err := k.conn.GetSetElements(s)
+		if err != nil {
+			return nil, fmt.Errorf("observe table %q: elements of set %q: %w", table, s.Name, err)
+		}
+		sd := &setData{set: s, elems: elems}
+		dec.sets[s.Name] = sd
+		switch {
+		case s.Anonymous:
+		case s.IsMap:
+			rs.Maps = append(rs.Maps, decodeMap(sd))
+		default:
+			rs.Sets = append(rs.Sets, decodeSet(sd))
+		}
+	}
+
+	rules, err := dumpRules(k.nl, table)
+	if err != nil {
+		return nil, fmt.Errorf("observe table %q: %w", table, err)
+	}
+	for _, r := range rules {
+		c := byName[r.chain]
+		if c == nil {
+			// A chain created between the two dumps: show it rather than drop its rules.
+			c = &Chain{Name: r.chain}
+			byName[r.chain] = c
+			rs.Chains = append(rs.Chains, c)
+		}
+		c.Rules = append(c.Rules, dec.rule(r.exprs, r.userData))
+	}
+	slices.SortFunc(rs.Sets, func(a, b *Set) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(rs.Maps, func(a, b *Map) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(rs.Chains, func(a, b *Chain) int { return cmp.Compare(a.Name, b.Name) })
+	return rs, nil
+}
+
+func hookOf(h nftables.ChainHook) Hook {
+	switch h {
+	case *nftables.ChainHookForward:
+		return HookForward
+	case *nftables.ChainHookInput:
+		return HookInput
+	case *nftables.ChainHookPrerouting:
+		return "prerouting"
+	case *nftables.ChainHookOutput:
+		return "output"
+	case *nftables.ChainHookPostrouting:
+		return "postrouting"
+	}
+	return Hook(fmt.Sprintf("hook %d", h))
+}
+
+// nsPath is used by tests and errors.
+func (k *Kernel) String() string {
+	if k.ns == "" {
+		return fmt.Sprintf("nftables (pid %d namespace)", os.Getpid())
+	}
+	return fmt.Sprintf("nftables (namespace %s)", k.ns)
+}
