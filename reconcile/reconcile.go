@@ -42,6 +42,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// NoHeal makes Apply leave drift alone: when the desired ruleset is the one applied last
+	// and only the kernel differs from it, nothing is written (ApplyResult.DriftLeft reports
+	// it). The watch loop sets it for --heal=warn|disabled; a one-shot apply heals.
+	NoHeal bool
 }
 
 func (o *Options) defaults() error {
@@ -238,6 +242,8 @@ type ApplyResult struct {
 	Digest string
 	// Record is the state record as written.
 	Record *state.Record
+	// DriftLeft is true when NoHeal left a drifted kernel alone.
+	DriftLeft bool
 }
 
 // Apply validates and compiles the repository and, when the kernel differs from the desired
@@ -270,6 +276,21 @@ func Apply(ctx context.Context, o Options) (*ApplyResult, error) {
 			Source: snap.Source, Revision: snap.Revision, Commit: snap.Commit,
 			RulesetDigest: res.Digest, Model: pr.Desired, Time: now, Host: o.Host,
 		}
+	}
+
+	if !pr.Plan.Empty() && o.NoHeal && rec.LastApplied != nil && rec.LastApplied.RulesetDigest == res.Digest {
+		// Only the kernel changed since this ruleset was applied: report, do not heal.
+		now := o.Now().UTC()
+		res.Result = state.NoChange
+		res.AlreadyApplied = rec.LastApplied.Revision == snap.Revision
+		res.DriftLeft = true
+		rec.AddAttempt(state.Attempt{Revision: snap.Revision, RulesetDigest: res.Digest, Time: now, Result: state.NoChange,
+			Error: "drift left alone (heal off): " + pr.Plan.Summary()})
+		if err := state.Save(o.StateDir, rec); err != nil {
+			return res, stageErr("state", "save", err)
+		}
+		log.Warn("drift left alone (heal off)", "revision", snap.Revision, "drift", pr.Plan.Summary())
+		return res, nil
 	}
 
 	if pr.Plan.Empty() {

@@ -1,0 +1,74 @@
+package reconcile
+
+import (
+	"context"
+	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+)
+
+// With NoHeal, a kernel that drifted from the ruleset applied last is reported and left
+// alone; a new desired ruleset is still applied; without NoHeal the drift is healed.
+func TestApplyNoHealLeavesDriftAlone(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := Apply(ctx, e.opts()); err != nil {
+		t.Fatal(err)
+	}
+	applied := e.kernel(t)
+	if err := e.fake.Edit(nft.DefaultTable, func(rs *nft.Ruleset) {
+		for _, c := range rs.Chains {
+			if c.Name == "profile-in-WEB" {
+				c.Rules = append(c.Rules, &nft.Rule{Counter: true, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: "added by hand"})
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	drifted := e.kernel(t)
+	if drifted == applied {
+		t.Fatal("the hand edit did not change the fake kernel")
+	}
+
+	o := e.opts()
+	o.NoHeal = true
+	res, err := Apply(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.DriftLeft || res.Result != "no-change" {
+		t.Fatalf("NoHeal apply: DriftLeft=%v Result=%v, want drift left alone and no-change", res.DriftLeft, res.Result)
+	}
+	if got := e.kernel(t); got != drifted {
+		t.Fatalf("NoHeal apply changed the kernel:\n%s", got)
+	}
+
+	// A new commit's ruleset is applied even with NoHeal (and so replaces the drift).
+	writeRepo(t, e.repo, map[string]string{"profiles/WEB.yaml": "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [8080]\noutbound_rules:\n  - action: allow\n"})
+	res, err = Apply(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DriftLeft || res.Result != "applied" {
+		t.Fatalf("new ruleset with NoHeal: DriftLeft=%v Result=%v, want applied", res.DriftLeft, res.Result)
+	}
+	newApplied := e.kernel(t)
+
+	// Drift again; a plain apply heals it.
+	if err := e.fake.Edit(nft.DefaultTable, func(rs *nft.Ruleset) {
+		for _, c := range rs.Chains {
+			if c.Name == "profile-in-WEB" {
+				c.Rules = nil
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Apply(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Result != "applied" || e.kernel(t) != newApplied {
+		t.Fatalf("plain apply did not heal the drift: result %v", res.Result)
+	}
+}
