@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
@@ -70,5 +72,20 @@ func TestApplyNoHealLeavesDriftAlone(t *testing.T) {
 	}
 	if res.Result != "applied" || e.kernel(t) != newApplied {
 		t.Fatalf("plain apply did not heal the drift: result %v", res.Result)
+	}
+}
+
+type stagedErr struct{}
+
+func (stagedErr) Error() string                 { return "history rewritten" }
+func (stagedErr) Stage() (stage, reason string) { return "history", "rewind" }
+
+func TestStageOfWrappedCause(t *testing.T) {
+	err := stageErr("fetch", "error", fmt.Errorf("fetch x: %w", stagedErr{}))
+	if stage, reason := Classify(err); stage != "history" || reason != "rewind" {
+		t.Fatalf("Classify = %s/%s, want the cause's own stage history/rewind", stage, reason)
+	}
+	if stage, reason := Classify(stageErr("fetch", "error", errors.New("connection refused"))); stage != "fetch" || reason != "error" {
+		t.Fatalf("Classify = %s/%s, want fetch/error", stage, reason)
 	}
 }

@@ -88,6 +88,12 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Stage() (stage, reason string) { return e.StageName, e.Reason }
 
 func stageErr(stage, reason string, err error) error {
+	// A cause that knows its own stage (the git source's history, verify and fetch errors)
+	// names it better than the caller can.
+	var st stager
+	if errors.As(err, &st) {
+		stage, reason = st.Stage()
+	}
 	return &Error{StageName: stage, Reason: reason, Err: err}
 }
 
