@@ -235,11 +235,7 @@ func Watch(ctx context.Context, o WatchOptions) error {
 		}
 		ifMu.Unlock()
 		startLinks()
-		if out.Result == "applied" {
-			log.Info("applied", "revision", out.Revision, "duration", out.Duration, "endpoints", out.Endpoints, "rules", out.Rules)
-		} else {
-			log.Info("no changes", "revision", out.Revision)
-		}
+		log.Debug("pass done", "result", out.Result, "revision", out.Revision, "endpoints", out.Endpoints, "rules", out.Rules)
 	}
 }
 
