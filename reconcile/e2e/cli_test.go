@@ -56,13 +56,13 @@ func TestCLIAgainstKernel(t *testing.T) {
 	e := newEnv(t, cliFiles, cliEndpoints, []int{80, 443}, nil)
 	ctx := context.Background()
 	const foreign = `table inet other {
-	chain fwd {
+	chain other_fwd {
 		type filter hook forward priority -5; policy accept;
 		ip saddr 198.18.99.0/24 counter drop
 	}
 }
 table ip legacy {
-	chain in {
+	chain legacy_in {
 		type filter hook input priority 5; policy accept;
 		tcp dport 9 counter accept
 	}

@@ -40,10 +40,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// reconcileBin builds cmd/reconcile once per test binary and returns its path.
+// reconcileBin builds cmd/reconcile once per test binary and returns its path
+// ($RECONCILE_E2E_BIN, when set, names an already built binary to test instead).
 func reconcileBin(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
+		if p := os.Getenv("RECONCILE_E2E_BIN"); p != "" {
+			binPath = p
+			return
+		}
 		binDir, binErr = os.MkdirTemp("", "reconcile-e2e-bin-")
 		if binErr != nil {
 			return

@@ -44,6 +44,8 @@ import (
 var (
 	GatewayV4 = netip.MustParseAddr("198.18.255.1")
 	GatewayV6 = netip.MustParseAddr("fe80::1")
+	// HostV6 is a global address on every host's loopback, used to warm up neighbour caches.
+	HostV6 = netip.MustParseAddr("fd00:ffff:ffff::1")
 )
 
 // Options configure a lab.
@@ -169,6 +171,9 @@ func Build(ctx context.Context, repo *schema.Repository, opts Options) (_ *Lab, 
 		if err := l.sniffICMP(w); err != nil {
 			return nil, err
 		}
+	}
+	if err := l.prime(ctx); err != nil {
+		return nil, err
 	}
 	l.log.Info("lab built", "prefix", l.Prefix, "hosts", len(l.hosts), "workloads", len(l.workloads))
 	return l, nil
@@ -330,6 +335,9 @@ func (l *Lab) buildHost(h *Host) error {
 	}
 	if err := nh.AddrAdd(lo, addr(netip.PrefixFrom(GatewayV4, 32))); err != nil {
 		return fmt.Errorf("host %q: gateway address: %w", h.Name, err)
+	}
+	if err := nh.AddrAdd(lo, addr(netip.PrefixFrom(HostV6, 128))); err != nil {
+		return fmt.Errorf("host %q: host address: %w", h.Name, err)
 	}
 	return nil
 }

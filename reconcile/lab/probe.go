@@ -10,9 +10,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -174,7 +176,7 @@ func (l *Lab) TCPConnect(ctx context.Context, from string, to netip.Addr, port i
 	defer cancel()
 	var c net.Conn
 	err = InNetns(w.ns, func() (err error) {
-		var d net.Dialer
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: w.own(to).AsSlice()}}
 		c, err = d.DialContext(ctx, "tcp", hostPort(to, port))
 		return err
 	})
@@ -213,7 +215,8 @@ func (l *Lab) UDPEcho(ctx context.Context, from string, to netip.Addr, port int,
 	defer l.forget(tok)
 	var c net.Conn
 	err = InNetns(w.ns, func() (err error) {
-		c, err = net.Dial("udp", hostPort(to, port))
+		d := net.Dialer{LocalAddr: &net.UDPAddr{IP: w.own(to).AsSlice()}}
+		c, err = d.Dial("udp", hostPort(to, port))
 		return err
 	})
 	if err != nil {
@@ -263,7 +266,7 @@ func (l *Lab) UDPSend(ctx context.Context, from string, src, to netip.Addr, port
 	defer l.forget(tok)
 	var c net.Conn
 	err = InNetns(w.ns, func() (err error) {
-		d := net.Dialer{}
+		d := net.Dialer{LocalAddr: &net.UDPAddr{IP: w.own(to).AsSlice()}}
 		if src.IsValid() {
 			d.LocalAddr = &net.UDPAddr{IP: src.AsSlice()}
 		}
@@ -310,6 +313,21 @@ func (w *Workload) AddAddr(a netip.Addr) error {
 	return nil
 }
 
+// own returns the workload's first address of to's family (the unspecified address when it
+// has none): probes bind to it so that a forged address added to eth0 is never picked.
+func (w *Workload) own(to netip.Addr) netip.Addr {
+	if to.Is6() {
+		if len(w.V6) > 0 {
+			return w.V6[0]
+		}
+		return netip.IPv6Unspecified()
+	}
+	if len(w.V4) > 0 {
+		return w.V4[0]
+	}
+	return netip.IPv4Unspecified()
+}
+
 func containsAddr(list []netip.Addr, a netip.Addr) bool {
 	for _, x := range list {
 		if x == a {
@@ -354,12 +372,70 @@ func (l *Lab) icmp(ctx context.Context, from string, to netip.Addr, typ icmp.Typ
 	if err != nil {
 		return false, err
 	}
-	network, laddr, proto := "ip4:icmp", "0.0.0.0", 1
-	if to.Is6() {
-		network, laddr, proto = "ip6:ipv6-icmp", "::", 58
+	return l.icmpFrom(ctx, w.ns, from, w.own(to), to, typ, code, wantReply, timeout)
+}
+
+// prime warms up every neighbour cache of the lab before any firewall exists (a packet that
+// waits for neighbour discovery can miss a probe's short timeout): each workload pings its host
+// (whose reply resolves the workload's address on the host), each host its uplink peers.
+func (l *Lab) prime(ctx context.Context) error {
+	type job struct {
+		ns       netns.NsHandle
+		name     string
+		src, dst netip.Addr
 	}
+	var jobs []job
+	for _, id := range l.wlOrder {
+		w := l.workloads[id]
+		for _, a := range w.V4 {
+			jobs = append(jobs, job{w.ns, id, a, GatewayV4})
+		}
+		for _, a := range w.V6 {
+			jobs = append(jobs, job{w.ns, id, a, HostV6})
+		}
+	}
+	for _, hn := range l.hostOrder {
+		h := l.hosts[hn]
+		for _, up := range h.uplinks {
+			jobs = append(jobs, job{h.ns, hn, netip.Addr{}, up.peerV4}, job{h.ns, hn, netip.Addr{}, up.peerV6})
+		}
+	}
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			typ := icmp.Type(ipv4.ICMPTypeEcho)
+			if j.dst.Is6() {
+				typ = ipv6.ICMPTypeEchoRequest
+			}
+			src := j.src
+			if !src.IsValid() {
+				src = netip.IPv4Unspecified()
+				if j.dst.Is6() {
+					src = netip.IPv6Unspecified()
+				}
+			}
+			ok, err := l.icmpFrom(ctx, j.ns, j.name, src, j.dst, typ, 0, true, 3*time.Second)
+			if err == nil && !ok {
+				err = fmt.Errorf("%s cannot ping %s from %s: the lab's wiring is broken", j.name, j.dst, src)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (l *Lab) icmpFrom(ctx context.Context, ns netns.NsHandle, from string, src, to netip.Addr, typ icmp.Type, code int, wantReply bool, timeout time.Duration) (bool, error) {
+	network, proto := "ip4:icmp", 1
+	if to.Is6() {
+		network, proto = "ip6:ipv6-icmp", 58
+	}
+	laddr := src.String()
 	var pc *icmp.PacketConn
-	if err := InNetns(w.ns, func() (err error) {
+	if err := InNetns(ns, func() (err error) {
 		pc, err = icmp.ListenPacket(network, laddr)
 		return err
 	}); err != nil {
