@@ -28,6 +28,7 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
 	"github.com/reconcile-dev/reconcile/reconcile/lab"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/simulate"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -132,7 +133,7 @@ func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout t
 	}
 
 	probes := Matrix(l, repo, ports)
-	outcomes := l.RunAll(ctx, rulesets, probes, timeout, parallel)
+	outcomes := l.RunAll(ctx, &simulate.Network{Repo: repo, Rulesets: rulesets}, probes, timeout, parallel)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("interrupted: %w", err)
 	}

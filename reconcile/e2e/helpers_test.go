@@ -19,6 +19,7 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/lab"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/simulate"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -158,8 +159,8 @@ func (e *env) apply() {
 	}
 }
 
-// rulesets compiles the repository directory for every host: the simulator's input.
-func (e *env) rulesets() map[string]*nft.Ruleset {
+// sim is the simulator over the repository directory as it is now, every host compiled.
+func (e *env) sim() *simulate.Network {
 	e.t.Helper()
 	files, err := schema.ReadDir(e.dir)
 	if err != nil {
@@ -177,7 +178,7 @@ func (e *env) rulesets() map[string]*nft.Ruleset {
 		}
 		out[h] = rs
 	}
-	return out
+	return &simulate.Network{Repo: repo, Rulesets: out}
 }
 
 // flow is one probe and what the test expects of it.
@@ -218,7 +219,7 @@ func (e *env) check(step string, flows ...flow) {
 	for i, f := range flows {
 		probes[i] = f.Probe
 	}
-	for i, o := range e.lab.RunAll(context.Background(), e.rulesets(), probes, probeTimeout, 32) {
+	for i, o := range e.lab.RunAll(context.Background(), e.sim(), probes, probeTimeout, 32) {
 		name := fmt.Sprintf("%s: %s -> %s %s", step, o.Probe.From, o.Probe.To, o.Probe)
 		if o.Err != nil {
 			e.t.Errorf("%s: probe failed: %v", name, o.Err)

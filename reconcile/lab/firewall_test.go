@@ -8,6 +8,7 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/simulate"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -89,7 +90,8 @@ func TestLabAgreesWithSimulatorUnderSeedPolicy(t *testing.T) {
 	for i, tc := range tests {
 		probes[i] = tc.p
 	}
-	for i, o := range l.RunAll(ctx, rulesets, probes, 400*time.Millisecond, 16) {
+	sim := &simulate.Network{Repo: repo, Rulesets: rulesets}
+	for i, o := range l.RunAll(ctx, sim, probes, 400*time.Millisecond, 16) {
 		if o.Err != nil || o.Expected.Err != nil {
 			t.Errorf("%s -> %s %s: probe error %v, simulator error %v", o.Probe.From, o.Probe.To, o.Probe, o.Err, o.Expected.Err)
 			continue
