@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, euid int)
 	fs.SetOutput(stderr)
 	bin := fs.String("bin", "bin/reconcile", "the reconcile binary to apply the policies with")
 	policies := fs.String("policies", "policies", "the policy repository (a plain directory)")
-	timeout := fs.Duration("timeout", 400*time.Millisecond, "how long a probe waits before calling a flow blocked")
+	timeout := fs.Duration("timeout", lab.DefaultTimeout, "how long a probe waits before calling a flow blocked")
 	parallel := fs.Int("parallel", 32, "probes in flight at once")
 	verbose := fs.Bool("v", false, "log the lab's progress")
 	if err := fs.Parse(args); err != nil {

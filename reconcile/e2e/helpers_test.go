@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
@@ -24,7 +23,7 @@ import (
 )
 
 // probeTimeout is how long a probe waits before calling a flow blocked.
-const probeTimeout = 400 * time.Millisecond
+const probeTimeout = lab.DefaultTimeout
 
 var (
 	binOnce sync.Once

@@ -234,12 +234,11 @@ func (l *Lab) UDPEcho(ctx context.Context, from string, to netip.Addr, port int,
 	for {
 		n, err := c.Read(buf)
 		if err != nil {
-			if blocked(err) || errors.Is(err, syscall.ECONNREFUSED) {
-				// A refusal arrives as ICMP port unreachable; with a server everywhere it
-				// only happens when something answered in the server's stead: count it as
-				// not delivered.
+			if blocked(err) {
 				return false, nil
 			}
+			// ECONNREFUSED (an ICMP port unreachable) means the datagram arrived where no
+			// server listens: a fault of the probe, like a refused tcp connection.
 			return false, fmt.Errorf("udp %s -> %s: %w", from, hostPort(to, port), err)
 		}
 		if string(buf[:n]) == tok {
