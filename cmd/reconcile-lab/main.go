@@ -101,6 +101,11 @@ func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout t
 	if len(repo.Endpoints) == 0 {
 		return fmt.Errorf("policies %q have no endpoints: nothing to demonstrate", policies)
 	}
+	if gone, err := lab.CleanStale(); err != nil {
+		log.Warn("could not remove the namespaces of earlier, killed demos", "err", err)
+	} else if len(gone) > 0 {
+		fmt.Fprintf(stdout, "Removed %d network namespaces left by earlier, killed demos.\n", len(gone))
+	}
 	ports := Ports(repo)
 	start := time.Now()
 	l, err := lab.Build(ctx, repo, lab.Options{TCPPorts: ports, Log: log})

@@ -24,6 +24,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -615,4 +616,36 @@ func (w *Workload) SetMAC(mac string) error {
 	}
 	w.MAC = hw.String()
 	return nil
+}
+
+// staleRE matches the namespace names of labs with the default prefix: rl<pid>x<n>-...
+var staleRE = regexp.MustCompile(`^rl([0-9]+)x[0-9]+-`)
+
+// CleanStale deletes the namespaces left by labs (default prefix) of processes that no longer
+// run, for example a demo killed with SIGKILL. It returns the names it deleted.
+func CleanStale() ([]string, error) {
+	entries, err := os.ReadDir("/run/netns")
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var deleted []string
+	var errs []error
+	for _, e := range entries {
+		m := staleRE.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + m[1]); err == nil {
+			continue // its process still runs
+		}
+		if err := deleteNetns(e.Name()); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deleted = append(deleted, e.Name())
+	}
+	return deleted, errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -152,6 +153,28 @@ func TestLabCloseRemovesEverything(t *testing.T) {
 	outside.Endpoints[0].IPv4Nets = []string{"10.0.0.1/32"}
 	if _, err := Build(ctx, outside, Options{}); err == nil || !strings.Contains(err.Error(), "outside 198.18.0.0/15") {
 		t.Errorf("Build with 10.0.0.1: err=%v, want an address-range error", err)
+	}
+}
+
+// CleanStale removes the namespaces of a lab whose process is gone, and only those.
+func TestCleanStale(t *testing.T) {
+	testenv.RequireKernel(t)
+	// pid 0x7ffffff0 cannot run (above pid_max's ceiling of 2^22).
+	dead := "rl2147483632x1-node-1"
+	live := fmt.Sprintf("rl%dx999-node-1", os.Getpid())
+	for _, n := range []string{dead, live} {
+		testenv.Run(t, "ip", "netns", "add", n)
+		t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", n).Run() })
+	}
+	gone, err := CleanStale()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(gone, dead) || slices.Contains(gone, live) {
+		t.Errorf("CleanStale removed %v; want %q and not %q", gone, dead, live)
+	}
+	if _, err := os.Stat("/run/netns/" + live); err != nil {
+		t.Errorf("the live lab's namespace is gone: %v", err)
 	}
 }
 
