@@ -152,6 +152,32 @@ table ip legacy {
 	}
 	e.must("", append([]string{"apply"}, e.hostArgs("node-1")...)...)
 	e.check("healed", tcp("client-1", "web-1", 80, true), tcp("client-1", "web-1", 22, false))
+
+	// Bad input: a clear error with the file's position, and nothing changes in the kernel.
+	before1, err := e.lab.NFT(ctx, "node-1", "", "list", "table", "inet", "reconcile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.write("profiles/WEB.yaml", "id: WEB\ntags: [WEB]\ninbound_rules:\n  - {action: allow, protocol: tcp, dst_ports: [99999]}\noutbound_rules: []\n")
+	_, errs, code := e.cli("", append([]string{"apply"}, e.hostArgs("node-1")...)...)
+	if code != 1 || !strings.Contains(errs, "profiles/WEB.yaml:4:") {
+		t.Errorf("apply of an invalid repository: exit %d, stderr %q; want 1 and profiles/WEB.yaml:4:...", code, errs)
+	}
+	after1, err := e.lab.NFT(ctx, "node-1", "", "list", "table", "inet", "reconcile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if normalise(after1) != normalise(before1) {
+		t.Errorf("a failed apply changed the kernel:\nbefore:\n%s\nafter:\n%s", before1, after1)
+	}
+	e.write("profiles/WEB.yaml", cliFiles["profiles/WEB.yaml"])
+	// A real change: plan says so (exit 2), apply makes it, and the traffic follows.
+	e.write("profiles/WEB.yaml", strings.Replace(cliFiles["profiles/WEB.yaml"], "dst_ports: [80, 443]", "dst_ports: [443]", 1))
+	if _, _, code := e.cli("", append([]string{"plan", "--detailed-exitcode"}, e.hostArgs("node-1")...)...); code != 2 {
+		t.Errorf("plan --detailed-exitcode after an edit: exit %d, want 2", code)
+	}
+	e.apply()
+	e.check("edited", tcp("client-1", "web-1", 80, false), tcp("client-1", "web-1", 443, true), tcp("client-1", "web-2", 80, false))
 }
 
 // tableText returns the block of `nft list ruleset` output that starts with header.
