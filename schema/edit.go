@@ -411,6 +411,35 @@ func editRules(m *yaml.Node, k string, rules []Rule, old []Rule) {
 		seq.Style = yaml.FlowStyle
 	} else if seq.Style&yaml.FlowStyle != 0 && !isJSONish(seq) {
 		seq.Style &^= yaml.FlowStyle
+		// A comment after "[]" belongs after the key once the list is a block.
+		if key := m.Content[i-1]; key.LineComment == "" {
+			key.LineComment, seq.LineComment = seq.LineComment, ""
+		}
+	}
+}
+
+// blockStyle turns a YAML file written in flow (JSON) style into the fixed style of new files:
+// block mappings and lists of mappings, flow lists of scalars.
+func blockStyle(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		n.Style &^= yaml.FlowStyle
+		for _, c := range n.Content {
+			blockStyle(c)
+		}
+	case yaml.SequenceNode:
+		n.Style |= yaml.FlowStyle
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				n.Style &^= yaml.FlowStyle
+			}
+			blockStyle(c)
+		}
+	case yaml.ScalarNode:
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && n.Tag == "!!str" && !strings.HasPrefix(n.Value, "!") {
+			// Let the encoder quote only what needs quoting.
+			n.Style &^= yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle
+		}
 	}
 }
 
@@ -465,7 +494,10 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// An edit from JSON stays flow; a person's block YAML stays block.
+	if !isJSONPath(path) && root.Style&yaml.FlowStyle != 0 {
+		// JSON written into a .yaml file: give it the style of new YAML files.
+		blockStyle(root)
+	}
 	if !sameStrings(old.Tags, p.Tags) || mapValue(root, "tags") < 0 {
 		tags := p.Tags
 		if tags == nil {

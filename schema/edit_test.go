@@ -330,3 +330,41 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Fatal("writing into a missing directory succeeded")
 	}
 }
+
+func TestEditProfileStyles(t *testing.T) {
+	const path = "profiles/W.yaml"
+	add := Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{1, 1}, {2, 2}}}
+	tests := []struct {
+		name, in, want string
+	}{
+		{"JSON in a .yaml file gets the style of new files",
+			`{"id": "W", "tags": ["W", "7"], "inbound_rules": [], "outbound_rules": [{"action": "allow"}]}`,
+			"id: W\ntags: [W, \"7\"]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [1, 2]\noutbound_rules:\n  - action: allow\n"},
+		{"a comment after [] stays on the key's line",
+			"id: W\ntags:\n  - W # own\ninbound_rules: [] # none yet\noutbound_rules:\n- action: allow\n",
+			"id: W\ntags:\n  - W # own\ninbound_rules: # none yet\n  - action: allow\n    protocol: tcp\n    dst_ports: [1, 2]\noutbound_rules:\n  - action: allow\n"},
+		{"comments between rules and flow rules survive",
+			"id: W\ntags: [W]\n\n# in\ninbound_rules:\n  - action: deny # first\n\n  # second\n  - {action: log}\noutbound_rules: []\n# foot\n",
+			"id: W\ntags: [W]\n# in\ninbound_rules:\n  - action: deny # first\n  # second\n  - {action: log}\n  - action: allow\n    protocol: tcp\n    dst_ports: [1, 2]\noutbound_rules: []\n# foot\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := decodeOK(t, path, []byte(tt.in))
+			p.Inbound = append(p.Inbound, add)
+			got, err := EditProfile(path, []byte(tt.in), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Fatalf("got\n%s\nwant\n%s", got, tt.want)
+			}
+			again, err := EditProfile(path, got, decodeOK(t, path, got))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again, got) {
+				t.Fatalf("not stable:\n%s\n---\n%s", got, again)
+			}
+		})
+	}
+}
