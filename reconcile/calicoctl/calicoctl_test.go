@@ -552,3 +552,66 @@ func TestCentre(t *testing.T) {
 		t.Fatalf("table:\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestInvalidRepositories(t *testing.T) {
+	dupEndpoint := strings.Replace(labYAML, "id: client-1", "id: web-1", 1)
+	r := newRepo(t, map[string]string{"profiles/WEB.yaml": webYAML, "profiles/WEB.json": strings.ReplaceAll(appJSON, "APP", "WEB"), "endpoints/lab.yaml": dupEndpoint})
+	runSteps(t, r, []step{
+		{name: "two endpoints match", args: strings.Fields("endpoint web-1 profile show"), code: 1, unchanged: true,
+			stdout: "More than 1 endpoint matches the provided criteria.  Please provide additional\nparameters to refine the search.\n\n"},
+		{name: "the host filter picks one", args: strings.Fields("endpoint web-1 profile show --host=node-2"), unchanged: true,
+			stdout: "Endpoint has no profiles associated with it.\n"},
+		{name: "profile in two files", args: strings.Fields("profile WEB tag show"), code: 1, stderr: "defined twice", unchanged: true},
+		{name: "show lists it once", args: strings.Fields("profile show"), stdout: "+------+\n| Name |\n+------+\n| WEB  |\n+------+\n", unchanged: true},
+	})
+	empty := newRepo(t, nil)
+	runSteps(t, empty, []step{
+		{name: "no endpoints", args: strings.Fields("endpoint show"), unchanged: true,
+			stdout: "+----------+---------------------+\n| Hostname | Number of Endpoints |\n+----------+---------------------+\n+----------+---------------------+\n\n"},
+	})
+}
+
+func TestExtendedRules(t *testing.T) {
+	r := newRepo(t, map[string]string{"profiles/X.yaml": `id: X
+tags: [X]
+inbound_rules:
+  - action: log
+    log_prefix: "in:"
+    protocol: tcp
+    ip_version: 6
+    "!src_net": fd00::/8
+    dst_ports: [22, "8000:8080"]
+  - action: allow
+    protocol: 132
+outbound_rules: []
+`})
+	runSteps(t, r, []step{
+		{name: "show", args: strings.Fields("profile X rule show"), unchanged: true,
+			stdout: "Inbound rules:\n   1 log prefix in: ipv6 tcp from not cidr fd00::/8 to ports 22,8000:8080\n   2 allow 132\nOutbound rules:\n"},
+		{name: "json", args: strings.Fields("profile X rule json"), unchanged: true, stdout: `{
+  "inbound_rules": [
+    {
+      "action": "log", 
+      "protocol": "tcp", 
+      "ip_version": 6, 
+      "dst_ports": [
+        22, 
+        "8000:8080"
+      ], 
+      "!src_net": "fd00::/8", 
+      "log_prefix": "in:"
+    }, 
+    {
+      "action": "allow", 
+      "protocol": 132
+    }
+  ], 
+  "outbound_rules": []
+}
+
+`},
+		{name: "the shown text removes the rule", args: strings.Fields("profile X rule remove inbound log prefix in: ipv6 tcp from not cidr fd00::/8 to ports 22,8000:8080")},
+		{name: "the shown text adds it back", args: strings.Fields("profile X rule add inbound --at=1 log prefix in: ipv6 tcp from not cidr fd00::/8 to ports 22,8000:8080")},
+		{name: "a log prefix the validator rejects", args: strings.Fields("profile X rule add outbound log prefix has/slash"), code: 1, stderr: "log_prefix", unchanged: true},
+	})
+}
