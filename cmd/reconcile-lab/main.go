@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -107,8 +108,9 @@ func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout t
 		fmt.Fprintf(stdout, "Removed %d network namespaces left by earlier, killed demos.\n", len(gone))
 	}
 	ports := Ports(repo)
+	udpPorts := UDPPorts(repo)
 	start := time.Now()
-	l, err := lab.Build(ctx, repo, lab.Options{TCPPorts: ports, Log: log})
+	l, err := lab.Build(ctx, repo, lab.Options{TCPPorts: ports, UDPPorts: udpPorts, Log: log})
 	if err != nil {
 		return fmt.Errorf("build the lab: %w", err)
 	}
@@ -138,11 +140,19 @@ func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout t
 	}
 
 	probes := Matrix(l, repo, ports)
-	outcomes := l.RunAll(ctx, &simulate.Network{Repo: repo, Rulesets: rulesets}, probes, timeout, parallel)
+	tests, testProbes, skipped := TestProbes(l, repo)
+	outcomes := l.RunAll(ctx, &simulate.Network{Repo: repo, Rulesets: rulesets}, append(probes, testProbes...), timeout, parallel)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("interrupted: %w", err)
 	}
-	bad := PrintTable(stdout, outcomes)
+	bad := PrintTable(stdout, outcomes[:len(probes)])
+	if len(tests) > 0 {
+		fmt.Fprintf(stdout, "\nThe repository's reachability tests (tests/*.yaml) with real packets:\n")
+		bad += PrintTests(stdout, tests, outcomes[len(probes):])
+	}
+	if skipped > 0 {
+		fmt.Fprintf(stdout, "(%d tests are not between two workloads of the lab, or use a protocol the lab cannot send: left to `reconcile test`)\n", skipped)
+	}
 	fmt.Fprintf(stdout, "\n%d probes: %d as expected, %d unexpected\n", len(outcomes), len(outcomes)-bad, bad)
 	log.Info("demo done", "elapsed", time.Since(start).Round(time.Millisecond))
 	if bad > 0 {
@@ -190,6 +200,117 @@ func Ports(repo *schema.Repository) []int {
 		ports = ports[:8]
 	}
 	return ports
+}
+
+// UDPPorts returns the udp ports the repository's tests name (at most 8, smallest first).
+func UDPPorts(repo *schema.Repository) []int {
+	seen := map[int]bool{}
+	for _, t := range repo.Tests {
+		if t.Protocol == "udp" && t.Port > 0 {
+			seen[t.Port] = true
+		}
+	}
+	var ports []int
+	for p := range seen {
+		ports = append(ports, p)
+	}
+	slices.Sort(ports)
+	if len(ports) > 8 {
+		ports = ports[:8]
+	}
+	return ports
+}
+
+// TestProbes turns the repository's expectations into probes: those from one workload of the
+// lab to another (by endpoint id or address) by tcp, udp, icmp or icmpv6. It returns the
+// expectations it used, their probes, and how many it skipped.
+func TestProbes(l *lab.Lab, repo *schema.Repository) ([]*schema.Expectation, []lab.Probe, int) {
+	var used []*schema.Expectation
+	var probes []lab.Probe
+	skipped := 0
+	for _, t := range repo.Tests {
+		from, fromFam := resolve(l, t.From)
+		to, toFam := resolve(l, t.To)
+		p := lab.Probe{From: from, To: to, Port: t.Port, ICMPType: t.ICMPType, ICMPCode: t.ICMPCode}
+		fam := max(fromFam, toFam)
+		switch t.Protocol {
+		case "tcp", "udp":
+			p.Proto = t.Protocol
+		case "icmp":
+			p.Proto = "icmp"
+			fam = max(fam, 4)
+		case "icmpv6":
+			p.Proto, fam = "icmp", 6
+		}
+		if fam == 0 {
+			fam = 4
+		}
+		p.Family = fam
+		if from == "" || to == "" || p.Proto == "" || (fromFam != 0 && toFam != 0 && fromFam != toFam) ||
+			!l.Addr(from, fam).IsValid() || !l.Addr(to, fam).IsValid() {
+			skipped++
+			continue
+		}
+		if p.ICMPType != nil && *p.ICMPType == 8+120*(fam/6) && (p.ICMPCode == nil || *p.ICMPCode == 0) {
+			p.ICMPType, p.ICMPCode = nil, nil // an echo request: ping, and wait for the reply
+		}
+		used = append(used, t)
+		probes = append(probes, p)
+	}
+	return used, probes, skipped
+}
+
+// resolve finds the workload named by an endpoint id or holding an address, and the family the
+// address fixes (0 for an id).
+func resolve(l *lab.Lab, s string) (string, int) {
+	if l.Workload(s) != nil {
+		return s, 0
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return "", 0
+	}
+	fam := 4
+	if a.Is6() {
+		fam = 6
+	}
+	for _, id := range l.Workloads() {
+		if l.Addr(id, fam) == a {
+			return id, fam
+		}
+	}
+	return "", 0
+}
+
+// PrintTests writes the tests' table and returns how many were unexpected: the packet or the
+// simulator disagreeing with each other or with the test's `expect`.
+func PrintTests(w io.Writer, tests []*schema.Expectation, outcomes []lab.Outcome) int {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TEST\tFROM\tTO\tPROBE\tWANT\tEXPECTED\tOBSERVED\tRESULT")
+	bad := 0
+	for i, o := range outcomes {
+		t := tests[i]
+		exp := verdict(o.Expected.Allow) + " (" + o.Expected.Why + ")"
+		if o.Expected.Err != nil {
+			exp = "error: " + o.Expected.Err.Error()
+		}
+		obs := verdict(o.Observed)
+		if o.Err != nil {
+			obs = "error: " + o.Err.Error()
+		}
+		res := "ok"
+		if !o.OK() || verdict(o.Observed) != t.Expect {
+			res = "UNEXPECTED"
+			bad++
+		}
+		name := t.Name
+		if name == "" {
+			name = fmt.Sprintf("%s:%d", t.Path, t.Pos.Line)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, o.Probe.From, o.Probe.To, o.Probe, t.Expect, exp, obs, res)
+	}
+	tw.Flush()
+	return bad
 }
 
 // Matrix is every ordered pair of endpoints by tcp to each port and by ping (v4), plus ping6
