@@ -75,7 +75,10 @@ func buildReconcile(t *testing.T) string {
 // The demo against the bundled policies/: every probe agrees with the simulator.
 func TestDemoOnBundledPolicies(t *testing.T) {
 	requireKernel(t)
-	demoOK(t, buildReconcile(t), "../../policies")
+	out := demoOK(t, buildReconcile(t), "../../policies")
+	if _, err := os.Stat("../../policies/tests"); err == nil && !strings.Contains(out, "reachability tests (tests/*.yaml) with real packets") {
+		t.Errorf("the policies have tests, but the demo did not send them")
+	}
 }
 
 // The demo against a small two-host repository written here (independent of policies/).
