@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,9 +75,18 @@ func runApply(ctx context.Context, g *globals) error {
 	if err := res.Plan.WriteText(&b); err != nil {
 		return err
 	}
-	fmt.Fprintf(&b, "\nApply complete! Revision %s (%d ms).\n", res.Snapshot.Revision, res.Duration.Milliseconds())
+	fmt.Fprintf(&b, "\nApply complete! Revision %s (%s ms).\n", res.Snapshot.Revision, millis(res.Duration))
 	_, err = io.WriteString(g.stdout, b.String())
 	return err
+}
+
+// millis formats a duration in milliseconds, with one decimal under 10 ms.
+func millis(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	if ms < 10 {
+		return strconv.FormatFloat(ms, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(ms, 'f', 0, 64)
 }
 
 // applyJSON is the JSON output of apply (see docs/OPERATIONS.md).
@@ -157,7 +166,7 @@ func (g *globals) reconcileOptions(ctx context.Context, withKernel bool) (reconc
 	}
 	done := func() {}
 	if withKernel {
-		lk := &lazyKernel{netns: g.netns}
+		lk := &lazyKernel{netns: g.netns, log: log}
 		o.Dataplane = lk
 		done = lk.close
 	}
@@ -168,13 +177,14 @@ func (g *globals) reconcileOptions(ctx context.Context, withKernel bool) (reconc
 // reported before (and without) touching netlink.
 type lazyKernel struct {
 	netns string
+	log   *slog.Logger
 	dp    nft.Dataplane
 	done  func()
 }
 
 func (l *lazyKernel) open() (nft.Dataplane, error) {
 	if l.dp == nil {
-		dp, done, err := openKernel(l.netns)
+		dp, done, err := openKernel(l.netns, l.log)
 		if err != nil {
 			return nil, err
 		}
@@ -327,7 +337,10 @@ func openNetns(name string) (netns.NsHandle, error) {
 }
 
 // openKernel opens the kernel dataplane in the namespace ("" = this process's).
-func openKernel(netnsName string) (nft.Dataplane, func(), error) {
-	_ = os.Getpid
-	return nil, nil, errors.New("the kernel dataplane is not available yet")
+func openKernel(netnsName string, log *slog.Logger) (nft.Dataplane, func(), error) {
+	k, err := nft.NewKernel(netnsName, nft.WithLogger(log))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open nftables in network namespace %q: %w", netnsName, err)
+	}
+	return k, func() { _ = k.Close() }, nil
 }

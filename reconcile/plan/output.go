@@ -72,8 +72,12 @@ func (p *Plan) WriteText(w io.Writer) error {
 		for _, o := range p.Objects {
 			fmt.Fprintf(&b, "%s %s\n", o.Action.Symbol(), o.Title())
 			for _, sec := range sections(o.Changes) {
-				if len(sec.lines) == 0 && sec.title == o.Title() {
-					continue // the table itself: its title says it all
+				if sec.title == o.Title() && (len(sec.lines) == 0 || sec.symbol == "~") {
+					// The object is this chain, map, set or table: no second title.
+					for _, c := range sec.lines {
+						fmt.Fprintf(&b, "    %s %s\n", c.Op, c.Text)
+					}
+					continue
 				}
 				fmt.Fprintf(&b, "    %s %s\n", sec.symbol, sec.title)
 				for _, c := range sec.lines {

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// cmd cannot import reconcile/internal/testenv (Go's internal rule), so the few helpers the
+// kernel tests need are repeated here with the same semantics: skip without root, -short or
+// the nft/ip binaries, but fail under CI=true; private, named network namespaces that the
+// test creates and deletes.
+
+func pasRequireKernel(t *testing.T) {
+	t.Helper()
+	reason := ""
+	switch {
+	case os.Geteuid() != 0:
+		reason = "kernel test needs root"
+	case testing.Short():
+		reason = "kernel test skipped in -short mode"
+	default:
+		for _, bin := range []string{"nft", "ip"} {
+			if _, err := exec.LookPath(bin); err != nil {
+				reason = "kernel test needs the " + bin + " binary"
+			}
+		}
+	}
+	if reason == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s, and CI=true forbids skipping it", reason)
+	}
+	t.Skip(reason)
+}
+
+var pasSeq atomic.Int64
+
+func pasNetns(t *testing.T, hint string) string {
+	t.Helper()
+	pasRequireKernel(t)
+	name := fmt.Sprintf("rc%d-%d-%s", os.Getpid(), pasSeq.Add(1), hint)
+	if len(name) > 30 {
+		name = name[:30]
+	}
+	pasExec(t, "ip", "netns", "add", name)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", name).Run() })
+	pasExec(t, "ip", "-n", name, "link", "set", "lo", "up")
+	return name
+}
+
+func pasExec(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestKernelApplyStatusCycle runs plan, apply and status against the kernel in a private
+// network namespace: first apply, no-change apply, a rule added by hand (drift, then healed),
+// the table deleted by hand, an invalid repository (kernel unchanged), and another table of
+// the namespace that is never touched.
+func TestKernelApplyStatusCycle(t *testing.T) {
+	ns := pasNetns(t, "pas")
+	repo := t.TempDir()
+	pasWrite(t, repo, pasRepo)
+	stateDir := filepath.Join(t.TempDir(), "state")
+	common := []string{"--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir}
+	cli := func(args ...string) (string, string, int) {
+		t.Helper()
+		return pasRun(t, append(args, common...)...)
+	}
+	nftIn := func(args ...string) string {
+		t.Helper()
+		return pasExec(t, "ip", append([]string{"netns", "exec", ns, "nft"}, args...)...)
+	}
+	listTable := func() string { t.Helper(); return nftIn("list", "table", "inet", "reconcile") }
+
+	// Somebody else's table, and one endpoint interface that exists (the other is waiting).
+	nftIn("add", "table", "inet", "other")
+	nftIn("add", "chain", "inet", "other", "keep", "{ type filter hook input priority 5; policy accept; }")
+	nftIn("add", "rule", "inet", "other", "keep", "tcp", "dport", "9", "accept")
+	other := nftIn("list", "table", "inet", "other")
+	pasExec(t, "ip", "-n", ns, "link", "add", "caliweb1", "type", "veth", "peer", "name", "caliweb1p")
+
+	out, errOut, code := cli("plan", "--detailed-exitcode")
+	if code != 2 {
+		t.Fatalf("plan on an empty kernel: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"+ table inet reconcile", "+ endpoint web-1 (caliweb1)", "+ profile WEB inbound",
+		"Waiting: endpoint app-1: interface caliapp1 does not exist yet", "Plan: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Waiting: endpoint web-1") {
+		t.Errorf("web-1's interface exists, yet it is waiting:\n%s", out)
+	}
+
+	out, errOut, code = cli("apply")
+	if code != 0 || !strings.Contains(out, "Apply complete! Revision sha256:") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	applied := listTable()
+	if !strings.Contains(applied, `comment "WEB inbound 1"`) || !strings.Contains(applied, "chain to-app-1") {
+		t.Errorf("kernel table:\n%s", applied)
+	}
+
+	out, _, code = cli("apply")
+	if code != 0 || !strings.Contains(out, "No changes. Revision sha256:") || !strings.Contains(out, "already applied.") {
+		t.Errorf("second apply: exit %d\n%s", code, out)
+	}
+	if out, _, code = cli("plan", "--detailed-exitcode"); code != 0 || !strings.Contains(out, "No changes.") {
+		t.Errorf("plan after apply: exit %d\n%s", code, out)
+	}
+	if out, errOut, code = cli("status", "--detailed-exitcode"); code != 0 || !strings.Contains(out, "In sync") || !strings.Contains(out, "(applied)") {
+		t.Errorf("status after apply: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// A rule added by hand is drift; apply removes it.
+	nftIn("insert", "rule", "inet", "reconcile", "forward-from", "tcp", "dport", "2222", "accept")
+	out, errOut, code = cli("status", "--detailed-exitcode")
+	if code != 2 || !strings.Contains(out, "~ chain forward-from") || !strings.Contains(out, "2222") || !strings.Contains(out, "Drift: 0 to add, 1 to change, 0 to destroy.") {
+		t.Errorf("status with a hand-added rule: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, _, code = cli("apply"); code != 0 || !strings.Contains(out, "Apply complete!") {
+		t.Errorf("healing apply: exit %d\n%s", code, out)
+	}
+	if k := listTable(); strings.Contains(k, "2222") {
+		t.Errorf("the hand-added rule survived apply:\n%s", k)
+	}
+	if out, _, code = cli("status", "--detailed-exitcode"); code != 0 {
+		t.Errorf("status after healing: exit %d\n%s", code, out)
+	}
+
+	// The table deleted by hand.
+	nftIn("delete", "table", "inet", "reconcile")
+	out, _, code = cli("status", "--detailed-exitcode")
+	if code != 2 || !strings.Contains(out, "was deleted") || !strings.Contains(out, "+ table inet reconcile") {
+		t.Errorf("status with the table deleted: exit %d\n%s", code, out)
+	}
+	out, _, code = cli("status", "-o", "json")
+	var st struct {
+		InSync      bool `json:"in_sync"`
+		TableExists bool `json:"table_exists"`
+		LastApplied struct {
+			Revision string `json:"revision"`
+		} `json:"last_applied"`
+		Drift struct {
+			Changes struct{ Add int } `json:"changes"`
+		} `json:"drift"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 {
+		t.Fatalf("status -o json: exit %d, %v\n%s", code, err, out)
+	}
+	if st.InSync || st.TableExists || !strings.HasPrefix(st.LastApplied.Revision, "sha256:") || st.Drift.Changes.Add == 0 {
+		t.Errorf("status JSON: %+v", st)
+	}
+	if out, _, code = cli("apply"); code != 0 || !strings.Contains(out, "Apply complete!") {
+		t.Errorf("apply after deletion: exit %d\n%s", code, out)
+	}
+
+	// An invalid repository: exit 1, every error on stderr, the kernel table unchanged.
+	before := listTable()
+	pasWrite(t, repo, pasBadFiles)
+	out, errOut, code = cli("apply")
+	if code != 1 || out != "" || !strings.Contains(errOut, "profiles/BAD.yaml:") || !strings.Contains(errOut, "nothing was changed") {
+		t.Errorf("invalid apply: exit %d\nstdout %q\nstderr %s", code, out, errOut)
+	}
+	if after := listTable(); after != before {
+		t.Errorf("the kernel table changed:\n%s\nwas:\n%s", after, before)
+	}
+	out, _, _ = cli("status")
+	if !strings.Contains(out, "Last attempt: failed") || !strings.Contains(out, "In sync") {
+		t.Errorf("status after a failed apply:\n%s", out)
+	}
+	for p := range pasBadFiles {
+		if err := os.Remove(filepath.Join(repo, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// apply -o json after a change.
+	pasWrite(t, repo, map[string]string{"profiles/WEB.yaml": pasRepo["profiles/WEB.yaml"] + "  - action: deny\n    protocol: udp\n"})
+	out, errOut, code = cli("apply", "-o", "json")
+	var ap struct {
+		Result string `json:"result"`
+		Plan   struct {
+			Changes struct{ Change int } `json:"changes"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(out), &ap); err != nil || code != 0 || ap.Result != "applied" || ap.Plan.Changes.Change != 1 {
+		t.Errorf("apply -o json: exit %d, %v, %+v\n%s%s", code, err, ap, out, errOut)
+	}
+
+	if got := nftIn("list", "table", "inet", "other"); got != other {
+		t.Errorf("another table changed:\n%s\nwas:\n%s", got, other)
+	}
+}
