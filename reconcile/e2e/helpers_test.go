@@ -79,6 +79,12 @@ type env struct {
 // from the start, even before the repository lists them) and serves tcp and udp ports.
 func newEnv(t *testing.T, files map[string]string, allEndpoints string, tcp, udp []int) *env {
 	t.Helper()
+	return newEnvOpts(t, files, allEndpoints, lab.Options{TCPPorts: tcp, UDPPorts: udp})
+}
+
+// newEnvOpts is newEnv with every lab option.
+func newEnvOpts(t *testing.T, files map[string]string, allEndpoints string, opts lab.Options) *env {
+	t.Helper()
 	testenv.RequireKernel(t)
 	e := &env{t: t, dir: t.TempDir(), state: t.TempDir(), bin: reconcileBin(t)}
 	for p, c := range files {
@@ -88,7 +94,7 @@ func newEnv(t *testing.T, files map[string]string, allEndpoints string, tcp, udp
 	if repo == nil || len(repo.Endpoints) == 0 {
 		t.Fatalf("no endpoints in %q", allEndpoints)
 	}
-	l, err := lab.Build(context.Background(), repo, lab.Options{TCPPorts: tcp, UDPPorts: udp})
+	l, err := lab.Build(context.Background(), repo, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,11 +220,17 @@ func icmpMsg(from, to string, family, typ, code int, allow bool) flow {
 // and agreement with the simulator's verdict on the repository as it is now.
 func (e *env) check(step string, flows ...flow) {
 	e.t.Helper()
+	e.checkWith(e.sim(), step, flows...)
+}
+
+// checkWith is check against a given simulator (an empty Network: no firewall anywhere).
+func (e *env) checkWith(sim *simulate.Network, step string, flows ...flow) {
+	e.t.Helper()
 	probes := make([]lab.Probe, len(flows))
 	for i, f := range flows {
 		probes[i] = f.Probe
 	}
-	for i, o := range e.lab.RunAll(context.Background(), e.sim(), probes, probeTimeout, 32) {
+	for i, o := range e.lab.RunAll(context.Background(), sim, probes, probeTimeout, 32) {
 		name := fmt.Sprintf("%s: %s -> %s %s", step, o.Probe.From, o.Probe.To, o.Probe)
 		if o.Err != nil {
 			e.t.Errorf("%s: probe failed: %v", name, o.Err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/reconcile-dev/reconcile/reconcile/lab"
+	"github.com/reconcile-dev/reconcile/reconcile/simulate"
 )
 
 const policyEndpoints = `endpoints:
@@ -213,4 +214,44 @@ func TestSpoofingAndConntrack(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.check("real mac again", udp("s1", "s2", 53, true))
+}
+
+// Traffic from an endpoint to its own host: DNS (tcp and udp 53) passes, anything else is
+// dropped, and so is DNS from a forged source; an inactive endpoint gets nothing through.
+func TestEndpointToHost(t *testing.T) {
+	t.Parallel()
+	eps := `endpoints:
+  - {id: h1, host: node-1, interface: calih1, ipv4_nets: [198.18.1.31/32], ipv6_nets: ["fd00:1::31/128"], profile_ids: [OPEN]}
+  - {id: h2, host: node-1, interface: calih2, ipv4_nets: [198.18.1.32/32], profile_ids: [OPEN], state: inactive}
+  - {id: h3, host: node-2, interface: calih3, ipv4_nets: [198.18.2.31/32], profile_ids: [OPEN]}
+`
+	e := newEnvOpts(t, map[string]string{
+		"endpoints/all.yaml": eps,
+		"profiles/OPEN.yaml": "id: OPEN\ntags: [OPEN]\ninbound_rules: [{action: allow}]\noutbound_rules: [{action: allow}]\n",
+	}, eps, lab.Options{TCPPorts: []int{80}, HostTCPPorts: []int{22, 53}, HostUDPPorts: []int{53}})
+	// Without the firewall the host answers everything.
+	hostFlow := func(from, proto string, port, fam int, allow bool) flow {
+		return flow{lab.Probe{From: from, To: "host:" + e.lab.Workload(from).Host.Name, Proto: proto, Port: port, Family: fam}, allow}
+	}
+	e.checkWith(&simulate.Network{}, "no firewall",
+		hostFlow("h1", "tcp", 22, 4, true),
+		hostFlow("h1", "udp", 53, 4, true),
+		hostFlow("h2", "tcp", 53, 4, true),
+	)
+	e.apply()
+	forgedDNS := hostFlow("h1", "udp", 53, 4, false)
+	forgedDNS.Src = netip.MustParseAddr("198.18.1.99")
+	e.check("to the host",
+		hostFlow("h1", "udp", 53, 4, true),
+		hostFlow("h1", "tcp", 53, 4, true),
+		hostFlow("h1", "udp", 53, 6, true),
+		hostFlow("h3", "udp", 53, 4, true),
+		hostFlow("h1", "tcp", 22, 4, false),
+		hostFlow("h1", "tcp", 22, 6, false),
+		hostFlow("h1", "icmp", 0, 4, false),
+		forgedDNS,
+		hostFlow("h2", "udp", 53, 4, false), // inactive
+		hostFlow("h2", "tcp", 22, 4, false),
+		tcp("h1", "h3", 80, true), // control: workloads still talk
+	)
 }

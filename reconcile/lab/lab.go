@@ -56,6 +56,10 @@ type Options struct {
 	// TCPPorts and UDPPorts get an echo server in every workload (dual stack).
 	TCPPorts []int
 	UDPPorts []int
+	// HostTCPPorts and HostUDPPorts get an echo server in every host namespace, reachable from
+	// the host's workloads at GatewayV4 and HostV6 (Probe.To "host:<name>").
+	HostTCPPorts []int
+	HostUDPPorts []int
 	// Log receives progress messages; nil discards them.
 	Log *slog.Logger
 }
@@ -160,17 +164,29 @@ func Build(ctx context.Context, repo *schema.Repository, opts Options) (_ *Lab, 
 	for _, id := range l.wlOrder {
 		w := l.workloads[id]
 		for _, p := range opts.TCPPorts {
-			if err := l.serveTCP(w, p); err != nil {
+			if err := l.serveTCP(w.ns, id, p); err != nil {
 				return nil, err
 			}
 		}
 		for _, p := range opts.UDPPorts {
-			if err := l.serveUDP(w, p); err != nil {
+			if err := l.serveUDP(w.ns, id, p); err != nil {
 				return nil, err
 			}
 		}
 		if err := l.sniffICMP(w); err != nil {
 			return nil, err
+		}
+	}
+	for _, hn := range l.hostOrder {
+		for _, p := range opts.HostTCPPorts {
+			if err := l.serveTCP(l.hosts[hn].ns, "host "+hn, p); err != nil {
+				return nil, err
+			}
+		}
+		for _, p := range opts.HostUDPPorts {
+			if err := l.serveUDP(l.hosts[hn].ns, "host "+hn, p); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := l.prime(ctx); err != nil {

@@ -16,7 +16,9 @@ import (
 // Probe is one flow to try: from a workload to an endpoint (or an address), by one protocol.
 type Probe struct {
 	From string // endpoint id of the sender
-	To   string // endpoint id of the receiver ("" when Dst is given)
+	// To is the endpoint id of the receiver ("" when Dst is given), or "host:<name>" for the
+	// sender's own host (GatewayV4 or HostV6).
+	To string
 	// Dst overrides the destination address (default: To's first address of Family).
 	Dst netip.Addr
 	// Family is 4 (default) or 6.
@@ -81,10 +83,23 @@ func (p Probe) family() int {
 	return 4
 }
 
+// HostPrefix in Probe.To names a host itself: "host:node-1".
+const HostPrefix = "host:"
+
 // dst returns the destination address of p.
 func (l *Lab) dst(p Probe) (netip.Addr, error) {
 	if p.Dst.IsValid() {
 		return p.Dst, nil
+	}
+	if h, ok := strings.CutPrefix(p.To, HostPrefix); ok {
+		w := l.workloads[p.From]
+		if w == nil || w.Host.Name != h {
+			return netip.Addr{}, fmt.Errorf("only a workload of host %q can reach it (its gateway address)", h)
+		}
+		if p.family() == 6 {
+			return HostV6, nil
+		}
+		return GatewayV4, nil
 	}
 	a := l.Addr(p.To, p.family())
 	if !a.IsValid() {
@@ -190,7 +205,11 @@ func (l *Lab) Expect(sim *simulate.Network, p Probe) Expectation {
 		return trace
 	}
 	dst, _ := l.dst(p)
-	q := simulate.Query{From: l.Addr(p.From, p.family()).String(), To: dst.String(), Protocol: p.Proto, Port: p.Port, ICMPType: p.ICMPType, ICMPCode: p.ICMPCode}
+	to := dst.String()
+	if strings.HasPrefix(p.To, HostPrefix) {
+		to = p.To
+	}
+	q := simulate.Query{From: l.Addr(p.From, p.family()).String(), To: to, Protocol: p.Proto, Port: p.Port, ICMPType: p.ICMPType, ICMPCode: p.ICMPCode}
 	if p.Proto == "icmp" && p.family() == 6 {
 		q.Protocol = "icmpv6"
 	}
@@ -270,20 +289,18 @@ func (l *Lab) trace(sim *simulate.Network, p Probe) Expectation {
 	default:
 		return Expectation{Err: fmt.Errorf("unknown probe protocol %q", p.Proto)}
 	}
+	if strings.HasPrefix(p.To, HostPrefix) {
+		pkt.Hook = nft.HookInput
+		return traceLegs(rulesets, []leg{{w.Host.Name, pkt}})
+	}
 	recv := l.owner(dst)
 	if recv == nil {
 		return Expectation{Err: fmt.Errorf("no workload has address %s", dst)}
 	}
-	var legs []struct {
-		host string
-		pkt  simulate.Packet
-	}
+	var legs []leg
 	if recv.Host == w.Host {
 		pkt.OIF = recv.Endpoint.Interface
-		legs = append(legs, struct {
-			host string
-			pkt  simulate.Packet
-		}{w.Host.Name, pkt})
+		legs = append(legs, leg{w.Host.Name, pkt})
 	} else {
 		up := w.Host.uplinks[recv.Host.Name]
 		first := pkt
@@ -291,14 +308,19 @@ func (l *Lab) trace(sim *simulate.Network, p Probe) Expectation {
 		second := pkt
 		back := recv.Host.uplinks[w.Host.Name]
 		second.IIF, second.OIF, second.SrcMAC = back.ifname, recv.Endpoint.Interface, up.mac
-		legs = append(legs, struct {
-			host string
-			pkt  simulate.Packet
-		}{w.Host.Name, first}, struct {
-			host string
-			pkt  simulate.Packet
-		}{recv.Host.Name, second})
+		legs = append(legs, leg{w.Host.Name, first}, leg{recv.Host.Name, second})
 	}
+	return traceLegs(rulesets, legs)
+}
+
+// leg is the packet as one host's ruleset sees it.
+type leg struct {
+	host string
+	pkt  simulate.Packet
+}
+
+// traceLegs traces the legs in order: the first drop decides; else the packet is allowed.
+func traceLegs(rulesets map[string]*nft.Ruleset, legs []leg) Expectation {
 	var why []string
 	for _, leg := range legs {
 		rs := rulesets[leg.host]

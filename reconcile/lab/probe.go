@@ -57,15 +57,16 @@ func (l *Lab) workload(id string) (*Workload, error) {
 	return w, nil
 }
 
-// serveTCP runs, in w, a dual-stack TCP server on port that reads one line and echoes it.
-func (l *Lab) serveTCP(w *Workload, port int) error {
+// serveTCP runs, in namespace ns (of workload or host `name`), a dual-stack TCP server on port
+// that reads one line and echoes it.
+func (l *Lab) serveTCP(ns netns.NsHandle, name string, port int) error {
 	var ln net.Listener
-	err := InNetns(w.ns, func() (err error) {
+	err := InNetns(ns, func() (err error) {
 		ln, err = net.Listen("tcp", ":"+strconv.Itoa(port))
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("tcp server on %q port %d: %w", w.Endpoint.ID, port, err)
+		return fmt.Errorf("tcp server on %q port %d: %w", name, port, err)
 	}
 	l.addCloser(ln.Close)
 	go func() {
@@ -89,15 +90,16 @@ func (l *Lab) serveTCP(w *Workload, port int) error {
 	return nil
 }
 
-// serveUDP runs, in w, a dual-stack UDP server on port that echoes every datagram.
-func (l *Lab) serveUDP(w *Workload, port int) error {
+// serveUDP runs, in namespace ns (of workload or host `name`), a dual-stack UDP server on port
+// that echoes every datagram.
+func (l *Lab) serveUDP(ns netns.NsHandle, name string, port int) error {
 	var pc net.PacketConn
-	err := InNetns(w.ns, func() (err error) {
+	err := InNetns(ns, func() (err error) {
 		pc, err = net.ListenPacket("udp", ":"+strconv.Itoa(port))
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("udp server on %q port %d: %w", w.Endpoint.ID, port, err)
+		return fmt.Errorf("udp server on %q port %d: %w", name, port, err)
 	}
 	l.addCloser(pc.Close)
 	go func() {

@@ -1,0 +1,588 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
+)
+
+// Fixtures of the GitOps end-to-end tests: a work repository pushing to a bare remote (git
+// CLI), gpg keys, the reconcile binary run as `apply`/`status` or as a `watch` process, and
+// polling of the kernel in the test's namespace.
+
+// gitopsEndpoints is the one local endpoint of every GitOps scenario (its interface need not
+// exist: its chains are installed anyway).
+const gitopsEndpoints = `endpoints:
+  - {id: web-1, host: node-1, interface: caliweb1, ipv4_nets: [198.18.1.2/32], ipv6_nets: ["fd00:1::2/128"], profile_ids: [WEB]}
+`
+
+// gitopsWeb is profiles/WEB.yaml allowing tcp to each port, one rule per port, in order
+// (rule N is "WEB inbound N").
+func gitopsWeb(ports ...int) string {
+	var b strings.Builder
+	b.WriteString("id: WEB\ntags: [WEB]\ninbound_rules:\n")
+	for _, p := range ports {
+		fmt.Fprintf(&b, "  - {action: allow, protocol: tcp, dst_ports: [%d]}\n", p)
+	}
+	b.WriteString("outbound_rules:\n  - {action: allow}\n")
+	return b.String()
+}
+
+// gitopsFiles is a whole repository whose WEB profile allows ports.
+func gitopsFiles(ports ...int) map[string]string {
+	return map[string]string{"endpoints/all.yaml": gitopsEndpoints, "profiles/WEB.yaml": gitopsWeb(ports...)}
+}
+
+// gitopsRunGit runs the git CLI in dir with a fixed identity, no user or system config and
+// GNUPGHOME=gnupg (when set); it returns the trimmed output.
+func gitopsRunGit(t *testing.T, dir, gnupg string, args ...string) string {
+	t.Helper()
+	c := exec.Command("git", args...)
+	c.Dir = dir
+	c.Env = append(os.Environ(),
+		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=Author", "GIT_AUTHOR_EMAIL=author@example.invalid",
+		"GIT_COMMITTER_NAME=Committer", "GIT_COMMITTER_EMAIL=committer@example.invalid",
+	)
+	if gnupg != "" {
+		c.Env = append(c.Env, "GNUPGHOME="+gnupg)
+	}
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// gitopsRepo is a work repository on branch main and the bare remote it pushes to.
+type gitopsRepo struct {
+	t            *testing.T
+	work, remote string
+	gnupg        string // GNUPGHOME for signed commits
+}
+
+func newGitopsRepo(t *testing.T) *gitopsRepo {
+	t.Helper()
+	root := t.TempDir()
+	r := &gitopsRepo{t: t, work: filepath.Join(root, "work"), remote: filepath.Join(root, "remote.git")}
+	gitopsRunGit(t, root, "", "init", "-q", "-b", "main", r.work)
+	gitopsRunGit(t, root, "", "init", "-q", "--bare", "-b", "main", r.remote)
+	gitopsRunGit(t, r.work, "", "remote", "add", "origin", r.remote)
+	return r
+}
+
+func (r *gitopsRepo) git(args ...string) string {
+	r.t.Helper()
+	return gitopsRunGit(r.t, r.work, r.gnupg, args...)
+}
+
+// commit writes files (repository path -> content) and commits everything, signed with the
+// gpg key key when key is not ""; it returns the commit hash. It does not push.
+func (r *gitopsRepo) commit(msg string, files map[string]string, key string) string {
+	r.t.Helper()
+	for p, c := range files {
+		full := filepath.Join(r.work, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	r.git("add", "-A")
+	args := []string{"commit", "-q", "--allow-empty", "-m", msg}
+	if key != "" {
+		args = append([]string{"-c", "gpg.program=gpg", "-c", "user.signingkey=" + key}, append(args, "-S")...)
+	}
+	r.git(args...)
+	return r.git("rev-parse", "HEAD")
+}
+
+// push force-pushes main to the remote.
+func (r *gitopsRepo) push() {
+	r.t.Helper()
+	r.git("push", "-q", "--force", "origin", "HEAD:refs/heads/main")
+}
+
+// gitopsKeys are two gpg signing keys in one GNUPGHOME: a trusted one (exported to
+// trustedFile) and a stranger.
+type gitopsKeys struct {
+	home        string
+	trusted     string // fingerprint
+	stranger    string // fingerprint
+	trustedFile string // armored public key of trusted
+}
+
+var (
+	gitopsKeysOnce sync.Once
+	gitopsKeysVal  *gitopsKeys
+	gitopsKeysErr  error
+)
+
+// gitopsGPG returns the test binary's two gpg keys, generating them on first use. The
+// GNUPGHOME lives in a short temporary directory (the agent's socket path is bounded); the
+// agent is stopped and the directory removed when the test that made them ends.
+func gitopsGPG(t *testing.T) *gitopsKeys {
+	t.Helper()
+	if _, err := exec.LookPath("gpg"); err != nil {
+		if testenv.InCI() {
+			t.Fatal("gpg is not installed, and CI=true forbids skipping")
+		}
+		t.Skip("gpg is not installed")
+	}
+	gitopsKeysOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rgpg")
+		if err != nil {
+			gitopsKeysErr = err
+			return
+		}
+		home := filepath.Join(dir, "g")
+		t.Cleanup(func() {
+			c := exec.Command("gpgconf", "--kill", "gpg-agent")
+			c.Env = append(os.Environ(), "GNUPGHOME="+home)
+			_ = c.Run()
+			os.RemoveAll(dir)
+		})
+		gitopsKeysVal, gitopsKeysErr = gitopsMakeKeys(dir, home)
+	})
+	if gitopsKeysErr != nil {
+		t.Fatalf("gpg keys: %v", gitopsKeysErr)
+	}
+	return gitopsKeysVal
+}
+
+func gitopsMakeKeys(dir, home string) (*gitopsKeys, error) {
+	if err := os.Mkdir(home, 0o700); err != nil {
+		return nil, err
+	}
+	gpg := func(args ...string) (string, error) {
+		c := exec.Command("gpg", append([]string{"--batch", "--no-tty"}, args...)...)
+		c.Env = append(os.Environ(), "GNUPGHOME="+home)
+		var stderr bytes.Buffer
+		c.Stderr = &stderr
+		out, err := c.Output()
+		if err != nil {
+			return "", fmt.Errorf("gpg %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+		}
+		return string(out), nil
+	}
+	gen := func(uid string) (string, error) {
+		if _, err := gpg("--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"); err != nil {
+			return "", err
+		}
+		out, err := gpg("--with-colons", "--fingerprint", uid)
+		if err != nil {
+			return "", err
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Split(l, ":"); f[0] == "fpr" && len(f) > 9 {
+				return f[9], nil
+			}
+		}
+		return "", fmt.Errorf("no fingerprint for %q", uid)
+	}
+	k := &gitopsKeys{home: home}
+	var err error
+	if k.trusted, err = gen("Test <t@example.invalid>"); err != nil {
+		return nil, err
+	}
+	if k.stranger, err = gen("Stranger <s@example.invalid>"); err != nil {
+		return nil, err
+	}
+	pub, err := gpg("--armor", "--export", k.trusted)
+	if err != nil {
+		return nil, err
+	}
+	k.trustedFile = filepath.Join(dir, "trusted.asc")
+	return k, os.WriteFile(k.trustedFile, []byte(pub), 0o644)
+}
+
+// gitopsHost is one scenario's host: a fresh namespace and state directory, host node-1.
+type gitopsHost struct {
+	t     *testing.T
+	bin   string
+	ns    string
+	state string
+}
+
+func newGitopsHost(t *testing.T, hint string) *gitopsHost {
+	t.Helper()
+	testenv.RequireKernel(t)
+	return &gitopsHost{t: t, bin: reconcileBin(t), ns: testenv.NewNetns(t, hint), state: t.TempDir()}
+}
+
+// args are the flags pointing a command at this host, followed by extra.
+func (h *gitopsHost) args(cmd string, extra ...string) []string {
+	return append([]string{cmd, "--host", "node-1", "--netns", h.ns, "--state-dir", h.state}, extra...)
+}
+
+// run runs `reconcile <cmd> <host flags> extra...` and returns stdout, stderr and exit code.
+func (h *gitopsHost) run(cmd string, extra ...string) (string, string, int) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := h.args(cmd, extra...)
+	c := exec.CommandContext(ctx, h.bin, args...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ctx.Err() != nil {
+			h.t.Fatalf("reconcile %s: %v (stderr: %s)", strings.Join(args, " "), err, errb.String())
+		}
+		code = ee.ExitCode()
+	}
+	return out.String(), errb.String(), code
+}
+
+// must runs the command and fails unless it exits 0; it returns stdout.
+func (h *gitopsHost) must(cmd string, extra ...string) string {
+	h.t.Helper()
+	out, errs, code := h.run(cmd, extra...)
+	if code != 0 {
+		h.t.Fatalf("reconcile %s %s: exit %d\nstdout:\n%s\nstderr:\n%s", cmd, strings.Join(extra, " "), code, out, errs)
+	}
+	return out
+}
+
+// gitopsStatus is the part of `status -o json` the tests read.
+type gitopsStatus struct {
+	InSync      bool `json:"in_sync"`
+	LastApplied *struct {
+		Revision string `json:"revision"`
+		Commit   string `json:"commit"`
+	} `json:"last_applied"`
+	LastAttempt *struct {
+		Revision string `json:"revision"`
+		Result   string `json:"result"`
+		Error    string `json:"error"`
+	} `json:"last_attempt"`
+	SourceHead  string `json:"source_head"`
+	SourceError string `json:"source_error"`
+	UpToDate    bool   `json:"up_to_date"`
+}
+
+func (h *gitopsHost) status(extra ...string) gitopsStatus {
+	h.t.Helper()
+	out := h.must("status", append([]string{"-o", "json"}, extra...)...)
+	var st gitopsStatus
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		h.t.Fatalf("status -o json: %v\n%s", err, out)
+	}
+	return st
+}
+
+// chain lists a chain of table inet reconcile in the namespace ("" and the error when nft
+// cannot list it, e.g. before the first apply).
+func (h *gitopsHost) chain(name string) (string, error) {
+	out, err := exec.Command("ip", "netns", "exec", h.ns, "nft", "list", "chain", "inet", "reconcile", name).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("nft list chain inet reconcile %s: %w: %s", name, err, out)
+	}
+	return string(out), nil
+}
+
+// webPorts returns the tcp ports that profile-in-WEB accepts in the kernel, in rule order
+// (nil when the chain is not there).
+func (h *gitopsHost) webPorts() []int {
+	out, err := h.chain("profile-in-WEB")
+	if err != nil {
+		return nil
+	}
+	return gitopsPorts(out)
+}
+
+var gitopsPortRE = regexp.MustCompile(`th dport (\d+) counter accept comment "WEB inbound (\d+)"`)
+
+// gitopsPorts parses the "WEB inbound N" accept rules of a listed profile-in-WEB chain; rule
+// N must be the N-th such rule.
+func gitopsPorts(chain string) []int {
+	var ports []int
+	for _, m := range gitopsPortRE.FindAllStringSubmatch(chain, -1) {
+		p, _ := strconv.Atoi(m[1])
+		ports = append(ports, p)
+	}
+	return ports
+}
+
+func gitopsSamePorts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// waitPorts polls the kernel until profile-in-WEB accepts exactly ports, failing after
+// timeout; it returns when it first saw them.
+func (h *gitopsHost) waitPorts(timeout time.Duration, ports ...int) time.Time {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := h.webPorts()
+		if gitopsSamePorts(got, ports) {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("after %v profile-in-WEB accepts ports %v, want %v", timeout, got, ports)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// assertPorts fails unless profile-in-WEB accepts exactly ports now.
+func (h *gitopsHost) assertPorts(step string, ports ...int) {
+	h.t.Helper()
+	if got := h.webPorts(); !gitopsSamePorts(got, ports) {
+		h.t.Errorf("%s: profile-in-WEB accepts ports %v, want %v", step, got, ports)
+	}
+}
+
+// gitopsFreeAddr picks a free loopback port by listening on :0 and closing again.
+func gitopsFreeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// gitopsWatch is a running `reconcile watch` process with its JSON log.
+type gitopsWatch struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	metrics string // --metrics-addr, "" when none
+
+	mu    sync.Mutex
+	lines []map[string]any
+	raw   []string
+	done  chan struct{}
+}
+
+// watch starts `reconcile watch --log-format json` with the host flags and extra, and stops it
+// (SIGTERM, then kill) when the test ends, logging its output when the test failed.
+func (h *gitopsHost) watch(extra ...string) *gitopsWatch {
+	h.t.Helper()
+	w := &gitopsWatch{t: h.t, done: make(chan struct{})}
+	for i, a := range extra {
+		if a == "--metrics-addr" && i+1 < len(extra) {
+			w.metrics = extra[i+1]
+		}
+	}
+	args := h.args("watch", append([]string{"--log-format", "json"}, extra...)...)
+	w.cmd = exec.Command(h.bin, args...)
+	stderr, err := w.cmd.StderrPipe()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	w.cmd.Stdout = io.Discard
+	if err := w.cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	go func() {
+		defer close(w.done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) != nil {
+				m = map[string]any{"msg": line, "level": "RAW"}
+			}
+			w.mu.Lock()
+			w.raw = append(w.raw, line)
+			w.lines = append(w.lines, m)
+			w.mu.Unlock()
+		}
+	}()
+	h.t.Cleanup(func() {
+		w.stop()
+		if h.t.Failed() {
+			h.t.Logf("watch log:\n%s", w.log())
+		}
+	})
+	return w
+}
+
+// stop ends the process (SIGTERM, kill after 10 s) and waits for its log to end.
+func (w *gitopsWatch) stop() {
+	if w.cmd.ProcessState != nil {
+		return
+	}
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-w.done:
+	case <-time.After(10 * time.Second):
+		_ = w.cmd.Process.Kill()
+		<-w.done
+	}
+	_ = w.cmd.Wait()
+}
+
+// log returns the raw log so far.
+func (w *gitopsWatch) log() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.raw, "\n")
+}
+
+// find returns the first log line at or after index from for which match is true, and its
+// index (-1 when none).
+func (w *gitopsWatch) find(from int, match func(map[string]any) bool) (map[string]any, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := from; i < len(w.lines); i++ {
+		if match(w.lines[i]) {
+			return w.lines[i], i
+		}
+	}
+	return nil, -1
+}
+
+// mark is the number of log lines so far (to look only at what comes after).
+func (w *gitopsWatch) mark() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.lines)
+}
+
+// waitLog waits until a log line at or after index from matches, failing after timeout.
+func (w *gitopsWatch) waitLog(what string, from int, timeout time.Duration, match func(map[string]any) bool) map[string]any {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if m, _ := w.find(from, match); m != nil {
+			return m
+		}
+		select {
+		case <-w.done:
+			w.t.Fatalf("watch exited before the log showed %s:\n%s", what, w.log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("after %v the watch log shows no %s:\n%s", timeout, what, w.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// gitopsMsg matches log lines with message msg whose string attributes have the given values.
+func gitopsMsg(msg string, attrs ...string) func(map[string]any) bool {
+	return func(m map[string]any) bool {
+		if m["msg"] != msg {
+			return false
+		}
+		for i := 0; i+1 < len(attrs); i += 2 {
+			if s, _ := m[attrs[i]].(string); s != attrs[i+1] {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// scrape returns the watch's /metrics text.
+func (w *gitopsWatch) scrape() string {
+	w.t.Helper()
+	if w.metrics == "" {
+		w.t.Fatal("watch has no --metrics-addr")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+w.metrics+"/metrics", nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Fatalf("scrape metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// gitopsMetric returns the value of the sample of metric name whose labels include every
+// `k="v"` in labels; ok is false when there is none.
+func gitopsMetric(text, name string, labels ...string) (float64, bool) {
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		sp := strings.LastIndexByte(l, ' ')
+		if sp < 0 {
+			continue
+		}
+		series, val := l[:sp], l[sp+1:]
+		n, lbl, _ := strings.Cut(series, "{")
+		if n != name {
+			continue
+		}
+		all := true
+		for _, want := range labels {
+			if !strings.Contains(lbl, want) {
+				all = false
+			}
+		}
+		if !all {
+			continue
+		}
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			continue
+		}
+		return f, true
+	}
+	return 0, false
+}
+
+// waitMetric polls /metrics until cond holds for the metric's value, failing after timeout.
+func (w *gitopsWatch) waitMetric(timeout time.Duration, name string, labels []string, cond func(float64) bool, what string) {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		text := w.scrape()
+		if v, ok := gitopsMetric(text, name, labels...); ok && cond(v) {
+			return
+		}
+		if time.Now().After(deadline) {
+			var got []string
+			for _, l := range strings.Split(text, "\n") {
+				if strings.HasPrefix(l, "reconcile_") {
+					got = append(got, l)
+				}
+			}
+			w.t.Fatalf("after %v metric %s%v is not %s; reconcile metrics:\n%s", timeout, name, labels, what, strings.Join(got, "\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
