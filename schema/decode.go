@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -140,6 +141,12 @@ func syntaxErrorV4(data []byte) (le *yaml4.LoadError) {
 
 // parse parses a one-document file and returns its root node, or nil after reporting why not.
 func (d *decoder) parse(data []byte, expected string) *yaml.Node {
+	// JSON goes through the YAML decoder (for positions), but YAML's flow style is laxer than
+	// JSON (trailing commas, unquoted strings): a .json file must be JSON.
+	if strings.HasSuffix(d.path, ".json") && len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
+		d.jsonError(data)
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -176,6 +183,25 @@ func (d *decoder) parse(data []byte, expected string) *yaml.Node {
 		return nil
 	}
 	return root
+}
+
+// jsonError reports where a .json file stops being JSON.
+func (d *decoder) jsonError(data []byte) {
+	var v any
+	err := json.Unmarshal(data, &v)
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		d.errAt(Pos{Line: 1, Col: 1}, "syntax error: not valid JSON")
+		return
+	}
+	off := int(se.Offset)
+	if off > 0 {
+		off-- // Offset counts the bytes read, including the offending one.
+	}
+	off = min(off, len(data))
+	line := 1 + bytes.Count(data[:off], []byte("\n"))
+	col := off - bytes.LastIndexByte(data[:off], '\n')
+	d.errAt(Pos{Line: line, Col: col}, "syntax error: not valid JSON: %v", se)
 }
 
 // describe names what a node is, for "x is a list" messages.

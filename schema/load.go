@@ -86,7 +86,15 @@ func FileKind(p string) string {
 
 // ReadDir reads the repository files (those FileKind recognises) under root into a map of
 // repository-relative slash paths to contents.
+// The root itself must be a directory: a mistyped path is an error, not an empty repository.
 func ReadDir(root string) (map[string][]byte, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%q is not a directory", root)
+	}
 	files := map[string][]byte{}
 	for _, sub := range []string{"profiles", "endpoints", "tests"} {
 		entries, err := os.ReadDir(filepath.Join(root, sub))

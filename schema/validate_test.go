@@ -147,7 +147,16 @@ var loadCases = []struct {
 			"profiles/WEB.json": "{\"id\": \"WEB\",\n \"tags\": [\"WEB\",]\n",
 		},
 		want: []string{
-			"profiles/WEB.json:3:1: syntax error: did not find expected ',' or '}' (while parsing a flow mapping that starts at line 1 column 1)",
+			"profiles/WEB.json:2:17: syntax error: not valid JSON: invalid character ']' looking for beginning of value",
+		},
+	},
+	{
+		name: "yaml flow in a json file",
+		files: map[string]string{
+			"profiles/WEB.json": "{id: WEB,\n tags: [WEB]}",
+		},
+		want: []string{
+			"profiles/WEB.json:1:2: syntax error: not valid JSON: invalid character 'i' looking for beginning of object key string",
 		},
 	},
 	{
