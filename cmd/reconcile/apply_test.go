@@ -105,6 +105,10 @@ func TestKernelApplyStatusCycle(t *testing.T) {
 		t.Errorf("web-1's interface exists, yet it is waiting:\n%s", out)
 	}
 
+	if !strings.HasSuffix(out, "\n\nPlan: "+planCounts(t, cli)+"\n") {
+		t.Errorf("plan text does not end with the summary line:\n%s", out)
+	}
+
 	out, errOut, code = cli("apply")
 	if code != 0 || !strings.Contains(out, "Apply complete! Revision sha256:") {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
@@ -204,4 +208,34 @@ func TestKernelApplyStatusCycle(t *testing.T) {
 	if got := nftIn("list", "table", "inet", "other"); got != other {
 		t.Errorf("another table changed:\n%s\nwas:\n%s", got, other)
 	}
+}
+
+// planCounts runs plan -o json and returns "A to add, C to change, D to destroy." from it.
+func planCounts(t *testing.T, cli func(args ...string) (string, string, int)) string {
+	t.Helper()
+	out, errOut, code := cli("plan", "-o", "json")
+	var p struct {
+		Revision    string `json:"revision"`
+		TableExists bool   `json:"table_exists"`
+		Waiting     []struct {
+			Endpoint, Interface string
+		} `json:"waiting"`
+		Plan struct {
+			Kind    string                             `json:"kind"`
+			Changes struct{ Add, Change, Destroy int } `json:"changes"`
+			Objects []struct {
+				Kind string `json:"kind"`
+			} `json:"objects"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil || code != 0 {
+		t.Fatalf("plan -o json: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	if p.Plan.Kind != "plan" || !strings.HasPrefix(p.Revision, "sha256:") || len(p.Plan.Objects) != p.Plan.Changes.Add+p.Plan.Changes.Change+p.Plan.Changes.Destroy {
+		t.Errorf("plan JSON: %+v", p)
+	}
+	if len(p.Waiting) != 1 || p.Waiting[0].Endpoint != "app-1" || p.Waiting[0].Interface != "caliapp1" {
+		t.Errorf("plan JSON waiting: %+v", p.Waiting)
+	}
+	return fmt.Sprintf("%d to add, %d to change, %d to destroy.", p.Plan.Changes.Add, p.Plan.Changes.Change, p.Plan.Changes.Destroy)
 }
