@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
@@ -255,4 +257,61 @@ func verdict(allow bool) string {
 		return "allow"
 	}
 	return "deny"
+}
+
+// eventually runs the flows until every packet does what the flow wants (the kernel has caught
+// up with a change that a watcher applies on its own), failing the test after a generous
+// deadline; then it checks them once more against the simulator too.
+func (e *env) eventually(step string, flows ...flow) {
+	e.t.Helper()
+	probes := make([]lab.Probe, len(flows))
+	for i, f := range flows {
+		probes[i] = f.Probe
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok := true
+		var last string
+		for i, o := range e.lab.RunAll(context.Background(), nil, probes, probeTimeout, 32) {
+			if o.Err != nil || o.Observed != flows[i].allow {
+				ok = false
+				last = fmt.Sprintf("%s -> %s %s: packet %s (err %v), want %s", o.Probe.From, o.Probe.To, o.Probe, verdict(o.Observed), o.Err, verdict(flows[i].allow))
+				break
+			}
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: the kernel did not catch up: %s", step, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	e.check(step, flows...)
+}
+
+// start runs the reconcile binary in the background until the test ends (SIGTERM, then wait).
+func (e *env) start(args ...string) {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, args...)
+	cmd.Dir = e.dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if e.t.Failed() {
+			e.t.Logf("reconcile %s:\n%s", strings.Join(args, " "), out.String())
+		}
+	})
 }
