@@ -3,17 +3,19 @@ package nft
 import (
 	"encoding/binary"
 	"fmt"
+	"syscall"
 
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// Reading rules back chain by chain (google/nftables GetRules) costs one netlink round trip
-// per chain, and the library silently drops expressions it cannot decode. dumpRules instead
-// asks the kernel for every rule of the table in one dump (NFT_MSG_GETRULE filtered by table
-// only) and decodes the expressions itself, keeping the ones it does not know as opaqueExpr,
-// so that a foreign rule can never read back as one of ours.
+// Reading rules back: google/nftables GetRules costs one netlink round trip per chain and
+// silently drops expressions it cannot decode. We read every rule of the table in one dump
+// (NFT_MSG_GETRULE filtered by table only) and decode the expressions ourselves, keeping the
+// ones we do not know as opaqueExpr, so that a foreign rule can never read back as one of ours.
+// Measured at 10k endpoints (20k chains, 90k rules): GetRules chain by chain about 1.1 s, the
+// same chain by chain over 2-4 parallel sockets 0.8-1.2 s, one table dump 0.5-0.65 s.
 
 // rawRule is one rule of the dump.
 type rawRule struct {
@@ -33,32 +35,75 @@ func nftMsg(t uint16) netlink.HeaderType {
 	return netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | t)
 }
 
-// dumpRules returns every rule of table inet <table>, in chain and rule order.
-func dumpRules(conn *netlink.Conn, table string) ([]rawRule, error) {
-	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.NFTA_RULE_TABLE, Data: []byte(table + "\x00")}})
+// dumpRules returns the rules of table inet <table>, of one chain when chain is not empty, in
+// chain and rule order.
+//
+// It reads the dump itself with a 64 KiB buffer: the kernel sizes the messages of a dump by
+// the largest buffer the socket has read with (up to 32 KiB), and mdlayher/netlink reads with a
+// page-sized one, which makes 8 times more, smaller messages, each one a resumption of the dump.
+func dumpRules(conn *netlink.Conn, table, chain string) ([]rawRule, error) {
+	attrs := []netlink.Attribute{{Type: unix.NFTA_RULE_TABLE, Data: []byte(table + "\x00")}}
+	if chain != "" {
+		attrs = append(attrs, netlink.Attribute{Type: unix.NFTA_RULE_CHAIN, Data: []byte(chain + "\x00")})
+	}
+	data, err := netlink.MarshalAttributes(attrs)
 	if err != nil {
 		return nil, err
 	}
-	req := netlink.Message{
+	req, err := conn.Send(netlink.Message{
 		Header: netlink.Header{Type: nftMsg(unix.NFT_MSG_GETRULE), Flags: netlink.Request | netlink.Dump},
-		Data:   append([]byte{unix.NFPROTO_INET, unix.NFNETLINK_V0, 0, 0}, attrs...),
+		Data:   append([]byte{unix.NFPROTO_INET, unix.NFNETLINK_V0, 0, 0}, data...),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dump rules: send: %w", err)
 	}
-	msgs, err := conn.Execute(req)
+	raw, err := conn.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("dump rules: %w", err)
 	}
-	out := make([]rawRule, 0, len(msgs))
-	for _, m := range msgs {
-		if m.Header.Type != nftMsg(unix.NFT_MSG_NEWRULE) || len(m.Data) < 4 {
-			continue
+	var out []rawRule
+	buf := make([]byte, 64<<10)
+	for {
+		var n int
+		var rerr error
+		if err := raw.Read(func(fd uintptr) bool {
+			n, _, rerr = unix.Recvfrom(int(fd), buf, 0)
+			return rerr != unix.EAGAIN && rerr != unix.EWOULDBLOCK
+		}); err != nil {
+			return nil, fmt.Errorf("dump rules: receive: %w", err)
 		}
-		r, err := parseRule(m.Data[4:])
+		if rerr != nil {
+			return nil, fmt.Errorf("dump rules: receive: %w", rerr)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return nil, fmt.Errorf("decode rule: %w", err)
+			return nil, fmt.Errorf("dump rules: parse: %w", err)
 		}
-		out = append(out, r)
+		for _, m := range msgs {
+			if m.Header.Seq != req.Header.Sequence {
+				continue // a late reply to something else
+			}
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				return out, nil
+			case unix.NLMSG_ERROR:
+				if len(m.Data) >= 4 {
+					if code := int32(binary.NativeEndian.Uint32(m.Data)); code != 0 {
+						return nil, fmt.Errorf("dump rules: %w", unix.Errno(-code))
+					}
+				}
+				return out, nil
+			}
+			if netlink.HeaderType(m.Header.Type) != nftMsg(unix.NFT_MSG_NEWRULE) || len(m.Data) < 4 {
+				continue
+			}
+			r, err := parseRule(m.Data[4:])
+			if err != nil {
+				return nil, fmt.Errorf("decode rule: %w", err)
+			}
+			out = append(out, r)
+		}
 	}
-	return out, nil
 }
 
 func parseRule(b []byte) (rawRule, error) {

@@ -28,8 +28,14 @@ type Kernel struct {
 	ns   string
 	nsFd int // -1: the current namespace
 	conn *nftables.Conn
-	nl   *netlink.Conn // raw socket for the one-dump rule read-back
+	nl   *netlink.Conn // raw socket for the rule read-back
 }
+
+const (
+	// observeRetries bounds how often Observe reads again because the ruleset changed
+	// (another writer) while it was reading.
+	observeRetries = 3
+)
 
 var _ Dataplane = (*Kernel)(nil)
 
@@ -160,9 +166,35 @@ func (k *Kernel) Observe(ctx context.Context, table string) (*Ruleset, error) {
 	if k.conn == nil {
 		return nil, errors.New("observe: dataplane is closed")
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("observe table %q: %w", table, err)
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("observe table %q: %w", table, err)
+		}
+		before, err := k.conn.GetGen()
+		if err != nil {
+			return nil, fmt.Errorf("observe table %q: ruleset generation: %w", table, err)
+		}
+		rs, err := k.observe(ctx, table)
+		if err != nil {
+			return nil, err
+		}
+		after, err := k.conn.GetGen()
+		if err != nil {
+			return nil, fmt.Errorf("observe table %q: ruleset generation: %w", table, err)
+		}
+		if before.ID == after.ID || attempt == observeRetries {
+			if before.ID != after.ID {
+				k.log.Warn("nftables ruleset kept changing while it was read", "table", table, "netns", k.ns, "attempts", attempt)
+			}
+			k.log.Debug("observed nftables table", "table", table, "netns", k.ns, "exists", rs != nil, "duration", time.Since(start))
+			return rs, nil
+		}
 	}
+}
+
+// observe reads the table once; the ruleset may change meanwhile (Observe checks).
+func (k *Kernel) observe(ctx context.Context, table string) (*Ruleset, error) {
 	t, err := k.conn.ListTableOfFamily(table, nftables.TableFamilyINet)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -225,7 +257,7 @@ func (k *Kernel) Observe(ctx context.Context, table string) (*Ruleset, error) {
 		}
 	}
 
-	rules, err := dumpRules(k.nl, table)
+	rules, err := dumpRules(k.nl, table, "")
 	if err != nil {
 		return nil, fmt.Errorf("observe table %q: %w", table, err)
 	}
