@@ -191,7 +191,9 @@ func desiredWith(ctx context.Context, o Options, rec *state.Record) (*PlanResult
 	if err != nil {
 		return res, stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", snap.Revision, o.Host, err))
 	}
-	res.Desired = desired
+	// The canonical form is what the kernel reads back: the model recorded as applied, its
+	// digest and the --nft script are those of the canonical form.
+	res.Desired = desired.Canonical()
 	for _, e := range repo.Endpoints {
 		if e.Host == o.Host {
 			res.Endpoints = append(res.Endpoints, e)

@@ -461,3 +461,30 @@ func TestOtherTableUntouched(t *testing.T) {
 		t.Errorf("other table changed: %v %v", got, err)
 	}
 }
+
+// TestUnorderedRepositoryConverges: a repository written in any order (ports, nets) must
+// plan "No changes" once applied, whatever order the kernel reads back in.
+func TestUnorderedRepositoryConverges(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	writeRepo(t, e.repo, map[string]string{
+		"profiles/WEB.yaml":   strings.Replace(labRepo["profiles/WEB.yaml"], "dst_ports: [80, 443]", "dst_ports: [8443, 443, \"1000:2000\", 80]\n    src_net: 198.18.7.0/24", 1),
+		"endpoints/more.yaml": "endpoints:\n  - id: web-9\n    host: node-1\n    interface: caliweb9\n    ipv4_nets: [198.18.9.9/32, 198.18.9.1/32, 198.18.9.0/32]\n    profile_ids: [WEB, APP]\n",
+	})
+	if _, err := Apply(ctx, e.opts()); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := Plan(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pr.Plan.Empty() {
+		var b strings.Builder
+		_ = pr.Plan.WriteText(&b)
+		t.Fatalf("plan after apply is not empty:\n%s", b.String())
+	}
+	st, err := Status(ctx, e.opts())
+	if err != nil || !st.InSync() {
+		t.Fatalf("status after apply: %v, drift %v", err, titles(st.Drift))
+	}
+}

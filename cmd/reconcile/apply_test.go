@@ -205,6 +205,16 @@ func TestKernelApplyStatusCycle(t *testing.T) {
 		t.Errorf("apply -o json: exit %d, %v, %+v\n%s%s", code, err, ap, out, errOut)
 	}
 
+	// A repository written out of order converges: after apply, plan has nothing to do.
+	pasWrite(t, repo, map[string]string{"profiles/WEB.yaml": strings.Replace(pasRepo["profiles/WEB.yaml"],
+		"dst_ports: [80, 443]", "dst_ports: [8443, 443, \"1000:2000\", 80]", 1)})
+	if out, errOut, code = cli("apply"); code != 0 {
+		t.Errorf("apply of unordered ports: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, _, code = cli("plan", "--detailed-exitcode"); code != 0 {
+		t.Errorf("plan after applying unordered ports: exit %d\n%s", code, out)
+	}
+
 	if got := nftIn("list", "table", "inet", "other"); got != other {
 		t.Errorf("another table changed:\n%s\nwas:\n%s", got, other)
 	}

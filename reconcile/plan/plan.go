@@ -124,7 +124,8 @@ func (p *Plan) Changes() Counts {
 func (p *Plan) Empty() bool { return p == nil || len(p.Objects) == 0 }
 
 // Diff returns what applying desired changes in a kernel that holds observed (nil: the table
-// does not exist). A nil desired means the table is to be removed.
+// does not exist). A nil desired means the table is to be removed. Both sides are compared in
+// their canonical form (nft.Ruleset.Canonical).
 func Diff(desired, observed *nft.Ruleset) *Plan {
 	return diff("plan", desired, observed)
 }
@@ -160,6 +161,9 @@ func diff(kind string, desired, observed *nft.Ruleset) *Plan {
 	if desired == nil && observed == nil {
 		return p
 	}
+	// Compare canonical forms (sorted port lists, merged prefixes, sorted elements), so that
+	// only differences that matter to the kernel show.
+	desired, observed = desired.Canonical(), observed.Canonical()
 	d := &differ{groups: map[string]*group{}}
 	sides := [2]*nft.Ruleset{desired, observed}
 
