@@ -249,3 +249,24 @@ func planCounts(t *testing.T, cli func(args ...string) (string, string, int)) st
 	}
 	return fmt.Sprintf("%d to add, %d to change, %d to destroy.", p.Plan.Changes.Add, p.Plan.Changes.Change, p.Plan.Changes.Destroy)
 }
+
+// TestKernelBundledPolicies applies the bundled policies/ repository for each lab host in its
+// own namespace: apply, then nothing left to do, and status in sync.
+func TestKernelBundledPolicies(t *testing.T) {
+	for _, host := range []string{"node-1", "node-2"} {
+		t.Run(host, func(t *testing.T) {
+			ns := pasNetns(t, "pol")
+			common := []string{"--dir", filepath.Join("..", "..", "policies"), "--host", host, "--netns", ns, "--state-dir", t.TempDir()}
+			out, errOut, code := pasRun(t, append([]string{"apply"}, common...)...)
+			if code != 0 || !strings.Contains(out, "Apply complete!") {
+				t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+			}
+			if out, errOut, code = pasRun(t, append([]string{"apply"}, common...)...); code != 0 || !strings.Contains(out, "already applied") {
+				t.Errorf("second apply: exit %d\n%s%s", code, out, errOut)
+			}
+			if out, errOut, code = pasRun(t, append([]string{"status", "--detailed-exitcode"}, common...)...); code != 0 {
+				t.Errorf("status: exit %d\n%s%s", code, out, errOut)
+			}
+		})
+	}
+}
