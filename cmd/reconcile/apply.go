@@ -215,13 +215,23 @@ func (l *lazyKernel) close() {
 	}
 }
 
-// lockTable serialises the processes that program this table in this namespace.
+// lockTable serialises the processes that program this table in this namespace. It does not
+// wait: when another process (a watch pass, another apply) holds the lock, apply says so and
+// exits 1, changing nothing.
 func (g *globals) lockTable(ctx context.Context) (*lock.Lock, error) {
 	key, err := lock.NetnsKey(g.table, g.netns)
 	if err != nil {
 		return nil, err
 	}
-	lk, err := lock.Acquire(ctx, key, true)
+	lk, err := lock.Acquire(ctx, key, false)
+	var le *lock.LockedError
+	if errors.As(err, &le) {
+		holder := "another reconcile"
+		if le.PID > 0 {
+			holder = fmt.Sprintf("another reconcile (pid %d)", le.PID)
+		}
+		return nil, fmt.Errorf("%s is applying to table inet %s in this namespace; try again later", holder, g.table)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock table inet %q: %w", g.table, err)
 	}

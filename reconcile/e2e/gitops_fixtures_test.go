@@ -311,7 +311,7 @@ func (h *gitopsHost) webPorts() []int {
 	return gitopsPorts(out)
 }
 
-var gitopsPortRE = regexp.MustCompile(`th dport (\d+) counter accept comment "WEB inbound (\d+)"`)
+var gitopsPortRE = regexp.MustCompile(`dport (\d+) counter[^\n]*? accept comment "WEB inbound (\d+)"`)
 
 // gitopsPorts parses the "WEB inbound N" accept rules of a listed profile-in-WEB chain; rule
 // N must be the N-th such rule.

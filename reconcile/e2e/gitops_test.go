@@ -54,7 +54,7 @@ func TestGitOpsWatchPicksUpPush(t *testing.T) {
 	r := newGitopsRepo(t)
 	r.commit("web: 80", gitopsFiles(80), "")
 	r.push()
-	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal", "disabled")
+	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal=disabled")
 	h.waitPorts(20*time.Second, 80)
 	w.waitLog("the first apply", 0, 10*time.Second, gitopsMsg("applied"))
 
@@ -204,7 +204,7 @@ func TestGitOpsInvalidCommit(t *testing.T) {
 	r := newGitopsRepo(t)
 	r.commit("web: 80", gitopsFiles(80), "")
 	r.push()
-	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal", "disabled", "--metrics-addr", gitopsFreeAddr(t))
+	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal=disabled", "--metrics-addr", gitopsFreeAddr(t))
 	h.waitPorts(20*time.Second, 80)
 
 	mark := w.mark()
@@ -236,7 +236,7 @@ func TestGitOpsRemoteUnreachable(t *testing.T) {
 	r := newGitopsRepo(t)
 	r.commit("web: 80", gitopsFiles(80), "")
 	r.push()
-	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal", "disabled")
+	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal=disabled")
 	h.waitPorts(20*time.Second, 80)
 
 	mark := w.mark()
@@ -275,7 +275,7 @@ func TestGitOpsWatchDirFsnotify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w := h.watch("--dir", dir, "--interval", "1h", "--heal", "disabled")
+	w := h.watch("--dir", dir, "--interval", "1h", "--heal=disabled")
 	h.waitPorts(20*time.Second, 80)
 	w.waitLog("the first apply", 0, 10*time.Second, gitopsMsg("applied"))
 
@@ -300,7 +300,7 @@ func TestGitOpsLinkTrigger(t *testing.T) {
 	r := newGitopsRepo(t)
 	r.commit("web: 80", gitopsFiles(80), "")
 	r.push()
-	w := h.watch("--repo", r.remote, "--interval", "1h", "--heal", "disabled")
+	w := h.watch("--repo", r.remote, "--interval", "1h", "--heal=disabled")
 	w.waitLog("the first apply", 0, 20*time.Second, gitopsMsg("applied"))
 	// The link subscription starts after the first pass and lists the existing links for
 	// 200ms; an interface created during that listing is a "resync", not an appearance.
@@ -331,7 +331,7 @@ func TestGitOpsDrift(t *testing.T) {
 			r := newGitopsRepo(t)
 			r.commit("web: 80", gitopsFiles(80), "")
 			r.push()
-			w := h.watch("--repo", r.remote, "--interval", "1h", "--drift-interval", "500ms", "--heal", heal, "--metrics-addr", gitopsFreeAddr(t))
+			w := h.watch("--repo", r.remote, "--interval", "1h", "--drift-interval", "500ms", "--heal="+heal, "--metrics-addr", gitopsFreeAddr(t))
 			h.waitPorts(20*time.Second, 80)
 			w.waitLog("the first apply", 0, 10*time.Second, gitopsMsg("applied"))
 
@@ -413,7 +413,7 @@ func TestGitOpsLock(t *testing.T) {
 		t.Error("apply changed the kernel while another process held the lock")
 	}
 
-	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal", "disabled")
+	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal=disabled")
 	w.waitLog("watch waiting for the lock", 0, 15*time.Second, gitopsMsg("another reconcile holds the table; waiting"))
 	if _, err := h.chain("profile-in-WEB"); err == nil {
 		t.Error("watch changed the kernel while another process held the lock")
