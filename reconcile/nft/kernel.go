@@ -293,7 +293,7 @@ func hookOf(h nftables.ChainHook) Hook {
 	return Hook(fmt.Sprintf("hook %d", h))
 }
 
-// nsPath is used by tests and errors.
+// String names the dataplane and its namespace, for logs.
 func (k *Kernel) String() string {
 	if k.ns == "" {
 		return fmt.Sprintf("nftables (pid %d namespace)", os.Getpid())

@@ -244,20 +244,25 @@ func TestKernelOtherTableUntouched(t *testing.T) {
 	ctx := context.Background()
 	k, ns := newKernel(t, "other")
 	nftFile(t, ns, "table inet other {\n\tchain c {\n\t\ttype filter hook forward priority -5; policy drop;\n\t\tip saddr 198.18.0.1 counter accept\n\t}\n}\ntable ip rtest {\n\tchain c {\n\t\tdrop\n\t}\n}\n")
-	before := testenv.NetnsRun(t, ns, "nft", "list", "ruleset")
+	others := func() string {
+		return testenv.NetnsRun(t, ns, "nft", "list", "table", "inet", "other") +
+			testenv.NetnsRun(t, ns, "nft", "list", "table", "ip", "rtest")
+	}
+	before := others()
 	rs := sampleRuleset("rtest")
 	for i := 0; i < 2; i++ {
 		if err := k.Apply(ctx, rs); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got, err := k.Observe(ctx, "other"); err != nil || got == nil || len(got.Chains) != 1 {
+	if got, err := k.Observe(ctx, "other"); err != nil || got == nil || len(got.Chains) != 1 || len(got.Chains[0].Rules) != 1 {
 		t.Fatalf("Observe(other) = %v, %v", got, err)
 	}
-	after := testenv.NetnsRun(t, ns, "nft", "list", "table", "inet", "other")
-	after += testenv.NetnsRun(t, ns, "nft", "list", "table", "ip", "rtest")
-	if !strings.Contains(before, strings.Split(after, "table ip rtest")[0]) || !strings.Contains(before, "table ip rtest {\n\tchain c {\n\t\tdrop") || !strings.Contains(after, "table ip rtest {\n\tchain c {\n\t\tdrop") {
+	if after := others(); after != before || !strings.Contains(after, "policy drop") {
 		t.Errorf("other tables changed:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+	if got, err := k.Observe(ctx, "rtest"); err != nil || !reflect.DeepEqual(got, rs) {
+		t.Errorf("our table next to the others: %v\n%s", err, got)
 	}
 }
 
