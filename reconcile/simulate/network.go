@@ -34,11 +34,14 @@ const hostPrefix = "host:"
 // Network is the model of every host: the repository and the compiled ruleset of each host.
 type Network struct {
 	Repo *schema.Repository
-	// Rulesets by host name.
+	// Rulesets by host name. A ruleset must not be changed once Explain has used it (it is
+	// indexed once); replace the map entry instead.
 	Rulesets map[string]*nft.Ruleset
 	// Compile, when set, computes the ruleset of a host missing from Rulesets (and Explain
 	// stores it there), so callers need compile only the hosts that a question involves.
 	Compile func(host string) (*nft.Ruleset, error)
+
+	prepared map[*nft.Ruleset]*Prepared
 }
 
 // Query is a reachability question: can From open a flow to To?
@@ -447,7 +450,15 @@ func (n *Network) Explain(q Query) (Explanation, error) {
 		if err != nil {
 			return nil, err
 		}
-		res := Trace(rs, p)
+		if n.prepared == nil {
+			n.prepared = map[*nft.Ruleset]*Prepared{}
+		}
+		pr := n.prepared[rs]
+		if pr == nil {
+			pr = Prepare(rs)
+			n.prepared[rs] = pr
+		}
+		res := pr.Trace(p)
 		if res.Err != nil {
 			return nil, fmt.Errorf("host %q: %w", host, res.Err)
 		}

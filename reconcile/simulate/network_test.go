@@ -447,3 +447,12 @@ func TestCheck(t *testing.T) {
 		t.Errorf("decider = %q", d)
 	}
 }
+
+func loadRepoB(b *testing.B, files map[string][]byte) *schema.Repository {
+	b.Helper()
+	repo, errs := schema.Load(files)
+	if errs != nil {
+		b.Fatalf("schema.Load: %v", errs)
+	}
+	return repo
+}

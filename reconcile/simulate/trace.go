@@ -158,10 +158,49 @@ const maxRules = 1 << 16
 // Trace runs packet p through the base chains of rs hooked at p.Hook, in priority order (ties
 // by name). An accept ends only the current base chain and the packet moves on to the next;
 // a drop is final; a base chain that ends without a verdict applies its policy.
-func Trace(rs *nft.Ruleset, p Packet) Result {
-	t := &tracer{p: p, chains: map[string]*nft.Chain{}, sets: map[string]*nft.Set{}, maps: map[string]*nft.Map{}}
-	res := Result{Verdict: nft.Drop}
+func Trace(rs *nft.Ruleset, p Packet) Result { return Prepare(rs).Trace(p) }
+
+// Prepared is a ruleset indexed for tracing many packets (chains, sets and maps by name, base
+// chains by hook in priority order). It must not be used after rs changes.
+type Prepared struct {
+	rs     *nft.Ruleset
+	chains map[string]*nft.Chain
+	sets   map[string]*nft.Set
+	maps   map[string]*nft.Map
+	bases  map[nft.Hook][]*nft.Chain
+}
+
+// Prepare indexes rs for Trace; rs may be nil (every trace then fails).
+func Prepare(rs *nft.Ruleset) *Prepared {
+	pr := &Prepared{rs: rs, chains: map[string]*nft.Chain{}, sets: map[string]*nft.Set{}, maps: map[string]*nft.Map{}, bases: map[nft.Hook][]*nft.Chain{}}
 	if rs == nil {
+		return pr
+	}
+	for _, c := range rs.Chains {
+		pr.chains[c.Name] = c
+		if c.Base != nil {
+			pr.bases[c.Base.Hook] = append(pr.bases[c.Base.Hook], c)
+		}
+	}
+	for _, s := range rs.Sets {
+		pr.sets[s.Name] = s
+	}
+	for _, m := range rs.Maps {
+		pr.maps[m.Name] = m
+	}
+	for _, bs := range pr.bases {
+		slices.SortStableFunc(bs, func(a, b *nft.Chain) int {
+			return cmp.Or(cmp.Compare(a.Base.Priority, b.Base.Priority), cmp.Compare(a.Name, b.Name))
+		})
+	}
+	return pr
+}
+
+// Trace is Trace over the prepared ruleset.
+func (pr *Prepared) Trace(p Packet) Result {
+	t := &tracer{p: p, chains: pr.chains, sets: pr.sets, maps: pr.maps}
+	res := Result{Verdict: nft.Drop}
+	if pr.rs == nil {
 		res.Err = errors.New("no ruleset")
 		return res
 	}
@@ -173,26 +212,8 @@ func Trace(rs *nft.Ruleset, p Packet) Result {
 		res.Err = fmt.Errorf("source %s and destination %s are of different families", p.Src, p.Dst)
 		return res
 	}
-	for _, c := range rs.Chains {
-		t.chains[c.Name] = c
-	}
-	for _, s := range rs.Sets {
-		t.sets[s.Name] = s
-	}
-	for _, m := range rs.Maps {
-		t.maps[m.Name] = m
-	}
-	var bases []*nft.Chain
-	for _, c := range rs.Chains {
-		if c.Base != nil && c.Base.Hook == p.Hook {
-			bases = append(bases, c)
-		}
-	}
-	slices.SortStableFunc(bases, func(a, b *nft.Chain) int {
-		return cmp.Or(cmp.Compare(a.Base.Priority, b.Base.Priority), cmp.Compare(a.Name, b.Name))
-	})
 	res.Verdict = nft.Accept
-	for _, b := range bases {
+	for _, b := range pr.bases[p.Hook] {
 		br, err := t.runBase(b)
 		res.Steps = t.steps
 		res.Logged = t.logged
