@@ -130,15 +130,9 @@ type gitopsKeys struct {
 	trustedFile string // armored public key of trusted
 }
 
-var (
-	gitopsKeysOnce sync.Once
-	gitopsKeysVal  *gitopsKeys
-	gitopsKeysErr  error
-)
-
-// gitopsGPG returns the test binary's two gpg keys, generating them on first use. The
-// GNUPGHOME lives in a short temporary directory (the agent's socket path is bounded); the
-// agent is stopped and the directory removed when the test that made them ends.
+// gitopsGPG generates the two gpg keys in a short temporary GNUPGHOME (the agent's socket
+// path is bounded). Call it once in a parent test and share the keys with its subtests: the
+// agent is stopped and the directory removed when t ends.
 func gitopsGPG(t *testing.T) *gitopsKeys {
 	t.Helper()
 	if _, err := exec.LookPath("gpg"); err != nil {
@@ -147,25 +141,22 @@ func gitopsGPG(t *testing.T) *gitopsKeys {
 		}
 		t.Skip("gpg is not installed")
 	}
-	gitopsKeysOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rgpg")
-		if err != nil {
-			gitopsKeysErr = err
-			return
-		}
-		home := filepath.Join(dir, "g")
-		t.Cleanup(func() {
-			c := exec.Command("gpgconf", "--kill", "gpg-agent")
-			c.Env = append(os.Environ(), "GNUPGHOME="+home)
-			_ = c.Run()
-			os.RemoveAll(dir)
-		})
-		gitopsKeysVal, gitopsKeysErr = gitopsMakeKeys(dir, home)
-	})
-	if gitopsKeysErr != nil {
-		t.Fatalf("gpg keys: %v", gitopsKeysErr)
+	dir, err := os.MkdirTemp("", "rgpg")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return gitopsKeysVal
+	home := filepath.Join(dir, "g")
+	t.Cleanup(func() {
+		c := exec.Command("gpgconf", "--kill", "gpg-agent")
+		c.Env = append(os.Environ(), "GNUPGHOME="+home)
+		_ = c.Run()
+		os.RemoveAll(dir)
+	})
+	k, err := gitopsMakeKeys(dir, home)
+	if err != nil {
+		t.Fatalf("gpg keys: %v", err)
+	}
+	return k
 }
 
 func gitopsMakeKeys(dir, home string) (*gitopsKeys, error) {
