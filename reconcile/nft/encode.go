@@ -488,6 +488,11 @@ func (enc *encoder) checkMatch(m *Match, ctx *ruleCtx) error {
 		if m.CtState == 0 || m.CtState&^(CtInvalid|CtEstablished|CtRelated|CtNew) != 0 {
 			return fmt.Errorf("conntrack states %#x are not a non-empty subset of invalid,established,related,new", uint8(m.CtState))
 		}
+		if m.Not && m.CtState&(m.CtState-1) != 0 {
+			// nft compiles `ct state != a,b` to "state != a|b", which is true for every
+			// packet (a packet has one state), not to "state is neither a nor b".
+			return fmt.Errorf("a negated conntrack state match must name exactly one state")
+		}
 	case MatchL4Proto:
 		if len(m.Protos) == 0 {
 			return fmt.Errorf("no protocol")

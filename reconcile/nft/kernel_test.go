@@ -354,6 +354,7 @@ func TestKernelRejectsInvalidModel(t *testing.T) {
 			return rs
 		}(), "is not an IPv4 prefix"},
 		{"empty table name", &Ruleset{}, "table name is empty"},
+		{"negated ct states", base(&Rule{Matches: []Match{{Kind: MatchCtState, Not: true, CtState: CtNew | CtInvalid}}}), "exactly one state"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
