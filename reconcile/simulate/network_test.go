@@ -1,6 +1,7 @@
 package simulate_test
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -455,4 +456,62 @@ func loadRepoB(b *testing.B, files map[string][]byte) *schema.Repository {
 		b.Fatalf("schema.Load: %v", errs)
 	}
 	return repo
+}
+
+// TestCompiledRulesetsAlwaysEvaluate traces many pseudo-random packets (fixed seed) through
+// every host's compiled ruleset of the semantic repository: a compiled ruleset must never make
+// the tracer fail (a missing chain or set, a match without its protocol dependency).
+func TestCompiledRulesetsAlwaysEvaluate(t *testing.T) {
+	repo := loadRepo(t, semanticRepo)
+	var ifaces []string
+	var addrs4, addrs6 []netip.Addr
+	for _, e := range repo.Endpoints {
+		ifaces = append(ifaces, e.Interface)
+		for _, p := range e.Prefixes() {
+			if p.Addr().Is4() {
+				addrs4 = append(addrs4, p.Addr())
+			} else {
+				addrs6 = append(addrs6, p.Addr())
+			}
+		}
+	}
+	ifaces = append(ifaces, "", "eth0")
+	addrs4 = append(addrs4, netip.MustParseAddr("198.18.9.9"))
+	addrs6 = append(addrs6, netip.MustParseAddr("fd00:9::9"))
+	protos := []uint8{1, 6, 17, 47, 58, 132, 136}
+	cts := []nft.CtState{nft.CtNew, nft.CtEstablished, nft.CtRelated, nft.CtInvalid}
+	r := rand.New(rand.NewPCG(1, 2))
+	pick := func(n int) int { return r.IntN(n) }
+	for _, host := range []string{"node-1", "node-2"} {
+		rs, err := compile.Compile(repo, compile.Options{Host: host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr := simulate.Prepare(rs)
+		verdicts := map[nft.VerdictKind]int{}
+		for range 5000 {
+			p := simulate.Packet{Hook: nft.HookForward, IIF: ifaces[pick(len(ifaces))], OIF: ifaces[pick(len(ifaces))],
+				Proto: protos[pick(len(protos))], SPort: uint16(r.IntN(65536)), DPort: uint16(r.IntN(65536)),
+				ICMPType: uint8(r.IntN(256)), ICMPCode: uint8(r.IntN(4)), Ct: cts[pick(len(cts))]}
+			if pick(2) == 0 {
+				p.Src, p.Dst = addrs4[pick(len(addrs4))], addrs4[pick(len(addrs4))]
+			} else {
+				p.Src, p.Dst = addrs6[pick(len(addrs6))], addrs6[pick(len(addrs6))]
+			}
+			if pick(4) == 0 {
+				p.Hook, p.OIF = nft.HookInput, ""
+			}
+			if pick(3) > 0 {
+				p.SrcMAC = "ee:ee:ee:00:00:10"
+			}
+			res := pr.Trace(p)
+			if res.Err != nil {
+				t.Fatalf("%s: %s: %v", host, p, res.Err)
+			}
+			verdicts[res.Verdict]++
+		}
+		if verdicts[nft.Accept] == 0 || verdicts[nft.Drop] == 0 {
+			t.Fatalf("%s: verdicts %v: the packets do not exercise both outcomes", host, verdicts)
+		}
+	}
 }
