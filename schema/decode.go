@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 	yaml4 "go.yaml.in/yaml/v4"
@@ -47,7 +48,22 @@ func (d *decoder) errAt(p Pos, format string, args ...any) {
 	if p.Col < 1 {
 		p.Col = 1
 	}
-	d.errs = append(d.errs, &Error{Path: d.path, Pos: p, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, &Error{Path: d.path, Pos: p, Msg: clip(fmt.Sprintf(format, args...))})
+}
+
+// maxMsg bounds a message: values are quoted in messages, and a value can be megabytes long.
+const maxMsg = 300
+
+// clip shortens an over-long message, keeping it valid UTF-8.
+func clip(msg string) string {
+	if len(msg) <= maxMsg {
+		return msg
+	}
+	cut := maxMsg
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }
 
 func (d *decoder) errf(n *yaml.Node, format string, args ...any) {

@@ -154,3 +154,26 @@ func TestParsePortRange(t *testing.T) {
 		}
 	}
 }
+
+func TestLongValuesAreClipped(t *testing.T) {
+	long := strings.Repeat("A", 1<<20)
+	_, errs := Load(map[string][]byte{"profiles/WEB.yaml": []byte("id: " + long + "\n")})
+	if len(errs) != 1 {
+		t.Fatalf("errors: %v", errs)
+	}
+	msg := errs[0].Msg
+	if !strings.HasPrefix(msg, `id: "AAAA`) || !strings.HasSuffix(msg, "…") || len(msg) > maxMsg+len("…") {
+		t.Errorf("message not clipped: %d bytes, %q...", len(msg), msg[:min(len(msg), 40)])
+	}
+}
+
+// TestAliasBudget: a small file whose aliases expand to a huge tree is refused, not walked.
+func TestAliasBudget(t *testing.T) {
+	ports := "[" + strings.Repeat("1,", 100000) + "1]"
+	data := "id: WEB\ninbound_rules:\n  - &r {action: allow, protocol: tcp, dst_ports: " + ports + "}\n" + strings.Repeat("  - *r\n", 100)
+	_, errs := Load(map[string][]byte{"profiles/WEB.yaml": []byte(data)})
+	want := "the file expands to more than 1048576 values (too many aliases)"
+	if len(errs) != 1 || errs[0].Msg != want || errs[0].Line < 3 {
+		t.Errorf("errors = %v, want one %q", errs, want)
+	}
+}

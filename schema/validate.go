@@ -78,7 +78,7 @@ func (c *checker) errf(key, format string, args ...any) {
 	} else if p.Col < 1 {
 		p.Col = 1
 	}
-	*c.errs = append(*c.errs, &Error{Path: c.path, Pos: p, Msg: c.prefix + fmt.Sprintf(format, args...)})
+	*c.errs = append(*c.errs, &Error{Path: c.path, Pos: p, Msg: clip(c.prefix + fmt.Sprintf(format, args...))})
 }
 
 // ValidateRule checks one rule in memory (for the CLI, before it writes the rule). where names
