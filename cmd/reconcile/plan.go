@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 
@@ -9,28 +10,33 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile"
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
+	"github.com/reconcile-dev/reconcile/reconcile/source"
 )
 
 func newPlanCmd(g *globals) *cobra.Command {
 	var detailed, script bool
+	var against string
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what apply would change in the kernel",
 		Long: `Validate the repository, compile this host's ruleset and compare it with the table in the
 kernel: endpoints, profiles, tags and rules to add (+), change (~) or destroy (-). Nothing is
 changed. --nft prints the whole desired ruleset as an nft script instead (no kernel needed).
+--against DIR compares with the ruleset compiled from another checkout instead of the kernel
+(no kernel needed): in a policy repository's CI, the plan of a pull request against its base.
 With --detailed-exitcode: 0 no changes, 2 changes, 1 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPlan(cmd.Context(), g, detailed, script)
+			return runPlan(cmd.Context(), g, detailed, script, against)
 		},
 	}
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
 	cmd.Flags().BoolVar(&script, "nft", false, "print the whole desired ruleset as an nft script (`nft -f` applies it atomically)")
+	cmd.Flags().StringVar(&against, "against", "", "compare with the ruleset compiled from this directory (e.g. the base branch's checkout) instead of the kernel")
 	return cmd
 }
 
-func runPlan(ctx context.Context, g *globals, detailed, script bool) error {
+func runPlan(ctx context.Context, g *globals, detailed, script bool, against string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -38,16 +44,19 @@ func runPlan(ctx context.Context, g *globals, detailed, script bool) error {
 		return err
 	}
 	// --nft alone needs no kernel; with --detailed-exitcode it still has to compare.
-	withKernel := !script || detailed
+	withKernel := (!script || detailed) && against == ""
 	o, done, err := g.reconcileOptions(ctx, withKernel)
 	if err != nil {
 		return err
 	}
 	defer done()
 	var pr *reconcile.PlanResult
-	if withKernel {
+	switch {
+	case against != "":
+		pr, err = planAgainst(ctx, o, against)
+	case withKernel:
 		pr, err = reconcile.Plan(ctx, o)
-	} else {
+	default:
 		pr, err = reconcile.Desired(ctx, o)
 	}
 	if err != nil {
@@ -102,4 +111,23 @@ func planJSON(g *globals, pr *reconcile.PlanResult) planOut {
 		Host: g.host, Table: g.table, Netns: g.netns, RulesetDigest: "sha256:" + pr.Desired.Digest(),
 		TableExists: pr.Observed != nil, Waiting: w, Plan: pr.Plan,
 	}
+}
+
+// planAgainst plans the source's ruleset against the one compiled from the directory base
+// (for the same host and table) instead of the kernel's.
+func planAgainst(ctx context.Context, o reconcile.Options, base string) (*reconcile.PlanResult, error) {
+	o.Links = nil
+	pr, err := reconcile.Desired(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	bo := o
+	bo.Source = source.Dir{Path: base}
+	br, err := reconcile.Desired(ctx, bo)
+	if err != nil {
+		return nil, fmt.Errorf("--against %q: %w", base, err)
+	}
+	pr.Observed = br.Desired
+	pr.Plan = plan.Diff(pr.Desired, br.Desired)
+	return pr, nil
 }

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// plan --against compares two checkouts without a kernel: the plan of a pull request.
+func TestPlanAgainstBaseCheckout(t *testing.T) {
+	base := t.TempDir()
+	head := t.TempDir()
+	write := func(root, rel, body string) {
+		t.Helper()
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	web := "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [%s]\noutbound_rules:\n  - action: allow\n"
+	eps := "endpoints:\n  - id: web-1\n    host: node-1\n    interface: caliweb1\n    ipv4_nets: [198.18.1.2/32]\n    profile_ids: [WEB]\n"
+	for _, root := range []string{base, head} {
+		write(root, "endpoints/lab.yaml", eps)
+	}
+	write(base, "profiles/WEB.yaml", strings.Replace(web, "%s", "80", 1))
+	write(head, "profiles/WEB.yaml", strings.Replace(web, "%s", "80, 443", 1))
+
+	var out, errb bytes.Buffer
+	code := run([]string{"plan", "--dir", head, "--against", base, "--host", "node-1", "--detailed-exitcode"}, nil, &out, &errb)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2 (changes); stderr:\n%s", code, errb.String())
+	}
+	for _, want := range []string{
+		"~ profile WEB inbound",
+		`- meta l4proto 6 th dport 80 counter accept comment "WEB inbound 1"`,
+		`+ meta l4proto 6 th dport { 80, 443 } counter accept comment "WEB inbound 1"`,
+		"Plan: 0 to add, 1 to change, 0 to destroy.",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// The same checkout against itself: no changes, exit 0.
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"plan", "--dir", base, "--against", base, "--host", "node-1", "--detailed-exitcode"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("plan of a checkout against itself: exit %d, want 0\n%s%s", code, out.String(), errb.String())
+	}
+
+	// An invalid head is reported with positions, exit 1.
+	write(head, "profiles/WEB.yaml", strings.Replace(web, "%s", "70000", 1))
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"plan", "--dir", head, "--against", base, "--host", "node-1"}, nil, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "profiles/WEB.yaml:6:") {
+		t.Fatalf("invalid head: exit %d, stderr:\n%s", code, errb.String())
+	}
+}
