@@ -60,13 +60,22 @@ func TestGitOpsWatchPicksUpPush(t *testing.T) {
 
 	mark := w.mark()
 	c2 := r.commit("web: 80, 443", gitopsFiles(80, 443), "")
+	pushStart := time.Now()
 	r.push()
 	pushed := time.Now()
 	seen := h.waitPorts(15*time.Second, 80, 443)
-	t.Logf("commit->enforced (git, --interval 1s): %v from the push returning to nft list showing the rule", seen.Sub(pushed).Round(time.Millisecond))
-	w.waitLog("the pushed commit applied", mark, 10*time.Second, gitopsMsg("applied", "revision", "main@sha1:"+c2))
-	if m, _ := w.find(mark, gitopsMsg("reconcile")); m == nil || m["trigger"] != "interval" {
-		t.Errorf("the pass after the push was not triggered by the interval: %v", m)
+	t.Logf("commit->enforced (git, --interval 1s): %v from the push returning (%v from git push starting) to nft list showing the rule",
+		seen.Sub(pushed).Round(time.Millisecond), seen.Sub(pushStart).Round(time.Millisecond))
+	done := w.waitLog("the pushed commit applied", mark, 10*time.Second, gitopsMsg("applied", "revision", "main@sha1:"+c2))
+	start, _ := w.find(mark, gitopsMsg("reconcile"))
+	if start == nil || start["trigger"] != "interval" {
+		t.Errorf("the pass after the push was not triggered by the interval: %v", start)
+	} else {
+		t0, err0 := time.Parse(time.RFC3339Nano, fmt.Sprint(start["time"]))
+		t1, err1 := time.Parse(time.RFC3339Nano, fmt.Sprint(done["time"]))
+		if err0 == nil && err1 == nil {
+			t.Logf("the pass itself (fetch, validate, compile, plan, transaction): %v; the rest is waiting for the next poll", t1.Sub(t0).Round(time.Millisecond))
+		}
 	}
 	st := h.status("--repo", r.remote)
 	if st.LastApplied == nil || st.LastApplied.Commit != c2 {
@@ -114,6 +123,17 @@ func TestGitOpsRewindRefused(t *testing.T) {
 	if !strings.Contains(st.SourceError, c1[:7]) || !strings.Contains(st.SourceError, c2[:7]) {
 		t.Errorf("status source_error = %q, want the rewind naming %s and %s", st.SourceError, c1[:7], c2[:7])
 	}
+
+	// watch refuses it too, at every pass, and leaves the kernel alone.
+	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal=disabled")
+	m := w.waitLog("the refused rewind", 0, 15*time.Second, func(m map[string]any) bool {
+		return m["msg"] == "reconcile failed; the last good ruleset stays in the kernel" && m["stage"] == "history"
+	})
+	if m["reason"] != "backwards" || !strings.Contains(fmt.Sprint(m["err"]), c2[:7]) {
+		t.Errorf("watch's rewind error: reason %v, err %v; want backwards, naming %s", m["reason"], m["err"], c2[:7])
+	}
+	w.stop()
+	h.assertPorts("after watch met the rewind", 80, 443)
 
 	out = h.must("apply", "--repo", r.remote, "--allow-rewind")
 	if !strings.Contains(out, "Apply complete! Revision main@sha1:"+c1) {
