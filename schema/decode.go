@@ -290,24 +290,8 @@ func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[str
 	if fp == nil {
 		fp = fieldPos{}
 	}
-	seen := map[string]Pos{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
-		if k == nil || v == nil {
-			return nil
-		}
-		if k.Kind != yaml.ScalarNode {
-			d.errf(k, "a key of %s is %s; keys are names", what, describe(k))
-			continue
-		}
-		if d.badTag("key", k) {
-			continue
-		}
-		if first, dup := seen[k.Value]; dup {
-			d.errf(k, "duplicate key %q (first at line %d)", k.Value, first.Line)
-			continue
-		}
-		seen[k.Value] = posOf(k)
+	for _, kv := range d.pairs(n, what, 0) {
+		k, v := kv[0], kv[1]
 		set, ok := fields[k.Value]
 		if !ok {
 			d.unknownKey(k, what, fields)
@@ -324,14 +308,65 @@ func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[str
 	return n
 }
 
+// pairs returns the key/value pairs of mapping n in order, with merge keys (<<: *anchor or
+// <<: [*a, *b]) expanded the YAML 1.1 way: keys written in the mapping win over merged ones,
+// and earlier merged mappings win over later ones. It reports bad and duplicate keys.
+func (d *decoder) pairs(n *yaml.Node, what string, depth int) [][2]*yaml.Node {
+	var out [][2]*yaml.Node
+	var merges []*yaml.Node
+	seen := map[string]Pos{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
+		if k == nil || v == nil {
+			return out
+		}
+		if k.Kind != yaml.ScalarNode {
+			d.errf(k, "a key of %s is %s; keys are names", what, describe(k))
+			continue
+		}
+		if k.ShortTag() == "!!merge" {
+			merges = append(merges, v)
+			continue
+		}
+		if d.badTag("key", k) {
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.errf(k, "duplicate key %q (first at line %d)", k.Value, first.Line)
+			continue
+		}
+		seen[k.Value] = posOf(k)
+		out = append(out, [2]*yaml.Node{k, v})
+	}
+	for _, m := range merges {
+		sources := []*yaml.Node{m}
+		if m.Kind == yaml.SequenceNode {
+			sources = m.Content
+		}
+		for _, src := range sources {
+			src = d.resolve(src)
+			if src == nil {
+				return out
+			}
+			if src.Kind != yaml.MappingNode || depth > 8 {
+				d.errf(src, "a merge (<<) takes a mapping or a list of mappings, found %s", describe(src))
+				continue
+			}
+			for _, kv := range d.pairs(src, what, depth+1) {
+				if _, dup := seen[kv[0].Value]; !dup {
+					seen[kv[0].Value] = posOf(kv[0])
+					out = append(out, kv)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // badKey is the fieldPos key marking a field whose value decoding already reported.
 func badKey(field string) string { return "\x00bad:" + field }
 
 func (d *decoder) unknownKey(k *yaml.Node, what string, fields map[string]setter) {
-	if k.Value == "<<" {
-		d.errf(k, "merge keys (<<) are not supported")
-		return
-	}
 	best, bestDist := "", 3
 	names := make([]string, 0, len(fields))
 	for name := range fields {
@@ -345,6 +380,10 @@ func (d *decoder) unknownKey(k *yaml.Node, what string, fields map[string]setter
 	}
 	if best != "" {
 		d.errf(k, "unknown key %q in %s (did you mean %q?)", k.Value, what, best)
+		return
+	}
+	if len(names) > 8 {
+		d.errf(k, "unknown key %q in %s", k.Value, what)
 		return
 	}
 	d.errf(k, "unknown key %q in %s; known keys: %s", k.Value, what, strings.Join(names, ", "))
@@ -779,7 +818,7 @@ func (d *decoder) result() Errors {
 	if len(d.errs) == 0 {
 		return nil
 	}
-	d.errs.Sort()
+	d.errs = d.errs.dedup()
 	return d.errs
 }
 

@@ -177,3 +177,22 @@ func TestAliasBudget(t *testing.T) {
 		t.Errorf("errors = %v, want one %q", errs, want)
 	}
 }
+
+func TestMergeKeys(t *testing.T) {
+	data := "id: WEB\ninbound_rules:\n  - &tcp {action: allow, protocol: tcp, dst_ports: [80]}\n  - <<: *tcp\n    dst_ports: [443]\n  - <<: [{action: deny, icmp_type: 8}, *tcp]\n    protocol: icmp\n    dst_ports: ~\n"
+	p, errs := DecodeProfile("profiles/WEB.yaml", []byte(data))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	in := p.Inbound
+	if len(in) != 3 {
+		t.Fatalf("%d rules", len(in))
+	}
+	if r := in[1]; r.Action != "allow" || r.Protocol != "tcp" || len(r.DstPorts) != 1 || r.DstPorts[0].First != 443 {
+		t.Errorf("rule 2 = %+v", r)
+	}
+	// Keys written in the mapping win; the first merged mapping wins over the second; null is absent.
+	if r := in[2]; r.Action != "deny" || r.Protocol != "icmp" || r.ICMPType == nil || *r.ICMPType != 8 || r.DstPorts != nil {
+		t.Errorf("rule 3 = %+v", r)
+	}
+}

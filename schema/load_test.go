@@ -13,8 +13,8 @@ func TestLoadValidRepository(t *testing.T) {
 	if errs != nil {
 		t.Fatalf("Load: unexpected errors:\n%v", errs)
 	}
-	if got := len(repo.Profiles); got != 3 {
-		t.Errorf("profiles = %d, want 3", got)
+	if got := len(repo.Profiles); got != 4 {
+		t.Errorf("profiles = %d, want 4", got)
 	}
 	if got := len(repo.Endpoints); got != 4 {
 		t.Errorf("endpoints = %d, want 4", got)

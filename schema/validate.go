@@ -503,6 +503,18 @@ func Load(files map[string][]byte) (*Repository, Errors) {
 	if len(errs) == 0 {
 		return repo, nil
 	}
-	errs.Sort()
-	return repo, errs
+	return repo, errs.dedup()
+}
+
+// dedup sorts the errors and drops repeated ones (a merged anchor is decoded once per use).
+func (es Errors) dedup() Errors {
+	es.Sort()
+	out := es[:0]
+	for i, e := range es {
+		if i > 0 && *e == *es[i-1] {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }

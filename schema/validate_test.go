@@ -113,8 +113,6 @@ var loadCases = []struct {
 		},
 		want: []string{
 			"profiles/WEB.yaml:2:1: unknown key \"base\" in a profile; known keys: id, inbound_rules, outbound_rules, tags",
-			"profiles/WEB.yaml:4:5: action is required: allow, deny or log",
-			"profiles/WEB.yaml:4:5: merge keys (<<) are not supported",
 		},
 	},
 	{
@@ -157,6 +155,17 @@ var loadCases = []struct {
 		},
 		want: []string{
 			"profiles/WEB.json:1:2: syntax error: not valid JSON: invalid character 'i' looking for beginning of object key string",
+		},
+	},
+	{
+		name: "merge keys",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - &tcp {action: allow, protocol: tcp, dst_ports: [80]}\n  - <<: *tcp\n    dst_ports: [443]\n  - <<: [*tcp, {icmp_type: 8}]\n    protocol: icmp\n    dst_ports: ~\n  - <<: *tcp\n    portz: 1\n  - <<: 3\n    action: allow\n  - <<: &bad {action: allow, colour: red}\n  - <<: *bad\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:10:5: unknown key \"portz\" in a rule",
+			"profiles/WEB.yaml:11:9: a merge (<<) takes a mapping or a list of mappings, found a number",
+			"profiles/WEB.yaml:13:30: unknown key \"colour\" in a rule",
 		},
 	},
 	{
