@@ -17,7 +17,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 		Short: "Check the policy repository; print every error as path:line:col: message",
 		Long: `Decode and validate every profile, endpoint and test file of the repository (--dir, default
 ".", or --repo/--ref) and print every problem, one per line, as path:line:col: message.
-Nothing else is read or changed. Exit 0 when the repository is valid, 1 when it is not.`,
+The firewall is not touched. Exit 0 when the repository is valid, 1 when it is not.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runValidate(cmd.Context(), g)
