@@ -22,6 +22,7 @@ import (
 // wrong types, syntax errors. Semantic checks live in validate.go.
 
 // maxNodes bounds the work on one file: aliases can make a small file expand into a huge tree.
+// A file without aliases has fewer nodes than bytes, so the budget is this plus the file size.
 const maxNodes = 1 << 20
 
 // fieldPos records where the values of an object's fields are: "dst_ports" for the value of a
@@ -35,6 +36,8 @@ type decoder struct {
 	path  string
 	errs  Errors
 	nodes int
+	// size is the file's length; it raises the node budget.
+	size int
 	// stop is set when the node budget is spent; decoding then unwinds quietly.
 	stop bool
 }
@@ -83,9 +86,9 @@ func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 		return nil
 	}
 	d.nodes++
-	if d.nodes > maxNodes {
+	if d.nodes > maxNodes+d.size {
 		d.stop = true
-		d.errf(n, "the file expands to more than %d values (too many aliases)", maxNodes)
+		d.errf(n, "the file expands to more than %d values (too many aliases)", maxNodes+d.size)
 		return nil
 	}
 	return n
@@ -157,6 +160,7 @@ func syntaxErrorV4(data []byte) (le *yaml4.LoadError) {
 
 // parse parses a one-document file and returns its root node, or nil after reporting why not.
 func (d *decoder) parse(data []byte, expected string) *yaml.Node {
+	d.size = len(data)
 	// JSON goes through the YAML decoder (for positions), but YAML's flow style is laxer than
 	// JSON (trailing commas, unquoted strings): a .json file must be JSON.
 	if strings.HasSuffix(d.path, ".json") && len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {

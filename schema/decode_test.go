@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -172,7 +173,7 @@ func TestAliasBudget(t *testing.T) {
 	ports := "[" + strings.Repeat("1,", 100000) + "1]"
 	data := "id: WEB\ninbound_rules:\n  - &r {action: allow, protocol: tcp, dst_ports: " + ports + "}\n" + strings.Repeat("  - *r\n", 100)
 	_, errs := Load(map[string][]byte{"profiles/WEB.yaml": []byte(data)})
-	want := "the file expands to more than 1048576 values (too many aliases)"
+	want := fmt.Sprintf("the file expands to more than %d values (too many aliases)", maxNodes+len(data))
 	if len(errs) != 1 || errs[0].Msg != want || errs[0].Line < 3 {
 		t.Errorf("errors = %v, want one %q", errs, want)
 	}
@@ -194,5 +195,18 @@ func TestMergeKeys(t *testing.T) {
 	// Keys written in the mapping win; the first merged mapping wins over the second; null is absent.
 	if r := in[2]; r.Action != "deny" || r.Protocol != "icmp" || r.ICMPType == nil || *r.ICMPType != 8 || r.DstPorts != nil {
 		t.Errorf("rule 3 = %+v", r)
+	}
+}
+
+// TestBigFileWithoutAliases: the node budget never refuses a big file that has no aliases.
+func TestBigFileWithoutAliases(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("id: WEB\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [")
+	for i := 0; i < maxNodes+10; i++ {
+		b.WriteString("1,")
+	}
+	b.WriteString("2]\n")
+	if _, errs := Load(map[string][]byte{"profiles/WEB.yaml": []byte(b.String())}); errs != nil {
+		t.Fatal(errs[0])
 	}
 }
