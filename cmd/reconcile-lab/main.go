@@ -314,7 +314,7 @@ func PrintTests(w io.Writer, tests []*schema.Expectation, outcomes []lab.Outcome
 }
 
 // Matrix is every ordered pair of endpoints by tcp to each port and by ping (v4), plus ping6
-// for the pairs that both have IPv6 addresses.
+// for the pairs that both have IPv6 addresses (and tcp over IPv6 when one end has no IPv4).
 func Matrix(l *lab.Lab, repo *schema.Repository, ports []int) []lab.Probe {
 	var probes []lab.Probe
 	for _, from := range l.Workloads() {
@@ -329,6 +329,12 @@ func Matrix(l *lab.Lab, repo *schema.Repository, ports []int) []lab.Probe {
 				probes = append(probes, lab.Probe{From: from, To: to, Proto: "icmp"})
 			}
 			if l.Addr(from, 6).IsValid() && l.Addr(to, 6).IsValid() {
+				if !l.Addr(from, 4).IsValid() || !l.Addr(to, 4).IsValid() {
+					// An IPv6-only pair: its tcp probes go over IPv6.
+					for _, p := range ports {
+						probes = append(probes, lab.Probe{From: from, To: to, Proto: "tcp", Port: p, Family: 6})
+					}
+				}
 				probes = append(probes, lab.Probe{From: from, To: to, Proto: "icmp", Family: 6})
 			}
 		}

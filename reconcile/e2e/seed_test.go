@@ -197,5 +197,7 @@ func TestSeedWorkedExample(t *testing.T) {
 		ping("client-1", "app-1", true),
 		tcp("client-1", "web-1", 443, true),
 		tcp("client-1", "web-1", 22, false),
+		tcp("app-1", "web-1", 443, true), // APP's outbound allows everything
+		tcp("app-1", "client-1", 80, false),
 	)
 }
