@@ -9,30 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-)
 
-// requireKernel is testenv.RequireKernel, which this package may not import (it is internal to
-// reconcile/): skip without root, nft or ip, or in -short mode, but fail under CI=true.
-func requireKernel(t *testing.T) {
-	t.Helper()
-	reason := ""
-	if os.Geteuid() != 0 {
-		reason = "the lab needs root"
-	} else if testing.Short() {
-		reason = "kernel test skipped in -short mode"
-	} else if _, err := exec.LookPath("nft"); err != nil {
-		reason = "the lab needs the nft binary"
-	} else if _, err := exec.LookPath("ip"); err != nil {
-		reason = "the lab needs the ip binary"
-	}
-	if reason == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s, and CI=true forbids skipping it", reason)
-	}
-	t.Skip(reason)
-}
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+)
 
 func TestNotRootSaysSo(t *testing.T) {
 	var out, errb bytes.Buffer
@@ -43,7 +22,7 @@ func TestNotRootSaysSo(t *testing.T) {
 }
 
 func TestBadPoliciesFailWithoutLeftovers(t *testing.T) {
-	requireKernel(t)
+	testenv.RequireKernel(t)
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "profiles"), 0o755); err != nil {
 		t.Fatal(err)
@@ -74,7 +53,7 @@ func buildReconcile(t *testing.T) string {
 
 // The demo against the bundled policies/: every probe agrees with the simulator.
 func TestDemoOnBundledPolicies(t *testing.T) {
-	requireKernel(t)
+	testenv.RequireKernel(t)
 	out := demoOK(t, buildReconcile(t), "../../policies")
 	if _, err := os.Stat("../../policies/tests"); err == nil && !strings.Contains(out, "reachability tests (tests/*.yaml) with real packets") {
 		t.Errorf("the policies have tests, but the demo did not send them")
@@ -83,7 +62,7 @@ func TestDemoOnBundledPolicies(t *testing.T) {
 
 // The demo against a small two-host repository written here (independent of policies/).
 func TestDemoOnSmallRepository(t *testing.T) {
-	requireKernel(t)
+	testenv.RequireKernel(t)
 	dir := t.TempDir()
 	for name, content := range map[string]string{
 		"profiles/WEB.yaml":    "id: WEB\ntags: [WEB]\ninbound_rules:\n  - {action: allow, protocol: tcp, dst_ports: [80]}\n  - {action: allow, protocol: icmp, icmp_type: 8}\noutbound_rules: [{action: allow}]\n",

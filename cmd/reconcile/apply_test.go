@@ -4,72 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
-
-// cmd cannot import reconcile/internal/testenv (Go's internal rule), so the few helpers the
-// kernel tests need are repeated here with the same semantics: skip without root, -short or
-// the nft/ip binaries, but fail under CI=true; private, named network namespaces that the
-// test creates and deletes.
-
-func pasRequireKernel(t *testing.T) {
-	t.Helper()
-	reason := ""
-	switch {
-	case os.Geteuid() != 0:
-		reason = "kernel test needs root"
-	case testing.Short():
-		reason = "kernel test skipped in -short mode"
-	default:
-		for _, bin := range []string{"nft", "ip"} {
-			if _, err := exec.LookPath(bin); err != nil {
-				reason = "kernel test needs the " + bin + " binary"
-			}
-		}
-	}
-	if reason == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s, and CI=true forbids skipping it", reason)
-	}
-	t.Skip(reason)
-}
-
-var pasSeq atomic.Int64
-
-func pasNetns(t *testing.T, hint string) string {
-	t.Helper()
-	pasRequireKernel(t)
-	name := fmt.Sprintf("rc%d-%d-%s", os.Getpid(), pasSeq.Add(1), hint)
-	if len(name) > 30 {
-		name = name[:30]
-	}
-	pasExec(t, "ip", "netns", "add", name)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", name).Run() })
-	pasExec(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return name
-}
-
-func pasExec(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // TestKernelApplyStatusCycle runs plan, apply and status against the kernel in a private
 // network namespace: first apply, no-change apply, a rule added by hand (drift, then healed),
 // the table deleted by hand, an invalid repository (kernel unchanged), and another table of
 // the namespace that is never touched.
 func TestKernelApplyStatusCycle(t *testing.T) {
-	ns := pasNetns(t, "pas")
+	ns := testenv.NewNetns(t, "pas")
 	repo := t.TempDir()
 	pasWrite(t, repo, pasRepo)
 	stateDir := filepath.Join(t.TempDir(), "state")
@@ -80,7 +27,7 @@ func TestKernelApplyStatusCycle(t *testing.T) {
 	}
 	nftIn := func(args ...string) string {
 		t.Helper()
-		return pasExec(t, "ip", append([]string{"netns", "exec", ns, "nft"}, args...)...)
+		return testenv.Run(t, "ip", append([]string{"netns", "exec", ns, "nft"}, args...)...)
 	}
 	listTable := func() string { t.Helper(); return nftIn("list", "table", "inet", "reconcile") }
 
@@ -89,7 +36,7 @@ func TestKernelApplyStatusCycle(t *testing.T) {
 	nftIn("add", "chain", "inet", "other", "keep", "{ type filter hook input priority 5; policy accept; }")
 	nftIn("add", "rule", "inet", "other", "keep", "tcp", "dport", "9", "accept")
 	other := nftIn("list", "table", "inet", "other")
-	pasExec(t, "ip", "-n", ns, "link", "add", "caliweb1", "type", "veth", "peer", "name", "caliweb1p")
+	testenv.Run(t, "ip", "-n", ns, "link", "add", "caliweb1", "type", "veth", "peer", "name", "caliweb1p")
 
 	out, errOut, code := cli("plan", "--detailed-exitcode")
 	if code != 2 {
@@ -255,7 +202,7 @@ func planCounts(t *testing.T, cli func(args ...string) (string, string, int)) st
 func TestKernelBundledPolicies(t *testing.T) {
 	for _, host := range []string{"node-1", "node-2"} {
 		t.Run(host, func(t *testing.T) {
-			ns := pasNetns(t, "pol")
+			ns := testenv.NewNetns(t, "pol")
 			common := []string{"--dir", filepath.Join("..", "..", "policies"), "--host", host, "--netns", ns, "--state-dir", t.TempDir()}
 			out, errOut, code := pasRun(t, append([]string{"apply"}, common...)...)
 			if code != 0 || !strings.Contains(out, "Apply complete!") {
