@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // Fixtures of the GitOps end-to-end tests: a work repository pushing to a bare remote (git

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // newKernel opens a Kernel in a fresh private namespace.
