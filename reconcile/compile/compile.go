@@ -71,6 +71,8 @@ type compiler struct {
 	sets   []*nft.Set
 	// tags referenced by rendered rules, per family.
 	tags map[tagKey]bool
+	// sharedHost is set when a host-<EP> chain jumps to the shared host chains.
+	sharedHost bool
 }
 
 func (c *compiler) addChain(ch *nft.Chain) error {
@@ -131,6 +133,10 @@ func (c *compiler) run(opts Options) error {
 		slices.SortFunc(m.Elements, func(a, b nft.MapElement) int { return cmp.Compare(a.Key, b.Key) })
 	}
 	c.maps = []*nft.Map{from, to, host}
+
+	if c.sharedHost {
+		c.chains[ChainSharedHostEarly], c.chains[ChainSharedHostLate] = sharedHostChains()
+	}
 
 	// Base chains.
 	c.chains[ChainForwardFrom] = baseChain(ChainForwardFrom, nft.HookForward, PriorityForwardFrom, nft.MatchIIFName, MapDispatchFrom)
@@ -247,9 +253,26 @@ func (c *compiler) endpointChains(e *schema.Endpoint) ([]*nft.Chain, error) {
 	toC.Rules = append(toC.Rules, dropRule("to "+e.ID+": no profile accepted"))
 
 	// host-<EP>: DHCP and neighbour discovery (their sources are not the endpoint's nets yet),
-	// anti-spoof, DNS, drop.
+	// anti-spoof, DNS, drop. The allowances are the same for every endpoint: they live in
+	// two shared chains (see ChainSharedHostEarly).
 	h := "host " + e.ID + ": "
+	hostC.Rules = append(hostC.Rules, &nft.Rule{Verdict: nft.Verdict{Kind: nft.Jump, Chain: ChainSharedHostEarly}})
+	for _, r := range spoof {
+		hostC.Rules = append(hostC.Rules, dropRule(h+r.why, r.matches...))
+	}
 	hostC.Rules = append(hostC.Rules,
+		&nft.Rule{Verdict: nft.Verdict{Kind: nft.Jump, Chain: ChainSharedHostLate}},
+		dropRule(h+"not dhcp, dns or neighbour discovery"),
+	)
+	c.sharedHost = true
+	return chains, nil
+}
+
+// sharedHostChains are what any endpoint may send to the host: DHCP, DHCPv6 and ICMPv6
+// neighbour discovery before the anti-spoof check, DNS (udp and tcp) after it.
+func sharedHostChains() (early, late *nft.Chain) {
+	const h = "endpoint to host: "
+	early = &nft.Chain{Name: ChainSharedHostEarly, Rules: []*nft.Rule{
 		acceptRule(h+"dhcp",
 			nft.Match{Kind: nft.MatchNFProto, Family: nft.IPv4},
 			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{17}},
@@ -264,17 +287,13 @@ func (c *compiler) endpointChains(e *schema.Endpoint) ([]*nft.Chain, error) {
 			nft.Match{Kind: nft.MatchNFProto, Family: nft.IPv6},
 			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{58}},
 			nft.Match{Kind: nft.MatchICMPType, Family: nft.IPv6, Nums: slices.Clone(ndTypes)}),
-	)
-	for _, r := range spoof {
-		hostC.Rules = append(hostC.Rules, dropRule(h+r.why, r.matches...))
-	}
-	hostC.Rules = append(hostC.Rules,
+	}}
+	late = &nft.Chain{Name: ChainSharedHostLate, Rules: []*nft.Rule{
 		acceptRule(h+"dns",
 			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{6, 17}},
 			nft.Match{Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 53, Last: 53}}}),
-		dropRule(h+"not dhcp, dns or neighbour discovery"),
-	)
-	return chains, nil
+	}}
+	return early, late
 }
 
 type spoofRule struct {

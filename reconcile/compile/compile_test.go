@@ -31,7 +31,15 @@ func goldenCases() []goldenCase {
 	return []goldenCase{
 		{name: "seed-node-1", repo: seedRepo, host: "node-1", check: func(t *testing.T, rs *nft.Ruleset) {
 			wantChains(t, rs, "forward-from", "forward-to", "from-app-1", "from-web-1", "host-app-1", "host-web-1",
-				"input-from", "profile-in-APP", "profile-in-WEB", "profile-out-APP", "profile-out-WEB", "to-app-1", "to-web-1")
+				"input-from", "profile-in-APP", "profile-in-WEB", "profile-out-APP", "profile-out-WEB",
+				"shared-host-early", "shared-host-late", "to-app-1", "to-web-1")
+			wantRules(t, rs, "host-web-1",
+				`ct state invalid drop`, `ct state established,related accept`, `jump shared-host-early`,
+				`meta nfproto ipv4 ip saddr != 198.18.1.2 counter drop comment "host web-1: ipv4 source not the endpoint's"`,
+				`meta nfproto ipv6 ip6 saddr != fd00:1::2 counter drop comment "host web-1: ipv6 source not the endpoint's"`,
+				`ether saddr != ee:ee:ee:00:00:01 counter drop comment "host web-1: source mac not the endpoint's"`,
+				`jump shared-host-late`,
+				`counter drop comment "host web-1: not dhcp, dns or neighbour discovery"`)
 			wantRules(t, rs, "profile-in-WEB",
 				`meta l4proto 6 th dport { 80, 443 } counter accept comment "WEB inbound 1"`,
 				`meta nfproto ipv4 meta l4proto 1 icmp type 8 counter accept comment "WEB inbound 2"`)

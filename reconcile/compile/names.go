@@ -28,6 +28,13 @@ const (
 	MapDispatchFrom = "dispatch-from" // iifname -> goto from-<EP>
 	MapDispatchTo   = "dispatch-to"   // oifname -> goto to-<EP>
 	MapDispatchHost = "dispatch-host" // iifname -> goto host-<EP>
+
+	// Chains shared by every host-<EP> chain: what an endpoint may send to the host before
+	// its anti-spoof check (DHCP, DHCPv6, ICMPv6 neighbour discovery) and after it (DNS).
+	// Shared so that the per-endpoint chains hold no anonymous sets: the kernel handles tens
+	// of thousands of anonymous sets in one table quadratically.
+	ChainSharedHostEarly = "shared-host-early"
+	ChainSharedHostLate  = "shared-host-late"
 )
 
 // Priorities of the base chains.
@@ -52,6 +59,7 @@ const (
 // Kinds returned by Describe.
 const (
 	KindBaseChain  = "base-chain"  // forward-from, forward-to, input-from; id is ""
+	KindShared     = "shared"      // shared-host-early, shared-host-late; id is ""
 	KindMap        = "map"         // dispatch-from, dispatch-to, dispatch-host; id is ""
 	KindFrom       = "from"        // from-<EP>: endpoint id
 	KindTo         = "to"          // to-<EP>: endpoint id
@@ -93,6 +101,8 @@ func Describe(name string) (kind, id string) {
 	switch name {
 	case ChainForwardFrom, ChainForwardTo, ChainInputFrom:
 		return KindBaseChain, ""
+	case ChainSharedHostEarly, ChainSharedHostLate:
+		return KindShared, ""
 	case MapDispatchFrom, MapDispatchTo, MapDispatchHost:
 		return KindMap, ""
 	}

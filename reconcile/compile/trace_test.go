@@ -134,8 +134,8 @@ func TestTraceVerdicts(t *testing.T) {
 		{"established reply to web-1", seed1, withCt(tcp(uplink, "caliweb1", outv4, web1v4, 22), nft.CtEstablished), nft.Accept, ""},
 		{"invalid to web-1", seed1, withCt(tcp(uplink, "caliweb1", outv4, web1v4, 80), nft.CtInvalid), nft.Drop, ""},
 		// Endpoint to host.
-		{"app-1 DNS to host", seed1, udp(nft.HookInput, "caliapp1", "", app1v4, hostv4, 5353, 53), nft.Accept, "host app-1: dns"},
-		{"app-1 DHCP from 0.0.0.0", seed1, udp(nft.HookInput, "caliapp1", "", netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255"), 68, 67), nft.Accept, "host app-1: dhcp"},
+		{"app-1 DNS to host", seed1, udp(nft.HookInput, "caliapp1", "", app1v4, hostv4, 5353, 53), nft.Accept, "endpoint to host: dns"},
+		{"app-1 DHCP from 0.0.0.0", seed1, udp(nft.HookInput, "caliapp1", "", netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255"), 68, 67), nft.Accept, "endpoint to host: dhcp"},
 		{"app-1 ssh to host", seed1, onInput(tcp("caliapp1", "", app1v4, hostv4, 22)), nft.Drop, "host app-1: not dhcp, dns or neighbour discovery"},
 		{"app-1 spoofed DNS to host", seed1, udp(nft.HookInput, "caliapp1", "", outv4, hostv4, 5353, 53), nft.Drop, "host app-1: ipv4 source not the endpoint's"},
 		// Multiple profiles: ADMIN's deny wins before WEB's allow; ADMIN's allow of 22.

@@ -232,9 +232,9 @@ func TestSemantics(t *testing.T) {
 		{"!icmp_code: other code", q{From: "client-1", To: "n-icmpcode", Protocol: "icmp", ICMPType: ip(3), ICMPCode: ip(2)}, "allow", "NICMPCODE inbound 1"},
 		{"!icmp_code: other type", q{From: "client-1", To: "n-icmpcode", Protocol: "icmp", ICMPType: ip(4), ICMPCode: ip(2)}, "deny", "to n-icmpcode: no profile accepted"},
 		// Traffic to the host itself.
-		{"host: dns allowed", q{From: "client-1", To: "host:node-2", Protocol: "udp", Port: 53}, "allow", "host client-1: dns"},
+		{"host: dns allowed", q{From: "client-1", To: "host:node-2", Protocol: "udp", Port: 53}, "allow", "endpoint to host: dns"},
 		{"host: ssh dropped", q{From: "client-1", To: "host:node-2", Protocol: "tcp", Port: 22}, "deny", "host client-1: not dhcp, dns or neighbour discovery"},
-		{"host: neighbour solicitation", q{From: "client-1", To: "host:node-2", Protocol: "icmpv6", ICMPType: ip(135)}, "allow", "host client-1: icmpv6 neighbour discovery"},
+		{"host: neighbour solicitation", q{From: "client-1", To: "host:node-2", Protocol: "icmpv6", ICMPType: ip(135)}, "allow", "endpoint to host: icmpv6 neighbour discovery"},
 		{"host: inactive endpoint", q{From: "inactive-1", To: "host:node-2", Protocol: "udp", Port: 53}, "deny", "host inactive-1: endpoint inactive"},
 	}
 	for _, tc := range tests {
