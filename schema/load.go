@@ -63,9 +63,14 @@ const (
 )
 
 // FileKind tells which kind of repository file a repository-relative slash path is, or "" for a
-// file the repository format ignores.
+// file the repository format ignores. Emacs lock files (".#WEB.yaml", dangling symbolic links
+// that exist while a buffer is modified) are ignored: '#' is in no valid id, and reading them
+// would fail the whole repository while a person edits it.
 func FileKind(p string) string {
 	dir, base := path.Split(p)
+	if strings.HasPrefix(base, ".#") {
+		return ""
+	}
 	ext := path.Ext(base)
 	switch dir {
 	case "profiles/":
