@@ -31,7 +31,7 @@ With --detailed-exitcode: 0 no changes, 2 changes, 1 error.`,
 		},
 	}
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
-	cmd.Flags().BoolVar(&script, "nft", false, "print the whole desired ruleset as an nft script (`nft -f` applies it atomically)")
+	cmd.Flags().BoolVar(&script, "nft", false, "print the whole desired ruleset as an nft script (nft -f applies it atomically)")
 	cmd.Flags().StringVar(&against, "against", "", "compare with the ruleset compiled from this directory (e.g. the base branch's checkout) instead of the kernel")
 	return cmd
 }
