@@ -56,7 +56,10 @@ func runApply(ctx context.Context, g *globals) error {
 	defer lk.Release()
 	res, err := reconcile.Apply(ctx, o)
 	if err != nil {
-		return g.passFailed(err, true)
+		// The transaction may have gone in before the state record failed to save: then
+		// the kernel did change, and saying otherwise would mislead.
+		kernelChanged := res != nil && res.Result == state.Applied
+		return g.passFailed(err, !kernelChanged)
 	}
 	if g.output == "json" {
 		return writeJSON(g.stdout, applyJSON(g, res))
@@ -207,6 +210,19 @@ func (l *lazyKernel) Observe(ctx context.Context, table string) (*nft.Ruleset, e
 		return nil, err
 	}
 	return dp.Observe(ctx, table)
+}
+
+// Generation forwards the kernel's ruleset generation (see nft.Generationer).
+func (l *lazyKernel) Generation(ctx context.Context) (uint32, error) {
+	dp, err := l.open()
+	if err != nil {
+		return 0, err
+	}
+	g, ok := dp.(nft.Generationer)
+	if !ok {
+		return 0, errors.New("the dataplane cannot tell its generation")
+	}
+	return g.Generation(ctx)
 }
 
 func (l *lazyKernel) close() {
