@@ -153,11 +153,24 @@ type appliedOut struct {
 func statusJSON(g *globals, st *reconcile.StatusResult) statusOut {
 	out := statusOut{
 		Table: st.Table, Netns: st.Netns, Host: g.host, InSync: st.InSync(), TableExists: st.TableExists,
-		LastAttempt: st.LastAttempt, History: st.History, SourceHead: st.SourceHead,
+		SourceHead:  st.SourceHead,
 		SourceError: st.SourceError, UpToDate: st.UpToDate(), Drift: st.Drift,
 	}
-	if out.History == nil {
-		out.History = []state.Attempt{}
+	// Digests read "sha256:<hex>" everywhere in the JSON (as in apply's and in last_applied),
+	// so that a machine can compare an attempt's digest with the applied one.
+	prefixed := func(a state.Attempt) state.Attempt {
+		if a.RulesetDigest != "" && !strings.HasPrefix(a.RulesetDigest, "sha256:") {
+			a.RulesetDigest = "sha256:" + a.RulesetDigest
+		}
+		return a
+	}
+	if a := st.LastAttempt; a != nil {
+		pa := prefixed(*a)
+		out.LastAttempt = &pa
+	}
+	out.History = make([]state.Attempt, 0, len(st.History))
+	for _, a := range st.History {
+		out.History = append(out.History, prefixed(a))
 	}
 	if la := st.LastApplied; la != nil {
 		out.LastApplied = &appliedOut{Source: la.Source, Revision: la.Revision, Commit: la.Commit,
