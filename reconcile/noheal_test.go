@@ -89,3 +89,63 @@ func TestStageOfWrappedCause(t *testing.T) {
 		t.Fatalf("Classify = %s/%s, want fetch/error", stage, reason)
 	}
 }
+
+// onlyDataplane hides the fake's Generation: a dataplane that cannot tell its generation.
+type onlyDataplane struct{ nft.Dataplane }
+
+// While nothing is committed in the namespace, a pass does not read the table back; any
+// commit (a hand edit, the table deleted) makes the next pass read it, find the drift and heal.
+func TestApplySkipsReadBackWhileGenerationUnchanged(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	apply := func(step string) *ApplyResult {
+		t.Helper()
+		res, err := Apply(ctx, e.opts())
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		return res
+	}
+	apply("first apply")
+	applied := e.kernel(t)
+	before := e.fake.Observes()
+	res := apply("second apply")
+	if res.Result != "no-change" || !res.ObserveSkipped || e.fake.Observes() != before {
+		t.Fatalf("unchanged generation: result %v, skipped %v, observes %d -> %d; want no-change without a read-back",
+			res.Result, res.ObserveSkipped, before, e.fake.Observes())
+	}
+
+	if err := e.fake.Edit(nft.DefaultTable, func(rs *nft.Ruleset) {
+		for _, c := range rs.Chains {
+			if c.Name == "profile-in-WEB" {
+				c.Rules = nil
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res = apply("apply after a hand edit")
+	if res.ObserveSkipped || res.Result != "applied" || e.kernel(t) != applied {
+		t.Fatalf("after a hand edit: skipped %v, result %v; want a read-back that heals the drift", res.ObserveSkipped, res.Result)
+	}
+	if res := apply("apply after healing"); !res.ObserveSkipped {
+		t.Fatal("after healing, the next pass read the table back again")
+	}
+
+	e.fake.Delete(nft.DefaultTable)
+	if res := apply("apply after the table was deleted"); res.ObserveSkipped || res.Result != "applied" {
+		t.Fatalf("after a deleted table: skipped %v, result %v; want it recreated", res.ObserveSkipped, res.Result)
+	}
+
+	// A dataplane that cannot tell its generation is always read back.
+	o := e.opts()
+	o.Dataplane = onlyDataplane{e.fake}
+	before = e.fake.Observes()
+	res, err := Apply(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ObserveSkipped || e.fake.Observes() == before {
+		t.Fatal("a dataplane without a generation was not read back")
+	}
+}

@@ -118,6 +118,24 @@ type PlanResult struct {
 	Waiting []Waiting
 	// LinksError says why the interfaces could not be listed ("" when they were).
 	LinksError string
+	// Generation is the nftables ruleset generation read just before the table (0: the
+	// dataplane cannot tell); ObserveSkipped says the table was not read back because the
+	// generation showed nothing changed since the kernel held the desired ruleset.
+	Generation     uint32
+	ObserveSkipped bool
+}
+
+// generation reads the dataplane's ruleset generation, or 0 when it cannot tell.
+func generation(ctx context.Context, dp nft.Dataplane) uint32 {
+	g, ok := dp.(nft.Generationer)
+	if !ok {
+		return 0
+	}
+	id, err := g.Generation(ctx)
+	if err != nil {
+		return 0
+	}
+	return id
 }
 
 // Rules counts the rules of the desired ruleset.
@@ -209,12 +227,24 @@ func planWith(ctx context.Context, o Options, rec *state.Record) (*PlanResult, e
 		return res, err
 	}
 	snap, desired := res.Snapshot, res.Desired
-	observed, err := o.Dataplane.Observe(ctx, o.Table)
-	if err != nil {
-		return res, stageErr("observe", "error", fmt.Errorf("read table inet %q: %w", o.Table, err))
+	// The generation is read before the table: if the table then equals the desired ruleset,
+	// it did so at this generation (a later change moves the generation on).
+	res.Generation = generation(ctx, o.Dataplane)
+	if la := rec.LastApplied; la != nil && la.Model != nil && la.Generation != 0 &&
+		la.Generation == res.Generation && la.RulesetDigest == desired.Digest() {
+		// Nothing was committed in this namespace since the kernel was seen to hold exactly
+		// this ruleset: no need to read it back (Flux: the applied revision, in sync).
+		res.Observed = la.Model
+		res.ObserveSkipped = true
+		log.Debug("ruleset generation unchanged since the kernel matched; not reading it back", "generation", res.Generation)
+	} else {
+		observed, err := o.Dataplane.Observe(ctx, o.Table)
+		if err != nil {
+			return res, stageErr("observe", "error", fmt.Errorf("read table inet %q: %w", o.Table, err))
+		}
+		res.Observed = observed
 	}
-	res.Observed = observed
-	res.Plan = plan.Diff(desired, observed)
+	res.Plan = plan.Diff(desired, res.Observed)
 
 	if o.Links != nil && len(res.Endpoints) > 0 {
 		links, err := o.Links(ctx)
@@ -311,6 +341,7 @@ func Apply(ctx context.Context, o Options) (*ApplyResult, error) {
 			// for this host, or a lost state record): record it as the applied one.
 			applied(now)
 		}
+		rec.LastApplied.Generation = pr.Generation
 		rec.AddAttempt(state.Attempt{Revision: snap.Revision, RulesetDigest: res.Digest, Time: now, Result: state.NoChange})
 		if err := state.Save(o.StateDir, rec); err != nil {
 			return res, stageErr("state", "save", err)
@@ -335,10 +366,15 @@ func Apply(ctx context.Context, o Options) (*ApplyResult, error) {
 		"duration", res.Duration, "waiting", len(pr.Waiting))
 
 	// Read back: a kernel that does not hold what was applied would show as drift forever.
+	// When it does hold it, the generation read before the read-back is the one at which the
+	// kernel matched, and later passes need not read the table while it stays the same.
+	gen := generation(ctx, o.Dataplane)
 	if back, err := o.Dataplane.Observe(ctx, o.Table); err != nil {
 		log.Warn("cannot read the table back after apply", "err", err)
 	} else if d := plan.Diff(pr.Desired, back); !d.Empty() {
 		log.Warn("the kernel reads back differently from what was applied", "summary", d.Summary())
+	} else {
+		rec.LastApplied.Generation = gen
 	}
 	if err := state.Save(o.StateDir, rec); err != nil {
 		return res, stageErr("state", "save", fmt.Errorf("revision %s was applied but not recorded: %w", snap.Revision, err))

@@ -25,6 +25,7 @@ type Fake struct {
 	applies  int
 	attempts int
 	observes int
+	gen      uint32 // bumped by every change, like the kernel's ruleset generation
 }
 
 // Limits of the kernel that the fake enforces.
@@ -87,7 +88,18 @@ func (f *Fake) Apply(ctx context.Context, desired *Ruleset) error {
 	}
 	f.tables[desired.Table] = fakeCanonical(desired)
 	f.applies++
+	f.gen++
 	return nil
+}
+
+// Generation returns the fake ruleset generation, bumped by every Apply, Edit and Delete.
+func (f *Fake) Generation(ctx context.Context) (uint32, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gen, nil
 }
 
 // Observe returns a deep copy of the table, or (nil, nil) when it does not exist.
@@ -131,6 +143,7 @@ func (f *Fake) Edit(table string, fn func(*Ruleset)) error {
 		return err
 	}
 	f.tables[table] = fakeCanonical(edited)
+	f.gen++
 	return nil
 }
 
@@ -139,7 +152,10 @@ func (f *Fake) Edit(table string, fn func(*Ruleset)) error {
 func (f *Fake) Delete(table string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.tables, table)
+	if _, ok := f.tables[table]; ok {
+		delete(f.tables, table)
+		f.gen++
+	}
 }
 
 // Applies is the number of successful applies.

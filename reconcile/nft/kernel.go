@@ -154,6 +154,23 @@ func (k *Kernel) Apply(ctx context.Context, desired *Ruleset) error {
 	return nil
 }
 
+// Generation returns the namespace's nftables ruleset generation (see Generationer).
+func (k *Kernel) Generation(ctx context.Context) (uint32, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.conn == nil {
+		return 0, errors.New("generation: dataplane is closed")
+	}
+	g, err := k.conn.GetGen()
+	if err != nil {
+		return 0, fmt.Errorf("nftables ruleset generation: %w", err)
+	}
+	return g.ID, nil
+}
+
 // Observe reads table inet <table> back into the model, in canonical form (see Canonical),
 // without counter values. It returns (nil, nil) when the table does not exist. Rules that
 // reconcile would not generate read back with MatchUnknown matches describing them.

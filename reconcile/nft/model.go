@@ -209,6 +209,14 @@ type Match struct {
 	Code     uint8
 }
 
+// Generationer is implemented by dataplanes that can tell the generation of the namespace's
+// nftables ruleset: a number the kernel bumps on every committed change to any table. Two
+// equal readings mean nothing at all was committed in between, so a table found equal to a
+// model at one generation is still equal at the same generation, without reading it back.
+type Generationer interface {
+	Generation(ctx context.Context) (uint32, error)
+}
+
 // Dataplane applies a ruleset model to one table and reads it back.
 type Dataplane interface {
 	// Apply replaces the whole table with desired in one transaction: afterwards the kernel

@@ -53,6 +53,10 @@ type LastApplied struct {
 	Time time.Time `json:"time"`
 	// Host is the host name the ruleset was compiled for.
 	Host string `json:"host"`
+	// Generation is the namespace's nftables ruleset generation at which the kernel was last
+	// seen to hold exactly Model (0: unknown). While the generation stays the same nothing
+	// was committed, so a pass can skip reading the table back.
+	Generation uint32 `json:"generation,omitempty"`
 }
 
 // Attempt is one run of apply, successful or not.
