@@ -128,6 +128,17 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			c.errf("log_prefix", "log_prefix: %q may only contain letters, digits, '_', ':' and '-'", r.LogPrefix)
 		}
 	}
+	// A match key written with an empty value would match anything: the rule would be wider
+	// than it reads (a template's unset variable turning "allow from tag X" into "allow").
+	for _, f := range []struct{ key, v string }{
+		{"protocol", string(r.Protocol)}, {"!protocol", string(r.NotProtocol)},
+		{"src_tag", r.SrcTag}, {"dst_tag", r.DstTag}, {"!src_tag", r.NotSrcTag}, {"!dst_tag", r.NotDstTag},
+		{"src_net", r.SrcNet}, {"dst_net", r.DstNet}, {"!src_net", r.NotSrcNet}, {"!dst_net", r.NotDstNet},
+	} {
+		if f.v == "" && !c.missing(f.key) {
+			c.errf(f.key, "%s: must not be empty (leave the key out to match anything)", f.key)
+		}
+	}
 	for _, f := range []struct {
 		key string
 		p   Protocol

@@ -672,6 +672,29 @@ var loadCases = []struct {
 			"tests/t.json":        "{",
 		},
 	},
+	{
+		// An empty match would match anything: "allow from tag <unset>" must not become "allow".
+		name: "empty match values",
+		files: map[string]string{
+			"profiles/X.yaml": "id: X\ninbound_rules:\n" +
+				"  - action: allow\n    src_tag: \"\"\n" +
+				"  - action: allow\n    dst_net: ''\n" +
+				"  - action: deny\n    \"!dst_tag\": \"\"\n" +
+				"  - action: allow\n    \"!src_net\": \"\"\n" +
+				"  - action: allow\n    protocol: \"\"\n" +
+				"  - action: allow\n    src_tag: ~\n    dst_net: null\n", // null is absent, as in Felix
+			"profiles/Y.json": `{"id": "Y", "outbound_rules": [{"action": "allow", "dst_tag": "", "!protocol": ""}]}`,
+		},
+		want: []string{
+			"profiles/X.yaml:4:14: src_tag: must not be empty (leave the key out to match anything)",
+			"profiles/X.yaml:6:14: dst_net: must not be empty (leave the key out to match anything)",
+			"profiles/X.yaml:8:17: !dst_tag: must not be empty (leave the key out to match anything)",
+			"profiles/X.yaml:10:17: !src_net: must not be empty (leave the key out to match anything)",
+			"profiles/X.yaml:12:15: protocol: must not be empty (leave the key out to match anything)",
+			"profiles/Y.json:1:63: dst_tag: must not be empty (leave the key out to match anything)",
+			"profiles/Y.json:1:80: !protocol: must not be empty (leave the key out to match anything)",
+		},
+	},
 }
 
 func TestLoadErrors(t *testing.T) {
