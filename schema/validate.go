@@ -169,8 +169,11 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 		if f.v == "" {
 			continue
 		}
-		if _, err := ParseNet(f.v); err != nil {
+		if p, err := ParseNet(f.v); err != nil {
 			c.errf(f.key, "%s: %v", f.key, err)
+			continue
+		} else if p.Addr().Is4In6() {
+			c.errf(f.key, "%s: %q is an IPv4-mapped IPv6 address: write it as IPv4 (%s)", f.key, f.v, p.Addr().Unmap())
 			continue
 		}
 		nets = append(nets, netField{f.key, f.v, NetFamily(f.v)})
@@ -331,6 +334,8 @@ func (c *checker) endpoint(e *Endpoint) {
 			switch {
 			case err != nil:
 				c.errf(key, "%s: %v", f.key, err)
+			case p.Addr().Is4In6():
+				c.errf(key, "%s: %q is an IPv4-mapped IPv6 address: write it as IPv4 in ipv4_nets (%s)", f.key, s, p.Addr().Unmap())
 			case p.Addr().Is4() != (f.fam == 4):
 				c.errf(key, "%s: %q is not an IPv%d network", f.key, s, f.fam)
 			}

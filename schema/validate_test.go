@@ -695,6 +695,20 @@ var loadCases = []struct {
 			"profiles/Y.json:1:80: !protocol: must not be empty (leave the key out to match anything)",
 		},
 	},
+	{
+		// nft's encoder refuses IPv4-mapped IPv6 addresses: such a repository validated, then
+		// failed at apply.
+		name: "IPv4-mapped IPv6 addresses",
+		files: map[string]string{
+			"profiles/X.yaml": "id: X\ninbound_rules:\n  - action: allow\n    src_net: \"::ffff:198.18.0.1\"\n",
+			"endpoints/e.yaml": "endpoints:\n  - id: a\n    host: h\n    interface: x\n" +
+				"    ipv6_nets: [\"::ffff:198.18.0.2/128\", \"fd00::2/128\"]\n    profile_ids: [X]\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:5:17: ipv6_nets: \"::ffff:198.18.0.2/128\" is an IPv4-mapped IPv6 address: write it as IPv4 in ipv4_nets (198.18.0.2)",
+			"profiles/X.yaml:4:14: src_net: \"::ffff:198.18.0.1\" is an IPv4-mapped IPv6 address: write it as IPv4 (198.18.0.1)",
+		},
+	},
 }
 
 func TestLoadErrors(t *testing.T) {
