@@ -81,7 +81,7 @@ func BenchmarkApplyRepository(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				o := Options{Source: source.Dir{Path: repo}, Host: "node-1", StateDir: b.TempDir(), Netns: ns, Dataplane: k}
+				o := Options{Source: source.Dir{Path: repo}, Host: "node-1", StateDir: b.TempDir(), Netns: ns, Dataplane: k, Session: "bench"}
 				start := time.Now()
 				res, err := Apply(ctx, o)
 				if err != nil {

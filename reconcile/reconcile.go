@@ -46,6 +46,11 @@ type Options struct {
 	// and only the kernel differs from it, nothing is written (ApplyResult.DriftLeft reports
 	// it). The watch loop sets it for --heal=warn|disabled; a one-shot apply heals.
 	NoHeal bool
+	// Session identifies this process (e.g. random, per run). A pass skips reading the table
+	// back only when the ruleset generation and the session both match what was recorded
+	// (a generation restarts at reboot and when a namespace is recreated, so one recorded by
+	// another process proves nothing). Empty: always read the table.
+	Session string
 }
 
 func (o *Options) defaults() error {
@@ -231,6 +236,7 @@ func planWith(ctx context.Context, o Options, rec *state.Record) (*PlanResult, e
 	// it did so at this generation (a later change moves the generation on).
 	res.Generation = generation(ctx, o.Dataplane)
 	if la := rec.LastApplied; la != nil && la.Model != nil && la.Generation != 0 &&
+		o.Session != "" && la.Session == o.Session &&
 		la.Generation == res.Generation && la.RulesetDigest == desired.Digest() {
 		// Nothing was committed in this namespace since the kernel was seen to hold exactly
 		// this ruleset: no need to read it back (Flux: the applied revision, in sync).
@@ -341,7 +347,7 @@ func Apply(ctx context.Context, o Options) (*ApplyResult, error) {
 			// for this host, or a lost state record): record it as the applied one.
 			applied(now)
 		}
-		rec.LastApplied.Generation = pr.Generation
+		rec.LastApplied.Generation, rec.LastApplied.Session = pr.Generation, o.Session
 		rec.AddAttempt(state.Attempt{Revision: snap.Revision, RulesetDigest: res.Digest, Time: now, Result: state.NoChange})
 		if err := state.Save(o.StateDir, rec); err != nil {
 			return res, stageErr("state", "save", err)
@@ -374,7 +380,7 @@ func Apply(ctx context.Context, o Options) (*ApplyResult, error) {
 	} else if d := plan.Diff(pr.Desired, back); !d.Empty() {
 		log.Warn("the kernel reads back differently from what was applied", "summary", d.Summary())
 	} else {
-		rec.LastApplied.Generation = gen
+		rec.LastApplied.Generation, rec.LastApplied.Session = gen, o.Session
 	}
 	if err := state.Save(o.StateDir, rec); err != nil {
 		return res, stageErr("state", "save", fmt.Errorf("revision %s was applied but not recorded: %w", snap.Revision, err))

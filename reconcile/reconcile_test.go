@@ -93,7 +93,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) opts() Options {
 	return Options{
-		Source: source.Dir{Path: e.repo}, Host: "node-1", StateDir: e.stateDir, Dataplane: e.fake,
+		Source: source.Dir{Path: e.repo}, Host: "node-1", StateDir: e.stateDir, Dataplane: e.fake, Session: "test",
 		Links: func(context.Context) (map[string]bool, error) { return e.links, nil },
 		Now:   func() time.Time { e.now = e.now.Add(time.Minute); return e.now },
 	}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -165,7 +167,7 @@ func (g *globals) reconcileOptions(ctx context.Context, withKernel bool) (reconc
 	}
 	o = reconcile.Options{
 		Source: src, Host: g.host, Table: g.table, StateDir: g.stateDir, Netns: g.netns,
-		Logger: log, Now: time.Now, Links: linkLister(g.netns),
+		Logger: log, Now: time.Now, Links: linkLister(g.netns), Session: newSession(),
 	}
 	done := func() {}
 	if withKernel {
@@ -174,6 +176,14 @@ func (g *globals) reconcileOptions(ctx context.Context, withKernel bool) (reconc
 		done = lk.close
 	}
 	return o, done, nil
+}
+
+// newSession names this run for reconcile.Options.Session: a ruleset generation recorded by
+// another process (before a reboot, in a namespace since recreated) is never trusted.
+func newSession() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%d-%x", os.Getpid(), b)
 }
 
 // lazyKernel opens the kernel dataplane on first use, so that an invalid repository is

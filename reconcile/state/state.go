@@ -57,6 +57,10 @@ type LastApplied struct {
 	// seen to hold exactly Model (0: unknown). While the generation stays the same nothing
 	// was committed, so a pass can skip reading the table back.
 	Generation uint32 `json:"generation,omitempty"`
+	// Session is the Options.Session of the process that recorded Generation. A generation
+	// means something only within one process, which holds the namespace open: it restarts at
+	// reboot and when a namespace is recreated, while this record survives.
+	Session string `json:"session,omitempty"`
 }
 
 // Attempt is one run of apply, successful or not.

@@ -1,0 +1,58 @@
+package reconcile
+
+import (
+	"context"
+	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+)
+
+// The ruleset generation restarts at reboot and when a network namespace is recreated, while
+// the state record survives: a generation recorded by an earlier process must never let a pass
+// skip reading a kernel that may not hold the table at all.
+func TestGenerationNotTrustedAcrossSessions(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	before := e.opts()
+	before.Session = "before-reboot"
+	if _, err := Apply(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	applied := e.kernel(t)
+	gen := e.record(t).LastApplied.Generation
+	if gen == 0 {
+		t.Fatal("no generation recorded, so this test checks nothing")
+	}
+
+	// "Reboot": a fresh kernel without our table, whose generation counts up to the recorded
+	// one through somebody else's commits.
+	e.fake = nft.NewFake()
+	for {
+		g, err := e.fake.Generation(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g == gen {
+			break
+		}
+		if err := e.fake.Apply(ctx, &nft.Ruleset{Table: "other"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := e.opts()
+	after.Session = "after-reboot"
+	res, err := Apply(ctx, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ObserveSkipped || res.Result != "applied" || e.kernel(t) != applied {
+		t.Fatalf("after a reboot: skipped %v, result %v, kernel:\n%s\nwant the table read and re-applied", res.ObserveSkipped, res.Result, e.kernel(t))
+	}
+
+	// Without a session (a caller that cannot tell), the generation is never trusted.
+	none := e.opts()
+	none.Session = ""
+	if res, err := Apply(ctx, none); err != nil || res.ObserveSkipped {
+		t.Fatalf("no session: err %v, skipped %v; want the table read", err, res != nil && res.ObserveSkipped)
+	}
+}
