@@ -322,7 +322,9 @@ func Apply(ctx context.Context, o Options) (*ApplyResult, error) {
 		}
 	}
 
-	if !pr.Plan.Empty() && o.NoHeal && rec.LastApplied != nil && rec.LastApplied.RulesetDigest == res.Digest {
+	// A table that is gone (reboot, another tool's `nft flush ruleset`) is not drift to leave
+	// alone: the kernel would enforce nothing while the state claims the ruleset applied.
+	if !pr.Plan.Empty() && o.NoHeal && pr.Observed != nil && rec.LastApplied != nil && rec.LastApplied.RulesetDigest == res.Digest {
 		// Only the kernel changed since this ruleset was applied: report, do not heal.
 		now := o.Now().UTC()
 		res.Result = state.NoChange

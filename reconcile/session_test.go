@@ -56,3 +56,25 @@ func TestGenerationNotTrustedAcrossSessions(t *testing.T) {
 		t.Fatalf("no session: err %v, skipped %v; want the table read", err, res != nil && res.ObserveSkipped)
 	}
 }
+
+// NoHeal (watch --heal=warn|disabled) leaves hand edits of the table alone, but not a table
+// that is gone: after a reboot, or another tool's `nft flush ruleset`, the state still names
+// the applied ruleset while the kernel enforces nothing, and the watch loop must install it.
+func TestNoHealStillInstallsAMissingTable(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := Apply(ctx, e.opts()); err != nil {
+		t.Fatal(err)
+	}
+	applied := e.kernel(t)
+	e.fake.Delete(nft.DefaultTable)
+	o := e.opts()
+	o.NoHeal = true
+	res, err := Apply(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DriftLeft || res.Result != "applied" || e.kernel(t) != applied {
+		t.Fatalf("NoHeal with the table gone: drift left %v, result %v, kernel:\n%s\nwant the table installed", res.DriftLeft, res.Result, e.kernel(t))
+	}
+}
