@@ -222,6 +222,9 @@ func desiredWith(ctx context.Context, o Options, rec *state.Record) (*PlanResult
 			res.Endpoints = append(res.Endpoints, e)
 		}
 	}
+	if len(res.Endpoints) == 0 {
+		log.Warn("no endpoint of the repository is on this host; the table holds only the base chains (check --host)", "host", o.Host)
+	}
 	return res, nil
 }
 

@@ -301,6 +301,9 @@ func writePlanHeader(b *strings.Builder, g *globals, pr *reconcile.PlanResult) {
 		where += " in netns " + g.netns
 	}
 	fmt.Fprintf(b, "Revision %s from %s, host %s, %s.\n", pr.Snapshot.Revision, pr.Snapshot.Source, g.host, where)
+	if len(pr.Endpoints) == 0 {
+		fmt.Fprintf(b, "Note: no endpoint of the repository is on host %q (check --host); the table holds only the base chains.\n", g.host)
+	}
 	for _, w := range pr.Waiting {
 		fmt.Fprintf(b, "Waiting: endpoint %s: interface %s does not exist yet (its chains are installed anyway).\n", w.Endpoint, w.Interface)
 	}

@@ -32,7 +32,11 @@ const DefaultLogPrefix = "calico-packet"
 
 // ICMPv6 neighbour discovery types accepted from an endpoint to the host: router
 // solicitation/advertisement, neighbour solicitation/advertisement, redirect.
-var ndTypes = []uint8{133, 134, 135, 136, 137}
+// ndTypes are the ICMPv6 types an endpoint may send to its host: multicast listener query,
+// report and done (130-132), router solicitation (133), neighbour solicitation and
+// advertisement (135, 136), as Felix allowed. Router advertisements (134) and redirects (137)
+// from a workload would let it hijack the host's routing: they are dropped.
+var ndTypes = []uint8{130, 131, 132, 133, 135, 136}
 
 // Compile computes the ruleset that opts.Host needs for its local endpoints. It returns an
 // error, and no ruleset, when the repository cannot be compiled (an endpoint naming a profile
@@ -290,7 +294,7 @@ func sharedHostChains() (early, late *nft.Chain) {
 	}}
 	late = &nft.Chain{Name: ChainSharedHostLate, Rules: []*nft.Rule{
 		acceptRule(h+"dns",
-			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{6, 17}},
+			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{17}},
 			nft.Match{Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 53, Last: 53}}}),
 	}}
 	return early, late

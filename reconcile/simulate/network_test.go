@@ -235,6 +235,9 @@ func TestSemantics(t *testing.T) {
 		{"host: dns allowed", q{From: "client-1", To: "host:node-2", Protocol: "udp", Port: 53}, "allow", "endpoint to host: dns"},
 		{"host: ssh dropped", q{From: "client-1", To: "host:node-2", Protocol: "tcp", Port: 22}, "deny", "host client-1: not dhcp, dns or neighbour discovery"},
 		{"host: neighbour solicitation", q{From: "client-1", To: "host:node-2", Protocol: "icmpv6", ICMPType: ip(135)}, "allow", "endpoint to host: icmpv6 neighbour discovery"},
+		{"host: router advertisement from a workload", q{From: "client-1", To: "host:node-2", Protocol: "icmpv6", ICMPType: ip(134)}, "deny", "host client-1: not dhcp, dns or neighbour discovery"},
+		{"host: redirect from a workload", q{From: "client-1", To: "host:node-2", Protocol: "icmpv6", ICMPType: ip(137)}, "deny", "host client-1: not dhcp, dns or neighbour discovery"},
+		{"host: dns over tcp", q{From: "client-1", To: "host:node-2", Protocol: "tcp", Port: 53}, "deny", "host client-1: not dhcp, dns or neighbour discovery"},
 		{"host: inactive endpoint", q{From: "inactive-1", To: "host:node-2", Protocol: "udp", Port: 53}, "deny", "host inactive-1: endpoint inactive"},
 	}
 	for _, tc := range tests {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
@@ -86,6 +87,16 @@ type Record struct {
 // AddAttempt makes a the last attempt and appends it to the history, dropping the oldest
 // entries beyond HistoryLen.
 func (r *Record) AddAttempt(a Attempt) {
+	// A pass that changes nothing, repeated every poll interval, would push every other
+	// attempt out of the short history: it refreshes the previous identical entry instead.
+	if n := len(r.History); n > 0 && a.Result == NoChange && a.Error == "" {
+		if last := r.History[n-1]; last.Result == NoChange && last.Error == "" &&
+			last.Revision == a.Revision && last.RulesetDigest == a.RulesetDigest {
+			r.History[n-1] = a
+			r.LastAttempt = &a
+			return
+		}
+	}
 	r.LastAttempt = &a
 	r.History = append(r.History, a)
 	if n := len(r.History); n > HistoryLen {
@@ -108,6 +119,12 @@ func FileName(table, netns string) string {
 		return t + ".state.json"
 	}
 	n := netns
+	// "--netns X" and "--netns /run/netns/X" are the same namespace: one record.
+	for _, dir := range []string{"/run/netns/", "/var/run/netns/"} {
+		if rest, ok := strings.CutPrefix(n, dir); ok && rest != "" && !strings.Contains(rest, "/") {
+			n = rest
+		}
+	}
 	if !safeName.MatchString(n) || n == "." || n == ".." {
 		n = "netns-" + shortHash(n)
 	}

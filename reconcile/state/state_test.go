@@ -113,7 +113,7 @@ func TestFileName(t *testing.T) {
 	tests := []struct{ table, netns, want string }{
 		{"reconcile", "", "reconcile.state.json"},
 		{"reconcile", "lab-a", "reconcile@lab-a.state.json"},
-		{"fw", "/run/netns/lab-a", "fw@netns-" + shortHash("/run/netns/lab-a") + ".state.json"},
+		{"fw", "/run/netns/lab-a", "fw@lab-a.state.json"}, // the same namespace as "lab-a"
 		{"fw", "..", "fw@netns-" + shortHash("..") + ".state.json"},
 	}
 	seen := map[string]bool{}
