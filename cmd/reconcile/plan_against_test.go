@@ -53,6 +53,14 @@ func TestPlanAgainstBaseCheckout(t *testing.T) {
 		t.Fatalf("plan of a checkout against itself: exit %d, want 0\n%s%s", code, out.String(), errb.String())
 	}
 
+	// A host that no endpoint is on gets a note (the default --host is the machine's name).
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"plan", "--dir", base, "--against", base, "--host", "node-9"}, nil, &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), `Note: no endpoint of the repository is on host "node-9" (check --host)`) {
+		t.Fatalf("unknown host: exit %d, output:\n%s%s", code, out.String(), errb.String())
+	}
+
 	// An invalid head is reported with positions, exit 1.
 	write(head, "profiles/WEB.yaml", strings.Replace(web, "%s", "70000", 1))
 	out.Reset()
