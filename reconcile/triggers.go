@@ -164,7 +164,7 @@ func WatchDir(ctx context.Context, root string, debounce time.Duration, q *Trigg
 			}
 			rel = filepath.ToSlash(rel)
 			if ev.Has(fsnotify.Create) {
-				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() && !strings.HasPrefix(rel, ".git") {
+				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() && rel != ".git" && !strings.HasPrefix(rel, ".git/") {
 					if err := addTree(ev.Name); err != nil {
 						log.Warn("cannot watch new directory", "dir", ev.Name, "err", err)
 					}

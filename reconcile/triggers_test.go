@@ -154,3 +154,14 @@ func TestWatchLinksSeesEndpointInterfaces(t *testing.T) {
 		t.Fatalf("WatchLinks: %v", err)
 	}
 }
+
+func TestRelevantPathAndGitDirs(t *testing.T) {
+	for rel, want := range map[string]bool{
+		"profiles/WEB.yaml": true, "endpoints/a.json": true, "tests/t.yaml": true, "profiles": true,
+		"profiles/.WEB.yaml.swp": false, "README.md": false, ".git/index": false, ".github/workflows/ci.yml": false,
+	} {
+		if got := relevantPath(rel); got != want {
+			t.Errorf("relevantPath(%q) = %v, want %v", rel, got, want)
+		}
+	}
+}

@@ -224,10 +224,7 @@ func Watch(ctx context.Context, o WatchOptions) error {
 		}
 		backoff = 0
 		o.Metrics.ObserveApplied(now, out.Result, out.Revision, out.Source, out.Duration, out.Endpoints, out.Rules)
-		o.Metrics.ObserveDrift(out.Drift)
-		if out.Drift {
-			log.Warn("drift: the kernel differs from the applied ruleset (heal=" + o.Heal + " leaves it)")
-		}
+		o.Metrics.ObserveDrift(out.Drift) // the pass itself logged the drift it left alone
 		ifMu.Lock()
 		ifaces = map[string]bool{}
 		for _, n := range out.Interfaces {

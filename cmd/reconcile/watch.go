@@ -40,7 +40,15 @@ func newWatchCmd(g *globals) *cobra.Command {
 Passes never overlap, failures back off exponentially, and a failed pass (remote unreachable,
 invalid commit, refused history or signature) leaves the last good ruleset in the kernel.
 --metrics-addr serves Prometheus metrics on /metrics.`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				switch args[0] {
+				case reconcile.HealDisabled, reconcile.HealWarn, reconcile.HealEnabled:
+					return fmt.Errorf("unexpected argument %q: write --heal=%s (with '=': a bare --heal means enabled)", args[0], args[0])
+				}
+			}
+			return cobra.NoArgs(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if ctx == nil {
