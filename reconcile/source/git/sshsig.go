@@ -100,6 +100,11 @@ func (k *keyRing) checkSSH(commit string, armored string, message []byte) (strin
 	if err := ssh.Unmarshal(b.Signature, &sig); err != nil {
 		return "", &VerifyError{Commit: commit, Kind: VerifyInvalid, Detail: "SSH signature: " + err.Error()}
 	}
+	if sig.Format == ssh.KeyAlgoRSA {
+		// PROTOCOL.sshsig: RSA signatures must use SHA-2 (rsa-sha2-256/512); "ssh-rsa" is
+		// SHA-1, which is broken for signatures.
+		return "", &VerifyError{Commit: commit, Kind: VerifyInvalid, Detail: "SSH signature uses ssh-rsa (SHA-1), which is not accepted; sign with rsa-sha2-512"}
+	}
 	if err := pub.Verify(signed, &sig); err != nil {
 		return "", &VerifyError{Commit: commit, Kind: VerifyInvalid, Detail: "SSH signature: " + err.Error()}
 	}
