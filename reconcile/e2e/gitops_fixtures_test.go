@@ -9,9 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,9 +21,9 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
-// Fixtures of the GitOps end-to-end tests: a work repository pushing to a bare remote (git
-// CLI), gpg keys, the reconcile binary run as `apply`/`status` or as a `watch` process, and
-// polling of the kernel in the test's namespace.
+// Fixtures of the GitOps end-to-end tests (the work repository pushing to a bare remote and
+// the gpg keys are gittest's): the reconcile binary run as `apply`/`status` or as a `watch`
+// process, and polling of the kernel in the test's namespace.
 
 // gitopsEndpoints is the one local endpoint of every GitOps scenario (its interface need not
 // exist: its chains are installed anyway).
@@ -48,161 +46,6 @@ func gitopsWeb(ports ...int) string {
 // gitopsFiles is a whole repository whose WEB profile allows ports.
 func gitopsFiles(ports ...int) map[string]string {
 	return map[string]string{"endpoints/all.yaml": gitopsEndpoints, "profiles/WEB.yaml": gitopsWeb(ports...)}
-}
-
-// gitopsRunGit runs the git CLI in dir with a fixed identity, no user or system config and
-// GNUPGHOME=gnupg (when set); it returns the trimmed output.
-func gitopsRunGit(t *testing.T, dir, gnupg string, args ...string) string {
-	t.Helper()
-	c := exec.Command("git", args...)
-	c.Dir = dir
-	c.Env = append(os.Environ(),
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=Author", "GIT_AUTHOR_EMAIL=author@example.invalid",
-		"GIT_COMMITTER_NAME=Committer", "GIT_COMMITTER_EMAIL=committer@example.invalid",
-	)
-	if gnupg != "" {
-		c.Env = append(c.Env, "GNUPGHOME="+gnupg)
-	}
-	out, err := c.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// gitopsRepo is a work repository on branch main and the bare remote it pushes to.
-type gitopsRepo struct {
-	t            *testing.T
-	work, remote string
-	gnupg        string // GNUPGHOME for signed commits
-}
-
-func newGitopsRepo(t *testing.T) *gitopsRepo {
-	t.Helper()
-	root := t.TempDir()
-	r := &gitopsRepo{t: t, work: filepath.Join(root, "work"), remote: filepath.Join(root, "remote.git")}
-	gitopsRunGit(t, root, "", "init", "-q", "-b", "main", r.work)
-	gitopsRunGit(t, root, "", "init", "-q", "--bare", "-b", "main", r.remote)
-	gitopsRunGit(t, r.work, "", "remote", "add", "origin", r.remote)
-	return r
-}
-
-func (r *gitopsRepo) git(args ...string) string {
-	r.t.Helper()
-	return gitopsRunGit(r.t, r.work, r.gnupg, args...)
-}
-
-// commit writes files (repository path -> content) and commits everything, signed with the
-// gpg key key when key is not ""; it returns the commit hash. It does not push.
-func (r *gitopsRepo) commit(msg string, files map[string]string, key string) string {
-	r.t.Helper()
-	for p, c := range files {
-		full := filepath.Join(r.work, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			r.t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-	r.git("add", "-A")
-	args := []string{"commit", "-q", "--allow-empty", "-m", msg}
-	if key != "" {
-		args = append([]string{"-c", "gpg.program=gpg", "-c", "user.signingkey=" + key}, append(args, "-S")...)
-	}
-	r.git(args...)
-	return r.git("rev-parse", "HEAD")
-}
-
-// push force-pushes main to the remote.
-func (r *gitopsRepo) push() {
-	r.t.Helper()
-	r.git("push", "-q", "--force", "origin", "HEAD:refs/heads/main")
-}
-
-// gitopsKeys are two gpg signing keys in one GNUPGHOME: a trusted one (exported to
-// trustedFile) and a stranger.
-type gitopsKeys struct {
-	home        string
-	trusted     string // fingerprint
-	stranger    string // fingerprint
-	trustedFile string // armored public key of trusted
-}
-
-// gitopsGPG generates the two gpg keys in a short temporary GNUPGHOME (the agent's socket
-// path is bounded). Call it once in a parent test and share the keys with its subtests: the
-// agent is stopped and the directory removed when t ends.
-func gitopsGPG(t *testing.T) *gitopsKeys {
-	t.Helper()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		if testenv.InCI() {
-			t.Fatal("gpg is not installed, and CI=true forbids skipping")
-		}
-		t.Skip("gpg is not installed")
-	}
-	dir, err := os.MkdirTemp("", "rgpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	home := filepath.Join(dir, "g")
-	t.Cleanup(func() {
-		c := exec.Command("gpgconf", "--kill", "gpg-agent")
-		c.Env = append(os.Environ(), "GNUPGHOME="+home)
-		_ = c.Run()
-		os.RemoveAll(dir)
-	})
-	k, err := gitopsMakeKeys(dir, home)
-	if err != nil {
-		t.Fatalf("gpg keys: %v", err)
-	}
-	return k
-}
-
-func gitopsMakeKeys(dir, home string) (*gitopsKeys, error) {
-	if err := os.Mkdir(home, 0o700); err != nil {
-		return nil, err
-	}
-	gpg := func(args ...string) (string, error) {
-		c := exec.Command("gpg", append([]string{"--batch", "--no-tty"}, args...)...)
-		c.Env = append(os.Environ(), "GNUPGHOME="+home)
-		var stderr bytes.Buffer
-		c.Stderr = &stderr
-		out, err := c.Output()
-		if err != nil {
-			return "", fmt.Errorf("gpg %s: %w: %s", strings.Join(args, " "), err, stderr.String())
-		}
-		return string(out), nil
-	}
-	gen := func(uid string) (string, error) {
-		if _, err := gpg("--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"); err != nil {
-			return "", err
-		}
-		out, err := gpg("--with-colons", "--fingerprint", uid)
-		if err != nil {
-			return "", err
-		}
-		for _, l := range strings.Split(out, "\n") {
-			if f := strings.Split(l, ":"); f[0] == "fpr" && len(f) > 9 {
-				return f[9], nil
-			}
-		}
-		return "", fmt.Errorf("no fingerprint for %q", uid)
-	}
-	k := &gitopsKeys{home: home}
-	var err error
-	if k.trusted, err = gen("Test <t@example.invalid>"); err != nil {
-		return nil, err
-	}
-	if k.stranger, err = gen("Stranger <s@example.invalid>"); err != nil {
-		return nil, err
-	}
-	pub, err := gpg("--armor", "--export", k.trusted)
-	if err != nil {
-		return nil, err
-	}
-	k.trustedFile = filepath.Join(dir, "trusted.asc")
-	return k, os.WriteFile(k.trustedFile, []byte(pub), 0o644)
 }
 
 // gitopsHost is one scenario's host: a fresh namespace and state directory, host node-1.

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
 	"github.com/reconcile-dev/reconcile/reconcile/lock"
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // The GitOps loop end to end (issue 4): real git repositories pushed to a bare remote, real
@@ -22,16 +24,16 @@ import (
 func TestGitOpsApplyRecordsCommit(t *testing.T) {
 	t.Parallel()
 	h := newGitopsHost(t, "gapply")
-	r := newGitopsRepo(t)
-	c1 := r.commit("web: 80", gitopsFiles(80), "")
-	r.push()
+	r := gittest.NewRepo(t, "main")
+	c1 := r.Commit("web: 80", gitopsFiles(80), "")
+	r.Push()
 
-	out := h.must("apply", "--repo", r.remote)
+	out := h.must("apply", "--repo", r.Remote)
 	if !strings.Contains(out, "Apply complete! Revision main@sha1:"+c1) {
 		t.Errorf("first apply does not say it applied main@sha1:%s:\n%s", c1, out)
 	}
 	h.assertPorts("after apply", 80)
-	st := h.status("--repo", r.remote)
+	st := h.status("--repo", r.Remote)
 	if st.LastApplied == nil || st.LastApplied.Revision != "main@sha1:"+c1 || st.LastApplied.Commit != c1 {
 		t.Errorf("status last_applied = %+v, want revision main@sha1:%s", st.LastApplied, c1)
 	}
@@ -39,7 +41,7 @@ func TestGitOpsApplyRecordsCommit(t *testing.T) {
 		t.Errorf("status: in_sync %v, up_to_date %v, source_head %q; want in sync and up to date at main@sha1:%s", st.InSync, st.UpToDate, st.SourceHead, c1)
 	}
 
-	out = h.must("apply", "--repo", r.remote)
+	out = h.must("apply", "--repo", r.Remote)
 	if want := "No changes. Revision main@sha1:" + c1 + " already applied."; !strings.Contains(out, want) {
 		t.Errorf("second apply does not say %q:\n%s", want, out)
 	}
@@ -51,17 +53,17 @@ func TestGitOpsApplyRecordsCommit(t *testing.T) {
 func TestGitOpsWatchPicksUpPush(t *testing.T) {
 	t.Parallel()
 	h := newGitopsHost(t, "gwatch")
-	r := newGitopsRepo(t)
-	r.commit("web: 80", gitopsFiles(80), "")
-	r.push()
-	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal=disabled")
+	r := gittest.NewRepo(t, "main")
+	r.Commit("web: 80", gitopsFiles(80), "")
+	r.Push()
+	w := h.watch("--repo", r.Remote, "--interval", "1s", "--heal=disabled")
 	h.waitPorts(20*time.Second, 80)
 	w.waitLog("the first apply", 0, 10*time.Second, gitopsMsg("applied"))
 
 	mark := w.mark()
-	c2 := r.commit("web: 80, 443", gitopsFiles(80, 443), "")
+	c2 := r.Commit("web: 80, 443", gitopsFiles(80, 443), "")
 	pushStart := time.Now()
-	r.push()
+	r.Push()
 	pushed := time.Now()
 	seen := h.waitPorts(15*time.Second, 80, 443)
 	t.Logf("commit->enforced (git, --interval 1s): %v from the push returning (%v from git push starting) to nft list showing the rule",
@@ -77,7 +79,7 @@ func TestGitOpsWatchPicksUpPush(t *testing.T) {
 			t.Logf("the pass itself (fetch, validate, compile, plan, transaction): %v; the rest is waiting for the next poll", t1.Sub(t0).Round(time.Millisecond))
 		}
 	}
-	st := h.status("--repo", r.remote)
+	st := h.status("--repo", r.Remote)
 	if st.LastApplied == nil || st.LastApplied.Commit != c2 {
 		t.Errorf("status last_applied = %+v, want commit %s", st.LastApplied, c2)
 	}
@@ -91,18 +93,18 @@ func TestGitOpsWatchPicksUpPush(t *testing.T) {
 func TestGitOpsRewindRefused(t *testing.T) {
 	t.Parallel()
 	h := newGitopsHost(t, "grewind")
-	r := newGitopsRepo(t)
-	c1 := r.commit("web: 80", gitopsFiles(80), "")
-	r.push()
-	h.must("apply", "--repo", r.remote)
-	c2 := r.commit("web: 80, 443", gitopsFiles(80, 443), "")
-	r.push()
-	h.must("apply", "--repo", r.remote)
+	r := gittest.NewRepo(t, "main")
+	c1 := r.Commit("web: 80", gitopsFiles(80), "")
+	r.Push()
+	h.must("apply", "--repo", r.Remote)
+	c2 := r.Commit("web: 80, 443", gitopsFiles(80, 443), "")
+	r.Push()
+	h.must("apply", "--repo", r.Remote)
 	h.assertPorts("at the newer commit", 80, 443)
 
-	r.git("reset", "-q", "--hard", c1)
-	r.push()
-	out, errs, code := h.run("apply", "--repo", r.remote)
+	r.Git("reset", "-q", "--hard", c1)
+	r.Push()
+	out, errs, code := h.run("apply", "--repo", r.Remote)
 	if code != 1 {
 		t.Errorf("apply after a force-push backwards: exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
@@ -113,7 +115,7 @@ func TestGitOpsRewindRefused(t *testing.T) {
 	}
 	h.assertPorts("after the refused rewind", 80, 443)
 
-	st := h.status("--repo", r.remote)
+	st := h.status("--repo", r.Remote)
 	if st.LastApplied == nil || st.LastApplied.Commit != c2 {
 		t.Errorf("status last_applied = %+v, want the newer commit %s", st.LastApplied, c2)
 	}
@@ -125,7 +127,7 @@ func TestGitOpsRewindRefused(t *testing.T) {
 	}
 
 	// watch refuses it too, at every pass, and leaves the kernel alone.
-	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal=disabled")
+	w := h.watch("--repo", r.Remote, "--interval", "1s", "--heal=disabled")
 	m := w.waitLog("the refused rewind", 0, 15*time.Second, func(m map[string]any) bool {
 		return m["msg"] == "reconcile failed; the last good ruleset stays in the kernel" && m["stage"] == "history"
 	})
@@ -135,12 +137,12 @@ func TestGitOpsRewindRefused(t *testing.T) {
 	w.stop()
 	h.assertPorts("after watch met the rewind", 80, 443)
 
-	out = h.must("apply", "--repo", r.remote, "--allow-rewind")
+	out = h.must("apply", "--repo", r.Remote, "--allow-rewind")
 	if !strings.Contains(out, "Apply complete! Revision main@sha1:"+c1) {
 		t.Errorf("apply --allow-rewind did not apply %s:\n%s", c1, out)
 	}
 	h.assertPorts("after --allow-rewind", 80)
-	if st := h.status("--repo", r.remote); st.LastApplied == nil || st.LastApplied.Revision != "main@sha1:"+c1 {
+	if st := h.status("--repo", r.Remote); st.LastApplied == nil || st.LastApplied.Revision != "main@sha1:"+c1 {
 		t.Errorf("status after --allow-rewind: last_applied = %+v, want main@sha1:%s", st.LastApplied, c1)
 	}
 }
@@ -148,15 +150,15 @@ func TestGitOpsRewindRefused(t *testing.T) {
 // --verify=head and --verify=all with gpg-signed commits.
 func TestGitOpsVerify(t *testing.T) {
 	t.Parallel()
-	keys := gitopsGPG(t)
+	keys := gittest.GPG(t)
 	t.Run("head", func(t *testing.T) {
 		t.Parallel()
 		h := newGitopsHost(t, "gvhead")
-		r := newGitopsRepo(t)
-		r.gnupg = keys.home
-		verify := []string{"--repo", r.remote, "--verify", "head", "--trusted-keys", keys.trustedFile}
-		r.commit("web: 80", gitopsFiles(80), keys.trusted)
-		r.push()
+		r := gittest.NewRepo(t, "main")
+		r.GNUPG = keys.Home
+		verify := []string{"--repo", r.Remote, "--verify", "head", "--trusted-keys", keys.TrustedFile}
+		r.Commit("web: 80", gitopsFiles(80), keys.Trusted)
+		r.Push()
 		h.must("apply", verify...)
 		h.assertPorts("signed by the trusted key", 80)
 
@@ -167,13 +169,13 @@ func TestGitOpsVerify(t *testing.T) {
 			want  string // in apply's error, "" = applied
 		}{
 			{"unsigned head", "", []int{80, 443}, "is not signed"},
-			{"head signed by a stranger", keys.stranger, []int{80, 444}, "is signed by an untrusted key (key " + keys.stranger},
-			{"head signed by the trusted key", keys.trusted, []int{80, 445}, ""},
+			{"head signed by a stranger", keys.Stranger, []int{80, 444}, "is signed by an untrusted key (key " + keys.Stranger},
+			{"head signed by the trusted key", keys.Trusted, []int{80, 445}, ""},
 		}
 		good := []int{80}
 		for _, s := range steps {
-			c := r.commit(s.name, gitopsFiles(s.ports...), s.key)
-			r.push()
+			c := r.Commit(s.name, gitopsFiles(s.ports...), s.key)
+			r.Push()
 			out, errs, code := h.run("apply", verify...)
 			if s.want == "" {
 				if code != 0 {
@@ -191,22 +193,22 @@ func TestGitOpsVerify(t *testing.T) {
 	t.Run("all", func(t *testing.T) {
 		t.Parallel()
 		h := newGitopsHost(t, "gvall")
-		r := newGitopsRepo(t)
-		r.gnupg = keys.home
-		verify := []string{"--repo", r.remote, "--verify", "all", "--trusted-keys", keys.trustedFile}
-		r.commit("web: 80", gitopsFiles(80), keys.trusted)
-		r.push()
+		r := gittest.NewRepo(t, "main")
+		r.GNUPG = keys.Home
+		verify := []string{"--repo", r.Remote, "--verify", "all", "--trusted-keys", keys.TrustedFile}
+		r.Commit("web: 80", gitopsFiles(80), keys.Trusted)
+		r.Push()
 		h.must("apply", verify...)
-		mid := r.commit("unsigned in the middle", gitopsFiles(80, 443), "")
-		head := r.commit("signed head", gitopsFiles(80, 443, 8443), keys.trusted)
-		r.push()
+		mid := r.Commit("unsigned in the middle", gitopsFiles(80, 443), "")
+		head := r.Commit("signed head", gitopsFiles(80, 443, 8443), keys.Trusted)
+		r.Push()
 		_, errs, code := h.run("apply", verify...)
 		if code != 1 || !strings.Contains(errs, "commit "+mid[:7]+" is not signed") {
 			t.Errorf("--verify=all with an unsigned commit under a signed head: exit %d, stderr:\n%s\nwant exit 1 and commit %s is not signed", code, errs, mid[:7])
 		}
 		h.assertPorts("refused range", 80)
 		// The same head passes --verify=head: only the range check refused it.
-		head2 := []string{"--repo", r.remote, "--verify", "head", "--trusted-keys", keys.trustedFile}
+		head2 := []string{"--repo", r.Remote, "--verify", "head", "--trusted-keys", keys.TrustedFile}
 		if out := h.must("apply", head2...); !strings.Contains(out, "main@sha1:"+head) {
 			t.Errorf("--verify=head did not apply the signed head %s:\n%s", head, out)
 		}
@@ -221,16 +223,16 @@ var gitopsPosRE = regexp.MustCompile(`profiles/WEB\.yaml:\d+:\d+: `)
 func TestGitOpsInvalidCommit(t *testing.T) {
 	t.Parallel()
 	h := newGitopsHost(t, "ginvalid")
-	r := newGitopsRepo(t)
-	r.commit("web: 80", gitopsFiles(80), "")
-	r.push()
-	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal=disabled", "--metrics-addr", gitopsFreeAddr(t))
+	r := gittest.NewRepo(t, "main")
+	r.Commit("web: 80", gitopsFiles(80), "")
+	r.Push()
+	w := h.watch("--repo", r.Remote, "--interval", "1s", "--heal=disabled", "--metrics-addr", gitopsFreeAddr(t))
 	h.waitPorts(20*time.Second, 80)
 
 	mark := w.mark()
 	bad := strings.Replace(gitopsWeb(80, 443), "[443]", "[70000]", 1)
-	r.commit("web: an invalid port", map[string]string{"profiles/WEB.yaml": bad}, "")
-	r.push()
+	r.Commit("web: an invalid port", map[string]string{"profiles/WEB.yaml": bad}, "")
+	r.Push()
 	m := w.waitLog("the validation error", mark, 15*time.Second, func(m map[string]any) bool {
 		return m["msg"] == "reconcile failed; the last good ruleset stays in the kernel" && m["stage"] == "validate"
 	})
@@ -241,8 +243,8 @@ func TestGitOpsInvalidCommit(t *testing.T) {
 	w.waitMetric(10*time.Second, "reconcile_last_attempt_success", nil, func(v float64) bool { return v == 0 }, "0")
 	h.assertPorts("after the invalid commit", 80)
 
-	c3 := r.commit("web: 80, 443", gitopsFiles(80, 443), "")
-	r.push()
+	c3 := r.Commit("web: 80, 443", gitopsFiles(80, 443), "")
+	r.Push()
 	h.waitPorts(15*time.Second, 80, 443)
 	w.waitLog("the good commit applied", mark, 10*time.Second, gitopsMsg("applied", "revision", "main@sha1:"+c3))
 	w.waitMetric(10*time.Second, "reconcile_last_attempt_success", nil, func(v float64) bool { return v == 1 }, "1")
@@ -253,15 +255,15 @@ func TestGitOpsInvalidCommit(t *testing.T) {
 func TestGitOpsRemoteUnreachable(t *testing.T) {
 	t.Parallel()
 	h := newGitopsHost(t, "gremote")
-	r := newGitopsRepo(t)
-	r.commit("web: 80", gitopsFiles(80), "")
-	r.push()
-	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal=disabled")
+	r := gittest.NewRepo(t, "main")
+	r.Commit("web: 80", gitopsFiles(80), "")
+	r.Push()
+	w := h.watch("--repo", r.Remote, "--interval", "1s", "--heal=disabled")
 	h.waitPorts(20*time.Second, 80)
 
 	mark := w.mark()
-	moved := r.remote + ".moved"
-	if err := os.Rename(r.remote, moved); err != nil {
+	moved := r.Remote + ".moved"
+	if err := os.Rename(r.Remote, moved); err != nil {
 		t.Fatal(err)
 	}
 	m := w.waitLog("a fetch error", mark, 15*time.Second, func(m map[string]any) bool {
@@ -272,11 +274,11 @@ func TestGitOpsRemoteUnreachable(t *testing.T) {
 	}
 	h.assertPorts("while the remote is away", 80)
 
-	if err := os.Rename(moved, r.remote); err != nil {
+	if err := os.Rename(moved, r.Remote); err != nil {
 		t.Fatal(err)
 	}
-	c2 := r.commit("web: 80, 443", gitopsFiles(80, 443), "")
-	r.push()
+	c2 := r.Commit("web: 80, 443", gitopsFiles(80, 443), "")
+	r.Push()
 	h.waitPorts(15*time.Second, 80, 443)
 	w.waitLog("the commit after the remote came back", mark, 10*time.Second, gitopsMsg("applied", "revision", "main@sha1:"+c2))
 }
@@ -286,15 +288,7 @@ func TestGitOpsWatchDirFsnotify(t *testing.T) {
 	t.Parallel()
 	h := newGitopsHost(t, "gfsnotify")
 	dir := t.TempDir()
-	for p, c := range gitopsFiles(80) {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testenv.WriteFiles(t, dir, gitopsFiles(80))
 	w := h.watch("--dir", dir, "--interval", "1h", "--heal=disabled")
 	h.waitPorts(20*time.Second, 80)
 	w.waitLog("the first apply", 0, 10*time.Second, gitopsMsg("applied"))
@@ -317,10 +311,10 @@ func TestGitOpsWatchDirFsnotify(t *testing.T) {
 func TestGitOpsLinkTrigger(t *testing.T) {
 	t.Parallel()
 	h := newGitopsHost(t, "glink")
-	r := newGitopsRepo(t)
-	r.commit("web: 80", gitopsFiles(80), "")
-	r.push()
-	w := h.watch("--repo", r.remote, "--interval", "1h", "--heal=disabled")
+	r := gittest.NewRepo(t, "main")
+	r.Commit("web: 80", gitopsFiles(80), "")
+	r.Push()
+	w := h.watch("--repo", r.Remote, "--interval", "1h", "--heal=disabled")
 	w.waitLog("the first apply", 0, 20*time.Second, gitopsMsg("applied"))
 	// The link subscription starts after the first pass and lists the existing links for
 	// 200ms; an interface created during that listing is a "resync", not an appearance.
@@ -348,10 +342,10 @@ func TestGitOpsDrift(t *testing.T) {
 		t.Run(heal, func(t *testing.T) {
 			t.Parallel()
 			h := newGitopsHost(t, "gdrift"+heal[:1])
-			r := newGitopsRepo(t)
-			r.commit("web: 80", gitopsFiles(80), "")
-			r.push()
-			w := h.watch("--repo", r.remote, "--interval", "1h", "--drift-interval", "500ms", "--heal="+heal, "--metrics-addr", gitopsFreeAddr(t))
+			r := gittest.NewRepo(t, "main")
+			r.Commit("web: 80", gitopsFiles(80), "")
+			r.Push()
+			w := h.watch("--repo", r.Remote, "--interval", "1h", "--drift-interval", "500ms", "--heal="+heal, "--metrics-addr", gitopsFreeAddr(t))
 			h.waitPorts(20*time.Second, 80)
 			w.waitLog("the first apply", 0, 10*time.Second, gitopsMsg("applied"))
 
@@ -399,9 +393,9 @@ func TestGitOpsDrift(t *testing.T) {
 func TestGitOpsLock(t *testing.T) {
 	t.Parallel()
 	h := newGitopsHost(t, "glock")
-	r := newGitopsRepo(t)
-	r.commit("web: 80", gitopsFiles(80), "")
-	r.push()
+	r := gittest.NewRepo(t, "main")
+	r.Commit("web: 80", gitopsFiles(80), "")
+	r.Push()
 
 	key, err := lock.NetnsKey("reconcile", h.ns)
 	if err != nil {
@@ -424,7 +418,7 @@ func TestGitOpsLock(t *testing.T) {
 	}
 	defer release()
 
-	out, errs, code := h.run("apply", "--repo", r.remote)
+	out, errs, code := h.run("apply", "--repo", r.Remote)
 	want := fmt.Sprintf("reconcile: another reconcile (pid %d) is applying to table inet reconcile in this namespace; try again later", os.Getpid())
 	if code != 1 || !strings.Contains(errs, want) {
 		t.Errorf("apply while the lock is held: exit %d, stderr:\n%s\nwant exit 1 and %q", code, errs+out, want)
@@ -433,7 +427,7 @@ func TestGitOpsLock(t *testing.T) {
 		t.Error("apply changed the kernel while another process held the lock")
 	}
 
-	w := h.watch("--repo", r.remote, "--interval", "1s", "--heal=disabled")
+	w := h.watch("--repo", r.Remote, "--interval", "1s", "--heal=disabled")
 	w.waitLog("watch waiting for the lock", 0, 15*time.Second, gitopsMsg("another reconcile holds the table; waiting"))
 	if _, err := h.chain("profile-in-WEB"); err == nil {
 		t.Error("watch changed the kernel while another process held the lock")
@@ -445,7 +439,7 @@ func TestGitOpsLock(t *testing.T) {
 	// a pass, is refused without waiting; retry then).
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out, errs, code := h.run("apply", "--repo", r.remote)
+		out, errs, code := h.run("apply", "--repo", r.Remote)
 		if code == 0 {
 			break
 		}

@@ -1,11 +1,13 @@
-// Package testenv holds what kernel tests share: the root check that fails instead of
-// skipping under CI=true, and private network namespaces that the test creates and deletes.
+// Package testenv holds what tests share: the root check that fails instead of skipping
+// under CI=true, private network namespaces that the test creates and deletes, and writing a
+// repository's files into a directory.
 package testenv
 
 import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -38,6 +40,32 @@ func RequireKernel(t testing.TB) {
 		t.Fatalf("%s, and CI=true forbids skipping it", reason)
 	}
 	t.Skip(reason)
+}
+
+// SkipUnlessCI skips t because something it needs (a tool, a privilege) is missing, except
+// under CI=true, where every such thing is installed and it fails t instead: a missing tool
+// must not hide tests.
+func SkipUnlessCI(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf(format+", and CI=true forbids skipping", args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// WriteFiles writes files (slash-separated path relative to dir -> content) under dir,
+// making the directories they need; it fails t on any error.
+func WriteFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 var seq atomic.Int64

@@ -50,7 +50,7 @@ func paths(files map[string][]byte) []string {
 
 func TestCloneThenFetchNewCommit(t *testing.T) {
 	f := newFixture(t, "main")
-	c1 := f.commit("first", map[string]string{
+	c1 := f.Commit("first", map[string]string{
 		"profiles/WEB.yaml":    webProfile,
 		"endpoints/nodes.yaml": endpoints,
 		"tests/reach.yaml":     "expectations: []\n",
@@ -59,12 +59,12 @@ func TestCloneThenFetchNewCommit(t *testing.T) {
 		"profiles/sub/X.yaml":  "id: X\n",
 		"profiles/notes.txt":   "ignored\n",
 	}, "")
-	f.push()
-	s := newSource(t, f.remote, nil)
+	f.Push()
+	s := newSource(t, f.Remote, nil)
 
 	snap := fetch(t, s, "")
-	if snap.Commit != c1 || snap.Revision != "main@sha1:"+c1 || snap.Source != f.remote {
-		t.Errorf("snapshot = %+v, want commit %s, revision main@sha1:%s, source %s", snap, c1, c1, f.remote)
+	if snap.Commit != c1 || snap.Revision != "main@sha1:"+c1 || snap.Source != f.Remote {
+		t.Errorf("snapshot = %+v, want commit %s, revision main@sha1:%s, source %s", snap, c1, c1, f.Remote)
 	}
 	want := []string{"endpoints/nodes.yaml", "profiles/WEB.yaml", "tests/reach.yaml"}
 	if got := paths(snap.Files); strings.Join(got, ",") != strings.Join(want, ",") {
@@ -77,8 +77,8 @@ func TestCloneThenFetchNewCommit(t *testing.T) {
 		t.Errorf("Verified = %q without verification", snap.Verified)
 	}
 
-	c2 := f.commit("second", map[string]string{"profiles/DB.yaml": "id: DB\n", "tests/reach.yaml": ""}, "")
-	f.push()
+	c2 := f.Commit("second", map[string]string{"profiles/DB.yaml": "id: DB\n", "tests/reach.yaml": ""}, "")
+	f.Push()
 	snap = fetch(t, s, c1)
 	if snap.Commit != c2 {
 		t.Fatalf("after a new commit: got %s, want %s", snap.Commit, c2)
@@ -100,7 +100,7 @@ func TestCloneThenFetchNewCommit(t *testing.T) {
 		t.Errorf("cache is not a bare repository: %v", err)
 	}
 	// A second source on the same cache (another process, later) reuses it.
-	s2, err := New(Options{URL: f.remote, CacheDir: s.opts.CacheDir})
+	s2, err := New(Options{URL: f.Remote, CacheDir: s.opts.CacheDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,14 +111,14 @@ func TestCloneThenFetchNewCommit(t *testing.T) {
 
 func TestRefs(t *testing.T) {
 	f := newFixture(t, "main")
-	c1 := f.commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
-	gitRun(t, f.work, "tag", "v1")
-	gitRun(t, f.work, "tag", "-a", "-m", "annotated", "v1a")
-	c2 := f.commit("two", map[string]string{"profiles/B.yaml": "id: B\n"}, "")
-	gitRun(t, f.work, "branch", "dev", c1)
-	gitRun(t, f.work, "branch", "same", c2)
-	gitRun(t, f.work, "tag", "same", c1) // a branch and a tag with one name, apart
-	f.pushAll()
+	c1 := f.Commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+	gitRun(t, f.Work, "tag", "v1")
+	gitRun(t, f.Work, "tag", "-a", "-m", "annotated", "v1a")
+	c2 := f.Commit("two", map[string]string{"profiles/B.yaml": "id: B\n"}, "")
+	gitRun(t, f.Work, "branch", "dev", c1)
+	gitRun(t, f.Work, "branch", "same", c2)
+	gitRun(t, f.Work, "tag", "same", c1) // a branch and a tag with one name, apart
+	f.PushAll()
 
 	for _, tc := range []struct {
 		ref, commit, revision, err string
@@ -142,7 +142,7 @@ func TestRefs(t *testing.T) {
 		{ref: "0000000000", err: `ref "0000000000" is not a branch, tag or commit of the repository`},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
-			s := newSource(t, f.remote, func(o *Options) { o.Ref = tc.ref })
+			s := newSource(t, f.Remote, func(o *Options) { o.Ref = tc.ref })
 			snap, err := s.Fetch(context.Background(), source.FetchOptions{})
 			if tc.err != "" {
 				var re *RefError
@@ -164,12 +164,12 @@ func TestRefs(t *testing.T) {
 // TestDefaultBranch uses a remote whose default branch is "trunk", next to a "main".
 func TestDefaultBranch(t *testing.T) {
 	f := newFixture(t, "trunk")
-	trunk := f.commit("on trunk", map[string]string{"profiles/T.yaml": "id: T\n"}, "")
-	gitRun(t, f.work, "checkout", "-q", "-b", "main")
-	f.commit("on main", map[string]string{"profiles/M.yaml": "id: M\n"}, "")
-	f.pushAll()
+	trunk := f.Commit("on trunk", map[string]string{"profiles/T.yaml": "id: T\n"}, "")
+	gitRun(t, f.Work, "checkout", "-q", "-b", "main")
+	f.Commit("on main", map[string]string{"profiles/M.yaml": "id: M\n"}, "")
+	f.PushAll()
 
-	snap := fetch(t, newSource(t, f.remote, nil), "")
+	snap := fetch(t, newSource(t, f.Remote, nil), "")
 	if snap.Revision != "trunk@sha1:"+trunk {
 		t.Errorf("revision %s, want trunk@sha1:%s", snap.Revision, trunk)
 	}
@@ -182,15 +182,15 @@ func TestDefaultBranch(t *testing.T) {
 // the committed tree is read.
 func TestTreeNotWorktree(t *testing.T) {
 	f := newFixture(t, "main")
-	c := f.commit("committed", map[string]string{"profiles/WEB.yaml": webProfile}, "")
-	f.write(map[string]string{
+	c := f.Commit("committed", map[string]string{"profiles/WEB.yaml": webProfile}, "")
+	f.Write(map[string]string{
 		"profiles/WEB.yaml":    "id: WEB\ninbound_rules: [{action: deny}]\n",
 		"profiles/DIRTY.yaml":  "id: DIRTY\n",
 		"endpoints/local.yaml": endpoints,
 	})
-	gitRun(t, f.work, "add", "profiles/DIRTY.yaml") // staged, not committed: still not seen
+	gitRun(t, f.Work, "add", "profiles/DIRTY.yaml") // staged, not committed: still not seen
 
-	snap := fetch(t, newSource(t, f.work, nil), "")
+	snap := fetch(t, newSource(t, f.Work, nil), "")
 	if snap.Commit != c {
 		t.Fatalf("commit %s, want %s", snap.Commit, c)
 	}
@@ -201,15 +201,15 @@ func TestTreeNotWorktree(t *testing.T) {
 
 func TestSymlinkRefused(t *testing.T) {
 	f := newFixture(t, "main")
-	f.write(map[string]string{"real.yaml": webProfile})
-	if err := os.MkdirAll(filepath.Join(f.work, "profiles"), 0o755); err != nil {
+	f.Write(map[string]string{"real.yaml": webProfile})
+	if err := os.MkdirAll(filepath.Join(f.Work, "profiles"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("../real.yaml", filepath.Join(f.work, "profiles", "WEB.yaml")); err != nil {
+	if err := os.Symlink("../real.yaml", filepath.Join(f.Work, "profiles", "WEB.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	f.commit("link", nil, "")
-	_, err := newSource(t, f.work, nil).Fetch(context.Background(), source.FetchOptions{})
+	f.Commit("link", nil, "")
+	_, err := newSource(t, f.Work, nil).Fetch(context.Background(), source.FetchOptions{})
 	if err == nil || !strings.Contains(err.Error(), "profiles/WEB.yaml: is a symbolic link") {
 		t.Fatalf("got %v, want a symbolic link error", err)
 	}
@@ -217,13 +217,13 @@ func TestSymlinkRefused(t *testing.T) {
 
 func TestHistorySafety(t *testing.T) {
 	f := newFixture(t, "main")
-	a := f.commit("a", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
-	b := f.commit("b", map[string]string{"profiles/B.yaml": "id: B\n"}, "")
-	c := f.commit("c", map[string]string{"profiles/C.yaml": "id: C\n"}, "")
-	f.push()
+	a := f.Commit("a", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+	b := f.Commit("b", map[string]string{"profiles/B.yaml": "id: B\n"}, "")
+	c := f.Commit("c", map[string]string{"profiles/C.yaml": "id: C\n"}, "")
+	f.Push()
 	cache := filepath.Join(t.TempDir(), "cache")
 	src := func(allow bool) *Source {
-		s, err := New(Options{URL: f.remote, CacheDir: cache, AllowRewind: allow})
+		s, err := New(Options{URL: f.Remote, CacheDir: cache, AllowRewind: allow})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,21 +255,21 @@ func TestHistorySafety(t *testing.T) {
 	}
 
 	// Force-push backwards to b.
-	gitRun(t, f.work, "reset", "-q", "--hard", b)
-	f.push()
+	gitRun(t, f.Work, "reset", "-q", "--hard", b)
+	f.Push()
 	expectRewind(c, b, RewindBackwards, "the ref moved backwards (it is an ancestor of the last applied commit)")
 
 	// Rewrite: d on top of a, dropping b and c.
-	gitRun(t, f.work, "reset", "-q", "--hard", a)
-	d := f.commit("d", map[string]string{"profiles/D.yaml": "id: D\n"}, "")
-	f.push()
+	gitRun(t, f.Work, "reset", "-q", "--hard", a)
+	d := f.Commit("d", map[string]string{"profiles/D.yaml": "id: D\n"}, "")
+	f.Push()
 	expectRewind(c, d, RewindDiverged, "history was rewritten (the two diverged after "+a[:7]+")")
 
 	// A different history altogether.
-	gitRun(t, f.work, "checkout", "-q", "--orphan", "fresh")
-	gitRun(t, f.work, "rm", "-q", "-rf", "--cached", ".")
-	e := f.commit("e", map[string]string{"profiles/E.yaml": "id: E\n"}, "")
-	gitRun(t, f.work, "push", "-q", "--force", "origin", "fresh:main")
+	gitRun(t, f.Work, "checkout", "-q", "--orphan", "fresh")
+	gitRun(t, f.Work, "rm", "-q", "-rf", "--cached", ".")
+	e := f.Commit("e", map[string]string{"profiles/E.yaml": "id: E\n"}, "")
+	gitRun(t, f.Work, "push", "-q", "--force", "origin", "fresh:main")
 	expectRewind(d, e, RewindUnrelated, "the two commits have no history in common")
 
 	// A last applied commit the repository never held.
@@ -283,17 +283,17 @@ func TestHistorySafety(t *testing.T) {
 
 func TestUnreachableRemote(t *testing.T) {
 	f := newFixture(t, "main")
-	c := f.commit("a", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
-	f.push()
-	s := newSource(t, f.remote, func(o *Options) { o.Ref = "main" })
+	c := f.Commit("a", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+	f.Push()
+	s := newSource(t, f.Remote, func(o *Options) { o.Ref = "main" })
 	fetch(t, s, "")
-	if err := os.RemoveAll(f.remote); err != nil {
+	if err := os.RemoveAll(f.Remote); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.Fetch(context.Background(), source.FetchOptions{LastApplied: c})
 	var fe *FetchError
-	if !errors.As(err, &fe) || fe.URL != f.remote || err.Error() != "git fetch: repository not found" {
-		t.Fatalf("got %v, want a *FetchError for %s", err, f.remote)
+	if !errors.As(err, &fe) || fe.URL != f.Remote || err.Error() != "git fetch: repository not found" {
+		t.Fatalf("got %v, want a *FetchError for %s", err, f.Remote)
 	}
 
 	// Never reachable, and the default branch cannot be asked for.
@@ -314,28 +314,28 @@ func TestUnreachableRemote(t *testing.T) {
 
 func TestCancelledContext(t *testing.T) {
 	f := newFixture(t, "main")
-	f.commit("a", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
-	f.push()
+	f.Commit("a", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+	f.Push()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := newSource(t, f.remote, nil).Fetch(ctx, source.FetchOptions{}); !errors.Is(err, context.Canceled) {
+	if _, err := newSource(t, f.Remote, nil).Fetch(ctx, source.FetchOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
 
 func TestURLForms(t *testing.T) {
 	f := newFixture(t, "main")
-	c := f.commit("a", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
-	f.push()
-	rel, err := filepath.Rel(mustGetwd(t), f.remote)
+	c := f.Commit("a", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+	f.Push()
+	rel, err := filepath.Rel(mustGetwd(t), f.Remote)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ name, url, source string }{
-		{"path", f.remote, f.remote},
-		{"file", "file://" + f.remote, "file://" + f.remote},
-		{"relative", rel, f.remote},
-		{"dotgit", filepath.Join(f.work, ".git"), filepath.Join(f.work, ".git")},
+		{"path", f.Remote, f.Remote},
+		{"file", "file://" + f.Remote, "file://" + f.Remote},
+		{"relative", rel, f.Remote},
+		{"dotgit", filepath.Join(f.Work, ".git"), filepath.Join(f.Work, ".git")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			snap := fetch(t, newSource(t, tc.url, nil), "")
@@ -459,13 +459,13 @@ func TestAuthFromEnv(t *testing.T) {
 // TestRemoteRefChanges: a moved tag is followed, a deleted branch is gone (pruned).
 func TestRemoteRefChanges(t *testing.T) {
 	f := newFixture(t, "main")
-	c1 := f.commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
-	gitRun(t, f.work, "tag", "release")
-	gitRun(t, f.work, "branch", "dev")
-	f.pushAll()
+	c1 := f.Commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+	gitRun(t, f.Work, "tag", "release")
+	gitRun(t, f.Work, "branch", "dev")
+	f.PushAll()
 	cache := filepath.Join(t.TempDir(), "cache")
 	open := func(ref string) *Source {
-		s, err := New(Options{URL: f.remote, Ref: ref, CacheDir: cache})
+		s, err := New(Options{URL: f.Remote, Ref: ref, CacheDir: cache})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -476,10 +476,10 @@ func TestRemoteRefChanges(t *testing.T) {
 	}
 	fetch(t, open("dev"), "")
 
-	c2 := f.commit("two", map[string]string{"profiles/B.yaml": "id: B\n"}, "")
-	gitRun(t, f.work, "tag", "-f", "release")
-	f.pushAll()
-	gitRun(t, f.work, "push", "-q", "origin", "--delete", "dev")
+	c2 := f.Commit("two", map[string]string{"profiles/B.yaml": "id: B\n"}, "")
+	gitRun(t, f.Work, "tag", "-f", "release")
+	f.PushAll()
+	gitRun(t, f.Work, "push", "-q", "origin", "--delete", "dev")
 	if got := fetch(t, open("release"), c1); got.Commit != c2 || got.Revision != "release@sha1:"+c2 {
 		t.Errorf("moved tag: %s, want %s", got.Revision, c2)
 	}
@@ -492,9 +492,9 @@ func TestRemoteRefChanges(t *testing.T) {
 	// A pinned commit works while the remote has it, and not once a force-push dropped it
 	// (even though the cache still holds the object).
 	fetch(t, open(c2), "")
-	gitRun(t, f.work, "reset", "-q", "--hard", c1)
-	f.push()
-	gitRun(t, f.work, "push", "-q", "origin", "--delete", "refs/tags/release")
+	gitRun(t, f.Work, "reset", "-q", "--hard", c1)
+	f.Push()
+	gitRun(t, f.Work, "push", "-q", "origin", "--delete", "refs/tags/release")
 	_, err = open(c2).Fetch(context.Background(), source.FetchOptions{})
 	if !errors.As(err, &re) || err.Error() != `ref "`+c2+`" is a commit that no branch or tag of the remote contains any more` {
 		t.Errorf("dropped commit: got %v", err)
@@ -508,13 +508,13 @@ func TestRemoteRefChanges(t *testing.T) {
 // take turns and every one sees the head.
 func TestConcurrentFetches(t *testing.T) {
 	f := newFixture(t, "main")
-	c := f.commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
-	f.push()
+	c := f.Commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+	f.Push()
 	cache := filepath.Join(t.TempDir(), "cache")
 	errs := make(chan error, 4)
 	for range 4 {
 		go func() {
-			s, err := New(Options{URL: f.remote, CacheDir: cache})
+			s, err := New(Options{URL: f.Remote, CacheDir: cache})
 			if err == nil {
 				var snap *source.Snapshot
 				if snap, err = s.Fetch(context.Background(), source.FetchOptions{}); err == nil && snap.Commit != c {

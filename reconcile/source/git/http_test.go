@@ -11,12 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
 )
 
 // httpRemote serves the fixture's bare remote with git's smart HTTP backend, behind basic
 // auth that wants the password "s3cret" (any user).
-func httpRemote(t *testing.T, f *repoFixture) string {
+func httpRemote(t *testing.T, f *gittest.Repo) string {
 	t.Helper()
 	backend := "/usr/lib/git-core/git-http-backend"
 	if _, err := os.Stat(backend); err != nil {
@@ -24,7 +25,7 @@ func httpRemote(t *testing.T, f *repoFixture) string {
 	}
 	h := &cgi.Handler{
 		Path: backend,
-		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Dir(f.remote), "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"},
+		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Dir(f.Remote), "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pass, ok := r.BasicAuth(); !ok || pass != "s3cret" {
@@ -35,13 +36,13 @@ func httpRemote(t *testing.T, f *repoFixture) string {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL + "/" + filepath.Base(f.remote)
+	return srv.URL + "/" + filepath.Base(f.Remote)
 }
 
 func TestHTTPRemoteAuth(t *testing.T) {
 	f := newFixture(t, "trunk")
-	c := f.commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
-	f.push()
+	c := f.Commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+	f.Push()
 	url := httpRemote(t, f)
 
 	_, err := newSource(t, url, func(o *Options) { o.Getenv = mapEnv(nil) }).Fetch(context.Background(), source.FetchOptions{})

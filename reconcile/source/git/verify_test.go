@@ -27,9 +27,9 @@ func verifySource(t *testing.T, url, mode string) *Source {
 func TestVerifyHead(t *testing.T) {
 	requireGPG(t)
 	f := newFixture(t, "main")
-	unsigned := f.commit("unsigned", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
-	f.push()
-	s := verifySource(t, f.remote, VerifyHead)
+	unsigned := f.Commit("unsigned", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+	f.Push()
+	s := verifySource(t, f.Remote, VerifyHead)
 
 	_, err := s.Fetch(context.Background(), source.FetchOptions{})
 	var ve *VerifyError
@@ -37,16 +37,16 @@ func TestVerifyHead(t *testing.T) {
 		t.Fatalf("unsigned: got %v", err)
 	}
 
-	stranger := f.commit("by a stranger", map[string]string{"profiles/B.yaml": "id: B\n"}, untrustedFpr)
-	f.push()
+	stranger := f.Commit("by a stranger", map[string]string{"profiles/B.yaml": "id: B\n"}, untrustedFpr)
+	f.Push()
 	_, err = s.Fetch(context.Background(), source.FetchOptions{})
 	want := "commit " + stranger[:7] + " is signed by an untrusted key (key " + untrustedFpr + ")"
 	if !errors.As(err, &ve) || ve.Kind != VerifyUntrusted || err.Error() != want {
 		t.Fatalf("untrusted: got %v, want %s", err, want)
 	}
 
-	good := f.commit("trusted", map[string]string{"profiles/C.yaml": "id: C\n"}, trustedFpr)
-	f.push()
+	good := f.Commit("trusted", map[string]string{"profiles/C.yaml": "id: C\n"}, trustedFpr)
+	f.Push()
 	snap, err := s.Fetch(context.Background(), source.FetchOptions{})
 	if err != nil {
 		t.Fatalf("trusted: %v", err)
@@ -63,12 +63,12 @@ func TestVerifyHead(t *testing.T) {
 func TestVerifyAll(t *testing.T) {
 	requireGPG(t)
 	f := newFixture(t, "main")
-	a := f.commit("a", map[string]string{"profiles/A.yaml": "id: A\n"}, "") // before the range
-	b := f.commit("b", map[string]string{"profiles/B.yaml": "id: B\n"}, trustedFpr)
-	c := f.commit("c unsigned", map[string]string{"profiles/C.yaml": "id: C\n"}, "")
-	d := f.commit("d", map[string]string{"profiles/D.yaml": "id: D\n"}, trustedFpr)
-	f.push()
-	all := verifySource(t, f.remote, VerifyAll)
+	a := f.Commit("a", map[string]string{"profiles/A.yaml": "id: A\n"}, "") // before the range
+	b := f.Commit("b", map[string]string{"profiles/B.yaml": "id: B\n"}, trustedFpr)
+	c := f.Commit("c unsigned", map[string]string{"profiles/C.yaml": "id: C\n"}, "")
+	d := f.Commit("d", map[string]string{"profiles/D.yaml": "id: D\n"}, trustedFpr)
+	f.Push()
+	all := verifySource(t, f.Remote, VerifyAll)
 
 	_, err := all.Fetch(context.Background(), source.FetchOptions{LastApplied: a})
 	var ve *VerifyError
@@ -85,17 +85,17 @@ func TestVerifyAll(t *testing.T) {
 		t.Errorf("all, first apply: %v", err)
 	}
 	// head mode does not look at c.
-	if _, err := verifySource(t, f.remote, VerifyHead).Fetch(context.Background(), source.FetchOptions{LastApplied: a}); err != nil {
+	if _, err := verifySource(t, f.Remote, VerifyHead).Fetch(context.Background(), source.FetchOptions{LastApplied: a}); err != nil {
 		t.Errorf("head, from a: %v", err)
 	}
 
 	// A merge brings in a side branch with an unsigned commit that forked before b: the
 	// range b..head includes it.
-	gitRun(t, f.work, "checkout", "-q", "-b", "side", a)
-	side := f.commit("side unsigned", map[string]string{"profiles/S.yaml": "id: S\n"}, "")
-	gitRun(t, f.work, "checkout", "-q", "main")
-	gitRun(t, f.work, "-c", "gpg.program=gpg", "-c", "user.signingkey="+trustedFpr, "merge", "-q", "-S", "--no-ff", "-m", "merge side", "side")
-	f.push()
+	gitRun(t, f.Work, "checkout", "-q", "-b", "side", a)
+	side := f.Commit("side unsigned", map[string]string{"profiles/S.yaml": "id: S\n"}, "")
+	gitRun(t, f.Work, "checkout", "-q", "main")
+	gitRun(t, f.Work, "-c", "gpg.program=gpg", "-c", "user.signingkey="+trustedFpr, "merge", "-q", "-S", "--no-ff", "-m", "merge side", "side")
+	f.Push()
 	_, err = all.Fetch(context.Background(), source.FetchOptions{LastApplied: d})
 	if !errors.As(err, &ve) || ve.Commit != side {
 		t.Fatalf("merged unsigned side commit: got %v, want %s rejected", err, side[:7])
@@ -106,18 +106,18 @@ func TestVerifyAll(t *testing.T) {
 func TestVerifyInvalidSignature(t *testing.T) {
 	requireGPG(t)
 	f := newFixture(t, "main")
-	f.commit("signed", map[string]string{"profiles/A.yaml": "id: A\n"}, trustedFpr)
+	f.Commit("signed", map[string]string{"profiles/A.yaml": "id: A\n"}, trustedFpr)
 	// Forge: the same signature over a different message.
-	raw := gitRun(t, f.work, "cat-file", "commit", "HEAD")
+	raw := gitRun(t, f.Work, "cat-file", "commit", "HEAD")
 	forged := strings.Replace(raw, "\n\nsigned", "\n\nforged", 1)
-	file := f.work + "/forged.txt"
+	file := f.Work + "/forged.txt"
 	if err := os.WriteFile(file, []byte(forged+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := gitRun(t, f.work, "hash-object", "-t", "commit", "-w", file)
-	gitRun(t, f.work, "update-ref", "refs/heads/main", h)
-	f.push()
-	_, err := verifySource(t, f.remote, VerifyHead).Fetch(context.Background(), source.FetchOptions{})
+	h := gitRun(t, f.Work, "hash-object", "-t", "commit", "-w", file)
+	gitRun(t, f.Work, "update-ref", "refs/heads/main", h)
+	f.Push()
+	_, err := verifySource(t, f.Remote, VerifyHead).Fetch(context.Background(), source.FetchOptions{})
 	var ve *VerifyError
 	if !errors.As(err, &ve) || ve.Kind != VerifyInvalid || !strings.HasPrefix(err.Error(), "commit "+h[:7]+" has an invalid signature: ") {
 		t.Fatalf("forged: got %v", err)
@@ -149,19 +149,19 @@ func TestVerifySSH(t *testing.T) {
 	}
 	f := newFixture(t, "main")
 	sshCommit := func(msg, key string) string {
-		return f.commitWith(msg, map[string]string{"profiles/" + msg + ".yaml": "id: " + msg + "\n"},
+		return f.CommitWith(msg, map[string]string{"profiles/" + msg + ".yaml": "id: " + msg + "\n"},
 			"-c", "gpg.format=ssh", "-c", "user.signingkey="+key, "commit", "-S")
 	}
 	stranger := sshCommit("S", bad)
-	f.push()
-	s := newSource(t, f.remote, func(o *Options) { o.Verify = VerifyHead; o.TrustedKeys = keys })
+	f.Push()
+	s := newSource(t, f.Remote, func(o *Options) { o.Verify = VerifyHead; o.TrustedKeys = keys })
 	_, err := s.Fetch(context.Background(), source.FetchOptions{})
 	var ve *VerifyError
 	if !errors.As(err, &ve) || ve.Kind != VerifyUntrusted || !strings.HasPrefix(err.Error(), "commit "+stranger[:7]+" is signed by an untrusted key (ssh key SHA256:") {
 		t.Fatalf("untrusted ssh: got %v", err)
 	}
 	signed := sshCommit("G", good)
-	f.push()
+	f.Push()
 	snap, err := s.Fetch(context.Background(), source.FetchOptions{})
 	if err != nil {
 		t.Fatalf("trusted ssh: %v", err)
@@ -171,14 +171,14 @@ func TestVerifySSH(t *testing.T) {
 	}
 
 	// The same signature moved onto another commit does not verify.
-	raw := gitRun(t, f.work, "cat-file", "commit", "HEAD")
+	raw := gitRun(t, f.Work, "cat-file", "commit", "HEAD")
 	file := filepath.Join(dir, "forged")
 	if err := os.WriteFile(file, []byte(strings.Replace(raw, "\n\nG", "\n\nforged", 1)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := gitRun(t, f.work, "hash-object", "-t", "commit", "-w", file)
-	gitRun(t, f.work, "update-ref", "refs/heads/main", h)
-	f.push()
+	h := gitRun(t, f.Work, "hash-object", "-t", "commit", "-w", file)
+	gitRun(t, f.Work, "update-ref", "refs/heads/main", h)
+	f.Push()
 	_, err = s.Fetch(context.Background(), source.FetchOptions{})
 	if !errors.As(err, &ve) || ve.Kind != VerifyInvalid || ve.Commit != h {
 		t.Fatalf("forged ssh: got %v", err)
