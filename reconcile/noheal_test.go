@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // With NoHeal, a kernel that drifted from the ruleset applied last is reported and left
@@ -46,7 +47,7 @@ func TestApplyNoHealLeavesDriftAlone(t *testing.T) {
 	}
 
 	// A new commit's ruleset is applied even with NoHeal (and so replaces the drift).
-	writeRepo(t, e.repo, map[string]string{"profiles/WEB.yaml": "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [8080]\noutbound_rules:\n  - action: allow\n"})
+	testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [8080]\noutbound_rules:\n  - action: allow\n"})
 	res, err = Apply(ctx, o)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
 	"github.com/reconcile-dev/reconcile/reconcile/state"
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -63,19 +64,6 @@ outbound_rules:
 	"README.md": "not a repository file\n",
 }
 
-func writeRepo(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, c := range files {
-		path := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 type env struct {
 	repo, stateDir string
 	fake           *nft.Fake
@@ -87,7 +75,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{repo: t.TempDir(), stateDir: filepath.Join(t.TempDir(), "state"), fake: nft.NewFake(),
 		links: map[string]bool{"lo": true, "caliweb1": true},
 		now:   time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
-	writeRepo(t, e.repo, labRepo)
+	testenv.WriteFiles(t, e.repo, labRepo)
 	return e
 }
 
@@ -206,7 +194,7 @@ func TestApplyRuleChangeAndRevisionOnlyChange(t *testing.T) {
 	first := e.record(t).LastApplied
 
 	// A rule inserted in the middle of WEB's inbound rules: one changed profile, one + line.
-	writeRepo(t, e.repo, map[string]string{"profiles/WEB.yaml": strings.Replace(labRepo["profiles/WEB.yaml"],
+	testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": strings.Replace(labRepo["profiles/WEB.yaml"],
 		"  - action: allow\n    protocol: icmp", "  - action: allow\n    protocol: tcp\n    dst_ports: [22]\n  - action: allow\n    protocol: icmp", 1)})
 	pr, err := Plan(ctx, e.opts())
 	if err != nil {
@@ -235,7 +223,7 @@ func TestApplyRuleChangeAndRevisionOnlyChange(t *testing.T) {
 	}
 
 	// A change that does not affect node-1's ruleset: a new endpoint on node-3 without profiles.
-	writeRepo(t, e.repo, map[string]string{"endpoints/node3.yaml": "endpoints:\n  - id: db-9\n    host: node-3\n    interface: calidb9\n    ipv4_nets: [198.18.9.9/32]\n    profile_ids: []\n"})
+	testenv.WriteFiles(t, e.repo, map[string]string{"endpoints/node3.yaml": "endpoints:\n  - id: db-9\n    host: node-3\n    interface: calidb9\n    ipv4_nets: [198.18.9.9/32]\n    profile_ids: []\n"})
 	res, err = Apply(ctx, e.opts())
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +246,7 @@ func TestApplyFailuresChangeNothing(t *testing.T) {
 		{
 			name: "invalid repository",
 			break_: func(t *testing.T, e *env) {
-				writeRepo(t, e.repo, map[string]string{
+				testenv.WriteFiles(t, e.repo, map[string]string{
 					"profiles/BAD.yaml":   "id: BAD\ninbound_rules:\n  - action: permit\n",
 					"endpoints/more.yaml": "endpoints:\n  - id: x\n    host: node-1\n    interface: calix\n    profile_ids: [NOPE]\n",
 				})
@@ -281,7 +269,7 @@ func TestApplyFailuresChangeNothing(t *testing.T) {
 		{
 			name: "failed transaction",
 			break_: func(t *testing.T, e *env) {
-				writeRepo(t, e.repo, map[string]string{"profiles/WEB.yaml": labRepo["profiles/WEB.yaml"] + "  - action: deny\n"})
+				testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": labRepo["profiles/WEB.yaml"] + "  - action: deny\n"})
 				e.fake.FailNext(&nft.FakeError{Msg: "NFT_MSG_NEWRULE", Errno: syscall.ENOBUFS, Detail: "test"})
 			},
 			check: func(t *testing.T, err error) {
@@ -400,7 +388,7 @@ func TestStatus(t *testing.T) {
 	}
 
 	// A source that cannot be read is a note, not an error; a new commit is "not up to date".
-	writeRepo(t, e.repo, map[string]string{"profiles/WEB.yaml": labRepo["profiles/WEB.yaml"] + "  - action: deny\n"})
+	testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": labRepo["profiles/WEB.yaml"] + "  - action: deny\n"})
 	o := e.opts()
 	o.Source = failingSource{}
 	st, err = Status(ctx, o)
@@ -467,7 +455,7 @@ func TestOtherTableUntouched(t *testing.T) {
 func TestUnorderedRepositoryConverges(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	writeRepo(t, e.repo, map[string]string{
+	testenv.WriteFiles(t, e.repo, map[string]string{
 		"profiles/WEB.yaml":   strings.Replace(labRepo["profiles/WEB.yaml"], "dst_ports: [80, 443]", "dst_ports: [8443, 443, \"1000:2000\", 80]\n    src_net: 198.18.7.0/24", 1),
 		"endpoints/more.yaml": "endpoints:\n  - id: web-9\n    host: node-1\n    interface: caliweb9\n    ipv4_nets: [198.18.9.9/32, 198.18.9.1/32, 198.18.9.0/32]\n    profile_ids: [WEB, APP]\n",
 	})

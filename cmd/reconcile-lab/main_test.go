@@ -64,7 +64,7 @@ func TestDemoOnBundledPolicies(t *testing.T) {
 func TestDemoOnSmallRepository(t *testing.T) {
 	testenv.RequireKernel(t)
 	dir := t.TempDir()
-	for name, content := range map[string]string{
+	testenv.WriteFiles(t, dir, map[string]string{
 		"profiles/WEB.yaml":    "id: WEB\ntags: [WEB]\ninbound_rules:\n  - {action: allow, protocol: tcp, dst_ports: [80]}\n  - {action: allow, protocol: icmp, icmp_type: 8}\noutbound_rules: [{action: allow}]\n",
 		"profiles/CLIENT.yaml": "id: CLIENT\ntags: [CLIENT]\ninbound_rules: [{action: allow, src_tag: CLIENT}]\noutbound_rules: [{action: allow}]\n",
 		"endpoints/eps.yaml": `endpoints:
@@ -72,15 +72,7 @@ func TestDemoOnSmallRepository(t *testing.T) {
   - {id: client-1, host: node-2, interface: caliclient1, ipv4_nets: [198.18.2.2/32], ipv6_nets: ["fd00:2::2/128"], profile_ids: [CLIENT]}
   - {id: client-2, host: node-1, interface: caliclient2, ipv4_nets: [198.18.1.3/32], profile_ids: [CLIENT]}
 `,
-	} {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	out := demoOK(t, buildReconcile(t), dir)
 	// 6 ordered pairs x (tcp/80 + ping) + ping6 for the 2 pairs with IPv6 on both ends.
 	if !strings.Contains(out, "14 probes: 14 as expected, 0 unexpected") {

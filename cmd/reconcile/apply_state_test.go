@@ -15,7 +15,7 @@ import (
 func TestKernelApplyStateNotWritten(t *testing.T) {
 	ns := testenv.NewNetns(t, "stw")
 	repo := t.TempDir()
-	pasWrite(t, repo, pasRepo)
+	testenv.WriteFiles(t, repo, pasRepo)
 	// A dangling symbolic link: loading finds no record (a first apply), saving cannot create
 	// the directory.
 	stateDir := filepath.Join(t.TempDir(), "state")

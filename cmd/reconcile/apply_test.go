@@ -18,7 +18,7 @@ import (
 func TestKernelApplyStatusCycle(t *testing.T) {
 	ns := testenv.NewNetns(t, "pas")
 	repo := t.TempDir()
-	pasWrite(t, repo, pasRepo)
+	testenv.WriteFiles(t, repo, pasRepo)
 	stateDir := filepath.Join(t.TempDir(), "state")
 	common := []string{"--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir}
 	cli := func(args ...string) (string, string, int) {
@@ -121,7 +121,7 @@ func TestKernelApplyStatusCycle(t *testing.T) {
 
 	// An invalid repository: exit 1, every error on stderr, the kernel table unchanged.
 	before := listTable()
-	pasWrite(t, repo, pasBadFiles)
+	testenv.WriteFiles(t, repo, pasBadFiles)
 	out, errOut, code = cli("apply")
 	if code != 1 || out != "" || !strings.Contains(errOut, "profiles/BAD.yaml:") || !strings.Contains(errOut, "nothing was changed") {
 		t.Errorf("invalid apply: exit %d\nstdout %q\nstderr %s", code, out, errOut)
@@ -140,7 +140,7 @@ func TestKernelApplyStatusCycle(t *testing.T) {
 	}
 
 	// apply -o json after a change.
-	pasWrite(t, repo, map[string]string{"profiles/WEB.yaml": pasRepo["profiles/WEB.yaml"] + "  - action: deny\n    protocol: udp\n"})
+	testenv.WriteFiles(t, repo, map[string]string{"profiles/WEB.yaml": pasRepo["profiles/WEB.yaml"] + "  - action: deny\n    protocol: udp\n"})
 	out, errOut, code = cli("apply", "-o", "json")
 	var ap struct {
 		Result string `json:"result"`
@@ -153,7 +153,7 @@ func TestKernelApplyStatusCycle(t *testing.T) {
 	}
 
 	// A repository written out of order converges: after apply, plan has nothing to do.
-	pasWrite(t, repo, map[string]string{"profiles/WEB.yaml": strings.Replace(pasRepo["profiles/WEB.yaml"],
+	testenv.WriteFiles(t, repo, map[string]string{"profiles/WEB.yaml": strings.Replace(pasRepo["profiles/WEB.yaml"],
 		"dst_ports: [80, 443]", "dst_ports: [8443, 443, \"1000:2000\", 80]", 1)})
 	if out, errOut, code = cli("apply"); code != 0 {
 		t.Errorf("apply of unordered ports: exit %d\n%s%s", code, out, errOut)

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,21 +46,6 @@ outbound_rules:
 `,
 }
 
-func simWrite(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for p, s := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func simRun(args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
 	code = run(args, strings.NewReader(""), &o, &e)
@@ -70,7 +53,7 @@ func simRun(args ...string) (stdout, stderr string, code int) {
 }
 
 func TestExplainCommand(t *testing.T) {
-	dir := simWrite(t, simRepo)
+	dir := writeRepo(t, simRepo)
 	tests := []struct {
 		name   string
 		args   []string
@@ -134,7 +117,7 @@ Verdict: allowed
 }
 
 func TestExplainCommandJSON(t *testing.T) {
-	dir := simWrite(t, simRepo)
+	dir := writeRepo(t, simRepo)
 	out, errOut, code := simRun("explain", "--dir", dir, "--from", "client-1", "--to", "web-1", "--protocol", "tcp", "--port", "22", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -169,7 +152,7 @@ func TestExplainInvalidRepository(t *testing.T) {
 		files[k] = v
 	}
 	files["profiles/WEB.yaml"] = "id: WEB\ntags: [WEB]\ninbound_rules:\n  - {action: permit}\noutbound_rules: []\n"
-	dir := simWrite(t, files)
+	dir := writeRepo(t, files)
 	for _, cmd := range [][]string{
 		{"explain", "--dir", dir, "--from", "client-1", "--to", "web-1", "--protocol", "icmp"},
 		{"test", "--dir", dir},
@@ -182,7 +165,7 @@ func TestExplainInvalidRepository(t *testing.T) {
 }
 
 func TestTestCommand(t *testing.T) {
-	dir := simWrite(t, simRepo)
+	dir := writeRepo(t, simRepo)
 	out, errOut, code := simRun("test", "--dir", dir)
 	want := `PASS client reaches web on 80: client-1 -> web-1 tcp/80 allow
 PASS web reaches app on 7890: web-1 -> app-1 tcp/7890 allow
@@ -204,7 +187,7 @@ PASS ping from outside: 198.18.9.9 -> web-1 icmp type 8 code 0 allow
   - {name: web refuses ssh, from: client-1, to: web-1, protocol: tcp, port: 22, expect: allow}
   - {name: no port, from: client-1, to: web-1, protocol: udp, expect: deny}
 `
-	dir = simWrite(t, files)
+	dir = writeRepo(t, files)
 	out, errOut, code = simRun("test", "--dir", dir)
 	for _, line := range []string{
 		"FAIL client reaches app: client-1 -> app-1 tcp/7890: expected allow, got deny (to app-1: no profile accepted)\n",
@@ -247,7 +230,7 @@ PASS ping from outside: 198.18.9.9 -> web-1 icmp type 8 code 0 allow
 	// No tests at all: nothing fails.
 	delete(files, "tests/more.yaml")
 	delete(files, "tests/reach.yaml")
-	dir = simWrite(t, files)
+	dir = writeRepo(t, files)
 	out, _, code = simRun("test", "--dir", dir)
 	if code != 0 || out != "0 passed, 0 failed\n" {
 		t.Fatalf("no tests: exit %d, %q", code, out)

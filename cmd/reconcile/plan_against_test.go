@@ -2,33 +2,20 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // plan --against compares two checkouts without a kernel: the plan of a pull request.
 func TestPlanAgainstBaseCheckout(t *testing.T) {
 	base := t.TempDir()
 	head := t.TempDir()
-	write := func(root, rel, body string) {
-		t.Helper()
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	web := "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [%s]\noutbound_rules:\n  - action: allow\n"
 	eps := "endpoints:\n  - id: web-1\n    host: node-1\n    interface: caliweb1\n    ipv4_nets: [198.18.1.2/32]\n    profile_ids: [WEB]\n"
-	for _, root := range []string{base, head} {
-		write(root, "endpoints/lab.yaml", eps)
-	}
-	write(base, "profiles/WEB.yaml", strings.Replace(web, "%s", "80", 1))
-	write(head, "profiles/WEB.yaml", strings.Replace(web, "%s", "80, 443", 1))
+	testenv.WriteFiles(t, base, map[string]string{"endpoints/lab.yaml": eps, "profiles/WEB.yaml": strings.Replace(web, "%s", "80", 1)})
+	testenv.WriteFiles(t, head, map[string]string{"endpoints/lab.yaml": eps, "profiles/WEB.yaml": strings.Replace(web, "%s", "80, 443", 1)})
 
 	var out, errb bytes.Buffer
 	code := run([]string{"plan", "--dir", head, "--against", base, "--host", "node-1", "--detailed-exitcode"}, nil, &out, &errb)
@@ -62,7 +49,7 @@ func TestPlanAgainstBaseCheckout(t *testing.T) {
 	}
 
 	// An invalid head is reported with positions, exit 1.
-	write(head, "profiles/WEB.yaml", strings.Replace(web, "%s", "70000", 1))
+	testenv.WriteFiles(t, head, map[string]string{"profiles/WEB.yaml": strings.Replace(web, "%s", "70000", 1)})
 	out.Reset()
 	errb.Reset()
 	if code := run([]string{"plan", "--dir", head, "--against", base, "--host", "node-1"}, nil, &out, &errb); code != 1 ||

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // pasRepo is a repository in the shape of the seed's worked example (WEB and APP, tags), with
@@ -60,19 +62,6 @@ var pasBadFiles = map[string]string{
 	"endpoints/more.yaml": "endpoints:\n  - id: x\n    host: node-1\n    interface: calix\n    ipv4_nets: [198.18.5.5/32]\n    profile_ids: [NOPE]\n",
 }
 
-func pasWrite(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, c := range files {
-		path := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // pasRun runs the CLI in-process and returns stdout, stderr and the exit code.
 func pasRun(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
@@ -85,7 +74,7 @@ var posLine = regexp.MustCompile(`^[a-z]+/[A-Za-z0-9_.-]+:\d+:\d+: .+$`)
 
 func TestPlanNFTNeedsNoKernel(t *testing.T) {
 	repo := t.TempDir()
-	pasWrite(t, repo, pasRepo)
+	testenv.WriteFiles(t, repo, pasRepo)
 	state := filepath.Join(t.TempDir(), "state")
 	out, errOut, code := pasRun(t, "plan", "--nft", "--dir", repo, "--host", "node-1", "--state-dir", state, "--table", "pas")
 	if code != 0 {
@@ -106,8 +95,8 @@ func TestPlanNFTNeedsNoKernel(t *testing.T) {
 
 func TestPlanInvalidRepository(t *testing.T) {
 	repo := t.TempDir()
-	pasWrite(t, repo, pasRepo)
-	pasWrite(t, repo, pasBadFiles)
+	testenv.WriteFiles(t, repo, pasRepo)
+	testenv.WriteFiles(t, repo, pasBadFiles)
 	for _, args := range [][]string{
 		{"plan", "--nft"},
 		{"plan", "--nft", "--detailed-exitcode", "-o", "json"},
@@ -138,7 +127,7 @@ func TestPlanInvalidRepository(t *testing.T) {
 
 func TestPlanApplyStatusBadFlags(t *testing.T) {
 	repo := t.TempDir()
-	pasWrite(t, repo, pasRepo)
+	testenv.WriteFiles(t, repo, pasRepo)
 	for _, args := range [][]string{
 		{"plan", "--nft", "-o", "yaml"},
 		{"apply", "-o", "yaml"},

@@ -20,7 +20,7 @@ import (
 func TestKernelApplyAfterNamespaceRecreated(t *testing.T) {
 	ns := testenv.NewNetns(t, "regen")
 	repo := t.TempDir()
-	pasWrite(t, repo, pasRepo)
+	testenv.WriteFiles(t, repo, pasRepo)
 	stateDir := filepath.Join(t.TempDir(), "state")
 	apply := func(step string) string {
 		t.Helper()

@@ -89,9 +89,7 @@ func newEnvOpts(t *testing.T, files map[string]string, allEndpoints string, opts
 	t.Helper()
 	testenv.RequireKernel(t)
 	e := &env{t: t, dir: t.TempDir(), state: t.TempDir(), bin: reconcileBin(t)}
-	for p, c := range files {
-		e.write(p, c)
-	}
+	testenv.WriteFiles(t, e.dir, files)
 	repo, _ := schema.Load(map[string][]byte{"endpoints/all.yaml": []byte(allEndpoints)})
 	if repo == nil || len(repo.Endpoints) == 0 {
 		t.Fatalf("no endpoints in %q", allEndpoints)
@@ -109,15 +107,10 @@ func newEnvOpts(t *testing.T, files map[string]string, allEndpoints string, opts
 	return e
 }
 
+// write writes the repository file rel.
 func (e *env) write(rel, content string) {
 	e.t.Helper()
-	p := filepath.Join(e.dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
+	testenv.WriteFiles(e.t, e.dir, map[string]string{rel: content})
 }
 
 // cli runs the reconcile binary with args (in the repository directory) and returns stdout,
