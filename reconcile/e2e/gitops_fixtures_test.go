@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,18 +159,6 @@ func gitopsPorts(chain string) []int {
 	return ports
 }
 
-func gitopsSamePorts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // waitPorts polls the kernel until profile-in-WEB accepts exactly ports, failing after
 // timeout; it returns when it first saw them.
 func (h *gitopsHost) waitPorts(timeout time.Duration, ports ...int) time.Time {
@@ -177,7 +166,7 @@ func (h *gitopsHost) waitPorts(timeout time.Duration, ports ...int) time.Time {
 	deadline := time.Now().Add(timeout)
 	for {
 		got := h.webPorts()
-		if gitopsSamePorts(got, ports) {
+		if slices.Equal(got, ports) {
 			return time.Now()
 		}
 		if time.Now().After(deadline) {
@@ -190,7 +179,7 @@ func (h *gitopsHost) waitPorts(timeout time.Duration, ports ...int) time.Time {
 // assertPorts fails unless profile-in-WEB accepts exactly ports now.
 func (h *gitopsHost) assertPorts(step string, ports ...int) {
 	h.t.Helper()
-	if got := h.webPorts(); !gitopsSamePorts(got, ports) {
+	if got := h.webPorts(); !slices.Equal(got, ports) {
 		h.t.Errorf("%s: profile-in-WEB accepts ports %v, want %v", step, got, ports)
 	}
 }
