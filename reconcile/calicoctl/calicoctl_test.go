@@ -329,28 +329,7 @@ func TestRuleArgumentValidation(t *testing.T) {
 
 func TestRuleJSONAndUpdate(t *testing.T) {
 	r := labRepo(t)
-	appRules := `{
-  "id": "APP", 
-  "inbound_rules": [
-    {
-      "action": "allow",
-      "protocol": "tcp", 
-      "dst_ports": [7890],
-      "src_tag": "APP_7890"
-    }, 
-    {
-      "action": "allow", 
-      "protocol": "icmp",
-      "icmp_type": 8
-    }
-  ], 
-  "outbound_rules": [
-    {
-      "action": "allow"
-    }
-  ]
-}
-`
+	appRules := testenv.SeedAPPRules
 	wantJSON := `{
   "inbound_rules": [
     {

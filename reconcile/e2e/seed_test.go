@@ -3,6 +3,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 const (
@@ -47,28 +49,7 @@ outbound_rules:
   - action: allow
 `
 	// The seed's APP-rules.json, verbatim.
-	seedAppRules = `{
-  "id": "APP", 
-  "inbound_rules": [
-    {
-      "action": "allow",
-      "protocol": "tcp", 
-      "dst_ports": [7890],
-      "src_tag": "APP_7890"
-    }, 
-    {
-      "action": "allow", 
-      "protocol": "icmp",
-      "icmp_type": 8
-    }
-  ], 
-  "outbound_rules": [
-    {
-      "action": "allow"
-    }
-  ]
-}
-`
+	seedAppRules = testenv.SeedAPPRules
 )
 
 // trimLines drops trailing spaces of every line (calicoctl printed one after "tag WEB").

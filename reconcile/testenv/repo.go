@@ -47,3 +47,28 @@ outbound_rules:
 `,
 	}
 }
+
+// SeedAPPRules is the seed's APP-rules.json verbatim (`calicoctl profile APP rule json`
+// output, trailing spaces included).
+const SeedAPPRules = `{
+  "id": "APP", 
+  "inbound_rules": [
+    {
+      "action": "allow",
+      "protocol": "tcp", 
+      "dst_ports": [7890],
+      "src_tag": "APP_7890"
+    }, 
+    {
+      "action": "allow", 
+      "protocol": "icmp",
+      "icmp_type": 8
+    }
+  ], 
+  "outbound_rules": [
+    {
+      "action": "allow"
+    }
+  ]
+}
+`
