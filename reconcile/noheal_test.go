@@ -19,15 +19,9 @@ func TestApplyNoHealLeavesDriftAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	applied := e.kernel(t)
-	if err := e.fake.Edit(nft.DefaultTable, func(rs *nft.Ruleset) {
-		for _, c := range rs.Chains {
-			if c.Name == "profile-in-WEB" {
-				c.Rules = append(c.Rules, &nft.Rule{Counter: true, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: "added by hand"})
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.editChain(t, "profile-in-WEB", func(c *nft.Chain) {
+		c.Rules = append(c.Rules, &nft.Rule{Counter: true, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: "added by hand"})
+	})
 	drifted := e.kernel(t)
 	if drifted == applied {
 		t.Fatal("the hand edit did not change the fake kernel")
@@ -58,15 +52,7 @@ func TestApplyNoHealLeavesDriftAlone(t *testing.T) {
 	newApplied := e.kernel(t)
 
 	// Drift again; a plain apply heals it.
-	if err := e.fake.Edit(nft.DefaultTable, func(rs *nft.Ruleset) {
-		for _, c := range rs.Chains {
-			if c.Name == "profile-in-WEB" {
-				c.Rules = nil
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.editChain(t, "profile-in-WEB", func(c *nft.Chain) { c.Rules = nil })
 	res, err = Apply(ctx, e.opts())
 	if err != nil {
 		t.Fatal(err)
@@ -116,15 +102,7 @@ func TestApplySkipsReadBackWhileGenerationUnchanged(t *testing.T) {
 			res.Result, res.ObserveSkipped, before, e.fake.Observes())
 	}
 
-	if err := e.fake.Edit(nft.DefaultTable, func(rs *nft.Ruleset) {
-		for _, c := range rs.Chains {
-			if c.Name == "profile-in-WEB" {
-				c.Rules = nil
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.editChain(t, "profile-in-WEB", func(c *nft.Chain) { c.Rules = nil })
 	res = apply("apply after a hand edit")
 	if res.ObserveSkipped || res.Result != "applied" || e.kernel(t) != applied {
 		t.Fatalf("after a hand edit: skipped %v, result %v; want a read-back that heals the drift", res.ObserveSkipped, res.Result)

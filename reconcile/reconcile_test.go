@@ -70,6 +70,21 @@ func (e *env) kernel(t *testing.T) string {
 	return rs.String()
 }
 
+// editChain changes chain name of our table in the fake kernel, as a person editing the
+// firewall by hand would.
+func (e *env) editChain(t *testing.T, name string, edit func(c *nft.Chain)) {
+	t.Helper()
+	if err := e.fake.Edit(nft.DefaultTable, func(rs *nft.Ruleset) {
+		for _, c := range rs.Chains {
+			if c.Name == name {
+				edit(c)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func titles(p *plan.Plan) string {
 	var out []string
 	for _, o := range p.Objects {
@@ -315,15 +330,7 @@ func TestStatus(t *testing.T) {
 
 	// A rule added by hand.
 	hand := &nft.Rule{Matches: []nft.Match{{Kind: nft.MatchL4Proto, Protos: []uint8{6}}, {Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 22, Last: 22}}}}, Verdict: nft.Verdict{Kind: nft.Accept}}
-	if err := e.fake.Edit(nft.DefaultTable, func(rs *nft.Ruleset) {
-		for _, c := range rs.Chains {
-			if c.Name == "forward-from" {
-				c.Rules = append([]*nft.Rule{hand}, c.Rules...)
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.editChain(t, "forward-from", func(c *nft.Chain) { c.Rules = append([]*nft.Rule{hand}, c.Rules...) })
 	st, err = Status(ctx, e.opts())
 	if err != nil {
 		t.Fatal(err)
