@@ -22,7 +22,7 @@ func TestKernelApplyStateNotWritten(t *testing.T) {
 	if err := os.Symlink(filepath.Join(t.TempDir(), "gone", "state"), stateDir); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code := pasRun(t, "apply", "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)
+	out, errOut, code := runCLI("apply", "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)
 	if code != 1 {
 		t.Fatalf("apply with an unwritable state directory: exit %d, want 1\n%s%s", code, out, errOut)
 	}

@@ -23,7 +23,7 @@ func TestKernelApplyStatusCycle(t *testing.T) {
 	common := []string{"--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir}
 	cli := func(args ...string) (string, string, int) {
 		t.Helper()
-		return pasRun(t, append(args, common...)...)
+		return runCLI(append(args, common...)...)
 	}
 	nftIn := func(args ...string) string {
 		t.Helper()
@@ -204,14 +204,14 @@ func TestKernelBundledPolicies(t *testing.T) {
 		t.Run(host, func(t *testing.T) {
 			ns := testenv.NewNetns(t, "pol")
 			common := []string{"--dir", filepath.Join("..", "..", "policies"), "--host", host, "--netns", ns, "--state-dir", t.TempDir()}
-			out, errOut, code := pasRun(t, append([]string{"apply"}, common...)...)
+			out, errOut, code := runCLI(append([]string{"apply"}, common...)...)
 			if code != 0 || !strings.Contains(out, "Apply complete!") {
 				t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
 			}
-			if out, errOut, code = pasRun(t, append([]string{"apply"}, common...)...); code != 0 || !strings.Contains(out, "already applied") {
+			if out, errOut, code = runCLI(append([]string{"apply"}, common...)...); code != 0 || !strings.Contains(out, "already applied") {
 				t.Errorf("second apply: exit %d\n%s%s", code, out, errOut)
 			}
-			if out, errOut, code = pasRun(t, append([]string{"status", "--detailed-exitcode"}, common...)...); code != 0 {
+			if out, errOut, code = runCLI(append([]string{"status", "--detailed-exitcode"}, common...)...); code != 0 {
 				t.Errorf("status: exit %d\n%s%s", code, out, errOut)
 			}
 		})

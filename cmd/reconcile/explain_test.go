@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -44,12 +43,6 @@ outbound_rules:
   - {from: client-1, to: app-1, protocol: tcp, port: 7890, expect: deny}
   - {name: ping from outside, from: 198.18.9.9, to: web-1, protocol: icmp, expect: allow}
 `,
-}
-
-func simRun(args ...string) (stdout, stderr string, code int) {
-	var o, e bytes.Buffer
-	code = run(args, strings.NewReader(""), &o, &e)
-	return o.String(), e.String(), code
 }
 
 func TestExplainCommand(t *testing.T) {
@@ -102,7 +95,7 @@ Verdict: allowed
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, errOut, code := simRun(append([]string{"explain", "--dir", dir}, tc.args...)...)
+			out, errOut, code := runCLI(append([]string{"explain", "--dir", dir}, tc.args...)...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
 			}
@@ -118,7 +111,7 @@ Verdict: allowed
 
 func TestExplainCommandJSON(t *testing.T) {
 	dir := writeRepo(t, simRepo)
-	out, errOut, code := simRun("explain", "--dir", dir, "--from", "client-1", "--to", "web-1", "--protocol", "tcp", "--port", "22", "-o", "json")
+	out, errOut, code := runCLI("explain", "--dir", dir, "--from", "client-1", "--to", "web-1", "--protocol", "tcp", "--port", "22", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -157,7 +150,7 @@ func TestExplainInvalidRepository(t *testing.T) {
 		{"explain", "--dir", dir, "--from", "client-1", "--to", "web-1", "--protocol", "icmp"},
 		{"test", "--dir", dir},
 	} {
-		out, errOut, code := simRun(cmd...)
+		out, errOut, code := runCLI(cmd...)
 		if code != 1 || out != "" || !strings.Contains(errOut, "profiles/WEB.yaml:4:") {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and the error's position", cmd[0], code, out, errOut)
 		}
@@ -166,7 +159,7 @@ func TestExplainInvalidRepository(t *testing.T) {
 
 func TestTestCommand(t *testing.T) {
 	dir := writeRepo(t, simRepo)
-	out, errOut, code := simRun("test", "--dir", dir)
+	out, errOut, code := runCLI("test", "--dir", dir)
 	want := `PASS client reaches web on 80: client-1 -> web-1 tcp/80 allow
 PASS web reaches app on 7890: web-1 -> app-1 tcp/7890 allow
 PASS tests/reach.yaml:4: client-1 -> app-1 tcp/7890 deny
@@ -188,7 +181,7 @@ PASS ping from outside: 198.18.9.9 -> web-1 icmp type 8 code 0 allow
   - {name: no port, from: client-1, to: web-1, protocol: udp, expect: deny}
 `
 	dir = writeRepo(t, files)
-	out, errOut, code = simRun("test", "--dir", dir)
+	out, errOut, code = runCLI("test", "--dir", dir)
 	for _, line := range []string{
 		"FAIL client reaches app: client-1 -> app-1 tcp/7890: expected allow, got deny (to app-1: no profile accepted)\n",
 		"FAIL web refuses ssh: client-1 -> web-1 tcp/22: expected allow, got deny (to web-1: no profile accepted)\n",
@@ -204,7 +197,7 @@ PASS ping from outside: 198.18.9.9 -> web-1 icmp type 8 code 0 allow
 	}
 
 	// JSON.
-	out, _, code = simRun("test", "--dir", dir, "-o", "json")
+	out, _, code = runCLI("test", "--dir", dir, "-o", "json")
 	var got testOut
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -231,7 +224,7 @@ PASS ping from outside: 198.18.9.9 -> web-1 icmp type 8 code 0 allow
 	delete(files, "tests/more.yaml")
 	delete(files, "tests/reach.yaml")
 	dir = writeRepo(t, files)
-	out, _, code = simRun("test", "--dir", dir)
+	out, _, code = runCLI("test", "--dir", dir)
 	if code != 0 || out != "0 passed, 0 failed\n" {
 		t.Fatalf("no tests: exit %d, %q", code, out)
 	}

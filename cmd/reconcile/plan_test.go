@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,21 +20,13 @@ var pasBadFiles = map[string]string{
 	"endpoints/more.yaml": "endpoints:\n  - id: x\n    host: node-1\n    interface: calix\n    ipv4_nets: [198.18.5.5/32]\n    profile_ids: [NOPE]\n",
 }
 
-// pasRun runs the CLI in-process and returns stdout, stderr and the exit code.
-func pasRun(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := run(args, strings.NewReader(""), &out, &errb)
-	return out.String(), errb.String(), code
-}
-
 var posLine = regexp.MustCompile(`^[a-z]+/[A-Za-z0-9_.-]+:\d+:\d+: .+$`)
 
 func TestPlanNFTNeedsNoKernel(t *testing.T) {
 	repo := t.TempDir()
 	testenv.WriteFiles(t, repo, pasRepo)
 	state := filepath.Join(t.TempDir(), "state")
-	out, errOut, code := pasRun(t, "plan", "--nft", "--dir", repo, "--host", "node-1", "--state-dir", state, "--table", "pas")
+	out, errOut, code := runCLI("plan", "--nft", "--dir", repo, "--host", "node-1", "--state-dir", state, "--table", "pas")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -60,7 +51,7 @@ func TestPlanInvalidRepository(t *testing.T) {
 		{"plan", "--nft"},
 		{"plan", "--nft", "--detailed-exitcode", "-o", "json"},
 	} {
-		out, errOut, code := pasRun(t, append(args, "--dir", repo, "--host", "node-1", "--state-dir", t.TempDir())...)
+		out, errOut, code := runCLI(append(args, "--dir", repo, "--host", "node-1", "--state-dir", t.TempDir())...)
 		if code != 1 || out != "" {
 			t.Fatalf("%v: exit %d, stdout %q", args, code, out)
 		}
@@ -94,7 +85,7 @@ func TestPlanApplyStatusBadFlags(t *testing.T) {
 		{"plan", "--nft", "--log-level", "loud"},
 		{"plan", "extra-arg"},
 	} {
-		_, errOut, code := pasRun(t, append(args, "--dir", repo, "--host", "node-1", "--state-dir", t.TempDir())...)
+		_, errOut, code := runCLI(append(args, "--dir", repo, "--host", "node-1", "--state-dir", t.TempDir())...)
 		if code != 1 || errOut == "" {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}

@@ -24,7 +24,7 @@ func TestKernelApplyAfterNamespaceRecreated(t *testing.T) {
 	stateDir := filepath.Join(t.TempDir(), "state")
 	apply := func(step string) string {
 		t.Helper()
-		out, errOut, code := pasRun(t, "apply", "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)
+		out, errOut, code := runCLI("apply", "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)
 		if code != 0 {
 			t.Fatalf("%s: exit %d\n%s%s", step, code, out, errOut)
 		}

@@ -38,6 +38,7 @@ func writeRepo(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+// runCLI runs the CLI in-process (no stdin) and returns stdout, stderr and the exit code.
 func runCLI(args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
 	code = run(args, strings.NewReader(""), &out, &errb)
