@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -41,20 +40,10 @@ func TestBadPoliciesFailWithoutLeftovers(t *testing.T) {
 	}
 }
 
-func buildReconcile(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "reconcile")
-	build := exec.Command("go", "build", "-o", bin, "github.com/reconcile-dev/reconcile/cmd/reconcile")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // The demo against the bundled policies/: every probe agrees with the simulator.
 func TestDemoOnBundledPolicies(t *testing.T) {
 	testenv.RequireKernel(t)
-	out := demoOK(t, buildReconcile(t), "../../policies")
+	out := demoOK(t, testenv.BuildReconcile(t), "../../policies")
 	if _, err := os.Stat("../../policies/tests"); err == nil && !strings.Contains(out, "reachability tests (tests/*.yaml) with real packets") {
 		t.Errorf("the policies have tests, but the demo did not send them")
 	}
@@ -73,7 +62,7 @@ func TestDemoOnSmallRepository(t *testing.T) {
   - {id: client-2, host: node-1, interface: caliclient2, ipv4_nets: [198.18.1.3/32], profile_ids: [CLIENT]}
 `,
 	})
-	out := demoOK(t, buildReconcile(t), dir)
+	out := demoOK(t, testenv.BuildReconcile(t), dir)
 	// 6 ordered pairs x (tcp/80 + ping) + ping6 for the 2 pairs with IPv6 on both ends.
 	if !strings.Contains(out, "14 probes: 14 as expected, 0 unexpected") {
 		t.Errorf("want 14 probes")

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // The seed's worked example (AdvancedNetworkPolicy.md), command by command, against an empty
@@ -147,11 +149,7 @@ func TestSeedTranscriptBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "reconcile")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.BuildReconcile(t)
 	dir := t.TempDir()
 	for i, s := range seedSteps {
 		var args []string

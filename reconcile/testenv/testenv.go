@@ -68,6 +68,18 @@ func WriteFiles(t testing.TB, dir string, files map[string]string) {
 	}
 }
 
+// BuildReconcile builds the reconcile command (cmd/reconcile) into a temporary directory of t
+// and returns the binary's path.
+func BuildReconcile(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "reconcile")
+	build := exec.Command("go", "build", "-o", bin, "github.com/reconcile-dev/reconcile/cmd/reconcile")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 var seq atomic.Int64
 
 // NewNetns creates a named network namespace ("rt<pid>-<n>-<hint>", at most 30 chars) with
