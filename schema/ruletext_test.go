@@ -21,18 +21,18 @@ func TestRuleString(t *testing.T) {
 		{"seed tcp ports", Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}, {443, 443}}}, "allow tcp to ports 80,443"},
 		{"seed icmp type", Rule{Action: "allow", Protocol: "icmp", ICMPType: rtInt(8)}, "allow icmp type 8"},
 		{"seed APP rule", Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{7890, 7890}}, SrcTag: "APP_7890"}, "allow tcp from tag APP_7890 to ports 7890"},
-		{"pprint order within a side", Rule{Action: "deny", Protocol: "udp", SrcPorts: []PortRange{{53, 53}, {1000, 2000}}, SrcTag: "T", SrcNet: "10.0.0.0/8"}, "deny udp from ports 53,1000:2000 tag T cidr 10.0.0.0/8"},
+		{"pprint order within a side", Rule{Action: "deny", Protocol: "udp", SrcPorts: []PortRange{{53, 53}, {1000, 2000}}, SrcTag: "T", SrcNet: "198.18.0.0/15"}, "deny udp from ports 53,1000:2000 tag T cidr 198.18.0.0/15"},
 		{"icmp type and code", Rule{Action: "deny", Protocol: "icmp", ICMPType: rtInt(3), ICMPCode: rtInt(1), DstNet: "198.18.0.0/15"}, "deny icmp type 3 code 1 to cidr 198.18.0.0/15"},
 		{"bare v4 address gets /32", Rule{Action: "allow", SrcNet: "198.18.1.2"}, "allow from cidr 198.18.1.2/32"},
 		{"bare v6 address gets /128, lower case", Rule{Action: "allow", DstNet: "FD00:1::2"}, "allow to cidr fd00:1::2/128"},
-		{"host bits kept", Rule{Action: "allow", SrcNet: "10.0.0.1/24"}, "allow from cidr 10.0.0.1/24"},
+		{"host bits kept", Rule{Action: "allow", SrcNet: "198.18.7.1/24"}, "allow from cidr 198.18.7.1/24"},
 		{"both sides", Rule{Action: "allow", SrcTag: "A", DstTag: "B"}, "allow from tag A to tag B"},
 		{"log with prefix", Rule{Action: "log", LogPrefix: "WEB-SSH:", Protocol: "tcp", DstPorts: []PortRange{{22, 22}}}, "log prefix WEB-SSH: tcp to ports 22"},
 		{"ip version", Rule{Action: "deny", IPVersion: 6}, "deny ipv6"},
 		{"protocol number", Rule{Action: "allow", Protocol: "47"}, "allow 47"},
 		{"sctp ports", Rule{Action: "allow", Protocol: "sctp", DstPorts: []PortRange{{9899, 9899}}}, "allow sctp to ports 9899"},
 		{"negated protocol", Rule{Action: "deny", NotProtocol: "udp"}, "deny not udp"},
-		{"negated side fields", Rule{Action: "allow", Protocol: "tcp", NotSrcPorts: []PortRange{{1, 1023}}, NotSrcTag: "BAD", NotDstNet: "10.0.0.0/8", DstTag: "OK"}, "allow tcp from not ports 1:1023 not tag BAD to tag OK not cidr 10.0.0.0/8"},
+		{"negated side fields", Rule{Action: "allow", Protocol: "tcp", NotSrcPorts: []PortRange{{1, 1023}}, NotSrcTag: "BAD", NotDstNet: "198.18.0.0/15", DstTag: "OK"}, "allow tcp from not ports 1:1023 not tag BAD to tag OK not cidr 198.18.0.0/15"},
 		{"negated icmp pair", Rule{Action: "allow", Protocol: "icmp", NotICMPType: rtInt(3), NotICMPCode: rtInt(1)}, "allow icmp not type 3 code 1"},
 		{"negated icmp code alone", Rule{Action: "allow", Protocol: "icmpv6", ICMPType: rtInt(1), NotICMPCode: rtInt(4)}, "allow icmpv6 type 1 not code 4"},
 		{"everything", Rule{Action: "log", LogPrefix: "x", IPVersion: 4, Protocol: "tcp", NotProtocol: "udp", SrcPorts: []PortRange{{1, 1}}, SrcTag: "S", SrcNet: "1.2.3.4", DstPorts: []PortRange{{2, 3}}, NotDstTag: "N"},
@@ -65,8 +65,8 @@ func TestParseRuleCalicoctlGrammar(t *testing.T) {
 		{"allow tcp to ports 80,443", Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}, {443, 443}}}},
 		{"allow icmp type 8", Rule{Action: "allow", Protocol: "icmp", ICMPType: rtInt(8)}},
 		{"allow icmpv6 type 128 code 0 from cidr fd00::/8", Rule{Action: "allow", Protocol: "icmpv6", ICMPType: rtInt(128), ICMPCode: rtInt(0), SrcNet: "fd00::/8"}},
-		{"allow udp from ports 53 tag DNS cidr 10.0.0.1 to ports 1:2 tag X cidr 10.0.0.0/8",
-			Rule{Action: "allow", Protocol: "udp", SrcPorts: []PortRange{{53, 53}}, SrcTag: "DNS", SrcNet: "10.0.0.1/32", DstPorts: []PortRange{{1, 2}}, DstTag: "X", DstNet: "10.0.0.0/8"}},
+		{"allow udp from ports 53 tag DNS cidr 198.18.7.1 to ports 1:2 tag X cidr 198.18.0.0/15",
+			Rule{Action: "allow", Protocol: "udp", SrcPorts: []PortRange{{53, 53}}, SrcTag: "DNS", SrcNet: "198.18.7.1/32", DstPorts: []PortRange{{1, 2}}, DstTag: "X", DstNet: "198.18.0.0/15"}},
 		{"allow from", Rule{Action: "allow"}},
 		{"allow from to", Rule{Action: "allow"}},
 		{"deny to tag WEB", Rule{Action: "deny", DstTag: "WEB"}},
@@ -106,7 +106,7 @@ func TestParseRuleErrors(t *testing.T) {
 		{"allow icmp type x", "not an integer", ErrRuleICMP},
 		{"allow tcp to tag A from tag B", `unexpected "from"`, nil},
 		{"allow tcp tcp", `unexpected "tcp"`, nil},
-		{"allow from cidr 10.0.0.0/8 tag A", `unexpected "tag"`, nil},
+		{"allow from cidr 198.18.0.0/15 tag A", `unexpected "tag"`, nil},
 		{"allow icmp code 1 type 3", `unexpected "type"`, nil},
 		{"allow tcp extra", `unexpected "extra"`, nil},
 	}
@@ -127,17 +127,17 @@ func TestParseRuleErrors(t *testing.T) {
 }
 
 func TestRuleSameAs(t *testing.T) {
-	a := Rule{Action: "allow", SrcNet: "10.0.0.1/24", DstPorts: []PortRange{{80, 80}}, Protocol: "tcp", Pos: Pos{Line: 3}}
+	a := Rule{Action: "allow", SrcNet: "198.18.7.1/24", DstPorts: []PortRange{{80, 80}}, Protocol: "tcp", Pos: Pos{Line: 3}}
 	tests := []struct {
 		name string
 		b    Rule
 		want bool
 	}{
-		{"identical but position", Rule{Action: "allow", SrcNet: "10.0.0.1/24", DstPorts: []PortRange{{80, 80}}, Protocol: "tcp"}, true},
-		{"same network, other host bits", Rule{Action: "allow", SrcNet: "10.0.0.0/24", DstPorts: []PortRange{{80, 80}}, Protocol: "tcp"}, true},
-		{"other action", Rule{Action: "deny", SrcNet: "10.0.0.0/24", DstPorts: []PortRange{{80, 80}}, Protocol: "tcp"}, false},
-		{"other ports", Rule{Action: "allow", SrcNet: "10.0.0.0/24", DstPorts: []PortRange{{81, 81}}, Protocol: "tcp"}, false},
-		{"net moved to dst", Rule{Action: "allow", DstNet: "10.0.0.0/24", DstPorts: []PortRange{{80, 80}}, Protocol: "tcp"}, false},
+		{"identical but position", Rule{Action: "allow", SrcNet: "198.18.7.1/24", DstPorts: []PortRange{{80, 80}}, Protocol: "tcp"}, true},
+		{"same network, other host bits", Rule{Action: "allow", SrcNet: "198.18.7.0/24", DstPorts: []PortRange{{80, 80}}, Protocol: "tcp"}, true},
+		{"other action", Rule{Action: "deny", SrcNet: "198.18.7.0/24", DstPorts: []PortRange{{80, 80}}, Protocol: "tcp"}, false},
+		{"other ports", Rule{Action: "allow", SrcNet: "198.18.7.0/24", DstPorts: []PortRange{{81, 81}}, Protocol: "tcp"}, false},
+		{"net moved to dst", Rule{Action: "allow", DstNet: "198.18.7.0/24", DstPorts: []PortRange{{80, 80}}, Protocol: "tcp"}, false},
 	}
 	for _, tt := range tests {
 		if got := a.SameAs(tt.b); got != tt.want {
@@ -163,7 +163,7 @@ func rtRandomRule(r *rand.Rand) Rule {
 			fam = 4 + 2*r.IntN(2)
 		}
 		if fam == 4 {
-			return pick("198.18.1.2", "198.18.0.0/15", "10.0.0.1/24", "0.0.0.0/0", "198.19.255.255/32")
+			return pick("198.18.1.2", "198.18.0.0/15", "198.18.7.1/24", "0.0.0.0/0", "198.19.255.255/32")
 		}
 		return pick("fd00::1", "FD00:1::/64", "fd00:1::5/128", "::/0", "fd00::1:0:0:1/96")
 	}
@@ -275,7 +275,7 @@ func TestRuleTextRoundTrip(t *testing.T) {
 // FuzzParseRule: whatever parses renders to a text that parses to the same rule.
 func FuzzParseRule(f *testing.F) {
 	for _, s := range []string{"allow", "allow from tag WEB", "allow tcp to ports 80,443", "allow icmp type 8",
-		"log prefix X ipv4 tcp not udp from ports 1:2 not tag A to not cidr 10.0.0.0/8", "deny icmp not type 3 code 1"} {
+		"log prefix X ipv4 tcp not udp from ports 1:2 not tag A to not cidr 198.18.0.0/15", "deny icmp not type 3 code 1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

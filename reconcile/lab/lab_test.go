@@ -150,9 +150,9 @@ func TestLabCloseRemovesEverything(t *testing.T) {
 	}
 
 	outside := twoHosts()
-	outside.Endpoints[0].IPv4Nets = []string{"10.0.0.1/32"}
+	outside.Endpoints[0].IPv4Nets = []string{"203.0.113.1/32"}
 	if _, err := Build(ctx, outside, Options{}); err == nil || !strings.Contains(err.Error(), "outside 198.18.0.0/15") {
-		t.Errorf("Build with 10.0.0.1: err=%v, want an address-range error", err)
+		t.Errorf("Build with 203.0.113.1: err=%v, want an address-range error", err)
 	}
 }
 

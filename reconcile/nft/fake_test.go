@@ -81,7 +81,7 @@ func TestFakeApplyObserve(t *testing.T) {
 	}
 	// A deep copy: changing it changes nothing in the fake.
 	got.Chains[3].Rules[0].Matches[3].Ports[0].First = 1
-	got.Sets[0].Prefixes[0] = netip.MustParsePrefix("10.0.0.0/8")
+	got.Sets[0].Prefixes[0] = netip.MustParsePrefix("198.18.0.0/15")
 	got.Chains[3].Rules[0].Log.Prefix = "x"
 	again, _ := f.Observe(ctx, "reconcile")
 	if again.Chains[3].Rules[0].Matches[3].Ports[0].First != 80 || again.Sets[0].Prefixes[0].String() != "198.18.1.0/24" || again.Chains[3].Rules[0].Log.Prefix != "web" {
@@ -221,7 +221,7 @@ func TestFakeMergesAnonymousSets(t *testing.T) {
 	f := NewFake()
 	rs := fakeSample()
 	rs.Chains[3].Rules[0].Matches[3].Ports = []PortRange{{8000, 8080}, {8080, 8090}}
-	rs.Chains[1].Rules = append([]*Rule{{Matches: []Match{{Kind: MatchNFProto, Family: IPv4}, {Kind: MatchSAddr, Family: IPv4, Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("10.1.0.0/16")}}}, Verdict: Verdict{Kind: Drop}}}, rs.Chains[1].Rules...)
+	rs.Chains[1].Rules = append([]*Rule{{Matches: []Match{{Kind: MatchNFProto, Family: IPv4}, {Kind: MatchSAddr, Family: IPv4, Prefixes: []netip.Prefix{netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("198.19.0.0/16")}}}, Verdict: Verdict{Kind: Drop}}}, rs.Chains[1].Rules...)
 	if err := f.Apply(ctx, rs); err != nil {
 		t.Fatal(err)
 	}
