@@ -5,9 +5,13 @@ PKGS    := ./...
 # Kernel tests create network namespaces; keep package parallelism low on small machines.
 TESTFLAGS ?= -count=1 -p 2 -timeout 30m
 
-.PHONY: all build test unit demo bench fuzz vet clean
+.PHONY: all deps build test unit demo bench fuzz vet clean
 
 all: build
+
+# nftables, iproute2, git, gnupg, ssh-keygen: installed with apt-get when missing (as root).
+deps:
+	@bash .ci/deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/reconcile
@@ -16,7 +20,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 # Everything: unit, CLI and (as root) kernel tests in private network namespaces.
-test: build vet
+test: deps build vet
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
 # Fast tests only: no kernel, no root needed.
@@ -24,7 +28,7 @@ unit:
 	$(GO) test -count=1 -short $(PKGS)
 
 # The bundled policies/ repository enforced in a lab of network namespaces; prints the matrix.
-demo: build
+demo: deps build
 	$(GO) run ./cmd/reconcile-lab -bin $(BIN) -policies policies
 
 bench: build
