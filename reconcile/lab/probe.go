@@ -102,21 +102,27 @@ func (l *Lab) serveUDP(ns netns.NsHandle, name string, port int) error {
 		return fmt.Errorf("udp server on %q port %d: %w", name, port, err)
 	}
 	l.addCloser(pc.Close)
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				continue
+	go l.receive(pc, true)
+	return nil
+}
+
+// receive records the tokens of every datagram pc receives (and echoes it back when echo is
+// set) until pc is closed.
+func (l *Lab) receive(pc net.PacketConn, echo bool) {
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			l.saw(buf[:n])
+			continue
+		}
+		l.saw(buf[:n])
+		if echo {
 			_, _ = pc.WriteTo(buf[:n], from)
 		}
-	}()
-	return nil
+	}
 }
 
 // sniffICMP records, in w, the tokens of every ICMP and ICMPv6 message delivered to it.
@@ -131,19 +137,7 @@ func (l *Lab) sniffICMP(w *Workload) error {
 			return fmt.Errorf("icmp sniffer on %q: %w", w.Endpoint.ID, err)
 		}
 		l.addCloser(pc.Close)
-		go func() {
-			buf := make([]byte, 1500)
-			for {
-				n, _, err := pc.ReadFrom(buf)
-				if err != nil {
-					if errors.Is(err, net.ErrClosed) {
-						return
-					}
-					continue
-				}
-				l.saw(buf[:n])
-			}
-		}()
+		go l.receive(pc, false)
 	}
 	return nil
 }
