@@ -408,9 +408,14 @@ func (c *checker) expectation(x *Expectation) {
 // Load decodes and validates every repository file (those FileKind recognises; others are
 // ignored). It returns the repository (as much of it as could be decoded) and every error,
 // sorted; the Errors are nil when the repository is valid.
-func Load(files map[string][]byte) (*Repository, Errors) {
+func Load(files map[string][]byte) (*Repository, Errors) { return LoadFiles(files, nil) }
+
+// LoadFiles is Load for files read by a source that also refused some entries (a symbolic
+// link, an oversize file, not a regular file): refused holds one error per refused path, and
+// those paths count as repository files that could not be read.
+func LoadFiles(files map[string][]byte, refused Errors) (*Repository, Errors) {
 	repo := &Repository{Profiles: map[string]*Profile{}, Endpoints: []*Endpoint{}, Tests: []*Expectation{}}
-	var errs Errors
+	errs := append(Errors(nil), refused...)
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		paths = append(paths, p)

@@ -24,6 +24,9 @@ type Snapshot struct {
 	Commit string `json:"commit,omitempty"`
 	// Files are the repository files (schema.FileKind recognises them) by slash path.
 	Files map[string][]byte `json:"-"`
+	// Refused holds one error per repository entry the source would not read (see
+	// schema.LoadFiles); a snapshot with refused entries does not validate.
+	Refused schema.Errors `json:"-"`
 	// Verified names the key that signed the commit when signatures were checked.
 	Verified string `json:"verified,omitempty"`
 }
