@@ -160,6 +160,10 @@ func syntaxErrorV4(data []byte) (le *yaml4.LoadError) {
 
 // parse parses a one-document file and returns its root node, or nil after reporting why not.
 func (d *decoder) parse(data []byte, expected string) *yaml.Node {
+	data, ok := d.text(data)
+	if !ok {
+		return nil
+	}
 	d.size = len(data)
 	// JSON goes through the YAML decoder (for positions), but YAML's flow style is laxer than
 	// JSON (trailing commas, unquoted strings): a .json file must be JSON.
@@ -218,10 +222,7 @@ func (d *decoder) jsonError(data []byte) {
 	if off > 0 {
 		off-- // Offset counts the bytes read, including the offending one.
 	}
-	off = min(off, len(data))
-	line := 1 + bytes.Count(data[:off], []byte("\n"))
-	col := off - bytes.LastIndexByte(data[:off], '\n')
-	d.errAt(Pos{Line: line, Col: col}, "syntax error: not valid JSON: %v", se)
+	d.errAt(offsetPos(data, off), "syntax error: not valid JSON: %v", se)
 }
 
 // describe names what a node is, for "x is a list" messages.
