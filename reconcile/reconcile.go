@@ -205,7 +205,7 @@ func desiredWith(ctx context.Context, o Options, rec *state.Record) (*PlanResult
 	log.Debug("fetched", "source", snap.Source, "revision", snap.Revision, "files", len(snap.Files))
 	res := &PlanResult{Snapshot: snap}
 
-	repo, errs := schema.Load(snap.Files)
+	repo, errs := schema.LoadFiles(snap.Files, snap.Refused)
 	if len(errs) > 0 {
 		return res, stageErr("validate", "invalid", fmt.Errorf("repository %s (%s) is invalid: %w", snap.Source, snap.Revision, errs))
 	}

@@ -2,9 +2,7 @@ package schema
 
 import (
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,41 +85,6 @@ func FileKind(p string) string {
 		}
 	}
 	return ""
-}
-
-// ReadDir reads the repository files (those FileKind recognises) under root into a map of
-// repository-relative slash paths to contents.
-// The root itself must be a directory: a mistyped path is an error, not an empty repository.
-func ReadDir(root string) (map[string][]byte, error) {
-	st, err := os.Stat(root)
-	if err != nil {
-		return nil, err
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("%q is not a directory", root)
-	}
-	files := map[string][]byte{}
-	for _, sub := range []string{"profiles", "endpoints", "tests"} {
-		entries, err := os.ReadDir(filepath.Join(root, sub))
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			rel := sub + "/" + e.Name()
-			if e.IsDir() || FileKind(rel) == "" {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join(root, sub, e.Name()))
-			if err != nil {
-				return nil, err
-			}
-			files[rel] = b
-		}
-	}
-	return files, nil
 }
 
 // MarshalYAML writes a single port as an integer and a range as "a:b".

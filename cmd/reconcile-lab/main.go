@@ -91,11 +91,11 @@ func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout t
 	if err != nil {
 		return err
 	}
-	files, err := schema.ReadDir(policies)
+	files, refused, err := schema.ReadRoot(policies)
 	if err != nil {
 		return fmt.Errorf("read %q: %w", policies, err)
 	}
-	repo, errs := schema.Load(files)
+	repo, errs := schema.LoadFiles(files, refused)
 	if len(errs) > 0 {
 		return fmt.Errorf("policies %q are not valid:\n%w", policies, errs)
 	}

@@ -124,7 +124,7 @@ func (g *globals) loadNetwork(ctx context.Context) (*simulate.Network, *source.S
 	if err != nil {
 		return nil, nil, fmt.Errorf("fetch %s: %w", src, err)
 	}
-	repo, errs := schema.Load(snap.Files)
+	repo, errs := schema.LoadFiles(snap.Files, snap.Refused)
 	if len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(g.stderr, e.Error())

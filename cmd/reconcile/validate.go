@@ -60,7 +60,7 @@ func runValidate(ctx context.Context, g *globals) error {
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", src, err)
 	}
-	repo, errs := schema.Load(snap.Files)
+	repo, errs := schema.LoadFiles(snap.Files, snap.Refused)
 	out := validateOut{
 		Valid: len(errs) == 0, Source: snap.Source, Revision: snap.Revision, Commit: snap.Commit,
 		Verified: snap.Verified, Errors: []validateError{},

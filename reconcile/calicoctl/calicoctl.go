@@ -183,16 +183,22 @@ func wrap(s string, width int) []string {
 	return lines
 }
 
-// repoFiles reads the repository files of the checkout.
+// repoFiles reads the repository files of the checkout with schema.ReadRoot, the rules of
+// `validate --dir` and of git sources. An entry it refuses (a symbolic link, a special file, an
+// oversize file, a misspelled name) stops the command: an edit would otherwise replace a link
+// with a file, or add a profile that the misspelled file already means.
 func (c *cmd) repoFiles() (map[string][]byte, error) {
 	if st, err := os.Stat(c.dir); err != nil {
 		return nil, fmt.Errorf("repository directory %q: %w", c.dir, err)
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("repository directory %q is not a directory", c.dir)
 	}
-	files, err := schema.ReadDir(c.dir)
+	files, refused, err := schema.ReadRoot(c.dir)
 	if err != nil {
 		return nil, fmt.Errorf("read repository %q: %w", c.dir, err)
+	}
+	if len(refused) > 0 {
+		return nil, fmt.Errorf("repository %q has entries that are not read (fix them first):\n%w", c.dir, refused)
 	}
 	return files, nil
 }

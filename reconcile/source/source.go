@@ -43,7 +43,8 @@ type Source interface {
 	String() string
 }
 
-// Dir is a plain directory (no git); its revision is a digest of its repository files.
+// Dir is a plain directory (no git), read with schema.ReadRoot (the rules a git commit is read
+// with; nothing leads out of the directory); its revision is a digest of its repository files.
 type Dir struct {
 	Path string
 }
@@ -55,7 +56,7 @@ func (d Dir) Fetch(ctx context.Context, _ FetchOptions) (*Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	files, err := schema.ReadDir(d.Path)
+	files, refused, err := schema.ReadRoot(d.Path)
 	if err != nil {
 		return nil, fmt.Errorf("read %q: %w", d.Path, err)
 	}
@@ -63,11 +64,13 @@ func (d Dir) Fetch(ctx context.Context, _ FetchOptions) (*Snapshot, error) {
 	if err != nil {
 		abs = d.Path
 	}
-	return &Snapshot{Source: "dir:" + abs, Revision: "sha256:" + Digest(files), Files: files}, nil
+	return &Snapshot{Source: "dir:" + abs, Revision: "sha256:" + Digest(files, refused), Files: files, Refused: refused}, nil
 }
 
-// Digest is a hex sha256 over the files' paths and contents, independent of map order.
-func Digest(files map[string][]byte) string {
+// Digest is a hex sha256 over the files' paths and contents and the refused entries (a
+// directory whose only change is a refused entry is a new revision), independent of map
+// order; with no refused entries it is the digest of the files alone.
+func Digest(files map[string][]byte, refused schema.Errors) string {
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		paths = append(paths, p)
@@ -77,6 +80,9 @@ func Digest(files map[string][]byte) string {
 	for _, p := range paths {
 		fmt.Fprintf(h, "%s\x00%d\x00", p, len(files[p]))
 		h.Write(files[p])
+	}
+	for _, e := range refused {
+		fmt.Fprintf(h, "refused\x00%s\x00%s\x00", e.Path, e.Msg)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

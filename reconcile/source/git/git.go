@@ -20,7 +20,6 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
@@ -35,9 +34,6 @@ const (
 	VerifyHead = "head" // the commit to apply must be signed by a trusted key
 	VerifyAll  = "all"  // every commit after the last applied one, up to the head, must be
 )
-
-// MaxFileSize bounds one repository file read from a commit.
-const MaxFileSize = 8 << 20
 
 // remoteName is the one remote of the cache clone.
 const remoteName = "origin"
@@ -258,10 +254,10 @@ func (s *Source) Fetch(ctx context.Context, opts source.FetchOptions) (*source.S
 			return nil, err
 		}
 	}
-	if snap.Files, err = readFiles(commit); err != nil {
+	if snap.Files, snap.Refused, err = readFiles(repo, commit); err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", short(head), err)
 	}
-	s.log.Debug("git snapshot", "source", s.display, "revision", revision, "files", len(snap.Files), "verified", snap.Verified)
+	s.log.Debug("git snapshot", "source", s.display, "revision", revision, "files", len(snap.Files), "refused", len(snap.Refused), "verified", snap.Verified)
 	return snap, nil
 }
 
@@ -491,53 +487,15 @@ func commitByPrefix(repo *git.Repository, prefix string) (plumbing.Hash, bool, e
 	return plumbing.ZeroHash, false, &RefError{Ref: prefix, Reason: fmt.Sprintf("is ambiguous: %d commits start with it", len(found))}
 }
 
-// readFiles reads the repository files (those schema.FileKind recognises) of the commit's tree.
-func readFiles(c *object.Commit) (map[string][]byte, error) {
+// readFiles reads the repository files of the commit's tree with schema.ReadFS, the rules a
+// directory is read with: refused holds the entries it would not read (links, special files,
+// oversize files, misspelled names).
+func readFiles(repo *git.Repository, c *object.Commit) (files map[string][]byte, refused schema.Errors, err error) {
 	tree, err := c.Tree()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	files := map[string][]byte{}
-	for _, dir := range []string{"profiles", "endpoints", "tests"} {
-		sub, err := tree.Tree(dir)
-		if errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", dir, err)
-		}
-		for _, e := range sub.Entries {
-			p := dir + "/" + e.Name
-			if schema.FileKind(p) == "" {
-				continue
-			}
-			switch e.Mode {
-			case filemode.Regular, filemode.Executable, filemode.Deprecated:
-			case filemode.Symlink:
-				return nil, fmt.Errorf("%s: is a symbolic link; git sources do not follow links", p)
-			default:
-				continue // a directory or submodule named like a file
-			}
-			f, err := sub.TreeEntryFile(&e)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", p, err)
-			}
-			if f.Size > MaxFileSize {
-				return nil, fmt.Errorf("%s: %d bytes, more than the limit of %d", p, f.Size, MaxFileSize)
-			}
-			r, err := f.Reader()
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", p, err)
-			}
-			b, err := io.ReadAll(r)
-			r.Close()
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", p, err)
-			}
-			files[p] = b
-		}
-	}
-	return files, nil
+	return schema.ReadFS(newTreeFS(repo.Storer, tree))
 }
 
 func short(h plumbing.Hash) string { return h.String()[:7] }

@@ -209,9 +209,9 @@ func TestSymlinkRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Commit("link", nil, "")
-	_, err := newSource(t, f.Work, nil).Fetch(context.Background(), source.FetchOptions{})
-	if err == nil || !strings.Contains(err.Error(), "profiles/WEB.yaml: is a symbolic link") {
-		t.Fatalf("got %v, want a symbolic link error", err)
+	snap := fetch(t, newSource(t, f.Work, nil), "")
+	if len(snap.Files) != 0 || len(snap.Refused) != 1 || snap.Refused[0].Error() != "profiles/WEB.yaml: a symbolic link (links are not followed): put the file itself here" {
+		t.Fatalf("files %v, refused %v; want only profiles/WEB.yaml refused as a symbolic link", paths(snap.Files), snap.Refused)
 	}
 }
 

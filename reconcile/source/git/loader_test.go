@@ -1,0 +1,273 @@
+package gitsource
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/fstest"
+
+	git "github.com/go-git/go-git/v5"
+
+	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
+	"github.com/reconcile-dev/reconcile/reconcile/source"
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+// writeTree writes files (slash path -> content) under dir.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// refusedLines prints refused errors one a line, as validate does.
+func refusedLines(es schema.Errors) string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Error())
+	}
+	return strings.Join(out, "\n")
+}
+
+// One repository tree, read as a directory (what CI runs: validate --dir) and as a git commit
+// (what hosts run: --repo), must give the same files and the same refused entries.
+func TestDirAndGitReadTheSameTree(t *testing.T) {
+	const web = "id: WEB\ninbound_rules: []\noutbound_rules: []\n"
+	outside := filepath.Join(t.TempDir(), "outside.yaml")
+	if err := os.WriteFile(outside, []byte("id: APP\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	atLimit := strings.Repeat("#", schema.MaxFileSize)
+	tests := []struct {
+		name    string
+		build   func(t *testing.T, work string)     // after profiles/WEB.yaml is written
+		git     func(t *testing.T, r *gittest.Repo) // extra git steps (index entries a directory cannot hold)
+		dirOnly bool                                // git cannot commit the tree
+		gitOnly bool                                // a directory cannot hold the tree
+		files   []string                            // besides profiles/WEB.yaml
+		refused string
+	}{
+		{name: "plain", files: []string{"endpoints/e.json", "tests/t.yaml"}, build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"endpoints/e.json": "{}", "tests/t.yaml": "tests: []\n", "README.md": "x",
+				"profiles/notes.txt": "x", "profiles/sub/X.yaml": "id: X\n", "other/Y.yaml": "y", "profiles/WEB.yaml~": "backup"})
+		}},
+		{name: "executable file", files: []string{"profiles/EXE.yaml"}, build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"profiles/EXE.yaml": "id: EXE\n"})
+			if err := os.Chmod(filepath.Join(w, "profiles/EXE.yaml"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "link to a file inside", build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"real.yaml": "id: APP\n"})
+			symlink(t, "../real.yaml", filepath.Join(w, "profiles/APP.yaml"))
+		}, refused: "profiles/APP.yaml: a symbolic link (links are not followed): put the file itself here"},
+		{name: "link to a file outside", build: func(t *testing.T, w string) {
+			symlink(t, outside, filepath.Join(w, "endpoints/e.yaml"))
+		}, refused: "endpoints/e.yaml: a symbolic link (links are not followed): put the file itself here"},
+		{name: "link to a file outside through ..", build: func(t *testing.T, w string) {
+			rel, err := filepath.Rel(filepath.Join(w, "profiles"), outside)
+			if err != nil {
+				t.Fatal(err)
+			}
+			symlink(t, rel, filepath.Join(w, "profiles/APP.yaml"))
+		}, refused: "profiles/APP.yaml: a symbolic link (links are not followed): put the file itself here"},
+		{name: "dangling link", build: func(t *testing.T, w string) {
+			symlink(t, "nowhere.yaml", filepath.Join(w, "tests/t.yaml"))
+		}, refused: "tests/t.yaml: a symbolic link (links are not followed): put the file itself here"},
+		{name: "symlinked folder", build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"shared/e.yaml": "endpoints: []\n"})
+			symlink(t, "shared", filepath.Join(w, "endpoints"))
+		}, refused: "endpoints: a symbolic link (links are not followed): make endpoints a directory"},
+		{name: "emacs lock file", build: func(t *testing.T, w string) {
+			symlink(t, "someone@host.1234:1700000000", filepath.Join(w, "profiles/.#WEB.yaml"))
+		}},
+		{name: "oversize file", files: []string{"endpoints/at-limit.yaml"}, build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"endpoints/at-limit.yaml": atLimit, "endpoints/big.yaml": atLimit + "#"})
+		}, refused: "endpoints/big.yaml: 8388609 bytes, more than the limit of 8388608 bytes (8 MiB) for one file"},
+		{name: "directory named like a file", build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"profiles/X.yaml/inner.yaml": "id: X\n", "tests/t.yaml/a": "x"})
+		}, refused: "profiles/X.yaml: a directory named like a profile file: only regular files are read\n" +
+			"tests/t.yaml: a directory named like a test file: only regular files are read"},
+		{name: "folder is a file", build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"tests": "tests: []\n"})
+		}, refused: "tests: a regular file, not a directory: tests must be a directory"},
+		{name: "non-UTF-8 name", build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"profiles/W\xffB.yaml": "id: WEB\n", "profiles/\xfe.txt": "ignored"})
+		}, refused: `profiles/W` + "\uFFFD" + `B.yaml: file name "W\xffB.yaml" is not valid UTF-8: rename the file`},
+		{name: "misspelled extensions", build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"profiles/APP.yml": "id: APP\n", "profiles/DB.YAML": "id: DB\n",
+				"profiles/X.JSON": "{}", "endpoints/e.Yml": "endpoints: []\n", "tests/t.json": "{}", "tests/u.yml": "tests: []\n",
+				"profiles/.yml": "x", "profiles/old.yml.bak": "x"})
+		}, refused: "endpoints/e.Yml: endpoint files end in .yaml or .json: write endpoints/e.yaml\n" +
+			"profiles/APP.yml: profile files end in .yaml or .json: write profiles/APP.yaml\n" +
+			"profiles/DB.YAML: profile files end in .yaml or .json: write profiles/DB.yaml\n" +
+			"profiles/X.JSON: profile files end in .yaml or .json: write profiles/X.json\n" +
+			"tests/t.json: test files end in .yaml: write tests/t.yaml\n" +
+			"tests/u.yml: test files end in .yaml: write tests/u.yaml"},
+		{name: "named pipe", dirOnly: true, build: func(t *testing.T, w string) {
+			if err := os.MkdirAll(filepath.Join(w, "endpoints"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mkfifo(filepath.Join(w, "endpoints/e.yaml"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, refused: "endpoints/e.yaml: a named pipe named like an endpoint file: only regular files are read"},
+		{name: "submodule checkout as folder", dirOnly: true, build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"endpoints/.git": "gitdir: ../.git/modules/endpoints\n", "endpoints/e.yaml": "endpoints: []\n"})
+		}, refused: "endpoints: a git submodule or repository (it holds .git): commit the files themselves in the policy repository"},
+		{name: "submodules", gitOnly: true, git: func(t *testing.T, r *gittest.Repo) {
+			head := strings.Repeat("1", 40) // a commit of another repository
+			r.Git("update-index", "--add", "--cacheinfo", "160000,"+head+",profiles/S.yaml")
+			r.Git("update-index", "--add", "--cacheinfo", "160000,"+head+",endpoints")
+		}, refused: "endpoints: a git submodule or other special file, not a directory: endpoints must be a directory\n" +
+			"profiles/S.yaml: a git submodule or other special file named like a profile file: only regular files are read"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newFixture(t, "main")
+			writeTree(t, r.Work, map[string]string{"profiles/WEB.yaml": web})
+			if tc.build != nil {
+				tc.build(t, r.Work)
+			}
+			want := append([]string{"profiles/WEB.yaml"}, tc.files...)
+			sort.Strings(want)
+			wantFiles := strings.Join(want, ",")
+			check := func(what string, snap *source.Snapshot) {
+				t.Helper()
+				if got := strings.Join(paths(snap.Files), ","); got != wantFiles {
+					t.Errorf("%s: files %s, want %s", what, got, wantFiles)
+				}
+				if string(snap.Files["profiles/WEB.yaml"]) != web {
+					t.Errorf("%s: WEB = %q", what, snap.Files["profiles/WEB.yaml"])
+				}
+				if got := refusedLines(snap.Refused); got != tc.refused {
+					t.Errorf("%s: refused:\n%s\nwant:\n%s", what, got, tc.refused)
+				}
+				for _, e := range snap.Refused {
+					if e.Line != 0 || e.Col != 0 {
+						t.Errorf("%s: %v has a position", what, e)
+					}
+				}
+				// The refused entries make the repository invalid, with their errors first.
+				if _, errs := schema.LoadFiles(snap.Files, snap.Refused); tc.refused != "" && !strings.Contains(refusedLines(errs), tc.refused) {
+					t.Errorf("%s: LoadFiles errors do not include the refused entries:\n%s", what, refusedLines(errs))
+				}
+			}
+			if !tc.gitOnly {
+				snap, err := source.Dir{Path: r.Work}.Fetch(context.Background(), source.FetchOptions{})
+				if err != nil {
+					t.Fatalf("dir: %v", err)
+				}
+				check("dir", snap)
+			}
+			if tc.dirOnly {
+				return
+			}
+			r.Git("add", "-A")
+			if tc.git != nil {
+				tc.git(t, r)
+			}
+			r.Git("commit", "-q", "-m", tc.name)
+			check("git", fetch(t, newSource(t, "file://"+r.Work, nil), ""))
+		})
+	}
+}
+
+// The commit tree as an fs.FS obeys the io/fs contract (testing/fstest) and keeps git's kinds
+// of entries: links and submodules are never followed.
+func TestTreeFS(t *testing.T) {
+	r := newFixture(t, "main")
+	writeTree(t, r.Work, map[string]string{
+		"profiles/WEB.yaml": "id: WEB\n", "profiles/sub/deep/X.yaml": "x", "README.md": "# r\n", "run.sh": "#!/bin/sh\n",
+		"real/e.yaml": "endpoints: []\n",
+	})
+	if err := os.Chmod(filepath.Join(r.Work, "run.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	symlink(t, "../README.md", filepath.Join(r.Work, "profiles/link.yaml"))
+	symlink(t, "real", filepath.Join(r.Work, "endpoints"))
+	r.Git("add", "-A")
+	r.Git("commit", "-q", "-m", "tree")
+	r.Git("update-index", "--add", "--cacheinfo", "160000,"+r.Git("rev-parse", "HEAD")+",mod")
+	r.Git("commit", "-q", "-m", "submodule")
+
+	repo, err := git.PlainOpen(r.Work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := newTreeFS(repo.Storer, tree)
+	if err := fstest.TestFS(fsys, "profiles/WEB.yaml", "profiles/sub/deep/X.yaml", "README.md", "run.sh",
+		"real/e.yaml", "profiles/link.yaml", "endpoints", "mod"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		mode fs.FileMode
+		size int64
+	}{
+		{".", fs.ModeDir | 0o555, 0},
+		{"profiles", fs.ModeDir | 0o555, 0},
+		{"profiles/WEB.yaml", 0o444, 8},
+		{"run.sh", 0o555, 10},
+		{"profiles/link.yaml", fs.ModeSymlink | 0o777, int64(len("../README.md"))},
+		{"endpoints", fs.ModeSymlink | 0o777, int64(len("real"))},
+		{"mod", fs.ModeIrregular, 0},
+	} {
+		st, err := fs.Stat(fsys, tc.path)
+		if err != nil {
+			t.Errorf("Stat(%s): %v", tc.path, err)
+			continue
+		}
+		if st.Mode() != tc.mode || st.Size() != tc.size {
+			t.Errorf("Stat(%s) = %v %d bytes, want %v %d bytes", tc.path, st.Mode(), st.Size(), tc.mode, tc.size)
+		}
+	}
+	if b, err := fs.ReadFile(fsys, "profiles/link.yaml"); err != nil || string(b) != "../README.md" {
+		t.Errorf("ReadFile(link) = %q, %v; want the link's target, not followed", b, err)
+	}
+	for _, p := range []string{"endpoints/e.yaml", "profiles/WEB.yaml/x", "nope", "mod/x"} {
+		if _, err := fsys.Open(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open(%s) = %v, want not exist (links are not followed)", p, err)
+		}
+	}
+	for _, p := range []string{"/profiles", "profiles/../README.md", "./README.md", ""} {
+		if _, err := fsys.Open(p); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("Open(%q) = %v, want invalid", p, err)
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package schema
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"unicode/utf8"
+)
+
+// This file is the one set of rules for reading a policy repository from a tree of files,
+// whatever presents the tree: a directory (CI, `validate --dir`, the calicoctl commands) or a
+// git commit (hosts, `--repo`). Both sources give the tree as an fs.FS and call ReadFS, so they
+// accept and refuse the same trees.
+
+// MaxFileSize bounds one repository file, in bytes (8 MiB). The limit is this program's: a
+// policy file is text written by people, and the decoder's work grows with the file; it is the
+// same for every source.
+const MaxFileSize = 8 << 20
+
+// repoDirs are the folders that hold repository files (SPEC §2).
+var repoDirs = []string{"profiles", "endpoints", "tests"}
+
+// ReadFS reads the repository files of the tree fsys (a directory, a git commit) with one set
+// of rules:
+//   - a repository file is profiles/*.yaml|json, endpoints/*.yaml|json or tests/*.yaml
+//     (FileKind); every other entry is ignored, editors' lock files (".#x.yaml") included;
+//   - profiles, endpoints and tests must be real directories, and repository files regular
+//     files: a symbolic link (to anything, inside the repository or not) is refused and never
+//     followed, and so is a directory, submodule, named pipe, socket or device named like a
+//     repository file;
+//   - a repository file holds at most MaxFileSize bytes;
+//   - a repository file's name is valid UTF-8;
+//   - an evident misspelling of a repository file name (profiles/WEB.yml, WEB.YAML, WEB.JSON,
+//     tests/x.yml, tests/x.json) is refused with the name to write, not ignored.
+//
+// files maps repository-relative slash paths to contents. refused holds one error per refused
+// path (no line: the entry was not read), sorted; it is nil when nothing was refused. err is
+// an I/O failure: the tree (or an entry the rules accept) could not be read at all.
+//
+// fsys must list entries without following symbolic links (fs.ReadDir's DirEntry.Type(), as
+// os.Root's FS and a git tree give), and Open must not follow links out of the tree.
+func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
+	files = map[string][]byte{}
+	refuse := func(p, format string, args ...any) {
+		refused = append(refused, &Error{Path: strings.ToValidUTF8(p, "\uFFFD"), Msg: fmt.Sprintf(format, args...)})
+	}
+	top, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range top {
+		dir := t.Name()
+		if !isRepoDir(dir) {
+			continue
+		}
+		switch mode := t.Type(); {
+		case mode&fs.ModeSymlink != 0:
+			refuse(dir, "a symbolic link (links are not followed): make %s a directory", dir)
+			continue
+		case !t.IsDir():
+			refuse(dir, "%s, not a directory: %s must be a directory", describeMode(mode), dir)
+			continue
+		}
+		entries, err := fs.ReadDir(fsys, dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		if hasGit(entries) {
+			// A submodule's checkout: its files are not this repository's (a git commit holds
+			// only a link to another repository's commit there).
+			refuse(dir, "a git submodule or repository (it holds .git): commit the files themselves in the policy repository")
+			continue
+		}
+		for _, e := range entries {
+			p := dir + "/" + e.Name()
+			kind := FileKind(p)
+			fix := misspelled(p)
+			if kind == "" && (fix == "" || e.IsDir()) {
+				continue
+			}
+			mode := e.Type()
+			switch {
+			case !utf8.ValidString(e.Name()):
+				refuse(p, "file name %q is not valid UTF-8: rename the file", e.Name())
+			case fix != "":
+				refuse(p, "%s files end in %s: write %s", fixKind(dir), fixExts(dir), fix)
+			case mode&fs.ModeSymlink != 0:
+				refuse(p, "a symbolic link (links are not followed): put the file itself here")
+			case !mode.IsRegular():
+				refuse(p, "%s named like %s: only regular files are read", describeMode(mode), fileNoun(dir))
+			default:
+				b, why, err := readRegular(fsys, p)
+				switch {
+				case err != nil:
+					return nil, nil, err
+				case why != "":
+					refuse(p, "%s", why)
+				default:
+					files[p] = b
+				}
+			}
+		}
+	}
+	refused.Sort()
+	return files, refused, nil
+}
+
+func hasGit(entries []fs.DirEntry) bool {
+	for _, e := range entries {
+		if e.Name() == ".git" {
+			return true
+		}
+	}
+	return false
+}
+
+// isRepoDir reports whether a top-level name is one of the folders of repository files.
+func isRepoDir(name string) bool {
+	for _, d := range repoDirs {
+		if name == d {
+			return true
+		}
+	}
+	return false
+}
+
+// readRegular reads the file p, checking on the opened file that it is a regular file within
+// MaxFileSize: the entry may have changed since it was listed. why says why it was refused.
+func readRegular(fsys fs.FS, p string) (b []byte, why string, err error) {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, "", err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Sprintf("%s, not a regular file: only regular files are read", describeMode(st.Mode().Type())), nil
+	}
+	if st.Size() > MaxFileSize {
+		return nil, tooBig(st.Size()), nil
+	}
+	b, err = io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("read %s: %w", p, err)
+	}
+	if len(b) > MaxFileSize {
+		return nil, tooBig(int64(len(b))), nil
+	}
+	return b, "", nil
+}
+
+func tooBig(size int64) string {
+	return fmt.Sprintf("%d bytes, more than the limit of %d bytes (8 MiB) for one file", size, MaxFileSize)
+}
+
+// describeMode names a kind of file, for "x named like a profile file" messages.
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeDir != 0:
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
+		return "a device"
+	case m&fs.ModeIrregular != 0:
+		return "a git submodule or other special file"
+	case m.IsRegular():
+		return "a regular file"
+	}
+	return "a special file"
+}
+
+// misspelled returns the name to write for an evident misspelling of a repository file name
+// in a repository folder: the extension written with capitals or as .yml (and .json for tests,
+// which are YAML only; JSON is YAML, so renaming is enough). "" if p is no such misspelling.
+func misspelled(p string) string {
+	dir, base := path.Split(p)
+	if strings.HasPrefix(base, ".#") {
+		return ""
+	}
+	ext := path.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	if stem == "" {
+		return ""
+	}
+	want := ""
+	switch strings.ToLower(ext) {
+	case ".yaml", ".yml":
+		want = ".yaml"
+	case ".json":
+		want = ".json"
+		if dir == "tests/" {
+			want = ".yaml"
+		}
+	default:
+		return ""
+	}
+	switch dir {
+	case "profiles/", "endpoints/", "tests/":
+	default:
+		return ""
+	}
+	if ext == want {
+		return ""
+	}
+	return dir + stem + want
+}
+
+func fixKind(dir string) string {
+	switch dir {
+	case "profiles":
+		return "profile"
+	case "endpoints":
+		return "endpoint"
+	}
+	return "test"
+}
+
+// fileNoun is "a profile file", "an endpoint file" or "a test file" for a repository folder.
+func fileNoun(dir string) string {
+	if dir == "endpoints" {
+		return "an endpoint file"
+	}
+	return "a " + fixKind(dir) + " file"
+}
+
+func fixExts(dir string) string {
+	if dir == "tests" {
+		return ".yaml"
+	}
+	return ".yaml or .json"
+}
+
+// ReadRoot reads the repository files of the directory root with ReadFS, through os.Root: no
+// path, link or race leads out of root. root must be a directory: a mistyped path is an
+// error, not an empty repository.
+func ReadRoot(root string) (files map[string][]byte, refused Errors, err error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !st.IsDir() {
+		return nil, nil, fmt.Errorf("%q is not a directory", root)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	return ReadFS(r.FS())
+}
+
+// ReadDir is ReadRoot with the refused entries as the error (an Errors), for callers that do not
+// report them apart; files are returned either way.
+func ReadDir(root string) (map[string][]byte, error) {
+	files, refused, err := ReadRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	if len(refused) > 0 {
+		return files, refused
+	}
+	return files, nil
+}
