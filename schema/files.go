@@ -149,13 +149,17 @@ func readRegular(fsys fs.FS, p string) (b []byte, why string, err error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("read %s: %w", p, err)
 	}
-	if len(b) > MaxFileSize {
-		return nil, tooBig(int64(len(b))), nil
+	if len(b) > MaxFileSize { // it grew since Stat
+		return nil, tooBig(-1), nil
 	}
 	return b, "", nil
 }
 
+// tooBig says that a file of size bytes (-1: unknown) is over MaxFileSize.
 func tooBig(size int64) string {
+	if size < 0 {
+		return fmt.Sprintf("more than the limit of %d bytes (8 MiB) for one file", MaxFileSize)
+	}
 	return fmt.Sprintf("%d bytes, more than the limit of %d bytes (8 MiB) for one file", size, MaxFileSize)
 }
 
