@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 )
 
@@ -261,8 +262,25 @@ func ReadRoot(root string) (files map[string][]byte, refused Errors, err error) 
 		return nil, nil, err
 	}
 	defer r.Close()
-	return ReadFS(r.FS())
+	return ReadFS(rootFS{r.FS(), r})
 }
+
+// rootFS is os.Root's FS whose Open does not wait: an entry listed as a regular file and
+// replaced by a named pipe before it is opened would block a plain open until a writer comes.
+// ReadFS then refuses it, as what it opened is not a regular file.
+type rootFS struct {
+	fsys fs.FS // r.FS()
+	r    *os.Root
+}
+
+func (f rootFS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	return f.r.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
+func (f rootFS) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(f.fsys, name) }
 
 // ReadDir is ReadRoot with the refused entries as the error (an Errors), for callers that do not
 // report them apart; files are returned either way.

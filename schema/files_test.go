@@ -2,11 +2,16 @@ package schema
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func sortedKeys(m map[string][]byte) string {
@@ -184,5 +189,32 @@ func TestMisspelled(t *testing.T) {
 		if got := misspelled(tc.path); got != tc.want {
 			t.Errorf("misspelled(%q) = %q, want %q", tc.path, got, tc.want)
 		}
+	}
+}
+
+// ReadRoot's Open never waits on a named pipe that replaced a file after the listing; what it
+// opened is then refused as not a regular file.
+func TestRootFSOpenDoesNotBlockOnFIFO(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "p.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	done := make(chan string, 1)
+	go func() {
+		_, why, err := readRegular(rootFS{r.FS(), r}, "p.yaml")
+		done <- fmt.Sprint(why, err)
+	}()
+	select {
+	case got := <-done:
+		if want := "a named pipe, not a regular file: only regular files are read<nil>"; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("opening a named pipe blocked")
 	}
 }
