@@ -82,7 +82,7 @@ Verdict: denied
 `, ""},
 		{"to the host", []string{"--from", "client-1", "--to", "host:node-2", "--protocol", "udp", "--port", "53"}, 0,
 			`client-1 (198.18.2.10, node-2) -> host node-2: udp/53
-  to host  at node-2 (client-1): allow by endpoint to host: dns
+  to host  at node-2 (client-1): allow by endpoint to host: dns from own address
 Verdict: allowed
 `, ""},
 		{"unknown endpoint", []string{"--from", "client-9", "--to", "web-1", "--protocol", "tcp", "--port", "80"}, 1, "", `"client-9" is neither an endpoint nor an IP address`},

@@ -30,13 +30,11 @@ type Options struct {
 // nft prefix is the rule's prefix followed by ": ".
 const DefaultLogPrefix = "calico-packet"
 
-// ICMPv6 neighbour discovery types accepted from an endpoint to the host: router
-// solicitation/advertisement, neighbour solicitation/advertisement, redirect.
-// ndTypes are the ICMPv6 types an endpoint may send to its host: multicast listener query,
-// report and done (130-132), router solicitation (133), neighbour solicitation and
-// advertisement (135, 136), as Felix allowed. Router advertisements (134) and redirects (137)
-// from a workload would let it hijack the host's routing: they are dropped.
-var ndTypes = []uint8{130, 131, 132, 133, 135, 136}
+// ndTypes are the ICMPv6 neighbour discovery types an endpoint may send to its host (SPEC §3):
+// router solicitation (133), neighbour solicitation and advertisement (135, 136). Multicast
+// listener discovery (130-132) is not allowed; router advertisements (134) and redirects (137)
+// from a workload would let it hijack the host's routing.
+var ndTypes = []uint8{133, 135, 136}
 
 // Compile computes the ruleset that opts.Host needs for its local endpoints. It returns an
 // error, and no ruleset, when the repository cannot be compiled (an endpoint naming a profile
@@ -232,39 +230,54 @@ func (c *compiler) endpointChains(e *schema.Endpoint) ([]*nft.Chain, error) {
 		}
 	}
 
-	spoof, err := antiSpoof(e)
+	mac, spoof, err := antiSpoof(e)
 	if err != nil {
 		return nil, err
 	}
 
-	fromC.Rules = conntrackRules()
-	toC.Rules = conntrackRules()
-	hostC.Rules = conntrackRules()
+	// Every chain starts with `ct state invalid drop`. In the from- and host- chains the
+	// anti-spoof checks come next, before `ct state established,related accept` and before
+	// any allowance (SPEC §3: anti-spoofing applies to every packet from an endpoint, and a
+	// forged source must not slip into another flow's conntrack entry); the to- chain has no
+	// anti-spoof check.
+	f, h := "from "+e.ID+": ", "host "+e.ID+": "
 
-	// from-<EP>: anti-spoof, then each profile's outbound rules, then drop.
-	for _, r := range spoof {
-		fromC.Rules = append(fromC.Rules, dropRule("from "+e.ID+": "+r.why, r.matches...))
+	// from-<EP>: MAC, source addresses, conntrack, each profile's outbound rules, drop.
+	fromC.Rules = conntrackRules()[:1]
+	if mac != nil {
+		fromC.Rules = append(fromC.Rules, dropRule(f+mac.why, mac.matches...))
 	}
+	for _, r := range spoof {
+		fromC.Rules = append(fromC.Rules, dropRule(f+r.why, r.matches...))
+	}
+	fromC.Rules = append(fromC.Rules, conntrackRules()[1])
 	for _, pid := range e.ProfileIDs {
 		fromC.Rules = append(fromC.Rules, &nft.Rule{Verdict: nft.Verdict{Kind: nft.Jump, Chain: Name(PrefixProfileOut, pid)}})
 	}
-	fromC.Rules = append(fromC.Rules, dropRule("from "+e.ID+": no profile accepted"))
+	fromC.Rules = append(fromC.Rules, dropRule(f+"no profile accepted"))
 
-	// to-<EP>: each profile's inbound rules, then drop.
+	// to-<EP>: conntrack, each profile's inbound rules, drop.
+	toC.Rules = conntrackRules()
 	for _, pid := range e.ProfileIDs {
 		toC.Rules = append(toC.Rules, &nft.Rule{Verdict: nft.Verdict{Kind: nft.Jump, Chain: Name(PrefixProfileIn, pid)}})
 	}
 	toC.Rules = append(toC.Rules, dropRule("to "+e.ID+": no profile accepted"))
 
-	// host-<EP>: DHCP and neighbour discovery (their sources are not the endpoint's nets yet),
-	// anti-spoof, DNS, drop. The allowances are the same for every endpoint: they live in
-	// two shared chains (see ChainSharedHostEarly).
-	h := "host " + e.ID + ": "
+	// host-<EP>: MAC; DHCP, DHCPv6 and ND from the unspecified or link-local address (a
+	// client without an address yet); source addresses; conntrack; DHCP, DHCPv6, ND and DNS
+	// from the endpoint's own addresses; drop. The allowances are the same for every endpoint:
+	// they live in two shared chains (see ChainSharedHostEarly), so that no per-endpoint
+	// chain holds an anonymous set.
+	hostC.Rules = conntrackRules()[:1]
+	if mac != nil {
+		hostC.Rules = append(hostC.Rules, dropRule(h+mac.why, mac.matches...))
+	}
 	hostC.Rules = append(hostC.Rules, &nft.Rule{Verdict: nft.Verdict{Kind: nft.Jump, Chain: ChainSharedHostEarly}})
 	for _, r := range spoof {
 		hostC.Rules = append(hostC.Rules, dropRule(h+r.why, r.matches...))
 	}
 	hostC.Rules = append(hostC.Rules,
+		conntrackRules()[1],
 		&nft.Rule{Verdict: nft.Verdict{Kind: nft.Jump, Chain: ChainSharedHostLate}},
 		dropRule(h+"not dhcp, dns or neighbour discovery"),
 	)
@@ -272,31 +285,49 @@ func (c *compiler) endpointChains(e *schema.Endpoint) ([]*nft.Chain, error) {
 	return chains, nil
 }
 
-// sharedHostChains are what any endpoint may send to the host: DHCP, DHCPv6 and ICMPv6
-// neighbour discovery before the anti-spoof check, DNS (udp and tcp) after it.
+// Sources an endpoint without an address of its own yet may send DHCP, DHCPv6 and neighbour
+// discovery from (SPEC §3): the unspecified and the link-local addresses of each family.
+var (
+	unspecOrLinkLocalV4 = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/32"), netip.MustParsePrefix("169.254.0.0/16")}
+	unspecOrLinkLocalV6 = []netip.Prefix{netip.MustParsePrefix("::/128"), netip.MustParsePrefix("fe80::/10")}
+)
+
+// hostAllowances are the DHCP, DHCPv6 and ICMPv6 neighbour discovery accept rules, each limited
+// to source addresses in v4 and v6 when those are given (nil: any source).
+func hostAllowances(comment string, v4, v6 []netip.Prefix) []*nft.Rule {
+	saddr := func(f nft.Family, ps []netip.Prefix) []nft.Match {
+		if len(ps) == 0 {
+			return nil
+		}
+		return []nft.Match{{Kind: nft.MatchSAddr, Family: f, Prefixes: MergePrefixes(ps)}}
+	}
+	var ms [][]nft.Match
+	ms = append(ms, slices.Concat(
+		[]nft.Match{{Kind: nft.MatchNFProto, Family: nft.IPv4}, {Kind: nft.MatchL4Proto, Protos: []uint8{17}}}, saddr(nft.IPv4, v4),
+		[]nft.Match{{Kind: nft.MatchSPort, Ports: []nft.PortRange{{First: 68, Last: 68}}}, {Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 67, Last: 67}}}}))
+	ms = append(ms, slices.Concat(
+		[]nft.Match{{Kind: nft.MatchNFProto, Family: nft.IPv6}, {Kind: nft.MatchL4Proto, Protos: []uint8{17}}}, saddr(nft.IPv6, v6),
+		[]nft.Match{{Kind: nft.MatchSPort, Ports: []nft.PortRange{{First: 546, Last: 546}}}, {Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 547, Last: 547}}}}))
+	ms = append(ms, slices.Concat(
+		[]nft.Match{{Kind: nft.MatchNFProto, Family: nft.IPv6}, {Kind: nft.MatchL4Proto, Protos: []uint8{58}}}, saddr(nft.IPv6, v6),
+		[]nft.Match{{Kind: nft.MatchICMPType, Family: nft.IPv6, Nums: slices.Clone(ndTypes)}}))
+	return []*nft.Rule{
+		acceptRule("endpoint to host: dhcp"+comment, ms[0]...),
+		acceptRule("endpoint to host: dhcpv6"+comment, ms[1]...),
+		acceptRule("endpoint to host: neighbour discovery"+comment, ms[2]...),
+	}
+}
+
+// sharedHostChains are what any endpoint may send to the host (SPEC §3). Early, jumped to
+// after the MAC check and before the address anti-spoof check: DHCP, DHCPv6 and ICMPv6
+// neighbour discovery (133, 135, 136) from the unspecified or link-local address. Late, after
+// the anti-spoof check (so from the endpoint's own nets): the same, and DNS over udp.
 func sharedHostChains() (early, late *nft.Chain) {
-	const h = "endpoint to host: "
-	early = &nft.Chain{Name: ChainSharedHostEarly, Rules: []*nft.Rule{
-		acceptRule(h+"dhcp",
-			nft.Match{Kind: nft.MatchNFProto, Family: nft.IPv4},
+	early = &nft.Chain{Name: ChainSharedHostEarly, Rules: hostAllowances(" from unspecified or link-local", unspecOrLinkLocalV4, unspecOrLinkLocalV6)}
+	late = &nft.Chain{Name: ChainSharedHostLate, Rules: append(hostAllowances(" from own address", nil, nil),
+		acceptRule("endpoint to host: dns from own address",
 			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{17}},
-			nft.Match{Kind: nft.MatchSPort, Ports: []nft.PortRange{{First: 68, Last: 68}}},
-			nft.Match{Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 67, Last: 67}}}),
-		acceptRule(h+"dhcpv6",
-			nft.Match{Kind: nft.MatchNFProto, Family: nft.IPv6},
-			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{17}},
-			nft.Match{Kind: nft.MatchSPort, Ports: []nft.PortRange{{First: 546, Last: 546}}},
-			nft.Match{Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 547, Last: 547}}}),
-		acceptRule(h+"icmpv6 neighbour discovery",
-			nft.Match{Kind: nft.MatchNFProto, Family: nft.IPv6},
-			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{58}},
-			nft.Match{Kind: nft.MatchICMPType, Family: nft.IPv6, Nums: slices.Clone(ndTypes)}),
-	}}
-	late = &nft.Chain{Name: ChainSharedHostLate, Rules: []*nft.Rule{
-		acceptRule(h+"dns",
-			nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{17}},
-			nft.Match{Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 53, Last: 53}}}),
-	}}
+			nft.Match{Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 53, Last: 53}}}))}
 	return early, late
 }
 
@@ -305,14 +336,16 @@ type spoofRule struct {
 	matches []nft.Match
 }
 
-// antiSpoof returns the drop matches for packets whose source address is not one of the
-// endpoint's nets (per family), or whose source MAC is not its MAC.
-func antiSpoof(e *schema.Endpoint) ([]spoofRule, error) {
+// antiSpoof returns the endpoint's anti-spoof drops: mac (nil when the endpoint has no `mac`)
+// drops a packet whose source MAC is not the endpoint's; addrs, one per family, drop a packet
+// whose source address is not in the endpoint's nets of that family (every packet of a family
+// in which it has none).
+func antiSpoof(e *schema.Endpoint) (mac *spoofRule, addrs []spoofRule, err error) {
 	var v4, v6 []netip.Prefix
 	for _, s := range append(slices.Clone(e.IPv4Nets), e.IPv6Nets...) {
 		p, err := schema.ParseNet(s)
 		if err != nil {
-			return nil, fmt.Errorf("compile: endpoint %q: %w", e.ID, err)
+			return nil, nil, fmt.Errorf("compile: endpoint %q: %w", e.ID, err)
 		}
 		if p.Addr().Is4() {
 			v4 = append(v4, p)
@@ -320,7 +353,6 @@ func antiSpoof(e *schema.Endpoint) ([]spoofRule, error) {
 			v6 = append(v6, p)
 		}
 	}
-	var out []spoofRule
 	for _, f := range []struct {
 		fam  nft.Family
 		nets []netip.Prefix
@@ -332,16 +364,16 @@ func antiSpoof(e *schema.Endpoint) ([]spoofRule, error) {
 			ms = append(ms, nft.Match{Kind: nft.MatchSAddr, Not: true, Family: f.fam, Prefixes: MergePrefixes(f.nets)})
 			why = f.name + " source not the endpoint's"
 		}
-		out = append(out, spoofRule{why: why, matches: ms})
+		addrs = append(addrs, spoofRule{why: why, matches: ms})
 	}
 	if e.MAC != "" {
 		hw, err := net.ParseMAC(e.MAC)
 		if err != nil || len(hw) != 6 {
-			return nil, fmt.Errorf("compile: endpoint %q: %q is not a MAC address", e.ID, e.MAC)
+			return nil, nil, fmt.Errorf("compile: endpoint %q: %q is not a MAC address", e.ID, e.MAC)
 		}
-		out = append(out, spoofRule{why: "source mac not the endpoint's", matches: []nft.Match{{Kind: nft.MatchEtherSAddr, Not: true, Str: hw.String()}}})
+		mac = &spoofRule{why: "source mac not the endpoint's", matches: []nft.Match{{Kind: nft.MatchEtherSAddr, Not: true, Str: hw.String()}}}
 	}
-	return out, nil
+	return mac, addrs, nil
 }
 
 // profileChain compiles the rules of one direction of a profile.

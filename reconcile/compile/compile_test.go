@@ -34,10 +34,12 @@ func goldenCases() []goldenCase {
 				"input-from", "profile-in-APP", "profile-in-WEB", "profile-out-APP", "profile-out-WEB",
 				"shared-host-early", "shared-host-late", "to-app-1", "to-web-1")
 			wantRules(t, rs, "host-web-1",
-				`ct state invalid drop`, `ct state established,related accept`, `jump shared-host-early`,
+				`ct state invalid drop`,
+				`ether saddr != ee:ee:ee:00:00:01 counter drop comment "host web-1: source mac not the endpoint's"`,
+				`jump shared-host-early`,
 				`meta nfproto ipv4 ip saddr != 198.18.1.2 counter drop comment "host web-1: ipv4 source not the endpoint's"`,
 				`meta nfproto ipv6 ip6 saddr != fd00:1::2 counter drop comment "host web-1: ipv6 source not the endpoint's"`,
-				`ether saddr != ee:ee:ee:00:00:01 counter drop comment "host web-1: source mac not the endpoint's"`,
+				`ct state established,related accept`,
 				`jump shared-host-late`,
 				`counter drop comment "host web-1: not dhcp, dns or neighbour discovery"`)
 			wantRules(t, rs, "profile-in-WEB",
@@ -51,10 +53,11 @@ func goldenCases() []goldenCase {
 			wantSet(t, rs, "tag-v4-APP_7890", "198.18.1.2/31")
 			wantSet(t, rs, "tag-v6-APP_7890", "fd00:1::2/128")
 			wantRules(t, rs, "from-web-1",
-				`ct state invalid drop`, `ct state established,related accept`,
+				`ct state invalid drop`,
+				`ether saddr != ee:ee:ee:00:00:01 counter drop comment "from web-1: source mac not the endpoint's"`,
 				`meta nfproto ipv4 ip saddr != 198.18.1.2 counter drop comment "from web-1: ipv4 source not the endpoint's"`,
 				`meta nfproto ipv6 ip6 saddr != fd00:1::2 counter drop comment "from web-1: ipv6 source not the endpoint's"`,
-				`ether saddr != ee:ee:ee:00:00:01 counter drop comment "from web-1: source mac not the endpoint's"`,
+				`ct state established,related accept`,
 				`jump profile-out-WEB`,
 				`counter drop comment "from web-1: no profile accepted"`)
 			wantMap(t, rs, "dispatch-from", `"caliapp1" : goto from-app-1`, `"caliweb1" : goto from-web-1`)
@@ -162,9 +165,10 @@ func goldenCases() []goldenCase {
 			)
 		}, check: func(t *testing.T, rs *nft.Ruleset) {
 			wantRules(t, rs, "from-app-6",
-				`ct state invalid drop`, `ct state established,related accept`,
+				`ct state invalid drop`,
 				`meta nfproto ipv4 counter drop comment "from app-6: no ipv4 nets"`,
 				`meta nfproto ipv6 ip6 saddr != fd00:2::6/127 counter drop comment "from app-6: ipv6 source not the endpoint's"`,
+				`ct state established,related accept`,
 				`jump profile-out-APP`,
 				`counter drop comment "from app-6: no profile accepted"`)
 			wantSet(t, rs, "tag-v4-APP_7890")
@@ -381,6 +385,9 @@ func checkInvariants(t *testing.T, repo *schema.Repository, rs *nft.Ruleset) {
 		kind, _ := Describe(c.Name)
 		if kind == "" {
 			t.Errorf("Describe(%q) does not know the chain", c.Name)
+		}
+		if kind == KindFrom || kind == KindTo || kind == KindHost {
+			checkEndpointChain(t, c, kind)
 		}
 		for _, r := range c.Rules {
 			if len(r.Comment) > MaxCommentLen {
@@ -694,5 +701,64 @@ func TestCompiledIsCanonical(t *testing.T) {
 				t.Errorf("not canonical:\n%s\ncanonical:\n%s", rs, c)
 			}
 		})
+	}
+}
+
+// checkEndpointChain asserts what every per-endpoint chain must keep: no anonymous set (the
+// kernel handles many of them in one table quadratically) except in the anti-spoof match of
+// an endpoint with several nets of one family; and, in from- and host- chains, no accept,
+// jump or goto before the MAC and address anti-spoof drops (SPEC §3: anti-spoofing applies
+// to every packet, before any allowance, conntrack included).
+func checkEndpointChain(t *testing.T, c *nft.Chain, kind string) {
+	t.Helper()
+	lastSpoof, firstAllow := -1, -1
+	for i, r := range c.Rules {
+		spoof := false
+		for _, m := range r.Matches {
+			if m.Kind == nft.MatchEtherSAddr || (m.Kind == nft.MatchSAddr && m.Not) || (m.Kind == nft.MatchNFProto && len(r.Matches) == 1 && r.Verdict.Kind == nft.Drop) {
+				spoof = true
+			}
+			n := len(m.Protos) + len(m.Ports) + len(m.Nums)
+			if !(m.Kind == nft.MatchSAddr && m.Not) {
+				n += len(m.Prefixes)
+			}
+			if n > 1 {
+				t.Errorf("chain %q rule %d holds an anonymous set: %s", c.Name, i+1, r)
+			}
+		}
+		if spoof && r.Verdict.Kind == nft.Drop {
+			lastSpoof = i
+		}
+		if firstAllow < 0 && (r.Verdict.Kind == nft.Accept || r.Verdict.Kind == nft.Jump || r.Verdict.Kind == nft.Goto) {
+			firstAllow = i
+		}
+	}
+	if kind == KindTo || len(c.Rules) == 1 {
+		return
+	}
+	if lastSpoof < 0 {
+		t.Errorf("chain %q has no anti-spoof drop", c.Name)
+	}
+	switch kind {
+	case KindFrom:
+		if firstAllow < lastSpoof {
+			t.Errorf("chain %q: rule %d (%s) allows before the anti-spoof drop %d", c.Name, firstAllow+1, c.Rules[firstAllow], lastSpoof+1)
+		}
+	case KindHost:
+		// Only the jump to shared-host-early (DHCP, DHCPv6 and ND from the unspecified or
+		// link-local address) may come before the address checks, and only after the MAC one.
+		for i, r := range c.Rules[:lastSpoof] {
+			if r.Verdict.Kind == nft.Jump && r.Verdict.Chain == ChainSharedHostEarly {
+				for _, q := range c.Rules[i:] {
+					if len(q.Matches) == 1 && q.Matches[0].Kind == nft.MatchEtherSAddr {
+						t.Errorf("chain %q: the MAC check comes after jump %s", c.Name, ChainSharedHostEarly)
+					}
+				}
+				continue
+			}
+			if r.Verdict.Kind == nft.Accept || r.Verdict.Kind == nft.Jump || r.Verdict.Kind == nft.Goto {
+				t.Errorf("chain %q: rule %d (%s) allows before the anti-spoof drops", c.Name, i+1, r)
+			}
+		}
 	}
 }

@@ -29,10 +29,11 @@ const (
 	MapDispatchTo   = "dispatch-to"   // oifname -> goto to-<EP>
 	MapDispatchHost = "dispatch-host" // iifname -> goto host-<EP>
 
-	// Chains shared by every host-<EP> chain: what an endpoint may send to the host before
-	// its anti-spoof check (DHCP, DHCPv6, ICMPv6 neighbour discovery) and after it (DNS).
-	// Shared so that the per-endpoint chains hold no anonymous sets: the kernel handles tens
-	// of thousands of anonymous sets in one table quadratically.
+	// Chains shared by every host-<EP> chain: what an endpoint may send to the host. Early,
+	// after its MAC check and before its address check: DHCP, DHCPv6 and ICMPv6 neighbour
+	// discovery from the unspecified or link-local address. Late, after both checks (so from
+	// its own nets): the same, and DNS. Shared so that the per-endpoint chains hold no
+	// anonymous sets: the kernel handles tens of thousands of them in one table quadratically.
 	ChainSharedHostEarly = "shared-host-early"
 	ChainSharedHostLate  = "shared-host-late"
 )

@@ -61,6 +61,12 @@ var (
 	outv4   = netip.MustParseAddr("198.19.9.9")
 	outv6   = netip.MustParseAddr("fd00:9::9")
 	web1MAC = "ee:ee:ee:00:00:01"
+	// forged4 and forged6 are sources no endpoint owns; linkLocal6 a workload's link-local
+	// address; gw6 the host's link-local gateway.
+	forged4    = netip.MustParseAddr("198.18.77.77")
+	forged6    = netip.MustParseAddr("fd00:77::77")
+	linkLocal6 = netip.MustParseAddr("fe80::2")
+	gw6        = netip.MustParseAddr("fe80::1")
 	// uplink is the host's own interface: no endpoint map holds it.
 	uplink = "eth0"
 )
@@ -134,8 +140,36 @@ func TestTraceVerdicts(t *testing.T) {
 		{"established reply to web-1", seed1, withCt(tcp(uplink, "caliweb1", outv4, web1v4, 22), nft.CtEstablished), nft.Accept, ""},
 		{"invalid to web-1", seed1, withCt(tcp(uplink, "caliweb1", outv4, web1v4, 80), nft.CtInvalid), nft.Drop, ""},
 		// Endpoint to host.
-		{"app-1 DNS to host", seed1, udp(nft.HookInput, "caliapp1", "", app1v4, hostv4, 5353, 53), nft.Accept, "endpoint to host: dns"},
-		{"app-1 DHCP from 0.0.0.0", seed1, udp(nft.HookInput, "caliapp1", "", netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255"), 68, 67), nft.Accept, "endpoint to host: dhcp"},
+		{"app-1 DNS to host", seed1, udp(nft.HookInput, "caliapp1", "", app1v4, hostv4, 5353, 53), nft.Accept, "endpoint to host: dns from own address"},
+		{"app-1 DHCP from 0.0.0.0", seed1, udp(nft.HookInput, "caliapp1", "", netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255"), 68, 67), nft.Accept, "endpoint to host: dhcp from unspecified or link-local"},
+		// No allowance to the host bypasses anti-spoofing (SPEC §3): the MAC first, then the
+		// unspecified or link-local sources of DHCP and ND, then only the endpoint's own nets.
+		{"web-1 DHCP from a forged source", seed1, withMAC(udp(nft.HookInput, "caliweb1", "", forged4, hostv4, 68, 67), web1MAC), nft.Drop, "host web-1: ipv4 source not the endpoint's"},
+		{"web-1 DHCP from its own address", seed1, withMAC(udp(nft.HookInput, "caliweb1", "", web1v4, hostv4, 68, 67), web1MAC), nft.Accept, "endpoint to host: dhcp from own address"},
+		{"web-1 DHCP from 169.254/16", seed1, withMAC(udp(nft.HookInput, "caliweb1", "", netip.MustParseAddr("169.254.7.7"), hostv4, 68, 67), web1MAC), nft.Accept, "endpoint to host: dhcp from unspecified or link-local"},
+		{"web-1 DHCP from 0.0.0.0 with a forged MAC", seed1, udp(nft.HookInput, "caliweb1", "", netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255"), 68, 67), nft.Drop, "host web-1: source mac not the endpoint's"},
+		{"web-1 DHCPv6 from link-local", seed1, withMAC(udp(nft.HookInput, "caliweb1", "", linkLocal6, gw6, 546, 547), web1MAC), nft.Accept, "endpoint to host: dhcpv6 from unspecified or link-local"},
+		{"web-1 DHCPv6 from its own address", seed1, withMAC(udp(nft.HookInput, "caliweb1", "", web1v6, outv6, 546, 547), web1MAC), nft.Accept, "endpoint to host: dhcpv6 from own address"},
+		{"web-1 DHCPv6 from a forged source", seed1, withMAC(udp(nft.HookInput, "caliweb1", "", forged6, outv6, 546, 547), web1MAC), nft.Drop, "host web-1: ipv6 source not the endpoint's"},
+		{"web-1 DHCPv6 with a forged MAC", seed1, udp(nft.HookInput, "caliweb1", "", linkLocal6, gw6, 546, 547), nft.Drop, "host web-1: source mac not the endpoint's"},
+		{"web-1 NS from ::", seed1, withMAC(onInput(icmp("caliweb1", "", netip.IPv6Unspecified(), gw6, 135)), web1MAC), nft.Accept, "endpoint to host: neighbour discovery from unspecified or link-local"},
+		{"web-1 NA from link-local", seed1, withMAC(onInput(icmp("caliweb1", "", linkLocal6, gw6, 136)), web1MAC), nft.Accept, "endpoint to host: neighbour discovery from unspecified or link-local"},
+		{"web-1 RS from its own address", seed1, withMAC(onInput(icmp("caliweb1", "", web1v6, outv6, 133)), web1MAC), nft.Accept, "endpoint to host: neighbour discovery from own address"},
+		{"web-1 NS from a forged source", seed1, withMAC(onInput(icmp("caliweb1", "", forged6, outv6, 135)), web1MAC), nft.Drop, "host web-1: ipv6 source not the endpoint's"},
+		{"web-1 NS with a forged MAC", seed1, onInput(icmp("caliweb1", "", linkLocal6, gw6, 135)), nft.Drop, "host web-1: source mac not the endpoint's"},
+		{"web-1 MLD query from link-local", seed1, withMAC(onInput(icmp("caliweb1", "", linkLocal6, gw6, 130)), web1MAC), nft.Drop, "host web-1: ipv6 source not the endpoint's"},
+		{"web-1 MLD report from its own address", seed1, withMAC(onInput(icmp("caliweb1", "", web1v6, outv6, 131)), web1MAC), nft.Drop, "host web-1: not dhcp, dns or neighbour discovery"},
+		{"web-1 MLD done from its own address", seed1, withMAC(onInput(icmp("caliweb1", "", web1v6, outv6, 132)), web1MAC), nft.Drop, "host web-1: not dhcp, dns or neighbour discovery"},
+		{"web-1 router advertisement", seed1, withMAC(onInput(icmp("caliweb1", "", linkLocal6, gw6, 134)), web1MAC), nft.Drop, "host web-1: ipv6 source not the endpoint's"},
+		{"web-1 redirect", seed1, withMAC(onInput(icmp("caliweb1", "", web1v6, outv6, 137)), web1MAC), nft.Drop, "host web-1: not dhcp, dns or neighbour discovery"},
+		{"web-1 DNS from link-local", seed1, withMAC(udp(nft.HookInput, "caliweb1", "", linkLocal6, gw6, 5353, 53), web1MAC), nft.Drop, "host web-1: ipv6 source not the endpoint's"},
+		{"web-1 DNS with a forged MAC", seed1, udp(nft.HookInput, "caliweb1", "", web1v4, hostv4, 5353, 53), nft.Drop, "host web-1: source mac not the endpoint's"},
+		// Conntrack comes after anti-spoofing: a forged packet that matches another flow's
+		// conntrack entry is still dropped.
+		{"web-1 forged source in an established flow", seed1, withCt(withMAC(tcp("caliweb1", uplink, web2v4, outv4, 80), web1MAC), nft.CtEstablished), nft.Drop, "from web-1: ipv4 source not the endpoint's"},
+		{"web-1 forged MAC in an established flow", seed1, withCt(tcp("caliweb1", uplink, web1v4, outv4, 80), nft.CtEstablished), nft.Drop, "from web-1: source mac not the endpoint's"},
+		{"web-1 forged DNS in an established flow to host", seed1, withCt(withMAC(udp(nft.HookInput, "caliweb1", "", forged4, hostv4, 5353, 53), web1MAC), nft.CtEstablished), nft.Drop, "host web-1: ipv4 source not the endpoint's"},
+		{"web-1 established reply to host", seed1, withCt(withMAC(onInput(tcp("caliweb1", "", web1v4, hostv4, 22)), web1MAC), nft.CtEstablished), nft.Accept, ""},
 		{"app-1 ssh to host", seed1, onInput(tcp("caliapp1", "", app1v4, hostv4, 22)), nft.Drop, "host app-1: not dhcp, dns or neighbour discovery"},
 		{"app-1 spoofed DNS to host", seed1, udp(nft.HookInput, "caliapp1", "", outv4, hostv4, 5353, 53), nft.Drop, "host app-1: ipv4 source not the endpoint's"},
 		// Multiple profiles: ADMIN's deny wins before WEB's allow; ADMIN's allow of 22.

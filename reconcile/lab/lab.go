@@ -109,6 +109,11 @@ type Workload struct {
 	V4, V6 []netip.Addr
 	// MAC is eth0's address (the endpoint's mac when it has one).
 	MAC string
+	// HostMAC is the MAC of the host side of the veth (the endpoint's interface): the
+	// link-layer destination of the frames RawSend builds.
+	HostMAC string
+
+	ifindex int // eth0's index in the workload's namespace
 
 	ns     netns.NsHandle
 	h      *netlink.Handle
@@ -173,11 +178,14 @@ func Build(ctx context.Context, repo *schema.Repository, opts Options) (_ *Lab, 
 				return nil, err
 			}
 		}
-		if err := l.sniffICMP(w); err != nil {
+		if err := l.sniffICMP(w.ns, id); err != nil {
 			return nil, err
 		}
 	}
 	for _, hn := range l.hostOrder {
+		if err := l.sniffICMP(l.hosts[hn].ns, "host "+hn); err != nil {
+			return nil, err
+		}
 		for _, p := range opts.HostTCPPorts {
 			if err := l.serveTCP(l.hosts[hn].ns, "host "+hn, p); err != nil {
 				return nil, err
@@ -472,6 +480,8 @@ func (l *Lab) buildWorkload(ep *schema.Endpoint) error {
 		return err
 	}
 	w.MAC = wl.Attrs().HardwareAddr.String()
+	w.HostMAC = hl.Attrs().HardwareAddr.String()
+	w.ifindex = wl.Attrs().Index
 	for _, p := range nets {
 		bits := 32
 		if p.Addr().Is6() {

@@ -30,8 +30,21 @@ type Probe struct {
 	// ICMPType and ICMPCode select an ICMP message observed at the receiver; nil ICMPType is an
 	// echo request whose reply must come back (ping).
 	ICMPType, ICMPCode *int
-	// Src forges the source address (udp only): it is added to the sender's eth0.
+	// Src forges the source address. A udp probe from an address of the lab's ranges adds
+	// it to the sender's eth0 (UDPSend); any other source (the unspecified or a link-local
+	// address) and an icmp probe with a source go out as a raw frame (RawSend).
 	Src netip.Addr
+	// SrcPort is the udp source port (DHCP's 68, DHCPv6's 546); setting it sends a raw frame.
+	SrcPort int
+	// SrcMAC forges the link-layer source; setting it sends a raw frame (eth0 keeps its MAC).
+	SrcMAC string
+}
+
+// Raw reports whether the probe goes out as a hand-built frame (RawSend): it forges a MAC, a
+// source port, a source no socket could bind, or the source of an icmp message. A raw probe
+// is allowed when its receiver saw it (a udp server or an ICMP sniffer), never by a reply.
+func (p Probe) Raw() bool {
+	return p.SrcMAC != "" || p.SrcPort != 0 || (p.Src.IsValid() && (p.Proto != "udp" || !Allowed(p.Src)))
 }
 
 // String names the probe the way the demo's table shows it: "tcp/80", "udp/53", "ping",
@@ -60,6 +73,12 @@ func (p Probe) String() string {
 	if p.Src.IsValid() {
 		s += " src " + p.Src.String()
 	}
+	if p.SrcPort != 0 {
+		s += fmt.Sprintf(" sport %d", p.SrcPort)
+	}
+	if p.SrcMAC != "" {
+		s += " mac " + p.SrcMAC
+	}
 	return s
 }
 
@@ -71,6 +90,12 @@ func deref(p *int) int {
 }
 
 func (p Probe) family() int {
+	if p.Src.IsValid() {
+		if p.Src.Is6() {
+			return 6
+		}
+		return 4
+	}
 	if p.Dst.IsValid() {
 		if p.Dst.Is6() {
 			return 6
@@ -96,8 +121,16 @@ func (l *Lab) dst(p Probe) (netip.Addr, error) {
 		if w == nil || w.Host.Name != h {
 			return netip.Addr{}, fmt.Errorf("only a workload of host %q can reach it (its gateway address)", h)
 		}
-		if p.family() == 6 {
+		// A client without an address talks to the host the way DHCP and ND do: from
+		// 0.0.0.0 to the limited broadcast, from :: or a link-local address to the host's
+		// link-local address.
+		switch {
+		case p.family() == 6 && p.Src.IsValid() && (p.Src.IsUnspecified() || p.Src.IsLinkLocalUnicast()):
+			return GatewayV6, nil
+		case p.family() == 6:
 			return HostV6, nil
+		case p.Src.IsValid() && p.Src.IsUnspecified():
+			return netip.AddrFrom4([4]byte{255, 255, 255, 255}), nil
 		}
 		return GatewayV4, nil
 	}
@@ -114,10 +147,29 @@ func (l *Lab) Run(ctx context.Context, p Probe, timeout time.Duration) (bool, er
 	if err != nil {
 		return false, err
 	}
+	if p.Raw() {
+		if p.Proto != "udp" && p.Proto != "icmp" {
+			return false, fmt.Errorf("a raw probe (forged mac, source port or source) is udp or icmp, not %s", p.Proto)
+		}
+		pk := RawPacket{SrcMAC: p.SrcMAC, Src: p.Src, Dst: to, Proto: p.Proto, SPort: p.SrcPort, DPort: p.Port}
+		if pk.SPort == 0 {
+			pk.SPort = rawSrcPort
+		}
+		if p.Proto == "icmp" {
+			pk.ICMPType, pk.ICMPCode = 8, deref(p.ICMPCode)
+			if to.Is6() {
+				pk.ICMPType = 128
+			}
+			if p.ICMPType != nil {
+				pk.ICMPType = *p.ICMPType
+			}
+		}
+		return l.RawSend(ctx, p.From, pk, timeout)
+	}
 	switch p.Proto {
 	case "tcp":
 		if p.Src.IsValid() {
-			return false, errors.New("a forged source is only supported for udp probes")
+			return false, errors.New("a forged source is only supported for udp and icmp probes")
 		}
 		return l.TCPConnect(ctx, p.From, to, p.Port, timeout)
 	case "udp":
@@ -133,6 +185,10 @@ func (l *Lab) Run(ctx context.Context, p Probe, timeout time.Duration) (bool, er
 	}
 	return false, fmt.Errorf("unknown probe protocol %q", p.Proto)
 }
+
+// rawSrcPort is the udp source port of raw probes that name none; the simulator traces the
+// same one.
+const rawSrcPort = 40000
 
 // Outcome is a probe with what the simulator expected and what the packet did.
 type Outcome struct {
@@ -212,7 +268,7 @@ func (l *Lab) Expect(sim *simulate.Network, p Probe) Expectation {
 		return trace
 	}
 	w := l.workloads[p.From]
-	if p.Src.IsValid() || (w.Endpoint.MAC != "" && !strings.EqualFold(w.Endpoint.MAC, w.MAC)) || sim.Repo == nil {
+	if sim.Repo == nil {
 		return trace
 	}
 	if sim.Repo.Endpoint(p.From) == nil {
@@ -224,7 +280,18 @@ func (l *Lab) Expect(sim *simulate.Network, p Probe) Expectation {
 	if strings.HasPrefix(p.To, HostPrefix) {
 		to = p.To
 	}
-	q := simulate.Query{From: l.Addr(p.From, p.family()).String(), To: to, Protocol: p.Proto, Port: p.Port, ICMPType: p.ICMPType, ICMPCode: p.ICMPCode}
+	// Explain models the forged source, port and MAC too (Query.Src, SrcPort, SrcMAC).
+	q := simulate.Query{From: l.Addr(p.From, p.family()).String(), To: to, Protocol: p.Proto, Port: p.Port, ICMPType: p.ICMPType, ICMPCode: p.ICMPCode,
+		Src: p.Src, SrcPort: p.SrcPort, SrcMAC: w.MAC}
+	if p.SrcMAC != "" {
+		q.SrcMAC = p.SrcMAC
+	}
+	if p.Src.IsValid() {
+		q.From = p.From
+	}
+	if q.SrcPort == 0 {
+		q.SrcPort = rawSrcPort
+	}
 	if p.Proto == "icmp" && p.family() == 6 {
 		q.Protocol = "icmpv6"
 	}
@@ -284,7 +351,15 @@ func (l *Lab) trace(sim *simulate.Network, p Probe) Expectation {
 	if !src.IsValid() {
 		return Expectation{Err: fmt.Errorf("endpoint %q has no IPv%d address", p.From, p.family())}
 	}
-	pkt := simulate.Packet{Hook: nft.HookForward, IIF: w.Endpoint.Interface, Src: src, Dst: dst, SrcMAC: w.MAC, SPort: 40000, DPort: uint16(p.Port)}
+	mac := w.MAC
+	if p.SrcMAC != "" {
+		mac = strings.ToLower(p.SrcMAC)
+	}
+	sport := uint16(rawSrcPort)
+	if p.SrcPort != 0 {
+		sport = uint16(p.SrcPort)
+	}
+	pkt := simulate.Packet{Hook: nft.HookForward, IIF: w.Endpoint.Interface, Src: src, Dst: dst, SrcMAC: mac, SPort: sport, DPort: uint16(p.Port)}
 	switch p.Proto {
 	case "tcp":
 		pkt.Proto = 6

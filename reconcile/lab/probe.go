@@ -125,16 +125,18 @@ func (l *Lab) receive(pc net.PacketConn, echo bool) {
 	}
 }
 
-// sniffICMP records, in w, the tokens of every ICMP and ICMPv6 message delivered to it.
-func (l *Lab) sniffICMP(w *Workload) error {
+// sniffICMP records the tokens of every ICMP and ICMPv6 message delivered to namespace ns (of
+// workload or host `name`): raw sockets get a copy of each, neighbour discovery and MLD
+// included, after the input hook and before the kernel's own processing.
+func (l *Lab) sniffICMP(ns netns.NsHandle, name string) error {
 	for _, nw := range []struct{ network, laddr string }{{"ip4:icmp", "0.0.0.0"}, {"ip6:ipv6-icmp", "::"}} {
 		var pc *icmp.PacketConn
-		err := InNetns(w.ns, func() (err error) {
+		err := InNetns(ns, func() (err error) {
 			pc, err = icmp.ListenPacket(nw.network, nw.laddr)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("icmp sniffer on %q: %w", w.Endpoint.ID, err)
+			return fmt.Errorf("icmp sniffer on %q: %w", name, err)
 		}
 		l.addCloser(pc.Close)
 		go l.receive(pc, false)

@@ -3,6 +3,7 @@ package simulate
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -59,6 +60,13 @@ type Query struct {
 	SrcPort int
 	// ICMPType and ICMPCode default to an echo request (8 or 128, code 0).
 	ICMPType, ICMPCode *int
+	// Src, when valid, is the source address the sender writes instead of its own: a forged
+	// one, or the unspecified or link-local address of a DHCP or ND client. From must then be
+	// an endpoint, and Src sets the probe's IP family (icmp/icmpv6 must agree with it).
+	Src netip.Addr
+	// SrcMAC, when set, is the link-layer source the sender writes instead of its endpoint's
+	// `mac` (a forged MAC; six colon-separated hex bytes). From must then be an endpoint.
+	SrcMAC string
 }
 
 // Peer is one end of a flow.
@@ -339,6 +347,20 @@ func (n *Network) Explain(q Query) (Explanation, error) {
 		return ex, err
 	}
 	toHost := to.Endpoint == "" && to.Host != ""
+	var srcMAC string
+	if q.SrcMAC != "" {
+		hw, err := net.ParseMAC(q.SrcMAC)
+		if err != nil || len(hw) != 6 {
+			return ex, fmt.Errorf("source mac %q is not a MAC address (write six hex bytes: 02:00:00:00:00:02)", q.SrcMAC)
+		}
+		srcMAC = hw.String()
+	}
+	if (q.Src.IsValid() || srcMAC != "") && from.ep == nil {
+		return ex, fmt.Errorf("a source address or MAC of its own needs from to be an endpoint, not %q", q.From)
+	}
+	if q.Src.IsValid() && q.Src.Zone() != "" {
+		return ex, fmt.Errorf("source address %s has a zone: write it without %%%s", q.Src, q.Src.Zone())
+	}
 	switch {
 	case from.Endpoint == "" && to.Endpoint == "" && !toHost:
 		return ex, fmt.Errorf("neither %q nor %q is an endpoint of the repository", q.From, q.To)
@@ -406,6 +428,12 @@ func (n *Network) Explain(q Query) (Explanation, error) {
 	t4, t6 := peerFamilies(to)
 	var fam nft.Family
 	switch {
+	case q.Src.IsValid() && q.Src.Unmap().Is4() != (icmpFam != 6) && icmpFam != 0:
+		return ex, fmt.Errorf("source address %s is not an IPv%d address (the probe is %s)", q.Src, icmpFam, q.Protocol)
+	case q.Src.IsValid() && q.Src.Unmap().Is4():
+		fam = nft.IPv4
+	case q.Src.IsValid():
+		fam = nft.IPv6
 	case icmpFam == 4:
 		fam = nft.IPv4
 	case icmpFam == 6:
@@ -428,12 +456,18 @@ func (n *Network) Explain(q Query) (Explanation, error) {
 			continue // the host
 		}
 		a, ok := firstAddr(p.ep, fam)
+		if !ok && p == &from && q.Src.IsValid() {
+			a, ok = q.Src.Unmap(), true // a client without an address of the family yet
+		}
 		if !ok {
 			return ex, fmt.Errorf("endpoint %q has no IPv%d address", p.Endpoint, fam)
 		}
 		p.Addr = a
 	}
 	pkt.Src, pkt.Dst = from.Addr, to.Addr
+	if q.Src.IsValid() {
+		pkt.Src = q.Src.Unmap()
+	}
 	if toHost {
 		// The host has no address in the model: any address of the family that no
 		// endpoint uses stands for it.
@@ -442,6 +476,9 @@ func (n *Network) Explain(q Query) (Explanation, error) {
 	pkt.SrcMAC = uplinkMAC
 	if from.ep != nil && from.ep.MAC != "" {
 		pkt.SrcMAC = strings.ToLower(from.ep.MAC)
+	}
+	if srcMAC != "" {
+		pkt.SrcMAC = srcMAC
 	}
 	ex.From, ex.To = from, to
 

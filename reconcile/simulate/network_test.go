@@ -232,9 +232,9 @@ func TestSemantics(t *testing.T) {
 		{"!icmp_code: other code", q{From: "client-1", To: "n-icmpcode", Protocol: "icmp", ICMPType: ip(3), ICMPCode: ip(2)}, "allow", "NICMPCODE inbound 1"},
 		{"!icmp_code: other type", q{From: "client-1", To: "n-icmpcode", Protocol: "icmp", ICMPType: ip(4), ICMPCode: ip(2)}, "deny", "to n-icmpcode: no profile accepted"},
 		// Traffic to the host itself.
-		{"host: dns allowed", q{From: "client-1", To: "host:node-2", Protocol: "udp", Port: 53}, "allow", "endpoint to host: dns"},
+		{"host: dns allowed", q{From: "client-1", To: "host:node-2", Protocol: "udp", Port: 53}, "allow", "endpoint to host: dns from own address"},
 		{"host: ssh dropped", q{From: "client-1", To: "host:node-2", Protocol: "tcp", Port: 22}, "deny", "host client-1: not dhcp, dns or neighbour discovery"},
-		{"host: neighbour solicitation", q{From: "client-1", To: "host:node-2", Protocol: "icmpv6", ICMPType: ip(135)}, "allow", "endpoint to host: icmpv6 neighbour discovery"},
+		{"host: neighbour solicitation", q{From: "client-1", To: "host:node-2", Protocol: "icmpv6", ICMPType: ip(135)}, "allow", "endpoint to host: neighbour discovery from own address"},
 		{"host: router advertisement from a workload", q{From: "client-1", To: "host:node-2", Protocol: "icmpv6", ICMPType: ip(134)}, "deny", "host client-1: not dhcp, dns or neighbour discovery"},
 		{"host: redirect from a workload", q{From: "client-1", To: "host:node-2", Protocol: "icmpv6", ICMPType: ip(137)}, "deny", "host client-1: not dhcp, dns or neighbour discovery"},
 		{"host: dns over tcp", q{From: "client-1", To: "host:node-2", Protocol: "tcp", Port: 53}, "deny", "host client-1: not dhcp, dns or neighbour discovery"},
@@ -340,6 +340,11 @@ func TestExplainErrors(t *testing.T) {
 		{simulate.Query{From: "fd00:2::10", To: "web-1", Protocol: "icmp"}, "not an IPv4 address"},
 		{simulate.Query{From: "web-1", To: "host:node-2", Protocol: "udp", Port: 53}, `lives on host "node-1"`},
 		{simulate.Query{From: "client-1", To: "host:node-9", Protocol: "udp", Port: 53}, `no endpoint lives on host "node-9"`},
+		{simulate.Query{From: "198.18.9.9", To: "web-1", Protocol: "udp", Port: 53, Src: netip.MustParseAddr("198.18.9.8")}, "needs from to be an endpoint"},
+		{simulate.Query{From: "198.18.9.9", To: "web-1", Protocol: "udp", Port: 53, SrcMAC: "02:00:00:00:00:09"}, "needs from to be an endpoint"},
+		{simulate.Query{From: "client-1", To: "host:node-2", Protocol: "udp", Port: 53, SrcMAC: "02:00:00:00:00"}, `source mac "02:00:00:00:00" is not a MAC address`},
+		{simulate.Query{From: "client-1", To: "host:node-2", Protocol: "icmpv6", ICMPType: ip(135), Src: netip.MustParseAddr("198.18.2.10")}, "not an IPv6 address"},
+		{simulate.Query{From: "client-1", To: "host:node-2", Protocol: "icmpv6", ICMPType: ip(135), Src: netip.MustParseAddr("fe80::2%eth0")}, "has a zone"},
 	}
 	for _, tc := range tests {
 		if _, err := n.Explain(tc.q); err == nil || !strings.Contains(err.Error(), tc.err) {
@@ -516,5 +521,78 @@ func TestCompiledRulesetsAlwaysEvaluate(t *testing.T) {
 		if verdicts[nft.Accept] == 0 || verdicts[nft.Drop] == 0 {
 			t.Fatalf("%s: verdicts %v: the packets do not exercise both outcomes", host, verdicts)
 		}
+	}
+}
+
+// TestExplainToHostSources answers, with Query.Src and Query.SrcMAC, what SPEC §3 says an
+// endpoint may send to its host: a source MAC other than its `mac` is dropped before any
+// allowance; DHCP, DHCPv6 and ND (133, 135, 136, not MLD, RA or redirects) also from the
+// unspecified or link-local address; everything else only from its own nets.
+func TestExplainToHostSources(t *testing.T) {
+	n := network(t, loadRepo(t, semanticRepo))
+	a := netip.MustParseAddr
+	const forgedMAC = "02:00:00:00:00:99"
+	type q = simulate.Query
+	udp := func(from string, src netip.Addr, sport, dport int) q {
+		return q{From: from, To: "host:node-2", Protocol: "udp", Src: src, SrcPort: sport, Port: dport}
+	}
+	icmp6 := func(from string, src netip.Addr, typ int) q {
+		return q{From: from, To: "host:node-2", Protocol: "icmpv6", Src: src, ICMPType: ip(typ)}
+	}
+	mac := func(x q) q { x.SrcMAC = forgedMAC; return x }
+	tests := []struct {
+		name   string
+		q      q
+		allow  bool
+		reason string // in the deciding rule's comment
+	}{
+		{"dhcp from 0.0.0.0", udp("client-1", a("0.0.0.0"), 68, 67), true, "dhcp from unspecified or link-local"},
+		{"dhcp from 169.254/16", udp("client-1", a("169.254.1.1"), 68, 67), true, "dhcp from unspecified or link-local"},
+		{"dhcp from its own address", udp("client-1", netip.Addr{}, 68, 67), true, "dhcp from own address"},
+		{"dhcp from a forged source", udp("client-1", a("198.18.77.77"), 68, 67), false, "ipv4 source not the endpoint's"},
+		{"dhcp from another endpoint's address", udp("client-1", a("198.18.2.2"), 68, 67), false, "ipv4 source not the endpoint's"},
+		{"dhcp from 0.0.0.0, forged mac", mac(udp("client-1", a("0.0.0.0"), 68, 67)), false, "source mac not the endpoint's"},
+		{"dhcp from its own address, forged mac", mac(udp("client-1", netip.Addr{}, 68, 67)), false, "source mac not the endpoint's"},
+		{"dhcpv6 from link-local", udp("client-1", a("fe80::2"), 546, 547), true, "dhcpv6 from unspecified or link-local"},
+		{"dhcpv6 from its own address", udp("client-1", a("fd00:2::10"), 546, 547), true, "dhcpv6 from own address"},
+		{"dhcpv6 from a forged source", udp("client-1", a("fd00:77::77"), 546, 547), false, "ipv6 source not the endpoint's"},
+		{"dhcpv6 from link-local, forged mac", mac(udp("client-1", a("fe80::2"), 546, 547)), false, "source mac not the endpoint's"},
+		{"dns from a forged source", udp("client-1", a("198.18.77.77"), 5353, 53), false, "ipv4 source not the endpoint's"},
+		{"dns from 0.0.0.0", udp("client-1", a("0.0.0.0"), 5353, 53), false, "ipv4 source not the endpoint's"},
+		{"dns from link-local", udp("client-1", a("fe80::2"), 5353, 53), false, "ipv6 source not the endpoint's"},
+		{"dns from its own address", udp("client-1", netip.Addr{}, 5353, 53), true, "dns from own address"},
+		{"ns from ::", icmp6("client-1", a("::"), 135), true, "neighbour discovery from unspecified or link-local"},
+		{"na from link-local", icmp6("client-1", a("fe80::2"), 136), true, "neighbour discovery from unspecified or link-local"},
+		{"rs from its own address", icmp6("client-1", netip.Addr{}, 133), true, "neighbour discovery from own address"},
+		{"ns from a forged source", icmp6("client-1", a("fd00:77::77"), 135), false, "ipv6 source not the endpoint's"},
+		{"ns from link-local, forged mac", mac(icmp6("client-1", a("fe80::2"), 135)), false, "source mac not the endpoint's"},
+		{"mld query from link-local", icmp6("client-1", a("fe80::2"), 130), false, "ipv6 source not the endpoint's"},
+		{"mld report from its own address", icmp6("client-1", netip.Addr{}, 131), false, "not dhcp, dns or neighbour discovery"},
+		{"mld done from its own address", icmp6("client-1", netip.Addr{}, 132), false, "not dhcp, dns or neighbour discovery"},
+		{"router advertisement from link-local", icmp6("client-1", a("fe80::2"), 134), false, "ipv6 source not the endpoint's"},
+		{"redirect from its own address", icmp6("client-1", netip.Addr{}, 137), false, "not dhcp, dns or neighbour discovery"},
+		// web-2 has no mac (any MAC passes) and no IPv6 nets: ND from link-local still works.
+		{"no mac: any mac passes", mac(udp("web-2", a("0.0.0.0"), 68, 67)), true, "dhcp from unspecified or link-local"},
+		{"no v6 nets: ns from link-local", icmp6("web-2", a("fe80::3"), 135), true, "neighbour discovery from unspecified or link-local"},
+		{"no v6 nets: ns from a global source", icmp6("web-2", a("fd00:2::2"), 135), false, "no ipv6 nets"},
+		{"inactive: dhcp from 0.0.0.0", udp("inactive-1", a("0.0.0.0"), 68, 67), false, "endpoint inactive"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ex, err := n.Explain(tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ex.Allowed() != tc.allow || !strings.Contains(ex.Decider(), tc.reason) {
+				t.Fatalf("%s by %q, want allow=%v by %q\n%s", ex.Verdict, ex.Decider(), tc.allow, tc.reason, strings.Join(ex.Lines(), "\n"))
+			}
+			p := ex.Traces[0].Packet
+			if tc.q.Src.IsValid() && p.Src != tc.q.Src {
+				t.Errorf("traced source %s, want %s", p.Src, tc.q.Src)
+			}
+			if tc.q.SrcMAC != "" && p.SrcMAC != tc.q.SrcMAC {
+				t.Errorf("traced mac %s, want %s", p.SrcMAC, tc.q.SrcMAC)
+			}
+		})
 	}
 }
