@@ -143,7 +143,7 @@ func TestParsePortRange(t *testing.T) {
 		{"2:1", PortRange{}, `"2:1" is not a port range: 2 is not below 1`},
 		{":1", PortRange{}, `":1" is not a port range: "" is not a number`},
 		{"1:99999999", PortRange{}, `"1:99999999" is not a port range: 99999999 is not a port (0-65535)`},
-		{"+1:2", PortRange{}, `"+1:2" is not a port range: "+1" is not a number`},
+		{"+1:2", PortRange{}, `"+1:2" is not a port range: +1 has a '+' sign: write 1`},
 	}
 	for _, tt := range tests {
 		got, err := ParsePortRange(tt.in)
