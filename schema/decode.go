@@ -40,6 +40,8 @@ type decoder struct {
 	size int
 	// stop is set when the node budget is spent; decoding then unwinds quietly.
 	stop bool
+	// json requires JSON whatever the path's extension (the rules JSON of `rule update`).
+	json bool
 }
 
 func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
@@ -163,7 +165,7 @@ func (d *decoder) parse(data []byte, expected string) *yaml.Node {
 	d.size = len(data)
 	// JSON goes through the YAML decoder (for positions), but YAML's flow style is laxer than
 	// JSON (trailing commas, unquoted strings): a .json file must be JSON.
-	if strings.HasSuffix(d.path, ".json") && len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
+	if (d.json || strings.HasSuffix(d.path, ".json")) && len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
 		d.jsonError(data)
 		return nil
 	}
@@ -219,9 +221,15 @@ func (d *decoder) jsonError(data []byte) {
 		off-- // Offset counts the bytes read, including the offending one.
 	}
 	off = min(off, len(data))
+	msg := se.Error()
+	if start, m, ok := jsonNumberProblem(data, off); ok {
+		off, msg = start, m+" (a syntax error in JSON)"
+	} else {
+		msg = "syntax error: not valid JSON: " + msg
+	}
 	line := 1 + bytes.Count(data[:off], []byte("\n"))
 	col := off - bytes.LastIndexByte(data[:off], '\n')
-	d.errAt(Pos{Line: line, Col: col}, "syntax error: not valid JSON: %v", se)
+	d.errAt(Pos{Line: line, Col: col}, "%s", msg)
 }
 
 // describe names what a node is, for "x is a list" messages.
@@ -834,11 +842,13 @@ func DecodeProfile(path string, data []byte) (*Profile, Errors) {
 	return p, d.result()
 }
 
-// DecodeRules decodes the JSON (or YAML) of calicoctl's `rule update`:
-// {"id"?: ..., "inbound_rules": [...], "outbound_rules": [...]}. Both rule lists are required
-// and unknown keys are errors; every rule is validated.
+// DecodeRules decodes the JSON of calicoctl's `rule update`:
+// {"id"?: ..., "inbound_rules": [...], "outbound_rules": [...]}. It must be JSON, as calicoctl
+// required (json.loads), whatever path is called (YAML's laxer syntax would read
+// {"dst_ports": [010]} as port 8). Both rule lists are required and unknown keys are errors;
+// every rule is validated.
 func DecodeRules(path string, data []byte) (id string, hasID bool, inbound, outbound []Rule, errs Errors) {
-	d := &decoder{path: path}
+	d := &decoder{path: path, json: true}
 	inbound, outbound = []Rule{}, []Rule{}
 	root := d.parse(data, `an object with "inbound_rules" and "outbound_rules"`)
 	if root == nil {

@@ -1,9 +1,11 @@
 package schema
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -175,4 +177,40 @@ func DecimalIn(s string, lo, hi int) (int, error) {
 		return 0, fmt.Errorf("%s is out of range (%d-%d)", s, lo, hi)
 	}
 	return int(n), nil
+}
+
+// jsonKeyRE finds a JSON object key and its colon.
+var jsonKeyRE = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"\s*:`)
+
+// jsonNumberProblem explains a JSON syntax error at byte off of data that is a number written
+// in a notation JSON lacks (010, +80, 0x50, 1_000): it returns where the number starts and the
+// message, naming the field (the nearest key before it) first; ok is false for other errors.
+func jsonNumberProblem(data []byte, off int) (start int, msg string, ok bool) {
+	in := func(c byte) bool {
+		return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '.' || c == '+' || c == '-'
+	}
+	if off < 0 || off >= len(data) || !in(data[off]) {
+		return 0, "", false
+	}
+	start, end := off, off
+	for start > 0 && in(data[start-1]) {
+		start--
+	}
+	for end < len(data) && in(data[end]) {
+		end++
+	}
+	var ne *NumberError
+	if _, err := ParseDecimal(string(data[start:end])); !errors.As(err, &ne) {
+		return 0, "", false
+	}
+	q := *ne
+	q.Note = "" // the note is about YAML
+	msg = q.Error()
+	if keys := jsonKeyRE.FindAllSubmatch(data[:start], -1); len(keys) > 0 {
+		var key string
+		if json.Unmarshal(append(append([]byte(`"`), keys[len(keys)-1][1]...), '"'), &key) == nil {
+			msg = key + ": " + msg
+		}
+	}
+	return start, msg, true
 }

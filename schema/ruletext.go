@@ -346,12 +346,15 @@ func ParseRule(words []string) (Rule, error) {
 	case p.accept("ipv6"):
 		r.IPVersion = 6
 	}
+	// A refused protocol number is the one error: what needs a protocol is not checked.
+	protoBad := false
 	if ruleTextProtocol(p.peek(0)) {
 		r.Protocol = Protocol(p.peek(0))
 		p.i++
 	} else if num, err := ruleTextNumber(p.peek(0)); num {
 		p.errs = append(p.errs, err)
 		p.i++
+		protoBad = true
 	}
 	if p.peek(0) == "not" && ruleTextProtocol(p.peek(1)) {
 		r.NotProtocol = Protocol(p.peek(1))
@@ -360,7 +363,7 @@ func ParseRule(words []string) (Rule, error) {
 		p.errs = append(p.errs, err)
 		p.i += 2
 	}
-	icmpOK := r.Protocol.ICMPFamily() != 0
+	icmpOK := r.Protocol.ICMPFamily() != 0 || protoBad
 	if (p.peek(0) == "type" || p.peek(0) == "code") && !icmpOK {
 		p.errs = append(p.errs, fmt.Errorf("%q needs protocol icmp or icmpv6", p.peek(0)))
 	}
@@ -381,7 +384,7 @@ func ParseRule(words []string) (Rule, error) {
 	} else if p.acceptNot("code") {
 		r.NotICMPCode = p.icmp("not code")
 	}
-	portsOK := r.Protocol.HasPorts()
+	portsOK := r.Protocol.HasPorts() || protoBad
 	if p.accept("from") {
 		p.side(&r, true, portsOK)
 	}
