@@ -66,7 +66,7 @@ func TestNumbersArePlainDecimal(t *testing.T) {
 			stdout: "Inbound rules:\n   1 deny 6 to ports 10\n   2 allow from tag WEB\n   3 allow tcp to ports 0,80,65535,8000:8080\n" +
 				"Outbound rules:\n   1 allow\n   2 allow icmp type 0 code 0\n"},
 		{name: "update with plain numbers", args: strings.Fields("profile APP rule update"),
-			stdin: `{"inbound_rules": [{"action": "allow", "protocol": "6", "dst_ports": [0, 8080, "1:65535"]}], "outbound_rules": [{"action": "allow", "protocol": 58, "icmp_type": 128, "ip_version": 6}]}`,
+			stdin:  `{"inbound_rules": [{"action": "allow", "protocol": "6", "dst_ports": [0, 8080, "1:65535"]}], "outbound_rules": [{"action": "allow", "protocol": 58, "icmp_type": 128, "ip_version": 6}]}`,
 			stdout: "Successfully updated rules on profile APP\n"},
 		{name: "show updated", args: strings.Fields("profile APP rule show"), unchanged: true,
 			stdout: "Inbound rules:\n   1 allow 6 to ports 0,8080,1:65535\nOutbound rules:\n   1 allow ipv6 58 type 128\n"},
