@@ -132,6 +132,10 @@ func TestNumberNotationsInFiles(t *testing.T) {
 			"profiles/WEB.yaml:6:16: icmp_code: 0x1 is hexadecimal: write 1 in decimal\n" +
 				"profiles/WEB.yaml:7:19: !icmp_type: 3.0 is not an integer: write 3\n" +
 				"profiles/WEB.yaml:8:19: !icmp_code: +1 has a '+' sign: write 1"},
+		// A refused icmp_type is not missing: no "icmp_code: needs icmp_type" after it.
+		{"refused icmp_type with a code", "profiles/WEB.yaml", rule + "    protocol: icmp\n    icmp_type: 010\n    icmp_code: 0\n  - action: deny\n    protocol: icmpv6\n    \"!icmp_type\": 0x1\n    \"!icmp_code\": 0\n",
+			"profiles/WEB.yaml:5:16: icmp_type: 010 has a leading zero: write 10 (YAML 1.1 reads 010 as octal 8)\n" +
+				"profiles/WEB.yaml:9:19: !icmp_type: 0x1 is hexadecimal: write 1 in decimal"},
 		{"ip_version", "profiles/WEB.yaml", rule + "    ip_version: 04\n",
 			"profiles/WEB.yaml:4:17: ip_version: 04 has a leading zero: write 4"},
 		// The decoder's refusal is the one error: no "ports need protocol" after a refused protocol.
@@ -167,6 +171,8 @@ func TestNumberNotationsInFiles(t *testing.T) {
 		{"test icmp", "tests/t.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: icmp, icmp_type: 0x8, icmp_code: +0, expect: allow}\n",
 			"tests/t.yaml:2:67: icmp_type: 0x8 is hexadecimal: write 8 in decimal\n" +
 				"tests/t.yaml:2:83: icmp_code: +0 has a '+' sign: write 0"},
+		{"test icmp_type refused, with a code", "tests/t.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: icmp, icmp_type: 08, icmp_code: 0, expect: allow}\n",
+			"tests/t.yaml:2:67: icmp_type: 08 has a leading zero: write 8"},
 		{"test protocol", "tests/t.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: \"06\", port: 80, expect: allow}\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: 017, port: 53, expect: allow}\n",
 			"tests/t.yaml:2:50: protocol: \"06\" has a leading zero: write 6\n" +
 				"tests/t.yaml:3:50: protocol: 017 has a leading zero: write 17 (YAML 1.1 reads 017 as octal 15)"},
