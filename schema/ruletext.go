@@ -25,6 +25,7 @@ import (
 //	prefix P           after the action: log_prefix
 //	ipv4 | ipv6        after that: ip_version
 //	<protocol>         tcp, udp, icmp, icmpv6, sctp, udplite or a number 1-255
+//	                   (every number of the rule text is plain decimal, see ParseDecimal)
 //	not <protocol>     after the protocol: !protocol
 //	type N, code M     icmp_type, icmp_code (code may follow type or stand alone)
 //	not type N [code M], not code M
