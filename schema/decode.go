@@ -40,6 +40,8 @@ type decoder struct {
 	size int
 	// stop is set when the node budget is spent; decoding then unwinds quietly.
 	stop bool
+	// json requires JSON whatever the path's extension (the rules JSON of `rule update`).
+	json bool
 }
 
 func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
@@ -167,7 +169,7 @@ func (d *decoder) parse(data []byte, expected string) *yaml.Node {
 	d.size = len(data)
 	// JSON goes through the YAML decoder (for positions), but YAML's flow style is laxer than
 	// JSON (trailing commas, unquoted strings): a .json file must be JSON.
-	if strings.HasSuffix(d.path, ".json") && len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
+	if (d.json || strings.HasSuffix(d.path, ".json")) && len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
 		d.jsonError(data)
 		return nil
 	}
@@ -222,7 +224,11 @@ func (d *decoder) jsonError(data []byte) {
 	if off > 0 {
 		off-- // Offset counts the bytes read, including the offending one.
 	}
-	d.errAt(offsetPos(data, off), "syntax error: not valid JSON: %v", se)
+	msg := "syntax error: not valid JSON: " + se.Error()
+	if start, m, ok := jsonNumberProblem(data, off); ok {
+		off, msg = start, m+" (a syntax error in JSON)"
+	}
+	d.errAt(offsetPos(data, off), "%s", msg)
 }
 
 // describe names what a node is, for "x is a list" messages.
@@ -431,15 +437,37 @@ func (d *decoder) str(field string, n *yaml.Node) (string, bool) {
 	return "", false
 }
 
-// integer decodes an integer value; msg completes "field: X is not ..." for non-integers.
+// isNumber reports whether YAML resolved a scalar as a number (!!int or !!float).
+func isNumber(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float")
+}
+
+// notDecimal reports a number written in another notation than plain decimal (ParseDecimal's
+// ErrNotDecimal), naming the field first; true if it did.
+func (d *decoder) notDecimal(field string, n *yaml.Node, err error) bool {
+	if errors.Is(err, ErrNotDecimal) {
+		d.errf(n, "%s: %v", field, err)
+		return true
+	}
+	return false
+}
+
+// integer decodes an integer value written in plain decimal (ParseDecimal); expect describes
+// the valid values for messages ("0-254"). Values beyond 32 bits are out of range here; the
+// field's own range is checked by validation.
 func (d *decoder) integer(field string, n *yaml.Node, expect string) (int, bool) {
-	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
-		var v int64
-		if err := n.Decode(&v); err == nil && v >= -1<<31 && v < 1<<31 {
+	if isNumber(n) {
+		v, err := ParseDecimal(n.Value)
+		switch {
+		case d.notDecimal(field, n, err):
+			return 0, false
+		case err == nil && v >= -1<<31 && v < 1<<31:
 			return int(v), true
+		case err == nil || errors.Is(err, ErrNumberRange):
+			d.errf(n, "%s: %s is out of range (%s)", field, n.Value, expect)
+			return 0, false
 		}
-		d.errf(n, "%s: %s is out of range (%s)", field, n.Value, expect)
-		return 0, false
+		// .inf, .nan: no number in any notation; reported below.
 	}
 	if n.Kind == yaml.ScalarNode {
 		d.errf(n, "%s: %s is %s; expected an integer (%s)", field, show(n), describe(n), expect)
@@ -453,7 +481,12 @@ func (d *decoder) integer(field string, n *yaml.Node, expect string) (int, bool)
 func (d *decoder) list(field string, n *yaml.Node, item func(i int, v *yaml.Node)) {
 	if n.Kind != yaml.SequenceNode {
 		if n.Kind == yaml.ScalarNode {
-			d.errf(n, "%s: %s is %s; expected a list (write [%s])", field, show(n), describe(n), n.Value)
+			item := n.Value
+			var ne *NumberError
+			if _, err := ParseDecimal(n.Value); isNumber(n) && errors.As(err, &ne) && ne.Write != "" {
+				item = ne.Write
+			}
+			d.errf(n, "%s: %s is %s; expected a list (write [%s])", field, show(n), describe(n), item)
 		} else {
 			d.errf(n, "%s: expected a list, found %s", field, describe(n))
 		}
@@ -483,17 +516,31 @@ func (d *decoder) strList(field string, n *yaml.Node, fp fieldPos) []string {
 	return out
 }
 
-// protocol decodes a protocol: a name or a number (an integer or a decimal string).
+// protocol decodes a protocol: a name or a number 1-255 in plain decimal (ParseDecimal), an
+// integer or a string ("6"). Names and the range are checked by validation (Protocol.Number);
+// a number in another notation ("06", 0x06, 6.0) is reported here.
 func (d *decoder) protocol(field string, n *yaml.Node) (Protocol, bool) {
-	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
-		var v int64
-		if err := n.Decode(&v); err != nil || v < 1 || v > 255 {
+	if isNumber(n) {
+		v, err := ParseDecimal(n.Value)
+		switch {
+		case d.notDecimal(field, n, err):
+			return "", false
+		case err == nil && v >= 1 && v <= 255:
+			return Protocol(strconv.FormatInt(v, 10)), true
+		case err == nil || errors.Is(err, ErrNumberRange):
 			d.errf(n, "%s: %s is not a protocol (%s or 1-255)", field, n.Value, strings.Join(ProtocolNames, ", "))
 			return "", false
 		}
-		return Protocol(strconv.FormatInt(v, 10)), true
 	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		var ne *NumberError
+		if _, err := ParseDecimal(n.Value); errors.As(err, &ne) {
+			q := *ne
+			q.Literal = strconv.Quote(n.Value)
+			q.Note = ""
+			d.errf(n, "%s: %v", field, &q)
+			return "", false
+		}
 		return Protocol(n.Value), true
 	}
 	if n.Kind == yaml.ScalarNode {
@@ -522,13 +569,18 @@ func (d *decoder) port(field string, v *yaml.Node) (PortRange, bool) {
 		return PortRange{}, false
 	}
 	switch v.ShortTag() {
-	case "!!int":
-		var n int64
-		if err := v.Decode(&n); err != nil || n < 0 || n > 65535 {
+	case "!!int", "!!float":
+		n, err := ParseDecimal(v.Value)
+		switch {
+		case d.notDecimal(field, v, err):
+			return PortRange{}, false
+		case err == nil && n >= 0 && n <= 65535:
+			return PortRange{First: uint16(n), Last: uint16(n)}, true
+		case err == nil || errors.Is(err, ErrNumberRange):
 			d.errf(v, "%s: %s is not a port (0-65535)", field, v.Value)
 			return PortRange{}, false
 		}
-		return PortRange{First: uint16(n), Last: uint16(n)}, true
+		// .inf, .nan: reported below.
 	case "!!str":
 		pr, err := ParsePortRange(v.Value)
 		if err != nil {
@@ -541,12 +593,13 @@ func (d *decoder) port(field string, v *yaml.Node) (PortRange, bool) {
 	return PortRange{}, false
 }
 
-// ParsePortRange parses the string form of a port range, "a:b" with 0 <= a < b <= 65535.
-// A single port must be written as an integer in files, so "80" is an error here.
+// ParsePortRange parses the string form of a port range, "a:b" with 0 <= a < b <= 65535, a
+// and b in plain decimal (ParseDecimal: "08:10" is refused). A single port must be written as
+// an integer in files, so "80" is an error here.
 func ParsePortRange(s string) (PortRange, error) {
 	a, b, ok := strings.Cut(s, ":")
 	if !ok {
-		if _, err := strconv.Atoi(s); err == nil {
+		if _, err := ParseDecimal(s); err == nil {
 			return PortRange{}, fmt.Errorf("%q is a string; write ports as integers or \"a:b\" ranges", s)
 		}
 		return PortRange{}, fmt.Errorf("%q is not a port or a port range (write 80 or \"8000:8080\")", s)
@@ -564,15 +617,18 @@ func ParsePortRange(s string) (PortRange, error) {
 	return PortRange{First: uint16(first), Last: uint16(last)}, nil
 }
 
+// parsePort parses one end of a port range: a plain decimal 0-65535.
 func parsePort(s string) (int, error) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, fmt.Errorf("%q is not a number", s)
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n > 65535 {
+	n, err := ParseDecimal(s)
+	switch {
+	case errors.Is(err, ErrNotDecimal):
+		return 0, err
+	case err == nil && n >= 0 && n <= 65535:
+		return int(n), nil
+	case err == nil || errors.Is(err, ErrNumberRange):
 		return 0, fmt.Errorf("%s is not a port (0-65535)", s)
 	}
-	return n, nil
+	return 0, fmt.Errorf("%q is not a number", s)
 }
 
 // ---- objects ----
@@ -785,11 +841,13 @@ func DecodeProfile(path string, data []byte) (*Profile, Errors) {
 	return p, d.result()
 }
 
-// DecodeRules decodes the JSON (or YAML) of calicoctl's `rule update`:
-// {"id"?: ..., "inbound_rules": [...], "outbound_rules": [...]}. Both rule lists are required
-// and unknown keys are errors; every rule is validated.
+// DecodeRules decodes the JSON of calicoctl's `rule update`:
+// {"id"?: ..., "inbound_rules": [...], "outbound_rules": [...]}. It must be JSON, as calicoctl
+// required (json.loads), whatever path is called (YAML's laxer syntax would read
+// {"dst_ports": [010]} as port 8). Both rule lists are required and unknown keys are errors;
+// every rule is validated.
 func DecodeRules(path string, data []byte) (id string, hasID bool, inbound, outbound []Rule, errs Errors) {
-	d := &decoder{path: path}
+	d := &decoder{path: path, json: true}
 	inbound, outbound = []Rule{}, []Rule{}
 	root := d.parse(data, `an object with "inbound_rules" and "outbound_rules"`)
 	if root == nil {

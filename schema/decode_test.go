@@ -83,7 +83,15 @@ func TestDecodeRules(t *testing.T) {
 		{"unknown key", `{"inbound_rules": [], "outbound_rules": [], "tags": []}`, `stdin:1:45: unknown key "tags" in a rules object; known keys: id, inbound_rules, outbound_rules`},
 		{"bad rule", "{\"inbound_rules\": [{\"action\": \"allow\", \"dst_ports\": [\"80\"]}],\n \"outbound_rules\": []}", `stdin:1:54: dst_ports: "80" is a string; write ports as integers or "a:b" ranges`},
 		{"bad id", `{"id": "A B", "inbound_rules": [], "outbound_rules": []}`, `stdin:1:8: id: "A B" is not a valid id: use letters, digits, '.', '_' and '-'`},
-		{"syntax", `{"inbound_rules": [}`, `stdin:1:20: syntax error: did not find expected node content`},
+		{"syntax", `{"inbound_rules": [}`, `stdin:1:20: syntax error: not valid JSON: invalid character '}' looking for beginning of value`},
+		// The rules are JSON, as calicoctl's were: YAML would read 010 as 8.
+		{"leading zero", `{"inbound_rules": [{"action": "allow", "protocol": "tcp", "dst_ports": [80, 010]}], "outbound_rules": []}`,
+			`stdin:1:77: dst_ports: 010 has a leading zero: write 10 (a syntax error in JSON)`},
+		{"yaml is not the rules JSON", "inbound_rules: []\noutbound_rules: []\n", `stdin:1:1: syntax error: not valid JSON: invalid character 'i' looking for beginning of value`},
+		{"float port", `{"inbound_rules": [{"action": "allow", "protocol": "tcp", "dst_ports": [8e1]}], "outbound_rules": []}`,
+			`stdin:1:73: dst_ports: 8e1 has an exponent: write 80`},
+		{"icmp type with a plus", `{"inbound_rules": [{"action": "allow", "protocol": "icmp", "icmp_type": +8}], "outbound_rules": []}`,
+			`stdin:1:73: icmp_type: +8 has a '+' sign: write 8 (a syntax error in JSON)`},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +151,7 @@ func TestParsePortRange(t *testing.T) {
 		{"2:1", PortRange{}, `"2:1" is not a port range: 2 is not below 1`},
 		{":1", PortRange{}, `":1" is not a port range: "" is not a number`},
 		{"1:99999999", PortRange{}, `"1:99999999" is not a port range: 99999999 is not a port (0-65535)`},
-		{"+1:2", PortRange{}, `"+1:2" is not a port range: "+1" is not a number`},
+		{"+1:2", PortRange{}, `"+1:2" is not a port range: +1 has a '+' sign: write 1`},
 	}
 	for _, tt := range tests {
 		got, err := ParsePortRange(tt.in)

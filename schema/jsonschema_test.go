@@ -150,6 +150,38 @@ func TestExampleFilesAgreeWithJSONSchema(t *testing.T) {
 	}
 }
 
+// TestNumberNotationsTheSchemaCannotSee: a YAML number written in another notation than plain
+// decimal (010, 0x50, +80, 1_000, 80.0) reaches a JSON Schema as the value a YAML reader made of
+// it, and a JSON number 80.0 or 8e1 equals the integer 80 for JSON Schema: only the Go decoder,
+// which sees the text, can refuse them. It must (and it must say what to write); the schema's
+// verdict is logged.
+func TestNumberNotationsTheSchemaCannotSee(t *testing.T) {
+	schemas := compileSchemas(t)
+	const rule = "id: WEB\ninbound_rules:\n  - action: allow\n"
+	for _, tt := range []struct{ path, data, wantGo string }{
+		{"profiles/WEB.yaml", rule + "    protocol: tcp\n    dst_ports: [010, 0755]\n", "dst_ports: 010 has a leading zero: write 10"},
+		{"profiles/WEB.yaml", rule + "    protocol: icmp\n    icmp_type: 010\n", "icmp_type: 010 has a leading zero: write 10"},
+		{"profiles/WEB.yaml", rule + "    protocol: tcp\n    dst_ports: [0x50]\n", "0x50 is hexadecimal: write 80 in decimal"},
+		{"profiles/WEB.yaml", rule + "    protocol: tcp\n    dst_ports: [0o10]\n", "0o10 is octal: write 8 in decimal"},
+		{"profiles/WEB.yaml", rule + "    protocol: tcp\n    dst_ports: [0b1]\n", "0b1 is binary: write 1 in decimal"},
+		{"profiles/WEB.yaml", rule + "    protocol: tcp\n    dst_ports: [1_000]\n", "1_000 has '_' in it: write 1000"},
+		{"profiles/WEB.yaml", rule + "    protocol: tcp\n    dst_ports: [+80]\n", "+80 has a '+' sign: write 80"},
+		{"profiles/WEB.yaml", rule + "    protocol: tcp\n    dst_ports: [80.0]\n", "80.0 is not an integer: write 80"},
+		{"profiles/WEB.yaml", rule + "    protocol: tcp\n    dst_ports: [8e1]\n", "8e1 has an exponent: write 80"},
+		{"profiles/WEB.yaml", rule + "    protocol: 06\n", "protocol: 06 has a leading zero: write 6"},
+		{"profiles/WEB.yaml", rule + "    ip_version: 04\n", "ip_version: 04 has a leading zero: write 4"},
+		{"profiles/WEB.json", `{"id": "WEB", "inbound_rules": [{"action": "allow", "protocol": "tcp", "dst_ports": [80.0]}]}`, "80.0 is not an integer: write 80"},
+		{"profiles/WEB.json", `{"id": "WEB", "inbound_rules": [{"action": "allow", "ip_version": 4e0}]}`, "4e0 has an exponent: write 4"},
+		{"tests/t.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 010, expect: allow}\n", "port: 010 has a leading zero: write 10"},
+	} {
+		_, errs := Load(map[string][]byte{tt.path: []byte(tt.data)})
+		if errs == nil || !strings.Contains(errs.Error(), tt.wantGo) {
+			t.Errorf("%s %q: Go errors = %v, want one containing %q", tt.path, tt.data, errs, tt.wantGo)
+		}
+		t.Logf("%s %q: the JSON Schema says %v", tt.path, tt.data, schemaCheck(schemas, tt.path, []byte(tt.data)))
+	}
+}
+
 // TestJSONSchemaRejectsBadFiles: faults that a schema can express are caught by both.
 func TestJSONSchemaRejectsBadFiles(t *testing.T) {
 	schemas := compileSchemas(t)
@@ -191,6 +223,19 @@ func TestJSONSchemaRejectsBadFiles(t *testing.T) {
 		{"test port 0", "tests/t.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 0, expect: allow}\n", `0 is not a port`},
 		{"test port with icmp", "tests/t.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: icmp, port: 80, expect: allow}\n", `port: needs protocol`},
 		{"test without from", "tests/t.yaml", "tests:\n  - {to: 198.18.0.2, protocol: tcp, expect: allow}\n", `from is required`},
+		// Numbers are plain decimal (ParseDecimal); what reaches the schema as a string or as
+		// JSON text can be checked by both.
+		{"range with a leading zero", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [\"08:10\"]\n", `08 has a leading zero: write 8`},
+		{"unquoted range with a leading zero", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    \"!dst_ports\": [8000:08080]\n", `08080 has a leading zero: write 8080`},
+		{"range with a plus", "profiles/WEB.json", `{"id": "WEB", "inbound_rules": [{"action": "allow", "protocol": "tcp", "src_ports": ["+1:2"]}]}`, `+1 has a '+' sign`},
+		{"protocol string with a leading zero", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: \"06\"\n", `"06" has a leading zero: write 6`},
+		{"protocol string with a plus", "profiles/WEB.json", `{"id": "WEB", "inbound_rules": [{"action": "allow", "!protocol": "+6"}]}`, `"+6" has a '+' sign: write 6`},
+		{"protocol string 256", "profiles/WEB.yaml", "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: \"256\"\n", `protocol: 256 is not a protocol`},
+		{"test protocol string with a leading zero", "tests/t.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: \"017\", port: 53, expect: allow}\n", `"017" has a leading zero: write 17`},
+		{"json port with a leading zero", "profiles/WEB.json", `{"id": "WEB", "inbound_rules": [{"action": "allow", "protocol": "tcp", "dst_ports": [010, 0755]}]}`, `dst_ports: 010 has a leading zero: write 10`},
+		{"json icmp_type with a leading zero", "profiles/WEB.json", `{"id": "WEB", "inbound_rules": [{"action": "allow", "protocol": "icmp", "icmp_type": 010}]}`, `icmp_type: 010 has a leading zero: write 10`},
+		{"json ip_version in hex", "profiles/WEB.json", `{"id": "WEB", "inbound_rules": [{"action": "allow", "ip_version": 0x4}]}`, `ip_version: 0x4 is hexadecimal`},
+		{"prefix length with a leading zero", "endpoints/e.yaml", "endpoints:\n  - {id: e, host: h, interface: i, ipv4_nets: [\"198.18.0.0/015\"]}\n", `not an IP address or CIDR`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 //	prefix P           after the action: log_prefix
 //	ipv4 | ipv6        after that: ip_version
 //	<protocol>         tcp, udp, icmp, icmpv6, sctp, udplite or a number 1-255
+//	                   (every number of the rule text is plain decimal, see ParseDecimal)
 //	not <protocol>     after the protocol: !protocol
 //	type N, code M     icmp_type, icmp_code (code may follow type or stand alone)
 //	not type N [code M], not code M
@@ -42,10 +43,13 @@ import (
 
 // Errors of ParseRule, for callers that map them to calicoctl's messages (errors.Is).
 var (
-	// ErrRulePorts: a ports list is not comma-separated ports 0-65535 and a:b ranges.
+	// ErrRulePorts: a ports list is not comma-separated ports 0-65535 and a:b ranges, each
+	// number in plain decimal (ParseDecimal).
 	ErrRulePorts = errors.New("invalid ports")
-	// ErrRuleICMP: an ICMP type or code is not an integer 0-255.
+	// ErrRuleICMP: an ICMP type or code is not an integer 0-255 in plain decimal.
 	ErrRuleICMP = errors.New("invalid ICMP type or code")
+	// ErrRuleProtocol: a number in the protocol's place is not 1-255 in plain decimal.
+	ErrRuleProtocol = errors.New("invalid protocol")
 )
 
 // String renders the rule in calicoctl's rule text (see the grammar above).
@@ -125,7 +129,9 @@ func FormatPorts(ports []PortRange) string {
 }
 
 // ParsePorts parses a comma-separated list of ports 0-65535 and a:b ranges with a < b, the
-// form calicoctl's rule grammar takes (libcalico validate_port_str). It wraps ErrRulePorts.
+// form calicoctl's rule grammar takes (libcalico validate_port_str), every number in plain
+// decimal (ParseDecimal: "010" is refused, where calicoctl's int() read 10). It wraps
+// ErrRulePorts, and ErrNotDecimal for a number in another notation.
 func ParsePorts(s string) ([]PortRange, error) {
 	if s == "" {
 		return nil, fmt.Errorf("%w: empty list", ErrRulePorts)
@@ -133,14 +139,18 @@ func ParsePorts(s string) ([]PortRange, error) {
 	var out []PortRange
 	for item := range strings.SplitSeq(s, ",") {
 		first, last, isRange := strings.Cut(item, ":")
+		where := ""
+		if isRange {
+			where = strconv.Quote(item) + ": "
+		}
 		a, err := ruleTextPort(first)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %q: %w", ErrRulePorts, item, err)
+			return nil, fmt.Errorf("%w: %s%w", ErrRulePorts, where, err)
 		}
 		b := a
 		if isRange {
 			if b, err = ruleTextPort(last); err != nil {
-				return nil, fmt.Errorf("%w: %q: %w", ErrRulePorts, item, err)
+				return nil, fmt.Errorf("%w: %s%w", ErrRulePorts, where, err)
 			}
 			if a >= b {
 				return nil, fmt.Errorf("%w: %q: a range a:b needs a < b", ErrRulePorts, item)
@@ -152,25 +162,45 @@ func ParsePorts(s string) ([]PortRange, error) {
 }
 
 func ruleTextPort(s string) (uint16, error) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, errors.New("not a port number")
+	n, err := ParseDecimal(s)
+	switch {
+	case errors.Is(err, ErrNotDecimal):
+		return 0, err
+	case err == nil && n >= 0 && n <= 65535:
+		return uint16(n), nil
+	case err == nil || errors.Is(err, ErrNumberRange):
+		return 0, fmt.Errorf("%s is out of range (0-65535)", s)
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n > 65535 {
-		return 0, errors.New("port out of range 0-65535")
-	}
-	return uint16(n), nil
+	return 0, fmt.Errorf("%q is not a port number", s)
 }
 
-func ruleTextICMP(s string) (int, error) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, fmt.Errorf("%w: %q is not an integer", ErrRuleICMP, s)
+// ruleTextICMP parses the value of keyword kw (type, code): a plain decimal 0-255.
+func ruleTextICMP(kw, s string) (int, error) {
+	n, err := ParseDecimal(s)
+	switch {
+	case errors.Is(err, ErrNotDecimal):
+		return 0, fmt.Errorf("%w: %s %w", ErrRuleICMP, kw, err)
+	case err == nil && n >= 0 && n <= 255:
+		return int(n), nil
+	case err == nil || errors.Is(err, ErrNumberRange):
+		return 0, fmt.Errorf("%w: %s %s is out of range (0-255)", ErrRuleICMP, kw, s)
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n > 255 {
-		return 0, fmt.Errorf("%w: %q is out of range 0-255", ErrRuleICMP, s)
+	return 0, fmt.Errorf("%w: %s %q is not an integer", ErrRuleICMP, kw, s)
+}
+
+// ruleTextNumber reports whether w, in the protocol's place, is meant as a protocol number: a
+// number in any notation. err says why it is not one (not 1-255, not plain decimal).
+func ruleTextNumber(w string) (isNumber bool, err error) {
+	n, perr := ParseDecimal(w)
+	switch {
+	case errors.Is(perr, ErrNotDecimal):
+		return true, fmt.Errorf("%w: %w", ErrRuleProtocol, perr)
+	case perr == nil && n >= 1 && n <= 255:
+		return true, nil
+	case perr == nil || errors.Is(perr, ErrNumberRange):
+		return true, fmt.Errorf("%w: %s is out of range (1-255)", ErrRuleProtocol, w)
 	}
-	return n, nil
+	return false, nil
 }
 
 // ruleTextNet prints a net the way calicoctl (netaddr) does: a bare address gets /32 or /128,
@@ -187,9 +217,6 @@ func ruleTextNet(s string) string {
 func ruleTextProtocol(w string) bool {
 	if slices.Contains(ProtocolNames, w) {
 		return true
-	}
-	if w == "" || strings.TrimLeft(w, "0123456789") != "" {
-		return false
 	}
 	_, ok := Protocol(w).Number()
 	return ok
@@ -241,7 +268,7 @@ func (p *ruleParser) icmp(kw string) *int {
 	if !ok {
 		return nil
 	}
-	n, err := ruleTextICMP(v)
+	n, err := ruleTextICMP(kw, v)
 	if err != nil {
 		p.errs = append(p.errs, err)
 		return nil
@@ -320,15 +347,24 @@ func ParseRule(words []string) (Rule, error) {
 	case p.accept("ipv6"):
 		r.IPVersion = 6
 	}
+	// A refused protocol number is the one error: what needs a protocol is not checked.
+	protoBad := false
 	if ruleTextProtocol(p.peek(0)) {
 		r.Protocol = Protocol(p.peek(0))
 		p.i++
+	} else if num, err := ruleTextNumber(p.peek(0)); num {
+		p.errs = append(p.errs, err)
+		p.i++
+		protoBad = true
 	}
 	if p.peek(0) == "not" && ruleTextProtocol(p.peek(1)) {
 		r.NotProtocol = Protocol(p.peek(1))
 		p.i += 2
+	} else if num, err := ruleTextNumber(p.peek(1)); p.peek(0) == "not" && num {
+		p.errs = append(p.errs, err)
+		p.i += 2
 	}
-	icmpOK := r.Protocol.ICMPFamily() != 0
+	icmpOK := r.Protocol.ICMPFamily() != 0 || protoBad
 	if (p.peek(0) == "type" || p.peek(0) == "code") && !icmpOK {
 		p.errs = append(p.errs, fmt.Errorf("%q needs protocol icmp or icmpv6", p.peek(0)))
 	}
@@ -349,7 +385,7 @@ func ParseRule(words []string) (Rule, error) {
 	} else if p.acceptNot("code") {
 		r.NotICMPCode = p.icmp("not code")
 	}
-	portsOK := r.Protocol.HasPorts()
+	portsOK := r.Protocol.HasPorts() || protoBad
 	if p.accept("from") {
 		p.side(&r, true, portsOK)
 	}

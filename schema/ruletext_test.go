@@ -102,7 +102,7 @@ func TestParseRuleErrors(t *testing.T) {
 		{"allow tcp to ports 90:80", "a < b", ErrRulePorts},
 		{"allow tcp to ports 65536", "out of range", ErrRulePorts},
 		{"allow tcp to ports", `"ports" needs a value`, nil},
-		{"allow icmp type 256", "out of range 0-255", ErrRuleICMP},
+		{"allow icmp type 256", "type 256 is out of range (0-255)", ErrRuleICMP},
 		{"allow icmp type x", "not an integer", ErrRuleICMP},
 		{"allow tcp to tag A from tag B", `unexpected "from"`, nil},
 		{"allow tcp tcp", `unexpected "tcp"`, nil},

@@ -56,12 +56,14 @@ var protocolNumbers = map[string]uint8{
 // ProtocolNames lists the accepted protocol names in a stable order.
 var ProtocolNames = []string{"tcp", "udp", "icmp", "icmpv6", "sctp", "udplite"}
 
-// Number returns the IANA protocol number and whether the protocol is valid.
+// Number returns the IANA protocol number and whether the protocol is valid: a name of
+// ProtocolNames, or a number 1-255 in plain decimal (ParseDecimal: "06" and "+6" are not
+// protocols).
 func (p Protocol) Number() (uint8, bool) {
 	if n, ok := protocolNumbers[string(p)]; ok {
 		return n, true
 	}
-	n, err := strconv.Atoi(string(p))
+	n, err := ParseDecimal(string(p))
 	if err != nil || n < 1 || n > 255 {
 		return 0, false
 	}

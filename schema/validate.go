@@ -226,10 +226,11 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			}
 		}
 	}
-	if r.ICMPCode != nil && r.ICMPType == nil {
+	// (An icmp_type that decoding refused is not missing: its error is the one reported.)
+	if r.ICMPCode != nil && r.ICMPType == nil && !c.bad("icmp_type") {
 		c.errf("icmp_code", "icmp_code: needs icmp_type")
 	}
-	if r.NotICMPCode != nil && r.ICMPType == nil && r.NotICMPType == nil {
+	if r.NotICMPCode != nil && r.ICMPType == nil && r.NotICMPType == nil && !c.bad("icmp_type") && !c.bad("!icmp_type") {
 		c.errf("!icmp_code", "!icmp_code: needs icmp_type or !icmp_type")
 	}
 
@@ -389,7 +390,7 @@ func (c *checker) expectation(x *Expectation) {
 			c.errf(f.key, "%s: needs protocol icmp or icmpv6", f.key)
 		}
 	}
-	if x.ICMPCode != nil && x.ICMPType == nil {
+	if x.ICMPCode != nil && x.ICMPType == nil && !c.bad("icmp_type") {
 		c.errf("icmp_code", "icmp_code: needs icmp_type")
 	}
 	switch x.Expect {

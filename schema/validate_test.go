@@ -225,7 +225,7 @@ var loadCases = []struct {
 			"profiles/WEB.yaml:5:14: src_net: 10 is a number; expected a string (quote it: \"10\")",
 			"profiles/WEB.yaml:6:16: icmp_type: \"x\" is a string; expected an integer (0-254)",
 			"profiles/WEB.yaml:7:15: protocol: expected a protocol name or number, found a list",
-			"profiles/WEB.yaml:8:17: ip_version: 4.0 is a number; expected an integer (4 or 6)",
+			"profiles/WEB.yaml:8:17: ip_version: 4.0 is not an integer: write 4",
 		},
 	},
 	{

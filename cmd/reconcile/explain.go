@@ -46,10 +46,11 @@ says otherwise. Nothing is changed. Exit 0 whatever the verdict; 1 on an error.`
 	f.StringVar(&q.From, "from", "", "sender: endpoint id or IP address (required)")
 	f.StringVar(&q.To, "to", "", "receiver: endpoint id, IP address, or host:NAME (required)")
 	f.StringVar(&q.Protocol, "protocol", "", "tcp, udp, icmp, icmpv6, sctp, udplite or a number 1-255 (required)")
-	f.IntVar(&q.Port, "port", 0, "destination port (required with tcp, udp, sctp, udplite)")
-	f.IntVar(&q.SrcPort, "src-port", 0, fmt.Sprintf("source port (default %d)", simulate.DefaultSrcPort))
-	f.IntVar(&icmpType, "icmp-type", 0, "icmp type (default: echo request, 8 or 128)")
-	f.IntVar(&icmpCode, "icmp-code", 0, "icmp code (default 0; needs --icmp-type)")
+	// Numbers are plain decimal: pflag's IntVar would read --port 010 as 8.
+	decimalVar(f, &q.Port, "port", 0, 65535, "destination port (required with tcp, udp, sctp, udplite)")
+	decimalVar(f, &q.SrcPort, "src-port", 0, 65535, fmt.Sprintf("source port (default %d)", simulate.DefaultSrcPort))
+	decimalVar(f, &icmpType, "icmp-type", 0, 255, "icmp type (default: echo request, 8 or 128)")
+	decimalVar(f, &icmpCode, "icmp-code", 0, 255, "icmp code (default 0; needs --icmp-type)")
 	return cmd
 }
 
@@ -72,6 +73,9 @@ func runExplain(ctx context.Context, g *globals, q simulate.Query) error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("explain needs %s", strings.Join(missing, ", "))
+	}
+	if err := checkProtocolFlag("--protocol", q.Protocol); err != nil {
+		return err
 	}
 	n, snap, err := g.loadNetwork(ctx)
 	if err != nil {

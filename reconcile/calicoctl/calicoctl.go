@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/reconcile-dev/reconcile/schema"
@@ -298,8 +298,17 @@ func (c *cmd) write(change map[string][]byte) bool {
 	return true
 }
 
-// atoi parses a base-10 integer the way Python's int() took --at values.
-func atoi(s string) (int, bool) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	return n, err == nil
+// atoi parses a number of the command line (an --at position, an ICMP type or code) in plain
+// decimal (schema.ParseDecimal), where calicoctl's Python int() also took " 1", "+1", "01" and
+// "1_0". The error of a number in another notation is a *schema.NumberError saying what to
+// write.
+func atoi(s string) (int, error) {
+	n, err := schema.ParseDecimal(s)
+	if err != nil {
+		return 0, err
+	}
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("%s is %w", s, schema.ErrNumberRange)
+	}
+	return int(n), nil
 }

@@ -68,7 +68,12 @@
 //     Python 2 json.dumps(indent=2) layout with ", " at line ends, then an empty line); inside a
 //     rule the keys come in the repository's fixed order (calicoctl's order was arbitrary).
 //   - `rule update` accepts the rules JSON with or without "id" (calicoctl required it before
-//     v0.21 and rejected it after); when present it must equal the profile name.
+//     v0.21 and rejected it after); when present it must equal the profile name. It must be
+//     JSON, as calicoctl's json.loads required (YAML would read {"dst_ports": [010]} as port 8).
+//   - Numbers in rule text (ports, type, code, protocol numbers) and --at are plain decimal
+//     (schema.ParseDecimal): calicoctl's int() took "010" as 10, "+1" and " 1"; these are refused
+//     with calicoctl's message for the field (where it had one) and, on standard error, what to
+//     write instead.
 //   - `rule add`/`rule remove` compare rules the way calicoctl did (every field equal, nets as
 //     networks), see schema.Rule.SameAs.
 //   - Endpoints have no orchestrator or workload in this model. `endpoint show` prints

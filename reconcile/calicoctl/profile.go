@@ -155,8 +155,11 @@ func Profile(ctx context.Context, env Env, args []string) int {
 		}
 		pos := 0
 		if hasAt {
-			n, ok := atoi(at)
-			if !ok {
+			n, err := atoi(at)
+			switch {
+			case errors.Is(err, schema.ErrNotDecimal):
+				return c.fail("--at: %v", err)
+			case err != nil:
 				return c.fail("--at=%s: the position must be an integer (1 is the first rule)", at)
 			}
 			pos = n
@@ -195,7 +198,8 @@ func (c *cmd) validProfileName(name string) bool {
 // the values of the rule words, prints every problem in calicoctl's order, and reports whether
 // all are fine.
 func (c *cmd) validArgs(name string, words []string) bool {
-	var tags, cidrs, icmps, ports []string
+	var tags, cidrs, ports []string
+	var icmps [][2]string // keyword, value
 	icmpFamily := 0
 	for i := 0; i < len(words); i++ {
 		w := words[i]
@@ -209,7 +213,7 @@ func (c *cmd) validArgs(name string, words []string) bool {
 		case "cidr":
 			cidrs = append(cidrs, next)
 		case "type", "code":
-			icmps = append(icmps, next)
+			icmps = append(icmps, [2]string{w, next})
 		case "ports":
 			ports = append(ports, next)
 		case "prefix":
@@ -244,14 +248,28 @@ func (c *cmd) validArgs(name string, words []string) bool {
 	if !cidrOK {
 		versionsOK = true // calicoctl checks versions only of valid CIDRs
 	}
-	for _, s := range icmps {
-		n, ok := atoi(s)
-		icmpOK = icmpOK && ok && n >= 0 && n <= 254 && strings.TrimLeft(s, "0123456789") == ""
+	// A number in another notation than plain decimal (010, +80, 0x50) gets calicoctl's
+	// message and, on standard error, what to write instead.
+	var notDecimal []string
+	for _, kw := range icmps {
+		n, err := atoi(kw[1])
+		icmpOK = icmpOK && err == nil && n >= 0 && n <= 254
+		if errors.Is(err, schema.ErrNotDecimal) {
+			notDecimal = append(notDecimal, fmt.Sprintf("%s: %v", kw[0], err))
+		}
 	}
 	for _, s := range ports {
 		_, err := schema.ParsePorts(s)
 		portsOK = portsOK && err == nil
+		if errors.Is(err, schema.ErrNotDecimal) {
+			notDecimal = append(notDecimal, strings.Replace(err.Error(), "invalid ports: ", "ports: ", 1))
+		}
 	}
+	defer func() {
+		for _, m := range notDecimal {
+			fmt.Fprintf(c.err, "reconcile: %s\n", m)
+		}
+	}()
 	if !profileOK {
 		c.paragraph(msgProfileName)
 	}
