@@ -10,8 +10,10 @@ package schema
 // unchecked.
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -318,10 +320,10 @@ func (x *crossFile) testNames() {
 // claim is one net of an endpoint, for the address conflict sweep.
 type claim struct {
 	p    netip.Prefix // masked
-	ep   int          // index of the endpoint (repository order)
-	seq  int          // repository order of the net
-	key  string       // "ipv4_nets" or "ipv6_nets"
-	item int          // index in the list
+	ep   int32        // index of the endpoint (repository order)
+	seq  int32        // repository order of the net
+	item int32        // index in ipv4_nets, or in ipv6_nets when v6
+	v6   bool
 }
 
 // addressConflicts reports nets claimed by two endpoints (SPEC §3: no two endpoints may claim
@@ -334,7 +336,11 @@ type claim struct {
 // It sorts the masked prefixes by address, then length, and sweeps them with a stack of the
 // enclosing prefixes (at most 33 or 129 deep): O(n log n) for n nets.
 func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
-	var cs []claim
+	n := 0
+	for _, ep := range eps {
+		n += len(ep.e.IPv4Nets) + len(ep.e.IPv6Nets)
+	}
+	cs := make([]claim, 0, n)
 	for i, ep := range eps {
 		if skip[i] {
 			continue
@@ -349,29 +355,34 @@ func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
 				if err != nil || p.Addr().Is4In6() || p.Addr().Is4() != f.v4 {
 					continue // reported by checker.endpoint
 				}
-				cs = append(cs, claim{p: p.Masked(), ep: i, seq: len(cs), key: f.key, item: j})
+				cs = append(cs, claim{p: p.Masked(), ep: int32(i), seq: int32(len(cs)), item: int32(j), v6: !f.v4})
 			}
 		}
 	}
-	sort.Slice(cs, func(i, j int) bool {
-		a, b := cs[i], cs[j]
+	slices.SortFunc(cs, func(a, b claim) int {
 		if c := a.p.Addr().Compare(b.p.Addr()); c != 0 {
-			return c < 0
+			return c
 		}
-		if a.p.Bits() != b.p.Bits() {
-			return a.p.Bits() < b.p.Bits()
+		if c := cmp.Compare(a.p.Bits(), b.p.Bits()); c != 0 {
+			return c
 		}
-		return a.seq < b.seq
+		return cmp.Compare(a.seq, b.seq)
 	})
 	text := func(c claim) string {
-		if c.key == "ipv4_nets" {
-			return eps[c.ep].e.IPv4Nets[c.item]
+		if c.v6 {
+			return eps[c.ep].e.IPv6Nets[c.item]
 		}
-		return eps[c.ep].e.IPv6Nets[c.item]
+		return eps[c.ep].e.IPv4Nets[c.item]
+	}
+	field := func(c claim) string {
+		if c.v6 {
+			return "ipv6_nets"
+		}
+		return "ipv4_nets"
 	}
 	where := func(c claim) string {
 		e := eps[c.ep].e
-		p, ok := eps[c.ep].fp[itemKey(c.key, c.item)]
+		p, ok := eps[c.ep].fp[itemKey(field(c), int(c.item))]
 		if !ok {
 			p = e.Pos
 		}
@@ -380,17 +391,18 @@ func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
 	report := func(later, earlier claim, same bool) {
 		e := eps[later.ep]
 		c := &checker{path: e.e.Path, errs: errs, fp: e.fp, base: e.e.Pos}
-		key := itemKey(later.key, later.item)
+		f := field(later)
+		key := itemKey(f, int(later.item))
 		other := eps[earlier.ep].e
 		switch {
 		case later.ep == earlier.ep && text(later) == text(earlier):
-			c.errf(key, "%s: %s is listed twice (also at %s)", later.key, text(later), where(earlier))
+			c.errf(key, "%s: %s is listed twice (also at %s)", f, text(later), where(earlier))
 		case later.ep == earlier.ep:
-			c.errf(key, "%s: %s is listed twice: it is the same net as %s (%s)", later.key, text(later), text(earlier), where(earlier))
+			c.errf(key, "%s: %s is listed twice: it is the same net as %s (%s)", f, text(later), text(earlier), where(earlier))
 		case same && text(later) == text(earlier):
-			c.errf(key, "%s: %s of endpoint %q is also claimed by endpoint %q (%s)", later.key, text(later), e.e.ID, other.ID, where(earlier))
+			c.errf(key, "%s: %s of endpoint %q is also claimed by endpoint %q (%s)", f, text(later), e.e.ID, other.ID, where(earlier))
 		default:
-			c.errf(key, "%s: %s of endpoint %q overlaps %s of endpoint %q (%s)", later.key, text(later), e.e.ID, text(earlier), other.ID, where(earlier))
+			c.errf(key, "%s: %s of endpoint %q overlaps %s of endpoint %q (%s)", f, text(later), e.e.ID, text(earlier), other.ID, where(earlier))
 		}
 	}
 
