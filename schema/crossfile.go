@@ -21,6 +21,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// fileStart is the position of an error about a whole file (every error has a position).
+var fileStart = Pos{Line: 1, Col: 1}
+
 // epAt is a decoded endpoint and the positions of its fields.
 type epAt struct {
 	e  *Endpoint
@@ -76,7 +79,7 @@ func (x *crossFile) addProfile(p string, prof *Profile) {
 	if first, dup := x.profileFile[id]; dup {
 		// Two files for one profile (WEB.yaml and WEB.json): reported on the later one,
 		// at its id when it has one.
-		pos := Pos{}
+		pos := fileStart
 		if prof != nil && prof.ID != "" {
 			pos = prof.Pos
 		}
@@ -153,7 +156,7 @@ func (x *crossFile) caseCollisions(paths []string) {
 		case !dup:
 			first[k] = p
 		case f != p:
-			*x.errs = append(*x.errs, &Error{Path: p, Msg: fmt.Sprintf(
+			*x.errs = append(*x.errs, &Error{Path: p, Pos: fileStart, Msg: fmt.Sprintf(
 				"the file name differs from %s only in case: the two collide on case-insensitive file systems (macOS, Windows); rename one", f)})
 		}
 	}
@@ -257,7 +260,7 @@ func (x *crossFile) profileRefs() {
 		}
 	}
 	for pid, r := range unchecked {
-		*x.errs = append(*x.errs, &Error{Path: x.brokenProfile[pid], Msg: clip(fmt.Sprintf(
+		*x.errs = append(*x.errs, &Error{Path: x.brokenProfile[pid], Pos: fileStart, Msg: clip(fmt.Sprintf(
 			"%s not checked: the file has errors",
 			countRefs(r.n, fmt.Sprintf("to profile %q (from %s)", pid, listOf(r.files, false)))))})
 	}
@@ -293,7 +296,7 @@ func (x *crossFile) testRefs() {
 		return
 	}
 	for p := range x.brokenEndpoints {
-		*x.errs = append(*x.errs, &Error{Path: p, Msg: clip(fmt.Sprintf(
+		*x.errs = append(*x.errs, &Error{Path: p, Pos: fileStart, Msg: clip(fmt.Sprintf(
 			"%s not checked: the file has errors and may define them",
 			countRefs(unchecked.n, fmt.Sprintf("from %s to endpoint ids not found (%s)", listOf(unchecked.files, false), listOf(unchecked.names, true)))))})
 	}

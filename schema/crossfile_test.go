@@ -33,7 +33,7 @@ var crossCases = []struct {
 			"endpoints/b.yaml":  "endpoints:\n" + ep("web-2", "node-2", "caliweb2", "profile_ids: [WEB]"),
 		},
 		want: []string{
-			`profiles/WEB.yaml: 2 references to profile "WEB" (from endpoints/a.yaml, endpoints/b.yaml) were not checked: the file has errors`,
+			`profiles/WEB.yaml:1:1: 2 references to profile "WEB" (from endpoints/a.yaml, endpoints/b.yaml) were not checked: the file has errors`,
 			"profiles/WEB.yaml:5:1: syntax error: did not find expected ',' or ']' (while parsing a flow sequence that starts at line 4 column 16)",
 		},
 	},
@@ -45,7 +45,7 @@ var crossCases = []struct {
 		},
 		want: []string{
 			"endpoints/a.yaml:2:68: profile_ids: profile \"OTHER\" does not exist (no profiles/OTHER.yaml or .json)",
-			`profiles/DB.json: 1 reference to profile "DB" (from endpoints/a.yaml) was not checked: the file has errors`,
+			`profiles/DB.json:1:1: 1 reference to profile "DB" (from endpoints/a.yaml) was not checked: the file has errors`,
 			"profiles/DB.json:1:32: syntax error: not valid JSON: invalid character '}' looking for beginning of value",
 		},
 	},
@@ -56,7 +56,7 @@ var crossCases = []struct {
 			"endpoints/a.yaml":  "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "profile_ids: [WEB]") + ep("web-2", "node-1", "caliweb2", "profile_ids: [WEB]"),
 		},
 		want: []string{
-			`profiles/WEB.yaml: 2 references to profile "WEB" (from endpoints/a.yaml) were not checked: the file has errors`,
+			`profiles/WEB.yaml:1:1: 2 references to profile "WEB" (from endpoints/a.yaml) were not checked: the file has errors`,
 			"profiles/WEB.yaml:1:1: expected a profile (a mapping of keys), found a list",
 		},
 	},
@@ -68,9 +68,9 @@ var crossCases = []struct {
 			"endpoints/a.yaml":  "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "profile_ids: [WEB, APP]"),
 		},
 		want: []string{
-			`profiles/APP.yaml: 1 reference to profile "APP" (from endpoints/a.yaml) was not checked: the file has errors`,
+			`profiles/APP.yaml:1:1: 1 reference to profile "APP" (from endpoints/a.yaml) was not checked: the file has errors`,
 			"profiles/APP.yaml:1:1: empty file: expected a profile",
-			`profiles/WEB.yaml: 1 reference to profile "WEB" (from endpoints/a.yaml) was not checked: the file has errors`,
+			`profiles/WEB.yaml:1:1: 1 reference to profile "WEB" (from endpoints/a.yaml) was not checked: the file has errors`,
 			"profiles/WEB.yaml:1:1: id is required (the profile name, equal to the file name)",
 		},
 	},
@@ -84,7 +84,7 @@ var crossCases = []struct {
 		},
 		want: []string{
 			"endpoints/a.yaml:2:71: profile_ids: profile \"WEBX\" does not exist (no profiles/WEBX.yaml or .json)",
-			`profiles/WEB.yaml: 1 reference to profile "WEB" (from endpoints/a.yaml) was not checked: the file has errors`,
+			`profiles/WEB.yaml:1:1: 1 reference to profile "WEB" (from endpoints/a.yaml) was not checked: the file has errors`,
 			"profiles/WEB.yaml:1:5: id: \"WEBX\" does not match the file name \"WEB\" (a profile's id is its file name without extension)",
 		},
 	},
@@ -118,7 +118,7 @@ var crossCases = []struct {
 			"profiles/WEB.yaml": "id: [WEB]\n",
 		},
 		want: []string{
-			`profiles/WEB.yaml: profile "WEB" is defined twice: also in profiles/WEB.json`,
+			`profiles/WEB.yaml:1:1: profile "WEB" is defined twice: also in profiles/WEB.json`,
 			"profiles/WEB.yaml:1:5: id: expected a string, found a list",
 		},
 	},
@@ -130,8 +130,8 @@ var crossCases = []struct {
 		refused: []*Error{{Path: "profiles/WEB.yaml", Msg: "a symbolic link: write the file itself"}},
 		want: []string{
 			"endpoints/a.yaml:2:71: profile_ids: profile \"WEB2\" does not exist (no profiles/WEB2.yaml or .json)",
-			`profiles/WEB.yaml: 2 references to profile "WEB" (from endpoints/a.yaml) were not checked: the file has errors`,
 			"profiles/WEB.yaml: a symbolic link: write the file itself",
+			`profiles/WEB.yaml:1:1: 2 references to profile "WEB" (from endpoints/a.yaml) were not checked: the file has errors`,
 		},
 	},
 
@@ -147,7 +147,7 @@ var crossCases = []struct {
 				"  - {from: db-2, to: web-1, protocol: icmp, expect: deny}\n",
 		},
 		want: []string{
-			`endpoints/b.yaml: 3 references from tests/t.yaml to endpoint ids not found ("db-1", "db-2") were not checked: the file has errors and may define them`,
+			`endpoints/b.yaml:1:1: 3 references from tests/t.yaml to endpoint ids not found ("db-1", "db-2") were not checked: the file has errors and may define them`,
 			"endpoints/b.yaml:3:1: syntax error: did not find expected ',' or '}' (while parsing a flow mapping that starts at line 2 column 5)",
 		},
 	},
@@ -160,9 +160,9 @@ var crossCases = []struct {
 			"tests/u.yaml":     "tests:\n  - {from: db-1, to: db-3, protocol: tcp, port: 5432, expect: allow}\n",
 		},
 		want: []string{
-			`endpoints/a.yaml: 3 references from tests/t.yaml, tests/u.yaml to endpoint ids not found ("db-2", "db-3", "web-1") were not checked: the file has errors and may define them`,
+			`endpoints/a.yaml:1:1: 3 references from tests/t.yaml, tests/u.yaml to endpoint ids not found ("db-2", "db-3", "web-1") were not checked: the file has errors and may define them`,
 			`endpoints/a.yaml:1:1: unknown key "endpoint" in a mapping with "endpoints" (did you mean "endpoints"?)`,
-			`endpoints/b.json: 3 references from tests/t.yaml, tests/u.yaml to endpoint ids not found ("db-2", "db-3", "web-1") were not checked: the file has errors and may define them`,
+			`endpoints/b.json:1:1: 3 references from tests/t.yaml, tests/u.yaml to endpoint ids not found ("db-2", "db-3", "web-1") were not checked: the file has errors and may define them`,
 			"endpoints/b.json:1:74: expected an endpoint (a mapping of keys), found a string",
 		},
 	},
@@ -173,7 +173,7 @@ var crossCases = []struct {
 			"tests/t.yaml":     "tests:\n  - {from: web-1, to: web-1, protocol: tcp, port: 80, expect: allow}\n",
 		},
 		want: []string{
-			`endpoints/a.yaml: 2 references from tests/t.yaml to endpoint ids not found ("web-1") were not checked: the file has errors and may define them`,
+			`endpoints/a.yaml:1:1: 2 references from tests/t.yaml to endpoint ids not found ("web-1") were not checked: the file has errors and may define them`,
 			"endpoints/a.yaml:2:5: id is required",
 		},
 	},
@@ -184,8 +184,8 @@ var crossCases = []struct {
 		},
 		refused: []*Error{{Path: "endpoints/a.yaml", Msg: "a symbolic link: write the file itself"}},
 		want: []string{
-			`endpoints/a.yaml: 1 reference from tests/t.yaml to endpoint ids not found ("web-1") was not checked: the file has errors and may define them`,
 			"endpoints/a.yaml: a symbolic link: write the file itself",
+			`endpoints/a.yaml:1:1: 1 reference from tests/t.yaml to endpoint ids not found ("web-1") was not checked: the file has errors and may define them`,
 		},
 	},
 	{
@@ -315,10 +315,10 @@ var crossCases = []struct {
 		},
 		refused: []*Error{{Path: "tests/T.yaml", Msg: "a symbolic link: write the file itself"}},
 		want: []string{
-			"endpoints/a.yaml: the file name differs from endpoints/A.yaml only in case: the two collide on case-insensitive file systems (macOS, Windows); rename one",
-			"profiles/web.yaml: the file name differs from profiles/WEB.yaml only in case: the two collide on case-insensitive file systems (macOS, Windows); rename one",
+			"endpoints/a.yaml:1:1: the file name differs from endpoints/A.yaml only in case: the two collide on case-insensitive file systems (macOS, Windows); rename one",
+			"profiles/web.yaml:1:1: the file name differs from profiles/WEB.yaml only in case: the two collide on case-insensitive file systems (macOS, Windows); rename one",
 			"tests/T.yaml: a symbolic link: write the file itself",
-			"tests/t.yaml: the file name differs from tests/T.yaml only in case: the two collide on case-insensitive file systems (macOS, Windows); rename one",
+			"tests/t.yaml:1:1: the file name differs from tests/T.yaml only in case: the two collide on case-insensitive file systems (macOS, Windows); rename one",
 		},
 	},
 	{
@@ -371,7 +371,7 @@ func TestUncheckedReferencesOneLine(t *testing.T) {
 	if len(errs) != 2 {
 		t.Fatalf("got %d errors, want the syntax error and one line:\n%v", len(errs), errs)
 	}
-	want := `profiles/WEB.yaml: 500 references to profile "WEB" (from endpoints/e000.yaml, endpoints/e001.yaml, endpoints/e002.yaml, and 497 more) were not checked: the file has errors`
+	want := `profiles/WEB.yaml:1:1: 500 references to profile "WEB" (from endpoints/e000.yaml, endpoints/e001.yaml, endpoints/e002.yaml, and 497 more) were not checked: the file has errors`
 	if got := errs[0].Error(); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
