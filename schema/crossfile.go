@@ -336,8 +336,9 @@ type claim struct {
 // path, then position), naming the earlier one. Endpoints in skip (second definitions of an
 // id, already reported) and nets that are not valid are left out.
 //
-// It sorts the masked prefixes by address, then length, and sweeps them with a stack of the
-// enclosing prefixes (at most 33 or 129 deep): O(n log n) for n nets.
+// A net enclosing nets of several other endpoints is reported once, on it, with the count and
+// the first two. It sorts the masked prefixes by address, then length, and sweeps them with a
+// stack of the enclosing prefixes (at most 33 or 129 deep): O(n log n) for n nets.
 func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
 	n := 0
 	for _, ep := range eps {
@@ -409,6 +410,10 @@ func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
 		}
 	}
 
+	// Nets of other endpoints that a net encloses, by the enclosing net's seq: one wide net
+	// (a 0.0.0.0/0 written by mistake) is one error, not one per endpoint of the fleet.
+	inside := map[int32][]claim{}
+	var outers []claim
 	var stack []claim // enclosing prefixes of the current one, outermost first
 	for i := 0; i < len(cs); {
 		j := i + 1
@@ -416,15 +421,18 @@ func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
 			j++
 		}
 		group := cs[i:j] // one prefix, in repository order
-		for k := 1; k < len(group); k++ {
-			earlier := group[0]
-			for m := 0; m < k; m++ {
-				if group[m].ep == group[k].ep {
-					earlier = group[m]
-					break
+		if len(group) > 1 {
+			firstOf := map[int32]claim{} // the endpoint's first claim of the prefix
+			for k, c := range group {
+				if f, ok := firstOf[c.ep]; ok {
+					report(c, f, true)
+					continue
+				}
+				firstOf[c.ep] = c
+				if k > 0 {
+					report(c, group[0], true)
 				}
 			}
-			report(group[k], earlier, true)
 		}
 		cur := group[0]
 		for len(stack) > 0 && !stack[len(stack)-1].p.Contains(cur.p.Addr()) {
@@ -434,13 +442,40 @@ func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
 			if s.ep == cur.ep {
 				continue // one endpoint's nets may nest
 			}
-			if s.seq < cur.seq {
-				report(cur, s, false)
-			} else {
-				report(s, cur, false)
+			if len(inside[s.seq]) == 0 {
+				outers = append(outers, s)
 			}
+			inside[s.seq] = append(inside[s.seq], cur)
 		}
 		stack = append(stack, cur)
 		i = j
+	}
+
+	slices.SortFunc(outers, func(a, b claim) int { return cmp.Compare(a.seq, b.seq) })
+	for _, o := range outers {
+		in := inside[o.seq]
+		if len(in) == 1 {
+			if o.seq < in[0].seq {
+				report(in[0], o, false)
+			} else {
+				report(o, in[0], false)
+			}
+			continue
+		}
+		slices.SortFunc(in, func(a, b claim) int { return cmp.Compare(a.seq, b.seq) })
+		e := eps[o.ep]
+		c := &checker{path: e.e.Path, errs: errs, fp: e.fp, base: e.e.Pos}
+		f := field(o)
+		const show = 2
+		var list []string
+		for _, x := range in[:show] {
+			list = append(list, fmt.Sprintf("%s of endpoint %q (%s)", text(x), eps[x.ep].e.ID, where(x)))
+		}
+		more := ""
+		if len(in) > show {
+			more = fmt.Sprintf(" and %d more", len(in)-show)
+		}
+		c.errf(itemKey(f, int(o.item)), "%s: %s of endpoint %q overlaps %d nets of other endpoints: %s%s",
+			f, text(o), e.e.ID, len(in), strings.Join(list, ", "), more)
 	}
 }
