@@ -163,7 +163,8 @@ func (x *crossFile) caseCollisions(paths []string) {
 }
 
 // endpointConflicts reports endpoint ids defined twice and interfaces used twice on a host. It
-// returns the indexes (in x.eps) of the endpoints reported as second definitions of an id.
+// returns the indexes (in x.eps) of the endpoints reported as second definitions of an id,
+// which the later checks of conflicts leave out.
 func (x *crossFile) endpointConflicts() map[int]bool {
 	ids := map[string]*Endpoint{}
 	dupID := map[int]bool{}
@@ -176,9 +177,9 @@ func (x *crossFile) endpointConflicts() map[int]bool {
 			if first, dup := ids[e.ID]; dup {
 				c.errf("id", "id: endpoint %q is defined twice: also at %s:%d", e.ID, first.Path, first.Pos.Line)
 				dupID[i] = true
-			} else {
-				ids[e.ID] = e
+				continue // a copy of an endpoint is one mistake: not also its interface
 			}
+			ids[e.ID] = e
 		}
 		if e.Host != "" && e.Interface != "" {
 			k := hostIf{e.Host, e.Interface}

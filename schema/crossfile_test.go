@@ -310,11 +310,12 @@ var crossCases = []struct {
 		},
 	},
 	{
-		// A copy of an endpoint is one mistake: its id is reported, not also its addresses.
+		// A copy of an endpoint is one mistake: its id is reported, not also its interface
+		// and its addresses.
 		name: "an endpoint defined twice is not also an address conflict",
 		files: map[string]string{
 			"endpoints/a.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "ipv4_nets: [198.18.1.2/32]"),
-			"endpoints/b.yaml": "endpoints:\n" + ep("web-1", "node-2", "caliweb1", "ipv4_nets: [198.18.1.2/32]"),
+			"endpoints/b.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "ipv4_nets: [198.18.1.2/32]"),
 		},
 		want: []string{
 			"endpoints/b.yaml:2:10: id: endpoint \"web-1\" is defined twice: also at endpoints/a.yaml:2",

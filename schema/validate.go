@@ -407,6 +407,13 @@ func (c *checker) expectation(x *Expectation) {
 // Load decodes and validates every repository file (those FileKind recognises; others are
 // ignored). It returns the repository (as much of it as could be decoded) and every error,
 // sorted; the Errors are nil when the repository is valid.
+//
+// Besides each file's own rules it checks the files against each other (crossfile.go):
+// references (profile_ids to profiles/<ID>.*, tests' from and to to endpoint ids) and
+// conflicts (a profile in two files, an endpoint id twice, one interface of a host twice, two
+// endpoints claiming overlapping nets, SPEC §3; file names equal but for case; two tests of one
+// name). A reference into a file that could not be decoded is not reported as missing: that
+// file gets one error (at 1:1) counting the references left unchecked.
 func Load(files map[string][]byte) (*Repository, Errors) { return LoadFiles(files, nil) }
 
 // LoadFiles is Load for files read by a source that also refused some entries (a symbolic
