@@ -3,7 +3,6 @@ package schema
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"regexp"
 	"sort"
 	"strconv"
@@ -409,6 +408,13 @@ func (c *checker) expectation(x *Expectation) {
 // Load decodes and validates every repository file (those FileKind recognises; others are
 // ignored). It returns the repository (as much of it as could be decoded) and every error,
 // sorted; the Errors are nil when the repository is valid.
+//
+// Besides each file's own rules it checks the files against each other (crossfile.go):
+// references (profile_ids to profiles/<ID>.*, tests' from and to to endpoint ids) and
+// conflicts (a profile in two files, an endpoint id twice, one interface of a host twice, two
+// endpoints claiming overlapping nets, SPEC §3; file names equal but for case; two tests of one
+// name). A reference into a file that could not be decoded is not reported as missing: that
+// file gets one error (at 1:1) counting the references left unchecked.
 func Load(files map[string][]byte) (*Repository, Errors) { return LoadFiles(files, nil) }
 
 // LoadFiles is Load for files read by a source that also refused some entries (a symbolic
@@ -423,105 +429,70 @@ func LoadFiles(files map[string][]byte, refused Errors) (*Repository, Errors) {
 	}
 	sort.Strings(paths)
 
-	type epAt struct {
-		e  *Endpoint
-		fp fieldPos
+	x := &crossFile{
+		repo:            repo,
+		errs:            &errs,
+		profileFile:     map[string]string{},
+		brokenProfile:   map[string]string{},
+		brokenEndpoints: map[string]bool{},
 	}
-	type testAt struct {
-		x  *Expectation
-		fp fieldPos
+	for _, e := range refused {
+		x.unreadable(e.Path)
 	}
-	var eps []epAt
-	var tests []testAt
 	for _, p := range paths {
 		data := files[p]
 		d := &decoder{path: p}
 		switch FileKind(p) {
 		case KindProfile:
-			root := d.parse(data, "a profile")
-			if root == nil {
-				break
+			var prof *Profile
+			if root := d.parse(data, "a profile"); root != nil {
+				prof, _ = d.profile(root)
 			}
-			prof, ok := d.profile(root)
-			if !ok || prof.ID == "" {
-				break
-			}
-			if first, dup := repo.Profiles[prof.ID]; dup {
-				d.errAt(prof.Pos, "profile %q is defined twice: also in %s", prof.ID, first.Path)
-				break
-			}
-			repo.Profiles[prof.ID] = prof
+			x.addProfile(p, prof)
 		case KindEndpoints:
-			root := d.parse(data, `"endpoints:" and a list of endpoints`)
-			if root == nil {
-				break
-			}
-			d.topList(root, "endpoints", "endpoints", func(v *yaml.Node) {
-				if e, fp, ok := d.endpoint(v); ok {
+			// complete stays true while every endpoint of the file was decoded with an id:
+			// otherwise a test naming an unknown endpoint may name one of this file.
+			complete := false
+			if root := d.parse(data, `"endpoints:" and a list of endpoints`); root != nil {
+				items, ok := topListLen(root, "endpoints")
+				seen := 0
+				d.topList(root, "endpoints", "endpoints", func(v *yaml.Node) {
+					seen++
+					e, fp, ok := d.endpoint(v)
+					if !ok {
+						items = -1
+						return
+					}
+					if e.ID == "" {
+						items = -1
+					}
 					c := &checker{path: p, errs: &d.errs, fp: fp, base: e.Pos}
 					c.endpoint(e)
-					eps = append(eps, epAt{e, fp})
+					x.eps = append(x.eps, epAt{e, fp})
 					repo.Endpoints = append(repo.Endpoints, e)
-				}
-			})
+				})
+				complete = ok && seen == items && !d.stop
+			}
+			if !complete {
+				x.brokenEndpoints[p] = true
+			}
 		case KindTests:
 			root := d.parse(data, `"tests:" and a list of tests`)
 			if root == nil {
 				break
 			}
 			d.topList(root, "tests", "tests", func(v *yaml.Node) {
-				if x, fp, ok := d.expectation(v); ok {
-					c := &checker{path: p, errs: &d.errs, fp: fp, base: x.Pos}
-					c.expectation(x)
-					tests = append(tests, testAt{x, fp})
-					repo.Tests = append(repo.Tests, x)
+				if t, fp, ok := d.expectation(v); ok {
+					c := &checker{path: p, errs: &d.errs, fp: fp, base: t.Pos}
+					c.expectation(t)
+					x.tests = append(x.tests, testAt{t, fp})
+					repo.Tests = append(repo.Tests, t)
 				}
 			})
 		}
 		errs = append(errs, d.errs...)
 	}
-
-	// Cross-file checks.
-	ids := map[string]*Endpoint{}
-	type hostIf struct{ host, ifname string }
-	ifaces := map[hostIf]*Endpoint{}
-	for _, ep := range eps {
-		e := ep.e
-		c := &checker{path: e.Path, errs: &errs, fp: ep.fp, base: e.Pos}
-		if e.ID != "" {
-			if first, dup := ids[e.ID]; dup {
-				c.errf("id", "id: endpoint %q is defined twice: also at %s:%d", e.ID, first.Path, first.Pos.Line)
-			} else {
-				ids[e.ID] = e
-			}
-		}
-		if e.Host != "" && e.Interface != "" {
-			k := hostIf{e.Host, e.Interface}
-			if first, dup := ifaces[k]; dup {
-				c.errf("interface", "interface: %q on host %q is already used by endpoint %q (%s:%d)", e.Interface, e.Host, first.ID, first.Path, first.Pos.Line)
-			} else {
-				ifaces[k] = e
-			}
-		}
-		for i, pid := range e.ProfileIDs {
-			if _, ok := repo.Profiles[pid]; !ok {
-				c.errf(itemKey("profile_ids", i), "profile_ids: profile %q does not exist (no profiles/%s.yaml or .json)", pid, pid)
-			}
-		}
-	}
-	for _, t := range tests {
-		x := t.x
-		c := &checker{path: x.Path, errs: &errs, fp: t.fp, base: x.Pos}
-		for _, f := range []struct{ key, v string }{{"from", x.From}, {"to", x.To}} {
-			if f.v == "" || ids[f.v] != nil {
-				continue
-			}
-			if _, err := netip.ParseAddr(f.v); err == nil {
-				continue
-			}
-			c.errf(f.key, "%s: %q is neither an endpoint id nor an IP address", f.key, f.v)
-		}
-	}
+	x.check(paths)
 	if len(errs) == 0 {
 		return repo, nil
 	}

@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -72,11 +73,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, euid int)
 	return 0
 }
 
+// plural writes "1 probe" or "3 probes".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
 // errUnexpected says that some probe disagreed with the simulator (the table shows which).
 type errUnexpected int
 
 func (e errUnexpected) Error() string {
-	return fmt.Sprintf("%d probes did not do what the simulator expected", int(e))
+	return fmt.Sprintf("%s did not do what the simulator expected", plural(int(e), "probe"))
 }
 
 func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout time.Duration, parallel int, stdout io.Writer) error {
@@ -115,7 +124,7 @@ func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout t
 		return fmt.Errorf("build the lab: %w", err)
 	}
 	defer l.Close()
-	fmt.Fprintf(stdout, "Lab %s: %d hosts, %d workloads (network namespaces %s-*)\n\n", l.Prefix, len(l.Hosts()), len(l.Workloads()), l.Prefix)
+	fmt.Fprintf(stdout, "Lab %s: %s, %s (network namespaces %s-*)\n\n", l.Prefix, plural(len(l.Hosts()), "host"), plural(len(l.Workloads()), "workload"), l.Prefix)
 
 	stateRoot, err := os.MkdirTemp("", "reconcile-lab-state-")
 	if err != nil {
@@ -151,9 +160,9 @@ func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout t
 		bad += PrintTests(stdout, tests, outcomes[len(probes):])
 	}
 	if skipped > 0 {
-		fmt.Fprintf(stdout, "(%d tests are not between two workloads of the lab, or use a protocol the lab cannot send: left to `reconcile test`)\n", skipped)
+		fmt.Fprintf(stdout, "(left to `reconcile test`: %s not between two workloads of the lab, or with a protocol the lab cannot send)\n", plural(skipped, "test"))
 	}
-	fmt.Fprintf(stdout, "\n%d probes: %d as expected, %d unexpected\n", len(outcomes), len(outcomes)-bad, bad)
+	fmt.Fprintf(stdout, "\n%s: %d as expected, %d unexpected\n", plural(len(outcomes), "probe"), len(outcomes)-bad, bad)
 	log.Info("demo done", "elapsed", time.Since(start).Round(time.Millisecond))
 	if bad > 0 {
 		return errUnexpected(bad)

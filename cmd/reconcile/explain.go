@@ -133,7 +133,7 @@ func (g *globals) loadNetwork(ctx context.Context) (*simulate.Network, *source.S
 		for _, e := range errs {
 			fmt.Fprintln(g.stderr, e.Error())
 		}
-		fmt.Fprintf(g.stderr, "reconcile: the repository at %s is invalid (%d errors)\n", snap.Revision, len(errs))
+		fmt.Fprintf(g.stderr, "reconcile: the repository at %s is invalid (%s)\n", snap.Revision, countNoun(len(errs), "error"))
 		return nil, nil, exitCode(1)
 	}
 	if repo == nil {

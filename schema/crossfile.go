@@ -1,0 +1,482 @@
+package schema
+
+// This file holds the checks of LoadFiles that need more than one file: references between
+// files (endpoint -> profile, test -> endpoint), and conflicts between files (one id defined
+// twice, one interface or one address claimed twice, file names that collide on
+// case-insensitive file systems).
+//
+// One root cause, one error: a reference into a file that could not be decoded is not reported
+// as a missing target; the broken file gets one line saying how many references were left
+// unchecked.
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// fileStart is the position of an error about a whole file (every error has a position).
+var fileStart = Pos{Line: 1, Col: 1}
+
+// epAt is a decoded endpoint and the positions of its fields.
+type epAt struct {
+	e  *Endpoint
+	fp fieldPos
+}
+
+// testAt is a decoded test and the positions of its fields.
+type testAt struct {
+	x  *Expectation
+	fp fieldPos
+}
+
+// crossFile collects what the per-file pass of LoadFiles learned for the cross-file checks.
+type crossFile struct {
+	repo *Repository
+	errs *Errors
+	eps  []epAt
+	// tests in file order.
+	tests []testAt
+	// profileFile maps a profile file stem to the first file (in path order) of that stem.
+	profileFile map[string]string
+	// brokenProfile maps a file stem to the first file of that stem that could not be decoded
+	// into a profile (syntax error, not a mapping, id missing or not the stem, refused).
+	brokenProfile map[string]string
+	// brokenEndpoints holds the endpoints files that may define endpoints that were not
+	// decoded (the file, its list or one of its endpoints could not be read, or an endpoint
+	// has no id).
+	brokenEndpoints map[string]bool
+	// refused are the repository files a source would not read.
+	refused []string
+}
+
+// unreadable records a repository file that a source refused to read.
+func (x *crossFile) unreadable(p string) {
+	if FileKind(p) != "" {
+		x.refused = append(x.refused, p)
+	}
+	switch FileKind(p) {
+	case KindProfile:
+		if _, ok := x.brokenProfile[stem(p)]; !ok {
+			x.brokenProfile[stem(p)] = p
+		}
+	case KindEndpoints:
+		x.brokenEndpoints[p] = true
+	}
+}
+
+// addProfile records the profile file p and what it decoded to (nil when it could not be
+// decoded). A profile counts under its file stem: a file whose id is missing or differs from
+// the stem is the broken file for the stem, and defines no profile.
+func (x *crossFile) addProfile(p string, prof *Profile) {
+	id := stem(p)
+	if first, dup := x.profileFile[id]; dup {
+		// Two files for one profile (WEB.yaml and WEB.json): reported on the later one,
+		// at its id when it has one.
+		pos := fileStart
+		if prof != nil && prof.ID != "" {
+			pos = prof.Pos
+		}
+		*x.errs = append(*x.errs, &Error{Path: p, Pos: pos, Msg: fmt.Sprintf("profile %q is defined twice: also in %s", id, first)})
+	} else {
+		x.profileFile[id] = p
+	}
+	if prof == nil || prof.ID != id {
+		if _, ok := x.brokenProfile[id]; !ok {
+			x.brokenProfile[id] = p
+		}
+		return
+	}
+	if _, ok := x.repo.Profiles[id]; !ok {
+		x.repo.Profiles[id] = prof
+	}
+}
+
+// topListLen returns the length of the list under key in a file's root mapping (0 for null),
+// and false when the file has no single such key holding a list (then its items cannot all be
+// read). It spends no node budget: it only looks, the decoder reports.
+func topListLen(root *yaml.Node, key string) (int, bool) {
+	if root.Kind != yaml.MappingNode {
+		return 0, false
+	}
+	var val *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := root.Content[i]
+		if k.Kind == yaml.ScalarNode && k.Value == key && k.ShortTag() != "!!merge" {
+			if val != nil {
+				return 0, false
+			}
+			val = root.Content[i+1]
+		}
+	}
+	for hops := 0; val != nil && val.Kind == yaml.AliasNode && hops < 64; hops++ {
+		val = val.Alias
+	}
+	switch {
+	case val == nil:
+		return 0, false
+	case val.Kind == yaml.SequenceNode:
+		return len(val.Content), true
+	case val.Kind == yaml.ScalarNode && val.ShortTag() == "!!null":
+		return 0, true
+	}
+	return 0, false
+}
+
+// check runs the cross-file checks on everything decoded; paths are the files read, sorted.
+func (x *crossFile) check(paths []string) {
+	x.caseCollisions(paths)
+	dupID := x.endpointConflicts()
+	x.profileRefs()
+	addressConflicts(x.eps, dupID, x.errs)
+	x.testRefs()
+	x.testNames()
+}
+
+// caseCollisions reports repository files whose paths differ only in case: a checkout on a
+// case-insensitive file system (macOS, Windows) keeps one of them, so CI there and the hosts
+// would see different repositories.
+func (x *crossFile) caseCollisions(paths []string) {
+	all := append(append([]string(nil), paths...), x.refused...)
+	sort.Strings(all)
+	first := map[string]string{}
+	for _, p := range all {
+		if FileKind(p) == "" {
+			continue
+		}
+		k := strings.ToLower(p)
+		f, dup := first[k]
+		switch {
+		case !dup:
+			first[k] = p
+		case f != p:
+			*x.errs = append(*x.errs, &Error{Path: p, Pos: fileStart, Msg: fmt.Sprintf(
+				"the file name differs from %s only in case: the two collide on case-insensitive file systems (macOS, Windows); rename one", f)})
+		}
+	}
+}
+
+// endpointConflicts reports endpoint ids defined twice and interfaces used twice on a host. It
+// returns the indexes (in x.eps) of the endpoints reported as second definitions of an id,
+// which the later checks of conflicts leave out.
+func (x *crossFile) endpointConflicts() map[int]bool {
+	ids := map[string]*Endpoint{}
+	dupID := map[int]bool{}
+	type hostIf struct{ host, ifname string }
+	ifaces := map[hostIf]*Endpoint{}
+	for i, ep := range x.eps {
+		e := ep.e
+		c := &checker{path: e.Path, errs: x.errs, fp: ep.fp, base: e.Pos}
+		if e.ID != "" {
+			if first, dup := ids[e.ID]; dup {
+				c.errf("id", "id: endpoint %q is defined twice: also at %s:%d", e.ID, first.Path, first.Pos.Line)
+				dupID[i] = true
+				continue // a copy of an endpoint is one mistake: not also its interface
+			}
+			ids[e.ID] = e
+		}
+		if e.Host != "" && e.Interface != "" {
+			k := hostIf{e.Host, e.Interface}
+			if first, dup := ifaces[k]; dup {
+				c.errf("interface", "interface: %q on host %q is already used by endpoint %q (%s:%d)", e.Interface, e.Host, first.ID, first.Path, first.Pos.Line)
+			} else {
+				ifaces[k] = e
+			}
+		}
+	}
+	return dupID
+}
+
+// refs collects the references that could not be checked against one broken file.
+type refs struct {
+	n     int
+	files map[string]bool
+	names map[string]bool
+}
+
+func (r *refs) add(file, name string) {
+	if r.files == nil {
+		r.files, r.names = map[string]bool{}, map[string]bool{}
+	}
+	r.n++
+	r.files[file] = true
+	r.names[name] = true
+}
+
+// listOf renders the first few keys of a set, sorted, with quoting when quote is set.
+func listOf(set map[string]bool, quote bool) string {
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	const show = 3
+	out := make([]string, 0, show+1)
+	for i, k := range keys {
+		if i == show {
+			out = append(out, "and "+strconv.Itoa(len(keys)-show)+" more")
+			break
+		}
+		if quote {
+			k = strconv.Quote(k)
+		}
+		out = append(out, k)
+	}
+	return strings.Join(out, ", ")
+}
+
+// countRefs renders "1 reference ... was" or "3 references ... were".
+func countRefs(n int, what string) string {
+	if n == 1 {
+		return "1 reference " + what + " was"
+	}
+	return strconv.Itoa(n) + " references " + what + " were"
+}
+
+// profileRefs reports profile_ids naming no profile; references to a profile whose file could
+// not be decoded are counted on that file instead.
+func (x *crossFile) profileRefs() {
+	unchecked := map[string]*refs{}
+	for _, ep := range x.eps {
+		e := ep.e
+		c := &checker{path: e.Path, errs: x.errs, fp: ep.fp, base: e.Pos}
+		for i, pid := range e.ProfileIDs {
+			if _, ok := x.repo.Profiles[pid]; ok {
+				continue
+			}
+			if _, broken := x.brokenProfile[pid]; broken {
+				if unchecked[pid] == nil {
+					unchecked[pid] = &refs{}
+				}
+				unchecked[pid].add(e.Path, pid)
+				continue
+			}
+			c.errf(itemKey("profile_ids", i), "profile_ids: profile %q does not exist (no profiles/%s.yaml or .json)", pid, pid)
+		}
+	}
+	for pid, r := range unchecked {
+		*x.errs = append(*x.errs, &Error{Path: x.brokenProfile[pid], Pos: fileStart, Msg: clip(fmt.Sprintf(
+			"%s not checked: the file has errors",
+			countRefs(r.n, fmt.Sprintf("to profile %q (from %s)", pid, listOf(r.files, false)))))})
+	}
+}
+
+// testRefs reports tests whose from or to is neither an endpoint id nor an address. When an
+// endpoints file could not be read completely, an unknown id may be one of its endpoints: the
+// references are then counted once on each such file instead.
+func (x *crossFile) testRefs() {
+	ids := make(map[string]bool, len(x.eps))
+	for _, ep := range x.eps {
+		ids[ep.e.ID] = true
+	}
+	var unchecked refs
+	for _, t := range x.tests {
+		e := t.x
+		c := &checker{path: e.Path, errs: x.errs, fp: t.fp, base: e.Pos}
+		for _, f := range []struct{ key, v string }{{"from", e.From}, {"to", e.To}} {
+			if f.v == "" || ids[f.v] {
+				continue
+			}
+			if _, err := netip.ParseAddr(f.v); err == nil {
+				continue
+			}
+			if len(x.brokenEndpoints) > 0 {
+				unchecked.add(e.Path, f.v)
+				continue
+			}
+			c.errf(f.key, "%s: %q is neither an endpoint id nor an IP address", f.key, f.v)
+		}
+	}
+	if unchecked.n == 0 {
+		return
+	}
+	for p := range x.brokenEndpoints {
+		*x.errs = append(*x.errs, &Error{Path: p, Pos: fileStart, Msg: clip(fmt.Sprintf(
+			"%s not checked: the file has errors and may define them",
+			countRefs(unchecked.n, fmt.Sprintf("from %s to endpoint ids not found (%s)", listOf(unchecked.files, false), listOf(unchecked.names, true)))))})
+	}
+}
+
+// testNames reports two tests with one name: `reconcile test` names a test by its name in
+// its PASS and FAIL lines, so a duplicate makes a failure ambiguous.
+func (x *crossFile) testNames() {
+	first := map[string]*Expectation{}
+	for _, t := range x.tests {
+		e := t.x
+		if e.Name == "" {
+			continue
+		}
+		if f, dup := first[e.Name]; dup {
+			c := &checker{path: e.Path, errs: x.errs, fp: t.fp, base: e.Pos}
+			c.errf("name", "name: test %q is defined twice: also at %s:%d (names identify tests in the results)", e.Name, f.Path, f.Pos.Line)
+			continue
+		}
+		first[e.Name] = e
+	}
+}
+
+// claim is one net of an endpoint, for the address conflict sweep.
+type claim struct {
+	p    netip.Prefix // masked
+	ep   int32        // index of the endpoint (repository order)
+	seq  int32        // repository order of the net
+	item int32        // index in ipv4_nets, or in ipv6_nets when v6
+	v6   bool
+}
+
+// addressConflicts reports nets claimed by two endpoints (SPEC §3: no two endpoints may claim
+// the same address): two nets conflict when one contains the other (after masking). The same
+// net listed twice in one endpoint is reported too; nets of one endpoint may otherwise nest.
+// Each conflict is reported once, on the net that comes later in repository order (files by
+// path, then position), naming the earlier one. Endpoints in skip (second definitions of an
+// id, already reported) and nets that are not valid are left out.
+//
+// A net enclosing nets of several other endpoints is reported once, on it, with the count and
+// the first two. It sorts the masked prefixes by address, then length, and sweeps them with a
+// stack of the enclosing prefixes (at most 33 or 129 deep): O(n log n) for n nets.
+func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
+	n := 0
+	for _, ep := range eps {
+		n += len(ep.e.IPv4Nets) + len(ep.e.IPv6Nets)
+	}
+	cs := make([]claim, 0, n)
+	for i, ep := range eps {
+		if skip[i] {
+			continue
+		}
+		for _, f := range []struct {
+			key  string
+			nets []string
+			v4   bool
+		}{{"ipv4_nets", ep.e.IPv4Nets, true}, {"ipv6_nets", ep.e.IPv6Nets, false}} {
+			for j, s := range f.nets {
+				p, err := ParseNet(s)
+				if err != nil || p.Addr().Is4In6() || p.Addr().Is4() != f.v4 {
+					continue // reported by checker.endpoint
+				}
+				cs = append(cs, claim{p: p.Masked(), ep: int32(i), seq: int32(len(cs)), item: int32(j), v6: !f.v4})
+			}
+		}
+	}
+	slices.SortFunc(cs, func(a, b claim) int {
+		if c := a.p.Addr().Compare(b.p.Addr()); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.p.Bits(), b.p.Bits()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	text := func(c claim) string {
+		if c.v6 {
+			return eps[c.ep].e.IPv6Nets[c.item]
+		}
+		return eps[c.ep].e.IPv4Nets[c.item]
+	}
+	field := func(c claim) string {
+		if c.v6 {
+			return "ipv6_nets"
+		}
+		return "ipv4_nets"
+	}
+	where := func(c claim) string {
+		e := eps[c.ep].e
+		p, ok := eps[c.ep].fp[itemKey(field(c), int(c.item))]
+		if !ok {
+			p = e.Pos
+		}
+		return fmt.Sprintf("%s:%d:%d", e.Path, p.Line, p.Col)
+	}
+	report := func(later, earlier claim, same bool) {
+		e := eps[later.ep]
+		c := &checker{path: e.e.Path, errs: errs, fp: e.fp, base: e.e.Pos}
+		f := field(later)
+		key := itemKey(f, int(later.item))
+		other := eps[earlier.ep].e
+		switch {
+		case later.ep == earlier.ep && text(later) == text(earlier):
+			c.errf(key, "%s: %s is listed twice (also at %s)", f, text(later), where(earlier))
+		case later.ep == earlier.ep:
+			c.errf(key, "%s: %s is listed twice: it is the same net as %s (%s)", f, text(later), text(earlier), where(earlier))
+		case same && text(later) == text(earlier):
+			c.errf(key, "%s: %s of endpoint %q is also claimed by endpoint %q (%s)", f, text(later), e.e.ID, other.ID, where(earlier))
+		default:
+			c.errf(key, "%s: %s of endpoint %q overlaps %s of endpoint %q (%s)", f, text(later), e.e.ID, text(earlier), other.ID, where(earlier))
+		}
+	}
+
+	// Nets of other endpoints that a net encloses, by the enclosing net's seq: one wide net
+	// (a 0.0.0.0/0 written by mistake) is one error, not one per endpoint of the fleet.
+	inside := map[int32][]claim{}
+	var outers []claim
+	var stack []claim // enclosing prefixes of the current one, outermost first
+	for i := 0; i < len(cs); {
+		j := i + 1
+		for j < len(cs) && cs[j].p == cs[i].p {
+			j++
+		}
+		group := cs[i:j] // one prefix, in repository order
+		if len(group) > 1 {
+			firstOf := map[int32]claim{} // the endpoint's first claim of the prefix
+			for k, c := range group {
+				if f, ok := firstOf[c.ep]; ok {
+					report(c, f, true)
+					continue
+				}
+				firstOf[c.ep] = c
+				if k > 0 {
+					report(c, group[0], true)
+				}
+			}
+		}
+		cur := group[0]
+		for len(stack) > 0 && !stack[len(stack)-1].p.Contains(cur.p.Addr()) {
+			stack = stack[:len(stack)-1]
+		}
+		for _, s := range stack {
+			if s.ep == cur.ep {
+				continue // one endpoint's nets may nest
+			}
+			if len(inside[s.seq]) == 0 {
+				outers = append(outers, s)
+			}
+			inside[s.seq] = append(inside[s.seq], cur)
+		}
+		stack = append(stack, cur)
+		i = j
+	}
+
+	slices.SortFunc(outers, func(a, b claim) int { return cmp.Compare(a.seq, b.seq) })
+	for _, o := range outers {
+		in := inside[o.seq]
+		if len(in) == 1 {
+			if o.seq < in[0].seq {
+				report(in[0], o, false)
+			} else {
+				report(o, in[0], false)
+			}
+			continue
+		}
+		slices.SortFunc(in, func(a, b claim) int { return cmp.Compare(a.seq, b.seq) })
+		e := eps[o.ep]
+		c := &checker{path: e.e.Path, errs: errs, fp: e.fp, base: e.e.Pos}
+		f := field(o)
+		const show = 2
+		var list []string
+		for _, x := range in[:show] {
+			list = append(list, fmt.Sprintf("%s of endpoint %q (%s)", text(x), eps[x.ep].e.ID, where(x)))
+		}
+		more := ""
+		if len(in) > show {
+			more = fmt.Sprintf(" and %d more", len(in)-show)
+		}
+		c.errf(itemKey(f, int(o.item)), "%s: %s of endpoint %q overlaps %d nets of other endpoints: %s%s",
+			f, text(o), e.e.ID, len(in), strings.Join(list, ", "), more)
+	}
+}
