@@ -298,3 +298,18 @@ func CommitAll(t testing.TB, dir string) string {
 	}
 	return "file://" + dir
 }
+
+// ExpectedMessages returns the messages of the case's golden `expected`: the lines of what
+// `validate --dir` printed on stdout.
+func (c Case) ExpectedMessages() ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(c.Dir, GoldenDir))
+	if err != nil {
+		return nil, err
+	}
+	_, rest, ok := strings.Cut(string(b), "-- stdout --\n")
+	out, _, ok2 := strings.Cut(rest, "-- stderr --\n")
+	if !ok || !ok2 {
+		return nil, fmt.Errorf("%s/%s: no stdout and stderr sections", c.Name, GoldenDir)
+	}
+	return strings.Split(strings.TrimSuffix(out, "\n"), "\n"), nil
+}

@@ -82,7 +82,7 @@ var Generated = map[string]Gen{
 		return write(repo, "endpoints/caf\xe9.yaml", "endpoints:\n  - id: web-1\n    host: node-1\n    interface: caliweb1\n    ipv4_nets: [198.18.1.2/32]\n    profile_ids: [WEB]\n")
 	}},
 	// A FIFO where a profile is expected: reading it would block forever.
-	"088-fifo": {DirOnly: true, Timeout: 10 * time.Second, Gen: func(repo, _ string) error {
+	"088-fifo": {DirOnly: true, Timeout: 5 * time.Second, Gen: func(repo, _ string) error {
 		if err := os.MkdirAll(filepath.Join(repo, "profiles"), 0o755); err != nil {
 			return err
 		}
