@@ -26,5 +26,7 @@ var Awaiting = map[string]string{
 	"101-number-underscore":         "issue 7 kind 1: plain decimal numbers only (1_000 refused)",
 	"102-number-octal-icmp-type":    "issue 7 kind 1: plain decimal numbers only (010 refused)",
 	"103-number-hex-ip-version":     "issue 7 kind 1: plain decimal numbers only (0x6 refused)",
+	"112-number-plus-sign":          "issue 7 kind 1: plain decimal numbers only (+80 refused)",
+	"113-number-octal-0o":           "issue 7 kind 1: plain decimal numbers only (0o10 refused)",
 	"104-broken-profile-used-twice": "issue 7 kind 4: one error per root cause (no \"does not exist\" echo of a broken profile)",
 }

@@ -47,6 +47,10 @@ var Generated = map[string]Gen{
 	"083-deep-nesting": {Gen: func(repo, _ string) error {
 		return write(repo, "profiles/DEEP.yaml", "id: DEEP\ntags: "+strings.Repeat("[", 10000)+strings.Repeat("]", 10000)+"\n")
 	}},
+	// 10,000 nested arrays in a JSON profile.
+	"109-deep-nesting-json": {Gen: func(repo, _ string) error {
+		return write(repo, "profiles/DEEP.json", `{"id": "DEEP", "tags": `+strings.Repeat("[", 10000)+strings.Repeat("]", 10000)+"}\n")
+	}},
 	// A valid profile padded with comments past the 8 MiB file limit.
 	"084-huge-file": {Gen: func(repo, _ string) error {
 		var b strings.Builder
