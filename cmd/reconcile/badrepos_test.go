@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +18,7 @@ import (
 // (`expected`; `expected-repo` only while --repo prints something else). Each case must be
 // refused: exit 1, nothing on stderr, every message prefixed with "path:line:col:" or "path:",
 // a line inside the file, no echo of a broken file, and the same output from both sources
-// (modulo revisions and temporary paths); cases listed in
+// (modulo revisions and temporary paths), and -o json holding the same errors; cases listed in
 // badrepos.Awaiting are only logged until their rule lands. -update rewrites the goldens.
 func TestBadRepos(t *testing.T) {
 	cases, err := badrepos.Cases()
@@ -46,6 +48,9 @@ func TestBadRepos(t *testing.T) {
 			got := badrepos.Format(r, replace)
 			problems := prefixAll("--dir: ", append(badrepos.CheckRefusal(r, repo), badrepos.CheckEchoes(r, repo)...))
 			checkGolden(t, filepath.Join(c.Dir, badrepos.GoldenDir), got, true)
+			if r.Code == 1 && !r.TimedOut {
+				problems = append(problems, checkJSON(t, bin, c, repo, r.Stdout)...)
+			}
 
 			if !c.DirOnly {
 				url := badrepos.CommitAll(t, repo)
@@ -92,6 +97,33 @@ func TestBadExamplesFromGit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkJSON runs `validate --dir repo -o json` and returns what disagrees with the text
+// output text: the JSON must say invalid, exit 1, and hold the same errors in the same order.
+func checkJSON(t *testing.T, bin string, c badrepos.Case, repo, text string) []string {
+	t.Helper()
+	r := badrepos.Run(t, c.Timeout, bin, "validate", "--dir", repo, "-o", "json")
+	var v validateOut
+	if err := json.Unmarshal([]byte(r.Stdout), &v); err != nil {
+		return []string{fmt.Sprintf("-o json: %v in %q (stderr %q)", err, r.Stdout, r.Stderr)}
+	}
+	var b strings.Builder
+	for _, e := range v.Errors {
+		if e.Line == 0 {
+			fmt.Fprintf(&b, "%s: %s\n", e.Path, e.Message)
+		} else {
+			fmt.Fprintf(&b, "%s:%d:%d: %s\n", e.Path, e.Line, e.Column, e.Message)
+		}
+	}
+	var bad []string
+	if r.Code != 1 || v.Valid {
+		bad = append(bad, fmt.Sprintf("-o json: exit %d, valid %v; want 1, false", r.Code, v.Valid))
+	}
+	if b.String() != text {
+		bad = append(bad, fmt.Sprintf("-o json errors differ from the text output:\n%s", b.String()))
+	}
+	return bad
 }
 
 // checkGolden compares got with the golden file at path, or with -update writes it (want
