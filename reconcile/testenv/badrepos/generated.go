@@ -1,0 +1,111 @@
+package badrepos
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf16"
+)
+
+// Gen is how a generated case makes its entries.
+type Gen struct {
+	Gen     func(repo, outside string) error
+	DirOnly bool          // cannot be committed to git
+	Timeout time.Duration // bounds each run (badrepos.Timeout when 0)
+}
+
+// webProfile is a valid profile, the target of the link cases.
+const webProfile = "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [80]\n"
+
+// HugeSize is the size of the huge case's file: over the 8 MiB that a repository file may
+// have (gitsource.MaxFileSize).
+const HugeSize = 8<<20 + 4096
+
+// Generated are the cases whose entries are made at run time, by case name.
+var Generated = map[string]Gen{
+	// NUL bytes: a binary file where a profile is expected.
+	"080-binary-nul": {Gen: func(repo, _ string) error {
+		return write(repo, "profiles/WEB.yaml", "id: WEB\ntags: [WEB]\n\x00\x01\x02\x03\xfe\xff\x00binary\n")
+	}},
+	// Invalid UTF-8 inside a quoted value.
+	"081-invalid-utf8": {Gen: func(repo, _ string) error {
+		return write(repo, "profiles/WEB.yaml", "id: WEB\ntags: [\"W\xffEB\"]\n")
+	}},
+	// A JSON profile in UTF-16LE with its byte-order mark (what some Windows editors save).
+	"082-utf16-bom": {Gen: func(repo, _ string) error {
+		text := `{"id": "WEB", "tags": ["WEB"]}` + "\n"
+		u := utf16.Encode([]rune(text))
+		b := []byte{0xff, 0xfe}
+		for _, r := range u {
+			b = append(b, byte(r), byte(r>>8))
+		}
+		return write(repo, "profiles/WEB.json", string(b))
+	}},
+	// 10,000 nested flow lists in a tags value.
+	"083-deep-nesting": {Gen: func(repo, _ string) error {
+		return write(repo, "profiles/DEEP.yaml", "id: DEEP\ntags: "+strings.Repeat("[", 10000)+strings.Repeat("]", 10000)+"\n")
+	}},
+	// 10,000 nested arrays in a JSON profile.
+	"109-deep-nesting-json": {Gen: func(repo, _ string) error {
+		return write(repo, "profiles/DEEP.json", `{"id": "DEEP", "tags": `+strings.Repeat("[", 10000)+strings.Repeat("]", 10000)+"}\n")
+	}},
+	// A valid profile padded with comments past the 8 MiB file limit.
+	"084-huge-file": {Gen: func(repo, _ string) error {
+		var b strings.Builder
+		b.WriteString(webProfile)
+		line := "# " + strings.Repeat("padding ", 12) + "\n"
+		for b.Len() < HugeSize {
+			b.WriteString(line)
+		}
+		return write(repo, "profiles/WEB.yaml", b.String())
+	}},
+	// A link to a file inside the repository (in a folder the format ignores).
+	"085-symlink-inside": {Gen: func(repo, _ string) error {
+		if err := write(repo, "shared/WEB.yaml", webProfile); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(repo, "profiles"), 0o755); err != nil {
+			return err
+		}
+		return os.Symlink("../shared/WEB.yaml", filepath.Join(repo, "profiles", "WEB.yaml"))
+	}},
+	// A link to a file outside the repository (absolute target).
+	"086-symlink-outside": {Gen: func(repo, outside string) error {
+		if err := write(outside, "WEB.yaml", webProfile); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(repo, "profiles"), 0o755); err != nil {
+			return err
+		}
+		return os.Symlink(filepath.Join(outside, "WEB.yaml"), filepath.Join(repo, "profiles", "WEB.yaml"))
+	}},
+	// An endpoints file whose name is not UTF-8 (Latin-1 "é"); its content is valid.
+	"087-non-utf8-file-name": {Gen: func(repo, _ string) error {
+		return write(repo, "endpoints/caf\xe9.yaml", "endpoints:\n  - id: web-1\n    host: node-1\n    interface: caliweb1\n    ipv4_nets: [198.18.1.2/32]\n    profile_ids: [WEB]\n")
+	}},
+	// A FIFO where a profile is expected: reading it would block forever.
+	"088-fifo": {DirOnly: true, Timeout: 5 * time.Second, Gen: func(repo, _ string) error {
+		if err := os.MkdirAll(filepath.Join(repo, "profiles"), 0o755); err != nil {
+			return err
+		}
+		return syscall.Mkfifo(filepath.Join(repo, "profiles", "WEB.yaml"), 0o644)
+	}},
+	// A link that points nowhere.
+	"089-symlink-dangling": {Gen: func(repo, _ string) error {
+		if err := os.MkdirAll(filepath.Join(repo, "profiles"), 0o755); err != nil {
+			return err
+		}
+		return os.Symlink("NOWHERE.yaml", filepath.Join(repo, "profiles", "WEB.yaml"))
+	}},
+}
+
+// write writes content to the slash path rel under root, making its directories.
+func write(root, rel, content string) error {
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, []byte(content), 0o644)
+}
