@@ -54,10 +54,20 @@ type crossFile struct {
 	brokenEndpoints map[string]bool
 	// refused are the repository files a source would not read.
 	refused []string
+	// profilesRefused is set when the profiles folder itself was refused (a link, not a
+	// folder): every profile reference is then unchecked, counted once on the folder.
+	profilesRefused bool
 }
 
-// unreadable records a repository file that a source refused to read.
+// unreadable records a repository file (or folder) that a source refused to read. A refused
+// profiles or endpoints folder stands for every file it may hold.
 func (x *crossFile) unreadable(p string) {
+	switch p {
+	case "profiles":
+		x.profilesRefused = true
+	case "endpoints":
+		x.brokenEndpoints[p] = true
+	}
 	if FileKind(p) != "" {
 		x.refused = append(x.refused, p)
 	}
@@ -250,17 +260,27 @@ func (x *crossFile) profileRefs() {
 			if _, ok := x.repo.Profiles[pid]; ok {
 				continue
 			}
-			if _, broken := x.brokenProfile[pid]; broken {
-				if unchecked[pid] == nil {
-					unchecked[pid] = &refs{}
+			if _, broken := x.brokenProfile[pid]; broken || x.profilesRefused {
+				key := pid
+				if x.profilesRefused {
+					key = "" // one line for the whole folder
 				}
-				unchecked[pid].add(e.Path, pid)
+				if unchecked[key] == nil {
+					unchecked[key] = &refs{}
+				}
+				unchecked[key].add(e.Path, pid)
 				continue
 			}
 			c.errf(itemKey("profile_ids", i), "profile_ids: profile %q does not exist (no profiles/%s.yaml or .json)", pid, pid)
 		}
 	}
 	for pid, r := range unchecked {
+		if pid == "" {
+			*x.errs = append(*x.errs, &Error{Path: "profiles", Msg: clip(fmt.Sprintf(
+				"%s not checked: the folder could not be read",
+				countRefs(r.n, fmt.Sprintf("to profiles %s (from %s)", listOf(r.names, true), listOf(r.files, false)))))})
+			continue
+		}
 		*x.errs = append(*x.errs, &Error{Path: x.brokenProfile[pid], Pos: fileStart, Msg: clip(fmt.Sprintf(
 			"%s not checked: the file has errors",
 			countRefs(r.n, fmt.Sprintf("to profile %q (from %s)", pid, listOf(r.files, false)))))})
@@ -297,8 +317,12 @@ func (x *crossFile) testRefs() {
 		return
 	}
 	for p := range x.brokenEndpoints {
-		*x.errs = append(*x.errs, &Error{Path: p, Pos: fileStart, Msg: clip(fmt.Sprintf(
-			"%s not checked: the file has errors and may define them",
+		pos, why := fileStart, "the file has errors and may define them"
+		if p == "endpoints" {
+			pos, why = Pos{}, "the folder could not be read"
+		}
+		*x.errs = append(*x.errs, &Error{Path: p, Pos: pos, Msg: clip(fmt.Sprintf(
+			"%s not checked: "+why,
 			countRefs(unchecked.n, fmt.Sprintf("from %s to endpoint ids not found (%s)", listOf(unchecked.files, false), listOf(unchecked.names, true)))))})
 	}
 }

@@ -134,6 +134,28 @@ var crossCases = []struct {
 			`profiles/WEB.yaml:1:1: 2 references to profile "WEB" (from endpoints/a.yaml) were not checked: the file has errors`,
 		},
 	},
+	{
+		name: "refused profiles folder",
+		files: map[string]string{
+			"endpoints/a.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "profile_ids: [WEB, APP]") + ep("web-2", "node-1", "caliweb2", "profile_ids: [WEB]"),
+		},
+		refused: []*Error{{Path: "profiles", Msg: "a symbolic link (links are not followed): make profiles a directory"}},
+		want: []string{
+			`profiles: 3 references to profiles "APP", "WEB" (from endpoints/a.yaml) were not checked: the folder could not be read`,
+			"profiles: a symbolic link (links are not followed): make profiles a directory",
+		},
+	},
+	{
+		name: "refused endpoints folder, tests naming endpoint ids",
+		files: map[string]string{
+			"tests/t.yaml": "tests:\n  - {from: a, to: b, protocol: tcp, port: 80, expect: allow}\n",
+		},
+		refused: []*Error{{Path: "endpoints", Msg: "a symbolic link (links are not followed): make endpoints a directory"}},
+		want: []string{
+			`endpoints: 2 references from tests/t.yaml to endpoint ids not found ("a", "b") were not checked: the folder could not be read`,
+			"endpoints: a symbolic link (links are not followed): make endpoints a directory",
+		},
+	},
 
 	// ---- tests naming endpoints when an endpoints file is broken ----
 	{
