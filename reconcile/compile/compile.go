@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/schema"
 )
@@ -52,6 +53,9 @@ func Compile(repo *schema.Repository, opts Options) (*nft.Ruleset, error) {
 	if opts.Table == "" {
 		opts.Table = nft.DefaultTable
 	}
+	if err := limits.ValidTableName(opts.Table); err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
 	c := &compiler{
 		repo:   repo,
 		chains: map[string]*nft.Chain{},
@@ -60,7 +64,13 @@ func Compile(repo *schema.Repository, opts Options) (*nft.Ruleset, error) {
 	if err := c.run(opts); err != nil {
 		return nil, err
 	}
-	return c.ruleset(opts.Table), nil
+	rs := c.ruleset(opts.Table)
+	// Nothing is shortened: an id that validation would have refused gives a name or comment
+	// beyond the limits, and an error here rather than a ruleset nft cannot load.
+	if err := rs.CheckText(); err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
+	return rs, nil
 }
 
 type tagKey struct {
@@ -198,11 +208,11 @@ func conntrackRules() []*nft.Rule {
 
 // dropRule is a counted drop with a comment.
 func dropRule(comment string, ms ...nft.Match) *nft.Rule {
-	return &nft.Rule{Matches: ms, Counter: true, Verdict: nft.Verdict{Kind: nft.Drop}, Comment: truncate(comment, MaxCommentLen)}
+	return &nft.Rule{Matches: ms, Counter: true, Verdict: nft.Verdict{Kind: nft.Drop}, Comment: comment}
 }
 
 func acceptRule(comment string, ms ...nft.Match) *nft.Rule {
-	return &nft.Rule{Matches: ms, Counter: true, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: truncate(comment, MaxCommentLen)}
+	return &nft.Rule{Matches: ms, Counter: true, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: comment}
 }
 
 // endpointChains returns the from-, to- and host- chains of a local endpoint.
@@ -632,7 +642,7 @@ func (c *compiler) tagSets() error {
 		}
 	}
 	for k := range c.tags {
-		s := &nft.Set{Name: tagSetName(k.family, k.tag), Type: nft.SetIPv4, Comment: truncate("tag "+k.tag, MaxCommentLen)}
+		s := &nft.Set{Name: tagSetName(k.family, k.tag), Type: nft.SetIPv4, Comment: "tag " + k.tag}
 		if k.family == nft.IPv6 {
 			s.Type = nft.SetIPv6
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/schema"
 )
@@ -25,7 +26,8 @@ type goldenCase struct {
 	check func(t *testing.T, rs *nft.Ruleset)
 }
 
-var long = strings.Repeat("L", 70)
+// long makes ids of limits.MaxIDLen bytes with a one-letter prefix ("e"+long).
+var long = strings.Repeat("L", limits.MaxIDLen-1)
 
 func goldenCases() []goldenCase {
 	return []goldenCase{
@@ -282,13 +284,16 @@ func goldenCases() []goldenCase {
 				endpoint("e"+long, "node-1", "calilong", []string{"198.18.0.1"}, "P"+long),
 			)
 		}, check: func(t *testing.T, rs *nft.Ruleset) {
-			for _, n := range []string{Name(PrefixFrom, "e"+long), Name(PrefixProfileIn, "P"+long), Name(PrefixTagV4, "T"+long)} {
-				if len(n) > MaxNameLen || !IsShortened(n) {
-					t.Errorf("name %q not shortened", n)
+			for _, n := range []string{Name(PrefixFrom, "e"+long), Name(PrefixProfileOut, "P"+long), Name(PrefixTagV4, "T"+long)} {
+				if len(n) > MaxNameLen || !strings.HasSuffix(n, long) {
+					t.Errorf("name %q shortened or over %d bytes", n, MaxNameLen)
 				}
 			}
+			if len(Name(PrefixProfileOut, "P"+long)) != MaxNameLen {
+				t.Errorf("MaxNameLen %d is not the longest name", MaxNameLen)
+			}
 			if findChain(rs, Name(PrefixProfileIn, "P"+long)) == nil || findSet(rs, Name(PrefixTagV6, "T"+long)) == nil {
-				t.Error("shortened chain or set missing")
+				t.Error("chain or set of a long id missing")
 			}
 		}},
 	}
@@ -383,7 +388,7 @@ func checkInvariants(t *testing.T, repo *schema.Repository, rs *nft.Ruleset) {
 			t.Errorf("Describe(%q) does not know the chain", c.Name)
 		}
 		for _, r := range c.Rules {
-			if len(r.Comment) > MaxCommentLen {
+			if len(r.Comment) > limits.MaxComment {
 				t.Errorf("comment too long in %q", c.Name)
 			}
 			if (r.Verdict.Kind == nft.Jump || r.Verdict.Kind == nft.Goto) && chains[r.Verdict.Chain] == nil {
@@ -663,15 +668,19 @@ func TestSources(t *testing.T) {
 			t.Errorf("ParseComment(%q) = %v, %v", tt.c, ref, ok)
 		}
 	}
-	// A comment that had to be shortened is still found through Sources.
+	// Comments are never shortened: a profile id that validation refuses (300 bytes) gives a
+	// full comment, and Compile refuses the ruleset instead of cutting its names.
 	lp := strings.Repeat("p", 300)
-	r2 := repo([]*schema.Profile{profile(lp, nil, allowAll, nil)})
+	r2 := repo([]*schema.Profile{profile(lp, nil, allowAll, nil)}, endpoint("e", "node-1", "calie", []string{"198.18.0.1"}, lp))
 	c := RuleRef{Profile: lp, Direction: Inbound, Index: 1}.Comment()
-	if len(c) != MaxCommentLen {
-		t.Errorf("comment length %d", len(c))
+	if c != lp+" inbound 1" {
+		t.Errorf("comment %q…", c[:20])
 	}
 	if ref, ok := Sources(r2)[c]; !ok || ref.Profile != lp {
-		t.Errorf("shortened comment not in Sources")
+		t.Errorf("comment not in Sources")
+	}
+	if rs, err := Compile(r2, Options{Host: "node-1"}); err == nil || rs != nil || !strings.Contains(err.Error(), "is 312 bytes; nf_tables names are at most 255") {
+		t.Errorf("Compile of a 300-byte profile id: %v", err)
 	}
 }
 
