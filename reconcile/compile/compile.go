@@ -479,12 +479,6 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 		if f != 0 {
 			ms = append(ms, nft.Match{Kind: nft.MatchNFProto, Family: f})
 		}
-		if proto != 0 {
-			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{proto}})
-		}
-		if notProto != 0 {
-			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Not: true, Protos: []uint8{notProto}})
-		}
 		for _, a := range []struct {
 			net, notNet, tag, notTag string
 			kind, setKind            nft.MatchKind
@@ -515,6 +509,18 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 				c.tags[tagKey{f, t.s}] = true
 				ms = append(ms, nft.Match{Kind: a.setKind, Not: t.not, Family: f, Str: tagSetName(f, t.s)})
 			}
+		}
+		// The protocol matches come after the addresses, the positive one right before the
+		// port and ICMP matches that depend on it: `nft list` prints it as their implicit
+		// dependency (`ip saddr @tag-v4-T tcp dport 80`) and the family as the addresses'
+		// (`meta nfproto ipv4` dropped), and `nft -f` of that listing puts each back right
+		// before what depends on it; in this order a ruleset restored from a dump (`nft list
+		// ruleset > f; nft -f f`) reads back as the same model.
+		if notProto != 0 {
+			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Not: true, Protos: []uint8{notProto}})
+		}
+		if proto != 0 {
+			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{proto}})
 		}
 		for _, pm := range []struct {
 			ports []schema.PortRange

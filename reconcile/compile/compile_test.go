@@ -46,8 +46,8 @@ func goldenCases() []goldenCase {
 				`meta l4proto 6 th dport { 80, 443 } counter accept comment "WEB inbound 1"`,
 				`meta nfproto ipv4 meta l4proto 1 icmp type 8 counter accept comment "WEB inbound 2"`)
 			wantRules(t, rs, "profile-in-APP",
-				`meta nfproto ipv4 meta l4proto 6 ip saddr @tag-v4-APP_7890 th dport 7890 counter accept comment "APP inbound 1"`,
-				`meta nfproto ipv6 meta l4proto 6 ip6 saddr @tag-v6-APP_7890 th dport 7890 counter accept comment "APP inbound 1"`,
+				`meta nfproto ipv4 ip saddr @tag-v4-APP_7890 meta l4proto 6 th dport 7890 counter accept comment "APP inbound 1"`,
+				`meta nfproto ipv6 ip6 saddr @tag-v6-APP_7890 meta l4proto 6 th dport 7890 counter accept comment "APP inbound 1"`,
 				`meta nfproto ipv4 meta l4proto 1 icmp type 8 counter accept comment "APP inbound 2"`)
 			// The tag's members live on both hosts.
 			wantSet(t, rs, "tag-v4-APP_7890", "198.18.1.2/31")
@@ -90,7 +90,7 @@ func goldenCases() []goldenCase {
 		}, check: func(t *testing.T, rs *nft.Ruleset) {
 			wantRules(t, rs, "to-web-1", `ct state invalid drop`, `ct state established,related accept`, "jump profile-in-ADMIN", "jump profile-in-WEB", `counter drop comment "to web-1: no profile accepted"`)
 			wantRules(t, rs, "profile-out-ADMIN",
-				`meta nfproto ipv4 meta l4proto 17 ip daddr 198.18.200.1 th dport 53 counter drop comment "ADMIN outbound 1"`)
+				`meta nfproto ipv4 ip daddr 198.18.200.1 meta l4proto 17 th dport 53 counter drop comment "ADMIN outbound 1"`)
 		}},
 		{name: "deny", host: "node-1", repo: func() *schema.Repository {
 			return repo([]*schema.Profile{profile("P", []string{"P"}, []schema.Rule{
@@ -185,7 +185,7 @@ func goldenCases() []goldenCase {
 		}, check: func(t *testing.T, rs *nft.Ruleset) {
 			wantRules(t, rs, "profile-in-F",
 				`meta nfproto ipv4 ip saddr 198.18.5.0/24 ip saddr @tag-v4-F counter accept comment "F inbound 1"`,
-				`meta nfproto ipv6 meta l4proto 17 ip6 daddr fd00:5::/64 counter accept comment "F inbound 2"`,
+				`meta nfproto ipv6 ip6 daddr fd00:5::/64 meta l4proto 17 counter accept comment "F inbound 2"`,
 				`meta nfproto ipv6 counter accept comment "F inbound 3"`,
 				`meta nfproto ipv4 meta l4proto 6 th sport 25 counter drop comment "F inbound 4"`)
 			if findSet(rs, "tag-v6-F") != nil {
@@ -210,7 +210,7 @@ func goldenCases() []goldenCase {
 				`meta nfproto ipv4 meta l4proto 1 icmp type 3 icmp code 4 counter accept comment "I inbound 3"`,
 				`meta nfproto ipv6 meta l4proto 58 icmpv6 type 129 icmpv6 code 0 counter accept comment "I inbound 4"`,
 				`meta nfproto ipv4 meta l4proto 1 counter drop comment "I inbound 5"`,
-				`meta nfproto ipv6 meta l4proto 58 ip6 saddr @tag-v6-I counter accept comment "I inbound 6"`)
+				`meta nfproto ipv6 ip6 saddr @tag-v6-I meta l4proto 58 counter accept comment "I inbound 6"`)
 		}},
 		{name: "negations", host: "node-1", repo: func() *schema.Repository {
 			return repo([]*schema.Profile{profile("N", []string{"N"}, []schema.Rule{
@@ -242,7 +242,7 @@ func goldenCases() []goldenCase {
 				`meta nfproto ipv4 meta l4proto 1 icmp type != 8 counter accept comment "N inbound 8"`,
 				`meta nfproto ipv6 meta l4proto 58 icmpv6 type 1 icmpv6 code != 3 counter accept comment "N inbound 9"`,
 				`meta nfproto ipv4 meta l4proto 1 @th,0,16 != 2048 counter accept comment "N inbound 10"`,
-				`meta nfproto ipv4 meta l4proto 6 meta l4proto != 17 ip saddr 198.18.0.0/15 ip saddr != 198.18.1.0/24 th dport 80 th dport != 81 counter drop comment "N inbound 11"`)
+				`meta nfproto ipv4 ip saddr 198.18.0.0/15 ip saddr != 198.18.1.0/24 meta l4proto != 17 meta l4proto 6 th dport 80 th dport != 81 counter drop comment "N inbound 11"`)
 			// A tag nobody carries: an empty set, so `!= @tag-v4-M`... matches everything.
 			wantSet(t, rs, "tag-v4-M")
 			wantSet(t, rs, "tag-v4-N", "198.18.0.1/32")
