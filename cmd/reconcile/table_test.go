@@ -51,3 +51,22 @@ func TestTableFlagValidated(t *testing.T) {
 		t.Errorf("--table my-fw.v2: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 }
+
+// TestLongEndpointIDRefused is issue 7's example on the command line: an endpoint id of 104
+// bytes used to validate and apply, with comments nft cannot load; now validate and plan --nft
+// refuse it with its position, exit 1, and print no script.
+func TestLongEndpointIDRefused(t *testing.T) {
+	id := strings.Repeat("w", 104)
+	dir := writeRepo(t, map[string]string{
+		"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n",
+		"endpoints/e.yaml":  "endpoints:\n  - {id: " + id + ", host: node-1, interface: caliweb1, ipv4_nets: [198.18.1.2/32], profile_ids: [WEB]}\n",
+	})
+	want := `endpoints/e.yaml:2:10: id: "` + id[:64] + `…" is 104 bytes; ids are at most 64 (they name nft chains and comments)`
+	for _, args := range [][]string{{"validate"}, {"plan", "--nft"}} {
+		var out, errb bytes.Buffer
+		code := run(append(args, "--dir", dir, "--host", "node-1"), nil, &out, &errb)
+		if code != 1 || !strings.Contains(out.String()+errb.String(), want) || strings.Contains(out.String(), "table inet") {
+			t.Errorf("%v: exit %d\nstdout: %s\nstderr: %s\nwant exit 1 and %q", args, code, out.String(), errb.String(), want)
+		}
+	}
+}
