@@ -7,9 +7,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 )
 
 var (
@@ -19,11 +20,21 @@ var (
 
 const idChars = "use letters, digits, '.', '_' and '-'"
 
-// MaxLogPrefix is the longest log_prefix a rule may carry.
-const MaxLogPrefix = 27
+// ValidID reports whether s is a valid profile id, tag or endpoint id: 1 to limits.MaxIDLen
+// bytes of letters, digits, '.', '_' and '-'.
+func ValidID(s string) bool { return len(s) <= limits.MaxIDLen && idRE.MatchString(s) }
 
-// ValidID reports whether s is a valid profile id, tag or endpoint id.
-func ValidID(s string) bool { return idRE.MatchString(s) }
+// idTooLong is the message for an id or tag of more than limits.MaxIDLen bytes (of valid
+// characters); field is the key ("id", "tags", "src_tag"), what "ids" or "tags", and uses what
+// nft objects it names. The value is quoted up to limits.MaxIDLen bytes, then "…".
+func idTooLong(field, v, what, uses string) string {
+	return fmt.Sprintf("%s: \"%s…\" is %d bytes; %s are at most %d (they name %s)", field, v[:limits.MaxIDLen], len(v), what, limits.MaxIDLen, uses)
+}
+
+// ifnameRE is what an interface name may hold: characters that nft text writes literally in a
+// quoted interface name ('*' would be a wildcard, '"' and '\' cannot be written) and that
+// Linux accepts.
+var ifnameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 // checker reports semantic problems of one object, at the positions recorded while decoding.
 type checker struct {
@@ -120,8 +131,8 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 		if r.Action != ActionLog {
 			c.errf("log_prefix", "log_prefix: only allowed with action log")
 		}
-		if len(r.LogPrefix) > MaxLogPrefix {
-			c.errf("log_prefix", "log_prefix: %q is longer than %d characters", r.LogPrefix, MaxLogPrefix)
+		if len(r.LogPrefix) > limits.MaxLogPrefix {
+			c.errf("log_prefix", "log_prefix: %q is longer than %d characters", r.LogPrefix, limits.MaxLogPrefix)
 		}
 		if !logPrefixRE.MatchString(r.LogPrefix) {
 			c.errf("log_prefix", "log_prefix: %q may only contain letters, digits, '_', ':' and '-'", r.LogPrefix)
@@ -138,6 +149,15 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			c.errf(f.key, "%s: must not be empty (leave the key out to match anything)", f.key)
 		}
 	}
+	// An empty port list would match every port: the same widening.
+	for _, f := range []struct {
+		key   string
+		ports []PortRange
+	}{{"src_ports", r.SrcPorts}, {"dst_ports", r.DstPorts}, {"!src_ports", r.NotSrcPorts}, {"!dst_ports", r.NotDstPorts}} {
+		if len(f.ports) == 0 && !c.missing(f.key) {
+			c.errf(f.key, "%s: must not be empty (leave the key out to match any port)", f.key)
+		}
+	}
 	for _, f := range []struct {
 		key string
 		p   Protocol
@@ -151,8 +171,12 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 	for _, f := range []struct{ key, v string }{
 		{"src_tag", r.SrcTag}, {"dst_tag", r.DstTag}, {"!src_tag", r.NotSrcTag}, {"!dst_tag", r.NotDstTag},
 	} {
-		if f.v != "" && !idRE.MatchString(f.v) {
+		switch {
+		case f.v == "":
+		case !idRE.MatchString(f.v):
 			c.errf(f.key, "%s: %q is not a valid tag: %s", f.key, f.v, idChars)
+		case len(f.v) > limits.MaxIDLen:
+			c.errf(f.key, "%s", idTooLong(f.key, f.v, "tags", "nft sets and comments"))
 		}
 	}
 
@@ -271,6 +295,8 @@ func (c *checker) profile(p *Profile) {
 		c.errf("id", "id is required (the profile name, equal to the file name)")
 	case !idRE.MatchString(p.ID):
 		c.errf("id", "id: %q is not a valid id: %s", p.ID, idChars)
+	case len(p.ID) > limits.MaxIDLen:
+		c.errf("id", "%s", idTooLong("id", p.ID, "ids", "nft chains and comments"))
 	case p.Path != "" && stem(p.Path) != p.ID:
 		c.errf("id", "id: %q does not match the file name %q (a profile's id is its file name without extension)", p.ID, stem(p.Path))
 	}
@@ -280,6 +306,8 @@ func (c *checker) profile(p *Profile) {
 		switch {
 		case !idRE.MatchString(t):
 			c.errf(key, "tags: %q is not a valid tag: %s", t, idChars)
+		case len(t) > limits.MaxIDLen:
+			c.errf(key, "%s", idTooLong("tags", t, "tags", "nft sets and comments"))
 		case seen[t]:
 			c.errf(key, "tags: duplicate tag %q", t)
 		}
@@ -294,6 +322,8 @@ func (c *checker) endpoint(e *Endpoint) {
 		c.errf("id", "id is required")
 	case !idRE.MatchString(e.ID):
 		c.errf("id", "id: %q is not a valid id: %s", e.ID, idChars)
+	case len(e.ID) > limits.MaxIDLen:
+		c.errf("id", "%s", idTooLong("id", e.ID, "ids", "nft chains and comments"))
 	}
 	switch {
 	case e.Host == "" && c.missing("host"):
@@ -306,12 +336,15 @@ func (c *checker) endpoint(e *Endpoint) {
 		c.errf("interface", "interface is required (the host-side interface name)")
 	case e.Interface == "":
 		c.errf("interface", "interface is required (the host-side interface name)")
-	case len(e.Interface) > 15:
-		c.errf("interface", "interface: %q is longer than 15 characters", e.Interface)
+	case len(e.Interface) > limits.MaxIfname:
+		c.errf("interface", "interface: %q is %d bytes; interface names are at most %d (IFNAMSIZ)", e.Interface, len(e.Interface), limits.MaxIfname)
 	case e.Interface == "." || e.Interface == "..":
 		c.errf("interface", "interface: %q is not an interface name", e.Interface)
-	case strings.ContainsFunc(e.Interface, func(r rune) bool { return r == '/' || r == ':' || unicode.IsSpace(r) || r == 0 }):
-		c.errf("interface", "interface: %q may not contain '/', ':' or whitespace", e.Interface)
+	case !ifnameRE.MatchString(e.Interface):
+		c.errf("interface", "interface: %q is not an interface name nft matches literally: %s", e.Interface, idChars)
+	}
+	if e.MAC == "" && !c.missing("mac") {
+		c.errf("mac", "mac: must not be empty (leave the key out for no source MAC check)")
 	}
 	if e.MAC != "" {
 		if hw, err := net.ParseMAC(e.MAC); err != nil || len(hw) != 6 {

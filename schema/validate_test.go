@@ -560,7 +560,7 @@ var loadCases = []struct {
 		},
 		want: []string{
 			"endpoints/e.yaml:2:9: id: \"web 1\" is not a valid id: use letters, digits, '.', '_' and '-'",
-			"endpoints/e.yaml:4:16: interface: \"cali web\" may not contain '/', ':' or whitespace",
+			"endpoints/e.yaml:4:16: interface: \"cali web\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
 			"endpoints/e.yaml:5:10: mac: \"ee:ee:ee:ee:ee:ee:ee:ee\" is not a 48-bit MAC address (write ee:ee:ee:ee:ee:ee)",
 			"endpoints/e.yaml:6:12: state: \"running\" is not a state (active or inactive)",
 		},
@@ -568,13 +568,16 @@ var loadCases = []struct {
 	{
 		name: "interface names",
 		files: map[string]string{
-			"endpoints/e.yaml": "endpoints:\n  - {id: a, host: h, interface: caliabcdefghijkl}\n  - {id: b, host: h, interface: \"eth0:1\"}\n  - {id: c, host: h, interface: \"a/b\"}\n  - {id: d, host: h, interface: \"..\"}\n  - {id: e, host: h, interface: caliabcdefghijk}\n",
+			"endpoints/e.yaml": "endpoints:\n  - {id: a, host: h, interface: caliabcdefghijkl}\n  - {id: b, host: h, interface: \"eth0:1\"}\n  - {id: c, host: h, interface: \"a/b\"}\n  - {id: d, host: h, interface: \"..\"}\n  - {id: e, host: h, interface: caliabcdefghijk}\n  - {id: f, host: h, interface: \"veth*\"}\n  - {id: g, host: h, interface: 'a\\b'}\n  - {id: h, host: h, interface: 'eth\"0'}\n  - {id: i, host: h, interface: .x-1_A}\n",
 		},
 		want: []string{
-			"endpoints/e.yaml:2:33: interface: \"caliabcdefghijkl\" is longer than 15 characters",
-			"endpoints/e.yaml:3:33: interface: \"eth0:1\" may not contain '/', ':' or whitespace",
-			"endpoints/e.yaml:4:33: interface: \"a/b\" may not contain '/', ':' or whitespace",
+			"endpoints/e.yaml:2:33: interface: \"caliabcdefghijkl\" is 16 bytes; interface names are at most 15 (IFNAMSIZ)",
+			"endpoints/e.yaml:3:33: interface: \"eth0:1\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
+			"endpoints/e.yaml:4:33: interface: \"a/b\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
 			"endpoints/e.yaml:5:33: interface: \"..\" is not an interface name",
+			"endpoints/e.yaml:7:33: interface: \"veth*\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
+			"endpoints/e.yaml:8:33: interface: \"a\\\\b\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
+			"endpoints/e.yaml:9:33: interface: \"eth\\\"0\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
 		},
 	},
 	{
@@ -693,6 +696,24 @@ var loadCases = []struct {
 			"profiles/X.yaml:12:15: protocol: must not be empty (leave the key out to match anything)",
 			"profiles/Y.json:1:63: dst_tag: must not be empty (leave the key out to match anything)",
 			"profiles/Y.json:1:80: !protocol: must not be empty (leave the key out to match anything)",
+		},
+	},
+	{
+		// An empty port list matched every port, and mac: "" turned the MAC check off.
+		name: "empty port lists and mac",
+		files: map[string]string{
+			"profiles/X.yaml": "id: X\ninbound_rules:\n" +
+				"  - action: allow\n    protocol: tcp\n    dst_ports: []\n" +
+				"  - action: deny\n    protocol: udp\n    \"!src_ports\": []\n" +
+				"  - action: allow\n    protocol: tcp\n    src_ports: ~\n", // null is absent
+			"profiles/Y.json":  `{"id": "Y", "outbound_rules": [{"action": "allow", "protocol": "tcp", "!dst_ports": []}]}`,
+			"endpoints/e.yaml": "endpoints:\n  - {id: a, host: h, interface: i, mac: \"\", profile_ids: [X]}\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:2:41: mac: must not be empty (leave the key out for no source MAC check)",
+			"profiles/X.yaml:5:16: dst_ports: must not be empty (leave the key out to match any port)",
+			"profiles/X.yaml:8:19: !src_ports: must not be empty (leave the key out to match any port)",
+			"profiles/Y.json:1:85: !dst_ports: must not be empty (leave the key out to match any port)",
 		},
 	},
 	{

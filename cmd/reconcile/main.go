@@ -67,6 +67,8 @@ func newRootCmd(g *globals) *cobra.Command {
 		Short:         "Turn a git repository of network-policy profiles into this host's nftables firewall",
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		// Every command takes --table (a persistent flag); it is checked before any runs.
+		PersistentPreRunE: g.checkTable,
 	}
 	hostname, _ := os.Hostname()
 	pf := root.PersistentFlags()

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/schema"
 )
@@ -50,6 +51,9 @@ func Compile(repo *schema.Repository, opts Options) (*nft.Ruleset, error) {
 	if opts.Table == "" {
 		opts.Table = nft.DefaultTable
 	}
+	if err := limits.ValidTableName(opts.Table); err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
 	c := &compiler{
 		repo:   repo,
 		chains: map[string]*nft.Chain{},
@@ -58,7 +62,13 @@ func Compile(repo *schema.Repository, opts Options) (*nft.Ruleset, error) {
 	if err := c.run(opts); err != nil {
 		return nil, err
 	}
-	return c.ruleset(opts.Table), nil
+	rs := c.ruleset(opts.Table)
+	// Nothing is shortened: an id that validation would have refused gives a name or comment
+	// beyond the limits, and an error here rather than a ruleset nft cannot load.
+	if err := rs.CheckText(); err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
+	return rs, nil
 }
 
 type tagKey struct {
@@ -196,11 +206,11 @@ func conntrackRules() []*nft.Rule {
 
 // dropRule is a counted drop with a comment.
 func dropRule(comment string, ms ...nft.Match) *nft.Rule {
-	return &nft.Rule{Matches: ms, Counter: true, Verdict: nft.Verdict{Kind: nft.Drop}, Comment: truncate(comment, MaxCommentLen)}
+	return &nft.Rule{Matches: ms, Counter: true, Verdict: nft.Verdict{Kind: nft.Drop}, Comment: comment}
 }
 
 func acceptRule(comment string, ms ...nft.Match) *nft.Rule {
-	return &nft.Rule{Matches: ms, Counter: true, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: truncate(comment, MaxCommentLen)}
+	return &nft.Rule{Matches: ms, Counter: true, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: comment}
 }
 
 // endpointChains returns the from-, to- and host- chains of a local endpoint.
@@ -301,16 +311,18 @@ func hostAllowances(comment string, v4, v6 []netip.Prefix) []*nft.Rule {
 		}
 		return []nft.Match{{Kind: nft.MatchSAddr, Family: f, Prefixes: MergePrefixes(ps)}}
 	}
-	var ms [][]nft.Match
-	ms = append(ms, slices.Concat(
-		[]nft.Match{{Kind: nft.MatchNFProto, Family: nft.IPv4}, {Kind: nft.MatchL4Proto, Protos: []uint8{17}}}, saddr(nft.IPv4, v4),
-		[]nft.Match{{Kind: nft.MatchSPort, Ports: []nft.PortRange{{First: 68, Last: 68}}}, {Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 67, Last: 67}}}}))
-	ms = append(ms, slices.Concat(
-		[]nft.Match{{Kind: nft.MatchNFProto, Family: nft.IPv6}, {Kind: nft.MatchL4Proto, Protos: []uint8{17}}}, saddr(nft.IPv6, v6),
-		[]nft.Match{{Kind: nft.MatchSPort, Ports: []nft.PortRange{{First: 546, Last: 546}}}, {Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 547, Last: 547}}}}))
-	ms = append(ms, slices.Concat(
-		[]nft.Match{{Kind: nft.MatchNFProto, Family: nft.IPv6}, {Kind: nft.MatchL4Proto, Protos: []uint8{58}}}, saddr(nft.IPv6, v6),
-		[]nft.Match{{Kind: nft.MatchICMPType, Family: nft.IPv6, Nums: slices.Clone(ndTypes)}}))
+	// Match order as the compiler's rules have it (nfproto, addresses, protocol, ports or ICMP):
+	// the order in which `nft list` prints them, so that a dump restores to the same model.
+	udp := nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{17}}
+	icmpv6 := nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{58}}
+	ms := [][]nft.Match{
+		slices.Concat([]nft.Match{{Kind: nft.MatchNFProto, Family: nft.IPv4}}, saddr(nft.IPv4, v4),
+			[]nft.Match{udp, {Kind: nft.MatchSPort, Ports: []nft.PortRange{{First: 68, Last: 68}}}, {Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 67, Last: 67}}}}),
+		slices.Concat([]nft.Match{{Kind: nft.MatchNFProto, Family: nft.IPv6}}, saddr(nft.IPv6, v6),
+			[]nft.Match{udp, {Kind: nft.MatchSPort, Ports: []nft.PortRange{{First: 546, Last: 546}}}, {Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 547, Last: 547}}}}),
+		slices.Concat([]nft.Match{{Kind: nft.MatchNFProto, Family: nft.IPv6}}, saddr(nft.IPv6, v6),
+			[]nft.Match{icmpv6, {Kind: nft.MatchICMPType, Family: nft.IPv6, Nums: slices.Clone(ndTypes)}}),
+	}
 	return []*nft.Rule{
 		acceptRule("endpoint to host: dhcp"+comment, ms[0]...),
 		acceptRule("endpoint to host: dhcpv6"+comment, ms[1]...),
@@ -501,12 +513,6 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 		if f != 0 {
 			ms = append(ms, nft.Match{Kind: nft.MatchNFProto, Family: f})
 		}
-		if proto != 0 {
-			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{proto}})
-		}
-		if notProto != 0 {
-			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Not: true, Protos: []uint8{notProto}})
-		}
 		for _, a := range []struct {
 			net, notNet, tag, notTag string
 			kind, setKind            nft.MatchKind
@@ -537,6 +543,18 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 				c.tags[tagKey{f, t.s}] = true
 				ms = append(ms, nft.Match{Kind: a.setKind, Not: t.not, Family: f, Str: tagSetName(f, t.s)})
 			}
+		}
+		// The protocol matches come after the addresses, the positive one right before the
+		// port and ICMP matches that depend on it: `nft list` prints it as their implicit
+		// dependency (`ip saddr @tag-v4-T tcp dport 80`) and the family as the addresses'
+		// (`meta nfproto ipv4` dropped), and `nft -f` of that listing puts each back right
+		// before what depends on it; in this order a ruleset restored from a dump (`nft list
+		// ruleset > f; nft -f f`) reads back as the same model.
+		if notProto != 0 {
+			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Not: true, Protos: []uint8{notProto}})
+		}
+		if proto != 0 {
+			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{proto}})
 		}
 		for _, pm := range []struct {
 			ports []schema.PortRange
@@ -664,7 +682,7 @@ func (c *compiler) tagSets() error {
 		}
 	}
 	for k := range c.tags {
-		s := &nft.Set{Name: tagSetName(k.family, k.tag), Type: nft.SetIPv4, Comment: truncate("tag "+k.tag, MaxCommentLen)}
+		s := &nft.Set{Name: tagSetName(k.family, k.tag), Type: nft.SetIPv4, Comment: "tag " + k.tag}
 		if k.family == nft.IPv6 {
 			s.Type = nft.SetIPv6
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/schema"
 )
@@ -25,7 +26,8 @@ type goldenCase struct {
 	check func(t *testing.T, rs *nft.Ruleset)
 }
 
-var long = strings.Repeat("L", 70)
+// long makes ids of limits.MaxIDLen bytes with a one-letter prefix ("e"+long).
+var long = strings.Repeat("L", limits.MaxIDLen-1)
 
 func goldenCases() []goldenCase {
 	return []goldenCase{
@@ -46,8 +48,8 @@ func goldenCases() []goldenCase {
 				`meta l4proto 6 th dport { 80, 443 } counter accept comment "WEB inbound 1"`,
 				`meta nfproto ipv4 meta l4proto 1 icmp type 8 counter accept comment "WEB inbound 2"`)
 			wantRules(t, rs, "profile-in-APP",
-				`meta nfproto ipv4 meta l4proto 6 ip saddr @tag-v4-APP_7890 th dport 7890 counter accept comment "APP inbound 1"`,
-				`meta nfproto ipv6 meta l4proto 6 ip6 saddr @tag-v6-APP_7890 th dport 7890 counter accept comment "APP inbound 1"`,
+				`meta nfproto ipv4 ip saddr @tag-v4-APP_7890 meta l4proto 6 th dport 7890 counter accept comment "APP inbound 1"`,
+				`meta nfproto ipv6 ip6 saddr @tag-v6-APP_7890 meta l4proto 6 th dport 7890 counter accept comment "APP inbound 1"`,
 				`meta nfproto ipv4 meta l4proto 1 icmp type 8 counter accept comment "APP inbound 2"`)
 			// The tag's members live on both hosts.
 			wantSet(t, rs, "tag-v4-APP_7890", "198.18.1.2/31")
@@ -91,7 +93,7 @@ func goldenCases() []goldenCase {
 		}, check: func(t *testing.T, rs *nft.Ruleset) {
 			wantRules(t, rs, "to-web-1", `ct state invalid drop`, `ct state established,related accept`, "jump profile-in-ADMIN", "jump profile-in-WEB", `counter drop comment "to web-1: no profile accepted"`)
 			wantRules(t, rs, "profile-out-ADMIN",
-				`meta nfproto ipv4 meta l4proto 17 ip daddr 198.18.200.1 th dport 53 counter drop comment "ADMIN outbound 1"`)
+				`meta nfproto ipv4 ip daddr 198.18.200.1 meta l4proto 17 th dport 53 counter drop comment "ADMIN outbound 1"`)
 		}},
 		{name: "deny", host: "node-1", repo: func() *schema.Repository {
 			return repo([]*schema.Profile{profile("P", []string{"P"}, []schema.Rule{
@@ -187,7 +189,7 @@ func goldenCases() []goldenCase {
 		}, check: func(t *testing.T, rs *nft.Ruleset) {
 			wantRules(t, rs, "profile-in-F",
 				`meta nfproto ipv4 ip saddr 198.18.5.0/24 ip saddr @tag-v4-F counter accept comment "F inbound 1"`,
-				`meta nfproto ipv6 meta l4proto 17 ip6 daddr fd00:5::/64 counter accept comment "F inbound 2"`,
+				`meta nfproto ipv6 ip6 daddr fd00:5::/64 meta l4proto 17 counter accept comment "F inbound 2"`,
 				`meta nfproto ipv6 counter accept comment "F inbound 3"`,
 				`meta nfproto ipv4 meta l4proto 6 th sport 25 counter drop comment "F inbound 4"`)
 			if findSet(rs, "tag-v6-F") != nil {
@@ -212,7 +214,7 @@ func goldenCases() []goldenCase {
 				`meta nfproto ipv4 meta l4proto 1 icmp type 3 icmp code 4 counter accept comment "I inbound 3"`,
 				`meta nfproto ipv6 meta l4proto 58 icmpv6 type 129 icmpv6 code 0 counter accept comment "I inbound 4"`,
 				`meta nfproto ipv4 meta l4proto 1 counter drop comment "I inbound 5"`,
-				`meta nfproto ipv6 meta l4proto 58 ip6 saddr @tag-v6-I counter accept comment "I inbound 6"`)
+				`meta nfproto ipv6 ip6 saddr @tag-v6-I meta l4proto 58 counter accept comment "I inbound 6"`)
 		}},
 		{name: "negations", host: "node-1", repo: func() *schema.Repository {
 			return repo([]*schema.Profile{profile("N", []string{"N"}, []schema.Rule{
@@ -244,7 +246,7 @@ func goldenCases() []goldenCase {
 				`meta nfproto ipv4 meta l4proto 1 icmp type != 8 counter accept comment "N inbound 8"`,
 				`meta nfproto ipv6 meta l4proto 58 icmpv6 type 1 icmpv6 code != 3 counter accept comment "N inbound 9"`,
 				`meta nfproto ipv4 meta l4proto 1 @th,0,16 != 2048 counter accept comment "N inbound 10"`,
-				`meta nfproto ipv4 meta l4proto 6 meta l4proto != 17 ip saddr 198.18.0.0/15 ip saddr != 198.18.1.0/24 th dport 80 th dport != 81 counter drop comment "N inbound 11"`)
+				`meta nfproto ipv4 ip saddr 198.18.0.0/15 ip saddr != 198.18.1.0/24 meta l4proto != 17 meta l4proto 6 th dport 80 th dport != 81 counter drop comment "N inbound 11"`)
 			// A tag nobody carries: an empty set, so `!= @tag-v4-M`... matches everything.
 			wantSet(t, rs, "tag-v4-M")
 			wantSet(t, rs, "tag-v4-N", "198.18.0.1/32")
@@ -286,13 +288,16 @@ func goldenCases() []goldenCase {
 				endpoint("e"+long, "node-1", "calilong", []string{"198.18.0.1"}, "P"+long),
 			)
 		}, check: func(t *testing.T, rs *nft.Ruleset) {
-			for _, n := range []string{Name(PrefixFrom, "e"+long), Name(PrefixProfileIn, "P"+long), Name(PrefixTagV4, "T"+long)} {
-				if len(n) > MaxNameLen || !IsShortened(n) {
-					t.Errorf("name %q not shortened", n)
+			for _, n := range []string{Name(PrefixFrom, "e"+long), Name(PrefixProfileOut, "P"+long), Name(PrefixTagV4, "T"+long)} {
+				if len(n) > MaxNameLen || !strings.HasSuffix(n, long) {
+					t.Errorf("name %q shortened or over %d bytes", n, MaxNameLen)
 				}
 			}
+			if len(Name(PrefixProfileOut, "P"+long)) != MaxNameLen {
+				t.Errorf("MaxNameLen %d is not the longest name", MaxNameLen)
+			}
 			if findChain(rs, Name(PrefixProfileIn, "P"+long)) == nil || findSet(rs, Name(PrefixTagV6, "T"+long)) == nil {
-				t.Error("shortened chain or set missing")
+				t.Error("chain or set of a long id missing")
 			}
 		}},
 	}
@@ -390,7 +395,7 @@ func checkInvariants(t *testing.T, repo *schema.Repository, rs *nft.Ruleset) {
 			checkEndpointChain(t, c, kind)
 		}
 		for _, r := range c.Rules {
-			if len(r.Comment) > MaxCommentLen {
+			if len(r.Comment) > limits.MaxComment {
 				t.Errorf("comment too long in %q", c.Name)
 			}
 			if (r.Verdict.Kind == nft.Jump || r.Verdict.Kind == nft.Goto) && chains[r.Verdict.Chain] == nil {
@@ -670,15 +675,19 @@ func TestSources(t *testing.T) {
 			t.Errorf("ParseComment(%q) = %v, %v", tt.c, ref, ok)
 		}
 	}
-	// A comment that had to be shortened is still found through Sources.
+	// Comments are never shortened: a profile id that validation refuses (300 bytes) gives a
+	// full comment, and Compile refuses the ruleset instead of cutting its names.
 	lp := strings.Repeat("p", 300)
-	r2 := repo([]*schema.Profile{profile(lp, nil, allowAll, nil)})
+	r2 := repo([]*schema.Profile{profile(lp, nil, allowAll, nil)}, endpoint("e", "node-1", "calie", []string{"198.18.0.1"}, lp))
 	c := RuleRef{Profile: lp, Direction: Inbound, Index: 1}.Comment()
-	if len(c) != MaxCommentLen {
-		t.Errorf("comment length %d", len(c))
+	if c != lp+" inbound 1" {
+		t.Errorf("comment %q…", c[:20])
 	}
 	if ref, ok := Sources(r2)[c]; !ok || ref.Profile != lp {
-		t.Errorf("shortened comment not in Sources")
+		t.Errorf("comment not in Sources")
+	}
+	if rs, err := Compile(r2, Options{Host: "node-1"}); err == nil || rs != nil || !strings.Contains(err.Error(), "is 312 bytes; nf_tables names are at most 255") {
+		t.Errorf("Compile of a 300-byte profile id: %v", err)
 	}
 }
 

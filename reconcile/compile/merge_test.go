@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 )
 
 func pfxs(ss ...string) []netip.Prefix {
@@ -115,7 +117,6 @@ func TestMergePrefixesProperty(t *testing.T) {
 }
 
 func TestName(t *testing.T) {
-	long := strings.Repeat("a", 60)
 	tests := []struct {
 		prefix, id string
 		want       string
@@ -123,29 +124,17 @@ func TestName(t *testing.T) {
 		{PrefixFrom, "web-1", "from-web-1"},
 		{PrefixProfileIn, "WEB", "profile-in-WEB"},
 		{PrefixTagV6, "APP_7890", "tag-v6-APP_7890"},
-		// exactly 64 bytes: kept
-		{PrefixFrom, strings.Repeat("b", 59), "from-" + strings.Repeat("b", 59)},
+		{PrefixFrom, strings.Repeat("b", 70), "from-" + strings.Repeat("b", 70)},
 	}
 	for _, tt := range tests {
 		if got := Name(tt.prefix, tt.id); got != tt.want {
 			t.Errorf("Name(%q, %q) = %q, want %q", tt.prefix, tt.id, got, tt.want)
 		}
 	}
-	n := Name(PrefixProfileOut, long)
-	if len(n) != 63 || !strings.HasPrefix(n, (PrefixProfileOut + long)[:50]+"-") || !IsShortened(n) {
-		t.Errorf("Name of a long id = %q (%d bytes)", n, len(n))
-	}
-	if n2 := Name(PrefixProfileOut, long); n2 != n {
-		t.Errorf("Name not deterministic: %q vs %q", n, n2)
-	}
-	if other := Name(PrefixProfileOut, long+"x"); other == n || len(other) != 63 {
-		t.Errorf("different long ids give %q and %q", n, other)
-	}
-	if other := Name(PrefixProfileIn, long); other[:50] == n[:50] {
-		t.Errorf("prefixes lost in %q", other)
-	}
-	if IsShortened("from-web-1") {
-		t.Error("IsShortened(from-web-1)")
+	// Names are never shortened (ids are at most limits.MaxIDLen bytes).
+	maxID := strings.Repeat("P", limits.MaxIDLen)
+	if n := Name(PrefixProfileOut, maxID); n != PrefixProfileOut+maxID || len(n) != MaxNameLen {
+		t.Errorf("Name of a %d-byte id = %q (%d bytes)", len(maxID), n, len(n))
 	}
 }
 

@@ -1,23 +1,17 @@
 package compile
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
+
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 )
 
-// MaxNameLen is the longest chain, set or map name Compile produces. Longer names are cut to
-// their first 50 bytes and suffixed with "-" and 12 hex digits of the SHA-256 of the full name
-// (63 bytes in all), so they stay deterministic, bounded and, in practice, unique.
-const MaxNameLen = 64
-
-// MaxCommentLen is the longest rule comment Compile produces (nft's limit is 256 bytes).
-const MaxCommentLen = 256
-
-const (
-	truncKeep = 50
-	hashLen   = 12
-)
+// MaxNameLen is the longest chain, set or map name Compile produces: the longest prefix
+// ("profile-out-", 12 bytes) and an id of at most limits.MaxIDLen bytes, 76 bytes in all, far
+// below the kernel's limits.MaxName. Names and comments are never shortened: validation refuses
+// longer ids, and Compile refuses a ruleset whose names or comments nft could not load
+// (nft.Ruleset.CheckText) instead of cutting them.
+const MaxNameLen = len(PrefixProfileOut) + limits.MaxIDLen
 
 // Fixed names of the base chains and dispatch maps of the compiled table.
 const (
@@ -71,16 +65,10 @@ const (
 	KindTagV6      = "tag-v6"      // tag-v6-<T>: tag
 )
 
-// Name returns prefix+id, or, when that is longer than MaxNameLen bytes, its first 50 bytes
-// followed by "-" and the first 12 hex digits of the SHA-256 of the full name.
-func Name(prefix, id string) string {
-	full := prefix + id
-	if len(full) <= MaxNameLen {
-		return full
-	}
-	sum := sha256.Sum256([]byte(full))
-	return full[:truncKeep] + "-" + hex.EncodeToString(sum[:])[:hashLen]
-}
+// Name returns prefix+id, the name of a per-endpoint, per-profile or per-tag chain or set.
+// With an id of at most limits.MaxIDLen bytes of [A-Za-z0-9_.-] (what validation accepts) it
+// is at most MaxNameLen bytes and an nft identifier.
+func Name(prefix, id string) string { return prefix + id }
 
 // prefixKinds is checked longest prefix first where prefixes share a beginning.
 var prefixKinds = []struct{ prefix, kind string }{
@@ -94,10 +82,8 @@ var prefixKinds = []struct{ prefix, kind string }{
 }
 
 // Describe is the inverse of Name for plan and status output: the kind of object a name
-// denotes and the endpoint, profile or tag id in it. For a fixed name the id is "". For a name
-// that Name shortened, the id is only the kept beginning and the hash ("web-…-0123456789ab");
-// IsShortened tells such names apart, and a caller holding the repository can map them back
-// by comparing with Name. An unknown name returns ("", "").
+// denotes and the endpoint, profile or tag id in it. For a fixed name the id is "". An unknown
+// name returns ("", "").
 func Describe(name string) (kind, id string) {
 	switch name {
 	case ChainForwardFrom, ChainForwardTo, ChainInputFrom:
@@ -113,26 +99,4 @@ func Describe(name string) (kind, id string) {
 		}
 	}
 	return "", ""
-}
-
-// IsShortened reports whether name has the shape of a name that Name shortened (50 bytes, "-",
-// 12 lowercase hex digits). An id that happens to produce exactly that shape is reported too.
-func IsShortened(name string) bool {
-	if len(name) != truncKeep+1+hashLen || name[truncKeep] != '-' {
-		return false
-	}
-	for _, c := range name[truncKeep+1:] {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// truncate cuts s to at most n bytes.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -25,11 +25,10 @@ type RuleRef struct {
 	Index     int
 }
 
-// Comment is the rule comment Compile puts on every nft rule compiled from r (at most
-// MaxCommentLen bytes).
-func (r RuleRef) Comment() string {
-	return truncate(fmt.Sprintf("%s %s %d", r.Profile, r.Direction, r.Index), MaxCommentLen)
-}
+// Comment is the rule comment Compile puts on every nft rule compiled from r: "WEB inbound 2".
+// It is never shortened; with a profile id of at most limits.MaxIDLen bytes it is at most
+// limits.MaxIDLen+19 bytes (an index below 10^9), within limits.MaxComment.
+func (r RuleRef) Comment() string { return r.String() }
 
 func (r RuleRef) String() string { return fmt.Sprintf("%s %s %d", r.Profile, r.Direction, r.Index) }
 
@@ -55,8 +54,7 @@ func (r RuleRef) Rule(repo *schema.Repository) *schema.Rule {
 }
 
 // ParseComment parses a profile rule comment ("WEB inbound 2") back into a RuleRef. It
-// reports false for the comments of endpoint and base chain rules and for comments that were
-// shortened; Sources maps those too.
+// reports false for the comments of endpoint and shared chain rules.
 func ParseComment(c string) (RuleRef, bool) {
 	f := strings.Fields(c)
 	if len(f) != 3 || (f[1] != string(Inbound) && f[1] != string(Outbound)) {
@@ -71,7 +69,8 @@ func ParseComment(c string) (RuleRef, bool) {
 
 // Sources maps the comment of every rule Compile can produce from repo's profiles (every
 // rule of every profile, whether or not some endpoint uses it) back to the profile rule.
-// Comments that shortening made ambiguous are left out.
+// Comments are never shortened, so two rules share a comment only in a repository that
+// defines a profile twice; such comments are left out.
 func Sources(repo *schema.Repository) map[string]RuleRef {
 	out := map[string]RuleRef{}
 	if repo == nil {

@@ -6,13 +6,14 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
 	"golang.org/x/sys/unix"
+
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 )
 
 // This file turns the model into google/nftables objects and expressions: the same bytecode
@@ -21,9 +22,7 @@ import (
 // their text, and Observe can map the bytecode back to the model.
 
 const (
-	ifNameSize  = 16  // IFNAMSIZ
-	maxComment  = 255 // one userdata TLV (one length byte, NUL included in it)
-	maxNameLen  = 255 // NFT_NAME_MAXLEN - 1
+	ifNameSize  = limits.MaxIfname + 1 // IFNAMSIZ: the bytes of an ifname key, NUL-padded
 	arphrdEther = 1
 )
 
@@ -59,9 +58,10 @@ type encoder struct {
 }
 
 // encode validates rs and builds its netlink objects. It returns an error, naming the
-// offending object, for anything the kernel would reject or that nft could not render back.
+// offending object, for anything the kernel would reject or that nft could not render back:
+// every name and string first goes through rs.CheckText (the limits of package limits).
 func encode(rs *Ruleset) (*encoded, error) {
-	if err := checkName("table", rs.Table); err != nil {
+	if err := rs.CheckText(); err != nil {
 		return nil, err
 	}
 	t := &nftables.Table{Name: rs.Table, Family: nftables.TableFamilyINet}
@@ -70,9 +70,6 @@ func encode(rs *Ruleset) (*encoded, error) {
 
 	chainNames := map[string]bool{}
 	for _, c := range rs.Chains {
-		if err := checkName("chain", c.Name); err != nil {
-			return nil, err
-		}
 		if chainNames[c.Name] {
 			return nil, fmt.Errorf("chain %q is declared twice", c.Name)
 		}
@@ -105,14 +102,8 @@ func encode(rs *Ruleset) (*encoded, error) {
 	}
 
 	for _, s := range rs.Sets {
-		if err := checkName("set", s.Name); err != nil {
-			return nil, err
-		}
 		if enc.named[s.Name] != nil || enc.maps[s.Name] {
 			return nil, fmt.Errorf("set %q is declared twice", s.Name)
-		}
-		if len(s.Comment) >= maxComment {
-			return nil, fmt.Errorf("set %q: comment is %d bytes, at most %d", s.Name, len(s.Comment), maxComment-1)
 		}
 		var fam Family
 		ns := &nftables.Set{Table: t, Name: s.Name, Interval: true, Comment: s.Comment}
@@ -135,14 +126,8 @@ func encode(rs *Ruleset) (*encoded, error) {
 		out.sets = append(out.sets, encodedSet{set: ns, elems: intervalElements(ranges, addrBytes, fam.bits())})
 	}
 	for _, m := range rs.Maps {
-		if err := checkName("map", m.Name); err != nil {
-			return nil, err
-		}
 		if enc.named[m.Name] != nil || enc.maps[m.Name] {
 			return nil, fmt.Errorf("map %q is declared twice", m.Name)
-		}
-		if len(m.Comment) >= maxComment {
-			return nil, fmt.Errorf("map %q: comment is %d bytes, at most %d", m.Name, len(m.Comment), maxComment-1)
 		}
 		enc.maps[m.Name] = true
 		ns := &nftables.Set{Table: t, Name: m.Name, IsMap: true, KeyType: nftables.TypeIFName,
@@ -150,9 +135,6 @@ func encode(rs *Ruleset) (*encoded, error) {
 		keys := map[string]bool{}
 		var elems []nftables.SetElement
 		for _, e := range m.Elements {
-			if err := checkIfName(e.Key); err != nil {
-				return nil, fmt.Errorf("map %q: %w", m.Name, err)
-			}
 			if keys[e.Key] {
 				return nil, fmt.Errorf("map %q: key %q appears twice", m.Name, e.Key)
 			}
@@ -208,24 +190,12 @@ func (e *encoded) queue(c *nftables.Conn) error {
 	return nil
 }
 
-func checkName(what, name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("%s name is empty", what)
-	case len(name) > maxNameLen:
-		return fmt.Errorf("%s name %q is %d bytes, at most %d", what, name, len(name), maxNameLen)
-	case strings.ContainsAny(name, "\x00\" \t\n"):
-		return fmt.Errorf("%s name %q contains a NUL, quote or space", what, name)
-	}
-	return nil
-}
+// checkName is limits.CheckName: the table, chain, set and map names nft text and the
+// kernel both take.
+func checkName(what, name string) error { return limits.CheckName(what, name) }
 
-func checkIfName(name string) error {
-	if name == "" || len(name) >= ifNameSize || strings.ContainsAny(name, "\x00\"") {
-		return fmt.Errorf("interface name %q is not 1 to %d bytes without NUL or quote", name, ifNameSize-1)
-	}
-	return nil
-}
+// checkIfName is limits.CheckIfname: the interface names nft text writes literally.
+func checkIfName(name string) error { return limits.CheckIfname(name) }
 
 func checkPrefixes(fam Family, ps []netip.Prefix) error {
 	for _, p := range ps {
@@ -365,11 +335,8 @@ func (enc *encoder) rule(r *Rule, chains map[string]bool) (encodedRule, error) {
 	if r.VMap != nil && r.Verdict.Kind != None {
 		return er, fmt.Errorf("a rule has a verdict map dispatch or a verdict, not both")
 	}
-	if len(r.Comment) >= maxComment {
-		return er, fmt.Errorf("comment is %d bytes, at most %d", len(r.Comment), maxComment-1)
-	}
-	if strings.ContainsRune(r.Comment, 0) {
-		return er, fmt.Errorf("comment contains a NUL byte")
+	if err := r.checkText(); err != nil {
+		return er, err
 	}
 	var ctx ruleCtx
 	ms := r.Matches
@@ -403,9 +370,6 @@ func (enc *encoder) rule(r *Rule, chains map[string]bool) (encodedRule, error) {
 		er.exprs = append(er.exprs, &expr.Counter{})
 	}
 	if r.Log != nil {
-		if len(r.Log.Prefix) > 127 || strings.ContainsAny(r.Log.Prefix, "\x00\"") {
-			return er, fmt.Errorf("log prefix %q is longer than 127 bytes or has a NUL or quote", r.Log.Prefix)
-		}
 		l := &expr.Log{}
 		if r.Log.Prefix != "" {
 			l.Key = 1 << unix.NFTA_LOG_PREFIX

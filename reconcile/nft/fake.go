@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 )
 
 // Fake is an in-memory Dataplane that simulates the kernel instead of recording calls: Apply
@@ -28,19 +29,26 @@ type Fake struct {
 	gen      uint32 // bumped by every change, like the kernel's ruleset generation
 }
 
-// Limits of the kernel that the fake enforces.
+// Limits the fake enforces. Names, comments, interface names and log prefixes are checked
+// with package limits, as the encoder of the kernel Dataplane and CheckText check them: a
+// comment the kernel would store but `nft -f` would refuse to restore is refused here too.
 const (
-	// fakeMaxName is NFT_NAME_MAXLEN (256) less the terminating NUL.
-	fakeMaxName = 255
-	// fakeMaxComment is NFT_USERDATA_MAXLEN.
-	fakeMaxComment = 256
-	// fakeMaxLogPrefix is NF_LOG_PREFIXLEN (128) less the terminating NUL.
-	fakeMaxLogPrefix = 127
-	// fakeMaxIfname is IFNAMSIZ (16) less the terminating NUL.
-	fakeMaxIfname = 15
 	// fakeMaxJumpDepth is NFT_JUMP_STACK_SIZE.
 	fakeMaxJumpDepth = 16
 )
+
+// fakeLimitErr turns an error of package limits into the kernel's: ERANGE when the value is
+// too long (the kernel's answer), EINVAL for a value nft text could not carry.
+func fakeLimitErr(msg, where string, length, max int, err error) error {
+	errno := syscall.EINVAL
+	if length > max {
+		errno = syscall.ERANGE
+	}
+	if where != "" {
+		return fakeErr(msg, errno, "%s: %v", where, err)
+	}
+	return fakeErr(msg, errno, "%v", err)
+}
 
 // FakeError is an error of the simulated kernel: the netlink message type that failed, the
 // errno, and what the fake found wrong (the kernel itself says no more than the errno).
@@ -241,8 +249,8 @@ func ValidateFake(rs *Ruleset) error {
 			return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "set %q declared twice", s.Name)
 		}
 		sets[s.Name] = s
-		if len(s.Comment) > fakeMaxComment {
-			return fakeErr("NFT_MSG_NEWSET", syscall.ERANGE, "set %q: comment of %d bytes, the limit is %d", s.Name, len(s.Comment), fakeMaxComment)
+		if err := limits.CheckComment(s.Comment); err != nil {
+			return fakeLimitErr("NFT_MSG_NEWSET", fmt.Sprintf("set %q", s.Name), len(s.Comment), limits.MaxComment, err)
 		}
 		var fam Family
 		switch s.Type {
@@ -269,13 +277,13 @@ func ValidateFake(rs *Ruleset) error {
 			return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "map %q: the name is already a set or map", m.Name)
 		}
 		maps[m.Name] = m
-		if len(m.Comment) > fakeMaxComment {
-			return fakeErr("NFT_MSG_NEWSET", syscall.ERANGE, "map %q: comment of %d bytes, the limit is %d", m.Name, len(m.Comment), fakeMaxComment)
+		if err := limits.CheckComment(m.Comment); err != nil {
+			return fakeLimitErr("NFT_MSG_NEWSET", fmt.Sprintf("map %q", m.Name), len(m.Comment), limits.MaxComment, err)
 		}
 		keys := map[string]bool{}
 		for _, e := range m.Elements {
-			if e.Key == "" || len(e.Key) > fakeMaxIfname {
-				return fakeErr("NFT_MSG_NEWSETELEM", syscall.EINVAL, "map %q: key %q is not an interface name (1 to %d bytes)", m.Name, e.Key, fakeMaxIfname)
+			if err := limits.CheckIfname(e.Key); err != nil {
+				return fakeErr("NFT_MSG_NEWSETELEM", syscall.EINVAL, "map %q: key: %v", m.Name, err)
 			}
 			if keys[e.Key] {
 				return fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "map %q: key %q twice", m.Name, e.Key)
@@ -301,14 +309,8 @@ func ValidateFake(rs *Ruleset) error {
 }
 
 func fakeCheckName(msg, what, name string) error {
-	if name == "" {
-		return fakeErr(msg, syscall.EINVAL, "%s without a name", what)
-	}
-	if len(name) > fakeMaxName {
-		return fakeErr(msg, syscall.ERANGE, "%s name of %d bytes, the limit is %d", what, len(name), fakeMaxName)
-	}
-	if strings.ContainsAny(name, "\x00\" \t\n") {
-		return fakeErr(msg, syscall.EINVAL, "%s name %q contains a NUL, quote or space", what, name)
+	if err := limits.CheckName(what, name); err != nil {
+		return fakeLimitErr(msg, "", len(name), limits.MaxName, err)
 	}
 	return nil
 }
@@ -361,11 +363,13 @@ func fakeComparePrefix(a, b netip.Prefix) int {
 
 func fakeCheckRule(where string, r *Rule, chains map[string]*Chain, sets map[string]*Set, maps map[string]*Map) error {
 	const msg = "NFT_MSG_NEWRULE"
-	if len(r.Comment) > fakeMaxComment {
-		return fakeErr(msg, syscall.ERANGE, "%s: comment of %d bytes, the limit is %d", where, len(r.Comment), fakeMaxComment)
+	if err := limits.CheckComment(r.Comment); err != nil {
+		return fakeLimitErr(msg, where, len(r.Comment), limits.MaxComment, err)
 	}
-	if r.Log != nil && len(r.Log.Prefix) > fakeMaxLogPrefix {
-		return fakeErr(msg, syscall.ERANGE, "%s: log prefix of %d bytes, the limit is %d", where, len(r.Log.Prefix), fakeMaxLogPrefix)
+	if r.Log != nil {
+		if err := limits.CheckLogPrefix(r.Log.Prefix); err != nil {
+			return fakeLimitErr(msg, where, len(r.Log.Prefix), limits.MaxKernelLogPrefix, err)
+		}
 	}
 	for i := range r.Matches {
 		if err := fakeCheckMatch(fmt.Sprintf("%s match %d", where, i+1), &r.Matches[i], sets); err != nil {
@@ -402,8 +406,8 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 	case MatchNFProto:
 		return family()
 	case MatchIIFName, MatchOIFName:
-		if m.Str == "" || len(m.Str) > fakeMaxIfname {
-			return fakeErr(msg, syscall.ERANGE, "%s: interface name %q is not 1 to %d bytes", where, m.Str, fakeMaxIfname)
+		if err := limits.CheckIfname(m.Str); err != nil {
+			return fakeLimitErr(msg, where, len(m.Str), limits.MaxIfname, err)
 		}
 	case MatchCtState:
 		if m.CtState == 0 {

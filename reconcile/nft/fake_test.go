@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 )
 
 // fakeSample is a small valid table in the compiled layout.
@@ -128,7 +130,7 @@ func TestFakeRejects(t *testing.T) {
 		msg   string // substring of the error
 	}{
 		{"no table name", func(rs *Ruleset) { rs.Table = "" }, syscall.EINVAL, "NFT_MSG_NEWTABLE"},
-		{"table name too long", func(rs *Ruleset) { rs.Table = long }, syscall.ERANGE, "table name of 256 bytes"},
+		{"table name too long", func(rs *Ruleset) { rs.Table = long }, syscall.ERANGE, "is 256 bytes; nf_tables names are at most 255"},
 		{"chain name too long", func(rs *Ruleset) { rs.Chains[2].Name = long }, syscall.ERANGE, "NFT_MSG_NEWCHAIN"},
 		{"set name too long", func(rs *Ruleset) { rs.Sets[0].Name = long }, syscall.ERANGE, "NFT_MSG_NEWSET"},
 		{"duplicate chain", func(rs *Ruleset) { rs.Chains = append(rs.Chains, &Chain{Name: "from-z"}) }, syscall.EEXIST, `chain "from-z" declared twice`},
@@ -146,8 +148,11 @@ func TestFakeRejects(t *testing.T) {
 		{"v6 prefix in a v4 set", func(rs *Ruleset) { rs.Sets[1].Prefixes[0] = netip.MustParsePrefix("fd00::/64") }, syscall.EINVAL, "not an IPv4 prefix"},
 		{"unknown set type", func(rs *Ruleset) { rs.Sets[0].Type = "ether_addr" }, syscall.EINVAL, "unknown type"},
 		{"duplicate protocol", func(rs *Ruleset) { rs.Chains[3].Rules[0].Matches[2].Protos = []uint8{6, 6} }, syscall.EEXIST, "appears twice"},
-		{"space in a name", func(rs *Ruleset) { rs.Chains[2].Name = "from z" }, syscall.EINVAL, "contains a NUL, quote or space"},
-		{"empty map key", func(rs *Ruleset) { rs.Maps[0].Elements[0].Key = "" }, syscall.EINVAL, "not an interface name"},
+		{"space in a name", func(rs *Ruleset) { rs.Chains[2].Name = "from z" }, syscall.EINVAL, `chain name "from z" contains " "`},
+		{"keyword as a name", func(rs *Ruleset) { rs.Table = "policy" }, syscall.EINVAL, `table name "policy" is an nft keyword`},
+		{"wildcard map key", func(rs *Ruleset) { rs.Maps[0].Elements[0].Key = "cali*" }, syscall.EINVAL, `interface name "cali*" contains "*"`},
+		{"quote in a comment", func(rs *Ruleset) { rs.Chains[3].Rules[1].Comment = `a"b` }, syscall.EINVAL, `contains "\""`},
+		{"empty map key", func(rs *Ruleset) { rs.Maps[0].Elements[0].Key = "" }, syscall.EINVAL, "interface name is empty"},
 		{"reversed port range", func(rs *Ruleset) { rs.Chains[3].Rules[0].Matches[3].Ports = []PortRange{{90, 80}} }, syscall.EINVAL, "reversed"},
 		{"jump to a missing chain", func(rs *Ruleset) { rs.Chains[1].Rules[1].Verdict.Chain = "profile-out-GONE" }, syscall.ENOENT, `"profile-out-GONE", which does not exist`},
 		{"map element to a missing chain", func(rs *Ruleset) { rs.Maps[0].Elements[0].Verdict.Chain = "from-gone" }, syscall.ENOENT, `map "dispatch-from" element "caliz"`},
@@ -155,9 +160,9 @@ func TestFakeRejects(t *testing.T) {
 		{"missing map", func(rs *Ruleset) { rs.Maps = nil }, syscall.ENOENT, `map "dispatch-from" does not exist`},
 		{"missing set", func(rs *Ruleset) { rs.Sets = rs.Sets[:1] }, syscall.ENOENT, `set "tag-v4-WEB" does not exist`},
 		{"set of the wrong family", func(rs *Ruleset) { rs.Chains[3].Rules[0].Matches[1].Str = "tag-v6-WEB" }, syscall.EINVAL, "type ipv6_addr"},
-		{"map key too long", func(rs *Ruleset) { rs.Maps[0].Elements[0].Key = "sixteen-chars-xx" }, syscall.EINVAL, "not an interface name"},
+		{"map key too long", func(rs *Ruleset) { rs.Maps[0].Elements[0].Key = "sixteen-chars-xx" }, syscall.EINVAL, `"sixteen-chars-xx" is 16 bytes; at most 15`},
 		{"duplicate map key", func(rs *Ruleset) { rs.Maps[0].Elements[1].Key = "caliz" }, syscall.EEXIST, `key "caliz" twice`},
-		{"comment too long", func(rs *Ruleset) { rs.Chains[3].Rules[1].Comment = strings.Repeat("c", 257) }, syscall.ERANGE, "comment of 257 bytes"},
+		{"comment too long", func(rs *Ruleset) { rs.Chains[3].Rules[1].Comment = strings.Repeat("c", limits.MaxComment+1) }, syscall.ERANGE, "is 129 bytes; nft takes at most 128"},
 		{"log prefix too long", func(rs *Ruleset) { rs.Chains[3].Rules[0].Log.Prefix = strings.Repeat("p", 128) }, syscall.ERANGE, "log prefix"},
 		{"vmap and verdict", func(rs *Ruleset) { rs.Chains[0].Rules[1].Verdict = Verdict{Kind: Accept} }, syscall.EINVAL, "both a vmap and a verdict"},
 		{"unknown expression", func(rs *Ruleset) {
@@ -207,7 +212,7 @@ func TestFakeRejects(t *testing.T) {
 				t.Fatalf("applies %d attempts %d", f.Applies(), f.Attempts())
 			}
 			// Edit validates the same way (it keeps the table's name).
-			if err := f.Edit("reconcile", func(rs *Ruleset) { *rs = *bad }); err == nil && tc.name != "no table name" && tc.name != "table name too long" {
+			if err := f.Edit("reconcile", func(rs *Ruleset) { *rs = *bad }); err == nil && tc.name != "no table name" && tc.name != "table name too long" && tc.name != "keyword as a name" {
 				t.Fatal("Edit accepted an invalid change")
 			}
 		})

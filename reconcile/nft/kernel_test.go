@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
@@ -335,7 +336,13 @@ func TestKernelRejectsInvalidModel(t *testing.T) {
 		{"set family", base(&Rule{Matches: []Match{{Kind: MatchNFProto, Family: IPv6}, {Kind: MatchSAddrSet, Family: IPv6, Str: "tag-v4-WEB"}}}), `does not hold IPv6 addresses`},
 		{"no nfproto", base(&Rule{Matches: []Match{{Kind: MatchSAddr, Family: IPv4, Prefixes: pfx("198.18.0.0/16")}}}), "needs a preceding `meta nfproto ipv4`"},
 		{"no l4proto", base(&Rule{Matches: []Match{{Kind: MatchNFProto, Family: IPv4}, {Kind: MatchICMPType, Family: IPv4, Nums: []uint8{8}}}}), "needs a preceding `meta l4proto 1`"},
-		{"long comment", base(&Rule{Verdict: Verdict{Kind: Accept}, Comment: strings.Repeat("x", 255)}), "comment is 255 bytes, at most 254"},
+		{"long comment", base(&Rule{Verdict: Verdict{Kind: Accept}, Comment: strings.Repeat("x", limits.MaxComment+1)}), "is 129 bytes; nft takes at most 128"},
+		{"keyword table", func() *Ruleset { rs := sampleRuleset("rtest"); rs.Table = "policy"; return rs }(), `table name "policy" is an nft keyword`},
+		{"wildcard ifname", func() *Ruleset {
+			rs := sampleRuleset("rtest")
+			rs.Maps[0].Elements[0].Key = "cali*"
+			return rs
+		}(), `interface name "cali*" contains "*"`},
 		{"bad mac", base(&Rule{Matches: []Match{{Kind: MatchEtherSAddr, Str: "zz"}}}), `"zz" is not an Ethernet MAC address`},
 		{"unknown", base(&Rule{Matches: []Match{{Kind: MatchUnknown, Str: "x"}}}), "cannot be applied"},
 		{"overlap", func() *Ruleset {

@@ -119,7 +119,8 @@ type Rule struct {
 	// VMap, when non-nil, dispatches through a verdict map (`iifname vmap @map`).
 	VMap    *VMapLookup
 	Verdict Verdict
-	// Comment names where the rule comes from ("WEB inbound 2"); at most 256 bytes.
+	// Comment names where the rule comes from ("WEB inbound 2"); at most limits.MaxComment
+	// bytes (see CheckText).
 	Comment string
 }
 

@@ -7,11 +7,14 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 )
 
 // String renders the canonical nft text of the table, laid out like `nft list table` (tab
 // indentation, a blank line between blocks, counters without values). The text is
-// deterministic: it depends only on the model, in the model's order. `nft -f` accepts it.
+// deterministic: it depends only on the model, in the model's order. `nft -f` accepts it, with
+// the model's meaning, when CheckText accepts the model (String does not check).
 func (rs *Ruleset) String() string {
 	var b strings.Builder
 	rs.write(&b)
@@ -27,6 +30,109 @@ func (rs *Ruleset) Script() string {
 	fmt.Fprintf(&b, "delete table inet %s\n", rs.Table)
 	rs.write(&b)
 	return b.String()
+}
+
+// CheckText reports the first name or string of rs that nft text cannot carry with the same
+// meaning or that the kernel refuses, by the checks of package limits: table, chain, set and
+// map names (and the names jumps, gotos, set lookups and verdict maps refer to) are unquoted
+// nft identifiers of at most limits.MaxName bytes and no nft keyword; comments are at most
+// limits.MaxComment bytes; interface names (map keys, iifname, oifname) at most
+// limits.MaxIfname bytes of [A-Za-z0-9_.-]; log prefixes at most limits.MaxKernelLogPrefix
+// bytes; no string holds a character nft text would read differently ('"', '\', '$',
+// control characters). The encoder of the kernel Dataplane and the fake apply the same checks,
+// so a model either renders, applies and restores from `nft list ruleset` alike, or is refused
+// by all three. The error names the object ("chain \"from-web\" rule 3: comment ...").
+func (rs *Ruleset) CheckText() error {
+	if err := limits.CheckName("table", rs.Table); err != nil {
+		return err
+	}
+	for _, s := range rs.Sets {
+		if s == nil {
+			continue
+		}
+		if err := limits.CheckName("set", s.Name); err != nil {
+			return err
+		}
+		if err := limits.CheckComment(s.Comment); err != nil {
+			return fmt.Errorf("set %q: %w", s.Name, err)
+		}
+	}
+	for _, m := range rs.Maps {
+		if m == nil {
+			continue
+		}
+		if err := limits.CheckName("map", m.Name); err != nil {
+			return err
+		}
+		if err := limits.CheckComment(m.Comment); err != nil {
+			return fmt.Errorf("map %q: %w", m.Name, err)
+		}
+		for _, e := range m.Elements {
+			if err := limits.CheckIfname(e.Key); err != nil {
+				return fmt.Errorf("map %q: %w", m.Name, err)
+			}
+			if err := checkVerdictName(e.Verdict); err != nil {
+				return fmt.Errorf("map %q element %q: %w", m.Name, e.Key, err)
+			}
+		}
+	}
+	for _, c := range rs.Chains {
+		if c == nil {
+			continue
+		}
+		if err := limits.CheckName("chain", c.Name); err != nil {
+			return err
+		}
+		for i, r := range c.Rules {
+			if r == nil {
+				continue
+			}
+			if err := r.checkText(); err != nil {
+				return fmt.Errorf("chain %q rule %d: %w", c.Name, i+1, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Rule) checkText() error {
+	if err := limits.CheckComment(r.Comment); err != nil {
+		return err
+	}
+	if r.Log != nil {
+		if err := limits.CheckLogPrefix(r.Log.Prefix); err != nil {
+			return err
+		}
+	}
+	if r.VMap != nil {
+		if err := limits.CheckName("map", r.VMap.Map); err != nil {
+			return err
+		}
+	}
+	if err := checkVerdictName(r.Verdict); err != nil {
+		return err
+	}
+	for i := range r.Matches {
+		m := &r.Matches[i]
+		switch m.Kind {
+		case MatchIIFName, MatchOIFName:
+			if err := limits.CheckIfname(m.Str); err != nil {
+				return fmt.Errorf("match %d: %w", i+1, err)
+			}
+		case MatchSAddrSet, MatchDAddrSet:
+			if err := limits.CheckName("set", m.Str); err != nil {
+				return fmt.Errorf("match %d: %w", i+1, err)
+			}
+		}
+	}
+	return nil
+}
+
+func checkVerdictName(v Verdict) error {
+	if v.Kind == Jump || v.Kind == Goto {
+		return limits.CheckName("chain", v.Chain)
+	}
+	return nil
 }
 
 // Digest is the sha256 (hex) of String(): two rulesets with the same digest render the same.
@@ -294,8 +400,8 @@ func prefixString(p netip.Prefix) string {
 	return p.String()
 }
 
-// quote renders an nft string. nft strings have no escapes, so a double quote (never produced
-// by compile, whose names are [A-Za-z0-9_.-]) is replaced by a single quote to keep the text
+// quote renders an nft string. nft strings have no escapes, so a double quote (refused by
+// CheckText, never produced by compile) is replaced by a single quote to keep the text
 // parseable.
 func quote(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `'`) + `"`
