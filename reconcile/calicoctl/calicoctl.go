@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -127,6 +128,18 @@ func (c *cmd) paragraph(s string) {
 		fmt.Fprintln(c.out, l)
 	}
 	fmt.Fprintln(c.out)
+}
+
+// badID prints calicoctl's paragraph msg for an invalid profile name or tag s and, when s is
+// longer than limits.MaxIDLen, says so on standard error: calicoctl's messages speak of the
+// characters (and of "< 40" for profile names, a limit calicoctl never enforced); ours is the
+// byte limit of limits.MaxIDLen (ids name nft chains, sets and comments).
+func (c *cmd) badID(msg, s string) {
+	c.paragraph(msg)
+	if len(s) > limits.MaxIDLen {
+		fmt.Fprintf(c.err, "reconcile: %q is %d bytes; profile names and tags are at most %d (they name nft chains, sets and comments)\n",
+			s, len(s), limits.MaxIDLen)
+	}
 }
 
 // fail reports an error that calicoctl showed as a traceback or usage dump, on standard error,

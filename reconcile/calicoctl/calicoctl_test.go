@@ -587,3 +587,20 @@ outbound_rules: []
 		{name: "a log prefix the validator rejects", args: strings.Fields("profile X rule add outbound log prefix has/slash"), code: 1, stderr: "log_prefix", unchanged: true},
 	})
 }
+
+// Profile names and tags are at most limits.MaxIDLen (64) bytes: calicoctl's messages speak of
+// the characters only, so a longer name also gets a line naming the byte limit.
+func TestIDLength(t *testing.T) {
+	r := labRepo(t)
+	id64, id65 := strings.Repeat("P", 64), strings.Repeat("P", 65)
+	limit := "is 65 bytes; profile names and tags are at most 64"
+	runSteps(t, r, []step{
+		{name: "add 65", args: []string{"profile", "add", id65}, code: 1, stdout: profileNameMsg, stderr: limit, unchanged: true},
+		{name: "add 64", args: []string{"profile", "add", id64}, stdout: "Created profile " + id64 + "\n"},
+		{name: "tag 65", args: []string{"profile", "WEB", "tag", "add", id65}, code: 1, stdout: tagNameMsg, stderr: limit, unchanged: true},
+		{name: "tag 64", args: []string{"profile", "WEB", "tag", "add", id64}, stdout: "Tag " + id64 + " added to profile WEB\n"},
+		{name: "rule add 65", args: []string{"profile", id65, "rule", "add", "inbound", "allow"}, code: 1, stdout: profileNameMsg, stderr: limit, unchanged: true},
+		{name: "endpoint set 65", args: []string{"endpoint", "web-1", "profile", "set", id65}, code: 1, stdout: profileNameMsg, stderr: limit, unchanged: true},
+		{name: "bad characters: no byte-limit line", args: []string{"profile", "add", "a*b"}, code: 1, stdout: profileNameMsg, unchanged: true},
+	})
+}

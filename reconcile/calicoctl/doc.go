@@ -84,6 +84,8 @@
 //     None, as Python did.
 //   - `endpoint <ID> profile show` sorts the names as calicoctl did; the evaluation order is the
 //     order in the file (see `reconcile endpoint show --detailed`).
-//   - The profile-name message still says "< 40 character long" as calicoctl's did, and like
-//     calicoctl no length is enforced.
+//   - The profile-name message still says "< 40 character long" as calicoctl's did (calicoctl
+//     enforced no length); the limit enforced is 64 bytes for profile names and tags
+//     (limits.MaxIDLen: they name nft chains, sets and comments), and a longer one gets
+//     calicoctl's message on standard output plus a line naming that limit on standard error.
 package calicoctl

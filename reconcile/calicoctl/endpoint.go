@@ -55,7 +55,7 @@ func Endpoint(ctx context.Context, env Env, args []string) int {
 	// calicoctl's validate_arguments, then validate_profile_list.
 	for _, p := range profiles {
 		if !schema.ValidID(p) {
-			c.paragraph(msgProfileName)
+			c.badID(msgProfileName, p)
 			return 1
 		}
 	}

@@ -190,7 +190,7 @@ func (c *cmd) validProfileName(name string) bool {
 	if schema.ValidID(name) {
 		return true
 	}
-	c.paragraph(msgProfileName)
+	c.badID(msgProfileName, name)
 	return false
 }
 
@@ -271,7 +271,7 @@ func (c *cmd) validArgs(name string, words []string) bool {
 		}
 	}()
 	if !profileOK {
-		c.paragraph(msgProfileName)
+		c.badID(msgProfileName, name)
 	}
 	if !tagsOK {
 		c.paragraph(msgTagName)
@@ -459,7 +459,7 @@ func (c *cmd) tagShow(name string) int {
 
 func (c *cmd) tagAdd(name, tag string) int {
 	if !schema.ValidID(tag) {
-		c.paragraph(msgTagName)
+		c.badID(msgTagName, tag)
 		return 1
 	}
 	pf, code := c.loadProfile(name)
