@@ -300,6 +300,7 @@ type textEdit struct {
 	lines   []int  // offset in src of the first byte of each line
 	root    *yaml.Node
 	used    map[string]bool // anchors that an alias refers to
+	alt     byte            // the quote the file uses most ('"' when it uses none)
 	splices []splice
 }
 
@@ -345,16 +346,26 @@ func newTextEdit(path string, data []byte) (*textEdit, error) {
 		return nil, fmt.Errorf("parse %s: the file is not a mapping", path)
 	}
 	t.root = doc.Content[0]
+	var single, double int
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		if n.Kind == yaml.AliasNode && n.Alias != nil {
 			t.used[n.Alias.Anchor] = true
+		}
+		if n.Style&yaml.SingleQuotedStyle != 0 {
+			single++
+		} else if n.Style&yaml.DoubleQuotedStyle != 0 {
+			double++
 		}
 		for _, c := range n.Content {
 			walk(c)
 		}
 	}
 	walk(&doc)
+	t.alt = '"'
+	if single > double {
+		t.alt = '\''
+	}
 	return t, nil
 }
 
@@ -676,8 +687,11 @@ func (t *textEdit) str(s string, q byte) string {
 	if t.json {
 		return jsonString(s)
 	}
-	if q == 0 && !needsQuotes(s) {
-		return s
+	if q == 0 {
+		if !needsQuotes(s) {
+			return s
+		}
+		q = t.alt
 	}
 	if q == '\'' && !strings.ContainsAny(s, "\n\t") {
 		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
@@ -691,7 +705,8 @@ func (t *textEdit) scalar(n *yaml.Node, q byte) string {
 		return n.Value
 	}
 	if n.Style&yaml.DoubleQuotedStyle != 0 && q == 0 {
-		q = '"'
+		// Port ranges: a YAML 1.1 reader takes a plain 8000:8080 for a number.
+		q = t.alt
 	}
 	return t.str(n.Value, q)
 }
@@ -1086,10 +1101,17 @@ func (t *textEdit) editBlockList(e *listEdit, k, v *yaml.Node) error {
 			kept[it.old] = true
 		}
 	}
-	for i, b := range items {
-		if !kept[i] {
-			t.deleteLines(b.head, b.last)
+	// Runs of deleted neighbours go as one block (and the blank lines between them).
+	for i := 0; i < len(items); i++ {
+		if kept[i] {
+			continue
 		}
+		j := i
+		for j+1 < len(items) && !kept[j+1] {
+			j++
+		}
+		t.deleteLines(items[i].head, items[j].last)
+		i = j
 	}
 	if len(e.items) == 0 {
 		at := t.colonEnd(k)

@@ -2,11 +2,14 @@ package schema
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -362,5 +365,302 @@ func TestEditProfileStyles(t *testing.T) {
 				t.Fatalf("not stable:\n%s\n---\n%s", got, again)
 			}
 		})
+	}
+}
+
+// ---- the yardstick: an edit changes only the lines the command changes ----
+
+// fileLines splits a file after each "\n", so every line keeps its own "\r\n" or "\n".
+func fileLines(b []byte) []string {
+	ls := strings.SplitAfter(string(b), "\n")
+	if ls[len(ls)-1] == "" {
+		ls = ls[:len(ls)-1]
+	}
+	return ls
+}
+
+// hunk is one change of a line diff: before[a0:a1] became after[b0:b1] (0-based).
+type hunk struct{ a0, a1, b0, b1 int }
+
+// lineDiff is a longest-common-subsequence diff of two files' lines, compared byte for byte
+// (so a line that lost its "\r" is a changed line).
+func lineDiff(before, after []string) []hunk {
+	n, m := len(before), len(after)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if before[i] == after[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out []hunk
+	i, j := 0, 0
+	for i < n || j < m {
+		if i < n && j < m && before[i] == after[j] {
+			i, j = i+1, j+1
+			continue
+		}
+		h := hunk{a0: i, b0: j}
+		for (i < n || j < m) && !(i < n && j < m && before[i] == after[j]) {
+			if i < n && (j >= m || lcs[i+1][j] >= lcs[i][j+1]) {
+				i++
+			} else {
+				j++
+			}
+		}
+		h.a1, h.b1 = i, j
+		out = append(out, h)
+	}
+	return out
+}
+
+// fieldLines is the 1-based line range of a field in a file: from the first line where key
+// appears as a key to the line before the next line that starts another field (a key of
+// others, a comment or "}" at the start of a line), or the last line.
+func fieldLines(lines []string, key string, others []string) (int, int) {
+	isKey := func(l, k string) bool {
+		return regexp.MustCompile(`(^|[\s{,\-])["']?` + regexp.QuoteMeta(k) + `["']?\s*:`).MatchString(l)
+	}
+	lo := -1
+	for i, l := range lines {
+		if isKey(l, key) {
+			lo = i + 1
+			break
+		}
+	}
+	if lo < 0 {
+		return 1, len(lines)
+	}
+	for i := lo; i < len(lines); i++ {
+		l := lines[i]
+		if strings.HasPrefix(l, "#") || strings.HasPrefix(l, "}") {
+			return lo, i
+		}
+		for _, o := range others {
+			if isKey(l, o) {
+				return lo, i
+			}
+		}
+	}
+	return lo, len(lines)
+}
+
+// checkOnlyField asserts that after differs from before only inside lines lo..hi of before, with
+// at most maxDel deleted and maxAdd added lines (-1: any), that every added line ends like the
+// file's lines ("\r\n" in a CRLF file), and that the byte-order mark and a missing final line
+// break are kept.
+func checkOnlyField(t *testing.T, before, after []byte, lo, hi, maxDel, maxAdd int) {
+	t.Helper()
+	if bytes.HasPrefix(before, utf8BOM) != bytes.HasPrefix(after, utf8BOM) {
+		t.Errorf("the byte-order mark was not kept")
+	}
+	if bytes.HasSuffix(before, []byte("\n")) != bytes.HasSuffix(after, []byte("\n")) {
+		t.Errorf("the final line break changed (before %v)", bytes.HasSuffix(before, []byte("\n")))
+	}
+	crlf := bytes.Contains(before, []byte("\r\n"))
+	bl, al := fileLines(before), fileLines(after)
+	del, add := 0, 0
+	for _, h := range lineDiff(bl, al) {
+		del += h.a1 - h.a0
+		add += h.b1 - h.b0
+		if h.a1 > h.a0 && (h.a0+1 < lo || h.a1 > hi) {
+			t.Errorf("lines %d-%d changed, outside the field's lines %d-%d: %q", h.a0+1, h.a1, lo, hi, bl[h.a0:h.a1])
+		}
+		if h.a1 == h.a0 && (h.a0 < lo || h.a0 > hi) {
+			t.Errorf("lines inserted after line %d, outside the field's lines %d-%d: %q", h.a0, lo, hi, al[h.b0:h.b1])
+		}
+		for _, l := range al[h.b0:h.b1] {
+			if strings.HasSuffix(l, "\n") && strings.HasSuffix(l, "\r\n") != crlf {
+				t.Errorf("added line %q does not end like the file's lines (CRLF %v)", l, crlf)
+			}
+			if strings.ContainsRune(strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r"), '\r') || (!crlf && strings.Contains(l, "\r")) {
+				t.Errorf("added line %q has a stray carriage return", l)
+			}
+		}
+	}
+	if maxDel >= 0 && del > maxDel {
+		t.Errorf("%d lines deleted, want at most %d", del, maxDel)
+	}
+	if maxAdd >= 0 && add > maxAdd {
+		t.Errorf("%d lines added, want at most %d", add, maxAdd)
+	}
+	if t.Failed() {
+		t.Logf("before:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// fileVariant turns an LF file into one of the line-ending and byte-order-mark styles.
+type fileVariant struct {
+	name string
+	make func(string) []byte
+}
+
+var fileVariants = []fileVariant{
+	{"LF", func(s string) []byte { return []byte(s) }},
+	{"CRLF", func(s string) []byte { return []byte(strings.ReplaceAll(s, "\n", "\r\n")) }},
+	{"CRLF+BOM", func(s string) []byte { return append(slices.Clone(utf8BOM), strings.ReplaceAll(s, "\n", "\r\n")...) }},
+	{"LF no final newline", func(s string) []byte { return []byte(strings.TrimSuffix(s, "\n")) }},
+	{"CRLF+BOM no final newline", func(s string) []byte {
+		return append(slices.Clone(utf8BOM), strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\r\n")...)
+	}},
+}
+
+// profileStyles are the same profile (tags P, T-1; inbound allow from P, deny udp; outbound
+// allow) written in different styles.
+var profileStyles = []struct {
+	name, ext, text string
+	anchored        bool // the first inbound rule carries an anchor an alias uses
+}{
+	{"YAML comments everywhere, flow tags, quoted keys", "yaml", `# P: test profile
+id: P # the id
+# tags of P
+tags: [P, 'T-1'] # tag comment
+inbound_rules:
+  # first rule
+  - action: allow # allow from P
+    src_tag: P
+  - action: deny
+    "!protocol": udp
+  # trailing comment in the list
+outbound_rules:
+  - action: allow
+# end
+`, false},
+	{"YAML 4 spaces, block tags with comments, double quotes, indentless list", "yaml", `id: "P"
+tags:
+    - "P"   # own tag
+    # the second tag
+    - "T-1"
+
+inbound_rules:
+    -   action: "allow"
+        src_tag: "P"
+    -   action: "deny"
+        protocol: "udp"
+outbound_rules:
+- action: allow
+`, false},
+	{"YAML flow lists of rules", "yaml", `id: P
+tags: [P, T-1]
+inbound_rules: [{action: allow, src_tag: P}, {action: deny, protocol: udp}]
+outbound_rules: [{action: allow}]
+`, false},
+	{"YAML anchors on unchanged values", "yaml", `id: P
+tags: [P, T-1]
+inbound_rules:
+  - &fromP {action: allow, src_tag: P}
+  - action: deny
+    protocol: udp
+outbound_rules:
+  - action: allow
+  - *fromP
+`, true},
+	{"JSON indented by 2, one key per line", "json", `{
+  "id": "P",
+  "tags": [
+    "P",
+    "T-1"
+  ],
+  "inbound_rules": [
+    {
+      "action": "allow",
+      "src_tag": "P"
+    },
+    {
+      "action": "deny",
+      "protocol": "udp"
+    }
+  ],
+  "outbound_rules": [
+    {
+      "action": "allow"
+    }
+  ]
+}
+`, false},
+	{"JSON indented by tabs, one rule per line", "json", "{\n\t\"id\": \"P\",\n\t\"tags\": [\"P\", \"T-1\"],\n\t\"inbound_rules\": [\n\t\t{\"action\": \"allow\", \"src_tag\": \"P\"},\n\t\t{\"action\": \"deny\", \"protocol\": \"udp\"}\n\t],\n\t\"outbound_rules\": [{\"action\": \"allow\"}]\n}\n", false},
+	{"JSON on one line, compact", "json", `{"id":"P","tags":["P","T-1"],"inbound_rules":[{"action":"allow","src_tag":"P"},{"action":"deny","protocol":"udp"}],"outbound_rules":[{"action":"allow"}]}
+`, false},
+}
+
+// profileEdits are what the calicoctl commands do to a profile, with the field they change and
+// how many lines they may delete and add (-1: any, within the field).
+var profileEdits = []struct {
+	name              string
+	field             string
+	maxDel, maxAdd    int
+	edit              func(p *Profile)
+	dropsFirstInbound bool
+}{
+	{"tag add (a tag that needs quotes in YAML)", "tags", 1, 2, func(p *Profile) { p.Tags = append(p.Tags, "7") }, false},
+	{"tag remove first", "tags", 2, 1, func(p *Profile) { p.Tags = p.Tags[1:] }, false},
+	{"tag remove last", "tags", 2, 1, func(p *Profile) { p.Tags = p.Tags[:1] }, false},
+	{"tag remove all", "tags", -1, 1, func(p *Profile) { p.Tags = []string{} }, false},
+	{"rule add inbound", "inbound_rules", 1, -1, func(p *Profile) { p.Inbound = append(p.Inbound, newRule) }, false},
+	{"rule add inbound --at=1", "inbound_rules", 1, -1, func(p *Profile) { p.Inbound = slices.Insert(p.Inbound, 0, newRule) }, false},
+	{"rule add outbound", "outbound_rules", 1, -1, func(p *Profile) { p.Outbound = append(p.Outbound, newRule) }, false},
+	{"rule remove inbound 1", "inbound_rules", -1, 1, func(p *Profile) { p.Inbound = p.Inbound[1:] }, true},
+	{"rule remove inbound 2 (last)", "inbound_rules", -1, 1, func(p *Profile) { p.Inbound = p.Inbound[:1] }, false},
+	{"rule remove all outbound", "outbound_rules", -1, 1, func(p *Profile) { p.Outbound = []Rule{} }, false},
+	{"rule update: drop one, keep one, add one", "inbound_rules", -1, -1, func(p *Profile) { p.Inbound = []Rule{p.Inbound[1], newRule} }, true},
+	{"rule update: replace all", "inbound_rules", -1, -1, func(p *Profile) { p.Inbound = []Rule{newRule, {Action: "log", LogPrefix: "in:"}} }, true},
+}
+
+// newRule has a port range, a negated (quoted "!") key and a net.
+var newRule = Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}, {8000, 8080}}, NotSrcNet: "198.18.0.0/16"}
+
+func cloneProfile(p *Profile) *Profile {
+	c := *p
+	c.Tags = slices.Clone(p.Tags)
+	c.Inbound = slices.Clone(p.Inbound)
+	c.Outbound = slices.Clone(p.Outbound)
+	return &c
+}
+
+func TestEditProfileChangesOnlyItsLines(t *testing.T) {
+	for _, style := range profileStyles {
+		for _, v := range fileVariants {
+			for _, ed := range profileEdits {
+				t.Run(style.name+"/"+v.name+"/"+ed.name, func(t *testing.T) {
+					path := "profiles/P." + style.ext
+					before := v.make(style.text)
+					p := decodeOK(t, path, bytes.TrimPrefix(before, utf8BOM))
+					want := cloneProfile(p)
+					ed.edit(want)
+					after, err := EditProfile(path, before, want)
+					if style.anchored && ed.dropsFirstInbound {
+						// Deleting the rule that carries &fromP would change what *fromP means.
+						if !errors.Is(err, ErrCannotEdit) || !strings.Contains(err.Error(), "&fromP is referred to by an alias") ||
+							!strings.HasPrefix(err.Error(), path+":4:5: ") {
+							t.Fatalf("err = %v, want a refusal naming &fromP at 4:5", err)
+						}
+						return
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := decodeOK(t, path, bytes.TrimPrefix(after, utf8BOM))
+					if !sameProfile(got, want) {
+						t.Fatalf("the edited file means\n%+v\nwant\n%+v\n%s", got, want, after)
+					}
+					if ext := style.ext; ext == "json" && !json.Valid(bytes.TrimPrefix(after, utf8BOM)) {
+						t.Fatalf("not JSON any more:\n%s", after)
+					}
+					lo, hi := fieldLines(fileLines(before), ed.field, profileKeyOrder)
+					checkOnlyField(t, before, after, lo, hi, ed.maxDel, ed.maxAdd)
+					// The edit is stable: editing the result into what it holds changes nothing.
+					again, err := EditProfile(path, after, got)
+					if err != nil || !bytes.Equal(again, after) {
+						t.Fatalf("a no-op edit changed the file (%v):\n%s", err, again)
+					}
+				})
+			}
+		}
 	}
 }
