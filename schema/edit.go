@@ -283,9 +283,10 @@ func jsonString(s string) string {
 	return string(b)
 }
 
-// ErrCannotEdit is returned (wrapped, with the reason and position) when a file cannot be edited
-// without changing something the command does not change, e.g. a list whose anchor an alias
-// elsewhere refers to. The file is then left as it is.
+// ErrCannotEdit is returned (wrapped, as "path:line:col: cannot edit the file in place: reason")
+// when a file cannot be edited without changing something the command does not change, e.g.
+// deleting a rule whose anchor an alias elsewhere uses, or a file with lone carriage returns.
+// The caller writes nothing then.
 var ErrCannotEdit = errors.New("cannot edit the file in place")
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
@@ -315,7 +316,7 @@ func (t *textEdit) cannot(n *yaml.Node, format string, args ...any) error {
 	if n != nil {
 		line, col = n.Line, n.Column
 	}
-	return fmt.Errorf("%s:%d:%d: %s: %w", t.path, line, col, fmt.Sprintf(format, args...), ErrCannotEdit)
+	return fmt.Errorf("%s:%d:%d: %w: %s", t.path, line, col, ErrCannotEdit, fmt.Sprintf(format, args...))
 }
 
 // newTextEdit parses data (a one-document YAML or JSON file whose root is a mapping).
@@ -334,7 +335,7 @@ func newTextEdit(path string, data []byte) (*textEdit, error) {
 			if i+1 >= len(data) || data[i+1] != '\n' {
 				// YAML counts a lone CR as a line break; the line table would disagree.
 				return nil, t.cannot(&yaml.Node{Line: len(t.lines), Column: 1 + utf8.RuneCount(data[t.lines[len(t.lines)-1]:i])},
-					"a carriage return without a line feed (write CRLF or LF line endings)")
+					"a carriage return without a line feed: write CRLF or LF line endings")
 			}
 		}
 	}
@@ -589,12 +590,12 @@ func (t *textEdit) colonEnd(k *yaml.Node) int {
 }
 
 // checkAnchors refuses to drop or rewrite a node that carries an anchor an alias refers to.
-func (t *textEdit) checkAnchors(n *yaml.Node) error {
+func (t *textEdit) checkAnchors(key string, n *yaml.Node) error {
 	if n.Anchor != "" && t.used[n.Anchor] {
-		return t.cannot(n, "&%s is referred to by an alias (*%s) elsewhere; changing it would change that place too: write the value out in full there first", n.Anchor, n.Anchor)
+		return t.cannot(n, "%s: &%s is used by an alias (*%s) elsewhere, which would change too: write that value out in full instead of *%s first", key, n.Anchor, n.Anchor, n.Anchor)
 	}
 	for _, c := range n.Content {
-		if err := t.checkAnchors(c); err != nil {
+		if err := t.checkAnchors(key, c); err != nil {
 			return err
 		}
 	}
@@ -842,7 +843,7 @@ func (t *textEdit) applyList(e *listEdit) error {
 		}
 		return t.editBlockList(e, k, v)
 	}
-	if err := t.checkAnchors(v); err != nil {
+	if err := t.checkAnchors(e.key, v); err != nil {
 		return err
 	}
 	return t.replaceValue(e, k, v)
@@ -852,7 +853,7 @@ func (t *textEdit) applyList(e *listEdit) error {
 // change a list that carries one.
 func (t *textEdit) checkAnchorsDropped(e *listEdit, v *yaml.Node) error {
 	if v.Anchor != "" && t.used[v.Anchor] {
-		return t.checkAnchors(v)
+		return t.checkAnchors(e.key, v)
 	}
 	kept := map[int]bool{}
 	for _, it := range e.items {
@@ -862,7 +863,7 @@ func (t *textEdit) checkAnchorsDropped(e *listEdit, v *yaml.Node) error {
 	}
 	for i, c := range v.Content {
 		if !kept[i] {
-			if err := t.checkAnchors(c); err != nil {
+			if err := t.checkAnchors(e.key, c); err != nil {
 				return err
 			}
 		}
@@ -1440,6 +1441,9 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 			continue
 		}
 		nodes := t.listNodes(t.root, f.key)
+		if i := mapValue(t.root, f.key); i < 0 || t.root.Content[i].Kind != yaml.SequenceNode {
+			f.old = nil // null, missing or an alias: the whole list is written
+		}
 		if len(nodes) != len(f.old) {
 			return nil, t.cannot(t.root, "%s: the list has %d items but %d rules", f.key, len(nodes), len(f.old))
 		}
@@ -1465,7 +1469,7 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 	// The edit must mean exactly p: decode what was written.
 	got, errs := DecodeProfile(path, bytes.TrimPrefix(out, utf8BOM))
 	if got == nil || len(errs) > 0 || got.ID != old.ID || !sameStrings(got.Tags, tags) || !sameRules(got.Inbound, p.Inbound) || !sameRules(got.Outbound, p.Outbound) {
-		return nil, t.cannot(t.root, "the edited file does not read back as the intended profile (%v); nothing was written", errs)
+		return nil, t.cannot(t.root, "the edited file would not read back as the intended profile (%v)", errs)
 	}
 	return out, nil
 }
@@ -1556,8 +1560,8 @@ func EditEndpointProfiles(path string, data []byte, id string, ids []string) ([]
 		for k, n := range oldNodes {
 			vals[k] = resolveAlias(n).Value
 		}
-		if mapValue(ep, "profile_ids") >= 0 && slices.Equal(vals, ids) {
-			return data, nil
+		if slices.Equal(vals, ids) && (mapValue(ep, "profile_ids") >= 0 || len(ids) == 0) {
+			return data, nil // nothing to change (a missing profile_ids means none)
 		}
 		e := &listEdit{m: ep, key: "profile_ids", order: endpointKeyOrder, old: oldNodes}
 		e.items = diffList(len(vals), len(ids), func(a, b int) bool { return vals[a] == ids[b] })
@@ -1576,7 +1580,7 @@ func EditEndpointProfiles(path string, data []byte, id string, ids []string) ([]
 			return nil, err
 		}
 		if got, ok := endpointProfileIDs(path, out, id); !ok || !slices.Equal(got, ids) {
-			return nil, t.cannot(ep, "the edited file does not read back with profile_ids %v; nothing was written", ids)
+			return nil, t.cannot(ep, "profile_ids: the edited file would not read back with profile_ids %q", ids)
 		}
 		return out, nil
 	}

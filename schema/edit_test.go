@@ -636,8 +636,7 @@ func TestEditProfileChangesOnlyItsLines(t *testing.T) {
 					after, err := EditProfile(path, before, want)
 					if style.anchored && ed.dropsFirstInbound {
 						// Deleting the rule that carries &fromP would change what *fromP means.
-						if !errors.Is(err, ErrCannotEdit) || !strings.Contains(err.Error(), "&fromP is referred to by an alias") ||
-							!strings.HasPrefix(err.Error(), path+":4:5: ") {
+						if !errors.Is(err, ErrCannotEdit) || err.Error() != path+":4:5: cannot edit the file in place: inbound_rules: &fromP is used by an alias (*fromP) elsewhere, which would change too: write that value out in full instead of *fromP first" {
 							t.Fatalf("err = %v, want a refusal naming &fromP at 4:5", err)
 						}
 						return
@@ -662,5 +661,192 @@ func TestEditProfileChangesOnlyItsLines(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// endpointStyles are endpoints files in different styles; each has endpoints with profile_ids
+// [WEB] (e1), [APP, WEB] (e2) and none (e3, no profile_ids key).
+var endpointStyles = []struct{ name, ext, text string }{
+	{"YAML comments, flow and block lists", "yaml", `# the lab
+endpoints:
+  - id: e1 # first
+    host: node-1
+    interface: cali1
+    ipv4_nets: [198.18.1.2/32]
+    profile_ids: [WEB] # only WEB
+    state: active
+  # the second one
+  - id: 'e2'
+    host: node-1
+    interface: cali2
+    ipv4_nets: [198.18.1.3/32]
+    profile_ids:
+      # the app first
+      - APP
+      - WEB   # then web
+    state: active
+  - id: e3
+    host: node-2
+    interface: cali3
+    ipv4_nets: [198.18.1.4/32]
+# end
+`},
+	{"YAML 4 spaces, indentless", "yaml", `endpoints:
+-   id: "e1"
+    host: "node-1"
+    interface: "cali1"
+    ipv4_nets:
+    - "198.18.1.2/32"
+    profile_ids:
+    - "WEB"
+-   id: "e2"
+    host: "node-1"
+    interface: "cali2"
+    ipv4_nets: ["198.18.1.3/32"]
+    profile_ids: ["APP", "WEB"]
+-   id: "e3"
+    host: "node-2"
+    interface: "cali3"
+    ipv4_nets: ["198.18.1.4/32"]
+`},
+	{"JSON indented by 4", "json", `{
+    "endpoints": [
+        {
+            "id": "e1",
+            "host": "node-1",
+            "interface": "cali1",
+            "ipv4_nets": ["198.18.1.2/32"],
+            "profile_ids": [
+                "WEB"
+            ]
+        },
+        {
+            "id": "e2",
+            "host": "node-1",
+            "interface": "cali2",
+            "ipv4_nets": ["198.18.1.3/32"],
+            "profile_ids": ["APP", "WEB"]
+        },
+        {
+            "id": "e3",
+            "host": "node-2",
+            "interface": "cali3",
+            "ipv4_nets": ["198.18.1.4/32"]
+        }
+    ]
+}
+`},
+	{"JSON with tabs, one endpoint per line", "json", "{\"endpoints\": [\n\t{\"id\": \"e1\", \"host\": \"node-1\", \"interface\": \"cali1\", \"ipv4_nets\": [\"198.18.1.2/32\"], \"profile_ids\": [\"WEB\"]},\n\t{\"id\": \"e2\", \"host\": \"node-1\", \"interface\": \"cali2\", \"ipv4_nets\": [\"198.18.1.3/32\"], \"profile_ids\": [\"APP\", \"WEB\"]},\n\t{\"id\": \"e3\", \"host\": \"node-2\", \"interface\": \"cali3\", \"ipv4_nets\": [\"198.18.1.4/32\"]}\n]}\n"},
+}
+
+// endpointLines is the 1-based line range of endpoint id: from the line of its id to the line
+// before the next id.
+func endpointLines(lines []string, id string) (int, int) {
+	idRE := regexp.MustCompile(`["']?id["']?\s*:\s*["']?([A-Za-z0-9_.-]+)`)
+	lo := -1
+	for i, l := range lines {
+		if m := idRE.FindStringSubmatch(l); m != nil {
+			if lo >= 0 {
+				return lo, i
+			}
+			if m[1] == id {
+				lo = i + 1
+			}
+		}
+	}
+	return lo, len(lines)
+}
+
+func TestEditEndpointProfilesChangesOnlyItsLines(t *testing.T) {
+	old := map[string][]string{"e1": {"WEB"}, "e2": {"APP", "WEB"}, "e3": {}}
+	edits := []struct {
+		name           string
+		maxDel, maxAdd int
+		ids            func(old []string) []string
+	}{
+		{"append", 1, 3, func(o []string) []string { return append(slices.Clone(o), "NEW", "7") }},
+		{"remove first", -1, 1, func(o []string) []string {
+			if len(o) == 0 {
+				return o
+			}
+			return o[1:]
+		}},
+		{"set none", -1, 1, func([]string) []string { return []string{} }},
+		{"set two others", -1, -1, func([]string) []string { return []string{"X", "WEB"} }},
+	}
+	for _, style := range endpointStyles {
+		for _, v := range fileVariants {
+			for _, id := range []string{"e1", "e2", "e3"} {
+				for _, ed := range edits {
+					t.Run(style.name+"/"+v.name+"/"+id+"/"+ed.name, func(t *testing.T) {
+						path := "endpoints/lab." + style.ext
+						before := v.make(style.text)
+						if got, ok := endpointProfileIDs(path, before, id); !ok || !slices.Equal(got, old[id]) {
+							t.Fatalf("the test file does not decode: %v %v", got, ok)
+						}
+						want := ed.ids(old[id])
+						after, err := EditEndpointProfiles(path, before, id, want)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if got, ok := endpointProfileIDs(path, after, id); !ok || !slices.Equal(got, want) {
+							t.Fatalf("profile_ids = %v, want %v:\n%s", got, want, after)
+						}
+						for other, ids := range old {
+							if got, _ := endpointProfileIDs(path, after, other); other != id && !slices.Equal(got, ids) {
+								t.Errorf("endpoint %s changed: %v", other, got)
+							}
+						}
+						if style.ext == "json" && !json.Valid(bytes.TrimPrefix(after, utf8BOM)) {
+							t.Fatalf("not JSON any more:\n%s", after)
+						}
+						lo, hi := endpointLines(fileLines(before), id)
+						checkOnlyField(t, before, after, lo, hi, ed.maxDel, ed.maxAdd)
+						again, err := EditEndpointProfiles(path, after, id, want)
+						if err != nil || !bytes.Equal(again, after) {
+							t.Fatalf("a no-op edit changed the file (%v):\n%s", err, again)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+func TestEditProfileAliasesAndRefusals(t *testing.T) {
+	const path = "profiles/P.yaml"
+	add := Rule{Action: "deny", Protocol: "udp"}
+	// An alias as the whole value is replaced by the list it now holds; the anchor stays.
+	in := "id: P\ninbound_rules: &r\n  - action: allow # kept\noutbound_rules: *r # same as inbound\n"
+	p := decodeOK(t, path, []byte(in))
+	p.Outbound = append(p.Outbound, add)
+	got, err := EditProfile(path, []byte(in), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "id: P\ninbound_rules: &r\n  - action: allow # kept\noutbound_rules: # same as inbound\n  - action: allow\n  - action: deny\n    protocol: udp\n"
+	if string(got) != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	// Changing the anchored list would change the alias too: refused, with the position.
+	p = decodeOK(t, path, []byte(in))
+	p.Inbound = append(p.Inbound, add)
+	_, err = EditProfile(path, []byte(in), p)
+	if !errors.Is(err, ErrCannotEdit) || !strings.HasPrefix(err.Error(), path+":2:16: cannot edit the file in place: inbound_rules: &r is used by an alias (*r)") {
+		t.Fatalf("err = %v", err)
+	}
+	// A tag added to a list whose anchor is used is refused too (the tags list would change both).
+	in2 := "id: P\ntags: &t [P]\ninbound_rules:\n  - action: allow\n    src_tag: P\noutbound_rules: []\n"
+	if p := decodeOK(t, path, []byte(in2)); p != nil {
+		p.Tags = append(p.Tags, "Q")
+		if _, err := EditProfile(path, []byte(in2), p); err != nil {
+			t.Fatalf("an unused anchor must not block the edit: %v", err)
+		}
+	}
+	// Lone carriage returns: YAML counts them as line breaks; the edit refuses rather than guess.
+	in3 := "id: P\rtags: [P]\n"
+	_, err = EditProfile(path, []byte(in3), &Profile{ID: "P", Tags: []string{"P", "Q"}})
+	if !errors.Is(err, ErrCannotEdit) || !strings.Contains(err.Error(), path+":1:6: cannot edit the file in place: a carriage return without a line feed") {
+		t.Fatalf("err = %v", err)
 	}
 }
