@@ -18,21 +18,28 @@ import (
 )
 
 // This file edits repository files in place for the calicoctl commands (`reconcile profile`,
-// `reconcile endpoint`), preserving what a person wrote.
+// `reconcile endpoint`), changing only what the command changes.
 //
-// A YAML file is loaded into a yaml.Node tree; only the value of the field that changed (tags,
-// inbound_rules, outbound_rules, or one endpoint's profile_ids) is rewritten, and inside it every
-// unchanged item (a tag, a rule) keeps its original node, so comments on other fields, on other
-// rules and on unchanged rules survive. The tree is then written back by yaml.v3 with an
-// indentation of 2, which normalises spacing: blank lines between fields are not kept.
-// A JSON file stays JSON: the same tree is written as JSON with an indentation of 2 and the
-// file's own key order (scalar lists on one line).
+// The file is parsed into a yaml.Node tree only to locate things (yaml.v3 gives lines and
+// columns); the edit itself splices bytes: the new list of tags, rules or profile ids is
+// compared with the old one item by item (longest common subsequence), and only the items that
+// are not kept are deleted (block lists: their whole lines with their own comment lines; flow
+// lists: the item and its separator) or inserted (in the style of the neighbouring item:
+// indentation, "-" spacing, quoting, flow or block, one-line or multi-line JSON objects). Every
+// other byte stays: CRLF or LF line endings (new lines take the line break of the line before),
+// a missing final line break, a UTF-8 byte-order mark (set aside before parsing and put back),
+// comments, blank lines, key order, quoting and indentation. A JSON file stays JSON. After the
+// splice the file is decoded again and must mean exactly the intended profile or profile ids;
+// otherwise, and whenever an edit cannot keep the file (a value whose &anchor an alias uses
+// elsewhere would change or disappear, lone carriage returns), the edit fails with
+// ErrCannotEdit and the caller writes nothing.
 //
-// New files get a fixed key order: id, tags, inbound_rules, outbound_rules; inside a rule
-// action, protocol, ip_version, icmp_type, icmp_code, src_tag, src_net, src_ports, dst_tag,
-// dst_net, dst_ports, the negations (!protocol, !src_tag, !src_net, !src_ports, !dst_tag,
-// !dst_net, !dst_ports, !icmp_type, !icmp_code), log_prefix. Scalar lists (tags, ports) are
-// written in flow style: `tags: [WEB, APP_7890]`, `dst_ports: [80, 443]`.
+// New files (MarshalProfile) get a fixed key order: id, tags, inbound_rules, outbound_rules;
+// inside a rule action, protocol, ip_version, icmp_type, icmp_code, src_tag, src_net,
+// src_ports, dst_tag, dst_net, dst_ports, the negations (!protocol, !src_tag, !src_net,
+// !src_ports, !dst_tag, !dst_net, !dst_ports, !icmp_type, !icmp_code), log_prefix; new rules
+// inserted into a file use the same key order. Scalar lists (tags, ports) are written in flow
+// style: `tags: [WEB, APP_7890]`, `dst_ports: [80, 443]`; port ranges are quoted ("8000:8080").
 //
 // Editing is deterministic and idempotent: applying the same edit to its own output gives
 // identical bytes.
@@ -913,14 +920,24 @@ func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
 	lead, trail := "", ""
 	comma, _ := t.seps()
 	sep := comma
-	multi := false
-	if n > 0 {
-		lead, trail = string(t.src[ob+1:starts[0]]), string(t.src[ends[n-1]:cb])
-		if i := strings.LastIndexByte(lead, '\n'); i >= 0 {
-			if i > 0 && lead[i-1] == '\r' {
+	brk := "" // a line break and the items' indentation, when the list spans lines
+	fromBreak := func(s string) string {
+		if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+			if i > 0 && s[i-1] == '\r' {
 				i--
 			}
-			sep, multi = ","+lead[i:], true
+			return s[i:]
+		}
+		return ""
+	}
+	if n > 0 {
+		lead, trail = string(t.src[ob+1:starts[0]]), string(t.src[ends[n-1]:cb])
+		brk = fromBreak(lead)
+		for i := 0; i+1 < n && brk == ""; i++ {
+			brk = fromBreak(string(t.src[ends[i]:starts[i+1]]))
+		}
+		if brk != "" {
+			sep = "," + brk
 		}
 		for i := 0; i+1 < n; i++ {
 			if s := string(t.src[ends[i]:starts[i+1]]); !strings.Contains(s, "#") {
@@ -930,11 +947,32 @@ func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
 		}
 	} else if e.rules && t.lineOf(ob) != t.lineOf(t.nodeOff(e.m)) || e.rules && t.json && t.isMultiLine(e.m) {
 		// An empty list of rules in a multi-line file: one rule per line block.
-		multi = true
 		in := t.indentOfKey(k)
 		unit := t.indentUnit()
 		lead, trail = t.lf(ob, "\n"+in+unit), t.lf(ob, "\n"+in)
+		brk = lead
 		sep = "," + lead
+	}
+	multi := strings.Contains(lead, "\n")
+	// tail is the comment after old item i on its line ("  # own"), which stays with the item.
+	tail := func(i int) string {
+		s := trail
+		if i+1 < n {
+			s = string(t.src[ends[i]:starts[i+1]])
+		}
+		if j := strings.IndexAny(s, "\r\n"); j >= 0 {
+			s = s[:j]
+		} else {
+			return ""
+		}
+		h := strings.Index(s, "#")
+		if h <= 0 || (s[h-1] != ' ' && s[h-1] != '\t') {
+			return ""
+		}
+		for h > 0 && (s[h-1] == ' ' || s[h-1] == '\t') {
+			h--
+		}
+		return s[h:]
 	}
 	var b strings.Builder
 	if len(e.items) > 0 {
@@ -943,9 +981,12 @@ func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
 	for j, it := range e.items {
 		if j > 0 {
 			prev := e.items[j-1].old
-			if prev >= 0 && it.old == prev+1 {
+			switch {
+			case prev >= 0 && it.old == prev+1:
 				b.WriteString(string(t.src[ends[prev]:starts[it.old]]))
-			} else {
+			case prev >= 0 && tail(prev) != "" && brk != "":
+				b.WriteString("," + tail(prev) + brk)
+			default:
 				b.WriteString(sep)
 			}
 		}
@@ -956,6 +997,22 @@ func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
 		b.WriteString(t.renderFlowItem(e, e.newNodes[j], v, j, st, multi, lead))
 	}
 	if len(e.items) > 0 {
+		last := e.items[len(e.items)-1].old
+		if last != n-1 && n > 0 {
+			// The last item's comment goes with it; the new last item keeps its own.
+			rest := trail
+			if c := tail(n - 1); c != "" {
+				rest = strings.Replace(rest, c, "", 1)
+			}
+			if last >= 0 {
+				if c := tail(last); c != "" && brk != "" {
+					if i := strings.IndexAny(rest, "\r\n"); i >= 0 {
+						rest = rest[:i] + c + rest[i:]
+					}
+				}
+			}
+			trail = rest
+		}
 		b.WriteString(trail)
 	}
 	if b.String() == string(t.src[ob+1:cb]) {

@@ -561,6 +561,24 @@ outbound_rules:
   - action: allow
   - *fromP
 `, true},
+	{"YAML multi-line flow lists with comments and a trailing comma, a dash on its own line", "yaml", `id: P
+tags: [
+  P,  # own
+  T-1 # other
+]
+inbound_rules:
+- action: allow
+  src_tag: P
+
+-
+  # the deny
+  action: deny
+  protocol: udp
+
+outbound_rules: [
+  {action: allow},
+]
+`, false},
 	{"JSON indented by 2, one key per line", "json", `{
   "id": "P",
   "tags": [
@@ -848,5 +866,32 @@ func TestEditProfileAliasesAndRefusals(t *testing.T) {
 	_, err = EditProfile(path, []byte(in3), &Profile{ID: "P", Tags: []string{"P", "Q"}})
 	if !errors.Is(err, ErrCannotEdit) || !strings.Contains(err.Error(), path+":1:6: cannot edit the file in place: a carriage return without a line feed") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEditFlowListComments(t *testing.T) {
+	const path = "profiles/P.yaml"
+	in := "id: P\ntags: [\n  P,  # own\n  T-1 # other\n] # after\n"
+	for _, tt := range []struct {
+		tags []string
+		want string
+	}{
+		// A comment after an item stays on that item's line.
+		{[]string{"P", "T-1", "7"}, "id: P\ntags: [\n  P,  # own\n  T-1, # other\n  \"7\"\n] # after\n"},
+		{[]string{"P"}, "id: P\ntags: [\n  P  # own\n] # after\n"},
+		{[]string{"T-1"}, "id: P\ntags: [\n  T-1 # other\n] # after\n"},
+		{[]string{"Z", "P", "T-1"}, "id: P\ntags: [\n  Z,\n  P,  # own\n  T-1 # other\n] # after\n"},
+		{[]string{"P", "Z", "T-1"}, "id: P\ntags: [\n  P,  # own\n  Z,\n  T-1 # other\n] # after\n"},
+		{[]string{}, "id: P\ntags: [] # after\n"},
+	} {
+		p := decodeOK(t, path, []byte(in))
+		p.Tags = tt.tags
+		got, err := EditProfile(path, []byte(in), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tt.want {
+			t.Errorf("tags %v: got\n%s\nwant\n%s", tt.tags, got, tt.want)
+		}
 	}
 }
