@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 var updateEdit = flag.Bool("update-edit", false, "rewrite schema/testdata/edit golden files")
@@ -424,6 +426,12 @@ func lineDiff(before, after []string) []hunk {
 // appears as a key to the line before the next line that starts another field (a key of
 // others, a comment or "}" at the start of a line), or the last line.
 func fieldLines(lines []string, key string, others []string) (int, int) {
+	return fieldLinesC(lines, key, others, false)
+}
+
+// fieldLinesC is fieldLines; with lenientComments a comment at the start of a line does not end
+// the field (it may be the head comment of a list item).
+func fieldLinesC(lines []string, key string, others []string, lenientComments bool) (int, int) {
 	isKey := func(l, k string) bool {
 		return regexp.MustCompile(`(^|[\s{,\-])["']?` + regexp.QuoteMeta(k) + `["']?\s*:`).MatchString(l)
 	}
@@ -439,7 +447,7 @@ func fieldLines(lines []string, key string, others []string) (int, int) {
 	}
 	for i := lo; i < len(lines); i++ {
 		l := lines[i]
-		if strings.HasPrefix(l, "#") || strings.HasPrefix(l, "}") {
+		if (strings.HasPrefix(l, "#") && !lenientComments) || strings.HasPrefix(l, "}") {
 			return lo, i
 		}
 		for _, o := range others {
@@ -894,4 +902,52 @@ func TestEditFlowListComments(t *testing.T) {
 			t.Errorf("tags %v: got\n%s\nwant\n%s", tt.tags, got, tt.want)
 		}
 	}
+}
+
+// FuzzEditProfile: on any profile file that decodes, every command's edit either is refused with
+// an error or changes only the lines of its field, keeps line endings, the byte-order mark and
+// the final line break, and reads back as the intended profile.
+func FuzzEditProfile(f *testing.F) {
+	for _, s := range profileStyles {
+		for i := range fileVariants {
+			f.Add(s.text, s.ext == "json", uint8(i), uint8(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, text string, isJSON bool, variant, edit uint8) {
+		path := "profiles/P.yaml"
+		if isJSON {
+			path = "profiles/P.json"
+		}
+		before := fileVariants[int(variant)%len(fileVariants)].make(text)
+		p, errs := DecodeProfile(path, bytes.TrimPrefix(before, utf8BOM))
+		if p == nil || len(errs) > 0 || len(p.Inbound) < 2 || len(p.Tags) < 1 || len(p.Outbound) < 1 {
+			return
+		}
+		ed := profileEdits[int(edit)%len(profileEdits)]
+		want := cloneProfile(p)
+		ed.edit(want)
+		after, err := EditProfile(path, before, want)
+		if err != nil {
+			return
+		}
+		got, errs := DecodeProfile(path, bytes.TrimPrefix(after, utf8BOM))
+		if got == nil || len(errs) > 0 || !sameProfile(got, want) {
+			t.Fatalf("the edit does not mean the intended profile: %v\n%s", errs, after)
+		}
+		// The field's lines: from its key to the next key of the profile (whose line it may share).
+		lo, hi := 1, len(fileLines(before))
+		var doc yaml.Node
+		if err := yaml.Unmarshal(bytes.TrimPrefix(before, utf8BOM), &doc); err == nil && len(doc.Content) == 1 {
+			root := doc.Content[0]
+			for i := 0; i+1 < len(root.Content); i += 2 {
+				if root.Content[i].Value == ed.field {
+					lo = root.Content[i].Line
+					if i+2 < len(root.Content) {
+						hi = root.Content[i+2].Line
+					}
+				}
+			}
+		}
+		checkOnlyField(t, before, after, lo, hi, -1, -1)
+	})
 }
