@@ -951,3 +951,104 @@ func FuzzEditProfile(f *testing.F) {
 		checkOnlyField(t, before, after, lo, hi, -1, -1)
 	})
 }
+
+func TestEditProfileMixedEndingsNullsAndMissingKeys(t *testing.T) {
+	for _, tt := range []struct {
+		name, path, in string
+		edit           func(p *Profile)
+		want           string
+	}{
+		{"mixed line endings: a new line ends like the line before it", "profiles/P.yaml",
+			"id: P\ntags: [P]\r\ninbound_rules:\r\n  - action: allow\r\noutbound_rules: []\n",
+			func(p *Profile) { p.Inbound = append(p.Inbound, Rule{Action: "deny"}) },
+			"id: P\ntags: [P]\r\ninbound_rules:\r\n  - action: allow\r\n  - action: deny\r\noutbound_rules: []\n"},
+		{"JSON null becomes the list", "profiles/P.json",
+			"{\r\n  \"id\": \"P\",\r\n  \"tags\": null,\r\n  \"inbound_rules\": [],\r\n  \"outbound_rules\": []\r\n}",
+			func(p *Profile) { p.Tags = []string{"P"} },
+			"{\r\n  \"id\": \"P\",\r\n  \"tags\": [\"P\"],\r\n  \"inbound_rules\": [],\r\n  \"outbound_rules\": []\r\n}"},
+		{"JSON missing key goes after the key before it, on its own line", "profiles/P.json",
+			"{\r\n\t\"id\": \"P\",\r\n\t\"inbound_rules\": [],\r\n\t\"outbound_rules\": []\r\n}\r\n",
+			func(p *Profile) { p.Tags = []string{"P"} },
+			"{\r\n\t\"id\": \"P\",\r\n\t\"tags\": [\"P\"],\r\n\t\"inbound_rules\": [],\r\n\t\"outbound_rules\": []\r\n}\r\n"},
+		{"JSON missing key on one line", "profiles/P.json",
+			`{"id": "P", "outbound_rules": []}`,
+			func(p *Profile) { p.Inbound = []Rule{{Action: "allow"}} },
+			`{"id": "P", "inbound_rules": [{"action": "allow"}], "outbound_rules": []}`},
+		{"JSON empty rules list in a multi-line file opens one rule per block", "profiles/P.json",
+			"{\n    \"id\": \"P\",\n    \"inbound_rules\": [],\n    \"outbound_rules\": []\n}\n",
+			func(p *Profile) { p.Inbound = []Rule{{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}}}} },
+			"{\n    \"id\": \"P\",\n    \"inbound_rules\": [\n        {\n            \"action\": \"allow\",\n            \"protocol\": \"tcp\",\n            \"dst_ports\": [80]\n        }\n    ],\n    \"outbound_rules\": []\n}\n"},
+		{"YAML missing tags after the id, before a comment of the next key", "profiles/P.yaml",
+			"id: P # me\n# in\ninbound_rules: []\noutbound_rules: []",
+			func(p *Profile) { p.Tags = []string{"P", "yes"} },
+			"id: P # me\ntags: [P, \"yes\"]\n# in\ninbound_rules: []\noutbound_rules: []"},
+		{"YAML missing last key at the end of a file without a final newline", "profiles/P.yaml",
+			"id: P\r\ninbound_rules: []",
+			func(p *Profile) { p.Outbound = []Rule{{Action: "allow"}} },
+			"id: P\r\ninbound_rules: []\r\noutbound_rules:\r\n  - action: allow"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := decodeOK(t, tt.path, []byte(tt.in))
+			tt.edit(p)
+			got, err := EditProfile(tt.path, []byte(tt.in), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Fatalf("got\n%q\nwant\n%q", got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzEditEndpointProfiles: on any endpoints file, setting an endpoint's profile_ids is either
+// refused or changes only that endpoint's lines and reads back as the intended ids.
+func FuzzEditEndpointProfiles(f *testing.F) {
+	for _, s := range endpointStyles {
+		for i := range fileVariants {
+			f.Add(s.text, s.ext == "json", uint8(i), "e1", "WEB,NEW")
+			f.Add(s.text, s.ext == "json", uint8(i), "e2", "")
+		}
+	}
+	f.Fuzz(func(t *testing.T, text string, isJSON bool, variant uint8, id, ids string) {
+		path := "endpoints/lab.yaml"
+		if isJSON {
+			path = "endpoints/lab.json"
+		}
+		before := fileVariants[int(variant)%len(fileVariants)].make(text)
+		if _, ok := endpointProfileIDs(path, before, id); !ok {
+			return
+		}
+		want := []string{}
+		if ids != "" {
+			want = strings.Split(ids, ",")
+		}
+		after, err := EditEndpointProfiles(path, before, id, want)
+		if err != nil {
+			return
+		}
+		if got, ok := endpointProfileIDs(path, after, id); !ok || !slices.Equal(got, want) {
+			t.Fatalf("profile_ids = %q, want %q:\n%s", got, want, after)
+		}
+		// Lines before the endpoint's id and after the next endpoint's start stay.
+		var doc yaml.Node
+		lo, hi := 1, len(fileLines(before))
+		if err := yaml.Unmarshal(bytes.TrimPrefix(before, utf8BOM), &doc); err == nil && len(doc.Content) == 1 {
+			if i := mapValue(doc.Content[0], "endpoints"); i >= 0 {
+				eps := doc.Content[0].Content[i].Content
+				for k, ep := range eps {
+					if j := mapValue(ep, "id"); ep.Kind == yaml.MappingNode && j >= 0 && ep.Content[j].Value == id {
+						lo = ep.Line
+						if k+1 < len(eps) {
+							hi = eps[k+1].Line
+						} else if i+1 < len(doc.Content[0].Content) {
+							hi = doc.Content[0].Content[i+1].Line
+						}
+						break
+					}
+				}
+			}
+		}
+		checkOnlyField(t, before, after, lo, hi, -1, -1)
+	})
+}
