@@ -976,7 +976,9 @@ func TestEditProfileMixedEndingsNullsAndMissingKeys(t *testing.T) {
 			`{"id": "P", "inbound_rules": [{"action": "allow"}], "outbound_rules": []}`},
 		{"JSON empty rules list in a multi-line file opens one rule per block", "profiles/P.json",
 			"{\n    \"id\": \"P\",\n    \"inbound_rules\": [],\n    \"outbound_rules\": []\n}\n",
-			func(p *Profile) { p.Inbound = []Rule{{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}}}} },
+			func(p *Profile) {
+				p.Inbound = []Rule{{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}}}}
+			},
 			"{\n    \"id\": \"P\",\n    \"inbound_rules\": [\n        {\n            \"action\": \"allow\",\n            \"protocol\": \"tcp\",\n            \"dst_ports\": [80]\n        }\n    ],\n    \"outbound_rules\": []\n}\n"},
 		{"YAML missing tags after the id, before a comment of the next key", "profiles/P.yaml",
 			"id: P # me\n# in\ninbound_rules: []\noutbound_rules: []",
