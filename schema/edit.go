@@ -878,7 +878,7 @@ func (t *textEdit) checkAnchorsDropped(e *listEdit, v *yaml.Node) error {
 	return nil
 }
 
-// newItemStyle is how new items are written: the style of a neighbouring item, or of the file.
+// siblingStyle is how new items are quoted: like the items of the list, or like the file.
 func (t *textEdit) siblingStyle(e *listEdit) quoteStyle {
 	var ns []*yaml.Node
 	ns = append(ns, e.old...)
