@@ -8,28 +8,38 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // This file edits repository files in place for the calicoctl commands (`reconcile profile`,
-// `reconcile endpoint`), preserving what a person wrote.
+// `reconcile endpoint`), changing only what the command changes.
 //
-// A YAML file is loaded into a yaml.Node tree; only the value of the field that changed (tags,
-// inbound_rules, outbound_rules, or one endpoint's profile_ids) is rewritten, and inside it every
-// unchanged item (a tag, a rule) keeps its original node, so comments on other fields, on other
-// rules and on unchanged rules survive. The tree is then written back by yaml.v3 with an
-// indentation of 2, which normalises spacing: blank lines between fields are not kept.
-// A JSON file stays JSON: the same tree is written as JSON with an indentation of 2 and the
-// file's own key order (scalar lists on one line).
+// The file is parsed into a yaml.Node tree only to locate things (yaml.v3 gives lines and
+// columns); the edit itself splices bytes: the new list of tags, rules or profile ids is
+// compared with the old one item by item (longest common subsequence), and only the items that
+// are not kept are deleted (block lists: their whole lines with their own comment lines; flow
+// lists: the item and its separator) or inserted (in the style of the neighbouring item:
+// indentation, "-" spacing, quoting, flow or block, one-line or multi-line JSON objects). Every
+// other byte stays: CRLF or LF line endings (new lines take the line break of the line before),
+// a missing final line break, a UTF-8 byte-order mark (set aside before parsing and put back),
+// comments, blank lines, key order, quoting and indentation. A JSON file stays JSON. After the
+// splice the file is decoded again and must mean exactly the intended profile or profile ids;
+// otherwise, and whenever an edit cannot keep the file (a value whose &anchor an alias uses
+// elsewhere would change or disappear, lone carriage returns), the edit fails with
+// ErrCannotEdit and the caller writes nothing.
 //
-// New files get a fixed key order: id, tags, inbound_rules, outbound_rules; inside a rule
-// action, protocol, ip_version, icmp_type, icmp_code, src_tag, src_net, src_ports, dst_tag,
-// dst_net, dst_ports, the negations (!protocol, !src_tag, !src_net, !src_ports, !dst_tag,
-// !dst_net, !dst_ports, !icmp_type, !icmp_code), log_prefix. Scalar lists (tags, ports) are
-// written in flow style: `tags: [WEB, APP_7890]`, `dst_ports: [80, 443]`.
+// New files (MarshalProfile) get a fixed key order: id, tags, inbound_rules, outbound_rules;
+// inside a rule action, protocol, ip_version, icmp_type, icmp_code, src_tag, src_net,
+// src_ports, dst_tag, dst_net, dst_ports, the negations (!protocol, !src_tag, !src_net,
+// !src_ports, !dst_tag, !dst_net, !dst_ports, !icmp_type, !icmp_code), log_prefix; new rules
+// inserted into a file use the same key order. Scalar lists (tags, ports) are written in flow
+// style: `tags: [WEB, APP_7890]`, `dst_ports: [80, 443]`; port ranges are quoted ("8000:8080").
 //
 // Editing is deterministic and idempotent: applying the same edit to its own output gives
 // identical bytes.
@@ -280,16 +290,1265 @@ func jsonString(s string) string {
 	return string(b)
 }
 
-// parseDoc parses a one-document YAML or JSON file into its document node.
-func parseDoc(path string, data []byte) (*yaml.Node, *yaml.Node, error) {
+// ErrCannotEdit is returned (wrapped, as "path:line:col: cannot edit the file in place: reason")
+// when a file cannot be edited without changing something the command does not change, e.g.
+// deleting a rule whose anchor an alias elsewhere uses, or a file with lone carriage returns.
+// The caller writes nothing then.
+var ErrCannotEdit = errors.New("cannot edit the file in place")
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// textEdit is one file being edited by splicing its bytes: the parts the command changes are
+// replaced, every other byte stays where it is.
+type textEdit struct {
+	path    string
+	json    bool
+	bom     bool   // the file starts with a UTF-8 byte-order mark (kept, not in src)
+	src     []byte // the file without its byte-order mark
+	lines   []int  // offset in src of the first byte of each line
+	root    *yaml.Node
+	used    map[string]bool // anchors that an alias refers to
+	alt     byte            // the quote the file uses most ('"' when it uses none)
+	splices []splice
+}
+
+// splice replaces src[at:end] with text.
+type splice struct {
+	at, end int
+	text    string
+}
+
+func (t *textEdit) cannot(n *yaml.Node, format string, args ...any) error {
+	line, col := 1, 1
+	if n != nil {
+		line, col = n.Line, n.Column
+	}
+	return fmt.Errorf("%s:%d:%d: %w: %s", t.path, line, col, ErrCannotEdit, fmt.Sprintf(format, args...))
+}
+
+// newTextEdit parses data (a one-document YAML or JSON file whose root is a mapping).
+func newTextEdit(path string, data []byte) (*textEdit, error) {
+	t := &textEdit{path: path, json: isJSONPath(path), used: map[string]bool{}}
+	if bytes.HasPrefix(data, utf8BOM) {
+		t.bom, data = true, data[len(utf8BOM):]
+	}
+	t.src = data
+	t.lines = []int{0}
+	for i, b := range data {
+		switch b {
+		case '\n':
+			t.lines = append(t.lines, i+1)
+		case '\r':
+			if i+1 >= len(data) || data[i+1] != '\n' {
+				// YAML counts a lone CR as a line break; the line table would disagree.
+				return nil, t.cannot(&yaml.Node{Line: len(t.lines), Column: 1 + utf8.RuneCount(data[t.lines[len(t.lines)-1]:i])},
+					"a carriage return without a line feed: write CRLF or LF line endings")
+			}
+		}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, nil, fmt.Errorf("parse %s: %w", path, err)
+		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, nil, fmt.Errorf("parse %s: the file is not a mapping", path)
+		return nil, fmt.Errorf("parse %s: the file is not a mapping", path)
 	}
-	return &doc, doc.Content[0], nil
+	t.root = doc.Content[0]
+	var single, double int
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			t.used[n.Alias.Anchor] = true
+		}
+		if n.Style&yaml.SingleQuotedStyle != 0 {
+			single++
+		} else if n.Style&yaml.DoubleQuotedStyle != 0 {
+			double++
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&doc)
+	t.alt = '"'
+	if single > double {
+		t.alt = '\''
+	}
+	return t, nil
+}
+
+// result applies the splices and puts the byte-order mark back.
+func (t *textEdit) result() ([]byte, error) {
+	sp := slices.Clone(t.splices)
+	sort.SliceStable(sp, func(i, j int) bool {
+		if sp[i].at != sp[j].at {
+			return sp[i].at < sp[j].at
+		}
+		return sp[i].end < sp[j].end
+	})
+	var b bytes.Buffer
+	if t.bom {
+		b.Write(utf8BOM)
+	}
+	pos := 0
+	for _, s := range sp {
+		if s.at < pos {
+			return nil, t.cannot(nil, "two changes overlap (at byte %d)", s.at)
+		}
+		b.Write(t.src[pos:s.at])
+		b.WriteString(s.text)
+		pos = s.end
+	}
+	b.Write(t.src[pos:])
+	return b.Bytes(), nil
+}
+
+func (t *textEdit) replace(at, end int, text string) {
+	t.splices = append(t.splices, splice{at, end, text})
+}
+
+// off is the byte offset of a 1-based line and column (yaml.v3 counts columns in characters).
+func (t *textEdit) off(line, col int) int {
+	o := t.lines[line-1]
+	for i := 1; i < col && o < len(t.src); i++ {
+		_, w := utf8.DecodeRune(t.src[o:])
+		o += w
+	}
+	return o
+}
+
+func (t *textEdit) nodeOff(n *yaml.Node) int { return t.off(n.Line, n.Column) }
+
+// lineOf is the 1-based line of byte offset o.
+func (t *textEdit) lineOf(o int) int { return sort.SearchInts(t.lines, o+1) }
+
+func (t *textEdit) nlines() int { return len(t.lines) }
+
+func (t *textEdit) lineStart(l int) int { return t.lines[l-1] }
+
+// nextLineStart is the offset after line l's line break (len(src) for the last line).
+func (t *textEdit) nextLineStart(l int) int {
+	if l < len(t.lines) {
+		return t.lines[l]
+	}
+	return len(t.src)
+}
+
+// hasEOL reports whether line l ends with a line break.
+func (t *textEdit) hasEOL(l int) bool { return l < len(t.lines) }
+
+// lineEnd is the offset of line l's line break (CR of a CRLF), or len(src).
+func (t *textEdit) lineEnd(l int) int {
+	e := t.nextLineStart(l)
+	if t.hasEOL(l) {
+		e--
+		if e > t.lineStart(l) && t.src[e-1] == '\r' {
+			e--
+		}
+	}
+	return e
+}
+
+func (t *textEdit) lineText(l int) string { return string(t.src[t.lineStart(l):t.lineEnd(l)]) }
+
+// indent is the leading white space of line l.
+func (t *textEdit) indent(l int) string {
+	s := t.lineText(l)
+	return s[:len(s)-len(strings.TrimLeft(s, " \t"))]
+}
+
+func (t *textEdit) isBlank(l int) bool { return strings.TrimSpace(t.lineText(l)) == "" }
+
+func (t *textEdit) isComment(l int) bool {
+	return strings.HasPrefix(strings.TrimLeft(t.lineText(l), " \t"), "#")
+}
+
+// eolBefore is the line break used by the line before offset o (or the first one in the file).
+func (t *textEdit) eolBefore(o int) string {
+	i := bytes.LastIndexByte(t.src[:o], '\n')
+	if i < 0 {
+		i = bytes.IndexByte(t.src, '\n')
+	}
+	if i > 0 && t.src[i-1] == '\r' {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// lf turns the "\n" of text into the line break used before offset o.
+func (t *textEdit) lf(o int, text string) string {
+	return strings.ReplaceAll(text, "\n", t.eolBefore(o))
+}
+
+// insertLines inserts text (whole lines, each ending in "\n") after line l, keeping a missing
+// final line break missing.
+func (t *textEdit) insertLines(l int, text string) {
+	if t.hasEOL(l) {
+		at := t.nextLineStart(l)
+		t.replace(at, at, t.lf(at, text))
+		return
+	}
+	at := len(t.src)
+	t.replace(at, at, t.lf(at, "\n"+strings.TrimSuffix(text, "\n")))
+}
+
+// deleteLines deletes lines a..b (inclusive), keeping a missing final line break missing.
+func (t *textEdit) deleteLines(a, b int) {
+	at, end := t.lineStart(a), t.nextLineStart(b)
+	if !t.hasEOL(b) && a > 1 {
+		at = t.lineEnd(a - 1)
+	}
+	t.replace(at, end, "")
+}
+
+// scalarEnd is the offset after the scalar, alias or flow collection starting at o. In flow
+// context a plain scalar also ends at , ] and }.
+func (t *textEdit) scalarEnd(o int, flow bool) int {
+	s := t.src
+	if o >= len(s) {
+		return o
+	}
+	switch s[o] {
+	case '"':
+		for i := o + 1; i < len(s); i++ {
+			if s[i] == '\\' {
+				i++
+			} else if s[i] == '"' {
+				return i + 1
+			}
+		}
+		return len(s)
+	case '\'':
+		for i := o + 1; i < len(s); i++ {
+			if s[i] == '\'' {
+				if i+1 < len(s) && s[i+1] == '\'' {
+					i++
+					continue
+				}
+				return i + 1
+			}
+		}
+		return len(s)
+	case '[', '{':
+		return t.flowEnd(o)
+	}
+	end := o
+	for i := o; i < len(s); i++ {
+		c := s[i]
+		if c == '\n' || c == '\r' || (c == '#' && i > o && (s[i-1] == ' ' || s[i-1] == '\t')) {
+			break
+		}
+		if flow && (c == ',' || c == ']' || c == '}') {
+			break
+		}
+		if c == ':' && i > o && (i+1 == len(s) || strings.IndexByte(" \t\r\n", s[i+1]) >= 0 || (flow && strings.IndexByte(",]}", s[i+1]) >= 0)) {
+			break
+		}
+		if c != ' ' && c != '\t' {
+			end = i + 1
+		}
+	}
+	return end
+}
+
+// flowEnd is the offset after the flow collection whose [ or { is at o.
+func (t *textEdit) flowEnd(o int) int {
+	s := t.src
+	depth := 0
+	for i := o; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case '"', '\'':
+			if i > o && strings.IndexByte("[{,: \t\r\n", s[i-1]) >= 0 {
+				i = t.scalarEnd(i, true) - 1
+			}
+		case '#':
+			if s[i-1] == ' ' || s[i-1] == '\t' || s[i-1] == '\n' {
+				for i < len(s) && s[i] != '\n' {
+					i++
+				}
+			}
+		}
+	}
+	return len(s)
+}
+
+// nodeEnd is the offset after a flow node (scalar, alias or flow collection) n.
+func (t *textEdit) nodeEnd(n *yaml.Node, flow bool) int {
+	return t.scalarEnd(t.nodeOff(n), flow)
+}
+
+// colonEnd is the offset after the ':' that follows key node k.
+func (t *textEdit) colonEnd(k *yaml.Node) int {
+	o := t.nodeEnd(k, true)
+	for o < len(t.src) && (t.src[o] == ' ' || t.src[o] == '\t') {
+		o++
+	}
+	if o < len(t.src) && t.src[o] == ':' {
+		o++
+	}
+	return o
+}
+
+// checkAnchors refuses to drop or rewrite a node that carries an anchor an alias refers to.
+func (t *textEdit) checkAnchors(key string, n *yaml.Node) error {
+	if n.Anchor != "" && t.used[n.Anchor] {
+		return t.cannot(n, "%s: &%s is used by an alias (*%s) elsewhere, which would change too: write that value out in full instead of *%s first", key, n.Anchor, n.Anchor, n.Anchor)
+	}
+	for _, c := range n.Content {
+		if err := t.checkAnchors(key, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ---- rendering new values in the file's own style ----
+
+// quoteStyle is how the file writes strings: 0 plain where possible, or the quote character.
+type quoteStyle struct{ key, val, bang byte }
+
+// styleOf counts the string scalars under the nodes and picks the most used style for keys and
+// values; bang is the quote of keys starting with '!' (which must be quoted in YAML).
+func (t *textEdit) styleOf(nodes ...*yaml.Node) quoteStyle {
+	if t.json {
+		return quoteStyle{'"', '"', '"'}
+	}
+	var keys, vals [3]int
+	st := quoteStyle{bang: '"'}
+	idx := func(n *yaml.Node) int {
+		switch {
+		case n.Style&yaml.DoubleQuotedStyle != 0:
+			return 1
+		case n.Style&yaml.SingleQuotedStyle != 0:
+			return 2
+		}
+		return 0
+	}
+	var walk func(n *yaml.Node, isKey bool)
+	walk = func(n *yaml.Node, isKey bool) {
+		switch n.Kind {
+		case yaml.ScalarNode:
+			if n.ShortTag() != "!!str" {
+				return
+			}
+			if isKey && strings.HasPrefix(n.Value, "!") {
+				if idx(n) == 2 {
+					st.bang = '\''
+				}
+				return
+			}
+			if isKey {
+				keys[idx(n)]++
+			} else {
+				vals[idx(n)]++
+			}
+		case yaml.MappingNode:
+			for i, c := range n.Content {
+				walk(c, i%2 == 0)
+			}
+		default:
+			for _, c := range n.Content {
+				walk(c, false)
+			}
+		}
+	}
+	for _, n := range nodes {
+		if n != nil {
+			walk(n, false)
+		}
+	}
+	pick := func(c [3]int) byte {
+		best := 0
+		for i := 1; i < 3; i++ {
+			if c[i] > c[best] {
+				best = i
+			}
+		}
+		return [3]byte{0, '"', '\''}[best]
+	}
+	st.key, st.val = pick(keys), pick(vals)
+	return st
+}
+
+// needsQuotes reports whether s, written plain, would not read back as the string s.
+func needsQuotes(s string) bool {
+	if s == "" || strings.TrimSpace(s) != s {
+		return true
+	}
+	out, err := yaml.Marshal(s)
+	if err != nil {
+		return true
+	}
+	o := strings.TrimSuffix(string(out), "\n")
+	return o != s
+}
+
+// str renders a string scalar with quote q (0: plain unless that would change its meaning).
+func (t *textEdit) str(s string, q byte) string {
+	if t.json {
+		return jsonString(s)
+	}
+	if q == 0 {
+		if !needsQuotes(s) {
+			return s
+		}
+		q = t.alt
+	}
+	if q == '\'' && !strings.ContainsAny(s, "\n\t") {
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	}
+	return jsonString(s)
+}
+
+// scalar renders a scalar node built by RuleNode or strNode.
+func (t *textEdit) scalar(n *yaml.Node, q byte) string {
+	if n.ShortTag() == "!!int" {
+		return n.Value
+	}
+	if n.Style&yaml.DoubleQuotedStyle != 0 && q == 0 {
+		// Port ranges: a YAML 1.1 reader takes a plain 8000:8080 for a number.
+		q = t.alt
+	}
+	return t.str(n.Value, q)
+}
+
+// sep returns the file's separators inside one line: ", " and ": " (or "," and ":" for compact
+// JSON).
+func (t *textEdit) seps() (comma, colon string) {
+	if t.json && !bytes.Contains(t.src, []byte(": ")) && !bytes.Contains(t.src, []byte(", ")) {
+		return ",", ":"
+	}
+	return ", ", ": "
+}
+
+// flowValue renders a scalar or a list of scalars in flow style.
+func (t *textEdit) flowValue(n *yaml.Node, q byte) string {
+	if n.Kind != yaml.SequenceNode {
+		return t.scalar(n, q)
+	}
+	comma, _ := t.seps()
+	items := make([]string, len(n.Content))
+	for i, c := range n.Content {
+		items[i] = t.scalar(c, q)
+	}
+	return "[" + strings.Join(items, comma) + "]"
+}
+
+// pairs renders the pairs of a rule mapping as "key: value" strings.
+func (t *textEdit) pairs(m *yaml.Node, st quoteStyle) []string {
+	_, colon := t.seps()
+	var out []string
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i].Value
+		q := st.key
+		if strings.HasPrefix(k, "!") {
+			q = st.bang
+			if st.key != 0 {
+				q = st.key
+			}
+		}
+		out = append(out, t.str(k, q)+colon+t.flowValue(m.Content[i+1], st.val))
+	}
+	return out
+}
+
+// flowMap renders a rule on one line: {action: allow, dst_ports: [80]}.
+func (t *textEdit) flowMap(m *yaml.Node, st quoteStyle) string {
+	comma, _ := t.seps()
+	return "{" + strings.Join(t.pairs(m, st), comma) + "}"
+}
+
+// ---- lists ----
+
+// listItem is one item of the new list: an old item (old >= 0) or a new value.
+type listItem struct {
+	old  int
+	node *yaml.Node // the new value (a scalar or a rule mapping), when old < 0
+}
+
+// diffList matches the new items with the old ones (a longest common subsequence), so that
+// unchanged items keep their text and only the others are inserted or deleted.
+func diffList(nOld, nNew int, same func(i, j int) bool) []listItem {
+	lcs := make([][]int, nOld+1)
+	for i := range lcs {
+		lcs[i] = make([]int, nNew+1)
+	}
+	for i := nOld - 1; i >= 0; i-- {
+		for j := nNew - 1; j >= 0; j-- {
+			if same(i, j) {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	out := make([]listItem, 0, nNew)
+	i, j := 0, 0
+	for j < nNew {
+		switch {
+		case i < nOld && same(i, j):
+			out = append(out, listItem{old: i})
+			i, j = i+1, j+1
+		case i < nOld && lcs[i+1][j] >= lcs[i][j+1]:
+			i++
+		default:
+			out = append(out, listItem{old: -1})
+			j++
+		}
+	}
+	return out
+}
+
+// listEdit describes the edit of the list value of key in mapping m.
+type listEdit struct {
+	m        *yaml.Node
+	key      string
+	order    []string     // key order of m, for a missing key
+	items    []listItem   // the new list
+	newNodes []*yaml.Node // the new values, indexed like items
+	rules    bool         // the items are rules (mappings), else scalars
+	old      []*yaml.Node // the old items (nil when there is no list)
+}
+
+// changed reports whether the new list differs from the old one.
+func (e *listEdit) changed() bool {
+	if len(e.items) != len(e.old) {
+		return true
+	}
+	for i, it := range e.items {
+		if it.old != i {
+			return true
+		}
+	}
+	return false
+}
+
+// apply edits the list in the text.
+func (t *textEdit) applyList(e *listEdit) error {
+	ki := mapValue(e.m, e.key)
+	if ki < 0 {
+		return t.insertKey(e)
+	}
+	k, v := e.m.Content[ki-1], e.m.Content[ki]
+	if v.Kind == yaml.SequenceNode {
+		if err := t.checkAnchorsDropped(e, v); err != nil {
+			return err
+		}
+		if v.Style&yaml.FlowStyle != 0 {
+			if len(v.Content) == 0 && e.rules && len(e.items) > 0 && !t.json && e.m.Style&yaml.FlowStyle == 0 {
+				// inbound_rules: [] in a block mapping becomes a block list.
+				return t.replaceValue(e, k, v)
+			}
+			return t.editFlowList(e, k, v)
+		}
+		return t.editBlockList(e, k, v)
+	}
+	if err := t.checkAnchors(e.key, v); err != nil {
+		return err
+	}
+	return t.replaceValue(e, k, v)
+}
+
+// checkAnchorsDropped refuses to delete an item that carries an anchor used elsewhere, or to
+// change a list that carries one.
+func (t *textEdit) checkAnchorsDropped(e *listEdit, v *yaml.Node) error {
+	if v.Anchor != "" && t.used[v.Anchor] {
+		return t.checkAnchors(e.key, v)
+	}
+	kept := map[int]bool{}
+	for _, it := range e.items {
+		if it.old >= 0 {
+			kept[it.old] = true
+		}
+	}
+	for i, c := range v.Content {
+		if !kept[i] {
+			if err := t.checkAnchors(e.key, c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// siblingStyle is how new items are quoted: like the items of the list, or like the file.
+func (t *textEdit) siblingStyle(e *listEdit) quoteStyle {
+	var ns []*yaml.Node
+	ns = append(ns, e.old...)
+	st := t.styleOf(ns...)
+	if len(ns) == 0 || (st.key == 0 && st.val == 0 && !e.rules && !hasQuoted(ns)) {
+		whole := t.styleOf(t.root)
+		if len(ns) == 0 {
+			return whole
+		}
+		st.bang = whole.bang
+	}
+	return st
+}
+
+func hasQuoted(ns []*yaml.Node) bool {
+	for _, n := range ns {
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// editFlowList rewrites the inside of a flow list [ ... ]: unchanged items and the separators
+// between unchanged neighbours keep their bytes.
+func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
+	ob := t.nodeOff(v)
+	cb := t.flowEnd(ob) - 1
+	if cb < ob || t.src[cb] != ']' {
+		return t.cannot(v, "%s: cannot find the end of the list", e.key)
+	}
+	n := len(v.Content)
+	starts, ends := make([]int, n), make([]int, n)
+	for i, c := range v.Content {
+		starts[i] = t.nodeOff(c)
+		ends[i] = t.nodeEnd(c, true)
+	}
+	st := t.siblingStyle(e)
+	lead, trail := "", ""
+	comma, _ := t.seps()
+	sep := comma
+	brk := "" // a line break and the items' indentation, when the list spans lines
+	fromBreak := func(s string) string {
+		if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+			if i > 0 && s[i-1] == '\r' {
+				i--
+			}
+			return s[i:]
+		}
+		return ""
+	}
+	if n > 0 {
+		lead, trail = string(t.src[ob+1:starts[0]]), string(t.src[ends[n-1]:cb])
+		brk = fromBreak(lead)
+		for i := 0; i+1 < n && brk == ""; i++ {
+			brk = fromBreak(string(t.src[ends[i]:starts[i+1]]))
+		}
+		if brk != "" {
+			sep = "," + brk
+		}
+		for i := 0; i+1 < n; i++ {
+			if s := string(t.src[ends[i]:starts[i+1]]); !strings.Contains(s, "#") {
+				sep = s
+				break
+			}
+		}
+	} else if e.rules && t.lineOf(ob) != t.lineOf(t.nodeOff(e.m)) || e.rules && t.json && t.isMultiLine(e.m) {
+		// An empty list of rules in a multi-line file: one rule per line block.
+		in := t.indentOfKey(k)
+		unit := t.indentUnit()
+		lead, trail = t.lf(ob, "\n"+in+unit), t.lf(ob, "\n"+in)
+		brk = lead
+		sep = "," + lead
+	}
+	multi := strings.Contains(lead, "\n")
+	// tail is the comment after old item i on its line ("  # own"), which stays with the item.
+	tail := func(i int) string {
+		s := trail
+		if i+1 < n {
+			s = string(t.src[ends[i]:starts[i+1]])
+		}
+		if j := strings.IndexAny(s, "\r\n"); j >= 0 {
+			s = s[:j]
+		} else {
+			return ""
+		}
+		h := strings.Index(s, "#")
+		if h <= 0 || (s[h-1] != ' ' && s[h-1] != '\t') {
+			return ""
+		}
+		for h > 0 && (s[h-1] == ' ' || s[h-1] == '\t') {
+			h--
+		}
+		return s[h:]
+	}
+	var b strings.Builder
+	if len(e.items) > 0 {
+		b.WriteString(lead)
+	}
+	for j, it := range e.items {
+		if j > 0 {
+			prev := e.items[j-1].old
+			switch {
+			case prev >= 0 && it.old == prev+1:
+				b.WriteString(string(t.src[ends[prev]:starts[it.old]]))
+			case prev >= 0 && tail(prev) != "" && brk != "":
+				b.WriteString("," + tail(prev) + brk)
+			default:
+				b.WriteString(sep)
+			}
+		}
+		if it.old >= 0 {
+			b.WriteString(string(t.src[starts[it.old]:ends[it.old]]))
+			continue
+		}
+		b.WriteString(t.renderFlowItem(e, e.newNodes[j], v, j, st, multi, lead))
+	}
+	if len(e.items) > 0 {
+		last := e.items[len(e.items)-1].old
+		if last != n-1 && n > 0 {
+			// The last item's comment goes with it; the new last item keeps its own.
+			rest := trail
+			if c := tail(n - 1); c != "" {
+				rest = strings.Replace(rest, c, "", 1)
+			}
+			if last >= 0 {
+				if c := tail(last); c != "" && brk != "" {
+					if i := strings.IndexAny(rest, "\r\n"); i >= 0 {
+						rest = rest[:i] + c + rest[i:]
+					}
+				}
+			}
+			trail = rest
+		}
+		b.WriteString(trail)
+	}
+	if b.String() == string(t.src[ob+1:cb]) {
+		return nil
+	}
+	t.replace(ob+1, cb, b.String())
+	return nil
+}
+
+func (t *textEdit) isMultiLine(m *yaml.Node) bool {
+	o := t.nodeOff(m)
+	return t.lineOf(t.flowEnd(o)-1) != t.lineOf(o)
+}
+
+// indentOfKey is the white space before key k on its line (spaces up to k when k follows other
+// text, as in "- id: x").
+func (t *textEdit) indentOfKey(k *yaml.Node) string {
+	in := t.indent(k.Line)
+	if utf8.RuneCountInString(in) == k.Column-1 {
+		return in
+	}
+	return strings.Repeat(" ", k.Column-1)
+}
+
+// indentUnit is the file's indentation step: the white space of its first indented line.
+func (t *textEdit) indentUnit() string {
+	for l := 1; l <= t.nlines(); l++ {
+		if in := t.indent(l); in != "" && !t.isBlank(l) && !t.isComment(l) {
+			return in
+		}
+	}
+	return "  "
+}
+
+// renderFlowItem renders a new item of a flow list: a scalar, or a rule on one line, or (in a
+// multi-line list whose neighbour rule spans lines, or an empty multi-line list) a rule with
+// one key per line.
+func (t *textEdit) renderFlowItem(e *listEdit, n *yaml.Node, v *yaml.Node, j int, st quoteStyle, multi bool, lead string) string {
+	if !e.rules {
+		return t.scalar(n, st.val)
+	}
+	var sib *yaml.Node
+	if len(v.Content) > 0 {
+		sib = v.Content[0]
+		for jj := j; jj >= 0; jj-- {
+			if e.items[jj].old >= 0 {
+				sib = v.Content[e.items[jj].old]
+				break
+			}
+		}
+	}
+	if !multi {
+		return t.flowMap(n, st)
+	}
+	itemIn := lead[strings.LastIndexByte(lead, '\n')+1:]
+	var keyIn, closeIn string
+	if sib != nil {
+		so := t.nodeOff(sib)
+		se := t.flowEnd(so)
+		if sib.Kind != yaml.MappingNode || sib.Style&yaml.FlowStyle == 0 || t.lineOf(se-1) == t.lineOf(so) || len(sib.Content) == 0 {
+			return t.flowMap(n, st)
+		}
+		keyIn = t.indentOfKey(sib.Content[0])
+		closeIn = t.indent(t.lineOf(se - 1))
+	} else {
+		keyIn, closeIn = itemIn+t.indentUnit(), itemIn
+	}
+	comma, _ := t.seps()
+	comma = strings.TrimRight(comma, " ")
+	at := t.nodeOff(v)
+	return t.lf(at, "{\n"+keyIn+strings.Join(t.pairs(n, st), comma+"\n"+keyIn)+"\n"+closeIn+"}")
+}
+
+// blockItem is the lines of one block list item: head comments from head, the "-" on dash, the
+// last line of its content on last.
+type blockItem struct{ head, dash, last int }
+
+// blockItems finds the lines of the items of block list v, whose key is on line keyLine.
+func (t *textEdit) blockItems(v *yaml.Node, keyLine int) ([]blockItem, error) {
+	dashCol := v.Column
+	items := make([]blockItem, len(v.Content))
+	isDash := func(l int) bool {
+		s := t.lineText(l)
+		in := t.indent(l)
+		return strings.Trim(in, " ") == "" && utf8.RuneCountInString(in) == dashCol-1 &&
+			strings.HasPrefix(s[len(in):], "-") && (len(s) == len(in)+1 || strings.IndexByte(" \t", s[len(in)+1]) >= 0)
+	}
+	// deeper: a line inside an item (more indented than its dash).
+	deeper := func(l int) bool { return utf8.RuneCountInString(t.indent(l)) > dashCol-1 }
+	for i, c := range v.Content {
+		d := c.Line
+		for d > keyLine && !(isDash(d) && (d < c.Line || c.Column > dashCol)) {
+			d--
+		}
+		if d <= keyLine || (i > 0 && d <= items[i-1].dash) {
+			return nil, t.cannot(c, "cannot find the \"-\" of this list item")
+		}
+		items[i].dash = d
+	}
+	for i := range items {
+		limit := t.nlines()
+		if i+1 < len(items) {
+			limit = items[i+1].dash - 1
+		}
+		last := items[i].dash
+		for l := items[i].dash + 1; l <= limit; l++ {
+			if t.isBlank(l) {
+				continue
+			}
+			if !deeper(l) {
+				if i+1 < len(items) && t.isComment(l) {
+					continue // a head comment of the next item
+				}
+				break
+			}
+			last = l
+		}
+		items[i].last = last
+		low := keyLine
+		if i > 0 {
+			low = items[i-1].last
+		}
+		h := items[i].dash
+		for h-1 > low && t.isComment(h-1) {
+			h--
+		}
+		items[i].head = h
+	}
+	return items, nil
+}
+
+// editBlockList deletes and inserts whole lines of a block list.
+func (t *textEdit) editBlockList(e *listEdit, k, v *yaml.Node) error {
+	if !e.changed() {
+		return nil
+	}
+	items, err := t.blockItems(v, k.Line)
+	if err != nil {
+		return err
+	}
+	kept := map[int]bool{}
+	for _, it := range e.items {
+		if it.old >= 0 {
+			kept[it.old] = true
+		}
+	}
+	// Runs of deleted neighbours go as one block (and the blank lines between them).
+	for i := 0; i < len(items); i++ {
+		if kept[i] {
+			continue
+		}
+		j := i
+		for j+1 < len(items) && !kept[j+1] {
+			j++
+		}
+		t.deleteLines(items[i].head, items[j].last)
+		i = j
+	}
+	if len(e.items) == 0 {
+		at := t.colonEnd(k)
+		t.replace(at, at, " []")
+		return nil
+	}
+	st := t.siblingStyle(e)
+	// Group the new items by the old item they go before (len(items): at the end).
+	for j := 0; j < len(e.items); {
+		if e.items[j].old >= 0 {
+			j++
+			continue
+		}
+		end := j
+		for end < len(e.items) && e.items[end].old < 0 {
+			end++
+		}
+		before := len(items)
+		if end < len(e.items) {
+			before = e.items[end].old
+		}
+		sib := before
+		if sib == len(items) {
+			sib = len(items) - 1
+		}
+		var text strings.Builder
+		for jj := j; jj < end; jj++ {
+			text.WriteString(t.blockItemText(v.Content[sib], items[sib], e.newNodes[jj], st, e.rules))
+		}
+		if before < len(items) {
+			at := t.lineStart(items[before].head)
+			t.replace(at, at, t.lf(at, text.String()))
+		} else {
+			t.insertLines(items[len(items)-1].last, text.String())
+		}
+		j = end
+	}
+	return nil
+}
+
+// blockItemText renders a new item like the neighbouring item sib: the same "-" indentation and
+// spacing; a rule as block keys (or on one line when sib is a one-line flow mapping).
+func (t *textEdit) blockItemText(sib *yaml.Node, b blockItem, n *yaml.Node, st quoteStyle, rules bool) string {
+	dashLine := t.lineText(b.dash)
+	in := t.indent(b.dash)
+	prefix := in + "- "
+	if sib.Line == b.dash {
+		prefix = string(t.src[t.lineStart(b.dash):t.nodeOff(sib)])
+	} else if i := len(in) + 1; i < len(dashLine) && dashLine[i] == '\t' {
+		prefix = in + "-\t"
+	}
+	return t.blockItemWith(prefix, sib, n, st, rules)
+}
+
+func (t *textEdit) blockItemWith(prefix string, sib *yaml.Node, n *yaml.Node, st quoteStyle, rules bool) string {
+	if !rules {
+		return prefix + t.scalar(n, st.val) + "\n"
+	}
+	if sib != nil && sib.Kind == yaml.MappingNode && sib.Style&yaml.FlowStyle != 0 {
+		return prefix + t.flowMap(n, st) + "\n"
+	}
+	cont := strings.Repeat(" ", utf8.RuneCountInString(prefix))
+	if sib != nil && sib.Kind == yaml.MappingNode && len(sib.Content) >= 4 {
+		if k2 := sib.Content[2]; k2.Line != sib.Line && utf8.RuneCountInString(t.indent(k2.Line)) == k2.Column-1 {
+			cont = t.indent(k2.Line)
+		}
+	}
+	return prefix + strings.Join(t.pairs(n, st), "\n"+cont) + "\n"
+}
+
+// blockSeqStyle is how the file writes block lists of rules under a key: the offset of "-"
+// from the key's column and the text between "-" and the item (default: 2 and " ").
+func (t *textEdit) blockSeqStyle() (int, string) {
+	for i := 0; i+1 < len(t.root.Content); i += 2 {
+		k, v := t.root.Content[i], t.root.Content[i+1]
+		if v.Kind != yaml.SequenceNode || v.Style&yaml.FlowStyle != 0 || len(v.Content) == 0 {
+			continue
+		}
+		c := v.Content[0]
+		if c.Line != v.Line || v.Column < k.Column {
+			continue
+		}
+		return v.Column - k.Column, string(t.src[t.nodeOff(v)+1 : t.nodeOff(c)])
+	}
+	return 2, " "
+}
+
+// valueText renders a whole new list value for key k (after "key:"): a flow list, or for rules
+// in a block mapping, "\n" and block items.
+func (t *textEdit) valueText(e *listEdit, k *yaml.Node, at int) (inline string, block string) {
+	st := t.siblingStyle(e)
+	if e.rules && len(e.newNodes) > 0 && !t.json && e.m.Style&yaml.FlowStyle == 0 {
+		off, after := t.blockSeqStyle()
+		prefix := t.indentOfKey(k) + strings.Repeat(" ", off) + "-" + after
+		var b strings.Builder
+		for _, n := range e.newNodes {
+			b.WriteString(t.blockItemWith(prefix, nil, n, st, true))
+		}
+		return "", b.String()
+	}
+	if !e.rules || len(e.newNodes) == 0 {
+		var b strings.Builder
+		comma, _ := t.seps()
+		b.WriteByte('[')
+		for i, n := range e.newNodes {
+			if i > 0 {
+				b.WriteString(comma)
+			}
+			b.WriteString(t.scalar(n, st.val))
+		}
+		b.WriteByte(']')
+		return b.String(), ""
+	}
+	// Rules in a flow mapping (JSON): one rule per block of lines when the mapping spans lines.
+	if !t.isMultiLine(e.m) {
+		comma, _ := t.seps()
+		items := make([]string, len(e.newNodes))
+		for i, n := range e.newNodes {
+			items[i] = t.flowMap(n, st)
+		}
+		return "[" + strings.Join(items, comma) + "]", ""
+	}
+	in := t.indentOfKey(k)
+	unit := t.indentUnit()
+	comma, _ := t.seps()
+	comma = strings.TrimRight(comma, " ")
+	items := make([]string, len(e.newNodes))
+	for i, n := range e.newNodes {
+		items[i] = "{\n" + in + unit + unit + strings.Join(t.pairs(n, st), comma+"\n"+in+unit+unit) + "\n" + in + unit + "}"
+	}
+	return t.lf(at, "[\n"+in+unit+strings.Join(items, comma+"\n"+in+unit)+"\n"+in+"]"), ""
+}
+
+// replaceValue replaces a value that is not a list to edit (null, an alias, an empty list that
+// becomes a block list) with the whole new list.
+func (t *textEdit) replaceValue(e *listEdit, k, v *yaml.Node) error {
+	colon := t.colonEnd(k)
+	// The value's text: nothing (null), or a token after the colon on the key's line.
+	at, end := colon, colon
+	rest := t.src[colon:t.lineEnd(t.lineOf(colon))]
+	trimmed := bytes.TrimLeft(rest, " \t")
+	if len(trimmed) > 0 && trimmed[0] != '#' {
+		at = colon + len(rest) - len(trimmed)
+		end = t.scalarEnd(at, e.m.Style&yaml.FlowStyle != 0)
+	} else if !(v.Kind == yaml.ScalarNode && v.Value == "") {
+		return t.cannot(v, "%s: the value does not start on the key's line; write %s: [] first", e.key, e.key)
+	}
+	inline, block := t.valueText(e, k, at)
+	if block == "" {
+		if at == end {
+			inline = " " + inline
+		}
+		t.replace(at, end, inline)
+		return nil
+	}
+	// "key: ~  # c" becomes "key:  # c" followed by the block list.
+	if at != end {
+		lineEnd := t.lineEnd(t.lineOf(colon))
+		after := end
+		for after < lineEnd && (t.src[after] == ' ' || t.src[after] == '\t') {
+			after++
+		}
+		if after == lineEnd {
+			// Nothing follows: drop the blanks before the token too.
+			for at > colon && (t.src[at-1] == ' ' || t.src[at-1] == '\t') {
+				at--
+			}
+		}
+		t.replace(at, after, "")
+	}
+	t.insertLines(t.lineOf(colon), block)
+	return nil
+}
+
+// insertKey adds a missing key with its list, after the key that precedes it in e.order (or
+// before the first key that follows it).
+func (t *textEdit) insertKey(e *listEdit) error {
+	m := e.m
+	if len(m.Content) == 0 {
+		return t.cannot(m, "%s: cannot add a key to an empty mapping; write %s: [] first", e.key, e.key)
+	}
+	prev, next := -1, -1
+	pos := slices.Index(e.order, e.key)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		ko := slices.Index(e.order, m.Content[i].Value)
+		if ko >= 0 && ko < pos {
+			prev = i
+		}
+		if ko > pos && next < 0 {
+			next = i
+		}
+	}
+	ref := m.Content[0]
+	if prev >= 0 {
+		ref = m.Content[prev]
+	}
+	if m.Style&yaml.FlowStyle == 0 {
+		// A block mapping: a line "key: [...]" (or "key:" and block items).
+		fake := &yaml.Node{Line: ref.Line, Column: ref.Column}
+		in := t.indentOfKey(ref)
+		st := t.siblingStyle(e)
+		keyText := t.str(e.key, st.key)
+		inline, block := t.valueText(e, fake, 0)
+		var text string
+		if block != "" {
+			text = in + keyText + ":\n" + block
+		} else {
+			text = in + keyText + ": " + inline + "\n"
+		}
+		if prev < 0 && next >= 0 {
+			k := m.Content[next]
+			l := k.Line
+			for l > 1 && t.isComment(l-1) {
+				l--
+			}
+			if k.Line == t.lineOf(t.nodeOff(m)) && t.nodeOff(k) != t.lineStart(k.Line)+len(t.indent(k.Line)) {
+				return t.cannot(m, "%s: cannot add the key here; write %s: [] in the file first", e.key, e.key)
+			}
+			at := t.lineStart(l)
+			t.replace(at, at, t.lf(at, text))
+			return nil
+		}
+		// After the last line of the previous key's value.
+		last := t.lastLineOf(m.Content[prev+1], m.Content[prev])
+		t.insertLines(last, text)
+		return nil
+	}
+	// A flow mapping (JSON): insert `"key": value` after the previous pair or before the next.
+	_, colon := t.seps()
+	st := t.siblingStyle(e)
+	in := t.indentOfKey(m.Content[0])
+	if prev < 0 {
+		k := m.Content[next]
+		at := t.nodeOff(k)
+		inline, _ := t.valueText(e, k, at)
+		sep := ", "
+		if t.lineOf(at) != t.lineOf(t.nodeOff(m)) {
+			sep = t.lf(at, ",\n"+in)
+		}
+		t.replace(at, at, t.str(e.key, st.key)+colon+inline+sep)
+		return nil
+	}
+	v := m.Content[prev+1]
+	at := t.nodeEnd(v, true)
+	inline, _ := t.valueText(e, m.Content[prev], at)
+	sep := ", "
+	if t.lineOf(t.nodeOff(m.Content[prev])) != t.lineOf(t.nodeOff(m)) {
+		sep = t.lf(at, ",\n"+t.indentOfKey(m.Content[prev]))
+	}
+	t.replace(at, at, sep+t.str(e.key, st.key)+colon+inline)
+	return nil
+}
+
+// lastLineOf is the last line of value v of key k in a block mapping (its last non-blank,
+// non-comment line more indented than k, or k's own line).
+func (t *textEdit) lastLineOf(v, k *yaml.Node) int {
+	last := k.Line
+	if v.Kind == yaml.SequenceNode || v.Kind == yaml.MappingNode {
+		if v.Style&yaml.FlowStyle != 0 {
+			return t.lineOf(t.flowEnd(t.nodeOff(v)) - 1)
+		}
+	} else if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+		if v.Kind == yaml.ScalarNode && v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			return t.lineOf(t.nodeEnd(v, false) - 1)
+		}
+	}
+	for l := k.Line + 1; l <= t.nlines(); l++ {
+		if t.isBlank(l) || t.isComment(l) {
+			continue
+		}
+		if utf8.RuneCountInString(t.indent(l)) <= k.Column-1 && !(v.Kind == yaml.SequenceNode && v.Column == k.Column && strings.HasPrefix(strings.TrimLeft(t.lineText(l), " "), "-")) {
+			break
+		}
+		last = l
+	}
+	return last
+}
+
+// ---- the edits ----
+
+// EditProfile rewrites the profile file data (at repository path path) so that it holds p's
+// tags and rules. Only the bytes of what changed are replaced: a tag or rule added is inserted
+// (in the style of its neighbours: indentation, quoting, flow or block), one removed is deleted
+// with its own comments, and every other byte stays (line endings CRLF or LF, a missing final
+// line break, a UTF-8 byte-order mark, comments, key order, quoting, indentation). The id is
+// not changed. data must decode (DecodeProfile) without errors. A change that cannot be made
+// that way (e.g. it would delete an anchor that an alias uses) returns an error wrapping
+// ErrCannotEdit and nothing is written.
+func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
+	t, err := newTextEdit(path, data)
+	if err != nil {
+		return nil, err
+	}
+	old, errs := DecodeProfile(path, t.src)
+	if old == nil || len(errs) > 0 {
+		if len(errs) > 0 {
+			return nil, errs
+		}
+		return nil, fmt.Errorf("%s: not a profile", path)
+	}
+	tags := p.Tags
+	oldTags := t.listNodes(t.root, "tags")
+	vals := make([]string, len(oldTags))
+	for i, n := range oldTags {
+		vals[i] = resolveAlias(n).Value
+	}
+	te := &listEdit{m: t.root, key: "tags", order: profileKeyOrder, old: oldTags}
+	te.items = diffList(len(vals), len(tags), func(i, j int) bool { return vals[i] == tags[j] })
+	for j, it := range te.items {
+		var n *yaml.Node
+		if it.old < 0 {
+			n = strNode(tags[j])
+		}
+		te.newNodes = append(te.newNodes, n)
+	}
+	if !sameStrings(old.Tags, tags) {
+		if err := t.applyList(te); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range []struct {
+		key      string
+		old, new []Rule
+	}{{"inbound_rules", old.Inbound, p.Inbound}, {"outbound_rules", old.Outbound, p.Outbound}} {
+		if sameRules(f.old, f.new) {
+			continue
+		}
+		nodes := t.listNodes(t.root, f.key)
+		if i := mapValue(t.root, f.key); i < 0 || t.root.Content[i].Kind != yaml.SequenceNode {
+			f.old = nil // null, missing or an alias: the whole list is written
+		}
+		if len(nodes) != len(f.old) {
+			return nil, t.cannot(t.root, "%s: the list has %d items but %d rules", f.key, len(nodes), len(f.old))
+		}
+		e := &listEdit{m: t.root, key: f.key, order: profileKeyOrder, rules: true, old: nodes}
+		e.items = diffList(len(f.old), len(f.new), func(i, j int) bool {
+			return reflect.DeepEqual(f.old[i].Canonical(), f.new[j].Canonical())
+		})
+		for j, it := range e.items {
+			var n *yaml.Node
+			if it.old < 0 {
+				n = RuleNode(f.new[j])
+			}
+			e.newNodes = append(e.newNodes, n)
+		}
+		if err := t.applyList(e); err != nil {
+			return nil, err
+		}
+	}
+	out, err := t.result()
+	if err != nil {
+		return nil, err
+	}
+	// The edit must mean exactly p: decode what was written.
+	got, errs := DecodeProfile(path, bytes.TrimPrefix(out, utf8BOM))
+	if got == nil || len(errs) > 0 || got.ID != old.ID || !sameStrings(got.Tags, tags) || !sameRules(got.Inbound, p.Inbound) || !sameRules(got.Outbound, p.Outbound) {
+		return nil, t.cannot(t.root, "the edited file would not read back as the intended profile (%v)", errs)
+	}
+	return out, nil
+}
+
+// listNodes returns the items of the list at key k of mapping m (nil when it is not a list).
+func (t *textEdit) listNodes(m *yaml.Node, k string) []*yaml.Node {
+	i := mapValue(m, k)
+	if i < 0 {
+		return nil
+	}
+	v := m.Content[i]
+	if v.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return v.Content
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 64; i++ {
+		n = n.Alias
+	}
+	return n
 }
 
 // mapValue returns the index in m.Content of the value of key k, or -1.
@@ -302,169 +1561,11 @@ func mapValue(m *yaml.Node, k string) int {
 	return -1
 }
 
-// setMapValue replaces the value of key k in m, or inserts the key before the first key that
-// follows it in order (or at the end).
-func setMapValue(m *yaml.Node, k string, v *yaml.Node, order []string) {
-	if i := mapValue(m, k); i >= 0 {
-		m.Content[i] = v
-		return
-	}
-	after := false
-	for _, o := range order {
-		if o == k {
-			after = true
-			continue
-		}
-		if !after {
-			continue
-		}
-		if i := mapValue(m, o); i >= 0 {
-			m.Content = append(m.Content[:i-1], append([]*yaml.Node{keyNode(k), v}, m.Content[i-1:]...)...)
-			return
-		}
-	}
-	m.Content = append(m.Content, keyNode(k), v)
-}
-
 var profileKeyOrder = []string{"id", "tags", "inbound_rules", "outbound_rules"}
 
-// editStrList makes the list node at key k of m hold ss, reusing the nodes of unchanged items
-// and the list node itself (its style and comments) when there is one.
-func editStrList(m *yaml.Node, k string, ss []string, order []string) {
-	i := mapValue(m, k)
-	if i < 0 || m.Content[i].Kind != yaml.SequenceNode {
-		n := strListNode(ss)
-		if i >= 0 {
-			copyComments(n, m.Content[i])
-		}
-		setMapValue(m, k, n, order)
-		return
-	}
-	seq := m.Content[i]
-	old := seq.Content
-	used := make([]bool, len(old))
-	items := make([]*yaml.Node, 0, len(ss))
-	for _, s := range ss {
-		var n *yaml.Node
-		for j, o := range old {
-			if !used[j] && o.Kind == yaml.ScalarNode && o.Value == s {
-				used[j], n = true, o
-				break
-			}
-		}
-		if n == nil {
-			n = strNode(s)
-		}
-		items = append(items, n)
-	}
-	seq.Content = items
-}
+var endpointKeyOrder = []string{"id", "host", "interface", "mac", "ipv4_nets", "ipv6_nets", "profile_ids", "state"}
 
-func copyComments(dst, src *yaml.Node) {
-	dst.HeadComment, dst.LineComment, dst.FootComment = src.HeadComment, src.LineComment, src.FootComment
-}
-
-// editRules makes the list at key k of m hold rules. old are the rules as decoded from the same
-// file (their Pos locates their nodes); a node whose rule is unchanged is kept as it is.
-func editRules(m *yaml.Node, k string, rules []Rule, old []Rule) {
-	i := mapValue(m, k)
-	if i < 0 || m.Content[i].Kind != yaml.SequenceNode {
-		n := rulesNode(rules)
-		if i >= 0 {
-			copyComments(n, m.Content[i])
-		}
-		setMapValue(m, k, n, profileKeyOrder)
-		return
-	}
-	seq := m.Content[i]
-	type cand struct {
-		node *yaml.Node
-		rule Rule
-	}
-	var cands []cand
-	for _, n := range seq.Content {
-		for _, r := range old {
-			if r.Pos.Line == n.Line && r.Pos.Col == n.Column {
-				cands = append(cands, cand{n, r.Canonical()})
-				break
-			}
-		}
-	}
-	used := make([]bool, len(cands))
-	items := make([]*yaml.Node, 0, len(rules))
-	for _, r := range rules {
-		c := r.Canonical()
-		var n *yaml.Node
-		for j := range cands {
-			if !used[j] && reflect.DeepEqual(cands[j].rule, c) {
-				used[j], n = true, cands[j].node
-				break
-			}
-		}
-		if n == nil {
-			n = RuleNode(r)
-		}
-		items = append(items, n)
-	}
-	seq.Content = items
-	if len(items) == 0 {
-		seq.Style = yaml.FlowStyle
-	} else if seq.Style&yaml.FlowStyle != 0 && !isJSONish(seq) {
-		seq.Style &^= yaml.FlowStyle
-		// A comment after "[]" belongs after the key once the list is a block.
-		if key := m.Content[i-1]; key.LineComment == "" {
-			key.LineComment, seq.LineComment = seq.LineComment, ""
-		}
-	}
-}
-
-// blockStyle turns a YAML file written in flow (JSON) style into the fixed style of new files:
-// block mappings and lists of mappings, flow lists of scalars.
-func blockStyle(n *yaml.Node) {
-	switch n.Kind {
-	case yaml.MappingNode:
-		n.Style &^= yaml.FlowStyle
-		for _, c := range n.Content {
-			blockStyle(c)
-		}
-	case yaml.SequenceNode:
-		n.Style |= yaml.FlowStyle
-		for _, c := range n.Content {
-			if c.Kind != yaml.ScalarNode {
-				n.Style &^= yaml.FlowStyle
-			}
-			blockStyle(c)
-		}
-	case yaml.ScalarNode:
-		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && n.Tag == "!!str" && !strings.HasPrefix(n.Value, "!") {
-			// Let the encoder quote only what needs quoting.
-			n.Style &^= yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle
-		}
-	}
-}
-
-// isJSONish is true for flow collections whose items are all flow (as in a JSON file): they may
-// stay flow.
-func isJSONish(seq *yaml.Node) bool {
-	for _, c := range seq.Content {
-		if c.Kind == yaml.MappingNode && c.Style&yaml.FlowStyle == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func sameStrings(a, b []string) bool { return slices.Equal(a, b) }
 
 func sameRules(a, b []Rule) bool {
 	if len(a) != len(b) {
@@ -478,70 +1579,86 @@ func sameRules(a, b []Rule) bool {
 	return true
 }
 
-// EditProfile rewrites the profile file data (at repository path path) so that it holds p: only
-// the tags, inbound_rules and outbound_rules that differ from the file are replaced, keeping the
-// comments and nodes of everything else. The id is not changed. data must decode (DecodeProfile)
-// without syntax errors.
-func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
-	old, errs := DecodeProfile(path, data)
-	if old == nil {
-		if len(errs) > 0 {
-			return nil, errs
-		}
-		return nil, fmt.Errorf("%s: not a profile", path)
-	}
-	doc, root, err := parseDoc(path, data)
-	if err != nil {
-		return nil, err
-	}
-	if !isJSONPath(path) && root.Style&yaml.FlowStyle != 0 {
-		// JSON written into a .yaml file: give it the style of new YAML files.
-		blockStyle(root)
-	}
-	if !sameStrings(old.Tags, p.Tags) || mapValue(root, "tags") < 0 {
-		tags := p.Tags
-		if tags == nil {
-			tags = []string{}
-		}
-		editStrList(root, "tags", tags, profileKeyOrder)
-	}
-	if !sameRules(old.Inbound, p.Inbound) || mapValue(root, "inbound_rules") < 0 {
-		editRules(root, "inbound_rules", p.Inbound, old.Inbound)
-	}
-	if !sameRules(old.Outbound, p.Outbound) || mapValue(root, "outbound_rules") < 0 {
-		editRules(root, "outbound_rules", p.Outbound, old.Outbound)
-	}
-	return render(path, doc)
-}
-
 // ErrNoEndpoint is returned by EditEndpointProfiles when the file has no endpoint with the id.
 var ErrNoEndpoint = errors.New("no such endpoint")
 
 // EditEndpointProfiles rewrites the endpoints file data (at repository path path) so that the
-// endpoint id has profile_ids ids; nothing else in the file changes.
+// endpoint id has profile_ids ids. Like EditProfile, only the profile ids that change are
+// inserted or deleted; every other byte of the file stays. Errors: ErrNoEndpoint (wrapped) when
+// the file has no such endpoint, ErrCannotEdit when the change cannot be made in place.
 func EditEndpointProfiles(path string, data []byte, id string, ids []string) ([]byte, error) {
-	doc, root, err := parseDoc(path, data)
+	t, err := newTextEdit(path, data)
 	if err != nil {
 		return nil, err
 	}
-	i := mapValue(root, "endpoints")
-	if i < 0 || root.Content[i].Kind != yaml.SequenceNode {
+	i := mapValue(t.root, "endpoints")
+	if i < 0 || t.root.Content[i].Kind != yaml.SequenceNode {
 		return nil, fmt.Errorf("%s: endpoint %q: %w", path, id, ErrNoEndpoint)
 	}
-	for _, ep := range root.Content[i].Content {
+	if ids == nil {
+		ids = []string{}
+	}
+	for _, ep := range t.root.Content[i].Content {
+		if ep.Kind == yaml.AliasNode {
+			if a := resolveAlias(ep); a.Kind == yaml.MappingNode {
+				if j := mapValue(a, "id"); j >= 0 && a.Content[j].Value == id {
+					return nil, t.cannot(ep, "endpoint %q is an alias (*%s); write it out in full first", id, ep.Value)
+				}
+			}
+		}
 		if ep.Kind != yaml.MappingNode {
 			continue
 		}
 		if j := mapValue(ep, "id"); j < 0 || ep.Content[j].Value != id {
 			continue
 		}
-		if ids == nil {
-			ids = []string{}
+		oldNodes := t.listNodes(ep, "profile_ids")
+		vals := make([]string, len(oldNodes))
+		for k, n := range oldNodes {
+			vals[k] = resolveAlias(n).Value
 		}
-		editStrList(ep, "profile_ids", ids, []string{"id", "host", "interface", "mac", "ipv4_nets", "ipv6_nets", "profile_ids", "state"})
-		return render(path, doc)
+		if slices.Equal(vals, ids) && (mapValue(ep, "profile_ids") >= 0 || len(ids) == 0) {
+			return data, nil // nothing to change (a missing profile_ids means none)
+		}
+		e := &listEdit{m: ep, key: "profile_ids", order: endpointKeyOrder, old: oldNodes}
+		e.items = diffList(len(vals), len(ids), func(a, b int) bool { return vals[a] == ids[b] })
+		for j, it := range e.items {
+			var n *yaml.Node
+			if it.old < 0 {
+				n = strNode(ids[j])
+			}
+			e.newNodes = append(e.newNodes, n)
+		}
+		if err := t.applyList(e); err != nil {
+			return nil, err
+		}
+		out, err := t.result()
+		if err != nil {
+			return nil, err
+		}
+		if got, ok := endpointProfileIDs(path, out, id); !ok || !slices.Equal(got, ids) {
+			return nil, t.cannot(ep, "profile_ids: the edited file would not read back with profile_ids %q", ids)
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("%s: endpoint %q: %w", path, id, ErrNoEndpoint)
+}
+
+// endpointProfileIDs decodes an endpoints file and returns the profile_ids of endpoint id.
+func endpointProfileIDs(path string, data []byte, id string) ([]string, bool) {
+	d := &decoder{path: path}
+	root := d.parse(bytes.TrimPrefix(data, utf8BOM), "endpoints")
+	if root == nil {
+		return nil, false
+	}
+	var out []string
+	found := false
+	d.topList(root, "endpoints", "endpoints", func(v *yaml.Node) {
+		if e, _, ok := d.endpoint(v); ok && e.ID == id {
+			out, found = e.ProfileIDs, true
+		}
+	})
+	return out, found
 }
 
 // WriteFileAtomic writes data to name through a temporary file in the same directory, synced

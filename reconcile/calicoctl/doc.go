@@ -48,7 +48,20 @@
 // Before a file is written, the whole repository is decoded and validated with the change
 // (schema.Load); if the change would add an error, it is printed and nothing is written.
 // Existing errors in other files do not block an edit. Files are written atomically (temporary
-// file and rename) with schema.EditProfile / schema.EditEndpointProfiles, which keep comments.
+// file and rename) with schema.EditProfile / schema.EditEndpointProfiles.
+//
+// # Edits keep the file
+//
+// An edit changes only the bytes of what the command changes: a tag, profile id or rule added is
+// inserted in the style of its neighbours (indentation, quoting, flow [A, B] or block "- A"
+// lists, one-line or multi-line JSON objects), one removed is deleted with its own comment
+// lines, and everything else stays byte for byte: CRLF or LF line endings, a missing final line
+// break, a UTF-8 byte-order mark, comments, blank lines, key order, quoting, indentation (tabs
+// in JSON too). A JSON file stays JSON. `rule update` keeps the rules that the new list still
+// has and inserts or deletes only the others. When an edit cannot keep the file (deleting or
+// changing a value whose &anchor an alias elsewhere uses, a file with lone carriage returns),
+// the command prints "path:line:col: cannot edit the file in place: why" and writes nothing.
+// `profile add` writes a new file with LF line endings.
 // The only exception is `profile remove --no-check`, whose purpose is to remove a profile that
 // endpoints still use: it prints a warning on standard error naming those endpoints (their
 // profile_ids now fail validation until they are changed).

@@ -126,7 +126,7 @@ func Endpoint(ctx context.Context, env Env, args []string) int {
 	}
 	data, err := schema.EditEndpointProfiles(e.Path, files[e.Path], e.ID, ids)
 	if err != nil {
-		return c.fail("edit %s: %v", e.Path, err)
+		return c.fail("%v; nothing was written", err)
 	}
 	if !c.commit(files, map[string][]byte{e.Path: data}) {
 		return 1

@@ -329,7 +329,7 @@ func (c *cmd) loadProfile(name string) (*profileFile, int) {
 func (c *cmd) save(pf *profileFile) bool {
 	data, err := schema.EditProfile(pf.path, pf.files[pf.path], pf.profile)
 	if err != nil {
-		c.fail("edit %s: %v", pf.path, err)
+		c.fail("%v; nothing was written", err)
 		return false
 	}
 	return c.commit(pf.files, map[string][]byte{pf.path: data})
