@@ -1,0 +1,343 @@
+package compile_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/compile"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/repogen"
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+// pipelineRepos is how many generated repositories TestPipeline and TestPipelineKernel run
+// through the whole pipeline (seeds 0 to pipelineRepos-1).
+const pipelineRepos = 250
+
+// pipelineBatch is how many rulesets one `nft -c -f` checks at once.
+const pipelineBatch = 40
+
+// pipeline runs repositories through Load, Compile, the nft text, the fake and (when kernel is
+// set) `nft -c -f` and the kernel dataplane, and counts what it saw.
+type pipeline struct {
+	t      testing.TB
+	kernel *nft.Kernel // nil: no kernel part
+	ns     string      // the kernel's private namespace
+	ns2    string      // an empty namespace where dumps must load (nft -c -f)
+	dir    string
+	batch  []compiled
+	seq    int
+
+	repos, valid, rulesets, failures int
+}
+
+// compiled is one ruleset waiting for its kernel checks.
+type compiled struct {
+	what string // repository and host, for messages
+	rs   *nft.Ruleset
+}
+
+// kernelWanted reports whether the kernel part can run here; under CI=true it is always
+// wanted (and testenv fails the test when it cannot run).
+func kernelWanted() bool {
+	if testenv.InCI() {
+		return true
+	}
+	if os.Geteuid() != 0 || testing.Short() {
+		return false
+	}
+	_, err1 := exec.LookPath("nft")
+	_, err2 := exec.LookPath("ip")
+	return err1 == nil && err2 == nil
+}
+
+func newPipeline(t testing.TB, kernel bool) *pipeline {
+	p := &pipeline{t: t, dir: t.TempDir()}
+	if kernel {
+		p.ns = testenv.NewNetns(t, "pipe")
+		p.ns2 = testenv.NewNetns(t, "pipe2")
+		k, err := nft.NewKernel(p.ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = k.Close() })
+		p.kernel = k
+	}
+	return p
+}
+
+// describe prints a repository's files, sorted, for a failure message.
+func describe(files map[string][]byte) string {
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var b strings.Builder
+	for _, p := range paths {
+		fmt.Fprintf(&b, "--- %s\n%s\n", p, files[p])
+	}
+	return b.String()
+}
+
+func (p *pipeline) fail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	p.failures++
+	t.Errorf(format, args...)
+}
+
+// run checks one repository; t is where failures go (the fuzz target's t, or p.t).
+func (p *pipeline) run(t testing.TB, name string, r *repogen.Repo) {
+	t.Helper()
+	p.repos++
+	repo, errs := schema.Load(r.Files)
+	if errs != nil {
+		if len(errs) == 0 {
+			p.fail(t, "%s: Load returned empty, non-nil errors", name)
+		}
+		return // nothing downstream runs for a repository that does not validate
+	}
+	p.valid++
+	if r.Want != nil {
+		if got, want := normalize(repo), normalize(r.Want); got != want {
+			p.fail(t, "%s: the repository validates but means something else than its files say:\nloaded  %s\nwritten %s\n%s", name, got, want, describe(r.Files))
+		}
+	}
+	ctx := context.Background()
+	for _, host := range r.Hosts {
+		p.seq++
+		table := fmt.Sprintf("p%d", p.seq)
+		what := fmt.Sprintf("%s host %q", name, host)
+		rs, err := compile.Compile(repo, compile.Options{Host: host, Table: table})
+		if err != nil {
+			p.fail(t, "%s: the repository validates but does not compile: %v\n%s", what, err, describe(r.Files))
+			continue
+		}
+		p.rulesets++
+		canon := rs.Canonical()
+		if !reflect.DeepEqual(rs, canon) {
+			p.fail(t, "%s: Compile's ruleset is not canonical:\n%s\n--- canonical\n%s", what, rs, canon)
+		}
+		if again, err := compile.Compile(repo, compile.Options{Host: host, Table: table}); err != nil || again.String() != rs.String() {
+			p.fail(t, "%s: a second Compile differs (%v)", what, err)
+		}
+		if !strings.HasPrefix(rs.Script(), "table inet "+table+" {}\ndelete table inet "+table+"\n"+rs.String()) {
+			p.fail(t, "%s: Script is not the table replacement of String", what)
+		}
+		f := nft.NewFake()
+		if err := f.Apply(ctx, rs); err != nil {
+			p.fail(t, "%s: the fake refuses the compiled ruleset: %v\n%s\n%s", what, err, rs, describe(r.Files))
+		} else if got, err := f.Observe(ctx, table); err != nil || !reflect.DeepEqual(got, canon) {
+			p.fail(t, "%s: the fake reads back another ruleset (%v):\n%s\n--- applied\n%s", what, err, got, canon)
+		}
+		if p.kernel != nil {
+			p.batch = append(p.batch, compiled{what: what + "\n" + describe(r.Files), rs: rs})
+			if len(p.batch) >= pipelineBatch {
+				p.flush(t)
+			}
+		}
+	}
+}
+
+// flush runs the kernel checks of the pending rulesets: one `nft -c -f` of all their
+// scripts (each on its own when the batch fails, to name the culprit), then Apply and
+// Observe through the kernel dataplane, then `nft list ruleset` of the namespace must load
+// (`nft -c -f`) in an empty namespace, as an operator's backup would; then the tables go.
+func (p *pipeline) flush(t testing.TB) {
+	t.Helper()
+	if p.kernel == nil || len(p.batch) == 0 {
+		return
+	}
+	batch := p.batch
+	p.batch = nil
+	var all strings.Builder
+	for _, c := range batch {
+		all.WriteString(c.rs.Script())
+	}
+	if out, err := p.nftCheck(p.ns, all.String()); err != nil {
+		for _, c := range batch {
+			if out, err := p.nftCheck(p.ns, c.rs.Script()); err != nil {
+				p.fail(t, "%s: nft -c -f refuses the rendered ruleset: %v\n%s\n%s", c.what, err, out, c.rs.Script())
+			}
+		}
+		if !strings.Contains(fmt.Sprint(p.failures), "") {
+			t.Logf("%s", out)
+		}
+	}
+	ctx := context.Background()
+	var tables []string
+	for _, c := range batch {
+		if err := p.kernel.Apply(ctx, c.rs); err != nil {
+			p.fail(t, "%s: the kernel refuses the compiled ruleset: %v\n%s", c.what, err, c.rs)
+			continue
+		}
+		tables = append(tables, c.rs.Table)
+		got, err := p.kernel.Observe(ctx, c.rs.Table)
+		if err != nil || !reflect.DeepEqual(got, c.rs.Canonical()) {
+			p.fail(t, "%s: the kernel reads back another ruleset (%v):\n%s\n--- applied\n%s", c.what, err, got, c.rs)
+		}
+	}
+	if len(tables) == 0 {
+		return
+	}
+	dump, err := exec.Command("ip", "netns", "exec", p.ns, "nft", "list", "ruleset").CombinedOutput()
+	if err != nil {
+		p.fail(t, "nft list ruleset: %v\n%s", err, dump)
+	} else if out, err := p.nftCheck(p.ns2, string(dump)); err != nil {
+		p.fail(t, "the dump of the applied tables does not load with nft -c -f: %v\n%s", err, out)
+	}
+	var del strings.Builder
+	for _, tb := range tables {
+		fmt.Fprintf(&del, "delete table inet %s\n", tb)
+	}
+	if out, err := p.nft(p.ns, del.String(), false); err != nil {
+		t.Fatalf("deleting the tables: %v\n%s", err, out)
+	}
+}
+
+func (p *pipeline) nftCheck(ns, script string) (string, error) { return p.nft(ns, script, true) }
+
+func (p *pipeline) nft(ns, script string, check bool) (string, error) {
+	path := filepath.Join(p.dir, "batch.nft")
+	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+		return "", err
+	}
+	args := []string{"netns", "exec", ns, "nft"}
+	if check {
+		args = append(args, "-c")
+	}
+	out, err := exec.Command("ip", append(args, "-f", path)...).CombinedOutput()
+	return string(out), err
+}
+
+// normalize renders the meaning of a repository (profiles and endpoints, without positions
+// and file paths) as JSON, with empty and missing lists alike.
+func normalize(r *schema.Repository) string {
+	type prof struct {
+		ID                string
+		Tags              []string
+		Inbound, Outbound []schema.Rule
+	}
+	var out struct {
+		Profiles  []prof
+		Endpoints []schema.Endpoint
+	}
+	for _, id := range r.ProfileIDs() {
+		p := r.Profiles[id]
+		pr := prof{ID: p.ID, Tags: slices.Clip(p.Tags), Inbound: slices.Clone(p.Inbound), Outbound: slices.Clone(p.Outbound)}
+		if len(pr.Tags) == 0 {
+			pr.Tags = nil
+		}
+		for _, rs := range [][]schema.Rule{pr.Inbound, pr.Outbound} {
+			for i := range rs {
+				rs[i].Pos = schema.Pos{}
+			}
+		}
+		if len(pr.Inbound) == 0 {
+			pr.Inbound = nil
+		}
+		if len(pr.Outbound) == 0 {
+			pr.Outbound = nil
+		}
+		out.Profiles = append(out.Profiles, pr)
+	}
+	for _, e := range r.Endpoints {
+		c := *e
+		c.Path, c.Pos = "", schema.Pos{}
+		for _, l := range []*[]string{&c.IPv4Nets, &c.IPv6Nets, &c.ProfileIDs} {
+			if len(*l) == 0 {
+				*l = nil
+			}
+		}
+		out.Endpoints = append(out.Endpoints, c)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+func (p *pipeline) report(t testing.TB) {
+	t.Logf("%d repositories, %d validated, %d rulesets compiled and checked (kernel: %v), %d failures",
+		p.repos, p.valid, p.rulesets, p.kernel != nil, p.failures)
+}
+
+// TestPipeline runs generated repositories (fixed seeds) through Load, Compile, the nft text
+// and the fake dataplane: whatever validates must compile, be canonical, be accepted by the
+// fake and read back equal, and mean what its files say.
+func TestPipeline(t *testing.T) {
+	p := newPipeline(t, false)
+	for seed := range uint64(pipelineRepos) {
+		p.run(t, fmt.Sprintf("seed %d", seed), repogen.Generate(repogen.FromSeed(seed)))
+	}
+	p.report(t)
+	if p.valid < pipelineRepos/2 {
+		t.Errorf("only %d of %d generated repositories validate: the generator no longer reaches the pipeline", p.valid, pipelineRepos)
+	}
+}
+
+// TestPipelineKernel runs the same repositories through `nft -c -f` and the kernel dataplane
+// in a private network namespace: every compiled ruleset's script must pass `nft -c -f`,
+// Apply must accept it and Observe read back the model, and a dump of the namespace's
+// ruleset must load again.
+func TestPipelineKernel(t *testing.T) {
+	testenv.RequireKernel(t)
+	p := newPipeline(t, true)
+	for seed := range uint64(pipelineRepos) {
+		p.run(t, fmt.Sprintf("seed %d", seed), repogen.Generate(repogen.FromSeed(seed)))
+	}
+	p.flush(t)
+	p.report(t)
+}
+
+// fuzzRawPaths are where FuzzPipeline puts its raw file.
+var fuzzRawPaths = []string{"profiles/RAW.yaml", "profiles/RAW.json", "endpoints/raw.yaml", "endpoints/raw.json", "tests/raw.yaml"}
+
+// FuzzPipeline drives the generator with the fuzz input (gen) and may add one raw file
+// (raw, at fuzzRawPaths[which]); whatever validates goes through the whole pipeline, the
+// kernel included when it can run (root). `make fuzz` runs it.
+func FuzzPipeline(f *testing.F) {
+	for seed := range uint64(16) {
+		r := repogen.FromSeed(seed)
+		gen := make([]byte, 256)
+		for i := range gen {
+			gen[i] = byte(r.Intn(256))
+		}
+		f.Add(gen, []byte(nil), uint8(0))
+	}
+	f.Add([]byte{}, []byte("id: RAW\ntags: [RAW]\ninbound_rules:\n  - action: allow\n"), uint8(0))
+	f.Add([]byte{}, []byte(`{"endpoints": [{"id": "raw", "host": "node-1", "interface": "raw0", "profile_ids": ["RAW"]}]}`), uint8(3))
+	p := newPipeline(f, kernelWanted())
+	f.Fuzz(func(t *testing.T, gen, raw []byte, which uint8) {
+		r := repogen.Generate(repogen.FromBytes(gen))
+		if len(raw) > 0 {
+			r.Files[fuzzRawPaths[int(which)%len(fuzzRawPaths)]] = raw
+			r.Want, r.Raw = nil, true
+			if repo, errs := schema.Load(r.Files); errs == nil {
+				// the raw file may add hosts
+				hosts := map[string]bool{}
+				for _, e := range repo.Endpoints {
+					hosts[e.Host] = true
+				}
+				r.Hosts = r.Hosts[:0]
+				for h := range hosts {
+					r.Hosts = append(r.Hosts, h)
+				}
+				sort.Strings(r.Hosts)
+			}
+		}
+		p.run(t, "input", r)
+		p.flush(t)
+	})
+}
