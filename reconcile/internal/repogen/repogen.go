@@ -13,6 +13,8 @@
 package repogen
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -376,6 +378,16 @@ func Generate(src Source) *Repo {
 		want.Profiles[id] = p
 		pids = append(pids, id)
 	}
+	// Rarely: a profile whose id is what compile.Name shortens another, long, id to (its
+	// first bytes, "-" and 12 hex digits of the SHA-256 of the full chain name): both ids
+	// are valid and at most 64 bytes.
+	if len(pids) > 0 && g.chance(40) {
+		long := pids[g.n(len(pids))]
+		if id := shortenedTwin("profile-out-", long); id != "" && want.Profiles[id] == nil {
+			want.Profiles[id] = &schema.Profile{ID: id, Inbound: []schema.Rule{{Action: schema.ActionAllow}}}
+			pids = append(pids, id)
+		}
+	}
 	// Hosts and endpoints.
 	hosts := []string{"node-1"}
 	for i := range g.n(3) {
@@ -513,6 +525,18 @@ func Generate(src Source) *Repo {
 		}
 	}
 	return repo
+}
+
+// shortenedTwin returns the id whose chain name prefix+id is, unshortened, the shortened
+// name (compile.Name) of prefix+long, or "" when prefix+long is not shortened.
+func shortenedTwin(prefix, long string) string {
+	const maxName, keep, hashLen = 64, 50, 12
+	full := prefix + long
+	if len(full) <= maxName {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(full))
+	return (full[:keep] + "-" + hex.EncodeToString(sum[:])[:hashLen])[len(prefix):]
 }
 
 func dedup(ss []string) []string {
