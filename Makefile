@@ -34,8 +34,13 @@ demo: deps build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./reconcile/...
 
+# Fuzzing, FUZZTIME per target (default 60s): FuzzLoad (schema decoding and validation) and
+# FuzzPipeline (generated repositories through validation, compile, nft -c -f, the fake and,
+# as root, the kernel in a private network namespace). New crashers land in testdata/fuzz/.
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./schema
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./schema
+	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) ./reconcile/compile
 
 clean:
 	rm -rf bin

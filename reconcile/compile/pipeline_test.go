@@ -338,3 +338,27 @@ func FuzzPipeline(f *testing.F) {
 		p.flush(t)
 	})
 }
+
+// TestPipelineShortenedNameCollision is the smallest repository the generator found that
+// validates and does not compile: two valid profile ids of at most 64 bytes whose chain names
+// are the same, because one id is what Name shortens the other's chain name to.
+func TestPipelineShortenedNameCollision(t *testing.T) {
+	long := strings.Repeat("A", 64)
+	twin := strings.TrimPrefix(compile.Name(compile.PrefixProfileOut, long), compile.PrefixProfileOut)
+	if len(twin) > repogen.MaxID {
+		t.Fatalf("twin id %q is longer than %d bytes", twin, repogen.MaxID)
+	}
+	files := map[string][]byte{
+		"profiles/" + long + ".yaml": []byte("id: " + long + "\n"),
+		"profiles/" + twin + ".yaml": []byte("id: " + twin + "\n"),
+		"endpoints/e.yaml": []byte("endpoints:\n  - id: ep1\n    host: node-1\n    interface: cali1\n" +
+			"    ipv4_nets: [198.18.0.1]\n    profile_ids: [" + long + ", " + twin + "]\n"),
+	}
+	repo, errs := schema.Load(files)
+	if errs != nil {
+		return // refused at validation: then nothing downstream runs, which is right too
+	}
+	if _, err := compile.Compile(repo, compile.Options{Host: "node-1"}); err != nil {
+		t.Errorf("the repository validates but does not compile: %v\n%s", err, describe(files))
+	}
+}

@@ -32,13 +32,18 @@ type Fake struct {
 const (
 	// fakeMaxName is NFT_NAME_MAXLEN (256) less the terminating NUL.
 	fakeMaxName = 255
-	// fakeMaxComment is NFT_USERDATA_MAXLEN.
-	fakeMaxComment = 256
+	// fakeMaxComment is the longest rule comment: NFT_USERDATA_MAXLEN (256) less the
+	// comment TLV's type and length bytes and the terminating NUL (measured on Linux 6.18).
+	fakeMaxComment = 253
+	// fakeMaxSetComment is the longest set or map comment: the set's userdata also holds the
+	// key byte order and other TLVs that google/nftables writes (measured on Linux 6.18).
+	fakeMaxSetComment = 247
 	// fakeMaxLogPrefix is NF_LOG_PREFIXLEN (128) less the terminating NUL.
 	fakeMaxLogPrefix = 127
 	// fakeMaxIfname is IFNAMSIZ (16) less the terminating NUL.
 	fakeMaxIfname = 15
-	// fakeMaxJumpDepth is NFT_JUMP_STACK_SIZE.
+	// fakeMaxJumpDepth is NFT_JUMP_STACK_SIZE: the kernel refuses a table whose chains
+	// nest that many jumps (or more) below a base chain.
 	fakeMaxJumpDepth = 16
 )
 
@@ -241,8 +246,8 @@ func ValidateFake(rs *Ruleset) error {
 			return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "set %q declared twice", s.Name)
 		}
 		sets[s.Name] = s
-		if len(s.Comment) > fakeMaxComment {
-			return fakeErr("NFT_MSG_NEWSET", syscall.ERANGE, "set %q: comment of %d bytes, the limit is %d", s.Name, len(s.Comment), fakeMaxComment)
+		if len(s.Comment) > fakeMaxSetComment {
+			return fakeErr("NFT_MSG_NEWSET", syscall.ERANGE, "set %q: comment of %d bytes, the limit is %d", s.Name, len(s.Comment), fakeMaxSetComment)
 		}
 		var fam Family
 		switch s.Type {
@@ -269,8 +274,8 @@ func ValidateFake(rs *Ruleset) error {
 			return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "map %q: the name is already a set or map", m.Name)
 		}
 		maps[m.Name] = m
-		if len(m.Comment) > fakeMaxComment {
-			return fakeErr("NFT_MSG_NEWSET", syscall.ERANGE, "map %q: comment of %d bytes, the limit is %d", m.Name, len(m.Comment), fakeMaxComment)
+		if len(m.Comment) > fakeMaxSetComment {
+			return fakeErr("NFT_MSG_NEWSET", syscall.ERANGE, "map %q: comment of %d bytes, the limit is %d", m.Name, len(m.Comment), fakeMaxSetComment)
 		}
 		keys := map[string]bool{}
 		for _, e := range m.Elements {
@@ -512,8 +517,10 @@ func fakeParseMAC(s string) ([6]byte, error) {
 	return b, nil
 }
 
-// fakeCheckLoops refuses jump/goto cycles (ELOOP) and chains nested deeper than the kernel's jump
-// stack below a base chain (EMLINK), following verdict maps too.
+// fakeCheckLoops refuses jump/goto cycles reachable from a base chain (ELOOP; the kernel,
+// which validates from the base chains only, reports them as EMLINK, and accepts a cycle that
+// no base chain reaches) and chains nested as deep as the kernel's jump stack below a base
+// chain (EMLINK), following verdict maps too.
 func fakeCheckLoops(rs *Ruleset, chains map[string]*Chain, maps map[string]*Map) error {
 	targets := func(c *Chain) []string {
 		var out []string
@@ -559,11 +566,14 @@ func fakeCheckLoops(rs *Ruleset, chains map[string]*Chain, maps map[string]*Map)
 	}
 	slices.Sort(names)
 	for _, n := range names {
+		if chains[n].Base == nil {
+			continue
+		}
 		if err := visit(n, nil); err != nil {
 			return err
 		}
 	}
-	// Depth below each base chain (the graph is acyclic now).
+	// Depth below each base chain (what they reach is acyclic now).
 	depth := map[string]int{}
 	var deepest func(name string) int
 	deepest = func(name string) int {
@@ -578,8 +588,8 @@ func fakeCheckLoops(rs *Ruleset, chains map[string]*Chain, maps map[string]*Map)
 		return d
 	}
 	for _, c := range rs.Chains {
-		if c.Base != nil && deepest(c.Name) > fakeMaxJumpDepth {
-			return fakeErr("NFT_MSG_NEWRULE", syscall.EMLINK, "chains below base chain %q nest deeper than %d", c.Name, fakeMaxJumpDepth)
+		if c.Base != nil && deepest(c.Name) >= fakeMaxJumpDepth {
+			return fakeErr("NFT_MSG_NEWRULE", syscall.EMLINK, "chains below base chain %q nest deeper than %d", c.Name, fakeMaxJumpDepth-1)
 		}
 	}
 	return nil
