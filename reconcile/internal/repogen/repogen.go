@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -45,22 +46,38 @@ func (s randSource) Intn(n int) int {
 	return s.r.IntN(n)
 }
 
-// FromBytes returns a Source that reads its choices from b (two bytes per choice, big
-// endian, modulo n); once b is used up every choice is 0, which picks the smallest, plainest
+// FromBytes returns a Source that reads its choices from b (one byte per choice below 256,
+// two below 65536, else four; big endian, modulo n). Once b is used up, the choices come from
+// a PCG generator seeded with a hash of b, so that a short input still gives a whole
 // repository. Fuzzers mutate b to steer the generator.
-func FromBytes(b []byte) Source { return &byteSource{b: b} }
+func FromBytes(b []byte) Source {
+	h := fnv.New64a()
+	h.Write(b)
+	return &byteSource{b: b, rest: FromSeed(h.Sum64())}
+}
 
 type byteSource struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	rest Source
 }
 
 func (s *byteSource) Intn(n int) int {
 	if n <= 1 {
 		return 0
 	}
+	if s.i >= len(s.b) {
+		return s.rest.Intn(n)
+	}
+	k := 1
+	switch {
+	case n > 1<<16:
+		k = 4
+	case n > 1<<8:
+		k = 2
+	}
 	v := 0
-	for k := 0; k < 2 || (k < 4 && n > 1<<16); k++ {
+	for range k {
 		v <<= 8
 		if s.i < len(s.b) {
 			v |= int(s.b[s.i])
