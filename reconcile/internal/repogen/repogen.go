@@ -148,9 +148,21 @@ func (g *g) id(base string) string {
 	return base
 }
 
-// ifname returns an interface name of 1 to 15 bytes of [A-Za-z0-9_.-], starting with a
-// letter.
+// oddIfChars are characters Linux allows in an interface name (all but '/', ':', whitespace
+// and NUL) that are easy to get wrong in nft text and YAML.
+var oddIfChars = []string{`"`, `'`, `\\`, "#", ";", "{", "}", "$", "@", "+", "*", "=", "!", "é", "~", "%", ","}
+
+// ifname returns an interface name of 1 to 15 bytes: mostly of [A-Za-z0-9_.-] starting with
+// a letter; rarely with a character that Linux allows but that validation may refuse
+// (whatever it accepts must then survive the whole pipeline).
 func (g *g) ifname(i int) string {
+	if g.chance(24) {
+		s := fmt.Sprintf("c%d%s", i, g.pick(oddIfChars))
+		if g.chance(2) {
+			s += "x"
+		}
+		return s
+	}
 	switch g.n(4) {
 	case 0:
 		l := 15 - g.n(3)
