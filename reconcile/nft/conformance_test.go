@@ -36,6 +36,7 @@ const (
 	// for both; the fake says ELOOP for a loop.
 	errLoop    = "jump loop or jumps nested too deep"
 	errBase    = "jump or goto to a base chain"
+	errType    = "set or prefix of the other family"
 	errInvalid = "invalid model"
 )
 
@@ -55,6 +56,7 @@ var errClasses = []struct {
 	{errIfname, 0, regexp.MustCompile(`interface name`)},
 	{errName, 0, regexp.MustCompile(`name (of )?\d+ bytes|name "[^"]*" is \d+ bytes`)},
 	{errOverlap, 0, regexp.MustCompile(`overlap`)},
+	{errType, 0, regexp.MustCompile(`is of type|does not hold|is not an IPv[46] prefix`)},
 	{errDuplicate, 0, regexp.MustCompile(`twice|already a set or map`)},
 	{errMissing, syscall.ENOENT, regexp.MustCompile(`does not exist|does not declare|is not declared`)},
 }
@@ -185,6 +187,26 @@ func confCases() []confCase {
 			rs.Maps[2].Elements = []MapElement{{Key: "a", Verdict: Verdict{Kind: Jump, Chain: "profile-out-WEB"}}, {Key: "b", Verdict: Verdict{Kind: Goto, Chain: "from-app-1"}}}
 		}))}},
 
+		{"maximal sizes", []confStep{ok(edited(func(rs *Ruleset) {
+			// 4096 set elements, 512 map elements and chains, 1024 rules in one chain.
+			var ps []netip.Prefix
+			for i := range 4096 {
+				ps = append(ps, netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 4), byte(i&15) << 4}), 29))
+			}
+			rs.Sets[2].Prefixes = ps
+			m := rs.Maps[2]
+			for i := range 512 {
+				name := fmt.Sprintf("ep-%03d", i)
+				rs.Chains = append(rs.Chains, &Chain{Name: name, Rules: []*Rule{{Verdict: Verdict{Kind: Jump, Chain: "profile-out-WEB"}}}})
+				m.Elements = append(m.Elements, MapElement{Key: fmt.Sprintf("cali%011d", i), Verdict: Verdict{Kind: Goto, Chain: name}})
+			}
+			c := confChain(rs, "profile-out-WEB")
+			for i := range 1024 {
+				c.Rules = append(c.Rules, &Rule{Matches: []Match{{Kind: MatchL4Proto, Protos: []uint8{6}}, {Kind: MatchDPort, Ports: []PortRange{{uint16(i), uint16(i)}}}},
+					Counter: true, Verdict: Verdict{Kind: Accept}, Comment: fmt.Sprintf("rule %d", i)})
+			}
+		}))}},
+
 		// Refused; the table stays what the previous step left.
 		{"overlapping elements in a named set", []confStep{refused(edited(func(rs *Ruleset) {
 			rs.Sets[2].Prefixes = v4("198.18.0.0/16", "198.18.1.0/24")
@@ -231,6 +253,9 @@ func confCases() []confCase {
 		{"jumps 17 deep below a base chain", []confStep{refused(chainOfDepth(17), errLoop)}},
 		{"jump to a base chain", []confStep{refused(withRule(&Rule{Verdict: Verdict{Kind: Jump, Chain: "input-from"}}), errBase)}},
 		{"empty table name", []confStep{refused(&Ruleset{}, errInvalid)}},
+		{"refused apply of a new table creates nothing", []confStep{refused(&Ruleset{Table: "conf-new", Chains: []*Chain{{Name: "a"}, {Name: "a"}}}, errDuplicate)}},
+		{"lookup of a set of the other family", []confStep{refused(withRule(&Rule{Matches: []Match{{Kind: MatchNFProto, Family: IPv6}, {Kind: MatchSAddrSet, Family: IPv6, Str: "tag-v4-WEB"}}}), errType)}},
+		{"IPv6 prefix in an IPv4 set", []confStep{refused(edited(func(rs *Ruleset) { rs.Sets[2].Prefixes = pfx("fd00::/64") }), errType)}},
 		{"unknown match", []confStep{refused(withRule(&Rule{Matches: []Match{{Kind: MatchUnknown, Str: "meta mark 1"}}}), errInvalid)}},
 		{"refused after an accepted replacement", []confStep{
 			ok(&Ruleset{Table: confTable, Chains: []*Chain{{Name: "only"}}}),
@@ -309,7 +334,7 @@ func TestClassify(t *testing.T) {
 			}
 		}
 	}
-	if len(seen) < 9 {
+	if len(seen) < 10 {
 		t.Errorf("only %d error classes seen: %v", len(seen), seen)
 	}
 }
