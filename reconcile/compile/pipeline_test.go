@@ -437,7 +437,8 @@ func TestPipeline(t *testing.T) {
 // TestPipelineKernel runs the same repositories through nft and the kernel dataplane in
 // private network namespaces: every compiled ruleset's script must pass `nft -c -f` and, loaded
 // with `nft -f`, read back (Observe) as the model; Apply must accept it and Observe read back
-// the model; and a dump of the namespace's ruleset must load again and read back as the model.
+// the model; and a dump of the namespace's ruleset must load again with the same chains and
+// rules, none of them losing its IP family.
 func TestPipelineKernel(t *testing.T) {
 	testenv.RequireKernel(t)
 	p := newPipeline(t, true)
