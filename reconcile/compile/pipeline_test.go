@@ -25,13 +25,13 @@ import (
 // through the whole pipeline (seeds 0 to pipelineRepos-1).
 const pipelineRepos = 250
 
-// pipelineBatch is how many rulesets one `nft -c -f` checks at once.
+// pipelineBatch is how many rulesets are checked in the kernel at once (one `nft -c -f`, one
+// `nft -f`, one dump and restore for all of them).
 const pipelineBatch = 40
 
 // pipeline runs repositories through Load, Compile, the nft text, the fake and (when kernel is
 // set) `nft -c -f` and the kernel dataplane, and counts what it saw.
 type pipeline struct {
-	t       testing.TB
 	kernel  *nft.Kernel // nil: no kernel part
 	kernel2 *nft.Kernel // reads what nft -f loaded into ns2
 	ns      string      // the kernel dataplane's private namespace
@@ -70,7 +70,7 @@ func kernelWanted() bool {
 }
 
 func newPipeline(t testing.TB, kernel bool) *pipeline {
-	p := &pipeline{t: t, dir: t.TempDir()}
+	p := &pipeline{dir: t.TempDir()}
 	if kernel {
 		p.ns = testenv.NewNetns(t, "pipe")
 		p.ns2 = testenv.NewNetns(t, "pipe2")
@@ -110,7 +110,8 @@ func (p *pipeline) fail(t testing.TB, format string, args ...any) {
 	t.Errorf(format, args...)
 }
 
-// run checks one repository; t is where failures go (the fuzz target's t, or p.t).
+// run checks one repository; t is where failures go (the test's, or the fuzz input's). The
+// kernel checks of its rulesets run when pipelineBatch of them are pending, or at flush.
 func (p *pipeline) run(t testing.TB, name string, r *repogen.Repo) {
 	t.Helper()
 	p.repos++
@@ -167,9 +168,10 @@ func (p *pipeline) run(t testing.TB, name string, r *repogen.Repo) {
 }
 
 // flush runs the kernel checks of the pending rulesets: one `nft -c -f` of all their
-// scripts (each on its own when the batch fails, to name the culprit), then Apply and
-// Observe through the kernel dataplane, then `nft list ruleset` of the namespace must load
-// (`nft -c -f`) in an empty namespace, as an operator's backup would; then the tables go.
+// scripts (each on its own when the batch fails, to name the culprit); `nft -f` of them in ns2,
+// where Observe must read back each model; Apply and Observe through the kernel dataplane in
+// ns; `nft list ruleset` of ns restored with `nft -f` in ns2 (an operator's backup), which
+// must keep every chain, rule and IP family; then the tables go.
 func (p *pipeline) flush(t testing.TB) {
 	t.Helper()
 	if p.kernel == nil || len(p.batch) == 0 {
