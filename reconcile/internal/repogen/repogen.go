@@ -280,8 +280,8 @@ func (g *g) protocol() schema.Protocol {
 	return schema.Protocol(g.pick(portProtos))
 }
 
-// rule returns a rule that validates (unless the generator chose to break it: then ok is
-// false).
+// rule returns a rule that validates: every field and negation, with the protocol, ICMP
+// flavour, nets and ip_version kept consistent (SPEC §2); tags come from the pool.
 func (g *g) rule(tags []string) schema.Rule {
 	r := schema.Rule{Action: g.pick([]string{schema.ActionAllow, schema.ActionDeny, schema.ActionLog})}
 	if r.Action == schema.ActionLog && g.chance(2) {
