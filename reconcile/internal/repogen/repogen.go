@@ -115,8 +115,13 @@ func (g *g) pick(ss []string) string {
 
 const idChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
-// MaxID is the longest id or tag the generator writes (limits.MaxIDLen, SPEC §2).
-const MaxID = 64
+// Bounds the generator writes up to: ids and tags (limits.MaxIDLen, issue 7), log prefixes
+// (SPEC §2), interface names (IFNAMSIZ less the NUL).
+const (
+	MaxID        = 64
+	MaxLogPrefix = 27
+	MaxIfname    = 15
+)
 
 // id returns an id of [A-Za-z0-9_.-]: usually short and readable, sometimes up to MaxID
 // bytes, sometimes of the characters that are easy to get wrong ("-", ".", "_", digits only).
@@ -165,7 +170,7 @@ func (g *g) ifname(i int) string {
 	}
 	switch g.n(4) {
 	case 0:
-		l := 15 - g.n(3)
+		l := MaxIfname - g.n(3)
 		b := []byte(fmt.Sprintf("c%d", i))
 		for len(b) < l {
 			b = append(b, idChars[g.n(len(idChars))])
@@ -198,9 +203,9 @@ func (g *g) mac() string {
 
 func (g *g) logPrefix() string {
 	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:-"
-	l := 1 + g.n(schema.MaxLogPrefix)
+	l := 1 + g.n(MaxLogPrefix)
 	if g.chance(3) {
-		l = schema.MaxLogPrefix
+		l = MaxLogPrefix
 	}
 	b := make([]byte, l)
 	for i := range b {

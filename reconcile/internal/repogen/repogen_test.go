@@ -53,7 +53,7 @@ func TestReachesTheEdges(t *testing.T) {
 			mark(len(p.ID) == MaxID, "64-byte id")
 			for _, rules := range [][]schema.Rule{p.Inbound, p.Outbound} {
 				for _, x := range rules {
-					mark(len(x.LogPrefix) == schema.MaxLogPrefix, "27-char log prefix")
+					mark(len(x.LogPrefix) == MaxLogPrefix, "27-char log prefix")
 					mark(x.NotICMPType != nil && x.NotICMPCode != nil, "negated icmp type and code")
 					mark(x.ICMPType != nil && *x.ICMPType == 254, "icmp type 254")
 					mark(x.SrcNet == "0.0.0.0/0" || x.DstNet == "::/0", "/0 net")
