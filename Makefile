@@ -34,8 +34,15 @@ demo: deps build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./reconcile/...
 
+# Fuzzing, FUZZTIME per target (default 60s): FuzzLoad (schema decoding and validation) and
+# FuzzPipeline (generated repositories through validation, compile, nft -c -f, the fake and,
+# as root, the kernel in a private network namespace; some 50 inputs a second). New crashers
+# land in testdata/fuzz/; FuzzPipeline minimizes with at most 100 runs an input, as each run is
+# slow.
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./schema
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./schema
+	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./reconcile/compile
 
 clean:
 	rm -rf bin

@@ -550,6 +550,7 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 		// (`meta nfproto ipv4` dropped), and `nft -f` of that listing puts each back right
 		// before what depends on it; in this order a ruleset restored from a dump (`nft list
 		// ruleset > f; nft -f f`) reads back as the same model.
+		hasAddr := len(ms) > 1 || (len(ms) == 1 && f == 0)
 		if notProto != 0 {
 			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Not: true, Protos: []uint8{notProto}})
 		}
@@ -582,6 +583,13 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 			ms = append(ms, nft.Match{Kind: nft.MatchICMPType, Not: true, Family: ifam, Nums: []uint8{uint8(*r.NotICMPType)}})
 		case r.NotICMPCode != nil:
 			ms = append(ms, nft.Match{Kind: nft.MatchICMPCode, Not: true, Family: ifam, Nums: []uint8{uint8(*r.NotICMPCode)}})
+		}
+		// nft lists `meta nfproto ipv4 meta l4proto 1` as `meta l4proto icmp` (it takes the family
+		// for a dependency of the protocol), and `nft -f` of that dump would match IPv6 packets
+		// with next header 1 too. When nothing after the protocol carries the family (no ICMP
+		// type or code) and no address does, the family match goes last, where nft keeps it.
+		if f != 0 && icmpFam != 0 && !hasAddr && ms[len(ms)-1].Kind == nft.MatchL4Proto {
+			ms = append(ms[1:], ms[0])
 		}
 		nr := tail
 		nr.Matches = ms

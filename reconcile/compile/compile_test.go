@@ -213,7 +213,7 @@ func goldenCases() []goldenCase {
 				`meta nfproto ipv6 meta l4proto 58 icmpv6 type 128 counter accept comment "I inbound 2"`,
 				`meta nfproto ipv4 meta l4proto 1 icmp type 3 icmp code 4 counter accept comment "I inbound 3"`,
 				`meta nfproto ipv6 meta l4proto 58 icmpv6 type 129 icmpv6 code 0 counter accept comment "I inbound 4"`,
-				`meta nfproto ipv4 meta l4proto 1 counter drop comment "I inbound 5"`,
+				`meta l4proto 1 meta nfproto ipv4 counter drop comment "I inbound 5"`,
 				`meta nfproto ipv6 ip6 saddr @tag-v6-I meta l4proto 58 counter accept comment "I inbound 6"`)
 		}},
 		{name: "negations", host: "node-1", repo: func() *schema.Repository {
@@ -242,11 +242,11 @@ func goldenCases() []goldenCase {
 				`meta nfproto ipv4 ip daddr @tag-v4-M ip daddr != @tag-v4-N counter accept comment "N inbound 5"`,
 				`meta nfproto ipv6 ip6 daddr @tag-v6-M ip6 daddr != @tag-v6-N counter accept comment "N inbound 5"`,
 				`meta nfproto ipv6 ip6 daddr != fd00::/8 counter accept comment "N inbound 6"`,
-				`meta l4proto 17 th dport != 53 counter accept comment "N inbound 7"`,
+				`meta l4proto 17 th dport != 53-53 counter accept comment "N inbound 7"`,
 				`meta nfproto ipv4 meta l4proto 1 icmp type != 8 counter accept comment "N inbound 8"`,
 				`meta nfproto ipv6 meta l4proto 58 icmpv6 type 1 icmpv6 code != 3 counter accept comment "N inbound 9"`,
 				`meta nfproto ipv4 meta l4proto 1 @th,0,16 != 2048 counter accept comment "N inbound 10"`,
-				`meta nfproto ipv4 ip saddr 198.18.0.0/15 ip saddr != 198.18.1.0/24 meta l4proto != 17 meta l4proto 6 th dport 80 th dport != 81 counter drop comment "N inbound 11"`)
+				`meta nfproto ipv4 ip saddr 198.18.0.0/15 ip saddr != 198.18.1.0/24 meta l4proto != 17 meta l4proto 6 th dport 80 th dport != 81-81 counter drop comment "N inbound 11"`)
 			// A tag nobody carries: an empty set, so `!= @tag-v4-M`... matches everything.
 			wantSet(t, rs, "tag-v4-M")
 			wantSet(t, rs, "tag-v4-N", "198.18.0.1/32")
@@ -619,7 +619,7 @@ func TestRuleFamilies(t *testing.T) {
 		{"ip_version 6", schema.Rule{Action: "log", IPVersion: 6, SrcTag: "T"}, []string{
 			`meta nfproto ipv6 ip6 saddr @tag-v6-T counter log prefix "calico-packet: " comment "P inbound 1"`}},
 		{"icmp by number", schema.Rule{Action: "allow", Protocol: "1"}, []string{
-			`meta nfproto ipv4 meta l4proto 1 counter accept comment "P inbound 1"`}},
+			`meta l4proto 1 meta nfproto ipv4 counter accept comment "P inbound 1"`}},
 		{"not icmp stays family-free", schema.Rule{Action: "allow", NotProtocol: "icmp"}, []string{
 			`meta l4proto != 1 counter accept comment "P inbound 1"`}},
 	}

@@ -475,7 +475,7 @@ func (d *decoder) transportMatch(p *expr.Payload, es []any, st *ruleState) ([]Ma
 		}
 		if r, ok := at[*expr.Range](es, 1); ok && r.Register == 1 && r.Op == expr.CmpOpNeq && len(r.FromData) == 2 && len(r.ToData) == 2 {
 			lo, hi := binary.BigEndian.Uint16(r.FromData), binary.BigEndian.Uint16(r.ToData)
-			if lo < hi {
+			if lo <= hi { // lo == hi: a negated single port, as the encoder writes it
 				return []Match{{Kind: kind, Not: true, Ports: []PortRange{{lo, hi}}}}, 2
 			}
 			return nil, 0

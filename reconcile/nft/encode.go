@@ -634,9 +634,13 @@ func (enc *encoder) match(er *encodedRule, m *Match) error {
 		if len(m.Ports) == 1 {
 			p := m.Ports[0]
 			switch {
-			case p.First == p.Last:
+			case p.First == p.Last && !m.Not:
 				er.exprs = append(er.exprs, &expr.Cmp{Op: op, Register: 1, Data: be16(p.First)})
 			case m.Not:
+				// A negated single port is a one-port range too: nft lists two adjacent
+				// `cmp neq` port matches as `th sport != 1 th dport != 2`, and `nft -f` of that
+				// merges them into one 4-byte `!=`, which means "sport != 1 OR dport != 2".
+				// `!= 1-1` lists and restores as itself.
 				er.exprs = append(er.exprs, &expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: be16(p.First), ToData: be16(p.Last)})
 			default:
 				er.exprs = append(er.exprs, &expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: be16(p.First)},

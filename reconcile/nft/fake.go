@@ -33,7 +33,8 @@ type Fake struct {
 // with package limits, as the encoder of the kernel Dataplane and CheckText check them: a
 // comment the kernel would store but `nft -f` would refuse to restore is refused here too.
 const (
-	// fakeMaxJumpDepth is NFT_JUMP_STACK_SIZE.
+	// fakeMaxJumpDepth is NFT_JUMP_STACK_SIZE: the kernel refuses a table whose chains
+	// nest that many jumps (or more) below a base chain.
 	fakeMaxJumpDepth = 16
 )
 
@@ -516,8 +517,10 @@ func fakeParseMAC(s string) ([6]byte, error) {
 	return b, nil
 }
 
-// fakeCheckLoops refuses jump/goto cycles (ELOOP) and chains nested deeper than the kernel's jump
-// stack below a base chain (EMLINK), following verdict maps too.
+// fakeCheckLoops refuses jump/goto cycles reachable from a base chain (ELOOP; the kernel,
+// which validates from the base chains only, reports them as EMLINK, and accepts a cycle that
+// no base chain reaches) and chains nested as deep as the kernel's jump stack below a base
+// chain (EMLINK), following verdict maps too.
 func fakeCheckLoops(rs *Ruleset, chains map[string]*Chain, maps map[string]*Map) error {
 	targets := func(c *Chain) []string {
 		var out []string
@@ -563,11 +566,14 @@ func fakeCheckLoops(rs *Ruleset, chains map[string]*Chain, maps map[string]*Map)
 	}
 	slices.Sort(names)
 	for _, n := range names {
+		if chains[n].Base == nil {
+			continue
+		}
 		if err := visit(n, nil); err != nil {
 			return err
 		}
 	}
-	// Depth below each base chain (the graph is acyclic now).
+	// Depth below each base chain (what they reach is acyclic now).
 	depth := map[string]int{}
 	var deepest func(name string) int
 	deepest = func(name string) int {
@@ -582,8 +588,8 @@ func fakeCheckLoops(rs *Ruleset, chains map[string]*Chain, maps map[string]*Map)
 		return d
 	}
 	for _, c := range rs.Chains {
-		if c.Base != nil && deepest(c.Name) > fakeMaxJumpDepth {
-			return fakeErr("NFT_MSG_NEWRULE", syscall.EMLINK, "chains below base chain %q nest deeper than %d", c.Name, fakeMaxJumpDepth)
+		if c.Base != nil && deepest(c.Name) >= fakeMaxJumpDepth {
+			return fakeErr("NFT_MSG_NEWRULE", syscall.EMLINK, "chains below base chain %q nest deeper than %d", c.Name, fakeMaxJumpDepth-1)
 		}
 	}
 	return nil

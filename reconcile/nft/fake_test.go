@@ -182,7 +182,7 @@ func TestFakeRejects(t *testing.T) {
 				rs.Chains = append(rs.Chains, c)
 				prev = c
 			}
-		}, syscall.EMLINK, "deeper than 16"},
+		}, syscall.EMLINK, "deeper than 15"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

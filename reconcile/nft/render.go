@@ -295,10 +295,14 @@ func (m *Match) String() string {
 			list(len(m.Prefixes), func(i int) string { return prefixString(m.Prefixes[i]) })
 	case MatchSAddrSet, MatchDAddrSet:
 		return addrKeyword(m.Family) + " " + dir(m.Kind) + " " + op + "@" + m.Str
-	case MatchSPort:
-		return "th sport " + op + list(len(m.Ports), func(i int) string { return m.Ports[i].String() })
-	case MatchDPort:
-		return "th dport " + op + list(len(m.Ports), func(i int) string { return m.Ports[i].String() })
+	case MatchSPort, MatchDPort:
+		ports := list(len(m.Ports), func(i int) string { return m.Ports[i].String() })
+		if m.Not && len(m.Ports) == 1 && m.Ports[0].First == m.Ports[0].Last {
+			// `!= 80-80`, not `!= 80`: nft -f merges two adjacent negated single ports into
+			// one 4-byte compare that means "sport != 1 OR dport != 2" (see the encoder).
+			ports = fmt.Sprintf("%d-%d", m.Ports[0].First, m.Ports[0].Last)
+		}
+		return "th " + map[MatchKind]string{MatchSPort: "sport", MatchDPort: "dport"}[m.Kind] + " " + op + ports
 	case MatchICMPType:
 		return icmpKeyword(m.Family) + " type " + op + list(len(m.Nums), func(i int) string { return strconv.Itoa(int(m.Nums[i])) })
 	case MatchICMPCode:

@@ -1,0 +1,598 @@
+// Package repogen generates policy repositories for fuzzing and differential tests: a
+// Source of choices (the bytes of a fuzz input, or a seeded PRNG) drives a structured
+// generator that writes profile and endpoint files, in YAML and JSON, that mostly validate and
+// that reach the edges of SPEC §2: ids and tags up to 64 bytes of [A-Za-z0-9_.-], interface
+// names up to 15 bytes, every rule field and its negation, ports, ranges and overlapping port
+// lists, ICMP types and codes 0-254, numeric protocols, IPv4 and IPv6 nets including /0 and
+// host bits, several hosts, inactive endpoints, MACs, log prefixes up to 27 characters, tags
+// that no endpoint carries. A few repositories also get raw or damaged files.
+//
+// Generate is deterministic: the same Source gives the same files. Alongside the files it
+// returns the model the files were written from (Want), so that a test can check that what
+// validates means what was written.
+package repogen
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+// Source hands out choices. Intn returns a number in [0, n) (0 when n <= 1).
+type Source interface {
+	Intn(n int) int
+}
+
+// FromSeed returns a Source driven by a PCG generator seeded with seed.
+func FromSeed(seed uint64) Source {
+	return randSource{rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+type randSource struct{ r *rand.Rand }
+
+func (s randSource) Intn(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return s.r.IntN(n)
+}
+
+// FromBytes returns a Source that reads its choices from b (one byte per choice below 256,
+// two below 65536, else four; big endian, modulo n). Once b is used up, the choices come from
+// a PCG generator seeded with a hash of b, so that a short input still gives a whole
+// repository. Fuzzers mutate b to steer the generator.
+func FromBytes(b []byte) Source {
+	h := fnv.New64a()
+	h.Write(b)
+	return &byteSource{b: b, rest: FromSeed(h.Sum64())}
+}
+
+type byteSource struct {
+	b    []byte
+	i    int
+	rest Source
+}
+
+func (s *byteSource) Intn(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	if s.i >= len(s.b) {
+		return s.rest.Intn(n)
+	}
+	k := 1
+	switch {
+	case n > 1<<16:
+		k = 4
+	case n > 1<<8:
+		k = 2
+	}
+	v := 0
+	for range k {
+		v <<= 8
+		if s.i < len(s.b) {
+			v |= int(s.b[s.i])
+			s.i++
+		}
+	}
+	return v % n
+}
+
+// Repo is one generated repository.
+type Repo struct {
+	// Files maps repository-relative slash paths to contents, as schema.Load takes them.
+	Files map[string][]byte
+	// Hosts are the host names the endpoints name, sorted, without duplicates.
+	Hosts []string
+	// Want is the repository the files were written from (no positions or paths). It is
+	// nil when Raw is set: then the files no longer say exactly what Want holds.
+	Want *schema.Repository
+	// Raw is set when a file was replaced or damaged with raw bytes.
+	Raw bool
+}
+
+// g is one generation run.
+type g struct {
+	src Source
+	// used addresses: every endpoint gets its own /24 (v4) and /64 (v6) block.
+	blocks int
+}
+
+func (g *g) n(n int) int       { return g.src.Intn(n) }
+func (g *g) chance(k int) bool { return g.n(k) == 0 } // 1 in k
+func (g *g) pick(ss []string) string {
+	return ss[g.n(len(ss))]
+}
+
+const idChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+// Bounds the generator writes up to: ids and tags (limits.MaxIDLen, issue 7), log prefixes
+// (SPEC §2), interface names (IFNAMSIZ less the NUL).
+const (
+	MaxID        = 64
+	MaxLogPrefix = 27
+	MaxIfname    = 15
+)
+
+// id returns an id of [A-Za-z0-9_.-]: usually short and readable, sometimes up to MaxID
+// bytes, sometimes of the characters that are easy to get wrong ("-", ".", "_", digits only).
+func (g *g) id(base string) string {
+	switch g.n(8) {
+	case 0: // long, up to the limit
+		l := MaxID - g.n(4)
+		var b strings.Builder
+		b.WriteString(base)
+		for b.Len() < l {
+			b.WriteByte(idChars[g.n(len(idChars))])
+		}
+		return b.String()[:l]
+	case 1: // odd characters
+		l := 1 + g.n(6)
+		b := make([]byte, l)
+		for i := range b {
+			b[i] = "._-0123456789"[g.n(13)]
+		}
+		return string(b)
+	case 2: // random of the charset
+		l := 1 + g.n(20)
+		b := make([]byte, l)
+		for i := range b {
+			b[i] = idChars[g.n(len(idChars))]
+		}
+		return string(b)
+	}
+	return base
+}
+
+// oddIfChars are characters Linux allows in an interface name (all but '/', ':', whitespace
+// and NUL) that are easy to get wrong in nft text and YAML.
+var oddIfChars = []string{`"`, `'`, `\\`, "#", ";", "{", "}", "$", "@", "+", "*", "=", "!", "é", "~", "%", ","}
+
+// ifname returns an interface name of 1 to 15 bytes: mostly of [A-Za-z0-9_.-] starting with
+// a letter; rarely with a character that Linux allows but that validation may refuse
+// (whatever it accepts must then survive the whole pipeline).
+func (g *g) ifname(i int) string {
+	if g.chance(24) {
+		s := fmt.Sprintf("c%d%s", i, g.pick(oddIfChars))
+		if g.chance(2) {
+			s += "x"
+		}
+		return s
+	}
+	switch g.n(4) {
+	case 0:
+		l := MaxIfname - g.n(3)
+		b := []byte(fmt.Sprintf("c%d", i))
+		for len(b) < l {
+			b = append(b, idChars[g.n(len(idChars))])
+		}
+		return string(b[:l])
+	case 1:
+		return fmt.Sprintf("%c%d", 'a'+g.n(26), i)
+	}
+	return fmt.Sprintf("cali%d", i)
+}
+
+func (g *g) mac() string {
+	b := make([]byte, 6)
+	for i := range b {
+		b[i] = byte(g.n(256))
+	}
+	if g.chance(2) {
+		b[0] = 0xee
+	}
+	parts := make([]string, 6)
+	for i, x := range b {
+		parts[i] = fmt.Sprintf("%02x", x)
+	}
+	s := strings.Join(parts, ":")
+	if g.chance(4) {
+		s = strings.ToUpper(s)
+	}
+	return s
+}
+
+func (g *g) logPrefix() string {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:-"
+	l := 1 + g.n(MaxLogPrefix)
+	if g.chance(3) {
+		l = MaxLogPrefix
+	}
+	b := make([]byte, l)
+	for i := range b {
+		b[i] = chars[g.n(len(chars))]
+	}
+	return string(b)
+}
+
+// ruleNet returns a net of the family for a rule match: /0, host bits, bare addresses,
+// documentation and test ranges.
+func (g *g) ruleNet(fam int) string {
+	if fam == 4 {
+		switch g.n(6) {
+		case 0:
+			return "0.0.0.0/0"
+		case 1:
+			return fmt.Sprintf("198.%d.%d.%d", 18+g.n(2), g.n(256), g.n(256))
+		case 2:
+			return fmt.Sprintf("198.%d.%d.%d/%d", 18+g.n(2), g.n(256), g.n(256), g.n(33)) // host bits
+		case 3:
+			return fmt.Sprintf("192.0.2.%d/32", g.n(256))
+		}
+		return fmt.Sprintf("198.18.%d.0/24", g.n(256))
+	}
+	switch g.n(6) {
+	case 0:
+		return "::/0"
+	case 1:
+		return fmt.Sprintf("fd00::%x", g.n(1<<16))
+	case 2:
+		return fmt.Sprintf("fd%02x:%x::%x/%d", g.n(256), g.n(1<<16), g.n(1<<16), g.n(129)) // host bits
+	case 3:
+		return fmt.Sprintf("2001:db8::%x/128", g.n(1<<16))
+	}
+	return fmt.Sprintf("fd00:%x::/64", g.n(1<<16))
+}
+
+func (g *g) ports(max int) []schema.PortRange {
+	n := 1 + g.n(max)
+	out := make([]schema.PortRange, 0, n)
+	for range n {
+		switch g.n(6) {
+		case 0:
+			out = append(out, schema.PortRange{First: 0, Last: 0})
+		case 1:
+			out = append(out, schema.PortRange{First: 65535, Last: 65535})
+		case 2, 3:
+			a := uint16(g.n(65535))
+			b := a + 1 + uint16(g.n(int(65535-a)))
+			out = append(out, schema.PortRange{First: a, Last: b})
+		case 4: // overlapping a previous entry
+			if len(out) > 0 {
+				p := out[g.n(len(out))]
+				out = append(out, schema.PortRange{First: p.First, Last: p.First})
+				continue
+			}
+			fallthrough
+		default:
+			p := uint16(g.n(65536))
+			out = append(out, schema.PortRange{First: p, Last: p})
+		}
+	}
+	return out
+}
+
+func ip(v int) *int { return &v }
+
+var portProtos = []string{"tcp", "udp", "sctp", "udplite", "6", "17", "132", "136"}
+
+func (g *g) protocol() schema.Protocol {
+	switch g.n(4) {
+	case 0:
+		return schema.Protocol(strconv.Itoa(1 + g.n(255)))
+	case 1:
+		return schema.Protocol(g.pick(schema.ProtocolNames))
+	}
+	return schema.Protocol(g.pick(portProtos))
+}
+
+// rule returns a rule that validates: every field and negation, with the protocol, ICMP
+// flavour, nets and ip_version kept consistent (SPEC §2); tags come from the pool.
+func (g *g) rule(tags []string) schema.Rule {
+	r := schema.Rule{Action: g.pick([]string{schema.ActionAllow, schema.ActionDeny, schema.ActionLog})}
+	if r.Action == schema.ActionLog && g.chance(2) {
+		r.LogPrefix = g.logPrefix()
+	}
+	fam := 0 // 0: either
+	switch g.n(5) {
+	case 0:
+		r.Protocol = g.protocol()
+	case 1, 2:
+		r.Protocol = schema.Protocol(g.pick(portProtos))
+	case 3:
+		if g.chance(2) {
+			r.Protocol = "icmp"
+			if g.chance(4) {
+				r.Protocol = "1"
+			}
+			fam = 4
+		} else {
+			r.Protocol = "icmpv6"
+			if g.chance(4) {
+				r.Protocol = "58"
+			}
+			fam = 6
+		}
+	}
+	if f := r.Protocol.ICMPFamily(); f != 0 {
+		fam = f
+	}
+	if g.chance(5) {
+		r.NotProtocol = g.protocol()
+	}
+	if r.Protocol.HasPorts() {
+		for _, p := range []*[]schema.PortRange{&r.SrcPorts, &r.DstPorts, &r.NotSrcPorts, &r.NotDstPorts} {
+			if g.chance(3) {
+				*p = g.ports(5)
+			}
+		}
+	}
+	if r.Protocol.ICMPFamily() != 0 {
+		if g.chance(2) {
+			r.ICMPType = ip(g.icmp())
+			if g.chance(2) {
+				r.ICMPCode = ip(g.icmp())
+			}
+		}
+		if g.chance(3) {
+			r.NotICMPType = ip(g.icmp())
+		}
+		if (r.ICMPType != nil || r.NotICMPType != nil) && g.chance(3) {
+			r.NotICMPCode = ip(g.icmp())
+		}
+	}
+	if fam == 0 && g.chance(3) {
+		fam = 4 + 2*g.n(2)
+	}
+	netFam := fam
+	if netFam == 0 {
+		netFam = 4 + 2*g.n(2)
+	}
+	for _, s := range []*string{&r.SrcNet, &r.DstNet, &r.NotSrcNet, &r.NotDstNet} {
+		if g.chance(5) {
+			*s = g.ruleNet(netFam)
+			fam = netFam
+		}
+	}
+	if fam != 0 && g.chance(3) {
+		r.IPVersion = fam
+	}
+	for _, s := range []*string{&r.SrcTag, &r.DstTag, &r.NotSrcTag, &r.NotDstTag} {
+		if len(tags) > 0 && g.chance(4) {
+			*s = g.pick(tags)
+		}
+	}
+	return r
+}
+
+func (g *g) icmp() int {
+	switch g.n(4) {
+	case 0:
+		return 0
+	case 1:
+		return 254
+	}
+	return g.n(255)
+}
+
+// Generate builds one repository from src.
+func Generate(src Source) *Repo {
+	g := &g{src: src}
+	want := &schema.Repository{Profiles: map[string]*schema.Profile{}}
+
+	// Tags: a pool; some are carried by no profile, some by profiles no endpoint uses.
+	var tags []string
+	for i := range 1 + g.n(6) {
+		t := g.id(fmt.Sprintf("TAG%d", i))
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	// Profiles.
+	var pids []string
+	for i := range 1 + g.n(5) {
+		id := g.id(fmt.Sprintf("P%d", i))
+		if want.Profiles[id] != nil || id == "." || id == ".." {
+			continue
+		}
+		p := &schema.Profile{ID: id}
+		if !g.chance(6) {
+			p.Tags = []string{}
+			for range g.n(4) {
+				t := g.pick(tags)
+				if !slices.Contains(p.Tags, t) {
+					p.Tags = append(p.Tags, t)
+				}
+			}
+		}
+		for _, rs := range []*[]schema.Rule{&p.Inbound, &p.Outbound} {
+			for range g.n(6) {
+				*rs = append(*rs, g.rule(tags))
+			}
+		}
+		want.Profiles[id] = p
+		pids = append(pids, id)
+	}
+	// Rarely: a profile whose id is what compile.Name shortens another, long, id to (its
+	// first bytes, "-" and 12 hex digits of the SHA-256 of the full chain name): both ids
+	// are valid and at most 64 bytes.
+	if len(pids) > 0 && g.chance(40) {
+		long := pids[g.n(len(pids))]
+		if id := shortenedTwin("profile-out-", long); id != "" && want.Profiles[id] == nil {
+			want.Profiles[id] = &schema.Profile{ID: id, Inbound: []schema.Rule{{Action: schema.ActionAllow}}}
+			pids = append(pids, id)
+		}
+	}
+	// Hosts and endpoints.
+	hosts := []string{"node-1"}
+	for i := range g.n(3) {
+		hosts = append(hosts, g.pick([]string{fmt.Sprintf("node-%d", i+2), fmt.Sprintf("h%d.example.org", i), fmt.Sprintf("Host_%d", i)}))
+	}
+	ids := map[string]bool{}
+	ifaces := map[string]bool{}
+	nEP := g.n(8)
+	for i := range nEP {
+		e := &schema.Endpoint{ID: g.id(fmt.Sprintf("ep%d", i)), Host: g.pick(hosts), IPv4Nets: []string{}, IPv6Nets: []string{}, ProfileIDs: []string{}}
+		if ids[e.ID] {
+			continue
+		}
+		e.Interface = g.ifname(i)
+		if ifaces[e.Host+"/"+e.Interface] {
+			e.Interface = fmt.Sprintf("cali%d", i)
+		}
+		ids[e.ID] = true
+		ifaces[e.Host+"/"+e.Interface] = true
+		if g.chance(2) {
+			e.MAC = g.mac()
+		}
+		switch g.n(4) {
+		case 0:
+			e.State = schema.StateInactive
+		case 1:
+			e.State = schema.StateActive
+		}
+		// Each endpoint has its own 198.18.<b>.0/24 and fd00:0:<b>::/64: addresses never
+		// overlap between endpoints.
+		b := g.blocks
+		g.blocks++
+		for range g.n(3) {
+			switch g.n(3) {
+			case 0:
+				e.IPv4Nets = append(e.IPv4Nets, fmt.Sprintf("198.18.%d.%d/%d", b, g.n(256), 24+g.n(9))) // host bits
+			case 1:
+				e.IPv4Nets = append(e.IPv4Nets, fmt.Sprintf("198.18.%d.%d", b, g.n(256)))
+			default:
+				e.IPv4Nets = append(e.IPv4Nets, fmt.Sprintf("198.18.%d.%d/32", b, g.n(256)))
+			}
+		}
+		for range g.n(3) {
+			switch g.n(3) {
+			case 0:
+				e.IPv6Nets = append(e.IPv6Nets, fmt.Sprintf("fd00:0:%x::%x/%d", b, g.n(1<<16), 64+g.n(65)))
+			default:
+				e.IPv6Nets = append(e.IPv6Nets, fmt.Sprintf("fd00:0:%x::%x", b, g.n(1<<16)))
+			}
+		}
+		e.IPv4Nets = dedup(e.IPv4Nets)
+		e.IPv6Nets = dedup(e.IPv6Nets)
+		for range g.n(4) {
+			if len(pids) > 0 {
+				p := g.pick(pids)
+				if !slices.Contains(e.ProfileIDs, p) {
+					e.ProfileIDs = append(e.ProfileIDs, p)
+				}
+			}
+		}
+		want.Endpoints = append(want.Endpoints, e)
+	}
+
+	repo := &Repo{Files: map[string][]byte{}, Want: want}
+	for _, id := range pids {
+		p := want.Profiles[id]
+		ext := ".yaml"
+		if g.chance(3) {
+			ext = ".json"
+		}
+		repo.Files["profiles/"+id+ext] = g.write(ext, profileValue(p))
+	}
+	nFiles := 1 + g.n(3)
+	groups := make([][]*schema.Endpoint, nFiles)
+	for _, e := range want.Endpoints {
+		k := g.n(nFiles)
+		groups[k] = append(groups[k], e)
+	}
+	// Endpoints are kept in file order (files sorted by path), as Load returns them.
+	want.Endpoints = nil
+	names := make([]string, nFiles)
+	for k := range groups {
+		ext := ".yaml"
+		if g.chance(3) {
+			ext = ".json"
+		}
+		names[k] = fmt.Sprintf("endpoints/e%d%s", k, ext)
+		var list []any
+		for _, e := range groups[k] {
+			list = append(list, endpointValue(e))
+		}
+		repo.Files[names[k]] = g.write(ext, obj{{"endpoints", listOrEmpty(list)}})
+	}
+	order := slices.Clone(names)
+	sort.Strings(order)
+	for _, n := range order {
+		k := slices.Index(names, n)
+		want.Endpoints = append(want.Endpoints, groups[k]...)
+	}
+	hs := map[string]bool{}
+	for _, e := range want.Endpoints {
+		hs[e.Host] = true
+	}
+	for h := range hs {
+		repo.Hosts = append(repo.Hosts, h)
+	}
+	sort.Strings(repo.Hosts)
+
+	// Rarely: raw bytes or a damaged file.
+	if g.chance(12) {
+		repo.Raw = true
+		repo.Want = nil
+		paths := make([]string, 0, len(repo.Files))
+		for p := range repo.Files {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		p := paths[g.n(len(paths))]
+		b := repo.Files[p]
+		switch g.n(4) {
+		case 0: // truncate
+			repo.Files[p] = b[:g.n(len(b)+1)]
+		case 1: // flip a byte
+			if len(b) > 0 {
+				c := slices.Clone(b)
+				c[g.n(len(c))] = byte(g.n(256))
+				repo.Files[p] = c
+			}
+		default: // raw bytes in a new file
+			raw := make([]byte, g.n(64))
+			for i := range raw {
+				raw[i] = byte(g.n(256))
+			}
+			repo.Files[g.pick([]string{"profiles/RAW.yaml", "profiles/RAW.json", "endpoints/raw.yaml", "endpoints/raw.json", "tests/raw.yaml"})] = raw
+		}
+	}
+	return repo
+}
+
+// shortenedTwin returns the id whose chain name prefix+id is, unshortened, the shortened
+// name (compile.Name) of prefix+long, or "" when prefix+long is not shortened.
+func shortenedTwin(prefix, long string) string {
+	const maxName, keep, hashLen = 64, 50, 12
+	full := prefix + long
+	if len(full) <= maxName {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(full))
+	return (full[:keep] + "-" + hex.EncodeToString(sum[:])[:hashLen])[len(prefix):]
+}
+
+func dedup(ss []string) []string {
+	var out []string
+	seen := map[netip.Prefix]bool{}
+	for _, s := range ss {
+		p, err := schema.ParseNet(s)
+		if err != nil || seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, s)
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+func listOrEmpty(l []any) []any {
+	if l == nil {
+		return []any{}
+	}
+	return l
+}
