@@ -156,7 +156,8 @@ func (r *PlanResult) Rules() int {
 
 // Plan fetches, validates and compiles the repository, reads the table from the kernel, and
 // returns the difference. It changes nothing. An invalid repository is an *Error wrapping
-// schema.Errors.
+// schema.Errors; a table of that name that reconcile did not make is an *Error wrapping a
+// *ForeignTableError (Apply refuses it the same way, so neither ever changes it).
 func Plan(ctx context.Context, o Options) (*PlanResult, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
@@ -252,6 +253,11 @@ func planWith(ctx context.Context, o Options, rec *state.Record) (*PlanResult, e
 			return res, stageErr("observe", "error", fmt.Errorf("read table inet %q: %w", o.Table, err))
 		}
 		res.Observed = observed
+		// A table of this name that reconcile did not make (an operator's inet filter) is
+		// never replaced: the pass stops here, before anything could write to it.
+		if err := foreignTable(o.Table, observed, rec); err != nil {
+			return res, stageErr("observe", "foreign-table", err)
+		}
 	}
 	res.Plan = plan.Diff(desired, res.Observed)
 

@@ -63,7 +63,8 @@ type WatchOptions struct {
 // repository file changes under WatchDir, on endpoint interfaces appearing or disappearing,
 // on Signals, and after failures with exponential backoff. Triggers coalesce and one
 // goroutine runs the passes, so two passes never overlap. A failed pass changes nothing in
-// the kernel (the last good ruleset stays) and is retried.
+// the kernel (the last good ruleset stays) and is retried, except a *ForeignTableError (the
+// table is not reconcile's): it is logged once and checked again on the next trigger only.
 func Watch(ctx context.Context, o WatchOptions) error {
 	if o.Pass == nil {
 		return errors.New("watch: no pass function")
@@ -170,6 +171,7 @@ func Watch(ctx context.Context, o WatchOptions) error {
 	}
 
 	backoff := time.Duration(0)
+	foreignSeen := "" // the foreign-table refusal reported last ("" none since the last other outcome)
 	var retry *time.Timer
 	defer func() {
 		if retry != nil {
@@ -205,6 +207,23 @@ func Watch(ctx context.Context, o WatchOptions) error {
 			return nil
 		}
 		now := o.Now()
+		var foreign *ForeignTableError
+		if err != nil && errors.As(err, &foreign) {
+			// Not a transient failure: retrying cannot help until someone deletes the table
+			// or picks another --table. Say so once; later triggers (the interval, file and
+			// link events) check again, without a retry timer of their own.
+			stage, reason := Classify(err)
+			o.Metrics.ObserveFailure(now, stage, reason)
+			if msg := foreign.Error(); msg != foreignSeen {
+				foreignSeen = msg
+				log.Error("reconcile refused; the table is left alone and checked again on the next trigger", "err", err)
+			} else {
+				log.Debug("table still not made by reconcile; left alone", "table", foreign.Table)
+			}
+			startLinks()
+			continue
+		}
+		foreignSeen = ""
 		if err != nil {
 			stage, reason := Classify(err)
 			o.Metrics.ObserveFailure(now, stage, reason)

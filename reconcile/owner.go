@@ -1,0 +1,114 @@
+package reconcile
+
+import (
+	"fmt"
+
+	"github.com/reconcile-dev/reconcile/reconcile/compile"
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/state"
+)
+
+// ForeignTableError says that table inet Table exists and was not made by reconcile, so no
+// pass replaces or changes it (SPEC §3: every table the program does not own is left alone).
+// Kind ("chain", "set" or "map") and Name are the first object of the table, in name order,
+// that reconcile would not have produced.
+type ForeignTableError struct {
+	Table string
+	Kind  string
+	Name  string
+}
+
+func (e *ForeignTableError) Error() string {
+	return fmt.Sprintf("table inet %s exists and was not made by reconcile (%s %q): choose another --table, or delete the table yourself",
+		e.Table, e.Kind, e.Name)
+}
+
+// Stage names the stage and reason for metrics: ("observe", "foreign-table").
+func (e *ForeignTableError) Stage() (stage, reason string) { return "observe", "foreign-table" }
+
+// foreignTable decides whether the table the kernel holds (observed, as Observe read it; nil
+// when it does not exist) is one reconcile may replace, and returns a *ForeignTableError when
+// it is not. The kernel keeps no mark of who made a table (the vendored google/nftables cannot
+// write table userdata, and the kernel takes it only when a table is created), and the
+// ruleset generation restarts at reboot, so ownership is read from the table itself and the
+// state record:
+//
+//   - an absent table is created, and an empty one (nothing in it to lose) is filled;
+//   - a table whose every chain, set and map has a name and kind that compile produces
+//     (compile.Describe) is reconcile's, with or without a record (a lost state file);
+//   - otherwise the table is reconcile's only when the record says a ruleset was applied to
+//     this table in this namespace and one of that ruleset's chains, sets or maps (same name,
+//     same kind) is still in the table: the other objects were added by hand, drift that
+//     apply heals. An operator's table of the same name (a reboot, then /etc/nftables.conf)
+//     holds none of them and stays foreign.
+func foreignTable(table string, observed *nft.Ruleset, rec *state.Record) error {
+	if observed == nil {
+		return nil
+	}
+	kind, name := firstForeignObject(observed)
+	if kind == "" {
+		return nil
+	}
+	if rec != nil && rec.LastApplied != nil && holdsObjectOf(observed, rec.LastApplied.Model) {
+		return nil
+	}
+	return &ForeignTableError{Table: table, Kind: kind, Name: name}
+}
+
+// firstForeignObject returns the kind and name of the first chain, then set, then map of rs
+// whose name compile would not give to an object of that kind; ("", "") when there is none.
+func firstForeignObject(rs *nft.Ruleset) (kind, name string) {
+	for _, c := range rs.Chains {
+		switch k, _ := compile.Describe(c.Name); k {
+		case compile.KindBaseChain, compile.KindShared, compile.KindFrom, compile.KindTo, compile.KindHost,
+			compile.KindProfileIn, compile.KindProfileOut:
+		default:
+			return "chain", c.Name
+		}
+	}
+	for _, s := range rs.Sets {
+		if k, _ := compile.Describe(s.Name); k != compile.KindTagV4 && k != compile.KindTagV6 {
+			return "set", s.Name
+		}
+	}
+	for _, m := range rs.Maps {
+		if k, _ := compile.Describe(m.Name); k != compile.KindMap {
+			return "map", m.Name
+		}
+	}
+	return "", ""
+}
+
+// holdsObjectOf reports whether observed has a chain, set or map of the same name and kind
+// as one of applied.
+func holdsObjectOf(observed, applied *nft.Ruleset) bool {
+	if applied == nil {
+		return false
+	}
+	names := map[string]bool{}
+	for _, c := range applied.Chains {
+		names["chain "+c.Name] = true
+	}
+	for _, s := range applied.Sets {
+		names["set "+s.Name] = true
+	}
+	for _, m := range applied.Maps {
+		names["map "+m.Name] = true
+	}
+	for _, c := range observed.Chains {
+		if names["chain "+c.Name] {
+			return true
+		}
+	}
+	for _, s := range observed.Sets {
+		if names["set "+s.Name] {
+			return true
+		}
+	}
+	for _, m := range observed.Maps {
+		if names["map "+m.Name] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,269 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/state"
+)
+
+// operatorTable is what Debian's /etc/nftables.conf makes, with the operator's ssh rule: a
+// table of the same name as --table that reconcile never made.
+func operatorTable(name string) *nft.Ruleset {
+	return &nft.Ruleset{Table: name, Chains: []*nft.Chain{{
+		Name: "input", Base: &nft.BaseChain{Hook: nft.HookInput, Priority: 0, Policy: nft.Accept},
+		Rules: []*nft.Rule{{
+			Matches: []nft.Match{{Kind: nft.MatchL4Proto, Protos: []uint8{6}}, {Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 22, Last: 22}}}},
+			Counter: true, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: "operator ssh",
+		}},
+	}}}
+}
+
+// observeTable returns the fake kernel's table name as text ("<no table>" when absent).
+func observeTable(t *testing.T, f *nft.Fake, table string) string {
+	t.Helper()
+	rs, err := f.Observe(context.Background(), table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs == nil {
+		return "<no table>"
+	}
+	return rs.String()
+}
+
+// Plan and Apply with --table filter, where the operator's inet filter exists: both refuse
+// with the one-line reason, nothing in the kernel changes, the state records the failed
+// attempt and no applied ruleset.
+func TestForeignTableRefused(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.fake.Apply(ctx, operatorTable("filter")); err != nil {
+		t.Fatal(err)
+	}
+	before := observeTable(t, e.fake, "filter")
+	applies := e.fake.Applies()
+	o := e.opts()
+	o.Table = "filter"
+	const want = `table inet filter exists and was not made by reconcile (chain "input"): choose another --table, or delete the table yourself`
+
+	pr, err := Plan(ctx, o)
+	var fe *ForeignTableError
+	if !errors.As(err, &fe) || err.Error() != want || fe.Kind != "chain" || fe.Name != "input" || fe.Table != "filter" {
+		t.Fatalf("plan: %v (%#v), want %q", err, fe, want)
+	}
+	if pr == nil || pr.Observed == nil || pr.Plan != nil {
+		t.Errorf("plan result: %+v; want the observed table and no plan", pr)
+	}
+	if stage, reason := Classify(err); stage != "observe" || reason != "foreign-table" {
+		t.Errorf("Classify = %s/%s, want observe/foreign-table", stage, reason)
+	}
+	if _, err := os.Stat(e.stateDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("plan wrote state: %v", err)
+	}
+
+	res, err := Apply(ctx, o)
+	if !errors.As(err, &fe) || err.Error() != want {
+		t.Fatalf("apply: %v, want %q", err, want)
+	}
+	if e.fake.Applies() != applies || e.fake.Attempts() != applies {
+		t.Errorf("apply wrote to the kernel: %d applies, %d attempts, want %d", e.fake.Applies(), e.fake.Attempts(), applies)
+	}
+	if got := observeTable(t, e.fake, "filter"); got != before {
+		t.Errorf("the operator's table changed:\n%s\nwas:\n%s", got, before)
+	}
+	if res == nil || res.Record == nil || res.Record.LastApplied != nil {
+		t.Fatalf("apply result: %+v; want the record without last_applied", res)
+	}
+	rec, err := state.Load(e.stateDir, "filter", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.LastApplied != nil || rec.LastAttempt == nil || rec.LastAttempt.Result != state.Failed || rec.LastAttempt.Error != want {
+		t.Errorf("state: last_applied %+v, last_attempt %+v", rec.LastApplied, rec.LastAttempt)
+	}
+
+	// Our own table next to it is applied as usual, and the operator's stays as it was.
+	if res, err := Apply(ctx, e.opts()); err != nil || res.Result != state.Applied {
+		t.Fatalf("apply --table reconcile: %v", err)
+	}
+	if got := observeTable(t, e.fake, "filter"); got != before {
+		t.Errorf("applying table reconcile changed table filter:\n%s", got)
+	}
+}
+
+// Our own table is recognised without a state record (a lost state file), and a table with a
+// hand-added chain is ours while the record says we applied it (drift: apply heals it); the
+// same table without the record, or a record whose objects are all gone from the table (a
+// reboot, then the operator's table of the same name), is refused.
+func TestOwnTableRecognised(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	if _, err := Apply(ctx, e.opts()); err != nil {
+		t.Fatal(err)
+	}
+	applied := e.kernel(t)
+
+	// Lost state: our table is recognised by its names; nothing to do.
+	if err := os.RemoveAll(e.stateDir); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Apply(ctx, e.opts())
+	if err != nil || res.Result != state.NoChange {
+		t.Fatalf("apply after losing the state: %v, %+v", err, res)
+	}
+
+	// A chain added by hand with the record: drift, healed.
+	addMine := func() {
+		t.Helper()
+		if err := e.fake.Edit(nft.DefaultTable, func(rs *nft.Ruleset) {
+			rs.Chains = append(rs.Chains, &nft.Chain{Name: "mine", Rules: []*nft.Rule{{Verdict: nft.Verdict{Kind: nft.Accept}}}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addMine()
+	res, err = Apply(ctx, e.opts())
+	if err != nil || res.Result != state.Applied || e.kernel(t) != applied {
+		t.Fatalf("heal of a hand-added chain: %v, result %v\n%s", err, res.Result, e.kernel(t))
+	}
+
+	// The same without a record: the table could be anybody's.
+	addMine()
+	drifted := e.kernel(t)
+	if err := os.RemoveAll(e.stateDir); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Apply(ctx, e.opts())
+	var fe *ForeignTableError
+	if !errors.As(err, &fe) || fe.Kind != "chain" || fe.Name != "mine" {
+		t.Fatalf("hand-added chain without a record: %v, want a foreign chain \"mine\"", err)
+	}
+	if e.kernel(t) != drifted {
+		t.Errorf("a refused apply changed the kernel")
+	}
+
+	// A record of our table, but the kernel holds the operator's table of that name.
+	e.fake.Delete(nft.DefaultTable)
+	if _, err := Apply(ctx, e.opts()); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.Delete(nft.DefaultTable)
+	if err := e.fake.Apply(ctx, operatorTable(nft.DefaultTable)); err != nil {
+		t.Fatal(err)
+	}
+	before := e.kernel(t)
+	if _, err := Apply(ctx, e.opts()); !errors.As(err, &fe) || fe.Name != "input" {
+		t.Fatalf("operator's table under a record of ours: %v", err)
+	}
+	if e.kernel(t) != before {
+		t.Errorf("a refused apply changed the kernel")
+	}
+}
+
+// foreignTable's rule, object by object: names and kinds compile produces, an empty table,
+// a name of the wrong kind, and the record's objects.
+func TestForeignTableRule(t *testing.T) {
+	v4 := &nft.Set{Name: "tag-v4-WEB", Type: nft.SetIPv4}
+	ours := &nft.Ruleset{Table: "t",
+		Chains: []*nft.Chain{{Name: "forward-from", Base: &nft.BaseChain{Hook: nft.HookForward}}, {Name: "from-web-1"}, {Name: "profile-in-WEB"}, {Name: "shared-host-early"}},
+		Sets:   []*nft.Set{v4}, Maps: []*nft.Map{{Name: "dispatch-from"}}}
+	applied := &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "forward-from"}}}
+	withRec := &state.Record{LastApplied: &state.LastApplied{Model: applied}}
+	for _, c := range []struct {
+		name     string
+		rs       *nft.Ruleset
+		rec      *state.Record
+		kind, at string // "" = ours
+	}{
+		{"absent", nil, nil, "", ""},
+		{"empty", &nft.Ruleset{Table: "t"}, nil, "", ""},
+		{"ours", ours, nil, "", ""},
+		{"operator", operatorTable("t"), nil, "chain", "input"},
+		{"operator with a record", operatorTable("t"), withRec, "chain", "input"},
+		{"set with a chain's name", &nft.Ruleset{Table: "t", Sets: []*nft.Set{{Name: "forward-from", Type: nft.SetIPv4}}}, nil, "set", "forward-from"},
+		{"map with a tag's name", &nft.Ruleset{Table: "t", Maps: []*nft.Map{{Name: "tag-v4-WEB"}}}, nil, "map", "tag-v4-WEB"},
+		{"chain with a map's name", &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "dispatch-to"}}}, nil, "chain", "dispatch-to"},
+		{"bare prefix", &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "from-"}}}, nil, "chain", "from-"},
+		{"hand-added set, with a record", &nft.Ruleset{Table: "t", Chains: ours.Chains, Sets: []*nft.Set{{Name: "blocked", Type: nft.SetIPv4}}}, withRec, "", ""},
+		{"hand-added set, no record", &nft.Ruleset{Table: "t", Chains: ours.Chains, Sets: []*nft.Set{{Name: "blocked", Type: nft.SetIPv4}}}, nil, "set", "blocked"},
+		{"record, but none of its objects", &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "from-x"}, {Name: "mine"}}}, withRec, "chain", "mine"},
+		{"record without a model", &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "forward-from"}, {Name: "mine"}}}, &state.Record{LastApplied: &state.LastApplied{}}, "chain", "mine"},
+	} {
+		err := foreignTable("t", c.rs, c.rec)
+		var fe *ForeignTableError
+		switch {
+		case c.kind == "" && err != nil:
+			t.Errorf("%s: %v, want ours", c.name, err)
+		case c.kind != "" && (!errors.As(err, &fe) || fe.Kind != c.kind || fe.Name != c.at):
+			t.Errorf("%s: %v, want foreign %s %q", c.name, err, c.kind, c.at)
+		}
+	}
+}
+
+// Watch reports a foreign table once and does not retry it by itself; the next trigger
+// checks again.
+func TestWatchDoesNotRetryForeignTable(t *testing.T) {
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	passes := make(chan struct{}, 100)
+	sig := make(chan struct{})
+	m := NewMetrics()
+	pass := func(context.Context, bool) (*PassOutcome, error) {
+		passes <- struct{}{}
+		return nil, &Error{StageName: "observe", Reason: "foreign-table", Err: fmt.Errorf("wrapped: %w", &ForeignTableError{Table: "filter", Kind: "chain", Name: "input"})}
+	}
+	startWatch(t, WatchOptions{Pass: pass, Interval: time.Hour, MaxBackoff: 100 * time.Millisecond, Signals: sig, Metrics: m,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	<-passes
+	select {
+	case <-passes:
+		t.Fatal("watch retried a foreign table by itself")
+	case <-time.After(1500 * time.Millisecond): // a transient failure is retried after 1s
+	}
+	sig <- struct{}{}
+	select {
+	case <-passes:
+	case <-time.After(2 * time.Second):
+		t.Fatal("a signal did not run a pass")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := testutil.ToFloat64(m.errors.WithLabelValues("observe", "foreign-table")); got != 2 {
+		t.Errorf("errors counted = %v, want 2", got)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "was not made by reconcile"); n != 1 {
+		t.Errorf("the refusal was logged %d times, want once:\n%s", n, out)
+	}
+	if strings.Contains(out, "retry_in") {
+		t.Errorf("a retry was scheduled:\n%s", out)
+	}
+}
+
+// syncWriter serialises writes (the watch loop logs from its own goroutine).
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
