@@ -302,8 +302,9 @@ type ApplyResult struct {
 // Apply validates and compiles the repository and, when the kernel differs from the desired
 // ruleset, replaces the table in one transaction; then it records the pass in the state.
 // When nothing differs nothing is written to the kernel (a "no-change" attempt is recorded).
-// On any error the kernel is unchanged, LastApplied is unchanged, and LastAttempt records the
-// failure.
+// A table of that name that reconcile did not make is never replaced: Apply returns an *Error
+// wrapping a *ForeignTableError (see Plan). On any error the kernel is unchanged, LastApplied
+// is unchanged, and LastAttempt records the failure.
 func Apply(ctx context.Context, o Options) (*ApplyResult, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
@@ -402,7 +403,9 @@ func Apply(ctx context.Context, o Options) (*ApplyResult, error) {
 // failAttempt records a failed attempt (keeping LastApplied) and returns err, joined with
 // the error of saving the record if that failed too.
 func failAttempt(o Options, rec *state.Record, a state.Attempt, err error) error {
-	o.Logger.Warn("apply failed; the kernel is unchanged", "revision", a.Revision, "err", err)
+	// Debug, not Warn: the caller reports err (the CLI on stderr, the watch loop in its log);
+	// a warning here would print the same problem twice.
+	o.Logger.Debug("apply failed; the kernel is unchanged", "revision", a.Revision, "err", err)
 	rec.AddAttempt(a)
 	if serr := state.Save(o.StateDir, rec); serr != nil {
 		return errors.Join(err, stageErr("state", "save", serr))
