@@ -94,12 +94,20 @@ func TestForeignTableRefused(t *testing.T) {
 		t.Errorf("state: last_applied %+v, last_attempt %+v", rec.LastApplied, rec.LastAttempt)
 	}
 
+	st, err := Status(ctx, o)
+	if err != nil || st.Foreign == nil || st.Foreign.Error() != want || !st.TableExists || st.InSync() {
+		t.Errorf("status: %v, %+v", err, st)
+	}
+
 	// Our own table next to it is applied as usual, and the operator's stays as it was.
 	if res, err := Apply(ctx, e.opts()); err != nil || res.Result != state.Applied {
 		t.Fatalf("apply --table reconcile: %v", err)
 	}
 	if got := observeTable(t, e.fake, "filter"); got != before {
 		t.Errorf("applying table reconcile changed table filter:\n%s", got)
+	}
+	if st, err := Status(ctx, e.opts()); err != nil || st.Foreign != nil || !st.InSync() {
+		t.Errorf("status of our own table: %v, %+v", err, st)
 	}
 }
 

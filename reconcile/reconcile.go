@@ -430,6 +430,9 @@ type StatusResult struct {
 	TableExists bool
 	// Drift is the kernel's difference from the last applied ruleset (nil: never applied).
 	Drift *plan.Plan
+	// Foreign is set when the table exists and reconcile did not make it: apply would refuse
+	// it (nil: the table is reconcile's, or absent).
+	Foreign *ForeignTableError
 }
 
 // InSync reports whether a ruleset was applied and the kernel still holds exactly it.
@@ -483,6 +486,10 @@ func Status(ctx context.Context, o Options) (*StatusResult, error) {
 		return nil, stageErr("observe", "error", fmt.Errorf("read table inet %q: %w", o.Table, err))
 	}
 	res.TableExists = observed != nil
+	var fe *ForeignTableError
+	if errors.As(foreignTable(o.Table, observed, rec), &fe) {
+		res.Foreign = fe
+	}
 	if rec.LastApplied != nil && rec.LastApplied.Model != nil {
 		res.Drift = plan.Drift(rec.LastApplied.Model, observed)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -69,6 +70,18 @@ func TestKernelForeignTableLeftAlone(t *testing.T) {
 	if code != 1 || out != "" || errOut != reason+"; nothing was changed\n" {
 		t.Errorf("apply --table filter: exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
+	out, errOut, code = run("status", "--table", "filter", "--detailed-exitcode")
+	if code != 2 || errOut != "" || !strings.Contains(out, "\n\nNot in sync: "+strings.TrimPrefix(reason, "reconcile: ")+".\n") {
+		t.Errorf("status --table filter: exit %d\n%s%s", code, out, errOut)
+	}
+	out, _, code = run("status", "--table", "filter", "-o", "json")
+	var st struct {
+		Foreign     string `json:"foreign"`
+		TableExists bool   `json:"table_exists"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 || st.Foreign != strings.TrimPrefix(reason, "reconcile: ") || !st.TableExists {
+		t.Errorf("status --table filter -o json: exit %d, %v\n%s", code, err, out)
+	}
 	if got := nftIn("-a", "list", "ruleset"); got != ruleset {
 		t.Fatalf("the namespace's ruleset changed:\n%s\nwas:\n%s", got, ruleset)
 	}
@@ -79,6 +92,9 @@ func TestKernelForeignTableLeftAlone(t *testing.T) {
 	}
 	if got := nftIn("-a", "list", "table", "inet", "filter"); got != before {
 		t.Errorf("apply of table reconcile changed table filter:\n%s", got)
+	}
+	if out, _, code = run("status", "-o", "json"); code != 0 || strings.Contains(out, `"foreign"`) || !strings.Contains(out, `"in_sync": true`) {
+		t.Errorf("status of our own table: exit %d\n%s", code, out)
 	}
 	// A change of the repository replaces our own table.
 	testenv.WriteFiles(t, repo, map[string]string{"profiles/WEB.yaml": "id: WEB\ntags: [WEB, APP_7890]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [8443]\noutbound_rules:\n  - action: allow\n"})

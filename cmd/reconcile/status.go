@@ -96,6 +96,8 @@ func writeStatusText(w io.Writer, g *globals, st *reconcile.StatusResult) error 
 	}
 	b.WriteString("\n")
 	switch {
+	case st.Foreign != nil:
+		fmt.Fprintf(&b, "Not in sync: %s.\n", st.Foreign)
 	case st.LastApplied == nil && st.TableExists:
 		b.WriteString("Not in sync: reconcile has not applied this table here, but it exists.\n")
 	case st.LastApplied == nil:
@@ -138,6 +140,8 @@ type statusOut struct {
 	SourceError string          `json:"source_error,omitempty"`
 	UpToDate    bool            `json:"up_to_date"`
 	Drift       *plan.Plan      `json:"drift"`
+	// Foreign says why the table is not reconcile's (absent when it is, or does not exist).
+	Foreign string `json:"foreign,omitempty"`
 }
 
 // appliedOut is state.LastApplied without the model.
@@ -155,6 +159,9 @@ func statusJSON(g *globals, st *reconcile.StatusResult) statusOut {
 		Table: st.Table, Netns: st.Netns, Host: g.host, InSync: st.InSync(), TableExists: st.TableExists,
 		SourceHead:  st.SourceHead,
 		SourceError: st.SourceError, UpToDate: st.UpToDate(), Drift: st.Drift,
+	}
+	if st.Foreign != nil {
+		out.Foreign = st.Foreign.Error()
 	}
 	// Digests read "sha256:<hex>" everywhere in the JSON (as in apply's and in last_applied),
 	// so that a machine can compare an attempt's digest with the applied one.
