@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 )
 
 // fileStart is the position of an error about a whole file (every error has a position).
@@ -180,9 +182,22 @@ func (x *crossFile) endpointConflicts() map[int]bool {
 	dupID := map[int]bool{}
 	type hostIf struct{ host, ifname string }
 	ifaces := map[hostIf]*Endpoint{}
+	// hosts maps a host name in lower case to the first endpoint naming it: host names
+	// compare as written, so "NODE-1" next to "node-1" would be two hosts, one of them
+	// (probably) enforcing nothing.
+	hosts := map[string]*Endpoint{}
 	for i, ep := range x.eps {
 		e := ep.e
 		c := &checker{path: e.Path, errs: x.errs, fp: ep.fp, base: e.Pos}
+		if e.Host != "" && limits.CheckHostName(e.Host) == nil {
+			k := strings.ToLower(e.Host)
+			if first, ok := hosts[k]; !ok {
+				hosts[k] = e
+			} else if first.Host != e.Host {
+				c.errf("host", "host: %q differs from %q (endpoint %q, %s:%d) only in case: host names compare as written; write one spelling",
+					e.Host, first.Host, first.ID, first.Path, first.Pos.Line)
+			}
+		}
 		if e.ID != "" {
 			if first, dup := ids[e.ID]; dup {
 				c.errf("id", "id: endpoint %q is defined twice: also at %s:%d", e.ID, first.Path, first.Pos.Line)
