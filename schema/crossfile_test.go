@@ -376,6 +376,48 @@ var crossCases = []struct {
 			`tests/b.yaml:3:12: name: test "web" is defined twice: also at tests/a.yaml:2 (names identify tests in the results)`,
 		},
 	},
+	// ---- one root cause, one error: an endpoint whose id is invalid ----
+	{
+		// The test names the endpoint by the id that was meant: its references are counted
+		// once on the file, not reported one by one as unknown.
+		name: "endpoint id with a bad character, referenced by tests",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n" + ep(`"web 1"`, "h", "a", "") + ep("app-1", "h", "b", ""),
+			"tests/t.yaml": "tests:\n" +
+				"  - {from: app-1, to: web-1, protocol: tcp, port: 80, expect: allow}\n" +
+				"  - {from: web-1, to: app-1, protocol: tcp, port: 80, expect: deny}\n" +
+				"  - {from: app-1, to: nowhere, protocol: tcp, port: 80, expect: deny}\n",
+		},
+		want: []string{
+			`endpoints/e.yaml:1:1: 3 references from tests/t.yaml to endpoint ids not found ("nowhere", "web-1") were not checked: the file has errors and may define them`,
+			`endpoints/e.yaml:2:10: id: "web 1" is not a valid id: use letters, digits, '.', '_' and '-'`,
+		},
+	},
+	{
+		name: "endpoint id over 64 bytes, referenced by tests",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n" + ep("web-1"+strings.Repeat("x", 70), "h", "a", ""),
+			"tests/t.yaml": "tests:\n" +
+				"  - {from: 198.18.0.1, to: web-1, protocol: tcp, port: 80, expect: allow}\n" +
+				"  - {from: 198.18.0.1, to: web-1, protocol: tcp, port: 443, expect: allow}\n",
+		},
+		want: []string{
+			`endpoints/e.yaml:1:1: 2 references from tests/t.yaml to endpoint ids not found ("web-1") were not checked: the file has errors and may define them`,
+			`endpoints/e.yaml:2:10: id: "web-1` + strings.Repeat("x", 59) + `…" is 75 bytes; ids are at most 64 (they name nft chains and comments)`,
+		},
+	},
+	{
+		// "ID" is reported once, as a misspelling; "id is required" is not added.
+		name: "endpoint id key in the wrong case, referenced by tests",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - {ID: web-1, host: h, interface: a}\n",
+			"tests/t.yaml":     "tests:\n  - {from: 198.18.0.1, to: web-1, protocol: tcp, port: 80, expect: allow}\n",
+		},
+		want: []string{
+			`endpoints/e.yaml:1:1: 1 reference from tests/t.yaml to endpoint ids not found ("web-1") was not checked: the file has errors and may define them`,
+			`endpoints/e.yaml:2:6: unknown key "ID" in an endpoint (did you mean "id"?)`,
+		},
+	},
 }
 
 func TestCrossFileErrors(t *testing.T) {
