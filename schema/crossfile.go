@@ -177,9 +177,24 @@ func (x *crossFile) caseCollisions(paths []string) {
 // endpointConflicts reports endpoint ids defined twice and interfaces used twice on a host. It
 // returns the indexes (in x.eps) of the endpoints reported as second definitions of an id,
 // which the later checks of conflicts leave out.
+//
+// A file all of whose endpoints (two or more) are defined in other files already is reported
+// once, on its first endpoint, as a probable copy (a backup or an editor's copy of a file):
+// one mistake, one error, instead of one per endpoint.
 func (x *crossFile) endpointConflicts() map[int]bool {
 	ids := map[string]*Endpoint{}
 	dupID := map[int]bool{}
+	copies := wholeCopies(len(x.eps), func(i int) (string, string) { return x.eps[i].e.Path, x.eps[i].e.ID })
+	for i, ep := range x.eps {
+		if others, ok := copies[i]; ok {
+			dupID[i] = true
+			if others != "" {
+				e := ep.e
+				c := &checker{path: e.Path, errs: x.errs, fp: ep.fp, base: e.Pos}
+				c.errf("id", "id: all %d endpoints of this file are defined in %s too (is one file a copy?): keep one definition of each", countIn(x.eps, e.Path), others)
+			}
+		}
+	}
 	type hostIf struct{ host, ifname string }
 	ifaces := map[hostIf]*Endpoint{}
 	// hosts maps a host name in lower case to the first endpoint naming it: host names
@@ -197,6 +212,9 @@ func (x *crossFile) endpointConflicts() map[int]bool {
 				c.errf("host", "host: %q differs from %q (endpoint %q, %s:%d) only in case: host names compare as written; write one spelling",
 					e.Host, first.Host, first.ID, first.Path, first.Pos.Line)
 			}
+		}
+		if _, ok := copies[i]; ok {
+			continue // reported once for the file
 		}
 		if e.ID != "" {
 			if first, dup := ids[e.ID]; dup {
@@ -216,6 +234,68 @@ func (x *crossFile) endpointConflicts() map[int]bool {
 		}
 	}
 	return dupID
+}
+
+// wholeCopies finds the files whose items (two or more, in repository order: path(i) and
+// key(i) of item i, "" for an item without a key) all have keys that items of other files
+// had before them. It returns, for every item of such a file, "" except for the file's first
+// item, which gets the list of those other files.
+func wholeCopies(n int, item func(i int) (path, key string)) map[int]string {
+	firstFile := map[string]string{} // key -> path of its first item
+	type file struct {
+		items  []int
+		copied bool
+		others map[string]bool
+	}
+	files := map[string]*file{}
+	var order []string
+	for i := 0; i < n; i++ {
+		p, k := item(i)
+		f := files[p]
+		if f == nil {
+			f = &file{copied: true, others: map[string]bool{}}
+			files[p] = f
+			order = append(order, p)
+		}
+		f.items = append(f.items, i)
+		first, seen := firstFile[k]
+		switch {
+		case k == "":
+			f.copied = false
+		case !seen:
+			firstFile[k] = p
+			f.copied = false
+		case first == p:
+			f.copied = false
+		default:
+			f.others[first] = true
+		}
+	}
+	out := map[int]string{}
+	for _, p := range order {
+		f := files[p]
+		if !f.copied || len(f.items) < 2 {
+			continue
+		}
+		for j, i := range f.items {
+			out[i] = ""
+			if j == 0 {
+				out[i] = listOf(f.others, false)
+			}
+		}
+	}
+	return out
+}
+
+// countIn counts the endpoints of file p.
+func countIn(eps []epAt, p string) int {
+	n := 0
+	for _, ep := range eps {
+		if ep.e.Path == p {
+			n++
+		}
+	}
+	return n
 }
 
 // refs collects the references that could not be checked against one broken file.
@@ -344,10 +424,27 @@ func (x *crossFile) testRefs() {
 
 // testNames reports two tests with one name: `reconcile test` names a test by its name in
 // its PASS and FAIL lines, so a duplicate makes a failure ambiguous.
+//
+// A file all of whose tests (two or more) are named as tests of other files already is
+// reported once, on its first test, as a probable copy.
 func (x *crossFile) testNames() {
 	first := map[string]*Expectation{}
-	for _, t := range x.tests {
+	copies := wholeCopies(len(x.tests), func(i int) (string, string) { return x.tests[i].x.Path, x.tests[i].x.Name })
+	for i, t := range x.tests {
 		e := t.x
+		if others, ok := copies[i]; ok {
+			if others != "" {
+				n := 0
+				for _, u := range x.tests {
+					if u.x.Path == e.Path {
+						n++
+					}
+				}
+				c := &checker{path: e.Path, errs: x.errs, fp: t.fp, base: e.Pos}
+				c.errf("name", "name: all %d tests of this file are named as tests in %s (is one file a copy?): keep one test of each name", n, others)
+			}
+			continue
+		}
 		if e.Name == "" {
 			continue
 		}

@@ -418,6 +418,38 @@ var crossCases = []struct {
 			`endpoints/e.yaml:2:6: unknown key "ID" in an endpoint (did you mean "id"?)`,
 		},
 	},
+	// ---- one root cause, one error: a copy of a whole file ----
+	{
+		// Every endpoint of b.yaml and c.yaml is in a.yaml: one line per copied file, on its
+		// first endpoint, and no address or interface conflicts; d.yaml copies only one of its
+		// two endpoints, which is reported as itself.
+		name: "copies of an endpoints file",
+		files: map[string]string{
+			"endpoints/a.yaml": "endpoints:\n" + ep("web-1", "h", "w1", "ipv4_nets: [198.18.1.1/32]") + ep("web-2", "h", "w2", "ipv4_nets: [198.18.1.2/32]"),
+			"endpoints/b.yaml": "endpoints:\n" + ep("web-2", "h", "w2", "ipv4_nets: [198.18.1.2/32]") + ep("web-1", "h", "w1", "ipv4_nets: [198.18.1.1/32]"),
+			"endpoints/c.yaml": "endpoints:\n" + ep("web-1", "h", "w1", "ipv4_nets: [198.18.1.1/32]") + ep("web-2", "h", "w2", "ipv4_nets: [198.18.1.2/32]"),
+			"endpoints/d.yaml": "endpoints:\n" + ep("web-1", "h", "x1", "") + ep("web-3", "h", "x3", ""),
+		},
+		want: []string{
+			`endpoints/b.yaml:2:10: id: all 2 endpoints of this file are defined in endpoints/a.yaml too (is one file a copy?): keep one definition of each`,
+			`endpoints/c.yaml:2:10: id: all 2 endpoints of this file are defined in endpoints/a.yaml too (is one file a copy?): keep one definition of each`,
+			`endpoints/d.yaml:2:10: id: endpoint "web-1" is defined twice: also at endpoints/a.yaml:2`,
+		},
+	},
+	{
+		name: "copy of a tests file",
+		files: map[string]string{
+			"tests/a.yaml": "tests:\n" +
+				"  - {name: one, from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 80, expect: allow}\n" +
+				"  - {name: two, from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 81, expect: allow}\n",
+			"tests/b.yaml": "tests:\n" +
+				"  - {name: two, from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 81, expect: allow}\n" +
+				"  - {name: one, from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 80, expect: allow}\n",
+		},
+		want: []string{
+			`tests/b.yaml:2:12: name: all 2 tests of this file are named as tests in tests/a.yaml (is one file a copy?): keep one test of each name`,
+		},
+	},
 }
 
 func TestCrossFileErrors(t *testing.T) {
