@@ -186,12 +186,12 @@ func (x *crossFile) endpointConflicts() map[int]bool {
 	dupID := map[int]bool{}
 	copies := wholeCopies(len(x.eps), func(i int) (string, string) { return x.eps[i].e.Path, x.eps[i].e.ID })
 	for i, ep := range x.eps {
-		if others, ok := copies[i]; ok {
+		if cp, ok := copies[i]; ok {
 			dupID[i] = true
-			if others != "" {
+			if cp.first {
 				e := ep.e
 				c := &checker{path: e.Path, errs: x.errs, fp: ep.fp, base: e.Pos}
-				c.errf("id", "id: all %d endpoints of this file are defined in %s too (is one file a copy?): keep one definition of each", countIn(x.eps, e.Path), others)
+				c.errf("id", "id: all %d endpoints of this file are defined in %s too (is one file a copy?): keep one definition of each", cp.n, cp.others)
 			}
 		}
 	}
@@ -236,11 +236,17 @@ func (x *crossFile) endpointConflicts() map[int]bool {
 	return dupID
 }
 
+// fileCopy describes a file whose items all repeat items of other files (see wholeCopies).
+type fileCopy struct {
+	first  bool   // the file's first item, which carries the error
+	n      int    // how many items the file has
+	others string // the other files, as listOf renders them
+}
+
 // wholeCopies finds the files whose items (two or more, in repository order: path(i) and
 // key(i) of item i, "" for an item without a key) all have keys that items of other files
-// had before them. It returns, for every item of such a file, "" except for the file's first
-// item, which gets the list of those other files.
-func wholeCopies(n int, item func(i int) (path, key string)) map[int]string {
+// had before them. It returns an entry for every item of such a file. O(n).
+func wholeCopies(n int, item func(i int) (path, key string)) map[int]fileCopy {
 	firstFile := map[string]string{} // key -> path of its first item
 	type file struct {
 		items  []int
@@ -271,31 +277,18 @@ func wholeCopies(n int, item func(i int) (path, key string)) map[int]string {
 			f.others[first] = true
 		}
 	}
-	out := map[int]string{}
+	out := map[int]fileCopy{}
 	for _, p := range order {
 		f := files[p]
 		if !f.copied || len(f.items) < 2 {
 			continue
 		}
+		others := listOf(f.others, false)
 		for j, i := range f.items {
-			out[i] = ""
-			if j == 0 {
-				out[i] = listOf(f.others, false)
-			}
+			out[i] = fileCopy{first: j == 0, n: len(f.items), others: others}
 		}
 	}
 	return out
-}
-
-// countIn counts the endpoints of file p.
-func countIn(eps []epAt, p string) int {
-	n := 0
-	for _, ep := range eps {
-		if ep.e.Path == p {
-			n++
-		}
-	}
-	return n
 }
 
 // refs collects the references that could not be checked against one broken file.
@@ -432,16 +425,10 @@ func (x *crossFile) testNames() {
 	copies := wholeCopies(len(x.tests), func(i int) (string, string) { return x.tests[i].x.Path, x.tests[i].x.Name })
 	for i, t := range x.tests {
 		e := t.x
-		if others, ok := copies[i]; ok {
-			if others != "" {
-				n := 0
-				for _, u := range x.tests {
-					if u.x.Path == e.Path {
-						n++
-					}
-				}
+		if cp, ok := copies[i]; ok {
+			if cp.first {
 				c := &checker{path: e.Path, errs: x.errs, fp: t.fp, base: e.Pos}
-				c.errf("name", "name: all %d tests of this file are named as tests in %s (is one file a copy?): keep one test of each name", n, others)
+				c.errf("name", "name: all %d tests of this file are named as tests in %s (is one file a copy?): keep one test of each name", cp.n, cp.others)
 			}
 			continue
 		}
