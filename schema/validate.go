@@ -467,8 +467,9 @@ func (c *checker) expectation(x *Expectation) {
 // Besides each file's own rules it checks the files against each other (crossfile.go):
 // references (profile_ids to profiles/<ID>.*, tests' from and to to endpoint ids) and
 // conflicts (a profile in two files, an endpoint id twice, one interface of a host twice, two
-// endpoints claiming overlapping nets, SPEC §3; file names equal but for case; two tests of one
-// name). A reference into a file that could not be decoded is not reported as missing: that
+// endpoints claiming overlapping nets, SPEC §3; file names, and endpoints' host names, equal
+// but for case; two tests of one name; a whole file repeating another's endpoints or test
+// names is one error). A reference into a file that could not be decoded is not reported as missing: that
 // file gets one error (at 1:1) counting the references left unchecked.
 func Load(files map[string][]byte) (*Repository, Errors) { return LoadFiles(files, nil) }
 
