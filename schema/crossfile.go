@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 )
 
 // fileStart is the position of an error about a whole file (every error has a position).
@@ -175,14 +177,45 @@ func (x *crossFile) caseCollisions(paths []string) {
 // endpointConflicts reports endpoint ids defined twice and interfaces used twice on a host. It
 // returns the indexes (in x.eps) of the endpoints reported as second definitions of an id,
 // which the later checks of conflicts leave out.
+//
+// A file all of whose endpoints (two or more) are defined in other files already is reported
+// once, on its first endpoint, as a probable copy (a backup or an editor's copy of a file):
+// one mistake, one error, instead of one per endpoint.
 func (x *crossFile) endpointConflicts() map[int]bool {
 	ids := map[string]*Endpoint{}
 	dupID := map[int]bool{}
+	copies := wholeCopies(len(x.eps), func(i int) (string, string) { return x.eps[i].e.Path, x.eps[i].e.ID })
+	for i, ep := range x.eps {
+		if cp, ok := copies[i]; ok {
+			dupID[i] = true
+			if cp.first {
+				e := ep.e
+				c := &checker{path: e.Path, errs: x.errs, fp: ep.fp, base: e.Pos}
+				c.errf("id", "id: all %d endpoints of this file are defined in %s too (is one file a copy?): keep one definition of each", cp.n, cp.others)
+			}
+		}
+	}
 	type hostIf struct{ host, ifname string }
 	ifaces := map[hostIf]*Endpoint{}
+	// hosts maps a host name in lower case to the first endpoint naming it: host names
+	// compare as written, so "NODE-1" next to "node-1" would be two hosts, one of them
+	// (probably) enforcing nothing.
+	hosts := map[string]*Endpoint{}
 	for i, ep := range x.eps {
 		e := ep.e
 		c := &checker{path: e.Path, errs: x.errs, fp: ep.fp, base: e.Pos}
+		if e.Host != "" && limits.CheckHostName(e.Host) == nil {
+			k := strings.ToLower(e.Host)
+			if first, ok := hosts[k]; !ok {
+				hosts[k] = e
+			} else if first.Host != e.Host {
+				c.errf("host", "host: %q differs from %q (endpoint %q, %s:%d) only in case: host names compare as written; write one spelling",
+					e.Host, first.Host, first.ID, first.Path, first.Pos.Line)
+			}
+		}
+		if _, ok := copies[i]; ok {
+			continue // reported once for the file
+		}
 		if e.ID != "" {
 			if first, dup := ids[e.ID]; dup {
 				c.errf("id", "id: endpoint %q is defined twice: also at %s:%d", e.ID, first.Path, first.Pos.Line)
@@ -201,6 +234,61 @@ func (x *crossFile) endpointConflicts() map[int]bool {
 		}
 	}
 	return dupID
+}
+
+// fileCopy describes a file whose items all repeat items of other files (see wholeCopies).
+type fileCopy struct {
+	first  bool   // the file's first item, which carries the error
+	n      int    // how many items the file has
+	others string // the other files, as listOf renders them
+}
+
+// wholeCopies finds the files whose items (two or more, in repository order: path(i) and
+// key(i) of item i, "" for an item without a key) all have keys that items of other files
+// had before them. It returns an entry for every item of such a file. O(n).
+func wholeCopies(n int, item func(i int) (path, key string)) map[int]fileCopy {
+	firstFile := map[string]string{} // key -> path of its first item
+	type file struct {
+		items  []int
+		copied bool
+		others map[string]bool
+	}
+	files := map[string]*file{}
+	var order []string
+	for i := 0; i < n; i++ {
+		p, k := item(i)
+		f := files[p]
+		if f == nil {
+			f = &file{copied: true, others: map[string]bool{}}
+			files[p] = f
+			order = append(order, p)
+		}
+		f.items = append(f.items, i)
+		first, seen := firstFile[k]
+		switch {
+		case k == "":
+			f.copied = false
+		case !seen:
+			firstFile[k] = p
+			f.copied = false
+		case first == p:
+			f.copied = false
+		default:
+			f.others[first] = true
+		}
+	}
+	out := map[int]fileCopy{}
+	for _, p := range order {
+		f := files[p]
+		if !f.copied || len(f.items) < 2 {
+			continue
+		}
+		others := listOf(f.others, false)
+		for j, i := range f.items {
+			out[i] = fileCopy{first: j == 0, n: len(f.items), others: others}
+		}
+	}
+	return out
 }
 
 // refs collects the references that could not be checked against one broken file.
@@ -329,10 +417,21 @@ func (x *crossFile) testRefs() {
 
 // testNames reports two tests with one name: `reconcile test` names a test by its name in
 // its PASS and FAIL lines, so a duplicate makes a failure ambiguous.
+//
+// A file all of whose tests (two or more) are named as tests of other files already is
+// reported once, on its first test, as a probable copy.
 func (x *crossFile) testNames() {
 	first := map[string]*Expectation{}
-	for _, t := range x.tests {
+	copies := wholeCopies(len(x.tests), func(i int) (string, string) { return x.tests[i].x.Path, x.tests[i].x.Name })
+	for i, t := range x.tests {
 		e := t.x
+		if cp, ok := copies[i]; ok {
+			if cp.first {
+				c := &checker{path: e.Path, errs: x.errs, fp: t.fp, base: e.Pos}
+				c.errf("name", "name: all %d tests of this file are named as tests in %s (is one file a copy?): keep one test of each name", cp.n, cp.others)
+			}
+			continue
+		}
 		if e.Name == "" {
 			continue
 		}

@@ -376,6 +376,80 @@ var crossCases = []struct {
 			`tests/b.yaml:3:12: name: test "web" is defined twice: also at tests/a.yaml:2 (names identify tests in the results)`,
 		},
 	},
+	// ---- one root cause, one error: an endpoint whose id is invalid ----
+	{
+		// The test names the endpoint by the id that was meant: its references are counted
+		// once on the file, not reported one by one as unknown.
+		name: "endpoint id with a bad character, referenced by tests",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n" + ep(`"web 1"`, "h", "a", "") + ep("app-1", "h", "b", ""),
+			"tests/t.yaml": "tests:\n" +
+				"  - {from: app-1, to: web-1, protocol: tcp, port: 80, expect: allow}\n" +
+				"  - {from: web-1, to: app-1, protocol: tcp, port: 80, expect: deny}\n" +
+				"  - {from: app-1, to: nowhere, protocol: tcp, port: 80, expect: deny}\n",
+		},
+		want: []string{
+			`endpoints/e.yaml:1:1: 3 references from tests/t.yaml to endpoint ids not found ("nowhere", "web-1") were not checked: the file has errors and may define them`,
+			`endpoints/e.yaml:2:10: id: "web 1" is not a valid id: use letters, digits, '.', '_' and '-'`,
+		},
+	},
+	{
+		name: "endpoint id over 64 bytes, referenced by tests",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n" + ep("web-1"+strings.Repeat("x", 70), "h", "a", ""),
+			"tests/t.yaml": "tests:\n" +
+				"  - {from: 198.18.0.1, to: web-1, protocol: tcp, port: 80, expect: allow}\n" +
+				"  - {from: 198.18.0.1, to: web-1, protocol: tcp, port: 443, expect: allow}\n",
+		},
+		want: []string{
+			`endpoints/e.yaml:1:1: 2 references from tests/t.yaml to endpoint ids not found ("web-1") were not checked: the file has errors and may define them`,
+			`endpoints/e.yaml:2:10: id: "web-1` + strings.Repeat("x", 59) + `…" is 75 bytes; ids are at most 64 (they name nft chains and comments)`,
+		},
+	},
+	{
+		// "ID" is reported once, as a misspelling; "id is required" is not added.
+		name: "endpoint id key in the wrong case, referenced by tests",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - {ID: web-1, host: h, interface: a}\n",
+			"tests/t.yaml":     "tests:\n  - {from: 198.18.0.1, to: web-1, protocol: tcp, port: 80, expect: allow}\n",
+		},
+		want: []string{
+			`endpoints/e.yaml:1:1: 1 reference from tests/t.yaml to endpoint ids not found ("web-1") was not checked: the file has errors and may define them`,
+			`endpoints/e.yaml:2:6: unknown key "ID" in an endpoint (did you mean "id"?)`,
+		},
+	},
+	// ---- one root cause, one error: a copy of a whole file ----
+	{
+		// Every endpoint of b.yaml and c.yaml is in a.yaml: one line per copied file, on its
+		// first endpoint, and no address or interface conflicts; d.yaml copies only one of its
+		// two endpoints, which is reported as itself.
+		name: "copies of an endpoints file",
+		files: map[string]string{
+			"endpoints/a.yaml": "endpoints:\n" + ep("web-1", "h", "w1", "ipv4_nets: [198.18.1.1/32]") + ep("web-2", "h", "w2", "ipv4_nets: [198.18.1.2/32]"),
+			"endpoints/b.yaml": "endpoints:\n" + ep("web-2", "h", "w2", "ipv4_nets: [198.18.1.2/32]") + ep("web-1", "h", "w1", "ipv4_nets: [198.18.1.1/32]"),
+			"endpoints/c.yaml": "endpoints:\n" + ep("web-1", "h", "w1", "ipv4_nets: [198.18.1.1/32]") + ep("web-2", "h", "w2", "ipv4_nets: [198.18.1.2/32]"),
+			"endpoints/d.yaml": "endpoints:\n" + ep("web-1", "h", "x1", "") + ep("web-3", "h", "x3", ""),
+		},
+		want: []string{
+			`endpoints/b.yaml:2:10: id: all 2 endpoints of this file are defined in endpoints/a.yaml too (is one file a copy?): keep one definition of each`,
+			`endpoints/c.yaml:2:10: id: all 2 endpoints of this file are defined in endpoints/a.yaml too (is one file a copy?): keep one definition of each`,
+			`endpoints/d.yaml:2:10: id: endpoint "web-1" is defined twice: also at endpoints/a.yaml:2`,
+		},
+	},
+	{
+		name: "copy of a tests file",
+		files: map[string]string{
+			"tests/a.yaml": "tests:\n" +
+				"  - {name: one, from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 80, expect: allow}\n" +
+				"  - {name: two, from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 81, expect: allow}\n",
+			"tests/b.yaml": "tests:\n" +
+				"  - {name: two, from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 81, expect: allow}\n" +
+				"  - {name: one, from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 80, expect: allow}\n",
+		},
+		want: []string{
+			`tests/b.yaml:2:12: name: all 2 tests of this file are named as tests in tests/a.yaml (is one file a copy?): keep one test of each name`,
+		},
+	},
 }
 
 func TestCrossFileErrors(t *testing.T) {

@@ -301,11 +301,21 @@ func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[str
 	if fp == nil {
 		fp = fieldPos{}
 	}
-	for _, kv := range d.pairs(n, what, 0) {
+	pairs := d.pairs(n, what, 0)
+	present := make(map[string]bool, len(pairs))
+	for _, kv := range pairs {
+		present[kv[0].Value] = true
+	}
+	for _, kv := range pairs {
 		k, v := kv[0], kv[1]
 		set, ok := fields[k.Value]
 		if !ok {
-			d.unknownKey(k, what, fields)
+			// A key reported as a misspelling of a known key that is absent ("ID" for
+			// "id") stands for that key: it is not also reported as missing, nor are
+			// checks that depend on it made.
+			if meant := d.unknownKey(k, what, fields); meant != "" && !present[meant] {
+				fp[badKey(meant)] = posOf(k)
+			}
 			continue
 		}
 		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
@@ -377,7 +387,9 @@ func (d *decoder) pairs(n *yaml.Node, what string, depth int) [][2]*yaml.Node {
 // badKey is the fieldPos key marking a field whose value decoding already reported.
 func badKey(field string) string { return "\x00bad:" + field }
 
-func (d *decoder) unknownKey(k *yaml.Node, what string, fields map[string]setter) {
+// unknownKey reports an unknown key, with the known key it most likely misspells when there
+// is one, and returns that key ("" if none).
+func (d *decoder) unknownKey(k *yaml.Node, what string, fields map[string]setter) string {
 	best, bestDist := "", 3
 	names := make([]string, 0, len(fields))
 	for name := range fields {
@@ -391,13 +403,14 @@ func (d *decoder) unknownKey(k *yaml.Node, what string, fields map[string]setter
 	}
 	if best != "" {
 		d.errf(k, "unknown key %q in %s (did you mean %q?)", k.Value, what, best)
-		return
+		return best
 	}
 	if len(names) > 8 {
 		d.errf(k, "unknown key %q in %s", k.Value, what)
-		return
+		return ""
 	}
 	d.errf(k, "unknown key %q in %s; known keys: %s", k.Value, what, strings.Join(names, ", "))
+	return ""
 }
 
 // editDistance is the Levenshtein distance of two short strings.
@@ -868,7 +881,9 @@ func DecodeRules(path string, data []byte) (id string, hasID bool, inbound, outb
 	})
 	if m != nil {
 		for _, k := range []string{"inbound_rules", "outbound_rules"} {
-			if _, ok := fp[k]; !ok {
+			_, ok := fp[k]
+			_, meant := fp[badKey(k)] // a misspelling of k was reported
+			if !ok && !meant {
 				d.errf(m, "%s: missing (write [] for none)", k)
 			}
 		}

@@ -80,6 +80,8 @@ func TestDecodeRules(t *testing.T) {
 	}{
 		{"no id is fine", `{"inbound_rules": [], "outbound_rules": []}`, ""},
 		{"missing lists", `{"id": "APP"}`, "stdin:1:1: inbound_rules: missing (write [] for none)\nstdin:1:1: outbound_rules: missing (write [] for none)"},
+		// A misspelt list is reported once, not also as missing.
+		{"misspelt list", `{"inbound_rule": [], "Outbound_Rules": []}`, "stdin:1:2: unknown key \"inbound_rule\" in a rules object (did you mean \"inbound_rules\"?)\nstdin:1:22: unknown key \"Outbound_Rules\" in a rules object (did you mean \"outbound_rules\"?)"},
 		{"unknown key", `{"inbound_rules": [], "outbound_rules": [], "tags": []}`, `stdin:1:45: unknown key "tags" in a rules object; known keys: id, inbound_rules, outbound_rules`},
 		{"bad rule", "{\"inbound_rules\": [{\"action\": \"allow\", \"dst_ports\": [\"80\"]}],\n \"outbound_rules\": []}", `stdin:1:54: dst_ports: "80" is a string; write ports as integers or "a:b" ranges`},
 		{"bad id", `{"id": "A B", "inbound_rules": [], "outbound_rules": []}`, `stdin:1:8: id: "A B" is not a valid id: use letters, digits, '.', '_' and '-'`},

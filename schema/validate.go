@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"regexp"
 	"sort"
 	"strconv"
@@ -35,6 +36,14 @@ func idTooLong(field, v, what, uses string) string {
 // quoted interface name ('*' would be a wildcard, '"' and '\' cannot be written) and that
 // Linux accepts.
 var ifnameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// MappedAddrMessage is the message for an IPv4-mapped IPv6 address (::ffff:a.b.c.d) where an
+// address is expected (tests' from and to, `explain --from/--to`): field names the field, s is
+// the address as written and a is it parsed. Such an address is refused as the repository's
+// nets refuse it: an IPv6 packet from it is no IPv4 packet, and anti-spoofing drops it.
+func MappedAddrMessage(field, s string, a netip.Addr) string {
+	return fmt.Sprintf("%s: %q is an IPv4-mapped IPv6 address: write it as IPv4 (%s)", field, s, a.Unmap())
+}
 
 // checker reports semantic problems of one object, at the positions recorded while decoding.
 type checker struct {
@@ -330,6 +339,10 @@ func (c *checker) endpoint(e *Endpoint) {
 		c.errf("host", "host is required (the host that enforces the endpoint)")
 	case e.Host == "":
 		c.errf("host", "host: must not be empty")
+	default:
+		if err := limits.CheckHostName(e.Host); err != nil {
+			c.errf("host", "host: %v", err)
+		}
 	}
 	switch {
 	case e.Interface == "" && c.missing("interface"):
@@ -347,8 +360,13 @@ func (c *checker) endpoint(e *Endpoint) {
 		c.errf("mac", "mac: must not be empty (leave the key out for no source MAC check)")
 	}
 	if e.MAC != "" {
-		if hw, err := net.ParseMAC(e.MAC); err != nil || len(hw) != 6 {
+		switch hw, err := net.ParseMAC(e.MAC); {
+		case err != nil || len(hw) != 6:
 			c.errf("mac", "mac: %q is not a 48-bit MAC address (write ee:ee:ee:ee:ee:ee)", e.MAC)
+		case hw[0]&1 != 0:
+			// IEEE 802: the I/G bit (least significant bit of the first octet) marks a
+			// group address; a frame's source address is never one.
+			c.errf("mac", "mac: %q is a broadcast or multicast address (the first octet is odd), never the source of a frame: write the endpoint's own MAC", e.MAC)
 		}
 	}
 	switch e.State {
@@ -391,6 +409,10 @@ func (c *checker) expectation(x *Expectation) {
 			c.errf(f.key, "%s is required (an endpoint id or an IP address)", f.key)
 		case f.v == "":
 			c.errf(f.key, "%s: must not be empty (an endpoint id or an IP address)", f.key)
+		default:
+			if a, err := netip.ParseAddr(f.v); err == nil && a.Is4In6() {
+				c.errf(f.key, "%s", MappedAddrMessage(f.key, f.v, a))
+			}
 		}
 	}
 	p := Protocol(x.Protocol)
@@ -445,8 +467,9 @@ func (c *checker) expectation(x *Expectation) {
 // Besides each file's own rules it checks the files against each other (crossfile.go):
 // references (profile_ids to profiles/<ID>.*, tests' from and to to endpoint ids) and
 // conflicts (a profile in two files, an endpoint id twice, one interface of a host twice, two
-// endpoints claiming overlapping nets, SPEC §3; file names equal but for case; two tests of one
-// name). A reference into a file that could not be decoded is not reported as missing: that
+// endpoints claiming overlapping nets, SPEC §3; file names, and endpoints' host names, equal
+// but for case; two tests of one name; a whole file repeating another's endpoints or test
+// names is one error). A reference into a file that could not be decoded is not reported as missing: that
 // file gets one error (at 1:1) counting the references left unchecked.
 func Load(files map[string][]byte) (*Repository, Errors) { return LoadFiles(files, nil) }
 
@@ -483,8 +506,8 @@ func LoadFiles(files map[string][]byte, refused Errors) (*Repository, Errors) {
 			}
 			x.addProfile(p, prof)
 		case KindEndpoints:
-			// complete stays true while every endpoint of the file was decoded with an id:
-			// otherwise a test naming an unknown endpoint may name one of this file.
+			// complete stays true while every endpoint of the file was decoded with a valid
+			// id: otherwise a test naming an unknown endpoint may name one of this file.
 			complete := false
 			if root := d.parse(data, `"endpoints:" and a list of endpoints`); root != nil {
 				items, ok := topListLen(root, "endpoints")
@@ -496,7 +519,9 @@ func LoadFiles(files map[string][]byte, refused Errors) (*Repository, Errors) {
 						items = -1
 						return
 					}
-					if e.ID == "" {
+					if !ValidID(e.ID) {
+						// No id, or one reported as invalid: a test may name this
+						// endpoint by the id that was meant.
 						items = -1
 					}
 					c := &checker{path: p, errs: &d.errs, fp: fp, base: e.Pos}

@@ -730,6 +730,122 @@ var loadCases = []struct {
 			"profiles/X.yaml:4:14: src_net: \"::ffff:198.18.0.1\" is an IPv4-mapped IPv6 address: write it as IPv4 (198.18.0.1)",
 		},
 	},
+	// Host names (limits.CheckHostName, RFC 1123): an endpoint whose host is a look-alike of
+	// a real host name would be enforced on no host.
+	{
+		name: "host names",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n" +
+				ep("a", "\"n\u043ede-1\"", "a", "") + // Cyrillic o
+				ep("b", "\"node-1\u200b\"", "b", "") + // zero-width space
+				ep("c", "\"node-1\\t\"", "c", "") +
+				ep("d", "\"node-1\\n\"", "d", "") +
+				ep("e", "\"node 1\"", "e", "") +
+				ep("f", "node-1.", "f", "") +
+				ep("g", ".node-1", "g", "") +
+				ep("h", "a..b", "h", "") +
+				ep("i", strings.Repeat("x", 64)+".org", "i", "") +
+				ep("j", strings.Repeat("abcdefg.", 30)+"abcdefghijklmn", "j", "") +
+				ep("k", "\"\\xff\"", "k", "") + // Latin-1 ÿ (files are UTF-8) +
+				// Valid: upper case, '_', digits only, 63-byte labels, 253 bytes.
+				ep("l", "Node_1", "l", "") +
+				ep("m", "\"10\"", "m", "") +
+				ep("n", strings.Repeat("x", 63)+"."+strings.Repeat("y", 63), "n", "") +
+				ep("o", strings.Repeat("abcdefg.", 30)+"abcdefghijklm", "o", ""),
+		},
+		want: []string{
+			`endpoints/e.yaml:2:19: host: "nоde-1" contains "о" (U+043E): use ASCII letters, digits, '-', '_' and '.' (RFC 1123 host names)`,
+			`endpoints/e.yaml:3:19: host: "node-1\u200b" contains "\u200b" (U+200B): use ASCII letters, digits, '-', '_' and '.' (RFC 1123 host names)`,
+			`endpoints/e.yaml:4:19: host: "node-1\t" contains "\t" (U+0009): use ASCII letters, digits, '-', '_' and '.' (RFC 1123 host names)`,
+			`endpoints/e.yaml:5:19: host: "node-1\n" contains "\n" (U+000A): use ASCII letters, digits, '-', '_' and '.' (RFC 1123 host names)`,
+			`endpoints/e.yaml:6:19: host: "node 1" contains a space: use ASCII letters, digits, '-', '_' and '.' (RFC 1123 host names)`,
+			`endpoints/e.yaml:7:19: host: "node-1." starts or ends with '.': write the name without it (RFC 1123)`,
+			`endpoints/e.yaml:8:19: host: ".node-1" starts or ends with '.': write the name without it (RFC 1123)`,
+			`endpoints/e.yaml:9:19: host: "a..b" has an empty label (".."): RFC 1123 labels are 1-63 bytes`,
+			`endpoints/e.yaml:10:19: host: "` + strings.Repeat("x", 40) + `…" has a label of 64 bytes; labels (between dots) are at most 63 (RFC 1123)`,
+			`endpoints/e.yaml:11:19: host: "` + strings.Repeat("abcdefg.", 5) + `…" is 254 bytes; host names are at most 253 (RFC 1123)`,
+			`endpoints/e.yaml:12:19: host: "ÿ" contains "ÿ" (U+00FF): use ASCII letters, digits, '-', '_' and '.' (RFC 1123 host names)`,
+		},
+	},
+	{
+		// Host names compare as written: "NODE-1" next to "node-1" is two hosts.
+		name: "hosts that differ only in case",
+		files: map[string]string{
+			"endpoints/a.yaml": "endpoints:\n" + ep("a", "node-1", "a", "") + ep("b", "Node-1", "b", "") + ep("c", "node-1", "c", ""),
+			"endpoints/b.yaml": "endpoints:\n" + ep("d", "NODE-1", "d", "") + ep("e", "node-2", "e", ""),
+		},
+		want: []string{
+			`endpoints/a.yaml:3:19: host: "Node-1" differs from "node-1" (endpoint "a", endpoints/a.yaml:2) only in case: host names compare as written; write one spelling`,
+			`endpoints/b.yaml:2:19: host: "NODE-1" differs from "node-1" (endpoint "a", endpoints/a.yaml:2) only in case: host names compare as written; write one spelling`,
+		},
+	},
+	{
+		// IEEE 802: a source MAC is never a group (broadcast or multicast) address.
+		name: "group MAC addresses",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n" +
+				ep("a", "h", "a", `mac: "ff:ff:ff:ff:ff:ff"`) +
+				ep("b", "h", "b", `mac: "01:00:5e:00:00:01"`) +
+				ep("c", "h", "c", `mac: "33:33:00:00:00:01"`) +
+				ep("d", "h", "d", `mac: "ee:ee:ee:00:00:01"`) +
+				ep("e", "h", "e", `mac: "02:00:00:00:00:01"`),
+		},
+		want: []string{
+			`endpoints/e.yaml:2:41: mac: "ff:ff:ff:ff:ff:ff" is a broadcast or multicast address (the first octet is odd), never the source of a frame: write the endpoint's own MAC`,
+			`endpoints/e.yaml:3:41: mac: "01:00:5e:00:00:01" is a broadcast or multicast address (the first octet is odd), never the source of a frame: write the endpoint's own MAC`,
+			`endpoints/e.yaml:4:41: mac: "33:33:00:00:00:01" is a broadcast or multicast address (the first octet is odd), never the source of a frame: write the endpoint's own MAC`,
+		},
+	},
+	{
+		// As the repository's nets: ::ffff:a.b.c.d is not the IPv4 endpoint.
+		name: "IPv4-mapped IPv6 addresses in tests",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n" + ep("a", "h", "a", "ipv4_nets: [198.18.1.2/32]"),
+			"tests/t.yaml": "tests:\n" +
+				"  - {from: \"::ffff:198.18.1.2\", to: a, protocol: tcp, port: 80, expect: allow}\n" +
+				"  - {from: a, to: \"::FFFF:c612:102\", protocol: tcp, port: 80, expect: allow}\n" +
+				"  - {from: a, to: \"::198.18.1.2\", protocol: tcp, port: 80, expect: deny}\n",
+		},
+		want: []string{
+			`tests/t.yaml:2:12: from: "::ffff:198.18.1.2" is an IPv4-mapped IPv6 address: write it as IPv4 (198.18.1.2)`,
+			`tests/t.yaml:3:19: to: "::FFFF:c612:102" is an IPv4-mapped IPv6 address: write it as IPv4 (198.18.1.2)`,
+		},
+	},
+	{
+		// A misspelt required key is one error, not also "is required" (nor "ports need
+		// protocol").
+		name: "misspelt required keys",
+		files: map[string]string{
+			"profiles/X.yaml": "ID: X\ninbound_rules:\n  - {Action: allow, protocl: tcp, dst_ports: [80]}\n",
+			"endpoints/e.yaml": "endpoints:\n  - {ID: a, Host: h, interfce: a}\n" +
+				"  - {id: b, host: h, interface: b, Id: c}\n",
+			"tests/t.yaml": "tests:\n  - {frm: 198.18.0.1, To: 198.18.0.2, protocl: tcp, port: 80, expct: allow}\n",
+		},
+		want: []string{
+			`endpoints/e.yaml:2:6: unknown key "ID" in an endpoint (did you mean "id"?)`,
+			`endpoints/e.yaml:2:13: unknown key "Host" in an endpoint (did you mean "host"?)`,
+			`endpoints/e.yaml:2:22: unknown key "interfce" in an endpoint (did you mean "interface"?)`,
+			`endpoints/e.yaml:3:36: unknown key "Id" in an endpoint (did you mean "id"?)`,
+			`profiles/X.yaml:1:1: unknown key "ID" in a profile (did you mean "id"?)`,
+			`profiles/X.yaml:3:6: unknown key "Action" in a rule (did you mean "action"?)`,
+			`profiles/X.yaml:3:21: unknown key "protocl" in a rule (did you mean "protocol"?)`,
+			`tests/t.yaml:2:6: unknown key "frm" in a test (did you mean "from"?)`,
+			`tests/t.yaml:2:23: unknown key "To" in a test (did you mean "to"?)`,
+			`tests/t.yaml:2:39: unknown key "protocl" in a test (did you mean "protocol"?)`,
+			`tests/t.yaml:2:63: unknown key "expct" in a test (did you mean "expect"?)`,
+		},
+	},
+	{
+		// An unknown key that is no misspelling of a required key leaves it missing.
+		name: "required key missing next to an unrelated unknown key",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - {id: a, interface: a, zone: eu}\n",
+		},
+		want: []string{
+			`endpoints/e.yaml:2:5: host is required (the host that enforces the endpoint)`,
+			`endpoints/e.yaml:2:27: unknown key "zone" in an endpoint; known keys: host, id, interface, ipv4_nets, ipv6_nets, mac, profile_ids, state`,
+		},
+	},
 }
 
 func TestLoadErrors(t *testing.T) {

@@ -158,8 +158,8 @@ func (g *globals) reconcileOptions(ctx context.Context, withKernel bool) (reconc
 	if err != nil {
 		return o, nil, err
 	}
-	if g.host == "" {
-		return o, nil, errors.New("no host name: give --host")
+	if err := checkHostFlag(g.host); err != nil {
+		return o, nil, err
 	}
 	src, err := g.openSource()
 	if err != nil {

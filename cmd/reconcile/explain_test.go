@@ -86,6 +86,11 @@ Verdict: denied
 Verdict: allowed
 `, ""},
 		{"unknown endpoint", []string{"--from", "client-9", "--to", "web-1", "--protocol", "tcp", "--port", "80"}, 1, "", `"client-9" is neither an endpoint nor an IP address`},
+		// As in the repository's files: an IPv4-mapped address is not the IPv4 endpoint.
+		{"mapped from", []string{"--from", "::ffff:198.18.2.10", "--to", "web-1", "--protocol", "tcp", "--port", "80"}, 1, "",
+			"reconcile: from: \"::ffff:198.18.2.10\" is an IPv4-mapped IPv6 address: write it as IPv4 (198.18.2.10)\n"},
+		{"mapped to", []string{"--from", "client-1", "--to", "::ffff:c612:102", "--protocol", "tcp", "--port", "80"}, 1, "",
+			"reconcile: to: \"::ffff:c612:102\" is an IPv4-mapped IPv6 address: write it as IPv4 (198.18.1.2)\n"},
 		{"missing flags", []string{"--from", "client-1"}, 1, "", "explain needs --to, --protocol"},
 		{"missing port", []string{"--from", "client-1", "--to", "web-1", "--protocol", "tcp"}, 1, "", "needs a port"},
 		{"bad protocol", []string{"--from", "client-1", "--to", "web-1", "--protocol", "gre"}, 1, "", `protocol "gre"`},

@@ -70,3 +70,60 @@ func TestLongEndpointIDRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestHostFlagValidated: every command that takes --host (plan, apply, status, watch, and the
+// endpoint commands' filter) refuses a value that no endpoint's host can be
+// (limits.CheckHostName), before it does anything, with exit 1 and one message naming the flag.
+func TestHostFlagValidated(t *testing.T) {
+	dir := writeRepo(t, map[string]string{
+		"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [80]\n",
+		"endpoints/e.yaml":  "endpoints:\n  - {id: web-1, host: node-1, interface: caliweb1, ipv4_nets: [198.18.1.2/32], profile_ids: [WEB]}\n",
+	})
+	commands := [][]string{
+		{"plan", "--nft"},
+		{"plan"},
+		{"apply"},
+		{"status"},
+		{"watch"},
+		{"endpoint", "show"},
+		{"endpoint", "web-1", "profile", "show"},
+		{"endpoint", "web-1", "profile", "set", "WEB"},
+	}
+	const use = ": use ASCII letters, digits, '-', '_' and '.' (RFC 1123 host names)\n"
+	for host, want := range map[string]string{
+		"n\u043ede-1":  `reconcile: --host: "nоde-1" contains "о" (U+043E)` + use,
+		"node-1\u200b": `reconcile: --host: "node-1\u200b" contains "\u200b" (U+200B)` + use,
+		"node-1\n":     `reconcile: --host: "node-1\n" contains "\n" (U+000A)` + use,
+		"node 1":       `reconcile: --host: "node 1" contains a space` + use,
+		"node-1.":      "reconcile: --host: \"node-1.\" starts or ends with '.': write the name without it (RFC 1123)\n",
+	} {
+		for _, c := range commands {
+			stateDir := t.TempDir()
+			args := append(append([]string{}, c...), "--dir", dir, "--host", host, "--state-dir", stateDir)
+			var out, errb bytes.Buffer
+			code := run(args, strings.NewReader(""), &out, &errb)
+			if code != 1 || out.Len() != 0 || errb.String() != want {
+				t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 1 and %q", args, code, out.String(), errb.String(), want)
+			}
+			if entries, _ := os.ReadDir(stateDir); len(entries) != 0 {
+				t.Errorf("%q wrote into the state directory", args)
+			}
+		}
+	}
+	// An empty --host (no kernel hostname) asks for one.
+	var out, errb bytes.Buffer
+	if code := run([]string{"plan", "--dir", dir, "--host", ""}, nil, &out, &errb); code != 1 || errb.String() != "reconcile: no host name: give --host\n" {
+		t.Errorf("--host \"\": exit %d, stderr %q", code, errb.String())
+	}
+	// Valid names go through: upper case and '_' are allowed (and compare as written).
+	for _, host := range []string{"node-1", "NODE-1", "node_1.example.org"} {
+		out.Reset()
+		errb.Reset()
+		if code := run([]string{"plan", "--nft", "--dir", dir, "--host", host}, nil, &out, &errb); code != 0 {
+			t.Errorf("--host %q: exit %d\n%s", host, code, errb.String())
+		}
+		if has := strings.Contains(out.String(), "caliweb1"); has != (host == "node-1") {
+			t.Errorf("--host %q: script names caliweb1: %v\n%s", host, has, out.String())
+		}
+	}
+}

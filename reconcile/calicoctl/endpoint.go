@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/reconcile-dev/reconcile/reconcile/limits"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -32,6 +33,13 @@ func Endpoint(ctx context.Context, env Env, args []string) int {
 	a := c.args
 	usage := func(why string) int { return usageError(c.err, fmt.Errorf("%w: %s", errUsage, why), EndpointUsage) }
 	host := c.opts["host"]
+	if host != "" {
+		// A filter that no endpoint's host can equal (schema refuses such a host) would
+		// only print "Endpoint ... is unknown".
+		if err := limits.CheckHostName(host); err != nil {
+			return c.fail("--host: %v", err)
+		}
+	}
 	if len(a) == 1 && a[0] == "show" {
 		return c.endpointShow(host, c.opts["endpoint"], c.has("detailed"))
 	}

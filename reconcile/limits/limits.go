@@ -13,6 +13,7 @@ package limits
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 const (
@@ -52,7 +53,62 @@ const (
 	// NF_LOG_PREFIXLEN (128, include/uapi/linux/netfilter/nf_log.h) less the terminating NUL;
 	// the kernel answers ERANGE beyond it.
 	MaxKernelLogPrefix = 128 - 1
+
+	// MaxHostName is the longest host name (an endpoint's host, `--host`), in bytes: RFC 1123
+	// §2.1 (after RFC 1035 §2.3.4, 255 octets on the wire, 253 characters written). The kernel
+	// hostname that `--host` defaults to is at most 64 bytes (__NEW_UTS_LEN), so every host
+	// name Linux reports fits.
+	MaxHostName = 253
+
+	// MaxHostLabel is the longest label of a host name (the part between two dots), in bytes:
+	// RFC 1035 §2.3.4, kept by RFC 1123 §2.1.
+	MaxHostLabel = 63
 )
+
+// CheckHostName reports whether name is a host name that an endpoint's host and `--host` may
+// hold: 1 to MaxHostName bytes of ASCII letters, digits, '-', '_' and '.', in labels (between
+// dots) of 1 to MaxHostLabel bytes, so not starting or ending with '.' and without "..". This
+// is RFC 1123's host name syntax (§2.1) with '_' added, as Linux hostnames may hold it (the
+// kernel hostname is `--host`'s default); it keeps out look-alikes (Cyrillic letters),
+// invisible characters (a zero-width space), white space and control characters, which would
+// make an endpoint belong to no host. Upper and lower case are different names: host names
+// compare as written. The error starts with the quoted name, e.g.
+// `"nоde-1" contains "о" (U+043E): use ASCII letters, ...`, or is "is empty".
+func CheckHostName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("is empty: give a host name")
+	case len(name) > MaxHostName:
+		return fmt.Errorf("\"%s\" is %d bytes; host names are at most %d (RFC 1123)", clip(name), len(name), MaxHostName)
+	}
+	for i, r := range name {
+		if r < 0x80 && (isLetter(byte(r)) || isDigit(byte(r)) || r == '-' || r == '_' || r == '.') {
+			continue
+		}
+		var what string
+		switch _, size := utf8.DecodeRuneInString(name[i:]); {
+		case r == utf8.RuneError && size == 1:
+			what = fmt.Sprintf("the byte 0x%02x (not UTF-8)", name[i])
+		case r == ' ':
+			what = "a space"
+		default:
+			what = fmt.Sprintf("%q (U+%04X)", string(r), r)
+		}
+		return fmt.Errorf("%q contains %s: use ASCII letters, digits, '-', '_' and '.' (RFC 1123 host names)", clip(name), what)
+	}
+	if name[0] == '.' || name[len(name)-1] == '.' {
+		return fmt.Errorf("%q starts or ends with '.': write the name without it (RFC 1123)", clip(name))
+	}
+	for _, label := range strings.Split(name, ".") {
+		switch {
+		case label == "":
+			return fmt.Errorf("%q has an empty label (\"..\"): RFC 1123 labels are 1-%d bytes", clip(name), MaxHostLabel)
+		case len(label) > MaxHostLabel:
+			return fmt.Errorf("%q has a label of %d bytes; labels (between dots) are at most %d (RFC 1123)", clip(name), len(label), MaxHostLabel)
+		}
+	}
+	return nil
+}
 
 // CheckName reports whether name can be a table, chain, set or map name that the kernel
 // takes and that nft text writes and reads back as the same name: 1 to MaxName bytes, an

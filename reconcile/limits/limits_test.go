@@ -191,3 +191,32 @@ func TestLimitsAgainstNft(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckHostName(t *testing.T) {
+	long := strings.Repeat(strings.Repeat("a", 62)+".", 4) + "b" // 253 bytes
+	for _, ok := range []string{"node-1", "a", "NODE-1", "Host_2", "10", "h1.example.org", "-x", strings.Repeat("x", limits.MaxHostLabel), long} {
+		if err := limits.CheckHostName(ok); err != nil {
+			t.Errorf("CheckHostName(%q): %v", ok, err)
+		}
+	}
+	const use = ": use ASCII letters, digits, '-', '_' and '.' (RFC 1123 host names)"
+	for _, c := range []struct{ name, want string }{
+		{"", "is empty: give a host name"},
+		{long + "c", `"` + long[:40] + `…" is 254 bytes; host names are at most 253 (RFC 1123)`},
+		{"n\u043ede-1", `"nоde-1" contains "о" (U+043E)` + use},
+		{"node-1\u200b", `"node-1\u200b" contains "\u200b" (U+200B)` + use},
+		{"node 1", `"node 1" contains a space` + use},
+		{"node-1\t", `"node-1\t" contains "\t" (U+0009)` + use},
+		{"node-1\x7f", `"node-1\x7f" contains "\x7f" (U+007F)` + use},
+		{"node\xff", `"node\xff" contains the byte 0xff (not UTF-8)` + use},
+		{"node-1.", `"node-1." starts or ends with '.': write the name without it (RFC 1123)`},
+		{".", `"." starts or ends with '.': write the name without it (RFC 1123)`},
+		{"a..b", `"a..b" has an empty label (".."): RFC 1123 labels are 1-63 bytes`},
+		{"a." + strings.Repeat("x", 64), `"a.` + strings.Repeat("x", 38) + `…" has a label of 64 bytes; labels (between dots) are at most 63 (RFC 1123)`},
+	} {
+		err := limits.CheckHostName(c.name)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("CheckHostName(%q) = %v\nwant %s", c.name, err, c.want)
+		}
+	}
+}

@@ -293,7 +293,11 @@ func (n *Network) resolve(s, side string) (Peer, error) {
 	if err != nil || a.Zone() != "" {
 		return Peer{}, fmt.Errorf("%s: %q is neither an endpoint nor an IP address", side, s)
 	}
-	a = a.Unmap()
+	if a.Is4In6() {
+		// As in the repository's files (tests' from and to, nets): an IPv6 packet from
+		// ::ffff:a.b.c.d is not the IPv4 endpoint's, and anti-spoofing drops it.
+		return Peer{}, errors.New(schema.MappedAddrMessage(side, s, a))
+	}
 	for _, e := range n.Repo.Endpoints {
 		for _, p := range e.Prefixes() {
 			if p.Contains(a) {

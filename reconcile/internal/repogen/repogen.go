@@ -187,6 +187,7 @@ func (g *g) mac() string {
 	for i := range b {
 		b[i] = byte(g.n(256))
 	}
+	b[0] &^= 1 // a unicast MAC: the source of a frame is never a group address
 	if g.chance(2) {
 		b[0] = 0xee
 	}
