@@ -30,10 +30,12 @@ import (
 // other byte stays: CRLF or LF line endings (new lines take the line break of the line before),
 // a missing final line break, a UTF-8 byte-order mark (set aside before parsing and put back),
 // comments, blank lines, key order, quoting and indentation. A JSON file stays JSON. After the
-// splice the file is decoded again and must mean exactly the intended profile or profile ids;
-// otherwise, and whenever an edit cannot keep the file (a value whose &anchor an alias uses
-// elsewhere would change or disappear, lone carriage returns), the edit fails with
-// ErrCannotEdit and the caller writes nothing.
+// splice the whole file is decoded again and must mean exactly the intended profile, or the
+// intended profile ids for the endpoint and every other endpoint as before; otherwise, and
+// whenever an edit cannot keep the file (a value whose &anchor an alias or merge key uses
+// elsewhere would change or disappear, a list reached through a merge key, lone carriage
+// returns), the edit fails with ErrCannotEdit and the caller writes nothing. Strings are
+// quoted when a YAML 1.1 or 1.2 reader would read them plain as something else (needsQuotes).
 //
 // New files (MarshalProfile) get a fixed key order: id, tags, inbound_rules, outbound_rules;
 // inside a rule action, protocol, ip_version, icmp_type, icmp_code, src_tag, src_net,
@@ -1805,7 +1807,7 @@ func (t *textEdit) checkShared(what string, nodes ...*yaml.Node) error {
 	}
 	for _, n := range nodes {
 		if n.Anchor != "" && t.used[n.Anchor] {
-			return t.cannot(n, "%s: this %s carries &%s, which an alias or merge key (*%s) uses elsewhere and which would change there too: write the value out in full instead of *%s first", what, kindName(n), n.Anchor, n.Anchor, n.Anchor)
+			return t.cannot(n, "%s: &%s (on this %s) is used by an alias or merge key (*%s) elsewhere, which would change too: write that value out in full instead of *%s first", what, n.Anchor, kindName(n), n.Anchor, n.Anchor)
 		}
 	}
 	return nil

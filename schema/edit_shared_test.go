@@ -56,15 +56,15 @@ func TestEditEndpointProfilesShared(t *testing.T) {
 		{"H2 set none", mergedLab, "web-2", []string{}, `3:5: cannot edit the file in place: profile_ids: endpoint "web-2" gets it through a merge key`},
 		{"H2 set other", mergedLab, "web-2", []string{"APP"}, `3:5: cannot edit the file in place: profile_ids: endpoint "web-2" gets it`},
 		{"H2 append", mergedLab, "web-2", []string{"WEB", "APP"}, `3:5: cannot edit the file in place: profile_ids: endpoint "web-2" gets it`},
-		{"M1 anchored mapping merged elsewhere", mergedLab, "web-1", []string{"WEB", "APP"}, `2:5: cannot edit the file in place: profile_ids: this mapping carries &e1, which an alias or merge key (*e1) uses elsewhere`},
-		{"M1 remove", mergedLab, "web-1", nil, `2:5: cannot edit the file in place: profile_ids: this mapping carries &e1`},
+		{"M1 anchored mapping merged elsewhere", mergedLab, "web-1", []string{"WEB", "APP"}, `2:5: cannot edit the file in place: profile_ids: &e1 (on this mapping) is used by an alias or merge key (*e1) elsewhere`},
+		{"M1 remove", mergedLab, "web-1", nil, `2:5: cannot edit the file in place: profile_ids: &e1 (on this mapping) is used`},
 		{"inline merge", inline, "web-2", nil, `2:6: cannot edit the file in place: profile_ids: endpoint "web-2" gets it through a merge key`},
 		{"merge list", mergeList, "web-2", nil, `3:5: cannot edit the file in place: profile_ids: endpoint "web-2" gets it through a merge key`},
 		{"nested merge", nested, "web-3", []string{"APP"}, `4:6: cannot edit the file in place: profile_ids: endpoint "web-3" gets it through a merge key`},
-		{"nested merge middle", nested, "web-2", []string{"APP"}, `3:5: cannot edit the file in place: profile_ids: this mapping carries &e2`},
-		{"aliased list", listAlias, "web-1", []string{"APP"}, `2:93: cannot edit the file in place: profile_ids: this list carries &p`},
+		{"nested merge middle", nested, "web-2", []string{"APP"}, `3:5: cannot edit the file in place: profile_ids: &e2 (on this mapping) is used`},
+		{"aliased list", listAlias, "web-1", []string{"APP"}, `2:93: cannot edit the file in place: profile_ids: &p (on this list) is used`},
 		{"merged list via alias", mergedList, "web-2", nil, `3:6: cannot edit the file in place: profile_ids: endpoint "web-2" gets it through a merge key`},
-		{"merged list source", mergedList, "web-1", []string{"APP"}, `2:93: cannot edit the file in place: profile_ids: this list carries &p`},
+		{"merged list source", mergedList, "web-1", []string{"APP"}, `2:93: cannot edit the file in place: profile_ids: &p (on this list) is used`},
 	} {
 		out, err := EditEndpointProfiles(path, []byte(c.file), c.id, "", c.ids)
 		if !errors.Is(err, ErrCannotEdit) || out != nil {
