@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -29,10 +30,12 @@ import (
 // other byte stays: CRLF or LF line endings (new lines take the line break of the line before),
 // a missing final line break, a UTF-8 byte-order mark (set aside before parsing and put back),
 // comments, blank lines, key order, quoting and indentation. A JSON file stays JSON. After the
-// splice the file is decoded again and must mean exactly the intended profile or profile ids;
-// otherwise, and whenever an edit cannot keep the file (a value whose &anchor an alias uses
-// elsewhere would change or disappear, lone carriage returns), the edit fails with
-// ErrCannotEdit and the caller writes nothing.
+// splice the whole file is decoded again and must mean exactly the intended profile, or the
+// intended profile ids for the endpoint and every other endpoint as before; otherwise, and
+// whenever an edit cannot keep the file (a value whose &anchor an alias or merge key uses
+// elsewhere would change or disappear, a list reached through a merge key, lone carriage
+// returns), the edit fails with ErrCannotEdit and the caller writes nothing. Strings are
+// quoted when a YAML 1.1 or 1.2 reader would read them plain as something else (needsQuotes).
 //
 // New files (MarshalProfile) get a fixed key order: id, tags, inbound_rules, outbound_rules;
 // inside a rule action, protocol, ip_version, icmp_type, icmp_code, src_tag, src_net,
@@ -185,6 +188,7 @@ func render(path string, doc *yaml.Node) ([]byte, error) {
 		b.WriteByte('\n')
 		return b.Bytes(), nil
 	}
+	quoteAmbiguous(doc)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -195,6 +199,21 @@ func render(path string, doc *yaml.Node) ([]byte, error) {
 		return nil, fmt.Errorf("encode %s: %w", path, err)
 	}
 	return b.Bytes(), nil
+}
+
+// quoteAmbiguous double-quotes every plain string scalar under n that a YAML 1.1 or 1.2 reader
+// would not read back as that string (needsQuotes): the encoder only quotes what YAML 1.2
+// resolves otherwise, and would write yes, on or 1:30 plain.
+func quoteAmbiguous(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && needsQuotes(n.Value) {
+		// Keep the encoder's own quoting where it quotes; else double quotes.
+		if out, err := yaml.Marshal(n); err != nil || !strings.ContainsAny(string(out[:1]), `"'`) {
+			n.Style |= yaml.DoubleQuotedStyle
+		}
+	}
+	for _, c := range n.Content {
+		quoteAmbiguous(c)
+	}
 }
 
 // writeJSON writes a YAML node tree as JSON, indented by 2, keeping key order; lists of
@@ -677,10 +696,36 @@ func (t *textEdit) styleOf(nodes ...*yaml.Node) quoteStyle {
 	return st
 }
 
-// needsQuotes reports whether s, written plain, would not read back as the string s.
+// yaml11Plain matches the plain scalars that a YAML 1.1 reader (PyYAML, libyaml users, Ruby's
+// Psych, older tools) resolves to something other than a string: booleans (y, yes, on, ...),
+// null (~, null), ints in any base and sexagesimal (1:30), floats (.5, 1.5e3, .inf, .nan, 1:30.5),
+// timestamps (2001-12-14), the merge key << and the value key =. From the YAML 1.1 type
+// repository (yaml.org/type/bool.html, int, float, null, timestamp, merge, value).
+var yaml11Plain = regexp.MustCompile(`^(?:` +
+	`y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF` +
+	`|~|null|Null|NULL|<<|=` +
+	`|[-+]?0b[01_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+` +
+	`|[-+]?(?:[0-9][0-9_]*)?\.[0-9.]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*` +
+	`|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)` +
+	`|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?` +
+	`)$`)
+
+// needsQuotes reports whether s, written plain, would not read back as the string s by a YAML
+// 1.2 reader (go.yaml.in/yaml/v3) or a YAML 1.1 reader (yaml11Plain), in a block or a flow
+// context: it also quotes strings starting with an indicator (!&*-?:%@`#|>'"{[]},), or holding
+// ": ", " #", a flow indicator or a control character.
 func needsQuotes(s string) bool {
-	if s == "" || strings.TrimSpace(s) != s {
+	if s == "" || strings.TrimSpace(s) != s || yaml11Plain.MatchString(s) {
 		return true
+	}
+	if strings.ContainsAny(s[:1], "!&*-?:%@`#|>'\"{[]},") || strings.ContainsAny(s, ",[]{}") ||
+		strings.Contains(s, ": ") || strings.Contains(s, " #") || strings.HasSuffix(s, ":") {
+		return true
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 || r == 0xfeff {
+			return true
+		}
 	}
 	out, err := yaml.Marshal(s)
 	if err != nil {
@@ -1486,6 +1531,9 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 		te.newNodes = append(te.newNodes, n)
 	}
 	if !sameStrings(old.Tags, tags) {
+		if err := t.checkEditable("tags"); err != nil {
+			return nil, err
+		}
 		if err := t.applyList(te); err != nil {
 			return nil, err
 		}
@@ -1496,6 +1544,9 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 	}{{"inbound_rules", old.Inbound, p.Inbound}, {"outbound_rules", old.Outbound, p.Outbound}} {
 		if sameRules(f.old, f.new) {
 			continue
+		}
+		if err := t.checkEditable(f.key); err != nil {
+			return nil, err
 		}
 		nodes := t.listNodes(t.root, f.key)
 		if i := mapValue(t.root, f.key); i < 0 || t.root.Content[i].Kind != yaml.SequenceNode {
@@ -1529,6 +1580,15 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 		return nil, t.cannot(t.root, "the edited file would not read back as the intended profile (%v)", errs)
 	}
 	return out, nil
+}
+
+// checkEditable refuses to change the list at key of a profile when the list comes through a
+// merge key or the profile mapping carries an anchor used elsewhere.
+func (t *textEdit) checkEditable(key string) error {
+	if err := t.checkShared(key, t.root); err != nil {
+		return err
+	}
+	return t.checkNotMerged(t.root, key, "the profile")
 }
 
 // listNodes returns the items of the list at key k of mapping m (nil when it is not a list).
@@ -1583,82 +1643,229 @@ func sameRules(a, b []Rule) bool {
 var ErrNoEndpoint = errors.New("no such endpoint")
 
 // EditEndpointProfiles rewrites the endpoints file data (at repository path path) so that the
-// endpoint id has profile_ids ids. Like EditProfile, only the profile ids that change are
-// inserted or deleted; every other byte of the file stays. Errors: ErrNoEndpoint (wrapped) when
-// the file has no such endpoint, ErrCannotEdit when the change cannot be made in place.
-func EditEndpointProfiles(path string, data []byte, id string, ids []string) ([]byte, error) {
+// endpoint id (on host, when host is not "") has profile_ids ids. Like EditProfile, only the
+// profile ids that change are inserted or deleted; every other byte of the file stays. The
+// edit is refused (ErrCannotEdit, nothing to write) when it would change more than that
+// endpoint's profile_ids or could not be made in place: the endpoint, the endpoints list or
+// profile_ids is an alias or comes through a merge key (<<), or one of them carries an &anchor
+// that an alias or merge key uses elsewhere (which would change too), or the id names more
+// than one endpoint of the file. After the splice the whole file is decoded again: the
+// endpoint must read back with ids and every other endpoint exactly as before, else the edit
+// is refused. Errors: ErrNoEndpoint (wrapped) when the file has no such endpoint,
+// ErrCannotEdit (wrapped, "path:line:col: cannot edit the file in place: ...") otherwise.
+func EditEndpointProfiles(path string, data []byte, id, host string, ids []string) ([]byte, error) {
 	t, err := newTextEdit(path, data)
 	if err != nil {
 		return nil, err
 	}
-	i := mapValue(t.root, "endpoints")
-	if i < 0 || t.root.Content[i].Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("%s: endpoint %q: %w", path, id, ErrNoEndpoint)
-	}
 	if ids == nil {
 		ids = []string{}
 	}
-	for _, ep := range t.root.Content[i].Content {
-		if ep.Kind == yaml.AliasNode {
-			if a := resolveAlias(ep); a.Kind == yaml.MappingNode {
-				if j := mapValue(a, "id"); j >= 0 && a.Content[j].Value == id {
-					return nil, t.cannot(ep, "endpoint %q is an alias (*%s); write it out in full first", id, ep.Value)
-				}
-			}
-		}
-		if ep.Kind != yaml.MappingNode {
-			continue
-		}
-		if j := mapValue(ep, "id"); j < 0 || ep.Content[j].Value != id {
-			continue
-		}
-		oldNodes := t.listNodes(ep, "profile_ids")
-		vals := make([]string, len(oldNodes))
-		for k, n := range oldNodes {
-			vals[k] = resolveAlias(n).Value
-		}
-		if slices.Equal(vals, ids) && (mapValue(ep, "profile_ids") >= 0 || len(ids) == 0) {
-			return data, nil // nothing to change (a missing profile_ids means none)
-		}
-		e := &listEdit{m: ep, key: "profile_ids", order: endpointKeyOrder, old: oldNodes}
-		e.items = diffList(len(vals), len(ids), func(a, b int) bool { return vals[a] == ids[b] })
-		for j, it := range e.items {
-			var n *yaml.Node
-			if it.old < 0 {
-				n = strNode(ids[j])
-			}
-			e.newNodes = append(e.newNodes, n)
-		}
-		if err := t.applyList(e); err != nil {
-			return nil, err
-		}
-		out, err := t.result()
-		if err != nil {
-			return nil, err
-		}
-		if got, ok := endpointProfileIDs(path, out, id); !ok || !slices.Equal(got, ids) {
-			return nil, t.cannot(ep, "profile_ids: the edited file would not read back with profile_ids %q", ids)
-		}
-		return out, nil
+	before, ok := decodeEndpointItems(path, t.src)
+	if !ok {
+		return nil, fmt.Errorf("%s: endpoint %q: %w", path, id, ErrNoEndpoint)
 	}
-	return nil, fmt.Errorf("%s: endpoint %q: %w", path, id, ErrNoEndpoint)
+	target := -1
+	for k, e := range before {
+		if e == nil || e.ID != id || (host != "" && e.Host != host) {
+			continue
+		}
+		if target >= 0 {
+			return nil, t.cannot(t.root, "id: more than one endpoint %q in this file; give each endpoint its own id", id)
+		}
+		target = k
+	}
+	if target < 0 {
+		return nil, fmt.Errorf("%s: endpoint %q: %w", path, id, ErrNoEndpoint)
+	}
+	i := mapValue(t.root, "endpoints")
+	if i < 0 {
+		return nil, t.cannot(t.root, "endpoints: the list comes from a merge key (<<); write endpoints: in the file itself first")
+	}
+	list := t.root.Content[i]
+	if list.Kind != yaml.SequenceNode {
+		return nil, t.cannot(list, "endpoints: the list is an alias (*%s); write it out in full first", list.Value)
+	}
+	if err := t.checkShared("profile_ids", t.root, list); err != nil {
+		return nil, err
+	}
+	ep := list.Content[target]
+	if ep.Kind == yaml.AliasNode {
+		return nil, t.cannot(ep, "endpoint %q is an alias (*%s); write it out in full first", id, ep.Value)
+	}
+	if ep.Kind != yaml.MappingNode {
+		return nil, t.cannot(ep, "endpoint %q is not a mapping", id)
+	}
+	if err := t.checkShared("profile_ids", ep); err != nil {
+		return nil, err
+	}
+	if err := t.checkNotMerged(ep, "profile_ids", fmt.Sprintf("endpoint %q", id)); err != nil {
+		return nil, err
+	}
+	if slices.Equal(before[target].ProfileIDs, ids) {
+		return data, nil // nothing to change (a missing profile_ids means none)
+	}
+	oldNodes := t.listNodes(ep, "profile_ids")
+	if j := mapValue(ep, "profile_ids"); j >= 0 {
+		if err := t.checkShared("profile_ids", ep.Content[j]); err != nil {
+			return nil, err
+		}
+	}
+	vals := make([]string, len(oldNodes))
+	for k, n := range oldNodes {
+		vals[k] = resolveAlias(n).Value
+	}
+	e := &listEdit{m: ep, key: "profile_ids", order: endpointKeyOrder, old: oldNodes}
+	e.items = diffList(len(vals), len(ids), func(a, b int) bool { return vals[a] == ids[b] })
+	for j, it := range e.items {
+		var n *yaml.Node
+		if it.old < 0 {
+			n = strNode(ids[j])
+		}
+		e.newNodes = append(e.newNodes, n)
+	}
+	if err := t.applyList(e); err != nil {
+		return nil, err
+	}
+	out, err := t.result()
+	if err != nil {
+		return nil, err
+	}
+	// The edit must mean exactly this: decode the whole file again; the endpoint has ids and
+	// every other endpoint is as it was.
+	after, ok := decodeEndpointItems(path, bytes.TrimPrefix(out, utf8BOM))
+	if !ok || len(after) != len(before) {
+		return nil, t.cannot(ep, "profile_ids: the edited file would not read back as the same list of endpoints")
+	}
+	for k := range before {
+		want := before[k]
+		if k == target {
+			w := *want
+			w.ProfileIDs = ids
+			want = &w
+		}
+		if !sameEndpoint(want, after[k]) {
+			if k == target {
+				return nil, t.cannot(ep, "profile_ids: the edited file would not read back with profile_ids %q", ids)
+			}
+			return nil, t.cannot(list.Content[k], "the edit would also change this endpoint (through an alias or a merge key); nothing of it may change")
+		}
+	}
+	return out, nil
 }
 
-// endpointProfileIDs decodes an endpoints file and returns the profile_ids of endpoint id.
-func endpointProfileIDs(path string, data []byte, id string) ([]string, bool) {
+// decodeEndpointItems decodes an endpoints file and returns its endpoints in file order, one
+// per item of the endpoints list (nil for an item that does not decode); ok is false when the
+// file has no endpoints list.
+func decodeEndpointItems(path string, data []byte) ([]*Endpoint, bool) {
 	d := &decoder{path: path}
-	root := d.parse(bytes.TrimPrefix(data, utf8BOM), "endpoints")
-	if root == nil {
+	root := d.parse(data, "endpoints")
+	if root == nil || root.Kind != yaml.MappingNode {
 		return nil, false
 	}
-	var out []string
-	found := false
-	d.topList(root, "endpoints", "endpoints", func(v *yaml.Node) {
-		if e, _, ok := d.endpoint(v); ok && e.ID == id {
-			out, found = e.ProfileIDs, true
+	var list *yaml.Node
+	for _, kv := range d.pairs(root, "the file", 0) {
+		if kv[0].Value == "endpoints" {
+			list = d.resolve(kv[1])
 		}
-	})
-	return out, found
+	}
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return nil, false
+	}
+	out := make([]*Endpoint, len(list.Content))
+	for k, c := range list.Content {
+		if c = d.resolve(c); c == nil {
+			continue
+		}
+		if e, _, ok := d.endpoint(c); ok {
+			out[k] = e
+		}
+	}
+	return out, true
+}
+
+// sameEndpoint reports whether a and b mean the same endpoint (their positions aside).
+func sameEndpoint(a, b *Endpoint) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.Pos, y.Pos = Pos{}, Pos{}
+	return reflect.DeepEqual(x, y)
+}
+
+// editPrechecks turns checkShared and checkNotMerged on; tests turn them off to show that the
+// decode-again check alone refuses what they refuse.
+var editPrechecks = true
+
+// checkShared refuses an edit inside nodes (the mapping or list changed and its ancestors)
+// when one of them carries an &anchor that an alias or merge key uses elsewhere: the copy
+// there would change too.
+func (t *textEdit) checkShared(what string, nodes ...*yaml.Node) error {
+	if !editPrechecks {
+		return nil
+	}
+	for _, n := range nodes {
+		if n.Anchor != "" && t.used[n.Anchor] {
+			return t.cannot(n, "%s: &%s (on this %s) is used by an alias or merge key (*%s) elsewhere, which would change too: write that value out in full instead of *%s first", what, n.Anchor, kindName(n), n.Anchor, n.Anchor)
+		}
+	}
+	return nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	}
+	return "value"
+}
+
+// checkNotMerged refuses to edit key of mapping m when m does not write the key itself but
+// gets it through a merge key (<<): writing it would not change the merged value and adding
+// it would shadow it.
+func (t *textEdit) checkNotMerged(m *yaml.Node, key, what string) error {
+	if !editPrechecks {
+		return nil
+	}
+	if mapValue(m, key) >= 0 {
+		return nil
+	}
+	if src := mergedFrom(m, key, 0); src != nil {
+		return t.cannot(src, "%s: %s gets it through a merge key (<<), which this edit cannot change: write %s: in %s itself first", key, what, key, what)
+	}
+	return nil
+}
+
+// mergedFrom returns the merge key (<<) of mapping m through which m gets key (directly or
+// through nested merges), or nil when none gives it.
+func mergedFrom(m *yaml.Node, key string, depth int) *yaml.Node {
+	if depth > 16 {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!merge" {
+			continue
+		}
+		v := m.Content[i+1]
+		sources := []*yaml.Node{v}
+		if r := resolveAlias(v); r.Kind == yaml.SequenceNode {
+			sources = r.Content
+		}
+		for _, src := range sources {
+			r := resolveAlias(src)
+			if r.Kind != yaml.MappingNode {
+				continue
+			}
+			if mapValue(r, key) >= 0 || mergedFrom(r, key, depth+1) != nil {
+				return k
+			}
+		}
+	}
+	return nil
 }
 
 // WriteFileAtomic writes data to name through a temporary file in the same directory, synced

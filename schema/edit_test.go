@@ -263,7 +263,7 @@ endpoints:
 
 func TestEditEndpointProfiles(t *testing.T) {
 	const path = "endpoints/lab.yaml"
-	got, err := EditEndpointProfiles(path, []byte(labEndpoints), "app-1", []string{"APP", "WEB"})
+	got, err := EditEndpointProfiles(path, []byte(labEndpoints), "app-1", "", []string{"APP", "WEB"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestEditEndpointProfiles(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
-	got2, err := EditEndpointProfiles(path, got, "web-1", nil)
+	got2, err := EditEndpointProfiles(path, got, "web-1", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestEditEndpointProfiles(t *testing.T) {
 	if string(got2) != want2 {
 		t.Fatalf("got\n%s\nwant\n%s", got2, want2)
 	}
-	if _, err := EditEndpointProfiles(path, got, "nope", nil); !errors.Is(err, ErrNoEndpoint) {
+	if _, err := EditEndpointProfiles(path, got, "nope", "", nil); !errors.Is(err, ErrNoEndpoint) {
 		t.Fatalf("unknown endpoint: err = %v, want ErrNoEndpoint", err)
 	}
 }
@@ -287,7 +287,7 @@ func TestEditEndpointProfiles(t *testing.T) {
 func TestEditEndpointProfilesJSON(t *testing.T) {
 	const path = "endpoints/lab.json"
 	orig := `{"endpoints": [{"id": "a", "host": "h", "interface": "calia", "ipv4_nets": ["198.18.1.2/32"], "ipv6_nets": [], "profile_ids": [], "state": "active", "mac": "ee:ee:ee:ee:ee:ee"}]}`
-	got, err := EditEndpointProfiles(path, []byte(orig), "a", []string{"WEB"})
+	got, err := EditEndpointProfiles(path, []byte(orig), "a", "", []string{"WEB"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -811,7 +811,7 @@ func TestEditEndpointProfilesChangesOnlyItsLines(t *testing.T) {
 							t.Fatalf("the test file does not decode: %v %v", got, ok)
 						}
 						want := ed.ids(old[id])
-						after, err := EditEndpointProfiles(path, before, id, want)
+						after, err := EditEndpointProfiles(path, before, id, "", want)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -828,7 +828,7 @@ func TestEditEndpointProfilesChangesOnlyItsLines(t *testing.T) {
 						}
 						lo, hi := endpointLines(fileLines(before), id)
 						checkOnlyField(t, before, after, lo, hi, ed.maxDel, ed.maxAdd)
-						again, err := EditEndpointProfiles(path, after, id, want)
+						again, err := EditEndpointProfiles(path, after, id, "", want)
 						if err != nil || !bytes.Equal(again, after) {
 							t.Fatalf("a no-op edit changed the file (%v):\n%s", err, again)
 						}
@@ -1025,7 +1025,7 @@ func FuzzEditEndpointProfiles(f *testing.F) {
 		if ids != "" {
 			want = strings.Split(ids, ",")
 		}
-		after, err := EditEndpointProfiles(path, before, id, want)
+		after, err := EditEndpointProfiles(path, before, id, "", want)
 		if err != nil {
 			return
 		}
@@ -1053,4 +1053,19 @@ func FuzzEditEndpointProfiles(f *testing.F) {
 		}
 		checkOnlyField(t, before, after, lo, hi, -1, -1)
 	})
+}
+
+// endpointProfileIDs decodes an endpoints file and returns the profile_ids of the first
+// endpoint id.
+func endpointProfileIDs(path string, data []byte, id string) ([]string, bool) {
+	eps, ok := decodeEndpointItems(path, bytes.TrimPrefix(data, utf8BOM))
+	if !ok {
+		return nil, false
+	}
+	for _, e := range eps {
+		if e != nil && e.ID == id {
+			return e.ProfileIDs, true
+		}
+	}
+	return nil, false
 }

@@ -58,10 +58,15 @@
 // lines, and everything else stays byte for byte: CRLF or LF line endings, a missing final line
 // break, a UTF-8 byte-order mark, comments, blank lines, key order, quoting, indentation (tabs
 // in JSON too). A JSON file stays JSON. `rule update` keeps the rules that the new list still
-// has and inserts or deletes only the others. When an edit cannot keep the file (deleting or
-// changing a value whose &anchor an alias elsewhere uses, a file with lone carriage returns),
-// the command prints "path:line:col: cannot edit the file in place: why" and writes nothing.
-// `profile add` writes a new file with LF line endings.
+// has and inserts or deletes only the others. When an edit cannot keep the file or would change
+// more than the command says (the list changed comes through a merge key `<<`; it, its endpoint
+// or profile mapping, or a value deleted carries an &anchor that an alias or merge key elsewhere
+// uses; two endpoints of the file have the id and no --host tells them apart; a file with lone
+// carriage returns), the command prints "path:line:col: cannot edit the file in place: why",
+// writes nothing and exits 1. After every edit the whole file is decoded again: the endpoint
+// (or profile) must mean what was intended and every other endpoint what it meant before.
+// Values that a YAML 1.1 reader would not read as the same string (yes, on, 1:30, 010, ...)
+// are written quoted. `profile add` writes a new file with LF line endings.
 // The only exception is `profile remove --no-check`, whose purpose is to remove a profile that
 // endpoints still use: it prints a warning on standard error naming those endpoints (their
 // profile_ids now fail validation until they are changed).
