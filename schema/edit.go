@@ -31,7 +31,8 @@ import (
 // comments, blank lines, key order, quoting and indentation. A JSON file stays JSON. After the
 // splice the file is decoded again and must mean exactly the intended profile or profile ids;
 // otherwise, and whenever an edit cannot keep the file (a value whose &anchor an alias uses
-// elsewhere would change or disappear, lone carriage returns), the edit fails with
+// elsewhere would change or disappear, text that validate refuses: a lone carriage return, NEL, a
+// line or paragraph separator, other control characters; text.go), the edit fails with
 // ErrCannotEdit and the caller writes nothing.
 //
 // New files (MarshalProfile) get a fixed key order: id, tags, inbound_rules, outbound_rules;
@@ -329,21 +330,20 @@ func (t *textEdit) cannot(n *yaml.Node, format string, args ...any) error {
 // newTextEdit parses data (a one-document YAML or JSON file whose root is a mapping).
 func newTextEdit(path string, data []byte) (*textEdit, error) {
 	t := &textEdit{path: path, json: isJSONPath(path), used: map[string]bool{}}
+	// The text rules of the decoder first (text.go): what YAML would read as a line break
+	// where the line table below sees none (a lone CR, NEL, LS, PS) is refused there, with the
+	// same message and position as validate gives.
+	if _, p := cleanText(data); p != nil {
+		return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
+	}
 	if bytes.HasPrefix(data, utf8BOM) {
 		t.bom, data = true, data[len(utf8BOM):]
 	}
 	t.src = data
 	t.lines = []int{0}
 	for i, b := range data {
-		switch b {
-		case '\n':
+		if b == '\n' {
 			t.lines = append(t.lines, i+1)
-		case '\r':
-			if i+1 >= len(data) || data[i+1] != '\n' {
-				// YAML counts a lone CR as a line break; the line table would disagree.
-				return nil, t.cannot(&yaml.Node{Line: len(t.lines), Column: 1 + utf8.RuneCount(data[t.lines[len(t.lines)-1]:i])},
-					"a carriage return without a line feed: write CRLF or LF line endings")
-			}
 		}
 	}
 	var doc yaml.Node

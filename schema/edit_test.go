@@ -869,11 +869,21 @@ func TestEditProfileAliasesAndRefusals(t *testing.T) {
 			t.Fatalf("an unused anchor must not block the edit: %v", err)
 		}
 	}
-	// Lone carriage returns: YAML counts them as line breaks; the edit refuses rather than guess.
-	in3 := "id: P\rtags: [P]\n"
-	_, err = EditProfile(path, []byte(in3), &Profile{ID: "P", Tags: []string{"P", "Q"}})
-	if !errors.Is(err, ErrCannotEdit) || !strings.Contains(err.Error(), path+":1:6: cannot edit the file in place: a carriage return without a line feed") {
-		t.Fatalf("err = %v", err)
+	// Lone carriage returns, NEL, LS: YAML counts them as line breaks; the edit refuses with
+	// validate's message and position (text.go), after a byte-order mark and CRLF too.
+	for _, tc := range []struct{ in, want string }{
+		{"id: P\rtags: [P]\n", ":1:6: cannot edit the file in place: a carriage return not followed by a line feed: use LF or CRLF line endings"},
+		{"\ufeffid: P\r\ntags: [P] # x\u2028- Q\r\n", ":2:14: cannot edit the file in place: a line separator (U+2028): the YAML parser reads a line break there, editors and git show none; remove it (end lines with LF or CRLF)"},
+		{"id: P\ntags: [P\u0085]\n", ":2:9: cannot edit the file in place: a next-line character (U+0085, NEL): the YAML parser reads a line break there, editors and git show none; remove it (end lines with LF or CRLF)"},
+	} {
+		_, err = EditProfile(path, []byte(tc.in), &Profile{ID: "P", Tags: []string{"P", "Q"}})
+		if !errors.Is(err, ErrCannotEdit) || err.Error() != path+tc.want {
+			t.Errorf("%q: err = %v\nwant %s", tc.in, err, path+tc.want)
+		}
+		_, err = EditEndpointProfiles("endpoints/e.yaml", []byte(tc.in), "e", nil)
+		if !errors.Is(err, ErrCannotEdit) || err.Error() != "endpoints/e.yaml"+tc.want {
+			t.Errorf("%q: endpoints: err = %v", tc.in, err)
+		}
 	}
 }
 
