@@ -127,6 +127,18 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 			"profiles/X.JSON: profile files end in .yaml or .json: write profiles/X.json\n" +
 			"tests/t.json: test files end in .yaml: write tests/t.yaml\n" +
 			"tests/u.yml: test files end in .yaml: write tests/u.yaml"},
+		{name: "folders in another case", build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"Profiles/X.yaml": "id: X\n", "TESTS/t.yaml": "tests: []\n", "Endpoints": "a file"})
+		}, refused: "Endpoints: a regular file named like the folder endpoints in another case: rename it (the two names are one on case-insensitive file systems)\n" +
+			"Profiles: repository folders are lowercase: rename it to profiles\n" +
+			"TESTS: repository folders are lowercase: rename it to tests"},
+		{name: "control characters in names", build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"profiles/A\nB.yaml": "id: A\n", "endpoints/e\r.json": "{}", "tests/\tt.yaml": "tests: []\n",
+				"profiles/x\u202e.json": "{}", "profiles/a\nb.txt": "ignored"})
+		}, refused: `endpoints/e\r.json: file name "e\r.json" has a carriage return (U+000D): rename the file` + "\n" +
+			`profiles/A\nB.yaml: file name "A\nB.yaml" has a line feed (U+000A): rename the file` + "\n" +
+			`profiles/x\u202e.json: file name "x\u202e.json" has a bidirectional-text control (U+202E, right-to-left override): rename the file` + "\n" +
+			`tests/\tt.yaml: file name "\tt.yaml" has a tab (U+0009): rename the file`},
 		{name: "named pipe", dirOnly: true, build: func(t *testing.T, w string) {
 			if err := os.MkdirAll(filepath.Join(w, "endpoints"), 0o755); err != nil {
 				t.Fatal(err)
@@ -270,4 +282,56 @@ func TestTreeFS(t *testing.T) {
 			t.Errorf("Open(%q) = %v, want invalid", p, err)
 		}
 	}
+}
+
+// Real submodules (git submodule add) at a repository folder and at a repository file path:
+// a clone without --recurse-submodules (empty folders: what CI often checks out), a recursive
+// clone and the commit itself are refused alike, from .gitmodules.
+func TestSubmodulesBothSources(t *testing.T) {
+	sub := newFixture(t, "main")
+	writeTree(t, sub.Work, map[string]string{"t.yaml": "tests: []\n", "e.yaml": "endpoints: []\n"})
+	sub.Git("add", "-A")
+	sub.Git("commit", "-q", "-m", "sub")
+
+	r := newFixture(t, "main")
+	writeTree(t, r.Work, map[string]string{"profiles/WEB.yaml": "id: WEB\ninbound_rules: []\noutbound_rules: []\n"})
+	for _, p := range []string{"tests", "endpoints", "profiles/S.yaml"} {
+		r.Git("-c", "protocol.file.allow=always", "submodule", "add", "-q", "file://"+sub.Work, p)
+	}
+	r.Git("add", "-A")
+	r.Git("commit", "-q", "-m", "submodules")
+	if got := r.Git("ls-files", "--stage", "tests"); !strings.HasPrefix(got, "160000 ") {
+		t.Fatalf("tests is not a git link: %q", got)
+	}
+
+	const want = "endpoints: a git submodule (.gitmodules lists it): commit the files themselves in the policy repository\n" +
+		"profiles/S.yaml: a git submodule (.gitmodules lists it): commit the file itself in the policy repository\n" +
+		"tests: a git submodule (.gitmodules lists it): commit the files themselves in the policy repository"
+	check := func(what string, snap *source.Snapshot) {
+		t.Helper()
+		if got := strings.Join(paths(snap.Files), ","); got != "profiles/WEB.yaml" {
+			t.Errorf("%s: files %s, want profiles/WEB.yaml", what, got)
+		}
+		if got := refusedLines(snap.Refused); got != want {
+			t.Errorf("%s: refused:\n%s\nwant:\n%s", what, got, want)
+		}
+	}
+	root := t.TempDir()
+	plain, recursive := filepath.Join(root, "plain"), filepath.Join(root, "recursive")
+	gittest.Git(t, root, "", "clone", "-q", r.Work, plain)
+	gittest.Git(t, root, "", "-c", "protocol.file.allow=always", "clone", "-q", "--recurse-submodules", r.Work, recursive)
+	if ents, err := os.ReadDir(filepath.Join(plain, "tests")); err != nil || len(ents) != 0 {
+		t.Fatalf("plain clone: tests holds %v (%v), want an empty folder", ents, err)
+	}
+	if _, err := os.Stat(filepath.Join(recursive, "tests", "t.yaml")); err != nil {
+		t.Fatalf("recursive clone: %v", err)
+	}
+	for what, dir := range map[string]string{"plain clone": plain, "recursive clone": recursive, "work tree": r.Work} {
+		snap, err := source.Dir{Path: dir}.Fetch(context.Background(), source.FetchOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		check(what, snap)
+	}
+	check("git", fetch(t, newSource(t, "file://"+r.Work, nil), ""))
 }
