@@ -346,10 +346,20 @@ func newTextEdit(path string, data []byte) (*textEdit, error) {
 			t.lines = append(t.lines, i+1)
 		}
 	}
+	// JSON escapes that yaml.v3 does not read (`\/`, surrogate pairs) are rewritten for the
+	// parser only; the nodes get the file's columns back, and the splices apply to the file.
+	yamlText, cols := data, jsonCols(nil)
+	if t.json && json.Valid(data) {
+		var p *textProblem
+		if yamlText, cols, p = jsonForYAML(data); p != nil {
+			return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
+		}
+	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := yaml.Unmarshal(yamlText, &doc); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
+	cols.fix(&doc)
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("parse %s: the file is not a mapping", path)
 	}

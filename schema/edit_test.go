@@ -222,6 +222,35 @@ func TestEditProfileJSONStaysJSON(t *testing.T) {
 	}
 }
 
+// JSON escapes that yaml.v3 does not read (`\/`, surrogate pairs) stay as they are in an
+// edited file; the splices land where the file has its lists.
+func TestEditJSONEscapes(t *testing.T) {
+	const path = "profiles/APP.json"
+	orig := "{\"id\": \"APP\", \"inbound_rules\": [{\"src_net\": \"198.18.0.0\\/16\", \"action\": \"allow\"}, {\"dst_net\": \"fd00::\\/8\", \"action\": \"deny\"}],\r\n \"tags\": [\"APP\"], \"outbound_rules\": []}"
+	p := decodeOK(t, path, []byte(orig))
+	p.Tags = []string{"APP", "B"}
+	p.Inbound = p.Inbound[1:]
+	got, err := EditProfile(path, []byte(orig), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{\"id\": \"APP\", \"inbound_rules\": [{\"dst_net\": \"fd00::\\/8\", \"action\": \"deny\"}],\r\n \"tags\": [\"APP\", \"B\"], \"outbound_rules\": []}"
+	if string(got) != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	const ep = "endpoints/e.json"
+	eps := "{\"endpoints\": [{\"id\": \"a\\/\\ud83d\\ude00\", \"host\": \"h\"}, {\"id\": \"b\", \"host\": \"h\", \"profile_ids\": []}]}"
+	got, err = EditEndpointProfiles(ep, []byte(eps), "b", []string{"WEB"})
+	if want := strings.Replace(eps, `"profile_ids": []`, `"profile_ids": ["WEB"]`, 1); err != nil || string(got) != want {
+		t.Fatalf("got\n%s (%v)\nwant\n%s", got, err, want)
+	}
+	// A lone surrogate: refused with validate's message.
+	_, err = EditEndpointProfiles(ep, []byte(`{"endpoints": [{"id": "\ud83d"}]}`), "b", nil)
+	if want := ep + `:1:24: cannot edit the file in place: \ud83d is half of a UTF-16 surrogate pair, without its other half: it is no character; write the character itself or both halves`; err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}
+
 func TestEditProfileAddsMissingFields(t *testing.T) {
 	const path = "profiles/X.yaml"
 	orig := []byte("id: X # x\ninbound_rules: []\noutbound_rules:\n")
