@@ -59,8 +59,9 @@
 // break, a UTF-8 byte-order mark, comments, blank lines, key order, quoting, indentation (tabs
 // in JSON too). A JSON file stays JSON. `rule update` keeps the rules that the new list still
 // has and inserts or deletes only the others. When an edit cannot keep the file (deleting or
-// changing a value whose &anchor an alias elsewhere uses, a file with lone carriage returns),
-// the command prints "path:line:col: cannot edit the file in place: why" and writes nothing.
+// changing a value whose &anchor an alias elsewhere uses, a file with lone carriage returns or
+// other text that validate refuses), the command prints "path:line:col: cannot edit the file in
+// place: why" and writes nothing.
 // `profile add` writes a new file with LF line endings.
 // The only exception is `profile remove --no-check`, whose purpose is to remove a profile that
 // endpoints still use: it prints a warning on standard error naming those endpoints (their

@@ -205,11 +205,12 @@ func Format(r Result, replace map[string]string) string {
 	return "exit " + code + "\n-- stdout --\n" + norm(r.Stdout) + "-- stderr --\n" + norm(r.Stderr)
 }
 
-// message is what every line of validate's output must look like: a repository path (the
-// three folders of SPEC §2), then ":line:col: " or ": ", then a message.
 var missingProfile = regexp.MustCompile(`profile "([^"/]+)" does not exist`)
 
-var message = regexp.MustCompile(`^((?:profiles|endpoints|tests)/[^\n]*?):(?:([0-9]+):([0-9]+):)? [^ \n]`)
+// message is what every line of validate's output must look like: a repository path (in one
+// of the three folders of SPEC §2, or such a folder itself, also named in another case when it
+// is refused for that), then ":line:col: " or ": ", then a message.
+var message = regexp.MustCompile(`^((?:profiles|endpoints|tests)/[^\n]*?|(?i:profiles|endpoints|tests)):(?:([0-9]+):([0-9]+):)? [^ \n]`)
 
 // CheckRefusal returns what makes r not a proper refusal: an exit code other than 1, a
 // timeout, anything on stderr, no message, a message without its path prefix, or with a line
