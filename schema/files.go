@@ -39,9 +39,11 @@ var repoDirs = []string{"profiles", "endpoints", "tests"}
 //   - a repository file's name is valid UTF-8 without control characters (TAB, LF, CR, ...),
 //     line or paragraph separators or bidirectional controls (badName): it is printed as
 //     "path: message" on one line; such a name is printed escaped (showPath);
-//   - a folder or file that .gitmodules at the root lists as a submodule path is refused,
-//     whether the tree holds an empty folder there (a clone without --recurse-submodules), the
-//     submodule's checkout or a git link; a repository folder holding .git is refused too;
+//   - another git repository in place of a repository folder or file is refused with one
+//     message (otherRepoFolder, otherRepoFile) whatever the source shows of it: a path that
+//     .gitmodules at the root lists as a submodule (whether the tree holds an empty folder
+//     there, as a clone without --recurse-submodules does, the submodule's checkout, a git
+//     link, or nothing), a git link, a folder holding .git (an embedded repository);
 //   - a top-level entry named like a repository folder in another case (Profiles, TESTS) is
 //     refused: a checkout on a case-insensitive file system would merge it with the folder;
 //   - an evident misspelling of a repository file name (profiles/WEB.yml, WEB.YAML, WEB.JSON,
@@ -62,9 +64,12 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	subs, err := submodulePaths(fsys, top)
+	subs, why, err := submodulePaths(fsys, top)
 	if err != nil {
 		return nil, nil, err
+	}
+	if why != "" {
+		refuse(".gitmodules", "%s", why)
 	}
 	// A submodule path is refused whether or not the tree has the entry: .gitmodules says it is
 	// another repository's (a clone without --recurse-submodules has an empty folder there, a
@@ -72,10 +77,10 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 	for _, p := range slices.Sorted(maps.Keys(subs)) {
 		switch {
 		case isRepoDir(p):
-			refuse(p, "a git submodule (.gitmodules lists it): commit the files themselves in the policy repository")
+			refuse(p, "%s", otherRepoFolder)
 		case FileKind(p) != "" || misspelled(p) != "":
 			if !subs[path.Dir(p)] {
-				refuse(p, "a git submodule (.gitmodules lists it): commit the file itself in the policy repository")
+				refuse(p, "%s", otherRepoFile)
 			}
 		}
 	}
@@ -100,6 +105,9 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 		case mode&fs.ModeSymlink != 0:
 			refuse(dir, "a symbolic link (links are not followed): make %s a directory", dir)
 			continue
+		case mode&fs.ModeIrregular != 0: // a git link (a tree gives no other irregular entry)
+			refuse(dir, "%s", otherRepoFolder)
+			continue
 		case !t.IsDir():
 			refuse(dir, "%s, not a directory: %s must be a directory", describeMode(mode), dir)
 			continue
@@ -109,9 +117,9 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 			return nil, nil, err
 		}
 		if hasGit(entries) {
-			// A submodule's checkout: its files are not this repository's (a git commit holds
-			// only a link to another repository's commit there).
-			refuse(dir, "a git submodule or repository (it holds .git): commit the files themselves in the policy repository")
+			// A submodule's checkout or an embedded repository: its files are not this
+			// repository's (a git commit holds only a link to another repository's commit).
+			refuse(dir, "%s", otherRepoFolder)
 			continue
 		}
 		for _, e := range entries {
@@ -133,6 +141,8 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 				refuse(p, "%s files end in %s: write %s", fixKind(dir), fixExts(dir), fix)
 			case mode&fs.ModeSymlink != 0:
 				refuse(p, "a symbolic link (links are not followed): put the file itself here")
+			case mode&fs.ModeIrregular != 0 || mode.IsDir() && dirHasGit(fsys, p):
+				refuse(p, "%s", otherRepoFile)
 			case !mode.IsRegular():
 				refuse(p, "%s named like %s: only regular files are read", describeMode(mode), fileNoun(dir))
 			default:
@@ -198,14 +208,15 @@ func showPath(p string) string {
 
 // submodulePaths reads the submodule paths of the .gitmodules file at the root of the tree
 // (when top lists it as a regular file), as slash paths; git reads .gitmodules there only.
+// why says why .gitmodules was refused (over MaxFileSize).
 // gitmodules(5): "The file contains one subsection per submodule, and the subsection value is
 // the name of the submodule. [...] submodule.<name>.path: Defines the path, relative to the
 // top-level directory of the Git working tree, where the submodule is expected to be checked
 // out." Its syntax is git-config(1)'s: "[section "subsection"]" headers, "name = value"
 // lines (names case-insensitive), values optionally in double quotes, '#' and ';' starting
 // comments. This reads the path lines of [submodule ...] sections only.
-func submodulePaths(fsys fs.FS, top []fs.DirEntry) (map[string]bool, error) {
-	subs := map[string]bool{}
+func submodulePaths(fsys fs.FS, top []fs.DirEntry) (subs map[string]bool, why string, err error) {
+	subs = map[string]bool{}
 	found := false
 	for _, e := range top {
 		if e.Name() == ".gitmodules" && e.Type().IsRegular() {
@@ -213,11 +224,11 @@ func submodulePaths(fsys fs.FS, top []fs.DirEntry) (map[string]bool, error) {
 		}
 	}
 	if !found {
-		return subs, nil
+		return subs, "", nil
 	}
 	b, why, err := readRegular(fsys, ".gitmodules")
 	if err != nil || why != "" {
-		return subs, err // not a regular file any more, or over the limit: git would not read it either
+		return subs, why, err // over the limit: refused, as its submodules cannot be known
 	}
 	inSub := false
 	for _, line := range strings.Split(string(b), "\n") {
@@ -244,7 +255,22 @@ func submodulePaths(fsys fs.FS, top []fs.DirEntry) (map[string]bool, error) {
 			subs[val] = true
 		}
 	}
-	return subs, nil
+	return subs, "", nil
+}
+
+// otherRepoFolder and otherRepoFile say that a repository folder or file is another git
+// repository: a submodule (.gitmodules lists it; a checkout, a clone without
+// --recurse-submodules or a commit's git link), or a repository embedded in a checkout (a
+// folder holding .git; committed, a git link). Every source gives the same message.
+const (
+	otherRepoFolder = "a git submodule or another git repository: commit the files themselves in the policy repository"
+	otherRepoFile   = "a git submodule or another git repository named like a repository file: commit the file itself in the policy repository"
+)
+
+// dirHasGit reports whether the folder p holds a .git entry (a listing error counts as no).
+func dirHasGit(fsys fs.FS, p string) bool {
+	entries, err := fs.ReadDir(fsys, p)
+	return err == nil && hasGit(entries)
 }
 
 func hasGit(entries []fs.DirEntry) bool {

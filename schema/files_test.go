@@ -77,7 +77,7 @@ func TestReadFS(t *testing.T) {
 	})
 	want = "endpoints: a regular file, not a directory: endpoints must be a directory\n" +
 		"profiles: a symbolic link (links are not followed): make profiles a directory\n" +
-		"tests: a git submodule or other special file, not a directory: tests must be a directory"
+		"tests: a git submodule or another git repository: commit the files themselves in the policy repository"
 	if err != nil || refused.Error() != want {
 		t.Errorf("refused:\n%v\nwant:\n%s\n(err %v)", refused, want, err)
 	}
@@ -315,9 +315,9 @@ func TestReadFSGitmodules(t *testing.T) {
 		"[submodule \"inner\"]\n\tpath = tests/inner.yaml\n" +
 		"[core]\n\tpath = profiles/WEB.yaml\n" +
 		"[submodule \"other\"]\n\tpath = vendor/lib\n\tbranch = main # path = profiles/APP.yaml\n"
-	want := "endpoints: a git submodule (.gitmodules lists it): commit the files themselves in the policy repository\n" +
-		"profiles/S.yaml: a git submodule (.gitmodules lists it): commit the file itself in the policy repository\n" +
-		"tests: a git submodule (.gitmodules lists it): commit the files themselves in the policy repository"
+	want := "endpoints: a git submodule or another git repository: commit the files themselves in the policy repository\n" +
+		"profiles/S.yaml: a git submodule or another git repository named like a repository file: commit the file itself in the policy repository\n" +
+		"tests: a git submodule or another git repository: commit the files themselves in the policy repository"
 	for _, tc := range []struct {
 		name string
 		fsys fstest.MapFS
@@ -339,6 +339,9 @@ func TestReadFSGitmodules(t *testing.T) {
 		{"a .gitmodules that is a link is not read", fstest.MapFS{
 			".gitmodules": &fstest.MapFile{Data: []byte("x"), Mode: fs.ModeSymlink | 0o777}, "x": reg(gitmodules),
 		}, ""},
+		{"an oversize .gitmodules is refused", fstest.MapFS{
+			".gitmodules": reg(strings.Repeat("#", MaxFileSize+1)), "tests/t.yaml": reg("tests: []\n"),
+		}, ".gitmodules: 8388609 bytes, more than the limit of 8388608 bytes (8 MiB) for one file"},
 		{".gitmodules in a folder is not read", fstest.MapFS{"tests/.gitmodules": reg(gitmodules), "tests/t.yaml": reg("tests: []\n")}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -354,7 +357,7 @@ func TestReadFSGitmodules(t *testing.T) {
 				t.Errorf("files %s: profiles/WEB.yaml not read", sortedKeys(files))
 			}
 			for p := range files {
-				if strings.HasPrefix(p, "tests/") && tc.want != "" || strings.HasPrefix(p, "endpoints/") {
+				if dir, _, _ := strings.Cut(p, "/"); strings.Contains(tc.want, dir+": ") {
 					t.Errorf("%s read from a submodule", p)
 				}
 			}

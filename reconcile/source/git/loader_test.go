@@ -149,13 +149,22 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 		}, refused: "endpoints/e.yaml: a named pipe named like an endpoint file: only regular files are read"},
 		{name: "submodule checkout as folder", dirOnly: true, build: func(t *testing.T, w string) {
 			writeTree(t, w, map[string]string{"endpoints/.git": "gitdir: ../.git/modules/endpoints\n", "endpoints/e.yaml": "endpoints: []\n"})
-		}, refused: "endpoints: a git submodule or repository (it holds .git): commit the files themselves in the policy repository"},
+		}, refused: "endpoints: a git submodule or another git repository: commit the files themselves in the policy repository"},
+		{name: "embedded repositories", build: func(t *testing.T, w string) {
+			for _, d := range []string{"endpoints", "profiles/E.yaml"} {
+				writeTree(t, w, map[string]string{d + "/e.yaml": "endpoints: []\n"})
+				gittest.Git(t, filepath.Join(w, d), "", "init", "-q")
+				gittest.Git(t, filepath.Join(w, d), "", "add", "-A")
+				gittest.Git(t, filepath.Join(w, d), "", "commit", "-q", "-m", "inner")
+			}
+		}, refused: "endpoints: a git submodule or another git repository: commit the files themselves in the policy repository\n" +
+			"profiles/E.yaml: a git submodule or another git repository named like a repository file: commit the file itself in the policy repository"},
 		{name: "submodules", gitOnly: true, git: func(t *testing.T, r *gittest.Repo) {
 			head := strings.Repeat("1", 40) // a commit of another repository
 			r.Git("update-index", "--add", "--cacheinfo", "160000,"+head+",profiles/S.yaml")
 			r.Git("update-index", "--add", "--cacheinfo", "160000,"+head+",endpoints")
-		}, refused: "endpoints: a git submodule or other special file, not a directory: endpoints must be a directory\n" +
-			"profiles/S.yaml: a git submodule or other special file named like a profile file: only regular files are read"},
+		}, refused: "endpoints: a git submodule or another git repository: commit the files themselves in the policy repository\n" +
+			"profiles/S.yaml: a git submodule or another git repository named like a repository file: commit the file itself in the policy repository"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,9 +313,9 @@ func TestSubmodulesBothSources(t *testing.T) {
 		t.Fatalf("tests is not a git link: %q", got)
 	}
 
-	const want = "endpoints: a git submodule (.gitmodules lists it): commit the files themselves in the policy repository\n" +
-		"profiles/S.yaml: a git submodule (.gitmodules lists it): commit the file itself in the policy repository\n" +
-		"tests: a git submodule (.gitmodules lists it): commit the files themselves in the policy repository"
+	const want = "endpoints: a git submodule or another git repository: commit the files themselves in the policy repository\n" +
+		"profiles/S.yaml: a git submodule or another git repository named like a repository file: commit the file itself in the policy repository\n" +
+		"tests: a git submodule or another git repository: commit the files themselves in the policy repository"
 	check := func(what string, snap *source.Snapshot) {
 		t.Helper()
 		if got := strings.Join(paths(snap.Files), ","); got != "profiles/WEB.yaml" {

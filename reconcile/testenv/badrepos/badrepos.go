@@ -283,9 +283,7 @@ func CheckEchoes(r Result, root string) []string {
 func CommitAll(t testing.TB, dir string) string {
 	t.Helper()
 	gittest.RequireGit(t)
-	env := append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "HOME="+os.DevNull,
-		"GIT_AUTHOR_NAME=Corpus", "GIT_AUTHOR_EMAIL=corpus@example.invalid", "GIT_AUTHOR_DATE=@1700000000 +0000",
-		"GIT_COMMITTER_NAME=Corpus", "GIT_COMMITTER_EMAIL=corpus@example.invalid", "GIT_COMMITTER_DATE=@1700000000 +0000")
+	env := gitEnv()
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"},
 		{"add", "-A"},
@@ -313,4 +311,12 @@ func (c Case) ExpectedMessages() ([]string, error) {
 		return nil, fmt.Errorf("%s/%s: no stdout and stderr sections", c.Name, GoldenDir)
 	}
 	return strings.Split(strings.TrimSuffix(out, "\n"), "\n"), nil
+}
+
+// gitEnv is the environment of the corpus's git commands: no user or system configuration, a
+// fixed author and committer at a fixed date.
+func gitEnv() []string {
+	return append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "HOME="+os.DevNull,
+		"GIT_AUTHOR_NAME=Corpus", "GIT_AUTHOR_EMAIL=corpus@example.invalid", "GIT_AUTHOR_DATE=@1700000000 +0000",
+		"GIT_COMMITTER_NAME=Corpus", "GIT_COMMITTER_EMAIL=corpus@example.invalid", "GIT_COMMITTER_DATE=@1700000000 +0000")
 }

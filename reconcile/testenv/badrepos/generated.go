@@ -1,7 +1,9 @@
 package badrepos
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -137,6 +139,22 @@ var Generated = map[string]Gen{
 			return err
 		}
 		return os.MkdirAll(filepath.Join(repo, "tests"), 0o755)
+	}},
+	// A repository embedded in tests/ (a folder holding .git, with a commit): --dir sees the
+	// folder with .git, --repo the git link that `git add` made of it.
+	"127-embedded-repository": {Gen: func(repo, _ string) error {
+		dir := filepath.Join(repo, "tests")
+		if err := write(dir, "reach.yaml", "tests:\n  - {name: a, from: 198.18.1.2, to: 198.18.1.3, protocol: tcp, port: 80, expect: allow}\n"); err != nil {
+			return err
+		}
+		for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "tests"}} {
+			c := exec.Command("git", args...)
+			c.Dir, c.Env = dir, gitEnv()
+			if out, err := c.CombinedOutput(); err != nil {
+				return fmt.Errorf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+		return nil
 	}},
 }
 
