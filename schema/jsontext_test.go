@@ -1,7 +1,11 @@
 package schema
 
 import (
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Valid JSON that yaml.v3 does not read as such (`\/`, surrogate pairs) decodes, with every
@@ -57,5 +61,55 @@ func TestJSONEscapes(t *testing.T) {
 	_, _, in, _, errs := DecodeRules("stdin", []byte(`{"inbound_rules": [{"action": "allow", "src_net": "198.18.0.0\/16"}], "outbound_rules": []}`))
 	if errs != nil || len(in) != 1 || in[0].SrcNet != "198.18.0.0/16" {
 		t.Errorf("rules %+v, errors %v", in, errs)
+	}
+}
+
+// Random strings with `\/`, surrogate pairs and other escapes, several on a line: every value
+// decodes to what JSON means, and every node is where it is in the file.
+func TestJSONEscapesRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	pieces := []string{`\/`, `\ud83d\ude00`, `\uD834\uDD1E`, `\\`, `\\/`, `\"`, `\u00e9`, `é`, `😀`, `/`, `a`, ` `, `\n`, `\t`}
+	for i := 0; i < 300; i++ {
+		var text strings.Builder
+		var wantVals []string
+		var wantCols []int // column of each value's opening quote, on its line
+		var wantLines []int
+		line, col := 1, 1
+		text.WriteString("[")
+		col++
+		for j := 0; j < 1+rng.IntN(5); j++ {
+			if j > 0 {
+				if rng.IntN(3) == 0 {
+					text.WriteString(",\n")
+					line, col = line+1, 1
+				} else {
+					text.WriteString(", ")
+					col += 2
+				}
+			}
+			var raw strings.Builder
+			for k := 0; k < rng.IntN(6); k++ {
+				raw.WriteString(pieces[rng.IntN(len(pieces))])
+			}
+			lit := `"` + raw.String() + `"`
+			var v string
+			if err := json.Unmarshal([]byte(lit), &v); err != nil {
+				t.Fatalf("%s: %v", lit, err)
+			}
+			wantVals, wantCols, wantLines = append(wantVals, v), append(wantCols, col), append(wantLines, line)
+			text.WriteString(lit)
+			col += utf8.RuneCountInString(lit)
+		}
+		text.WriteString("]\n")
+		d := &decoder{path: "x.json"}
+		root := d.parse([]byte(text.String()), "a list")
+		if root == nil || len(root.Content) != len(wantVals) {
+			t.Fatalf("%s: %v", text.String(), d.errs)
+		}
+		for j, n := range root.Content {
+			if n.Value != wantVals[j] || n.Line != wantLines[j] || n.Column != wantCols[j] {
+				t.Errorf("%s: item %d = %q at %d:%d, want %q at %d:%d", text.String(), j, n.Value, n.Line, n.Column, wantVals[j], wantLines[j], wantCols[j])
+			}
+		}
 	}
 }
