@@ -164,23 +164,12 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 
 // badName says what character of a file name makes it print badly or misleadingly ("a line
 // feed (U+000A)"), "" when none does: the characters that repository text may not hold
-// (refuseChar), and TAB. Such a name would break validate's one-line "path:line:col: message"
-// output, or show in another order than it is.
+// (refuseChar), TAB and LF. Such a name would break validate's one-line "path:line:col:
+// message" output, or show in another order than it is.
 func badName(name string) string {
 	for _, r := range name {
-		switch {
-		case r == '\t':
-			return "a tab (U+0009)"
-		case r == '\n':
-			return "a line feed (U+000A)"
-		case r == '\r':
-			return "a carriage return (U+000D)"
-		case refuseChar(r) != "":
-			msg := refuseChar(r)
-			if i := strings.Index(msg, ")"); i >= 0 {
-				msg = msg[:i+1]
-			}
-			return msg
+		if n := charName(r); n != "" {
+			return n
 		}
 	}
 	return ""

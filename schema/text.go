@@ -94,7 +94,7 @@ const lineBreakLike = ": the YAML parser reads a line break there, editors and g
 
 // controlNames names the control characters people meet; others are named by code only.
 var controlNames = map[rune]string{
-	0x07: "bell", 0x08: "backspace", 0x0B: "vertical tab", 0x0C: "form feed", 0x1A: "substitute (Ctrl-Z)",
+	0x07: "bell", 0x08: "backspace", 0x0B: "vertical tab", 0x0C: "form feed", 0x1A: "substitute, Ctrl-Z",
 	0x1B: "escape", 0x7F: "delete",
 }
 
@@ -106,30 +106,49 @@ var bidiNames = map[rune]string{
 	0x2066: "left-to-right isolate", 0x2067: "right-to-left isolate", 0x2068: "first strong isolate", 0x2069: "pop directional isolate",
 }
 
-// refuseChar says why the character r may not appear in repository text (or in a repository
-// file name), "" when it may. TAB and LF may; so may CR, in a CRLF line break only (cleanText
-// has turned those into LF before it asks).
+// refuseChar says why the character r may not appear in repository text, "" when it may. TAB
+// and LF may; so may CR, in a CRLF line break only (cleanText has turned those into LF before
+// it asks).
 func refuseChar(r rune) string {
+	name := charName(r)
 	switch {
-	case r == '\t' || r == '\n':
+	case name == "" || r == '\t' || r == '\n':
 		return ""
 	case r == '\r':
 		return "a carriage return not followed by a line feed: use LF or CRLF line endings"
-	case r == 0x85:
-		return "a next-line character (U+0085, NEL)" + lineBreakLike
-	case r == 0x2028:
-		return "a line separator (U+2028)" + lineBreakLike
-	case r == 0x2029:
-		return "a paragraph separator (U+2029)" + lineBreakLike
+	case r == 0x85 || r == 0x2028 || r == 0x2029:
+		return name + lineBreakLike
 	case r < 0x20 || r >= 0x7F && r < 0xA0:
-		name := ""
-		if n, ok := controlNames[r]; ok {
-			name = ", " + n
-		}
-		return fmt.Sprintf("a control character (U+%04X%s): remove it (tabs and line breaks are the only control characters a repository file may hold)", r, name)
+		return name + ": remove it (tabs and line breaks are the only control characters a repository file may hold)"
 	}
-	if name, ok := bidiNames[r]; ok {
-		return fmt.Sprintf("a bidirectional-text control (U+%04X, %s): it makes text display in another order than it is read; remove it", r, name)
+	return name + ": it makes text display in another order than it is read; remove it"
+}
+
+// charName names a character that repository text or file names may not hold (TAB and LF
+// included: file names may not hold them): "a control character (U+000C, form feed)"; "" for
+// other characters.
+func charName(r rune) string {
+	switch {
+	case r == '\t':
+		return "a tab (U+0009)"
+	case r == '\n':
+		return "a line feed (U+000A)"
+	case r == '\r':
+		return "a carriage return (U+000D)"
+	case r == 0x85:
+		return "a next-line character (U+0085, NEL)"
+	case r == 0x2028:
+		return "a line separator (U+2028)"
+	case r == 0x2029:
+		return "a paragraph separator (U+2029)"
+	case r < 0x20 || r >= 0x7F && r < 0xA0:
+		if n, ok := controlNames[r]; ok {
+			return fmt.Sprintf("a control character (U+%04X, %s)", r, n)
+		}
+		return fmt.Sprintf("a control character (U+%04X)", r)
+	}
+	if n, ok := bidiNames[r]; ok {
+		return fmt.Sprintf("a bidirectional-text control (U+%04X, %s)", r, n)
 	}
 	return ""
 }

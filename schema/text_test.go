@@ -190,7 +190,7 @@ func TestTextHiddenCharacters(t *testing.T) {
 		{"backspace", "\b", "a control character (U+0008, backspace)" + control},
 		{"vertical tab", "\v", "a control character (U+000B, vertical tab)" + control},
 		{"form feed", "\f", "a control character (U+000C, form feed)" + control},
-		{"ctrl-z", "\x1a", "a control character (U+001A, substitute (Ctrl-Z))" + control},
+		{"ctrl-z", "\x1a", "a control character (U+001A, substitute, Ctrl-Z)" + control},
 		{"escape", "\x1b", "a control character (U+001B, escape)" + control},
 		{"unit separator", "\x1f", "a control character (U+001F)" + control},
 		{"delete", "\x7f", "a control character (U+007F, delete)" + control},
