@@ -56,17 +56,21 @@ type crossFile struct {
 	brokenEndpoints map[string]bool
 	// refused are the repository files a source would not read.
 	refused []string
-	// profilesRefused is set when the profiles folder itself was refused (a link, not a
-	// folder): every profile reference is then unchecked, counted once on the folder.
-	profilesRefused bool
+	// profilesRefused is the profiles folder (or a folder named so in another case, which may
+	// hold the profiles meant) when the source refused it (a link, not a folder, a submodule,
+	// "Profiles"): every profile reference not found is then unchecked, counted once on it.
+	profilesRefused string
 }
 
 // unreadable records a repository file (or folder) that a source refused to read. A refused
-// profiles or endpoints folder stands for every file it may hold.
+// profiles or endpoints folder, or one of those names in another case, stands for every file
+// it may hold.
 func (x *crossFile) unreadable(p string) {
-	switch p {
+	switch strings.ToLower(p) {
 	case "profiles":
-		x.profilesRefused = true
+		if x.profilesRefused == "" || p == "profiles" {
+			x.profilesRefused = p
+		}
 	case "endpoints":
 		x.brokenEndpoints[p] = true
 	}
@@ -348,9 +352,9 @@ func (x *crossFile) profileRefs() {
 			if _, ok := x.repo.Profiles[pid]; ok {
 				continue
 			}
-			if _, broken := x.brokenProfile[pid]; broken || x.profilesRefused {
+			if _, broken := x.brokenProfile[pid]; broken || x.profilesRefused != "" {
 				key := pid
-				if x.profilesRefused {
+				if x.profilesRefused != "" {
 					key = "" // one line for the whole folder
 				}
 				if unchecked[key] == nil {
@@ -364,7 +368,7 @@ func (x *crossFile) profileRefs() {
 	}
 	for pid, r := range unchecked {
 		if pid == "" {
-			*x.errs = append(*x.errs, &Error{Path: "profiles", Msg: clip(fmt.Sprintf(
+			*x.errs = append(*x.errs, &Error{Path: x.profilesRefused, Msg: clip(fmt.Sprintf(
 				"%s not checked: the folder could not be read",
 				countRefs(r.n, fmt.Sprintf("to profiles %s (from %s)", listOf(r.names, true), listOf(r.files, false)))))})
 			continue
@@ -406,7 +410,7 @@ func (x *crossFile) testRefs() {
 	}
 	for p := range x.brokenEndpoints {
 		pos, why := fileStart, "the file has errors and may define them"
-		if p == "endpoints" {
+		if !strings.Contains(p, "/") { // the folder, or "ENDPOINTS"
 			pos, why = Pos{}, "the folder could not be read"
 		}
 		*x.errs = append(*x.errs, &Error{Path: p, Pos: pos, Msg: clip(fmt.Sprintf(

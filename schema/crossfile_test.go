@@ -156,6 +156,45 @@ var crossCases = []struct {
 			"endpoints: a symbolic link (links are not followed): make endpoints a directory",
 		},
 	},
+	{
+		name: "profiles folder in another case: references not found are counted on it",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\n",
+			"endpoints/a.yaml":  "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "profile_ids: [WEB, APP]") + ep("web-2", "node-1", "caliweb2", "profile_ids: [DB, APP]"),
+		},
+		refused: []*Error{{Path: "Profiles", Msg: "repository folders are lowercase: rename it to profiles"}},
+		want: []string{
+			`Profiles: 3 references to profiles "APP", "DB" (from endpoints/a.yaml) were not checked: the folder could not be read`,
+			"Profiles: repository folders are lowercase: rename it to profiles",
+		},
+	},
+	{
+		name: "profiles refused and in another case: one line, on profiles",
+		files: map[string]string{
+			"endpoints/a.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "profile_ids: [WEB]"),
+		},
+		refused: []*Error{
+			{Path: "PROFILES", Msg: "repository folders are lowercase: rename it to profiles"},
+			{Path: "profiles", Msg: "a symbolic link (links are not followed): make profiles a directory"},
+		},
+		want: []string{
+			"PROFILES: repository folders are lowercase: rename it to profiles",
+			`profiles: 1 reference to profiles "WEB" (from endpoints/a.yaml) was not checked: the folder could not be read`,
+			"profiles: a symbolic link (links are not followed): make profiles a directory",
+		},
+	},
+	{
+		name: "endpoints folder in another case, tests naming endpoint ids",
+		files: map[string]string{
+			"endpoints/a.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", ""),
+			"tests/t.yaml":     "tests:\n  - {from: web-1, to: db-1, protocol: tcp, port: 80, expect: allow}\n  - {from: db-1, to: 198.18.1.2, protocol: tcp, port: 80, expect: deny}\n",
+		},
+		refused: []*Error{{Path: "Endpoints", Msg: "repository folders are lowercase: rename it to endpoints"}},
+		want: []string{
+			`Endpoints: 2 references from tests/t.yaml to endpoint ids not found ("db-1") were not checked: the folder could not be read`,
+			"Endpoints: repository folders are lowercase: rename it to endpoints",
+		},
+	},
 
 	// ---- tests naming endpoints when an endpoints file is broken ----
 	{

@@ -169,9 +169,18 @@ func (d *decoder) parse(data []byte, expected string) *yaml.Node {
 	d.size = len(data)
 	// JSON goes through the YAML decoder (for positions), but YAML's flow style is laxer than
 	// JSON (trailing commas, unquoted strings): a .json file must be JSON.
-	if (d.json || strings.HasSuffix(d.path, ".json")) && len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
-		d.jsonError(data)
-		return nil
+	var cols jsonCols
+	if d.json || strings.HasSuffix(d.path, ".json") {
+		if len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
+			d.jsonError(data)
+			return nil
+		}
+		// `\/` and surrogate pairs, which yaml.v3 does not read (jsontext.go).
+		var p *textProblem
+		if data, cols, p = jsonForYAML(data); p != nil {
+			d.errAt(p.Pos, "%s", p.Msg)
+			return nil
+		}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -179,10 +188,15 @@ func (d *decoder) parse(data []byte, expected string) *yaml.Node {
 		if errors.Is(err, io.EOF) {
 			d.errAt(Pos{Line: 1, Col: 1}, "empty file: expected %s", expected)
 		} else {
+			n := len(d.errs)
 			d.syntaxError(data, err)
+			for _, e := range d.errs[n:] {
+				e.Pos = cols.pos(e.Pos)
+			}
 		}
 		return nil
 	}
+	cols.fix(&doc)
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case err == nil:

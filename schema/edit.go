@@ -33,9 +33,11 @@ import (
 // splice the whole file is decoded again and must mean exactly the intended profile, or the
 // intended profile ids for the endpoint and every other endpoint as before; otherwise, and
 // whenever an edit cannot keep the file (a value whose &anchor an alias or merge key uses
-// elsewhere would change or disappear, a list reached through a merge key, lone carriage
-// returns), the edit fails with ErrCannotEdit and the caller writes nothing. Strings are
-// quoted when a YAML 1.1 or 1.2 reader would read them plain as something else (needsQuotes).
+// elsewhere would change or disappear, a list reached through a merge key, text that validate
+// refuses: a lone carriage return, NEL, a line or paragraph separator, other control
+// characters; text.go), the edit fails with ErrCannotEdit and the caller writes nothing.
+// Strings are quoted when a YAML 1.1 or 1.2 reader would read them plain as something else
+// (needsQuotes).
 //
 // New files (MarshalProfile) get a fixed key order: id, tags, inbound_rules, outbound_rules;
 // inside a rule action, protocol, ip_version, icmp_type, icmp_code, src_tag, src_net,
@@ -348,27 +350,36 @@ func (t *textEdit) cannot(n *yaml.Node, format string, args ...any) error {
 // newTextEdit parses data (a one-document YAML or JSON file whose root is a mapping).
 func newTextEdit(path string, data []byte) (*textEdit, error) {
 	t := &textEdit{path: path, json: isJSONPath(path), used: map[string]bool{}}
+	// The text rules of the decoder first (text.go): what YAML would read as a line break
+	// where the line table below sees none (a lone CR, NEL, LS, PS) is refused there, with the
+	// same message and position as validate gives.
+	if _, p := cleanText(data); p != nil {
+		return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
+	}
 	if bytes.HasPrefix(data, utf8BOM) {
 		t.bom, data = true, data[len(utf8BOM):]
 	}
 	t.src = data
 	t.lines = []int{0}
 	for i, b := range data {
-		switch b {
-		case '\n':
+		if b == '\n' {
 			t.lines = append(t.lines, i+1)
-		case '\r':
-			if i+1 >= len(data) || data[i+1] != '\n' {
-				// YAML counts a lone CR as a line break; the line table would disagree.
-				return nil, t.cannot(&yaml.Node{Line: len(t.lines), Column: 1 + utf8.RuneCount(data[t.lines[len(t.lines)-1]:i])},
-					"a carriage return without a line feed: write CRLF or LF line endings")
-			}
+		}
+	}
+	// JSON escapes that yaml.v3 does not read (`\/`, surrogate pairs) are rewritten for the
+	// parser only; the nodes get the file's columns back, and the splices apply to the file.
+	yamlText, cols := data, jsonCols(nil)
+	if t.json && json.Valid(data) {
+		var p *textProblem
+		if yamlText, cols, p = jsonForYAML(data); p != nil {
+			return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
 		}
 	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := yaml.Unmarshal(yamlText, &doc); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
+	cols.fix(&doc)
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("parse %s: the file is not a mapping", path)
 	}

@@ -222,6 +222,35 @@ func TestEditProfileJSONStaysJSON(t *testing.T) {
 	}
 }
 
+// JSON escapes that yaml.v3 does not read (`\/`, surrogate pairs) stay as they are in an
+// edited file; the splices land where the file has its lists.
+func TestEditJSONEscapes(t *testing.T) {
+	const path = "profiles/APP.json"
+	orig := "{\"id\": \"APP\", \"inbound_rules\": [{\"src_net\": \"198.18.0.0\\/16\", \"action\": \"allow\"}, {\"dst_net\": \"fd00::\\/8\", \"action\": \"deny\"}],\r\n \"tags\": [\"APP\"], \"outbound_rules\": []}"
+	p := decodeOK(t, path, []byte(orig))
+	p.Tags = []string{"APP", "B"}
+	p.Inbound = p.Inbound[1:]
+	got, err := EditProfile(path, []byte(orig), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{\"id\": \"APP\", \"inbound_rules\": [{\"dst_net\": \"fd00::\\/8\", \"action\": \"deny\"}],\r\n \"tags\": [\"APP\", \"B\"], \"outbound_rules\": []}"
+	if string(got) != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	const ep = "endpoints/e.json"
+	eps := "{\"endpoints\": [{\"id\": \"a\\/\\ud83d\\ude00\", \"host\": \"h\"}, {\"id\": \"b\", \"host\": \"h\", \"profile_ids\": []}]}"
+	got, err = EditEndpointProfiles(ep, []byte(eps), "b", "", []string{"WEB"})
+	if want := strings.Replace(eps, `"profile_ids": []`, `"profile_ids": ["WEB"]`, 1); err != nil || string(got) != want {
+		t.Fatalf("got\n%s (%v)\nwant\n%s", got, err, want)
+	}
+	// A lone surrogate: refused with validate's message.
+	_, err = EditEndpointProfiles(ep, []byte(`{"endpoints": [{"id": "\ud83d"}]}`), "b", "", nil)
+	if want := ep + `:1:24: cannot edit the file in place: \ud83d is half of a UTF-16 surrogate pair, without its other half: it is no character; write the character itself or both halves`; err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}
+
 func TestEditProfileAddsMissingFields(t *testing.T) {
 	const path = "profiles/X.yaml"
 	orig := []byte("id: X # x\ninbound_rules: []\noutbound_rules:\n")
@@ -869,11 +898,21 @@ func TestEditProfileAliasesAndRefusals(t *testing.T) {
 			t.Fatalf("an unused anchor must not block the edit: %v", err)
 		}
 	}
-	// Lone carriage returns: YAML counts them as line breaks; the edit refuses rather than guess.
-	in3 := "id: P\rtags: [P]\n"
-	_, err = EditProfile(path, []byte(in3), &Profile{ID: "P", Tags: []string{"P", "Q"}})
-	if !errors.Is(err, ErrCannotEdit) || !strings.Contains(err.Error(), path+":1:6: cannot edit the file in place: a carriage return without a line feed") {
-		t.Fatalf("err = %v", err)
+	// Lone carriage returns, NEL, LS: YAML counts them as line breaks; the edit refuses with
+	// validate's message and position (text.go), after a byte-order mark and CRLF too.
+	for _, tc := range []struct{ in, want string }{
+		{"id: P\rtags: [P]\n", ":1:6: cannot edit the file in place: a carriage return not followed by a line feed: use LF or CRLF line endings"},
+		{"\ufeffid: P\r\ntags: [P] # x\u2028- Q\r\n", ":2:14: cannot edit the file in place: a line separator (U+2028): the YAML parser reads a line break there, editors and git show none; remove it (end lines with LF or CRLF)"},
+		{"id: P\ntags: [P\u0085]\n", ":2:9: cannot edit the file in place: a next-line character (U+0085, NEL): the YAML parser reads a line break there, editors and git show none; remove it (end lines with LF or CRLF)"},
+	} {
+		_, err = EditProfile(path, []byte(tc.in), &Profile{ID: "P", Tags: []string{"P", "Q"}})
+		if !errors.Is(err, ErrCannotEdit) || err.Error() != path+tc.want {
+			t.Errorf("%q: err = %v\nwant %s", tc.in, err, path+tc.want)
+		}
+		_, err = EditEndpointProfiles("endpoints/e.yaml", []byte(tc.in), "e", "", nil)
+		if !errors.Is(err, ErrCannotEdit) || err.Error() != "endpoints/e.yaml"+tc.want {
+			t.Errorf("%q: endpoints: err = %v", tc.in, err)
+		}
 	}
 }
 

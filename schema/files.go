@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -33,7 +36,16 @@ var repoDirs = []string{"profiles", "endpoints", "tests"}
 //     followed, and so is a directory, submodule, named pipe, socket or device named like a
 //     repository file;
 //   - a repository file holds at most MaxFileSize bytes;
-//   - a repository file's name is valid UTF-8;
+//   - a repository file's name is valid UTF-8 without control characters (TAB, LF, CR, ...),
+//     line or paragraph separators or bidirectional controls (badName): it is printed as
+//     "path: message" on one line; such a name is printed escaped (showPath);
+//   - another git repository in place of a repository folder or file is refused with one
+//     message (otherRepoFolder, otherRepoFile) whatever the source shows of it: a path that
+//     .gitmodules at the root lists as a submodule (whether the tree holds an empty folder
+//     there, as a clone without --recurse-submodules does, the submodule's checkout, a git
+//     link, or nothing), a git link, a folder holding .git (an embedded repository);
+//   - a top-level entry named like a repository folder in another case (Profiles, TESTS) is
+//     refused: a checkout on a case-insensitive file system would merge it with the folder;
 //   - an evident misspelling of a repository file name (profiles/WEB.yml, WEB.YAML, WEB.JSON,
 //     tests/x.yml, tests/x.json) is refused with the name to write, not ignored.
 //
@@ -46,20 +58,55 @@ var repoDirs = []string{"profiles", "endpoints", "tests"}
 func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 	files = map[string][]byte{}
 	refuse := func(p, format string, args ...any) {
-		refused = append(refused, &Error{Path: strings.ToValidUTF8(p, "\uFFFD"), Msg: fmt.Sprintf(format, args...)})
+		refused = append(refused, &Error{Path: showPath(p), Msg: fmt.Sprintf(format, args...)})
 	}
 	top, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, nil, err
 	}
+	subs, why, err := submodulePaths(fsys, top)
+	if err != nil {
+		return nil, nil, err
+	}
+	if why != "" {
+		refuse(".gitmodules", "%s", why)
+	}
+	// A submodule path is refused whether or not the tree has the entry: .gitmodules says it is
+	// another repository's (a clone without --recurse-submodules has an empty folder there, a
+	// commit a link to a commit, a recursive clone the other repository's files).
+	for _, p := range slices.Sorted(maps.Keys(subs)) {
+		switch {
+		case isRepoDir(p):
+			refuse(p, "%s", otherRepoFolder)
+		case FileKind(p) != "" || misspelled(p) != "":
+			if !subs[path.Dir(p)] {
+				refuse(p, "%s", otherRepoFile)
+			}
+		}
+	}
 	for _, t := range top {
 		dir := t.Name()
 		if !isRepoDir(dir) {
+			if low := strings.ToLower(dir); isRepoDir(low) {
+				// A checkout on a case-insensitive file system (macOS, Windows) would merge
+				// it with the folder, or take its place: --dir there and --repo would differ.
+				if t.IsDir() {
+					refuse(dir, "repository folders are lowercase: rename it to %s", low)
+				} else {
+					refuse(dir, "%s named like the folder %s in another case: rename it (the two names are one on case-insensitive file systems)", describeMode(t.Type()), low)
+				}
+			}
+			continue
+		}
+		if subs[dir] {
 			continue
 		}
 		switch mode := t.Type(); {
 		case mode&fs.ModeSymlink != 0:
 			refuse(dir, "a symbolic link (links are not followed): make %s a directory", dir)
+			continue
+		case mode&fs.ModeIrregular != 0: // a git link (a tree gives no other irregular entry)
+			refuse(dir, "%s", otherRepoFolder)
 			continue
 		case !t.IsDir():
 			refuse(dir, "%s, not a directory: %s must be a directory", describeMode(mode), dir)
@@ -70,9 +117,9 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 			return nil, nil, err
 		}
 		if hasGit(entries) {
-			// A submodule's checkout: its files are not this repository's (a git commit holds
-			// only a link to another repository's commit there).
-			refuse(dir, "a git submodule or repository (it holds .git): commit the files themselves in the policy repository")
+			// A submodule's checkout or an embedded repository: its files are not this
+			// repository's (a git commit holds only a link to another repository's commit).
+			refuse(dir, "%s", otherRepoFolder)
 			continue
 		}
 		for _, e := range entries {
@@ -84,12 +131,18 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 			}
 			mode := e.Type()
 			switch {
+			case subs[p]:
+				// refused above
 			case !utf8.ValidString(e.Name()):
 				refuse(p, "file name %q is not valid UTF-8: rename the file", e.Name())
+			case badName(e.Name()) != "":
+				refuse(p, "file name %q has %s: rename the file", e.Name(), badName(e.Name()))
 			case fix != "":
 				refuse(p, "%s files end in %s: write %s", fixKind(dir), fixExts(dir), fix)
 			case mode&fs.ModeSymlink != 0:
 				refuse(p, "a symbolic link (links are not followed): put the file itself here")
+			case mode&fs.ModeIrregular != 0 || mode.IsDir() && dirHasGit(fsys, p):
+				refuse(p, "%s", otherRepoFile)
 			case !mode.IsRegular():
 				refuse(p, "%s named like %s: only regular files are read", describeMode(mode), fileNoun(dir))
 			default:
@@ -107,6 +160,106 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 	}
 	refused.Sort()
 	return files, refused, nil
+}
+
+// badName says what character of a file name makes it print badly or misleadingly ("a line
+// feed (U+000A)"), "" when none does: the characters that repository text may not hold
+// (refuseChar), TAB and LF. Such a name would break validate's one-line "path:line:col:
+// message" output, or show in another order than it is.
+func badName(name string) string {
+	for _, r := range name {
+		if n := charName(r); n != "" {
+			return n
+		}
+	}
+	return ""
+}
+
+// showPath is a refused path as printed: bytes that are not UTF-8 become U+FFFD, and the
+// characters badName objects to are escaped as %q escapes them (`profiles/a\nb.yaml`), so
+// that an error stays on one line and reads as it is.
+func showPath(p string) string {
+	p = strings.ToValidUTF8(p, "\uFFFD")
+	if badName(p) == "" {
+		return p
+	}
+	var b strings.Builder
+	for _, r := range p {
+		if badName(string(r)) != "" {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// submodulePaths reads the submodule paths of the .gitmodules file at the root of the tree
+// (when top lists it as a regular file), as slash paths; git reads .gitmodules there only.
+// why says why .gitmodules was refused (over MaxFileSize).
+// gitmodules(5): "The file contains one subsection per submodule, and the subsection value is
+// the name of the submodule. [...] submodule.<name>.path: Defines the path, relative to the
+// top-level directory of the Git working tree, where the submodule is expected to be checked
+// out." Its syntax is git-config(1)'s: "[section "subsection"]" headers, "name = value"
+// lines (names case-insensitive), values optionally in double quotes, '#' and ';' starting
+// comments. This reads the path lines of [submodule ...] sections only.
+func submodulePaths(fsys fs.FS, top []fs.DirEntry) (subs map[string]bool, why string, err error) {
+	subs = map[string]bool{}
+	found := false
+	for _, e := range top {
+		if e.Name() == ".gitmodules" && e.Type().IsRegular() {
+			found = true
+		}
+	}
+	if !found {
+		return subs, "", nil
+	}
+	b, why, err := readRegular(fsys, ".gitmodules")
+	if err != nil || why != "" {
+		return subs, why, err // over the limit: refused, as its submodules cannot be known
+	}
+	inSub := false
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			name, _, _ := strings.Cut(strings.TrimPrefix(line, "["), "\"")
+			inSub = strings.EqualFold(strings.TrimSpace(strings.TrimSuffix(name, "]")), "submodule")
+			continue
+		}
+		key, val, ok := strings.Cut(line, "=")
+		if !inSub || !ok || !strings.EqualFold(strings.TrimSpace(key), "path") {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if strings.HasPrefix(val, "\"") {
+			if end := strings.IndexByte(val[1:], '"'); end >= 0 {
+				val = val[1 : 1+end]
+			}
+		} else if i := strings.IndexAny(val, "#;"); i >= 0 {
+			val = strings.TrimSpace(val[:i])
+		}
+		val = strings.TrimSuffix(strings.TrimPrefix(val, "./"), "/")
+		if val != "" {
+			subs[val] = true
+		}
+	}
+	return subs, "", nil
+}
+
+// otherRepoFolder and otherRepoFile say that a repository folder or file is another git
+// repository: a submodule (.gitmodules lists it; a checkout, a clone without
+// --recurse-submodules or a commit's git link), or a repository embedded in a checkout (a
+// folder holding .git; committed, a git link). Every source gives the same message.
+const (
+	otherRepoFolder = "a git submodule or another git repository: commit the files themselves in the policy repository"
+	otherRepoFile   = "a git submodule or another git repository named like a repository file: commit the file itself in the policy repository"
+)
+
+// dirHasGit reports whether the folder p holds a .git entry (a listing error counts as no).
+func dirHasGit(fsys fs.FS, p string) bool {
+	entries, err := fs.ReadDir(fsys, p)
+	return err == nil && hasGit(entries)
 }
 
 func hasGit(entries []fs.DirEntry) bool {

@@ -54,7 +54,8 @@ func TestReadFS(t *testing.T) {
 	if got, want := sortedKeys(files), "endpoints/e.yaml,endpoints/limit.json,profiles/APP.json,profiles/WEB.yaml,tests/t.yaml"; got != want {
 		t.Errorf("files %s, want %s", got, want)
 	}
-	want := "endpoints/big.json: 8388609 bytes, more than the limit of 8388608 bytes (8 MiB) for one file\n" +
+	want := "Profiles: repository folders are lowercase: rename it to profiles\n" +
+		"endpoints/big.json: 8388609 bytes, more than the limit of 8388608 bytes (8 MiB) for one file\n" +
 		"profiles/D.yaml: a directory named like a profile file: only regular files are read\n" +
 		"profiles/LINK.yaml: a symbolic link (links are not followed): put the file itself here\n" +
 		"profiles/P.yaml: a named pipe named like a profile file: only regular files are read\n" +
@@ -76,7 +77,24 @@ func TestReadFS(t *testing.T) {
 	})
 	want = "endpoints: a regular file, not a directory: endpoints must be a directory\n" +
 		"profiles: a symbolic link (links are not followed): make profiles a directory\n" +
-		"tests: a git submodule or other special file, not a directory: tests must be a directory"
+		"tests: a git submodule or another git repository: commit the files themselves in the policy repository"
+	if err != nil || refused.Error() != want {
+		t.Errorf("refused:\n%v\nwant:\n%s\n(err %v)", refused, want, err)
+	}
+
+	// Repository folders in another case: a case-insensitive checkout merges them with the
+	// folder (or puts them in its place).
+	_, refused, err = ReadFS(fstest.MapFS{
+		"ENDPOINTS/e.yaml":  reg("endpoints: []\n"),
+		"Tests":             reg("a file"),
+		"PROFILES":          &fstest.MapFile{Data: []byte("profiles"), Mode: fs.ModeSymlink | 0o777},
+		"profiles/WEB.yaml": reg("id: WEB\n"),
+		"Profile/x.yaml":    reg("not a repository folder name"),
+		"Other/x.yaml":      reg("x"),
+	})
+	want = "ENDPOINTS: repository folders are lowercase: rename it to endpoints\n" +
+		"PROFILES: a symbolic link named like the folder profiles in another case: rename it (the two names are one on case-insensitive file systems)\n" +
+		"Tests: a regular file named like the folder tests in another case: rename it (the two names are one on case-insensitive file systems)"
 	if err != nil || refused.Error() != want {
 		t.Errorf("refused:\n%v\nwant:\n%s\n(err %v)", refused, want, err)
 	}
@@ -216,5 +234,133 @@ func TestRootFSOpenDoesNotBlockOnFIFO(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("opening a named pipe blocked")
+	}
+}
+
+// File names that would break the one-line "path: message" output, or read in another order
+// than they are, are refused, the name escaped as %q escapes it; ignored files may have any
+// name.
+func TestReadFSControlCharacterNames(t *testing.T) {
+	reg := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s), Mode: 0o644} }
+	_, refused, err := ReadFS(fstest.MapFS{
+		"profiles/A\nB.yaml":          reg("id: A\n"),
+		"profiles/C\r.json":           reg("{}"),
+		"profiles/T\tAB.yaml":         reg("id: T\n"),
+		"endpoints/\x1b[31mred.yaml":  reg("endpoints: []\n"),
+		"endpoints/x\u202egnp.yaml":   reg("endpoints: []\n"),
+		"endpoints/nel\u0085.json":    reg("{}"),
+		"tests/ls\u2028.yaml":         reg("tests: []\n"),
+		"tests/del\x7f.yml":           reg("tests: []\n"),
+		"tests/a\nb.txt":              reg("ignored"),
+		"profiles/W\xff\n.yaml":       reg("id: W\n"),
+		"profiles/ok-é 1:1:.yaml":     reg("id: ok\n"),
+		"profiles/sub\n/X.yaml":       reg("a folder: ignored"),
+		"other/\n.yaml":               reg("ignored"),
+		"profiles/M\u200fRLM.yaml":    reg("id: M\n"),
+		"profiles/NBSP\u00a0ok.yaml":  reg("id: NBSP\n"),
+		"profiles/ZWSP\u200bok.yaml":  reg("id: ZWSP\n"),
+		"profiles/FF\f.yaml":          reg("id: FF\n"),
+		"profiles/VT\v.yaml":          reg("id: VT\n"),
+		"profiles/BEL\a.yaml":         reg("id: BEL\n"),
+		"profiles/C1\u009b1m.yaml":    reg("id: C1\n"),
+		"profiles/PS\u2029.yaml":      reg("id: PS\n"),
+		"profiles/LRI\u2066.yaml":     reg("id: LRI\n"),
+		"profiles/ALM\u061c.yaml":     reg("id: ALM\n"),
+		"profiles/US\x1f.yaml":        reg("id: US\n"),
+		"profiles/NUL-free name.yaml": reg("id: x\n"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`endpoints/\x1b[31mred.yaml: file name "\x1b[31mred.yaml" has a control character (U+001B, escape): rename the file`,
+		`endpoints/nel\u0085.json: file name "nel\u0085.json" has a next-line character (U+0085, NEL): rename the file`,
+		`endpoints/x\u202egnp.yaml: file name "x\u202egnp.yaml" has a bidirectional-text control (U+202E, right-to-left override): rename the file`,
+		`profiles/ALM\u061c.yaml: file name "ALM\u061c.yaml" has a bidirectional-text control (U+061C, Arabic letter mark): rename the file`,
+		`profiles/A\nB.yaml: file name "A\nB.yaml" has a line feed (U+000A): rename the file`,
+		`profiles/BEL\a.yaml: file name "BEL\a.yaml" has a control character (U+0007, bell): rename the file`,
+		`profiles/C1\u009b1m.yaml: file name "C1\u009b1m.yaml" has a control character (U+009B): rename the file`,
+		`profiles/C\r.json: file name "C\r.json" has a carriage return (U+000D): rename the file`,
+		`profiles/FF\f.yaml: file name "FF\f.yaml" has a control character (U+000C, form feed): rename the file`,
+		`profiles/LRI\u2066.yaml: file name "LRI\u2066.yaml" has a bidirectional-text control (U+2066, left-to-right isolate): rename the file`,
+		`profiles/M\u200fRLM.yaml: file name "M\u200fRLM.yaml" has a bidirectional-text control (U+200F, right-to-left mark): rename the file`,
+		`profiles/PS\u2029.yaml: file name "PS\u2029.yaml" has a paragraph separator (U+2029): rename the file`,
+		`profiles/T\tAB.yaml: file name "T\tAB.yaml" has a tab (U+0009): rename the file`,
+		`profiles/US\x1f.yaml: file name "US\x1f.yaml" has a control character (U+001F): rename the file`,
+		`profiles/VT\v.yaml: file name "VT\v.yaml" has a control character (U+000B, vertical tab): rename the file`,
+		"profiles/W\uFFFD\\n.yaml: file name \"W\\xff\\n.yaml\" is not valid UTF-8: rename the file",
+		`tests/del\x7f.yml: file name "del\x7f.yml" has a control character (U+007F, delete): rename the file`,
+		`tests/ls\u2028.yaml: file name "ls\u2028.yaml" has a line separator (U+2028): rename the file`,
+	}
+	var got []string
+	for _, e := range refused {
+		if strings.ContainsAny(e.Error(), "\n\r\t\x1b\u2028\u202e") {
+			t.Errorf("%q is not one plain line", e.Error())
+		}
+		got = append(got, e.Error())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("refused:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// .gitmodules at the root names submodule paths: a repository folder or file there is
+// refused under every source, whether the tree has it as an empty folder (a clone without
+// --recurse-submodules), a checkout (with .git) or a git link.
+func TestReadFSGitmodules(t *testing.T) {
+	reg := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s), Mode: 0o644} }
+	const gitmodules = "# submodules\n[submodule \"tests\"]\n\tpath = tests\n\turl = ../t.git\n" +
+		"[Submodule \"eps\"]\n  PATH=./endpoints/ ; a comment\n" +
+		"[submodule \"p\"]\n\tpath = \"profiles/S.yaml\"\n" +
+		"[submodule \"inner\"]\n\tpath = tests/inner.yaml\n" +
+		"[core]\n\tpath = profiles/WEB.yaml\n" +
+		"[submodule \"other\"]\n\tpath = vendor/lib\n\tbranch = main # path = profiles/APP.yaml\n"
+	want := "endpoints: a git submodule or another git repository: commit the files themselves in the policy repository\n" +
+		"profiles/S.yaml: a git submodule or another git repository named like a repository file: commit the file itself in the policy repository\n" +
+		"tests: a git submodule or another git repository: commit the files themselves in the policy repository"
+	for _, tc := range []struct {
+		name string
+		fsys fstest.MapFS
+		want string
+	}{
+		{"plain clone", fstest.MapFS{
+			".gitmodules": reg(gitmodules), "tests": &fstest.MapFile{Mode: fs.ModeDir | 0o755},
+			"endpoints": &fstest.MapFile{Mode: fs.ModeDir | 0o755}, "profiles/S.yaml": &fstest.MapFile{Mode: fs.ModeDir | 0o755},
+		}, want},
+		{"recursive clone", fstest.MapFS{
+			".gitmodules": reg(gitmodules), "tests/.git": reg("gitdir: ../.git/modules/tests\n"), "tests/t.yaml": reg("tests: []\n"),
+			"endpoints/e.yaml": reg("endpoints: []\n"), "profiles/S.yaml/.git": reg("gitdir: x\n"),
+		}, want},
+		{"git links", fstest.MapFS{
+			".gitmodules": reg(gitmodules), "tests": &fstest.MapFile{Mode: fs.ModeIrregular},
+			"endpoints": &fstest.MapFile{Mode: fs.ModeIrregular}, "profiles/S.yaml": &fstest.MapFile{Mode: fs.ModeIrregular},
+		}, want},
+		{"listed only", fstest.MapFS{".gitmodules": reg(gitmodules)}, want},
+		{"a .gitmodules that is a link is not read", fstest.MapFS{
+			".gitmodules": &fstest.MapFile{Data: []byte("x"), Mode: fs.ModeSymlink | 0o777}, "x": reg(gitmodules),
+		}, ""},
+		{"an oversize .gitmodules is refused", fstest.MapFS{
+			".gitmodules": reg(strings.Repeat("#", MaxFileSize+1)), "tests/t.yaml": reg("tests: []\n"),
+		}, ".gitmodules: 8388609 bytes, more than the limit of 8388608 bytes (8 MiB) for one file"},
+		{".gitmodules in a folder is not read", fstest.MapFS{"tests/.gitmodules": reg(gitmodules), "tests/t.yaml": reg("tests: []\n")}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fsys["profiles/WEB.yaml"] = reg("id: WEB\n")
+			files, refused, err := ReadFS(tc.fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := refused.Error(); refused == nil && tc.want != "" || refused != nil && got != tc.want {
+				t.Errorf("refused:\n%v\nwant:\n%s", refused, tc.want)
+			}
+			if files["profiles/WEB.yaml"] == nil {
+				t.Errorf("files %s: profiles/WEB.yaml not read", sortedKeys(files))
+			}
+			for p := range files {
+				if dir, _, _ := strings.Cut(p, "/"); strings.Contains(tc.want, dir+": ") {
+					t.Errorf("%s read from a submodule", p)
+				}
+			}
+		})
 	}
 }

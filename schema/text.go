@@ -7,16 +7,23 @@ import (
 )
 
 // This file decides which bytes are text that the decoder reads; it runs first in parse, so
-// every entry point (repository files, `rule update` on stdin) gets the same rules:
+// every entry point (repository files, `rule update` on stdin) gets the same rules, and the
+// calicoctl edit layer (edit.go) runs the same check before it edits a file:
 //   - a UTF-8 byte-order mark at the start is dropped (editors on Windows write one);
-//   - CRLF and a lone CR are line breaks, as YAML says and as editors show them: they become LF
-//     before parsing, so JSON and YAML positions count lines alike (a CR ends a line, so no
-//     column moves);
+//   - CRLF becomes LF before parsing, so JSON and YAML positions count lines alike;
 //   - a UTF-16 or UTF-32 byte-order mark (or such text without one), a NUL byte (a binary file)
-//     and bytes that are not UTF-8 are refused at their position.
+//     and bytes that are not UTF-8 are refused at their position;
+//   - characters that make the text mean something else than what an editor, `git diff` or a
+//     review shows are refused at their position, comments included (refuseChar): a carriage
+//     return not followed by a line feed, NEL (U+0085), LS (U+2028) and PS (U+2029), which the
+//     YAML parser reads as line breaks while editors and git show none (a rule hidden after a
+//     comment would pass review); every other control character but TAB (C0, DEL, C1); and the
+//     bidirectional controls of "Trojan Source" (CVE-2021-42574: U+202A-U+202E,
+//     U+2066-U+2069) and the invisible direction marks (U+200E, U+200F, U+061C), which make
+//     text display in another order than it is read.
 //
 // Positions count lines from 1 and columns from 1 in characters, as yaml.v3 does and as an
-// editor shows them (the byte-order mark is not a column).
+// editor shows them: only LF and CRLF end a line, and the byte-order mark is not a column.
 
 var (
 	bomUTF8    = []byte{0xEF, 0xBB, 0xBF}
@@ -50,7 +57,8 @@ func utfEncoding(data []byte) string {
 }
 
 // cleanText returns data as the decoder reads it (without a UTF-8 byte-order mark, every line
-// break a LF), or the first reason it is not UTF-8 text. data is not modified.
+// break a LF), or the first reason it is not UTF-8 text that reads as it shows (a NUL byte is
+// reported before anything else: it says "binary"). data is not modified.
 func cleanText(data []byte) ([]byte, *textProblem) {
 	if enc := utfEncoding(data); enc != "" {
 		return nil, &textProblem{Pos{1, 1}, enc + " text: save the file as UTF-8"}
@@ -58,20 +66,91 @@ func cleanText(data []byte) ([]byte, *textProblem) {
 	data = bytes.TrimPrefix(data, bomUTF8)
 	if bytes.IndexByte(data, '\r') >= 0 {
 		data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
-		data = bytes.ReplaceAll(data, []byte("\r"), []byte("\n"))
 	}
 	// A NUL byte says "binary" better than the invalid UTF-8 that usually comes first in one.
 	if i := bytes.IndexByte(data, 0); i >= 0 {
 		return nil, &textProblem{offsetPos(data, i), "binary file: a NUL byte; a repository file is UTF-8 text"}
 	}
-	for i := 0; !utf8.Valid(data) && i < len(data); {
+	for i := 0; i < len(data); {
+		if c := data[i]; c >= 0x20 && c < 0x7F || c == '\n' || c == '\t' {
+			i++
+			continue
+		}
 		r, n := utf8.DecodeRune(data[i:])
 		if r == utf8.RuneError && n <= 1 {
 			return nil, &textProblem{offsetPos(data, i), fmt.Sprintf("invalid UTF-8 (byte 0x%02x): save the file as UTF-8", data[i])}
 		}
+		if msg := refuseChar(r); msg != "" {
+			return nil, &textProblem{offsetPos(data, i), msg}
+		}
 		i += n
 	}
 	return data, nil
+}
+
+// lineBreakLike is the end of the message on the characters that the YAML parser (yaml.v3,
+// following YAML 1.1) reads as line breaks and editors and git do not.
+const lineBreakLike = ": the YAML parser reads a line break there, editors and git show none; remove it (end lines with LF or CRLF)"
+
+// controlNames names the control characters people meet; others are named by code only.
+var controlNames = map[rune]string{
+	0x07: "bell", 0x08: "backspace", 0x0B: "vertical tab", 0x0C: "form feed", 0x1A: "substitute, Ctrl-Z",
+	0x1B: "escape", 0x7F: "delete",
+}
+
+// bidiNames are the bidirectional-text controls and marks refused in repository text.
+var bidiNames = map[rune]string{
+	0x061C: "Arabic letter mark", 0x200E: "left-to-right mark", 0x200F: "right-to-left mark",
+	0x202A: "left-to-right embedding", 0x202B: "right-to-left embedding", 0x202C: "pop directional formatting",
+	0x202D: "left-to-right override", 0x202E: "right-to-left override",
+	0x2066: "left-to-right isolate", 0x2067: "right-to-left isolate", 0x2068: "first strong isolate", 0x2069: "pop directional isolate",
+}
+
+// refuseChar says why the character r may not appear in repository text, "" when it may. TAB
+// and LF may; so may CR, in a CRLF line break only (cleanText has turned those into LF before
+// it asks).
+func refuseChar(r rune) string {
+	name := charName(r)
+	switch {
+	case name == "" || r == '\t' || r == '\n':
+		return ""
+	case r == '\r':
+		return "a carriage return not followed by a line feed: use LF or CRLF line endings"
+	case r == 0x85 || r == 0x2028 || r == 0x2029:
+		return name + lineBreakLike
+	case r < 0x20 || r >= 0x7F && r < 0xA0:
+		return name + ": remove it (tabs and line breaks are the only control characters a repository file may hold)"
+	}
+	return name + ": it makes text display in another order than it is read; remove it"
+}
+
+// charName names a character that repository text or file names may not hold (TAB and LF
+// included: file names may not hold them): "a control character (U+000C, form feed)"; "" for
+// other characters.
+func charName(r rune) string {
+	switch {
+	case r == '\t':
+		return "a tab (U+0009)"
+	case r == '\n':
+		return "a line feed (U+000A)"
+	case r == '\r':
+		return "a carriage return (U+000D)"
+	case r == 0x85:
+		return "a next-line character (U+0085, NEL)"
+	case r == 0x2028:
+		return "a line separator (U+2028)"
+	case r == 0x2029:
+		return "a paragraph separator (U+2029)"
+	case r < 0x20 || r >= 0x7F && r < 0xA0:
+		if n, ok := controlNames[r]; ok {
+			return fmt.Sprintf("a control character (U+%04X, %s)", r, n)
+		}
+		return fmt.Sprintf("a control character (U+%04X)", r)
+	}
+	if n, ok := bidiNames[r]; ok {
+		return fmt.Sprintf("a bidirectional-text control (U+%04X, %s)", r, n)
+	}
+	return ""
 }
 
 // offsetPos is the line and the column in characters of byte offset off in LF-separated data

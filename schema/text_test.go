@@ -1,13 +1,15 @@
 package schema
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // textVariants are the same document as editors write it: with a UTF-8 byte-order mark, with
-// CRLF or CR line breaks, or both. Each must decode to the same values and the same errors, at
-// the same line and column, as the plain LF file.
+// CRLF line breaks, or both. Each must decode to the same values and the same errors, at the
+// same line and column, as the plain LF file.
 func textVariants(doc string) map[string]string {
 	crlf := strings.ReplaceAll(doc, "\n", "\r\n")
 	return map[string]string{
@@ -15,8 +17,18 @@ func textVariants(doc string) map[string]string {
 		"bom":      "\ufeff" + doc,
 		"crlf":     crlf,
 		"bom+crlf": "\ufeff" + crlf,
-		"cr":       strings.ReplaceAll(doc, "\n", "\r"),
 	}
+}
+
+// crRefusal is what path with doc's line breaks written as lone CRs (old Mac OS line endings)
+// gives: a refusal at the end of the first line, as an editor shows it (one long line); ""
+// when doc has no line break.
+func crRefusal(path, doc string) (cr, want string) {
+	i := strings.IndexByte(doc, '\n')
+	if i < 0 {
+		return "", ""
+	}
+	return strings.ReplaceAll(doc, "\n", "\r"), fmt.Sprintf("%s:1:%d: a carriage return not followed by a line feed: use LF or CRLF line endings", path, utf8.RuneCountInString(doc[:i])+1)
 }
 
 func TestTextBOMAndCRLF(t *testing.T) {
@@ -59,6 +71,13 @@ func TestTextBOMAndCRLF(t *testing.T) {
 				}
 			})
 		}
+		if cr, want := crRefusal(tc.path, tc.doc); cr != "" {
+			t.Run(tc.name+"/cr", func(t *testing.T) {
+				if _, errs := Load(map[string][]byte{tc.path: []byte(cr)}); errLines(errs) != want {
+					t.Errorf("Load errors:\n%s\nwant:\n%s", errLines(errs), want)
+				}
+			})
+		}
 	}
 }
 
@@ -83,6 +102,13 @@ func TestTextDecodeRules(t *testing.T) {
 				}
 				if tc.want == "" && (len(in) != 1 || len(out) != 0 || in[0].DstPorts[0] != (PortRange{22, 22})) {
 					t.Errorf("in = %+v, out = %+v", in, out)
+				}
+			})
+		}
+		if cr, want := crRefusal("stdin", tc.doc); cr != "" {
+			t.Run(tc.name+"/cr", func(t *testing.T) {
+				if _, _, _, _, errs := DecodeRules("stdin", []byte(cr)); errLines(errs) != want {
+					t.Errorf("DecodeRules errors:\n%s\nwant:\n%s", errLines(errs), want)
 				}
 			})
 		}
@@ -141,5 +167,109 @@ func TestTextRefused(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Characters that make a file read differently from what an editor, `git diff` or a review
+// shows are refused anywhere, comments and strings included, at the position an editor shows
+// (only LF and CRLF end lines), through every entry point: profile files in YAML and JSON
+// (Load) and the JSON of `rule update` (DecodeRules).
+func TestTextHiddenCharacters(t *testing.T) {
+	const lineBreak = ": the YAML parser reads a line break there, editors and git show none; remove it (end lines with LF or CRLF)"
+	const control = ": remove it (tabs and line breaks are the only control characters a repository file may hold)"
+	const bidi = ": it makes text display in another order than it is read; remove it"
+	for _, tc := range []struct {
+		name, c, msg string
+	}{
+		{"lone cr", "\r", "a carriage return not followed by a line feed: use LF or CRLF line endings"},
+		{"nel", "\u0085", "a next-line character (U+0085, NEL)" + lineBreak},
+		{"line separator", "\u2028", "a line separator (U+2028)" + lineBreak},
+		{"paragraph separator", "\u2029", "a paragraph separator (U+2029)" + lineBreak},
+		{"soh", "\x01", "a control character (U+0001)" + control},
+		{"bell", "\a", "a control character (U+0007, bell)" + control},
+		{"backspace", "\b", "a control character (U+0008, backspace)" + control},
+		{"vertical tab", "\v", "a control character (U+000B, vertical tab)" + control},
+		{"form feed", "\f", "a control character (U+000C, form feed)" + control},
+		{"ctrl-z", "\x1a", "a control character (U+001A, substitute, Ctrl-Z)" + control},
+		{"escape", "\x1b", "a control character (U+001B, escape)" + control},
+		{"unit separator", "\x1f", "a control character (U+001F)" + control},
+		{"delete", "\x7f", "a control character (U+007F, delete)" + control},
+		{"c1 first", "\u0080", "a control character (U+0080)" + control},
+		{"c1 csi", "\u009b", "a control character (U+009B)" + control},
+		{"c1 last", "\u009f", "a control character (U+009F)" + control},
+		{"lre", "\u202a", "a bidirectional-text control (U+202A, left-to-right embedding)" + bidi},
+		{"rle", "\u202b", "a bidirectional-text control (U+202B, right-to-left embedding)" + bidi},
+		{"pdf", "\u202c", "a bidirectional-text control (U+202C, pop directional formatting)" + bidi},
+		{"lro", "\u202d", "a bidirectional-text control (U+202D, left-to-right override)" + bidi},
+		{"rlo", "\u202e", "a bidirectional-text control (U+202E, right-to-left override)" + bidi},
+		{"lri", "\u2066", "a bidirectional-text control (U+2066, left-to-right isolate)" + bidi},
+		{"rli", "\u2067", "a bidirectional-text control (U+2067, right-to-left isolate)" + bidi},
+		{"fsi", "\u2068", "a bidirectional-text control (U+2068, first strong isolate)" + bidi},
+		{"pdi", "\u2069", "a bidirectional-text control (U+2069, pop directional isolate)" + bidi},
+		{"lrm", "\u200e", "a bidirectional-text control (U+200E, left-to-right mark)" + bidi},
+		{"rlm", "\u200f", "a bidirectional-text control (U+200F, right-to-left mark)" + bidi},
+		{"alm", "\u061c", "a bidirectional-text control (U+061C, Arabic letter mark)" + bidi},
+	} {
+		for _, doc := range []struct {
+			where, path, text, pos string
+		}{
+			// The finding's hidden rule: a second rule after a comment, on what shows as one line.
+			{"yaml comment", "profiles/WEB.yaml",
+				"id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [80, 443]   # é web" + tc.c + "  - action: allow\noutbound_rules: []\n", "6:35"},
+			{"yaml value", "profiles/WEB.yaml", "id: WEB\ntags: [\"W" + tc.c + "EB\"]\ninbound_rules: []\noutbound_rules: []\n", "2:10"},
+			{"yaml first byte", "profiles/WEB.yaml", tc.c + "id: WEB\n", "1:1"},
+			{"yaml last byte", "profiles/WEB.yaml", "id: WEB\ninbound_rules: []\noutbound_rules: []\n" + tc.c, "4:1"},
+			{"json string", "profiles/WEB.json",
+				"{\"id\": \"WEB\",\n \"inbound_rules\": [{\"action\": \"allow\", \"src_tag\": \"é" + tc.c + "x\"}],\n \"outbound_rules\": []}\n", "2:53"},
+			{"json between tokens", "profiles/WEB.json", "{\"id\": \"WEB\"," + tc.c + " \"inbound_rules\": [], \"outbound_rules\": []}\n", "1:14"},
+			{"rules json", "stdin",
+				"{\n  \"inbound_rules\": [{\"action\": \"allow\", \"src_tag\": \"é" + tc.c + "\"}],\n  \"outbound_rules\": []\n}\n", "2:54"},
+		} {
+			for variant, data := range textVariants(doc.text) {
+				t.Run(tc.name+"/"+doc.where+"/"+variant, func(t *testing.T) {
+					var errs Errors
+					if doc.path == "stdin" {
+						_, _, _, _, errs = DecodeRules(doc.path, []byte(data))
+					} else {
+						_, errs = Load(map[string][]byte{doc.path: []byte(data)})
+					}
+					want := doc.path + ":" + doc.pos + ": " + tc.msg
+					if got := errLines(errs); got != want {
+						t.Errorf("errors:\n%s\nwant:\n%s", got, want)
+					}
+				})
+			}
+		}
+	}
+	// Accepted around them: TAB, CRLF, a byte-order mark, other non-ASCII characters (a
+	// no-break space shows as a space; look-alikes in ids and tags are the checks' business).
+	for _, tc := range []struct{ name, path, doc string }{
+		{"tabs and crlf", "profiles/WEB.yaml", "\ufeffid: WEB\t# tab\r\ninbound_rules: []\r\noutbound_rules: []\r\n"},
+		{"json with tabs and crlf", "profiles/WEB.json", "{\t\"id\": \"WEB\",\r\n\t\"inbound_rules\": [],\r\n\t\"outbound_rules\": []}\r\n"},
+		{"non-ascii letters and symbols", "profiles/WEB.yaml", "id: WEB # café → ü ‐ “quotes” 中文 \u00a0nbsp\ninbound_rules: []\noutbound_rules: []\n"},
+	} {
+		if _, errs := Load(map[string][]byte{tc.path: []byte(tc.doc)}); errs != nil {
+			t.Errorf("%s: %v", tc.name, errs)
+		}
+	}
+}
+
+// More than one refused character: the first is reported (one error per file: the rest of
+// the file is not read), and a CR that ends a CRLF is not lone even after a lone one.
+func TestTextFirstProblem(t *testing.T) {
+	for _, tc := range []struct{ name, data, want string }{
+		{"cr before crlf", "id: WEB\r\r\ninbound_rules: []\n", "1:8: a carriage return not followed by a line feed: use LF or CRLF line endings"},
+		{"cr at the end", "id: WEB\r\ninbound_rules: []\r", "2:18: a carriage return not followed by a line feed: use LF or CRLF line endings"},
+		{"invalid utf-8 first", "id: WEB\n# \xff \u2028\n", "2:3: invalid UTF-8 (byte 0xff): save the file as UTF-8"},
+		{"separator first", "id: WEB\n# \u2028 \xff\n", "2:3: a line separator (U+2028): the YAML parser reads a line break there, editors and git show none; remove it (end lines with LF or CRLF)"},
+		{"nul wins", "id: \u202e\n\x00", "2:1: binary file: a NUL byte; a repository file is UTF-8 text"},
+		{"after tabs and bom", "\ufeff\t\t\u202eid: WEB\n", "1:3: a bidirectional-text control (U+202E, right-to-left override): it makes text display in another order than it is read; remove it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errs := Load(map[string][]byte{"profiles/WEB.yaml": []byte(tc.data)})
+			if got, want := errLines(errs), "profiles/WEB.yaml:"+tc.want; got != want {
+				t.Errorf("errors:\n%s\nwant:\n%s", got, want)
+			}
+		})
 	}
 }

@@ -61,10 +61,11 @@
 // has and inserts or deletes only the others. When an edit cannot keep the file or would change
 // more than the command says (the list changed comes through a merge key `<<`; it, its endpoint
 // or profile mapping, or a value deleted carries an &anchor that an alias or merge key elsewhere
-// uses; two endpoints of the file have the id and no --host tells them apart; a file with lone
-// carriage returns), the command prints "path:line:col: cannot edit the file in place: why",
-// writes nothing and exits 1. After every edit the whole file is decoded again: the endpoint
-// (or profile) must mean what was intended and every other endpoint what it meant before.
+// uses; two endpoints of the file have the id and no --host tells them apart; text that validate
+// refuses: a lone carriage return, NEL, a line or paragraph separator, other control
+// characters), the command prints "path:line:col: cannot edit the file in place: why", writes
+// nothing and exits 1. After every edit the whole file is decoded again: the endpoint (or
+// profile) must mean what was intended and every other endpoint what it meant before.
 // Values that a YAML 1.1 reader would not read as the same string (yes, on, 1:30, 010, ...)
 // are written quoted. `profile add` writes a new file with LF line endings.
 // The only exception is `profile remove --no-check`, whose purpose is to remove a profile that

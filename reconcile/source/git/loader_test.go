@@ -127,6 +127,18 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 			"profiles/X.JSON: profile files end in .yaml or .json: write profiles/X.json\n" +
 			"tests/t.json: test files end in .yaml: write tests/t.yaml\n" +
 			"tests/u.yml: test files end in .yaml: write tests/u.yaml"},
+		{name: "folders in another case", build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"Profiles/X.yaml": "id: X\n", "TESTS/t.yaml": "tests: []\n", "Endpoints": "a file"})
+		}, refused: "Endpoints: a regular file named like the folder endpoints in another case: rename it (the two names are one on case-insensitive file systems)\n" +
+			"Profiles: repository folders are lowercase: rename it to profiles\n" +
+			"TESTS: repository folders are lowercase: rename it to tests"},
+		{name: "control characters in names", build: func(t *testing.T, w string) {
+			writeTree(t, w, map[string]string{"profiles/A\nB.yaml": "id: A\n", "endpoints/e\r.json": "{}", "tests/\tt.yaml": "tests: []\n",
+				"profiles/x\u202e.json": "{}", "profiles/a\nb.txt": "ignored"})
+		}, refused: `endpoints/e\r.json: file name "e\r.json" has a carriage return (U+000D): rename the file` + "\n" +
+			`profiles/A\nB.yaml: file name "A\nB.yaml" has a line feed (U+000A): rename the file` + "\n" +
+			`profiles/x\u202e.json: file name "x\u202e.json" has a bidirectional-text control (U+202E, right-to-left override): rename the file` + "\n" +
+			`tests/\tt.yaml: file name "\tt.yaml" has a tab (U+0009): rename the file`},
 		{name: "named pipe", dirOnly: true, build: func(t *testing.T, w string) {
 			if err := os.MkdirAll(filepath.Join(w, "endpoints"), 0o755); err != nil {
 				t.Fatal(err)
@@ -137,13 +149,22 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 		}, refused: "endpoints/e.yaml: a named pipe named like an endpoint file: only regular files are read"},
 		{name: "submodule checkout as folder", dirOnly: true, build: func(t *testing.T, w string) {
 			writeTree(t, w, map[string]string{"endpoints/.git": "gitdir: ../.git/modules/endpoints\n", "endpoints/e.yaml": "endpoints: []\n"})
-		}, refused: "endpoints: a git submodule or repository (it holds .git): commit the files themselves in the policy repository"},
+		}, refused: "endpoints: a git submodule or another git repository: commit the files themselves in the policy repository"},
+		{name: "embedded repositories", build: func(t *testing.T, w string) {
+			for _, d := range []string{"endpoints", "profiles/E.yaml"} {
+				writeTree(t, w, map[string]string{d + "/e.yaml": "endpoints: []\n"})
+				gittest.Git(t, filepath.Join(w, d), "", "init", "-q")
+				gittest.Git(t, filepath.Join(w, d), "", "add", "-A")
+				gittest.Git(t, filepath.Join(w, d), "", "commit", "-q", "-m", "inner")
+			}
+		}, refused: "endpoints: a git submodule or another git repository: commit the files themselves in the policy repository\n" +
+			"profiles/E.yaml: a git submodule or another git repository named like a repository file: commit the file itself in the policy repository"},
 		{name: "submodules", gitOnly: true, git: func(t *testing.T, r *gittest.Repo) {
 			head := strings.Repeat("1", 40) // a commit of another repository
 			r.Git("update-index", "--add", "--cacheinfo", "160000,"+head+",profiles/S.yaml")
 			r.Git("update-index", "--add", "--cacheinfo", "160000,"+head+",endpoints")
-		}, refused: "endpoints: a git submodule or other special file, not a directory: endpoints must be a directory\n" +
-			"profiles/S.yaml: a git submodule or other special file named like a profile file: only regular files are read"},
+		}, refused: "endpoints: a git submodule or another git repository: commit the files themselves in the policy repository\n" +
+			"profiles/S.yaml: a git submodule or another git repository named like a repository file: commit the file itself in the policy repository"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,4 +291,56 @@ func TestTreeFS(t *testing.T) {
 			t.Errorf("Open(%q) = %v, want invalid", p, err)
 		}
 	}
+}
+
+// Real submodules (git submodule add) at a repository folder and at a repository file path:
+// a clone without --recurse-submodules (empty folders: what CI often checks out), a recursive
+// clone and the commit itself are refused alike, from .gitmodules.
+func TestSubmodulesBothSources(t *testing.T) {
+	sub := newFixture(t, "main")
+	writeTree(t, sub.Work, map[string]string{"t.yaml": "tests: []\n", "e.yaml": "endpoints: []\n"})
+	sub.Git("add", "-A")
+	sub.Git("commit", "-q", "-m", "sub")
+
+	r := newFixture(t, "main")
+	writeTree(t, r.Work, map[string]string{"profiles/WEB.yaml": "id: WEB\ninbound_rules: []\noutbound_rules: []\n"})
+	for _, p := range []string{"tests", "endpoints", "profiles/S.yaml"} {
+		r.Git("-c", "protocol.file.allow=always", "submodule", "add", "-q", "file://"+sub.Work, p)
+	}
+	r.Git("add", "-A")
+	r.Git("commit", "-q", "-m", "submodules")
+	if got := r.Git("ls-files", "--stage", "tests"); !strings.HasPrefix(got, "160000 ") {
+		t.Fatalf("tests is not a git link: %q", got)
+	}
+
+	const want = "endpoints: a git submodule or another git repository: commit the files themselves in the policy repository\n" +
+		"profiles/S.yaml: a git submodule or another git repository named like a repository file: commit the file itself in the policy repository\n" +
+		"tests: a git submodule or another git repository: commit the files themselves in the policy repository"
+	check := func(what string, snap *source.Snapshot) {
+		t.Helper()
+		if got := strings.Join(paths(snap.Files), ","); got != "profiles/WEB.yaml" {
+			t.Errorf("%s: files %s, want profiles/WEB.yaml", what, got)
+		}
+		if got := refusedLines(snap.Refused); got != want {
+			t.Errorf("%s: refused:\n%s\nwant:\n%s", what, got, want)
+		}
+	}
+	root := t.TempDir()
+	plain, recursive := filepath.Join(root, "plain"), filepath.Join(root, "recursive")
+	gittest.Git(t, root, "", "clone", "-q", r.Work, plain)
+	gittest.Git(t, root, "", "-c", "protocol.file.allow=always", "clone", "-q", "--recurse-submodules", r.Work, recursive)
+	if ents, err := os.ReadDir(filepath.Join(plain, "tests")); err != nil || len(ents) != 0 {
+		t.Fatalf("plain clone: tests holds %v (%v), want an empty folder", ents, err)
+	}
+	if _, err := os.Stat(filepath.Join(recursive, "tests", "t.yaml")); err != nil {
+		t.Fatalf("recursive clone: %v", err)
+	}
+	for what, dir := range map[string]string{"plain clone": plain, "recursive clone": recursive, "work tree": r.Work} {
+		snap, err := source.Dir{Path: dir}.Fetch(context.Background(), source.FetchOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		check(what, snap)
+	}
+	check("git", fetch(t, newSource(t, "file://"+r.Work, nil), ""))
 }

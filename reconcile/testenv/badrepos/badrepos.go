@@ -205,11 +205,12 @@ func Format(r Result, replace map[string]string) string {
 	return "exit " + code + "\n-- stdout --\n" + norm(r.Stdout) + "-- stderr --\n" + norm(r.Stderr)
 }
 
-// message is what every line of validate's output must look like: a repository path (the
-// three folders of SPEC §2), then ":line:col: " or ": ", then a message.
 var missingProfile = regexp.MustCompile(`profile "([^"/]+)" does not exist`)
 
-var message = regexp.MustCompile(`^((?:profiles|endpoints|tests)/[^\n]*?):(?:([0-9]+):([0-9]+):)? [^ \n]`)
+// message is what every line of validate's output must look like: a repository path (in one
+// of the three folders of SPEC §2, or such a folder itself, also named in another case when it
+// is refused for that), then ":line:col: " or ": ", then a message.
+var message = regexp.MustCompile(`^((?:profiles|endpoints|tests)/[^\n]*?|(?i:profiles|endpoints|tests)):(?:([0-9]+):([0-9]+):)? [^ \n]`)
 
 // CheckRefusal returns what makes r not a proper refusal: an exit code other than 1, a
 // timeout, anything on stderr, no message, a message without its path prefix, or with a line
@@ -282,9 +283,7 @@ func CheckEchoes(r Result, root string) []string {
 func CommitAll(t testing.TB, dir string) string {
 	t.Helper()
 	gittest.RequireGit(t)
-	env := append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "HOME="+os.DevNull,
-		"GIT_AUTHOR_NAME=Corpus", "GIT_AUTHOR_EMAIL=corpus@example.invalid", "GIT_AUTHOR_DATE=@1700000000 +0000",
-		"GIT_COMMITTER_NAME=Corpus", "GIT_COMMITTER_EMAIL=corpus@example.invalid", "GIT_COMMITTER_DATE=@1700000000 +0000")
+	env := gitEnv()
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"},
 		{"add", "-A"},
@@ -312,4 +311,12 @@ func (c Case) ExpectedMessages() ([]string, error) {
 		return nil, fmt.Errorf("%s/%s: no stdout and stderr sections", c.Name, GoldenDir)
 	}
 	return strings.Split(strings.TrimSuffix(out, "\n"), "\n"), nil
+}
+
+// gitEnv is the environment of the corpus's git commands: no user or system configuration, a
+// fixed author and committer at a fixed date.
+func gitEnv() []string {
+	return append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "HOME="+os.DevNull,
+		"GIT_AUTHOR_NAME=Corpus", "GIT_AUTHOR_EMAIL=corpus@example.invalid", "GIT_AUTHOR_DATE=@1700000000 +0000",
+		"GIT_COMMITTER_NAME=Corpus", "GIT_COMMITTER_EMAIL=corpus@example.invalid", "GIT_COMMITTER_DATE=@1700000000 +0000")
 }

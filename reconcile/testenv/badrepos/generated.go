@@ -1,7 +1,9 @@
 package badrepos
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -99,6 +101,67 @@ var Generated = map[string]Gen{
 		}
 		return os.Symlink("NOWHERE.yaml", filepath.Join(repo, "profiles", "WEB.yaml"))
 	}},
+	// The hidden rule of issue 7 (H1): after a comment, a line separator (U+2028), which the
+	// YAML parser reads as a line break and editors and git diff show as nothing, then a
+	// second rule that allows everything. One line in an editor.
+	"116-hidden-rule-line-separator": {Gen: func(repo, _ string) error {
+		return write(repo, "profiles/WEB.yaml", hiddenRule("\u2028"))
+	}},
+	// The same with NEL (U+0085).
+	"117-hidden-rule-nel": {Gen: func(repo, _ string) error {
+		return write(repo, "profiles/WEB.yaml", hiddenRule("\u0085"))
+	}},
+	// The same with a lone carriage return in a LF file.
+	"118-hidden-rule-lone-cr": {Gen: func(repo, _ string) error {
+		return write(repo, "profiles/WEB.yaml", hiddenRule("\r"))
+	}},
+	// "Trojan Source": a right-to-left override in a comment of an endpoints file.
+	"119-bidi-override-comment": {Gen: func(repo, _ string) error {
+		return write(repo, "endpoints/lab.yaml", "endpoints:\n  - id: web-1 # \u202e} ]BEW[ :sdi_eliforp {\u202c\n    host: node-1\n    interface: caliweb1\n")
+	}},
+	// A form feed (a control character) in a JSON file, between tokens.
+	"120-control-character-json": {Gen: func(repo, _ string) error {
+		return write(repo, "profiles/WEB.json", "{\"id\": \"WEB\",\n \"tags\": [\"WEB\"],\f\n \"inbound_rules\": []}\n")
+	}},
+	// A file name with a line feed (and one with an escape sequence): validate prints one line
+	// per problem, the name escaped.
+	"121-file-name-control-characters": {Gen: func(repo, _ string) error {
+		if err := write(repo, "profiles/WEB\n:1:1: ok.yaml", "id: WEB\n"); err != nil {
+			return err
+		}
+		return write(repo, "endpoints/\x1b[2Jlab.yaml", "endpoints: []\n")
+	}},
+	// A submodule at tests/ in a clone without --recurse-submodules: .gitmodules names it and the
+	// folder is empty (git commits .gitmodules only: the commit's git link is what --repo sees
+	// in a real repository, tested in reconcile/source/git).
+	"122-submodule-plain-clone": {Gen: func(repo, _ string) error {
+		if err := write(repo, ".gitmodules", "[submodule \"tests\"]\n\tpath = tests\n\turl = https://example.invalid/tests.git\n"); err != nil {
+			return err
+		}
+		return os.MkdirAll(filepath.Join(repo, "tests"), 0o755)
+	}},
+	// A repository embedded in tests/ (a folder holding .git, with a commit): --dir sees the
+	// folder with .git, --repo the git link that `git add` made of it.
+	"127-embedded-repository": {Gen: func(repo, _ string) error {
+		dir := filepath.Join(repo, "tests")
+		if err := write(dir, "reach.yaml", "tests:\n  - {name: a, from: 198.18.1.2, to: 198.18.1.3, protocol: tcp, port: 80, expect: allow}\n"); err != nil {
+			return err
+		}
+		for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "tests"}} {
+			c := exec.Command("git", args...)
+			c.Dir, c.Env = dir, gitEnv()
+			if out, err := c.CombinedOutput(); err != nil {
+				return fmt.Errorf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+		return nil
+	}},
+}
+
+// hiddenRule is the finding's profile: a second rule after a comment and the character c.
+func hiddenRule(c string) string {
+	return "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [80, 443]   # public web ports" +
+		c + "  - action: allow\noutbound_rules: []\n"
 }
 
 // write writes content to the slash path rel under root, making its directories.
