@@ -167,6 +167,11 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			c.errf(f.key, "%s: must not be empty (leave the key out to match any port)", f.key)
 		}
 	}
+	if pn, ok := r.Protocol.Number(); ok {
+		if nn, ok := r.NotProtocol.Number(); ok && nn == pn {
+			c.errf("!protocol", "!protocol: %s excludes protocol %s: the rule could never match", showProto(r.NotProtocol), showProto(r.Protocol))
+		}
+	}
 	for _, f := range []struct {
 		key string
 		p   Protocol

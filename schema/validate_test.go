@@ -699,6 +699,16 @@ var loadCases = []struct {
 		},
 	},
 	{
+		// A rule that excludes its own protocol could never match.
+		name: "protocol and !protocol equal",
+		files: map[string]string{
+			"profiles/X.yaml": "id: X\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    \"!protocol\": 6\n  - action: allow\n    protocol: tcp\n    \"!protocol\": udp\n",
+		},
+		want: []string{
+			`profiles/X.yaml:5:18: !protocol: 6 excludes protocol "tcp": the rule could never match`,
+		},
+	},
+	{
 		// An empty port list matched every port, and mac: "" turned the MAC check off.
 		name: "empty port lists and mac",
 		files: map[string]string{

@@ -487,6 +487,13 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 		}
 		notProto = n
 	}
+	// Beside a positive protocol P, `!protocol Q` (Q != P; validation refuses Q == P, a rule
+	// that could never match) always holds: it is left out. Kept, nft would list it before the
+	// family and protocol that an ICMP or port match implies, and a restored dump would hold the
+	// matches in another order (drift).
+	if proto != 0 && notProto != 0 && notProto != proto {
+		notProto = 0
+	}
 	if (len(r.SrcPorts) > 0 || len(r.DstPorts) > 0 || len(r.NotSrcPorts) > 0 || len(r.NotDstPorts) > 0) && !r.Protocol.HasPorts() {
 		return nil, errors.New("ports need protocol tcp, udp, sctp or udplite")
 	}
@@ -576,13 +583,14 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 		if r.ICMPCode != nil {
 			ms = append(ms, nft.Match{Kind: nft.MatchICMPCode, Family: ifam, Nums: []uint8{uint8(*r.ICMPCode)}})
 		}
+		notType, notCode := negatedICMP(r)
 		switch {
-		case r.NotICMPType != nil && r.NotICMPCode != nil:
-			ms = append(ms, nft.Match{Kind: nft.MatchICMPTypeCode, Not: true, Family: ifam, Type: uint8(*r.NotICMPType), Code: uint8(*r.NotICMPCode)})
-		case r.NotICMPType != nil:
-			ms = append(ms, nft.Match{Kind: nft.MatchICMPType, Not: true, Family: ifam, Nums: []uint8{uint8(*r.NotICMPType)}})
-		case r.NotICMPCode != nil:
-			ms = append(ms, nft.Match{Kind: nft.MatchICMPCode, Not: true, Family: ifam, Nums: []uint8{uint8(*r.NotICMPCode)}})
+		case notType != nil && notCode != nil:
+			ms = append(ms, nft.Match{Kind: nft.MatchICMPTypeCode, Not: true, Family: ifam, Type: uint8(*notType), Code: uint8(*notCode)})
+		case notType != nil:
+			ms = append(ms, nft.Match{Kind: nft.MatchICMPType, Not: true, Family: ifam, Nums: []uint8{uint8(*notType)}})
+		case notCode != nil:
+			ms = append(ms, nft.Match{Kind: nft.MatchICMPCode, Not: true, Family: ifam, Nums: []uint8{uint8(*notCode)}})
 		}
 		// nft lists `meta nfproto ipv4 meta l4proto 1` as `meta l4proto icmp` (it takes the family
 		// for a dependency of the protocol), and `nft -f` of that dump would match IPv6 packets
@@ -599,6 +607,29 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 		out = append(out, &nr)
 	}
 	return out, nil
+}
+
+// negatedICMP returns the negated ICMP type and code a rule compiles to. The negated pair
+// (`!icmp_type: A` with `!icmp_code: B`, one 16-bit `!=`) is kept only when no positive ICMP
+// type or code stands beside it: nft lists the pair as `icmp type != A icmp code != B`, and
+// next to other ICMP matches `nft -f` of that dump rebuilds it as two separate compares (type
+// != A AND code != B), another meaning. Beside a positive type X the pair is always true when
+// A != X and means `icmp code != B` when A == X; beside a positive code Y, likewise with
+// `icmp type != A`. That simpler form has the same meaning and restores as itself.
+func negatedICMP(r *schema.Rule) (notType, notCode *int) {
+	notType, notCode = r.NotICMPType, r.NotICMPCode
+	if notType == nil || notCode == nil {
+		return notType, notCode
+	}
+	switch {
+	case r.ICMPType != nil && *r.ICMPType != *notType, r.ICMPCode != nil && *r.ICMPCode != *notCode:
+		return nil, nil // the packet's pair can never be (A, B): the match always holds
+	case r.ICMPType != nil:
+		return nil, notCode
+	case r.ICMPCode != nil:
+		return notType, nil
+	}
+	return notType, notCode
 }
 
 func tagSetName(f nft.Family, tag string) string {

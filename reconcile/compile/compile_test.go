@@ -246,7 +246,7 @@ func goldenCases() []goldenCase {
 				`meta nfproto ipv4 meta l4proto 1 icmp type != 8 counter accept comment "N inbound 8"`,
 				`meta nfproto ipv6 meta l4proto 58 icmpv6 type 1 icmpv6 code != 3 counter accept comment "N inbound 9"`,
 				`meta nfproto ipv4 meta l4proto 1 @th,0,16 != 2048 counter accept comment "N inbound 10"`,
-				`meta nfproto ipv4 ip saddr 198.18.0.0/15 ip saddr != 198.18.1.0/24 meta l4proto != 17 meta l4proto 6 th dport 80 th dport != 81-81 counter drop comment "N inbound 11"`)
+				`meta nfproto ipv4 ip saddr 198.18.0.0/15 ip saddr != 198.18.1.0/24 meta l4proto 6 th dport 80 th dport != 81-81 counter drop comment "N inbound 11"`)
 			// A tag nobody carries: an empty set, so `!= @tag-v4-M`... matches everything.
 			wantSet(t, rs, "tag-v4-M")
 			wantSet(t, rs, "tag-v4-N", "198.18.0.1/32")

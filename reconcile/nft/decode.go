@@ -380,6 +380,24 @@ func (d *decoder) addrMatch(p *expr.Payload, es []any) ([]Match, int) {
 		}
 		return []Match{{Kind: kind, Not: not, Family: fam, Prefixes: []netip.Prefix{pfx}}}, 3
 	}
+	// An address range: `nft -f` of a dump writes an anonymous interval set whose elements nft
+	// listed merged into one range (`ip saddr != { 198.18.6.0-198.18.6.191 }`, the union of
+	// 198.18.6.0/25 and 198.18.6.128/26) as a `range neq`, or `cmp gte` + `cmp lte`. Read back
+	// as the same prefixes, a restored backup is the model, not drift.
+	if r, ok := at[*expr.Range](es, 1); ok && r.Register == 1 && r.Op == expr.CmpOpNeq && len(r.FromData) == int(full) && len(r.ToData) == int(full) {
+		if ps := bytesRange(r.FromData, r.ToData); ps != nil {
+			return []Match{{Kind: kind, Not: true, Family: fam, Prefixes: ps}}, 2
+		}
+		return nil, 0
+	}
+	if lo, ok := cmpAt(es, 1, int(full)); ok && lo.Op == expr.CmpOpGte {
+		if hi, ok := cmpAt(es, 2, int(full)); ok && hi.Op == expr.CmpOpLte {
+			if ps := bytesRange(lo.Data, hi.Data); ps != nil {
+				return []Match{{Kind: kind, Family: fam, Prefixes: ps}}, 3
+			}
+		}
+		return nil, 0
+	}
 	if l, ok := lookupAt(es, 1); ok {
 		s := d.sets[l.SetName]
 		kt := nftables.TypeIPAddr
@@ -717,4 +735,16 @@ func parseVerdictData(b []byte) (Verdict, bool) {
 		return Verdict{}, false
 	}
 	return verdictOf(expr.VerdictKind(code), chain)
+}
+
+
+// bytesRange is rangePrefixes of two addresses given as bytes (4 or 16 of each), or nil when
+// they are malformed or the range is empty.
+func bytesRange(from, to []byte) []netip.Prefix {
+	lo, ok1 := netip.AddrFromSlice(from)
+	hi, ok2 := netip.AddrFromSlice(to)
+	if !ok1 || !ok2 || lo.BitLen() != hi.BitLen() || hi.Less(lo) {
+		return nil
+	}
+	return rangePrefixes(lo, hi)
 }
