@@ -737,7 +737,6 @@ func parseVerdictData(b []byte) (Verdict, bool) {
 	return verdictOf(expr.VerdictKind(code), chain)
 }
 
-
 // bytesRange is rangePrefixes of two addresses given as bytes (4 or 16 of each), or nil when
 // they are malformed or the range is empty.
 func bytesRange(from, to []byte) []netip.Prefix {
