@@ -16,22 +16,9 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 	"github.com/reconcile-dev/reconcile/schema"
 )
-
-// writeTree writes files (slash path -> content) under dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, c := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func symlink(t *testing.T, target, link string) {
 	t.Helper()
@@ -71,17 +58,17 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 		refused string
 	}{
 		{name: "plain", files: []string{"endpoints/e.json", "tests/t.yaml"}, build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"endpoints/e.json": "{}", "tests/t.yaml": "tests: []\n", "README.md": "x",
+			testenv.WriteFiles(t, w, map[string]string{"endpoints/e.json": "{}", "tests/t.yaml": "tests: []\n", "README.md": "x",
 				"profiles/notes.txt": "x", "profiles/sub/X.yaml": "id: X\n", "other/Y.yaml": "y", "profiles/WEB.yaml~": "backup"})
 		}},
 		{name: "executable file", files: []string{"profiles/EXE.yaml"}, build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"profiles/EXE.yaml": "id: EXE\n"})
+			testenv.WriteFiles(t, w, map[string]string{"profiles/EXE.yaml": "id: EXE\n"})
 			if err := os.Chmod(filepath.Join(w, "profiles/EXE.yaml"), 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{name: "link to a file inside", build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"real.yaml": "id: APP\n"})
+			testenv.WriteFiles(t, w, map[string]string{"real.yaml": "id: APP\n"})
 			symlink(t, "../real.yaml", filepath.Join(w, "profiles/APP.yaml"))
 		}, refused: "profiles/APP.yaml: a symbolic link (links are not followed): put the file itself here"},
 		{name: "link to a file outside", build: func(t *testing.T, w string) {
@@ -98,27 +85,27 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 			symlink(t, "nowhere.yaml", filepath.Join(w, "tests/t.yaml"))
 		}, refused: "tests/t.yaml: a symbolic link (links are not followed): put the file itself here"},
 		{name: "symlinked folder", build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"shared/e.yaml": "endpoints: []\n"})
+			testenv.WriteFiles(t, w, map[string]string{"shared/e.yaml": "endpoints: []\n"})
 			symlink(t, "shared", filepath.Join(w, "endpoints"))
 		}, refused: "endpoints: a symbolic link (links are not followed): make endpoints a directory"},
 		{name: "emacs lock file", build: func(t *testing.T, w string) {
 			symlink(t, "someone@host.1234:1700000000", filepath.Join(w, "profiles/.#WEB.yaml"))
 		}},
 		{name: "oversize file", files: []string{"endpoints/at-limit.yaml"}, build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"endpoints/at-limit.yaml": atLimit, "endpoints/big.yaml": atLimit + "#"})
+			testenv.WriteFiles(t, w, map[string]string{"endpoints/at-limit.yaml": atLimit, "endpoints/big.yaml": atLimit + "#"})
 		}, refused: "endpoints/big.yaml: 8388609 bytes, more than the limit of 8388608 bytes (8 MiB) for one file"},
 		{name: "directory named like a file", build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"profiles/X.yaml/inner.yaml": "id: X\n", "tests/t.yaml/a": "x"})
+			testenv.WriteFiles(t, w, map[string]string{"profiles/X.yaml/inner.yaml": "id: X\n", "tests/t.yaml/a": "x"})
 		}, refused: "profiles/X.yaml: a directory named like a profile file: only regular files are read\n" +
 			"tests/t.yaml: a directory named like a test file: only regular files are read"},
 		{name: "folder is a file", build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"tests": "tests: []\n"})
+			testenv.WriteFiles(t, w, map[string]string{"tests": "tests: []\n"})
 		}, refused: "tests: a regular file, not a directory: tests must be a directory"},
 		{name: "non-UTF-8 name", build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"profiles/W\xffB.yaml": "id: WEB\n", "profiles/\xfe.txt": "ignored"})
+			testenv.WriteFiles(t, w, map[string]string{"profiles/W\xffB.yaml": "id: WEB\n", "profiles/\xfe.txt": "ignored"})
 		}, refused: `profiles/W` + "\uFFFD" + `B.yaml: file name "W\xffB.yaml" is not valid UTF-8: rename the file`},
 		{name: "misspelled extensions", build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"profiles/APP.yml": "id: APP\n", "profiles/DB.YAML": "id: DB\n",
+			testenv.WriteFiles(t, w, map[string]string{"profiles/APP.yml": "id: APP\n", "profiles/DB.YAML": "id: DB\n",
 				"profiles/X.JSON": "{}", "endpoints/e.Yml": "endpoints: []\n", "tests/t.json": "{}", "tests/u.yml": "tests: []\n",
 				"profiles/.yml": "x", "profiles/old.yml.bak": "x"})
 		}, refused: "endpoints/e.Yml: endpoint files end in .yaml or .json: write endpoints/e.yaml\n" +
@@ -128,12 +115,12 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 			"tests/t.json: test files end in .yaml: write tests/t.yaml\n" +
 			"tests/u.yml: test files end in .yaml: write tests/u.yaml"},
 		{name: "folders in another case", build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"Profiles/X.yaml": "id: X\n", "TESTS/t.yaml": "tests: []\n", "Endpoints": "a file"})
+			testenv.WriteFiles(t, w, map[string]string{"Profiles/X.yaml": "id: X\n", "TESTS/t.yaml": "tests: []\n", "Endpoints": "a file"})
 		}, refused: "Endpoints: a regular file named like the folder endpoints in another case: rename it (the two names are one on case-insensitive file systems)\n" +
 			"Profiles: repository folders are lowercase: rename it to profiles\n" +
 			"TESTS: repository folders are lowercase: rename it to tests"},
 		{name: "control characters in names", build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"profiles/A\nB.yaml": "id: A\n", "endpoints/e\r.json": "{}", "tests/\tt.yaml": "tests: []\n",
+			testenv.WriteFiles(t, w, map[string]string{"profiles/A\nB.yaml": "id: A\n", "endpoints/e\r.json": "{}", "tests/\tt.yaml": "tests: []\n",
 				"profiles/x\u202e.json": "{}", "profiles/a\nb.txt": "ignored"})
 		}, refused: `endpoints/e\r.json: file name "e\r.json" has a carriage return (U+000D): rename the file` + "\n" +
 			`profiles/A\nB.yaml: file name "A\nB.yaml" has a line feed (U+000A): rename the file` + "\n" +
@@ -148,11 +135,11 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 			}
 		}, refused: "endpoints/e.yaml: a named pipe named like an endpoint file: only regular files are read"},
 		{name: "submodule checkout as folder", dirOnly: true, build: func(t *testing.T, w string) {
-			writeTree(t, w, map[string]string{"endpoints/.git": "gitdir: ../.git/modules/endpoints\n", "endpoints/e.yaml": "endpoints: []\n"})
+			testenv.WriteFiles(t, w, map[string]string{"endpoints/.git": "gitdir: ../.git/modules/endpoints\n", "endpoints/e.yaml": "endpoints: []\n"})
 		}, refused: "endpoints: a git submodule or another git repository: commit the files themselves in the policy repository"},
 		{name: "embedded repositories", build: func(t *testing.T, w string) {
 			for _, d := range []string{"endpoints", "profiles/E.yaml"} {
-				writeTree(t, w, map[string]string{d + "/e.yaml": "endpoints: []\n"})
+				testenv.WriteFiles(t, w, map[string]string{d + "/e.yaml": "endpoints: []\n"})
 				gittest.Git(t, filepath.Join(w, d), "", "init", "-q")
 				gittest.Git(t, filepath.Join(w, d), "", "add", "-A")
 				gittest.Git(t, filepath.Join(w, d), "", "commit", "-q", "-m", "inner")
@@ -169,7 +156,7 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newFixture(t, "main")
-			writeTree(t, r.Work, map[string]string{"profiles/WEB.yaml": web})
+			testenv.WriteFiles(t, r.Work, map[string]string{"profiles/WEB.yaml": web})
 			if tc.build != nil {
 				tc.build(t, r.Work)
 			}
@@ -221,7 +208,7 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 // of entries: links and submodules are never followed.
 func TestTreeFS(t *testing.T) {
 	r := newFixture(t, "main")
-	writeTree(t, r.Work, map[string]string{
+	testenv.WriteFiles(t, r.Work, map[string]string{
 		"profiles/WEB.yaml": "id: WEB\n", "profiles/sub/deep/X.yaml": "x", "README.md": "# r\n", "run.sh": "#!/bin/sh\n",
 		"real/e.yaml": "endpoints: []\n",
 	})
@@ -298,12 +285,12 @@ func TestTreeFS(t *testing.T) {
 // clone and the commit itself are refused alike, from .gitmodules.
 func TestSubmodulesBothSources(t *testing.T) {
 	sub := newFixture(t, "main")
-	writeTree(t, sub.Work, map[string]string{"t.yaml": "tests: []\n", "e.yaml": "endpoints: []\n"})
+	testenv.WriteFiles(t, sub.Work, map[string]string{"t.yaml": "tests: []\n", "e.yaml": "endpoints: []\n"})
 	sub.Git("add", "-A")
 	sub.Git("commit", "-q", "-m", "sub")
 
 	r := newFixture(t, "main")
-	writeTree(t, r.Work, map[string]string{"profiles/WEB.yaml": "id: WEB\ninbound_rules: []\noutbound_rules: []\n"})
+	testenv.WriteFiles(t, r.Work, map[string]string{"profiles/WEB.yaml": "id: WEB\ninbound_rules: []\noutbound_rules: []\n"})
 	for _, p := range []string{"tests", "endpoints", "profiles/S.yaml"} {
 		r.Git("-c", "protocol.file.allow=always", "submodule", "add", "-q", "file://"+sub.Work, p)
 	}
