@@ -569,8 +569,11 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 			not   bool
 			kind  nft.MatchKind
 		}{
-			{r.SrcPorts, false, nft.MatchSPort}, {r.NotSrcPorts, true, nft.MatchSPort},
-			{r.DstPorts, false, nft.MatchDPort}, {r.NotDstPorts, true, nft.MatchDPort},
+			// Positive ports first: a single source and destination port side by side are one
+			// 4-byte compare in the kernel, and nft -f of a dump merges them so; negated ports
+			// after them (one-port ranges, never merged; see the encoder).
+			{r.SrcPorts, false, nft.MatchSPort}, {r.DstPorts, false, nft.MatchDPort},
+			{r.NotSrcPorts, true, nft.MatchSPort}, {r.NotDstPorts, true, nft.MatchDPort},
 		} {
 			if len(pm.ports) > 0 {
 				ms = append(ms, nft.Match{Kind: pm.kind, Not: pm.not, Ports: ports(pm.ports)})
