@@ -319,6 +319,12 @@ func (g *g) rule(tags []string) schema.Rule {
 	}
 	if g.chance(5) {
 		r.NotProtocol = g.protocol()
+		// A rule that excludes its own protocol could never match (a validation error).
+		if pn, ok := r.Protocol.Number(); ok {
+			if nn, _ := r.NotProtocol.Number(); nn == pn {
+				r.NotProtocol = ""
+			}
+		}
 	}
 	if r.Protocol.HasPorts() {
 		for _, p := range []*[]schema.PortRange{&r.SrcPorts, &r.DstPorts, &r.NotSrcPorts, &r.NotDstPorts} {
