@@ -167,8 +167,11 @@ func (rs *Ruleset) write(b *strings.Builder) {
 
 func (s *Set) write(b *strings.Builder) {
 	fmt.Fprintf(b, "\tset %s {\n", s.Name)
-	fmt.Fprintf(b, "\t\ttype %s\n", s.Type)
-	b.WriteString("\t\tflags interval\n")
+	typ, interval := s.TypeFlags()
+	fmt.Fprintf(b, "\t\ttype %s\n", typ)
+	if interval {
+		b.WriteString("\t\tflags interval\n")
+	}
 	if s.Comment != "" {
 		fmt.Fprintf(b, "\t\tcomment %s\n", quote(s.Comment))
 	}
