@@ -10,8 +10,10 @@ import (
 
 // ForeignTableError says that table inet Table exists and was not made by reconcile, so no
 // pass replaces or changes it (SPEC §3: every table the program does not own is left alone).
-// Kind ("chain", "set" or "map") and Name are the first object of the table, in name order,
-// that reconcile would not have produced.
+// Kind ("chain", "set", "map", or the nft keyword of a named stateful object or flowtable:
+// "counter", "quota", "ct helper", "flowtable", ... see nft.ForeignObject) and Name are the
+// first object of the table (chains, sets, maps, then the others; in name order) that
+// reconcile would not have produced.
 type ForeignTableError struct {
 	Table string
 	Kind  string
@@ -33,9 +35,12 @@ func (e *ForeignTableError) Stage() (stage, reason string) { return "observe", "
 // ruleset generation restarts at reboot, so ownership is read from the table itself and the
 // state record:
 //
-//   - an absent table is created, and an empty one (nothing in it to lose) is filled;
+//   - an absent table is created, and an empty one (nothing in it to lose: no chain, set,
+//     map, named stateful object or flowtable) is filled;
 //   - a table whose every chain, set and map has a name and kind that compile produces
-//     (compile.Describe) is reconcile's, with or without a record (a lost state file);
+//     (compile.Describe), and that holds no named stateful object (counter, quota, limit,
+//     ct helper, ...) or flowtable (reconcile makes none), is reconcile's, with or without a
+//     record (a lost state file);
 //   - otherwise the table is reconcile's only when the record says a ruleset was applied to
 //     this table in this namespace and one of that ruleset's chains, sets or maps (same name,
 //     same kind) is still in the table: the other objects were added by hand, drift that
@@ -56,7 +61,8 @@ func foreignTable(table string, observed *nft.Ruleset, rec *state.Record) error 
 }
 
 // firstForeignObject returns the kind and name of the first chain, then set, then map of rs
-// whose name compile would not give to an object of that kind; ("", "") when there is none.
+// whose name compile would not give to an object of that kind, else of the first object of
+// rs.Foreign (reconcile makes none of those); ("", "") when there is none.
 func firstForeignObject(rs *nft.Ruleset) (kind, name string) {
 	for _, c := range rs.Chains {
 		switch k, _ := compile.Describe(c.Name); k {
@@ -75,6 +81,9 @@ func firstForeignObject(rs *nft.Ruleset) (kind, name string) {
 		if k, _ := compile.Describe(m.Name); k != compile.KindMap {
 			return "map", m.Name
 		}
+	}
+	if len(rs.Foreign) > 0 {
+		return rs.Foreign[0].Kind, rs.Foreign[0].Name
 	}
 	return "", ""
 }

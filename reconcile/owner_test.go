@@ -208,6 +208,11 @@ func TestForeignTableRule(t *testing.T) {
 		{"hand-added set, no record", &nft.Ruleset{Table: "t", Chains: ours.Chains, Sets: []*nft.Set{{Name: "blocked", Type: nft.SetIPv4}}}, nil, "set", "blocked"},
 		{"record, but none of its objects", &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "from-x"}, {Name: "mine"}}}, withRec, "chain", "mine"},
 		{"record without a model", &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "forward-from"}, {Name: "mine"}}}, &state.Record{LastApplied: &state.LastApplied{}}, "chain", "mine"},
+		{"only a counter", &nft.Ruleset{Table: "t", Foreign: []nft.ForeignObject{{Kind: "counter", Name: "c1"}}}, nil, "counter", "c1"},
+		{"only a flowtable, with a record", &nft.Ruleset{Table: "t", Foreign: []nft.ForeignObject{{Kind: "flowtable", Name: "f"}}}, withRec, "flowtable", "f"},
+		{"ours plus a quota", &nft.Ruleset{Table: "t", Chains: ours.Chains, Sets: ours.Sets, Foreign: []nft.ForeignObject{{Kind: "quota", Name: "q"}}}, nil, "quota", "q"},
+		{"ours plus a quota, with a record", &nft.Ruleset{Table: "t", Chains: ours.Chains, Foreign: []nft.ForeignObject{{Kind: "quota", Name: "q"}}}, withRec, "", ""},
+		{"hand chain before an object", &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "mine"}}, Foreign: []nft.ForeignObject{{Kind: "counter", Name: "c"}}}, nil, "chain", "mine"},
 	} {
 		err := foreignTable("t", c.rs, c.rec)
 		var fe *ForeignTableError
@@ -274,4 +279,132 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.String()
+}
+
+// handObjects are named stateful objects and a flowtable, as `nft add counter inet t c1` etc.
+// make them: the model has no field for them but Observe lists them (nft.Ruleset.Foreign).
+var handObjects = []nft.ForeignObject{
+	{Kind: "quota", Name: "q1"}, {Kind: "counter", Name: "c1"}, {Kind: "flowtable", Name: "f"},
+	{Kind: "limit", Name: "l1"}, {Kind: "ct helper", Name: "ftp-std"},
+}
+
+// addObjects adds handObjects to a table of the fake kernel, creating it empty when absent.
+func addObjects(t *testing.T, f *nft.Fake, table string) {
+	t.Helper()
+	rs, err := f.Observe(context.Background(), table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs == nil {
+		if err := f.Apply(context.Background(), &nft.Ruleset{Table: table}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Edit(table, func(rs *nft.Ruleset) { rs.Foreign = append(rs.Foreign, handObjects...) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A table that holds only named stateful objects and a flowtable is not empty: plan, apply
+// and status refuse it as foreign (the first object in kind order: counter c1), and nothing
+// in it changes.
+func TestForeignTableOfObjectsRefused(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	addObjects(t, e.fake, "filter")
+	before := observeTable(t, e.fake, "filter")
+	if !strings.Contains(before, "# counter c1: not reconcile's") || !strings.Contains(before, "# flowtable f: not reconcile's") {
+		t.Fatalf("the fake table does not show its objects:\n%s", before)
+	}
+	applies := e.fake.Applies()
+	o := e.opts()
+	o.Table = "filter"
+	const want = `table inet filter exists and was not made by reconcile (counter "c1"): choose another --table, or delete the table yourself`
+	var fe *ForeignTableError
+	if _, err := Plan(ctx, o); !errors.As(err, &fe) || err.Error() != want || fe.Kind != "counter" || fe.Name != "c1" {
+		t.Fatalf("plan: %v, want %q", err, want)
+	}
+	if _, err := Apply(ctx, o); !errors.As(err, &fe) || err.Error() != want {
+		t.Fatalf("apply: %v, want %q", err, want)
+	}
+	if e.fake.Applies() != applies {
+		t.Errorf("apply wrote to the kernel")
+	}
+	if got := observeTable(t, e.fake, "filter"); got != before {
+		t.Errorf("the table changed:\n%s\nwas:\n%s", got, before)
+	}
+	if st, err := Status(ctx, o); err != nil || st.Foreign == nil || st.Foreign.Error() != want || st.InSync() {
+		t.Errorf("status: %v, %+v", err, st)
+	}
+	// Without a state record a table of ours plus one counter is not recognised as ours either.
+	if _, err := Apply(ctx, e.opts()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(e.stateDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.Edit(nft.DefaultTable, func(rs *nft.Ruleset) {
+		rs.Foreign = append(rs.Foreign, nft.ForeignObject{Kind: "quota", Name: "q1"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(ctx, e.opts()); !errors.As(err, &fe) || fe.Kind != "quota" || fe.Name != "q1" {
+		t.Fatalf("our table plus a quota, no record: %v, want a foreign quota \"q1\"", err)
+	}
+}
+
+// Objects added by hand to our table (the record says we applied it) are drift: status is
+// not in sync and lists each one, plan destroys each one, apply removes them.
+func TestObjectsInOwnTableAreDrift(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := Apply(ctx, e.opts()); err != nil {
+		t.Fatal(err)
+	}
+	applied := e.kernel(t)
+	addObjects(t, e.fake, nft.DefaultTable)
+
+	st, err := Status(ctx, e.opts())
+	if err != nil || st.Foreign != nil || st.InSync() || st.Drift == nil {
+		t.Fatalf("status: %v, %+v", err, st)
+	}
+	var text bytes.Buffer
+	if err := st.Drift.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	wantText := `- counter c1 (not reconcile's, removed by apply)
+- ct helper ftp-std (not reconcile's, removed by apply)
+- flowtable f (not reconcile's, removed by apply)
+- limit l1 (not reconcile's, removed by apply)
+- quota q1 (not reconcile's, removed by apply)
+
+Drift: 0 to add, 0 to change, 5 to destroy.
+`
+	if text.String() != wantText {
+		t.Errorf("drift text:\n%s\nwant:\n%s", text.String(), wantText)
+	}
+
+	pr, err := Plan(ctx, e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := pr.Plan.Changes(); c.Destroy != 5 || c.Add != 0 || c.Change != 0 {
+		t.Errorf("plan: %+v, want 5 to destroy", c)
+	}
+	for _, o := range pr.Plan.Objects {
+		if o.Kind != "object" || o.Action != "destroy" || len(o.Changes) != 1 || o.Changes[0].Op != "-" {
+			t.Errorf("plan object %+v", o)
+		}
+	}
+
+	res, err := Apply(ctx, e.opts())
+	if err != nil || res.Result != state.Applied {
+		t.Fatalf("apply: %v, %+v", err, res)
+	}
+	if got := e.kernel(t); got != applied {
+		t.Errorf("after apply:\n%s\nwant:\n%s", got, applied)
+	}
+	if st, err := Status(ctx, e.opts()); err != nil || !st.InSync() {
+		t.Errorf("status after apply: %v, %+v", err, st)
+	}
 }

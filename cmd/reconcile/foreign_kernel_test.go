@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -120,5 +122,126 @@ func TestKernelForeignTableLeftAlone(t *testing.T) {
 	}
 	if got := nftIn("-a", "list", "table", "inet", "filter"); got != before {
 		t.Errorf("table filter changed:\n%s\nwas:\n%s", got, before)
+	}
+}
+
+// operatorObjects is a table of named stateful objects only: no chain, set or map.
+const operatorObjects = `table inet filter {
+	counter c1 {
+	}
+	quota q1 {
+		over 10 mbytes
+	}
+	limit l1 {
+		rate 10/second
+	}
+}
+`
+
+// optionalObjects are added one by one when the kernel supports them (nf_flow_table, the
+// ftp conntrack helper); the kinds the model names them by.
+var optionalObjects = []struct{ kind, name, decl string }{
+	{"flowtable", "f", "flowtable f { hook ingress priority 0; devices = { lo }; }"},
+	{"ct helper", "ftp-std", `ct helper ftp-std { type "ftp" protocol tcp; }`},
+}
+
+// addObjects adds operatorObjects' objects (and each optional object the kernel takes) to
+// table inet <table> of namespace ns, and returns the drift lines that status shows for them.
+func addKernelObjects(t *testing.T, ns, table string) []string {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "objects.nft")
+	if err := os.WriteFile(script, []byte(strings.Replace(operatorObjects, "table inet filter", "table inet "+table, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.NetnsRun(t, ns, "nft", "-f", script)
+	lines := []string{"counter c1", "limit l1", "quota q1"}
+	for _, o := range optionalObjects {
+		if err := os.WriteFile(script, []byte("table inet "+table+" {\n\t"+o.decl+"\n}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "-f", script).CombinedOutput(); err != nil {
+			// A kernel without the module (nf_flow_table, nf_conntrack_ftp) answers ENOENT or
+			// EOPNOTSUPP; anything else (a syntax error) is the test's fault.
+			if !bytes.Contains(out, []byte("No such file or directory")) && !bytes.Contains(out, []byte("not supported")) {
+				t.Fatalf("nft -f %s: %v\n%s", o.decl, err, out)
+			}
+			t.Logf("kernel does not take %s (%v: %s); left out", o.decl, err, bytes.TrimSpace(out))
+			continue
+		}
+		lines = append(lines, o.kind+" "+o.name)
+	}
+	slices.Sort(lines)
+	for i, l := range lines {
+		lines[i] = "- " + l + " (not reconcile's, removed by apply)"
+	}
+	return lines
+}
+
+// TestKernelForeignObjects: a table that holds only named stateful objects (and a flowtable,
+// a ct helper where the kernel has them) is foreign: plan and apply --table filter exit 1 and
+// the namespace's ruleset stays byte-identical. The same objects added by hand to our own
+// table are drift: status --detailed-exitcode exits 2 and lists each, plan destroys each,
+// apply removes them.
+func TestKernelForeignObjects(t *testing.T) {
+	ns := testenv.NewNetns(t, "objects")
+	bin := testenv.BuildReconcile(t)
+	repo := t.TempDir()
+	testenv.WriteFiles(t, repo, pasRepo)
+	stateDir := filepath.Join(t.TempDir(), "state")
+	run := func(args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("run %s: %v", bin, err)
+		}
+		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+	}
+	nftIn := func(args ...string) string {
+		t.Helper()
+		return testenv.NetnsRun(t, ns, "nft", args...)
+	}
+	addKernelObjects(t, ns, "filter")
+	ruleset := nftIn("-a", "list", "ruleset")
+	if !strings.Contains(ruleset, "counter c1") || strings.Contains(ruleset, "chain") {
+		t.Fatalf("the operator's table:\n%s", ruleset)
+	}
+	const reason = `reconcile: table inet filter exists and was not made by reconcile (counter "c1"): choose another --table, or delete the table yourself`
+	if out, errOut, code := run("plan", "--table", "filter", "--detailed-exitcode"); code != 1 || out != "" || errOut != reason+"\n" {
+		t.Errorf("plan --table filter: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	if out, errOut, code := run("apply", "--table", "filter"); code != 1 || out != "" || errOut != reason+"; nothing was changed\n" {
+		t.Errorf("apply --table filter: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	if got := nftIn("-a", "list", "ruleset"); got != ruleset {
+		t.Fatalf("the namespace's ruleset changed:\n%s\nwas:\n%s", got, ruleset)
+	}
+	nftIn("delete", "table", "inet", "filter")
+
+	// Our own table, then objects added to it by hand.
+	if out, errOut, code := run("apply"); code != 0 || !strings.Contains(out, "Apply complete!") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	ours := nftIn("list", "table", "inet", "reconcile")
+	want := addKernelObjects(t, ns, "reconcile")
+	out, errOut, code := run("status", "--detailed-exitcode")
+	if code != 2 || errOut != "" || !strings.Contains(out, strings.Join(want, "\n")+"\n\nDrift: 0 to add, 0 to change, "+strconv.Itoa(len(want))+" to destroy.") {
+		t.Errorf("status --detailed-exitcode: exit %d, want 2 and\n%s\n%s%s", code, strings.Join(want, "\n"), out, errOut)
+	}
+	out, errOut, code = run("plan", "--detailed-exitcode")
+	if code != 2 || !strings.Contains(out, strings.Join(want, "\n")+"\n\nPlan: 0 to add, 0 to change, "+strconv.Itoa(len(want))+" to destroy.") {
+		t.Errorf("plan --detailed-exitcode: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code = run("apply"); code != 0 || !strings.Contains(out, "Apply complete!") {
+		t.Fatalf("apply after hand-added objects: exit %d\n%s%s", code, out, errOut)
+	}
+	if got := nftIn("list", "table", "inet", "reconcile"); got != ours {
+		t.Errorf("the hand-added objects were not removed:\n%s\nwant:\n%s", got, ours)
+	}
+	if out, errOut, code = run("status", "--detailed-exitcode"); code != 0 {
+		t.Errorf("status after apply: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -57,7 +57,21 @@ func (rs *Ruleset) Canonical() *Ruleset {
 		out.Chains = append(out.Chains, cc)
 	}
 	slices.SortStableFunc(out.Chains, func(a, b *Chain) int { return cmp.Compare(a.Name, b.Name) })
+	out.Foreign = canonForeign(rs.Foreign)
 	return out
+}
+
+// canonForeign returns the foreign objects sorted by kind, then name, without duplicates; nil
+// when there are none.
+func canonForeign(fs []ForeignObject) []ForeignObject {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := slices.Clone(fs)
+	slices.SortFunc(out, func(a, b ForeignObject) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+	})
+	return slices.Compact(out)
 }
 
 func canonVerdict(v Verdict) Verdict {

@@ -682,7 +682,7 @@ func decodeSet(s *setData) *Set {
 	if fam == 0 || !s.set.Interval {
 		// Not a set we create: keep it visible as a set of another type.
 		if !s.set.Interval {
-			out.Type += " (no interval flag)"
+			out.Type += NoIntervalFlag
 		}
 		if fam == 0 {
 			return out

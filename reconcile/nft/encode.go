@@ -61,6 +61,9 @@ type encoder struct {
 // offending object, for anything the kernel would reject or that nft could not render back:
 // every name and string first goes through rs.CheckText (the limits of package limits).
 func encode(rs *Ruleset) (*encoded, error) {
+	if len(rs.Foreign) > 0 {
+		return nil, fmt.Errorf("%s: the model cannot apply objects it only observes", rs.Foreign[0])
+	}
 	if err := rs.CheckText(); err != nil {
 		return nil, err
 	}

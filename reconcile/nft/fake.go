@@ -89,6 +89,9 @@ func (f *Fake) Apply(ctx context.Context, desired *Ruleset) error {
 	if desired == nil {
 		return fakeErr("NFT_MSG_NEWTABLE", syscall.EINVAL, "no ruleset")
 	}
+	if len(desired.Foreign) > 0 {
+		return fakeErr("NFT_MSG_NEWOBJ", syscall.EINVAL, "%s: the model cannot apply objects it only observes", desired.Foreign[0])
+	}
 	if err := ValidateFake(desired); err != nil {
 		return err
 	}
@@ -134,7 +137,8 @@ func (f *Fake) FailNext(err error) {
 	f.failNext = err
 }
 
-// Edit changes a table in place as a hand edit with `nft` would (drift): fn edits a copy,
+// Edit changes a table in place as a hand edit with `nft` would (drift): fn edits a copy
+// (appending to Foreign adds a named counter, quota, flowtable ... as `nft add counter` does),
 // which the simulated kernel validates like any transaction before it replaces the table.
 // It returns an error when the table does not exist or the edited copy is invalid; then
 // nothing changes. Edits do not count as applies.
@@ -597,7 +601,7 @@ func fakeCheckLoops(rs *Ruleset, chains map[string]*Chain, maps map[string]*Map)
 
 // fakeClone deep-copies a ruleset.
 func fakeClone(rs *Ruleset) *Ruleset {
-	out := &Ruleset{Table: rs.Table}
+	out := &Ruleset{Table: rs.Table, Foreign: slices.Clone(rs.Foreign)}
 	for _, s := range rs.Sets {
 		c := *s
 		c.Prefixes = slices.Clone(s.Prefixes)

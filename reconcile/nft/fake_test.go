@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -284,5 +285,42 @@ func TestFakeFailNextEditAndContext(t *testing.T) {
 	}
 	if err := f.Apply(ctx, nil); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("Apply(nil): %v", err)
+	}
+}
+
+// Foreign objects are what Observe reads, never what a model applies: the fake and the
+// encoder refuse a model with them and nothing changes; Edit adds them as `nft add counter`
+// does, and Apply, which replaces the table, removes them.
+func TestFakeForeignObjects(t *testing.T) {
+	ctx := context.Background()
+	f := NewFake()
+	rs := &Ruleset{Table: "t", Chains: []*Chain{{Name: "c"}}}
+	if err := f.Apply(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	withObj := &Ruleset{Table: "t", Foreign: []ForeignObject{{Kind: "counter", Name: "c1"}}}
+	if err := f.Apply(ctx, withObj); err == nil || !strings.Contains(err.Error(), `counter c1: the model cannot apply objects it only observes`) {
+		t.Errorf("fake apply of a model with a counter: %v", err)
+	}
+	if _, err := encode(withObj); err == nil || !strings.Contains(err.Error(), "counter c1") {
+		t.Errorf("encode of a model with a counter: %v", err)
+	}
+	if err := f.Edit("t", func(rs *Ruleset) {
+		rs.Foreign = append(rs.Foreign, ForeignObject{Kind: "quota", Name: "q"}, ForeignObject{Kind: "counter", Name: "c1"}, ForeignObject{Kind: "quota", Name: "q"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Observe(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []ForeignObject{{Kind: "counter", Name: "c1"}, {Kind: "quota", Name: "q"}}; !slices.Equal(got.Foreign, want) {
+		t.Errorf("observed objects %v, want %v (sorted, once each)", got.Foreign, want)
+	}
+	if err := f.Apply(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.Observe(ctx, "t"); got.Foreign != nil {
+		t.Errorf("objects left after apply: %v", got.Foreign)
 	}
 }

@@ -173,7 +173,8 @@ func (k *Kernel) Generation(ctx context.Context) (uint32, error) {
 
 // Observe reads table inet <table> back into the model, in canonical form (see Canonical),
 // without counter values. It returns (nil, nil) when the table does not exist. Rules that
-// reconcile would not generate read back with MatchUnknown matches describing them.
+// reconcile would not generate read back with MatchUnknown matches describing them; named
+// stateful objects and flowtables read back as Foreign (kind and name only).
 func (k *Kernel) Observe(ctx context.Context, table string) (*Ruleset, error) {
 	if err := checkName("table", table); err != nil {
 		return nil, fmt.Errorf("observe: %w", err)
@@ -288,6 +289,13 @@ func (k *Kernel) observe(ctx context.Context, table string) (*Ruleset, error) {
 		}
 		c.Rules = append(c.Rules, dec.rule(r.exprs, r.userData))
 	}
+	// Named stateful objects and flowtables: the model has no field for them, but a table
+	// that holds them is not empty, and an apply would delete them with the table.
+	foreign, err := dumpForeign(k.nl, table)
+	if err != nil {
+		return nil, fmt.Errorf("observe table %q: %w", table, err)
+	}
+	rs.Foreign = canonForeign(foreign)
 	slices.SortFunc(rs.Sets, func(a, b *Set) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(rs.Maps, func(a, b *Map) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(rs.Chains, func(a, b *Chain) int { return cmp.Compare(a.Name, b.Name) })

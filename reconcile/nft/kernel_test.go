@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -400,5 +401,63 @@ func TestKernelContextAndClose(t *testing.T) {
 	}
 	if _, err := NewKernel("/etc/hostname"); err == nil || !strings.Contains(err.Error(), "not a namespace file") {
 		t.Errorf("NewKernel of a plain file = %v", err)
+	}
+}
+
+// Observe lists the named stateful objects and flowtables of the table, of every kind the
+// kernel takes, by kind and name, and only those of this table and family; Apply, which
+// replaces the table, removes them.
+func TestKernelObserveForeignObjects(t *testing.T) {
+	testenv.RequireKernel(t)
+	ctx := context.Background()
+	k, ns := newKernel(t, "objects")
+	nftFile(t, ns, "table inet rtest {\n\tcounter c1 {\n\t}\n\tquota q1 {\n\t\tover 10 mbytes\n\t}\n\tlimit l1 {\n\t\trate 10/second\n\t}\n}\n"+
+		"table ip rtest {\n\tcounter other-family {\n\t}\n}\ntable inet other {\n\tquota other-table {\n\t\t100 mbytes\n\t}\n}\n")
+	want := []ForeignObject{{"counter", "c1"}, {"limit", "l1"}, {"quota", "q1"}}
+	// Kinds whose module a kernel may lack: added one by one, kept when the kernel takes them.
+	for _, o := range []struct {
+		obj  ForeignObject
+		decl string
+	}{
+		{ForeignObject{"ct helper", "h"}, `ct helper h { type "ftp" protocol tcp; }`},
+		{ForeignObject{"ct timeout", "tmo"}, "ct timeout tmo { protocol tcp; l3proto ip; policy = { established: 100 }; }"},
+		{ForeignObject{"ct expectation", "e"}, "ct expectation e { protocol tcp; dport 21; timeout 1s; size 10; l3proto ip; }"},
+		{ForeignObject{"synproxy", "sp"}, "synproxy sp { mss 1460; wscale 7; }"},
+		{ForeignObject{"flowtable", "f"}, "flowtable f { hook ingress priority 0; devices = { lo }; }"},
+	} {
+		path := filepath.Join(t.TempDir(), "obj.nft")
+		if err := os.WriteFile(path, []byte("table inet rtest {\n\t"+o.decl+"\n}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("ip", "netns", "exec", ns, "nft", "-f", path).CombinedOutput()
+		if err != nil {
+			if !strings.Contains(string(out), "No such file or directory") && !strings.Contains(string(out), "not supported") {
+				t.Fatalf("nft -f %s: %v\n%s", o.decl, err, out)
+			}
+			t.Logf("kernel does not take %s; left out", o.decl)
+			continue
+		}
+		want = append(want, o.obj)
+	}
+	want = canonForeign(want)
+	got, err := k.Observe(ctx, "rtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || len(got.Chains)+len(got.Sets)+len(got.Maps) != 0 || !slices.Equal(got.Foreign, want) {
+		t.Fatalf("Observe = %+v, want only the objects %v", got, want)
+	}
+	rs := sampleRuleset("rtest")
+	if err := k.Apply(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := k.Observe(ctx, "rtest"); err != nil || !reflect.DeepEqual(got, rs) {
+		t.Errorf("after apply: %v\n%s", err, got)
+	}
+	if got, err := k.Observe(ctx, "other"); err != nil || got == nil || !slices.Equal(got.Foreign, []ForeignObject{{"quota", "other-table"}}) {
+		t.Errorf("Observe(other) = %+v, %v", got, err)
+	}
+	if out := testenv.NetnsRun(t, ns, "nft", "list", "table", "ip", "rtest"); !strings.Contains(out, "counter other-family") {
+		t.Errorf("table ip rtest changed:\n%s", out)
 	}
 }

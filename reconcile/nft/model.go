@@ -10,6 +10,7 @@ package nft
 import (
 	"context"
 	"net/netip"
+	"strings"
 )
 
 // DefaultTable is the table name used when --table is not given. The family is always inet.
@@ -25,13 +26,32 @@ const (
 )
 
 // Ruleset is the whole content of one `table inet <Table>`. Canonical form: Sets, Maps and
-// Chains sorted by name; set prefixes merged and sorted; map elements sorted by key.
+// Chains sorted by name; set prefixes merged and sorted; map elements sorted by key; Foreign
+// sorted by kind, then name.
 type Ruleset struct {
 	Table  string
 	Sets   []*Set
 	Maps   []*Map
 	Chains []*Chain
+	// Foreign lists, only in Observe, the objects of the table that the model has no field
+	// for: named stateful objects (counter, quota, limit, ct helper, ...) and flowtables.
+	// Reconcile never creates them, so each one was made by someone else; a model with
+	// Foreign objects is never applied (Apply refuses it). Empty for every compiled ruleset,
+	// and left out of the JSON of a state record then.
+	Foreign []ForeignObject `json:",omitempty"`
 }
+
+// ForeignObject is an object of a table that the model does not hold: Kind is its nft
+// keyword ("counter", "quota", "limit", "ct helper", "ct timeout", "ct expectation",
+// "secmark", "synproxy", "connlimit", "tunnel", "flowtable", or "object type <n>" for a
+// type this program does not know), Name its name in the table.
+type ForeignObject struct {
+	Kind string
+	Name string
+}
+
+// String is the object as nft names it in a listing: `counter c1`, `ct helper ftp-std`.
+func (o ForeignObject) String() string { return o.Kind + " " + o.Name }
 
 // SetType is the key type of a named set.
 type SetType string
@@ -49,6 +69,19 @@ type Set struct {
 	Type     SetType
 	Prefixes []netip.Prefix
 	Comment  string
+}
+
+// NoIntervalFlag marks, at the end of Set.Type or before a further mark, a set that Observe
+// read back without the interval flag: one made by hand (reconcile's sets always have it).
+const NoIntervalFlag = " (no interval flag)"
+
+// TypeFlags returns the set's type without the NoIntervalFlag mark (other marks stay), and
+// whether the set has `flags interval`.
+func (s *Set) TypeFlags() (typ string, interval bool) {
+	if before, after, ok := strings.Cut(string(s.Type), NoIntervalFlag); ok {
+		return before + after, false
+	}
+	return string(s.Type), true
 }
 
 // Map is a named verdict map keyed by interface name (`type ifname : verdict`), used to

@@ -14,7 +14,9 @@ import (
 // String renders the canonical nft text of the table, laid out like `nft list table` (tab
 // indentation, a blank line between blocks, counters without values). The text is
 // deterministic: it depends only on the model, in the model's order. `nft -f` accepts it, with
-// the model's meaning, when CheckText accepts the model (String does not check).
+// the model's meaning, when CheckText accepts the model (String does not check). Foreign
+// objects (only in an observed model) render as comment lines, `# counter c1: not
+// reconcile's`, after the chains: the model knows their kind and name only.
 func (rs *Ruleset) String() string {
 	var b strings.Builder
 	rs.write(&b)
@@ -162,13 +164,22 @@ func (rs *Ruleset) write(b *strings.Builder) {
 		sep()
 		c.write(b)
 	}
+	if len(rs.Foreign) > 0 {
+		sep()
+		for _, o := range rs.Foreign {
+			fmt.Fprintf(b, "\t# %s: not reconcile's\n", o)
+		}
+	}
 	b.WriteString("}\n")
 }
 
 func (s *Set) write(b *strings.Builder) {
 	fmt.Fprintf(b, "\tset %s {\n", s.Name)
-	fmt.Fprintf(b, "\t\ttype %s\n", s.Type)
-	b.WriteString("\t\tflags interval\n")
+	typ, interval := s.TypeFlags()
+	fmt.Fprintf(b, "\t\ttype %s\n", typ)
+	if interval {
+		b.WriteString("\t\tflags interval\n")
+	}
 	if s.Comment != "" {
 		fmt.Fprintf(b, "\t\tcomment %s\n", quote(s.Comment))
 	}

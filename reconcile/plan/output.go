@@ -12,7 +12,8 @@ import (
 const FormatVersion = "1"
 
 // Title is the one-line name of an object: "endpoint web-1 (caliweb1)", "profile WEB
-// inbound", "tag APP_7890 (v4)", "chain forward-from", "map dispatch-from", "table inet x".
+// inbound", "tag APP_7890 (v4)", "chain forward-from", "map dispatch-from", "table inet x",
+// "counter c1 (not reconcile's, removed by apply)".
 func (o *Object) Title() string {
 	switch o.Kind {
 	case KindEndpoint:
@@ -26,6 +27,11 @@ func (o *Object) Title() string {
 		return fmt.Sprintf("tag %s (%s)", o.ID, o.Family)
 	case KindTable:
 		return "table inet " + o.ID
+	case KindObject:
+		if o.Action == Destroy {
+			return o.ID + objectNote
+		}
+		return o.ID
 	}
 	return o.Kind + " " + o.ID
 }
@@ -144,7 +150,7 @@ type jsonPlan struct {
 //	{"format_version": "1", "kind": "plan"|"drift", "table": "reconcile",
 //	 "changes": {"add": 1, "change": 0, "destroy": 0},
 //	 "objects": [{"action": "add"|"change"|"destroy",
-//	              "kind": "endpoint"|"profile"|"tag"|"chain"|"map"|"set"|"table",
+//	              "kind": "endpoint"|"profile"|"tag"|"chain"|"map"|"set"|"object"|"table",
 //	              "id": "web-1", "interface": "caliweb1", "direction": "inbound", "family": "v4",
 //	              "changes": [{"op": "+"|"-", "in": "chain from-web-1", "position": 1,
 //	                           "text": "...", "header": true}]}]}

@@ -45,6 +45,10 @@ const (
 	KindChain    = "chain" // a base chain or a chain reconcile does not name
 	KindMap      = "map"
 	KindSet      = "set" // a set reconcile does not name
+	// KindObject is a named stateful object (counter, quota, limit, ct helper, ...) or a
+	// flowtable: reconcile makes none, so one in the kernel is not reconcile's and apply
+	// removes it with the table it replaces. Its ID is its kind and name ("counter c1").
+	KindObject = "object"
 )
 
 // Plan is the difference between a desired and an observed ruleset.
@@ -200,6 +204,7 @@ func diff(kind string, desired, observed *nft.Ruleset) *Plan {
 	d.sets(sides)
 	d.maps(sides)
 	d.chains(sides)
+	d.objects(sides)
 
 	for _, g := range d.groups {
 		if len(g.obj.Changes) == 0 {
@@ -245,6 +250,8 @@ func kindOrder(k string) int {
 		return 4
 	case KindMap:
 		return 5
+	case KindObject:
+		return 7
 	}
 	return 6
 }
@@ -352,8 +359,14 @@ func (d *differ) sets(sides [2]*nft.Ruleset) {
 	}
 }
 
+// setHeader is the declaration of a set. A set read back without the interval flag (made by
+// hand, see nft.NoIntervalFlag) shows without `flags interval`.
 func setHeader(s *nft.Set) string {
-	h := "set " + s.Name + " { type " + string(s.Type) + "; flags interval;"
+	typ, interval := s.TypeFlags()
+	h := "set " + s.Name + " { type " + typ + ";"
+	if interval {
+		h += " flags interval;"
+	}
 	if s.Comment != "" {
 		h += " comment " + quote(s.Comment) + ";"
 	}
@@ -593,4 +606,39 @@ func rulesDiff(in string, desired, observed []string) []Line {
 		}
 	}
 	return out
+}
+
+// objectNote follows a named stateful object or flowtable that apply removes.
+const objectNote = " (not reconcile's, removed by apply)"
+
+// objects lists the named stateful objects and flowtables (nft.Ruleset.Foreign) of either
+// side, one object each: only observed ones exist (no model applies one), and apply removes
+// them: "- counter c1 (not reconcile's, removed by apply)".
+func (d *differ) objects(sides [2]*nft.Ruleset) {
+	var present [2]map[nft.ForeignObject]bool
+	all := map[nft.ForeignObject]bool{}
+	for side, rs := range sides {
+		present[side] = map[nft.ForeignObject]bool{}
+		if rs == nil {
+			continue
+		}
+		for _, o := range rs.Foreign {
+			present[side][o] = true
+			all[o] = true
+		}
+	}
+	for o := range all {
+		if present[inDesired][o] && present[inObserved][o] {
+			continue
+		}
+		g := d.group(KindObject, o.String(), "", "")
+		line := Line{Op: "+", In: o.String(), Text: o.String(), Header: true}
+		if present[inObserved][o] {
+			g.present[inObserved] = true
+			line.Op, line.Text = "-", o.String()+objectNote
+		} else {
+			g.present[inDesired] = true
+		}
+		g.obj.Changes = append(g.obj.Changes, line)
+	}
 }

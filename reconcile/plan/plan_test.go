@@ -462,3 +462,56 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
+
+// Named stateful objects and flowtables in the kernel (nft.Ruleset.Foreign) are drift and
+// plan changes, one object each, that apply destroys; the same objects on both sides are no
+// change.
+func TestForeignObjects(t *testing.T) {
+	observed := baseline()
+	observed.Foreign = []nft.ForeignObject{{Kind: "quota", Name: "q1"}, {Kind: "counter", Name: "c1"}, {Kind: "flowtable", Name: "f"}}
+	for _, p := range []*Plan{Drift(baseline(), observed), Diff(baseline(), observed)} {
+		want := []string{
+			"- counter c1 (not reconcile's, removed by apply)",
+			"- flowtable f (not reconcile's, removed by apply)",
+			"- quota q1 (not reconcile's, removed by apply)",
+		}
+		if got := summary(p); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: %q, want %q", p.Kind, got, want)
+		}
+		for _, o := range p.Objects {
+			if o.Kind != KindObject || o.Action != Destroy || len(o.Changes) != 1 || !o.Changes[0].Header || o.Changes[0].In != o.ID {
+				t.Errorf("%s: object %+v", p.Kind, o)
+			}
+		}
+		var b bytes.Buffer
+		if err := p.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(b.String(), want[0]+"\n"+want[1]+"\n") || !strings.HasSuffix(b.String(), "0 to add, 0 to change, 3 to destroy.\n") {
+			t.Errorf("%s text:\n%s", p.Kind, b.String())
+		}
+	}
+	both := baseline()
+	both.Foreign = observed.Foreign
+	if p := Diff(both, observed); !p.Empty() {
+		t.Errorf("the same objects on both sides: %q", summary(p))
+	}
+}
+
+// A set read back without the interval flag shows as it is, without `flags interval`.
+func TestSetWithoutIntervalFlag(t *testing.T) {
+	observed := baseline()
+	observed.Sets = append(observed.Sets,
+		&nft.Set{Name: "hands", Type: nft.SetIPv4 + nft.NoIntervalFlag, Prefixes: pfx("198.18.7.1/32")},
+		&nft.Set{Name: "odd", Type: nft.SetIPv4 + nft.NoIntervalFlag + " (undecodable elements)"})
+	p := Drift(baseline(), observed)
+	if got, want := lines(p, "set hands"), []string{"- set hands { type ipv4_addr; }", "- 198.18.7.1/32"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("set hands: %q, want %q", got, want)
+	}
+	if got, want := lines(p, "set odd"), []string{"- set odd { type ipv4_addr (undecodable elements); }"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("set odd: %q, want %q", got, want)
+	}
+	if s := observed.String(); !strings.Contains(s, "set hands {\n\t\ttype ipv4_addr\n\t\telements") {
+		t.Errorf("rendered set without flags:\n%s", s)
+	}
+}
