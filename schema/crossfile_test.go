@@ -306,21 +306,21 @@ var crossCases = []struct {
 		name: "wider net written later",
 		files: map[string]string{
 			"endpoints/a.yaml": "endpoints:\n" + ep("db-1", "node-1", "calidb1", "ipv6_nets: [\"fd00:9::5/128\"]"),
-			"endpoints/b.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "ipv6_nets: [\"fd00:9::5/64\"]"),
+			"endpoints/b.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "ipv6_nets: [\"fd00:9::/64\"]"),
 		},
 		want: []string{
-			`endpoints/b.yaml:2:64: ipv6_nets: fd00:9::5/64 of endpoint "web-1" overlaps fd00:9::5/128 of endpoint "db-1" (endpoints/a.yaml:2:62)`,
+			`endpoints/b.yaml:2:64: ipv6_nets: fd00:9::/64 of endpoint "web-1" overlaps fd00:9::5/128 of endpoint "db-1" (endpoints/a.yaml:2:62)`,
 		},
 	},
 	{
 		name: "one endpoint lists a net twice; its nets may nest",
 		files: map[string]string{
 			"endpoints/a.yaml": "endpoints:\n" +
-				ep("web-1", "node-1", "caliweb1", "ipv4_nets: [198.18.1.0/24, 198.18.1.2/32, 198.18.1.0/24, 198.18.1.9/24]"),
+				ep("web-1", "node-1", "caliweb1", "ipv4_nets: [198.18.1.0/24, 198.18.1.2/32, 198.18.1.0/24, 198.18.1.2]"),
 		},
 		want: []string{
 			`endpoints/a.yaml:2:94: ipv4_nets: 198.18.1.0/24 is listed twice (also at endpoints/a.yaml:2:64)`,
-			`endpoints/a.yaml:2:109: ipv4_nets: 198.18.1.9/24 is listed twice: it is the same net as 198.18.1.0/24 (endpoints/a.yaml:2:64)`,
+			`endpoints/a.yaml:2:109: ipv4_nets: 198.18.1.2 is listed twice: it is the same net as 198.18.1.2/32 (endpoints/a.yaml:2:79)`,
 		},
 	},
 	{

@@ -89,11 +89,12 @@ func TestReadFS(t *testing.T) {
 		"Tests":             reg("a file"),
 		"PROFILES":          &fstest.MapFile{Data: []byte("profiles"), Mode: fs.ModeSymlink | 0o777},
 		"profiles/WEB.yaml": reg("id: WEB\n"),
-		"Profile/x.yaml":    reg("not a repository folder name"),
+		"Profile/x.yaml":    reg("a misspelling"),
 		"Other/x.yaml":      reg("x"),
 	})
 	want = "ENDPOINTS: repository folders are lowercase: rename it to endpoints\n" +
 		"PROFILES: a symbolic link named like the folder profiles in another case: rename it (the two names are one on case-insensitive file systems)\n" +
+		"Profile: a misspelling of the repository folder profiles (its files are not read): rename it to profiles\n" +
 		"Tests: a regular file named like the folder tests in another case: rename it (the two names are one on case-insensitive file systems)"
 	if err != nil || refused.Error() != want {
 		t.Errorf("refused:\n%v\nwant:\n%s\n(err %v)", refused, want, err)
@@ -254,6 +255,7 @@ func TestReadFSControlCharacterNames(t *testing.T) {
 		"tests/a\nb.txt":              reg("ignored"),
 		"profiles/W\xff\n.yaml":       reg("id: W\n"),
 		"profiles/ok-é 1:1:.yaml":     reg("id: ok\n"),
+		"profiles/ok-é 1.yaml":        reg("id: ok\n"),
 		"profiles/sub\n/X.yaml":       reg("a folder: ignored"),
 		"other/\n.yaml":               reg("ignored"),
 		"profiles/M\u200fRLM.yaml":    reg("id: M\n"),
@@ -289,6 +291,7 @@ func TestReadFSControlCharacterNames(t *testing.T) {
 		`profiles/US\x1f.yaml: file name "US\x1f.yaml" has a control character (U+001F): rename the file`,
 		`profiles/VT\v.yaml: file name "VT\v.yaml" has a control character (U+000B, vertical tab): rename the file`,
 		"profiles/W\uFFFD\\n.yaml: file name \"W\\xff\\n.yaml\" is not valid UTF-8: rename the file",
+		`profiles/ok-é 1:1:.yaml: file name "ok-é 1:1:.yaml" has ':', which breaks "path:line:col" positions (and Windows file names): rename the file`,
 		`tests/del\x7f.yml: file name "del\x7f.yml" has a control character (U+007F, delete): rename the file`,
 		`tests/ls\u2028.yaml: file name "ls\u2028.yaml" has a line separator (U+2028): rename the file`,
 	}

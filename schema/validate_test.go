@@ -568,16 +568,17 @@ var loadCases = []struct {
 	{
 		name: "interface names",
 		files: map[string]string{
-			"endpoints/e.yaml": "endpoints:\n  - {id: a, host: h, interface: caliabcdefghijkl}\n  - {id: b, host: h, interface: \"eth0:1\"}\n  - {id: c, host: h, interface: \"a/b\"}\n  - {id: d, host: h, interface: \"..\"}\n  - {id: e, host: h, interface: caliabcdefghijk}\n  - {id: f, host: h, interface: \"veth*\"}\n  - {id: g, host: h, interface: 'a\\b'}\n  - {id: h, host: h, interface: 'eth\"0'}\n  - {id: i, host: h, interface: .x-1_A}\n",
+			"endpoints/e.yaml": "endpoints:\n  - {id: a, host: h, interface: caliabcdefghijkl}\n  - {id: b, host: h, interface: \"eth0:1\"}\n  - {id: c, host: h, interface: \"a/b\"}\n  - {id: d, host: h, interface: \"..\"}\n  - {id: e, host: h, interface: caliabcdefghijk}\n  - {id: f, host: h, interface: \"veth*\"}\n  - {id: g, host: h, interface: 'a\\b'}\n  - {id: h, host: h, interface: 'eth\"0'}\n  - {id: i, host: h, interface: .x-1_A}\n  - {id: j, host: h, interface: .}\n",
 		},
 		want: []string{
 			"endpoints/e.yaml:2:33: interface: \"caliabcdefghijkl\" is 16 bytes; interface names are at most 15 (IFNAMSIZ)",
 			"endpoints/e.yaml:3:33: interface: \"eth0:1\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
 			"endpoints/e.yaml:4:33: interface: \"a/b\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
-			"endpoints/e.yaml:5:33: interface: \"..\" is not an interface name",
+			"endpoints/e.yaml:5:33: interface: \"..\" is not an interface name: Linux refuses \".\" and \"..\"",
 			"endpoints/e.yaml:7:33: interface: \"veth*\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
 			"endpoints/e.yaml:8:33: interface: \"a\\\\b\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
 			"endpoints/e.yaml:9:33: interface: \"eth\\\"0\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
+			"endpoints/e.yaml:11:33: interface: \".\" is not an interface name: Linux refuses \".\" and \"..\"",
 		},
 	},
 	{
