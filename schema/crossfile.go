@@ -527,7 +527,7 @@ func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
 		}{{"ipv4_nets", ep.e.IPv4Nets, true}, {"ipv6_nets", ep.e.IPv6Nets, false}} {
 			for j, s := range f.nets {
 				p, err := ParseNet(s)
-				if err != nil || p.Addr().Is4In6() || p.Addr().Is4() != f.v4 {
+				if err != nil || p.Addr().Is4In6() || p.Addr().Is4() != f.v4 || p != p.Masked() || specialNet(p) != "" {
 					continue // reported by checker.endpoint
 				}
 				cs = append(cs, claim{p: p.Masked(), ep: int32(i), seq: int32(len(cs)), item: int32(j), v6: !f.v4})

@@ -367,3 +367,57 @@ func TestReadFSGitmodules(t *testing.T) {
 		})
 	}
 }
+
+// Top-level folders one edit away from a repository folder are refused with the name to
+// write; others, and files of such names, are not repository folders.
+func TestReadFSMisspelledFolders(t *testing.T) {
+	reg := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s), Mode: 0o644} }
+	_, refused, err := ReadFS(fstest.MapFS{
+		"endpoint/lab.yaml":      reg("endpoints: []\n"),
+		"endpionts/lab.yaml":     reg("endpoints: []\n"),
+		"test/t.yaml":            reg("tests: []\n"),
+		"Tests_/t.yaml":          reg("tests: []\n"),
+		"profiless/WEB.yaml":     reg("id: WEB\n"),
+		"profiles-old/WEB.yaml":  reg("id: WEB\n"),
+		"profile":                reg("a file, not a folder"),
+		"tests/t.yaml":           reg("tests: []\n"),
+		"docs/endpoint/x.yaml":   reg("not at the top"),
+		"endpoints/ok.yaml":      reg("endpoints: []\n"),
+		"endpoints/a:b.yaml":     reg("endpoints: []\n"),
+		"tests/t:9:9: hi.yaml":   reg("tests: []\n"),
+		"profiles/x:y.txt":       reg("not a repository file"),
+		"profiles/WEB:old.yml":   reg("id: WEB\n"),
+		"profiles/WEB.yaml:orig": reg("not a repository file"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Tests_: a misspelling of the repository folder tests (its files are not read): rename it to tests\n" +
+		"endpionts: a misspelling of the repository folder endpoints (its files are not read): rename it to endpoints\n" +
+		"endpoint: a misspelling of the repository folder endpoints (its files are not read): rename it to endpoints\n" +
+		`endpoints/a:b.yaml: file name "a:b.yaml" has ':', which breaks "path:line:col" positions (and Windows file names): rename the file` + "\n" +
+		`profiles/WEB:old.yml: file name "WEB:old.yml" has ':', which breaks "path:line:col" positions (and Windows file names): rename the file` + "\n" +
+		"profiless: a misspelling of the repository folder profiles (its files are not read): rename it to profiles\n" +
+		"test: a misspelling of the repository folder tests (its files are not read): rename it to tests\n" +
+		`tests/t:9:9: hi.yaml: file name "t:9:9: hi.yaml" has ':', which breaks "path:line:col" positions (and Windows file names): rename the file`
+	if got := refused.Error(); got != want {
+		t.Errorf("refused:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestOneEdit(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"endpoint", "endpoints", true}, {"endpointss", "endpoints", true}, {"endpionts", "endpoints", true},
+		{"enpdoints", "endpoints", true}, {"endpoints", "endpoints", false}, {"xndpoints", "endpoints", true},
+		{"endpoinst", "endpoints", true}, {"ndpoints", "endpoints", true}, {"endpoint-", "endpoints", true},
+		{"test", "tests", true}, {"tset", "tests", false}, {"tsets", "tests", true}, {"profiles-old", "profiles", false},
+		{"prof", "profiles", false}, {"", "tests", false}, {"tests", "", false}, {"ab", "ba", true}, {"abc", "bca", false},
+	} {
+		if got := oneEdit(tt.a, tt.b); got != tt.want {
+			t.Errorf("oneEdit(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
