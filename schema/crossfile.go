@@ -57,6 +57,8 @@ type crossFile struct {
 	brokenEndpoints map[string]bool
 	// refused are the repository files a source would not read.
 	refused []string
+	// notRead holds every path a source refused (files of any name, folders).
+	notRead map[string]bool
 	// profilesRefused is the profiles folder (or a folder named so in another case, which may
 	// hold the profiles meant) when the source refused it (a link, not a folder, a submodule,
 	// "Profiles"): every profile reference not found is then unchecked, counted once on it.
@@ -71,6 +73,10 @@ type crossFile struct {
 // endpoints/lab.YAML) was meant as a file of the folder. A folder counts as the repository
 // folder it is a case variant or a misspelling of (Profiles, endpoint, endpionts).
 func (x *crossFile) unreadable(p string) {
+	if x.notRead == nil {
+		x.notRead = map[string]bool{}
+	}
+	x.notRead[p] = true
 	folder := strings.ToLower(p)
 	if !isRepoDir(folder) {
 		folder = misspelledDir(p)
@@ -382,8 +388,12 @@ func (x *crossFile) profileRefs() {
 				countRefs(r.n, fmt.Sprintf("to profiles %s (from %s)", listOf(r.names, true), listOf(r.files, false)))))})
 			continue
 		}
-		*x.errs = append(*x.errs, &Error{Path: x.brokenProfile[pid], Pos: fileStart, Msg: clip(fmt.Sprintf(
-			"%s not checked: the file has errors",
+		pos, why := fileStart, "the file has errors"
+		if x.notRead[x.brokenProfile[pid]] {
+			pos, why = Pos{}, "the file was not read" // no line to point at
+		}
+		*x.errs = append(*x.errs, &Error{Path: x.brokenProfile[pid], Pos: pos, Msg: clip(fmt.Sprintf(
+			"%s not checked: "+why,
 			countRefs(r.n, fmt.Sprintf("to profile %q (from %s)", pid, listOf(r.files, false)))))})
 	}
 }
@@ -453,8 +463,11 @@ func (x *crossFile) testRefs() {
 	}
 	for p := range x.brokenEndpoints {
 		pos, why := fileStart, "the file has errors and may define them"
-		if !strings.Contains(p, "/") { // the folder, or "ENDPOINTS"
+		switch {
+		case !strings.Contains(p, "/"): // the folder, "ENDPOINTS" or "endpoint"
 			pos, why = Pos{}, "the folder could not be read"
+		case x.notRead[p]:
+			pos, why = Pos{}, "the file was not read and may define them"
 		}
 		*x.errs = append(*x.errs, &Error{Path: p, Pos: pos, Msg: clip(fmt.Sprintf(
 			"%s not checked: "+why,

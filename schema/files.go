@@ -46,6 +46,10 @@ var repoDirs = []string{"profiles", "endpoints", "tests"}
 //     link, or nothing), a git link, a folder holding .git (an embedded repository);
 //   - a top-level entry named like a repository folder in another case (Profiles, TESTS) is
 //     refused: a checkout on a case-insensitive file system would merge it with the folder;
+//   - a top-level folder one edit away from a repository folder (endpoint, test, endpionts,
+//     Profiless: misspelledDir) is refused with the name to write, not ignored;
+//   - a repository file's name holds no ':' (it would make "path:line:col: message"
+//     ambiguous, and Windows cannot check it out);
 //   - an evident misspelling of a repository file name (profiles/WEB.yml, WEB.YAML, WEB.JSON,
 //     tests/x.yml, tests/x.json) is refused with the name to write, not ignored.
 //

@@ -53,19 +53,19 @@ var specialRanges = []struct {
 	p    netip.Prefix
 	what string
 }{
-	{netip.MustParsePrefix("0.0.0.0/32"), "the unspecified address, which no endpoint owns"},
-	{netip.MustParsePrefix("127.0.0.0/8"), "loopback, which no endpoint owns"},
-	{netip.MustParsePrefix("169.254.0.0/16"), "link-local, which no endpoint owns (every endpoint may already send DHCP and neighbour discovery from link-local addresses, SPEC §3)"},
-	{netip.MustParsePrefix("224.0.0.0/4"), "multicast, which no endpoint owns"},
-	{netip.MustParsePrefix("255.255.255.255/32"), "the limited broadcast address, which no endpoint owns"},
-	{netip.MustParsePrefix("::/128"), "the unspecified address, which no endpoint owns"},
-	{netip.MustParsePrefix("::1/128"), "loopback, which no endpoint owns"},
-	{netip.MustParsePrefix("fe80::/10"), "link-local, which no endpoint owns (every endpoint may already send DHCP and neighbour discovery from link-local addresses, SPEC §3)"},
-	{netip.MustParsePrefix("ff00::/8"), "multicast, which no endpoint owns"},
+	{netip.MustParsePrefix("0.0.0.0/32"), "the unspecified address"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
+	{netip.MustParsePrefix("255.255.255.255/32"), "the limited broadcast address"},
+	{netip.MustParsePrefix("::/128"), "the unspecified address"},
+	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("fe80::/10"), "link-local"},
+	{netip.MustParsePrefix("ff00::/8"), "multicast"},
 }
 
-// specialNet names the special range (specialRanges) that the endpoint net p lies inside,
-// after masking, as "127.0.0.0/8 (loopback, which no endpoint owns)"; "" when none.
+// specialNet says which special range (specialRanges) the endpoint net p lies inside, after
+// masking, as "127.0.0.0/8 (loopback)"; "" when none.
 func specialNet(p netip.Prefix) string {
 	m := p.Masked()
 	for _, r := range specialRanges {
@@ -74,6 +74,16 @@ func specialNet(p netip.Prefix) string {
 		}
 	}
 	return ""
+}
+
+// specialNetMessage is the error for an endpoint net in a special range: field is the key,
+// s the net as written, in what specialNet says.
+func specialNetMessage(field, s, in string) string {
+	msg := fmt.Sprintf("%s: %s is in %s, which no endpoint owns: write the endpoint's own addresses", field, s, in)
+	if strings.Contains(in, "link-local") {
+		msg += " (every endpoint may already send DHCP and neighbour discovery from link-local ones, SPEC §3)"
+	}
+	return msg
 }
 
 // checker reports semantic problems of one object, at the positions recorded while decoding.
@@ -447,7 +457,7 @@ func (c *checker) endpoint(e *Endpoint) {
 			case p.Addr().Is4() != (f.fam == 4):
 				c.errf(key, "%s: %q is not an IPv%d network", f.key, s, f.fam)
 			case specialNet(p) != "":
-				c.errf(key, "%s: %s is in %s: write the endpoint's own addresses", f.key, s, specialNet(p))
+				c.errf(key, "%s", specialNetMessage(f.key, s, specialNet(p)))
 			case p != p.Masked():
 				c.errf(key, "%s: %s has host bits set: write %s/%d for the address, or %s for the network", f.key, s, p.Addr(), p.Addr().BitLen(), p.Masked())
 			}
@@ -531,12 +541,16 @@ func (c *checker) expectation(x *Expectation) {
 // endpoints claiming overlapping nets, SPEC §3; file names, and endpoints' host names, equal
 // but for case; two tests of one name; a whole file repeating another's endpoints or test
 // names is one error). A reference into a file that could not be decoded is not reported as missing: that
-// file gets one error (at 1:1) counting the references left unchecked.
+// file gets one error (at 1:1; without a position when the source refused to read it)
+// counting the references left unchecked. A test's unknown endpoint id is one error, at its
+// first reference, counting the others.
 func Load(files map[string][]byte) (*Repository, Errors) { return LoadFiles(files, nil) }
 
 // LoadFiles is Load for files read by a source that also refused some entries (a symbolic
 // link, an oversize file, not a regular file): refused holds one error per refused path, and
-// those paths count as repository files that could not be read.
+// those paths count as repository files that could not be read: a file by its folder,
+// whatever its name (profiles/WEB.yml stands for profile WEB), a folder as the repository
+// folder it is a case variant or misspelling of (Profiles, endpoint).
 func LoadFiles(files map[string][]byte, refused Errors) (*Repository, Errors) {
 	repo := &Repository{Profiles: map[string]*Profile{}, Endpoints: []*Endpoint{}, Tests: []*Expectation{}}
 	errs := append(Errors(nil), refused...)
