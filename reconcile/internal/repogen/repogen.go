@@ -4,8 +4,9 @@
 // that reach the edges of SPEC §2: ids and tags up to 64 bytes of [A-Za-z0-9_.-], interface
 // names up to 15 bytes, every rule field and its negation, ports, ranges and overlapping port
 // lists, ICMP types and codes 0-254, numeric protocols, IPv4 and IPv6 nets including /0 and
-// host bits (in rules; endpoint nets are networks), several hosts, inactive endpoints, MACs, log prefixes up to 27 characters, tags
-// that no endpoint carries. A few repositories also get raw or damaged files.
+// host bits (in rules: endpoint nets are written as networks, as validation demands), several
+// hosts, inactive endpoints, MACs, log prefixes up to 27 characters, tags that no endpoint
+// carries. A few repositories also get raw or damaged files.
 //
 // Generate is deterministic: the same Source gives the same files. Alongside the files it
 // returns the model the files were written from (Want), so that a test can check that what
