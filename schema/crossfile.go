@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -56,6 +57,8 @@ type crossFile struct {
 	brokenEndpoints map[string]bool
 	// refused are the repository files a source would not read.
 	refused []string
+	// notRead holds every path a source refused (files of any name, folders).
+	notRead map[string]bool
 	// profilesRefused is the profiles folder (or a folder named so in another case, which may
 	// hold the profiles meant) when the source refused it (a link, not a folder, a submodule,
 	// "Profiles"): every profile reference not found is then unchecked, counted once on it.
@@ -65,8 +68,20 @@ type crossFile struct {
 // unreadable records a repository file (or folder) that a source refused to read. A refused
 // profiles or endpoints folder, or one of those names in another case, stands for every file
 // it may hold.
+//
+// A file counts by its folder, whatever its name: a misspelled name (profiles/WEB.yml,
+// endpoints/lab.YAML) was meant as a file of the folder. A folder counts as the repository
+// folder it is a case variant or a misspelling of (Profiles, endpoint, endpionts).
 func (x *crossFile) unreadable(p string) {
-	switch strings.ToLower(p) {
+	if x.notRead == nil {
+		x.notRead = map[string]bool{}
+	}
+	x.notRead[p] = true
+	folder := strings.ToLower(p)
+	if !isRepoDir(folder) {
+		folder = misspelledDir(p)
+	}
+	switch folder {
 	case "profiles":
 		if x.profilesRefused == "" || p == "profiles" {
 			x.profilesRefused = p
@@ -77,12 +92,12 @@ func (x *crossFile) unreadable(p string) {
 	if FileKind(p) != "" {
 		x.refused = append(x.refused, p)
 	}
-	switch FileKind(p) {
-	case KindProfile:
+	switch dir, _ := path.Split(p); dir {
+	case "profiles/":
 		if _, ok := x.brokenProfile[stem(p)]; !ok {
 			x.brokenProfile[stem(p)] = p
 		}
-	case KindEndpoints:
+	case "endpoints/":
 		x.brokenEndpoints[p] = true
 	}
 }
@@ -373,8 +388,12 @@ func (x *crossFile) profileRefs() {
 				countRefs(r.n, fmt.Sprintf("to profiles %s (from %s)", listOf(r.names, true), listOf(r.files, false)))))})
 			continue
 		}
-		*x.errs = append(*x.errs, &Error{Path: x.brokenProfile[pid], Pos: fileStart, Msg: clip(fmt.Sprintf(
-			"%s not checked: the file has errors",
+		pos, why := fileStart, "the file has errors"
+		if x.notRead[x.brokenProfile[pid]] {
+			pos, why = Pos{}, "the file was not read" // no line to point at
+		}
+		*x.errs = append(*x.errs, &Error{Path: x.brokenProfile[pid], Pos: pos, Msg: clip(fmt.Sprintf(
+			"%s not checked: "+why,
 			countRefs(r.n, fmt.Sprintf("to profile %q (from %s)", pid, listOf(r.files, false)))))})
 	}
 }
@@ -388,11 +407,20 @@ func (x *crossFile) testRefs() {
 		ids[ep.e.ID] = true
 	}
 	var unchecked refs
+	// unknown holds, per unknown id, its references in repository order: one error per id,
+	// at its first reference, counting the others (a typo in an endpoint's id is one
+	// mistake, however many tests name the endpoint).
+	type ref struct {
+		c   *checker
+		key string
+	}
+	unknown := map[string][]ref{}
+	var order []string
 	for _, t := range x.tests {
 		e := t.x
 		c := &checker{path: e.Path, errs: x.errs, fp: t.fp, base: e.Pos}
 		for _, f := range []struct{ key, v string }{{"from", e.From}, {"to", e.To}} {
-			if f.v == "" || ids[f.v] {
+			if f.v == "" || ids[f.v] || c.bad(f.key) {
 				continue
 			}
 			if _, err := netip.ParseAddr(f.v); err == nil {
@@ -402,16 +430,44 @@ func (x *crossFile) testRefs() {
 				unchecked.add(e.Path, f.v)
 				continue
 			}
-			c.errf(f.key, "%s: %q is neither an endpoint id nor an IP address", f.key, f.v)
+			if unknown[f.v] == nil {
+				order = append(order, f.v)
+			}
+			unknown[f.v] = append(unknown[f.v], ref{c, f.key})
 		}
+	}
+	for _, id := range order {
+		rs := unknown[id]
+		first := rs[0]
+		more := ""
+		if n := len(rs) - 1; n > 0 {
+			const show = 3
+			var at []string
+			for _, r := range rs[1:min(len(rs), 1+show)] {
+				p := r.c.at(r.key)
+				at = append(at, fmt.Sprintf("%s:%d:%d", r.c.path, p.Line, p.Col))
+			}
+			if n > show {
+				at = append(at, fmt.Sprintf("and %d more", n-show))
+			}
+			word := "references name"
+			if n == 1 {
+				word = "reference names"
+			}
+			more = fmt.Sprintf("; %d more %s it (%s)", n, word, strings.Join(at, ", "))
+		}
+		first.c.errf(first.key, "%s: %q is neither an endpoint id nor an IP address%s", first.key, id, more)
 	}
 	if unchecked.n == 0 {
 		return
 	}
 	for p := range x.brokenEndpoints {
 		pos, why := fileStart, "the file has errors and may define them"
-		if !strings.Contains(p, "/") { // the folder, or "ENDPOINTS"
+		switch {
+		case !strings.Contains(p, "/"): // the folder, "ENDPOINTS" or "endpoint"
 			pos, why = Pos{}, "the folder could not be read"
+		case x.notRead[p]:
+			pos, why = Pos{}, "the file was not read and may define them"
 		}
 		*x.errs = append(*x.errs, &Error{Path: p, Pos: pos, Msg: clip(fmt.Sprintf(
 			"%s not checked: "+why,
@@ -484,7 +540,7 @@ func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
 		}{{"ipv4_nets", ep.e.IPv4Nets, true}, {"ipv6_nets", ep.e.IPv6Nets, false}} {
 			for j, s := range f.nets {
 				p, err := ParseNet(s)
-				if err != nil || p.Addr().Is4In6() || p.Addr().Is4() != f.v4 {
+				if err != nil || p.Addr().Is4In6() || p.Addr().Is4() != f.v4 || p != p.Masked() || specialNet(p) != "" {
 					continue // reported by checker.endpoint
 				}
 				cs = append(cs, claim{p: p.Masked(), ep: int32(i), seq: int32(len(cs)), item: int32(j), v6: !f.v4})

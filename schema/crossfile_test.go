@@ -130,8 +130,8 @@ var crossCases = []struct {
 		refused: []*Error{{Path: "profiles/WEB.yaml", Msg: "a symbolic link: write the file itself"}},
 		want: []string{
 			"endpoints/a.yaml:2:71: profile_ids: profile \"WEB2\" does not exist (no profiles/WEB2.yaml or .json)",
+			`profiles/WEB.yaml: 2 references to profile "WEB" (from endpoints/a.yaml) were not checked: the file was not read`,
 			"profiles/WEB.yaml: a symbolic link: write the file itself",
-			`profiles/WEB.yaml:1:1: 2 references to profile "WEB" (from endpoints/a.yaml) were not checked: the file has errors`,
 		},
 	},
 	{
@@ -245,8 +245,8 @@ var crossCases = []struct {
 		},
 		refused: []*Error{{Path: "endpoints/a.yaml", Msg: "a symbolic link: write the file itself"}},
 		want: []string{
+			`endpoints/a.yaml: 1 reference from tests/t.yaml to endpoint ids not found ("web-1") was not checked: the file was not read and may define them`,
 			"endpoints/a.yaml: a symbolic link: write the file itself",
-			`endpoints/a.yaml:1:1: 1 reference from tests/t.yaml to endpoint ids not found ("web-1") was not checked: the file has errors and may define them`,
 		},
 	},
 	{
@@ -306,21 +306,21 @@ var crossCases = []struct {
 		name: "wider net written later",
 		files: map[string]string{
 			"endpoints/a.yaml": "endpoints:\n" + ep("db-1", "node-1", "calidb1", "ipv6_nets: [\"fd00:9::5/128\"]"),
-			"endpoints/b.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "ipv6_nets: [\"fd00:9::5/64\"]"),
+			"endpoints/b.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "ipv6_nets: [\"fd00:9::/64\"]"),
 		},
 		want: []string{
-			`endpoints/b.yaml:2:64: ipv6_nets: fd00:9::5/64 of endpoint "web-1" overlaps fd00:9::5/128 of endpoint "db-1" (endpoints/a.yaml:2:62)`,
+			`endpoints/b.yaml:2:64: ipv6_nets: fd00:9::/64 of endpoint "web-1" overlaps fd00:9::5/128 of endpoint "db-1" (endpoints/a.yaml:2:62)`,
 		},
 	},
 	{
 		name: "one endpoint lists a net twice; its nets may nest",
 		files: map[string]string{
 			"endpoints/a.yaml": "endpoints:\n" +
-				ep("web-1", "node-1", "caliweb1", "ipv4_nets: [198.18.1.0/24, 198.18.1.2/32, 198.18.1.0/24, 198.18.1.9/24]"),
+				ep("web-1", "node-1", "caliweb1", "ipv4_nets: [198.18.1.0/24, 198.18.1.2/32, 198.18.1.0/24, 198.18.1.2]"),
 		},
 		want: []string{
 			`endpoints/a.yaml:2:94: ipv4_nets: 198.18.1.0/24 is listed twice (also at endpoints/a.yaml:2:64)`,
-			`endpoints/a.yaml:2:109: ipv4_nets: 198.18.1.9/24 is listed twice: it is the same net as 198.18.1.0/24 (endpoints/a.yaml:2:64)`,
+			`endpoints/a.yaml:2:109: ipv4_nets: 198.18.1.2 is listed twice: it is the same net as 198.18.1.2/32 (endpoints/a.yaml:2:79)`,
 		},
 	},
 	{
@@ -487,6 +487,72 @@ var crossCases = []struct {
 		},
 		want: []string{
 			`tests/b.yaml:2:12: name: all 2 tests of this file are named as tests in tests/a.yaml (is one file a copy?): keep one test of each name`,
+		},
+	},
+
+	// ---- one mistake, one error: misspelled files and folders, unknown endpoint ids ----
+	{
+		name: "misspelled endpoints file counts as a broken endpoints file",
+		files: map[string]string{
+			"tests/t.yaml": "tests:\n  - {from: web-1, to: web-2, protocol: tcp, port: 80, expect: allow}\n  - {from: web-1, to: 198.18.0.1, protocol: tcp, port: 80, expect: allow}\n",
+		},
+		refused: []*Error{{Path: "endpoints/lab.Yaml", Msg: "endpoint files end in .yaml or .json: write endpoints/lab.yaml"}},
+		want: []string{
+			`endpoints/lab.Yaml: 3 references from tests/t.yaml to endpoint ids not found ("web-1", "web-2") were not checked: the file was not read and may define them`,
+			"endpoints/lab.Yaml: endpoint files end in .yaml or .json: write endpoints/lab.yaml",
+		},
+	},
+	{
+		name: "misspelled profile file counts as a broken profile file",
+		files: map[string]string{
+			"endpoints/a.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "profile_ids: [WEB]") + ep("web-2", "node-1", "caliweb2", "profile_ids: [WEB, APP]"),
+		},
+		refused: []*Error{{Path: "profiles/WEB.yml", Msg: "profile files end in .yaml or .json: write profiles/WEB.yaml"}},
+		want: []string{
+			"endpoints/a.yaml:3:71: profile_ids: profile \"APP\" does not exist (no profiles/APP.yaml or .json)",
+			`profiles/WEB.yml: 2 references to profile "WEB" (from endpoints/a.yaml) were not checked: the file was not read`,
+			"profiles/WEB.yml: profile files end in .yaml or .json: write profiles/WEB.yaml",
+		},
+	},
+	{
+		name: "misspelled endpoints folder counts as the endpoints folder",
+		files: map[string]string{
+			"tests/t.yaml": "tests:\n  - {from: web-1, to: db-1, protocol: tcp, port: 80, expect: allow}\n",
+		},
+		refused: []*Error{{Path: "endpionts", Msg: "a misspelling of the repository folder endpoints (its files are not read): rename it to endpoints"}},
+		want: []string{
+			`endpionts: 2 references from tests/t.yaml to endpoint ids not found ("db-1", "web-1") were not checked: the folder could not be read`,
+			"endpionts: a misspelling of the repository folder endpoints (its files are not read): rename it to endpoints",
+		},
+	},
+	{
+		name: "misspelled profiles folder counts as the profiles folder",
+		files: map[string]string{
+			"endpoints/a.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "profile_ids: [WEB, APP]"),
+		},
+		refused: []*Error{{Path: "profile", Msg: "a misspelling of the repository folder profiles (its files are not read): rename it to profiles"}},
+		want: []string{
+			`profile: 2 references to profiles "APP", "WEB" (from endpoints/a.yaml) were not checked: the folder could not be read`,
+			"profile: a misspelling of the repository folder profiles (its files are not read): rename it to profiles",
+		},
+	},
+	{
+		name: "an unknown endpoint id is one error, at its first reference, counting the others",
+		files: map[string]string{
+			"endpoints/a.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", ""),
+			"tests/a.yaml": "tests:\n" +
+				"  - {from: web-1, to: web-2, protocol: tcp, port: 80, expect: allow}\n" +
+				"  - {from: web-2, to: web-1, protocol: tcp, port: 80, expect: allow}\n" +
+				"  - {from: db-1, to: web-2, protocol: tcp, port: 80, expect: deny}\n",
+			"tests/b.yaml": "tests:\n" +
+				"  - {from: web-2, to: web-2, protocol: tcp, port: 81, expect: allow}\n" +
+				"  - {from: web-1, to: app-1, protocol: tcp, port: 81, expect: allow}\n" +
+				"  - {from: app-1, to: web-1, protocol: tcp, port: 81, expect: allow}\n",
+		},
+		want: []string{
+			`tests/a.yaml:2:23: to: "web-2" is neither an endpoint id nor an IP address; 4 more references name it (tests/a.yaml:3:12, tests/a.yaml:4:22, tests/b.yaml:2:12, and 1 more)`,
+			`tests/a.yaml:4:12: from: "db-1" is neither an endpoint id nor an IP address`,
+			`tests/b.yaml:3:23: to: "app-1" is neither an endpoint id nor an IP address; 1 more reference names it (tests/b.yaml:4:12)`,
 		},
 	},
 }

@@ -46,6 +46,10 @@ var repoDirs = []string{"profiles", "endpoints", "tests"}
 //     link, or nothing), a git link, a folder holding .git (an embedded repository);
 //   - a top-level entry named like a repository folder in another case (Profiles, TESTS) is
 //     refused: a checkout on a case-insensitive file system would merge it with the folder;
+//   - a top-level folder one edit away from a repository folder (endpoint, test, endpionts,
+//     Profiless: misspelledDir) is refused with the name to write, not ignored;
+//   - a repository file's name holds no ':' (it would make "path:line:col: message"
+//     ambiguous, and Windows cannot check it out);
 //   - an evident misspelling of a repository file name (profiles/WEB.yml, WEB.YAML, WEB.JSON,
 //     tests/x.yml, tests/x.json) is refused with the name to write, not ignored.
 //
@@ -87,6 +91,11 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 	for _, t := range top {
 		dir := t.Name()
 		if !isRepoDir(dir) {
+			if want := misspelledDir(dir); want != "" && t.IsDir() {
+				// endpoint/, test/, endpionts/: its files would be ignored without a word.
+				refuse(dir, "a misspelling of the repository folder %s (its files are not read): rename it to %s", want, want)
+				continue
+			}
 			if low := strings.ToLower(dir); isRepoDir(low) {
 				// A checkout on a case-insensitive file system (macOS, Windows) would merge
 				// it with the folder, or take its place: --dir there and --repo would differ.
@@ -137,6 +146,10 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 				refuse(p, "file name %q is not valid UTF-8: rename the file", e.Name())
 			case badName(e.Name()) != "":
 				refuse(p, "file name %q has %s: rename the file", e.Name(), badName(e.Name()))
+			case strings.Contains(e.Name(), ":"):
+				// It would make "path:line:col: message" ambiguous, and Windows cannot check
+				// such a file out.
+				refuse(p, "file name %q has ':', which breaks \"path:line:col\" positions (and Windows file names): rename the file", e.Name())
 			case fix != "":
 				refuse(p, "%s files end in %s: write %s", fixKind(dir), fixExts(dir), fix)
 			case mode&fs.ModeSymlink != 0:
@@ -269,6 +282,43 @@ func hasGit(entries []fs.DirEntry) bool {
 		}
 	}
 	return false
+}
+
+// misspelledDir returns the repository folder that the top-level name dir is one edit away
+// from (a letter added, dropped, changed, or two adjacent letters swapped; case ignored), ""
+// when none is (or dir is one, in any case: that is reported on its own).
+func misspelledDir(dir string) string {
+	low := strings.ToLower(dir)
+	if isRepoDir(low) {
+		return ""
+	}
+	for _, d := range repoDirs {
+		if oneEdit(low, d) {
+			return d
+		}
+	}
+	return ""
+}
+
+// oneEdit reports whether a becomes b by one edit: a byte added, dropped or changed, or two
+// adjacent bytes swapped.
+func oneEdit(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	switch {
+	case len(b) == len(a)+1: // b has one byte more, at i
+		return a[i:] == b[i+1:]
+	case len(b) != len(a) || i == len(a):
+		return false
+	case a[i+1:] == b[i+1:]: // one byte changed
+		return true
+	}
+	return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:] // a swap
 }
 
 // isRepoDir reports whether a top-level name is one of the folders of repository files.

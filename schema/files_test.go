@@ -89,11 +89,12 @@ func TestReadFS(t *testing.T) {
 		"Tests":             reg("a file"),
 		"PROFILES":          &fstest.MapFile{Data: []byte("profiles"), Mode: fs.ModeSymlink | 0o777},
 		"profiles/WEB.yaml": reg("id: WEB\n"),
-		"Profile/x.yaml":    reg("not a repository folder name"),
+		"Profile/x.yaml":    reg("a misspelling"),
 		"Other/x.yaml":      reg("x"),
 	})
 	want = "ENDPOINTS: repository folders are lowercase: rename it to endpoints\n" +
 		"PROFILES: a symbolic link named like the folder profiles in another case: rename it (the two names are one on case-insensitive file systems)\n" +
+		"Profile: a misspelling of the repository folder profiles (its files are not read): rename it to profiles\n" +
 		"Tests: a regular file named like the folder tests in another case: rename it (the two names are one on case-insensitive file systems)"
 	if err != nil || refused.Error() != want {
 		t.Errorf("refused:\n%v\nwant:\n%s\n(err %v)", refused, want, err)
@@ -254,6 +255,7 @@ func TestReadFSControlCharacterNames(t *testing.T) {
 		"tests/a\nb.txt":              reg("ignored"),
 		"profiles/W\xff\n.yaml":       reg("id: W\n"),
 		"profiles/ok-é 1:1:.yaml":     reg("id: ok\n"),
+		"profiles/ok-é 1.yaml":        reg("id: ok\n"),
 		"profiles/sub\n/X.yaml":       reg("a folder: ignored"),
 		"other/\n.yaml":               reg("ignored"),
 		"profiles/M\u200fRLM.yaml":    reg("id: M\n"),
@@ -289,6 +291,7 @@ func TestReadFSControlCharacterNames(t *testing.T) {
 		`profiles/US\x1f.yaml: file name "US\x1f.yaml" has a control character (U+001F): rename the file`,
 		`profiles/VT\v.yaml: file name "VT\v.yaml" has a control character (U+000B, vertical tab): rename the file`,
 		"profiles/W\uFFFD\\n.yaml: file name \"W\\xff\\n.yaml\" is not valid UTF-8: rename the file",
+		`profiles/ok-é 1:1:.yaml: file name "ok-é 1:1:.yaml" has ':', which breaks "path:line:col" positions (and Windows file names): rename the file`,
 		`tests/del\x7f.yml: file name "del\x7f.yml" has a control character (U+007F, delete): rename the file`,
 		`tests/ls\u2028.yaml: file name "ls\u2028.yaml" has a line separator (U+2028): rename the file`,
 	}
@@ -362,5 +365,59 @@ func TestReadFSGitmodules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Top-level folders one edit away from a repository folder are refused with the name to
+// write; others, and files of such names, are not repository folders.
+func TestReadFSMisspelledFolders(t *testing.T) {
+	reg := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s), Mode: 0o644} }
+	_, refused, err := ReadFS(fstest.MapFS{
+		"endpoint/lab.yaml":      reg("endpoints: []\n"),
+		"endpionts/lab.yaml":     reg("endpoints: []\n"),
+		"test/t.yaml":            reg("tests: []\n"),
+		"Tests_/t.yaml":          reg("tests: []\n"),
+		"profiless/WEB.yaml":     reg("id: WEB\n"),
+		"profiles-old/WEB.yaml":  reg("id: WEB\n"),
+		"profile":                reg("a file, not a folder"),
+		"tests/t.yaml":           reg("tests: []\n"),
+		"docs/endpoint/x.yaml":   reg("not at the top"),
+		"endpoints/ok.yaml":      reg("endpoints: []\n"),
+		"endpoints/a:b.yaml":     reg("endpoints: []\n"),
+		"tests/t:9:9: hi.yaml":   reg("tests: []\n"),
+		"profiles/x:y.txt":       reg("not a repository file"),
+		"profiles/WEB:old.yml":   reg("id: WEB\n"),
+		"profiles/WEB.yaml:orig": reg("not a repository file"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Tests_: a misspelling of the repository folder tests (its files are not read): rename it to tests\n" +
+		"endpionts: a misspelling of the repository folder endpoints (its files are not read): rename it to endpoints\n" +
+		"endpoint: a misspelling of the repository folder endpoints (its files are not read): rename it to endpoints\n" +
+		`endpoints/a:b.yaml: file name "a:b.yaml" has ':', which breaks "path:line:col" positions (and Windows file names): rename the file` + "\n" +
+		`profiles/WEB:old.yml: file name "WEB:old.yml" has ':', which breaks "path:line:col" positions (and Windows file names): rename the file` + "\n" +
+		"profiless: a misspelling of the repository folder profiles (its files are not read): rename it to profiles\n" +
+		"test: a misspelling of the repository folder tests (its files are not read): rename it to tests\n" +
+		`tests/t:9:9: hi.yaml: file name "t:9:9: hi.yaml" has ':', which breaks "path:line:col" positions (and Windows file names): rename the file`
+	if got := refused.Error(); got != want {
+		t.Errorf("refused:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestOneEdit(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"endpoint", "endpoints", true}, {"endpointss", "endpoints", true}, {"endpionts", "endpoints", true},
+		{"enpdoints", "endpoints", true}, {"endpoints", "endpoints", false}, {"xndpoints", "endpoints", true},
+		{"endpoinst", "endpoints", true}, {"ndpoints", "endpoints", true}, {"endpoint-", "endpoints", true},
+		{"test", "tests", true}, {"tset", "tests", false}, {"tsets", "tests", true}, {"profiles-old", "profiles", false},
+		{"prof", "profiles", false}, {"", "tests", false}, {"tests", "", false}, {"ab", "ba", true}, {"abc", "bca", false},
+	} {
+		if got := oneEdit(tt.a, tt.b); got != tt.want {
+			t.Errorf("oneEdit(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
 	}
 }

@@ -45,6 +45,47 @@ func MappedAddrMessage(field, s string, a netip.Addr) string {
 	return fmt.Sprintf("%s: %q is an IPv4-mapped IPv6 address: write it as IPv4 (%s)", field, s, a.Unmap())
 }
 
+// specialRanges are the ranges no endpoint owns an address of: an endpoint net inside one is
+// refused (a wider net, such as 0.0.0.0/0, stays allowed). IANA special-purpose registries
+// (RFC 6890, RFC 4291 §2.4); link-local because every endpoint may already send DHCP and
+// neighbour discovery from a link-local address (SPEC §3), which anti-spoofing lets through.
+var specialRanges = []struct {
+	p    netip.Prefix
+	what string
+}{
+	{netip.MustParsePrefix("0.0.0.0/32"), "the unspecified address"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
+	{netip.MustParsePrefix("255.255.255.255/32"), "the limited broadcast address"},
+	{netip.MustParsePrefix("::/128"), "the unspecified address"},
+	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("fe80::/10"), "link-local"},
+	{netip.MustParsePrefix("ff00::/8"), "multicast"},
+}
+
+// specialNet says which special range (specialRanges) the endpoint net p lies inside, after
+// masking, as "127.0.0.0/8 (loopback)"; "" when none.
+func specialNet(p netip.Prefix) string {
+	m := p.Masked()
+	for _, r := range specialRanges {
+		if r.p.Addr().Is4() == m.Addr().Is4() && r.p.Bits() <= m.Bits() && r.p.Contains(m.Addr()) {
+			return fmt.Sprintf("%s (%s)", r.p, r.what)
+		}
+	}
+	return ""
+}
+
+// specialNetMessage is the error for an endpoint net in a special range: field is the key,
+// s the net as written, in what specialNet says.
+func specialNetMessage(field, s, in string) string {
+	msg := fmt.Sprintf("%s: %s is in %s, which no endpoint owns: write the endpoint's own addresses", field, s, in)
+	if strings.Contains(in, "link-local") {
+		msg += " (every endpoint may already send DHCP and neighbour discovery from link-local ones, SPEC §3)"
+	}
+	return msg
+}
+
 // checker reports semantic problems of one object, at the positions recorded while decoding.
 type checker struct {
 	path string
@@ -220,6 +261,26 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			c.errf(n.key, "%s: %q is IPv%d but %s %q is IPv%d: the rule could never match", n.key, n.v, n.fam, nets[0].key, nets[0].v, nets[0].fam)
 		}
 	}
+	// A negation that excludes everything its positive key matches.
+	for _, f := range []struct{ key, v, notKey, notV string }{
+		{"src_net", r.SrcNet, "!src_net", r.NotSrcNet}, {"dst_net", r.DstNet, "!dst_net", r.NotDstNet},
+	} {
+		p, err1 := ParseNet(f.v)
+		np, err2 := ParseNet(f.notV)
+		if err1 != nil || err2 != nil || p.Addr().Is4() != np.Addr().Is4() || p.Addr().Is4In6() || np.Addr().Is4In6() {
+			continue // reported above
+		}
+		if np.Bits() <= p.Bits() && np.Masked().Contains(p.Addr()) {
+			c.errf(f.notKey, "%s: %s contains %s %s: the rule could never match", f.notKey, f.notV, f.key, f.v)
+		}
+	}
+	for _, f := range []struct{ key, v, notKey, notV string }{
+		{"src_tag", r.SrcTag, "!src_tag", r.NotSrcTag}, {"dst_tag", r.DstTag, "!dst_tag", r.NotDstTag},
+	} {
+		if f.v != "" && f.v == f.notV && ValidID(f.v) {
+			c.errf(f.notKey, "%s: %q excludes %s %q: the rule could never match", f.notKey, f.notV, f.key, f.v)
+		}
+	}
 
 	// Ports need a positive port protocol.
 	for _, f := range []struct {
@@ -356,10 +417,11 @@ func (c *checker) endpoint(e *Endpoint) {
 		c.errf("interface", "interface is required (the host-side interface name)")
 	case len(e.Interface) > limits.MaxIfname:
 		c.errf("interface", "interface: %q is %d bytes; interface names are at most %d (IFNAMSIZ)", e.Interface, len(e.Interface), limits.MaxIfname)
-	case e.Interface == "." || e.Interface == "..":
-		c.errf("interface", "interface: %q is not an interface name", e.Interface)
 	case !ifnameRE.MatchString(e.Interface):
 		c.errf("interface", "interface: %q is not an interface name nft matches literally: %s", e.Interface, idChars)
+	case limits.CheckIfname(e.Interface) != nil:
+		// What is left for the limits check: "." and "..", which Linux refuses.
+		c.errf("interface", "interface: %q is not an interface name: Linux refuses \".\" and \"..\"", e.Interface)
 	}
 	if e.MAC == "" && !c.missing("mac") {
 		c.errf("mac", "mac: must not be empty (leave the key out for no source MAC check)")
@@ -394,6 +456,10 @@ func (c *checker) endpoint(e *Endpoint) {
 				c.errf(key, "%s: %q is an IPv4-mapped IPv6 address: write it as IPv4 in ipv4_nets (%s)", f.key, s, p.Addr().Unmap())
 			case p.Addr().Is4() != (f.fam == 4):
 				c.errf(key, "%s: %q is not an IPv%d network", f.key, s, f.fam)
+			case specialNet(p) != "":
+				c.errf(key, "%s", specialNetMessage(f.key, s, specialNet(p)))
+			case p != p.Masked():
+				c.errf(key, "%s: %s has host bits set: write %s/%d for the address, or %s for the network", f.key, s, p.Addr(), p.Addr().BitLen(), p.Masked())
 			}
 		}
 	}
@@ -475,12 +541,16 @@ func (c *checker) expectation(x *Expectation) {
 // endpoints claiming overlapping nets, SPEC §3; file names, and endpoints' host names, equal
 // but for case; two tests of one name; a whole file repeating another's endpoints or test
 // names is one error). A reference into a file that could not be decoded is not reported as missing: that
-// file gets one error (at 1:1) counting the references left unchecked.
+// file gets one error (at 1:1; without a position when the source refused to read it)
+// counting the references left unchecked. A test's unknown endpoint id is one error, at its
+// first reference, counting the others.
 func Load(files map[string][]byte) (*Repository, Errors) { return LoadFiles(files, nil) }
 
 // LoadFiles is Load for files read by a source that also refused some entries (a symbolic
 // link, an oversize file, not a regular file): refused holds one error per refused path, and
-// those paths count as repository files that could not be read.
+// those paths count as repository files that could not be read: a file by its folder,
+// whatever its name (profiles/WEB.yml stands for profile WEB), a folder as the repository
+// folder it is a case variant or misspelling of (Profiles, endpoint).
 func LoadFiles(files map[string][]byte, refused Errors) (*Repository, Errors) {
 	repo := &Repository{Profiles: map[string]*Profile{}, Endpoints: []*Endpoint{}, Tests: []*Expectation{}}
 	errs := append(Errors(nil), refused...)

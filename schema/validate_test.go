@@ -568,16 +568,17 @@ var loadCases = []struct {
 	{
 		name: "interface names",
 		files: map[string]string{
-			"endpoints/e.yaml": "endpoints:\n  - {id: a, host: h, interface: caliabcdefghijkl}\n  - {id: b, host: h, interface: \"eth0:1\"}\n  - {id: c, host: h, interface: \"a/b\"}\n  - {id: d, host: h, interface: \"..\"}\n  - {id: e, host: h, interface: caliabcdefghijk}\n  - {id: f, host: h, interface: \"veth*\"}\n  - {id: g, host: h, interface: 'a\\b'}\n  - {id: h, host: h, interface: 'eth\"0'}\n  - {id: i, host: h, interface: .x-1_A}\n",
+			"endpoints/e.yaml": "endpoints:\n  - {id: a, host: h, interface: caliabcdefghijkl}\n  - {id: b, host: h, interface: \"eth0:1\"}\n  - {id: c, host: h, interface: \"a/b\"}\n  - {id: d, host: h, interface: \"..\"}\n  - {id: e, host: h, interface: caliabcdefghijk}\n  - {id: f, host: h, interface: \"veth*\"}\n  - {id: g, host: h, interface: 'a\\b'}\n  - {id: h, host: h, interface: 'eth\"0'}\n  - {id: i, host: h, interface: .x-1_A}\n  - {id: j, host: h, interface: .}\n",
 		},
 		want: []string{
 			"endpoints/e.yaml:2:33: interface: \"caliabcdefghijkl\" is 16 bytes; interface names are at most 15 (IFNAMSIZ)",
 			"endpoints/e.yaml:3:33: interface: \"eth0:1\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
 			"endpoints/e.yaml:4:33: interface: \"a/b\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
-			"endpoints/e.yaml:5:33: interface: \"..\" is not an interface name",
+			"endpoints/e.yaml:5:33: interface: \"..\" is not an interface name: Linux refuses \".\" and \"..\"",
 			"endpoints/e.yaml:7:33: interface: \"veth*\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
 			"endpoints/e.yaml:8:33: interface: \"a\\\\b\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
 			"endpoints/e.yaml:9:33: interface: \"eth\\\"0\" is not an interface name nft matches literally: use letters, digits, '.', '_' and '-'",
+			"endpoints/e.yaml:11:33: interface: \".\" is not an interface name: Linux refuses \".\" and \"..\"",
 		},
 	},
 	{
@@ -854,6 +855,68 @@ var loadCases = []struct {
 		want: []string{
 			`endpoints/e.yaml:2:5: host is required (the host that enforces the endpoint)`,
 			`endpoints/e.yaml:2:27: unknown key "zone" in an endpoint; known keys: host, id, interface, ipv4_nets, ipv6_nets, mac, profile_ids, state`,
+		},
+	},
+	{
+		name: "endpoint nets with host bits",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - id: a\n    host: h\n    interface: a\n" +
+				"    ipv4_nets: [198.18.9.2/24, 198.18.9.0/24, 198.18.10.1, 198.18.11.1/32, 198.18.12.0/31, 198.18.12.3/31, 1.2.3.4/0]\n" +
+				"    ipv6_nets: [\"fd00:9::2/64\", \"fd00:a::/64\", \"fd00:b::1\", \"fd00:c::1/127\", \"::1/0\"]\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:5:17: ipv4_nets: 198.18.9.2/24 has host bits set: write 198.18.9.2/32 for the address, or 198.18.9.0/24 for the network",
+			"endpoints/e.yaml:5:92: ipv4_nets: 198.18.12.3/31 has host bits set: write 198.18.12.3/32 for the address, or 198.18.12.2/31 for the network",
+			"endpoints/e.yaml:5:108: ipv4_nets: 1.2.3.4/0 has host bits set: write 1.2.3.4/32 for the address, or 0.0.0.0/0 for the network",
+			"endpoints/e.yaml:6:17: ipv6_nets: fd00:9::2/64 has host bits set: write fd00:9::2/128 for the address, or fd00:9::/64 for the network",
+			"endpoints/e.yaml:6:61: ipv6_nets: fd00:c::1/127 has host bits set: write fd00:c::1/128 for the address, or fd00:c::/127 for the network",
+			"endpoints/e.yaml:6:78: ipv6_nets: ::1/0 has host bits set: write ::1/128 for the address, or ::/0 for the network",
+		},
+	},
+	{
+		name: "endpoint nets no endpoint owns",
+		files: map[string]string{
+			"endpoints/e.yaml": "endpoints:\n  - id: a\n    host: h\n    interface: a\n    ipv4_nets:\n" +
+				"      - 0.0.0.0/32\n      - 127.0.0.1\n      - 127.0.0.0/8\n      - 169.254.1.1/32\n      - 224.0.0.0/4\n      - 239.1.2.3\n      - 255.255.255.255\n" +
+				"      - 0.0.0.0/0\n      - 0.0.0.0/24\n      - 224.0.0.0/3\n      - 169.254.0.0/15\n" +
+				"    ipv6_nets:\n      - \"::\"\n      - \"::1/128\"\n      - \"fe80::1\"\n      - \"febf::/16\"\n      - \"ff02::1\"\n      - \"::/0\"\n      - \"fe80::/9\"\n      - \"fd00::1\"\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:6:9: ipv4_nets: 0.0.0.0/32 is in 0.0.0.0/32 (the unspecified address), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:7:9: ipv4_nets: 127.0.0.1 is in 127.0.0.0/8 (loopback), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:8:9: ipv4_nets: 127.0.0.0/8 is in 127.0.0.0/8 (loopback), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:9:9: ipv4_nets: 169.254.1.1/32 is in 169.254.0.0/16 (link-local), which no endpoint owns: write the endpoint's own addresses (every endpoint may already send DHCP and neighbour discovery from link-local ones, SPEC §3)",
+			"endpoints/e.yaml:10:9: ipv4_nets: 224.0.0.0/4 is in 224.0.0.0/4 (multicast), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:11:9: ipv4_nets: 239.1.2.3 is in 224.0.0.0/4 (multicast), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:12:9: ipv4_nets: 255.255.255.255 is in 255.255.255.255/32 (the limited broadcast address), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:18:9: ipv6_nets: :: is in ::/128 (the unspecified address), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:19:9: ipv6_nets: ::1/128 is in ::1/128 (loopback), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:20:9: ipv6_nets: fe80::1 is in fe80::/10 (link-local), which no endpoint owns: write the endpoint's own addresses (every endpoint may already send DHCP and neighbour discovery from link-local ones, SPEC §3)",
+			"endpoints/e.yaml:21:9: ipv6_nets: febf::/16 is in fe80::/10 (link-local), which no endpoint owns: write the endpoint's own addresses (every endpoint may already send DHCP and neighbour discovery from link-local ones, SPEC §3)",
+			"endpoints/e.yaml:22:9: ipv6_nets: ff02::1 is in ff00::/8 (multicast), which no endpoint owns: write the endpoint's own addresses",
+		},
+	},
+	{
+		name: "a negation containing its positive match",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n" +
+				"  - {action: allow, src_net: 198.18.1.0/24, \"!src_net\": 198.18.0.0/16}\n" +
+				"  - {action: allow, dst_net: 198.18.1.7, \"!dst_net\": 198.18.1.7/32}\n" +
+				"  - {action: allow, src_net: \"fd00:1::/64\", \"!src_net\": \"::/0\"}\n" +
+				"  - {action: allow, src_net: 198.18.0.0/16, \"!src_net\": 198.18.1.0/24}\n" +
+				"  - {action: allow, dst_net: 198.18.0.1/15, \"!dst_net\": 198.18.0.0/15}\n" +
+				"  - {action: allow, src_net: 198.18.1.0/24, \"!dst_net\": 198.18.0.0/16}\n" +
+				"  - {action: allow, src_tag: WEB, \"!src_tag\": WEB}\n" +
+				"  - {action: allow, dst_tag: DB, \"!dst_tag\": DB, \"!src_tag\": DB}\n" +
+				"  - {action: allow, src_tag: WEB, \"!src_tag\": APP}\n",
+		},
+		want: []string{
+			"profiles/WEB.yaml:3:57: !src_net: 198.18.0.0/16 contains src_net 198.18.1.0/24: the rule could never match",
+			"profiles/WEB.yaml:4:54: !dst_net: 198.18.1.7/32 contains dst_net 198.18.1.7: the rule could never match",
+			"profiles/WEB.yaml:5:57: !src_net: ::/0 contains src_net fd00:1::/64: the rule could never match",
+			"profiles/WEB.yaml:7:57: !dst_net: 198.18.0.0/15 contains dst_net 198.18.0.1/15: the rule could never match",
+			"profiles/WEB.yaml:9:47: !src_tag: \"WEB\" excludes src_tag \"WEB\": the rule could never match",
+			"profiles/WEB.yaml:10:46: !dst_tag: \"DB\" excludes dst_tag \"DB\": the rule could never match",
 		},
 	},
 }

@@ -4,8 +4,9 @@
 // that reach the edges of SPEC §2: ids and tags up to 64 bytes of [A-Za-z0-9_.-], interface
 // names up to 15 bytes, every rule field and its negation, ports, ranges and overlapping port
 // lists, ICMP types and codes 0-254, numeric protocols, IPv4 and IPv6 nets including /0 and
-// host bits, several hosts, inactive endpoints, MACs, log prefixes up to 27 characters, tags
-// that no endpoint carries. A few repositories also get raw or damaged files.
+// host bits (in rules: endpoint nets are written as networks, as validation demands), several
+// hosts, inactive endpoints, MACs, log prefixes up to 27 characters, tags that no endpoint
+// carries. A few repositories also get raw or damaged files.
 //
 // Generate is deterministic: the same Source gives the same files. Alongside the files it
 // returns the model the files were written from (Want), so that a test can check that what
@@ -319,11 +320,11 @@ func (g *g) rule(tags []string) schema.Rule {
 	}
 	if g.chance(5) {
 		r.NotProtocol = g.protocol()
-		// A rule that excludes its own protocol could never match (a validation error).
-		if pn, ok := r.Protocol.Number(); ok {
-			if nn, _ := r.NotProtocol.Number(); nn == pn {
-				r.NotProtocol = ""
-			}
+		// !protocol equal to protocol is a validation error (the rule could never match).
+		pn, ok1 := r.Protocol.Number()
+		nn, ok2 := r.NotProtocol.Number()
+		if ok1 && ok2 && pn == nn {
+			r.NotProtocol = ""
 		}
 	}
 	if r.Protocol.HasPorts() {
@@ -360,6 +361,15 @@ func (g *g) rule(tags []string) schema.Rule {
 			fam = netFam
 		}
 	}
+	// A negation that contains its positive net is a validation error (the rule could never
+	// match): drop the negation.
+	for _, f := range []struct{ pos, neg *string }{{&r.SrcNet, &r.NotSrcNet}, {&r.DstNet, &r.NotDstNet}} {
+		p, err1 := schema.ParseNet(*f.pos)
+		np, err2 := schema.ParseNet(*f.neg)
+		if err1 == nil && err2 == nil && np.Bits() <= p.Bits() && np.Masked().Contains(p.Addr()) {
+			*f.neg = ""
+		}
+	}
 	if fam != 0 && g.chance(3) {
 		r.IPVersion = fam
 	}
@@ -367,6 +377,13 @@ func (g *g) rule(tags []string) schema.Rule {
 		if len(tags) > 0 && g.chance(4) {
 			*s = g.pick(tags)
 		}
+	}
+	// Likewise a tag and its own negation.
+	if r.NotSrcTag == r.SrcTag {
+		r.NotSrcTag = ""
+	}
+	if r.NotDstTag == r.DstTag {
+		r.NotDstTag = ""
 	}
 	return r
 }
@@ -464,7 +481,9 @@ func Generate(src Source) *Repo {
 		for range g.n(3) {
 			switch g.n(3) {
 			case 0:
-				e.IPv4Nets = append(e.IPv4Nets, fmt.Sprintf("198.18.%d.%d/%d", b, g.n(256), 24+g.n(9))) // host bits
+				// A network of the block (validation refuses host bits in endpoint nets).
+				p := netip.MustParsePrefix(fmt.Sprintf("198.18.%d.%d/%d", b, g.n(256), 24+g.n(9))).Masked()
+				e.IPv4Nets = append(e.IPv4Nets, p.String())
 			case 1:
 				e.IPv4Nets = append(e.IPv4Nets, fmt.Sprintf("198.18.%d.%d", b, g.n(256)))
 			default:
@@ -474,7 +493,8 @@ func Generate(src Source) *Repo {
 		for range g.n(3) {
 			switch g.n(3) {
 			case 0:
-				e.IPv6Nets = append(e.IPv6Nets, fmt.Sprintf("fd00:0:%x::%x/%d", b, g.n(1<<16), 64+g.n(65)))
+				p := netip.MustParsePrefix(fmt.Sprintf("fd00:0:%x::%x/%d", b, g.n(1<<16), 64+g.n(65))).Masked()
+				e.IPv6Nets = append(e.IPv6Nets, p.String())
 			default:
 				e.IPv6Nets = append(e.IPv6Nets, fmt.Sprintf("fd00:0:%x::%x", b, g.n(1<<16)))
 			}
@@ -585,10 +605,10 @@ func dedup(ss []string) []string {
 	seen := map[netip.Prefix]bool{}
 	for _, s := range ss {
 		p, err := schema.ParseNet(s)
-		if err != nil || seen[p] {
+		if err != nil || seen[p.Masked()] {
 			continue
 		}
-		seen[p] = true
+		seen[p.Masked()] = true
 		out = append(out, s)
 	}
 	if out == nil {

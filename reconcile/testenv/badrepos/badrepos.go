@@ -209,8 +209,12 @@ var missingProfile = regexp.MustCompile(`profile "([^"/]+)" does not exist`)
 
 // message is what every line of validate's output must look like: a repository path (in one
 // of the three folders of SPEC §2, or such a folder itself, also named in another case when it
-// is refused for that), then ":line:col: " or ": ", then a message.
-var message = regexp.MustCompile(`^((?:profiles|endpoints|tests)/[^\n]*?|(?i:profiles|endpoints|tests)):(?:([0-9]+):([0-9]+):)? [^ \n]`)
+// is refused for that, or another top-level entry of the repository, a misspelt folder such as
+// endpoint/), then ":line:col: " or ": ", then a message.
+var message = regexp.MustCompile(`^((?:profiles|endpoints|tests)/[^\n]*?|(?i:profiles|endpoints|tests)|[^/\s:]+):(?:([0-9]+):([0-9]+):)? [^ \n]`)
+
+// repoFolder matches the names of the repository folders, in any case.
+var repoFolder = regexp.MustCompile(`^(?i:profiles|endpoints|tests)$`)
 
 // CheckRefusal returns what makes r not a proper refusal: an exit code other than 1, a
 // timeout, anything on stderr, no message, a message without its path prefix, or with a line
@@ -237,6 +241,13 @@ func CheckRefusal(r Result, root string) []string {
 		if m == nil {
 			bad = append(bad, fmt.Sprintf("message without a path:line:col: or path: prefix: %q", l))
 			continue
+		}
+		if !strings.Contains(m[1], "/") && !repoFolder.MatchString(m[1]) {
+			// Another top-level name: it must be an entry of the repository.
+			if _, err := os.Lstat(filepath.Join(root, m[1])); err != nil {
+				bad = append(bad, fmt.Sprintf("message without a path:line:col: or path: prefix: %q", l))
+				continue
+			}
 		}
 		if m[2] == "" {
 			continue

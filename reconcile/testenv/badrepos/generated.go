@@ -131,6 +131,11 @@ var Generated = map[string]Gen{
 		}
 		return write(repo, "endpoints/\x1b[2Jlab.yaml", "endpoints: []\n")
 	}},
+	// ':' in a file name would make "path:line:col: message" ambiguous (and cannot be checked
+	// out on Windows; Go module file paths may not hold it either, hence generated).
+	"164-file-name-colon": {Gen: func(repo, _ string) error {
+		return write(repo, "tests/t:9:9: hi.yaml", "tests:\n  - {from: 198.18.0.1, to: 198.18.0.2, protocol: tcp, port: 80, expect: allow, colour: red}\n")
+	}},
 	// A submodule at tests/ in a clone without --recurse-submodules: .gitmodules names it and the
 	// folder is empty (git commits .gitmodules only: the commit's git link is what --repo sees
 	// in a real repository, tested in reconcile/source/git).
