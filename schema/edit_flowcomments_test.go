@@ -187,7 +187,7 @@ func TestEditFlowTagsCommentLines(t *testing.T) {
 	}
 	// An empty list whose only content is a comment keeps it.
 	for in, want := range map[string]string{
-		"id: WEB\ntags: [  # none yet\n]\n": "id: WEB\ntags: [  # none yet\n  A,\n  B\n]\n",
+		"id: WEB\ntags: [  # none yet\n]\n":   "id: WEB\ntags: [  # none yet\n  A,\n  B\n]\n",
 		"id: WEB\ntags: [\n  # none yet\n]\n": "id: WEB\ntags: [\n  # none yet\n  A,\n  B\n]\n",
 	} {
 		p := decodeOK(t, path, []byte(in))
