@@ -25,9 +25,10 @@ import (
 // columns); the edit itself splices bytes: the new list of tags, rules or profile ids is
 // compared with the old one item by item (longest common subsequence), and only the items that
 // are not kept are deleted (block lists: their whole lines with their own comment lines; flow
-// lists: the item and its separator) or inserted (in the style of the neighbouring item:
-// indentation, "-" spacing, quoting, flow or block, one-line or multi-line JSON objects). Every
-// other byte stays: CRLF or LF line endings (new lines take the line break of the line before),
+// lists: the item, its separator and its own comment lines, a comment line belonging to the
+// item below it; editFlowList) or inserted (above the comment lines of the item they go
+// before, in the style of the neighbouring item: indentation, "-" spacing, quoting, flow or
+// block, one-line or multi-line JSON objects). Every other byte stays: CRLF or LF line endings (new lines take the line break of the line before),
 // a missing final line break, a UTF-8 byte-order mark (set aside before parsing and put back),
 // comments, blank lines, key order, quoting and indentation. A JSON file stays JSON. After the
 // splice the whole file is decoded again and must mean exactly the intended profile, or the

@@ -170,7 +170,6 @@ func TestEditFlowTagsCommentLines(t *testing.T) {
 		{[]string{"APP"}, "id: WEB\ntags: [  # tags\n  # the app\n  APP\n  # more later\n]\ninbound_rules: []\n", nil},
 		{[]string{"WEB"}, "id: WEB\ntags: [  # tags\n  WEB  # own\n  # more later\n]\ninbound_rules: []\n", []string{"  # the app\n"}},
 		{[]string{}, "id: WEB\ntags: [  # tags\n  # more later\n]\ninbound_rules: []\n", []string{"  # the app\n"}},
-		// An empty list with a comment gets its items below the comment.
 	} {
 		p := decodeOK(t, path, []byte(in))
 		p.Tags = tt.tags
