@@ -375,6 +375,12 @@ func newTextEdit(path string, data []byte) (*textEdit, error) {
 		if yamlText, cols, p = jsonForYAML(data); p != nil {
 			return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
 		}
+	} else if !t.json {
+		// A %YAML 1.2 directive is blanked for the parser (text.go); the file keeps it.
+		var p *textProblem
+		if yamlText, p = yamlDirectives(data); p != nil {
+			return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
+		}
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(yamlText, &doc); err != nil {

@@ -331,3 +331,34 @@ func TestCommandsKeepFlowListCommentLines(t *testing.T) {
 		}
 	}
 }
+
+// FINDINGS2 N9: a "%YAML 1.2" header is read, and the commands keep it.
+func TestCommandsKeepYAMLDirective(t *testing.T) {
+	const head = "%YAML 1.2\n---\n"
+	const web = head + "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\noutbound_rules: []\n"
+	const lab = head + "endpoints:\n  - id: web-1\n    host: node-1\n    interface: cali1\n    ipv4_nets: [198.18.1.2/32]\n    profile_ids: [WEB]\n"
+	for _, tt := range []struct {
+		args, file, want string
+	}{
+		{"profile WEB tag add NEW", "profiles/WEB.yaml", strings.Replace(web, "[WEB]", "[WEB, NEW]", 1)},
+		{"profile WEB rule add inbound --at=1 deny udp", "profiles/WEB.yaml", strings.Replace(web, "  - action: allow\n", "  - action: deny\n    protocol: udp\n  - action: allow\n", 1)},
+		{"endpoint web-1 profile append NEW", "endpoints/lab.yaml", strings.Replace(lab, "[WEB]", "[WEB, NEW]", 1)},
+	} {
+		r := newRepo(t, map[string]string{"profiles/WEB.yaml": web, "profiles/NEW.yaml": head + "id: NEW\n", "endpoints/lab.yaml": lab})
+		if got := r.run("", strings.Fields(tt.args)...); got.code != 0 {
+			t.Fatalf("%s: %+v", tt.args, got)
+		}
+		if got := r.read(tt.file); got != tt.want {
+			t.Errorf("%s: %s is\n%s\nwant\n%s", tt.args, tt.file, got, tt.want)
+		}
+	}
+	// Another version is refused at the directive, and nothing is written.
+	r := newRepo(t, map[string]string{"profiles/WEB.yaml": strings.Replace(web, "1.2", "1.1", 1)})
+	got := r.run("", "profile", "WEB", "tag", "add", "NEW")
+	if got.code != 1 || !strings.Contains(got.stderr, "profiles/WEB.yaml:1:1: %YAML 1.1: the repository is read as YAML 1.2") {
+		t.Errorf("%+v", got)
+	}
+	if r.read("profiles/WEB.yaml") != strings.Replace(web, "1.2", "1.1", 1) {
+		t.Error("the file changed")
+	}
+}
