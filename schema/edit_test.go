@@ -616,7 +616,9 @@ outbound_rules: [
   {action: allow},
 ]
 `, false},
-	{"YAML multi-line flow lists with comment lines between the items", "yaml", `id: P
+	{"YAML 1.2 header, multi-line flow lists with comment lines between the items", "yaml", `%YAML 1.2
+---
+id: P
 tags: [  # tags
   # own
   P,
