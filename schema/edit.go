@@ -905,8 +905,9 @@ func (t *textEdit) applyList(e *listEdit) error {
 			return err
 		}
 		if v.Style&yaml.FlowStyle != 0 {
-			if len(v.Content) == 0 && e.rules && len(e.items) > 0 && !t.json && e.m.Style&yaml.FlowStyle == 0 {
-				// inbound_rules: [] in a block mapping becomes a block list.
+			if len(v.Content) == 0 && e.rules && len(e.items) > 0 && !t.json && e.m.Style&yaml.FlowStyle == 0 && t.isOneLine(v) {
+				// inbound_rules: [] in a block mapping becomes a block list; an empty list
+				// over lines (with a comment line inside, say) stays a flow list.
 				return t.replaceValue(e, k, v)
 			}
 			return t.editFlowList(e, k, v)
@@ -1224,6 +1225,9 @@ func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
 	return nil
 }
 
+// isOneLine reports whether the flow list or mapping v ends on the line it starts on.
+func (t *textEdit) isOneLine(v *yaml.Node) bool { return !t.isMultiLine(v) }
+
 func (t *textEdit) isMultiLine(m *yaml.Node) bool {
 	o := t.nodeOff(m)
 	return t.lineOf(t.flowEnd(o)-1) != t.lineOf(o)
@@ -1250,8 +1254,8 @@ func (t *textEdit) indentUnit() string {
 }
 
 // renderFlowItem renders a new item of a flow list: a scalar, or a rule on one line, or (in a
-// multi-line list whose neighbour rule spans lines, or an empty multi-line list) a rule with
-// one key per line.
+// multi-line list whose neighbour rule spans lines, or in JSON an empty multi-line list) a rule
+// with one key per line.
 func (t *textEdit) renderFlowItem(e *listEdit, n *yaml.Node, v *yaml.Node, j int, st quoteStyle, multi bool, lead string) string {
 	if !e.rules {
 		return t.scalar(n, st.val)
@@ -1266,8 +1270,8 @@ func (t *textEdit) renderFlowItem(e *listEdit, n *yaml.Node, v *yaml.Node, j int
 			}
 		}
 	}
-	if !multi {
-		return t.flowMap(n, st)
+	if !multi || sib == nil && !t.json {
+		return t.flowMap(n, st) // YAML: a rule on one line unless its neighbour spans lines
 	}
 	itemIn := lead[strings.LastIndexByte(lead, '\n')+1:]
 	var keyIn, closeIn string

@@ -147,6 +147,30 @@ func TestEditFlowListCommentLines(t *testing.T) {
 	}
 }
 
+// An empty flow list of rules over lines, in a block mapping, stays a flow list (a one-line []
+// becomes a block list): its comment lines stay, and rules are written one per line.
+func TestEditEmptyFlowRulesOverLines(t *testing.T) {
+	const path = "profiles/WEB.yaml"
+	for in, want := range map[string]string{
+		"id: WEB\ninbound_rules: [\n  # none yet\n]\noutbound_rules: []\n": "id: WEB\ninbound_rules: [\n  # none yet\n  {action: deny, protocol: udp},\n  {action: log}\n]\noutbound_rules: []\n",
+		"id: WEB\ninbound_rules: [  # none yet\n]\noutbound_rules: []\n":   "id: WEB\ninbound_rules: [  # none yet\n  {action: deny, protocol: udp},\n  {action: log}\n]\noutbound_rules: []\n",
+		// Was refused: "two changes overlap".
+		"id: WEB\ninbound_rules: [\n]\noutbound_rules: []\n":           "id: WEB\ninbound_rules: [\n  {action: deny, protocol: udp},\n  {action: log}\n]\noutbound_rules: []\n",
+		"id: WEB\ninbound_rules: []  # none yet\noutbound_rules: []\n": "id: WEB\ninbound_rules: # none yet\n  - action: deny\n    protocol: udp\n  - action: log\noutbound_rules: []\n",
+	} {
+		p := decodeOK(t, path, []byte(in))
+		p.Inbound = []Rule{{Action: "deny", Protocol: "udp"}, {Action: "log"}}
+		got, err := EditProfile(path, []byte(in), p)
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if string(got) != want {
+			t.Errorf("got\n%s\nwant\n%s", got, want)
+		}
+		checkFlowEdit(t, []byte(in), got, 2, 4)
+	}
+}
+
 func containsInt(s []int, v int) bool {
 	for _, x := range s {
 		if x == v {
