@@ -181,6 +181,13 @@ func (d *decoder) parse(data []byte, expected string) *yaml.Node {
 			d.errAt(p.Pos, "%s", p.Msg)
 			return nil
 		}
+	} else {
+		// %YAML 1.2, which yaml.v3 does not take, is blanked; other versions are refused.
+		var p *textProblem
+		if data, p = yamlDirectives(data); p != nil {
+			d.errAt(p.Pos, "%s", p.Msg)
+			return nil
+		}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node

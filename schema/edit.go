@@ -25,9 +25,10 @@ import (
 // columns); the edit itself splices bytes: the new list of tags, rules or profile ids is
 // compared with the old one item by item (longest common subsequence), and only the items that
 // are not kept are deleted (block lists: their whole lines with their own comment lines; flow
-// lists: the item and its separator) or inserted (in the style of the neighbouring item:
-// indentation, "-" spacing, quoting, flow or block, one-line or multi-line JSON objects). Every
-// other byte stays: CRLF or LF line endings (new lines take the line break of the line before),
+// lists: the item, its separator and its own comment lines, a comment line belonging to the
+// item below it; editFlowList) or inserted (above the comment lines of the item they go
+// before, in the style of the neighbouring item: indentation, "-" spacing, quoting, flow or
+// block, one-line or multi-line JSON objects). Every other byte stays: CRLF or LF line endings (new lines take the line break of the line before),
 // a missing final line break, a UTF-8 byte-order mark (set aside before parsing and put back),
 // comments, blank lines, key order, quoting and indentation. A JSON file stays JSON. After the
 // splice the whole file is decoded again and must mean exactly the intended profile, or the
@@ -372,6 +373,12 @@ func newTextEdit(path string, data []byte) (*textEdit, error) {
 	if t.json && json.Valid(data) {
 		var p *textProblem
 		if yamlText, cols, p = jsonForYAML(data); p != nil {
+			return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
+		}
+	} else if !t.json {
+		// A %YAML 1.2 directive is blanked for the parser (text.go); the file keeps it.
+		var p *textProblem
+		if yamlText, p = yamlDirectives(data); p != nil {
 			return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
 		}
 	}
@@ -898,8 +905,9 @@ func (t *textEdit) applyList(e *listEdit) error {
 			return err
 		}
 		if v.Style&yaml.FlowStyle != 0 {
-			if len(v.Content) == 0 && e.rules && len(e.items) > 0 && !t.json && e.m.Style&yaml.FlowStyle == 0 {
-				// inbound_rules: [] in a block mapping becomes a block list.
+			if len(v.Content) == 0 && e.rules && len(e.items) > 0 && !t.json && e.m.Style&yaml.FlowStyle == 0 && t.isOneLine(v) {
+				// inbound_rules: [] in a block mapping becomes a block list; an empty list
+				// over lines (with a comment line inside, say) stays a flow list.
 				return t.replaceValue(e, k, v)
 			}
 			return t.editFlowList(e, k, v)
@@ -958,8 +966,57 @@ func hasQuoted(ns []*yaml.Node) bool {
 	return false
 }
 
-// editFlowList rewrites the inside of a flow list [ ... ]: unchanged items and the separators
-// between unchanged neighbours keep their bytes.
+// flowGap is the text between two neighbours of a flow list (the "[", the items, the "]"),
+// split by lines: a ends the line of the thing before it (blanks, its comma, a comment on that
+// line and the line break; in a gap without line break, all of it: ", "); then whole lines:
+// loose (blank lines, and comments a blank line keeps apart from the next item) and head (the
+// comment lines directly above the next item, which belong to it); then d, the indentation of
+// the next item or of "]" (in the last gap without line break: the blanks before "]").
+type flowGap struct {
+	text, a, loose, head, d string
+	eol                     bool
+}
+
+// splitFlowGap splits the text of a gap; last is set for the gap before "]", whose lines all
+// stay with the "]" (head), and whose blanks before "]" are d.
+func splitFlowGap(s string, last bool) flowGap {
+	g := flowGap{text: s}
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		g.a = s
+		if last {
+			// a comment needs a line break, so a gap without one holds at most the comma.
+			j := strings.IndexByte(s, ',')
+			g.a, g.d = s[:j+1], s[j+1:]
+		}
+		return g
+	}
+	g.eol = true
+	j := strings.LastIndexByte(s, '\n')
+	g.a, g.d = s[:i+1], s[j+1:]
+	lines := strings.SplitAfter(s[i+1:j+1], "\n")
+	lines = lines[:len(lines)-1] // SplitAfter leaves "" after the last line break
+	h := len(lines)
+	for h > 0 && strings.HasPrefix(strings.TrimLeft(lines[h-1], " \t"), "#") {
+		h--
+	}
+	if last {
+		h = 0
+	}
+	g.loose, g.head = strings.Join(lines[:h], ""), strings.Join(lines[h:], "")
+	return g
+}
+
+// leadingBlanks is the run of spaces and tabs at the start of s.
+func leadingBlanks(s string) string { return s[:len(s)-len(strings.TrimLeft(s, " \t"))] }
+
+// editFlowList rewrites the inside of a flow list [ ... ]. Every byte between two items that
+// stay neighbours stays. A comment line belongs to the item below it (or, after the last item,
+// to the "]"): a new item goes above the comment lines of the item it goes before, an item
+// deleted takes its own comment lines and the comment after it on its line, and every other
+// comment line (the one on the line of "[", those before "]", those a blank line keeps apart
+// from the next item) stays byte for byte. Only the commas, line breaks and indentation where
+// an item was inserted or deleted change.
 func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
 	ob := t.nodeOff(v)
 	cb := t.flowEnd(ob) - 1
@@ -972,111 +1029,204 @@ func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
 		starts[i] = t.nodeOff(c)
 		ends[i] = t.nodeEnd(c, true)
 	}
-	st := t.siblingStyle(e)
-	lead, trail := "", ""
-	comma, _ := t.seps()
-	sep := comma
-	brk := "" // a line break and the items' indentation, when the list spans lines
-	fromBreak := func(s string) string {
-		if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-			if i > 0 && s[i-1] == '\r' {
-				i--
+	eol := t.eolBefore(ob)
+	// gaps[g] is the text before old item g (gaps[n]: before "]").
+	gaps := make([]flowGap, n+1)
+	if n == 0 {
+		inner := string(t.src[ob+1 : cb])
+		if !strings.Contains(inner, "#") {
+			// Nothing to keep inside: [] in one line, or for rules in a multi-line file one
+			// rule per block of lines.
+			inner = ""
+			if e.rules && t.lineOf(ob) != t.lineOf(t.nodeOff(e.m)) || e.rules && t.json && t.isMultiLine(e.m) {
+				inner = eol + t.indentOfKey(k)
 			}
-			return s[i:]
 		}
-		return ""
+		gaps[0] = splitFlowGap(inner, true)
+		gaps[0].loose, gaps[0].head = gaps[0].head, ""
+	} else {
+		gaps[0] = splitFlowGap(string(t.src[ob+1:starts[0]]), false)
+		for i := 1; i < n; i++ {
+			gaps[i] = splitFlowGap(string(t.src[ends[i-1]:starts[i]]), false)
+		}
+		gaps[n] = splitFlowGap(string(t.src[ends[n-1]:cb]), true)
 	}
-	if n > 0 {
-		lead, trail = string(t.src[ob+1:starts[0]]), string(t.src[ends[n-1]:cb])
-		brk = fromBreak(lead)
-		for i := 0; i+1 < n && brk == ""; i++ {
-			brk = fromBreak(string(t.src[ends[i]:starts[i+1]]))
+	hasComma := func(s string) bool { return strings.HasPrefix(strings.TrimLeft(s, " \t"), ",") }
+	trailingComma := n > 0 && hasComma(gaps[n].a)
+
+	// New items go on their own line where the item after them (at the end: before them) has
+	// its own line; the separator of items on one line is the first such one in the list.
+	comma, _ := t.seps()
+	inlineSep := comma
+	for g := 1; g < n; g++ {
+		if !gaps[g].eol {
+			inlineSep = gaps[g].text
+			break
 		}
-		if brk != "" {
-			sep = "," + brk
-		}
-		for i := 0; i+1 < n; i++ {
-			if s := string(t.src[ends[i]:starts[i+1]]); !strings.Contains(s, "#") {
-				sep = s
+	}
+	newIndent := t.indent(t.lineOf(ob)) + t.indentUnit()
+	if n == 0 && gaps[0].eol {
+		newIndent = leadingBlanks(gaps[0].d) + t.indentUnit()
+	} else if n > 0 {
+		newIndent = strings.Repeat(" ", v.Content[0].Column-1)
+		for g := 0; g < n; g++ {
+			if gaps[g].eol {
+				newIndent = leadingBlanks(gaps[g].d)
 				break
 			}
 		}
-	} else if e.rules && t.lineOf(ob) != t.lineOf(t.nodeOff(e.m)) || e.rules && t.json && t.isMultiLine(e.m) {
-		// An empty list of rules in a multi-line file: one rule per line block.
-		in := t.indentOfKey(k)
-		unit := t.indentUnit()
-		lead, trail = t.lf(ob, "\n"+in+unit), t.lf(ob, "\n"+in)
-		brk = lead
-		sep = "," + lead
 	}
-	multi := strings.Contains(lead, "\n")
-	// tail is the comment after old item i on its line ("  # own"), which stays with the item.
-	tail := func(i int) string {
-		s := trail
-		if i+1 < n {
-			s = string(t.src[ends[i]:starts[i+1]])
+	// model is the old item whose line a new item at gap g copies (-1: none).
+	model := func(g int) int {
+		if g < n {
+			return g
 		}
-		if j := strings.IndexAny(s, "\r\n"); j >= 0 {
-			s = s[:j]
-		} else {
-			return ""
-		}
-		h := strings.Index(s, "#")
-		if h <= 0 || (s[h-1] != ' ' && s[h-1] != '\t') {
-			return ""
-		}
-		for h > 0 && (s[h-1] == ' ' || s[h-1] == '\t') {
-			h--
-		}
-		return s[h:]
+		return n - 1
 	}
-	var b strings.Builder
-	if len(e.items) > 0 {
-		b.WriteString(lead)
-	}
-	for j, it := range e.items {
-		if j > 0 {
-			prev := e.items[j-1].old
-			switch {
-			case prev >= 0 && it.old == prev+1:
-				b.WriteString(string(t.src[ends[prev]:starts[it.old]]))
-			case prev >= 0 && tail(prev) != "" && brk != "":
-				b.WriteString("," + tail(prev) + brk)
-			default:
-				b.WriteString(sep)
-			}
-		}
+
+	kept := make([]bool, n)
+	for _, it := range e.items {
 		if it.old >= 0 {
-			b.WriteString(string(t.src[starts[it.old]:ends[it.old]]))
-			continue
+			kept[it.old] = true
 		}
-		b.WriteString(t.renderFlowItem(e, e.newNodes[j], v, j, st, multi, lead))
 	}
-	if len(e.items) > 0 {
-		last := e.items[len(e.items)-1].old
-		if last != n-1 && n > 0 {
-			// The last item's comment goes with it; the new last item keeps its own.
-			rest := trail
-			if c := tail(n - 1); c != "" {
-				rest = strings.Replace(rest, c, "", 1)
+	// keptLoose: the loose lines of gap g stay unless the items on both sides go.
+	keptLoose := func(g int) bool { return g == 0 || g == n || kept[g-1] || kept[g] }
+
+	// An end of a join: the "[" (open), an old item, a new item (at gap g: before old item g),
+	// or the "]" (close).
+	type end struct {
+		kind int // 0 open, 1 old item, 2 new item, 3 close
+		k    int // the old item, the gap of a new item, or n for the close
+	}
+	const open, oldItem, newItem, closing = 0, 1, 2, 3
+	ownLine := func(y end) bool {
+		switch y.kind {
+		case oldItem:
+			return gaps[y.k].eol
+		case closing:
+			return gaps[n].eol
+		}
+		if m := model(y.k); m >= 0 {
+			return gaps[m].eol
+		}
+		return gaps[0].eol // an empty list that spans lines
+	}
+	indentOf := func(y end) string {
+		switch y.kind {
+		case oldItem:
+			if gaps[y.k].eol {
+				return leadingBlanks(gaps[y.k].d)
 			}
-			if last >= 0 {
-				if c := tail(last); c != "" && brk != "" {
-					if i := strings.IndexAny(rest, "\r\n"); i >= 0 {
-						rest = rest[:i] + c + rest[i:]
-					}
+			return t.indent(t.lineOf(starts[y.k]))
+		case closing:
+			if gaps[n].eol {
+				return leadingBlanks(gaps[n].d)
+			}
+			return t.indent(t.lineOf(cb))
+		}
+		if m := model(y.k); m >= 0 && gaps[m].eol {
+			return leadingBlanks(gaps[m].d)
+		}
+		return newIndent
+	}
+	// join is the text between x and the next thing y.
+	join := func(x, y end) string {
+		switch {
+		case x.kind == oldItem && y.kind == oldItem && y.k == x.k+1,
+			x.kind == open && y.kind == oldItem && y.k == 0,
+			x.kind == oldItem && y.kind == closing && x.k == n-1:
+			return gaps[y.k].text // neighbours before: every byte stays
+		}
+		from, to := 0, n
+		switch x.kind {
+		case oldItem:
+			from = x.k + 1
+		case newItem:
+			from = x.k
+		}
+		if y.kind == oldItem || y.kind == newItem {
+			to = y.k
+		}
+		var lines strings.Builder
+		for g := from; g <= to; g++ {
+			if keptLoose(g) && !(x.kind == newItem && g == x.k) {
+				lines.WriteString(gaps[g].loose)
+			}
+			if g == to && y.kind != newItem {
+				lines.WriteString(gaps[g].head)
+			}
+		}
+		needComma := y.kind == oldItem || y.kind == newItem || trailingComma && x.kind != open
+		a, orig := "", false
+		switch x.kind {
+		case open:
+			a = gaps[0].a
+		case oldItem:
+			a = gaps[x.k+1].a
+			orig = hasComma(a) && !strings.Contains(a, "\n")
+			if needComma && !hasComma(a) {
+				a = "," + a
+			} else if !needComma && hasComma(a) {
+				i := strings.IndexByte(a, ',')
+				a = a[:i] + a[i+1:]
+			}
+		case newItem:
+			if needComma {
+				a = ","
+			}
+		}
+		if strings.Contains(a, "\n") || lines.Len() > 0 || ownLine(y) {
+			if !strings.Contains(a, "\n") {
+				a = strings.TrimRight(a, " \t") + eol
+			}
+			return a + lines.String() + indentOf(y)
+		}
+		switch {
+		case y.kind == closing:
+			return strings.TrimRight(a, " \t") + gaps[n].d
+		case x.kind == open || orig:
+			return a
+		}
+		return inlineSep
+	}
+
+	st := t.siblingStyle(e)
+	var b strings.Builder
+	prev := end{kind: open}
+	for j, it := range e.items {
+		cur := end{kind: oldItem, k: it.old}
+		if it.old < 0 {
+			cur = end{kind: newItem, k: n}
+			for _, next := range e.items[j+1:] {
+				if next.old >= 0 {
+					cur.k = next.old
+					break
 				}
 			}
-			trail = rest
 		}
-		b.WriteString(trail)
+		b.WriteString(join(prev, cur))
+		if it.old >= 0 {
+			b.WriteString(string(t.src[starts[it.old]:ends[it.old]]))
+		} else {
+			b.WriteString(t.renderFlowItem(e, e.newNodes[j], v, j, st, ownLine(cur), eol+indentOf(cur)))
+		}
+		prev = cur
 	}
-	if b.String() == string(t.src[ob+1:cb]) {
+	b.WriteString(join(prev, end{kind: closing, k: n}))
+	out := b.String()
+	if len(e.items) == 0 && !strings.Contains(out, "#") {
+		out = "" // nothing left to keep: []
+	}
+	if out == string(t.src[ob+1:cb]) {
 		return nil
 	}
-	t.replace(ob+1, cb, b.String())
+	t.replace(ob+1, cb, out)
 	return nil
 }
+
+// isOneLine reports whether the flow list or mapping v ends on the line it starts on.
+func (t *textEdit) isOneLine(v *yaml.Node) bool { return !t.isMultiLine(v) }
 
 func (t *textEdit) isMultiLine(m *yaml.Node) bool {
 	o := t.nodeOff(m)
@@ -1104,8 +1254,8 @@ func (t *textEdit) indentUnit() string {
 }
 
 // renderFlowItem renders a new item of a flow list: a scalar, or a rule on one line, or (in a
-// multi-line list whose neighbour rule spans lines, or an empty multi-line list) a rule with
-// one key per line.
+// multi-line list whose neighbour rule spans lines, or in JSON an empty multi-line list) a rule
+// with one key per line.
 func (t *textEdit) renderFlowItem(e *listEdit, n *yaml.Node, v *yaml.Node, j int, st quoteStyle, multi bool, lead string) string {
 	if !e.rules {
 		return t.scalar(n, st.val)
@@ -1120,8 +1270,8 @@ func (t *textEdit) renderFlowItem(e *listEdit, n *yaml.Node, v *yaml.Node, j int
 			}
 		}
 	}
-	if !multi {
-		return t.flowMap(n, st)
+	if !multi || sib == nil && !t.json {
+		return t.flowMap(n, st) // YAML: a rule on one line unless its neighbour spans lines
 	}
 	itemIn := lead[strings.LastIndexByte(lead, '\n')+1:]
 	var keyIn, closeIn string

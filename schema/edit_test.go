@@ -616,6 +616,27 @@ outbound_rules: [
   {action: allow},
 ]
 `, false},
+	{"YAML 1.2 header, multi-line flow lists with comment lines between the items", "yaml", `%YAML 1.2
+---
+id: P
+tags: [  # tags
+  # own
+  P,
+  # other
+  T-1
+]
+inbound_rules: [
+  # from P
+  {action: allow, src_tag: P},
+
+  # no udp
+  {action: deny, protocol: udp}
+  # end of inbound
+]
+outbound_rules: [
+  {action: allow}  # all out
+]
+`, false},
 	{"JSON indented by 2, one key per line", "json", `{
   "id": "P",
   "tags": [
@@ -655,7 +676,8 @@ var profileEdits = []struct {
 }{
 	{"tag add (a tag that needs quotes in YAML)", "tags", 1, 2, func(p *Profile) { p.Tags = append(p.Tags, "7") }, false},
 	{"tag remove first", "tags", 2, 1, func(p *Profile) { p.Tags = p.Tags[1:] }, false},
-	{"tag remove last", "tags", 2, 1, func(p *Profile) { p.Tags = p.Tags[:1] }, false},
+	// The last tag goes with its comment line; the tag before it loses its comma.
+	{"tag remove last", "tags", 3, 1, func(p *Profile) { p.Tags = p.Tags[:1] }, false},
 	{"tag remove all", "tags", -1, 1, func(p *Profile) { p.Tags = []string{} }, false},
 	{"rule add inbound", "inbound_rules", 1, -1, func(p *Profile) { p.Inbound = append(p.Inbound, newRule) }, false},
 	{"rule add inbound --at=1", "inbound_rules", 1, -1, func(p *Profile) { p.Inbound = slices.Insert(p.Inbound, 0, newRule) }, false},

@@ -37,6 +37,8 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add(uint8(0), []byte("id: WEB\ninbound_rules: &r\n  - action: allow\noutbound_rules: *r\n"))
 	f.Add(uint8(0), []byte("a: &a [*a, *a]\nid: WEB\n"))
+	f.Add(uint8(0), []byte("%YAML 1.2 # v\n%TAG !e! tag:e,2000:\n---\nid: WEB\n...\n%YAML 1.1\n---\n"))
+	f.Add(uint8(4), []byte("%YAML 1.2\r\n---\r\ntests: []\r\n"))
 	f.Add(uint8(1), []byte(`{"id": "WEB", "inbound_rules": [{"action": "allow", "protocol": 6, "dst_ports": [1, "2:3"]}]}`))
 
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {

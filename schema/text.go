@@ -3,6 +3,7 @@ package schema
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -21,6 +22,9 @@ import (
 //     bidirectional controls of "Trojan Source" (CVE-2021-42574: U+202A-U+202E,
 //     U+2066-U+2069) and the invisible direction marks (U+200E, U+200F, U+061C), which make
 //     text display in another order than it is read.
+//
+// For YAML, parse then reads the %YAML directives (yamlDirectives): "%YAML 1.2" is blanked for
+// yaml.v3, which takes only 1.1; other versions are refused.
 //
 // Positions count lines from 1 and columns from 1 in characters, as yaml.v3 does and as an
 // editor shows them: only LF and CRLF end a line, and the byte-order mark is not a column.
@@ -169,4 +173,79 @@ func (d *decoder) text(data []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return clean, true
+}
+
+// yamlDirectives reads the %YAML directives of YAML text (LF or CRLF line breaks, no byte-order
+// mark). The repository is read as YAML 1.2 (plain decimal numbers: no octal 010, no
+// sexagesimal 1:30; README), so a "%YAML 1.2" line before the "---" of a document is right;
+// yaml.v3 accepts only "%YAML 1.1", so the directive's bytes are blanked (spaces, a copy of
+// data; every line and column stays) before the parser sees them. Refused, at the directive:
+// another version ("%YAML 1.1" asks for readings the decoder never gives), a second %YAML
+// directive for one document, and %YAML 1.2 with no "---" line after the directives.
+// Directives are only looked for where YAML has them: in the lines before a document's "---"
+// (at the start of the file or after a "..." line), among blank and comment lines. %TAG and
+// other directives are left to the parser, as is a %YAML line it would not read (no version,
+// text after it).
+func yamlDirectives(data []byte) ([]byte, *textProblem) {
+	out, copied := data, false
+	prologue, seen := true, 0 // in a document's directives; the line of its %YAML
+	marker := func(s, m string) bool {
+		return strings.HasPrefix(s, m) && (len(s) == len(m) || s[len(m)] == ' ' || s[len(m)] == '\t')
+	}
+	for line, start := 1, 0; start < len(data); line++ {
+		end := bytes.IndexByte(data[start:], '\n')
+		next := start + end + 1
+		if end < 0 {
+			end, next = len(data)-start, len(data)
+		}
+		s := strings.TrimSuffix(string(data[start:start+end]), "\r")
+		trimmed := strings.TrimLeft(s, " \t")
+		switch {
+		case !prologue:
+			if marker(s, "...") {
+				prologue, seen = true, 0
+			}
+		case trimmed == "" || trimmed[0] == '#':
+		case s[0] == '%':
+			text := s
+			if i := strings.IndexAny(s, " \t"); i >= 0 {
+				if h := strings.Index(s[i:], "#"); h >= 0 && strings.ContainsAny(s[i+h-1:i+h], " \t") {
+					text = s[:i+h]
+				}
+			}
+			f := strings.Fields(text)
+			if f[0] != "%YAML" {
+				break
+			}
+			if seen > 0 {
+				return nil, &textProblem{Pos{line, 1}, fmt.Sprintf("%%YAML: a second %%YAML directive for one document (line %d has the first); remove it", seen)}
+			}
+			seen = line
+			if len(f) < 2 {
+				break
+			}
+			if f[1] != "1.2" {
+				return nil, &textProblem{Pos{line, 1}, fmt.Sprintf("%%YAML %s: the repository is read as YAML 1.2 (numbers are plain decimal, never octal 010 or sexagesimal 1:30): write %%YAML 1.2 or remove the line", f[1])}
+			}
+			if len(f) > 2 {
+				break
+			}
+			if !copied {
+				out, copied = bytes.Clone(data), true
+			}
+			v := strings.Index(s, "1.2") + len("1.2")
+			for i := start; i < start+v; i++ {
+				out[i] = ' '
+			}
+		case marker(s, "---"):
+			prologue, seen = false, 0
+		default:
+			if seen > 0 {
+				return nil, &textProblem{Pos{seen, 1}, `%YAML 1.2: the directives of a document end with a line "---": write it before the document`}
+			}
+			prologue = false
+		}
+		start = next
+	}
+	return out, nil
 }

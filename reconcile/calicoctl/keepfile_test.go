@@ -300,3 +300,65 @@ func TestEditRefusedWhenAnAliasWouldChange(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+// FINDINGS2 N5: in a flow list that spans lines, the commands put a new item above the comment
+// lines of the item it goes before and keep every comment line that is not a deleted item's own.
+func TestCommandsKeepFlowListCommentLines(t *testing.T) {
+	const web = "id: WEB\ntags: [\n  WEB,\n  # the app\n  APP\n]\ninbound_rules: [\n  {action: allow, protocol: tcp, dst_ports: [80, 443]},\n  # ping, for monitoring\n  {action: allow, protocol: icmp, icmp_type: 8}\n]\noutbound_rules: []\n"
+	const lab = "endpoints:\n  - id: web-1\n    host: node-1\n    interface: cali1\n    ipv4_nets: [198.18.1.2/32]\n    profile_ids: [\n      WEB,\n      # the app\n      APP\n    ]\n"
+	for _, tt := range []struct {
+		args, file, want string
+	}{
+		{"profile WEB rule add inbound --at=2 log", "profiles/WEB.yaml",
+			strings.Replace(web, "  # ping", "  {action: log},\n  # ping", 1)},
+		{"profile WEB rule remove inbound --at=1", "profiles/WEB.yaml",
+			strings.Replace(web, "  {action: allow, protocol: tcp, dst_ports: [80, 443]},\n", "", 1)},
+		{"profile WEB rule remove inbound --at=2", "profiles/WEB.yaml",
+			strings.Replace(web, "443]},\n  # ping, for monitoring\n  {action: allow, protocol: icmp, icmp_type: 8}\n", "443]}\n", 1)},
+		{"profile WEB tag remove WEB", "profiles/WEB.yaml", strings.Replace(web, "  WEB,\n", "", 1)},
+		{"profile WEB tag add NEW", "profiles/WEB.yaml", strings.Replace(web, "  APP\n", "  APP,\n  NEW\n", 1)},
+		{"endpoint web-1 profile remove WEB", "endpoints/lab.yaml", strings.Replace(lab, "      WEB,\n", "", 1)},
+		{"endpoint web-1 profile set WEB NEW APP", "endpoints/lab.yaml", strings.Replace(lab, "      # the app", "      NEW,\n      # the app", 1)},
+	} {
+		r := newRepo(t, map[string]string{
+			"profiles/WEB.yaml": web, "profiles/APP.yaml": "id: APP\n", "profiles/NEW.yaml": "id: NEW\n", "endpoints/lab.yaml": lab,
+		})
+		if got := r.run("", strings.Fields(tt.args)...); got.code != 0 {
+			t.Fatalf("%s: %+v", tt.args, got)
+		}
+		if got := r.read(tt.file); got != tt.want {
+			t.Errorf("%s: %s is\n%s\nwant\n%s", tt.args, tt.file, got, tt.want)
+		}
+	}
+}
+
+// FINDINGS2 N9: a "%YAML 1.2" header is read, and the commands keep it.
+func TestCommandsKeepYAMLDirective(t *testing.T) {
+	const head = "%YAML 1.2\n---\n"
+	const web = head + "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\noutbound_rules: []\n"
+	const lab = head + "endpoints:\n  - id: web-1\n    host: node-1\n    interface: cali1\n    ipv4_nets: [198.18.1.2/32]\n    profile_ids: [WEB]\n"
+	for _, tt := range []struct {
+		args, file, want string
+	}{
+		{"profile WEB tag add NEW", "profiles/WEB.yaml", strings.Replace(web, "[WEB]", "[WEB, NEW]", 1)},
+		{"profile WEB rule add inbound --at=1 deny udp", "profiles/WEB.yaml", strings.Replace(web, "  - action: allow\n", "  - action: deny\n    protocol: udp\n  - action: allow\n", 1)},
+		{"endpoint web-1 profile append NEW", "endpoints/lab.yaml", strings.Replace(lab, "[WEB]", "[WEB, NEW]", 1)},
+	} {
+		r := newRepo(t, map[string]string{"profiles/WEB.yaml": web, "profiles/NEW.yaml": head + "id: NEW\n", "endpoints/lab.yaml": lab})
+		if got := r.run("", strings.Fields(tt.args)...); got.code != 0 {
+			t.Fatalf("%s: %+v", tt.args, got)
+		}
+		if got := r.read(tt.file); got != tt.want {
+			t.Errorf("%s: %s is\n%s\nwant\n%s", tt.args, tt.file, got, tt.want)
+		}
+	}
+	// Another version is refused at the directive, and nothing is written.
+	r := newRepo(t, map[string]string{"profiles/WEB.yaml": strings.Replace(web, "1.2", "1.1", 1)})
+	got := r.run("", "profile", "WEB", "tag", "add", "NEW")
+	if got.code != 1 || !strings.Contains(got.stderr, "profiles/WEB.yaml:1:1: %YAML 1.1: the repository is read as YAML 1.2") {
+		t.Errorf("%+v", got)
+	}
+	if r.read("profiles/WEB.yaml") != strings.Replace(web, "1.2", "1.1", 1) {
+		t.Error("the file changed")
+	}
+}
