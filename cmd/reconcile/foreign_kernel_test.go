@@ -31,23 +31,7 @@ const operatorFilter = `table inet filter {
 // to the default table still works, and replaces its own table on the next change and when a
 // chain was added to it by hand.
 func TestKernelForeignTableLeftAlone(t *testing.T) {
-	ns := testenv.NewNetns(t, "foreign")
-	bin := testenv.BuildReconcile(t)
-	repo := t.TempDir()
-	testenv.WriteFiles(t, repo, pasRepo)
-	stateDir := filepath.Join(t.TempDir(), "state")
-	run := func(args ...string) (string, string, int) {
-		t.Helper()
-		cmd := exec.Command(bin, append(args, "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatalf("run %s: %v", bin, err)
-		}
-		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
-	}
+	ns, repo, run := foreignFixture(t, "foreign")
 	nftIn := func(args ...string) string {
 		t.Helper()
 		return testenv.Run(t, "ip", append([]string{"netns", "exec", ns, "nft"}, args...)...)
@@ -183,23 +167,7 @@ func addKernelObjects(t *testing.T, ns, table string) []string {
 // table are drift: status --detailed-exitcode exits 2 and lists each, plan destroys each,
 // apply removes them.
 func TestKernelForeignObjects(t *testing.T) {
-	ns := testenv.NewNetns(t, "objects")
-	bin := testenv.BuildReconcile(t)
-	repo := t.TempDir()
-	testenv.WriteFiles(t, repo, pasRepo)
-	stateDir := filepath.Join(t.TempDir(), "state")
-	run := func(args ...string) (string, string, int) {
-		t.Helper()
-		cmd := exec.Command(bin, append(args, "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatalf("run %s: %v", bin, err)
-		}
-		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
-	}
+	ns, _, run := foreignFixture(t, "objects")
 	nftIn := func(args ...string) string {
 		t.Helper()
 		return testenv.NetnsRun(t, ns, "nft", args...)
@@ -244,4 +212,28 @@ func TestKernelForeignObjects(t *testing.T) {
 	if out, errOut, code = run("status", "--detailed-exitcode"); code != 0 {
 		t.Errorf("status after apply: exit %d\n%s%s", code, out, errOut)
 	}
+}
+
+// foreignFixture makes a private network namespace, the worked-example repository and a state
+// directory, and returns the namespace, the repository and a runner of the built binary with
+// --dir, --host node-1, --netns and --state-dir appended: its stdout, stderr and exit code.
+func foreignFixture(t *testing.T, name string) (ns, repo string, run func(args ...string) (string, string, int)) {
+	ns = testenv.NewNetns(t, name)
+	bin := testenv.BuildReconcile(t)
+	repo = t.TempDir()
+	testenv.WriteFiles(t, repo, pasRepo)
+	stateDir := filepath.Join(t.TempDir(), "state")
+	run = func(args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("run %s: %v", bin, err)
+		}
+		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+	}
+	return ns, repo, run
 }
