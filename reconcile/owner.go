@@ -82,8 +82,13 @@ func firstForeignObject(rs *nft.Ruleset) (kind, name string) {
 			return "map", m.Name
 		}
 	}
-	if len(rs.Foreign) > 0 {
-		return rs.Foreign[0].Kind, rs.Foreign[0].Name
+	for _, o := range rs.Foreign {
+		// A flag on the table (dormant, ...) says nothing about who made its contents: it is
+		// drift of our table, removed by apply, not a sign of someone else's.
+		if o.Kind == nft.TableFlagKind {
+			continue
+		}
+		return o.Kind, o.Name
 	}
 	return "", ""
 }

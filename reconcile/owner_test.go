@@ -212,6 +212,8 @@ func TestForeignTableRule(t *testing.T) {
 		{"only a flowtable, with a record", &nft.Ruleset{Table: "t", Foreign: []nft.ForeignObject{{Kind: "flowtable", Name: "f"}}}, withRec, "flowtable", "f"},
 		{"ours plus a quota", &nft.Ruleset{Table: "t", Chains: ours.Chains, Sets: ours.Sets, Foreign: []nft.ForeignObject{{Kind: "quota", Name: "q"}}}, nil, "quota", "q"},
 		{"ours plus a quota, with a record", &nft.Ruleset{Table: "t", Chains: ours.Chains, Foreign: []nft.ForeignObject{{Kind: "quota", Name: "q"}}}, withRec, "", ""},
+		{"ours, dormant, no record", &nft.Ruleset{Table: "t", Chains: ours.Chains, Sets: ours.Sets, Foreign: []nft.ForeignObject{{Kind: nft.TableFlagKind, Name: "dormant"}}}, nil, "", ""},
+		{"operator's, dormant", &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "input"}}, Foreign: []nft.ForeignObject{{Kind: nft.TableFlagKind, Name: "dormant"}}}, nil, "chain", "input"},
 		{"hand chain before an object", &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "mine"}}, Foreign: []nft.ForeignObject{{Kind: "counter", Name: "c"}}}, nil, "chain", "mine"},
 	} {
 		err := foreignTable("t", c.rs, c.rec)

@@ -214,6 +214,37 @@ func TestKernelForeignObjects(t *testing.T) {
 	}
 }
 
+// TestKernelDormantTable: a dormant table keeps its rules but filters nothing. status and plan
+// report the flag as drift (exit 2) and apply builds the table anew, without it; the table
+// then filters again (the flag is gone and status is in sync). Found by a hostile tester:
+// status said "In sync" and apply "already applied" while the host enforced nothing.
+func TestKernelDormantTable(t *testing.T) {
+	ns, _, run := foreignFixture(t, "dormant")
+	if out, errOut, code := run("apply"); code != 0 || !strings.Contains(out, "Apply complete!") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	testenv.NetnsRun(t, ns, "nft", "add", "table", "inet", "reconcile", "{ flags dormant; }")
+	if got := testenv.NetnsRun(t, ns, "nft", "list", "table", "inet", "reconcile"); !strings.Contains(got, "flags dormant") {
+		t.Fatalf("the table is not dormant:\n%s", got)
+	}
+	const line = "- table flag dormant (reconcile's table has no flags; a dormant table filters nothing; removed by apply)"
+	if out, errOut, code := run("status", "--detailed-exitcode"); code != 2 || !strings.Contains(out, line) {
+		t.Errorf("status --detailed-exitcode on a dormant table: exit %d, want 2 and %q\n%s%s", code, line, out, errOut)
+	}
+	if out, errOut, code := run("plan", "--detailed-exitcode"); code != 2 || !strings.Contains(out, line) {
+		t.Errorf("plan --detailed-exitcode on a dormant table: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := run("apply"); code != 0 || !strings.Contains(out, "Apply complete!") {
+		t.Fatalf("apply on a dormant table: exit %d\n%s%s", code, out, errOut)
+	}
+	if got := testenv.NetnsRun(t, ns, "nft", "list", "table", "inet", "reconcile"); strings.Contains(got, "dormant") {
+		t.Errorf("apply left the table dormant:\n%s", got)
+	}
+	if out, errOut, code := run("status", "--detailed-exitcode"); code != 0 {
+		t.Errorf("status after apply: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
 // foreignFixture makes a private network namespace, the worked-example repository and a state
 // directory, and returns the namespace, the repository and a runner of the built binary with
 // --dir, --host node-1, --netns and --state-dir appended: its stdout, stderr and exit code.

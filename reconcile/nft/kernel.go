@@ -295,6 +295,11 @@ func (k *Kernel) observe(ctx context.Context, table string) (*Ruleset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("observe table %q: %w", table, err)
 	}
+	// Table flags: reconcile's table has none. A dormant table (`nft add table inet T
+	// '{ flags dormant; }'`) keeps every rule but filters nothing; the owner and persist
+	// flags change who may touch it. Each is reported like a foreign object, so that status
+	// shows it as drift and apply (which builds a new table without flags) removes it.
+	foreign = append(foreign, tableFlags(t.Flags)...)
 	rs.Foreign = canonForeign(foreign)
 	slices.SortFunc(rs.Sets, func(a, b *Set) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(rs.Maps, func(a, b *Map) int { return cmp.Compare(a.Name, b.Name) })
@@ -324,4 +329,23 @@ func (k *Kernel) String() string {
 		return fmt.Sprintf("nftables (pid %d namespace)", os.Getpid())
 	}
 	return fmt.Sprintf("nftables (namespace %s)", k.ns)
+}
+
+// tableFlags returns the flags of an observed table as foreign entries of kind TableFlagKind:
+// "dormant", "owner", "persist" (NFT_TABLE_F_*), "0x<n>" for bits this program does not know.
+func tableFlags(f nftables.TableFlags) []ForeignObject {
+	var out []ForeignObject
+	for _, b := range []struct {
+		bit  nftables.TableFlags
+		name string
+	}{{nftables.TableFlagDormant, "dormant"}, {nftables.TableFlagOwner, "owner"}, {nftables.TableFlagPersist, "persist"}} {
+		if f&b.bit != 0 {
+			out = append(out, ForeignObject{Kind: TableFlagKind, Name: b.name})
+			f &^= b.bit
+		}
+	}
+	if f != 0 {
+		out = append(out, ForeignObject{Kind: TableFlagKind, Name: fmt.Sprintf("0x%x", uint32(f))})
+	}
+	return out
 }

@@ -34,7 +34,8 @@ type Ruleset struct {
 	Maps   []*Map
 	Chains []*Chain
 	// Foreign lists, only in Observe, the objects of the table that the model has no field
-	// for: named stateful objects (counter, quota, limit, ct helper, ...) and flowtables.
+	// for: named stateful objects (counter, quota, limit, ct helper, ...), flowtables and
+	// flags set on the table itself (kind TableFlagKind: dormant, owner, persist).
 	// Reconcile never creates them, so each one was made by someone else; a model with
 	// Foreign objects is never applied (Apply refuses it). Empty for every compiled ruleset,
 	// and left out of the JSON of a state record then.
@@ -49,6 +50,10 @@ type ForeignObject struct {
 	Kind string
 	Name string
 }
+
+// TableFlagKind is the ForeignObject kind of a flag set on the observed table ("dormant",
+// "owner", "persist"): reconcile's table has no flags, and a dormant one filters nothing.
+const TableFlagKind = "table flag"
 
 // String is the object as nft names it in a listing: `counter c1`, `ct helper ftp-std`.
 func (o ForeignObject) String() string { return o.Kind + " " + o.Name }

@@ -608,8 +608,12 @@ func rulesDiff(in string, desired, observed []string) []Line {
 	return out
 }
 
-// objectNote follows a named stateful object or flowtable that apply removes.
-const objectNote = " (not reconcile's, removed by apply)"
+// objectNote follows a named stateful object or flowtable that apply removes; flagNote a flag
+// set on the table (a dormant table filters nothing).
+const (
+	objectNote = " (not reconcile's, removed by apply)"
+	flagNote   = " (reconcile's table has no flags; a dormant table filters nothing; removed by apply)"
+)
 
 // objects lists the named stateful objects and flowtables (nft.Ruleset.Foreign) of either
 // side, one object each: only observed ones exist (no model applies one), and apply removes
@@ -635,7 +639,11 @@ func (d *differ) objects(sides [2]*nft.Ruleset) {
 		line := Line{Op: "+", In: o.String(), Text: o.String(), Header: true}
 		if present[inObserved][o] {
 			g.present[inObserved] = true
-			line.Op, line.Text = "-", o.String()+objectNote
+			note := objectNote
+			if o.Kind == nft.TableFlagKind {
+				note = flagNote
+			}
+			line.Op, line.Text = "-", o.String()+note
 		} else {
 			g.present[inDesired] = true
 		}
