@@ -361,13 +361,13 @@ var crossCases = []struct {
 				ep("b", "h", "calib", "ipv4_nets: [198.18.3.4]") +
 				ep("c", "h", "calic", "ipv4_nets: [198.18.0.0/15]"),
 			"endpoints/b.yaml": "endpoints:\n" +
-				ep("d", "h", "calid", "ipv6_nets: [\"::/0\"]") +
+				ep("d", "h", "calid", "ipv6_nets: [\"fd00::/8\"]") +
 				ep("e", "h", "calie", "ipv6_nets: [\"fd00::1\", \"fd00::2\"]") +
 				ep("f", "h", "calif", "ipv6_nets: [\"fd00::3\"]"),
 		},
 		want: []string{
 			`endpoints/a.yaml:4:52: ipv4_nets: 198.18.0.0/15 of endpoint "c" overlaps 2 nets of other endpoints: 198.18.3.3 of endpoint "a" (endpoints/a.yaml:2:52), 198.18.3.4 of endpoint "b" (endpoints/a.yaml:3:52)`,
-			`endpoints/b.yaml:2:52: ipv6_nets: ::/0 of endpoint "d" overlaps 3 nets of other endpoints: fd00::1 of endpoint "e" (endpoints/b.yaml:3:52), fd00::2 of endpoint "e" (endpoints/b.yaml:3:63) and 1 more`,
+			`endpoints/b.yaml:2:52: ipv6_nets: fd00::/8 of endpoint "d" overlaps 3 nets of other endpoints: fd00::1 of endpoint "e" (endpoints/b.yaml:3:52), fd00::2 of endpoint "e" (endpoints/b.yaml:3:63) and 1 more`,
 		},
 	},
 	{
