@@ -157,6 +157,34 @@ var crossCases = []struct {
 		},
 	},
 	{
+		name: "refused subfolders of profiles: one line, on the first",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\n",
+			"endpoints/a.yaml":  "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "profile_ids: [WEB, APP]") + ep("web-2", "node-1", "caliweb2", "profile_ids: [DB, APP]"),
+		},
+		refused: []*Error{
+			{Path: "profiles/new", Msg: "a folder inside profiles: files in it are not read; move them into profiles/"},
+			{Path: "profiles/old", Msg: "a folder inside profiles: files in it are not read; move them into profiles/"},
+		},
+		want: []string{
+			`profiles/new: 3 references to profiles "APP", "DB" (from endpoints/a.yaml) were not checked: the folder was not read`,
+			"profiles/new: a folder inside profiles: files in it are not read; move them into profiles/",
+			"profiles/old: a folder inside profiles: files in it are not read; move them into profiles/",
+		},
+	},
+	{
+		name: "refused subfolder of endpoints, tests naming endpoint ids",
+		files: map[string]string{
+			"endpoints/a.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", ""),
+			"tests/t.yaml":     "tests:\n  - {from: web-1, to: db-1, protocol: tcp, port: 80, expect: allow}\n  - {from: db-1, to: db-2, protocol: tcp, port: 80, expect: deny}\n",
+		},
+		refused: []*Error{{Path: "endpoints/prod", Msg: "a folder inside endpoints: files in it are not read; move them into endpoints/"}},
+		want: []string{
+			`endpoints/prod: 3 references from tests/t.yaml to endpoint ids not found ("db-1", "db-2") were not checked: the folder was not read and may define them`,
+			"endpoints/prod: a folder inside endpoints: files in it are not read; move them into endpoints/",
+		},
+	},
+	{
 		name: "profiles folder in another case: references not found are counted on it",
 		files: map[string]string{
 			"profiles/WEB.yaml": "id: WEB\n",

@@ -577,7 +577,7 @@ func LoadFiles(files map[string][]byte, refused Errors) (*Repository, Errors) {
 		brokenEndpoints: map[string]bool{},
 	}
 	for _, e := range refused {
-		x.unreadable(e.Path)
+		x.unreadable(e.Path, strings.HasPrefix(e.Msg, subfolderPrefix))
 	}
 	for _, p := range paths {
 		data := files[p]
