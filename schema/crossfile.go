@@ -63,6 +63,8 @@ type crossFile struct {
 	// hold the profiles meant) when the source refused it (a link, not a folder, a submodule,
 	// "Profiles"): every profile reference not found is then unchecked, counted once on it.
 	profilesRefused string
+	// subfolders holds the refused folders inside a repository folder (endpoints/prod).
+	subfolders map[string]bool
 }
 
 // unreadable records a repository file (or folder) that a source refused to read. A refused
@@ -71,14 +73,22 @@ type crossFile struct {
 //
 // A file counts by its folder, whatever its name: a misspelled name (profiles/WEB.yml,
 // endpoints/lab.YAML) was meant as a file of the folder. A folder counts as the repository
-// folder it is a case variant or a misspelling of (Profiles, endpoint, endpionts).
-func (x *crossFile) unreadable(p string) {
+// folder it is a case variant or a misspelling of (Profiles, endpoint, endpionts). sub says p
+// is a folder inside a repository folder (endpoints/prod, subfolderMsg): it counts as that
+// repository folder, as it may hold any of its files.
+func (x *crossFile) unreadable(p string, sub bool) {
 	if x.notRead == nil {
 		x.notRead = map[string]bool{}
 	}
 	x.notRead[p] = true
 	folder := strings.ToLower(p)
-	if !isRepoDir(folder) {
+	if sub {
+		folder, _, _ = strings.Cut(p, "/")
+		if x.subfolders == nil {
+			x.subfolders = map[string]bool{}
+		}
+		x.subfolders[p] = true
+	} else if !isRepoDir(folder) {
 		folder = misspelledDir(p)
 	}
 	switch folder {
@@ -88,6 +98,9 @@ func (x *crossFile) unreadable(p string) {
 		}
 	case "endpoints":
 		x.brokenEndpoints[p] = true
+	}
+	if sub {
+		return
 	}
 	if FileKind(p) != "" {
 		x.refused = append(x.refused, p)
@@ -383,8 +396,12 @@ func (x *crossFile) profileRefs() {
 	}
 	for pid, r := range unchecked {
 		if pid == "" {
+			why := "the folder could not be read"
+			if x.subfolders[x.profilesRefused] {
+				why = "the folder was not read"
+			}
 			*x.errs = append(*x.errs, &Error{Path: x.profilesRefused, Msg: clip(fmt.Sprintf(
-				"%s not checked: the folder could not be read",
+				"%s not checked: "+why,
 				countRefs(r.n, fmt.Sprintf("to profiles %s (from %s)", listOf(r.names, true), listOf(r.files, false)))))})
 			continue
 		}
@@ -464,6 +481,8 @@ func (x *crossFile) testRefs() {
 	for p := range x.brokenEndpoints {
 		pos, why := fileStart, "the file has errors and may define them"
 		switch {
+		case x.subfolders[p]: // endpoints/prod
+			pos, why = Pos{}, "the folder was not read and may define them"
 		case !strings.Contains(p, "/"): // the folder, "ENDPOINTS" or "endpoint"
 			pos, why = Pos{}, "the folder could not be read"
 		case x.notRead[p]:

@@ -157,6 +157,34 @@ var crossCases = []struct {
 		},
 	},
 	{
+		name: "refused subfolders of profiles: one line, on the first",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\n",
+			"endpoints/a.yaml":  "endpoints:\n" + ep("web-1", "node-1", "caliweb1", "profile_ids: [WEB, APP]") + ep("web-2", "node-1", "caliweb2", "profile_ids: [DB, APP]"),
+		},
+		refused: []*Error{
+			{Path: "profiles/new", Msg: "a folder inside profiles: files in it are not read; move them into profiles/"},
+			{Path: "profiles/old", Msg: "a folder inside profiles: files in it are not read; move them into profiles/"},
+		},
+		want: []string{
+			`profiles/new: 3 references to profiles "APP", "DB" (from endpoints/a.yaml) were not checked: the folder was not read`,
+			"profiles/new: a folder inside profiles: files in it are not read; move them into profiles/",
+			"profiles/old: a folder inside profiles: files in it are not read; move them into profiles/",
+		},
+	},
+	{
+		name: "refused subfolder of endpoints, tests naming endpoint ids",
+		files: map[string]string{
+			"endpoints/a.yaml": "endpoints:\n" + ep("web-1", "node-1", "caliweb1", ""),
+			"tests/t.yaml":     "tests:\n  - {from: web-1, to: db-1, protocol: tcp, port: 80, expect: allow}\n  - {from: db-1, to: db-2, protocol: tcp, port: 80, expect: deny}\n",
+		},
+		refused: []*Error{{Path: "endpoints/prod", Msg: "a folder inside endpoints: files in it are not read; move them into endpoints/"}},
+		want: []string{
+			`endpoints/prod: 3 references from tests/t.yaml to endpoint ids not found ("db-1", "db-2") were not checked: the folder was not read and may define them`,
+			"endpoints/prod: a folder inside endpoints: files in it are not read; move them into endpoints/",
+		},
+	},
+	{
 		name: "profiles folder in another case: references not found are counted on it",
 		files: map[string]string{
 			"profiles/WEB.yaml": "id: WEB\n",
@@ -361,13 +389,13 @@ var crossCases = []struct {
 				ep("b", "h", "calib", "ipv4_nets: [198.18.3.4]") +
 				ep("c", "h", "calic", "ipv4_nets: [198.18.0.0/15]"),
 			"endpoints/b.yaml": "endpoints:\n" +
-				ep("d", "h", "calid", "ipv6_nets: [\"::/0\"]") +
+				ep("d", "h", "calid", "ipv6_nets: [\"fd00::/8\"]") +
 				ep("e", "h", "calie", "ipv6_nets: [\"fd00::1\", \"fd00::2\"]") +
 				ep("f", "h", "calif", "ipv6_nets: [\"fd00::3\"]"),
 		},
 		want: []string{
 			`endpoints/a.yaml:4:52: ipv4_nets: 198.18.0.0/15 of endpoint "c" overlaps 2 nets of other endpoints: 198.18.3.3 of endpoint "a" (endpoints/a.yaml:2:52), 198.18.3.4 of endpoint "b" (endpoints/a.yaml:3:52)`,
-			`endpoints/b.yaml:2:52: ipv6_nets: ::/0 of endpoint "d" overlaps 3 nets of other endpoints: fd00::1 of endpoint "e" (endpoints/b.yaml:3:52), fd00::2 of endpoint "e" (endpoints/b.yaml:3:63) and 1 more`,
+			`endpoints/b.yaml:2:52: ipv6_nets: fd00::/8 of endpoint "d" overlaps 3 nets of other endpoints: fd00::1 of endpoint "e" (endpoints/b.yaml:3:52), fd00::2 of endpoint "e" (endpoints/b.yaml:3:63) and 1 more`,
 		},
 	},
 	{

@@ -300,11 +300,45 @@ func (d *decoder) badTag(field string, n *yaml.Node) bool {
 	return false
 }
 
+// emptyValue lists, by the kind of object mapping is told (what), the keys whose value may not
+// be left empty (nothing written after the colon), with what leaving the key out means. An
+// explicit null (null, ~, JSON null) stays absent, as in Felix and calicoctl; but an empty
+// value is most likely a forgotten one, and read as absent it would widen a rule (src_net:
+// matching any source) or drop the MAC check, while "" and [] are refused.
+var emptyValue = map[string]map[string]string{
+	"a rule": {
+		"protocol":   "to match any protocol",
+		"src_tag":    "to match any source",
+		"src_net":    "to match any source",
+		"src_ports":  "to match any source port",
+		"dst_tag":    "to match any destination",
+		"dst_net":    "to match any destination",
+		"dst_ports":  "to match any destination port",
+		"icmp_type":  "to match any ICMP type",
+		"icmp_code":  "to match any ICMP code",
+		"ip_version": "to match both IP versions",
+		"log_prefix": "for no prefix",
+		"!protocol":  "to exclude nothing",
+		"!src_tag":   "to exclude nothing",
+		"!src_net":   "to exclude nothing",
+		"!src_ports": "to exclude nothing",
+		"!dst_tag":   "to exclude nothing",
+		"!dst_net":   "to exclude nothing",
+		"!dst_ports": "to exclude nothing",
+		"!icmp_type": "to exclude nothing",
+		"!icmp_code": "to exclude nothing",
+	},
+	"an endpoint": {
+		"mac": "to skip the MAC check",
+	},
+}
+
 // setter decodes the value of one field; it returns false when it reported the value as bad.
 type setter func(v *yaml.Node) bool
 
 // mapping checks that n is a mapping and calls fields[key] for each known key whose value is
-// not null (Felix reads null as absent). It reports duplicate and unknown keys. In fp (when not
+// not null (Felix reads null as absent); an empty value of a key in emptyValue[what] is
+// reported. It reports duplicate and unknown keys. In fp (when not
 // nil) it records where each present field's value is, and which fields were reported as bad,
 // so that validation neither repeats nor contradicts a decoding error. It returns the resolved
 // mapping node, or nil if n is not a mapping.
@@ -340,6 +374,11 @@ func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[str
 			continue
 		}
 		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
+			if instead, ok := emptyValue[what][k.Value]; ok && v.Value == "" && v.Style == 0 {
+				d.errf(k, "%s: no value: write one, or leave the key out %s", k.Value, instead)
+				fp[k.Value] = posOf(k)
+				fp[badKey(k.Value)] = posOf(k)
+			}
 			continue
 		}
 		fp[k.Value] = posOf(v)

@@ -51,7 +51,11 @@ var repoDirs = []string{"profiles", "endpoints", "tests"}
 //   - a repository file's name holds no ':' (it would make "path:line:col: message"
 //     ambiguous, and Windows cannot check it out);
 //   - an evident misspelling of a repository file name (profiles/WEB.yml, WEB.YAML, WEB.JSON,
-//     tests/x.yml, tests/x.json) is refused with the name to write, not ignored.
+//     tests/x.yml, tests/x.json) is refused with the name to write, not ignored;
+//   - a folder inside a repository folder (endpoints/prod) that directly holds a file named
+//     *.yaml, *.yml or *.json is refused (subfolderMsg), not ignored: its files are not read.
+//     Hidden folders (.x), folders without such files and other repositories (a folder
+//     holding .git, a git link) are ignored.
 //
 // files maps repository-relative slash paths to contents. refused holds one error per refused
 // path (no line: the entry was not read), sorted; it is nil when nothing was refused. err is
@@ -135,6 +139,18 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 			p := dir + "/" + e.Name()
 			kind := FileKind(p)
 			fix := misspelled(p)
+			if kind == "" && e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !subs[p] {
+				held, err := holdsPolicyFile(fsys, p)
+				if err != nil {
+					return nil, nil, err
+				}
+				if held {
+					// endpoints/prod/lab.yaml: read as nothing, its endpoints would lose
+					// their chains without a word.
+					refuse(p, subfolderMsg, dir, dir)
+					continue
+				}
+			}
 			if kind == "" && (fix == "" || e.IsDir()) {
 				continue
 			}
@@ -173,6 +189,41 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 	}
 	refused.Sort()
 	return files, refused, nil
+}
+
+// subfolderMsg is the format (Sprintf with the repository folder twice) of a folder inside a
+// repository folder that holds files named like policy files: only the repository folders'
+// own files are read (SPEC §2), so they are refused rather than ignored. LoadFiles knows such a
+// refusal by its start (subfolderPrefix) and counts it as a folder that could not be read.
+const (
+	subfolderMsg    = subfolderPrefix + "%s: files in it are not read; move them into %s/"
+	subfolderPrefix = "a folder inside "
+)
+
+// holdsPolicyFile reports whether the folder p directly holds an entry that is not a folder
+// and whose name ends in .yaml, .yml or .json (in any case, hidden names and editors' lock
+// files aside). A folder holding .git is another repository (a git commit shows a link to a
+// commit there, whose files it cannot list), so it reports false for one, the same for every
+// source.
+func holdsPolicyFile(fsys fs.FS, p string) (bool, error) {
+	entries, err := fs.ReadDir(fsys, p)
+	if err != nil {
+		return false, err
+	}
+	if hasGit(entries) {
+		return false, nil
+	}
+	for _, e := range entries {
+		name := strings.ToLower(e.Name())
+		if e.IsDir() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		switch path.Ext(name) {
+		case ".yaml", ".yml", ".json":
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // badName says what character of a file name makes it print badly or misleadingly ("a line

@@ -37,6 +37,9 @@ func TestReadFS(t *testing.T) {
 		"profiles/old.yml/x":      reg("a directory named like a misspelling is ignored"),
 		"profiles/README.md":      reg("x"),
 		"profiles/sub/Z.yaml":     reg("x"),
+		"profiles/.old/Z.yaml":    reg("a hidden folder is ignored"),
+		"profiles/deep/a/Z.yaml":  reg("only one level is checked"),
+		"profiles/doc/Z.txt":      reg("no policy file"),
 		"profiles/\x80.json":      reg("x"),
 		"endpoints/e.yaml":        reg("endpoints: []\n"),
 		"endpoints/big.json":      reg(strings.Repeat(" ", MaxFileSize+1)),
@@ -62,6 +65,7 @@ func TestReadFS(t *testing.T) {
 		"profiles/S.yaml: a socket named like a profile file: only regular files are read\n" +
 		"profiles/X.yml: profile files end in .yaml or .json: write profiles/X.yaml\n" +
 		"profiles/Y.Json: profile files end in .yaml or .json: write profiles/Y.json\n" +
+		"profiles/sub: a folder inside profiles: files in it are not read; move them into profiles/\n" +
 		"profiles/\uFFFD.json: file name \"\\x80.json\" is not valid UTF-8: rename the file\n" +
 		"tests/t.json: test files end in .yaml: write tests/t.yaml"
 	if got := refused.Error(); got != want {
@@ -256,7 +260,7 @@ func TestReadFSControlCharacterNames(t *testing.T) {
 		"profiles/W\xff\n.yaml":       reg("id: W\n"),
 		"profiles/ok-é 1:1:.yaml":     reg("id: ok\n"),
 		"profiles/ok-é 1.yaml":        reg("id: ok\n"),
-		"profiles/sub\n/X.yaml":       reg("a folder: ignored"),
+		"profiles/sub\n/X.yaml":       reg("a folder holding a profile file: refused, name escaped"),
 		"other/\n.yaml":               reg("ignored"),
 		"profiles/M\u200fRLM.yaml":    reg("id: M\n"),
 		"profiles/NBSP\u00a0ok.yaml":  reg("id: NBSP\n"),
@@ -292,6 +296,7 @@ func TestReadFSControlCharacterNames(t *testing.T) {
 		`profiles/VT\v.yaml: file name "VT\v.yaml" has a control character (U+000B, vertical tab): rename the file`,
 		"profiles/W\uFFFD\\n.yaml: file name \"W\\xff\\n.yaml\" is not valid UTF-8: rename the file",
 		`profiles/ok-é 1:1:.yaml: file name "ok-é 1:1:.yaml" has ':', which breaks "path:line:col" positions (and Windows file names): rename the file`,
+		`profiles/sub\n: a folder inside profiles: files in it are not read; move them into profiles/`,
 		`tests/del\x7f.yml: file name "del\x7f.yml" has a control character (U+007F, delete): rename the file`,
 		`tests/ls\u2028.yaml: file name "ls\u2028.yaml" has a line separator (U+2028): rename the file`,
 	}

@@ -45,10 +45,12 @@ func MappedAddrMessage(field, s string, a netip.Addr) string {
 	return fmt.Sprintf("%s: %q is an IPv4-mapped IPv6 address: write it as IPv4 (%s)", field, s, a.Unmap())
 }
 
-// specialRanges are the ranges no endpoint owns an address of: an endpoint net inside one is
-// refused (a wider net, such as 0.0.0.0/0, stays allowed). IANA special-purpose registries
-// (RFC 6890, RFC 4291 §2.4); link-local because every endpoint may already send DHCP and
-// neighbour discovery from a link-local address (SPEC §3), which anti-spoofing lets through.
+// specialRanges are the ranges no endpoint owns an address of: an endpoint net that overlaps
+// one (inside it, or containing it, such as 0.0.0.0/0 or 224.0.0.0/3) is refused, since an
+// endpoint net is the set of source addresses anti-spoofing lets the workload send from. IANA
+// special-purpose registries (RFC 6890, RFC 4291 §2.4); link-local because every endpoint may
+// already send DHCP and neighbour discovery from a link-local address (SPEC §3), which
+// anti-spoofing lets through.
 var specialRanges = []struct {
 	p    netip.Prefix
 	what string
@@ -64,23 +66,30 @@ var specialRanges = []struct {
 	{netip.MustParsePrefix("ff00::/8"), "multicast"},
 }
 
-// specialNet says which special range (specialRanges) the endpoint net p lies inside, after
-// masking, as "127.0.0.0/8 (loopback)"; "" when none.
+// specialNet says how the endpoint net p, after masking, overlaps the first special range
+// (specialRanges) it overlaps: "is in 127.0.0.0/8 (loopback)" when p lies inside it,
+// "contains 224.0.0.0/4 (multicast)" when p is wider; "" when it overlaps none.
 func specialNet(p netip.Prefix) string {
 	m := p.Masked()
 	for _, r := range specialRanges {
-		if r.p.Addr().Is4() == m.Addr().Is4() && r.p.Bits() <= m.Bits() && r.p.Contains(m.Addr()) {
-			return fmt.Sprintf("%s (%s)", r.p, r.what)
+		if r.p.Addr().Is4() != m.Addr().Is4() || !r.p.Overlaps(m) {
+			continue
 		}
+		if r.p.Bits() <= m.Bits() {
+			return fmt.Sprintf("is in %s (%s)", r.p, r.what)
+		}
+		return fmt.Sprintf("contains %s (%s)", r.p, r.what)
 	}
 	return ""
 }
 
-// specialNetMessage is the error for an endpoint net in a special range: field is the key,
-// s the net as written, in what specialNet says.
-func specialNetMessage(field, s, in string) string {
-	msg := fmt.Sprintf("%s: %s is in %s, which no endpoint owns: write the endpoint's own addresses", field, s, in)
-	if strings.Contains(in, "link-local") {
+// specialNetMessage is the error for an endpoint net that overlaps a special range: field is
+// the key, s the net as written, how what specialNet says.
+func specialNetMessage(field, s, how string) string {
+	msg := fmt.Sprintf("%s: %s %s, which no endpoint owns: write the endpoint's own addresses", field, s, how)
+	if strings.HasPrefix(how, "contains ") {
+		msg += " (an endpoint net is the addresses the workload may send from)"
+	} else if strings.Contains(how, "link-local") {
 		msg += " (every endpoint may already send DHCP and neighbour discovery from link-local ones, SPEC §3)"
 	}
 	return msg
@@ -568,7 +577,7 @@ func LoadFiles(files map[string][]byte, refused Errors) (*Repository, Errors) {
 		brokenEndpoints: map[string]bool{},
 	}
 	for _, e := range refused {
-		x.unreadable(e.Path)
+		x.unreadable(e.Path, strings.HasPrefix(e.Msg, subfolderPrefix))
 	}
 	for _, p := range paths {
 		data := files[p]

@@ -861,16 +861,16 @@ var loadCases = []struct {
 		name: "endpoint nets with host bits",
 		files: map[string]string{
 			"endpoints/e.yaml": "endpoints:\n  - id: a\n    host: h\n    interface: a\n" +
-				"    ipv4_nets: [198.18.9.2/24, 198.18.9.0/24, 198.18.10.1, 198.18.11.1/32, 198.18.12.0/31, 198.18.12.3/31, 1.2.3.4/0]\n" +
-				"    ipv6_nets: [\"fd00:9::2/64\", \"fd00:a::/64\", \"fd00:b::1\", \"fd00:c::1/127\", \"::1/0\"]\n",
+				"    ipv4_nets: [198.18.9.2/24, 198.18.9.0/24, 198.18.10.1, 198.18.11.1/32, 198.18.12.0/31, 198.18.12.3/31, 1.2.3.4/8]\n" +
+				"    ipv6_nets: [\"fd00:9::2/64\", \"fd00:a::/64\", \"fd00:b::1\", \"fd00:c::1/127\", \"fd00::1/8\"]\n",
 		},
 		want: []string{
 			"endpoints/e.yaml:5:17: ipv4_nets: 198.18.9.2/24 has host bits set: write 198.18.9.2/32 for the address, or 198.18.9.0/24 for the network",
 			"endpoints/e.yaml:5:92: ipv4_nets: 198.18.12.3/31 has host bits set: write 198.18.12.3/32 for the address, or 198.18.12.2/31 for the network",
-			"endpoints/e.yaml:5:108: ipv4_nets: 1.2.3.4/0 has host bits set: write 1.2.3.4/32 for the address, or 0.0.0.0/0 for the network",
+			"endpoints/e.yaml:5:108: ipv4_nets: 1.2.3.4/8 has host bits set: write 1.2.3.4/32 for the address, or 1.0.0.0/8 for the network",
 			"endpoints/e.yaml:6:17: ipv6_nets: fd00:9::2/64 has host bits set: write fd00:9::2/128 for the address, or fd00:9::/64 for the network",
 			"endpoints/e.yaml:6:61: ipv6_nets: fd00:c::1/127 has host bits set: write fd00:c::1/128 for the address, or fd00:c::/127 for the network",
-			"endpoints/e.yaml:6:78: ipv6_nets: ::1/0 has host bits set: write ::1/128 for the address, or ::/0 for the network",
+			"endpoints/e.yaml:6:78: ipv6_nets: fd00::1/8 has host bits set: write fd00::1/128 for the address, or fd00::/8 for the network",
 		},
 	},
 	{
@@ -878,8 +878,8 @@ var loadCases = []struct {
 		files: map[string]string{
 			"endpoints/e.yaml": "endpoints:\n  - id: a\n    host: h\n    interface: a\n    ipv4_nets:\n" +
 				"      - 0.0.0.0/32\n      - 127.0.0.1\n      - 127.0.0.0/8\n      - 169.254.1.1/32\n      - 224.0.0.0/4\n      - 239.1.2.3\n      - 255.255.255.255\n" +
-				"      - 0.0.0.0/0\n      - 0.0.0.0/24\n      - 224.0.0.0/3\n      - 169.254.0.0/15\n" +
-				"    ipv6_nets:\n      - \"::\"\n      - \"::1/128\"\n      - \"fe80::1\"\n      - \"febf::/16\"\n      - \"ff02::1\"\n      - \"::/0\"\n      - \"fe80::/9\"\n      - \"fd00::1\"\n",
+				"      - 0.0.0.0/0\n      - 0.0.0.0/24\n      - 224.0.0.0/3\n      - 169.254.0.0/15\n      - 254.0.0.0/7\n      - 0.0.0.0/1\n      - 198.18.0.0/15\n" +
+				"    ipv6_nets:\n      - \"::\"\n      - \"::1/128\"\n      - \"fe80::1\"\n      - \"febf::/16\"\n      - \"ff02::1\"\n      - \"::/0\"\n      - \"fe80::/9\"\n      - \"fe00::/7\"\n      - \"::/1\"\n      - \"fd00::1\"\n",
 		},
 		want: []string{
 			"endpoints/e.yaml:6:9: ipv4_nets: 0.0.0.0/32 is in 0.0.0.0/32 (the unspecified address), which no endpoint owns: write the endpoint's own addresses",
@@ -889,12 +889,79 @@ var loadCases = []struct {
 			"endpoints/e.yaml:10:9: ipv4_nets: 224.0.0.0/4 is in 224.0.0.0/4 (multicast), which no endpoint owns: write the endpoint's own addresses",
 			"endpoints/e.yaml:11:9: ipv4_nets: 239.1.2.3 is in 224.0.0.0/4 (multicast), which no endpoint owns: write the endpoint's own addresses",
 			"endpoints/e.yaml:12:9: ipv4_nets: 255.255.255.255 is in 255.255.255.255/32 (the limited broadcast address), which no endpoint owns: write the endpoint's own addresses",
-			"endpoints/e.yaml:18:9: ipv6_nets: :: is in ::/128 (the unspecified address), which no endpoint owns: write the endpoint's own addresses",
-			"endpoints/e.yaml:19:9: ipv6_nets: ::1/128 is in ::1/128 (loopback), which no endpoint owns: write the endpoint's own addresses",
-			"endpoints/e.yaml:20:9: ipv6_nets: fe80::1 is in fe80::/10 (link-local), which no endpoint owns: write the endpoint's own addresses (every endpoint may already send DHCP and neighbour discovery from link-local ones, SPEC §3)",
-			"endpoints/e.yaml:21:9: ipv6_nets: febf::/16 is in fe80::/10 (link-local), which no endpoint owns: write the endpoint's own addresses (every endpoint may already send DHCP and neighbour discovery from link-local ones, SPEC §3)",
-			"endpoints/e.yaml:22:9: ipv6_nets: ff02::1 is in ff00::/8 (multicast), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:13:9: ipv4_nets: 0.0.0.0/0 contains 0.0.0.0/32 (the unspecified address), which no endpoint owns: write the endpoint's own addresses (an endpoint net is the addresses the workload may send from)",
+			"endpoints/e.yaml:14:9: ipv4_nets: 0.0.0.0/24 contains 0.0.0.0/32 (the unspecified address), which no endpoint owns: write the endpoint's own addresses (an endpoint net is the addresses the workload may send from)",
+			"endpoints/e.yaml:15:9: ipv4_nets: 224.0.0.0/3 contains 224.0.0.0/4 (multicast), which no endpoint owns: write the endpoint's own addresses (an endpoint net is the addresses the workload may send from)",
+			"endpoints/e.yaml:16:9: ipv4_nets: 169.254.0.0/15 contains 169.254.0.0/16 (link-local), which no endpoint owns: write the endpoint's own addresses (an endpoint net is the addresses the workload may send from)",
+			"endpoints/e.yaml:17:9: ipv4_nets: 254.0.0.0/7 contains 255.255.255.255/32 (the limited broadcast address), which no endpoint owns: write the endpoint's own addresses (an endpoint net is the addresses the workload may send from)",
+			"endpoints/e.yaml:18:9: ipv4_nets: 0.0.0.0/1 contains 0.0.0.0/32 (the unspecified address), which no endpoint owns: write the endpoint's own addresses (an endpoint net is the addresses the workload may send from)",
+			"endpoints/e.yaml:21:9: ipv6_nets: :: is in ::/128 (the unspecified address), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:22:9: ipv6_nets: ::1/128 is in ::1/128 (loopback), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:23:9: ipv6_nets: fe80::1 is in fe80::/10 (link-local), which no endpoint owns: write the endpoint's own addresses (every endpoint may already send DHCP and neighbour discovery from link-local ones, SPEC §3)",
+			"endpoints/e.yaml:24:9: ipv6_nets: febf::/16 is in fe80::/10 (link-local), which no endpoint owns: write the endpoint's own addresses (every endpoint may already send DHCP and neighbour discovery from link-local ones, SPEC §3)",
+			"endpoints/e.yaml:25:9: ipv6_nets: ff02::1 is in ff00::/8 (multicast), which no endpoint owns: write the endpoint's own addresses",
+			"endpoints/e.yaml:26:9: ipv6_nets: ::/0 contains ::/128 (the unspecified address), which no endpoint owns: write the endpoint's own addresses (an endpoint net is the addresses the workload may send from)",
+			"endpoints/e.yaml:27:9: ipv6_nets: fe80::/9 contains fe80::/10 (link-local), which no endpoint owns: write the endpoint's own addresses (an endpoint net is the addresses the workload may send from)",
+			"endpoints/e.yaml:28:9: ipv6_nets: fe00::/7 contains fe80::/10 (link-local), which no endpoint owns: write the endpoint's own addresses (an endpoint net is the addresses the workload may send from)",
+			"endpoints/e.yaml:29:9: ipv6_nets: ::/1 contains ::/128 (the unspecified address), which no endpoint owns: write the endpoint's own addresses (an endpoint net is the addresses the workload may send from)",
 		},
+	},
+	{
+		name: "rule match keys and mac with no value",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ninbound_rules:\n" +
+				"  - {action: allow, src_net: }\n" +
+				"  - {action: allow, src_tag: , dst_tag: }\n" +
+				"  - {action: allow, protocol: tcp, dst_ports: , src_ports: , dst_net: }\n" +
+				"  - {action: allow, protocol: }\n" +
+				"  - {action: allow, protocol: icmp, icmp_type: , icmp_code: , ip_version: }\n" +
+				"  - {action: log, log_prefix: }\n" +
+				"  - {action: allow, \"!protocol\":, \"!src_tag\":, \"!src_net\":, \"!dst_tag\":, \"!dst_net\": }\n" +
+				"  - {action: allow, protocol: tcp, \"!src_ports\":, \"!dst_ports\": }\n" +
+				"  - {action: allow, protocol: icmp, \"!icmp_type\":, \"!icmp_code\": }\n" +
+				"  - action: allow\n    src_net:\n    dst_net:\n" +
+				"  - {action: deny}\n",
+			"endpoints/e.yaml": "endpoints:\n  - id: a\n    host: h\n    interface: a\n    mac:\n",
+		},
+		want: []string{
+			"endpoints/e.yaml:5:5: mac: no value: write one, or leave the key out to skip the MAC check",
+			"profiles/WEB.yaml:3:21: src_net: no value: write one, or leave the key out to match any source",
+			"profiles/WEB.yaml:4:21: src_tag: no value: write one, or leave the key out to match any source",
+			"profiles/WEB.yaml:4:32: dst_tag: no value: write one, or leave the key out to match any destination",
+			"profiles/WEB.yaml:5:36: dst_ports: no value: write one, or leave the key out to match any destination port",
+			"profiles/WEB.yaml:5:49: src_ports: no value: write one, or leave the key out to match any source port",
+			"profiles/WEB.yaml:5:62: dst_net: no value: write one, or leave the key out to match any destination",
+			"profiles/WEB.yaml:6:21: protocol: no value: write one, or leave the key out to match any protocol",
+			"profiles/WEB.yaml:7:37: icmp_type: no value: write one, or leave the key out to match any ICMP type",
+			"profiles/WEB.yaml:7:50: icmp_code: no value: write one, or leave the key out to match any ICMP code",
+			"profiles/WEB.yaml:7:63: ip_version: no value: write one, or leave the key out to match both IP versions",
+			"profiles/WEB.yaml:8:19: log_prefix: no value: write one, or leave the key out for no prefix",
+			"profiles/WEB.yaml:9:21: !protocol: no value: write one, or leave the key out to exclude nothing",
+			"profiles/WEB.yaml:9:35: !src_tag: no value: write one, or leave the key out to exclude nothing",
+			"profiles/WEB.yaml:9:48: !src_net: no value: write one, or leave the key out to exclude nothing",
+			"profiles/WEB.yaml:9:61: !dst_tag: no value: write one, or leave the key out to exclude nothing",
+			"profiles/WEB.yaml:9:74: !dst_net: no value: write one, or leave the key out to exclude nothing",
+			"profiles/WEB.yaml:10:36: !src_ports: no value: write one, or leave the key out to exclude nothing",
+			"profiles/WEB.yaml:10:51: !dst_ports: no value: write one, or leave the key out to exclude nothing",
+			"profiles/WEB.yaml:11:37: !icmp_type: no value: write one, or leave the key out to exclude nothing",
+			"profiles/WEB.yaml:11:52: !icmp_code: no value: write one, or leave the key out to exclude nothing",
+			"profiles/WEB.yaml:13:5: src_net: no value: write one, or leave the key out to match any source",
+			"profiles/WEB.yaml:14:5: dst_net: no value: write one, or leave the key out to match any destination",
+		},
+	},
+	{
+		name: "explicit nulls and empty lists stay allowed",
+		files: map[string]string{
+			"profiles/WEB.yaml": "id: WEB\ntags:\ninbound_rules:\n" +
+				"  - {action: allow, src_net: null, dst_net: ~, protocol: null, dst_ports: ~}\n" +
+				"  - action: allow\n    src_tag: !!null\n    dst_tag: !!null ''\n" +
+				"  - {action: allow, \"!src_net\": Null, \"!protocol\": NULL, icmp_type: ~, ip_version: null, log_prefix: ~}\n" +
+				"outbound_rules:\n",
+			"profiles/DB.json": `{"id": "DB", "tags": null, "inbound_rules": [{"action": "allow", "src_net": null, "protocol": null, "dst_ports": null}], "outbound_rules": null}`,
+			"endpoints/e.yaml": "endpoints:\n  - id: a\n    host: h\n    interface: a\n    mac: ~\n    ipv4_nets:\n    ipv6_nets:\n    profile_ids:\n" +
+				"  - id: b\n    host: h\n    interface: b\n    mac: null\n    state:\n",
+		},
+		want: nil,
 	},
 	{
 		name: "a negation containing its positive match",

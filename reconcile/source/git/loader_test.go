@@ -59,8 +59,21 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 	}{
 		{name: "plain", files: []string{"endpoints/e.json", "tests/t.yaml"}, build: func(t *testing.T, w string) {
 			testenv.WriteFiles(t, w, map[string]string{"endpoints/e.json": "{}", "tests/t.yaml": "tests: []\n", "README.md": "x",
-				"profiles/notes.txt": "x", "profiles/sub/X.yaml": "id: X\n", "other/Y.yaml": "y", "profiles/WEB.yaml~": "backup"})
+				"profiles/notes.txt": "x", "profiles/sub/X.txt": "x", "other/Y.yaml": "y", "profiles/WEB.yaml~": "backup"})
 		}},
+		{name: "subfolders", files: []string{"endpoints/e.yaml"}, build: func(t *testing.T, w string) {
+			testenv.WriteFiles(t, w, map[string]string{"endpoints/e.yaml": "endpoints: []\n",
+				"endpoints/prod/lab.yaml": "endpoints: []\n", "profiles/old/APP.JSON": "{}", "tests/more/t.yml": "tests: []\n",
+				"endpoints/.hidden/x.yaml": "x", "profiles/notes/README.md": "x", "tests/deep/a/t.yaml": "tests: []\n",
+				"endpoints/locks/.#e.yaml": "x", "profiles/x.yml/WEB.yaml": "id: WEB\n"})
+			testenv.WriteFiles(t, w, map[string]string{"endpoints/vendor/e.yaml": "endpoints: []\n"})
+			gittest.Git(t, filepath.Join(w, "endpoints/vendor"), "", "init", "-q")
+			gittest.Git(t, filepath.Join(w, "endpoints/vendor"), "", "add", "-A")
+			gittest.Git(t, filepath.Join(w, "endpoints/vendor"), "", "commit", "-q", "-m", "inner")
+		}, refused: "endpoints/prod: a folder inside endpoints: files in it are not read; move them into endpoints/\n" +
+			"profiles/old: a folder inside profiles: files in it are not read; move them into profiles/\n" +
+			"profiles/x.yml: a folder inside profiles: files in it are not read; move them into profiles/\n" +
+			"tests/more: a folder inside tests: files in it are not read; move them into tests/"},
 		{name: "executable file", files: []string{"profiles/EXE.yaml"}, build: func(t *testing.T, w string) {
 			testenv.WriteFiles(t, w, map[string]string{"profiles/EXE.yaml": "id: EXE\n"})
 			if err := os.Chmod(filepath.Join(w, "profiles/EXE.yaml"), 0o755); err != nil {
