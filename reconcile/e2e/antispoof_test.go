@@ -106,19 +106,19 @@ func TestNoAllowanceBypassesAntiSpoofing(t *testing.T) {
 	for i, f := range flows {
 		all[i] = flow{f.Probe, true}
 	}
-	e.checkWith(&simulate.Network{}, "no firewall", all...)
+	e.checkWith(t, &simulate.Network{}, "no firewall", all...)
 
 	e.apply()
-	e.check("anti-spoofing before every allowance", flows...)
+	e.check(t, "anti-spoofing before every allowance", flows...)
 
 	// Conntrack comes after the anti-spoof checks: a packet with a forged MAC, or from
 	// another endpoint's address, is dropped even when its tuple matches a flow the host
 	// has answered (the udp servers echo, so the flows below are established).
-	e.check("established flows",
+	e.check(t, "established flows",
 		hostUDP("s1", 4, own, 68, 67, "", true),
 		hostUDP("s2", 4, own, 68, 67, "", true),
 	)
-	e.check("forged packets inside established flows",
+	e.check(t, "forged packets inside established flows",
 		hostUDP("s1", 4, own, 68, 67, forgedMAC, false),
 		hostUDP("s1", 4, a("198.18.1.42"), 68, 67, "", false),
 	)

@@ -134,7 +134,7 @@ table ip legacy {
 		}
 	}
 
-	e.check("after apply",
+	e.check(t, "after apply",
 		tcp("client-1", "web-1", 80, true),
 		tcp("client-1", "web-2", 443, true),
 		tcp6("web-1", "web-2", 80, true),
@@ -151,7 +151,7 @@ table ip legacy {
 		t.Errorf("status --detailed-exitcode after the table was deleted: exit %d, want 2", code)
 	}
 	e.must("", append([]string{"apply"}, e.hostArgs("node-1")...)...)
-	e.check("healed", tcp("client-1", "web-1", 80, true), tcp("client-1", "web-1", 22, false))
+	e.check(t, "healed", tcp("client-1", "web-1", 80, true), tcp("client-1", "web-1", 22, false))
 
 	// Bad input: a clear error with the file's position, and nothing changes in the kernel.
 	before1, err := e.lab.NFT(ctx, "node-1", "", "list", "table", "inet", "reconcile")
@@ -177,7 +177,7 @@ table ip legacy {
 		t.Errorf("plan --detailed-exitcode after an edit: exit %d, want 2", code)
 	}
 	e.apply()
-	e.check("edited", tcp("client-1", "web-1", 80, false), tcp("client-1", "web-1", 443, true), tcp("client-1", "web-2", 80, false))
+	e.check(t, "edited", tcp("client-1", "web-1", 80, false), tcp("client-1", "web-1", 443, true), tcp("client-1", "web-2", 80, false))
 }
 
 // tableText returns the block of `nft list ruleset` output that starts with header.

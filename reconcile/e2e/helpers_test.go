@@ -159,22 +159,23 @@ func (e *env) apply() {
 	}
 }
 
-// sim is the simulator over the repository directory as it is now, every host compiled.
-func (e *env) sim() *simulate.Network {
-	e.t.Helper()
+// sim is the simulator over the repository directory as it is now, every host compiled; it
+// fails t (the caller's test or subtest) when the repository does not load or compile.
+func (e *env) sim(t testing.TB) *simulate.Network {
+	t.Helper()
 	files, err := schema.ReadDir(e.dir)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	repo, errs := schema.Load(files)
 	if len(errs) > 0 {
-		e.t.Fatalf("repository is invalid:\n%v", errs)
+		t.Fatalf("repository is invalid:\n%v", errs)
 	}
 	out := map[string]*nft.Ruleset{}
 	for _, h := range e.lab.Hosts() {
 		rs, err := compile.Compile(repo, compile.Options{Host: h})
 		if err != nil {
-			e.t.Fatal(err)
+			t.Fatal(err)
 		}
 		out[h] = rs
 	}
@@ -212,15 +213,17 @@ func icmpMsg(from, to string, family, typ, code int, allow bool) flow {
 }
 
 // check sends every flow (concurrently) and asserts, for each, both the test's expectation
-// and agreement with the simulator's verdict on the repository as it is now.
-func (e *env) check(step string, flows ...flow) {
-	e.t.Helper()
-	e.checkWith(e.sim(), step, flows...)
+// and agreement with the simulator's verdict on the repository as it is now. Failures are
+// reported on t, the test or subtest that calls check (not e.t, the test that built the env),
+// so a subtest fails on its own and t.Fatal runs in the goroutine of that subtest.
+func (e *env) check(t testing.TB, step string, flows ...flow) {
+	t.Helper()
+	e.checkWith(t, e.sim(t), step, flows...)
 }
 
 // checkWith is check against a given simulator (an empty Network: no firewall anywhere).
-func (e *env) checkWith(sim *simulate.Network, step string, flows ...flow) {
-	e.t.Helper()
+func (e *env) checkWith(t testing.TB, sim *simulate.Network, step string, flows ...flow) {
+	t.Helper()
 	probes := make([]lab.Probe, len(flows))
 	for i, f := range flows {
 		probes[i] = f.Probe
@@ -228,19 +231,19 @@ func (e *env) checkWith(sim *simulate.Network, step string, flows ...flow) {
 	for i, o := range e.lab.RunAll(context.Background(), sim, probes, probeTimeout, 32) {
 		name := fmt.Sprintf("%s: %s -> %s %s", step, o.Probe.From, o.Probe.To, o.Probe)
 		if o.Err != nil {
-			e.t.Errorf("%s: probe failed: %v", name, o.Err)
+			t.Errorf("%s: probe failed: %v", name, o.Err)
 			continue
 		}
 		if o.Expected.Err != nil {
-			e.t.Errorf("%s: simulator failed: %v", name, o.Expected.Err)
+			t.Errorf("%s: simulator failed: %v", name, o.Expected.Err)
 			continue
 		}
 		want := flows[i].allow
 		if o.Observed != want {
-			e.t.Errorf("%s: packet %s, want %s (simulator: %s by %s)", name, verdict(o.Observed), verdict(want), verdict(o.Expected.Allow), o.Expected.Why)
+			t.Errorf("%s: packet %s, want %s (simulator: %s by %s)", name, verdict(o.Observed), verdict(want), verdict(o.Expected.Allow), o.Expected.Why)
 		}
 		if o.Expected.Allow != want {
-			e.t.Errorf("%s: simulator says %s by %s, want %s", name, verdict(o.Expected.Allow), o.Expected.Why, verdict(want))
+			t.Errorf("%s: simulator says %s by %s, want %s", name, verdict(o.Expected.Allow), o.Expected.Why, verdict(want))
 		}
 	}
 }
@@ -254,9 +257,9 @@ func verdict(allow bool) string {
 
 // eventually runs the flows until every packet does what the flow wants (the kernel has caught
 // up with a change that a watcher applies on its own), failing the test after a generous
-// deadline; then it checks them once more against the simulator too.
-func (e *env) eventually(step string, flows ...flow) {
-	e.t.Helper()
+// deadline; then it checks them once more against the simulator too. Failures go to t.
+func (e *env) eventually(t testing.TB, step string, flows ...flow) {
+	t.Helper()
 	probes := make([]lab.Probe, len(flows))
 	for i, f := range flows {
 		probes[i] = f.Probe
@@ -276,11 +279,11 @@ func (e *env) eventually(step string, flows ...flow) {
 			break
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("%s: the kernel did not catch up: %s", step, last)
+			t.Fatalf("%s: the kernel did not catch up: %s", step, last)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	e.check(step, flows...)
+	e.check(t, step, flows...)
 }
 
 // start runs the reconcile binary in the background until the test ends (SIGTERM, then wait).

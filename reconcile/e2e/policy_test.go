@@ -98,7 +98,7 @@ func TestPolicySemantics(t *testing.T) {
 	t.Parallel()
 	e := policyEnv(t)
 	t.Run("multi-profile", func(t *testing.T) {
-		e.check("multi-profile",
+		e.check(t, "multi-profile",
 			tcp("src-a", "multi", 80, true),   // FIRST logs and goes on; SECOND allows
 			tcp("src-b", "multi", 8080, true), // FIRST's 8080 rule does not match: fall through
 			tcp("src-b", "multi", 22, false),  // FIRST denies: SECOND never sees it
@@ -110,7 +110,7 @@ func TestPolicySemantics(t *testing.T) {
 		)
 	})
 	t.Run("ports-and-icmp", func(t *testing.T) {
-		e.check("ports and icmp",
+		e.check(t, "ports and icmp",
 			tcp("src-a", "ports", 7999, false),
 			tcp("src-a", "ports", 8000, true),
 			tcp("src-a", "ports", 8080, true),
@@ -123,7 +123,7 @@ func TestPolicySemantics(t *testing.T) {
 		)
 	})
 	t.Run("negations", func(t *testing.T) {
-		e.check("negations",
+		e.check(t, "negations",
 			tcp("src-a", "neg", 80, true),    // !src_tag BAD: src-a is not BAD
 			tcp("src-b", "neg", 80, false),   // src-b is BAD (and 80 is in rule 2's !dst_ports)
 			tcp("src-b", "neg", 443, true),   // !dst_ports [22, 80, 7000:7999]
@@ -138,7 +138,7 @@ func TestPolicySemantics(t *testing.T) {
 		)
 	})
 	t.Run("ipv6", func(t *testing.T) {
-		e.check("ipv6",
+		e.check(t, "ipv6",
 			tcp6("src-a", "six", 80, true),  // fd00:1::11 is in fd00:1::/64, across hosts
 			tcp6("src-b", "six", 80, false), // fd00:2::11 is not
 			tcp("src-a", "six", 80, false),  // the rule is IPv6 only
@@ -148,7 +148,7 @@ func TestPolicySemantics(t *testing.T) {
 		)
 	})
 	t.Run("no-profiles-and-inactive", func(t *testing.T) {
-		e.check("no profiles, inactive",
+		e.check(t, "no profiles, inactive",
 			tcp("src-a", "src-b", 80, true), // control: BAD accepts anything
 			tcp("noprof", "src-b", 80, false),
 			udp("noprof", "src-b", 53, false),
@@ -189,7 +189,7 @@ func TestSpoofingAndConntrack(t *testing.T) {
 		}
 		return flow{lab.Probe{From: from, To: to, Proto: "udp", Port: 53, Family: fam, Src: a}, allow}
 	}
-	e.check("spoofing and conntrack",
+	e.check(t, "spoofing and conntrack",
 		udp("s1", "s2", 53, true),                 // real source
 		forged("s1", "s2", "198.18.1.99", false),  // forged v4 source, across hosts
 		forged("s2", "srv", "198.18.2.99", false), // forged v4 source, same host
@@ -206,14 +206,14 @@ func TestSpoofingAndConntrack(t *testing.T) {
 	if err := e.lab.Workload("s1").SetMAC("ee:ee:ee:00:00:99"); err != nil {
 		t.Fatal(err)
 	}
-	e.check("forged mac",
+	e.check(t, "forged mac",
 		udp("s1", "s2", 53, false),
 		tcp("s1", "srv", 80, false),
 	)
 	if err := e.lab.Workload("s1").SetMAC("ee:ee:ee:00:00:11"); err != nil {
 		t.Fatal(err)
 	}
-	e.check("real mac again", udp("s1", "s2", 53, true))
+	e.check(t, "real mac again", udp("s1", "s2", 53, true))
 }
 
 // Traffic from an endpoint to its own host: DNS (udp 53, SPEC §3) passes, anything else (DNS
@@ -234,7 +234,7 @@ func TestEndpointToHost(t *testing.T) {
 	hostFlow := func(from, proto string, port, fam int, allow bool) flow {
 		return flow{lab.Probe{From: from, To: "host:" + e.lab.Workload(from).Host.Name, Proto: proto, Port: port, Family: fam}, allow}
 	}
-	e.checkWith(&simulate.Network{}, "no firewall",
+	e.checkWith(t, &simulate.Network{}, "no firewall",
 		hostFlow("h1", "tcp", 22, 4, true),
 		hostFlow("h1", "udp", 53, 4, true),
 		hostFlow("h2", "tcp", 53, 4, true),
@@ -242,7 +242,7 @@ func TestEndpointToHost(t *testing.T) {
 	e.apply()
 	forgedDNS := hostFlow("h1", "udp", 53, 4, false)
 	forgedDNS.Src = netip.MustParseAddr("198.18.1.99")
-	e.check("to the host",
+	e.check(t, "to the host",
 		hostFlow("h1", "udp", 53, 4, true),
 		hostFlow("h1", "tcp", 53, 4, false),
 		hostFlow("h1", "udp", 53, 6, true),

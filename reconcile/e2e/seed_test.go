@@ -89,7 +89,7 @@ func TestSeedWorkedExample(t *testing.T) {
 	ruleShow("WEB", "Inbound rules:\n   1 allow from tag WEB\nOutbound rules:\n   1 allow\n")
 	e.write("endpoints/web.yaml", seedWeb)
 	e.apply()
-	e.check("default WEB",
+	e.check(t, "default WEB",
 		tcp("web-2", "web-1", 80, true), // another WEB member, across hosts
 		tcp("web-2", "web-1", 22, true), // any protocol and port from tag WEB
 		tcp6("web-1", "web-2", 443, true),
@@ -103,7 +103,7 @@ func TestSeedWorkedExample(t *testing.T) {
 	// calicoctl profile WEB rule remove inbound --at=1: nobody reaches web any more.
 	e.must("", "--dir", e.dir, "profile", "WEB", "rule", "remove", "inbound", "--at=1")
 	e.apply()
-	e.check("WEB without inbound rules",
+	e.check(t, "WEB without inbound rules",
 		tcp("web-2", "web-1", 80, false),
 		ping("web-1", "web-2", false),
 		tcp("client-1", "web-1", 80, false),
@@ -112,7 +112,7 @@ func TestSeedWorkedExample(t *testing.T) {
 	// calicoctl profile WEB rule add inbound allow tcp to ports 80,443
 	e.must("", "--dir", e.dir, "profile", "WEB", "rule", "add", "inbound", "allow", "tcp", "to", "ports", "80,443")
 	e.apply()
-	e.check("WEB allows tcp 80,443",
+	e.check(t, "WEB allows tcp 80,443",
 		tcp("client-1", "web-1", 80, true),
 		tcp("client-1", "web-1", 443, true),
 		tcp("client-1", "web-2", 80, true), // across hosts
@@ -126,7 +126,7 @@ func TestSeedWorkedExample(t *testing.T) {
 	e.must("", "--dir", e.dir, "profile", "WEB", "rule", "add", "inbound", "allow", "icmp", "type", "8")
 	e.apply()
 	ruleShow("WEB", "Inbound rules:\n   1 allow tcp to ports 80,443\n   2 allow icmp type 8\nOutbound rules:\n   1 allow\n")
-	e.check("WEB allows ping",
+	e.check(t, "WEB allows ping",
 		ping("client-1", "web-1", true),
 		ping("client-1", "web-2", true),
 		ping6("client-1", "web-1", false),             // icmp is IPv4: the rule is not widened to icmpv6
@@ -141,7 +141,7 @@ func TestSeedWorkedExample(t *testing.T) {
 	}
 	e.write("endpoints/app.yaml", seedApp)
 	e.apply()
-	e.check("default APP",
+	e.check(t, "default APP",
 		tcp("web-1", "app-1", 7890, false),
 		tcp("client-1", "app-1", 7890, false),
 		ping("client-1", "app-1", false),
@@ -152,7 +152,7 @@ func TestSeedWorkedExample(t *testing.T) {
 	// calicoctl profile APP rule update < APP-rules.json
 	e.must(seedAppRules, "--dir", e.dir, "profile", "APP", "rule", "update")
 	e.apply()
-	e.check("APP rules from JSON",
+	e.check(t, "APP rules from JSON",
 		tcp("web-1", "app-1", 7890, false), // WEB does not carry APP_7890 yet
 		tcp("web-2", "app-1", 7890, false),
 		tcp("client-1", "app-1", 7890, false),
@@ -169,7 +169,7 @@ func TestSeedWorkedExample(t *testing.T) {
 	if out := e.must("", "--dir", e.dir, "profile", "WEB", "tag", "show"); out != "WEB\nAPP_7890\n" {
 		t.Errorf("tag show printed %q, want WEB, APP_7890", out)
 	}
-	e.check("WEB tagged APP_7890",
+	e.check(t, "WEB tagged APP_7890",
 		tcp("web-1", "app-1", 7890, true), // across hosts: the tag spans them
 		tcp("web-2", "app-1", 7890, true), // same host
 		tcp6("web-1", "app-1", 7890, true),

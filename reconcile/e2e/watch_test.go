@@ -35,7 +35,7 @@ func TestWatchFollowsRepository(t *testing.T) {
 	e.start(append([]string{"watch", "--interval", "1s", "--debounce", "100ms"}, e.hostArgs("node-1")...)...)
 	e.start("watch", "--interval", "1s", "--repo", e.dir, "--ref", "main", "--host", "node-2",
 		"--netns", e.lab.Host("node-2").Netns, "--state-dir", e.state+"/node-2")
-	e.eventually("first pass",
+	e.eventually(t, "first pass",
 		tcp("client-1", "web-1", 22, false), // only a firewall drops this
 		tcp("client-2", "web-2", 22, false),
 		tcp("client-1", "web-2", 80, true),
@@ -46,7 +46,7 @@ func TestWatchFollowsRepository(t *testing.T) {
 	e.must("", "--dir", e.dir, "profile", "WEB", "rule", "remove", "inbound", "--at=1")
 	e.must("", "--dir", e.dir, "profile", "WEB", "rule", "add", "inbound", "allow", "tcp", "to", "ports", "22")
 	git("commit", "-q", "-am", "WEB: ssh instead of http")
-	e.eventually("after the commit",
+	e.eventually(t, "after the commit",
 		tcp("client-1", "web-1", 22, true), // node-1 from the directory
 		tcp("client-1", "web-1", 80, false),
 		tcp("client-2", "web-2", 22, true), // node-2 from git
