@@ -829,10 +829,10 @@ func (t *textEdit) flowMap(m *yaml.Node, st quoteStyle) string {
 
 // ---- lists ----
 
-// listItem is one item of the new list: an old item (old >= 0) or a new value.
+// listItem is one item of the new list: the index of the old item it keeps (old >= 0), or -1
+// for a new value (listEdit.newNodes holds it, at the same index as the item).
 type listItem struct {
-	old  int
-	node *yaml.Node // the new value (a scalar or a rule mapping), when old < 0
+	old int
 }
 
 // diffList matches the new items with the old ones (a longest common subsequence), so that
