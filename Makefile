@@ -5,7 +5,7 @@ PKGS    := ./...
 # Kernel tests create network namespaces; keep package parallelism low on small machines.
 TESTFLAGS ?= -count=1 -p 2 -timeout 30m
 
-.PHONY: all deps build test unit demo bench fuzz vet clean
+.PHONY: all deps build test unit demo bench fuzz vet lint clean
 
 all: build
 
@@ -18,6 +18,16 @@ build:
 
 vet:
 	$(GO) vet $(PKGS)
+
+# staticcheck (default checks, tests included) when it is installed, on PATH or in $(go env
+# GOPATH)/bin; otherwise a note on how to install it. Not part of `make test`.
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || ls "$$($(GO) env GOPATH)/bin/staticcheck" 2>/dev/null)
+lint:
+	@if [ -n "$(STATICCHECK)" ]; then \
+		echo "$(STATICCHECK) $(PKGS)"; $(STATICCHECK) $(PKGS); \
+	else \
+		echo "lint: staticcheck is not installed: go install honnef.co/go/tools/cmd/staticcheck@latest"; \
+	fi
 
 # Everything: unit, CLI and (as root) kernel tests in private network namespaces.
 test: deps build vet

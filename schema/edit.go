@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -830,10 +829,10 @@ func (t *textEdit) flowMap(m *yaml.Node, st quoteStyle) string {
 
 // ---- lists ----
 
-// listItem is one item of the new list: an old item (old >= 0) or a new value.
+// listItem is one item of the new list: the index of the old item it keeps (old >= 0), or -1
+// for a new value (listEdit.newNodes holds it, at the same index as the item).
 type listItem struct {
-	old  int
-	node *yaml.Node // the new value (a scalar or a rule mapping), when old < 0
+	old int
 }
 
 // diffList matches the new items with the old ones (a longest common subsequence), so that
@@ -2025,49 +2024,6 @@ func mergedFrom(m *yaml.Node, key string, depth int) *yaml.Node {
 				return k
 			}
 		}
-	}
-	return nil
-}
-
-// WriteFileAtomic writes data to name through a temporary file in the same directory, synced
-// and renamed over name, so a reader sees the old or the new content, never a mix. An existing
-// file's permissions are kept (0644 for a new one).
-func WriteFileAtomic(name string, data []byte) error {
-	perm := os.FileMode(0o644)
-	if st, err := os.Stat(name); err == nil {
-		perm = st.Mode().Perm()
-	}
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %q: %w", name, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %q: %w", name, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %q: %w", name, err)
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %q: %w", name, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -326,32 +326,6 @@ func TestEditEndpointProfilesJSON(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	name := filepath.Join(dir, "f.yaml")
-	if err := os.WriteFile(name, []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFileAtomic(name, []byte("new")); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(name)
-	if err != nil || string(b) != "new" {
-		t.Fatalf("content %q, %v", b, err)
-	}
-	st, _ := os.Stat(name)
-	if st.Mode().Perm() != 0o600 {
-		t.Fatalf("mode %v, want 0600 kept", st.Mode().Perm())
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Fatalf("temporary files left: %v", entries)
-	}
-	if err := WriteFileAtomic(filepath.Join(dir, "missing", "f"), []byte("x")); err == nil {
-		t.Fatal("writing into a missing directory succeeded")
-	}
-}
-
 func TestEditProfileStyles(t *testing.T) {
 	const path = "profiles/W.yaml"
 	add := Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{1, 1}, {2, 2}}}

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/reconcile-dev/reconcile/reconcile/source"
-	gitsource "github.com/reconcile-dev/reconcile/reconcile/source/git"
+	"github.com/reconcile-dev/reconcile/reconcile/source/git"
 )
 
 // parseGlobals parses args as the root command's persistent flags and returns the globals.
@@ -60,8 +60,8 @@ func TestOpenSourceGit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := src.(*gitsource.Source); !ok {
-		t.Fatalf("source is %T, want *gitsource.Source", src)
+	if _, ok := src.(*git.Source); !ok {
+		t.Fatalf("source is %T, want *git.Source", src)
 	}
 	snap, err := src.Fetch(context.Background(), source.FetchOptions{})
 	if err != nil {
@@ -71,7 +71,7 @@ func TestOpenSourceGit(t *testing.T) {
 		t.Errorf("snapshot %+v", snap)
 	}
 	// The clone lives under --state-dir.
-	cache := gitsource.CacheDirFor(state, repo)
+	cache := git.CacheDirFor(state, repo)
 	if !strings.HasPrefix(cache, filepath.Join(state, "git")+"/") {
 		t.Errorf("cache %s is not under %s/git", cache, state)
 	}

@@ -97,14 +97,3 @@ func newRootCmd(g *globals) *cobra.Command {
 	)
 	return root
 }
-
-// notYet is the body of a command whose implementation has not landed yet.
-func notYet(name string) *cobra.Command {
-	return &cobra.Command{
-		Use:   name,
-		Short: name + " (not implemented yet)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return fmt.Errorf("%s is not implemented yet", name)
-		},
-	}
-}

@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/reconcile-dev/reconcile/reconcile/source"
-	gitsource "github.com/reconcile-dev/reconcile/reconcile/source/git"
+	"github.com/reconcile-dev/reconcile/reconcile/source/git"
 )
 
 // openSource returns the policy source named by --repo/--ref or --dir (default ".").
@@ -13,10 +13,10 @@ func (g *globals) openSource() (source.Source, error) {
 		return nil, errors.New("--repo and --dir are exclusive")
 	}
 	if g.repo != "" {
-		s, err := gitsource.New(gitsource.Options{
+		s, err := git.New(git.Options{
 			URL:         g.repo,
 			Ref:         g.ref,
-			CacheDir:    gitsource.CacheDirFor(g.stateDir, g.repo),
+			CacheDir:    git.CacheDirFor(g.stateDir, g.repo),
 			Verify:      g.git.verify,
 			TrustedKeys: g.git.trustedKeys,
 			AllowRewind: g.git.allowRewind,

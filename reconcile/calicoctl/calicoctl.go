@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/atomicfile"
 	"github.com/reconcile-dev/reconcile/reconcile/limits"
 	"github.com/reconcile-dev/reconcile/schema"
 )
@@ -283,7 +284,17 @@ func (c *cmd) commit(files map[string][]byte, change map[string][]byte) bool {
 	return c.write(change)
 }
 
-// write writes (or deletes) the files of change, in path order.
+// filePerm is the permission bits of the file at name, kept when a command rewrites it, or
+// 0644 for a file that does not exist yet (or cannot be examined).
+func filePerm(name string) os.FileMode {
+	if st, err := os.Stat(name); err == nil {
+		return st.Mode().Perm()
+	}
+	return 0o644
+}
+
+// write writes (or deletes) the files of change, in path order, each one atomically
+// (atomicfile.Write), keeping the permissions of a file it replaces.
 func (c *cmd) write(change map[string][]byte) bool {
 	paths := make([]string, 0, len(change))
 	for p := range change {
@@ -303,7 +314,7 @@ func (c *cmd) write(change map[string][]byte) bool {
 			c.fail("create %q: %v", filepath.Dir(full), err)
 			return false
 		}
-		if err := schema.WriteFileAtomic(full, change[p]); err != nil {
+		if err := atomicfile.Write(full, change[p], filePerm(full)); err != nil {
 			c.fail("%v", err)
 			return false
 		}

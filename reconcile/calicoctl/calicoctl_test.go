@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
@@ -224,6 +225,38 @@ func TestProfileAddCreatesProfilesDir(t *testing.T) {
 	runSteps(t, r, []step{{name: "add", args: []string{"profile", "add", "WEB"}, stdout: "Created profile WEB\n"}})
 	if got := r.read("profiles/WEB.yaml"); got != "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    src_tag: WEB\noutbound_rules:\n  - action: allow\n" {
 		t.Fatalf("profiles/WEB.yaml:\n%s", got)
+	}
+}
+
+// TestWriteKeepsPermissions: a command that rewrites a file keeps its permission bits (as
+// calicoctl's in-place edits would); a file it creates gets 0644 whatever the umask.
+func TestWriteKeepsPermissions(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	r := labRepo(t)
+	web := filepath.Join(r.dir, "profiles", "WEB.yaml")
+	if err := os.Chmod(web, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, r, []step{
+		{name: "tag add", args: []string{"profile", "WEB", "tag", "add", "T1"}, stdout: "Tag T1 added to profile WEB\n"},
+		{name: "add", args: []string{"profile", "add", "DB"}, stdout: "Created profile DB\n"},
+	})
+	for name, want := range map[string]os.FileMode{web: 0o600, filepath.Join(r.dir, "profiles", "DB.yaml"): 0o644} {
+		st, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", name, st.Mode().Perm(), want)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(r.dir, "profiles"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 3 {
+		t.Errorf("profiles/ holds %v, want APP.json, DB.yaml, WEB.yaml (no temporary files)", entries)
 	}
 }
 

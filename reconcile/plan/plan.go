@@ -145,7 +145,6 @@ func Drift(applied, observed *nft.Ruleset) *Plan {
 type group struct {
 	obj     *Object
 	present [2]bool // present[0]: something of it in desired, [1]: in observed
-	order   int
 }
 
 const (

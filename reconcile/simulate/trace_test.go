@@ -65,7 +65,6 @@ var (
 	accept = nft.Verdict{Kind: nft.Accept}
 	drop   = nft.Verdict{Kind: nft.Drop}
 	ret    = nft.Verdict{Kind: nft.Return}
-	none   = nft.Verdict{}
 )
 
 func jump(c string) nft.Verdict { return nft.Verdict{Kind: nft.Jump, Chain: c} }

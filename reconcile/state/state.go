@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/atomicfile"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 )
 
@@ -183,45 +184,5 @@ func Save(dir string, r *Record) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create state directory %q: %w", dir, err)
 	}
-	return WriteFileAtomic(Path(dir, r.Table, r.Netns), b, 0o644)
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same directory: write,
-// fsync, rename over path, fsync the directory. On error path is unchanged.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %q: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %q: %w", dir, err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %q: %w", dir, err)
-	}
-	return nil
+	return atomicfile.Write(Path(dir, r.Table, r.Netns), b, 0o644)
 }

@@ -1,8 +1,8 @@
-// Package gitsource is the git policy source: a full bare clone of the policy repository kept
+// Package git is the git policy source: a full bare clone of the policy repository kept
 // in a cache directory, fetched with explicit refspecs, the files of one commit read from its
 // tree (never from a worktree), with history safety (the commit to apply must descend from the
 // last applied one) and optional OpenPGP signature verification. See docs/GITOPS.md.
-package gitsource
+package git
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	git "github.com/go-git/go-git/v5"
+	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -263,11 +263,11 @@ func (s *Source) Fetch(ctx context.Context, opts source.FetchOptions) (*source.S
 
 // openCache opens the bare clone in CacheDir, creating it (init + remote) the first time, and
 // points its remote at the URL with the explicit refspecs.
-func (s *Source) openCache() (*git.Repository, error) {
+func (s *Source) openCache() (*gogit.Repository, error) {
 	dir := s.opts.CacheDir
-	repo, err := git.PlainOpen(dir)
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		if repo, err = git.PlainInit(dir, true); err != nil {
+	repo, err := gogit.PlainOpen(dir)
+	if errors.Is(err, gogit.ErrRepositoryNotExists) {
+		if repo, err = gogit.PlainInit(dir, true); err != nil {
 			return nil, fmt.Errorf("git cache %q: %w", dir, err)
 		}
 	} else if err != nil {
@@ -298,12 +298,12 @@ func (s *Source) openCache() (*git.Repository, error) {
 }
 
 // defaultBranch asks the remote which branch its HEAD points to.
-func (s *Source) defaultBranch(ctx context.Context, repo *git.Repository) (string, error) {
+func (s *Source) defaultBranch(ctx context.Context, repo *gogit.Repository) (string, error) {
 	r, err := repo.Remote(remoteName)
 	if err != nil {
 		return "", err
 	}
-	refs, err := r.ListContext(ctx, &git.ListOptions{Auth: s.auth})
+	refs, err := r.ListContext(ctx, &gogit.ListOptions{Auth: s.auth})
 	if err != nil {
 		return "", &FetchError{URL: s.display, Err: err}
 	}
@@ -318,22 +318,22 @@ func (s *Source) defaultBranch(ctx context.Context, repo *git.Repository) (strin
 	return "", &FetchError{URL: s.display, Err: errors.New("the remote does not say which branch is its default; set --ref")}
 }
 
-func (s *Source) fetch(ctx context.Context, repo *git.Repository) error {
-	err := repo.FetchContext(ctx, &git.FetchOptions{
+func (s *Source) fetch(ctx context.Context, repo *gogit.Repository) error {
+	err := repo.FetchContext(ctx, &gogit.FetchOptions{
 		RemoteName: remoteName,
 		RefSpecs: []config.RefSpec{
 			"+refs/heads/*:refs/remotes/origin/*",
 			"+refs/tags/*:refs/tags/*",
 		},
 		Auth:  s.auth,
-		Tags:  git.NoTags, // tags come through the explicit refspec
-		Prune: true,       // a deleted branch or tag must not linger
+		Tags:  gogit.NoTags, // tags come through the explicit refspec
+		Prune: true,         // a deleted branch or tag must not linger
 		Force: true,
 	})
 	switch {
 	case err == nil:
 		s.log.Debug("git fetch", "source", s.display, "updated", true)
-	case errors.Is(err, git.NoErrAlreadyUpToDate):
+	case errors.Is(err, gogit.NoErrAlreadyUpToDate):
 		s.log.Debug("git fetch", "source", s.display, "updated", false)
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return &FetchError{URL: s.display, Err: errors.New("the repository is empty")}
@@ -345,7 +345,7 @@ func (s *Source) fetch(ctx context.Context, repo *git.Repository) error {
 
 // resolve turns a ref into a commit hash and the name that goes before "@sha1:" in the
 // revision (the branch or tag name; "" for a commit).
-func resolve(repo *git.Repository, ref string) (plumbing.Hash, string, error) {
+func resolve(repo *gogit.Repository, ref string) (plumbing.Hash, string, error) {
 	switch {
 	case strings.HasPrefix(ref, "refs/heads/"):
 		name := strings.TrimPrefix(ref, "refs/heads/")
@@ -389,7 +389,7 @@ func resolve(repo *git.Repository, ref string) (plumbing.Hash, string, error) {
 }
 
 // refCommit resolves a reference (following symbolic refs and annotated tags) to a commit.
-func refCommit(repo *git.Repository, name plumbing.ReferenceName) (plumbing.Hash, error) {
+func refCommit(repo *gogit.Repository, name plumbing.ReferenceName) (plumbing.Hash, error) {
 	r, err := repo.Reference(name, true)
 	if err != nil {
 		return plumbing.ZeroHash, err
@@ -412,7 +412,7 @@ func refCommit(repo *git.Repository, name plumbing.ReferenceName) (plumbing.Hash
 }
 
 // reachable reports whether commit h is on a remote branch or tag (the tip or an ancestor).
-func reachable(repo *git.Repository, h plumbing.Hash) (bool, error) {
+func reachable(repo *gogit.Repository, h plumbing.Hash) (bool, error) {
 	target, err := repo.CommitObject(h)
 	if err != nil {
 		return false, err
@@ -451,7 +451,7 @@ func reachable(repo *git.Repository, h plumbing.Hash) (bool, error) {
 }
 
 // commitByPrefix finds the one commit whose hash starts with the hex prefix (7 to 40 digits).
-func commitByPrefix(repo *git.Repository, prefix string) (plumbing.Hash, bool, error) {
+func commitByPrefix(repo *gogit.Repository, prefix string) (plumbing.Hash, bool, error) {
 	prefix = strings.ToLower(prefix)
 	if len(prefix) < 7 || len(prefix) > 40 || strings.Trim(prefix, "0123456789abcdef") != "" {
 		return plumbing.ZeroHash, false, nil
@@ -490,7 +490,7 @@ func commitByPrefix(repo *git.Repository, prefix string) (plumbing.Hash, bool, e
 // readFiles reads the repository files of the commit's tree with schema.ReadFS, the rules a
 // directory is read with: refused holds the entries it would not read (links, special files,
 // oversize files, misspelled names).
-func readFiles(repo *git.Repository, c *object.Commit) (files map[string][]byte, refused schema.Errors, err error) {
+func readFiles(repo *gogit.Repository, c *object.Commit) (files map[string][]byte, refused schema.Errors, err error) {
 	tree, err := c.Tree()
 	if err != nil {
 		return nil, nil, err

@@ -1,11 +1,11 @@
-package gitsource
+package git
 
 import (
 	"errors"
 	"fmt"
 	"strings"
 
-	git "github.com/go-git/go-git/v5"
+	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
@@ -48,7 +48,7 @@ func isFullHash(s string) bool {
 
 // checkHistory returns the last applied commit (nil when the repository does not hold it) when
 // head descends from it, or when AllowRewind is set; otherwise a *RewindError.
-func (s *Source) checkHistory(repo *git.Repository, head *object.Commit, revision, lastApplied string) (*object.Commit, error) {
+func (s *Source) checkHistory(repo *gogit.Repository, head *object.Commit, revision, lastApplied string) (*object.Commit, error) {
 	if !isFullHash(lastApplied) {
 		return nil, fmt.Errorf("the last applied commit %q is not a full sha1 commit hash", lastApplied)
 	}
@@ -99,7 +99,7 @@ func (s *Source) checkHistory(repo *git.Repository, head *object.Commit, revisio
 
 // commitRange lists the commits reachable from head but not from last (git rev-list
 // head ^last), newest first; with last nil, just head. It never returns an empty list.
-func commitRange(repo *git.Repository, head, last *object.Commit) ([]*object.Commit, error) {
+func commitRange(repo *gogit.Repository, head, last *object.Commit) ([]*object.Commit, error) {
 	if last == nil {
 		return []*object.Commit{head}, nil
 	}
@@ -126,7 +126,7 @@ func commitRange(repo *git.Repository, head, last *object.Commit) ([]*object.Com
 
 // walk visits start and its ancestors breadth-first, each once; visit returns false to not go
 // past a commit.
-func walk(repo *git.Repository, start *object.Commit, visit func(*object.Commit) bool) error {
+func walk(repo *gogit.Repository, start *object.Commit, visit func(*object.Commit) bool) error {
 	seen := map[plumbing.Hash]bool{start.Hash: true}
 	queue := []*object.Commit{start}
 	for len(queue) > 0 {

@@ -1,4 +1,4 @@
-package gitsource
+package git
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	git "github.com/go-git/go-git/v5"
+	gogit "github.com/go-git/go-git/v5"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
@@ -235,7 +235,7 @@ func TestTreeFS(t *testing.T) {
 	r.Git("update-index", "--add", "--cacheinfo", "160000,"+r.Git("rev-parse", "HEAD")+",mod")
 	r.Git("commit", "-q", "-m", "submodule")
 
-	repo, err := git.PlainOpen(r.Work)
+	repo, err := gogit.PlainOpen(r.Work)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package gitsource
+package git
 
 import (
 	"encoding/hex"
@@ -13,7 +13,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	git "github.com/go-git/go-git/v5"
+	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
@@ -101,7 +101,7 @@ func loadKeyRing(path string) (*keyRing, error) {
 }
 
 // verify checks the signatures that the mode asks for and returns the head's signer.
-func (s *Source) verify(repo *git.Repository, head, last *object.Commit) (string, error) {
+func (s *Source) verify(repo *gogit.Repository, head, last *object.Commit) (string, error) {
 	commits := []*object.Commit{head}
 	if s.opts.Verify == VerifyAll {
 		var err error

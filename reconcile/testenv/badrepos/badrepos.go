@@ -101,7 +101,7 @@ func Cases() ([]Case, error) {
 	}
 	for name := range Awaiting {
 		if _, err := os.Stat(filepath.Join(root, name)); err != nil {
-			return nil, fmt.Errorf("Awaiting names %s, which is not a case", name)
+			return nil, fmt.Errorf("badrepos.Awaiting names %s, which is not a case", name)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

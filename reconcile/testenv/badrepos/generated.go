@@ -22,7 +22,7 @@ type Gen struct {
 const webProfile = "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [80]\n"
 
 // HugeSize is the size of the huge case's file: over the 8 MiB that a repository file may
-// have (gitsource.MaxFileSize).
+// have (git.MaxFileSize).
 const HugeSize = 8<<20 + 4096
 
 // Generated are the cases whose entries are made at run time, by case name.
