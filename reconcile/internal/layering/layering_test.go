@@ -48,9 +48,11 @@ var none = []string{}
 // the list it has, so it does not grow while that work is under way.
 var table = map[string]layer{
 	// Leaves.
-	"reconcile/limits":  {level: 0, only: none},
-	"reconcile/lock":    {level: 0, only: none},
-	"reconcile/testenv": {level: 0, only: none, testOnly: true},
+	"reconcile/limits": {level: 0, only: none},
+	"reconcile/lock":   {level: 0, only: none},
+	// atomicfile: the one atomic file write (temp file, fsync, rename, fsync of the directory).
+	"reconcile/internal/atomicfile": {level: 0, only: none},
+	"reconcile/testenv":             {level: 0, only: none, testOnly: true},
 
 	"schema":                     {level: 1, only: []string{"reconcile/limits"}},
 	"reconcile/nft":              {level: 1, only: []string{"reconcile/limits"}},
@@ -58,10 +60,10 @@ var table = map[string]layer{
 
 	"reconcile/compile":           {level: 2, only: []string{"schema", "reconcile/nft", "reconcile/limits"}},
 	"reconcile/plan":              {level: 2, only: []string{"reconcile/nft"}},
-	"reconcile/state":             {level: 2, only: []string{"reconcile/nft"}},
+	"reconcile/state":             {level: 2, only: []string{"reconcile/nft", "reconcile/internal/atomicfile"}},
 	"reconcile/simulate":          {level: 2, only: []string{"reconcile/nft", "schema"}},
 	"reconcile/source":            {level: 2, only: []string{"schema"}},
-	"reconcile/calicoctl":         {level: 2, only: []string{"schema", "reconcile/limits"}},
+	"reconcile/calicoctl":         {level: 2, only: []string{"schema", "reconcile/limits", "reconcile/internal/atomicfile"}},
 	"reconcile/internal/repogen":  {level: 2, only: []string{"schema"}, testOnly: true},
 	"reconcile/testenv/badrepos":  {level: 2, testOnly: true},
 	"reconcile/internal/layering": {level: 2, only: none, testOnly: true},
