@@ -277,6 +277,12 @@ func (l *Lab) UDPSend(ctx context.Context, from string, src, to netip.Addr, port
 	if _, err := c.Write([]byte(tok)); err != nil && !blocked(err) {
 		return false, fmt.Errorf("udp %s -> %s: %w", from, hostPort(to, port), err)
 	}
+	return awaitSeen(ctx, seen, timeout)
+}
+
+// awaitSeen waits for a receiver to report the probe's token on seen: true when it did
+// within timeout, false when the time ran out, and ctx's error when ctx ended first.
+func awaitSeen(ctx context.Context, seen <-chan struct{}, timeout time.Duration) (bool, error) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {

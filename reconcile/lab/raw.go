@@ -86,16 +86,7 @@ func (l *Lab) RawSend(ctx context.Context, from string, pk RawPacket, timeout ti
 	if err != nil {
 		return false, fmt.Errorf("raw %s %s -> %s from %q: %w", pk.Proto, pk.Src, pk.Dst, from, err)
 	}
-	t := time.NewTimer(time.Until(deadline(ctx, timeout)))
-	defer t.Stop()
-	select {
-	case <-seen:
-		return true, nil
-	case <-t.C:
-		return false, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
+	return awaitSeen(ctx, seen, time.Until(deadline(ctx, timeout)))
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
