@@ -222,13 +222,22 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			c.errf("!protocol", "!protocol: %s excludes protocol %s: the rule could never match", showProto(r.NotProtocol), showProto(r.Protocol))
 		}
 	}
+	// A protocol reported as unknown is the root cause; the matches that need it say nothing.
+	_, protoOK := r.Protocol.Number()
+	badProto := r.Protocol != "" && !protoOK
 	for _, f := range []struct {
 		key string
 		p   Protocol
 	}{{"protocol", r.Protocol}, {"!protocol", r.NotProtocol}} {
 		if f.p != "" {
 			if _, ok := f.p.Number(); !ok {
-				c.errf(f.key, "%s: %s is not a protocol (%s or 1-255)", f.key, showProto(f.p), strings.Join(ProtocolNames, ", "))
+				hint := ""
+				if lower := Protocol(strings.ToLower(string(f.p))); lower != f.p {
+					if _, ok := lower.Number(); ok {
+						hint = fmt.Sprintf(": write %q (protocol names are lower case)", string(lower))
+					}
+				}
+				c.errf(f.key, "%s: %s is not a protocol (%s or 1-255)%s", f.key, showProto(f.p), strings.Join(ProtocolNames, ", "), hint)
 			}
 		}
 	}
@@ -291,6 +300,28 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 		}
 	}
 
+	// A negated port list that covers every port of the positive one, and a negated ICMP type
+	// or code (or pair) equal to the positive one: the rule could never match.
+	for _, f := range []struct {
+		key, notKey string
+		pos, neg    []PortRange
+	}{{"src_ports", "!src_ports", r.SrcPorts, r.NotSrcPorts}, {"dst_ports", "!dst_ports", r.DstPorts, r.NotDstPorts}} {
+		if len(f.pos) > 0 && len(f.neg) > 0 && portsCover(f.neg, f.pos) {
+			c.errf(f.notKey, "%s: excludes every port of %s: the rule could never match", f.notKey, f.key)
+		}
+	}
+	eq := func(a, b *int) bool { return a != nil && b != nil && *a == *b }
+	switch {
+	case r.NotICMPType != nil && r.NotICMPCode != nil:
+		if eq(r.ICMPType, r.NotICMPType) && eq(r.ICMPCode, r.NotICMPCode) {
+			c.errf("!icmp_type", "!icmp_type: with !icmp_code excludes icmp_type %d, icmp_code %d: the rule could never match", *r.ICMPType, *r.ICMPCode)
+		}
+	case eq(r.ICMPType, r.NotICMPType):
+		c.errf("!icmp_type", "!icmp_type: %d excludes icmp_type %d: the rule could never match", *r.NotICMPType, *r.ICMPType)
+	case eq(r.ICMPCode, r.NotICMPCode):
+		c.errf("!icmp_code", "!icmp_code: %d excludes icmp_code %d: the rule could never match", *r.NotICMPCode, *r.ICMPCode)
+	}
+
 	// Ports need a positive port protocol.
 	for _, f := range []struct {
 		key   string
@@ -301,7 +332,7 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 				c.errf(itemKey(f.key, i), "%s: %q is not a port range: %d is not below %d", f.key, p.String(), p.First, p.Last)
 			}
 		}
-		if len(f.ports) > 0 && !r.Protocol.HasPorts() && !c.bad("protocol") {
+		if len(f.ports) > 0 && !r.Protocol.HasPorts() && !c.bad("protocol") && !badProto {
 			switch {
 			case r.Protocol == "" && r.NotProtocol != "":
 				c.errf(f.key, "%s: ports need protocol tcp, udp, sctp or udplite (a positive protocol; !protocol does not count)", f.key)
@@ -325,7 +356,7 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 		if *f.v < 0 || *f.v > 254 {
 			c.errf(f.key, "%s: %d is not supported (0-254)", f.key, *f.v)
 		}
-		if icmpFam == 0 && !c.bad("protocol") {
+		if icmpFam == 0 && !c.bad("protocol") && !badProto {
 			if r.Protocol == "" {
 				c.errf(f.key, "%s: needs protocol icmp or icmpv6", f.key)
 			} else {
@@ -652,4 +683,24 @@ func (es Errors) dedup() Errors {
 		out = append(out, e)
 	}
 	return out
+}
+
+// portsCover reports whether the ranges of neg together cover every port of every range of pos.
+func portsCover(neg, pos []PortRange) bool {
+	for _, p := range pos {
+		for port := int(p.First); port <= int(p.Last); {
+			next := port
+			for _, n := range neg {
+				if int(n.First) <= port && port <= int(n.Last) {
+					next = int(n.Last) + 1
+					break
+				}
+			}
+			if next == port {
+				return false
+			}
+			port = next
+		}
+	}
+	return true
 }

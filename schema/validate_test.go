@@ -700,6 +700,41 @@ var loadCases = []struct {
 		},
 	},
 	{
+		// Negated ports and ICMP values that exclude all the positive ones: never matches.
+		name: "negated ports and icmp that exclude the positive ones",
+		files: map[string]string{
+			"profiles/X.yaml": "id: X\ninbound_rules:\n" +
+				"  - {action: allow, protocol: tcp, dst_ports: [80], \"!dst_ports\": [80]}\n" +
+				"  - {action: allow, protocol: tcp, dst_ports: [\"80:90\"], \"!dst_ports\": [\"70:85\", \"86:100\"]}\n" +
+				"  - {action: allow, protocol: tcp, src_ports: [\"80:90\"], \"!src_ports\": [\"70:85\"]}\n" +
+				"  - {action: allow, protocol: icmp, icmp_type: 3, \"!icmp_type\": 3}\n" +
+				"  - {action: allow, protocol: icmp, icmp_type: 3, icmp_code: 1, \"!icmp_code\": 1}\n" +
+				"  - {action: allow, protocol: icmp, icmp_type: 3, icmp_code: 1, \"!icmp_type\": 3, \"!icmp_code\": 1}\n" +
+				"  - {action: allow, protocol: icmp, icmp_type: 3, icmp_code: 1, \"!icmp_type\": 3, \"!icmp_code\": 2}\n",
+		},
+		want: []string{
+			"profiles/X.yaml:3:67: !dst_ports: excludes every port of dst_ports: the rule could never match",
+			"profiles/X.yaml:4:72: !dst_ports: excludes every port of dst_ports: the rule could never match",
+			"profiles/X.yaml:6:65: !icmp_type: 3 excludes icmp_type 3: the rule could never match",
+			"profiles/X.yaml:7:79: !icmp_code: 1 excludes icmp_code 1: the rule could never match",
+			"profiles/X.yaml:8:79: !icmp_type: with !icmp_code excludes icmp_type 3, icmp_code 1: the rule could never match",
+		},
+	},
+	{
+		// An unknown protocol is the root cause: the ports and ICMP values that need one say
+		// nothing more; a name in upper case gets the name to write.
+		name: "unknown protocol, one error",
+		files: map[string]string{
+			"profiles/X.yaml": "id: X\ninbound_rules:\n" +
+				"  - {action: allow, protocol: TCP, dst_ports: [80]}\n" +
+				"  - {action: allow, protocol: icmpx, icmp_type: 8}\n",
+		},
+		want: []string{
+			`profiles/X.yaml:3:31: protocol: "TCP" is not a protocol (tcp, udp, icmp, icmpv6, sctp, udplite or 1-255): write "tcp" (protocol names are lower case)`,
+			`profiles/X.yaml:4:31: protocol: "icmpx" is not a protocol (tcp, udp, icmp, icmpv6, sctp, udplite or 1-255)`,
+		},
+	},
+	{
 		// A rule that excludes its own protocol could never match.
 		name: "protocol and !protocol equal",
 		files: map[string]string{

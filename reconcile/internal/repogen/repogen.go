@@ -333,6 +333,12 @@ func (g *g) rule(tags []string) schema.Rule {
 				*p = g.ports(5)
 			}
 		}
+		// A negated list that covers every positive port is a validation error: drop it.
+		for _, f := range []struct{ pos, neg *[]schema.PortRange }{{&r.SrcPorts, &r.NotSrcPorts}, {&r.DstPorts, &r.NotDstPorts}} {
+			if len(*f.pos) > 0 && len(*f.neg) > 0 && covers(*f.neg, *f.pos) {
+				*f.neg = nil
+			}
+		}
 	}
 	if r.Protocol.ICMPFamily() != 0 {
 		if g.chance(2) {
@@ -346,6 +352,18 @@ func (g *g) rule(tags []string) schema.Rule {
 		}
 		if (r.ICMPType != nil || r.NotICMPType != nil) && g.chance(3) {
 			r.NotICMPCode = ip(g.icmp())
+		}
+		// A negation equal to its positive value is a validation error (the rule could never
+		// match): drop it.
+		eq := func(a, b *int) bool { return a != nil && b != nil && *a == *b }
+		if eq(r.ICMPType, r.NotICMPType) && eq(r.ICMPCode, r.NotICMPCode) {
+			r.NotICMPType, r.NotICMPCode = nil, nil
+		}
+		if r.NotICMPCode == nil && eq(r.ICMPType, r.NotICMPType) {
+			r.NotICMPType = nil
+		}
+		if r.NotICMPType == nil && eq(r.ICMPCode, r.NotICMPCode) {
+			r.NotICMPCode = nil
 		}
 	}
 	if fam == 0 && g.chance(3) {
@@ -622,4 +640,20 @@ func listOrEmpty(l []any) []any {
 		return []any{}
 	}
 	return l
+}
+
+// covers reports whether the ranges of neg cover every port of pos.
+func covers(neg, pos []schema.PortRange) bool {
+	for _, p := range pos {
+		for port := int(p.First); port <= int(p.Last); port++ {
+			in := false
+			for _, n := range neg {
+				in = in || int(n.First) <= port && port <= int(n.Last)
+			}
+			if !in {
+				return false
+			}
+		}
+	}
+	return true
 }
