@@ -418,6 +418,10 @@ func failAttempt(o Options, rec *state.Record, a state.Attempt, err error) error
 type StatusResult struct {
 	Table string
 	Netns string
+	// Host is the host status was asked about (Options.Host); when the last apply was for
+	// another host (a renamed host, a unit with the wrong --host), the kernel holds that
+	// host's ruleset: not in sync and not up to date for this one.
+	Host string
 	// LastApplied and LastAttempt come from the state record (nil: never).
 	LastApplied *state.LastApplied
 	LastAttempt *state.Attempt
@@ -437,13 +441,18 @@ type StatusResult struct {
 
 // InSync reports whether a ruleset was applied and the kernel still holds exactly it.
 func (s *StatusResult) InSync() bool {
-	return s.LastApplied != nil && s.Drift != nil && s.Drift.Empty()
+	return s.LastApplied != nil && s.Drift != nil && s.Drift.Empty() && !s.OtherHost()
+}
+
+// OtherHost reports whether the last apply compiled the ruleset for another host than Host.
+func (s *StatusResult) OtherHost() bool {
+	return s.LastApplied != nil && s.Host != "" && s.LastApplied.Host != "" && s.LastApplied.Host != s.Host
 }
 
 // UpToDate reports whether the source head is the revision applied last (false when either
 // is unknown).
 func (s *StatusResult) UpToDate() bool {
-	return s.LastApplied != nil && s.SourceHead != "" && s.SourceHead == s.LastApplied.Revision
+	return s.LastApplied != nil && s.SourceHead != "" && s.SourceHead == s.LastApplied.Revision && !s.OtherHost()
 }
 
 // Status reads the state record and the kernel and reports the drift of the kernel from the
@@ -463,7 +472,7 @@ func Status(ctx context.Context, o Options) (*StatusResult, error) {
 	if err != nil {
 		return nil, stageErr("state", "load", err)
 	}
-	res := &StatusResult{Table: o.Table, Netns: o.Netns, LastApplied: rec.LastApplied, LastAttempt: rec.LastAttempt, History: rec.History}
+	res := &StatusResult{Table: o.Table, Netns: o.Netns, Host: o.Host, LastApplied: rec.LastApplied, LastAttempt: rec.LastAttempt, History: rec.History}
 	if o.Source != nil {
 		fo := source.FetchOptions{}
 		if rec.LastApplied != nil {

@@ -444,3 +444,26 @@ func TestUnorderedRepositoryConverges(t *testing.T) {
 		t.Fatalf("status after apply: %v, drift %v", err, titles(st.Drift))
 	}
 }
+
+// Status asked about another host than the one the last apply compiled for (a renamed host, a
+// unit with the wrong --host) is neither in sync nor up to date: the kernel holds that host's
+// ruleset. Found by a hostile tester: it said "In sync", exit 0.
+func TestStatusOtherHost(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := Apply(ctx, e.opts()); err != nil {
+		t.Fatal(err)
+	}
+	o := e.opts()
+	o.Host = "node-2"
+	st, err := Status(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.OtherHost() || st.InSync() || st.UpToDate() || st.LastApplied.Host != "node-1" || !st.Drift.Empty() {
+		t.Fatalf("status for node-2 after applying node-1: other host %v, in sync %v, up to date %v, %+v", st.OtherHost(), st.InSync(), st.UpToDate(), st.LastApplied)
+	}
+	if st, err = Status(ctx, e.opts()); err != nil || st.OtherHost() || !st.InSync() || !st.UpToDate() {
+		t.Fatalf("status for node-1: %v %+v", err, st)
+	}
+}

@@ -98,6 +98,9 @@ func writeStatusText(w io.Writer, g *globals, st *reconcile.StatusResult) error 
 	switch {
 	case st.Foreign != nil:
 		fmt.Fprintf(&b, "Not in sync: %s.\n", st.Foreign)
+	case st.OtherHost():
+		fmt.Fprintf(&b, "Not in sync: the last apply compiled the ruleset for host %s, not %s (run reconcile apply --host %s).\n",
+			st.LastApplied.Host, st.Host, st.Host)
 	case st.LastApplied == nil && st.TableExists:
 		b.WriteString("Not in sync: reconcile has not applied this table here, but it exists.\n")
 	case st.LastApplied == nil:
