@@ -83,9 +83,10 @@ func firstForeignObject(rs *nft.Ruleset) (kind, name string) {
 		}
 	}
 	for _, o := range rs.Foreign {
-		// A flag on the table (dormant, ...) says nothing about who made its contents: it is
-		// drift of our table, removed by apply, not a sign of someone else's.
-		if o.Kind == nft.TableFlagKind {
+		// A flag on the table (dormant, ...) or a property of one of its sets (timeout, ...)
+		// says nothing about who made its contents: it is drift of our table, removed by
+		// apply, not a sign of someone else's.
+		if o.Kind == nft.TableFlagKind || o.Kind == nft.SetPropertyKind {
 			continue
 		}
 		return o.Kind, o.Name

@@ -245,6 +245,44 @@ func TestKernelDormantTable(t *testing.T) {
 	}
 }
 
+// TestKernelExpiringDispatch: a dispatch map rebuilt by hand with a timeout on its element
+// keeps working until the element expires, and then the endpoint misses its chains (fail
+// open). Status reports the timeout as drift (exit 2) and apply builds the map anew without
+// it. Found by a hostile tester: status said in sync until the element had expired.
+func TestKernelExpiringDispatch(t *testing.T) {
+	ns, _, run := foreignFixture(t, "expire")
+	if out, errOut, code := run("apply"); code != 0 || !strings.Contains(out, "Apply complete!") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	script := filepath.Join(t.TempDir(), "timeout.nft")
+	if err := os.WriteFile(script, []byte(`flush chain inet reconcile forward-to
+delete map inet reconcile dispatch-to
+add map inet reconcile dispatch-to { type ifname : verdict; flags timeout; elements = { "caliweb1" timeout 1h : goto to-web-1 } }
+add rule inet reconcile forward-to oifname vmap @dispatch-to
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.NetnsRun(t, ns, "nft", "-f", script)
+	out, errOut, code := run("status", "--detailed-exitcode")
+	for _, want := range []string{
+		"- set property dispatch-to timeout (reconcile's sets have none; expiring elements fail open; removed by apply)",
+		"- set property dispatch-to element timeout (reconcile's sets have none;",
+	} {
+		if code != 2 || !strings.Contains(out, want) {
+			t.Errorf("status --detailed-exitcode: exit %d, want 2 and %q\n%s%s", code, want, out, errOut)
+		}
+	}
+	if out, errOut, code := run("apply"); code != 0 || !strings.Contains(out, "Apply complete!") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	if got := testenv.NetnsRun(t, ns, "nft", "list", "map", "inet", "reconcile", "dispatch-to"); strings.Contains(got, "timeout") {
+		t.Errorf("apply left the timeout:\n%s", got)
+	}
+	if out, errOut, code := run("status", "--detailed-exitcode"); code != 0 {
+		t.Errorf("status after apply: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
 // foreignFixture makes a private network namespace, the worked-example repository and a state
 // directory, and returns the namespace, the repository and a runner of the built binary with
 // --dir, --host node-1, --netns and --state-dir appended: its stdout, stderr and exit code.

@@ -256,6 +256,7 @@ func (k *Kernel) observe(ctx context.Context, table string) (*Ruleset, error) {
 		return nil, fmt.Errorf("observe table %q: list sets: %w", table, err)
 	}
 	dec := &decoder{sets: map[string]*setData{}}
+	var setFlags []ForeignObject
 	for _, s := range sets {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("observe table %q: %w", table, err)
@@ -266,6 +267,9 @@ func (k *Kernel) observe(ctx context.Context, table string) (*Ruleset, error) {
 		}
 		sd := &setData{set: s, elems: elems}
 		dec.sets[s.Name] = sd
+		if !s.Anonymous {
+			setFlags = append(setFlags, setProperties(s, elems)...)
+		}
 		switch {
 		case s.Anonymous:
 		case s.IsMap:
@@ -300,6 +304,7 @@ func (k *Kernel) observe(ctx context.Context, table string) (*Ruleset, error) {
 	// flags change who may touch it. Each is reported like a foreign object, so that status
 	// shows it as drift and apply (which builds a new table without flags) removes it.
 	foreign = append(foreign, tableFlags(t.Flags)...)
+	foreign = append(foreign, setFlags...)
 	rs.Foreign = canonForeign(foreign)
 	slices.SortFunc(rs.Sets, func(a, b *Set) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(rs.Maps, func(a, b *Map) int { return cmp.Compare(a.Name, b.Name) })
@@ -346,6 +351,35 @@ func tableFlags(f nftables.TableFlags) []ForeignObject {
 	}
 	if f != 0 {
 		out = append(out, ForeignObject{Kind: TableFlagKind, Name: fmt.Sprintf("0x%x", uint32(f))})
+	}
+	return out
+}
+
+// setProperties returns what a named set or map of the observed table has that reconcile's
+// never have, as foreign entries of kind SetPropertyKind: a timeout flag, a set-wide timeout,
+// elements with a timeout (they expire: a dispatch map or tag set loses members later, and
+// an endpoint then misses its chains, failing open), the dynamic or constant flag, a size.
+// Status shows them as drift; apply builds the sets anew without them.
+func setProperties(s *nftables.Set, elems []nftables.SetElement) []ForeignObject {
+	var out []ForeignObject
+	add := func(what string) { out = append(out, ForeignObject{Kind: SetPropertyKind, Name: s.Name + " " + what}) }
+	if s.HasTimeout || s.Timeout > 0 {
+		add("timeout")
+	}
+	for _, e := range elems {
+		if e.Timeout > 0 || e.Expires > 0 {
+			add("element timeout")
+			break
+		}
+	}
+	if s.Dynamic {
+		add("flags dynamic")
+	}
+	if s.Constant {
+		add("flags constant")
+	}
+	if s.Size > 0 {
+		add("size")
 	}
 	return out
 }

@@ -55,6 +55,11 @@ type ForeignObject struct {
 // "owner", "persist"): reconcile's table has no flags, and a dormant one filters nothing.
 const TableFlagKind = "table flag"
 
+// SetPropertyKind is the ForeignObject kind of what a set or map of the observed table has that
+// reconcile's never have ("dispatch-to timeout", "tag-v4-WEB element timeout", "… flags
+// dynamic"): elements that expire make an endpoint miss its chains later (fail open).
+const SetPropertyKind = "set property"
+
 // String is the object as nft names it in a listing: `counter c1`, `ct helper ftp-std`.
 func (o ForeignObject) String() string { return o.Kind + " " + o.Name }
 

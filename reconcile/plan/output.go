@@ -29,7 +29,7 @@ func (o *Object) Title() string {
 		return "table inet " + o.ID
 	case KindObject:
 		if o.Action == Destroy {
-			return o.ID + objectNote
+			return o.ID + noteFor(o.ID)
 		}
 		return o.ID
 	}

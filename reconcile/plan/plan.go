@@ -607,11 +607,24 @@ func rulesDiff(in string, desired, observed []string) []Line {
 	return out
 }
 
-// objectNote follows a named stateful object or flowtable that apply removes; flagNote a flag
-// set on the table (a dormant table filters nothing).
+// noteFor returns what follows an observed foreign entry that apply removes (id is
+// ForeignObject.String()): objectNote for a named stateful object or flowtable, flagNote for a
+// flag set on the table (a dormant table filters nothing), setNote for a set's timeout and
+// other properties.
+func noteFor(id string) string {
+	switch {
+	case strings.HasPrefix(id, nft.TableFlagKind+" "):
+		return flagNote
+	case strings.HasPrefix(id, nft.SetPropertyKind+" "):
+		return setNote
+	}
+	return objectNote
+}
+
 const (
 	objectNote = " (not reconcile's, removed by apply)"
 	flagNote   = " (reconcile's table has no flags; a dormant table filters nothing; removed by apply)"
+	setNote    = " (reconcile's sets have none; expiring elements fail open; removed by apply)"
 )
 
 // objects lists the named stateful objects and flowtables (nft.Ruleset.Foreign) of either
@@ -638,11 +651,7 @@ func (d *differ) objects(sides [2]*nft.Ruleset) {
 		line := Line{Op: "+", In: o.String(), Text: o.String(), Header: true}
 		if present[inObserved][o] {
 			g.present[inObserved] = true
-			note := objectNote
-			if o.Kind == nft.TableFlagKind {
-				note = flagNote
-			}
-			line.Op, line.Text = "-", o.String()+note
+			line.Op, line.Text = "-", o.String()+noteFor(o.String())
 		} else {
 			g.present[inDesired] = true
 		}
