@@ -64,11 +64,8 @@ type WatchOptions struct {
 	Now     func() time.Time
 }
 
-// withDefaults fills in the defaults and checks Heal.
+// withDefaults fills in the defaults; the error is a bad Heal (o is filled in all the same).
 func (o WatchOptions) withDefaults() (WatchOptions, error) {
-	if o.Pass == nil {
-		return o, errors.New("watch: no pass function")
-	}
 	if o.Interval <= 0 {
 		o.Interval = 30 * time.Second
 	}
@@ -104,9 +101,7 @@ func (o WatchOptions) TriggerSources() []trigger.Source {
 	if o.Sources != nil {
 		return o.Sources
 	}
-	if d, err := o.withDefaults(); err == nil {
-		o = d
-	}
+	o, _ = o.withDefaults() // a bad Heal is Watch's error
 	src := []trigger.Source{trigger.Interval(o.Interval)}
 	if o.DriftInterval > 0 && o.Heal != HealDisabled && o.Drift != nil {
 		src = append(src, trigger.Drift(o.DriftInterval))
@@ -133,6 +128,9 @@ func (o WatchOptions) TriggerSources() []trigger.Source {
 // checked again on the next trigger only. The error is a bad option; a source that stops is
 // logged and the others go on.
 func Watch(ctx context.Context, o WatchOptions) error {
+	if o.Pass == nil {
+		return errors.New("watch: no pass function")
+	}
 	o, err := o.withDefaults()
 	if err != nil {
 		return err
