@@ -363,14 +363,34 @@ func TestWatchHealModes(t *testing.T) {
 	}
 }
 
+// msgHandler sends the message of every log record to c.
+type msgHandler struct{ c chan string }
+
+func (h msgHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h msgHandler) Handle(_ context.Context, r slog.Record) error {
+	h.c <- r.Message
+	return nil
+}
+func (h msgHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h msgHandler) WithGroup(string) slog.Handler      { return h }
+
 // With heal disabled there is no drift check, even when a source says "drift".
 func TestWatchHealDisabledChecksNoDrift(t *testing.T) {
 	f := newFakeAgent()
 	src := newFakeSource()
+	msgs := make(chan string, 100)
 	startWatch(t, WatchOptions{Pass: f.pass, Drift: f.driftCheck, Sources: []trigger.Source{src},
-		Heal: HealDisabled, Logger: discard()})
+		Heal: HealDisabled, Logger: slog.New(msgHandler{msgs})})
 	waitCall(t, f, "pass", time.Second)
 	src.fire(t, "drift", "")
+	for ignored := false; !ignored; {
+		select {
+		case msg := <-msgs:
+			ignored = strings.HasPrefix(msg, "drift event ignored")
+		case <-time.After(5 * time.Second):
+			t.Fatal("the drift event was not ignored")
+		}
+	}
 	src.fire(t, "sighup", "")
 	waitCall(t, f, "pass", time.Second) // not "drift"
 }

@@ -26,6 +26,8 @@ type Dir struct {
 	Root     string
 	Debounce time.Duration
 	Log      *slog.Logger // nil: discard
+
+	ready chan struct{} // tests: closed once the tree is watched
 }
 
 // Name is "fsnotify".
@@ -64,28 +66,12 @@ func (d *Dir) Run(ctx context.Context, emit func(Event)) error {
 		return fmt.Errorf("fsnotify: %w", err)
 	}
 	defer w.Close()
-	addTree := func(dir string) error {
-		return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if p == dir {
-					return err
-				}
-				return nil // vanished while walking
-			}
-			if !d.IsDir() {
-				return nil
-			}
-			if d.Name() == ".git" {
-				return filepath.SkipDir
-			}
-			if err := w.Add(p); err != nil {
-				return fmt.Errorf("watch %q: %w", p, err)
-			}
-			return nil
-		})
-	}
+	addTree := func(dir string) error { return watchTree(w, dir) }
 	if err := addTree(root); err != nil {
 		return err
+	}
+	if d.ready != nil {
+		close(d.ready)
 	}
 	var timer *time.Timer
 	var timerC <-chan time.Time
@@ -145,4 +131,27 @@ func (d *Dir) Run(ctx context.Context, emit func(Event)) error {
 			first = ""
 		}
 	}
+}
+
+// watchTree adds dir and its subdirectories, except .git, to w. The error is dir's, or one
+// naming the directory that could not be watched; entries vanishing meanwhile are skipped.
+func watchTree(w *fsnotify.Watcher, dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == dir {
+				return err
+			}
+			return nil // vanished while walking
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if err := w.Add(p); err != nil {
+			return fmt.Errorf("watch %q: %w", p, err)
+		}
+		return nil
+	})
 }

@@ -58,9 +58,13 @@ func TestDirEmitsOnRepositoryChanges(t *testing.T) {
 	defer cancel()
 	q := NewQueue()
 	errc := make(chan error, 1)
-	d := &Dir{Root: root, Debounce: 50 * time.Millisecond, Log: discard()}
+	d := &Dir{Root: root, Debounce: 50 * time.Millisecond, Log: discard(), ready: make(chan struct{})}
 	go func() { errc <- d.Run(ctx, q.Send) }()
-	time.Sleep(100 * time.Millisecond) // let the watches be added
+	select {
+	case <-d.ready:
+	case err := <-errc:
+		t.Fatalf("Dir.Run: %v", err)
+	}
 
 	// Editor leftovers and unrelated files do not trigger.
 	for _, name := range []string{"profiles/.WEB.yaml.swp", "profiles/WEB.yaml~", "README.md", "profiles/4913"} {
