@@ -75,12 +75,18 @@ func waitCall(t *testing.T, f *fakeAgent, want string, d time.Duration) {
 
 // fakeSource is a trigger source that emits when the test says so (fire).
 type fakeSource struct {
-	c       chan trigger.Event
+	c       chan fired
 	mu      sync.Mutex
 	follows []string // what Follow was told, as "ok:iface,iface"
 }
 
-func newFakeSource() *fakeSource { return &fakeSource{c: make(chan trigger.Event)} }
+// fired is one event the test makes the source emit; done is closed once it is emitted.
+type fired struct {
+	e    trigger.Event
+	done chan struct{}
+}
+
+func newFakeSource() *fakeSource { return &fakeSource{c: make(chan fired)} }
 
 func (s *fakeSource) Name() string { return "fake" }
 
@@ -89,8 +95,9 @@ func (s *fakeSource) Run(ctx context.Context, emit func(trigger.Event)) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case e := <-s.c:
-			emit(e)
+		case f := <-s.c:
+			emit(f.e)
+			close(f.done)
 		}
 	}
 }
@@ -114,8 +121,10 @@ func (s *fakeSource) followed() []string {
 // fire makes the source emit e; it returns once the event is in Watch's queue.
 func (s *fakeSource) fire(t *testing.T, reason, detail string) {
 	t.Helper()
+	f := fired{e: trigger.Event{Reason: reason, Detail: detail}, done: make(chan struct{})}
 	select {
-	case s.c <- trigger.Event{Reason: reason, Detail: detail}:
+	case s.c <- f:
+		<-f.done
 	case <-time.After(5 * time.Second):
 		t.Fatal("the fake source is not running")
 	}
@@ -147,11 +156,11 @@ func TestWatchRunsAtStartAndOnEachEvent(t *testing.T) {
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	startWatch(t, WatchOptions{Pass: f.pass, Sources: []trigger.Source{src}, Metrics: m,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	waitCall(t, f, "pass", time.Second) // start
+	waitCall(t, f, "pass", 5*time.Second) // start
 	for _, e := range []trigger.Event{{Reason: "interval"}, {Reason: "fsnotify", Detail: "profiles/WEB.yaml"},
 		{Reason: "link", Detail: "caliep1 appeared"}, {Reason: "sighup"}} {
 		src.fire(t, e.Reason, e.Detail)
-		waitCall(t, f, "pass", time.Second)
+		waitCall(t, f, "pass", 5*time.Second)
 	}
 	for reason, want := range map[string]float64{"start": 1, "interval": 1, "fsnotify": 1, "link": 1, "sighup": 1} {
 		if got := testutil.ToFloat64(m.triggers.WithLabelValues(reason)); got != want {
@@ -218,7 +227,7 @@ func TestWatchRetriesWithBackoffAfterFailure(t *testing.T) {
 	f.fail = 2
 	m := NewMetrics()
 	startWatch(t, WatchOptions{Pass: f.pass, Sources: []trigger.Source{}, Interval: time.Hour, Metrics: m, Logger: discard()})
-	waitCall(t, f, "fail", time.Second)
+	waitCall(t, f, "fail", 5*time.Second)
 	start := time.Now()
 	waitCall(t, f, "fail", 3*time.Second) // retry after 1s
 	waitCall(t, f, "pass", 4*time.Second) // retry after 2s
@@ -242,16 +251,16 @@ func TestWatchTellsFollowersWhatPassesFound(t *testing.T) {
 	src := newFakeSource()
 	startWatch(t, WatchOptions{Pass: f.pass, Drift: f.driftCheck, Heal: HealWarn, Sources: []trigger.Source{src},
 		MaxBackoff: time.Hour, Logger: discard()})
-	waitCall(t, f, "fail", time.Second)
+	waitCall(t, f, "fail", 5*time.Second)
 	src.fire(t, "interval", "")
-	waitCall(t, f, "pass", time.Second)
+	waitCall(t, f, "pass", 5*time.Second)
 	src.fire(t, "drift", "")
-	waitCall(t, f, "drift", time.Second)
+	waitCall(t, f, "drift", 5*time.Second)
 	src.fire(t, "sighup", "")
-	waitCall(t, f, "pass", time.Second)
+	waitCall(t, f, "pass", 5*time.Second)
 	// The last Follow happens after the pass returned; the next event's pass orders it.
 	src.fire(t, "sighup", "")
-	waitCall(t, f, "pass", time.Second)
+	waitCall(t, f, "pass", 5*time.Second)
 	want := []string{"failed", "ok:caliep1,caliep2", "ok:caliep1,caliep2"}
 	if got := src.followed(); !reflect.DeepEqual(got[:min(len(got), 3)], want) {
 		t.Fatalf("follows = %q, want %q first", got, want)
@@ -326,7 +335,7 @@ func TestWatchHealModes(t *testing.T) {
 			m := NewMetrics()
 			startWatch(t, WatchOptions{Pass: f.pass, Drift: f.driftCheck, Sources: []trigger.Source{src},
 				Heal: mode, Metrics: m, Logger: discard()})
-			waitCall(t, f, "pass", time.Second)
+			waitCall(t, f, "pass", 5*time.Second)
 			if first := f.healFlags()[0]; first != (mode == HealEnabled) {
 				t.Fatalf("start pass heal=%v, want %v", first, mode == HealEnabled)
 			}
@@ -334,11 +343,11 @@ func TestWatchHealModes(t *testing.T) {
 			f.drift = true // the start pass with heal healed it; drift again
 			f.mu.Unlock()
 			src.fire(t, "drift", "")
-			waitCall(t, f, "drift", time.Second)
+			waitCall(t, f, "drift", 5*time.Second)
 			if mode == HealWarn {
 				// Drift is reported and left alone: no pass; the next call is the next event's pass.
 				src.fire(t, "sighup", "")
-				waitCall(t, f, "pass", time.Second)
+				waitCall(t, f, "pass", 5*time.Second)
 				if got := f.healFlags(); !reflect.DeepEqual(got, []bool{false, false}) {
 					t.Fatalf("heal=warn passes (heal flags) %v, want [false false]", got)
 				}
@@ -347,15 +356,15 @@ func TestWatchHealModes(t *testing.T) {
 				}
 				return
 			}
-			waitCall(t, f, "pass", time.Second)
+			waitCall(t, f, "pass", 5*time.Second)
 			if got := f.healFlags(); !reflect.DeepEqual(got, []bool{true, true}) {
 				t.Fatalf("heal=enabled passes (heal flags) %v, want [true true]", got)
 			}
 			// The re-apply healed it: the next check finds none.
 			src.fire(t, "drift", "")
-			waitCall(t, f, "drift", time.Second)
+			waitCall(t, f, "drift", 5*time.Second)
 			src.fire(t, "sighup", "")
-			waitCall(t, f, "pass", time.Second)
+			waitCall(t, f, "pass", 5*time.Second)
 			if got := testutil.ToFloat64(m.drift); got != 0 {
 				t.Fatalf("drift metric = %v after healing, want 0", got)
 			}
@@ -381,7 +390,7 @@ func TestWatchHealDisabledChecksNoDrift(t *testing.T) {
 	msgs := make(chan string, 100)
 	startWatch(t, WatchOptions{Pass: f.pass, Drift: f.driftCheck, Sources: []trigger.Source{src},
 		Heal: HealDisabled, Logger: slog.New(msgHandler{msgs})})
-	waitCall(t, f, "pass", time.Second)
+	waitCall(t, f, "pass", 5*time.Second)
 	src.fire(t, "drift", "")
 	for ignored := false; !ignored; {
 		select {
@@ -392,7 +401,7 @@ func TestWatchHealDisabledChecksNoDrift(t *testing.T) {
 		}
 	}
 	src.fire(t, "sighup", "")
-	waitCall(t, f, "pass", time.Second) // not "drift"
+	waitCall(t, f, "pass", 5*time.Second) // not "drift"
 }
 
 func TestWatchRejectsBadHeal(t *testing.T) {
@@ -420,10 +429,10 @@ func TestWatchLockSerialisesPasses(t *testing.T) {
 		return func() { mu.Lock(); held = false; mu.Unlock() }, nil
 	}
 	startWatch(t, WatchOptions{Pass: f.pass, Lock: lock, Sources: []trigger.Source{src}, Logger: discard()})
-	waitCall(t, f, "pass", time.Second)
+	waitCall(t, f, "pass", 5*time.Second)
 	for i := 0; i < 5; i++ {
 		src.fire(t, "interval", "")
-		waitCall(t, f, "pass", time.Second)
+		waitCall(t, f, "pass", 5*time.Second)
 	}
 	mu.Lock()
 	defer mu.Unlock()
