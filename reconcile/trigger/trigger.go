@@ -17,8 +17,8 @@ type Event struct {
 }
 
 // Source emits events until ctx is done. Run returns nil when ctx is done, or an error when
-// the source cannot work (e.g. the directory cannot be watched); emit may be called from Run's
-// goroutine only and never blocks.
+// the source cannot work (e.g. the directory cannot be watched). emit (the watch loop's
+// Queue.Send) never blocks and may be called from any goroutine.
 type Source interface {
 	// Name names the source in logs ("interval", "drift", "fsnotify", "netlink", "signal").
 	Name() string
