@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/trigger"
 )
 
 // Heal modes of the watch loop's drift check.
@@ -51,6 +53,9 @@ type WatchOptions struct {
 	NetNS         string
 	// Signals delivers SIGHUP-style "reconcile now" requests (nil: none).
 	Signals <-chan struct{}
+	// Sources, when not nil, replace the trigger sources that Interval, DriftInterval,
+	// WatchDir, WatchLinks and Signals describe (see TriggerSources); tests pass fakes here.
+	Sources []trigger.Source
 	// MaxBackoff caps the retry delay after failures (default: Interval).
 	MaxBackoff time.Duration
 
@@ -59,16 +64,8 @@ type WatchOptions struct {
 	Now     func() time.Time
 }
 
-// Watch runs reconcile passes until ctx is done: at start, on every Interval (jittered), on
-// repository file changes under WatchDir, on endpoint interfaces appearing or disappearing,
-// on Signals, and after failures with exponential backoff. Triggers coalesce and one
-// goroutine runs the passes, so two passes never overlap. A failed pass changes nothing in
-// the kernel (the last good ruleset stays) and is retried, except a *ForeignTableError (the
-// table is not reconcile's): it is logged once and checked again on the next trigger only.
-func Watch(ctx context.Context, o WatchOptions) error {
-	if o.Pass == nil {
-		return errors.New("watch: no pass function")
-	}
+// withDefaults fills in the defaults; the error is a bad Heal (o is filled in all the same).
+func (o WatchOptions) withDefaults() (WatchOptions, error) {
 	if o.Interval <= 0 {
 		o.Interval = 30 * time.Second
 	}
@@ -84,7 +81,7 @@ func Watch(ctx context.Context, o WatchOptions) error {
 	switch o.Heal {
 	case HealDisabled, HealWarn, HealEnabled:
 	default:
-		return fmt.Errorf("watch: --heal must be disabled, warn or enabled, not %q", o.Heal)
+		return o, fmt.Errorf("watch: --heal must be disabled, warn or enabled, not %q", o.Heal)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -92,167 +89,183 @@ func Watch(ctx context.Context, o WatchOptions) error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	return o, nil
+}
+
+// TriggerSources returns the trigger sources the options describe, in this order: the source poll
+// (trigger.Interval), the drift timer (when DriftInterval > 0, Heal is not disabled and Drift
+// is set), fsnotify under WatchDir (when set), link events in NetNS (when WatchLinks; it follows
+// the passes' endpoint interfaces), Signals (when set). When o.Sources is not nil, it is
+// returned instead. Defaults are those of Watch.
+func (o WatchOptions) TriggerSources() []trigger.Source {
+	if o.Sources != nil {
+		return o.Sources
+	}
+	o, _ = o.withDefaults() // a bad Heal is Watch's error
+	src := []trigger.Source{trigger.Interval(o.Interval)}
+	if o.DriftInterval > 0 && o.Heal != HealDisabled && o.Drift != nil {
+		src = append(src, trigger.Drift(o.DriftInterval))
+	}
+	if o.WatchDir != "" {
+		src = append(src, &trigger.Dir{Root: o.WatchDir, Debounce: o.Debounce, Log: o.Logger})
+	}
+	if o.WatchLinks {
+		src = append(src, trigger.NewLinks(o.NetNS, o.Logger))
+	}
+	if o.Signals != nil {
+		src = append(src, trigger.Signals(o.Signals))
+	}
+	return src
+}
+
+// Watch runs reconcile passes until ctx is done: at start, and on every event of its trigger
+// sources (WatchOptions.TriggerSources: every Interval (jittered), on repository file changes
+// under WatchDir, on endpoint interfaces appearing or disappearing, on Signals, on the drift
+// timer), and after failures with exponential backoff (1s, doubling, at most MaxBackoff). The
+// sources feed one coalescing trigger.Queue and one goroutine runs the passes, so two passes
+// never overlap. A failed pass changes nothing in the kernel (the last good ruleset stays) and
+// is retried, except a *ForeignTableError (the table is not reconcile's): it is logged once and
+// checked again on the next trigger only. The error is a bad option; a source that stops is
+// logged and the others go on.
+func Watch(ctx context.Context, o WatchOptions) error {
+	if o.Pass == nil {
+		return errors.New("watch: no pass function")
+	}
+	o, err := o.withDefaults()
+	if err != nil {
+		return err
+	}
 	log := o.Logger
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	q := NewTriggers()
-	q.Send(Trigger{Reason: "start"})
+	q := trigger.NewQueue()
+	q.Send(trigger.Event{Reason: "start"})
 
+	sources := o.TriggerSources()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	spawn := func(name string, f func() error) {
+	for _, s := range sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f(); err != nil && ctx.Err() == nil {
-				log.Error("trigger source stopped", "source", name, "err", err)
+			if err := s.Run(ctx, q.Send); err != nil && ctx.Err() == nil {
+				log.Error("trigger source stopped", "source", s.Name(), "err", err)
 			}
 		}()
 	}
-
-	// Poll interval with jitter.
-	spawn("interval", func() error {
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(Jitter(o.Interval, 0.1)):
-				q.Send(Trigger{Reason: "interval"})
+	// follow tells the sources that depend on the passes what a pass found.
+	follow := func(out *PassOutcome) {
+		var ifaces []string
+		if out != nil {
+			ifaces = out.Interfaces
+		}
+		for _, s := range sources {
+			if f, ok := s.(trigger.Follower); ok {
+				f.Follow(ifaces, out != nil)
 			}
 		}
-	})
-	// Drift checks.
-	if o.DriftInterval > 0 && o.Heal != HealDisabled && o.Drift != nil {
-		spawn("drift", func() error {
-			for {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(Jitter(o.DriftInterval, 0.1)):
-					q.Send(Trigger{Reason: "drift"})
-				}
-			}
-		})
-	}
-	if o.WatchDir != "" {
-		spawn("fsnotify", func() error { return WatchDir(ctx, o.WatchDir, o.Debounce, q, log) })
-	}
-	// Interfaces of this host's endpoints, updated after each successful pass.
-	var ifMu sync.Mutex
-	ifaces := map[string]bool{}
-	interesting := func(name string) bool {
-		ifMu.Lock()
-		defer ifMu.Unlock()
-		return ifaces[name]
-	}
-	linksStarted := false
-	startLinks := func() {
-		if !o.WatchLinks || linksStarted {
-			return
-		}
-		linksStarted = true
-		spawn("netlink", func() error { return WatchLinks(ctx, o.NetNS, interesting, q, log) })
-	}
-	if o.Signals != nil {
-		spawn("signal", func() error {
-			for {
-				select {
-				case <-ctx.Done():
-					return nil
-				case _, ok := <-o.Signals:
-					if !ok {
-						return nil
-					}
-					q.Send(Trigger{Reason: "sighup"})
-				}
-			}
-		})
 	}
 
-	backoff := time.Duration(0)
-	foreignSeen := "" // the foreign-table refusal reported last ("" none since the last other outcome)
-	var retry *time.Timer
-	defer func() {
-		if retry != nil {
-			retry.Stop()
-		}
-	}()
+	l := &loop{o: o, q: q}
+	defer l.stopRetry()
 	for {
 		tr, merged, err := q.Next(ctx)
 		if err != nil {
 			return nil
 		}
-		o.Metrics.ObserveTrigger(tr.Reason)
-		if tr.Reason == "drift" {
-			d, err := o.Drift(ctx)
-			if err != nil {
-				log.Warn("drift check failed", "err", err)
-				continue
-			}
-			o.Metrics.ObserveDrift(d.Drift)
-			if !d.Drift {
-				log.Debug("no drift")
-				continue
-			}
-			if o.Heal != HealEnabled {
-				log.Warn("drift: the kernel differs from the applied ruleset (heal=warn leaves it)", "drift", d.Summary)
-				continue
-			}
-			log.Warn("drift: re-applying the applied ruleset", "drift", d.Summary)
-		}
-		log.Info("reconcile", "trigger", tr.Reason, "detail", tr.Detail, "merged", merged)
-		out, err := runPass(ctx, o, o.Heal == HealEnabled || tr.Reason == "drift")
+		out, ran := l.handle(ctx, tr, merged)
 		if ctx.Err() != nil {
 			return nil
 		}
-		now := o.Now()
-		var foreign *ForeignTableError
-		if err != nil && errors.As(err, &foreign) {
-			// Not a transient failure: retrying cannot help until someone deletes the table
-			// or picks another --table. Say so once; later triggers (the interval, file and
-			// link events) check again, without a retry timer of their own.
-			stage, reason := Classify(err)
-			o.Metrics.ObserveFailure(now, stage, reason)
-			if msg := foreign.Error(); msg != foreignSeen {
-				foreignSeen = msg
-				log.Error("reconcile refused; the table is left alone and checked again on the next trigger", "err", err)
-			} else {
-				log.Debug("table still not made by reconcile; left alone", "table", foreign.Table)
-			}
-			startLinks()
-			continue
+		if ran {
+			follow(out)
 		}
-		foreignSeen = ""
-		if err != nil {
-			stage, reason := Classify(err)
-			o.Metrics.ObserveFailure(now, stage, reason)
-			if backoff == 0 {
-				backoff = time.Second
-			} else {
-				backoff = min(backoff*2, o.MaxBackoff)
-			}
-			log.Error("reconcile failed; the last good ruleset stays in the kernel",
-				"stage", stage, "reason", reason, "err", err, "retry_in", backoff)
-			if retry != nil {
-				retry.Stop()
-			}
-			retry = time.AfterFunc(backoff, func() { q.Send(Trigger{Reason: "retry"}) })
-			startLinks()
-			continue
-		}
-		backoff = 0
-		o.Metrics.ObserveApplied(now, out.Result, out.Revision, out.Source, out.Duration, out.Endpoints, out.Rules)
-		o.Metrics.ObserveDrift(out.Drift) // the pass itself logged the drift it left alone
-		ifMu.Lock()
-		ifaces = map[string]bool{}
-		for _, n := range out.Interfaces {
-			ifaces[n] = true
-		}
-		ifMu.Unlock()
-		startLinks()
-		log.Debug("pass done", "result", out.Result, "revision", out.Revision, "endpoints", out.Endpoints, "rules", out.Rules)
 	}
+}
+
+// loop is the state Watch keeps between passes.
+type loop struct {
+	o           WatchOptions
+	q           *trigger.Queue
+	backoff     time.Duration
+	foreignSeen string // the foreign-table refusal reported last ("" none since the last other outcome)
+	retry       *time.Timer
+}
+
+func (l *loop) stopRetry() {
+	if l.retry != nil {
+		l.retry.Stop()
+	}
+}
+
+// handle runs what the event tr calls for: a drift check, a pass, or both. ran says whether a
+// pass ran; out is its outcome (nil when it failed).
+func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *PassOutcome, ran bool) {
+	o, log := l.o, l.o.Logger
+	if tr.Reason == "drift" && (o.Drift == nil || o.Heal == HealDisabled) {
+		log.Debug("drift event ignored: no drift check", "heal", o.Heal) // only from o.Sources
+		return nil, false
+	}
+	o.Metrics.ObserveTrigger(tr.Reason)
+	if tr.Reason == "drift" {
+		d, err := o.Drift(ctx)
+		if err != nil {
+			log.Warn("drift check failed", "err", err)
+			return nil, false
+		}
+		o.Metrics.ObserveDrift(d.Drift)
+		if !d.Drift {
+			log.Debug("no drift")
+			return nil, false
+		}
+		if o.Heal != HealEnabled {
+			log.Warn("drift: the kernel differs from the applied ruleset (heal=warn leaves it)", "drift", d.Summary)
+			return nil, false
+		}
+		log.Warn("drift: re-applying the applied ruleset", "drift", d.Summary)
+	}
+	log.Info("reconcile", "trigger", tr.Reason, "detail", tr.Detail, "merged", merged)
+	out, err := runPass(ctx, o, o.Heal == HealEnabled || tr.Reason == "drift")
+	if ctx.Err() != nil {
+		return nil, true
+	}
+	now := o.Now()
+	var foreign *ForeignTableError
+	if err != nil && errors.As(err, &foreign) {
+		// Not a transient failure: retrying cannot help until someone deletes the table
+		// or picks another --table. Say so once; later triggers (the interval, file and
+		// link events) check again, without a retry timer of their own.
+		stage, reason := Classify(err)
+		o.Metrics.ObserveFailure(now, stage, reason)
+		if msg := foreign.Error(); msg != l.foreignSeen {
+			l.foreignSeen = msg
+			log.Error("reconcile refused; the table is left alone and checked again on the next trigger", "err", err)
+		} else {
+			log.Debug("table still not made by reconcile; left alone", "table", foreign.Table)
+		}
+		return nil, true
+	}
+	l.foreignSeen = ""
+	if err != nil {
+		stage, reason := Classify(err)
+		o.Metrics.ObserveFailure(now, stage, reason)
+		if l.backoff == 0 {
+			l.backoff = time.Second
+		} else {
+			l.backoff = min(l.backoff*2, o.MaxBackoff)
+		}
+		log.Error("reconcile failed; the last good ruleset stays in the kernel",
+			"stage", stage, "reason", reason, "err", err, "retry_in", l.backoff)
+		l.stopRetry()
+		l.retry = time.AfterFunc(l.backoff, func() { l.q.Send(trigger.Event{Reason: "retry"}) })
+		return nil, true
+	}
+	l.backoff = 0
+	o.Metrics.ObserveApplied(now, out.Result, out.Revision, out.Source, out.Duration, out.Endpoints, out.Rules)
+	o.Metrics.ObserveDrift(out.Drift) // the pass itself logged the drift it left alone
+	log.Debug("pass done", "result", out.Result, "revision", out.Revision, "endpoints", out.Endpoints, "rules", out.Rules)
+	return out, true
 }
 
 func runPass(ctx context.Context, o WatchOptions, heal bool) (*PassOutcome, error) {

@@ -68,6 +68,10 @@ var table = map[string]layer{
 	"reconcile/testenv/badrepos":  {level: 2, testOnly: true},
 	"reconcile/internal/layering": {level: 2, only: none, testOnly: true},
 
+	// trigger: the watch loop's trigger sources (timers, fsnotify, netlink links, signals) and
+	// the coalescing queue; schema says which files are the repository's.
+	"reconcile/trigger": {level: 2, only: []string{"schema"}},
+
 	"reconcile/source/git": {level: 3, only: []string{"reconcile/source", "reconcile/lock", "schema"}},
 	"reconcile/lab":        {level: 3, testOnly: true, usedBy: []string{"cmd/reconcile-lab"}},
 

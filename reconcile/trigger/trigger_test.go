@@ -1,4 +1,4 @@
-package reconcile
+package trigger
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,8 +14,8 @@ import (
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// next waits up to d for a trigger; ok is false on timeout.
-func next(t *testing.T, q *Triggers, d time.Duration) (Trigger, bool) {
+// next waits up to d for an event; ok is false on timeout.
+func next(t *testing.T, q *Queue, d time.Duration) (Event, bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -24,11 +23,11 @@ func next(t *testing.T, q *Triggers, d time.Duration) (Trigger, bool) {
 	return tr, err == nil
 }
 
-func TestTriggersCoalesce(t *testing.T) {
-	q := NewTriggers()
-	q.Send(Trigger{Reason: "interval"})
-	q.Send(Trigger{Reason: "fsnotify"})
-	q.Send(Trigger{Reason: "link"})
+func TestQueueCoalesces(t *testing.T) {
+	q := NewQueue()
+	q.Send(Event{Reason: "interval"})
+	q.Send(Event{Reason: "fsnotify"})
+	q.Send(Event{Reason: "link"})
 	tr, merged, err := q.Next(context.Background())
 	if err != nil || tr.Reason != "interval" || merged != 2 {
 		t.Fatalf("got %+v merged=%d err=%v, want the first trigger with 2 merged", tr, merged, err)
@@ -50,17 +49,22 @@ func TestJitterBounds(t *testing.T) {
 	}
 }
 
-func TestWatchDirTriggersOnRepositoryChanges(t *testing.T) {
+func TestDirEmitsOnRepositoryChanges(t *testing.T) {
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "profiles"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	q := NewTriggers()
+	q := NewQueue()
 	errc := make(chan error, 1)
-	go func() { errc <- WatchDir(ctx, root, 50*time.Millisecond, q, discard()) }()
-	time.Sleep(100 * time.Millisecond) // let the watches be added
+	d := &Dir{Root: root, Debounce: 50 * time.Millisecond, Log: discard(), ready: make(chan struct{})}
+	go func() { errc <- d.Run(ctx, q.Send) }()
+	select {
+	case <-d.ready:
+	case err := <-errc:
+		t.Fatalf("Dir.Run: %v", err)
+	}
 
 	// Editor leftovers and unrelated files do not trigger.
 	for _, name := range []string{"profiles/.WEB.yaml.swp", "profiles/WEB.yaml~", "README.md", "profiles/4913"} {
@@ -116,19 +120,28 @@ func TestWatchDirTriggersOnRepositoryChanges(t *testing.T) {
 	}
 	cancel()
 	if err := <-errc; err != nil {
-		t.Fatalf("WatchDir: %v", err)
+		t.Fatalf("Dir.Run: %v", err)
 	}
 }
 
-func TestWatchLinksSeesEndpointInterfaces(t *testing.T) {
+func TestLinksSeesEndpointInterfaces(t *testing.T) {
 	ns := testenv.NewNetns(t, "links")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	q := NewTriggers()
-	interesting := func(name string) bool { return strings.HasPrefix(name, "caliep") }
+	q := NewQueue()
+	l := NewLinks(ns, discard())
 	errc := make(chan error, 1)
-	go func() { errc <- WatchLinks(ctx, ns, interesting, q, discard()) }()
-	time.Sleep(400 * time.Millisecond) // subscription and initial listing
+	go func() { errc <- l.Run(ctx, q.Send) }()
+	// The source subscribes after the first pass only, so its listing of the existing links
+	// knows the endpoints' interfaces: caliep0, there before, is reported as a resync (had it
+	// subscribed at once, caliep0 would have been listed as uninteresting and never reported).
+	testenv.Run(t, "ip", "-n", ns, "link", "add", "caliep0", "type", "veth", "peer", "name", "wl0")
+	l.Follow([]string{"caliep0"}, true)
+	l.Follow(nil, false) // a failed pass keeps the interfaces
+	l.Follow([]string{"caliep0", "caliep1"}, true)
+	if tr, ok := next(t, q, 2*time.Second); !ok || tr.Reason != "link" || tr.Detail != "resync" {
+		t.Fatalf("want a 'resync' link event after the listing, got %+v ok=%v", tr, ok)
+	}
 
 	testenv.Run(t, "ip", "-n", ns, "link", "add", "other0", "type", "veth", "peer", "name", "other1")
 	if tr, ok := next(t, q, 300*time.Millisecond); ok {
@@ -149,9 +162,54 @@ func TestWatchLinksSeesEndpointInterfaces(t *testing.T) {
 	if !ok || tr.Detail != "caliep1 disappeared" {
 		t.Fatalf("want 'caliep1 disappeared', got %+v ok=%v", tr, ok)
 	}
+	testenv.Run(t, "ip", "-n", ns, "link", "del", "caliep0")
+	tr, ok = next(t, q, 2*time.Second)
+	if !ok || tr.Detail != "caliep0 disappeared" {
+		t.Fatalf("want 'caliep0 disappeared', got %+v ok=%v", tr, ok)
+	}
 	cancel()
 	if err := <-errc; err != nil {
-		t.Fatalf("WatchLinks: %v", err)
+		t.Fatalf("Links.Run: %v", err)
+	}
+}
+
+func TestTimerEmitsItsReason(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, tm := range []*Timer{Interval(10 * time.Millisecond), Drift(10 * time.Millisecond)} {
+		q := NewQueue()
+		errc := make(chan error, 1)
+		go func() { errc <- tm.Run(ctx, q.Send) }()
+		for i := 0; i < 2; i++ {
+			if tr, ok := next(t, q, 2*time.Second); !ok || tr != (Event{Reason: tm.Name()}) {
+				t.Fatalf("%s: got %+v ok=%v", tm.Name(), tr, ok)
+			}
+		}
+		if tm.Frac != 0.1 {
+			t.Errorf("%s: jitter %v, want 0.1", tm.Name(), tm.Frac)
+		}
+		defer func() {
+			if err := <-errc; err != nil {
+				t.Errorf("%s: %v", tm.Name(), err)
+			}
+		}()
+	}
+	cancel()
+}
+
+func TestChanRelaysUntilClosed(t *testing.T) {
+	c := make(chan struct{})
+	q := NewQueue()
+	errc := make(chan error, 1)
+	s := Signals(c)
+	go func() { errc <- s.Run(context.Background(), q.Send) }()
+	c <- struct{}{}
+	if tr, ok := next(t, q, 2*time.Second); !ok || tr != (Event{Reason: "sighup"}) || s.Name() != "signal" {
+		t.Fatalf("got %+v ok=%v name %q, want a sighup event from the signal source", tr, ok, s.Name())
+	}
+	close(c)
+	if err := <-errc; err != nil {
+		t.Fatalf("Run after close: %v", err)
 	}
 }
 

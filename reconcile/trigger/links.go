@@ -1,0 +1,210 @@
+package trigger
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Links subscribes to link events in the network namespace NetNS ("" = ours, a name under
+// /run/netns, or a path) and emits a "link" event (Detail "NAME appeared", "NAME disappeared"
+// or "resync") whenever an interface of this host's endpoints appears or disappears. The
+// interfaces are those of the last successful pass (Follow); the subscription starts after the
+// first pass, so that its listing of existing links knows them. When the subscription breaks
+// (e.g. ENOBUFS after an overflow) it resubscribes, lists the existing links and emits a resync
+// event.
+type Links struct {
+	NetNS string
+	Log   *slog.Logger // nil: discard
+
+	mu      sync.Mutex
+	names   map[string]bool
+	started bool
+	start   chan struct{}
+}
+
+// NewLinks returns the link source of the namespace netns.
+func NewLinks(netns string, log *slog.Logger) *Links {
+	return &Links{NetNS: netns, Log: log, names: map[string]bool{}, start: make(chan struct{})}
+}
+
+// Name is "netlink".
+func (l *Links) Name() string { return "netlink" }
+
+// Follow records the endpoint interfaces of a successful pass (ok false: unchanged) and, on its
+// first call, lets Run subscribe.
+func (l *Links) Follow(interfaces []string, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ok {
+		l.names = make(map[string]bool, len(interfaces))
+		for _, n := range interfaces {
+			l.names[n] = true
+		}
+	}
+	if !l.started {
+		l.started = true
+		close(l.start)
+	}
+}
+
+func (l *Links) interesting(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.names[name]
+}
+
+// Run waits for the first Follow, then watches until ctx is done. The error says why the
+// namespace cannot be opened.
+func (l *Links) Run(ctx context.Context, emit func(Event)) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-l.start:
+	}
+	log := l.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return watchLinks(ctx, l.NetNS, l.interesting, emit, log)
+}
+
+// openNetns opens a network namespace by name (/run/netns/NAME) or path; "" is the
+// namespace of the calling process. The handle must be closed.
+func openNetns(name string) (netns.NsHandle, error) {
+	var h netns.NsHandle
+	var err error
+	switch {
+	case name == "":
+		h, err = netns.GetFromPid(os.Getpid())
+	case strings.Contains(name, "/"):
+		h, err = netns.GetFromPath(name)
+	default:
+		h, err = netns.GetFromName(name)
+	}
+	if err != nil {
+		return netns.None(), fmt.Errorf("open network namespace %q: %w", name, err)
+	}
+	return h, nil
+}
+
+// watchLinks subscribes to link events in the network namespace ns ("" = ours) and emits a
+// "link" event whenever an interface for which interesting returns true appears or
+// disappears. When the subscription breaks (e.g. ENOBUFS after an overflow) it resubscribes,
+// listing the existing links, and emits a resync event. It returns when ctx is done.
+func watchLinks(ctx context.Context, ns string, interesting func(name string) bool, emit func(Event), log *slog.Logger) error {
+	h, err := openNetns(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	present := map[string]bool{}
+	backoff := 100 * time.Millisecond
+	resync := false
+	for ctx.Err() == nil {
+		ch := make(chan netlink.LinkUpdate, 256)
+		done := make(chan struct{})
+		broken := make(chan error, 1)
+		err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
+			Namespace:              &h,
+			ListExisting:           true,
+			ReceiveBufferSize:      4 << 20,
+			ReceiveBufferForceSize: true,
+			ErrorCallback: func(err error) {
+				select {
+				case broken <- err:
+				default:
+				}
+			},
+		})
+		if err != nil {
+			log.Warn("link subscription failed; retrying", "err", err, "in", backoff)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if !followLinks(ctx, ch, broken, present, resync, interesting, emit, log) {
+			close(done)
+			return nil
+		}
+		close(done)
+		resync = true
+	}
+	return nil
+}
+
+// followLinks reads one subscription until it breaks (true) or ctx is done (false). The
+// existing links arrive first (ListExisting); after 200ms of listing they are compared with
+// present, and a "resync" event is emitted when they differ or resync is set.
+func followLinks(ctx context.Context, ch <-chan netlink.LinkUpdate, broken <-chan error, present map[string]bool,
+	resync bool, interesting func(string) bool, emit func(Event), log *slog.Logger) bool {
+	seen := map[string]bool{}
+	listing := true
+	listDone := time.NewTimer(200 * time.Millisecond)
+	defer listDone.Stop()
+	changed := false
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case err := <-broken:
+			log.Warn("link subscription broke; resubscribing", "err", err)
+			return true
+		case <-listDone.C:
+			if listing {
+				listing = false
+				for name := range present {
+					if !seen[name] {
+						delete(present, name)
+						changed = true
+					}
+				}
+				if changed || resync {
+					emit(Event{Reason: "link", Detail: "resync"})
+				}
+				changed, resync = false, false
+			}
+		case u, ok := <-ch:
+			if !ok {
+				log.Warn("link subscription closed; resubscribing")
+				return true
+			}
+			name := u.Attrs().Name
+			if !interesting(name) {
+				continue
+			}
+			switch u.Header.Type {
+			case unix.RTM_NEWLINK:
+				if listing {
+					seen[name] = true
+				}
+				if !present[name] {
+					present[name] = true
+					if listing {
+						changed = true
+					} else {
+						emit(Event{Reason: "link", Detail: name + " appeared"})
+					}
+				}
+			case unix.RTM_DELLINK:
+				if present[name] {
+					delete(present, name)
+					emit(Event{Reason: "link", Detail: name + " disappeared"})
+				}
+			}
+		}
+	}
+}
