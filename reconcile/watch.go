@@ -203,12 +203,12 @@ func (l *loop) stopRetry() {
 // pass ran; out is its outcome (nil when it failed).
 func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *PassOutcome, ran bool) {
 	o, log := l.o, l.o.Logger
-	if tr.Reason == "drift" && (o.Drift == nil || o.Heal == HealDisabled) {
+	if tr.Reason == trigger.DriftReason && (o.Drift == nil || o.Heal == HealDisabled) {
 		log.Debug("drift event ignored: no drift check", "heal", o.Heal) // only from o.Sources
 		return nil, false
 	}
 	o.Metrics.ObserveTrigger(tr.Reason)
-	if tr.Reason == "drift" {
+	if tr.Reason == trigger.DriftReason {
 		d, err := o.Drift(ctx)
 		if err != nil {
 			log.Warn("drift check failed", "err", err)
@@ -226,7 +226,7 @@ func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *P
 		log.Warn("drift: re-applying the applied ruleset", "drift", d.Summary)
 	}
 	log.Info("reconcile", "trigger", tr.Reason, "detail", tr.Detail, "merged", merged)
-	out, err := runPass(ctx, o, o.Heal == HealEnabled || tr.Reason == "drift")
+	out, err := runPass(ctx, o, o.Heal == HealEnabled || tr.Reason == trigger.DriftReason)
 	if ctx.Err() != nil {
 		return nil, true
 	}

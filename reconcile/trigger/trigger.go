@@ -16,6 +16,9 @@ type Event struct {
 	Detail string // e.g. the file or interface that changed; "" when there is nothing to add
 }
 
+// DriftReason is the Reason of the drift timer's events: a drift check, not a pass.
+const DriftReason = "drift"
+
 // Source emits events until ctx is done. Run returns nil when ctx is done, or an error when
 // the source cannot work (e.g. the directory cannot be watched). emit (the watch loop's
 // Queue.Send) never blocks and may be called from any goroutine.
@@ -33,7 +36,11 @@ type Follower interface {
 }
 
 // Queue is a coalescing queue of pending events: any number of Send calls before the consumer
-// gets to Next result in one pass (the first event is kept, the rest are counted).
+// gets to Next result in one pass (the first event is kept, the rest are counted). A drift
+// event asks only for a drift check, every other one for a pass: when a pass-asking event
+// merges into a pending drift event it takes its place, so that the pass runs (the drift
+// timer checks again on its next tick); a drift event merging into any pending event is only
+// counted.
 type Queue struct {
 	mu      sync.Mutex
 	pending *Event
@@ -47,9 +54,13 @@ func NewQueue() *Queue { return &Queue{ch: make(chan struct{}, 1)} }
 // Send queues e unless an event is already pending (then it is merged into it). It never blocks.
 func (q *Queue) Send(e Event) {
 	q.mu.Lock()
-	if q.pending == nil {
+	switch {
+	case q.pending == nil:
 		q.pending = &e
-	} else {
+	case q.pending.Reason == DriftReason && e.Reason != DriftReason:
+		q.pending = &e
+		q.merged++
+	default:
 		q.merged++
 	}
 	q.mu.Unlock()
@@ -101,7 +112,7 @@ type Timer struct {
 func Interval(d time.Duration) *Timer { return &Timer{Reason: "interval", Every: d, Frac: 0.1} }
 
 // Drift is the drift check: "drift" every d with 10% jitter.
-func Drift(d time.Duration) *Timer { return &Timer{Reason: "drift", Every: d, Frac: 0.1} }
+func Drift(d time.Duration) *Timer { return &Timer{Reason: DriftReason, Every: d, Frac: 0.1} }
 
 // Name is the timer's reason.
 func (t *Timer) Name() string { return t.Reason }

@@ -37,6 +37,31 @@ func TestQueueCoalesces(t *testing.T) {
 	}
 }
 
+// A drift event asks only for a drift check: an event that asks for a pass and arrives while
+// a drift event is pending takes its place (before, a new interface's link event merged into a
+// pending drift check was lost until the next interval); a drift event merged into a pending
+// pass is only counted.
+func TestQueueDriftGivesWayToAPass(t *testing.T) {
+	q := NewQueue()
+	q.Send(Event{Reason: DriftReason})
+	q.Send(Event{Reason: "link", Detail: "cali1 appeared"})
+	q.Send(Event{Reason: "fsnotify"})
+	tr, merged, err := q.Next(context.Background())
+	if err != nil || tr.Reason != "link" || tr.Detail != "cali1 appeared" || merged != 2 {
+		t.Fatalf("got %+v merged=%d err=%v, want the link event with 2 merged", tr, merged, err)
+	}
+	q.Send(Event{Reason: "interval"})
+	q.Send(Event{Reason: DriftReason})
+	if tr, merged, err = q.Next(context.Background()); err != nil || tr.Reason != "interval" || merged != 1 {
+		t.Fatalf("got %+v merged=%d err=%v, want the interval event with 1 merged", tr, merged, err)
+	}
+	q.Send(Event{Reason: DriftReason})
+	q.Send(Event{Reason: DriftReason})
+	if tr, merged, err = q.Next(context.Background()); err != nil || tr.Reason != DriftReason || merged != 1 {
+		t.Fatalf("got %+v merged=%d err=%v, want one drift check with 1 merged", tr, merged, err)
+	}
+}
+
 func TestJitterBounds(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		d := Jitter(30*time.Second, 0.1)
