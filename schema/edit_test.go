@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 var updateEdit = flag.Bool("update-edit", false, "rewrite schema/testdata/edit golden files")
@@ -376,51 +378,27 @@ func TestEditProfileStyles(t *testing.T) {
 // ---- the yardstick: an edit changes only the lines the command changes ----
 
 // fileLines splits a file after each "\n", so every line keeps its own "\r\n" or "\n".
-func fileLines(b []byte) []string {
-	ls := strings.SplitAfter(string(b), "\n")
-	if ls[len(ls)-1] == "" {
-		ls = ls[:len(ls)-1]
-	}
-	return ls
-}
+func fileLines(b []byte) []string { return testenv.FileLines(string(b)) }
 
 // hunk is one change of a line diff: before[a0:a1] became after[b0:b1] (0-based).
 type hunk struct{ a0, a1, b0, b1 int }
 
 // lineDiff is a longest-common-subsequence diff of two files' lines, compared byte for byte
-// (so a line that lost its "\r" is a changed line).
+// (so a line that lost its "\r" is a changed line), as hunks of consecutive changes.
 func lineDiff(before, after []string) []hunk {
-	n, m := len(before), len(after)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if before[i] == after[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
 	var out []hunk
-	i, j := 0, 0
-	for i < n || j < m {
-		if i < n && j < m && before[i] == after[j] {
-			i, j = i+1, j+1
+	for _, op := range testenv.LineDiff(before, after) {
+		i, j := op.Before, op.After
+		if op.Op == '-' {
+			i++
+		} else {
+			j++
+		}
+		if k := len(out) - 1; k >= 0 && out[k].a1 == op.Before && out[k].b1 == op.After {
+			out[k].a1, out[k].b1 = i, j
 			continue
 		}
-		h := hunk{a0: i, b0: j}
-		for (i < n || j < m) && !(i < n && j < m && before[i] == after[j]) {
-			if i < n && (j >= m || lcs[i+1][j] >= lcs[i][j+1]) {
-				i++
-			} else {
-				j++
-			}
-		}
-		h.a1, h.b1 = i, j
-		out = append(out, h)
+		out = append(out, hunk{a0: op.Before, a1: i, b0: op.After, b1: j})
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -55,44 +56,18 @@ const keepMore = `{
 `
 
 // keepLines splits after each "\n" so that every line keeps its line break.
-func keepLines(b string) []string {
-	ls := strings.SplitAfter(b, "\n")
-	if ls[len(ls)-1] == "" {
-		ls = ls[:len(ls)-1]
-	}
-	return ls
-}
+func keepLines(b string) []string { return testenv.FileLines(b) }
 
 // changedLines returns, for a line diff (longest common subsequence, lines compared byte for
 // byte), the 1-based lines of before that were deleted, the insertion points (after line n) and
 // the added lines.
 func changedLines(before, after []string) (deleted, insertedAfter []int, added []string) {
-	n, m := len(before), len(after)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if before[i] == after[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && before[i] == after[j]:
-			i, j = i+1, j+1
-		case i < n && (j >= m || lcs[i+1][j] >= lcs[i][j+1]):
-			deleted = append(deleted, i+1)
-			i++
-		default:
-			insertedAfter = append(insertedAfter, i)
-			added = append(added, after[j])
-			j++
+	for _, op := range testenv.LineDiff(before, after) {
+		if op.Op == '-' {
+			deleted = append(deleted, op.Before+1)
+		} else {
+			insertedAfter = append(insertedAfter, op.Before)
+			added = append(added, after[op.After])
 		}
 	}
 	return deleted, insertedAfter, added
