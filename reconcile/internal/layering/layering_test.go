@@ -50,6 +50,8 @@ var table = map[string]layer{
 	// Leaves.
 	"reconcile/limits": {level: 0, only: none},
 	"reconcile/lock":   {level: 0, only: none},
+	// netns: the one handle on a network namespace (fd + identity).
+	"reconcile/netns": {level: 0, only: none},
 	// atomicfile: the one atomic file write (temp file, fsync, rename, fsync of the directory).
 	"reconcile/internal/atomicfile": {level: 0, only: none},
 	"reconcile/testenv":             {level: 0, only: none, testOnly: true},
