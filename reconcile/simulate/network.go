@@ -342,66 +342,116 @@ func (n *Network) Explain(q Query) (Explanation, error) {
 	if n == nil || n.Repo == nil {
 		return ex, errors.New("no repository")
 	}
-	from, err := n.resolve(q.From, "from")
+	e, err := n.resolveEnds(q)
 	if err != nil {
 		return ex, err
 	}
-	to, err := n.resolve(q.To, "to")
+	pkt, probe, icmpFam, err := explainProbe(q)
 	if err != nil {
 		return ex, err
 	}
-	toHost := to.Endpoint == "" && to.Host != ""
-	var srcMAC string
+	ex.Probe = probe
+	fam, err := explainFamily(q, e.from, e.to, icmpFam)
+	if err != nil {
+		return ex, err
+	}
+	if err := e.addresses(q, fam); err != nil {
+		return ex, err
+	}
+	e.address(&pkt, q, fam)
+	ex.From, ex.To = e.from, e.to
+
+	x := &explainer{n: n, ex: &ex, used: map[string]bool{}}
+	allowed, err := x.path(pkt, e)
+	if err != nil {
+		return ex, err
+	}
+	x.extraDrops()
+	ex.Verdict = "deny"
+	if allowed {
+		ex.Verdict = "allow"
+	}
+	return ex, nil
+}
+
+// queryEnds are the two peers of a query, checked against each other.
+type queryEnds struct {
+	from, to Peer
+	// toHost is true when To names a host ("host:<name>").
+	toHost bool
+	// srcMAC is the query's source MAC in canonical form, "" for the sender's own.
+	srcMAC string
+}
+
+// resolveEnds resolves From and To and checks that the query can be asked of them: a
+// source address or MAC needs an endpoint sender, at least one end is an endpoint (or To a
+// host reached from one of its endpoints), and the two ends differ.
+func (n *Network) resolveEnds(q Query) (queryEnds, error) {
+	var e queryEnds
+	var err error
+	if e.from, err = n.resolve(q.From, "from"); err != nil {
+		return e, err
+	}
+	if e.to, err = n.resolve(q.To, "to"); err != nil {
+		return e, err
+	}
+	from, to := e.from, e.to
+	e.toHost = to.Endpoint == "" && to.Host != ""
 	if q.SrcMAC != "" {
 		hw, err := net.ParseMAC(q.SrcMAC)
 		if err != nil || len(hw) != 6 {
-			return ex, fmt.Errorf("source mac %q is not a MAC address (write six hex bytes: 02:00:00:00:00:02)", q.SrcMAC)
+			return e, fmt.Errorf("source mac %q is not a MAC address (write six hex bytes: 02:00:00:00:00:02)", q.SrcMAC)
 		}
-		srcMAC = hw.String()
+		e.srcMAC = hw.String()
 	}
-	if (q.Src.IsValid() || srcMAC != "") && from.ep == nil {
-		return ex, fmt.Errorf("a source address or MAC of its own needs from to be an endpoint, not %q", q.From)
+	if (q.Src.IsValid() || e.srcMAC != "") && from.ep == nil {
+		return e, fmt.Errorf("a source address or MAC of its own needs from to be an endpoint, not %q", q.From)
 	}
 	if q.Src.IsValid() && q.Src.Zone() != "" {
-		return ex, fmt.Errorf("source address %s has a zone: write it without %%%s", q.Src, q.Src.Zone())
+		return e, fmt.Errorf("source address %s has a zone: write it without %%%s", q.Src, q.Src.Zone())
 	}
 	switch {
-	case from.Endpoint == "" && to.Endpoint == "" && !toHost:
-		return ex, fmt.Errorf("neither %q nor %q is an endpoint of the repository", q.From, q.To)
+	case from.Endpoint == "" && to.Endpoint == "" && !e.toHost:
+		return e, fmt.Errorf("neither %q nor %q is an endpoint of the repository", q.From, q.To)
 	case from.Endpoint != "" && from.Endpoint == to.Endpoint:
-		return ex, fmt.Errorf("from and to are the same endpoint %q", from.Endpoint)
-	case toHost && from.Endpoint == "":
-		return ex, fmt.Errorf("traffic to host %q can only be explained from one of its endpoints", to.Host)
-	case toHost && from.Host != to.Host:
-		return ex, fmt.Errorf("endpoint %q lives on host %q, not %q", from.Endpoint, from.Host, to.Host)
+		return e, fmt.Errorf("from and to are the same endpoint %q", from.Endpoint)
+	case e.toHost && from.Endpoint == "":
+		return e, fmt.Errorf("traffic to host %q can only be explained from one of its endpoints", to.Host)
+	case e.toHost && from.Host != to.Host:
+		return e, fmt.Errorf("endpoint %q lives on host %q, not %q", from.Endpoint, from.Host, to.Host)
 	}
+	return e, nil
+}
 
-	// The probe.
-	pkt := Packet{Hook: nft.HookForward, Ct: nft.CtNew}
+// explainProbe builds the probe packet's protocol part (forward hook, ct new, protocol,
+// ports, icmp type and code) and its text (`tcp/80`, `icmp type 8 code 0`). icmpFam is 4 or 6
+// for icmp and icmpv6, else 0.
+func explainProbe(q Query) (pkt Packet, probe string, icmpFam int, err error) {
+	pkt = Packet{Hook: nft.HookForward, Ct: nft.CtNew}
 	proto := schema.Protocol(q.Protocol)
 	pn, ok := proto.Number()
 	if !ok {
-		return ex, fmt.Errorf("protocol %q is not tcp, udp, icmp, icmpv6, sctp, udplite or 1-255", q.Protocol)
+		return pkt, "", 0, fmt.Errorf("protocol %q is not tcp, udp, icmp, icmpv6, sctp, udplite or 1-255", q.Protocol)
 	}
 	pkt.Proto = pn
-	ex.Probe = q.Protocol
-	icmpFam := proto.ICMPFamily()
+	probe = q.Protocol
+	icmpFam = proto.ICMPFamily()
 	switch {
 	case proto.HasPorts():
 		if q.Port < 1 || q.Port > 65535 {
-			return ex, fmt.Errorf("protocol %s needs a port (1-65535)", q.Protocol)
+			return pkt, probe, icmpFam, fmt.Errorf("protocol %s needs a port (1-65535)", q.Protocol)
 		}
 		sp := q.SrcPort
 		if sp == 0 {
 			sp = DefaultSrcPort
 		}
 		if sp < 1 || sp > 65535 {
-			return ex, fmt.Errorf("source port %d is not 1-65535", sp)
+			return pkt, probe, icmpFam, fmt.Errorf("source port %d is not 1-65535", sp)
 		}
 		pkt.SPort, pkt.DPort = uint16(sp), uint16(q.Port)
-		ex.Probe += "/" + strconv.Itoa(q.Port)
+		probe += "/" + strconv.Itoa(q.Port)
 	case q.Port != 0:
-		return ex, fmt.Errorf("a port needs protocol tcp, udp, sctp or udplite, not %s", q.Protocol)
+		return pkt, probe, icmpFam, fmt.Errorf("a port needs protocol tcp, udp, sctp or udplite, not %s", q.Protocol)
 	}
 	switch {
 	case icmpFam != 0:
@@ -414,45 +464,52 @@ func (n *Network) Explain(q Query) (Explanation, error) {
 		}
 		if q.ICMPCode != nil {
 			if q.ICMPType == nil {
-				return ex, errors.New("an icmp code needs an icmp type")
+				return pkt, probe, icmpFam, errors.New("an icmp code needs an icmp type")
 			}
 			c = *q.ICMPCode
 		}
 		if t < 0 || t > 255 || c < 0 || c > 255 {
-			return ex, fmt.Errorf("icmp type %d code %d: not 0-255", t, c)
+			return pkt, probe, icmpFam, fmt.Errorf("icmp type %d code %d: not 0-255", t, c)
 		}
 		pkt.ICMPType, pkt.ICMPCode = uint8(t), uint8(c)
-		ex.Probe += fmt.Sprintf(" type %d code %d", t, c)
+		probe += fmt.Sprintf(" type %d code %d", t, c)
 	case q.ICMPType != nil || q.ICMPCode != nil:
-		return ex, fmt.Errorf("an icmp type or code needs protocol icmp or icmpv6, not %s", q.Protocol)
+		return pkt, probe, icmpFam, fmt.Errorf("an icmp type or code needs protocol icmp or icmpv6, not %s", q.Protocol)
 	}
+	return pkt, probe, icmpFam, nil
+}
 
-	// The family: fixed by icmp/icmpv6 or an address, else v4 when both ends have v4.
+// explainFamily picks the probe's IP family: fixed by the source address or icmp/icmpv6,
+// else v4 when both ends have v4, else v6 when both have v6.
+func explainFamily(q Query, from, to Peer, icmpFam int) (nft.Family, error) {
 	f4, f6 := peerFamilies(from)
 	t4, t6 := peerFamilies(to)
-	var fam nft.Family
 	switch {
 	case q.Src.IsValid() && q.Src.Unmap().Is4() != (icmpFam != 6) && icmpFam != 0:
-		return ex, fmt.Errorf("source address %s is not an IPv%d address (the probe is %s)", q.Src, icmpFam, q.Protocol)
+		return 0, fmt.Errorf("source address %s is not an IPv%d address (the probe is %s)", q.Src, icmpFam, q.Protocol)
 	case q.Src.IsValid() && q.Src.Unmap().Is4():
-		fam = nft.IPv4
+		return nft.IPv4, nil
 	case q.Src.IsValid():
-		fam = nft.IPv6
+		return nft.IPv6, nil
 	case icmpFam == 4:
-		fam = nft.IPv4
+		return nft.IPv4, nil
 	case icmpFam == 6:
-		fam = nft.IPv6
+		return nft.IPv6, nil
 	case f4 && t4:
-		fam = nft.IPv4
+		return nft.IPv4, nil
 	case f6 && t6:
-		fam = nft.IPv6
-	default:
-		return ex, fmt.Errorf("%s and %s have no IP family in common", q.From, q.To)
+		return nft.IPv6, nil
 	}
-	for _, p := range []*Peer{&from, &to} {
+	return 0, fmt.Errorf("%s and %s have no IP family in common", q.From, q.To)
+}
+
+// addresses gives each endpoint end its first address of the family (a sender without one
+// takes the query's source address) and checks that an address end is of the family.
+func (e *queryEnds) addresses(q Query, fam nft.Family) error {
+	for _, p := range []*Peer{&e.from, &e.to} {
 		if p.Addr.IsValid() {
 			if p.Addr.Is4() != (fam == nft.IPv4) {
-				return ex, fmt.Errorf("%s is not an IPv%d address (the probe is %s)", p.Addr, fam, q.Protocol)
+				return fmt.Errorf("%s is not an IPv%d address (the probe is %s)", p.Addr, fam, q.Protocol)
 			}
 			continue
 		}
@@ -460,80 +517,103 @@ func (n *Network) Explain(q Query) (Explanation, error) {
 			continue // the host
 		}
 		a, ok := firstAddr(p.ep, fam)
-		if !ok && p == &from && q.Src.IsValid() {
+		if !ok && p == &e.from && q.Src.IsValid() {
 			a, ok = q.Src.Unmap(), true // a client without an address of the family yet
 		}
 		if !ok {
-			return ex, fmt.Errorf("endpoint %q has no IPv%d address", p.Endpoint, fam)
+			return fmt.Errorf("endpoint %q has no IPv%d address", p.Endpoint, fam)
 		}
 		p.Addr = a
 	}
-	pkt.Src, pkt.Dst = from.Addr, to.Addr
+	return nil
+}
+
+// address sets the probe's source and destination addresses and source MAC: the ends'
+// addresses (the query's source address instead of the sender's when given; a stand-in for a
+// host), the query's MAC, else the sender's, else the uplink's.
+func (e *queryEnds) address(pkt *Packet, q Query, fam nft.Family) {
+	pkt.Src, pkt.Dst = e.from.Addr, e.to.Addr
 	if q.Src.IsValid() {
 		pkt.Src = q.Src.Unmap()
 	}
-	if toHost {
+	if e.toHost {
 		// The host has no address in the model: any address of the family that no
 		// endpoint uses stands for it.
 		pkt.Dst = hostAddr(fam)
 	}
 	pkt.SrcMAC = uplinkMAC
-	if from.ep != nil && from.ep.MAC != "" {
-		pkt.SrcMAC = strings.ToLower(from.ep.MAC)
+	if e.from.ep != nil && e.from.ep.MAC != "" {
+		pkt.SrcMAC = strings.ToLower(e.from.ep.MAC)
 	}
-	if srcMAC != "" {
-		pkt.SrcMAC = srcMAC
+	if e.srcMAC != "" {
+		pkt.SrcMAC = e.srcMAC
 	}
-	ex.From, ex.To = from, to
+}
 
-	trace := func(host string, p Packet) (*HostTrace, error) {
-		rs, err := n.ruleset(host)
-		if err != nil {
-			return nil, err
-		}
-		if n.prepared == nil {
-			n.prepared = map[*nft.Ruleset]*Prepared{}
-		}
-		pr := n.prepared[rs]
-		if pr == nil {
-			pr = Prepare(rs)
-			n.prepared[rs] = pr
-		}
-		res := pr.Trace(p)
-		if res.Err != nil {
-			return nil, fmt.Errorf("host %q: %w", host, res.Err)
-		}
-		ex.Traces = append(ex.Traces, HostTrace{Host: host, Packet: p, Result: res})
-		ex.Logged = append(ex.Logged, res.Logged...)
-		return &ex.Traces[len(ex.Traces)-1], nil
+// explainer traces a probe host by host into one Explanation.
+type explainer struct {
+	n  *Network
+	ex *Explanation
+	// used holds "host/base chain" for each base chain read as a direction.
+	used map[string]bool
+}
+
+// trace runs the probe through the host's ruleset (prepared once per ruleset) and appends
+// the trace and its log prefixes to the explanation.
+func (x *explainer) trace(host string, p Packet) (*HostTrace, error) {
+	n, ex := x.n, x.ex
+	rs, err := n.ruleset(host)
+	if err != nil {
+		return nil, err
 	}
-	used := map[string]bool{} // "host/base chain" read as a direction
-	direction := func(name, base string, ht *HostTrace, ep string) *Direction {
-		d := &Direction{Name: name, Endpoint: ep}
-		if ht == nil {
-			return d
-		}
-		d.Host = ht.Host
-		used[ht.Host+"/"+base] = true
-		if br := ht.Result.Base(base); br != nil {
-			n.fill(d, br)
-		}
+	if n.prepared == nil {
+		n.prepared = map[*nft.Ruleset]*Prepared{}
+	}
+	pr := n.prepared[rs]
+	if pr == nil {
+		pr = Prepare(rs)
+		n.prepared[rs] = pr
+	}
+	res := pr.Trace(p)
+	if res.Err != nil {
+		return nil, fmt.Errorf("host %q: %w", host, res.Err)
+	}
+	ex.Traces = append(ex.Traces, HostTrace{Host: host, Packet: p, Result: res})
+	ex.Logged = append(ex.Logged, res.Logged...)
+	return &ex.Traces[len(ex.Traces)-1], nil
+}
+
+// direction reads the base chain of a host trace as one direction; ht nil is a direction
+// the packet did not reach.
+func (x *explainer) direction(name, base string, ht *HostTrace, ep string) *Direction {
+	d := &Direction{Name: name, Endpoint: ep}
+	if ht == nil {
 		return d
 	}
+	d.Host = ht.Host
+	x.used[ht.Host+"/"+base] = true
+	if br := ht.Result.Base(base); br != nil {
+		x.n.fill(d, br)
+	}
+	return d
+}
 
-	allowed := true
+// path traces the probe along its path (see Explain) and fills the directions; allowed is
+// true when every host on the path accepted.
+func (x *explainer) path(pkt Packet, e queryEnds) (allowed bool, err error) {
+	ex, from, to := x.ex, e.from, e.to
 	switch {
-	case toHost:
+	case e.toHost:
 		p := pkt
 		p.Hook, p.IIF = nft.HookInput, from.Interface
-		ht, err := trace(from.Host, p)
+		ht, err := x.trace(from.Host, p)
 		if err != nil {
-			return ex, err
+			return false, err
 		}
 		allowed = ht.Result.Verdict == nft.Accept
 		// The sender's outbound rules do not apply to traffic to its host (SPEC §3): the
 		// input chain is the one direction.
-		ex.Inbound = direction("to host", ChainInputFrom, ht, from.Endpoint)
+		ex.Inbound = x.direction("to host", ChainInputFrom, ht, from.Endpoint)
 	case from.Endpoint != "":
 		p := pkt
 		p.IIF = from.Interface
@@ -541,12 +621,12 @@ func (n *Network) Explain(q Query) (Explanation, error) {
 		if sameHost {
 			p.OIF = to.Interface
 		}
-		ht, err := trace(from.Host, p)
+		ht, err := x.trace(from.Host, p)
 		if err != nil {
-			return ex, err
+			return false, err
 		}
 		allowed = ht.Result.Verdict == nft.Accept
-		ex.Outbound = direction("outbound", ChainForwardFrom, ht, from.Endpoint)
+		ex.Outbound = x.direction("outbound", ChainForwardFrom, ht, from.Endpoint)
 		if to.Endpoint != "" {
 			var rt *HostTrace
 			if sameHost {
@@ -554,12 +634,12 @@ func (n *Network) Explain(q Query) (Explanation, error) {
 			} else if allowed {
 				p := pkt
 				p.IIF, p.OIF = "", to.Interface
-				if rt, err = trace(to.Host, p); err != nil {
-					return ex, err
+				if rt, err = x.trace(to.Host, p); err != nil {
+					return false, err
 				}
 				allowed = rt.Result.Verdict == nft.Accept
 			}
-			ex.Inbound = direction("inbound", ChainForwardTo, rt, to.Endpoint)
+			ex.Inbound = x.direction("inbound", ChainForwardTo, rt, to.Endpoint)
 			if rt == nil {
 				ex.Inbound.Host = to.Host
 			}
@@ -567,29 +647,30 @@ func (n *Network) Explain(q Query) (Explanation, error) {
 	default: // from outside the model to an endpoint
 		p := pkt
 		p.IIF, p.OIF = "", to.Interface
-		ht, err := trace(to.Host, p)
+		ht, err := x.trace(to.Host, p)
 		if err != nil {
-			return ex, err
+			return false, err
 		}
 		allowed = ht.Result.Verdict == nft.Accept
-		ex.Inbound = direction("inbound", ChainForwardTo, ht, to.Endpoint)
+		ex.Inbound = x.direction("inbound", ChainForwardTo, ht, to.Endpoint)
 	}
-	// Drops elsewhere on the path.
+	return allowed, nil
+}
+
+// extraDrops lists the drops elsewhere on the path: base chains that dropped and were not
+// read as a direction.
+func (x *explainer) extraDrops() {
+	ex := x.ex
 	for _, ht := range ex.Traces {
 		for i := range ht.Result.Bases {
 			br := &ht.Result.Bases[i]
-			if br.Verdict == nft.Drop && !used[ht.Host+"/"+br.Chain] {
+			if br.Verdict == nft.Drop && !x.used[ht.Host+"/"+br.Chain] {
 				d := Direction{Name: "other", Host: ht.Host}
-				n.fill(&d, br)
+				x.n.fill(&d, br)
 				ex.Extra = append(ex.Extra, d)
 			}
 		}
 	}
-	ex.Verdict = "deny"
-	if allowed {
-		ex.Verdict = "allow"
-	}
-	return ex, nil
 }
 
 // fill copies a base chain's decision into d, with the profile rule's text when a profile

@@ -261,25 +261,13 @@ func (t *tracer) step(c *nft.Chain, i int, r *nft.Rule, event string) {
 // runBase evaluates one base chain and returns its decision.
 func (t *tracer) runBase(base *nft.Chain) (BaseResult, error) {
 	br := BaseResult{Chain: base.Name, Hook: base.Base.Hook, Priority: base.Base.Priority}
-	policy := func() (BaseResult, error) {
-		pol := base.Base.Policy
-		if pol == nft.None {
-			pol = nft.Accept
-		}
-		if pol != nft.Accept && pol != nft.Drop {
-			return br, fmt.Errorf("base chain %q: invalid policy %q", base.Name, pol)
-		}
-		br.Verdict = pol
-		t.step(base, 0, nil, "policy "+string(pol))
-		return br, nil
-	}
 	cur, i := base, 0
 	var stack []frame
 	t.step(cur, 0, nil, "enter")
 	for {
 		if i >= len(cur.Rules) {
 			if len(stack) == 0 {
-				return policy()
+				return t.policy(base, br)
 			}
 			t.step(cur, 0, nil, "end (return)")
 			top := stack[len(stack)-1]
@@ -294,54 +282,12 @@ func (t *tracer) runBase(base *nft.Chain) (BaseResult, error) {
 		idx := i
 		r := cur.Rules[i]
 		i++
-		if r == nil {
-			return br, fmt.Errorf("chain %q rule %d: nil rule", cur.Name, idx+1)
-		}
-		ok, err := t.matchRule(r)
+		v, hit, err := t.evalRule(cur, idx, r, &br)
 		if err != nil {
-			return br, fmt.Errorf("chain %q rule %d (%s): %w", cur.Name, idx+1, r.String(), err)
+			return br, err
 		}
-		if !ok {
+		if !hit {
 			continue
-		}
-		if r.Log != nil {
-			t.logged = append(t.logged, r.Log.Prefix)
-			t.step(cur, idx, r, "log")
-		}
-		v := r.Verdict
-		if r.VMap != nil {
-			if v.Kind != nft.None {
-				return br, fmt.Errorf("chain %q rule %d: both a vmap and a verdict", cur.Name, idx+1)
-			}
-			m := t.maps[r.VMap.Map]
-			if m == nil {
-				return br, fmt.Errorf("chain %q rule %d: map %q does not exist", cur.Name, idx+1, r.VMap.Map)
-			}
-			var key string
-			switch r.VMap.Key {
-			case nft.MatchIIFName:
-				key = t.p.IIF
-			case nft.MatchOIFName:
-				if t.p.Hook == nft.HookInput {
-					t.step(cur, idx, r, "vmap miss (no output interface)")
-					continue
-				}
-				key = t.p.OIF
-			default:
-				return br, fmt.Errorf("chain %q rule %d: vmap key %q is not iifname or oifname", cur.Name, idx+1, r.VMap.Key)
-			}
-			found := false
-			for _, e := range m.Elements {
-				if e.Key == key {
-					v, found = e.Verdict, true
-					break
-				}
-			}
-			if !found {
-				t.step(cur, idx, r, fmt.Sprintf("vmap miss (%q)", key))
-				continue
-			}
-			br.Dispatched = true
 		}
 		switch v.Kind {
 		case nft.None:
@@ -355,7 +301,7 @@ func (t *tracer) runBase(base *nft.Chain) (BaseResult, error) {
 		case nft.Return:
 			t.step(cur, idx, r, "return")
 			if len(stack) == 0 {
-				return policy()
+				return t.policy(base, br)
 			}
 			top := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
@@ -381,6 +327,81 @@ func (t *tracer) runBase(base *nft.Chain) (BaseResult, error) {
 			return br, fmt.Errorf("chain %q rule %d: unknown verdict %q", cur.Name, idx+1, v.Kind)
 		}
 	}
+}
+
+// policy ends the base chain with its policy (none reads as accept; anything but accept or
+// drop is an error).
+func (t *tracer) policy(base *nft.Chain, br BaseResult) (BaseResult, error) {
+	pol := base.Base.Policy
+	if pol == nft.None {
+		pol = nft.Accept
+	}
+	if pol != nft.Accept && pol != nft.Drop {
+		return br, fmt.Errorf("base chain %q: invalid policy %q", base.Name, pol)
+	}
+	br.Verdict = pol
+	t.step(base, 0, nil, "policy "+string(pol))
+	return br, nil
+}
+
+// evalRule evaluates rule idx (0-based) of chain c: its matches, its log, and its verdict
+// or vmap lookup. hit is false when the rule does not apply (a match or the vmap lookup
+// missed); a vmap hit sets br.Dispatched.
+func (t *tracer) evalRule(c *nft.Chain, idx int, r *nft.Rule, br *BaseResult) (v nft.Verdict, hit bool, err error) {
+	if r == nil {
+		return v, false, fmt.Errorf("chain %q rule %d: nil rule", c.Name, idx+1)
+	}
+	ok, err := t.matchRule(r)
+	if err != nil {
+		return v, false, fmt.Errorf("chain %q rule %d (%s): %w", c.Name, idx+1, r.String(), err)
+	}
+	if !ok {
+		return v, false, nil
+	}
+	if r.Log != nil {
+		t.logged = append(t.logged, r.Log.Prefix)
+		t.step(c, idx, r, "log")
+	}
+	v = r.Verdict
+	if r.VMap == nil {
+		return v, true, nil
+	}
+	if v.Kind != nft.None {
+		return v, false, fmt.Errorf("chain %q rule %d: both a vmap and a verdict", c.Name, idx+1)
+	}
+	if v, hit, err = t.vmap(c, idx, r); hit {
+		br.Dispatched = true
+	}
+	return v, hit, err
+}
+
+// vmap looks the packet's interface up in the rule's verdict map; hit is false on a miss
+// (or an oifname key at the input hook, which has no output interface).
+func (t *tracer) vmap(c *nft.Chain, idx int, r *nft.Rule) (nft.Verdict, bool, error) {
+	m := t.maps[r.VMap.Map]
+	if m == nil {
+		return nft.Verdict{}, false, fmt.Errorf("chain %q rule %d: map %q does not exist", c.Name, idx+1, r.VMap.Map)
+	}
+	var key string
+	switch r.VMap.Key {
+	case nft.MatchIIFName:
+		key = t.p.IIF
+	case nft.MatchOIFName:
+		if t.p.Hook == nft.HookInput {
+			t.step(c, idx, r, "vmap miss (no output interface)")
+			return nft.Verdict{}, false, nil
+		}
+		key = t.p.OIF
+	default:
+		return nft.Verdict{}, false, fmt.Errorf("chain %q rule %d: vmap key %q is not iifname or oifname", c.Name, idx+1, r.VMap.Key)
+	}
+	for _, e := range m.Elements {
+		if e.Key == key {
+			return e.Verdict, true, nil
+		}
+	}
+	t.step(c, idx, r, fmt.Sprintf("vmap miss (%q)", key))
+	return nft.Verdict{}, false, nil
 }
 
 // matchRule checks the rule's protocol dependencies and evaluates its matches in order.
@@ -476,26 +497,17 @@ func (t *tracer) match(m *nft.Match) (bool, error) {
 		if fam != m.Family {
 			return false, nil
 		}
-		a := p.Src
-		if m.Kind == nft.MatchDAddr {
-			a = p.Dst
-		}
+		a := p.addr(m.Kind == nft.MatchDAddr)
 		ok = slices.ContainsFunc(m.Prefixes, func(pf netip.Prefix) bool { return pf.Contains(a) })
 	case nft.MatchSAddrSet, nft.MatchDAddrSet:
-		s := t.sets[m.Str]
-		if s == nil {
-			return false, fmt.Errorf("set %q does not exist", m.Str)
-		}
-		if want := setType(m.Family); s.Type != want {
-			return false, fmt.Errorf("set %q is of type %s, the match needs %s", m.Str, s.Type, want)
+		s, err := t.set(m)
+		if err != nil {
+			return false, err
 		}
 		if fam != m.Family {
 			return false, nil
 		}
-		a := p.Src
-		if m.Kind == nft.MatchDAddrSet {
-			a = p.Dst
-		}
+		a := p.addr(m.Kind == nft.MatchDAddrSet)
 		ok = slices.ContainsFunc(s.Prefixes, func(pf netip.Prefix) bool { return pf.Contains(a) })
 	case nft.MatchSPort, nft.MatchDPort:
 		if len(m.Ports) == 0 {
@@ -504,10 +516,7 @@ func (t *tracer) match(m *nft.Match) (bool, error) {
 		if !hasPorts(p.Proto) {
 			return false, nil
 		}
-		port := p.SPort
-		if m.Kind == nft.MatchDPort {
-			port = p.DPort
-		}
+		port := p.port(m.Kind == nft.MatchDPort)
 		ok = slices.ContainsFunc(m.Ports, func(r nft.PortRange) bool { return r.First <= port && port <= r.Last })
 	case nft.MatchICMPType, nft.MatchICMPCode:
 		if len(m.Nums) == 0 {
@@ -516,11 +525,7 @@ func (t *tracer) match(m *nft.Match) (bool, error) {
 		if fam != m.Family || !isICMP(p.Proto, fam) {
 			return false, nil
 		}
-		v := p.ICMPType
-		if m.Kind == nft.MatchICMPCode {
-			v = p.ICMPCode
-		}
-		ok = slices.Contains(m.Nums, v)
+		ok = slices.Contains(m.Nums, p.icmp(m.Kind == nft.MatchICMPCode))
 	case nft.MatchICMPTypeCode:
 		if fam != m.Family || !isICMP(p.Proto, fam) {
 			return false, nil
@@ -537,6 +542,43 @@ func (t *tracer) match(m *nft.Match) (bool, error) {
 		return false, fmt.Errorf("unknown match kind %q", m.Kind)
 	}
 	return ok != m.Not, nil
+}
+
+// set is the set an address-set match names, checked to exist and to hold addresses of the
+// match's family.
+func (t *tracer) set(m *nft.Match) (*nft.Set, error) {
+	s := t.sets[m.Str]
+	if s == nil {
+		return nil, fmt.Errorf("set %q does not exist", m.Str)
+	}
+	if want := setType(m.Family); s.Type != want {
+		return nil, fmt.Errorf("set %q is of type %s, the match needs %s", m.Str, s.Type, want)
+	}
+	return s, nil
+}
+
+// addr is the packet's source address, or its destination when dst.
+func (p Packet) addr(dst bool) netip.Addr {
+	if dst {
+		return p.Dst
+	}
+	return p.Src
+}
+
+// port is the packet's source port, or its destination port when dst.
+func (p Packet) port(dst bool) uint16 {
+	if dst {
+		return p.DPort
+	}
+	return p.SPort
+}
+
+// icmp is the packet's icmp type, or its code when code.
+func (p Packet) icmp(code bool) uint8 {
+	if code {
+		return p.ICMPCode
+	}
+	return p.ICMPType
 }
 
 func hasPorts(p uint8) bool { return p == 6 || p == 17 || p == 132 || p == 136 }
