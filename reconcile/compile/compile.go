@@ -95,29 +95,62 @@ func (c *compiler) addChain(ch *nft.Chain) error {
 	return nil
 }
 
+// run builds the host's chains, dispatch maps and tag sets: the host's endpoints (checked),
+// their chains and map elements, the base chains, the chains of the profiles they use, and
+// the sets of the tags the rules name.
 func (c *compiler) run(opts Options) error {
+	local, err := c.localEndpoints(opts.Host)
+	if err != nil {
+		return err
+	}
+	usedProfiles, err := c.endpoints(local)
+	if err != nil {
+		return err
+	}
+	if c.sharedHost {
+		c.chains[ChainSharedHostEarly], c.chains[ChainSharedHostLate] = sharedHostChains()
+	}
+
+	// Base chains.
+	c.chains[ChainForwardFrom] = baseChain(ChainForwardFrom, nft.HookForward, PriorityForwardFrom, nft.MatchIIFName, MapDispatchFrom)
+	c.chains[ChainForwardTo] = baseChain(ChainForwardTo, nft.HookForward, PriorityForwardTo, nft.MatchOIFName, MapDispatchTo)
+	c.chains[ChainInputFrom] = baseChain(ChainInputFrom, nft.HookInput, PriorityInputFrom, nft.MatchIIFName, MapDispatchHost)
+
+	if err := c.profiles(usedProfiles); err != nil {
+		return err
+	}
+	return c.tagSets()
+}
+
+// localEndpoints returns the endpoints of host in repository order, each with an interface
+// of its own and listed once.
+func (c *compiler) localEndpoints(host string) ([]*schema.Endpoint, error) {
 	var local []*schema.Endpoint
 	byIface := map[string]string{}
 	byID := map[string]bool{}
 	for _, e := range c.repo.Endpoints {
-		if e == nil || e.Host != opts.Host {
+		if e == nil || e.Host != host {
 			continue
 		}
 		if e.Interface == "" {
-			return fmt.Errorf("compile: endpoint %q has no interface", e.ID)
+			return nil, fmt.Errorf("compile: endpoint %q has no interface", e.ID)
 		}
 		if other, dup := byIface[e.Interface]; dup {
-			return fmt.Errorf("compile: endpoints %q and %q both use interface %q on host %q", other, e.ID, e.Interface, opts.Host)
+			return nil, fmt.Errorf("compile: endpoints %q and %q both use interface %q on host %q", other, e.ID, e.Interface, host)
 		}
 		if byID[e.ID] {
-			return fmt.Errorf("compile: endpoint %q is listed twice", e.ID)
+			return nil, fmt.Errorf("compile: endpoint %q is listed twice", e.ID)
 		}
 		byIface[e.Interface] = e.ID
 		byID[e.ID] = true
 		local = append(local, e)
 	}
+	return local, nil
+}
 
-	// Per-endpoint chains and the dispatch maps.
+// endpoints adds the per-endpoint chains and the three dispatch maps (interface -> goto the
+// endpoint's chain, sorted by interface), and returns the profiles that active endpoints use.
+func (c *compiler) endpoints(local []*schema.Endpoint) (map[string]bool, error) {
 	from := &nft.Map{Name: MapDispatchFrom}
 	to := &nft.Map{Name: MapDispatchTo}
 	host := &nft.Map{Name: MapDispatchHost}
@@ -125,11 +158,11 @@ func (c *compiler) run(opts Options) error {
 	for _, e := range local {
 		chains, err := c.endpointChains(e)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, ch := range chains {
 			if err := c.addChain(ch); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		from.Elements = append(from.Elements, nft.MapElement{Key: e.Interface, Verdict: nft.Verdict{Kind: nft.Goto, Chain: Name(PrefixFrom, e.ID)}})
@@ -145,19 +178,13 @@ func (c *compiler) run(opts Options) error {
 		slices.SortFunc(m.Elements, func(a, b nft.MapElement) int { return cmp.Compare(a.Key, b.Key) })
 	}
 	c.maps = []*nft.Map{from, to, host}
+	return usedProfiles, nil
+}
 
-	if c.sharedHost {
-		c.chains[ChainSharedHostEarly], c.chains[ChainSharedHostLate] = sharedHostChains()
-	}
-
-	// Base chains.
-	c.chains[ChainForwardFrom] = baseChain(ChainForwardFrom, nft.HookForward, PriorityForwardFrom, nft.MatchIIFName, MapDispatchFrom)
-	c.chains[ChainForwardTo] = baseChain(ChainForwardTo, nft.HookForward, PriorityForwardTo, nft.MatchOIFName, MapDispatchTo)
-	c.chains[ChainInputFrom] = baseChain(ChainInputFrom, nft.HookInput, PriorityInputFrom, nft.MatchIIFName, MapDispatchHost)
-
-	// Profile chains of the profiles that local active endpoints use.
-	pids := make([]string, 0, len(usedProfiles))
-	for pid := range usedProfiles {
+// profiles adds the inbound and outbound chains of each used profile, in profile id order.
+func (c *compiler) profiles(used map[string]bool) error {
+	pids := make([]string, 0, len(used))
+	for pid := range used {
 		pids = append(pids, pid)
 	}
 	slices.Sort(pids)
@@ -181,7 +208,7 @@ func (c *compiler) run(opts Options) error {
 			return err
 		}
 	}
-	return c.tagSets()
+	return nil
 }
 
 func baseChain(name string, hook nft.Hook, prio int, key nft.MatchKind, vmap string) *nft.Chain {
@@ -454,48 +481,13 @@ func families(r *schema.Rule) (fams []nft.Family, needsFamily bool, err error) {
 // rule compiles one profile rule into one nft rule per IP family it fits (or one rule without
 // an nfproto match when it has nothing family-specific).
 func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
-	var tail nft.Rule
-	tail.Counter = true
-	tail.Comment = ref.Comment()
-	switch r.Action {
-	case schema.ActionAllow:
-		tail.Verdict = nft.Verdict{Kind: nft.Accept}
-	case schema.ActionDeny:
-		tail.Verdict = nft.Verdict{Kind: nft.Drop}
-	case schema.ActionLog:
-		p := r.LogPrefix
-		if p == "" {
-			p = DefaultLogPrefix
-		}
-		tail.Log = &nft.Log{Prefix: p + ": "}
-	default:
-		return nil, fmt.Errorf("unknown action %q", r.Action)
+	tail, err := ruleTail(r, ref)
+	if err != nil {
+		return nil, err
 	}
-
-	var proto, notProto uint8
-	if r.Protocol != "" {
-		n, ok := r.Protocol.Number()
-		if !ok {
-			return nil, fmt.Errorf("unknown protocol %q", r.Protocol)
-		}
-		proto = n
-	}
-	if r.NotProtocol != "" {
-		n, ok := r.NotProtocol.Number()
-		if !ok {
-			return nil, fmt.Errorf("unknown protocol %q", r.NotProtocol)
-		}
-		notProto = n
-	}
-	// Beside a positive protocol P, `!protocol Q` (Q != P; validation refuses Q == P, a rule
-	// that could never match) always holds: it is left out. Kept, nft would list it before the
-	// family and protocol that an ICMP or port match implies, and a restored dump would hold the
-	// matches in another order (drift).
-	if proto != 0 && notProto != 0 && notProto != proto {
-		notProto = 0
-	}
-	if (len(r.SrcPorts) > 0 || len(r.DstPorts) > 0 || len(r.NotSrcPorts) > 0 || len(r.NotDstPorts) > 0) && !r.Protocol.HasPorts() {
-		return nil, errors.New("ports need protocol tcp, udp, sctp or udplite")
+	proto, notProto, err := ruleProtocols(r)
+	if err != nil {
+		return nil, err
 	}
 	icmpFam := r.Protocol.ICMPFamily()
 	if (r.ICMPType != nil || r.ICMPCode != nil || r.NotICMPType != nil || r.NotICMPCode != nil) && icmpFam == 0 {
@@ -516,85 +508,12 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 	}
 	var out []*nft.Rule
 	for _, f := range fams {
-		var ms []nft.Match
-		if f != 0 {
-			ms = append(ms, nft.Match{Kind: nft.MatchNFProto, Family: f})
+		ms, err := c.addrMatches(r, f)
+		if err != nil {
+			return nil, err
 		}
-		for _, a := range []struct {
-			net, notNet, tag, notTag string
-			kind, setKind            nft.MatchKind
-		}{
-			{r.SrcNet, r.NotSrcNet, r.SrcTag, r.NotSrcTag, nft.MatchSAddr, nft.MatchSAddrSet},
-			{r.DstNet, r.NotDstNet, r.DstTag, r.NotDstTag, nft.MatchDAddr, nft.MatchDAddrSet},
-		} {
-			for _, n := range []struct {
-				s   string
-				not bool
-			}{{a.net, false}, {a.notNet, true}} {
-				if n.s == "" {
-					continue
-				}
-				p, err := schema.ParseNet(n.s)
-				if err != nil {
-					return nil, err
-				}
-				ms = append(ms, nft.Match{Kind: a.kind, Not: n.not, Family: f, Prefixes: []netip.Prefix{p.Masked()}})
-			}
-			for _, t := range []struct {
-				s   string
-				not bool
-			}{{a.tag, false}, {a.notTag, true}} {
-				if t.s == "" {
-					continue
-				}
-				c.tags[tagKey{f, t.s}] = true
-				ms = append(ms, nft.Match{Kind: a.setKind, Not: t.not, Family: f, Str: tagSetName(f, t.s)})
-			}
-		}
-		// The protocol matches come after the addresses, the positive one right before the
-		// port and ICMP matches that depend on it: `nft list` prints it as their implicit
-		// dependency (`ip saddr @tag-v4-T tcp dport 80`) and the family as the addresses'
-		// (`meta nfproto ipv4` dropped), and `nft -f` of that listing puts each back right
-		// before what depends on it; in this order a ruleset restored from a dump (`nft list
-		// ruleset > f; nft -f f`) reads back as the same model.
 		hasAddr := len(ms) > 1 || (len(ms) == 1 && f == 0)
-		if notProto != 0 {
-			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Not: true, Protos: []uint8{notProto}})
-		}
-		if proto != 0 {
-			ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{proto}})
-		}
-		for _, pm := range []struct {
-			ports []schema.PortRange
-			not   bool
-			kind  nft.MatchKind
-		}{
-			// Positive ports first: a single source and destination port side by side are one
-			// 4-byte compare in the kernel, and nft -f of a dump merges them so; negated ports
-			// after them (one-port ranges, never merged; see the encoder).
-			{r.SrcPorts, false, nft.MatchSPort}, {r.DstPorts, false, nft.MatchDPort},
-			{r.NotSrcPorts, true, nft.MatchSPort}, {r.NotDstPorts, true, nft.MatchDPort},
-		} {
-			if len(pm.ports) > 0 {
-				ms = append(ms, nft.Match{Kind: pm.kind, Not: pm.not, Ports: ports(pm.ports)})
-			}
-		}
-		ifam := nft.Family(icmpFam)
-		if r.ICMPType != nil {
-			ms = append(ms, nft.Match{Kind: nft.MatchICMPType, Family: ifam, Nums: []uint8{uint8(*r.ICMPType)}})
-		}
-		if r.ICMPCode != nil {
-			ms = append(ms, nft.Match{Kind: nft.MatchICMPCode, Family: ifam, Nums: []uint8{uint8(*r.ICMPCode)}})
-		}
-		notType, notCode := negatedICMP(r)
-		switch {
-		case notType != nil && notCode != nil:
-			ms = append(ms, nft.Match{Kind: nft.MatchICMPTypeCode, Not: true, Family: ifam, Type: uint8(*notType), Code: uint8(*notCode)})
-		case notType != nil:
-			ms = append(ms, nft.Match{Kind: nft.MatchICMPType, Not: true, Family: ifam, Nums: []uint8{uint8(*notType)}})
-		case notCode != nil:
-			ms = append(ms, nft.Match{Kind: nft.MatchICMPCode, Not: true, Family: ifam, Nums: []uint8{uint8(*notCode)}})
-		}
+		ms = protoMatches(ms, r, proto, notProto, nft.Family(icmpFam))
 		// nft lists `meta nfproto ipv4 meta l4proto 1` as `meta l4proto icmp` (it takes the family
 		// for a dependency of the protocol), and `nft -f` of that dump would match IPv6 packets
 		// with next header 1 too. When nothing after the protocol carries the family (no ICMP
@@ -610,6 +529,147 @@ func (c *compiler) rule(r *schema.Rule, ref RuleRef) ([]*nft.Rule, error) {
 		out = append(out, &nr)
 	}
 	return out, nil
+}
+
+// ruleTail is what a rule does once it matches: a counter, the rule's comment, and accept,
+// drop or a log statement (prefix `<log_prefix>: `, DefaultLogPrefix when none).
+func ruleTail(r *schema.Rule, ref RuleRef) (nft.Rule, error) {
+	var tail nft.Rule
+	tail.Counter = true
+	tail.Comment = ref.Comment()
+	switch r.Action {
+	case schema.ActionAllow:
+		tail.Verdict = nft.Verdict{Kind: nft.Accept}
+	case schema.ActionDeny:
+		tail.Verdict = nft.Verdict{Kind: nft.Drop}
+	case schema.ActionLog:
+		p := r.LogPrefix
+		if p == "" {
+			p = DefaultLogPrefix
+		}
+		tail.Log = &nft.Log{Prefix: p + ": "}
+	default:
+		return tail, fmt.Errorf("unknown action %q", r.Action)
+	}
+	return tail, nil
+}
+
+// ruleProtocols returns the protocol numbers of protocol and !protocol (0 when absent or
+// left out) and checks that ports come with a protocol that has them.
+func ruleProtocols(r *schema.Rule) (proto, notProto uint8, err error) {
+	if r.Protocol != "" {
+		n, ok := r.Protocol.Number()
+		if !ok {
+			return 0, 0, fmt.Errorf("unknown protocol %q", r.Protocol)
+		}
+		proto = n
+	}
+	if r.NotProtocol != "" {
+		n, ok := r.NotProtocol.Number()
+		if !ok {
+			return 0, 0, fmt.Errorf("unknown protocol %q", r.NotProtocol)
+		}
+		notProto = n
+	}
+	// Beside a positive protocol P, `!protocol Q` (Q != P; validation refuses Q == P, a rule
+	// that could never match) always holds: it is left out. Kept, nft would list it before the
+	// family and protocol that an ICMP or port match implies, and a restored dump would hold the
+	// matches in another order (drift).
+	if proto != 0 && notProto != 0 && notProto != proto {
+		notProto = 0
+	}
+	if (len(r.SrcPorts) > 0 || len(r.DstPorts) > 0 || len(r.NotSrcPorts) > 0 || len(r.NotDstPorts) > 0) && !r.Protocol.HasPorts() {
+		return 0, 0, errors.New("ports need protocol tcp, udp, sctp or udplite")
+	}
+	return proto, notProto, nil
+}
+
+// addrMatches returns the family match (f != 0) and the address matches of family f:
+// source then destination, each net, !net, tag (a set, recorded in c.tags), !tag.
+func (c *compiler) addrMatches(r *schema.Rule, f nft.Family) ([]nft.Match, error) {
+	var ms []nft.Match
+	if f != 0 {
+		ms = append(ms, nft.Match{Kind: nft.MatchNFProto, Family: f})
+	}
+	for _, a := range []struct {
+		net, notNet, tag, notTag string
+		kind, setKind            nft.MatchKind
+	}{
+		{r.SrcNet, r.NotSrcNet, r.SrcTag, r.NotSrcTag, nft.MatchSAddr, nft.MatchSAddrSet},
+		{r.DstNet, r.NotDstNet, r.DstTag, r.NotDstTag, nft.MatchDAddr, nft.MatchDAddrSet},
+	} {
+		for _, n := range []struct {
+			s   string
+			not bool
+		}{{a.net, false}, {a.notNet, true}} {
+			if n.s == "" {
+				continue
+			}
+			p, err := schema.ParseNet(n.s)
+			if err != nil {
+				return nil, err
+			}
+			ms = append(ms, nft.Match{Kind: a.kind, Not: n.not, Family: f, Prefixes: []netip.Prefix{p.Masked()}})
+		}
+		for _, t := range []struct {
+			s   string
+			not bool
+		}{{a.tag, false}, {a.notTag, true}} {
+			if t.s == "" {
+				continue
+			}
+			c.tags[tagKey{f, t.s}] = true
+			ms = append(ms, nft.Match{Kind: a.setKind, Not: t.not, Family: f, Str: tagSetName(f, t.s)})
+		}
+	}
+	return ms, nil
+}
+
+// protoMatches appends the protocol, port and ICMP matches to ms. They come after the
+// addresses, the positive protocol right before the port and ICMP matches that depend on it:
+// `nft list` prints it as their implicit dependency (`ip saddr @tag-v4-T tcp dport 80`) and
+// the family as the addresses' (`meta nfproto ipv4` dropped), and `nft -f` of that listing
+// puts each back right before what depends on it; in this order a ruleset restored from a
+// dump (`nft list ruleset > f; nft -f f`) reads back as the same model. ifam is the ICMP
+// matches' family (0 when the protocol is not icmp or icmpv6).
+func protoMatches(ms []nft.Match, r *schema.Rule, proto, notProto uint8, ifam nft.Family) []nft.Match {
+	if notProto != 0 {
+		ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Not: true, Protos: []uint8{notProto}})
+	}
+	if proto != 0 {
+		ms = append(ms, nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{proto}})
+	}
+	for _, pm := range []struct {
+		ports []schema.PortRange
+		not   bool
+		kind  nft.MatchKind
+	}{
+		// Positive ports first: a single source and destination port side by side are one
+		// 4-byte compare in the kernel, and nft -f of a dump merges them so; negated ports
+		// after them (one-port ranges, never merged; see the encoder).
+		{r.SrcPorts, false, nft.MatchSPort}, {r.DstPorts, false, nft.MatchDPort},
+		{r.NotSrcPorts, true, nft.MatchSPort}, {r.NotDstPorts, true, nft.MatchDPort},
+	} {
+		if len(pm.ports) > 0 {
+			ms = append(ms, nft.Match{Kind: pm.kind, Not: pm.not, Ports: ports(pm.ports)})
+		}
+	}
+	if r.ICMPType != nil {
+		ms = append(ms, nft.Match{Kind: nft.MatchICMPType, Family: ifam, Nums: []uint8{uint8(*r.ICMPType)}})
+	}
+	if r.ICMPCode != nil {
+		ms = append(ms, nft.Match{Kind: nft.MatchICMPCode, Family: ifam, Nums: []uint8{uint8(*r.ICMPCode)}})
+	}
+	notType, notCode := negatedICMP(r)
+	switch {
+	case notType != nil && notCode != nil:
+		ms = append(ms, nft.Match{Kind: nft.MatchICMPTypeCode, Not: true, Family: ifam, Type: uint8(*notType), Code: uint8(*notCode)})
+	case notType != nil:
+		ms = append(ms, nft.Match{Kind: nft.MatchICMPType, Not: true, Family: ifam, Nums: []uint8{uint8(*notType)}})
+	case notCode != nil:
+		ms = append(ms, nft.Match{Kind: nft.MatchICMPCode, Not: true, Family: ifam, Nums: []uint8{uint8(*notCode)}})
+	}
+	return ms
 }
 
 // negatedICMP returns the negated ICMP type and code a rule compiles to. The negated pair
