@@ -152,6 +152,9 @@ const (
 	inObserved = 1
 )
 
+// diff compares two rulesets in canonical form (either may be nil: the table is created or
+// removed) and groups the differences into objects, in kindOrder, then id, direction and
+// family order.
 func diff(kind string, desired, observed *nft.Ruleset) *Plan {
 	table := ""
 	switch {
@@ -170,7 +173,19 @@ func diff(kind string, desired, observed *nft.Ruleset) *Plan {
 	d := &differ{groups: map[string]*group{}}
 	sides := [2]*nft.Ruleset{desired, observed}
 
-	// Which interface belongs to which endpoint, from the dispatch maps of either side.
+	d.interfaces(sides)
+	d.table(table, desired, observed)
+	d.sets(sides)
+	d.maps(sides)
+	d.chains(sides)
+	d.objects(sides)
+	p.Objects = append(p.Objects, d.changed()...)
+	return p
+}
+
+// interfaces records which interface belongs to which endpoint, from the dispatch maps of
+// either side.
+func (d *differ) interfaces(sides [2]*nft.Ruleset) {
 	for _, rs := range sides {
 		if rs == nil {
 			continue
@@ -186,8 +201,10 @@ func diff(kind string, desired, observed *nft.Ruleset) *Plan {
 			}
 		}
 	}
+}
 
-	// Table creation or removal.
+// table records the table's creation (only desired) or removal (only observed).
+func (d *differ) table(table string, desired, observed *nft.Ruleset) {
 	tableIn := "table inet " + table
 	if desired != nil && observed == nil {
 		g := d.group(KindTable, table, "", "")
@@ -199,12 +216,13 @@ func diff(kind string, desired, observed *nft.Ruleset) *Plan {
 		g.present[inObserved] = true
 		g.obj.Changes = append(g.obj.Changes, Line{Op: "-", In: tableIn, Text: "table inet " + table, Header: true})
 	}
+}
 
-	d.sets(sides)
-	d.maps(sides)
-	d.chains(sides)
-	d.objects(sides)
-
+// changed returns the groups with changes as objects, each with its action (add when only
+// desired has it, destroy when only observed does, else change), sorted by kindOrder, id,
+// direction and family.
+func (d *differ) changed() []*Object {
+	var objs []*Object
 	for _, g := range d.groups {
 		if len(g.obj.Changes) == 0 {
 			continue
@@ -217,10 +235,10 @@ func diff(kind string, desired, observed *nft.Ruleset) *Plan {
 		default:
 			g.obj.Action = Change
 		}
-		p.Objects = append(p.Objects, g.obj)
+		objs = append(objs, g.obj)
 	}
-	sort.Slice(p.Objects, func(i, j int) bool {
-		a, b := p.Objects[i], p.Objects[j]
+	sort.Slice(objs, func(i, j int) bool {
+		a, b := objs[i], objs[j]
 		if ka, kb := kindOrder(a.Kind), kindOrder(b.Kind); ka != kb {
 			return ka < kb
 		}
@@ -232,7 +250,7 @@ func diff(kind string, desired, observed *nft.Ruleset) *Plan {
 		}
 		return a.Family < b.Family
 	})
-	return p
+	return objs
 }
 
 func kindOrder(k string) int {
