@@ -320,21 +320,11 @@ func (d *decoder) metaMatch(e *expr.Meta, es []any, st *ruleState) ([]Match, int
 	return nil, 0
 }
 
-// addrMatch decodes ip/ip6 saddr/daddr: a (shortened) compare, a masked compare, a named
-// set or an anonymous set.
+// addrMatch decodes ip/ip6 saddr/daddr: a (shortened) compare, a masked compare, an address
+// range, a named set or an anonymous set.
 func (d *decoder) addrMatch(p *expr.Payload, es []any) ([]Match, int) {
-	var kind, setKind MatchKind
-	var fam Family
-	switch p.Offset {
-	case 12:
-		kind, setKind, fam = MatchSAddr, MatchSAddrSet, IPv4
-	case 16:
-		kind, setKind, fam = MatchDAddr, MatchDAddrSet, IPv4
-	case 8:
-		kind, setKind, fam = MatchSAddr, MatchSAddrSet, IPv6
-	case 24:
-		kind, setKind, fam = MatchDAddr, MatchDAddrSet, IPv6
-	default:
+	kind, setKind, fam, ok := addrKinds(p.Offset)
+	if !ok {
 		return nil, 0
 	}
 	full := uint32(fam.bits() / 8)
@@ -355,71 +345,111 @@ func (d *decoder) addrMatch(p *expr.Payload, es []any) ([]Match, int) {
 		a, _ := netip.AddrFromSlice(b)
 		return []Match{{Kind: kind, Not: not, Family: fam, Prefixes: []netip.Prefix{netip.PrefixFrom(a, int(p.Len)*8)}}}, 2
 	}
+	if ms, n, ok := prefixCompare(es, kind, fam, full); ok {
+		return ms, n
+	}
+	if ms, n, ok := rangeCompare(es, kind, fam, full); ok {
+		return ms, n
+	}
+	if l, ok := lookupAt(es, 1); ok {
+		return d.addrLookup(l, kind, setKind, fam)
+	}
+	return nil, 0
+}
+
+// addrKinds maps a network-header offset to the address match it loads: 12 and 16 are the
+// IPv4 source and destination, 8 and 24 the IPv6 ones.
+func addrKinds(off uint32) (kind, setKind MatchKind, fam Family, ok bool) {
+	switch off {
+	case 12:
+		return MatchSAddr, MatchSAddrSet, IPv4, true
+	case 16:
+		return MatchDAddr, MatchDAddrSet, IPv4, true
+	case 8:
+		return MatchSAddr, MatchSAddrSet, IPv6, true
+	case 24:
+		return MatchDAddr, MatchDAddrSet, IPv6, true
+	}
+	return "", "", 0, false
+}
+
+// prefixCompare decodes a whole-address load of full bytes followed by a compare (a host) or
+// a bitwise mask and a compare (a prefix). ok is false when es holds neither form; with ok
+// true, n 0 means the form is one we do not generate.
+func prefixCompare(es []any, kind MatchKind, fam Family, full uint32) (ms []Match, n int, ok bool) {
 	if c, ok := cmpAt(es, 1, int(full)); ok {
 		not, ok := eqNeq(c)
 		if !ok {
-			return nil, 0
+			return nil, 0, true
 		}
 		a, _ := netip.AddrFromSlice(c.Data)
-		return []Match{{Kind: kind, Not: not, Family: fam, Prefixes: []netip.Prefix{netip.PrefixFrom(a, fam.bits())}}}, 2
+		return []Match{{Kind: kind, Not: not, Family: fam, Prefixes: []netip.Prefix{netip.PrefixFrom(a, fam.bits())}}}, 2, true
 	}
 	if b, ok := at[*expr.Bitwise](es, 1); ok {
 		bits, okMask := maskBits(b.Mask)
 		if b.SourceRegister != 1 || b.DestRegister != 1 || b.Len != full || !okMask || !isZero(b.Xor) || len(b.Xor) != int(full) {
-			return nil, 0
+			return nil, 0, true
 		}
 		c, ok := cmpAt(es, 2, int(full))
 		if !ok {
-			return nil, 0
+			return nil, 0, true
 		}
 		not, ok := eqNeq(c)
 		a, _ := netip.AddrFromSlice(c.Data)
 		pfx := netip.PrefixFrom(a, bits)
 		if !ok || pfx.Masked() != pfx {
-			return nil, 0
+			return nil, 0, true
 		}
-		return []Match{{Kind: kind, Not: not, Family: fam, Prefixes: []netip.Prefix{pfx}}}, 3
+		return []Match{{Kind: kind, Not: not, Family: fam, Prefixes: []netip.Prefix{pfx}}}, 3, true
 	}
-	// An address range: `nft -f` of a dump writes an anonymous interval set whose elements nft
-	// listed merged into one range (`ip saddr != { 198.18.6.0-198.18.6.191 }`, the union of
-	// 198.18.6.0/25 and 198.18.6.128/26) as a `range neq`, or `cmp gte` + `cmp lte`. Read back
-	// as the same prefixes, a restored backup is the model, not drift.
+	return nil, 0, false
+}
+
+// rangeCompare decodes an address range: `nft -f` of a dump writes an anonymous interval set
+// whose elements nft listed merged into one range (`ip saddr != { 198.18.6.0-198.18.6.191 }`,
+// the union of 198.18.6.0/25 and 198.18.6.128/26) as a `range neq`, or `cmp gte` + `cmp lte`.
+// Read back as the same prefixes, a restored backup is the model, not drift. ok and n as for
+// prefixCompare.
+func rangeCompare(es []any, kind MatchKind, fam Family, full uint32) (ms []Match, n int, ok bool) {
 	if r, ok := at[*expr.Range](es, 1); ok && r.Register == 1 && r.Op == expr.CmpOpNeq && len(r.FromData) == int(full) && len(r.ToData) == int(full) {
 		if ps := bytesRange(r.FromData, r.ToData); ps != nil {
-			return []Match{{Kind: kind, Not: true, Family: fam, Prefixes: ps}}, 2
+			return []Match{{Kind: kind, Not: true, Family: fam, Prefixes: ps}}, 2, true
 		}
-		return nil, 0
+		return nil, 0, true
 	}
 	if lo, ok := cmpAt(es, 1, int(full)); ok && lo.Op == expr.CmpOpGte {
 		if hi, ok := cmpAt(es, 2, int(full)); ok && hi.Op == expr.CmpOpLte {
 			if ps := bytesRange(lo.Data, hi.Data); ps != nil {
-				return []Match{{Kind: kind, Family: fam, Prefixes: ps}}, 3
+				return []Match{{Kind: kind, Family: fam, Prefixes: ps}}, 3, true
 			}
 		}
+		return nil, 0, true
+	}
+	return nil, 0, false
+}
+
+// addrLookup decodes an address lookup: in a named set of the family's addresses (setKind),
+// or in an anonymous one read back as its prefixes (kind; an interval set's merged).
+func (d *decoder) addrLookup(l *expr.Lookup, kind, setKind MatchKind, fam Family) ([]Match, int) {
+	s := d.sets[l.SetName]
+	kt := nftables.TypeIPAddr
+	if fam == IPv6 {
+		kt = nftables.TypeIP6Addr
+	}
+	if s == nil || s.set.IsMap || s.set.KeyType.Name != kt.Name {
 		return nil, 0
 	}
-	if l, ok := lookupAt(es, 1); ok {
-		s := d.sets[l.SetName]
-		kt := nftables.TypeIPAddr
-		if fam == IPv6 {
-			kt = nftables.TypeIP6Addr
-		}
-		if s == nil || s.set.IsMap || s.set.KeyType.Name != kt.Name {
-			return nil, 0
-		}
-		if !s.set.Anonymous {
-			return []Match{{Kind: setKind, Not: l.Invert, Family: fam, Str: l.SetName}}, 2
-		}
-		ps, ok := setPrefixes(s, fam)
-		if !ok || len(ps) == 0 {
-			return nil, 0
-		}
-		if s.set.Interval {
-			ps = mergePrefixes(ps)
-		}
-		return []Match{{Kind: kind, Not: l.Invert, Family: fam, Prefixes: ps}}, 2
+	if !s.set.Anonymous {
+		return []Match{{Kind: setKind, Not: l.Invert, Family: fam, Str: l.SetName}}, 2
 	}
-	return nil, 0
+	ps, ok := setPrefixes(s, fam)
+	if !ok || len(ps) == 0 {
+		return nil, 0
+	}
+	if s.set.Interval {
+		ps = mergePrefixes(ps)
+	}
+	return []Match{{Kind: kind, Not: l.Invert, Family: fam, Prefixes: ps}}, 2
 }
 
 // maskBits returns the prefix length of a contiguous leading-ones mask.
@@ -472,37 +502,7 @@ func (d *decoder) transportMatch(p *expr.Payload, es []any, st *ruleState) ([]Ma
 		}
 		return []Match{{Kind: MatchICMPType, Family: icmpFam, Nums: []uint8{c.Data[0]}}, {Kind: MatchICMPCode, Family: icmpFam, Nums: []uint8{c.Data[1]}}}, 2
 	case (p.Offset == 0 || p.Offset == 2) && p.Len == 2:
-		kind := MatchSPort
-		if p.Offset == 2 {
-			kind = MatchDPort
-		}
-		if c, ok := cmpAt(es, 1, 2); ok {
-			if not, ok := eqNeq(c); ok {
-				v := binary.BigEndian.Uint16(c.Data)
-				return []Match{{Kind: kind, Not: not, Ports: []PortRange{{v, v}}}}, 2
-			}
-			if c.Op == expr.CmpOpGte {
-				if c2, ok := cmpAt(es, 2, 2); ok && c2.Op == expr.CmpOpLte {
-					lo, hi := binary.BigEndian.Uint16(c.Data), binary.BigEndian.Uint16(c2.Data)
-					if lo < hi {
-						return []Match{{Kind: kind, Ports: []PortRange{{lo, hi}}}}, 3
-					}
-				}
-			}
-			return nil, 0
-		}
-		if r, ok := at[*expr.Range](es, 1); ok && r.Register == 1 && r.Op == expr.CmpOpNeq && len(r.FromData) == 2 && len(r.ToData) == 2 {
-			lo, hi := binary.BigEndian.Uint16(r.FromData), binary.BigEndian.Uint16(r.ToData)
-			if lo <= hi { // lo == hi: a negated single port, as the encoder writes it
-				return []Match{{Kind: kind, Not: true, Ports: []PortRange{{lo, hi}}}}, 2
-			}
-			return nil, 0
-		}
-		if l, ok := lookupAt(es, 1); ok {
-			if ports, ok := d.portSet(l.SetName); ok {
-				return []Match{{Kind: kind, Not: l.Invert, Ports: ports}}, 2
-			}
-		}
+		return d.portMatch(p, es)
 	case (p.Offset == 0 || p.Offset == 1) && p.Len == 1 && icmpFam != 0:
 		kind := MatchICMPType
 		kt := map[Family]nftables.SetDatatype{IPv4: nftables.TypeICMPType, IPv6: nftables.TypeICMP6Type}[icmpFam]
@@ -520,6 +520,44 @@ func (d *decoder) transportMatch(p *expr.Payload, es []any, st *ruleState) ([]Ma
 			if vs, ok := d.byteSet(l.SetName, kt); ok {
 				return []Match{{Kind: kind, Not: l.Invert, Family: icmpFam, Nums: vs}}, 2
 			}
+		}
+	}
+	return nil, 0
+}
+
+// portMatch decodes th sport (offset 0) or dport (2): a compare, a `cmp gte` + `cmp lte`
+// range, a negated range (the encoder's negated single port), or a lookup in an anonymous
+// port set.
+func (d *decoder) portMatch(p *expr.Payload, es []any) ([]Match, int) {
+	kind := MatchSPort
+	if p.Offset == 2 {
+		kind = MatchDPort
+	}
+	if c, ok := cmpAt(es, 1, 2); ok {
+		if not, ok := eqNeq(c); ok {
+			v := binary.BigEndian.Uint16(c.Data)
+			return []Match{{Kind: kind, Not: not, Ports: []PortRange{{v, v}}}}, 2
+		}
+		if c.Op == expr.CmpOpGte {
+			if c2, ok := cmpAt(es, 2, 2); ok && c2.Op == expr.CmpOpLte {
+				lo, hi := binary.BigEndian.Uint16(c.Data), binary.BigEndian.Uint16(c2.Data)
+				if lo < hi {
+					return []Match{{Kind: kind, Ports: []PortRange{{lo, hi}}}}, 3
+				}
+			}
+		}
+		return nil, 0
+	}
+	if r, ok := at[*expr.Range](es, 1); ok && r.Register == 1 && r.Op == expr.CmpOpNeq && len(r.FromData) == 2 && len(r.ToData) == 2 {
+		lo, hi := binary.BigEndian.Uint16(r.FromData), binary.BigEndian.Uint16(r.ToData)
+		if lo <= hi { // lo == hi: a negated single port, as the encoder writes it
+			return []Match{{Kind: kind, Not: true, Ports: []PortRange{{lo, hi}}}}, 2
+		}
+		return nil, 0
+	}
+	if l, ok := lookupAt(es, 1); ok {
+		if ports, ok := d.portSet(l.SetName); ok {
+			return []Match{{Kind: kind, Not: l.Invert, Ports: ports}}, 2
 		}
 	}
 	return nil, 0

@@ -71,14 +71,42 @@ func encode(rs *Ruleset) (*encoded, error) {
 	enc := &encoder{table: t, named: map[string]*nftables.Set{}, maps: map[string]bool{}}
 	out := &encoded{table: t}
 
+	var err error
 	chainNames := map[string]bool{}
+	if out.chains, err = encodeChains(t, rs.Chains, chainNames); err != nil {
+		return nil, err
+	}
+	if out.sets, err = enc.encodeSets(rs.Sets); err != nil {
+		return nil, err
+	}
+	if out.sets, err = enc.encodeMaps(out.sets, rs.Maps, chainNames); err != nil {
+		return nil, err
+	}
 	for _, c := range rs.Chains {
+		for i, r := range c.Rules {
+			er, err := enc.rule(r, chainNames)
+			if err != nil {
+				return nil, fmt.Errorf("chain %q rule %d (%s): %w", c.Name, i+1, r.String(), err)
+			}
+			er.chain = c.Name
+			out.rules = append(out.rules, er)
+		}
+	}
+	return out, nil
+}
+
+// encodeChains builds the chains of table t (a base chain with its hook, priority and
+// policy) and records their names in chainNames; a name declared twice, a hook other than
+// forward or input and a policy other than accept or drop are errors.
+func encodeChains(t *nftables.Table, chains []*Chain, chainNames map[string]bool) ([]*nftables.Chain, error) {
+	var out []*nftables.Chain
+	for _, c := range chains {
 		if chainNames[c.Name] {
 			return nil, fmt.Errorf("chain %q is declared twice", c.Name)
 		}
 		chainNames[c.Name] = true
 		nc := &nftables.Chain{Name: c.Name, Table: t}
-		out.chains = append(out.chains, nc)
+		out = append(out, nc)
 		if c.Base == nil {
 			continue
 		}
@@ -103,13 +131,19 @@ func encode(rs *Ruleset) (*encoded, error) {
 		}
 		nc.Policy = &policy
 	}
+	return out, nil
+}
 
-	for _, s := range rs.Sets {
+// encodeSets builds the named address sets (interval sets of IPv4 or IPv6 addresses, their
+// prefixes of the set's family and disjoint) and records them in enc.named.
+func (enc *encoder) encodeSets(sets []*Set) ([]encodedSet, error) {
+	var out []encodedSet
+	for _, s := range sets {
 		if enc.named[s.Name] != nil || enc.maps[s.Name] {
 			return nil, fmt.Errorf("set %q is declared twice", s.Name)
 		}
 		var fam Family
-		ns := &nftables.Set{Table: t, Name: s.Name, Interval: true, Comment: s.Comment}
+		ns := &nftables.Set{Table: enc.table, Name: s.Name, Interval: true, Comment: s.Comment}
 		switch s.Type {
 		case SetIPv4:
 			ns.KeyType, fam = nftables.TypeIPAddr, IPv4
@@ -126,14 +160,20 @@ func encode(rs *Ruleset) (*encoded, error) {
 			return nil, fmt.Errorf("set %q: %w", s.Name, err)
 		}
 		enc.named[s.Name] = ns
-		out.sets = append(out.sets, encodedSet{set: ns, elems: intervalElements(ranges, addrBytes, fam.bits())})
+		out = append(out, encodedSet{set: ns, elems: intervalElements(ranges, addrBytes, fam.bits())})
 	}
-	for _, m := range rs.Maps {
+	return out, nil
+}
+
+// encodeMaps appends the verdict maps (interface name -> verdict; each key once, each
+// verdict's chain in chainNames) to out and records them in enc.maps.
+func (enc *encoder) encodeMaps(out []encodedSet, maps []*Map, chainNames map[string]bool) ([]encodedSet, error) {
+	for _, m := range maps {
 		if enc.named[m.Name] != nil || enc.maps[m.Name] {
 			return nil, fmt.Errorf("map %q is declared twice", m.Name)
 		}
 		enc.maps[m.Name] = true
-		ns := &nftables.Set{Table: t, Name: m.Name, IsMap: true, KeyType: nftables.TypeIFName,
+		ns := &nftables.Set{Table: enc.table, Name: m.Name, IsMap: true, KeyType: nftables.TypeIFName,
 			DataType: nftables.TypeVerdict, KeyByteOrder: binaryutil.NativeEndian, Comment: m.Comment}
 		keys := map[string]bool{}
 		var elems []nftables.SetElement
@@ -148,18 +188,7 @@ func encode(rs *Ruleset) (*encoded, error) {
 			}
 			elems = append(elems, nftables.SetElement{Key: ifname(e.Key), VerdictData: v})
 		}
-		out.sets = append(out.sets, encodedSet{set: ns, elems: elems})
-	}
-
-	for _, c := range rs.Chains {
-		for i, r := range c.Rules {
-			er, err := enc.rule(r, chainNames)
-			if err != nil {
-				return nil, fmt.Errorf("chain %q rule %d (%s): %w", c.Name, i+1, r.String(), err)
-			}
-			er.chain = c.Name
-			out.rules = append(out.rules, er)
-		}
+		out = append(out, encodedSet{set: ns, elems: elems})
 	}
 	return out, nil
 }
@@ -432,15 +461,6 @@ func mergeable(a, b *Match) bool {
 
 // checkMatch validates a match and its dependencies, and records what it establishes.
 func (enc *encoder) checkMatch(m *Match, ctx *ruleCtx) error {
-	needFamily := func() error {
-		if m.Family != IPv4 && m.Family != IPv6 {
-			return fmt.Errorf("family %d is neither 4 nor 6", m.Family)
-		}
-		if ctx.family != m.Family {
-			return fmt.Errorf("needs a preceding `meta nfproto %s` in the rule", familyName(m.Family))
-		}
-		return nil
-	}
 	switch m.Kind {
 	case MatchNFProto:
 		if m.Family != IPv4 && m.Family != IPv6 {
@@ -452,14 +472,7 @@ func (enc *encoder) checkMatch(m *Match, ctx *ruleCtx) error {
 	case MatchIIFName, MatchOIFName:
 		return checkIfName(m.Str)
 	case MatchCtState:
-		if m.CtState == 0 || m.CtState&^(CtInvalid|CtEstablished|CtRelated|CtNew) != 0 {
-			return fmt.Errorf("conntrack states %#x are not a non-empty subset of invalid,established,related,new", uint8(m.CtState))
-		}
-		if m.Not && m.CtState&(m.CtState-1) != 0 {
-			// nft compiles `ct state != a,b` to "state != a|b", which is true for every
-			// packet (a packet has one state), not to "state is neither a nor b".
-			return fmt.Errorf("a negated conntrack state match must name exactly one state")
-		}
+		return checkCtState(m)
 	case MatchL4Proto:
 		if len(m.Protos) == 0 {
 			return fmt.Errorf("no protocol")
@@ -471,7 +484,7 @@ func (enc *encoder) checkMatch(m *Match, ctx *ruleCtx) error {
 			ctx.l4 = m.Protos[0]
 		}
 	case MatchSAddr, MatchDAddr:
-		if err := needFamily(); err != nil {
+		if err := needFamily(m, ctx); err != nil {
 			return err
 		}
 		if len(m.Prefixes) == 0 {
@@ -481,7 +494,7 @@ func (enc *encoder) checkMatch(m *Match, ctx *ruleCtx) error {
 			return err
 		}
 	case MatchSAddrSet, MatchDAddrSet:
-		if err := needFamily(); err != nil {
+		if err := needFamily(m, ctx); err != nil {
 			return err
 		}
 		s := enc.named[m.Str]
@@ -501,24 +514,7 @@ func (enc *encoder) checkMatch(m *Match, ctx *ruleCtx) error {
 			}
 		}
 	case MatchICMPType, MatchICMPCode, MatchICMPTypeCode:
-		if err := needFamily(); err != nil {
-			return err
-		}
-		want := uint8(unix.IPPROTO_ICMP)
-		if m.Family == IPv6 {
-			want = unix.IPPROTO_ICMPV6
-		}
-		if ctx.l4 != want {
-			return fmt.Errorf("needs a preceding `meta l4proto %d` in the rule", want)
-		}
-		if m.Kind != MatchICMPTypeCode {
-			if len(m.Nums) == 0 {
-				return fmt.Errorf("no value")
-			}
-			if err := noDuplicates(m.Nums); err != nil {
-				return err
-			}
-		}
+		return checkICMP(m, ctx)
 	case MatchEtherSAddr:
 		if _, err := parseMAC(m.Str); err != nil {
 			return err
@@ -527,6 +523,56 @@ func (enc *encoder) checkMatch(m *Match, ctx *ruleCtx) error {
 		return fmt.Errorf("an unknown match (read back from the kernel) cannot be applied")
 	default:
 		return fmt.Errorf("unknown match kind %q", m.Kind)
+	}
+	return nil
+}
+
+// needFamily checks that an address or ICMP match has a family (4 or 6) and that an earlier
+// `meta nfproto` of the rule established it.
+func needFamily(m *Match, ctx *ruleCtx) error {
+	if m.Family != IPv4 && m.Family != IPv6 {
+		return fmt.Errorf("family %d is neither 4 nor 6", m.Family)
+	}
+	if ctx.family != m.Family {
+		return fmt.Errorf("needs a preceding `meta nfproto %s` in the rule", familyName(m.Family))
+	}
+	return nil
+}
+
+// checkCtState checks a conntrack state match: a non-empty subset of the four states, one
+// state when negated.
+func checkCtState(m *Match) error {
+	if m.CtState == 0 || m.CtState&^(CtInvalid|CtEstablished|CtRelated|CtNew) != 0 {
+		return fmt.Errorf("conntrack states %#x are not a non-empty subset of invalid,established,related,new", uint8(m.CtState))
+	}
+	if m.Not && m.CtState&(m.CtState-1) != 0 {
+		// nft compiles `ct state != a,b` to "state != a|b", which is true for every
+		// packet (a packet has one state), not to "state is neither a nor b".
+		return fmt.Errorf("a negated conntrack state match must name exactly one state")
+	}
+	return nil
+}
+
+// checkICMP checks an ICMP type, code or type-and-code match: its family and the matching
+// `meta l4proto` (1 or 58) established earlier in the rule, and values given once each.
+func checkICMP(m *Match, ctx *ruleCtx) error {
+	if err := needFamily(m, ctx); err != nil {
+		return err
+	}
+	want := uint8(unix.IPPROTO_ICMP)
+	if m.Family == IPv6 {
+		want = unix.IPPROTO_ICMPV6
+	}
+	if ctx.l4 != want {
+		return fmt.Errorf("needs a preceding `meta l4proto %d` in the rule", want)
+	}
+	if m.Kind != MatchICMPTypeCode {
+		if len(m.Nums) == 0 {
+			return fmt.Errorf("no value")
+		}
+		if err := noDuplicates(m.Nums); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -594,77 +640,13 @@ func (enc *encoder) match(er *encodedRule, m *Match) error {
 		}
 		enc.anonSet(er, nftables.TypeInetProto, false, byteElements(sortedUnique(m.Protos)), m.Not)
 	case MatchSAddr, MatchDAddr:
-		off, n := addrOffset(m.Kind, m.Family)
-		if len(m.Prefixes) == 1 {
-			p := m.Prefixes[0].Masked()
-			a := p.Addr().AsSlice()
-			switch {
-			case p.Bits() == len(a)*8:
-				er.exprs = append(er.exprs, network(off, n), &expr.Cmp{Op: op, Register: 1, Data: a})
-			case p.Bits()%8 == 0 && p.Bits() > 0:
-				er.exprs = append(er.exprs, network(off, uint32(p.Bits()/8)), &expr.Cmp{Op: op, Register: 1, Data: a[:p.Bits()/8]})
-			default:
-				er.exprs = append(er.exprs, network(off, n),
-					&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: n, Mask: prefixMask(p.Bits(), len(a)), Xor: make([]byte, len(a))},
-					&expr.Cmp{Op: op, Register: 1, Data: a})
-			}
-			return nil
-		}
-		er.exprs = append(er.exprs, network(off, n))
-		kt := nftables.TypeIPAddr
-		if m.Family == IPv6 {
-			kt = nftables.TypeIP6Addr
-		}
-		if allHosts(m.Prefixes) {
-			var elems []nftables.SetElement
-			for _, p := range matchPrefixes(m.Prefixes) {
-				elems = append(elems, nftables.SetElement{Key: p.Addr().AsSlice()})
-			}
-			enc.anonSet(er, kt, false, elems, m.Not)
-			return nil
-		}
-		enc.anonSet(er, kt, true, intervalElements(mergeRanges(m.Prefixes), addrBytes, m.Family.bits()), m.Not)
+		enc.addrMatch(er, m)
 	case MatchSAddrSet, MatchDAddrSet:
 		off, n := addrOffset(m.Kind, m.Family)
 		s := enc.named[m.Str]
 		er.exprs = append(er.exprs, network(off, n), &expr.Lookup{SourceRegister: 1, SetName: s.Name, Invert: m.Not})
 	case MatchSPort, MatchDPort:
-		off := uint32(0)
-		if m.Kind == MatchDPort {
-			off = 2
-		}
-		er.exprs = append(er.exprs, transport(off, 2))
-		if len(m.Ports) == 1 {
-			p := m.Ports[0]
-			switch {
-			case p.First == p.Last && !m.Not:
-				er.exprs = append(er.exprs, &expr.Cmp{Op: op, Register: 1, Data: be16(p.First)})
-			case m.Not:
-				// A negated single port is a one-port range too: nft lists two adjacent
-				// `cmp neq` port matches as `th sport != 1 th dport != 2`, and `nft -f` of that
-				// merges them into one 4-byte `!=`, which means "sport != 1 OR dport != 2".
-				// `!= 1-1` lists and restores as itself.
-				er.exprs = append(er.exprs, &expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: be16(p.First), ToData: be16(p.Last)})
-			default:
-				er.exprs = append(er.exprs, &expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: be16(p.First)},
-					&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: be16(p.Last)})
-			}
-			return nil
-		}
-		ports := matchPorts(m.Ports)
-		interval := false
-		for _, p := range ports {
-			interval = interval || p.First != p.Last
-		}
-		if !interval {
-			var elems []nftables.SetElement
-			for _, p := range ports {
-				elems = append(elems, nftables.SetElement{Key: be16(p.First)})
-			}
-			enc.anonSet(er, nftables.TypeInetService, false, elems, m.Not)
-			return nil
-		}
-		enc.anonSet(er, nftables.TypeInetService, true, portElements(ports), m.Not)
+		enc.portMatch(er, m)
 	case MatchICMPType, MatchICMPCode:
 		off := uint32(0)
 		kt := nftables.TypeICMPType
@@ -695,6 +677,86 @@ func (enc *encoder) match(er *encodedRule, m *Match) error {
 			&expr.Cmp{Op: op, Register: 1, Data: mac})
 	}
 	return nil
+}
+
+// addrMatch appends an address match: one prefix as a compare of the whole address, of its
+// whole bytes or under a mask; several as a lookup in an anonymous set (of addresses when all
+// are hosts, else of intervals).
+func (enc *encoder) addrMatch(er *encodedRule, m *Match) {
+	op := cmpOp(m.Not)
+	off, n := addrOffset(m.Kind, m.Family)
+	if len(m.Prefixes) == 1 {
+		p := m.Prefixes[0].Masked()
+		a := p.Addr().AsSlice()
+		switch {
+		case p.Bits() == len(a)*8:
+			er.exprs = append(er.exprs, network(off, n), &expr.Cmp{Op: op, Register: 1, Data: a})
+		case p.Bits()%8 == 0 && p.Bits() > 0:
+			er.exprs = append(er.exprs, network(off, uint32(p.Bits()/8)), &expr.Cmp{Op: op, Register: 1, Data: a[:p.Bits()/8]})
+		default:
+			er.exprs = append(er.exprs, network(off, n),
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: n, Mask: prefixMask(p.Bits(), len(a)), Xor: make([]byte, len(a))},
+				&expr.Cmp{Op: op, Register: 1, Data: a})
+		}
+		return
+	}
+	er.exprs = append(er.exprs, network(off, n))
+	kt := nftables.TypeIPAddr
+	if m.Family == IPv6 {
+		kt = nftables.TypeIP6Addr
+	}
+	if allHosts(m.Prefixes) {
+		var elems []nftables.SetElement
+		for _, p := range matchPrefixes(m.Prefixes) {
+			elems = append(elems, nftables.SetElement{Key: p.Addr().AsSlice()})
+		}
+		enc.anonSet(er, kt, false, elems, m.Not)
+		return
+	}
+	enc.anonSet(er, kt, true, intervalElements(mergeRanges(m.Prefixes), addrBytes, m.Family.bits()), m.Not)
+}
+
+// portMatch appends a port match: one port or range as compares (a negated port as a
+// one-port range); several as a lookup in an anonymous set (of ports, or of intervals when
+// a range is among them).
+func (enc *encoder) portMatch(er *encodedRule, m *Match) {
+	op := cmpOp(m.Not)
+	off := uint32(0)
+	if m.Kind == MatchDPort {
+		off = 2
+	}
+	er.exprs = append(er.exprs, transport(off, 2))
+	if len(m.Ports) == 1 {
+		p := m.Ports[0]
+		switch {
+		case p.First == p.Last && !m.Not:
+			er.exprs = append(er.exprs, &expr.Cmp{Op: op, Register: 1, Data: be16(p.First)})
+		case m.Not:
+			// A negated single port is a one-port range too: nft lists two adjacent
+			// `cmp neq` port matches as `th sport != 1 th dport != 2`, and `nft -f` of that
+			// merges them into one 4-byte `!=`, which means "sport != 1 OR dport != 2".
+			// `!= 1-1` lists and restores as itself.
+			er.exprs = append(er.exprs, &expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: be16(p.First), ToData: be16(p.Last)})
+		default:
+			er.exprs = append(er.exprs, &expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: be16(p.First)},
+				&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: be16(p.Last)})
+		}
+		return
+	}
+	ports := matchPorts(m.Ports)
+	interval := false
+	for _, p := range ports {
+		interval = interval || p.First != p.Last
+	}
+	if !interval {
+		var elems []nftables.SetElement
+		for _, p := range ports {
+			elems = append(elems, nftables.SetElement{Key: be16(p.First)})
+		}
+		enc.anonSet(er, nftables.TypeInetService, false, elems, m.Not)
+		return
+	}
+	enc.anonSet(er, nftables.TypeInetService, true, portElements(ports), m.Not)
 }
 
 func allHosts(ps []netip.Prefix) bool {

@@ -214,90 +214,17 @@ func ValidateFake(rs *Ruleset) error {
 	if err := fakeCheckName("NFT_MSG_NEWTABLE", "table", rs.Table); err != nil {
 		return err
 	}
-	chains := map[string]*Chain{}
-	for _, c := range rs.Chains {
-		if c == nil {
-			return fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "nil chain")
-		}
-		if err := fakeCheckName("NFT_MSG_NEWCHAIN", "chain", c.Name); err != nil {
-			return err
-		}
-		if chains[c.Name] != nil {
-			return fakeErr("NFT_MSG_NEWCHAIN", syscall.EEXIST, "chain %q declared twice", c.Name)
-		}
-		chains[c.Name] = c
-		if c.Base != nil {
-			switch c.Base.Hook {
-			case HookForward, HookInput, "prerouting", "output", "postrouting":
-			case "":
-				return fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "base chain %q has no hook", c.Name)
-			default:
-				return fakeErr("NFT_MSG_NEWCHAIN", syscall.EOPNOTSUPP, "base chain %q: unknown hook %q", c.Name, c.Base.Hook)
-			}
-			switch c.Base.Policy {
-			case None, Accept, Drop:
-			default:
-				return fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "base chain %q: policy %q is not accept or drop", c.Name, c.Base.Policy)
-			}
-		}
+	chains, err := fakeCheckChains(rs.Chains)
+	if err != nil {
+		return err
 	}
-	sets := map[string]*Set{}
-	maps := map[string]*Map{}
-	for _, s := range rs.Sets {
-		if s == nil {
-			return fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "nil set")
-		}
-		if err := fakeCheckName("NFT_MSG_NEWSET", "set", s.Name); err != nil {
-			return err
-		}
-		if sets[s.Name] != nil {
-			return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "set %q declared twice", s.Name)
-		}
-		sets[s.Name] = s
-		if err := limits.CheckComment(s.Comment); err != nil {
-			return fakeLimitErr("NFT_MSG_NEWSET", fmt.Sprintf("set %q", s.Name), len(s.Comment), limits.MaxComment, err)
-		}
-		var fam Family
-		switch s.Type {
-		case SetIPv4:
-			fam = IPv4
-		case SetIPv6:
-			fam = IPv6
-		default:
-			return fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "set %q: unknown type %q", s.Name, s.Type)
-		}
-		if err := fakeCheckPrefixes("NFT_MSG_NEWSETELEM", fmt.Sprintf("set %q", s.Name), fam, s.Prefixes, true); err != nil {
-			return err
-		}
+	sets, err := fakeCheckSets(rs.Sets)
+	if err != nil {
+		return err
 	}
-	for _, m := range rs.Maps {
-		if m == nil {
-			return fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "nil map")
-		}
-		if err := fakeCheckName("NFT_MSG_NEWSET", "map", m.Name); err != nil {
-			return err
-		}
-		if sets[m.Name] != nil || maps[m.Name] != nil {
-			// Maps are sets to the kernel: one namespace.
-			return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "map %q: the name is already a set or map", m.Name)
-		}
-		maps[m.Name] = m
-		if err := limits.CheckComment(m.Comment); err != nil {
-			return fakeLimitErr("NFT_MSG_NEWSET", fmt.Sprintf("map %q", m.Name), len(m.Comment), limits.MaxComment, err)
-		}
-		keys := map[string]bool{}
-		for _, e := range m.Elements {
-			if err := limits.CheckIfname(e.Key); err != nil {
-				return fakeErr("NFT_MSG_NEWSETELEM", syscall.EINVAL, "map %q: key: %v", m.Name, err)
-			}
-			if keys[e.Key] {
-				return fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "map %q: key %q twice", m.Name, e.Key)
-			}
-			keys[e.Key] = true
-			if err := fakeCheckVerdict("NFT_MSG_NEWSETELEM", fmt.Sprintf("map %q element %q", m.Name, e.Key), e.Verdict, chains); err != nil {
-				return err
-			}
-		}
+	maps, err := fakeCheckMaps(rs.Maps, sets, chains)
+	if err != nil {
+		return err
 	}
 	for _, c := range rs.Chains {
 		for i, r := range c.Rules {
@@ -311,6 +238,111 @@ func ValidateFake(rs *Ruleset) error {
 		}
 	}
 	return fakeCheckLoops(rs, chains, maps)
+}
+
+// fakeCheckChains checks the chains as NFT_MSG_NEWCHAIN would (names, once each, a base
+// chain's hook and policy) and returns them by name.
+func fakeCheckChains(cs []*Chain) (map[string]*Chain, error) {
+	chains := map[string]*Chain{}
+	for _, c := range cs {
+		if c == nil {
+			return nil, fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "nil chain")
+		}
+		if err := fakeCheckName("NFT_MSG_NEWCHAIN", "chain", c.Name); err != nil {
+			return nil, err
+		}
+		if chains[c.Name] != nil {
+			return nil, fakeErr("NFT_MSG_NEWCHAIN", syscall.EEXIST, "chain %q declared twice", c.Name)
+		}
+		chains[c.Name] = c
+		if c.Base != nil {
+			switch c.Base.Hook {
+			case HookForward, HookInput, "prerouting", "output", "postrouting":
+			case "":
+				return nil, fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "base chain %q has no hook", c.Name)
+			default:
+				return nil, fakeErr("NFT_MSG_NEWCHAIN", syscall.EOPNOTSUPP, "base chain %q: unknown hook %q", c.Name, c.Base.Hook)
+			}
+			switch c.Base.Policy {
+			case None, Accept, Drop:
+			default:
+				return nil, fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "base chain %q: policy %q is not accept or drop", c.Name, c.Base.Policy)
+			}
+		}
+	}
+	return chains, nil
+}
+
+// fakeCheckSets checks the named sets as NFT_MSG_NEWSET and NFT_MSG_NEWSETELEM would (names,
+// once each, comments, type, prefixes of the type's family without overlap) and returns them
+// by name.
+func fakeCheckSets(ss []*Set) (map[string]*Set, error) {
+	sets := map[string]*Set{}
+	for _, s := range ss {
+		if s == nil {
+			return nil, fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "nil set")
+		}
+		if err := fakeCheckName("NFT_MSG_NEWSET", "set", s.Name); err != nil {
+			return nil, err
+		}
+		if sets[s.Name] != nil {
+			return nil, fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "set %q declared twice", s.Name)
+		}
+		sets[s.Name] = s
+		if err := limits.CheckComment(s.Comment); err != nil {
+			return nil, fakeLimitErr("NFT_MSG_NEWSET", fmt.Sprintf("set %q", s.Name), len(s.Comment), limits.MaxComment, err)
+		}
+		var fam Family
+		switch s.Type {
+		case SetIPv4:
+			fam = IPv4
+		case SetIPv6:
+			fam = IPv6
+		default:
+			return nil, fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "set %q: unknown type %q", s.Name, s.Type)
+		}
+		if err := fakeCheckPrefixes("NFT_MSG_NEWSETELEM", fmt.Sprintf("set %q", s.Name), fam, s.Prefixes, true); err != nil {
+			return nil, err
+		}
+	}
+	return sets, nil
+}
+
+// fakeCheckMaps checks the verdict maps as NFT_MSG_NEWSET and NFT_MSG_NEWSETELEM would
+// (names shared with the sets, comments, interface-name keys once each, verdicts to existing
+// chains) and returns them by name.
+func fakeCheckMaps(ms []*Map, sets map[string]*Set, chains map[string]*Chain) (map[string]*Map, error) {
+	maps := map[string]*Map{}
+	for _, m := range ms {
+		if m == nil {
+			return nil, fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "nil map")
+		}
+		if err := fakeCheckName("NFT_MSG_NEWSET", "map", m.Name); err != nil {
+			return nil, err
+		}
+		if sets[m.Name] != nil || maps[m.Name] != nil {
+			// Maps are sets to the kernel: one namespace.
+			return nil, fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "map %q: the name is already a set or map", m.Name)
+		}
+		maps[m.Name] = m
+		if err := limits.CheckComment(m.Comment); err != nil {
+			return nil, fakeLimitErr("NFT_MSG_NEWSET", fmt.Sprintf("map %q", m.Name), len(m.Comment), limits.MaxComment, err)
+		}
+		keys := map[string]bool{}
+		for _, e := range m.Elements {
+			if err := limits.CheckIfname(e.Key); err != nil {
+				return nil, fakeErr("NFT_MSG_NEWSETELEM", syscall.EINVAL, "map %q: key: %v", m.Name, err)
+			}
+			if keys[e.Key] {
+				return nil, fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "map %q: key %q twice", m.Name, e.Key)
+			}
+			keys[e.Key] = true
+			if err := fakeCheckVerdict("NFT_MSG_NEWSETELEM", fmt.Sprintf("map %q element %q", m.Name, e.Key), e.Verdict, chains); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return maps, nil
 }
 
 func fakeCheckName(msg, what, name string) error {
@@ -399,17 +431,13 @@ func fakeCheckRule(where string, r *Rule, chains map[string]*Chain, sets map[str
 	return fakeCheckVerdict(msg, where, r.Verdict, chains)
 }
 
+// fakeCheckMatch checks one match as NFT_MSG_NEWRULE would. A flat switch over the match
+// kinds: each case is the kernel's check of that expression.
 func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 	const msg = "NFT_MSG_NEWRULE"
-	family := func() error {
-		if m.Family != IPv4 && m.Family != IPv6 {
-			return fakeErr(msg, syscall.EINVAL, "%s: %s needs family 4 or 6, not %d", where, m.Kind, m.Family)
-		}
-		return nil
-	}
 	switch m.Kind {
 	case MatchNFProto:
-		return family()
+		return fakeCheckFamily(where, m)
 	case MatchIIFName, MatchOIFName:
 		if err := limits.CheckIfname(m.Str); err != nil {
 			return fakeLimitErr(msg, where, len(m.Str), limits.MaxIfname, err)
@@ -426,7 +454,7 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 			return fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "%s: a protocol appears twice in %v", where, m.Protos)
 		}
 	case MatchSAddr, MatchDAddr:
-		if err := family(); err != nil {
+		if err := fakeCheckFamily(where, m); err != nil {
 			return err
 		}
 		if len(m.Prefixes) == 0 {
@@ -435,20 +463,7 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 		// Several prefixes form an anonymous interval set, which nft merges: no overlap check.
 		return fakeCheckPrefixes("NFT_MSG_NEWSETELEM", where, m.Family, m.Prefixes, false)
 	case MatchSAddrSet, MatchDAddrSet:
-		if err := family(); err != nil {
-			return err
-		}
-		s := sets[m.Str]
-		if s == nil {
-			return fakeErr(msg, syscall.ENOENT, "%s: set %q does not exist", where, m.Str)
-		}
-		want := SetIPv4
-		if m.Family == IPv6 {
-			want = SetIPv6
-		}
-		if s.Type != want {
-			return fakeErr(msg, syscall.EINVAL, "%s: set %q is of type %s, the lookup needs %s", where, m.Str, s.Type, want)
-		}
+		return fakeCheckLookup(where, m, sets)
 	case MatchSPort, MatchDPort:
 		if len(m.Ports) == 0 {
 			return fakeErr(msg, syscall.EINVAL, "%s: port match without ports", where)
@@ -460,7 +475,7 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 		}
 		// Overlapping ports form one anonymous interval set, which nft merges.
 	case MatchICMPType, MatchICMPCode:
-		if err := family(); err != nil {
+		if err := fakeCheckFamily(where, m); err != nil {
 			return err
 		}
 		if len(m.Nums) == 0 {
@@ -470,7 +485,7 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 			return fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "%s: a value appears twice in %v", where, m.Nums)
 		}
 	case MatchICMPTypeCode:
-		return family()
+		return fakeCheckFamily(where, m)
 	case MatchEtherSAddr:
 		if _, err := fakeParseMAC(m.Str); err != nil {
 			return fakeErr(msg, syscall.EINVAL, "%s: %v", where, err)
@@ -479,6 +494,35 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 		return fakeErr(msg, syscall.EOPNOTSUPP, "%s: an unknown expression (%s) cannot be applied", where, m.Str)
 	default:
 		return fakeErr(msg, syscall.EOPNOTSUPP, "%s: unknown match kind %q", where, m.Kind)
+	}
+	return nil
+}
+
+// fakeCheckFamily checks that an address or icmp match has family 4 or 6.
+func fakeCheckFamily(where string, m *Match) error {
+	if m.Family != IPv4 && m.Family != IPv6 {
+		return fakeErr("NFT_MSG_NEWRULE", syscall.EINVAL, "%s: %s needs family 4 or 6, not %d", where, m.Kind, m.Family)
+	}
+	return nil
+}
+
+// fakeCheckLookup checks an address-set match: its family, and a set of that name holding
+// addresses of the family.
+func fakeCheckLookup(where string, m *Match, sets map[string]*Set) error {
+	const msg = "NFT_MSG_NEWRULE"
+	if err := fakeCheckFamily(where, m); err != nil {
+		return err
+	}
+	s := sets[m.Str]
+	if s == nil {
+		return fakeErr(msg, syscall.ENOENT, "%s: set %q does not exist", where, m.Str)
+	}
+	want := SetIPv4
+	if m.Family == IPv6 {
+		want = SetIPv6
+	}
+	if s.Type != want {
+		return fakeErr(msg, syscall.EINVAL, "%s: set %q is of type %s, the lookup needs %s", where, m.Str, s.Type, want)
 	}
 	return nil
 }

@@ -222,61 +222,13 @@ func (k *Kernel) observe(ctx context.Context, table string) (*Ruleset, error) {
 	}
 	rs := &Ruleset{Table: table}
 
-	chains, err := k.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	byName, err := k.observeChains(ctx, rs)
 	if err != nil {
-		return nil, fmt.Errorf("observe table %q: list chains: %w", table, err)
+		return nil, err
 	}
-	byName := map[string]*Chain{}
-	for _, c := range chains {
-		if c.Table == nil || c.Table.Name != table {
-			continue
-		}
-		mc := &Chain{Name: c.Name}
-		if c.Hooknum != nil {
-			mc.Base = &BaseChain{Hook: hookOf(*c.Hooknum), Policy: Accept}
-			if c.Priority != nil {
-				mc.Base.Priority = int(*c.Priority)
-			}
-			if c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop {
-				mc.Base.Policy = Drop
-			}
-			if c.Type != nftables.ChainTypeFilter {
-				mc.Base.Hook = Hook(fmt.Sprintf("%s (type %s)", mc.Base.Hook, c.Type))
-			}
-		}
-		byName[c.Name] = mc
-		rs.Chains = append(rs.Chains, mc)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("observe table %q: %w", table, err)
-	}
-
-	sets, err := k.conn.GetSets(t)
+	dec, setFlags, err := k.observeSets(ctx, t, rs)
 	if err != nil {
-		return nil, fmt.Errorf("observe table %q: list sets: %w", table, err)
-	}
-	dec := &decoder{sets: map[string]*setData{}}
-	var setFlags []ForeignObject
-	for _, s := range sets {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("observe table %q: %w", table, err)
-		}
-		elems, err := k.conn.GetSetElements(s)
-		if err != nil {
-			return nil, fmt.Errorf("observe table %q: elements of set %q: %w", table, s.Name, err)
-		}
-		sd := &setData{set: s, elems: elems}
-		dec.sets[s.Name] = sd
-		if !s.Anonymous {
-			setFlags = append(setFlags, setProperties(s, elems)...)
-		}
-		switch {
-		case s.Anonymous:
-		case s.IsMap:
-			rs.Maps = append(rs.Maps, decodeMap(sd))
-		default:
-			rs.Sets = append(rs.Sets, decodeSet(sd))
-		}
+		return nil, err
 	}
 
 	rules, err := dumpRules(k.nl, table, "")
@@ -310,6 +262,83 @@ func (k *Kernel) observe(ctx context.Context, table string) (*Ruleset, error) {
 	slices.SortFunc(rs.Maps, func(a, b *Map) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(rs.Chains, func(a, b *Chain) int { return cmp.Compare(a.Name, b.Name) })
 	return rs, nil
+}
+
+// observeChains lists the chains of table rs.Table into rs.Chains and returns them by name.
+func (k *Kernel) observeChains(ctx context.Context, rs *Ruleset) (map[string]*Chain, error) {
+	table := rs.Table
+	chains, err := k.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("observe table %q: list chains: %w", table, err)
+	}
+	byName := map[string]*Chain{}
+	for _, c := range chains {
+		if c.Table == nil || c.Table.Name != table {
+			continue
+		}
+		mc := chainOf(c)
+		byName[c.Name] = mc
+		rs.Chains = append(rs.Chains, mc)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("observe table %q: %w", table, err)
+	}
+	return byName, nil
+}
+
+// chainOf is the model of a kernel chain: a base chain's hook (with its type when not
+// filter), priority and policy.
+func chainOf(c *nftables.Chain) *Chain {
+	mc := &Chain{Name: c.Name}
+	if c.Hooknum != nil {
+		mc.Base = &BaseChain{Hook: hookOf(*c.Hooknum), Policy: Accept}
+		if c.Priority != nil {
+			mc.Base.Priority = int(*c.Priority)
+		}
+		if c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop {
+			mc.Base.Policy = Drop
+		}
+		if c.Type != nftables.ChainTypeFilter {
+			mc.Base.Hook = Hook(fmt.Sprintf("%s (type %s)", mc.Base.Hook, c.Type))
+		}
+	}
+	return mc
+}
+
+// observeSets reads the sets and maps of table t with their elements: named ones into
+// rs.Sets and rs.Maps, all into the returned decoder (rules look anonymous sets up there),
+// and the properties of named ones the model has no field for (timeouts, flags, sizes) as
+// foreign objects.
+func (k *Kernel) observeSets(ctx context.Context, t *nftables.Table, rs *Ruleset) (*decoder, []ForeignObject, error) {
+	table := rs.Table
+	sets, err := k.conn.GetSets(t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("observe table %q: list sets: %w", table, err)
+	}
+	dec := &decoder{sets: map[string]*setData{}}
+	var setFlags []ForeignObject
+	for _, s := range sets {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, fmt.Errorf("observe table %q: %w", table, err)
+		}
+		elems, err := k.conn.GetSetElements(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("observe table %q: elements of set %q: %w", table, s.Name, err)
+		}
+		sd := &setData{set: s, elems: elems}
+		dec.sets[s.Name] = sd
+		if !s.Anonymous {
+			setFlags = append(setFlags, setProperties(s, elems)...)
+		}
+		switch {
+		case s.Anonymous:
+		case s.IsMap:
+			rs.Maps = append(rs.Maps, decodeMap(sd))
+		default:
+			rs.Sets = append(rs.Sets, decodeSet(sd))
+		}
+	}
+	return dec, setFlags, nil
 }
 
 func hookOf(h nftables.ChainHook) Hook {
