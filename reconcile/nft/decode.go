@@ -345,10 +345,11 @@ func (d *decoder) addrMatch(p *expr.Payload, es []any) ([]Match, int) {
 		a, _ := netip.AddrFromSlice(b)
 		return []Match{{Kind: kind, Not: not, Family: fam, Prefixes: []netip.Prefix{netip.PrefixFrom(a, int(p.Len)*8)}}}, 2
 	}
-	if ms, n, ok := prefixCompare(es, kind, fam, full); ok {
+	// The range first: its `cmp gte` would otherwise be taken for a (refused) host compare.
+	if ms, n, ok := rangeCompare(es, kind, fam, full); ok {
 		return ms, n
 	}
-	if ms, n, ok := rangeCompare(es, kind, fam, full); ok {
+	if ms, n, ok := prefixCompare(es, kind, fam, full); ok {
 		return ms, n
 	}
 	if l, ok := lookupAt(es, 1); ok {
