@@ -132,7 +132,7 @@ func Endpoint(ctx context.Context, env Env, args []string) int {
 	if ids == nil {
 		ids = []string{}
 	}
-	data, err := schema.EditEndpointProfiles(e.Path, files[e.Path], e.ID, e.Host, ids)
+	data, err := EditEndpointProfiles(e.Path, files[e.Path], e.ID, e.Host, ids)
 	if err != nil {
 		return c.fail("%v; nothing was written", err)
 	}

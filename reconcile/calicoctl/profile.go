@@ -141,7 +141,7 @@ func Profile(ctx context.Context, env Env, args []string) int {
 		}
 		var rule schema.Rule
 		if len(words) > 0 {
-			r, err := schema.ParseRule(words)
+			r, err := ParseRule(words)
 			if err != nil {
 				return usageError(c.err, fmt.Errorf("invalid rule %q: %w", strings.Join(words, " "), err), ProfileUsage)
 			}
@@ -259,7 +259,7 @@ func (c *cmd) validArgs(name string, words []string) bool {
 		}
 	}
 	for _, s := range ports {
-		_, err := schema.ParsePorts(s)
+		_, err := ParsePorts(s)
 		portsOK = portsOK && err == nil
 		if errors.Is(err, schema.ErrNotDecimal) {
 			notDecimal = append(notDecimal, strings.Replace(err.Error(), "invalid ports: ", "ports: ", 1))
@@ -327,7 +327,7 @@ func (c *cmd) loadProfile(name string) (*profileFile, int) {
 
 // save writes the edited profile, if the repository stays valid.
 func (c *cmd) save(pf *profileFile) bool {
-	data, err := schema.EditProfile(pf.path, pf.files[pf.path], pf.profile)
+	data, err := EditProfile(pf.path, pf.files[pf.path], pf.profile)
 	if err != nil {
 		c.fail("%v; nothing was written", err)
 		return false
@@ -397,7 +397,7 @@ func (c *cmd) profileAdd(name string) int {
 		Outbound: []schema.Rule{{Action: schema.ActionAllow}},
 	}
 	path := "profiles/" + name + ".yaml"
-	data, err := schema.MarshalProfile(path, p)
+	data, err := MarshalProfile(path, p)
 	if err != nil {
 		return c.fail("%v", err)
 	}
@@ -516,7 +516,7 @@ func RulesJSON(inbound, outbound []schema.Rule) (string, error) {
 	seq := func(rules []schema.Rule) *yaml.Node {
 		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 		for _, r := range rules {
-			n.Content = append(n.Content, schema.RuleNode(r.Canonical()))
+			n.Content = append(n.Content, RuleNode(Canonical(r)))
 		}
 		return n
 	}
@@ -595,7 +595,7 @@ func (c *cmd) ruleAdd(name string, inbound, hasAt bool, pos int, rule schema.Rul
 		return 1
 	}
 	for _, r := range *rules {
-		if r.SameAs(rule) {
+		if SameAs(r, rule) {
 			c.println("Rule already present, skipping.")
 			return 0
 		}
@@ -622,7 +622,7 @@ func (c *cmd) ruleRemove(name string, inbound, hasAt bool, pos int, rule schema.
 			return 1
 		}
 	} else {
-		pos = slices.IndexFunc(*rules, rule.SameAs) + 1
+		pos = slices.IndexFunc(*rules, func(r schema.Rule) bool { return SameAs(rule, r) }) + 1
 		if pos == 0 {
 			c.println("Rule not found.")
 			return 1

@@ -1,4 +1,4 @@
-package schema
+package calicoctl
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/reconcile-dev/reconcile/schema"
 )
 
 // This file edits repository files in place for the calicoctl commands (`reconcile profile`,
@@ -80,7 +82,7 @@ func strListNode(ss []string) *yaml.Node {
 	return flowList(items)
 }
 
-func portsNode(ports []PortRange) *yaml.Node {
+func portsNode(ports []schema.PortRange) *yaml.Node {
 	items := make([]*yaml.Node, len(ports))
 	for i, p := range ports {
 		if p.First == p.Last {
@@ -93,7 +95,7 @@ func portsNode(ports []PortRange) *yaml.Node {
 	return flowList(items)
 }
 
-func protocolNode(p Protocol) *yaml.Node {
+func protocolNode(p schema.Protocol) *yaml.Node {
 	if n, err := strconv.Atoi(string(p)); err == nil && strings.TrimLeft(string(p), "0123456789") == "" {
 		return intNode(n)
 	}
@@ -101,7 +103,7 @@ func protocolNode(p Protocol) *yaml.Node {
 }
 
 // RuleNode returns a rule as a YAML mapping node with the fixed key order described above.
-func RuleNode(r Rule) *yaml.Node {
+func RuleNode(r schema.Rule) *yaml.Node {
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	add := func(k string, v *yaml.Node) { m.Content = append(m.Content, keyNode(k), v) }
 	str := func(k, v string) {
@@ -109,7 +111,7 @@ func RuleNode(r Rule) *yaml.Node {
 			add(k, strNode(v))
 		}
 	}
-	ports := func(k string, v []PortRange) {
+	ports := func(k string, v []schema.PortRange) {
 		if len(v) > 0 {
 			add(k, portsNode(v))
 		}
@@ -149,7 +151,7 @@ func RuleNode(r Rule) *yaml.Node {
 	return m
 }
 
-func rulesNode(rules []Rule) *yaml.Node {
+func rulesNode(rules []schema.Rule) *yaml.Node {
 	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 	for _, r := range rules {
 		seq.Content = append(seq.Content, RuleNode(r))
@@ -161,7 +163,7 @@ func rulesNode(rules []Rule) *yaml.Node {
 }
 
 // profileNode returns a new profile file's root mapping.
-func profileNode(p *Profile) *yaml.Node {
+func profileNode(p *schema.Profile) *yaml.Node {
 	tags := p.Tags
 	if tags == nil {
 		tags = []string{}
@@ -176,7 +178,7 @@ func profileNode(p *Profile) *yaml.Node {
 
 // MarshalProfile renders a new profile file for the repository path (YAML, or JSON for a .json
 // path) with the fixed key order.
-func MarshalProfile(path string, p *Profile) ([]byte, error) {
+func MarshalProfile(path string, p *schema.Profile) ([]byte, error) {
 	return render(path, &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{profileNode(p)}})
 }
 
@@ -353,39 +355,21 @@ func newTextEdit(path string, data []byte) (*textEdit, error) {
 	// The text rules of the decoder first (text.go): what YAML would read as a line break
 	// where the line table below sees none (a lone CR, NEL, LS, PS) is refused there, with the
 	// same message and position as validate gives.
-	if _, p := cleanText(data); p != nil {
-		return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
+	doc, src, bom, err := schema.ParseEditable(path, data)
+	var tp *schema.Error
+	if errors.As(err, &tp) {
+		return nil, t.cannot(&yaml.Node{Line: tp.Line, Column: tp.Col}, "%s", tp.Msg)
 	}
-	if bytes.HasPrefix(data, utf8BOM) {
-		t.bom, data = true, data[len(utf8BOM):]
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
-	t.src = data
+	t.bom, t.src = bom, src
 	t.lines = []int{0}
-	for i, b := range data {
+	for i, b := range src {
 		if b == '\n' {
 			t.lines = append(t.lines, i+1)
 		}
 	}
-	// JSON escapes that yaml.v3 does not read (`\/`, surrogate pairs) are rewritten for the
-	// parser only; the nodes get the file's columns back, and the splices apply to the file.
-	yamlText, cols := data, jsonCols(nil)
-	if t.json && json.Valid(data) {
-		var p *textProblem
-		if yamlText, cols, p = jsonForYAML(data); p != nil {
-			return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
-		}
-	} else if !t.json {
-		// A %YAML 1.2 directive is blanked for the parser (text.go); the file keeps it.
-		var p *textProblem
-		if yamlText, p = yamlDirectives(data); p != nil {
-			return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
-		}
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(yamlText, &doc); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", path, err)
-	}
-	cols.fix(&doc)
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("parse %s: the file is not a mapping", path)
 	}
@@ -405,7 +389,7 @@ func newTextEdit(path string, data []byte) (*textEdit, error) {
 			walk(c)
 		}
 	}
-	walk(&doc)
+	walk(doc)
 	t.alt = '"'
 	if single > double {
 		t.alt = '\''
@@ -1660,15 +1644,15 @@ func (t *textEdit) lastLineOf(v, k *yaml.Node) int {
 // (in the style of its neighbours: indentation, quoting, flow or block), one removed is deleted
 // with its own comments, and every other byte stays (line endings CRLF or LF, a missing final
 // line break, a UTF-8 byte-order mark, comments, key order, quoting, indentation). The id is
-// not changed. data must decode (DecodeProfile) without errors. A change that cannot be made
+// not changed. data must decode (schema.DecodeProfile) without errors. A change that cannot be made
 // that way (e.g. it would delete an anchor that an alias uses) returns an error wrapping
 // ErrCannotEdit and nothing is written.
-func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
+func EditProfile(path string, data []byte, p *schema.Profile) ([]byte, error) {
 	t, err := newTextEdit(path, data)
 	if err != nil {
 		return nil, err
 	}
-	old, errs := DecodeProfile(path, t.src)
+	old, errs := schema.DecodeProfile(path, t.src)
 	if old == nil || len(errs) > 0 {
 		if len(errs) > 0 {
 			return nil, errs
@@ -1700,7 +1684,7 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 	}
 	for _, f := range []struct {
 		key      string
-		old, new []Rule
+		old, new []schema.Rule
 	}{{"inbound_rules", old.Inbound, p.Inbound}, {"outbound_rules", old.Outbound, p.Outbound}} {
 		if sameRules(f.old, f.new) {
 			continue
@@ -1717,7 +1701,7 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 		}
 		e := &listEdit{m: t.root, key: f.key, order: profileKeyOrder, rules: true, old: nodes}
 		e.items = diffList(len(f.old), len(f.new), func(i, j int) bool {
-			return reflect.DeepEqual(f.old[i].Canonical(), f.new[j].Canonical())
+			return reflect.DeepEqual(Canonical(f.old[i]), Canonical(f.new[j]))
 		})
 		for j, it := range e.items {
 			var n *yaml.Node
@@ -1735,7 +1719,7 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 		return nil, err
 	}
 	// The edit must mean exactly p: decode what was written.
-	got, errs := DecodeProfile(path, bytes.TrimPrefix(out, utf8BOM))
+	got, errs := schema.DecodeProfile(path, bytes.TrimPrefix(out, utf8BOM))
 	if got == nil || len(errs) > 0 || got.ID != old.ID || !sameStrings(got.Tags, tags) || !sameRules(got.Inbound, p.Inbound) || !sameRules(got.Outbound, p.Outbound) {
 		return nil, t.cannot(t.root, "the edited file would not read back as the intended profile (%v)", errs)
 	}
@@ -1787,12 +1771,12 @@ var endpointKeyOrder = []string{"id", "host", "interface", "mac", "ipv4_nets", "
 
 func sameStrings(a, b []string) bool { return slices.Equal(a, b) }
 
-func sameRules(a, b []Rule) bool {
+func sameRules(a, b []schema.Rule) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if !reflect.DeepEqual(a[i].Canonical(), b[i].Canonical()) {
+		if !reflect.DeepEqual(Canonical(a[i]), Canonical(b[i])) {
 			return false
 		}
 	}
@@ -1821,7 +1805,7 @@ func EditEndpointProfiles(path string, data []byte, id, host string, ids []strin
 	if ids == nil {
 		ids = []string{}
 	}
-	before, ok := decodeEndpointItems(path, t.src)
+	before, ok := schema.DecodeEndpointItems(path, t.src)
 	if !ok {
 		return nil, fmt.Errorf("%s: endpoint %q: %w", path, id, ErrNoEndpoint)
 	}
@@ -1893,7 +1877,7 @@ func EditEndpointProfiles(path string, data []byte, id, host string, ids []strin
 	}
 	// The edit must mean exactly this: decode the whole file again; the endpoint has ids and
 	// every other endpoint is as it was.
-	after, ok := decodeEndpointItems(path, bytes.TrimPrefix(out, utf8BOM))
+	after, ok := schema.DecodeEndpointItems(path, bytes.TrimPrefix(out, utf8BOM))
 	if !ok || len(after) != len(before) {
 		return nil, t.cannot(ep, "profile_ids: the edited file would not read back as the same list of endpoints")
 	}
@@ -1914,43 +1898,13 @@ func EditEndpointProfiles(path string, data []byte, id, host string, ids []strin
 	return out, nil
 }
 
-// decodeEndpointItems decodes an endpoints file and returns its endpoints in file order, one
-// per item of the endpoints list (nil for an item that does not decode); ok is false when the
-// file has no endpoints list.
-func decodeEndpointItems(path string, data []byte) ([]*Endpoint, bool) {
-	d := &decoder{path: path}
-	root := d.parse(data, "endpoints")
-	if root == nil || root.Kind != yaml.MappingNode {
-		return nil, false
-	}
-	var list *yaml.Node
-	for _, kv := range d.pairs(root, "the file", 0) {
-		if kv[0].Value == "endpoints" {
-			list = d.resolve(kv[1])
-		}
-	}
-	if list == nil || list.Kind != yaml.SequenceNode {
-		return nil, false
-	}
-	out := make([]*Endpoint, len(list.Content))
-	for k, c := range list.Content {
-		if c = d.resolve(c); c == nil {
-			continue
-		}
-		if e, _, ok := d.endpoint(c); ok {
-			out[k] = e
-		}
-	}
-	return out, true
-}
-
 // sameEndpoint reports whether a and b mean the same endpoint (their positions aside).
-func sameEndpoint(a, b *Endpoint) bool {
+func sameEndpoint(a, b *schema.Endpoint) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
 	x, y := *a, *b
-	x.Pos, y.Pos = Pos{}, Pos{}
+	x.Pos, y.Pos = schema.Pos{}, schema.Pos{}
 	return reflect.DeepEqual(x, y)
 }
 
