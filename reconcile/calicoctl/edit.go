@@ -37,7 +37,7 @@ import (
 // whenever an edit cannot keep the file (a value whose &anchor an alias or merge key uses
 // elsewhere would change or disappear, a list reached through a merge key, text that validate
 // refuses: a lone carriage return, NEL, a line or paragraph separator, other control
-// characters; text.go), the edit fails with ErrCannotEdit and the caller writes nothing.
+// characters; schema.ParseEditable, schema/text.go), the edit fails with ErrCannotEdit and the caller writes nothing.
 // Strings are quoted when a YAML 1.1 or 1.2 reader would read them plain as something else
 // (needsQuotes).
 //
@@ -352,7 +352,7 @@ func (t *textEdit) cannot(n *yaml.Node, format string, args ...any) error {
 // newTextEdit parses data (a one-document YAML or JSON file whose root is a mapping).
 func newTextEdit(path string, data []byte) (*textEdit, error) {
 	t := &textEdit{path: path, json: isJSONPath(path), used: map[string]bool{}}
-	// The text rules of the decoder first (text.go): what YAML would read as a line break
+	// The text rules of the decoder first (schema/text.go): what YAML would read as a line break
 	// where the line table below sees none (a lone CR, NEL, LS, PS) is refused there, with the
 	// same message and position as validate gives.
 	doc, src, bom, err := schema.ParseEditable(path, data)
