@@ -1001,186 +1001,252 @@ func leadingBlanks(s string) string { return s[:len(s)-len(strings.TrimLeft(s, "
 // from the next item) stays byte for byte. Only the commas, line breaks and indentation where
 // an item was inserted or deleted change.
 func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
-	ob := t.nodeOff(v)
-	cb := t.flowEnd(ob) - 1
-	if cb < ob || t.src[cb] != ']' {
-		return t.cannot(v, "%s: cannot find the end of the list", e.key)
+	f, err := t.newFlowEdit(e, k, v)
+	if err != nil {
+		return err
+	}
+	out := f.render()
+	if out == string(t.src[f.ob+1:f.cb]) {
+		return nil
+	}
+	t.replace(f.ob+1, f.cb, out)
+	return nil
+}
+
+// flowEdit is one edit of a flow list (editFlowList): the list's text cut into its old items
+// and the gaps around them, and what new items copy.
+type flowEdit struct {
+	t            *textEdit
+	e            *listEdit
+	v            *yaml.Node // the list
+	ob, cb       int        // offsets of "[" and "]"
+	n            int        // the number of old items
+	starts, ends []int      // offsets of the old items
+	eol          string     // the line break of the line of "["
+	gaps         []flowGap  // gaps[g] is the text before old item g (gaps[n]: before "]")
+	// trailingComma: the last old item has a comma after it.
+	trailingComma bool
+	inlineSep     string // the separator of items on one line: the first such one in the list
+	newIndent     string // the indentation of a new item on its own line without a model
+	kept          []bool // the old items that stay
+}
+
+// flowJoinEnd is an end of a join: the "[" (flowOpen), an old item k, a new item (at gap k:
+// before old item k), or the "]" (flowClose, k is n).
+type flowJoinEnd struct {
+	kind int
+	k    int
+}
+
+const (
+	flowOpen = iota
+	flowOldItem
+	flowNewItem
+	flowClose
+)
+
+// hasComma reports whether s starts with a comma after blanks.
+func hasComma(s string) bool { return strings.HasPrefix(strings.TrimLeft(s, " \t"), ",") }
+
+// newFlowEdit cuts the flow list v (the value of key k) into items and gaps.
+func (t *textEdit) newFlowEdit(e *listEdit, k, v *yaml.Node) (*flowEdit, error) {
+	f := &flowEdit{t: t, e: e, v: v, ob: t.nodeOff(v)}
+	f.cb = t.flowEnd(f.ob) - 1
+	if f.cb < f.ob || t.src[f.cb] != ']' {
+		return nil, t.cannot(v, "%s: cannot find the end of the list", e.key)
 	}
 	n := len(v.Content)
-	starts, ends := make([]int, n), make([]int, n)
+	f.n = n
+	f.starts, f.ends = make([]int, n), make([]int, n)
 	for i, c := range v.Content {
-		starts[i] = t.nodeOff(c)
-		ends[i] = t.nodeEnd(c, true)
+		f.starts[i] = t.nodeOff(c)
+		f.ends[i] = t.nodeEnd(c, true)
 	}
-	eol := t.eolBefore(ob)
-	// gaps[g] is the text before old item g (gaps[n]: before "]").
-	gaps := make([]flowGap, n+1)
-	if n == 0 {
-		inner := string(t.src[ob+1 : cb])
-		if !strings.Contains(inner, "#") {
-			// Nothing to keep inside: [] in one line, or for rules in a multi-line file one
-			// rule per block of lines.
-			inner = ""
-			if e.rules && t.lineOf(ob) != t.lineOf(t.nodeOff(e.m)) || e.rules && t.json && t.isMultiLine(e.m) {
-				inner = eol + t.indentOfKey(k)
-			}
-		}
-		gaps[0] = splitFlowGap(inner, true)
-		gaps[0].loose, gaps[0].head = gaps[0].head, ""
-	} else {
-		gaps[0] = splitFlowGap(string(t.src[ob+1:starts[0]]), false)
-		for i := 1; i < n; i++ {
-			gaps[i] = splitFlowGap(string(t.src[ends[i-1]:starts[i]]), false)
-		}
-		gaps[n] = splitFlowGap(string(t.src[ends[n-1]:cb]), true)
-	}
-	hasComma := func(s string) bool { return strings.HasPrefix(strings.TrimLeft(s, " \t"), ",") }
-	trailingComma := n > 0 && hasComma(gaps[n].a)
+	f.eol = t.eolBefore(f.ob)
+	f.cutGaps(k)
+	f.trailingComma = n > 0 && hasComma(f.gaps[n].a)
 
 	// New items go on their own line where the item after them (at the end: before them) has
 	// its own line; the separator of items on one line is the first such one in the list.
 	comma, _ := t.seps()
-	inlineSep := comma
+	f.inlineSep = comma
 	for g := 1; g < n; g++ {
-		if !gaps[g].eol {
-			inlineSep = gaps[g].text
+		if !f.gaps[g].eol {
+			f.inlineSep = f.gaps[g].text
 			break
 		}
 	}
-	newIndent := t.indent(t.lineOf(ob)) + t.indentUnit()
-	if n == 0 && gaps[0].eol {
-		newIndent = leadingBlanks(gaps[0].d) + t.indentUnit()
+	f.newIndent = t.indent(t.lineOf(f.ob)) + t.indentUnit()
+	if n == 0 && f.gaps[0].eol {
+		f.newIndent = leadingBlanks(f.gaps[0].d) + t.indentUnit()
 	} else if n > 0 {
-		newIndent = strings.Repeat(" ", v.Content[0].Column-1)
+		f.newIndent = strings.Repeat(" ", v.Content[0].Column-1)
 		for g := 0; g < n; g++ {
-			if gaps[g].eol {
-				newIndent = leadingBlanks(gaps[g].d)
+			if f.gaps[g].eol {
+				f.newIndent = leadingBlanks(f.gaps[g].d)
 				break
 			}
 		}
 	}
-	// model is the old item whose line a new item at gap g copies (-1: none).
-	model := func(g int) int {
-		if g < n {
-			return g
-		}
-		return n - 1
-	}
-
-	kept := make([]bool, n)
+	f.kept = make([]bool, n)
 	for _, it := range e.items {
 		if it.old >= 0 {
-			kept[it.old] = true
+			f.kept[it.old] = true
 		}
 	}
-	// keptLoose: the loose lines of gap g stay unless the items on both sides go.
-	keptLoose := func(g int) bool { return g == 0 || g == n || kept[g-1] || kept[g] }
+	return f, nil
+}
 
-	// An end of a join: the "[" (open), an old item, a new item (at gap g: before old item g),
-	// or the "]" (close).
-	type end struct {
-		kind int // 0 open, 1 old item, 2 new item, 3 close
-		k    int // the old item, the gap of a new item, or n for the close
+// cutGaps splits the text between "[", the old items and "]" into gaps.
+func (f *flowEdit) cutGaps(k *yaml.Node) {
+	t, e, n := f.t, f.e, f.n
+	f.gaps = make([]flowGap, n+1)
+	if n == 0 {
+		inner := string(t.src[f.ob+1 : f.cb])
+		if !strings.Contains(inner, "#") {
+			// Nothing to keep inside: [] in one line, or for rules in a multi-line file one
+			// rule per block of lines.
+			inner = ""
+			if e.rules && t.lineOf(f.ob) != t.lineOf(t.nodeOff(e.m)) || e.rules && t.json && t.isMultiLine(e.m) {
+				inner = f.eol + t.indentOfKey(k)
+			}
+		}
+		f.gaps[0] = splitFlowGap(inner, true)
+		f.gaps[0].loose, f.gaps[0].head = f.gaps[0].head, ""
+		return
 	}
-	const open, oldItem, newItem, closing = 0, 1, 2, 3
-	ownLine := func(y end) bool {
-		switch y.kind {
-		case oldItem:
-			return gaps[y.k].eol
-		case closing:
-			return gaps[n].eol
-		}
-		if m := model(y.k); m >= 0 {
-			return gaps[m].eol
-		}
-		return gaps[0].eol // an empty list that spans lines
+	f.gaps[0] = splitFlowGap(string(t.src[f.ob+1:f.starts[0]]), false)
+	for i := 1; i < n; i++ {
+		f.gaps[i] = splitFlowGap(string(t.src[f.ends[i-1]:f.starts[i]]), false)
 	}
-	indentOf := func(y end) string {
-		switch y.kind {
-		case oldItem:
-			if gaps[y.k].eol {
-				return leadingBlanks(gaps[y.k].d)
-			}
-			return t.indent(t.lineOf(starts[y.k]))
-		case closing:
-			if gaps[n].eol {
-				return leadingBlanks(gaps[n].d)
-			}
-			return t.indent(t.lineOf(cb))
-		}
-		if m := model(y.k); m >= 0 && gaps[m].eol {
-			return leadingBlanks(gaps[m].d)
-		}
-		return newIndent
-	}
-	// join is the text between x and the next thing y.
-	join := func(x, y end) string {
-		switch {
-		case x.kind == oldItem && y.kind == oldItem && y.k == x.k+1,
-			x.kind == open && y.kind == oldItem && y.k == 0,
-			x.kind == oldItem && y.kind == closing && x.k == n-1:
-			return gaps[y.k].text // neighbours before: every byte stays
-		}
-		from, to := 0, n
-		switch x.kind {
-		case oldItem:
-			from = x.k + 1
-		case newItem:
-			from = x.k
-		}
-		if y.kind == oldItem || y.kind == newItem {
-			to = y.k
-		}
-		var lines strings.Builder
-		for g := from; g <= to; g++ {
-			if keptLoose(g) && !(x.kind == newItem && g == x.k) {
-				lines.WriteString(gaps[g].loose)
-			}
-			if g == to && y.kind != newItem {
-				lines.WriteString(gaps[g].head)
-			}
-		}
-		needComma := y.kind == oldItem || y.kind == newItem || trailingComma && x.kind != open
-		a, orig := "", false
-		switch x.kind {
-		case open:
-			a = gaps[0].a
-		case oldItem:
-			a = gaps[x.k+1].a
-			orig = hasComma(a) && !strings.Contains(a, "\n")
-			if needComma && !hasComma(a) {
-				a = "," + a
-			} else if !needComma && hasComma(a) {
-				i := strings.IndexByte(a, ',')
-				a = a[:i] + a[i+1:]
-			}
-		case newItem:
-			if needComma {
-				a = ","
-			}
-		}
-		if strings.Contains(a, "\n") || lines.Len() > 0 || ownLine(y) {
-			if !strings.Contains(a, "\n") {
-				a = strings.TrimRight(a, " \t") + eol
-			}
-			return a + lines.String() + indentOf(y)
-		}
-		switch {
-		case y.kind == closing:
-			return strings.TrimRight(a, " \t") + gaps[n].d
-		case x.kind == open || orig:
-			return a
-		}
-		return inlineSep
-	}
+	f.gaps[n] = splitFlowGap(string(t.src[f.ends[n-1]:f.cb]), true)
+}
 
+// model is the old item whose line a new item at gap g copies (-1: none).
+func (f *flowEdit) model(g int) int {
+	if g < f.n {
+		return g
+	}
+	return f.n - 1
+}
+
+// keptLoose: the loose lines of gap g stay unless the items on both sides go.
+func (f *flowEdit) keptLoose(g int) bool { return g == 0 || g == f.n || f.kept[g-1] || f.kept[g] }
+
+// ownLine reports whether y starts a line.
+func (f *flowEdit) ownLine(y flowJoinEnd) bool {
+	switch y.kind {
+	case flowOldItem:
+		return f.gaps[y.k].eol
+	case flowClose:
+		return f.gaps[f.n].eol
+	}
+	if m := f.model(y.k); m >= 0 {
+		return f.gaps[m].eol
+	}
+	return f.gaps[0].eol // an empty list that spans lines
+}
+
+// indentOf is the indentation of y on its line.
+func (f *flowEdit) indentOf(y flowJoinEnd) string {
+	t, gaps, n := f.t, f.gaps, f.n
+	switch y.kind {
+	case flowOldItem:
+		if gaps[y.k].eol {
+			return leadingBlanks(gaps[y.k].d)
+		}
+		return t.indent(t.lineOf(f.starts[y.k]))
+	case flowClose:
+		if gaps[n].eol {
+			return leadingBlanks(gaps[n].d)
+		}
+		return t.indent(t.lineOf(f.cb))
+	}
+	if m := f.model(y.k); m >= 0 && gaps[m].eol {
+		return leadingBlanks(gaps[m].d)
+	}
+	return f.newIndent
+}
+
+// join is the text between x and the next thing y.
+func (f *flowEdit) join(x, y flowJoinEnd) string {
+	gaps, n := f.gaps, f.n
+	switch {
+	case x.kind == flowOldItem && y.kind == flowOldItem && y.k == x.k+1,
+		x.kind == flowOpen && y.kind == flowOldItem && y.k == 0,
+		x.kind == flowOldItem && y.kind == flowClose && x.k == n-1:
+		return gaps[y.k].text // neighbours before: every byte stays
+	}
+	lines := f.linesBetween(x, y)
+	needComma := y.kind == flowOldItem || y.kind == flowNewItem || f.trailingComma && x.kind != flowOpen
+	a, orig := "", false
+	switch x.kind {
+	case flowOpen:
+		a = gaps[0].a
+	case flowOldItem:
+		a = gaps[x.k+1].a
+		orig = hasComma(a) && !strings.Contains(a, "\n")
+		if needComma && !hasComma(a) {
+			a = "," + a
+		} else if !needComma && hasComma(a) {
+			i := strings.IndexByte(a, ',')
+			a = a[:i] + a[i+1:]
+		}
+	case flowNewItem:
+		if needComma {
+			a = ","
+		}
+	}
+	if strings.Contains(a, "\n") || len(lines) > 0 || f.ownLine(y) {
+		if !strings.Contains(a, "\n") {
+			a = strings.TrimRight(a, " \t") + f.eol
+		}
+		return a + lines + f.indentOf(y)
+	}
+	switch {
+	case y.kind == flowClose:
+		return strings.TrimRight(a, " \t") + gaps[n].d
+	case x.kind == flowOpen || orig:
+		return a
+	}
+	return f.inlineSep
+}
+
+// linesBetween is the whole lines that stay between x and y: the loose lines of the gaps in
+// between (unless both their items go), and the head of y's gap unless y is new.
+func (f *flowEdit) linesBetween(x, y flowJoinEnd) string {
+	from, to := 0, f.n
+	switch x.kind {
+	case flowOldItem:
+		from = x.k + 1
+	case flowNewItem:
+		from = x.k
+	}
+	if y.kind == flowOldItem || y.kind == flowNewItem {
+		to = y.k
+	}
+	var lines strings.Builder
+	for g := from; g <= to; g++ {
+		if f.keptLoose(g) && !(x.kind == flowNewItem && g == x.k) {
+			lines.WriteString(f.gaps[g].loose)
+		}
+		if g == to && y.kind != flowNewItem {
+			lines.WriteString(f.gaps[g].head)
+		}
+	}
+	return lines.String()
+}
+
+// render is the new inside of the list: the items of e in order, joined.
+func (f *flowEdit) render() string {
+	t, e := f.t, f.e
 	st := t.siblingStyle(e)
 	var b strings.Builder
-	prev := end{kind: open}
+	prev := flowJoinEnd{kind: flowOpen}
 	for j, it := range e.items {
-		cur := end{kind: oldItem, k: it.old}
+		cur := flowJoinEnd{kind: flowOldItem, k: it.old}
 		if it.old < 0 {
-			cur = end{kind: newItem, k: n}
+			cur = flowJoinEnd{kind: flowNewItem, k: f.n}
 			for _, next := range e.items[j+1:] {
 				if next.old >= 0 {
 					cur.k = next.old
@@ -1188,24 +1254,20 @@ func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
 				}
 			}
 		}
-		b.WriteString(join(prev, cur))
+		b.WriteString(f.join(prev, cur))
 		if it.old >= 0 {
-			b.WriteString(string(t.src[starts[it.old]:ends[it.old]]))
+			b.WriteString(string(t.src[f.starts[it.old]:f.ends[it.old]]))
 		} else {
-			b.WriteString(t.renderFlowItem(e, e.newNodes[j], v, j, st, ownLine(cur), eol+indentOf(cur)))
+			b.WriteString(t.renderFlowItem(e, e.newNodes[j], f.v, j, st, f.ownLine(cur), f.eol+f.indentOf(cur)))
 		}
 		prev = cur
 	}
-	b.WriteString(join(prev, end{kind: closing, k: n}))
+	b.WriteString(f.join(prev, flowJoinEnd{kind: flowClose, k: f.n}))
 	out := b.String()
 	if len(e.items) == 0 && !strings.Contains(out, "#") {
 		out = "" // nothing left to keep: []
 	}
-	if out == string(t.src[ob+1:cb]) {
-		return nil
-	}
-	t.replace(ob+1, cb, out)
-	return nil
+	return out
 }
 
 // isOneLine reports whether the flow list or mapping v ends on the line it starts on.
