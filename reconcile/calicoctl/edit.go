@@ -226,82 +226,100 @@ func writeJSON(b *bytes.Buffer, n *yaml.Node, depth int) error {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
-	ind := func(d int) string { return strings.Repeat("  ", d) }
 	switch n.Kind {
 	case yaml.MappingNode:
-		if len(n.Content) == 0 {
-			b.WriteString("{}")
-			return nil
-		}
-		b.WriteString("{\n")
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			b.WriteString(ind(depth + 1))
-			b.WriteString(jsonString(n.Content[i].Value))
-			b.WriteString(": ")
-			if err := writeJSON(b, n.Content[i+1], depth+1); err != nil {
-				return err
-			}
-			if i+2 < len(n.Content) {
-				b.WriteByte(',')
-			}
-			b.WriteByte('\n')
-		}
-		b.WriteString(ind(depth) + "}")
+		return writeJSONObject(b, n, depth)
 	case yaml.SequenceNode:
-		if len(n.Content) == 0 {
-			b.WriteString("[]")
-			return nil
+		return writeJSONArray(b, n, depth)
+	case yaml.ScalarNode:
+		writeJSONScalar(b, n)
+		return nil
+	}
+	return fmt.Errorf("cannot write a YAML node of kind %d as JSON", n.Kind)
+}
+
+func jsonIndent(d int) string { return strings.Repeat("  ", d) }
+
+// writeJSONObject writes a mapping, one key per line.
+func writeJSONObject(b *bytes.Buffer, n *yaml.Node, depth int) error {
+	if len(n.Content) == 0 {
+		b.WriteString("{}")
+		return nil
+	}
+	b.WriteString("{\n")
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		b.WriteString(jsonIndent(depth + 1))
+		b.WriteString(jsonString(n.Content[i].Value))
+		b.WriteString(": ")
+		if err := writeJSON(b, n.Content[i+1], depth+1); err != nil {
+			return err
 		}
-		inline := true
-		for _, c := range n.Content {
-			if c.Kind != yaml.ScalarNode {
-				inline = false
-			}
+		if i+2 < len(n.Content) {
+			b.WriteByte(',')
 		}
-		if inline {
-			b.WriteByte('[')
-			for i, c := range n.Content {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				if err := writeJSON(b, c, depth+1); err != nil {
-					return err
-				}
-			}
-			b.WriteByte(']')
-			return nil
+		b.WriteByte('\n')
+	}
+	b.WriteString(jsonIndent(depth) + "}")
+	return nil
+}
+
+// writeJSONArray writes a list: on one line when it holds only scalars, else one item per line.
+func writeJSONArray(b *bytes.Buffer, n *yaml.Node, depth int) error {
+	if len(n.Content) == 0 {
+		b.WriteString("[]")
+		return nil
+	}
+	inline := true
+	for _, c := range n.Content {
+		if c.Kind != yaml.ScalarNode {
+			inline = false
 		}
-		b.WriteString("[\n")
+	}
+	if inline {
+		b.WriteByte('[')
 		for i, c := range n.Content {
-			b.WriteString(ind(depth + 1))
+			if i > 0 {
+				b.WriteString(", ")
+			}
 			if err := writeJSON(b, c, depth+1); err != nil {
 				return err
 			}
-			if i+1 < len(n.Content) {
-				b.WriteByte(',')
-			}
-			b.WriteByte('\n')
 		}
-		b.WriteString(ind(depth) + "]")
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!int", "!!float":
-			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
-				b.WriteString(n.Value)
-				return nil
-			}
-		case "!!bool":
-			b.WriteString(strings.ToLower(n.Value))
-			return nil
-		case "!!null":
-			b.WriteString("null")
-			return nil
-		}
-		b.WriteString(jsonString(n.Value))
-	default:
-		return fmt.Errorf("cannot write a YAML node of kind %d as JSON", n.Kind)
+		b.WriteByte(']')
+		return nil
 	}
+	b.WriteString("[\n")
+	for i, c := range n.Content {
+		b.WriteString(jsonIndent(depth + 1))
+		if err := writeJSON(b, c, depth+1); err != nil {
+			return err
+		}
+		if i+1 < len(n.Content) {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString(jsonIndent(depth) + "]")
 	return nil
+}
+
+// writeJSONScalar writes a plain number as a number, a bool in lower case, null as null, and
+// everything else as a string.
+func writeJSONScalar(b *bytes.Buffer, n *yaml.Node) {
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+			b.WriteString(n.Value)
+			return
+		}
+	case "!!bool":
+		b.WriteString(strings.ToLower(n.Value))
+		return
+	case "!!null":
+		b.WriteString("null")
+		return
+	}
+	b.WriteString(jsonString(n.Value))
 }
 
 // jsonString quotes s as a JSON string.
