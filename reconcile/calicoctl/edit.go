@@ -1902,37 +1902,63 @@ func EditEndpointProfiles(path string, data []byte, id, host string, ids []strin
 	if target < 0 {
 		return nil, fmt.Errorf("%s: endpoint %q: %w", path, id, ErrNoEndpoint)
 	}
-	i := mapValue(t.root, "endpoints")
-	if i < 0 {
-		return nil, t.cannot(t.root, "endpoints: the list comes from a merge key (<<); write endpoints: in the file itself first")
-	}
-	list := t.root.Content[i]
-	if list.Kind != yaml.SequenceNode {
-		return nil, t.cannot(list, "endpoints: the list is an alias (*%s); write it out in full first", list.Value)
-	}
-	if err := t.checkShared("profile_ids", t.root, list); err != nil {
-		return nil, err
-	}
-	ep := list.Content[target]
-	if ep.Kind == yaml.AliasNode {
-		return nil, t.cannot(ep, "endpoint %q is an alias (*%s); write it out in full first", id, ep.Value)
-	}
-	if ep.Kind != yaml.MappingNode {
-		return nil, t.cannot(ep, "endpoint %q is not a mapping", id)
-	}
-	if err := t.checkShared("profile_ids", ep); err != nil {
-		return nil, err
-	}
-	if err := t.checkNotMerged(ep, "profile_ids", fmt.Sprintf("endpoint %q", id)); err != nil {
+	list, ep, err := t.endpointNode(id, target)
+	if err != nil {
 		return nil, err
 	}
 	if slices.Equal(before[target].ProfileIDs, ids) {
 		return data, nil // nothing to change (a missing profile_ids means none)
 	}
+	if err := t.editProfileIDs(ep, ids); err != nil {
+		return nil, err
+	}
+	out, err := t.result()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.checkEndpointsReadBack(out, before, target, ids, list, ep); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// endpointNode returns the endpoints list and its item target (the endpoint id), refusing an
+// edit that would change them elsewhere too: a list or endpoint that is an alias, comes through
+// a merge key or carries an anchor used elsewhere, and profile_ids through a merge key.
+func (t *textEdit) endpointNode(id string, target int) (list, ep *yaml.Node, err error) {
+	i := mapValue(t.root, "endpoints")
+	if i < 0 {
+		return nil, nil, t.cannot(t.root, "endpoints: the list comes from a merge key (<<); write endpoints: in the file itself first")
+	}
+	list = t.root.Content[i]
+	if list.Kind != yaml.SequenceNode {
+		return nil, nil, t.cannot(list, "endpoints: the list is an alias (*%s); write it out in full first", list.Value)
+	}
+	if err := t.checkShared("profile_ids", t.root, list); err != nil {
+		return nil, nil, err
+	}
+	ep = list.Content[target]
+	if ep.Kind == yaml.AliasNode {
+		return nil, nil, t.cannot(ep, "endpoint %q is an alias (*%s); write it out in full first", id, ep.Value)
+	}
+	if ep.Kind != yaml.MappingNode {
+		return nil, nil, t.cannot(ep, "endpoint %q is not a mapping", id)
+	}
+	if err := t.checkShared("profile_ids", ep); err != nil {
+		return nil, nil, err
+	}
+	if err := t.checkNotMerged(ep, "profile_ids", fmt.Sprintf("endpoint %q", id)); err != nil {
+		return nil, nil, err
+	}
+	return list, ep, nil
+}
+
+// editProfileIDs edits the profile_ids of the endpoint mapping ep into ids.
+func (t *textEdit) editProfileIDs(ep *yaml.Node, ids []string) error {
 	oldNodes := t.listNodes(ep, "profile_ids")
 	if j := mapValue(ep, "profile_ids"); j >= 0 {
 		if err := t.checkShared("profile_ids", ep.Content[j]); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	vals := make([]string, len(oldNodes))
@@ -1948,18 +1974,15 @@ func EditEndpointProfiles(path string, data []byte, id, host string, ids []strin
 		}
 		e.newNodes = append(e.newNodes, n)
 	}
-	if err := t.applyList(e); err != nil {
-		return nil, err
-	}
-	out, err := t.result()
-	if err != nil {
-		return nil, err
-	}
-	// The edit must mean exactly this: decode the whole file again; the endpoint has ids and
-	// every other endpoint is as it was.
-	after, ok := schema.DecodeEndpointItems(path, bytes.TrimPrefix(out, utf8BOM))
+	return t.applyList(e)
+}
+
+// checkEndpointsReadBack decodes the edited file out again: the endpoint target must have
+// profile_ids ids and every other endpoint of before must be as it was.
+func (t *textEdit) checkEndpointsReadBack(out []byte, before []*schema.Endpoint, target int, ids []string, list, ep *yaml.Node) error {
+	after, ok := schema.DecodeEndpointItems(t.path, bytes.TrimPrefix(out, utf8BOM))
 	if !ok || len(after) != len(before) {
-		return nil, t.cannot(ep, "profile_ids: the edited file would not read back as the same list of endpoints")
+		return t.cannot(ep, "profile_ids: the edited file would not read back as the same list of endpoints")
 	}
 	for k := range before {
 		want := before[k]
@@ -1970,12 +1993,12 @@ func EditEndpointProfiles(path string, data []byte, id, host string, ids []strin
 		}
 		if !sameEndpoint(want, after[k]) {
 			if k == target {
-				return nil, t.cannot(ep, "profile_ids: the edited file would not read back with profile_ids %q", ids)
+				return t.cannot(ep, "profile_ids: the edited file would not read back with profile_ids %q", ids)
 			}
-			return nil, t.cannot(list.Content[k], "the edit would also change this endpoint (through an alias or a merge key); nothing of it may change")
+			return t.cannot(list.Content[k], "the edit would also change this endpoint (through an alias or a merge key); nothing of it may change")
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // sameEndpoint reports whether a and b mean the same endpoint (their positions aside).
