@@ -543,6 +543,14 @@ type claim struct {
 // the first two. It sorts the masked prefixes by address, then length, and sweeps them with a
 // stack of the enclosing prefixes (at most 33 or 129 deep): O(n log n) for n nets.
 func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
+	x := &addressSweep{eps: eps, errs: errs}
+	inside, outers := x.sweep(claims(eps, skip))
+	x.reportEnclosing(inside, outers)
+}
+
+// claims returns the valid nets of the endpoints not in skip, sorted by address, then prefix
+// length, then repository order.
+func claims(eps []epAt, skip map[int]bool) []claim {
 	n := 0
 	for _, ep := range eps {
 		n += len(ep.e.IPv4Nets) + len(ep.e.IPv6Nets)
@@ -575,48 +583,66 @@ func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
-	text := func(c claim) string {
-		if c.v6 {
-			return eps[c.ep].e.IPv6Nets[c.item]
-		}
-		return eps[c.ep].e.IPv4Nets[c.item]
-	}
-	field := func(c claim) string {
-		if c.v6 {
-			return "ipv6_nets"
-		}
-		return "ipv4_nets"
-	}
-	where := func(c claim) string {
-		e := eps[c.ep].e
-		p, ok := eps[c.ep].fp[itemKey(field(c), int(c.item))]
-		if !ok {
-			p = e.Pos
-		}
-		return fmt.Sprintf("%s:%d:%d", e.Path, p.Line, p.Col)
-	}
-	report := func(later, earlier claim, same bool) {
-		e := eps[later.ep]
-		c := &checker{path: e.e.Path, errs: errs, fp: e.fp, base: e.e.Pos}
-		f := field(later)
-		key := itemKey(f, int(later.item))
-		other := eps[earlier.ep].e
-		switch {
-		case later.ep == earlier.ep && text(later) == text(earlier):
-			c.errf(key, "%s: %s is listed twice (also at %s)", f, text(later), where(earlier))
-		case later.ep == earlier.ep:
-			c.errf(key, "%s: %s is listed twice: it is the same net as %s (%s)", f, text(later), text(earlier), where(earlier))
-		case same && text(later) == text(earlier):
-			c.errf(key, "%s: %s of endpoint %q is also claimed by endpoint %q (%s)", f, text(later), e.e.ID, other.ID, where(earlier))
-		default:
-			c.errf(key, "%s: %s of endpoint %q overlaps %s of endpoint %q (%s)", f, text(later), e.e.ID, text(earlier), other.ID, where(earlier))
-		}
-	}
+	return cs
+}
 
-	// Nets of other endpoints that a net encloses, by the enclosing net's seq: one wide net
-	// (a 0.0.0.0/0 written by mistake) is one error, not one per endpoint of the fleet.
-	inside := map[int32][]claim{}
-	var outers []claim
+// addressSweep reports the address conflicts among the claims of eps.
+type addressSweep struct {
+	eps  []epAt
+	errs *Errors
+}
+
+// text is the net as written.
+func (x *addressSweep) text(c claim) string {
+	if c.v6 {
+		return x.eps[c.ep].e.IPv6Nets[c.item]
+	}
+	return x.eps[c.ep].e.IPv4Nets[c.item]
+}
+
+func (x *addressSweep) field(c claim) string {
+	if c.v6 {
+		return "ipv6_nets"
+	}
+	return "ipv4_nets"
+}
+
+// where is "path:line:col" of the net.
+func (x *addressSweep) where(c claim) string {
+	e := x.eps[c.ep].e
+	p, ok := x.eps[c.ep].fp[itemKey(x.field(c), int(c.item))]
+	if !ok {
+		p = e.Pos
+	}
+	return fmt.Sprintf("%s:%d:%d", e.Path, p.Line, p.Col)
+}
+
+// report reports later, naming earlier; same says the two are the same prefix.
+func (x *addressSweep) report(later, earlier claim, same bool) {
+	text, where := x.text, x.where
+	e := x.eps[later.ep]
+	c := &checker{path: e.e.Path, errs: x.errs, fp: e.fp, base: e.e.Pos}
+	f := x.field(later)
+	key := itemKey(f, int(later.item))
+	other := x.eps[earlier.ep].e
+	switch {
+	case later.ep == earlier.ep && text(later) == text(earlier):
+		c.errf(key, "%s: %s is listed twice (also at %s)", f, text(later), where(earlier))
+	case later.ep == earlier.ep:
+		c.errf(key, "%s: %s is listed twice: it is the same net as %s (%s)", f, text(later), text(earlier), where(earlier))
+	case same && text(later) == text(earlier):
+		c.errf(key, "%s: %s of endpoint %q is also claimed by endpoint %q (%s)", f, text(later), e.e.ID, other.ID, where(earlier))
+	default:
+		c.errf(key, "%s: %s of endpoint %q overlaps %s of endpoint %q (%s)", f, text(later), e.e.ID, text(earlier), other.ID, where(earlier))
+	}
+}
+
+// sweep reports the nets claimed twice (same prefix) as it goes, and returns, for each net
+// that encloses nets of other endpoints (outers, in the order met), those nets, by the
+// enclosing net's seq: one wide net (a 0.0.0.0/0 written by mistake) is one error, not one per
+// endpoint of the fleet.
+func (x *addressSweep) sweep(cs []claim) (inside map[int32][]claim, outers []claim) {
+	inside = map[int32][]claim{}
 	var stack []claim // enclosing prefixes of the current one, outermost first
 	for i := 0; i < len(cs); {
 		j := i + 1
@@ -628,12 +654,12 @@ func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
 			firstOf := map[int32]claim{} // the endpoint's first claim of the prefix
 			for k, c := range group {
 				if f, ok := firstOf[c.ep]; ok {
-					report(c, f, true)
+					x.report(c, f, true)
 					continue
 				}
 				firstOf[c.ep] = c
 				if k > 0 {
-					report(c, group[0], true)
+					x.report(c, group[0], true)
 				}
 			}
 		}
@@ -653,32 +679,37 @@ func addressConflicts(eps []epAt, skip map[int]bool, errs *Errors) {
 		stack = append(stack, cur)
 		i = j
 	}
+	return inside, outers
+}
 
+// reportEnclosing reports each enclosing net in repository order: with one net inside, on the
+// later of the two; with more, once on it, with the count and the first two.
+func (x *addressSweep) reportEnclosing(inside map[int32][]claim, outers []claim) {
 	slices.SortFunc(outers, func(a, b claim) int { return cmp.Compare(a.seq, b.seq) })
 	for _, o := range outers {
 		in := inside[o.seq]
 		if len(in) == 1 {
 			if o.seq < in[0].seq {
-				report(in[0], o, false)
+				x.report(in[0], o, false)
 			} else {
-				report(o, in[0], false)
+				x.report(o, in[0], false)
 			}
 			continue
 		}
 		slices.SortFunc(in, func(a, b claim) int { return cmp.Compare(a.seq, b.seq) })
-		e := eps[o.ep]
-		c := &checker{path: e.e.Path, errs: errs, fp: e.fp, base: e.e.Pos}
-		f := field(o)
+		e := x.eps[o.ep]
+		c := &checker{path: e.e.Path, errs: x.errs, fp: e.fp, base: e.e.Pos}
+		f := x.field(o)
 		const show = 2
 		var list []string
-		for _, x := range in[:show] {
-			list = append(list, fmt.Sprintf("%s of endpoint %q (%s)", text(x), eps[x.ep].e.ID, where(x)))
+		for _, y := range in[:show] {
+			list = append(list, fmt.Sprintf("%s of endpoint %q (%s)", x.text(y), x.eps[y.ep].e.ID, x.where(y)))
 		}
 		more := ""
 		if len(in) > show {
 			more = fmt.Sprintf(" and %d more", len(in)-show)
 		}
 		c.errf(itemKey(f, int(o.item)), "%s: %s of endpoint %q overlaps %d nets of other endpoints: %s%s",
-			f, text(o), e.e.ID, len(in), strings.Join(list, ", "), more)
+			f, x.text(o), e.e.ID, len(in), strings.Join(list, ", "), more)
 	}
 }

@@ -64,10 +64,6 @@ var repoDirs = []string{"profiles", "endpoints", "tests"}
 // fsys must list entries without following symbolic links (fs.ReadDir's DirEntry.Type(), as
 // os.Root's FS and a git tree give), and Open must not follow links out of the tree.
 func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
-	files = map[string][]byte{}
-	refuse := func(p, format string, args ...any) {
-		refused = append(refused, &Error{Path: showPath(p), Msg: fmt.Sprintf(format, args...)})
-	}
 	top, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, nil, err
@@ -76,119 +72,167 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	r := &treeReader{fsys: fsys, subs: subs, files: map[string][]byte{}}
 	if why != "" {
-		refuse(".gitmodules", "%s", why)
+		r.refuse(".gitmodules", "%s", why)
 	}
+	r.refuseSubmodules()
+	for _, t := range top {
+		if !r.repoFolder(t) {
+			continue
+		}
+		if err := r.readFolder(t.Name()); err != nil {
+			return nil, nil, err
+		}
+	}
+	r.refused.Sort()
+	return r.files, r.refused, nil
+}
+
+// treeReader is one ReadFS: the tree, the submodule paths of its .gitmodules, and what it read
+// and refused so far.
+type treeReader struct {
+	fsys    fs.FS
+	subs    map[string]bool
+	files   map[string][]byte
+	refused Errors
+}
+
+// refuse records a refused path (no position: the entry is not read).
+func (r *treeReader) refuse(p, format string, args ...any) {
+	r.refused = append(r.refused, &Error{Path: showPath(p), Msg: fmt.Sprintf(format, args...)})
+}
+
+// refuseSubmodules refuses the paths .gitmodules lists that are, or are inside, repository
+// folders and files.
+func (r *treeReader) refuseSubmodules() {
 	// A submodule path is refused whether or not the tree has the entry: .gitmodules says it is
 	// another repository's (a clone without --recurse-submodules has an empty folder there, a
 	// commit a link to a commit, a recursive clone the other repository's files).
-	for _, p := range slices.Sorted(maps.Keys(subs)) {
+	for _, p := range slices.Sorted(maps.Keys(r.subs)) {
 		switch {
 		case isRepoDir(p):
-			refuse(p, "%s", otherRepoFolder)
+			r.refuse(p, "%s", otherRepoFolder)
 		case FileKind(p) != "" || misspelled(p) != "":
-			if !subs[path.Dir(p)] {
-				refuse(p, "%s", otherRepoFile)
+			if !r.subs[path.Dir(p)] {
+				r.refuse(p, "%s", otherRepoFile)
 			}
 		}
 	}
-	for _, t := range top {
-		dir := t.Name()
-		if !isRepoDir(dir) {
-			if want := misspelledDir(dir); want != "" && t.IsDir() {
-				// endpoint/, test/, endpionts/: its files would be ignored without a word.
-				refuse(dir, "a misspelling of the repository folder %s (its files are not read): rename it to %s", want, want)
-				continue
+}
+
+// repoFolder reports whether the top-level entry t is a repository folder to read. It refuses
+// a misspelled folder, a folder or file named like a repository folder in another case, and a
+// repository folder that is a link, a git link (another repository) or not a directory.
+func (r *treeReader) repoFolder(t fs.DirEntry) bool {
+	dir := t.Name()
+	if !isRepoDir(dir) {
+		if want := misspelledDir(dir); want != "" && t.IsDir() {
+			// endpoint/, test/, endpionts/: its files would be ignored without a word.
+			r.refuse(dir, "a misspelling of the repository folder %s (its files are not read): rename it to %s", want, want)
+			return false
+		}
+		if low := strings.ToLower(dir); isRepoDir(low) {
+			// A checkout on a case-insensitive file system (macOS, Windows) would merge
+			// it with the folder, or take its place: --dir there and --repo would differ.
+			if t.IsDir() {
+				r.refuse(dir, "repository folders are lowercase: rename it to %s", low)
+			} else {
+				r.refuse(dir, "%s named like the folder %s in another case: rename it (the two names are one on case-insensitive file systems)", describeMode(t.Type()), low)
 			}
-			if low := strings.ToLower(dir); isRepoDir(low) {
-				// A checkout on a case-insensitive file system (macOS, Windows) would merge
-				// it with the folder, or take its place: --dir there and --repo would differ.
-				if t.IsDir() {
-					refuse(dir, "repository folders are lowercase: rename it to %s", low)
-				} else {
-					refuse(dir, "%s named like the folder %s in another case: rename it (the two names are one on case-insensitive file systems)", describeMode(t.Type()), low)
-				}
-			}
-			continue
 		}
-		if subs[dir] {
-			continue
+		return false
+	}
+	if r.subs[dir] {
+		return false
+	}
+	switch mode := t.Type(); {
+	case mode&fs.ModeSymlink != 0:
+		r.refuse(dir, "a symbolic link (links are not followed): make %s a directory", dir)
+		return false
+	case mode&fs.ModeIrregular != 0: // a git link (a tree gives no other irregular entry)
+		r.refuse(dir, "%s", otherRepoFolder)
+		return false
+	case !t.IsDir():
+		r.refuse(dir, "%s, not a directory: %s must be a directory", describeMode(mode), dir)
+		return false
+	}
+	return true
+}
+
+// readFolder reads the repository files of the repository folder dir.
+func (r *treeReader) readFolder(dir string) error {
+	entries, err := fs.ReadDir(r.fsys, dir)
+	if err != nil {
+		return err
+	}
+	if hasGit(entries) {
+		// A submodule's checkout or an embedded repository: its files are not this
+		// repository's (a git commit holds only a link to another repository's commit).
+		r.refuse(dir, "%s", otherRepoFolder)
+		return nil
+	}
+	for _, e := range entries {
+		if err := r.readEntry(dir, e); err != nil {
+			return err
 		}
-		switch mode := t.Type(); {
-		case mode&fs.ModeSymlink != 0:
-			refuse(dir, "a symbolic link (links are not followed): make %s a directory", dir)
-			continue
-		case mode&fs.ModeIrregular != 0: // a git link (a tree gives no other irregular entry)
-			refuse(dir, "%s", otherRepoFolder)
-			continue
-		case !t.IsDir():
-			refuse(dir, "%s, not a directory: %s must be a directory", describeMode(mode), dir)
-			continue
-		}
-		entries, err := fs.ReadDir(fsys, dir)
+	}
+	return nil
+}
+
+// readEntry reads the entry e of the repository folder dir when it is a repository file, and
+// refuses it when it is named like one but may not be read (or is a folder of policy files).
+func (r *treeReader) readEntry(dir string, e fs.DirEntry) error {
+	p := dir + "/" + e.Name()
+	kind := FileKind(p)
+	fix := misspelled(p)
+	if kind == "" && e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !r.subs[p] {
+		held, err := holdsPolicyFile(r.fsys, p)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		if hasGit(entries) {
-			// A submodule's checkout or an embedded repository: its files are not this
-			// repository's (a git commit holds only a link to another repository's commit).
-			refuse(dir, "%s", otherRepoFolder)
-			continue
-		}
-		for _, e := range entries {
-			p := dir + "/" + e.Name()
-			kind := FileKind(p)
-			fix := misspelled(p)
-			if kind == "" && e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !subs[p] {
-				held, err := holdsPolicyFile(fsys, p)
-				if err != nil {
-					return nil, nil, err
-				}
-				if held {
-					// endpoints/prod/lab.yaml: read as nothing, its endpoints would lose
-					// their chains without a word.
-					refuse(p, subfolderMsg, dir, dir)
-					continue
-				}
-			}
-			if kind == "" && (fix == "" || e.IsDir()) {
-				continue
-			}
-			mode := e.Type()
-			switch {
-			case subs[p]:
-				// refused above
-			case !utf8.ValidString(e.Name()):
-				refuse(p, "file name %q is not valid UTF-8: rename the file", e.Name())
-			case badName(e.Name()) != "":
-				refuse(p, "file name %q has %s: rename the file", e.Name(), badName(e.Name()))
-			case strings.Contains(e.Name(), ":"):
-				// It would make "path:line:col: message" ambiguous, and Windows cannot check
-				// such a file out.
-				refuse(p, "file name %q has ':', which breaks \"path:line:col\" positions (and Windows file names): rename the file", e.Name())
-			case fix != "":
-				refuse(p, "%s files end in %s: write %s", fixKind(dir), fixExts(dir), fix)
-			case mode&fs.ModeSymlink != 0:
-				refuse(p, "a symbolic link (links are not followed): put the file itself here")
-			case mode&fs.ModeIrregular != 0 || mode.IsDir() && dirHasGit(fsys, p):
-				refuse(p, "%s", otherRepoFile)
-			case !mode.IsRegular():
-				refuse(p, "%s named like %s: only regular files are read", describeMode(mode), fileNoun(dir))
-			default:
-				b, why, err := readRegular(fsys, p)
-				switch {
-				case err != nil:
-					return nil, nil, err
-				case why != "":
-					refuse(p, "%s", why)
-				default:
-					files[p] = b
-				}
-			}
+		if held {
+			// endpoints/prod/lab.yaml: read as nothing, its endpoints would lose
+			// their chains without a word.
+			r.refuse(p, subfolderMsg, dir, dir)
+			return nil
 		}
 	}
-	refused.Sort()
-	return files, refused, nil
+	if kind == "" && (fix == "" || e.IsDir()) {
+		return nil
+	}
+	mode := e.Type()
+	switch {
+	case r.subs[p]:
+		// refused above
+	case !utf8.ValidString(e.Name()):
+		r.refuse(p, "file name %q is not valid UTF-8: rename the file", e.Name())
+	case badName(e.Name()) != "":
+		r.refuse(p, "file name %q has %s: rename the file", e.Name(), badName(e.Name()))
+	case strings.Contains(e.Name(), ":"):
+		// It would make "path:line:col: message" ambiguous, and Windows cannot check
+		// such a file out.
+		r.refuse(p, "file name %q has ':', which breaks \"path:line:col\" positions (and Windows file names): rename the file", e.Name())
+	case fix != "":
+		r.refuse(p, "%s files end in %s: write %s", fixKind(dir), fixExts(dir), fix)
+	case mode&fs.ModeSymlink != 0:
+		r.refuse(p, "a symbolic link (links are not followed): put the file itself here")
+	case mode&fs.ModeIrregular != 0 || mode.IsDir() && dirHasGit(r.fsys, p):
+		r.refuse(p, "%s", otherRepoFile)
+	case !mode.IsRegular():
+		r.refuse(p, "%s named like %s: only regular files are read", describeMode(mode), fileNoun(dir))
+	default:
+		b, why, err := readRegular(r.fsys, p)
+		switch {
+		case err != nil:
+			return err
+		case why != "":
+			r.refuse(p, "%s", why)
+		default:
+			r.files[p] = b
+		}
+	}
+	return nil
 }
 
 // subfolderMsg is the format (Sprintf with the repository folder twice) of a folder inside a

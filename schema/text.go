@@ -9,7 +9,8 @@ import (
 
 // This file decides which bytes are text that the decoder reads; it runs first in parse, so
 // every entry point (repository files, `rule update` on stdin) gets the same rules, and the
-// calicoctl edit layer (edit.go) runs the same check before it edits a file:
+// calicoctl edit layer (reconcile/calicoctl edit.go, through ParseEditable) runs the same check
+// before it edits a file:
 //   - a UTF-8 byte-order mark at the start is dropped (editors on Windows write one);
 //   - CRLF becomes LF before parsing, so JSON and YAML positions count lines alike;
 //   - a UTF-16 or UTF-32 byte-order mark (or such text without one), a NUL byte (a binary file)

@@ -175,6 +175,23 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 		c.base = r.Pos
 	}
 
+	c.ruleAction(r)
+	c.ruleNotEmpty(r)
+	// A protocol reported as unknown is the root cause; the matches that need it say nothing.
+	_, protoOK := r.Protocol.Number()
+	badProto := r.Protocol != "" && !protoOK
+	c.ruleProtocols(r)
+	c.ruleTags(r)
+	nets := c.ruleNets(r)
+	c.ruleNeverMatches(r)
+	c.rulePorts(r, badProto)
+	icmpFam := r.Protocol.ICMPFamily()
+	c.ruleICMP(r, icmpFam, badProto)
+	c.ruleIPVersion(r, nets, icmpFam)
+}
+
+// ruleAction checks action and log_prefix.
+func (c *checker) ruleAction(r *Rule) {
 	switch r.Action {
 	case ActionAllow, ActionDeny, ActionLog:
 	case "":
@@ -197,6 +214,10 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			c.errf("log_prefix", "log_prefix: %q may only contain letters, digits, '_', ':' and '-'", r.LogPrefix)
 		}
 	}
+}
+
+// ruleNotEmpty refuses match keys written with an empty value and empty port lists.
+func (c *checker) ruleNotEmpty(r *Rule) {
 	// A match key written with an empty value would match anything: the rule would be wider
 	// than it reads (a template's unset variable turning "allow from tag X" into "allow").
 	for _, f := range []struct{ key, v string }{
@@ -217,14 +238,15 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			c.errf(f.key, "%s: must not be empty (leave the key out to match any port)", f.key)
 		}
 	}
+}
+
+// ruleProtocols checks protocol and !protocol: each a protocol, and not excluding each other.
+func (c *checker) ruleProtocols(r *Rule) {
 	if pn, ok := r.Protocol.Number(); ok {
 		if nn, ok := r.NotProtocol.Number(); ok && nn == pn {
 			c.errf("!protocol", "!protocol: %s excludes protocol %s: the rule could never match", showProto(r.NotProtocol), showProto(r.Protocol))
 		}
 	}
-	// A protocol reported as unknown is the root cause; the matches that need it say nothing.
-	_, protoOK := r.Protocol.Number()
-	badProto := r.Protocol != "" && !protoOK
 	for _, f := range []struct {
 		key string
 		p   Protocol
@@ -241,6 +263,10 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			}
 		}
 	}
+}
+
+// ruleTags checks the spelling and length of the tags.
+func (c *checker) ruleTags(r *Rule) {
 	for _, f := range []struct{ key, v string }{
 		{"src_tag", r.SrcTag}, {"dst_tag", r.DstTag}, {"!src_tag", r.NotSrcTag}, {"!dst_tag", r.NotDstTag},
 	} {
@@ -252,12 +278,16 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			c.errf(f.key, "%s", idTooLong(f.key, f.v, "tags", "nft sets and comments"))
 		}
 	}
+}
 
-	// Nets: each valid, and all of one family.
-	type netField struct {
-		key, v string
-		fam    int
-	}
+// netField is a net of a rule that parses: its key, its text and its family (4 or 6).
+type netField struct {
+	key, v string
+	fam    int
+}
+
+// ruleNets checks the nets: each valid, and all of one family. It returns those that parse.
+func (c *checker) ruleNets(r *Rule) []netField {
 	var nets []netField
 	for _, f := range []struct{ key, v string }{
 		{"src_net", r.SrcNet}, {"dst_net", r.DstNet}, {"!src_net", r.NotSrcNet}, {"!dst_net", r.NotDstNet},
@@ -279,6 +309,12 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			c.errf(n.key, "%s: %q is IPv%d but %s %q is IPv%d: the rule could never match", n.key, n.v, n.fam, nets[0].key, nets[0].v, nets[0].fam)
 		}
 	}
+	return nets
+}
+
+// ruleNeverMatches refuses a negation that excludes everything its positive key matches (nets,
+// tags, ports, ICMP type and code): the rule could never match.
+func (c *checker) ruleNeverMatches(r *Rule) {
 	// A negation that excludes everything its positive key matches.
 	for _, f := range []struct{ key, v, notKey, notV string }{
 		{"src_net", r.SrcNet, "!src_net", r.NotSrcNet}, {"dst_net", r.DstNet, "!dst_net", r.NotDstNet},
@@ -321,8 +357,11 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 	case eq(r.ICMPCode, r.NotICMPCode):
 		c.errf("!icmp_code", "!icmp_code: %d excludes icmp_code %d: the rule could never match", *r.NotICMPCode, *r.ICMPCode)
 	}
+}
 
-	// Ports need a positive port protocol.
+// rulePorts checks the port ranges, and that ports come with a positive port protocol (unless
+// the protocol is already reported: badProto or a decode error).
+func (c *checker) rulePorts(r *Rule, badProto bool) {
 	for _, f := range []struct {
 		key   string
 		ports []PortRange
@@ -343,9 +382,11 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 			}
 		}
 	}
+}
 
-	// ICMP.
-	icmpFam := r.Protocol.ICMPFamily()
+// ruleICMP checks ICMP types and codes: in range, with protocol icmp or icmpv6 (icmpFam is its
+// family, 0 for another protocol), a code with a type.
+func (c *checker) ruleICMP(r *Rule, icmpFam int, badProto bool) {
 	for _, f := range []struct {
 		key string
 		v   *int
@@ -371,8 +412,11 @@ func (c *checker) rule(r *Rule, fp fieldPos) {
 	if r.NotICMPCode != nil && r.ICMPType == nil && r.NotICMPType == nil && !c.bad("icmp_type") && !c.bad("!icmp_type") {
 		c.errf("!icmp_code", "!icmp_code: needs icmp_type or !icmp_type")
 	}
+}
 
-	// IP version.
+// ruleIPVersion checks ip_version against the nets and the ICMP protocol, and the nets against
+// the ICMP protocol's family.
+func (c *checker) ruleIPVersion(r *Rule, nets []netField, icmpFam int) {
 	switch r.IPVersion {
 	case 0:
 	case 4, 6:

@@ -416,7 +416,7 @@ func sameRuleLists(a, b []schema.Rule) bool {
 		return false
 	}
 	for i := range a {
-		if !a[i].SameAs(b[i]) {
+		if !SameAs(a[i], b[i]) {
 			return false
 		}
 	}

@@ -21,7 +21,7 @@
 //
 // `--dir PATH` (or --dir=PATH; default ".") may appear anywhere among the arguments. Options
 // take the forms --at=N and --at N. <RULE> is calicoctl's rule text with the extensions of
-// schema.ParseRule (log, log prefixes, protocol numbers, sctp/udplite, ip_version, negations).
+// ParseRule (log, log prefixes, protocol numbers, sctp/udplite, ip_version, negations).
 //
 // # Output
 //
@@ -48,7 +48,7 @@
 // Before a file is written, the whole repository is decoded and validated with the change
 // (schema.Load); if the change would add an error, it is printed and nothing is written.
 // Existing errors in other files do not block an edit. Files are written atomically (temporary
-// file and rename) with schema.EditProfile / schema.EditEndpointProfiles.
+// file and rename) with EditProfile / EditEndpointProfiles.
 //
 // # Edits keep the file
 //
@@ -94,7 +94,7 @@
 //     with calicoctl's message for the field (where it had one) and, on standard error, what to
 //     write instead.
 //   - `rule add`/`rule remove` compare rules the way calicoctl did (every field equal, nets as
-//     networks), see schema.Rule.SameAs.
+//     networks), see SameAs.
 //   - Endpoints have no orchestrator or workload in this model. `endpoint show` prints
 //     calicoctl's summary table with the columns Hostname and Number of Endpoints, and with
 //     --detailed the columns Hostname, Endpoint ID, Interface, Addresses, MAC, Profiles, State.

@@ -31,7 +31,6 @@ func Endpoint(ctx context.Context, env Env, args []string) int {
 		return 0
 	}
 	a := c.args
-	usage := func(why string) int { return usageError(c.err, fmt.Errorf("%w: %s", errUsage, why), EndpointUsage) }
 	host := c.opts["host"]
 	if host != "" {
 		// A filter that no endpoint's host can equal (schema refuses such a host) would
@@ -44,22 +43,26 @@ func Endpoint(ctx context.Context, env Env, args []string) int {
 		return c.endpointShow(host, c.opts["endpoint"], c.has("detailed"))
 	}
 	if len(a) < 3 || a[1] != "profile" {
-		return usage(fmt.Sprintf("unknown command %q", strings.Join(a, " ")))
+		return c.usage(EndpointUsage, fmt.Sprintf("unknown command %q", strings.Join(a, " ")))
 	}
 	if c.has("detailed") || c.has("endpoint") {
-		return usage("--detailed and --endpoint go with endpoint show only")
+		return c.usage(EndpointUsage, "--detailed and --endpoint go with endpoint show only")
 	}
 	id, verb, profiles := a[0], a[2], a[3:]
 	switch verb {
 	case "show":
 		if len(profiles) > 0 {
-			return usage("endpoint profile show takes no profiles")
+			return c.usage(EndpointUsage, "endpoint profile show takes no profiles")
 		}
 		return c.endpointProfileShow(id, host)
 	case "append", "remove", "set":
-	default:
-		return usage(fmt.Sprintf("unknown endpoint profile command %q", verb))
+		return c.endpointProfileChange(id, host, verb, profiles)
 	}
+	return c.usage(EndpointUsage, fmt.Sprintf("unknown endpoint profile command %q", verb))
+}
+
+// endpointProfileChange runs `endpoint ID profile (append|remove|set) [--host=H] PROFILES...`.
+func (c *cmd) endpointProfileChange(id, host, verb string, profiles []string) int {
 	// calicoctl's validate_arguments, then validate_profile_list.
 	for _, p := range profiles {
 		if !schema.ValidID(p) {
@@ -101,14 +104,35 @@ func Endpoint(ctx context.Context, env Env, args []string) int {
 	if e == nil {
 		return code
 	}
-	ids := slices.Clone(e.ProfileIDs)
-	var msg string
+	ids, msg, ok := c.changedProfileIDs(verb, e.ProfileIDs, profiles)
+	if !ok {
+		return 0
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	data, err := EditEndpointProfiles(e.Path, files[e.Path], e.ID, e.Host, ids)
+	if err != nil {
+		return c.fail("%v; nothing was written", err)
+	}
+	if !c.commit(files, map[string][]byte{e.Path: data}) {
+		return 1
+	}
+	c.paragraph(msg)
+	return 0
+}
+
+// changedProfileIDs returns the endpoint's profile ids after verb (append, remove, set) with
+// profiles, and calicoctl's message for it. ok is false, the message printed, when calicoctl
+// refuses softly (a profile already in the list for append, or not in it for remove).
+func (c *cmd) changedProfileIDs(verb string, current, profiles []string) (ids []string, msg string, ok bool) {
+	ids = slices.Clone(current)
 	switch verb {
 	case "append":
 		for _, p := range profiles {
 			if slices.Contains(ids, p) {
 				c.paragraph(fmt.Sprintf("Profile %s is already in endpoint profile list", p))
-				return 0
+				return nil, "", false
 			}
 		}
 		ids = append(ids, profiles...)
@@ -117,7 +141,7 @@ func Endpoint(ctx context.Context, env Env, args []string) int {
 		for _, p := range profiles {
 			if !slices.Contains(ids, p) {
 				c.paragraph(fmt.Sprintf("Profile %s is not in endpoint profile list.", p))
-				return 0
+				return nil, "", false
 			}
 		}
 		ids = slices.DeleteFunc(ids, func(p string) bool { return slices.Contains(profiles, p) })
@@ -129,18 +153,7 @@ func Endpoint(ctx context.Context, env Env, args []string) int {
 			msg = fmt.Sprintf("Profile(s) set to %s.", strings.Join(profiles, ", "))
 		}
 	}
-	if ids == nil {
-		ids = []string{}
-	}
-	data, err := schema.EditEndpointProfiles(e.Path, files[e.Path], e.ID, e.Host, ids)
-	if err != nil {
-		return c.fail("%v; nothing was written", err)
-	}
-	if !c.commit(files, map[string][]byte{e.Path: data}) {
-		return 1
-	}
-	c.paragraph(msg)
-	return 0
+	return ids, msg, true
 }
 
 // findEndpoint finds the one endpoint with id (on host, when given). When there is none it

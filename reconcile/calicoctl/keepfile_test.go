@@ -233,7 +233,7 @@ func TestProfileAddRemoveKeepOtherFiles(t *testing.T) {
 	if got := r.run("", "profile", "add", "NEWP"); got.code != 0 || got.stdout != "Created profile NEWP\n" {
 		t.Fatalf("%+v", got)
 	}
-	want, err := schema.MarshalProfile("profiles/NEWP.yaml", &schema.Profile{ID: "NEWP", Tags: []string{"NEWP"},
+	want, err := MarshalProfile("profiles/NEWP.yaml", &schema.Profile{ID: "NEWP", Tags: []string{"NEWP"},
 		Inbound: []schema.Rule{{Action: "allow", SrcTag: "NEWP"}}, Outbound: []schema.Rule{{Action: "allow"}}})
 	if err != nil {
 		t.Fatal(err)

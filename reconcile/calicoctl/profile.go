@@ -48,68 +48,83 @@ func Profile(ctx context.Context, env Env, args []string) int {
 		return 0
 	}
 	a := c.args
-	usage := func(why string) int { return usageError(c.err, fmt.Errorf("%w: %s", errUsage, why), ProfileUsage) }
-	allowOpts := func(names ...string) bool {
-		for k := range c.opts {
-			if k != "dir" && !slices.Contains(names, k) {
-				return false
-			}
-		}
-		return true
-	}
 	switch {
 	case len(a) == 0:
-		return usage("missing command")
+		return c.usage(ProfileUsage, "missing command")
 	case a[0] == "show" && len(a) == 1:
-		if !allowOpts("detailed") {
-			return usage("only --detailed goes with show")
+		if !c.onlyOpts("detailed") {
+			return c.usage(ProfileUsage, "only --detailed goes with show")
 		}
 		return c.profileShow(c.has("detailed"))
 	case a[0] == "add" && len(a) == 2:
-		if !allowOpts() {
-			return usage("profile add takes no options")
+		if !c.onlyOpts() {
+			return c.usage(ProfileUsage, "profile add takes no options")
 		}
 		if !c.validProfileName(a[1]) {
 			return 1
 		}
 		return c.profileAdd(a[1])
 	case a[0] == "remove" && len(a) == 2:
-		if !allowOpts("no-check") {
-			return usage("only --no-check goes with remove")
+		if !c.onlyOpts("no-check") {
+			return c.usage(ProfileUsage, "only --no-check goes with remove")
 		}
 		if !c.validProfileName(a[1]) {
 			return 1
 		}
 		return c.profileRemove(a[1], c.has("no-check"))
 	case len(a) < 3 || (a[1] != "tag" && a[1] != "rule"):
-		return usage(fmt.Sprintf("unknown command %q", strings.Join(a, " ")))
+		return c.usage(ProfileUsage, fmt.Sprintf("unknown command %q", strings.Join(a, " ")))
 	}
-	name, what, verb, rest := a[0], a[1], a[2], a[3:]
-	if what == "tag" {
-		if !allowOpts() {
-			return usage("tag commands take no options")
-		}
-		switch {
-		case verb == "show" && len(rest) == 0:
-			if !c.validProfileName(name) {
-				return 1
-			}
-			return c.tagShow(name)
-		case (verb == "add" || verb == "remove") && len(rest) == 1:
-			if !c.validProfileName(name) {
-				return 1
-			}
-			if verb == "add" {
-				return c.tagAdd(name, rest[0])
-			}
-			return c.tagRemove(name, rest[0])
-		}
-		return usage(fmt.Sprintf("unknown tag command %q", strings.Join(a[1:], " ")))
+	if a[1] == "tag" {
+		return c.tagCommand(a[0], a[2], a[3:])
 	}
+	return c.ruleCommand(a[0], a[2], a[3:])
+}
+
+// usage reports a usage error (why) and prints the grammar text.
+func (c *cmd) usage(text, why string) int {
+	return usageError(c.err, fmt.Errorf("%w: %s", errUsage, why), text)
+}
+
+// onlyOpts reports whether every option given (--dir aside) is one of names.
+func (c *cmd) onlyOpts(names ...string) bool {
+	for k := range c.opts {
+		if k != "dir" && !slices.Contains(names, k) {
+			return false
+		}
+	}
+	return true
+}
+
+// tagCommand runs `profile NAME tag VERB REST...`.
+func (c *cmd) tagCommand(name, verb string, rest []string) int {
+	if !c.onlyOpts() {
+		return c.usage(ProfileUsage, "tag commands take no options")
+	}
+	switch {
+	case verb == "show" && len(rest) == 0:
+		if !c.validProfileName(name) {
+			return 1
+		}
+		return c.tagShow(name)
+	case (verb == "add" || verb == "remove") && len(rest) == 1:
+		if !c.validProfileName(name) {
+			return 1
+		}
+		if verb == "add" {
+			return c.tagAdd(name, rest[0])
+		}
+		return c.tagRemove(name, rest[0])
+	}
+	return c.usage(ProfileUsage, fmt.Sprintf("unknown tag command %q", strings.Join(append([]string{"tag", verb}, rest...), " ")))
+}
+
+// ruleCommand runs `profile NAME rule VERB REST...`.
+func (c *cmd) ruleCommand(name, verb string, rest []string) int {
 	switch verb {
 	case "show", "json", "update":
-		if len(rest) != 0 || !allowOpts() {
-			return usage(fmt.Sprintf("rule %s takes no arguments", verb))
+		if len(rest) != 0 || !c.onlyOpts() {
+			return c.usage(ProfileUsage, fmt.Sprintf("rule %s takes no arguments", verb))
 		}
 		if !c.validProfileName(name) {
 			return 1
@@ -122,54 +137,69 @@ func Profile(ctx context.Context, env Env, args []string) int {
 		}
 		return c.ruleUpdate(name)
 	case "add", "remove":
-		if len(rest) == 0 || (rest[0] != "inbound" && rest[0] != "outbound") {
-			return usage(fmt.Sprintf("rule %s needs inbound or outbound", verb))
-		}
-		if !allowOpts("at") {
-			return usage(fmt.Sprintf("only --at goes with rule %s", verb))
-		}
-		dir, words := rest[0], rest[1:]
-		at, hasAt := c.opts["at"]
-		switch {
-		case verb == "add" && len(words) == 0:
-			return usage("rule add needs a rule")
-		case verb == "remove" && hasAt == (len(words) > 0):
-			return usage("rule remove needs either --at=<POSITION> or a rule")
-		}
-		if !c.validArgs(name, words) {
-			return 1
-		}
-		var rule schema.Rule
-		if len(words) > 0 {
-			r, err := schema.ParseRule(words)
-			if err != nil {
-				return usageError(c.err, fmt.Errorf("invalid rule %q: %w", strings.Join(words, " "), err), ProfileUsage)
-			}
-			if errs := schema.ValidateRule("", r, ""); len(errs) > 0 {
-				for _, e := range errs {
-					fmt.Fprintf(c.err, "reconcile: invalid rule %q: %s\n", strings.Join(words, " "), e.Msg)
-				}
-				return 1
-			}
-			rule = r
-		}
-		pos := 0
-		if hasAt {
-			n, err := atoi(at)
-			switch {
-			case errors.Is(err, schema.ErrNotDecimal):
-				return c.fail("--at: %v", err)
-			case err != nil:
-				return c.fail("--at=%s: the position must be an integer (1 is the first rule)", at)
-			}
-			pos = n
-		}
-		if verb == "add" {
-			return c.ruleAdd(name, dir == "inbound", hasAt, pos, rule)
-		}
-		return c.ruleRemove(name, dir == "inbound", hasAt, pos, rule)
+		return c.ruleChange(name, verb, rest)
 	}
-	return usage(fmt.Sprintf("unknown rule command %q", verb))
+	return c.usage(ProfileUsage, fmt.Sprintf("unknown rule command %q", verb))
+}
+
+// ruleChange runs `profile NAME rule (add|remove) (inbound|outbound) [--at=N] [RULE]`.
+func (c *cmd) ruleChange(name, verb string, rest []string) int {
+	if len(rest) == 0 || (rest[0] != "inbound" && rest[0] != "outbound") {
+		return c.usage(ProfileUsage, fmt.Sprintf("rule %s needs inbound or outbound", verb))
+	}
+	if !c.onlyOpts("at") {
+		return c.usage(ProfileUsage, fmt.Sprintf("only --at goes with rule %s", verb))
+	}
+	dir, words := rest[0], rest[1:]
+	at, hasAt := c.opts["at"]
+	switch {
+	case verb == "add" && len(words) == 0:
+		return c.usage(ProfileUsage, "rule add needs a rule")
+	case verb == "remove" && hasAt == (len(words) > 0):
+		return c.usage(ProfileUsage, "rule remove needs either --at=<POSITION> or a rule")
+	}
+	if !c.validArgs(name, words) {
+		return 1
+	}
+	var rule schema.Rule
+	if len(words) > 0 {
+		r, code, ok := c.ruleOf(words)
+		if !ok {
+			return code
+		}
+		rule = r
+	}
+	pos := 0
+	if hasAt {
+		n, err := atoi(at)
+		switch {
+		case errors.Is(err, schema.ErrNotDecimal):
+			return c.fail("--at: %v", err)
+		case err != nil:
+			return c.fail("--at=%s: the position must be an integer (1 is the first rule)", at)
+		}
+		pos = n
+	}
+	if verb == "add" {
+		return c.ruleAdd(name, dir == "inbound", hasAt, pos, rule)
+	}
+	return c.ruleRemove(name, dir == "inbound", hasAt, pos, rule)
+}
+
+// ruleOf parses and validates the rule text words; when it is not a valid rule it prints why
+// and returns the exit code.
+func (c *cmd) ruleOf(words []string) (schema.Rule, int, bool) {
+	r, err := ParseRule(words)
+	if err != nil {
+		return schema.Rule{}, usageError(c.err, fmt.Errorf("invalid rule %q: %w", strings.Join(words, " "), err), ProfileUsage), false
+	}
+	if errs := schema.ValidateRule("", r, ""); len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintf(c.err, "reconcile: invalid rule %q: %s\n", strings.Join(words, " "), e.Msg)
+		}
+		return schema.Rule{}, 1, false
+	}
+	return r, 0, true
 }
 
 // usageError reports a command line that does not fit the grammar (docopt printed the usage
@@ -198,73 +228,14 @@ func (c *cmd) validProfileName(name string) bool {
 // the values of the rule words, prints every problem in calicoctl's order, and reports whether
 // all are fine.
 func (c *cmd) validArgs(name string, words []string) bool {
-	var tags, cidrs, ports []string
-	var icmps [][2]string // keyword, value
-	icmpFamily := 0
-	for i := 0; i < len(words); i++ {
-		w := words[i]
-		next := ""
-		if i+1 < len(words) {
-			next = words[i+1]
-		}
-		switch w {
-		case "tag":
-			tags = append(tags, next)
-		case "cidr":
-			cidrs = append(cidrs, next)
-		case "type", "code":
-			icmps = append(icmps, [2]string{w, next})
-		case "ports":
-			ports = append(ports, next)
-		case "prefix":
-		case "icmp":
-			icmpFamily = 4
-			continue
-		case "icmpv6":
-			icmpFamily = 6
-			continue
-		default:
-			continue
-		}
-		i++ // the keyword's value
-	}
+	v := ruleArgValues(words)
 	profileOK := schema.ValidID(name)
-	tagsOK, cidrOK, icmpOK, portsOK, versionsOK := true, true, true, true, true
-	for _, t := range tags {
+	tagsOK := true
+	for _, t := range v.tags {
 		tagsOK = tagsOK && schema.ValidID(t)
 	}
-	fam := icmpFamily
-	for _, s := range cidrs {
-		f := schema.NetFamily(s)
-		if f == 0 {
-			cidrOK = false
-			continue
-		}
-		if fam != 0 && f != fam {
-			versionsOK = false
-		}
-		fam = f
-	}
-	if !cidrOK {
-		versionsOK = true // calicoctl checks versions only of valid CIDRs
-	}
-	// A number in another notation than plain decimal (010, +80, 0x50) gets calicoctl's
-	// message and, on standard error, what to write instead.
-	var notDecimal []string
-	for _, kw := range icmps {
-		n, err := atoi(kw[1])
-		icmpOK = icmpOK && err == nil && n >= 0 && n <= 254
-		if errors.Is(err, schema.ErrNotDecimal) {
-			notDecimal = append(notDecimal, fmt.Sprintf("%s: %v", kw[0], err))
-		}
-	}
-	for _, s := range ports {
-		_, err := schema.ParsePorts(s)
-		portsOK = portsOK && err == nil
-		if errors.Is(err, schema.ErrNotDecimal) {
-			notDecimal = append(notDecimal, strings.Replace(err.Error(), "invalid ports: ", "ports: ", 1))
-		}
-	}
+	cidrOK, versionsOK := cidrsOK(v.cidrs, v.icmpFamily)
+	icmpOK, portsOK, notDecimal := v.numbersOK()
 	defer func() {
 		for _, m := range notDecimal {
 			fmt.Fprintf(c.err, "reconcile: %s\n", m)
@@ -289,6 +260,92 @@ func (c *cmd) validArgs(name string, words []string) bool {
 		c.println("Invalid or unmatching IP versions for SRCCIDR/DSTCIDR.")
 	}
 	return profileOK && tagsOK && cidrOK && icmpOK && portsOK && versionsOK
+}
+
+// ruleArgs are the values of the keywords of a rule text, as calicoctl's docopt gave them to
+// validate_arguments.
+type ruleArgs struct {
+	tags, cidrs, ports []string
+	icmps              [][2]string // keyword (type, code), value
+	icmpFamily         int         // 4 after icmp, 6 after icmpv6, else 0
+}
+
+// ruleArgValues collects the value of each tag, cidr, type, code and ports keyword of words.
+func ruleArgValues(words []string) ruleArgs {
+	var v ruleArgs
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		next := ""
+		if i+1 < len(words) {
+			next = words[i+1]
+		}
+		switch w {
+		case "tag":
+			v.tags = append(v.tags, next)
+		case "cidr":
+			v.cidrs = append(v.cidrs, next)
+		case "type", "code":
+			v.icmps = append(v.icmps, [2]string{w, next})
+		case "ports":
+			v.ports = append(v.ports, next)
+		case "prefix":
+		case "icmp":
+			v.icmpFamily = 4
+			continue
+		case "icmpv6":
+			v.icmpFamily = 6
+			continue
+		default:
+			continue
+		}
+		i++ // the keyword's value
+	}
+	return v
+}
+
+// cidrsOK checks the CIDRs: each valid (cidrOK), and all of the family of the ICMP protocol
+// (icmpFamily, 0 for none) and of each other (versionsOK, true when a CIDR is invalid:
+// calicoctl checks versions only of valid CIDRs).
+func cidrsOK(cidrs []string, icmpFamily int) (cidrOK, versionsOK bool) {
+	cidrOK, versionsOK = true, true
+	fam := icmpFamily
+	for _, s := range cidrs {
+		f := schema.NetFamily(s)
+		if f == 0 {
+			cidrOK = false
+			continue
+		}
+		if fam != 0 && f != fam {
+			versionsOK = false
+		}
+		fam = f
+	}
+	if !cidrOK {
+		versionsOK = true // calicoctl checks versions only of valid CIDRs
+	}
+	return cidrOK, versionsOK
+}
+
+// numbersOK checks the ICMP types and codes (0-254) and the port lists. A number in another
+// notation than plain decimal (010, +80, 0x50) gets calicoctl's message and, in notDecimal (for
+// standard error), what to write instead.
+func (v ruleArgs) numbersOK() (icmpOK, portsOK bool, notDecimal []string) {
+	icmpOK, portsOK = true, true
+	for _, kw := range v.icmps {
+		n, err := atoi(kw[1])
+		icmpOK = icmpOK && err == nil && n >= 0 && n <= 254
+		if errors.Is(err, schema.ErrNotDecimal) {
+			notDecimal = append(notDecimal, fmt.Sprintf("%s: %v", kw[0], err))
+		}
+	}
+	for _, s := range v.ports {
+		_, err := ParsePorts(s)
+		portsOK = portsOK && err == nil
+		if errors.Is(err, schema.ErrNotDecimal) {
+			notDecimal = append(notDecimal, strings.Replace(err.Error(), "invalid ports: ", "ports: ", 1))
+		}
+	}
+	return icmpOK, portsOK, notDecimal
 }
 
 // profileFile is a profile's file, read and decoded.
@@ -327,7 +384,7 @@ func (c *cmd) loadProfile(name string) (*profileFile, int) {
 
 // save writes the edited profile, if the repository stays valid.
 func (c *cmd) save(pf *profileFile) bool {
-	data, err := schema.EditProfile(pf.path, pf.files[pf.path], pf.profile)
+	data, err := EditProfile(pf.path, pf.files[pf.path], pf.profile)
 	if err != nil {
 		c.fail("%v; nothing was written", err)
 		return false
@@ -397,7 +454,7 @@ func (c *cmd) profileAdd(name string) int {
 		Outbound: []schema.Rule{{Action: schema.ActionAllow}},
 	}
 	path := "profiles/" + name + ".yaml"
-	data, err := schema.MarshalProfile(path, p)
+	data, err := MarshalProfile(path, p)
 	if err != nil {
 		return c.fail("%v", err)
 	}
@@ -516,7 +573,7 @@ func RulesJSON(inbound, outbound []schema.Rule) (string, error) {
 	seq := func(rules []schema.Rule) *yaml.Node {
 		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 		for _, r := range rules {
-			n.Content = append(n.Content, schema.RuleNode(r.Canonical()))
+			n.Content = append(n.Content, RuleNode(Canonical(r)))
 		}
 		return n
 	}
@@ -595,7 +652,7 @@ func (c *cmd) ruleAdd(name string, inbound, hasAt bool, pos int, rule schema.Rul
 		return 1
 	}
 	for _, r := range *rules {
-		if r.SameAs(rule) {
+		if SameAs(r, rule) {
 			c.println("Rule already present, skipping.")
 			return 0
 		}
@@ -622,7 +679,7 @@ func (c *cmd) ruleRemove(name string, inbound, hasAt bool, pos int, rule schema.
 			return 1
 		}
 	} else {
-		pos = slices.IndexFunc(*rules, rule.SameAs) + 1
+		pos = slices.IndexFunc(*rules, func(r schema.Rule) bool { return SameAs(rule, r) }) + 1
 		if pos == 0 {
 			c.println("Rule not found.")
 			return 1

@@ -1,4 +1,4 @@
-package schema
+package calicoctl
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/reconcile-dev/reconcile/schema"
 )
 
 // This file edits repository files in place for the calicoctl commands (`reconcile profile`,
@@ -35,7 +37,7 @@ import (
 // whenever an edit cannot keep the file (a value whose &anchor an alias or merge key uses
 // elsewhere would change or disappear, a list reached through a merge key, text that validate
 // refuses: a lone carriage return, NEL, a line or paragraph separator, other control
-// characters; text.go), the edit fails with ErrCannotEdit and the caller writes nothing.
+// characters; schema.ParseEditable, schema/text.go), the edit fails with ErrCannotEdit and the caller writes nothing.
 // Strings are quoted when a YAML 1.1 or 1.2 reader would read them plain as something else
 // (needsQuotes).
 //
@@ -80,7 +82,7 @@ func strListNode(ss []string) *yaml.Node {
 	return flowList(items)
 }
 
-func portsNode(ports []PortRange) *yaml.Node {
+func portsNode(ports []schema.PortRange) *yaml.Node {
 	items := make([]*yaml.Node, len(ports))
 	for i, p := range ports {
 		if p.First == p.Last {
@@ -93,7 +95,7 @@ func portsNode(ports []PortRange) *yaml.Node {
 	return flowList(items)
 }
 
-func protocolNode(p Protocol) *yaml.Node {
+func protocolNode(p schema.Protocol) *yaml.Node {
 	if n, err := strconv.Atoi(string(p)); err == nil && strings.TrimLeft(string(p), "0123456789") == "" {
 		return intNode(n)
 	}
@@ -101,7 +103,7 @@ func protocolNode(p Protocol) *yaml.Node {
 }
 
 // RuleNode returns a rule as a YAML mapping node with the fixed key order described above.
-func RuleNode(r Rule) *yaml.Node {
+func RuleNode(r schema.Rule) *yaml.Node {
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	add := func(k string, v *yaml.Node) { m.Content = append(m.Content, keyNode(k), v) }
 	str := func(k, v string) {
@@ -109,7 +111,7 @@ func RuleNode(r Rule) *yaml.Node {
 			add(k, strNode(v))
 		}
 	}
-	ports := func(k string, v []PortRange) {
+	ports := func(k string, v []schema.PortRange) {
 		if len(v) > 0 {
 			add(k, portsNode(v))
 		}
@@ -149,7 +151,7 @@ func RuleNode(r Rule) *yaml.Node {
 	return m
 }
 
-func rulesNode(rules []Rule) *yaml.Node {
+func rulesNode(rules []schema.Rule) *yaml.Node {
 	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 	for _, r := range rules {
 		seq.Content = append(seq.Content, RuleNode(r))
@@ -161,7 +163,7 @@ func rulesNode(rules []Rule) *yaml.Node {
 }
 
 // profileNode returns a new profile file's root mapping.
-func profileNode(p *Profile) *yaml.Node {
+func profileNode(p *schema.Profile) *yaml.Node {
 	tags := p.Tags
 	if tags == nil {
 		tags = []string{}
@@ -176,7 +178,7 @@ func profileNode(p *Profile) *yaml.Node {
 
 // MarshalProfile renders a new profile file for the repository path (YAML, or JSON for a .json
 // path) with the fixed key order.
-func MarshalProfile(path string, p *Profile) ([]byte, error) {
+func MarshalProfile(path string, p *schema.Profile) ([]byte, error) {
 	return render(path, &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{profileNode(p)}})
 }
 
@@ -224,82 +226,100 @@ func writeJSON(b *bytes.Buffer, n *yaml.Node, depth int) error {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
-	ind := func(d int) string { return strings.Repeat("  ", d) }
 	switch n.Kind {
 	case yaml.MappingNode:
-		if len(n.Content) == 0 {
-			b.WriteString("{}")
-			return nil
-		}
-		b.WriteString("{\n")
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			b.WriteString(ind(depth + 1))
-			b.WriteString(jsonString(n.Content[i].Value))
-			b.WriteString(": ")
-			if err := writeJSON(b, n.Content[i+1], depth+1); err != nil {
-				return err
-			}
-			if i+2 < len(n.Content) {
-				b.WriteByte(',')
-			}
-			b.WriteByte('\n')
-		}
-		b.WriteString(ind(depth) + "}")
+		return writeJSONObject(b, n, depth)
 	case yaml.SequenceNode:
-		if len(n.Content) == 0 {
-			b.WriteString("[]")
-			return nil
+		return writeJSONArray(b, n, depth)
+	case yaml.ScalarNode:
+		writeJSONScalar(b, n)
+		return nil
+	}
+	return fmt.Errorf("cannot write a YAML node of kind %d as JSON", n.Kind)
+}
+
+func jsonIndent(d int) string { return strings.Repeat("  ", d) }
+
+// writeJSONObject writes a mapping, one key per line.
+func writeJSONObject(b *bytes.Buffer, n *yaml.Node, depth int) error {
+	if len(n.Content) == 0 {
+		b.WriteString("{}")
+		return nil
+	}
+	b.WriteString("{\n")
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		b.WriteString(jsonIndent(depth + 1))
+		b.WriteString(jsonString(n.Content[i].Value))
+		b.WriteString(": ")
+		if err := writeJSON(b, n.Content[i+1], depth+1); err != nil {
+			return err
 		}
-		inline := true
-		for _, c := range n.Content {
-			if c.Kind != yaml.ScalarNode {
-				inline = false
-			}
+		if i+2 < len(n.Content) {
+			b.WriteByte(',')
 		}
-		if inline {
-			b.WriteByte('[')
-			for i, c := range n.Content {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				if err := writeJSON(b, c, depth+1); err != nil {
-					return err
-				}
-			}
-			b.WriteByte(']')
-			return nil
+		b.WriteByte('\n')
+	}
+	b.WriteString(jsonIndent(depth) + "}")
+	return nil
+}
+
+// writeJSONArray writes a list: on one line when it holds only scalars, else one item per line.
+func writeJSONArray(b *bytes.Buffer, n *yaml.Node, depth int) error {
+	if len(n.Content) == 0 {
+		b.WriteString("[]")
+		return nil
+	}
+	inline := true
+	for _, c := range n.Content {
+		if c.Kind != yaml.ScalarNode {
+			inline = false
 		}
-		b.WriteString("[\n")
+	}
+	if inline {
+		b.WriteByte('[')
 		for i, c := range n.Content {
-			b.WriteString(ind(depth + 1))
+			if i > 0 {
+				b.WriteString(", ")
+			}
 			if err := writeJSON(b, c, depth+1); err != nil {
 				return err
 			}
-			if i+1 < len(n.Content) {
-				b.WriteByte(',')
-			}
-			b.WriteByte('\n')
 		}
-		b.WriteString(ind(depth) + "]")
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!int", "!!float":
-			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
-				b.WriteString(n.Value)
-				return nil
-			}
-		case "!!bool":
-			b.WriteString(strings.ToLower(n.Value))
-			return nil
-		case "!!null":
-			b.WriteString("null")
-			return nil
-		}
-		b.WriteString(jsonString(n.Value))
-	default:
-		return fmt.Errorf("cannot write a YAML node of kind %d as JSON", n.Kind)
+		b.WriteByte(']')
+		return nil
 	}
+	b.WriteString("[\n")
+	for i, c := range n.Content {
+		b.WriteString(jsonIndent(depth + 1))
+		if err := writeJSON(b, c, depth+1); err != nil {
+			return err
+		}
+		if i+1 < len(n.Content) {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString(jsonIndent(depth) + "]")
 	return nil
+}
+
+// writeJSONScalar writes a plain number as a number, a bool in lower case, null as null, and
+// everything else as a string.
+func writeJSONScalar(b *bytes.Buffer, n *yaml.Node) {
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+			b.WriteString(n.Value)
+			return
+		}
+	case "!!bool":
+		b.WriteString(strings.ToLower(n.Value))
+		return
+	case "!!null":
+		b.WriteString("null")
+		return
+	}
+	b.WriteString(jsonString(n.Value))
 }
 
 // jsonString quotes s as a JSON string.
@@ -350,42 +370,24 @@ func (t *textEdit) cannot(n *yaml.Node, format string, args ...any) error {
 // newTextEdit parses data (a one-document YAML or JSON file whose root is a mapping).
 func newTextEdit(path string, data []byte) (*textEdit, error) {
 	t := &textEdit{path: path, json: isJSONPath(path), used: map[string]bool{}}
-	// The text rules of the decoder first (text.go): what YAML would read as a line break
+	// The text rules of the decoder first (schema/text.go): what YAML would read as a line break
 	// where the line table below sees none (a lone CR, NEL, LS, PS) is refused there, with the
 	// same message and position as validate gives.
-	if _, p := cleanText(data); p != nil {
-		return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
+	doc, src, bom, err := schema.ParseEditable(path, data)
+	var tp *schema.Error
+	if errors.As(err, &tp) {
+		return nil, t.cannot(&yaml.Node{Line: tp.Line, Column: tp.Col}, "%s", tp.Msg)
 	}
-	if bytes.HasPrefix(data, utf8BOM) {
-		t.bom, data = true, data[len(utf8BOM):]
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
-	t.src = data
+	t.bom, t.src = bom, src
 	t.lines = []int{0}
-	for i, b := range data {
+	for i, b := range src {
 		if b == '\n' {
 			t.lines = append(t.lines, i+1)
 		}
 	}
-	// JSON escapes that yaml.v3 does not read (`\/`, surrogate pairs) are rewritten for the
-	// parser only; the nodes get the file's columns back, and the splices apply to the file.
-	yamlText, cols := data, jsonCols(nil)
-	if t.json && json.Valid(data) {
-		var p *textProblem
-		if yamlText, cols, p = jsonForYAML(data); p != nil {
-			return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
-		}
-	} else if !t.json {
-		// A %YAML 1.2 directive is blanked for the parser (text.go); the file keeps it.
-		var p *textProblem
-		if yamlText, p = yamlDirectives(data); p != nil {
-			return nil, t.cannot(&yaml.Node{Line: p.Line, Column: p.Col}, "%s", p.Msg)
-		}
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(yamlText, &doc); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", path, err)
-	}
-	cols.fix(&doc)
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("parse %s: the file is not a mapping", path)
 	}
@@ -405,7 +407,7 @@ func newTextEdit(path string, data []byte) (*textEdit, error) {
 			walk(c)
 		}
 	}
-	walk(&doc)
+	walk(doc)
 	t.alt = '"'
 	if single > double {
 		t.alt = '\''
@@ -1017,186 +1019,252 @@ func leadingBlanks(s string) string { return s[:len(s)-len(strings.TrimLeft(s, "
 // from the next item) stays byte for byte. Only the commas, line breaks and indentation where
 // an item was inserted or deleted change.
 func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
-	ob := t.nodeOff(v)
-	cb := t.flowEnd(ob) - 1
-	if cb < ob || t.src[cb] != ']' {
-		return t.cannot(v, "%s: cannot find the end of the list", e.key)
+	f, err := t.newFlowEdit(e, k, v)
+	if err != nil {
+		return err
+	}
+	out := f.render()
+	if out == string(t.src[f.ob+1:f.cb]) {
+		return nil
+	}
+	t.replace(f.ob+1, f.cb, out)
+	return nil
+}
+
+// flowEdit is one edit of a flow list (editFlowList): the list's text cut into its old items
+// and the gaps around them, and what new items copy.
+type flowEdit struct {
+	t            *textEdit
+	e            *listEdit
+	v            *yaml.Node // the list
+	ob, cb       int        // offsets of "[" and "]"
+	n            int        // the number of old items
+	starts, ends []int      // offsets of the old items
+	eol          string     // the line break of the line of "["
+	gaps         []flowGap  // gaps[g] is the text before old item g (gaps[n]: before "]")
+	// trailingComma: the last old item has a comma after it.
+	trailingComma bool
+	inlineSep     string // the separator of items on one line: the first such one in the list
+	newIndent     string // the indentation of a new item on its own line without a model
+	kept          []bool // the old items that stay
+}
+
+// flowJoinEnd is an end of a join: the "[" (flowOpen), an old item k, a new item (at gap k:
+// before old item k), or the "]" (flowClose, k is n).
+type flowJoinEnd struct {
+	kind int
+	k    int
+}
+
+const (
+	flowOpen = iota
+	flowOldItem
+	flowNewItem
+	flowClose
+)
+
+// hasComma reports whether s starts with a comma after blanks.
+func hasComma(s string) bool { return strings.HasPrefix(strings.TrimLeft(s, " \t"), ",") }
+
+// newFlowEdit cuts the flow list v (the value of key k) into items and gaps.
+func (t *textEdit) newFlowEdit(e *listEdit, k, v *yaml.Node) (*flowEdit, error) {
+	f := &flowEdit{t: t, e: e, v: v, ob: t.nodeOff(v)}
+	f.cb = t.flowEnd(f.ob) - 1
+	if f.cb < f.ob || t.src[f.cb] != ']' {
+		return nil, t.cannot(v, "%s: cannot find the end of the list", e.key)
 	}
 	n := len(v.Content)
-	starts, ends := make([]int, n), make([]int, n)
+	f.n = n
+	f.starts, f.ends = make([]int, n), make([]int, n)
 	for i, c := range v.Content {
-		starts[i] = t.nodeOff(c)
-		ends[i] = t.nodeEnd(c, true)
+		f.starts[i] = t.nodeOff(c)
+		f.ends[i] = t.nodeEnd(c, true)
 	}
-	eol := t.eolBefore(ob)
-	// gaps[g] is the text before old item g (gaps[n]: before "]").
-	gaps := make([]flowGap, n+1)
-	if n == 0 {
-		inner := string(t.src[ob+1 : cb])
-		if !strings.Contains(inner, "#") {
-			// Nothing to keep inside: [] in one line, or for rules in a multi-line file one
-			// rule per block of lines.
-			inner = ""
-			if e.rules && t.lineOf(ob) != t.lineOf(t.nodeOff(e.m)) || e.rules && t.json && t.isMultiLine(e.m) {
-				inner = eol + t.indentOfKey(k)
-			}
-		}
-		gaps[0] = splitFlowGap(inner, true)
-		gaps[0].loose, gaps[0].head = gaps[0].head, ""
-	} else {
-		gaps[0] = splitFlowGap(string(t.src[ob+1:starts[0]]), false)
-		for i := 1; i < n; i++ {
-			gaps[i] = splitFlowGap(string(t.src[ends[i-1]:starts[i]]), false)
-		}
-		gaps[n] = splitFlowGap(string(t.src[ends[n-1]:cb]), true)
-	}
-	hasComma := func(s string) bool { return strings.HasPrefix(strings.TrimLeft(s, " \t"), ",") }
-	trailingComma := n > 0 && hasComma(gaps[n].a)
+	f.eol = t.eolBefore(f.ob)
+	f.cutGaps(k)
+	f.trailingComma = n > 0 && hasComma(f.gaps[n].a)
 
 	// New items go on their own line where the item after them (at the end: before them) has
 	// its own line; the separator of items on one line is the first such one in the list.
 	comma, _ := t.seps()
-	inlineSep := comma
+	f.inlineSep = comma
 	for g := 1; g < n; g++ {
-		if !gaps[g].eol {
-			inlineSep = gaps[g].text
+		if !f.gaps[g].eol {
+			f.inlineSep = f.gaps[g].text
 			break
 		}
 	}
-	newIndent := t.indent(t.lineOf(ob)) + t.indentUnit()
-	if n == 0 && gaps[0].eol {
-		newIndent = leadingBlanks(gaps[0].d) + t.indentUnit()
+	f.newIndent = t.indent(t.lineOf(f.ob)) + t.indentUnit()
+	if n == 0 && f.gaps[0].eol {
+		f.newIndent = leadingBlanks(f.gaps[0].d) + t.indentUnit()
 	} else if n > 0 {
-		newIndent = strings.Repeat(" ", v.Content[0].Column-1)
+		f.newIndent = strings.Repeat(" ", v.Content[0].Column-1)
 		for g := 0; g < n; g++ {
-			if gaps[g].eol {
-				newIndent = leadingBlanks(gaps[g].d)
+			if f.gaps[g].eol {
+				f.newIndent = leadingBlanks(f.gaps[g].d)
 				break
 			}
 		}
 	}
-	// model is the old item whose line a new item at gap g copies (-1: none).
-	model := func(g int) int {
-		if g < n {
-			return g
-		}
-		return n - 1
-	}
-
-	kept := make([]bool, n)
+	f.kept = make([]bool, n)
 	for _, it := range e.items {
 		if it.old >= 0 {
-			kept[it.old] = true
+			f.kept[it.old] = true
 		}
 	}
-	// keptLoose: the loose lines of gap g stay unless the items on both sides go.
-	keptLoose := func(g int) bool { return g == 0 || g == n || kept[g-1] || kept[g] }
+	return f, nil
+}
 
-	// An end of a join: the "[" (open), an old item, a new item (at gap g: before old item g),
-	// or the "]" (close).
-	type end struct {
-		kind int // 0 open, 1 old item, 2 new item, 3 close
-		k    int // the old item, the gap of a new item, or n for the close
+// cutGaps splits the text between "[", the old items and "]" into gaps.
+func (f *flowEdit) cutGaps(k *yaml.Node) {
+	t, e, n := f.t, f.e, f.n
+	f.gaps = make([]flowGap, n+1)
+	if n == 0 {
+		inner := string(t.src[f.ob+1 : f.cb])
+		if !strings.Contains(inner, "#") {
+			// Nothing to keep inside: [] in one line, or for rules in a multi-line file one
+			// rule per block of lines.
+			inner = ""
+			if e.rules && t.lineOf(f.ob) != t.lineOf(t.nodeOff(e.m)) || e.rules && t.json && t.isMultiLine(e.m) {
+				inner = f.eol + t.indentOfKey(k)
+			}
+		}
+		f.gaps[0] = splitFlowGap(inner, true)
+		f.gaps[0].loose, f.gaps[0].head = f.gaps[0].head, ""
+		return
 	}
-	const open, oldItem, newItem, closing = 0, 1, 2, 3
-	ownLine := func(y end) bool {
-		switch y.kind {
-		case oldItem:
-			return gaps[y.k].eol
-		case closing:
-			return gaps[n].eol
-		}
-		if m := model(y.k); m >= 0 {
-			return gaps[m].eol
-		}
-		return gaps[0].eol // an empty list that spans lines
+	f.gaps[0] = splitFlowGap(string(t.src[f.ob+1:f.starts[0]]), false)
+	for i := 1; i < n; i++ {
+		f.gaps[i] = splitFlowGap(string(t.src[f.ends[i-1]:f.starts[i]]), false)
 	}
-	indentOf := func(y end) string {
-		switch y.kind {
-		case oldItem:
-			if gaps[y.k].eol {
-				return leadingBlanks(gaps[y.k].d)
-			}
-			return t.indent(t.lineOf(starts[y.k]))
-		case closing:
-			if gaps[n].eol {
-				return leadingBlanks(gaps[n].d)
-			}
-			return t.indent(t.lineOf(cb))
-		}
-		if m := model(y.k); m >= 0 && gaps[m].eol {
-			return leadingBlanks(gaps[m].d)
-		}
-		return newIndent
-	}
-	// join is the text between x and the next thing y.
-	join := func(x, y end) string {
-		switch {
-		case x.kind == oldItem && y.kind == oldItem && y.k == x.k+1,
-			x.kind == open && y.kind == oldItem && y.k == 0,
-			x.kind == oldItem && y.kind == closing && x.k == n-1:
-			return gaps[y.k].text // neighbours before: every byte stays
-		}
-		from, to := 0, n
-		switch x.kind {
-		case oldItem:
-			from = x.k + 1
-		case newItem:
-			from = x.k
-		}
-		if y.kind == oldItem || y.kind == newItem {
-			to = y.k
-		}
-		var lines strings.Builder
-		for g := from; g <= to; g++ {
-			if keptLoose(g) && !(x.kind == newItem && g == x.k) {
-				lines.WriteString(gaps[g].loose)
-			}
-			if g == to && y.kind != newItem {
-				lines.WriteString(gaps[g].head)
-			}
-		}
-		needComma := y.kind == oldItem || y.kind == newItem || trailingComma && x.kind != open
-		a, orig := "", false
-		switch x.kind {
-		case open:
-			a = gaps[0].a
-		case oldItem:
-			a = gaps[x.k+1].a
-			orig = hasComma(a) && !strings.Contains(a, "\n")
-			if needComma && !hasComma(a) {
-				a = "," + a
-			} else if !needComma && hasComma(a) {
-				i := strings.IndexByte(a, ',')
-				a = a[:i] + a[i+1:]
-			}
-		case newItem:
-			if needComma {
-				a = ","
-			}
-		}
-		if strings.Contains(a, "\n") || lines.Len() > 0 || ownLine(y) {
-			if !strings.Contains(a, "\n") {
-				a = strings.TrimRight(a, " \t") + eol
-			}
-			return a + lines.String() + indentOf(y)
-		}
-		switch {
-		case y.kind == closing:
-			return strings.TrimRight(a, " \t") + gaps[n].d
-		case x.kind == open || orig:
-			return a
-		}
-		return inlineSep
-	}
+	f.gaps[n] = splitFlowGap(string(t.src[f.ends[n-1]:f.cb]), true)
+}
 
+// model is the old item whose line a new item at gap g copies (-1: none).
+func (f *flowEdit) model(g int) int {
+	if g < f.n {
+		return g
+	}
+	return f.n - 1
+}
+
+// keptLoose: the loose lines of gap g stay unless the items on both sides go.
+func (f *flowEdit) keptLoose(g int) bool { return g == 0 || g == f.n || f.kept[g-1] || f.kept[g] }
+
+// ownLine reports whether y starts a line.
+func (f *flowEdit) ownLine(y flowJoinEnd) bool {
+	switch y.kind {
+	case flowOldItem:
+		return f.gaps[y.k].eol
+	case flowClose:
+		return f.gaps[f.n].eol
+	}
+	if m := f.model(y.k); m >= 0 {
+		return f.gaps[m].eol
+	}
+	return f.gaps[0].eol // an empty list that spans lines
+}
+
+// indentOf is the indentation of y on its line.
+func (f *flowEdit) indentOf(y flowJoinEnd) string {
+	t, gaps, n := f.t, f.gaps, f.n
+	switch y.kind {
+	case flowOldItem:
+		if gaps[y.k].eol {
+			return leadingBlanks(gaps[y.k].d)
+		}
+		return t.indent(t.lineOf(f.starts[y.k]))
+	case flowClose:
+		if gaps[n].eol {
+			return leadingBlanks(gaps[n].d)
+		}
+		return t.indent(t.lineOf(f.cb))
+	}
+	if m := f.model(y.k); m >= 0 && gaps[m].eol {
+		return leadingBlanks(gaps[m].d)
+	}
+	return f.newIndent
+}
+
+// join is the text between x and the next thing y.
+func (f *flowEdit) join(x, y flowJoinEnd) string {
+	gaps, n := f.gaps, f.n
+	switch {
+	case x.kind == flowOldItem && y.kind == flowOldItem && y.k == x.k+1,
+		x.kind == flowOpen && y.kind == flowOldItem && y.k == 0,
+		x.kind == flowOldItem && y.kind == flowClose && x.k == n-1:
+		return gaps[y.k].text // neighbours before: every byte stays
+	}
+	lines := f.linesBetween(x, y)
+	needComma := y.kind == flowOldItem || y.kind == flowNewItem || f.trailingComma && x.kind != flowOpen
+	a, orig := "", false
+	switch x.kind {
+	case flowOpen:
+		a = gaps[0].a
+	case flowOldItem:
+		a = gaps[x.k+1].a
+		orig = hasComma(a) && !strings.Contains(a, "\n")
+		if needComma && !hasComma(a) {
+			a = "," + a
+		} else if !needComma && hasComma(a) {
+			i := strings.IndexByte(a, ',')
+			a = a[:i] + a[i+1:]
+		}
+	case flowNewItem:
+		if needComma {
+			a = ","
+		}
+	}
+	if strings.Contains(a, "\n") || len(lines) > 0 || f.ownLine(y) {
+		if !strings.Contains(a, "\n") {
+			a = strings.TrimRight(a, " \t") + f.eol
+		}
+		return a + lines + f.indentOf(y)
+	}
+	switch {
+	case y.kind == flowClose:
+		return strings.TrimRight(a, " \t") + gaps[n].d
+	case x.kind == flowOpen || orig:
+		return a
+	}
+	return f.inlineSep
+}
+
+// linesBetween is the whole lines that stay between x and y: the loose lines of the gaps in
+// between (unless both their items go), and the head of y's gap unless y is new.
+func (f *flowEdit) linesBetween(x, y flowJoinEnd) string {
+	from, to := 0, f.n
+	switch x.kind {
+	case flowOldItem:
+		from = x.k + 1
+	case flowNewItem:
+		from = x.k
+	}
+	if y.kind == flowOldItem || y.kind == flowNewItem {
+		to = y.k
+	}
+	var lines strings.Builder
+	for g := from; g <= to; g++ {
+		if f.keptLoose(g) && !(x.kind == flowNewItem && g == x.k) {
+			lines.WriteString(f.gaps[g].loose)
+		}
+		if g == to && y.kind != flowNewItem {
+			lines.WriteString(f.gaps[g].head)
+		}
+	}
+	return lines.String()
+}
+
+// render is the new inside of the list: the items of e in order, joined.
+func (f *flowEdit) render() string {
+	t, e := f.t, f.e
 	st := t.siblingStyle(e)
 	var b strings.Builder
-	prev := end{kind: open}
+	prev := flowJoinEnd{kind: flowOpen}
 	for j, it := range e.items {
-		cur := end{kind: oldItem, k: it.old}
+		cur := flowJoinEnd{kind: flowOldItem, k: it.old}
 		if it.old < 0 {
-			cur = end{kind: newItem, k: n}
+			cur = flowJoinEnd{kind: flowNewItem, k: f.n}
 			for _, next := range e.items[j+1:] {
 				if next.old >= 0 {
 					cur.k = next.old
@@ -1204,24 +1272,20 @@ func (t *textEdit) editFlowList(e *listEdit, k, v *yaml.Node) error {
 				}
 			}
 		}
-		b.WriteString(join(prev, cur))
+		b.WriteString(f.join(prev, cur))
 		if it.old >= 0 {
-			b.WriteString(string(t.src[starts[it.old]:ends[it.old]]))
+			b.WriteString(string(t.src[f.starts[it.old]:f.ends[it.old]]))
 		} else {
-			b.WriteString(t.renderFlowItem(e, e.newNodes[j], v, j, st, ownLine(cur), eol+indentOf(cur)))
+			b.WriteString(t.renderFlowItem(e, e.newNodes[j], f.v, j, st, f.ownLine(cur), f.eol+f.indentOf(cur)))
 		}
 		prev = cur
 	}
-	b.WriteString(join(prev, end{kind: closing, k: n}))
+	b.WriteString(f.join(prev, flowJoinEnd{kind: flowClose, k: f.n}))
 	out := b.String()
 	if len(e.items) == 0 && !strings.Contains(out, "#") {
 		out = "" // nothing left to keep: []
 	}
-	if out == string(t.src[ob+1:cb]) {
-		return nil
-	}
-	t.replace(ob+1, cb, out)
-	return nil
+	return out
 }
 
 // isOneLine reports whether the flow list or mapping v ends on the line it starts on.
@@ -1660,15 +1724,15 @@ func (t *textEdit) lastLineOf(v, k *yaml.Node) int {
 // (in the style of its neighbours: indentation, quoting, flow or block), one removed is deleted
 // with its own comments, and every other byte stays (line endings CRLF or LF, a missing final
 // line break, a UTF-8 byte-order mark, comments, key order, quoting, indentation). The id is
-// not changed. data must decode (DecodeProfile) without errors. A change that cannot be made
+// not changed. data must decode (schema.DecodeProfile) without errors. A change that cannot be made
 // that way (e.g. it would delete an anchor that an alias uses) returns an error wrapping
 // ErrCannotEdit and nothing is written.
-func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
+func EditProfile(path string, data []byte, p *schema.Profile) ([]byte, error) {
 	t, err := newTextEdit(path, data)
 	if err != nil {
 		return nil, err
 	}
-	old, errs := DecodeProfile(path, t.src)
+	old, errs := schema.DecodeProfile(path, t.src)
 	if old == nil || len(errs) > 0 {
 		if len(errs) > 0 {
 			return nil, errs
@@ -1700,7 +1764,7 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 	}
 	for _, f := range []struct {
 		key      string
-		old, new []Rule
+		old, new []schema.Rule
 	}{{"inbound_rules", old.Inbound, p.Inbound}, {"outbound_rules", old.Outbound, p.Outbound}} {
 		if sameRules(f.old, f.new) {
 			continue
@@ -1717,7 +1781,7 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 		}
 		e := &listEdit{m: t.root, key: f.key, order: profileKeyOrder, rules: true, old: nodes}
 		e.items = diffList(len(f.old), len(f.new), func(i, j int) bool {
-			return reflect.DeepEqual(f.old[i].Canonical(), f.new[j].Canonical())
+			return reflect.DeepEqual(Canonical(f.old[i]), Canonical(f.new[j]))
 		})
 		for j, it := range e.items {
 			var n *yaml.Node
@@ -1735,7 +1799,7 @@ func EditProfile(path string, data []byte, p *Profile) ([]byte, error) {
 		return nil, err
 	}
 	// The edit must mean exactly p: decode what was written.
-	got, errs := DecodeProfile(path, bytes.TrimPrefix(out, utf8BOM))
+	got, errs := schema.DecodeProfile(path, bytes.TrimPrefix(out, utf8BOM))
 	if got == nil || len(errs) > 0 || got.ID != old.ID || !sameStrings(got.Tags, tags) || !sameRules(got.Inbound, p.Inbound) || !sameRules(got.Outbound, p.Outbound) {
 		return nil, t.cannot(t.root, "the edited file would not read back as the intended profile (%v)", errs)
 	}
@@ -1787,12 +1851,12 @@ var endpointKeyOrder = []string{"id", "host", "interface", "mac", "ipv4_nets", "
 
 func sameStrings(a, b []string) bool { return slices.Equal(a, b) }
 
-func sameRules(a, b []Rule) bool {
+func sameRules(a, b []schema.Rule) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if !reflect.DeepEqual(a[i].Canonical(), b[i].Canonical()) {
+		if !reflect.DeepEqual(Canonical(a[i]), Canonical(b[i])) {
 			return false
 		}
 	}
@@ -1821,7 +1885,7 @@ func EditEndpointProfiles(path string, data []byte, id, host string, ids []strin
 	if ids == nil {
 		ids = []string{}
 	}
-	before, ok := decodeEndpointItems(path, t.src)
+	before, ok := schema.DecodeEndpointItems(path, t.src)
 	if !ok {
 		return nil, fmt.Errorf("%s: endpoint %q: %w", path, id, ErrNoEndpoint)
 	}
@@ -1838,37 +1902,63 @@ func EditEndpointProfiles(path string, data []byte, id, host string, ids []strin
 	if target < 0 {
 		return nil, fmt.Errorf("%s: endpoint %q: %w", path, id, ErrNoEndpoint)
 	}
-	i := mapValue(t.root, "endpoints")
-	if i < 0 {
-		return nil, t.cannot(t.root, "endpoints: the list comes from a merge key (<<); write endpoints: in the file itself first")
-	}
-	list := t.root.Content[i]
-	if list.Kind != yaml.SequenceNode {
-		return nil, t.cannot(list, "endpoints: the list is an alias (*%s); write it out in full first", list.Value)
-	}
-	if err := t.checkShared("profile_ids", t.root, list); err != nil {
-		return nil, err
-	}
-	ep := list.Content[target]
-	if ep.Kind == yaml.AliasNode {
-		return nil, t.cannot(ep, "endpoint %q is an alias (*%s); write it out in full first", id, ep.Value)
-	}
-	if ep.Kind != yaml.MappingNode {
-		return nil, t.cannot(ep, "endpoint %q is not a mapping", id)
-	}
-	if err := t.checkShared("profile_ids", ep); err != nil {
-		return nil, err
-	}
-	if err := t.checkNotMerged(ep, "profile_ids", fmt.Sprintf("endpoint %q", id)); err != nil {
+	list, ep, err := t.endpointNode(id, target)
+	if err != nil {
 		return nil, err
 	}
 	if slices.Equal(before[target].ProfileIDs, ids) {
 		return data, nil // nothing to change (a missing profile_ids means none)
 	}
+	if err := t.editProfileIDs(ep, ids); err != nil {
+		return nil, err
+	}
+	out, err := t.result()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.checkEndpointsReadBack(out, before, target, ids, list, ep); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// endpointNode returns the endpoints list and its item target (the endpoint id), refusing an
+// edit that would change them elsewhere too: a list or endpoint that is an alias, comes through
+// a merge key or carries an anchor used elsewhere, and profile_ids through a merge key.
+func (t *textEdit) endpointNode(id string, target int) (list, ep *yaml.Node, err error) {
+	i := mapValue(t.root, "endpoints")
+	if i < 0 {
+		return nil, nil, t.cannot(t.root, "endpoints: the list comes from a merge key (<<); write endpoints: in the file itself first")
+	}
+	list = t.root.Content[i]
+	if list.Kind != yaml.SequenceNode {
+		return nil, nil, t.cannot(list, "endpoints: the list is an alias (*%s); write it out in full first", list.Value)
+	}
+	if err := t.checkShared("profile_ids", t.root, list); err != nil {
+		return nil, nil, err
+	}
+	ep = list.Content[target]
+	if ep.Kind == yaml.AliasNode {
+		return nil, nil, t.cannot(ep, "endpoint %q is an alias (*%s); write it out in full first", id, ep.Value)
+	}
+	if ep.Kind != yaml.MappingNode {
+		return nil, nil, t.cannot(ep, "endpoint %q is not a mapping", id)
+	}
+	if err := t.checkShared("profile_ids", ep); err != nil {
+		return nil, nil, err
+	}
+	if err := t.checkNotMerged(ep, "profile_ids", fmt.Sprintf("endpoint %q", id)); err != nil {
+		return nil, nil, err
+	}
+	return list, ep, nil
+}
+
+// editProfileIDs edits the profile_ids of the endpoint mapping ep into ids.
+func (t *textEdit) editProfileIDs(ep *yaml.Node, ids []string) error {
 	oldNodes := t.listNodes(ep, "profile_ids")
 	if j := mapValue(ep, "profile_ids"); j >= 0 {
 		if err := t.checkShared("profile_ids", ep.Content[j]); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	vals := make([]string, len(oldNodes))
@@ -1884,18 +1974,15 @@ func EditEndpointProfiles(path string, data []byte, id, host string, ids []strin
 		}
 		e.newNodes = append(e.newNodes, n)
 	}
-	if err := t.applyList(e); err != nil {
-		return nil, err
-	}
-	out, err := t.result()
-	if err != nil {
-		return nil, err
-	}
-	// The edit must mean exactly this: decode the whole file again; the endpoint has ids and
-	// every other endpoint is as it was.
-	after, ok := decodeEndpointItems(path, bytes.TrimPrefix(out, utf8BOM))
+	return t.applyList(e)
+}
+
+// checkEndpointsReadBack decodes the edited file out again: the endpoint target must have
+// profile_ids ids and every other endpoint of before must be as it was.
+func (t *textEdit) checkEndpointsReadBack(out []byte, before []*schema.Endpoint, target int, ids []string, list, ep *yaml.Node) error {
+	after, ok := schema.DecodeEndpointItems(t.path, bytes.TrimPrefix(out, utf8BOM))
 	if !ok || len(after) != len(before) {
-		return nil, t.cannot(ep, "profile_ids: the edited file would not read back as the same list of endpoints")
+		return t.cannot(ep, "profile_ids: the edited file would not read back as the same list of endpoints")
 	}
 	for k := range before {
 		want := before[k]
@@ -1906,51 +1993,21 @@ func EditEndpointProfiles(path string, data []byte, id, host string, ids []strin
 		}
 		if !sameEndpoint(want, after[k]) {
 			if k == target {
-				return nil, t.cannot(ep, "profile_ids: the edited file would not read back with profile_ids %q", ids)
+				return t.cannot(ep, "profile_ids: the edited file would not read back with profile_ids %q", ids)
 			}
-			return nil, t.cannot(list.Content[k], "the edit would also change this endpoint (through an alias or a merge key); nothing of it may change")
+			return t.cannot(list.Content[k], "the edit would also change this endpoint (through an alias or a merge key); nothing of it may change")
 		}
 	}
-	return out, nil
-}
-
-// decodeEndpointItems decodes an endpoints file and returns its endpoints in file order, one
-// per item of the endpoints list (nil for an item that does not decode); ok is false when the
-// file has no endpoints list.
-func decodeEndpointItems(path string, data []byte) ([]*Endpoint, bool) {
-	d := &decoder{path: path}
-	root := d.parse(data, "endpoints")
-	if root == nil || root.Kind != yaml.MappingNode {
-		return nil, false
-	}
-	var list *yaml.Node
-	for _, kv := range d.pairs(root, "the file", 0) {
-		if kv[0].Value == "endpoints" {
-			list = d.resolve(kv[1])
-		}
-	}
-	if list == nil || list.Kind != yaml.SequenceNode {
-		return nil, false
-	}
-	out := make([]*Endpoint, len(list.Content))
-	for k, c := range list.Content {
-		if c = d.resolve(c); c == nil {
-			continue
-		}
-		if e, _, ok := d.endpoint(c); ok {
-			out[k] = e
-		}
-	}
-	return out, true
+	return nil
 }
 
 // sameEndpoint reports whether a and b mean the same endpoint (their positions aside).
-func sameEndpoint(a, b *Endpoint) bool {
+func sameEndpoint(a, b *schema.Endpoint) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
 	x, y := *a, *b
-	x.Pos, y.Pos = Pos{}, Pos{}
+	x.Pos, y.Pos = schema.Pos{}, schema.Pos{}
 	return reflect.DeepEqual(x, y)
 }
 

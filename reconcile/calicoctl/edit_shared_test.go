@@ -1,4 +1,4 @@
-package schema
+package calicoctl
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/reconcile-dev/reconcile/schema"
 )
 
 // Edits of values that are shared through anchors, aliases and merge keys (<<): refused with
@@ -143,7 +145,7 @@ func TestEditDecodeAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("H2: %v", err)
 	}
-	eps, _ := decodeEndpointItems(path, out)
+	eps, _ := schema.DecodeEndpointItems(path, out)
 	if len(eps) != 3 || len(eps[1].ProfileIDs) != 0 || !slices.Equal(eps[0].ProfileIDs, []string{"WEB"}) || !slices.Equal(eps[2].ProfileIDs, []string{"APP"}) {
 		t.Fatalf("H2: got\n%s", out)
 	}
@@ -151,23 +153,23 @@ func TestEditDecodeAgain(t *testing.T) {
 	// Profiles: rules that come through a merge key on the root. Without the merge check the
 	// list written into the profile shadows the merged one, and reads back as intended.
 	prof := "<<: {inbound_rules: [{action: allow, src_tag: P}]}\nid: P\ntags: [P]\noutbound_rules: []\n"
-	p, errs := DecodeProfile("profiles/P.yaml", []byte(prof))
+	p, errs := schema.DecodeProfile("profiles/P.yaml", []byte(prof))
 	if len(errs) > 0 || len(p.Inbound) != 1 {
 		t.Fatal(p, errs)
 	}
-	p.Inbound = []Rule{}
+	p.Inbound = []schema.Rule{}
 	out, err = EditProfile("profiles/P.yaml", []byte(prof), p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, errs := DecodeProfile("profiles/P.yaml", out); len(errs) > 0 || len(got.Inbound) != 0 {
+	if got, errs := schema.DecodeProfile("profiles/P.yaml", out); len(errs) > 0 || len(got.Inbound) != 0 {
 		t.Fatalf("merged rules: got\n%s", out)
 	}
 }
 
 func TestEditProfileShared(t *testing.T) {
 	const path = "profiles/P.yaml"
-	type edit func(p *Profile)
+	type edit func(p *schema.Profile)
 	for _, c := range []struct {
 		name, file string
 		edit       edit
@@ -175,25 +177,25 @@ func TestEditProfileShared(t *testing.T) {
 		from, to   string // the expected change on success
 	}{
 		{"tags through a merge key", "<<: {tags: [P]}\nid: P\ninbound_rules: []\noutbound_rules: []\n",
-			func(p *Profile) { p.Tags = append(p.Tags, "Q") }, `1:1: cannot edit the file in place: tags: the profile gets it through a merge key (<<)`, "", ""},
+			func(p *schema.Profile) { p.Tags = append(p.Tags, "Q") }, `1:1: cannot edit the file in place: tags: the profile gets it through a merge key (<<)`, "", ""},
 		{"rules through a merge key", "<<: {inbound_rules: [{action: allow}]}\nid: P\ntags: [P]\noutbound_rules: []\n",
-			func(p *Profile) { p.Inbound = append(p.Inbound, Rule{Action: "deny"}) }, `1:1: cannot edit the file in place: inbound_rules: the profile gets it through a merge key (<<)`, "", ""},
+			func(p *schema.Profile) { p.Inbound = append(p.Inbound, schema.Rule{Action: "deny"}) }, `1:1: cannot edit the file in place: inbound_rules: the profile gets it through a merge key (<<)`, "", ""},
 		{"rules through a merge list", "<<: [{outbound_rules: [{action: allow}]}]\nid: P\ntags: [P]\ninbound_rules: []\n",
-			func(p *Profile) { p.Outbound = nil }, `1:1: cannot edit the file in place: outbound_rules: the profile gets it through a merge key (<<)`, "", ""},
+			func(p *schema.Profile) { p.Outbound = nil }, `1:1: cannot edit the file in place: outbound_rules: the profile gets it through a merge key (<<)`, "", ""},
 		{"anchored rule merged by another", "id: P\ntags: [P]\ninbound_rules:\n  - &r {action: allow, protocol: tcp}\n  - {<<: *r, dst_ports: [80]}\noutbound_rules: []\n",
-			func(p *Profile) { p.Inbound = p.Inbound[1:] }, `4:5: cannot edit the file in place: inbound_rules: &r is used by an alias`, "", ""},
+			func(p *schema.Profile) { p.Inbound = p.Inbound[1:] }, `4:5: cannot edit the file in place: inbound_rules: &r is used by an alias`, "", ""},
 		{"rule that merges may go", "id: P\ntags: [P]\ninbound_rules:\n  - &r {action: allow, protocol: tcp}\n  - {<<: *r, dst_ports: [80]}\noutbound_rules: []\n",
-			func(p *Profile) { p.Inbound = p.Inbound[:1] }, "", "  - {<<: *r, dst_ports: [80]}\n", ""},
+			func(p *schema.Profile) { p.Inbound = p.Inbound[:1] }, "", "  - {<<: *r, dst_ports: [80]}\n", ""},
 		{"rule added next to merges", "id: P\ntags: [P]\ninbound_rules:\n  - &r {action: allow, protocol: tcp}\n  - {<<: *r, dst_ports: [80]}\noutbound_rules: []\n",
-			func(p *Profile) { p.Inbound = append(p.Inbound, Rule{Action: "deny"}) }, "", "  - {<<: *r, dst_ports: [80]}\n", "  - {<<: *r, dst_ports: [80]}\n  - {action: deny}\n"},
+			func(p *schema.Profile) { p.Inbound = append(p.Inbound, schema.Rule{Action: "deny"}) }, "", "  - {<<: *r, dst_ports: [80]}\n", "  - {<<: *r, dst_ports: [80]}\n  - {action: deny}\n"},
 		{"aliased rules list", "id: P\ntags: [P]\ninbound_rules: &in [{action: allow}]\noutbound_rules: *in\n",
-			func(p *Profile) { p.Inbound = nil }, `3:16: cannot edit the file in place: inbound_rules: &in is used by an alias`, "", ""},
+			func(p *schema.Profile) { p.Inbound = nil }, `3:16: cannot edit the file in place: inbound_rules: &in is used by an alias`, "", ""},
 		{"alias value replaced", "id: P\ntags: [P]\ninbound_rules: &in [{action: allow}]\noutbound_rules: *in\n",
-			func(p *Profile) { p.Outbound = nil }, "", "outbound_rules: *in", "outbound_rules: []"},
+			func(p *schema.Profile) { p.Outbound = nil }, "", "outbound_rules: *in", "outbound_rules: []"},
 		{"tag anchored and used", "id: P\ntags: [&t P, Q]\ninbound_rules: [{action: allow, src_tag: *t}]\noutbound_rules: []\n",
-			func(p *Profile) { p.Tags = []string{"Q"} }, `2:8: cannot edit the file in place: tags: &t is used by an alias`, "", ""},
+			func(p *schema.Profile) { p.Tags = []string{"Q"} }, `2:8: cannot edit the file in place: tags: &t is used by an alias`, "", ""},
 	} {
-		p, errs := DecodeProfile(path, []byte(c.file))
+		p, errs := schema.DecodeProfile(path, []byte(c.file))
 		if len(errs) > 0 {
 			t.Errorf("%s: %v", c.name, errs)
 			continue
@@ -269,12 +271,12 @@ func TestEditQuoting(t *testing.T) {
 		// Every value, as the edit layer renders a string.
 		w := tx.str(v, 0)
 		check("str", v, w, []byte("tags: [P, "+w+"]\n"))
-		if !ValidID(v) {
+		if !schema.ValidID(v) {
 			continue
 		}
 		// Valid tags, through EditProfile.
 		const file = "id: P\ntags: [P]\ninbound_rules: []\noutbound_rules: []\n"
-		p := &Profile{ID: "P", Tags: []string{"P", v}, Inbound: []Rule{}, Outbound: []Rule{}}
+		p := &schema.Profile{ID: "P", Tags: []string{"P", v}, Inbound: []schema.Rule{}, Outbound: []schema.Rule{}}
 		out, err := EditProfile("profiles/P.yaml", []byte(file), p)
 		if err != nil {
 			t.Errorf("%q: %v", v, err)
@@ -300,7 +302,7 @@ func TestEditQuoting(t *testing.T) {
 // reads as something else (`profile add yes`).
 func TestMarshalProfileQuoting(t *testing.T) {
 	for _, v := range []string{"yes", "on", "N", "1_0", "0x1F", "2001-12-14", "010", "1e3", ".5", "-x", "WEB"} {
-		p := &Profile{ID: v, Tags: []string{v}, Inbound: []Rule{{Action: "allow", SrcTag: v}}, Outbound: []Rule{{Action: "allow"}}}
+		p := &schema.Profile{ID: v, Tags: []string{v}, Inbound: []schema.Rule{{Action: "allow", SrcTag: v}}, Outbound: []schema.Rule{{Action: "allow"}}}
 		out, err := MarshalProfile("profiles/"+v+".yaml", p)
 		if err != nil {
 			t.Fatal(err)
@@ -313,7 +315,7 @@ func TestMarshalProfileQuoting(t *testing.T) {
 		if string(out) != want {
 			t.Errorf("%q: got\n%s\nwant\n%s", v, out, want)
 		}
-		got, errs := DecodeProfile("profiles/"+v+".yaml", out)
+		got, errs := schema.DecodeProfile("profiles/"+v+".yaml", out)
 		if len(errs) > 0 || got.ID != v || !slices.Equal(got.Tags, []string{v}) || got.Inbound[0].SrcTag != v {
 			t.Errorf("%q: reads back as %+v (%v)", v, got, errs)
 		}

@@ -1,8 +1,10 @@
-package schema
+package calicoctl
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/reconcile-dev/reconcile/schema"
 )
 
 // Flow lists that span lines keep their comment lines: a comment line belongs to the item below
@@ -71,12 +73,14 @@ func TestEditFlowListCommentLines(t *testing.T) {
 		r1 = "  {action: allow, protocol: icmp, icmp_type: 8}, # own\n"
 		r2 = "  {action: deny}\n"
 	)
-	insert := func(at int, r Rule) func(p *Profile) {
-		return func(p *Profile) { p.Inbound = append(p.Inbound[:at:at], append([]Rule{r}, p.Inbound[at:]...)...) }
+	insert := func(at int, r schema.Rule) func(p *schema.Profile) {
+		return func(p *schema.Profile) {
+			p.Inbound = append(p.Inbound[:at:at], append([]schema.Rule{r}, p.Inbound[at:]...)...)
+		}
 	}
-	remove := func(at ...int) func(p *Profile) {
-		return func(p *Profile) {
-			var keep []Rule
+	remove := func(at ...int) func(p *schema.Profile) {
+		return func(p *schema.Profile) {
+			var keep []schema.Rule
 			for i, r := range p.Inbound {
 				if !containsInt(at, i) {
 					keep = append(keep, r)
@@ -85,10 +89,10 @@ func TestEditFlowListCommentLines(t *testing.T) {
 			p.Inbound = keep
 		}
 	}
-	log := Rule{Action: "log"}
+	log := schema.Rule{Action: "log"}
 	for _, tt := range []struct {
 		name, in string
-		edit     func(p *Profile)
+		edit     func(p *schema.Profile)
 		want     string
 		gone     []string // comment lines that go with a deleted rule
 	}{
@@ -159,7 +163,7 @@ func TestEditEmptyFlowRulesOverLines(t *testing.T) {
 		"id: WEB\ninbound_rules: []  # none yet\noutbound_rules: []\n": "id: WEB\ninbound_rules: # none yet\n  - action: deny\n    protocol: udp\n  - action: log\noutbound_rules: []\n",
 	} {
 		p := decodeOK(t, path, []byte(in))
-		p.Inbound = []Rule{{Action: "deny", Protocol: "udp"}, {Action: "log"}}
+		p.Inbound = []schema.Rule{{Action: "deny", Protocol: "udp"}, {Action: "log"}}
 		got, err := EditProfile(path, []byte(in), p)
 		if err != nil {
 			t.Fatalf("%q: %v", in, err)

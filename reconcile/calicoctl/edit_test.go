@@ -1,4 +1,4 @@
-package schema
+package calicoctl
 
 import (
 	"bytes"
@@ -16,9 +16,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+
+	"github.com/reconcile-dev/reconcile/schema"
 )
 
-var updateEdit = flag.Bool("update-edit", false, "rewrite schema/testdata/edit golden files")
+var updateEdit = flag.Bool("update-edit", false, "rewrite reconcile/calicoctl/testdata/edit golden files")
 
 // editGolden compares got with testdata/edit/<name>, or rewrites it with -update-edit.
 func editGolden(t *testing.T, name string, got []byte) {
@@ -35,7 +37,7 @@ func editGolden(t *testing.T, name string, got []byte) {
 	}
 	want, err := os.ReadFile(p)
 	if err != nil {
-		t.Fatalf("%v (run go test ./schema -run Edit -update-edit)", err)
+		t.Fatalf("%v (run go test ./reconcile/calicoctl -run Edit -update-edit)", err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
@@ -43,9 +45,9 @@ func editGolden(t *testing.T, name string, got []byte) {
 }
 
 // decodeOK decodes a profile file and fails the test on any error.
-func decodeOK(t *testing.T, path string, data []byte) *Profile {
+func decodeOK(t *testing.T, path string, data []byte) *schema.Profile {
 	t.Helper()
-	p, errs := DecodeProfile(path, data)
+	p, errs := schema.DecodeProfile(path, data)
 	if len(errs) > 0 {
 		t.Fatalf("decode %s:\n%s\n%v", path, data, errs)
 	}
@@ -53,40 +55,40 @@ func decodeOK(t *testing.T, path string, data []byte) *Profile {
 }
 
 // sameProfile compares what the files say (ids, tags, rules), not where they say it.
-func sameProfile(a, b *Profile) bool {
+func sameProfile(a, b *schema.Profile) bool {
 	return a.ID == b.ID && reflect.DeepEqual(a.Tags, b.Tags) && sameRules(a.Inbound, b.Inbound) && sameRules(a.Outbound, b.Outbound)
 }
 
-func seedWEB() *Profile {
-	return &Profile{
+func seedWEB() *schema.Profile {
+	return &schema.Profile{
 		ID:   "WEB",
 		Tags: []string{"WEB", "APP_7890"},
-		Inbound: []Rule{
-			{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}, {443, 443}}},
+		Inbound: []schema.Rule{
+			{Action: "allow", Protocol: "tcp", DstPorts: []schema.PortRange{{First: 80, Last: 80}, {First: 443, Last: 443}}},
 			{Action: "allow", Protocol: "icmp", ICMPType: rtInt(8)},
 		},
-		Outbound: []Rule{{Action: "allow"}},
+		Outbound: []schema.Rule{{Action: "allow"}},
 	}
 }
 
 func TestMarshalProfileNewFiles(t *testing.T) {
-	full := &Profile{
+	full := &schema.Profile{
 		ID:   "ALL",
 		Tags: []string{"ALL", "7", "yes"},
-		Inbound: []Rule{{
+		Inbound: []schema.Rule{{
 			Action: "log", LogPrefix: "in:", Protocol: "tcp", IPVersion: 4,
-			SrcTag: "A", SrcNet: "198.18.0.0/15", SrcPorts: []PortRange{{1, 1}, {1000, 2000}},
-			DstTag: "B", DstNet: "198.18.1.2/32", DstPorts: []PortRange{{80, 80}},
-			NotProtocol: "udp", NotSrcTag: "C", NotSrcNet: "198.19.0.0/16", NotSrcPorts: []PortRange{{5, 5}},
-			NotDstTag: "D", NotDstNet: "198.18.9.9/32", NotDstPorts: []PortRange{{6, 9}},
+			SrcTag: "A", SrcNet: "198.18.0.0/15", SrcPorts: []schema.PortRange{{First: 1, Last: 1}, {First: 1000, Last: 2000}},
+			DstTag: "B", DstNet: "198.18.1.2/32", DstPorts: []schema.PortRange{{First: 80, Last: 80}},
+			NotProtocol: "udp", NotSrcTag: "C", NotSrcNet: "198.19.0.0/16", NotSrcPorts: []schema.PortRange{{First: 5, Last: 5}},
+			NotDstTag: "D", NotDstNet: "198.18.9.9/32", NotDstPorts: []schema.PortRange{{First: 6, Last: 9}},
 		}, {Action: "allow", Protocol: "icmp", ICMPType: rtInt(3), ICMPCode: rtInt(1), NotICMPType: rtInt(8), NotICMPCode: rtInt(0)},
 			{Action: "deny", Protocol: "47"}},
-		Outbound: []Rule{},
+		Outbound: []schema.Rule{},
 	}
 	for _, tt := range []struct {
 		golden string
 		path   string
-		p      *Profile
+		p      *schema.Profile
 	}{
 		{"new-WEB.yaml", "profiles/WEB.yaml", seedWEB()},
 		{"new-WEB.json", "profiles/WEB.json", seedWEB()},
@@ -141,8 +143,8 @@ func TestEditProfileKeepsComments(t *testing.T) {
 
 	// The seed's edits: remove inbound rule 1, add two rules, add a tag.
 	p.Inbound = append(p.Inbound[1:],
-		Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}, {443, 443}}},
-		Rule{Action: "allow", Protocol: "icmp", ICMPType: rtInt(8)})
+		schema.Rule{Action: "allow", Protocol: "tcp", DstPorts: []schema.PortRange{{First: 80, Last: 80}, {First: 443, Last: 443}}},
+		schema.Rule{Action: "allow", Protocol: "icmp", ICMPType: rtInt(8)})
 	p.Tags = append(p.Tags, "APP_7890")
 	got, err := EditProfile(path, orig, p)
 	if err != nil {
@@ -179,7 +181,7 @@ func TestEditProfileOnlyTouchesChangedField(t *testing.T) {
 	const path = "profiles/WEB.yaml"
 	orig := []byte(commentedWEB)
 	p := decodeOK(t, path, orig)
-	p.Outbound = []Rule{{Action: "deny", DstNet: "198.18.0.0/15"}, {Action: "allow"}}
+	p.Outbound = []schema.Rule{{Action: "deny", DstNet: "198.18.0.0/15"}, {Action: "allow"}}
 	got, err := EditProfile(path, orig, p)
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +204,7 @@ func TestEditProfileJSONStaysJSON(t *testing.T) {
 	orig := []byte(`{"id": "APP", "tags": ["APP"], "inbound_rules": [{"src_tag": "APP", "action": "allow"}], "outbound_rules": [{"action": "allow"}]}`)
 	p := decodeOK(t, path, orig)
 	p.Tags = []string{"APP", "BACKEND"}
-	p.Inbound = append(p.Inbound, Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{7890, 7890}, {8000, 8080}}, SrcTag: "APP_7890"})
+	p.Inbound = append(p.Inbound, schema.Rule{Action: "allow", Protocol: "tcp", DstPorts: []schema.PortRange{{First: 7890, Last: 7890}, {First: 8000, Last: 8080}}, SrcTag: "APP_7890"})
 	got, err := EditProfile(path, orig, p)
 	if err != nil {
 		t.Fatal(err)
@@ -256,13 +258,13 @@ func TestEditJSONEscapes(t *testing.T) {
 func TestEditProfileAddsMissingFields(t *testing.T) {
 	const path = "profiles/X.yaml"
 	orig := []byte("id: X # x\ninbound_rules: []\noutbound_rules:\n")
-	p, _ := DecodeProfile(path, orig)
+	p, _ := schema.DecodeProfile(path, orig)
 	if p == nil {
 		t.Fatal("the decoder does not accept a profile without tags")
 	}
 	p.Tags = []string{"X"}
-	p.Inbound = []Rule{{Action: "allow", SrcTag: "X"}}
-	p.Outbound = []Rule{{Action: "allow"}}
+	p.Inbound = []schema.Rule{{Action: "allow", SrcTag: "X"}}
+	p.Outbound = []schema.Rule{{Action: "allow"}}
 	got, err := EditProfile(path, orig, p)
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +332,7 @@ func TestEditEndpointProfilesJSON(t *testing.T) {
 
 func TestEditProfileStyles(t *testing.T) {
 	const path = "profiles/W.yaml"
-	add := Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{1, 1}, {2, 2}}}
+	add := schema.Rule{Action: "allow", Protocol: "tcp", DstPorts: []schema.PortRange{{First: 1, Last: 1}, {First: 2, Last: 2}}}
 	tests := []struct {
 		name, in, want string
 	}{
@@ -623,28 +625,28 @@ var profileEdits = []struct {
 	name              string
 	field             string
 	maxDel, maxAdd    int
-	edit              func(p *Profile)
+	edit              func(p *schema.Profile)
 	dropsFirstInbound bool
 }{
-	{"tag add (a tag that needs quotes in YAML)", "tags", 1, 2, func(p *Profile) { p.Tags = append(p.Tags, "7") }, false},
-	{"tag remove first", "tags", 2, 1, func(p *Profile) { p.Tags = p.Tags[1:] }, false},
+	{"tag add (a tag that needs quotes in YAML)", "tags", 1, 2, func(p *schema.Profile) { p.Tags = append(p.Tags, "7") }, false},
+	{"tag remove first", "tags", 2, 1, func(p *schema.Profile) { p.Tags = p.Tags[1:] }, false},
 	// The last tag goes with its comment line; the tag before it loses its comma.
-	{"tag remove last", "tags", 3, 1, func(p *Profile) { p.Tags = p.Tags[:1] }, false},
-	{"tag remove all", "tags", -1, 1, func(p *Profile) { p.Tags = []string{} }, false},
-	{"rule add inbound", "inbound_rules", 1, -1, func(p *Profile) { p.Inbound = append(p.Inbound, newRule) }, false},
-	{"rule add inbound --at=1", "inbound_rules", 1, -1, func(p *Profile) { p.Inbound = slices.Insert(p.Inbound, 0, newRule) }, false},
-	{"rule add outbound", "outbound_rules", 1, -1, func(p *Profile) { p.Outbound = append(p.Outbound, newRule) }, false},
-	{"rule remove inbound 1", "inbound_rules", -1, 1, func(p *Profile) { p.Inbound = p.Inbound[1:] }, true},
-	{"rule remove inbound 2 (last)", "inbound_rules", -1, 1, func(p *Profile) { p.Inbound = p.Inbound[:1] }, false},
-	{"rule remove all outbound", "outbound_rules", -1, 1, func(p *Profile) { p.Outbound = []Rule{} }, false},
-	{"rule update: drop one, keep one, add one", "inbound_rules", -1, -1, func(p *Profile) { p.Inbound = []Rule{p.Inbound[1], newRule} }, true},
-	{"rule update: replace all", "inbound_rules", -1, -1, func(p *Profile) { p.Inbound = []Rule{newRule, {Action: "log", LogPrefix: "in:"}} }, true},
+	{"tag remove last", "tags", 3, 1, func(p *schema.Profile) { p.Tags = p.Tags[:1] }, false},
+	{"tag remove all", "tags", -1, 1, func(p *schema.Profile) { p.Tags = []string{} }, false},
+	{"rule add inbound", "inbound_rules", 1, -1, func(p *schema.Profile) { p.Inbound = append(p.Inbound, newRule) }, false},
+	{"rule add inbound --at=1", "inbound_rules", 1, -1, func(p *schema.Profile) { p.Inbound = slices.Insert(p.Inbound, 0, newRule) }, false},
+	{"rule add outbound", "outbound_rules", 1, -1, func(p *schema.Profile) { p.Outbound = append(p.Outbound, newRule) }, false},
+	{"rule remove inbound 1", "inbound_rules", -1, 1, func(p *schema.Profile) { p.Inbound = p.Inbound[1:] }, true},
+	{"rule remove inbound 2 (last)", "inbound_rules", -1, 1, func(p *schema.Profile) { p.Inbound = p.Inbound[:1] }, false},
+	{"rule remove all outbound", "outbound_rules", -1, 1, func(p *schema.Profile) { p.Outbound = []schema.Rule{} }, false},
+	{"rule update: drop one, keep one, add one", "inbound_rules", -1, -1, func(p *schema.Profile) { p.Inbound = []schema.Rule{p.Inbound[1], newRule} }, true},
+	{"rule update: replace all", "inbound_rules", -1, -1, func(p *schema.Profile) { p.Inbound = []schema.Rule{newRule, {Action: "log", LogPrefix: "in:"}} }, true},
 }
 
 // newRule has a port range, a negated (quoted "!") key and a net.
-var newRule = Rule{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}, {8000, 8080}}, NotSrcNet: "198.18.0.0/16"}
+var newRule = schema.Rule{Action: "allow", Protocol: "tcp", DstPorts: []schema.PortRange{{First: 80, Last: 80}, {First: 8000, Last: 8080}}, NotSrcNet: "198.18.0.0/16"}
 
-func cloneProfile(p *Profile) *Profile {
+func cloneProfile(p *schema.Profile) *schema.Profile {
 	c := *p
 	c.Tags = slices.Clone(p.Tags)
 	c.Inbound = slices.Clone(p.Inbound)
@@ -844,7 +846,7 @@ func TestEditEndpointProfilesChangesOnlyItsLines(t *testing.T) {
 
 func TestEditProfileAliasesAndRefusals(t *testing.T) {
 	const path = "profiles/P.yaml"
-	add := Rule{Action: "deny", Protocol: "udp"}
+	add := schema.Rule{Action: "deny", Protocol: "udp"}
 	// An alias as the whole value is replaced by the list it now holds; the anchor stays.
 	in := "id: P\ninbound_rules: &r\n  - action: allow # kept\noutbound_rules: *r # same as inbound\n"
 	p := decodeOK(t, path, []byte(in))
@@ -879,7 +881,7 @@ func TestEditProfileAliasesAndRefusals(t *testing.T) {
 		{"\ufeffid: P\r\ntags: [P] # x\u2028- Q\r\n", ":2:14: cannot edit the file in place: a line separator (U+2028): the YAML parser reads a line break there, editors and git show none; remove it (end lines with LF or CRLF)"},
 		{"id: P\ntags: [P\u0085]\n", ":2:9: cannot edit the file in place: a next-line character (U+0085, NEL): the YAML parser reads a line break there, editors and git show none; remove it (end lines with LF or CRLF)"},
 	} {
-		_, err = EditProfile(path, []byte(tc.in), &Profile{ID: "P", Tags: []string{"P", "Q"}})
+		_, err = EditProfile(path, []byte(tc.in), &schema.Profile{ID: "P", Tags: []string{"P", "Q"}})
 		if !errors.Is(err, ErrCannotEdit) || err.Error() != path+tc.want {
 			t.Errorf("%q: err = %v\nwant %s", tc.in, err, path+tc.want)
 		}
@@ -932,7 +934,7 @@ func FuzzEditProfile(f *testing.F) {
 			path = "profiles/P.json"
 		}
 		before := fileVariants[int(variant)%len(fileVariants)].make(text)
-		p, errs := DecodeProfile(path, bytes.TrimPrefix(before, utf8BOM))
+		p, errs := schema.DecodeProfile(path, bytes.TrimPrefix(before, utf8BOM))
 		if p == nil || len(errs) > 0 || len(p.Inbound) < 2 || len(p.Tags) < 1 || len(p.Outbound) < 1 {
 			return
 		}
@@ -943,7 +945,7 @@ func FuzzEditProfile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		got, errs := DecodeProfile(path, bytes.TrimPrefix(after, utf8BOM))
+		got, errs := schema.DecodeProfile(path, bytes.TrimPrefix(after, utf8BOM))
 		if got == nil || len(errs) > 0 || !sameProfile(got, want) {
 			t.Fatalf("the edit does not mean the intended profile: %v\n%s", errs, after)
 		}
@@ -968,38 +970,38 @@ func FuzzEditProfile(f *testing.F) {
 func TestEditProfileMixedEndingsNullsAndMissingKeys(t *testing.T) {
 	for _, tt := range []struct {
 		name, path, in string
-		edit           func(p *Profile)
+		edit           func(p *schema.Profile)
 		want           string
 	}{
 		{"mixed line endings: a new line ends like the line before it", "profiles/P.yaml",
 			"id: P\ntags: [P]\r\ninbound_rules:\r\n  - action: allow\r\noutbound_rules: []\n",
-			func(p *Profile) { p.Inbound = append(p.Inbound, Rule{Action: "deny"}) },
+			func(p *schema.Profile) { p.Inbound = append(p.Inbound, schema.Rule{Action: "deny"}) },
 			"id: P\ntags: [P]\r\ninbound_rules:\r\n  - action: allow\r\n  - action: deny\r\noutbound_rules: []\n"},
 		{"JSON null becomes the list", "profiles/P.json",
 			"{\r\n  \"id\": \"P\",\r\n  \"tags\": null,\r\n  \"inbound_rules\": [],\r\n  \"outbound_rules\": []\r\n}",
-			func(p *Profile) { p.Tags = []string{"P"} },
+			func(p *schema.Profile) { p.Tags = []string{"P"} },
 			"{\r\n  \"id\": \"P\",\r\n  \"tags\": [\"P\"],\r\n  \"inbound_rules\": [],\r\n  \"outbound_rules\": []\r\n}"},
 		{"JSON missing key goes after the key before it, on its own line", "profiles/P.json",
 			"{\r\n\t\"id\": \"P\",\r\n\t\"inbound_rules\": [],\r\n\t\"outbound_rules\": []\r\n}\r\n",
-			func(p *Profile) { p.Tags = []string{"P"} },
+			func(p *schema.Profile) { p.Tags = []string{"P"} },
 			"{\r\n\t\"id\": \"P\",\r\n\t\"tags\": [\"P\"],\r\n\t\"inbound_rules\": [],\r\n\t\"outbound_rules\": []\r\n}\r\n"},
 		{"JSON missing key on one line", "profiles/P.json",
 			`{"id": "P", "outbound_rules": []}`,
-			func(p *Profile) { p.Inbound = []Rule{{Action: "allow"}} },
+			func(p *schema.Profile) { p.Inbound = []schema.Rule{{Action: "allow"}} },
 			`{"id": "P", "inbound_rules": [{"action": "allow"}], "outbound_rules": []}`},
 		{"JSON empty rules list in a multi-line file opens one rule per block", "profiles/P.json",
 			"{\n    \"id\": \"P\",\n    \"inbound_rules\": [],\n    \"outbound_rules\": []\n}\n",
-			func(p *Profile) {
-				p.Inbound = []Rule{{Action: "allow", Protocol: "tcp", DstPorts: []PortRange{{80, 80}}}}
+			func(p *schema.Profile) {
+				p.Inbound = []schema.Rule{{Action: "allow", Protocol: "tcp", DstPorts: []schema.PortRange{{First: 80, Last: 80}}}}
 			},
 			"{\n    \"id\": \"P\",\n    \"inbound_rules\": [\n        {\n            \"action\": \"allow\",\n            \"protocol\": \"tcp\",\n            \"dst_ports\": [80]\n        }\n    ],\n    \"outbound_rules\": []\n}\n"},
 		{"YAML missing tags after the id, before a comment of the next key", "profiles/P.yaml",
 			"id: P # me\n# in\ninbound_rules: []\noutbound_rules: []",
-			func(p *Profile) { p.Tags = []string{"P", "yes"} },
+			func(p *schema.Profile) { p.Tags = []string{"P", "yes"} },
 			"id: P # me\ntags: [P, \"yes\"]\n# in\ninbound_rules: []\noutbound_rules: []"},
 		{"YAML missing last key at the end of a file without a final newline", "profiles/P.yaml",
 			"id: P\r\ninbound_rules: []",
-			func(p *Profile) { p.Outbound = []Rule{{Action: "allow"}} },
+			func(p *schema.Profile) { p.Outbound = []schema.Rule{{Action: "allow"}} },
 			"id: P\r\ninbound_rules: []\r\noutbound_rules:\r\n  - action: allow"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1071,7 +1073,7 @@ func FuzzEditEndpointProfiles(f *testing.F) {
 // endpointProfileIDs decodes an endpoints file and returns the profile_ids of the first
 // endpoint id.
 func endpointProfileIDs(path string, data []byte, id string) ([]string, bool) {
-	eps, ok := decodeEndpointItems(path, bytes.TrimPrefix(data, utf8BOM))
+	eps, ok := schema.DecodeEndpointItems(path, bytes.TrimPrefix(data, utf8BOM))
 	if !ok {
 		return nil, false
 	}
