@@ -77,7 +77,7 @@ func BenchmarkApplyRepository(b *testing.B) {
 			var rules int
 			for i := 0; i < b.N; i++ {
 				ns := testenv.NewNetns(b, "bench")
-				k, err := nft.NewKernel(ns)
+				k, err := nft.NewKernel(testenv.OpenNetns(b, ns))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -217,7 +217,7 @@ func TestMaximalRulesetLoadsAndRestores(t *testing.T) {
 	}
 	testenv.NetnsRun(t, nsText, "nft", "-c", "-f", script)
 	testenv.NetnsRun(t, nsText, "nft", "-f", script)
-	kText, err := nft.NewKernel(nsText)
+	kText, err := nft.NewKernel(testenv.OpenNetns(t, nsText))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestMaximalRulesetLoadsAndRestores(t *testing.T) {
 
 	// The kernel dataplane, a dump, and a restore.
 	ns := testenv.NewNetns(t, "maxkern")
-	k, err := nft.NewKernel(ns)
+	k, err := nft.NewKernel(testenv.OpenNetns(t, ns))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,13 +74,13 @@ func newPipeline(t testing.TB, kernel bool) *pipeline {
 	if kernel {
 		p.ns = testenv.NewNetns(t, "pipe")
 		p.ns2 = testenv.NewNetns(t, "pipe2")
-		k, err := nft.NewKernel(p.ns)
+		k, err := nft.NewKernel(testenv.OpenNetns(t, p.ns))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = k.Close() })
 		p.kernel = k
-		k2, err := nft.NewKernel(p.ns2)
+		k2, err := nft.NewKernel(testenv.OpenNetns(t, p.ns2))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 // anybody's) and stays put otherwise; reconcile relies on that to skip read-backs.
 func TestKernelGeneration(t *testing.T) {
 	ns := testenv.NewNetns(t, "gen")
-	k, err := NewKernel(ns)
+	k, err := NewKernel(testenv.OpenNetns(t, ns))
 	if err != nil {
 		t.Fatal(err)
 	}
