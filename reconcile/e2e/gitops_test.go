@@ -13,6 +13,7 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
 	"github.com/reconcile-dev/reconcile/reconcile/lock"
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
@@ -400,11 +401,11 @@ func TestGitOpsLock(t *testing.T) {
 	// The lock is taken through a process inside the namespace (/proc/PID/ns/net); apply
 	// through the name, the pid or from inside the namespace (no --netns) meets it all the same.
 	byPid := fmt.Sprintf("/proc/%d/ns/net", processIn(t, h.ns))
-	key, err := lock.Key("reconcile", testenv.OpenNetns(t, byPid))
+	key, err := lock.Key("reconcile", testenv.Open(t, netns.Open, byPid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if byName, err := lock.Key("reconcile", testenv.OpenNetns(t, h.ns)); err != nil || byName != key {
+	if byName, err := lock.Key("reconcile", testenv.Open(t, netns.Open, h.ns)); err != nil || byName != key {
 		t.Fatalf("lock key by name %q (%v), by pid %q: want one key", byName, err, key)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -23,7 +23,7 @@ func processIn(t *testing.T, ns string) int {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
-	want := testenv.OpenNetns(t, ns)
+	want := testenv.Open(t, netns.Open, ns)
 	path := fmt.Sprintf("/proc/%d/ns/net", c.Process.Pid)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if h, err := netns.Open(path); err == nil {

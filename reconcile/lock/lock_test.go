@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
@@ -160,14 +161,14 @@ func TestKey(t *testing.T) {
 		t.Fatalf("key %q", self)
 	}
 	// The same namespace reached through another path gives the same key.
-	viaPid, err := Key("reconcile", testenv.OpenNetns(t, fmt.Sprintf("/proc/%d/ns/net", os.Getpid())))
+	viaPid, err := Key("reconcile", testenv.Open(t, netns.Open, fmt.Sprintf("/proc/%d/ns/net", os.Getpid())))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if viaPid != self {
 		t.Errorf("key via /proc/<pid> = %q, own namespace (nil) = %q", viaPid, self)
 	}
-	own := testenv.OpenNetns(t, "")
+	own := testenv.Open(t, netns.Open, "")
 	if byHandle, err := Key("reconcile", own); err != nil || byHandle != self {
 		t.Errorf("key of an open handle on our namespace = %q, %v; want %q", byHandle, err, self)
 	}
@@ -187,11 +188,11 @@ func TestKey(t *testing.T) {
 // and its path (needs root to create the namespace).
 func TestKeyNamedNamespace(t *testing.T) {
 	name := testenv.NewNetns(t, "lock")
-	byName, err := Key("reconcile", testenv.OpenNetns(t, name))
+	byName, err := Key("reconcile", testenv.Open(t, netns.Open, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	byPath, err := Key("reconcile", testenv.OpenNetns(t, "/run/netns/"+name))
+	byPath, err := Key("reconcile", testenv.Open(t, netns.Open, "/run/netns/"+name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 func newKernel(t testing.TB, hint string) (*Kernel, string) {
 	t.Helper()
 	ns := testenv.NewNetns(t, hint)
-	k, err := NewKernel(testenv.OpenNetns(t, ns))
+	k, err := NewKernel(testenv.Open(t, netns.Open, ns))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestKernelRoundTrip(t *testing.T) {
 		t.Errorf("bytecode differs between Apply and nft -f of Script():\n--- Apply\n%s\n--- nft -f\n%s", code1, code2)
 	}
 	// And reading nft's own bytecode back gives the model too.
-	k2, err := NewKernel(testenv.OpenNetns(t, ns2))
+	k2, err := NewKernel(testenv.Open(t, netns.Open, ns2))
 	if err != nil {
 		t.Fatal(err)
 	}

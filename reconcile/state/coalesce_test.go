@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
@@ -45,12 +46,12 @@ func TestFileNameOneRecordPerNamespace(t *testing.T) {
 		t.Fatalf("FileName of the name %q = %q", name, want)
 	}
 	for _, spelling := range []string{name, "/run/netns/" + name} {
-		if got := FileName("reconcile", testenv.OpenNetns(t, spelling).Key()); got != want {
+		if got := FileName("reconcile", testenv.Open(t, netns.Open, spelling).Key()); got != want {
 			t.Errorf("--netns %q writes %q, want %q (one record per namespace)", spelling, got, want)
 		}
 	}
 	for _, spelling := range []string{"", "/proc/self/ns/net", fmt.Sprintf("/proc/%d/ns/net", os.Getpid())} {
-		if got := FileName("reconcile", testenv.OpenNetns(t, spelling).Key()); got != "reconcile.state.json" {
+		if got := FileName("reconcile", testenv.Open(t, netns.Open, spelling).Key()); got != "reconcile.state.json" {
 			t.Errorf("our own namespace spelled %q writes %q, want reconcile.state.json", spelling, got)
 		}
 	}

@@ -156,7 +156,7 @@ func TestLinksSeesEndpointInterfaces(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	q := NewQueue()
-	l := NewLinks(testenv.OpenNetns(t, ns), discard())
+	l := NewLinks(testenv.Open(t, netns.Open, ns), discard())
 	errc := make(chan error, 1)
 	go func() { errc <- l.Run(ctx, q.Send) }()
 	// The source subscribes after the first pass only, so its listing of the existing links
