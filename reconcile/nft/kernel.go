@@ -201,64 +201,17 @@ func (k *Kernel) observe(ctx context.Context, table string) (*Ruleset, error) {
 		return nil, fmt.Errorf("observe table %q: list table: %w", table, err)
 	}
 	rs := &Ruleset{Table: table}
-
-	chains, err := k.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	byName, err := k.observeChains(rs)
 	if err != nil {
-		return nil, fmt.Errorf("observe table %q: list chains: %w", table, err)
-	}
-	byName := map[string]*Chain{}
-	for _, c := range chains {
-		if c.Table == nil || c.Table.Name != table {
-			continue
-		}
-		mc := &Chain{Name: c.Name}
-		if c.Hooknum != nil {
-			mc.Base = &BaseChain{Hook: hookOf(*c.Hooknum), Policy: Accept}
-			if c.Priority != nil {
-				mc.Base.Priority = int(*c.Priority)
-			}
-			if c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop {
-				mc.Base.Policy = Drop
-			}
-			if c.Type != nftables.ChainTypeFilter {
-				mc.Base.Hook = Hook(fmt.Sprintf("%s (type %s)", mc.Base.Hook, c.Type))
-			}
-		}
-		byName[c.Name] = mc
-		rs.Chains = append(rs.Chains, mc)
+		return nil, fmt.Errorf("observe table %q: %w", table, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("observe table %q: %w", table, err)
 	}
-
-	sets, err := k.conn.GetSets(t)
+	dec, setFlags, err := k.observeSets(ctx, t, rs)
 	if err != nil {
-		return nil, fmt.Errorf("observe table %q: list sets: %w", table, err)
+		return nil, fmt.Errorf("observe table %q: %w", table, err)
 	}
-	dec := &decoder{sets: map[string]*setData{}}
-	var setFlags []ForeignObject
-	for _, s := range sets {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("observe table %q: %w", table, err)
-		}
-		elems, err := k.conn.GetSetElements(s)
-		if err != nil {
-			return nil, fmt.Errorf("observe table %q: elements of set %q: %w", table, s.Name, err)
-		}
-		sd := &setData{set: s, elems: elems}
-		dec.sets[s.Name] = sd
-		if !s.Anonymous {
-			setFlags = append(setFlags, setProperties(s, elems)...)
-		}
-		switch {
-		case s.Anonymous:
-		case s.IsMap:
-			rs.Maps = append(rs.Maps, decodeMap(sd))
-		default:
-			rs.Sets = append(rs.Sets, decodeSet(sd))
-		}
-	}
-
 	rules, err := dumpRules(k.nl, table, "")
 	if err != nil {
 		return nil, fmt.Errorf("observe table %q: %w", table, err)
@@ -290,6 +243,71 @@ func (k *Kernel) observe(ctx context.Context, table string) (*Ruleset, error) {
 	slices.SortFunc(rs.Maps, func(a, b *Map) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(rs.Chains, func(a, b *Chain) int { return cmp.Compare(a.Name, b.Name) })
 	return rs, nil
+}
+
+// observeChains reads the chains of table inet rs.Table into rs.Chains (without rules) and
+// returns them by name. A base chain of another type than filter shows its type in its hook.
+func (k *Kernel) observeChains(rs *Ruleset) (map[string]*Chain, error) {
+	chains, err := k.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("list chains: %w", err)
+	}
+	byName := map[string]*Chain{}
+	for _, c := range chains {
+		if c.Table == nil || c.Table.Name != rs.Table {
+			continue
+		}
+		mc := &Chain{Name: c.Name}
+		if c.Hooknum != nil {
+			mc.Base = &BaseChain{Hook: hookOf(*c.Hooknum), Policy: Accept}
+			if c.Priority != nil {
+				mc.Base.Priority = int(*c.Priority)
+			}
+			if c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop {
+				mc.Base.Policy = Drop
+			}
+			if c.Type != nftables.ChainTypeFilter {
+				mc.Base.Hook = Hook(fmt.Sprintf("%s (type %s)", mc.Base.Hook, c.Type))
+			}
+		}
+		byName[c.Name] = mc
+		rs.Chains = append(rs.Chains, mc)
+	}
+	return byName, nil
+}
+
+// observeSets reads the sets and maps of t with their elements: named ones into rs.Sets and
+// rs.Maps, all of them (anonymous ones too) into the decoder the rules are read with. setFlags
+// are the properties of named sets that reconcile never sets (timeouts, flags, sizes), as
+// foreign entries.
+func (k *Kernel) observeSets(ctx context.Context, t *nftables.Table, rs *Ruleset) (dec *decoder, setFlags []ForeignObject, err error) {
+	sets, err := k.conn.GetSets(t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list sets: %w", err)
+	}
+	dec = &decoder{sets: map[string]*setData{}}
+	for _, s := range sets {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		elems, err := k.conn.GetSetElements(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("elements of set %q: %w", s.Name, err)
+		}
+		sd := &setData{set: s, elems: elems}
+		dec.sets[s.Name] = sd
+		if !s.Anonymous {
+			setFlags = append(setFlags, setProperties(s, elems)...)
+		}
+		switch {
+		case s.Anonymous:
+		case s.IsMap:
+			rs.Maps = append(rs.Maps, decodeMap(sd))
+		default:
+			rs.Sets = append(rs.Sets, decodeSet(sd))
+		}
+	}
+	return dec, setFlags, nil
 }
 
 func hookOf(h nftables.ChainHook) Hook {
