@@ -77,80 +77,26 @@ func encode(rs *Ruleset) (*encoded, error) {
 			return nil, fmt.Errorf("chain %q is declared twice", c.Name)
 		}
 		chainNames[c.Name] = true
-		nc := &nftables.Chain{Name: c.Name, Table: t}
-		out.chains = append(out.chains, nc)
-		if c.Base == nil {
-			continue
-		}
-		switch c.Base.Hook {
-		case HookForward:
-			nc.Hooknum = nftables.ChainHookForward
-		case HookInput:
-			nc.Hooknum = nftables.ChainHookInput
-		default:
-			return nil, fmt.Errorf("chain %q: unsupported hook %q", c.Name, c.Base.Hook)
-		}
-		nc.Type = nftables.ChainTypeFilter
-		nc.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(c.Base.Priority))
-		var policy nftables.ChainPolicy
-		switch c.Base.Policy {
-		case Accept, None:
-			policy = nftables.ChainPolicyAccept
-		case Drop:
-			policy = nftables.ChainPolicyDrop
-		default:
-			return nil, fmt.Errorf("chain %q: policy %q is neither accept nor drop", c.Name, c.Base.Policy)
-		}
-		nc.Policy = &policy
-	}
-
-	for _, s := range rs.Sets {
-		if enc.named[s.Name] != nil || enc.maps[s.Name] {
-			return nil, fmt.Errorf("set %q is declared twice", s.Name)
-		}
-		var fam Family
-		ns := &nftables.Set{Table: t, Name: s.Name, Interval: true, Comment: s.Comment}
-		switch s.Type {
-		case SetIPv4:
-			ns.KeyType, fam = nftables.TypeIPAddr, IPv4
-		case SetIPv6:
-			ns.KeyType, fam = nftables.TypeIP6Addr, IPv6
-		default:
-			return nil, fmt.Errorf("set %q: unsupported type %q", s.Name, s.Type)
-		}
-		if err := checkPrefixes(fam, s.Prefixes); err != nil {
-			return nil, fmt.Errorf("set %q: %w", s.Name, err)
-		}
-		ranges, err := disjointRanges(s.Prefixes)
+		nc, err := encodeChain(t, c)
 		if err != nil {
-			return nil, fmt.Errorf("set %q: %w", s.Name, err)
+			return nil, err
 		}
-		enc.named[s.Name] = ns
-		out.sets = append(out.sets, encodedSet{set: ns, elems: intervalElements(ranges, addrBytes, fam.bits())})
+		out.chains = append(out.chains, nc)
+	}
+	for _, s := range rs.Sets {
+		es, err := enc.set(s)
+		if err != nil {
+			return nil, err
+		}
+		out.sets = append(out.sets, es)
 	}
 	for _, m := range rs.Maps {
-		if enc.named[m.Name] != nil || enc.maps[m.Name] {
-			return nil, fmt.Errorf("map %q is declared twice", m.Name)
+		es, err := enc.verdictMap(m, chainNames)
+		if err != nil {
+			return nil, err
 		}
-		enc.maps[m.Name] = true
-		ns := &nftables.Set{Table: t, Name: m.Name, IsMap: true, KeyType: nftables.TypeIFName,
-			DataType: nftables.TypeVerdict, KeyByteOrder: binaryutil.NativeEndian, Comment: m.Comment}
-		keys := map[string]bool{}
-		var elems []nftables.SetElement
-		for _, e := range m.Elements {
-			if keys[e.Key] {
-				return nil, fmt.Errorf("map %q: key %q appears twice", m.Name, e.Key)
-			}
-			keys[e.Key] = true
-			v, err := verdictExpr(e.Verdict, chainNames)
-			if err != nil {
-				return nil, fmt.Errorf("map %q: element %q: %w", m.Name, e.Key, err)
-			}
-			elems = append(elems, nftables.SetElement{Key: ifname(e.Key), VerdictData: v})
-		}
-		out.sets = append(out.sets, encodedSet{set: ns, elems: elems})
+		out.sets = append(out.sets, es)
 	}
-
 	for _, c := range rs.Chains {
 		for i, r := range c.Rules {
 			er, err := enc.rule(r, chainNames)
@@ -162,6 +108,88 @@ func encode(rs *Ruleset) (*encoded, error) {
 		}
 	}
 	return out, nil
+}
+
+// encodeChain builds chain c of table t, without its rules: a base chain is a filter chain
+// on its hook (forward or input) with its priority and policy (accept or drop).
+func encodeChain(t *nftables.Table, c *Chain) (*nftables.Chain, error) {
+	nc := &nftables.Chain{Name: c.Name, Table: t}
+	if c.Base == nil {
+		return nc, nil
+	}
+	switch c.Base.Hook {
+	case HookForward:
+		nc.Hooknum = nftables.ChainHookForward
+	case HookInput:
+		nc.Hooknum = nftables.ChainHookInput
+	default:
+		return nil, fmt.Errorf("chain %q: unsupported hook %q", c.Name, c.Base.Hook)
+	}
+	nc.Type = nftables.ChainTypeFilter
+	nc.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(c.Base.Priority))
+	var policy nftables.ChainPolicy
+	switch c.Base.Policy {
+	case Accept, None:
+		policy = nftables.ChainPolicyAccept
+	case Drop:
+		policy = nftables.ChainPolicyDrop
+	default:
+		return nil, fmt.Errorf("chain %q: policy %q is neither accept nor drop", c.Name, c.Base.Policy)
+	}
+	nc.Policy = &policy
+	return nc, nil
+}
+
+// set builds the named address set s (an interval set of disjoint ranges) and records it for
+// the rules that look it up. A second set or map of the same name is an error.
+func (enc *encoder) set(s *Set) (encodedSet, error) {
+	if enc.named[s.Name] != nil || enc.maps[s.Name] {
+		return encodedSet{}, fmt.Errorf("set %q is declared twice", s.Name)
+	}
+	var fam Family
+	ns := &nftables.Set{Table: enc.table, Name: s.Name, Interval: true, Comment: s.Comment}
+	switch s.Type {
+	case SetIPv4:
+		ns.KeyType, fam = nftables.TypeIPAddr, IPv4
+	case SetIPv6:
+		ns.KeyType, fam = nftables.TypeIP6Addr, IPv6
+	default:
+		return encodedSet{}, fmt.Errorf("set %q: unsupported type %q", s.Name, s.Type)
+	}
+	if err := checkPrefixes(fam, s.Prefixes); err != nil {
+		return encodedSet{}, fmt.Errorf("set %q: %w", s.Name, err)
+	}
+	ranges, err := disjointRanges(s.Prefixes)
+	if err != nil {
+		return encodedSet{}, fmt.Errorf("set %q: %w", s.Name, err)
+	}
+	enc.named[s.Name] = ns
+	return encodedSet{set: ns, elems: intervalElements(ranges, addrBytes, fam.bits())}, nil
+}
+
+// verdictMap builds the interface-name-to-verdict map m; its verdicts jump or go to chains
+// among chainNames. A second set or map of the same name, or a key twice, is an error.
+func (enc *encoder) verdictMap(m *Map, chainNames map[string]bool) (encodedSet, error) {
+	if enc.named[m.Name] != nil || enc.maps[m.Name] {
+		return encodedSet{}, fmt.Errorf("map %q is declared twice", m.Name)
+	}
+	enc.maps[m.Name] = true
+	ns := &nftables.Set{Table: enc.table, Name: m.Name, IsMap: true, KeyType: nftables.TypeIFName,
+		DataType: nftables.TypeVerdict, KeyByteOrder: binaryutil.NativeEndian, Comment: m.Comment}
+	keys := map[string]bool{}
+	var elems []nftables.SetElement
+	for _, e := range m.Elements {
+		if keys[e.Key] {
+			return encodedSet{}, fmt.Errorf("map %q: key %q appears twice", m.Name, e.Key)
+		}
+		keys[e.Key] = true
+		v, err := verdictExpr(e.Verdict, chainNames)
+		if err != nil {
+			return encodedSet{}, fmt.Errorf("map %q: element %q: %w", m.Name, e.Key, err)
+		}
+		elems = append(elems, nftables.SetElement{Key: ifname(e.Key), VerdictData: v})
+	}
+	return encodedSet{set: ns, elems: elems}, nil
 }
 
 // queue adds the whole table replacement to the connection's batch: add, delete and add the
