@@ -216,88 +216,24 @@ func ValidateFake(rs *Ruleset) error {
 	}
 	chains := map[string]*Chain{}
 	for _, c := range rs.Chains {
-		if c == nil {
-			return fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "nil chain")
-		}
-		if err := fakeCheckName("NFT_MSG_NEWCHAIN", "chain", c.Name); err != nil {
+		if err := fakeCheckChain(c, chains); err != nil {
 			return err
 		}
-		if chains[c.Name] != nil {
-			return fakeErr("NFT_MSG_NEWCHAIN", syscall.EEXIST, "chain %q declared twice", c.Name)
-		}
 		chains[c.Name] = c
-		if c.Base != nil {
-			switch c.Base.Hook {
-			case HookForward, HookInput, "prerouting", "output", "postrouting":
-			case "":
-				return fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "base chain %q has no hook", c.Name)
-			default:
-				return fakeErr("NFT_MSG_NEWCHAIN", syscall.EOPNOTSUPP, "base chain %q: unknown hook %q", c.Name, c.Base.Hook)
-			}
-			switch c.Base.Policy {
-			case None, Accept, Drop:
-			default:
-				return fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "base chain %q: policy %q is not accept or drop", c.Name, c.Base.Policy)
-			}
-		}
 	}
 	sets := map[string]*Set{}
 	maps := map[string]*Map{}
 	for _, s := range rs.Sets {
-		if s == nil {
-			return fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "nil set")
-		}
-		if err := fakeCheckName("NFT_MSG_NEWSET", "set", s.Name); err != nil {
+		if err := fakeCheckSet(s, sets); err != nil {
 			return err
-		}
-		if sets[s.Name] != nil {
-			return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "set %q declared twice", s.Name)
 		}
 		sets[s.Name] = s
-		if err := limits.CheckComment(s.Comment); err != nil {
-			return fakeLimitErr("NFT_MSG_NEWSET", fmt.Sprintf("set %q", s.Name), len(s.Comment), limits.MaxComment, err)
-		}
-		var fam Family
-		switch s.Type {
-		case SetIPv4:
-			fam = IPv4
-		case SetIPv6:
-			fam = IPv6
-		default:
-			return fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "set %q: unknown type %q", s.Name, s.Type)
-		}
-		if err := fakeCheckPrefixes("NFT_MSG_NEWSETELEM", fmt.Sprintf("set %q", s.Name), fam, s.Prefixes, true); err != nil {
-			return err
-		}
 	}
 	for _, m := range rs.Maps {
-		if m == nil {
-			return fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "nil map")
-		}
-		if err := fakeCheckName("NFT_MSG_NEWSET", "map", m.Name); err != nil {
+		if err := fakeCheckMap(m, sets, maps, chains); err != nil {
 			return err
 		}
-		if sets[m.Name] != nil || maps[m.Name] != nil {
-			// Maps are sets to the kernel: one namespace.
-			return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "map %q: the name is already a set or map", m.Name)
-		}
 		maps[m.Name] = m
-		if err := limits.CheckComment(m.Comment); err != nil {
-			return fakeLimitErr("NFT_MSG_NEWSET", fmt.Sprintf("map %q", m.Name), len(m.Comment), limits.MaxComment, err)
-		}
-		keys := map[string]bool{}
-		for _, e := range m.Elements {
-			if err := limits.CheckIfname(e.Key); err != nil {
-				return fakeErr("NFT_MSG_NEWSETELEM", syscall.EINVAL, "map %q: key: %v", m.Name, err)
-			}
-			if keys[e.Key] {
-				return fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "map %q: key %q twice", m.Name, e.Key)
-			}
-			keys[e.Key] = true
-			if err := fakeCheckVerdict("NFT_MSG_NEWSETELEM", fmt.Sprintf("map %q element %q", m.Name, e.Key), e.Verdict, chains); err != nil {
-				return err
-			}
-		}
 	}
 	for _, c := range rs.Chains {
 		for i, r := range c.Rules {
@@ -311,6 +247,95 @@ func ValidateFake(rs *Ruleset) error {
 		}
 	}
 	return fakeCheckLoops(rs, chains, maps)
+}
+
+// fakeCheckChain checks chain c (not its rules) as NFT_MSG_NEWCHAIN would, given the chains
+// declared before it.
+func fakeCheckChain(c *Chain, chains map[string]*Chain) error {
+	if c == nil {
+		return fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "nil chain")
+	}
+	if err := fakeCheckName("NFT_MSG_NEWCHAIN", "chain", c.Name); err != nil {
+		return err
+	}
+	if chains[c.Name] != nil {
+		return fakeErr("NFT_MSG_NEWCHAIN", syscall.EEXIST, "chain %q declared twice", c.Name)
+	}
+	if c.Base == nil {
+		return nil
+	}
+	switch c.Base.Hook {
+	case HookForward, HookInput, "prerouting", "output", "postrouting":
+	case "":
+		return fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "base chain %q has no hook", c.Name)
+	default:
+		return fakeErr("NFT_MSG_NEWCHAIN", syscall.EOPNOTSUPP, "base chain %q: unknown hook %q", c.Name, c.Base.Hook)
+	}
+	switch c.Base.Policy {
+	case None, Accept, Drop:
+	default:
+		return fakeErr("NFT_MSG_NEWCHAIN", syscall.EINVAL, "base chain %q: policy %q is not accept or drop", c.Name, c.Base.Policy)
+	}
+	return nil
+}
+
+// fakeCheckSet checks set s and its elements as NFT_MSG_NEWSET and NFT_MSG_NEWSETELEM would,
+// given the sets declared before it.
+func fakeCheckSet(s *Set, sets map[string]*Set) error {
+	if s == nil {
+		return fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "nil set")
+	}
+	if err := fakeCheckName("NFT_MSG_NEWSET", "set", s.Name); err != nil {
+		return err
+	}
+	if sets[s.Name] != nil {
+		return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "set %q declared twice", s.Name)
+	}
+	if err := limits.CheckComment(s.Comment); err != nil {
+		return fakeLimitErr("NFT_MSG_NEWSET", fmt.Sprintf("set %q", s.Name), len(s.Comment), limits.MaxComment, err)
+	}
+	var fam Family
+	switch s.Type {
+	case SetIPv4:
+		fam = IPv4
+	case SetIPv6:
+		fam = IPv6
+	default:
+		return fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "set %q: unknown type %q", s.Name, s.Type)
+	}
+	return fakeCheckPrefixes("NFT_MSG_NEWSETELEM", fmt.Sprintf("set %q", s.Name), fam, s.Prefixes, true)
+}
+
+// fakeCheckMap checks map m and its elements as NFT_MSG_NEWSET and NFT_MSG_NEWSETELEM would,
+// given the sets, the maps declared before it and the chains its verdicts name.
+func fakeCheckMap(m *Map, sets map[string]*Set, maps map[string]*Map, chains map[string]*Chain) error {
+	if m == nil {
+		return fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "nil map")
+	}
+	if err := fakeCheckName("NFT_MSG_NEWSET", "map", m.Name); err != nil {
+		return err
+	}
+	if sets[m.Name] != nil || maps[m.Name] != nil {
+		// Maps are sets to the kernel: one namespace.
+		return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "map %q: the name is already a set or map", m.Name)
+	}
+	if err := limits.CheckComment(m.Comment); err != nil {
+		return fakeLimitErr("NFT_MSG_NEWSET", fmt.Sprintf("map %q", m.Name), len(m.Comment), limits.MaxComment, err)
+	}
+	keys := map[string]bool{}
+	for _, e := range m.Elements {
+		if err := limits.CheckIfname(e.Key); err != nil {
+			return fakeErr("NFT_MSG_NEWSETELEM", syscall.EINVAL, "map %q: key: %v", m.Name, err)
+		}
+		if keys[e.Key] {
+			return fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "map %q: key %q twice", m.Name, e.Key)
+		}
+		keys[e.Key] = true
+		if err := fakeCheckVerdict("NFT_MSG_NEWSETELEM", fmt.Sprintf("map %q element %q", m.Name, e.Key), e.Verdict, chains); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func fakeCheckName(msg, what, name string) error {
