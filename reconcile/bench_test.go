@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
@@ -77,7 +78,7 @@ func BenchmarkApplyRepository(b *testing.B) {
 			var rules int
 			for i := 0; i < b.N; i++ {
 				ns := testenv.NewNetns(b, "bench")
-				k, err := nft.NewKernel(ns)
+				k, err := nft.NewKernel(testenv.Open(b, netns.Open, ns))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -30,8 +30,9 @@ type Options struct {
 	Table string
 	// StateDir holds the state record.
 	StateDir string
-	// Netns names the network namespace the Dataplane acts in ("" for the process's own); it
-	// keys the state record together with Table.
+	// Netns is the key of the network namespace the Dataplane acts in: netns.Handle.Key() ("" for
+	// the process's own unnamed one, its /run/netns name, or "inode-N"); with Table it keys the
+	// state record, so every spelling of one namespace shares one record.
 	Netns string
 	// Dataplane applies and observes the table.
 	Dataplane nft.Dataplane

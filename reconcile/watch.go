@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/trigger"
 )
 
@@ -50,7 +51,7 @@ type WatchOptions struct {
 	WatchDir      string        // fsnotify root ("" = no file watching)
 	Debounce      time.Duration // fsnotify debounce (default 300ms)
 	WatchLinks    bool          // subscribe to link events in NetNS
-	NetNS         string
+	NetNS         *netns.Handle // the namespace, open while Watch runs (nil: this process's)
 	// Signals delivers SIGHUP-style "reconcile now" requests (nil: none).
 	Signals <-chan struct{}
 	// Sources, when not nil, replace the trigger sources that Interval, DriftInterval,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/trigger"
 )
 
@@ -278,8 +279,13 @@ func TestWatchTriggerSourcesFromOptions(t *testing.T) {
 	}
 	drift := func(context.Context) (*DriftOutcome, error) { return &DriftOutcome{}, nil }
 	sig := make(chan struct{})
+	ns, err := netns.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
 	all := WatchOptions{Pass: newFakeAgent().pass, Drift: drift, Interval: 7 * time.Second, DriftInterval: time.Minute,
-		WatchDir: "/repo", WatchLinks: true, NetNS: "lab", Signals: sig}
+		WatchDir: "/repo", WatchLinks: true, NetNS: ns, Signals: sig}
 	src := all.TriggerSources()
 	if got, want := names(src), []string{"interval", "drift", "fsnotify", "netlink", "signal"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("sources %q, want %q", got, want)
@@ -293,8 +299,8 @@ func TestWatchTriggerSourcesFromOptions(t *testing.T) {
 	if d := src[2].(*trigger.Dir); d.Root != "/repo" || d.Debounce != 300*time.Millisecond {
 		t.Errorf("dir %+v, want /repo with the default debounce 300ms", d)
 	}
-	if l := src[3].(*trigger.Links); l.NetNS != "lab" {
-		t.Errorf("links in %q, want lab", l.NetNS)
+	if l := src[3].(*trigger.Links); l.NetNS != ns {
+		t.Errorf("links in %v, want %v", l.NetNS, ns)
 	}
 	if _, ok := src[3].(trigger.Follower); !ok {
 		t.Error("the link source does not follow the passes")

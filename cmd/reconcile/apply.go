@@ -15,10 +15,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+	vnetns "github.com/vishvananda/netns"
 
 	"github.com/reconcile-dev/reconcile/reconcile"
 	"github.com/reconcile-dev/reconcile/reconcile/lock"
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/reconcile/state"
@@ -165,15 +166,26 @@ func (g *globals) reconcileOptions(ctx context.Context, withKernel bool) (reconc
 	if err != nil {
 		return o, nil, err
 	}
-	o = reconcile.Options{
-		Source: src, Host: g.host, Table: g.table, StateDir: g.stateDir, Netns: g.netns,
-		Logger: log, Now: time.Now, Links: linkLister(g.netns), Session: newSession(),
+	// One handle for the pass; a namespace that cannot be opened is reported where it is used.
+	ns, nsErr := netns.Open(g.netns)
+	key := g.netns
+	if nsErr == nil {
+		key = ns.Key() // every spelling of the namespace: one state record
 	}
-	done := func() {}
+	o = reconcile.Options{
+		Source: src, Host: g.host, Table: g.table, StateDir: g.stateDir, Netns: key,
+		Logger: log, Now: time.Now, Links: linkLister(ns, nsErr), Session: newSession(),
+	}
+	done := func() {
+		if ns != nil {
+			_ = ns.Close()
+		}
+	}
 	if withKernel {
-		lk := &lazyKernel{netns: g.netns, log: log}
+		lk := &lazyKernel{ns: ns, nsErr: nsErr, log: log}
 		o.Dataplane = lk
-		done = lk.close
+		closeNs := done
+		done = func() { lk.close(); closeNs() }
 	}
 	return o, done, nil
 }
@@ -189,15 +201,19 @@ func newSession() string {
 // lazyKernel opens the kernel dataplane on first use, so that an invalid repository is
 // reported before (and without) touching netlink.
 type lazyKernel struct {
-	netns string
+	ns    *netns.Handle
+	nsErr error // why ns could not be opened
 	log   *slog.Logger
 	dp    nft.Dataplane
 	done  func()
 }
 
 func (l *lazyKernel) open() (nft.Dataplane, error) {
+	if l.nsErr != nil {
+		return nil, l.nsErr
+	}
 	if l.dp == nil {
-		dp, done, err := openKernel(l.netns, l.log)
+		dp, done, err := openKernel(l.ns, l.log)
 		if err != nil {
 			return nil, err
 		}
@@ -245,7 +261,12 @@ func (l *lazyKernel) close() {
 // wait: when another process (a watch pass, another apply) holds the lock, apply says so and
 // exits 1, changing nothing.
 func (g *globals) lockTable(ctx context.Context) (*lock.Lock, error) {
-	key, err := lock.NetnsKey(g.table, g.netns)
+	ns, err := netns.Open(g.netns)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	key, err := lock.Key(g.table, ns)
 	if err != nil {
 		return nil, err
 	}
@@ -313,11 +334,14 @@ func writePlanHeader(b *strings.Builder, g *globals, pr *reconcile.PlanResult) {
 	b.WriteString("\n")
 }
 
-// linkLister lists the interface names in the namespace netnsName ("" = this process's), with
-// a netlink handle bound to it (no thread switching), retrying interrupted dumps.
-func linkLister(netnsName string) func(ctx context.Context) (map[string]bool, error) {
+// linkLister lists the interface names in the namespace ns (openErr: why it could not be
+// opened), with a netlink handle bound to it, retrying interrupted dumps.
+func linkLister(ns *netns.Handle, openErr error) func(ctx context.Context) (map[string]bool, error) {
 	return func(ctx context.Context) (map[string]bool, error) {
-		h, err := netlinkHandle(netnsName)
+		if openErr != nil {
+			return nil, openErr
+		}
+		h, err := netlinkHandle(ns)
 		if err != nil {
 			return nil, err
 		}
@@ -342,44 +366,27 @@ func linkLister(netnsName string) func(ctx context.Context) (map[string]bool, er
 	}
 }
 
-func netlinkHandle(netnsName string) (*netlink.Handle, error) {
-	if netnsName == "" {
+// netlinkHandle opens a netlink handle in ns ("" name: this process's namespace); it does not
+// close ns.
+func netlinkHandle(ns *netns.Handle) (*netlink.Handle, error) {
+	if ns.Name() == "" {
 		return netlink.NewHandle()
 	}
-	ns, err := openNetns(netnsName)
+	h, err := netlink.NewHandleAt(vnetns.NsHandle(ns.Fd()))
 	if err != nil {
-		return nil, err
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return nil, fmt.Errorf("netlink in network namespace %q: %w", netnsName, err)
+		return nil, fmt.Errorf("netlink in network namespace %q: %w", ns.Name(), err)
 	}
 	return h, nil
 }
 
-// openNetns opens a namespace given as a path (anything with a '/') or a name in /run/netns.
-func openNetns(name string) (netns.NsHandle, error) {
-	var (
-		ns  netns.NsHandle
-		err error
-	)
-	if strings.ContainsRune(name, '/') {
-		ns, err = netns.GetFromPath(name)
-	} else {
-		ns, err = netns.GetFromName(name)
+// openKernel opens the kernel dataplane in the namespace ns.
+func openKernel(ns *netns.Handle, log *slog.Logger) (nft.Dataplane, func(), error) {
+	if ns.Name() == "" {
+		ns = nil // this process's namespace, as before: no namespace descriptor
 	}
+	k, err := nft.NewKernel(ns, nft.WithLogger(log))
 	if err != nil {
-		return 0, fmt.Errorf("open network namespace %q: %w", name, err)
-	}
-	return ns, nil
-}
-
-// openKernel opens the kernel dataplane in the namespace ("" = this process's).
-func openKernel(netnsName string, log *slog.Logger) (nft.Dataplane, func(), error) {
-	k, err := nft.NewKernel(netnsName, nft.WithLogger(log))
-	if err != nil {
-		return nil, nil, fmt.Errorf("open nftables in network namespace %q: %w", netnsName, err)
+		return nil, nil, err // it names the namespace
 	}
 	return k, func() { _ = k.Close() }, nil
 }

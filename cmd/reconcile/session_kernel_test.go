@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
@@ -52,7 +53,12 @@ func TestKernelApplyAfterNamespaceRecreated(t *testing.T) {
 	testenv.Run(t, "ip", "netns", "add", ns)
 	generation := func() uint32 {
 		t.Helper()
-		k, err := nft.NewKernel(ns)
+		h, err := netns.Open(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		k, err := nft.NewKernel(h)
 		if err != nil {
 			t.Fatal(err)
 		}

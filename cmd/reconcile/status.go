@@ -65,8 +65,8 @@ func runStatus(ctx context.Context, g *globals, detailed bool) error {
 func writeStatusText(w io.Writer, g *globals, st *reconcile.StatusResult) error {
 	var b strings.Builder
 	where := "Table inet " + st.Table
-	if st.Netns != "" {
-		where += " in netns " + st.Netns
+	if g.netns != "" { // as given: st.Netns is the state record's key
+		where += " in netns " + g.netns
 	}
 	fmt.Fprintf(&b, "%s, host %s.\n", where, g.host)
 	if la := st.LastApplied; la != nil {
@@ -159,7 +159,7 @@ type appliedOut struct {
 
 func statusJSON(g *globals, st *reconcile.StatusResult) statusOut {
 	out := statusOut{
-		Table: st.Table, Netns: st.Netns, Host: g.host, InSync: st.InSync(), TableExists: st.TableExists,
+		Table: st.Table, Netns: g.netns, Host: g.host, InSync: st.InSync(), TableExists: st.TableExists,
 		SourceHead:  st.SourceHead,
 		SourceError: st.SourceError, UpToDate: st.UpToDate(), Drift: st.Drift,
 	}

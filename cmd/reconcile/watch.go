@@ -15,6 +15,7 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile"
 	"github.com/reconcile-dev/reconcile/reconcile/lock"
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 )
 
 type watchFlags struct {
@@ -117,7 +118,12 @@ func runWatch(ctx context.Context, g *globals, f *watchFlags) error {
 		}
 	}()
 
-	key, err := lock.NetnsKey(g.table, g.netns)
+	ns, err := netns.Open(g.netns)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	key, err := lock.Key(g.table, ns)
 	if err != nil {
 		return err
 	}
@@ -176,7 +182,7 @@ func runWatch(ctx context.Context, g *globals, f *watchFlags) error {
 		WatchDir:      watchDir,
 		Debounce:      f.debounce,
 		WatchLinks:    true,
-		NetNS:         g.netns,
+		NetNS:         ns,
 		Signals:       sig,
 		Metrics:       metrics,
 		Logger:        log,

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/reconcile-dev/reconcile/reconcile/limits"
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 	"github.com/reconcile-dev/reconcile/schema"
@@ -217,7 +218,7 @@ func TestMaximalRulesetLoadsAndRestores(t *testing.T) {
 	}
 	testenv.NetnsRun(t, nsText, "nft", "-c", "-f", script)
 	testenv.NetnsRun(t, nsText, "nft", "-f", script)
-	kText, err := nft.NewKernel(nsText)
+	kText, err := nft.NewKernel(testenv.Open(t, netns.Open, nsText))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func TestMaximalRulesetLoadsAndRestores(t *testing.T) {
 
 	// The kernel dataplane, a dump, and a restore.
 	ns := testenv.NewNetns(t, "maxkern")
-	k, err := nft.NewKernel(ns)
+	k, err := nft.NewKernel(testenv.Open(t, netns.Open, ns))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/repogen"
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 	"github.com/reconcile-dev/reconcile/schema"
@@ -74,13 +75,13 @@ func newPipeline(t testing.TB, kernel bool) *pipeline {
 	if kernel {
 		p.ns = testenv.NewNetns(t, "pipe")
 		p.ns2 = testenv.NewNetns(t, "pipe2")
-		k, err := nft.NewKernel(p.ns)
+		k, err := nft.NewKernel(testenv.Open(t, netns.Open, p.ns))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = k.Close() })
 		p.kernel = k
-		k2, err := nft.NewKernel(p.ns2)
+		k2, err := nft.NewKernel(testenv.Open(t, netns.Open, p.ns2))
 		if err != nil {
 			t.Fatal(err)
 		}

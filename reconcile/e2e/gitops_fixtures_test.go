@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -71,10 +72,16 @@ func (h *gitopsHost) args(cmd string, extra ...string) []string {
 // run runs `reconcile <cmd> <host flags> extra...` and returns stdout, stderr and exit code.
 func (h *gitopsHost) run(cmd string, extra ...string) (string, string, int) {
 	h.t.Helper()
+	return h.exec(h.bin, h.args(cmd, extra...)...)
+}
+
+// exec runs the program name (the binary, or ip to run it in the namespace) with args and
+// returns stdout, stderr and exit code.
+func (h *gitopsHost) exec(name string, args ...string) (string, string, int) {
+	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	args := h.args(cmd, extra...)
-	c := exec.CommandContext(ctx, h.bin, args...)
+	c := exec.CommandContext(ctx, name, args...)
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
@@ -82,7 +89,7 @@ func (h *gitopsHost) run(cmd string, extra ...string) (string, string, int) {
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok || ctx.Err() != nil {
-			h.t.Fatalf("reconcile %s: %v (stderr: %s)", strings.Join(args, " "), err, errb.String())
+			h.t.Fatalf("%s %s: %v (stderr: %s)", filepath.Base(name), strings.Join(args, " "), err, errb.String())
 		}
 		code = ee.ExitCode()
 	}

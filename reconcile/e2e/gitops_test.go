@@ -13,6 +13,7 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
 	"github.com/reconcile-dev/reconcile/reconcile/lock"
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
@@ -397,9 +398,15 @@ func TestGitOpsLock(t *testing.T) {
 	r.Commit("web: 80", gitopsFiles(80), "")
 	r.Push()
 
-	key, err := lock.NetnsKey("reconcile", h.ns)
+	// The lock is taken through a process inside the namespace (/proc/PID/ns/net); apply
+	// through the name, the pid or from inside the namespace (no --netns) meets it all the same.
+	byPid := fmt.Sprintf("/proc/%d/ns/net", processIn(t, h.ns))
+	key, err := lock.Key("reconcile", testenv.Open(t, netns.Open, byPid))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if byName, err := lock.Key("reconcile", testenv.Open(t, netns.Open, h.ns)); err != nil || byName != key {
+		t.Fatalf("lock key by name %q (%v), by pid %q: want one key", byName, err, key)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -422,6 +429,12 @@ func TestGitOpsLock(t *testing.T) {
 	want := fmt.Sprintf("reconcile: another reconcile (pid %d) is applying to table inet reconcile in this namespace; try again later", os.Getpid())
 	if code != 1 || !strings.Contains(errs, want) {
 		t.Errorf("apply while the lock is held: exit %d, stderr:\n%s\nwant exit 1 and %q", code, errs+out, want)
+	}
+	for _, spelling := range []string{byPid, ""} {
+		out, errs, code := h.spelled(spelling, "apply", "--repo", r.Remote)
+		if code != 1 || !strings.Contains(errs, want) {
+			t.Errorf("apply through %q while the lock is held: exit %d, stderr:\n%s\nwant exit 1 and %q", spelling, code, errs+out, want)
+		}
 	}
 	if _, err := h.chain("profile-in-WEB"); err == nil {
 		t.Error("apply changed the kernel while another process held the lock")

@@ -1,6 +1,6 @@
 // Package lock serialises the processes that program one nftables table in one network
 // namespace, with flock(2) on a file under /run/lock/reconcile. The key names the table and the
-// namespace by its inode, so two processes always collide on the same table and namespace,
+// namespace by its inode (Key), so two processes always collide on the same table and namespace,
 // whatever their --state-dir or the name they used for the namespace.
 package lock
 
@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 )
 
 // DefaultDir is where Acquire keeps its lock files.
@@ -170,23 +172,21 @@ func readPID(f *os.File) int {
 	return pid
 }
 
-// NetnsKey builds the lock key for table in a network namespace: "<table>@netns:<inode>".
-// netns is "" for the namespace of this process, a name in /run/netns, or a path (anything
-// with a '/'). The inode identifies the namespace whatever name or path reaches it.
-func NetnsKey(table, netns string) (string, error) {
+// Key builds the lock key for table in the network namespace ns: "<table>@netns:<inode>", the
+// inode of the namespace (netns.Handle.Inode), which is the same whatever name or path reached
+// it. nil is the namespace of this process (/proc/self/ns/net). The error is an empty table
+// name, or a namespace of this process that cannot be read.
+func Key(table string, ns *netns.Handle) (string, error) {
 	if table == "" {
 		return "", errors.New("empty table name")
 	}
-	p := "/proc/self/ns/net"
-	switch {
-	case strings.ContainsRune(netns, '/'):
-		p = netns
-	case netns != "":
-		p = filepath.Join("/run/netns", netns)
+	if ns == nil {
+		own, err := netns.Open("")
+		if err != nil {
+			return "", err
+		}
+		defer own.Close()
+		ns = own
 	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(p, &st); err != nil {
-		return "", fmt.Errorf("stat network namespace %q: %w", p, err)
-	}
-	return fmt.Sprintf("%s@netns:%d", table, st.Ino), nil
+	return fmt.Sprintf("%s@netns:%d", table, ns.Inode()), nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
@@ -151,8 +152,8 @@ func TestFileName(t *testing.T) {
 	}
 }
 
-func TestNetnsKey(t *testing.T) {
-	self, err := NetnsKey("reconcile", "")
+func TestKey(t *testing.T) {
+	self, err := Key("reconcile", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,38 +161,42 @@ func TestNetnsKey(t *testing.T) {
 		t.Fatalf("key %q", self)
 	}
 	// The same namespace reached through another path gives the same key.
-	viaPid, err := NetnsKey("reconcile", fmt.Sprintf("/proc/%d/ns/net", os.Getpid()))
+	viaPid, err := Key("reconcile", testenv.Open(t, netns.Open, fmt.Sprintf("/proc/%d/ns/net", os.Getpid())))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if viaPid != self {
-		t.Errorf("key via /proc/<pid> = %q, via /proc/self = %q", viaPid, self)
+		t.Errorf("key via /proc/<pid> = %q, own namespace (nil) = %q", viaPid, self)
 	}
-	other, err := NetnsKey("other", "")
+	own := testenv.Open(t, netns.Open, "")
+	if byHandle, err := Key("reconcile", own); err != nil || byHandle != self {
+		t.Errorf("key of an open handle on our namespace = %q, %v; want %q", byHandle, err, self)
+	}
+	if want := fmt.Sprintf("reconcile@netns:%d", own.Inode()); self != want {
+		t.Errorf("key %q, want %q (the namespace's inode)", self, want)
+	}
+	other, err := Key("other", nil)
 	if err != nil || other == self {
 		t.Errorf("other table: %q, %v", other, err)
 	}
-	if _, err := NetnsKey("reconcile", "no-such-netns-"+filepath.Base(t.TempDir())); err == nil {
-		t.Error("missing namespace: no error")
-	}
-	if _, err := NetnsKey("", ""); err == nil {
+	if _, err := Key("", nil); err == nil {
 		t.Error("empty table: no error")
 	}
 }
 
-// TestNetnsKeyNamedNamespace checks that a named namespace gets its own key, equal through
-// its name and its path (needs root to create the namespace).
-func TestNetnsKeyNamedNamespace(t *testing.T) {
+// TestKeyNamedNamespace checks that a named namespace gets its own key, equal through its name
+// and its path (needs root to create the namespace).
+func TestKeyNamedNamespace(t *testing.T) {
 	name := testenv.NewNetns(t, "lock")
-	byName, err := NetnsKey("reconcile", name)
+	byName, err := Key("reconcile", testenv.Open(t, netns.Open, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	byPath, err := NetnsKey("reconcile", "/run/netns/"+name)
+	byPath, err := Key("reconcile", testenv.Open(t, netns.Open, "/run/netns/"+name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	self, _ := NetnsKey("reconcile", "")
+	self, _ := Key("reconcile", nil)
 	if byName != byPath || byName == self {
 		t.Errorf("by name %q, by path %q, own namespace %q", byName, byPath, self)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
@@ -11,7 +12,7 @@ import (
 // anybody's) and stays put otherwise; reconcile relies on that to skip read-backs.
 func TestKernelGeneration(t *testing.T) {
 	ns := testenv.NewNetns(t, "gen")
-	k, err := NewKernel(ns)
+	k, err := NewKernel(testenv.Open(t, netns.Open, ns))
 	if err != nil {
 		t.Fatal(err)
 	}

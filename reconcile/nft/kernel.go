@@ -8,15 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 )
 
 // Kernel is the Dataplane over the kernel's nf_tables, through google/nftables, in one network
@@ -25,8 +25,7 @@ import (
 type Kernel struct {
 	mu   sync.Mutex
 	log  *slog.Logger
-	ns   string
-	nsFd int // -1: the current namespace
+	ns   string // the namespace's Name, for logs ("": this process's)
 	conn *nftables.Conn
 	nl   *netlink.Conn // raw socket for the rule read-back
 }
@@ -51,58 +50,40 @@ func WithLogger(l *slog.Logger) KernelOption {
 	}
 }
 
-// NewKernel opens the nftables dataplane of a network namespace: "" is the current one, a
-// name is /run/netns/<name> (as `ip netns` creates), anything with a slash is a path to a
-// namespace file (/proc/<pid>/ns/net). Close releases it.
-func NewKernel(netns string, opts ...KernelOption) (*Kernel, error) {
-	k := &Kernel{log: slog.New(slog.NewTextHandler(io.Discard, nil)), ns: netns, nsFd: -1}
+// NewKernel opens the nftables dataplane of the network namespace ns; nil is the namespace of
+// this process. The sockets are created inside the namespace from ns.Fd(); the Kernel does not
+// close ns, whose owner closes it after the Kernel. Close releases the sockets. The error names
+// the namespace (ns.Name()) and says which socket could not be opened; a closed ns is an error.
+func NewKernel(ns *netns.Handle, opts ...KernelOption) (*Kernel, error) {
+	k := &Kernel{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, o := range opts {
 		o(k)
 	}
 	nftOpts := []nftables.ConnOption{nftables.AsLasting()}
 	nlCfg := &netlink.Config{}
-	if netns != "" {
-		path := netns
-		if !strings.Contains(netns, "/") {
-			path = filepath.Join("/run/netns", netns)
+	if ns != nil {
+		k.ns = ns.Name()
+		if ns.Fd() < 0 {
+			return nil, fmt.Errorf("open nftables in network namespace %q: the namespace handle is closed", k.ns)
 		}
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("open network namespace %q: %w", netns, err)
-		}
-		var st unix.Statfs_t
-		if err := unix.Fstatfs(fd, &st); err != nil || (st.Type != unix.NSFS_MAGIC && st.Type != unix.PROC_SUPER_MAGIC) {
-			_ = unix.Close(fd)
-			return nil, fmt.Errorf("open network namespace %q: %s is not a namespace file", netns, path)
-		}
-		k.nsFd = fd
-		nftOpts = append(nftOpts, nftables.WithNetNSFd(fd))
-		nlCfg.NetNS = fd
+		nftOpts = append(nftOpts, nftables.WithNetNSFd(ns.Fd()))
+		nlCfg.NetNS = ns.Fd()
 	}
 	conn, err := nftables.New(nftOpts...)
 	if err != nil {
-		k.closeFd()
-		return nil, fmt.Errorf("open nftables in network namespace %q: %w", netns, err)
+		return nil, fmt.Errorf("open nftables in network namespace %q: %w", k.ns, err)
 	}
 	k.conn = conn
 	nl, err := netlink.Dial(unix.NETLINK_NETFILTER, nlCfg)
 	if err != nil {
 		_ = conn.CloseLasting()
-		k.closeFd()
-		return nil, fmt.Errorf("open netfilter netlink socket in network namespace %q: %w", netns, err)
+		return nil, fmt.Errorf("open netfilter netlink socket in network namespace %q: %w", k.ns, err)
 	}
 	k.nl = nl
 	return k, nil
 }
 
-func (k *Kernel) closeFd() {
-	if k.nsFd >= 0 {
-		_ = unix.Close(k.nsFd)
-		k.nsFd = -1
-	}
-}
-
-// Close releases the sockets and the namespace handle.
+// Close releases the sockets (not the namespace handle given to NewKernel).
 func (k *Kernel) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -115,7 +96,6 @@ func (k *Kernel) Close() error {
 		errs = append(errs, k.nl.Close())
 		k.nl = nil
 	}
-	k.closeFd()
 	return errors.Join(errs...)
 }
 

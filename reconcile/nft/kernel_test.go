@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/reconcile-dev/reconcile/reconcile/limits"
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
@@ -20,7 +21,7 @@ import (
 func newKernel(t testing.TB, hint string) (*Kernel, string) {
 	t.Helper()
 	ns := testenv.NewNetns(t, hint)
-	k, err := NewKernel(ns)
+	k, err := NewKernel(testenv.Open(t, netns.Open, ns))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestKernelRoundTrip(t *testing.T) {
 		t.Errorf("bytecode differs between Apply and nft -f of Script():\n--- Apply\n%s\n--- nft -f\n%s", code1, code2)
 	}
 	// And reading nft's own bytecode back gives the model too.
-	k2, err := NewKernel(ns2)
+	k2, err := NewKernel(testenv.Open(t, netns.Open, ns2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +382,7 @@ func TestKernelRejectsInvalidModel(t *testing.T) {
 
 func TestKernelContextAndClose(t *testing.T) {
 	testenv.RequireKernel(t)
-	k, _ := newKernel(t, "ctx")
+	k, ns := newKernel(t, "ctx")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := k.Apply(ctx, sampleRuleset("rtest")); !errors.Is(err, context.Canceled) {
@@ -396,11 +397,35 @@ func TestKernelContextAndClose(t *testing.T) {
 	if err := k.Apply(context.Background(), sampleRuleset("rtest")); err == nil {
 		t.Error("Apply after Close succeeded")
 	}
-	if _, err := NewKernel("/nonexistent/netns"); err == nil {
-		t.Error("NewKernel of a missing namespace succeeded")
+	// A missing namespace or a file that is not one is netns.Open's error (reconcile/netns).
+	// Closing a Kernel leaves its handle open: the owner closes it, and may open another
+	// Kernel on it, which reaches the same namespace.
+	h, err := netns.Open(ns)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := NewKernel("/etc/hostname"); err == nil || !strings.Contains(err.Error(), "not a namespace file") {
-		t.Errorf("NewKernel of a plain file = %v", err)
+	k2, err := NewKernel(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = k2.Apply(context.Background(), sampleRuleset("rtest"))
+	if cerr := k2.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+	k3, err := NewKernel(h)
+	if err != nil {
+		t.Fatalf("NewKernel on a handle whose first Kernel was closed: %v", err)
+	}
+	got, err := k3.Observe(context.Background(), "rtest")
+	if cerr := k3.Close(); err != nil || cerr != nil || got == nil {
+		t.Fatalf("a second Kernel on the handle does not see the table the first applied: %v %v %v", got, err, cerr)
+	}
+	// A handle closed before the Kernel is opened is refused, naming the namespace.
+	if err := h.Close(); err != nil {
+		t.Fatalf("the handle was closed by Kernel.Close: %v", err)
+	}
+	if _, err := NewKernel(h); err == nil || !strings.Contains(err.Error(), "handle is closed") || !strings.Contains(err.Error(), ns) {
+		t.Errorf("NewKernel of a closed handle = %v", err)
 	}
 }
 

@@ -1,8 +1,13 @@
 package state
 
 import (
+	"fmt"
+	"os"
 	"testing"
 	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
+	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // Repeated no-change passes refresh one history entry instead of pushing the rest out.
@@ -32,13 +37,22 @@ func TestAddAttemptCoalescesRepeatedNoChange(t *testing.T) {
 	}
 }
 
-func TestFileNameSameNamespaceSpelledTwoWays(t *testing.T) {
-	for _, p := range []string{"/run/netns/lab-a", "/var/run/netns/lab-a"} {
-		if a, b := FileName("reconcile", "lab-a"), FileName("reconcile", p); a != b {
-			t.Errorf("FileName(%q) = %q, FileName(%q) = %q; want one record", "lab-a", a, p, b)
+// Every spelling of one namespace opens a handle with one Key, hence one record file; another
+// namespace has another (needs root to create the namespace).
+func TestFileNameOneRecordPerNamespace(t *testing.T) {
+	name := testenv.NewNetns(t, "state")
+	want := FileName("reconcile", name)
+	if want != "reconcile@"+name+".state.json" {
+		t.Fatalf("FileName of the name %q = %q", name, want)
+	}
+	for _, spelling := range []string{name, "/run/netns/" + name} {
+		if got := FileName("reconcile", testenv.Open(t, netns.Open, spelling).Key()); got != want {
+			t.Errorf("--netns %q writes %q, want %q (one record per namespace)", spelling, got, want)
 		}
 	}
-	if a, b := FileName("reconcile", "lab-a"), FileName("reconcile", "/proc/1/ns/net"); a == b {
-		t.Errorf("a different namespace shares the record %q", a)
+	for _, spelling := range []string{"", "/proc/self/ns/net", fmt.Sprintf("/proc/%d/ns/net", os.Getpid())} {
+		if got := FileName("reconcile", testenv.Open(t, netns.Open, spelling).Key()); got != "reconcile.state.json" {
+			t.Errorf("our own namespace spelled %q writes %q, want reconcile.state.json", spelling, got)
+		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/atomicfile"
@@ -78,7 +77,7 @@ type Attempt struct {
 type Record struct {
 	Version     int          `json:"version"`
 	Table       string       `json:"table"`
-	Netns       string       `json:"netns,omitempty"`
+	Netns       string       `json:"netns,omitempty"` // the namespace's key (netns.Handle.Key; "": own)
 	LastApplied *LastApplied `json:"last_applied,omitempty"`
 	LastAttempt *Attempt     `json:"last_attempt,omitempty"`
 	// History holds the last HistoryLen attempts, oldest first.
@@ -107,25 +106,22 @@ func (r *Record) AddAttempt(a Attempt) {
 
 var safeName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
-// FileName is the name of the record file of table in netns within the state directory:
-// "<table>.state.json" for the namespace of the process, "<table>@<netns>.state.json" for a
-// named one; a namespace given as a path (or any name with other characters) is replaced by
-// "netns-" and 16 hex digits of its sha256.
-func FileName(table, netns string) string {
+// FileName is the name of the record file of table in the network namespace key within the
+// state directory. key is netns.Handle.Key() of the namespace: "" for the namespace of the
+// process, the name under /run/netns of a named one (whatever spelling reached it), or
+// "inode-N" for an unnamed one. It gives "<table>.state.json" for "" and
+// "<table>@<key>.state.json" otherwise; a table or key that is not a plain file name
+// ([A-Za-z0-9_.-], not "." or "..") is replaced by "table-" or "netns-" and 16 hex digits of its
+// sha256, so the result is always one file in the directory.
+func FileName(table, key string) string {
 	t := table
 	if !safeName.MatchString(t) {
 		t = "table-" + shortHash(t)
 	}
-	if netns == "" {
+	if key == "" {
 		return t + ".state.json"
 	}
-	n := netns
-	// "--netns X" and "--netns /run/netns/X" are the same namespace: one record.
-	for _, dir := range []string{"/run/netns/", "/var/run/netns/"} {
-		if rest, ok := strings.CutPrefix(n, dir); ok && rest != "" && !strings.Contains(rest, "/") {
-			n = rest
-		}
-	}
+	n := key
 	if !safeName.MatchString(n) || n == "." || n == ".." {
 		n = "netns-" + shortHash(n)
 	}
@@ -137,16 +133,17 @@ func shortHash(s string) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
-// Path is the record file of table in netns under dir.
-func Path(dir, table, netns string) string { return filepath.Join(dir, FileName(table, netns)) }
+// Path is the record file of table in the namespace key (netns.Handle.Key, see FileName) under dir.
+func Path(dir, table, key string) string { return filepath.Join(dir, FileName(table, key)) }
 
-// Load reads the record of table in netns from dir. A missing file (or directory) gives an
-// empty record; a file that cannot be read or decoded is an error naming the file.
-func Load(dir, table, netns string) (*Record, error) {
-	path := Path(dir, table, netns)
+// Load reads the record of table in the namespace key (netns.Handle.Key, see FileName) from dir.
+// A missing file (or directory) gives an empty record for table and key; a file that cannot be
+// read or decoded is an error naming the file.
+func Load(dir, table, key string) (*Record, error) {
+	path := Path(dir, table, key)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return &Record{Version: Version, Table: table, Netns: netns, History: []Attempt{}}, nil
+		return &Record{Version: Version, Table: table, Netns: key, History: []Attempt{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read state file %q: %w", path, err)

@@ -113,7 +113,9 @@ func TestFileName(t *testing.T) {
 	tests := []struct{ table, netns, want string }{
 		{"reconcile", "", "reconcile.state.json"},
 		{"reconcile", "lab-a", "reconcile@lab-a.state.json"},
-		{"fw", "/run/netns/lab-a", "fw@lab-a.state.json"}, // the same namespace as "lab-a"
+		{"fw", "inode-4026532281", "fw@inode-4026532281.state.json"}, // an unnamed namespace
+		// Not a key netns.Handle makes, but still one plain file, distinct from "lab-a".
+		{"fw", "/run/netns/lab-a", "fw@netns-" + shortHash("/run/netns/lab-a") + ".state.json"},
 		{"fw", "..", "fw@netns-" + shortHash("..") + ".state.json"},
 	}
 	seen := map[string]bool{}

@@ -4,26 +4,26 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 )
 
-// Links subscribes to link events in the network namespace NetNS ("" = ours, a name under
-// /run/netns, or a path) and emits a "link" event (Detail "NAME appeared", "NAME disappeared"
+// Links subscribes to link events in the network namespace NetNS (nil: the namespace of this
+// process) and emits a "link" event (Detail "NAME appeared", "NAME disappeared"
 // or "resync") whenever an interface of this host's endpoints appears or disappears. The
 // interfaces are those of the last successful pass (Follow); the subscription starts after the
 // first pass, so that its listing of existing links knows them. When the subscription breaks
 // (e.g. ENOBUFS after an overflow) it resubscribes, lists the existing links and emits a resync
 // event.
 type Links struct {
-	NetNS string
-	Log   *slog.Logger // nil: discard
+	NetNS *netns.Handle // the namespace, owned by the caller, open while Run runs; nil: ours
+	Log   *slog.Logger  // nil: discard
 
 	mu      sync.Mutex
 	names   map[string]bool
@@ -31,9 +31,9 @@ type Links struct {
 	start   chan struct{}
 }
 
-// NewLinks returns the link source of the namespace netns.
-func NewLinks(netns string, log *slog.Logger) *Links {
-	return &Links{NetNS: netns, Log: log, names: map[string]bool{}, start: make(chan struct{})}
+// NewLinks returns the link source of the namespace ns (nil: ours). Links does not close ns.
+func NewLinks(ns *netns.Handle, log *slog.Logger) *Links {
+	return &Links{NetNS: ns, Log: log, names: map[string]bool{}, start: make(chan struct{})}
 }
 
 // Name is "netlink".
@@ -62,8 +62,8 @@ func (l *Links) interesting(name string) bool {
 	return l.names[name]
 }
 
-// Run waits for the first Follow, then watches until ctx is done. The error says why the
-// namespace cannot be opened.
+// Run waits for the first Follow, then watches until ctx is done. The error is a namespace
+// handle closed before Run subscribed.
 func (l *Links) Run(ctx context.Context, emit func(Event)) error {
 	select {
 	case <-ctx.Done():
@@ -77,35 +77,20 @@ func (l *Links) Run(ctx context.Context, emit func(Event)) error {
 	return watchLinks(ctx, l.NetNS, l.interesting, emit, log)
 }
 
-// openNetns opens a network namespace by name (/run/netns/NAME) or path; "" is the
-// namespace of the calling process. The handle must be closed.
-func openNetns(name string) (netns.NsHandle, error) {
-	var h netns.NsHandle
-	var err error
-	switch {
-	case name == "":
-		h, err = netns.GetFromPid(os.Getpid())
-	case strings.Contains(name, "/"):
-		h, err = netns.GetFromPath(name)
-	default:
-		h, err = netns.GetFromName(name)
-	}
-	if err != nil {
-		return netns.None(), fmt.Errorf("open network namespace %q: %w", name, err)
-	}
-	return h, nil
-}
-
-// watchLinks subscribes to link events in the network namespace ns ("" = ours) and emits a
+// watchLinks subscribes to link events in the network namespace ns (nil = ours) and emits a
 // "link" event whenever an interface for which interesting returns true appears or
 // disappears. When the subscription breaks (e.g. ENOBUFS after an overflow) it resubscribes,
 // listing the existing links, and emits a resync event. It returns when ctx is done.
-func watchLinks(ctx context.Context, ns string, interesting func(name string) bool, emit func(Event), log *slog.Logger) error {
-	h, err := openNetns(ns)
-	if err != nil {
-		return err
+func watchLinks(ctx context.Context, ns *netns.Handle, interesting func(name string) bool, emit func(Event), log *slog.Logger) error {
+	// vishvananda's None (-1) subscribes in the calling thread's namespace: ours.
+	h := vnetns.None()
+	if ns != nil {
+		if ns.Fd() < 0 {
+			return fmt.Errorf("watch links in %s: the namespace handle is closed", ns)
+		}
+		// The subscription enters the namespace from this descriptor; it does not close it.
+		h = vnetns.NsHandle(ns.Fd())
 	}
-	defer h.Close()
 	present := map[string]bool{}
 	backoff := 100 * time.Millisecond
 	resync := false

@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
@@ -154,7 +156,7 @@ func TestLinksSeesEndpointInterfaces(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	q := NewQueue()
-	l := NewLinks(ns, discard())
+	l := NewLinks(testenv.Open(t, netns.Open, ns), discard())
 	errc := make(chan error, 1)
 	go func() { errc <- l.Run(ctx, q.Send) }()
 	// The source subscribes after the first pass only, so its listing of the existing links
@@ -195,6 +197,26 @@ func TestLinksSeesEndpointInterfaces(t *testing.T) {
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatalf("Links.Run: %v", err)
+	}
+}
+
+// Links watches the namespace its caller holds open; a handle closed before it subscribes is
+// an error naming the namespace, not a silent watch of another namespace.
+func TestLinksClosedHandle(t *testing.T) {
+	h, err := netns.Open("/proc/self/ns/net")
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l := NewLinks(h, discard())
+	l.Follow(nil, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = l.Run(ctx, func(Event) {})
+	if err == nil || !strings.Contains(err.Error(), "closed") || !strings.Contains(err.Error(), "/proc/self/ns/net") {
+		t.Fatalf("Run on a closed handle = %v, want an error naming the namespace", err)
 	}
 }
 

@@ -49,7 +49,6 @@ var none = []string{}
 var table = map[string]layer{
 	// Leaves.
 	"reconcile/limits": {level: 0, only: none},
-	"reconcile/lock":   {level: 0, only: none},
 	// netns: the one handle on a network namespace (fd + identity).
 	"reconcile/netns": {level: 0, only: none},
 	// atomicfile: the one atomic file write (temp file, fsync, rename, fsync of the directory).
@@ -57,7 +56,8 @@ var table = map[string]layer{
 	"reconcile/testenv":             {level: 0, only: none, testOnly: true},
 
 	"schema":                     {level: 1, only: []string{"reconcile/limits"}},
-	"reconcile/nft":              {level: 1, only: []string{"reconcile/limits"}},
+	"reconcile/nft":              {level: 1, only: []string{"reconcile/limits", "reconcile/netns"}},
+	"reconcile/lock":             {level: 1, only: []string{"reconcile/netns"}},
 	"reconcile/internal/gittest": {level: 1, only: []string{"reconcile/testenv"}, testOnly: true},
 
 	"reconcile/compile":           {level: 2, only: []string{"schema", "reconcile/nft", "reconcile/limits"}},
@@ -72,7 +72,7 @@ var table = map[string]layer{
 
 	// trigger: the watch loop's trigger sources (timers, fsnotify, netlink links, signals) and
 	// the coalescing queue; schema says which files are the repository's.
-	"reconcile/trigger": {level: 2, only: []string{"schema"}},
+	"reconcile/trigger": {level: 2, only: []string{"schema", "reconcile/netns"}},
 
 	"reconcile/source/git": {level: 3, only: []string{"reconcile/source", "reconcile/lock", "schema"}},
 	"reconcile/lab":        {level: 3, testOnly: true, usedBy: []string{"cmd/reconcile-lab"}},
@@ -82,6 +82,7 @@ var table = map[string]layer{
 	"cmd/reconcile": {level: 5, only: []string{
 		"reconcile", "schema", // what issue 8 leaves
 		"reconcile/calicoctl", "reconcile/compile", "reconcile/limits", "reconcile/lock",
+		"reconcile/netns", // until reconcile.Agent opens the namespace
 		"reconcile/nft", "reconcile/plan", "reconcile/simulate", "reconcile/source",
 		"reconcile/source/git", "reconcile/state",
 	}},
