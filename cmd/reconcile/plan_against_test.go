@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // plan --against compares two checkouts without a kernel: the plan of a pull request.
@@ -14,8 +12,8 @@ func TestPlanAgainstBaseCheckout(t *testing.T) {
 	head := t.TempDir()
 	web := "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [%s]\noutbound_rules:\n  - action: allow\n"
 	eps := "endpoints:\n  - id: web-1\n    host: node-1\n    interface: caliweb1\n    ipv4_nets: [198.18.1.2/32]\n    profile_ids: [WEB]\n"
-	testenv.WriteFiles(t, base, map[string]string{"endpoints/lab.yaml": eps, "profiles/WEB.yaml": strings.Replace(web, "%s", "80", 1)})
-	testenv.WriteFiles(t, head, map[string]string{"endpoints/lab.yaml": eps, "profiles/WEB.yaml": strings.Replace(web, "%s", "80, 443", 1)})
+	writeFiles(t, base, map[string]string{"endpoints/lab.yaml": eps, "profiles/WEB.yaml": strings.Replace(web, "%s", "80", 1)})
+	writeFiles(t, head, map[string]string{"endpoints/lab.yaml": eps, "profiles/WEB.yaml": strings.Replace(web, "%s", "80, 443", 1)})
 
 	var out, errb bytes.Buffer
 	code := run([]string{"plan", "--dir", head, "--against", base, "--host", "node-1", "--detailed-exitcode"}, nil, &out, &errb)
@@ -49,7 +47,7 @@ func TestPlanAgainstBaseCheckout(t *testing.T) {
 	}
 
 	// An invalid head is reported with positions, exit 1.
-	testenv.WriteFiles(t, head, map[string]string{"profiles/WEB.yaml": strings.Replace(web, "%s", "70000", 1)})
+	writeFiles(t, head, map[string]string{"profiles/WEB.yaml": strings.Replace(web, "%s", "70000", 1)})
 	out.Reset()
 	errb.Reset()
 	if code := run([]string{"plan", "--dir", head, "--against", base, "--host", "node-1"}, nil, &out, &errb); code != 1 ||

@@ -6,13 +6,53 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // pasRepo is a repository in the shape of the seed's worked example (WEB and APP, tags), with
-// endpoints on node-1 and node-2.
-var pasRepo = testenv.WorkedExample()
+// endpoints web-1 and app-1 on node-1 and web-2 on node-2 (the same as
+// the worked example of testenv, which the kernel tests in reconcile/e2e apply).
+var pasRepo = map[string]string{
+	"profiles/WEB.yaml": `id: WEB
+tags: [WEB, APP_7890]
+inbound_rules:
+  - action: allow
+    protocol: tcp
+    dst_ports: [80, 443]
+  - action: allow
+    protocol: icmp
+    icmp_type: 8
+outbound_rules:
+  - action: allow
+`,
+	"profiles/APP.json": `{
+  "id": "APP",
+  "tags": ["APP"],
+  "inbound_rules": [
+    {"action": "allow", "protocol": "tcp", "dst_ports": [7890], "src_tag": "APP_7890"},
+    {"action": "allow", "protocol": "icmp", "icmp_type": 8}
+  ],
+  "outbound_rules": [{"action": "allow"}]
+}
+`,
+	"endpoints/lab.yaml": `endpoints:
+  - id: web-1
+    host: node-1
+    interface: caliweb1
+    ipv4_nets: [198.18.1.2/32]
+    ipv6_nets: ["fd00:1::2/128"]
+    profile_ids: [WEB]
+  - id: app-1
+    host: node-1
+    interface: caliapp1
+    ipv4_nets: [198.18.2.2/32]
+    profile_ids: [APP]
+  - id: web-2
+    host: node-2
+    interface: caliweb2
+    ipv4_nets: [198.18.1.3/32]
+    profile_ids: [WEB]
+`,
+}
 
 // pasBadFiles make pasRepo invalid in two files.
 var pasBadFiles = map[string]string{
@@ -24,7 +64,7 @@ var posLine = regexp.MustCompile(`^[a-z]+/[A-Za-z0-9_.-]+:\d+:\d+: .+$`)
 
 func TestPlanNFTNeedsNoKernel(t *testing.T) {
 	repo := t.TempDir()
-	testenv.WriteFiles(t, repo, pasRepo)
+	writeFiles(t, repo, pasRepo)
 	state := filepath.Join(t.TempDir(), "state")
 	out, errOut, code := runCLI("plan", "--nft", "--dir", repo, "--host", "node-1", "--state-dir", state, "--table", "pas")
 	if code != 0 {
@@ -45,8 +85,8 @@ func TestPlanNFTNeedsNoKernel(t *testing.T) {
 
 func TestPlanInvalidRepository(t *testing.T) {
 	repo := t.TempDir()
-	testenv.WriteFiles(t, repo, pasRepo)
-	testenv.WriteFiles(t, repo, pasBadFiles)
+	writeFiles(t, repo, pasRepo)
+	writeFiles(t, repo, pasBadFiles)
 	for _, args := range [][]string{
 		{"plan", "--nft"},
 		{"plan", "--nft", "--detailed-exitcode", "-o", "json"},
@@ -77,7 +117,7 @@ func TestPlanInvalidRepository(t *testing.T) {
 
 func TestPlanApplyStatusBadFlags(t *testing.T) {
 	repo := t.TempDir()
-	testenv.WriteFiles(t, repo, pasRepo)
+	writeFiles(t, repo, pasRepo)
 	for _, args := range [][]string{
 		{"plan", "--nft", "-o", "yaml"},
 		{"apply", "-o", "yaml"},

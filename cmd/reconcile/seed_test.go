@@ -2,18 +2,15 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // The seed's worked example (AdvancedNetworkPolicy.md), command by command, against an empty
-// directory. The listings the seed shows are in testdata/seed (copied from the seed, see its
+// directory (in-process here; reconcile/e2e's TestSeedTranscriptBinary runs the same steps
+// through the built binary). The listings the seed shows are in testdata/seed (copied from the seed, see its
 // README.md); the outputs the seed does not show are calicoctl's messages from its source
 // (calicoctl/calico_ctl/profile.py): "Created profile P", nothing for rule add/remove,
 // "Successfully updated rules on profile P", "Tag T added to profile P".
@@ -139,55 +136,6 @@ func TestSeedTranscript(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"validate", "--dir", dir}, strings.NewReader(""), &stdout, &stderr); code != 0 {
 		t.Fatalf("validate after the seed: exit %d\n%s%s", code, stdout.String(), stderr.String())
-	}
-}
-
-// TestSeedTranscriptBinary runs the same commands through the built binary, so the real CLI
-// (argument passing, exit codes, standard streams) is covered. --dir goes in a different place
-// each time: before the command, after it, and as --dir=PATH at the end.
-func TestSeedTranscriptBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := testenv.BuildReconcile(t)
-	dir := t.TempDir()
-	for i, s := range seedSteps {
-		var args []string
-		switch i % 3 {
-		case 0:
-			args = append([]string{"--dir", dir}, s.args...)
-		case 1:
-			args = append([]string{s.args[0], "--dir", dir}, s.args[1:]...)
-		default:
-			args = append(append([]string{}, s.args...), "--dir="+dir)
-		}
-		cmd := exec.Command(bin, args...)
-		if s.stdin != "" {
-			f, err := os.Open(filepath.Join("testdata", "seed", s.stdin))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			cmd.Stdin = f
-		}
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%q: %v\nstdout:\n%s\nstderr:\n%s", args, err, stdout.String(), stderr.String())
-		}
-		if stderr.Len() > 0 {
-			t.Errorf("%q: unexpected stderr %q", args, stderr.String())
-		}
-		checkSeedOutput(t, s, stdout.String())
-	}
-	checkSeedResult(t, dir)
-
-	// Exit codes reach the process: a missing profile is calicoctl's exit 1.
-	cmd := exec.Command(bin, "--dir", dir, "profile", "NOPE", "rule", "show")
-	out, err := cmd.Output()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 || string(out) != "Profile NOPE not found.\n" {
-		t.Fatalf("profile NOPE rule show: err %v, output %q; want exit 1 and calicoctl's message", err, out)
 	}
 }
 

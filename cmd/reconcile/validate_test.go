@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // updateGolden is the -update flag: rewrite examples/bad-*/EXPECTED from the current output.
@@ -34,8 +32,24 @@ func updating() bool {
 func writeRepo(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	testenv.WriteFiles(t, dir, files)
+	writeFiles(t, dir, files)
 	return dir
+}
+
+// writeFiles writes files (slash-separated path relative to dir -> content) under dir, making
+// the directories they need; it fails t on any error. (The tests that need namespaces, git or
+// the built binary are in reconcile/e2e, with testenv's helpers.)
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // runCLI runs the CLI in-process (no stdin) and returns stdout, stderr and the exit code.

@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -44,7 +45,7 @@ func TestMain(m *testing.M) {
 
 // reconcileBin builds cmd/reconcile once per test binary and returns its path
 // ($RECONCILE_E2E_BIN, when set, names an already built binary to test instead).
-func reconcileBin(t *testing.T) string {
+func reconcileBin(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		if p := os.Getenv("RECONCILE_E2E_BIN"); p != "" {
@@ -65,6 +66,24 @@ func reconcileBin(t *testing.T) string {
 		t.Fatal(binErr)
 	}
 	return binPath
+}
+
+// runReconcile runs the reconcile binary with args (no standard input, in the test's working
+// directory) and returns its stdout, stderr and exit code; it fails t when the binary cannot
+// be built or started.
+func runReconcile(t testing.TB, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	bin := reconcileBin(t)
+	cmd := exec.Command(bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("reconcile %s: %v", strings.Join(args, " "), err)
+		}
+	}
+	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
 }
 
 // env is one scenario: a repository directory, its lab, and a state directory per host.

@@ -416,6 +416,9 @@ func (l *Lab) buildUplinks() error {
 	return nil
 }
 
+// buildWorkload makes the endpoint's namespace and joins it to its host: a veth pair (the
+// endpoint's interface on the host, eth0 in the workload), the endpoint's addresses on eth0,
+// a link route to each on the host and default routes to the host's gateways.
 func (l *Lab) buildWorkload(ep *schema.Endpoint) error {
 	if _, dup := l.workloads[ep.ID]; dup {
 		return errors.New("duplicate endpoint id")
@@ -423,19 +426,12 @@ func (l *Lab) buildWorkload(ep *schema.Endpoint) error {
 	if len(ep.Interface) == 0 || len(ep.Interface) > 15 {
 		return fmt.Errorf("interface name %q must be 1-15 bytes", ep.Interface)
 	}
+	nets, err := workloadNets(ep)
+	if err != nil {
+		return err
+	}
 	host := l.hosts[ep.Host]
 	w := &Workload{Endpoint: ep, Host: host, Netns: l.nsName("ep", ep.ID), extra: map[netip.Addr]bool{}}
-	var nets []netip.Prefix
-	for _, s := range append(slices.Clone(ep.IPv4Nets), ep.IPv6Nets...) {
-		p, err := schema.ParseNet(s)
-		if err != nil {
-			return err
-		}
-		if !Allowed(p.Addr()) {
-			return fmt.Errorf("address %s is outside 198.18.0.0/15 and fd00::/8 (the lab uses no other)", p)
-		}
-		nets = append(nets, p)
-	}
 	ns, nh, err := l.newNetns(w.Netns)
 	if err != nil {
 		return err
@@ -444,35 +440,8 @@ func (l *Lab) buildWorkload(ep *schema.Endpoint) error {
 	l.workloads[ep.ID] = w
 	l.wlOrder = append(l.wlOrder, ep.ID)
 
-	veth := &netlink.Veth{LinkAttrs: netlink.NewLinkAttrs(), PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ns)), PeerTxQLen: -1}
-	veth.Name = ep.Interface
-	if ep.MAC != "" {
-		mac, err := net.ParseMAC(ep.MAC)
-		if err != nil {
-			return fmt.Errorf("mac %q: %w", ep.MAC, err)
-		}
-		veth.PeerHardwareAddr = mac
-	}
-	if err := host.h.LinkAdd(veth); err != nil {
-		return fmt.Errorf("create veth %q on host %q: %w", ep.Interface, host.Name, err)
-	}
-	hl, err := host.h.LinkByName(ep.Interface)
+	hl, err := w.addVeth()
 	if err != nil {
-		return err
-	}
-	if err := sysctls(host.ns, map[string]string{
-		"net/ipv4/conf/" + ep.Interface + "/proxy_arp":    "1",
-		"net/ipv4/conf/" + ep.Interface + "/rp_filter":    "0",
-		"net/ipv4/conf/" + ep.Interface + "/forwarding":   "1",
-		"net/ipv4/neigh/" + ep.Interface + "/proxy_delay": "0",
-		"net/ipv6/conf/" + ep.Interface + "/accept_dad":   "0",
-	}); err != nil {
-		return err
-	}
-	if err := host.h.AddrAdd(hl, addr(netip.PrefixFrom(GatewayV6, 64))); err != nil {
-		return fmt.Errorf("gateway on %q: %w", ep.Interface, err)
-	}
-	if err := host.h.LinkSetUp(hl); err != nil {
 		return err
 	}
 	wl, err := nh.LinkByName("eth0")
@@ -482,6 +451,73 @@ func (l *Lab) buildWorkload(ep *schema.Endpoint) error {
 	w.MAC = wl.Attrs().HardwareAddr.String()
 	w.HostMAC = hl.Attrs().HardwareAddr.String()
 	w.ifindex = wl.Attrs().Index
+	if err := w.addNets(nets, hl, wl); err != nil {
+		return err
+	}
+	if err := nh.LinkSetUp(wl); err != nil {
+		return err
+	}
+	return w.addDefaultRoutes(wl)
+}
+
+// workloadNets parses the endpoint's nets, which must lie in the lab's ranges (Allowed).
+func workloadNets(ep *schema.Endpoint) ([]netip.Prefix, error) {
+	var nets []netip.Prefix
+	for _, s := range append(slices.Clone(ep.IPv4Nets), ep.IPv6Nets...) {
+		p, err := schema.ParseNet(s)
+		if err != nil {
+			return nil, err
+		}
+		if !Allowed(p.Addr()) {
+			return nil, fmt.Errorf("address %s is outside 198.18.0.0/15 and fd00::/8 (the lab uses no other)", p)
+		}
+		nets = append(nets, p)
+	}
+	return nets, nil
+}
+
+// addVeth creates the veth pair (the endpoint's interface in the host's namespace, eth0 with
+// the endpoint's mac in the workload's), sets the host side up as Calico does (proxy ARP, no
+// reverse-path filter, forwarding, no DAD, the IPv6 gateway address) and returns it.
+func (w *Workload) addVeth() (netlink.Link, error) {
+	ep, host := w.Endpoint, w.Host
+	veth := &netlink.Veth{LinkAttrs: netlink.NewLinkAttrs(), PeerName: "eth0", PeerNamespace: netlink.NsFd(int(w.ns)), PeerTxQLen: -1}
+	veth.Name = ep.Interface
+	if ep.MAC != "" {
+		mac, err := net.ParseMAC(ep.MAC)
+		if err != nil {
+			return nil, fmt.Errorf("mac %q: %w", ep.MAC, err)
+		}
+		veth.PeerHardwareAddr = mac
+	}
+	if err := host.h.LinkAdd(veth); err != nil {
+		return nil, fmt.Errorf("create veth %q on host %q: %w", ep.Interface, host.Name, err)
+	}
+	hl, err := host.h.LinkByName(ep.Interface)
+	if err != nil {
+		return nil, err
+	}
+	if err := sysctls(host.ns, map[string]string{
+		"net/ipv4/conf/" + ep.Interface + "/proxy_arp":    "1",
+		"net/ipv4/conf/" + ep.Interface + "/rp_filter":    "0",
+		"net/ipv4/conf/" + ep.Interface + "/forwarding":   "1",
+		"net/ipv4/neigh/" + ep.Interface + "/proxy_delay": "0",
+		"net/ipv6/conf/" + ep.Interface + "/accept_dad":   "0",
+	}); err != nil {
+		return nil, err
+	}
+	if err := host.h.AddrAdd(hl, addr(netip.PrefixFrom(GatewayV6, 64))); err != nil {
+		return nil, fmt.Errorf("gateway on %q: %w", ep.Interface, err)
+	}
+	if err := host.h.LinkSetUp(hl); err != nil {
+		return nil, err
+	}
+	return hl, nil
+}
+
+// addNets puts each net's address on eth0 (wl; a /32 or /128, recorded in V4 or V6) and a
+// link route to the net on the host side (hl).
+func (w *Workload) addNets(nets []netip.Prefix, hl, wl netlink.Link) error {
 	for _, p := range nets {
 		bits := 32
 		if p.Addr().Is6() {
@@ -490,24 +526,27 @@ func (l *Lab) buildWorkload(ep *schema.Endpoint) error {
 		} else {
 			w.V4 = append(w.V4, p.Addr())
 		}
-		if err := nh.AddrAdd(wl, addr(netip.PrefixFrom(p.Addr(), bits))); err != nil {
+		if err := w.h.AddrAdd(wl, addr(netip.PrefixFrom(p.Addr(), bits))); err != nil {
 			return fmt.Errorf("address %s: %w", p.Addr(), err)
 		}
-		if err := host.h.RouteAdd(&netlink.Route{LinkIndex: hl.Attrs().Index, Dst: ipnet(p.Masked()), Scope: netlink.SCOPE_LINK}); err != nil {
-			return fmt.Errorf("route %s on host %q: %w", p.Masked(), host.Name, err)
+		if err := w.Host.h.RouteAdd(&netlink.Route{LinkIndex: hl.Attrs().Index, Dst: ipnet(p.Masked()), Scope: netlink.SCOPE_LINK}); err != nil {
+			return fmt.Errorf("route %s on host %q: %w", p.Masked(), w.Host.Name, err)
 		}
 	}
-	if err := nh.LinkSetUp(wl); err != nil {
-		return err
-	}
+	return nil
+}
+
+// addDefaultRoutes routes the workload's traffic of each family it has addresses of to the
+// host's gateway (GatewayV4 on link, GatewayV6) through eth0 (wl).
+func (w *Workload) addDefaultRoutes(wl netlink.Link) error {
 	if len(w.V4) > 0 {
-		if err := nh.RouteAdd(&netlink.Route{LinkIndex: wl.Attrs().Index, Gw: GatewayV4.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}); err != nil {
+		if err := w.h.RouteAdd(&netlink.Route{LinkIndex: wl.Attrs().Index, Gw: GatewayV4.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}); err != nil {
 			return fmt.Errorf("default route: %w", err)
 		}
 	}
 	if len(w.V6) > 0 {
 		_, def6, _ := net.ParseCIDR("::/0")
-		if err := nh.RouteAdd(&netlink.Route{LinkIndex: wl.Attrs().Index, Dst: def6, Gw: GatewayV6.AsSlice()}); err != nil {
+		if err := w.h.RouteAdd(&netlink.Route{LinkIndex: wl.Attrs().Index, Dst: def6, Gw: GatewayV6.AsSlice()}); err != nil {
 			return fmt.Errorf("default route v6: %w", err)
 		}
 	}

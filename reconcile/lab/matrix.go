@@ -319,37 +319,81 @@ func verdictWord(allow bool) string {
 
 // trace follows the probe's first packet along the lab's path through sim's rulesets.
 func (l *Lab) trace(sim *simulate.Network, p Probe) Expectation {
-	rulesets := map[string]*nft.Ruleset{}
-	if sim != nil {
-		for _, h := range l.hostOrder {
-			rs := sim.Rulesets[h]
-			if rs == nil && sim.Compile != nil {
-				var err error
-				if rs, err = sim.Compile(h); err != nil {
-					return Expectation{Err: fmt.Errorf("compile %q: %w", h, err)}
-				}
-				if sim.Rulesets == nil {
-					sim.Rulesets = map[string]*nft.Ruleset{}
-				}
-				sim.Rulesets[h] = rs
-			}
-			rulesets[h] = rs
-		}
+	rulesets, err := l.rulesets(sim)
+	if err != nil {
+		return Expectation{Err: err}
 	}
 	w := l.workloads[p.From]
 	if w == nil {
 		return Expectation{Err: fmt.Errorf("no workload %q in the lab", p.From)}
 	}
-	dst, err := l.dst(p)
+	pkt, err := l.firstPacket(w, p)
 	if err != nil {
 		return Expectation{Err: err}
+	}
+	if strings.HasPrefix(p.To, HostPrefix) {
+		pkt.Hook = nft.HookInput
+		return traceLegs(rulesets, []leg{{w.Host.Name, pkt}})
+	}
+	recv := l.owner(pkt.Dst)
+	if recv == nil {
+		return Expectation{Err: fmt.Errorf("no workload has address %s", pkt.Dst)}
+	}
+	var legs []leg
+	if recv.Host == w.Host {
+		pkt.OIF = recv.Endpoint.Interface
+		legs = append(legs, leg{w.Host.Name, pkt})
+	} else {
+		up := w.Host.uplinks[recv.Host.Name]
+		first := pkt
+		first.OIF = up.ifname
+		second := pkt
+		back := recv.Host.uplinks[w.Host.Name]
+		second.IIF, second.OIF, second.SrcMAC = back.ifname, recv.Endpoint.Interface, up.mac
+		legs = append(legs, leg{w.Host.Name, first}, leg{recv.Host.Name, second})
+	}
+	return traceLegs(rulesets, legs)
+}
+
+// rulesets returns the ruleset of every host of the lab in sim (nil for a host sim has none
+// for; none at all when sim is nil), compiling and keeping in sim.Rulesets those it lacks when
+// sim.Compile is set.
+func (l *Lab) rulesets(sim *simulate.Network) (map[string]*nft.Ruleset, error) {
+	rulesets := map[string]*nft.Ruleset{}
+	if sim == nil {
+		return rulesets, nil
+	}
+	for _, h := range l.hostOrder {
+		rs := sim.Rulesets[h]
+		if rs == nil && sim.Compile != nil {
+			var err error
+			if rs, err = sim.Compile(h); err != nil {
+				return nil, fmt.Errorf("compile %q: %w", h, err)
+			}
+			if sim.Rulesets == nil {
+				sim.Rulesets = map[string]*nft.Ruleset{}
+			}
+			sim.Rulesets[h] = rs
+		}
+		rulesets[h] = rs
+	}
+	return rulesets, nil
+}
+
+// firstPacket is the probe's first packet as it leaves workload w, on the forward hook of w's
+// host: the probe's forged source address, port and MAC where it has them, an echo request
+// (or the probe's ICMP type and code) for icmp.
+func (l *Lab) firstPacket(w *Workload, p Probe) (simulate.Packet, error) {
+	dst, err := l.dst(p)
+	if err != nil {
+		return simulate.Packet{}, err
 	}
 	src := l.Addr(p.From, p.family())
 	if p.Src.IsValid() {
 		src = p.Src
 	}
 	if !src.IsValid() {
-		return Expectation{Err: fmt.Errorf("endpoint %q has no IPv%d address", p.From, p.family())}
+		return simulate.Packet{}, fmt.Errorf("endpoint %q has no IPv%d address", p.From, p.family())
 	}
 	mac := w.MAC
 	if p.SrcMAC != "" {
@@ -377,30 +421,9 @@ func (l *Lab) trace(sim *simulate.Network, p Probe) Expectation {
 		}
 		pkt.SPort, pkt.DPort = 0, 0
 	default:
-		return Expectation{Err: fmt.Errorf("unknown probe protocol %q", p.Proto)}
+		return simulate.Packet{}, fmt.Errorf("unknown probe protocol %q", p.Proto)
 	}
-	if strings.HasPrefix(p.To, HostPrefix) {
-		pkt.Hook = nft.HookInput
-		return traceLegs(rulesets, []leg{{w.Host.Name, pkt}})
-	}
-	recv := l.owner(dst)
-	if recv == nil {
-		return Expectation{Err: fmt.Errorf("no workload has address %s", dst)}
-	}
-	var legs []leg
-	if recv.Host == w.Host {
-		pkt.OIF = recv.Endpoint.Interface
-		legs = append(legs, leg{w.Host.Name, pkt})
-	} else {
-		up := w.Host.uplinks[recv.Host.Name]
-		first := pkt
-		first.OIF = up.ifname
-		second := pkt
-		back := recv.Host.uplinks[w.Host.Name]
-		second.IIF, second.OIF, second.SrcMAC = back.ifname, recv.Endpoint.Interface, up.mac
-		legs = append(legs, leg{w.Host.Name, first}, leg{recv.Host.Name, second})
-	}
-	return traceLegs(rulesets, legs)
+	return pkt, nil
 }
 
 // leg is the packet as one host's ruleset sees it.

@@ -117,67 +117,15 @@ func rawIP(pk RawPacket, tok string) ([]byte, error) {
 		return nil, fmt.Errorf("raw packet %s -> %s: the addresses must be of one family", pk.Src, pk.Dst)
 	}
 	v6 := pk.Dst.Is6()
-	var proto uint8
-	var l4 []byte
-	switch pk.Proto {
-	case "udp":
-		if pk.SPort < 1 || pk.SPort > 65535 || pk.DPort < 1 || pk.DPort > 65535 {
-			return nil, fmt.Errorf("raw udp: ports %d -> %d are not 1-65535", pk.SPort, pk.DPort)
-		}
-		proto = syscall.IPPROTO_UDP
-		l4 = binary.BigEndian.AppendUint16(nil, uint16(pk.SPort))
-		l4 = binary.BigEndian.AppendUint16(l4, uint16(pk.DPort))
-		l4 = binary.BigEndian.AppendUint16(l4, uint16(8+len(tok)))
-		l4 = append(l4, 0, 0)
-		l4 = append(l4, tok...)
-	case "icmp":
-		if pk.ICMPType < 0 || pk.ICMPType > 255 || pk.ICMPCode < 0 || pk.ICMPCode > 255 {
-			return nil, fmt.Errorf("raw icmp: type %d code %d are not 0-255", pk.ICMPType, pk.ICMPCode)
-		}
-		l4 = []byte{byte(pk.ICMPType), byte(pk.ICMPCode), 0, 0}
-		if v6 {
-			proto = syscall.IPPROTO_ICMPV6
-			l4 = append(l4, 0, 0, 0, 0)
-			l4 = append(l4, GatewayV6.AsSlice()...)
-			opt := append([]byte{253, 0}, tok...)
-			for len(opt)%8 != 0 {
-				opt = append(opt, 0)
-			}
-			opt[1] = byte(len(opt) / 8)
-			l4 = append(l4, opt...)
-		} else {
-			proto = syscall.IPPROTO_ICMP
-			l4 = append(l4, 0x72, 0x6c, 0, 1) // identifier "rl", sequence 1
-			l4 = append(l4, tok...)
-		}
-	default:
-		return nil, fmt.Errorf("raw packet: protocol %q is not udp or icmp", pk.Proto)
+	proto, l4, err := rawTransport(pk, tok, v6)
+	if err != nil {
+		return nil, err
 	}
 	if len(l4) > 1400 {
 		return nil, errors.New("raw packet: too long")
 	}
 	src, dst := pk.Src.AsSlice(), pk.Dst.AsSlice()
-	// The transport checksum: over the pseudo-header for udp and ICMPv6, the message alone
-	// for ICMPv4.
-	var pseudo []byte
-	if v6 {
-		pseudo = append(append(append([]byte{}, src...), dst...), 0, 0)
-		pseudo = binary.BigEndian.AppendUint16(pseudo, uint16(len(l4)))
-		pseudo = append(pseudo, 0, 0, 0, proto)
-	} else if proto == syscall.IPPROTO_UDP {
-		pseudo = append(append(append([]byte{}, src...), dst...), 0, proto)
-		pseudo = binary.BigEndian.AppendUint16(pseudo, uint16(len(l4)))
-	}
-	sum := checksum(append(pseudo, l4...))
-	off := 2
-	if proto == syscall.IPPROTO_UDP {
-		off = 6
-		if sum == 0 {
-			sum = 0xffff
-		}
-	}
-	binary.BigEndian.PutUint16(l4[off:], sum)
-
+	putTransportChecksum(l4, proto, src, dst, v6)
 	if v6 {
 		hop := byte(64)
 		switch {
@@ -200,6 +148,66 @@ func rawIP(pk RawPacket, tok string) ([]byte, error) {
 	h = append(h, dst...)
 	binary.BigEndian.PutUint16(h[10:], checksum(h))
 	return append(h, l4...), nil
+}
+
+// rawTransport builds the transport message of pk carrying token tok, its checksum left 0,
+// and returns its IP protocol number: a udp datagram (the token as payload), an ICMPv4 message
+// (identifier "rl", sequence 1, the token as payload) or an ICMPv6 message (a target address,
+// GatewayV6, and the token in an option of type 253, padded to 8 bytes).
+func rawTransport(pk RawPacket, tok string, v6 bool) (uint8, []byte, error) {
+	switch pk.Proto {
+	case "udp":
+		if pk.SPort < 1 || pk.SPort > 65535 || pk.DPort < 1 || pk.DPort > 65535 {
+			return 0, nil, fmt.Errorf("raw udp: ports %d -> %d are not 1-65535", pk.SPort, pk.DPort)
+		}
+		l4 := binary.BigEndian.AppendUint16(nil, uint16(pk.SPort))
+		l4 = binary.BigEndian.AppendUint16(l4, uint16(pk.DPort))
+		l4 = binary.BigEndian.AppendUint16(l4, uint16(8+len(tok)))
+		l4 = append(l4, 0, 0)
+		return syscall.IPPROTO_UDP, append(l4, tok...), nil
+	case "icmp":
+		if pk.ICMPType < 0 || pk.ICMPType > 255 || pk.ICMPCode < 0 || pk.ICMPCode > 255 {
+			return 0, nil, fmt.Errorf("raw icmp: type %d code %d are not 0-255", pk.ICMPType, pk.ICMPCode)
+		}
+		l4 := []byte{byte(pk.ICMPType), byte(pk.ICMPCode), 0, 0}
+		if !v6 {
+			l4 = append(l4, 0x72, 0x6c, 0, 1) // identifier "rl", sequence 1
+			return syscall.IPPROTO_ICMP, append(l4, tok...), nil
+		}
+		l4 = append(l4, 0, 0, 0, 0)
+		l4 = append(l4, GatewayV6.AsSlice()...)
+		opt := append([]byte{253, 0}, tok...)
+		for len(opt)%8 != 0 {
+			opt = append(opt, 0)
+		}
+		opt[1] = byte(len(opt) / 8)
+		return syscall.IPPROTO_ICMPV6, append(l4, opt...), nil
+	}
+	return 0, nil, fmt.Errorf("raw packet: protocol %q is not udp or icmp", pk.Proto)
+}
+
+// putTransportChecksum writes the checksum of the transport message l4 (of IP protocol proto
+// from src to dst) into it: over the pseudo-header for udp and ICMPv6, the message alone for
+// ICMPv4; a udp checksum of 0 is sent as 0xffff (RFC 768).
+func putTransportChecksum(l4 []byte, proto uint8, src, dst []byte, v6 bool) {
+	var pseudo []byte
+	if v6 {
+		pseudo = append(append(append([]byte{}, src...), dst...), 0, 0)
+		pseudo = binary.BigEndian.AppendUint16(pseudo, uint16(len(l4)))
+		pseudo = append(pseudo, 0, 0, 0, proto)
+	} else if proto == syscall.IPPROTO_UDP {
+		pseudo = append(append(append([]byte{}, src...), dst...), 0, proto)
+		pseudo = binary.BigEndian.AppendUint16(pseudo, uint16(len(l4)))
+	}
+	sum := checksum(append(pseudo, l4...))
+	off := 2
+	if proto == syscall.IPPROTO_UDP {
+		off = 6
+		if sum == 0 {
+			sum = 0xffff
+		}
+	}
+	binary.BigEndian.PutUint16(l4[off:], sum)
 }
 
 // checksum is the Internet checksum (RFC 1071) of b.

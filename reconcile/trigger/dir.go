@@ -56,36 +56,20 @@ func (d *Dir) Run(ctx context.Context, emit func(Event)) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	debounce := d.Debounce
-	if debounce <= 0 {
-		debounce = 300 * time.Millisecond
+	burst := &debouncer{wait: d.Debounce}
+	if burst.wait <= 0 {
+		burst.wait = 300 * time.Millisecond
 	}
-	root := d.Root
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("fsnotify: %w", err)
 	}
 	defer w.Close()
-	addTree := func(dir string) error { return watchTree(w, dir) }
-	if err := addTree(root); err != nil {
+	if err := watchTree(w, d.Root); err != nil {
 		return err
 	}
 	if d.ready != nil {
 		close(d.ready)
-	}
-	var timer *time.Timer
-	var timerC <-chan time.Time
-	var first string
-	arm := func(detail string) {
-		if first == "" {
-			first = detail
-		}
-		if timer == nil {
-			timer = time.NewTimer(debounce)
-		} else {
-			timer.Reset(debounce)
-		}
-		timerC = timer.C
 	}
 	for {
 		select {
@@ -95,25 +79,8 @@ func (d *Dir) Run(ctx context.Context, emit func(Event)) error {
 			if !ok {
 				return errors.New("fsnotify: event channel closed")
 			}
-			if ev.Op == fsnotify.Chmod {
-				continue
-			}
-			rel, err := filepath.Rel(root, ev.Name)
-			if err != nil {
-				continue
-			}
-			rel = filepath.ToSlash(rel)
-			if ev.Has(fsnotify.Create) {
-				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() && rel != ".git" && !strings.HasPrefix(rel, ".git/") {
-					if err := addTree(ev.Name); err != nil {
-						log.Warn("cannot watch new directory", "dir", ev.Name, "err", err)
-					}
-					arm(rel)
-					continue
-				}
-			}
-			if relevantPath(rel) {
-				arm(rel)
+			if detail := d.change(w, log, ev); detail != "" {
+				burst.arm(detail)
 			}
 		case err, ok := <-w.Errors:
 			if !ok {
@@ -121,16 +88,70 @@ func (d *Dir) Run(ctx context.Context, emit func(Event)) error {
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
 				log.Warn("inotify queue overflowed; resyncing")
-				arm("overflow")
+				burst.arm("overflow")
 				continue
 			}
 			log.Warn("fsnotify error", "err", err)
-		case <-timerC:
-			timerC = nil
-			emit(Event{Reason: "fsnotify", Detail: first})
-			first = ""
+		case <-burst.c:
+			emit(Event{Reason: "fsnotify", Detail: burst.fire()})
 		}
 	}
+}
+
+// change returns the detail (the path relative to Root, slash separated) that an fsnotify
+// event arms the debounce with, or "" when the event cannot change the repository. A new
+// directory outside .git is watched (with its subdirectories) and always counts.
+func (d *Dir) change(w *fsnotify.Watcher, log *slog.Logger, ev fsnotify.Event) string {
+	if ev.Op == fsnotify.Chmod {
+		return ""
+	}
+	rel, err := filepath.Rel(d.Root, ev.Name)
+	if err != nil {
+		return ""
+	}
+	rel = filepath.ToSlash(rel)
+	if ev.Has(fsnotify.Create) {
+		if st, err := os.Stat(ev.Name); err == nil && st.IsDir() && rel != ".git" && !strings.HasPrefix(rel, ".git/") {
+			if err := watchTree(w, ev.Name); err != nil {
+				log.Warn("cannot watch new directory", "dir", ev.Name, "err", err)
+			}
+			return rel
+		}
+	}
+	if relevantPath(rel) {
+		return rel
+	}
+	return ""
+}
+
+// debouncer ends a burst of changes once none came for wait: c fires wait after the last arm;
+// first is the detail of the burst's first change.
+type debouncer struct {
+	wait  time.Duration
+	timer *time.Timer
+	c     <-chan time.Time // nil while no burst is pending
+	first string
+}
+
+// arm records a change (detail kept when it is the burst's first) and restarts the wait.
+func (b *debouncer) arm(detail string) {
+	if b.first == "" {
+		b.first = detail
+	}
+	if b.timer == nil {
+		b.timer = time.NewTimer(b.wait)
+	} else {
+		b.timer.Reset(b.wait)
+	}
+	b.c = b.timer.C
+}
+
+// fire ends the burst (after c fired) and returns its first change's detail.
+func (b *debouncer) fire() string {
+	b.c = nil
+	first := b.first
+	b.first = ""
+	return first
 }
 
 // watchTree adds dir and its subdirectories, except .git, to w. The error is dir's, or one

@@ -294,6 +294,24 @@ func (g *g) rule(tags []string) schema.Rule {
 	if r.Action == schema.ActionLog && g.chance(2) {
 		r.LogPrefix = g.logPrefix()
 	}
+	fam := g.ruleProtocol(&r)
+	if r.Protocol.HasPorts() {
+		g.rulePorts(&r)
+	}
+	if r.Protocol.ICMPFamily() != 0 {
+		g.ruleICMP(&r)
+	}
+	fam = g.ruleNets(&r, fam)
+	if fam != 0 && g.chance(3) {
+		r.IPVersion = fam
+	}
+	g.ruleTags(&r, tags)
+	return r
+}
+
+// ruleProtocol sets the protocol and !protocol of r (never the same protocol) and returns the
+// family they fix: 4 or 6 for an ICMP flavour, 0 for either.
+func (g *g) ruleProtocol(r *schema.Rule) int {
 	fam := 0 // 0: either
 	switch g.n(5) {
 	case 0:
@@ -327,45 +345,57 @@ func (g *g) rule(tags []string) schema.Rule {
 			r.NotProtocol = ""
 		}
 	}
-	if r.Protocol.HasPorts() {
-		for _, p := range []*[]schema.PortRange{&r.SrcPorts, &r.DstPorts, &r.NotSrcPorts, &r.NotDstPorts} {
-			if g.chance(3) {
-				*p = g.ports(5)
-			}
-		}
-		// A negated list that covers every positive port is a validation error: drop it.
-		for _, f := range []struct{ pos, neg *[]schema.PortRange }{{&r.SrcPorts, &r.NotSrcPorts}, {&r.DstPorts, &r.NotDstPorts}} {
-			if len(*f.pos) > 0 && len(*f.neg) > 0 && covers(*f.neg, *f.pos) {
-				*f.neg = nil
-			}
-		}
-	}
-	if r.Protocol.ICMPFamily() != 0 {
-		if g.chance(2) {
-			r.ICMPType = ip(g.icmp())
-			if g.chance(2) {
-				r.ICMPCode = ip(g.icmp())
-			}
-		}
+	return fam
+}
+
+// rulePorts sets some of the port lists of r (a protocol with ports) and their negations.
+func (g *g) rulePorts(r *schema.Rule) {
+	for _, p := range []*[]schema.PortRange{&r.SrcPorts, &r.DstPorts, &r.NotSrcPorts, &r.NotDstPorts} {
 		if g.chance(3) {
-			r.NotICMPType = ip(g.icmp())
-		}
-		if (r.ICMPType != nil || r.NotICMPType != nil) && g.chance(3) {
-			r.NotICMPCode = ip(g.icmp())
-		}
-		// A negation equal to its positive value is a validation error (the rule could never
-		// match): drop it.
-		eq := func(a, b *int) bool { return a != nil && b != nil && *a == *b }
-		if eq(r.ICMPType, r.NotICMPType) && eq(r.ICMPCode, r.NotICMPCode) {
-			r.NotICMPType, r.NotICMPCode = nil, nil
-		}
-		if r.NotICMPCode == nil && eq(r.ICMPType, r.NotICMPType) {
-			r.NotICMPType = nil
-		}
-		if r.NotICMPType == nil && eq(r.ICMPCode, r.NotICMPCode) {
-			r.NotICMPCode = nil
+			*p = g.ports(5)
 		}
 	}
+	// A negated list that covers every positive port is a validation error: drop it.
+	for _, f := range []struct{ pos, neg *[]schema.PortRange }{{&r.SrcPorts, &r.NotSrcPorts}, {&r.DstPorts, &r.NotDstPorts}} {
+		if len(*f.pos) > 0 && len(*f.neg) > 0 && covers(*f.neg, *f.pos) {
+			*f.neg = nil
+		}
+	}
+}
+
+// ruleICMP sets some of the ICMP type and code fields of r (an ICMP flavour) and their
+// negations.
+func (g *g) ruleICMP(r *schema.Rule) {
+	if g.chance(2) {
+		r.ICMPType = ip(g.icmp())
+		if g.chance(2) {
+			r.ICMPCode = ip(g.icmp())
+		}
+	}
+	if g.chance(3) {
+		r.NotICMPType = ip(g.icmp())
+	}
+	if (r.ICMPType != nil || r.NotICMPType != nil) && g.chance(3) {
+		r.NotICMPCode = ip(g.icmp())
+	}
+	// A negation equal to its positive value is a validation error (the rule could never
+	// match): drop it.
+	eq := func(a, b *int) bool { return a != nil && b != nil && *a == *b }
+	if eq(r.ICMPType, r.NotICMPType) && eq(r.ICMPCode, r.NotICMPCode) {
+		r.NotICMPType, r.NotICMPCode = nil, nil
+	}
+	if r.NotICMPCode == nil && eq(r.ICMPType, r.NotICMPType) {
+		r.NotICMPType = nil
+	}
+	if r.NotICMPType == nil && eq(r.ICMPCode, r.NotICMPCode) {
+		r.NotICMPCode = nil
+	}
+}
+
+// ruleNets sets some of the nets of r and their negations, all of one family: fam when the
+// protocol fixed one, else one picked here. It returns the family of the rule: fam, or the
+// nets' family when r got a net, or a family picked for ip_version alone (0: either).
+func (g *g) ruleNets(r *schema.Rule, fam int) int {
 	if fam == 0 && g.chance(3) {
 		fam = 4 + 2*g.n(2)
 	}
@@ -388,22 +418,23 @@ func (g *g) rule(tags []string) schema.Rule {
 			*f.neg = ""
 		}
 	}
-	if fam != 0 && g.chance(3) {
-		r.IPVersion = fam
-	}
+	return fam
+}
+
+// ruleTags sets some of the tags of r and their negations from the pool, never a tag and its
+// own negation.
+func (g *g) ruleTags(r *schema.Rule, tags []string) {
 	for _, s := range []*string{&r.SrcTag, &r.DstTag, &r.NotSrcTag, &r.NotDstTag} {
 		if len(tags) > 0 && g.chance(4) {
 			*s = g.pick(tags)
 		}
 	}
-	// Likewise a tag and its own negation.
 	if r.NotSrcTag == r.SrcTag {
 		r.NotSrcTag = ""
 	}
 	if r.NotDstTag == r.DstTag {
 		r.NotDstTag = ""
 	}
-	return r
 }
 
 func (g *g) icmp() int {
@@ -416,12 +447,27 @@ func (g *g) icmp() int {
 	return g.n(255)
 }
 
-// Generate builds one repository from src.
+// Generate builds one repository from src: a pool of tags, profiles, hosts and endpoints (the
+// model, Want), written out as files; rarely a file is then damaged (Raw).
 func Generate(src Source) *Repo {
 	g := &g{src: src}
 	want := &schema.Repository{Profiles: map[string]*schema.Profile{}}
+	tags := g.tags()
+	pids := g.profiles(want, tags)
+	pids = g.shortenedTwinProfile(want, pids)
+	g.endpoints(want, g.hosts(), pids)
+	repo := &Repo{Files: map[string][]byte{}, Want: want}
+	g.writeProfiles(repo, pids)
+	g.writeEndpoints(repo)
+	if g.chance(12) {
+		g.damage(repo)
+	}
+	return repo
+}
 
-	// Tags: a pool; some are carried by no profile, some by profiles no endpoint uses.
+// tags returns the pool of tags; some are carried by no profile, some by profiles no endpoint
+// uses.
+func (g *g) tags() []string {
 	var tags []string
 	for i := range 1 + g.n(6) {
 		t := g.id(fmt.Sprintf("TAG%d", i))
@@ -429,7 +475,12 @@ func Generate(src Source) *Repo {
 			tags = append(tags, t)
 		}
 	}
-	// Profiles.
+	return tags
+}
+
+// profiles adds profiles (tags from the pool, up to 5 rules each way) to want and returns
+// their ids in the order made.
+func (g *g) profiles(want *schema.Repository, tags []string) []string {
 	var pids []string
 	for i := range 1 + g.n(5) {
 		id := g.id(fmt.Sprintf("P%d", i))
@@ -454,9 +505,13 @@ func Generate(src Source) *Repo {
 		want.Profiles[id] = p
 		pids = append(pids, id)
 	}
-	// Rarely: a profile whose id is what compile.Name shortens another, long, id to (its
-	// first bytes, "-" and 12 hex digits of the SHA-256 of the full chain name): both ids
-	// are valid and at most 64 bytes.
+	return pids
+}
+
+// shortenedTwinProfile rarely adds a profile whose id is what compile.Name shortens another,
+// long, id to (its first bytes, "-" and 12 hex digits of the SHA-256 of the full chain name):
+// both ids are valid and at most 64 bytes. It returns pids with the new id, if any.
+func (g *g) shortenedTwinProfile(want *schema.Repository, pids []string) []string {
 	if len(pids) > 0 && g.chance(40) {
 		long := pids[g.n(len(pids))]
 		if id := shortenedTwin("profile-out-", long); id != "" && want.Profiles[id] == nil {
@@ -464,11 +519,21 @@ func Generate(src Source) *Repo {
 			pids = append(pids, id)
 		}
 	}
-	// Hosts and endpoints.
+	return pids
+}
+
+// hosts returns node-1 and up to 2 more host names.
+func (g *g) hosts() []string {
 	hosts := []string{"node-1"}
 	for i := range g.n(3) {
 		hosts = append(hosts, g.pick([]string{fmt.Sprintf("node-%d", i+2), fmt.Sprintf("h%d.example.org", i), fmt.Sprintf("Host_%d", i)}))
 	}
+	return hosts
+}
+
+// endpoints adds up to 7 endpoints on hosts to want, with unique ids and unique interfaces per
+// host, profiles picked from pids.
+func (g *g) endpoints(want *schema.Repository, hosts, pids []string) {
 	ids := map[string]bool{}
 	ifaces := map[string]bool{}
 	nEP := g.n(8)
@@ -492,33 +557,7 @@ func Generate(src Source) *Repo {
 		case 1:
 			e.State = schema.StateActive
 		}
-		// Each endpoint has its own 198.18.<b>.0/24 and fd00:0:<b>::/64: addresses never
-		// overlap between endpoints.
-		b := g.blocks
-		g.blocks++
-		for range g.n(3) {
-			switch g.n(3) {
-			case 0:
-				// A network of the block (validation refuses host bits in endpoint nets).
-				p := netip.MustParsePrefix(fmt.Sprintf("198.18.%d.%d/%d", b, g.n(256), 24+g.n(9))).Masked()
-				e.IPv4Nets = append(e.IPv4Nets, p.String())
-			case 1:
-				e.IPv4Nets = append(e.IPv4Nets, fmt.Sprintf("198.18.%d.%d", b, g.n(256)))
-			default:
-				e.IPv4Nets = append(e.IPv4Nets, fmt.Sprintf("198.18.%d.%d/32", b, g.n(256)))
-			}
-		}
-		for range g.n(3) {
-			switch g.n(3) {
-			case 0:
-				p := netip.MustParsePrefix(fmt.Sprintf("fd00:0:%x::%x/%d", b, g.n(1<<16), 64+g.n(65))).Masked()
-				e.IPv6Nets = append(e.IPv6Nets, p.String())
-			default:
-				e.IPv6Nets = append(e.IPv6Nets, fmt.Sprintf("fd00:0:%x::%x", b, g.n(1<<16)))
-			}
-		}
-		e.IPv4Nets = dedup(e.IPv4Nets)
-		e.IPv6Nets = dedup(e.IPv6Nets)
+		g.endpointNets(e)
 		for range g.n(4) {
 			if len(pids) > 0 {
 				p := g.pick(pids)
@@ -529,30 +568,69 @@ func Generate(src Source) *Repo {
 		}
 		want.Endpoints = append(want.Endpoints, e)
 	}
+}
 
-	repo := &Repo{Files: map[string][]byte{}, Want: want}
-	for _, id := range pids {
-		p := want.Profiles[id]
-		ext := ".yaml"
-		if g.chance(3) {
-			ext = ".json"
+// endpointNets gives e up to 2 IPv4 and 2 IPv6 nets, without duplicates, from a block of its
+// own: 198.18.<b>.0/24 and fd00:0:<b>::/64, so addresses never overlap between endpoints.
+func (g *g) endpointNets(e *schema.Endpoint) {
+	b := g.blocks
+	g.blocks++
+	for range g.n(3) {
+		switch g.n(3) {
+		case 0:
+			// A network of the block (validation refuses host bits in endpoint nets).
+			p := netip.MustParsePrefix(fmt.Sprintf("198.18.%d.%d/%d", b, g.n(256), 24+g.n(9))).Masked()
+			e.IPv4Nets = append(e.IPv4Nets, p.String())
+		case 1:
+			e.IPv4Nets = append(e.IPv4Nets, fmt.Sprintf("198.18.%d.%d", b, g.n(256)))
+		default:
+			e.IPv4Nets = append(e.IPv4Nets, fmt.Sprintf("198.18.%d.%d/32", b, g.n(256)))
 		}
-		repo.Files["profiles/"+id+ext] = g.write(ext, profileValue(p))
 	}
+	for range g.n(3) {
+		switch g.n(3) {
+		case 0:
+			p := netip.MustParsePrefix(fmt.Sprintf("fd00:0:%x::%x/%d", b, g.n(1<<16), 64+g.n(65))).Masked()
+			e.IPv6Nets = append(e.IPv6Nets, p.String())
+		default:
+			e.IPv6Nets = append(e.IPv6Nets, fmt.Sprintf("fd00:0:%x::%x", b, g.n(1<<16)))
+		}
+	}
+	e.IPv4Nets = dedup(e.IPv4Nets)
+	e.IPv6Nets = dedup(e.IPv6Nets)
+}
+
+// ext picks a file extension: .json one time in 3, else .yaml.
+func (g *g) ext() string {
+	if g.chance(3) {
+		return ".json"
+	}
+	return ".yaml"
+}
+
+// writeProfiles writes each profile of pids to profiles/<id>.yaml or .json.
+func (g *g) writeProfiles(repo *Repo, pids []string) {
+	for _, id := range pids {
+		ext := g.ext()
+		repo.Files["profiles/"+id+ext] = g.write(ext, profileValue(repo.Want.Profiles[id]))
+	}
+}
+
+// writeEndpoints spreads the endpoints of repo.Want over 1 to 3 files endpoints/e<k>.yaml or
+// .json, reorders repo.Want.Endpoints by file (files sorted by path, as Load returns them) and
+// sets repo.Hosts.
+func (g *g) writeEndpoints(repo *Repo) {
+	want := repo.Want
 	nFiles := 1 + g.n(3)
 	groups := make([][]*schema.Endpoint, nFiles)
 	for _, e := range want.Endpoints {
 		k := g.n(nFiles)
 		groups[k] = append(groups[k], e)
 	}
-	// Endpoints are kept in file order (files sorted by path), as Load returns them.
 	want.Endpoints = nil
 	names := make([]string, nFiles)
 	for k := range groups {
-		ext := ".yaml"
-		if g.chance(3) {
-			ext = ".json"
-		}
+		ext := g.ext()
 		names[k] = fmt.Sprintf("endpoints/e%d%s", k, ext)
 		var list []any
 		for _, e := range groups[k] {
@@ -574,36 +652,36 @@ func Generate(src Source) *Repo {
 		repo.Hosts = append(repo.Hosts, h)
 	}
 	sort.Strings(repo.Hosts)
+}
 
-	// Rarely: raw bytes or a damaged file.
-	if g.chance(12) {
-		repo.Raw = true
-		repo.Want = nil
-		paths := make([]string, 0, len(repo.Files))
-		for p := range repo.Files {
-			paths = append(paths, p)
-		}
-		sort.Strings(paths)
-		p := paths[g.n(len(paths))]
-		b := repo.Files[p]
-		switch g.n(4) {
-		case 0: // truncate
-			repo.Files[p] = b[:g.n(len(b)+1)]
-		case 1: // flip a byte
-			if len(b) > 0 {
-				c := slices.Clone(b)
-				c[g.n(len(c))] = byte(g.n(256))
-				repo.Files[p] = c
-			}
-		default: // raw bytes in a new file
-			raw := make([]byte, g.n(64))
-			for i := range raw {
-				raw[i] = byte(g.n(256))
-			}
-			repo.Files[g.pick([]string{"profiles/RAW.yaml", "profiles/RAW.json", "endpoints/raw.yaml", "endpoints/raw.json", "tests/raw.yaml"})] = raw
-		}
+// damage truncates a file, flips a byte of one or adds a file of raw bytes, and marks repo Raw
+// (Want no longer describes the files, so it is dropped).
+func (g *g) damage(repo *Repo) {
+	repo.Raw = true
+	repo.Want = nil
+	paths := make([]string, 0, len(repo.Files))
+	for p := range repo.Files {
+		paths = append(paths, p)
 	}
-	return repo
+	sort.Strings(paths)
+	p := paths[g.n(len(paths))]
+	b := repo.Files[p]
+	switch g.n(4) {
+	case 0: // truncate
+		repo.Files[p] = b[:g.n(len(b)+1)]
+	case 1: // flip a byte
+		if len(b) > 0 {
+			c := slices.Clone(b)
+			c[g.n(len(c))] = byte(g.n(256))
+			repo.Files[p] = c
+		}
+	default: // raw bytes in a new file
+		raw := make([]byte, g.n(64))
+		for i := range raw {
+			raw[i] = byte(g.n(256))
+		}
+		repo.Files[g.pick([]string{"profiles/RAW.yaml", "profiles/RAW.json", "endpoints/raw.yaml", "endpoints/raw.json", "tests/raw.yaml"})] = raw
+	}
 }
 
 // shortenedTwin returns the id whose chain name prefix+id is, unshortened, the shortened

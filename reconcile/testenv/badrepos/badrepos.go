@@ -1,15 +1,14 @@
 // Package badrepos is the corpus of broken policy repositories that the tests feed to the
 // real binary: every one must be refused by `reconcile validate` (exit 1, every message
 // prefixed "path:line:col:" or "path:"), the same way under --dir and --repo, and must leave
-// an applied ruleset untouched (cmd/reconcile badrepos_test.go and
-// reconcile/e2e/badrepos_kernel_test.go).
+// an applied ruleset untouched (reconcile/e2e: badrepos_test.go and badrepos_kernel_test.go).
 //
 // A case is a directory testdata/<NN-name>/ holding the repository files as plain text and
 // the golden `expected` (what `validate --dir` prints, see Format); `expected-repo` exists
 // only while `validate --repo` prints something else. Entries that cannot live in git as
 // plain files (symbolic links, non-UTF-8 names, FIFOs, binary and huge files) are made at run
 // time by the Generated table; their directory holds the goldens and possibly plain files.
-// `go test ./cmd/reconcile -run TestBadRepos -update` rewrites the goldens.
+// `go test ./reconcile/e2e -run TestBadRepos -update` rewrites the goldens.
 package badrepos
 
 import (

@@ -1,9 +1,8 @@
-package main
+package e2e
 
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +30,7 @@ const operatorFilter = `table inet filter {
 // to the default table still works, and replaces its own table on the next change and when a
 // chain was added to it by hand.
 func TestKernelForeignTableLeftAlone(t *testing.T) {
+	t.Parallel()
 	ns, repo, run := foreignFixture(t, "foreign")
 	nftIn := func(args ...string) string {
 		t.Helper()
@@ -167,6 +167,7 @@ func addKernelObjects(t *testing.T, ns, table string) []string {
 // table are drift: status --detailed-exitcode exits 2 and lists each, plan destroys each,
 // apply removes them.
 func TestKernelForeignObjects(t *testing.T) {
+	t.Parallel()
 	ns, _, run := foreignFixture(t, "objects")
 	nftIn := func(args ...string) string {
 		t.Helper()
@@ -219,6 +220,7 @@ func TestKernelForeignObjects(t *testing.T) {
 // then filters again (the flag is gone and status is in sync). Found by a hostile tester:
 // status said "In sync" and apply "already applied" while the host enforced nothing.
 func TestKernelDormantTable(t *testing.T) {
+	t.Parallel()
 	ns, _, run := foreignFixture(t, "dormant")
 	if out, errOut, code := run("apply"); code != 0 || !strings.Contains(out, "Apply complete!") {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
@@ -250,6 +252,7 @@ func TestKernelDormantTable(t *testing.T) {
 // open). Status reports the timeout as drift (exit 2) and apply builds the map anew without
 // it. Found by a hostile tester: status said in sync until the element had expired.
 func TestKernelExpiringDispatch(t *testing.T) {
+	t.Parallel()
 	ns, _, run := foreignFixture(t, "expire")
 	if out, errOut, code := run("apply"); code != 0 || !strings.Contains(out, "Apply complete!") {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
@@ -288,21 +291,12 @@ add rule inet reconcile forward-to oifname vmap @dispatch-to
 // --dir, --host node-1, --netns and --state-dir appended: its stdout, stderr and exit code.
 func foreignFixture(t *testing.T, name string) (ns, repo string, run func(args ...string) (string, string, int)) {
 	ns = testenv.NewNetns(t, name)
-	bin := testenv.BuildReconcile(t)
 	repo = t.TempDir()
 	testenv.WriteFiles(t, repo, pasRepo)
 	stateDir := filepath.Join(t.TempDir(), "state")
 	run = func(args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(bin, append(args, "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatalf("run %s: %v", bin, err)
-		}
-		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+		return runReconcile(t, append(args, "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)...)
 	}
 	return ns, repo, run
 }

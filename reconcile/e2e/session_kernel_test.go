@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -19,13 +19,14 @@ import (
 // other commits bring it to the generation the record holds, apply must still find our table
 // missing and install it, not report "already applied".
 func TestKernelApplyAfterNamespaceRecreated(t *testing.T) {
+	t.Parallel()
 	ns := testenv.NewNetns(t, "regen")
 	repo := t.TempDir()
 	testenv.WriteFiles(t, repo, pasRepo)
 	stateDir := filepath.Join(t.TempDir(), "state")
 	apply := func(step string) string {
 		t.Helper()
-		out, errOut, code := runCLI("apply", "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)
+		out, errOut, code := runReconcile(t, "apply", "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)
 		if code != 0 {
 			t.Fatalf("%s: exit %d\n%s%s", step, code, out, errOut)
 		}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -13,6 +13,7 @@ import (
 // be written, apply exits 1 and says so; it must not claim that nothing was changed (the
 // kernel holds the new ruleset).
 func TestKernelApplyStateNotWritten(t *testing.T) {
+	t.Parallel()
 	ns := testenv.NewNetns(t, "stw")
 	repo := t.TempDir()
 	testenv.WriteFiles(t, repo, pasRepo)
@@ -22,7 +23,7 @@ func TestKernelApplyStateNotWritten(t *testing.T) {
 	if err := os.Symlink(filepath.Join(t.TempDir(), "gone", "state"), stateDir); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code := runCLI("apply", "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)
+	out, errOut, code := runReconcile(t, "apply", "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)
 	if code != 1 {
 		t.Fatalf("apply with an unwritable state directory: exit %d, want 1\n%s%s", code, out, errOut)
 	}

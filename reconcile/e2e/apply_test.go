@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -11,11 +11,22 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
+// pasRepo is a repository in the shape of the seed's worked example (WEB and APP, tags), with
+// endpoints on node-1 and node-2.
+var pasRepo = testenv.WorkedExample()
+
+// pasBadFiles make pasRepo invalid in two files.
+var pasBadFiles = map[string]string{
+	"profiles/BAD.yaml":   "id: BAD\ninbound_rules:\n  - action: permit\n",
+	"endpoints/more.yaml": "endpoints:\n  - id: x\n    host: node-1\n    interface: calix\n    ipv4_nets: [198.18.5.5/32]\n    profile_ids: [NOPE]\n",
+}
+
 // TestKernelApplyStatusCycle runs plan, apply and status against the kernel in a private
 // network namespace: first apply, no-change apply, a rule added by hand (drift, then healed),
 // the table deleted by hand, an invalid repository (kernel unchanged), and another table of
-// the namespace that is never touched.
+// the namespace that is never touched; the built binary runs every command.
 func TestKernelApplyStatusCycle(t *testing.T) {
+	t.Parallel()
 	ns := testenv.NewNetns(t, "pas")
 	repo := t.TempDir()
 	testenv.WriteFiles(t, repo, pasRepo)
@@ -23,7 +34,7 @@ func TestKernelApplyStatusCycle(t *testing.T) {
 	common := []string{"--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir}
 	cli := func(args ...string) (string, string, int) {
 		t.Helper()
-		return runCLI(append(args, common...)...)
+		return runReconcile(t, append(args, common...)...)
 	}
 	nftIn := func(args ...string) string {
 		t.Helper()
@@ -200,18 +211,20 @@ func planCounts(t *testing.T, cli func(args ...string) (string, string, int)) st
 // TestKernelBundledPolicies applies the bundled policies/ repository for each lab host in its
 // own namespace: apply, then nothing left to do, and status in sync.
 func TestKernelBundledPolicies(t *testing.T) {
+	t.Parallel()
 	for _, host := range []string{"node-1", "node-2"} {
 		t.Run(host, func(t *testing.T) {
+			t.Parallel()
 			ns := testenv.NewNetns(t, "pol")
 			common := []string{"--dir", filepath.Join("..", "..", "policies"), "--host", host, "--netns", ns, "--state-dir", t.TempDir()}
-			out, errOut, code := runCLI(append([]string{"apply"}, common...)...)
+			out, errOut, code := runReconcile(t, append([]string{"apply"}, common...)...)
 			if code != 0 || !strings.Contains(out, "Apply complete!") {
 				t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
 			}
-			if out, errOut, code = runCLI(append([]string{"apply"}, common...)...); code != 0 || !strings.Contains(out, "already applied") {
+			if out, errOut, code = runReconcile(t, append([]string{"apply"}, common...)...); code != 0 || !strings.Contains(out, "already applied") {
 				t.Errorf("second apply: exit %d\n%s%s", code, out, errOut)
 			}
-			if out, errOut, code = runCLI(append([]string{"status", "--detailed-exitcode"}, common...)...); code != 0 {
+			if out, errOut, code = runReconcile(t, append([]string{"status", "--detailed-exitcode"}, common...)...); code != 0 {
 				t.Errorf("status: exit %d\n%s%s", code, out, errOut)
 			}
 		})

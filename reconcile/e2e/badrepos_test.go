@@ -1,16 +1,31 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/testenv/badrepos"
 )
+
+// updateGolden is the -update flag: TestBadRepos rewrites the corpus's goldens
+// (reconcile/testenv/badrepos/testdata/*/expected and expected-repo) from the current output.
+var updateGolden = flag.Bool("update", false, "rewrite the goldens of the bad-input corpus (reconcile/testenv/badrepos/testdata)")
+
+// validateJSON is what the tests read of `validate -o json`.
+type validateJSON struct {
+	Valid  bool `json:"valid"`
+	Errors []struct {
+		Path    string `json:"path"`
+		Line    int    `json:"line"`
+		Column  int    `json:"column"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
 
 // TestBadRepos runs the built binary's `validate` on every repository of the bad-input corpus
 // (reconcile/testenv/badrepos/testdata), once as a directory (--dir) and once committed to a
@@ -21,6 +36,7 @@ import (
 // (modulo revisions and temporary paths), and -o json holding the same errors; cases listed in
 // badrepos.Awaiting are only logged until their rule lands. -update rewrites the goldens.
 func TestBadRepos(t *testing.T) {
+	t.Parallel()
 	cases, err := badrepos.Cases()
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +44,7 @@ func TestBadRepos(t *testing.T) {
 	if len(cases) < 60 {
 		t.Fatalf("the corpus has %d cases, want at least 60", len(cases))
 	}
-	bin := testenv.BuildReconcile(t)
+	bin := reconcileBin(t)
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
@@ -68,14 +84,15 @@ func TestBadRepos(t *testing.T) {
 	}
 }
 
-// TestBadExamplesFromGit runs examples/bad-*/ (whose --dir output TestBadExamples checks
-// against EXPECTED) as committed git repositories: --repo must print EXPECTED too.
+// TestBadExamplesFromGit runs examples/bad-*/ (whose --dir output TestBadExamples of
+// cmd/reconcile checks against EXPECTED) as committed git repositories: --repo must print EXPECTED too.
 func TestBadExamplesFromGit(t *testing.T) {
+	t.Parallel()
 	dirs, err := filepath.Glob("../../examples/bad-*")
 	if err != nil || len(dirs) < 3 {
 		t.Fatalf("found %d bad examples (%v)", len(dirs), err)
 	}
-	bin := testenv.BuildReconcile(t)
+	bin := reconcileBin(t)
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
@@ -104,7 +121,7 @@ func TestBadExamplesFromGit(t *testing.T) {
 func checkJSON(t *testing.T, bin string, c badrepos.Case, repo, text string) []string {
 	t.Helper()
 	r := badrepos.Run(t, c.Timeout, bin, "validate", "--dir", repo, "-o", "json")
-	var v validateOut
+	var v validateJSON
 	if err := json.Unmarshal([]byte(r.Stdout), &v); err != nil {
 		return []string{fmt.Sprintf("-o json: %v in %q (stderr %q)", err, r.Stdout, r.Stderr)}
 	}
@@ -130,7 +147,7 @@ func checkJSON(t *testing.T, bin string, c badrepos.Case, repo, text string) []s
 // true) or removes it (want false: the golden must not exist).
 func checkGolden(t *testing.T, path, got string, want bool) {
 	t.Helper()
-	if updating() {
+	if *updateGolden {
 		if want {
 			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 				t.Fatal(err)
@@ -144,7 +161,7 @@ func checkGolden(t *testing.T, path, got string, want bool) {
 	switch {
 	case os.IsNotExist(err) && !want:
 	case err != nil:
-		t.Errorf("%v (go test ./cmd/reconcile -run TestBadRepos -update writes it)", err)
+		t.Errorf("%v (go test ./reconcile/e2e -run TestBadRepos -update writes it)", err)
 	case !want:
 		t.Errorf("%s exists, but --repo prints what --dir prints; -update removes it", path)
 	case string(b) != got:

@@ -43,8 +43,9 @@ func TestBadPoliciesFailWithoutLeftovers(t *testing.T) {
 // The demo against the bundled policies/: every probe agrees with the simulator.
 func TestDemoOnBundledPolicies(t *testing.T) {
 	testenv.RequireKernel(t)
-	out := demoOK(t, testenv.BuildReconcile(t), "../../policies")
-	if _, err := os.Stat("../../policies/tests"); err == nil && !strings.Contains(out, "reachability tests (tests/*.yaml) with real packets") {
+	policies := filepath.Join(moduleRoot(t), "policies")
+	out := demoOK(t, testenv.BuildReconcile(t), policies)
+	if _, err := os.Stat(filepath.Join(policies, "tests")); err == nil && !strings.Contains(out, "reachability tests (tests/*.yaml) with real packets") {
 		t.Errorf("the policies have tests, but the demo did not send them")
 	}
 }
@@ -96,4 +97,24 @@ func demoOK(t *testing.T, bin, policies string) string {
 		t.Errorf("no table header in the output")
 	}
 	return out.String()
+}
+
+// moduleRoot is the nearest directory above the test's working directory (the package) that
+// holds go.mod: the module root, where policies/ is.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
 }

@@ -3,7 +3,7 @@
 // host inside its namespace, and then sends real traffic between every pair of endpoints,
 // printing what the simulator expected next to what the packet did.
 //
-//	go run ./cmd/reconcile-lab -bin bin/reconcile -policies policies
+//	go run ./reconcile/lab/cmd/reconcile-lab -bin bin/reconcile -policies policies
 //
 // It exits 1 when a probe disagrees with the simulator, when it is not run as root, or on any
 // error; it removes every namespace it made, also on SIGINT and SIGTERM.
@@ -88,6 +88,8 @@ func (e errUnexpected) Error() string {
 	return fmt.Sprintf("%s did not do what the simulator expected", plural(int(e), "probe"))
 }
 
+// demo loads the policies, builds the lab, applies the policies to every host with the
+// reconcile binary bin, sends the matrix and the repository's tests and prints both tables.
 func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout time.Duration, parallel int, stdout io.Writer) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
@@ -100,16 +102,9 @@ func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout t
 	if err != nil {
 		return err
 	}
-	files, refused, err := schema.ReadRoot(policies)
+	repo, err := loadPolicies(policies)
 	if err != nil {
-		return fmt.Errorf("read %q: %w", policies, err)
-	}
-	repo, errs := schema.LoadFiles(files, refused)
-	if len(errs) > 0 {
-		return fmt.Errorf("policies %q are not valid:\n%w", policies, errs)
-	}
-	if len(repo.Endpoints) == 0 {
-		return fmt.Errorf("policies %q have no endpoints: nothing to demonstrate", policies)
+		return err
 	}
 	if gone, err := lab.CleanStale(); err != nil {
 		log.Warn("could not remove the namespaces of earlier, killed demos", "err", err)
@@ -126,9 +121,45 @@ func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout t
 	defer l.Close()
 	fmt.Fprintf(stdout, "Lab %s: %s, %s (network namespaces %s-*)\n\n", l.Prefix, plural(len(l.Hosts()), "host"), plural(len(l.Workloads()), "workload"), l.Prefix)
 
-	stateRoot, err := os.MkdirTemp("", "reconcile-lab-state-")
+	rulesets, err := applyAll(ctx, l, repo, bin, policies, stdout)
 	if err != nil {
 		return err
+	}
+	bad, err := probe(ctx, l, &simulate.Network{Repo: repo, Rulesets: rulesets}, ports, timeout, parallel, stdout)
+	if err != nil {
+		return err
+	}
+	log.Info("demo done", "elapsed", time.Since(start).Round(time.Millisecond))
+	if bad > 0 {
+		return errUnexpected(bad)
+	}
+	return nil
+}
+
+// loadPolicies reads and validates the repository at the absolute path policies, which must
+// have endpoints.
+func loadPolicies(policies string) (*schema.Repository, error) {
+	files, refused, err := schema.ReadRoot(policies)
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", policies, err)
+	}
+	repo, errs := schema.LoadFiles(files, refused)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("policies %q are not valid:\n%w", policies, errs)
+	}
+	if len(repo.Endpoints) == 0 {
+		return nil, fmt.Errorf("policies %q have no endpoints: nothing to demonstrate", policies)
+	}
+	return repo, nil
+}
+
+// applyAll runs `reconcile apply` for every host of the lab in its namespace (state in a
+// temporary directory, removed on return), printing each command and its output, and returns
+// each host's compiled ruleset for the simulator.
+func applyAll(ctx context.Context, l *lab.Lab, repo *schema.Repository, bin, policies string, stdout io.Writer) (map[string]*nft.Ruleset, error) {
+	stateRoot, err := os.MkdirTemp("", "reconcile-lab-state-")
+	if err != nil {
+		return nil, err
 	}
 	defer os.RemoveAll(stateRoot)
 	rulesets := map[string]*nft.Ruleset{}
@@ -138,21 +169,27 @@ func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout t
 		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 		stdout.Write(out)
 		if err != nil {
-			return fmt.Errorf("apply on %q: %w", h, err)
+			return nil, fmt.Errorf("apply on %q: %w", h, err)
 		}
 		fmt.Fprintln(stdout)
 		rs, err := compile.Compile(repo, compile.Options{Host: h})
 		if err != nil {
-			return fmt.Errorf("compile for %q: %w", h, err)
+			return nil, fmt.Errorf("compile for %q: %w", h, err)
 		}
 		rulesets[h] = rs
 	}
+	return rulesets, nil
+}
 
+// probe sends the matrix and the repository's tests (those the lab can send), prints both
+// tables and the summary line, and returns how many probes were unexpected.
+func probe(ctx context.Context, l *lab.Lab, sim *simulate.Network, ports []int, timeout time.Duration, parallel int, stdout io.Writer) (int, error) {
+	repo := sim.Repo
 	probes := Matrix(l, repo, ports)
 	tests, testProbes, skipped := TestProbes(l, repo)
-	outcomes := l.RunAll(ctx, &simulate.Network{Repo: repo, Rulesets: rulesets}, append(probes, testProbes...), timeout, parallel)
+	outcomes := l.RunAll(ctx, sim, append(probes, testProbes...), timeout, parallel)
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("interrupted: %w", err)
+		return 0, fmt.Errorf("interrupted: %w", err)
 	}
 	bad := PrintTable(stdout, outcomes[:len(probes)])
 	if len(tests) > 0 {
@@ -163,11 +200,7 @@ func demo(ctx context.Context, log *slog.Logger, bin, policies string, timeout t
 		fmt.Fprintf(stdout, "(left to `reconcile test`: %s not between two workloads of the lab, or with a protocol the lab cannot send)\n", plural(skipped, "test"))
 	}
 	fmt.Fprintf(stdout, "\n%s: %d as expected, %d unexpected\n", plural(len(outcomes), "probe"), len(outcomes)-bad, bad)
-	log.Info("demo done", "elapsed", time.Since(start).Round(time.Millisecond))
-	if bad > 0 {
-		return errUnexpected(bad)
-	}
-	return nil
+	return bad, nil
 }
 
 // Ports returns the TCP ports to probe: those the repository's rules and tests name (single
