@@ -39,7 +39,7 @@ unit:
 
 # The bundled policies/ repository enforced in a lab of network namespaces; prints the matrix.
 demo: deps build
-	$(GO) run ./reconcile/lab/cmd/reconcile-lab -bin $(BIN) -policies policies
+	$(GO) run ./reconcile/internal/lab/cmd/reconcile-lab -bin $(BIN) -policies policies
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./reconcile/...

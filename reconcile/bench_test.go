@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // writeScaleRepo writes a policy repository with n endpoints on host node-1 (and as many on

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // With NoHeal, a kernel that drifted from the ruleset applied last is reported and left

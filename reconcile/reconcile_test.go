@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
 	"github.com/reconcile-dev/reconcile/reconcile/state"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 

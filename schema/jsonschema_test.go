@@ -175,10 +175,10 @@ func blindTo(msgs []string, used map[int]bool) bool {
 	return true
 }
 
-// badReposRoot holds the corpus of broken repositories (reconcile/testenv/badrepos): plain
+// badReposRoot holds the corpus of broken repositories (reconcile/internal/testenv/badrepos): plain
 // files, one repository per directory. Its trees that ReadDir refuses (file and folder names,
 // folders inside profiles/) are about the tree, which a schema never sees.
-const badReposRoot = "../reconcile/testenv/badrepos/testdata"
+const badReposRoot = "../reconcile/internal/testenv/badrepos/testdata"
 
 func TestExampleFilesAgreeWithJSONSchema(t *testing.T) {
 	schemas := compileSchemas(t)

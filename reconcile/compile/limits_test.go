@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/limits"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 

@@ -16,9 +16,9 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/repogen"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/lab"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/lab"
 	"github.com/reconcile-dev/reconcile/reconcile/simulate"
 )
 

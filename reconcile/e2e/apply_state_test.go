@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // TestKernelApplyStateNotWritten: when the transaction went in but the state record could not

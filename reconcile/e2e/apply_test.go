@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // pasRepo is a repository in the shape of the seed's worked example (WEB and APP, tags), with

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv/badrepos"
 	"github.com/reconcile-dev/reconcile/reconcile/state"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv/badrepos"
 )
 
 // kernelSnapshot is what a failed apply must leave as it was: the table as the kernel lists
@@ -20,7 +20,7 @@ type kernelSnapshot struct {
 	lastApplied string
 }
 
-// Every repository of the bad-input corpus (reconcile/testenv/badrepos), and every
+// Every repository of the bad-input corpus (reconcile/internal/testenv/badrepos), and every
 // examples/bad-*/ repository, against a namespace where a good repository is applied: `plan`
 // and `apply` exit 1, from a directory and from git; apply reports validate's messages; and
 // afterwards the table (nft -a list table) and the state record's last_applied are

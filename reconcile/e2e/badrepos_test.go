@@ -9,12 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv/badrepos"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv/badrepos"
 )
 
 // updateGolden is the -update flag: TestBadRepos rewrites the corpus's goldens
-// (reconcile/testenv/badrepos/testdata/*/expected and expected-repo) from the current output.
-var updateGolden = flag.Bool("update", false, "rewrite the goldens of the bad-input corpus (reconcile/testenv/badrepos/testdata)")
+// (reconcile/internal/testenv/badrepos/testdata/*/expected and expected-repo) from the current output.
+var updateGolden = flag.Bool("update", false, "rewrite the goldens of the bad-input corpus (reconcile/internal/testenv/badrepos/testdata)")
 
 // validateJSON is what the tests read of `validate -o json`.
 type validateJSON struct {
@@ -28,7 +28,7 @@ type validateJSON struct {
 }
 
 // TestBadRepos runs the built binary's `validate` on every repository of the bad-input corpus
-// (reconcile/testenv/badrepos/testdata), once as a directory (--dir) and once committed to a
+// (reconcile/internal/testenv/badrepos/testdata), once as a directory (--dir) and once committed to a
 // git repository (--repo file://...), and compares what it prints with the case's goldens
 // (`expected`; `expected-repo` only while --repo prints something else). Each case must be
 // refused: exit 1, nothing on stderr, every message prefixed with "path:line:col:" or "path:",

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // operatorFilter is the operator's table: an inet filter with an input chain and an ssh

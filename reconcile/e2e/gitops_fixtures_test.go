@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // Fixtures of the GitOps end-to-end tests (the work repository pushing to a bare remote and

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/lock"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // The GitOps loop end to end (issue 4): real git repositories pushed to a bare remote, real

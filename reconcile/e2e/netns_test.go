@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // processIn starts `ip netns exec ns sleep 60` and returns its pid once the process is inside

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // TestKernelApplyAfterNamespaceRecreated: the state record outlives the namespace (as it

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv/badrepos"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv/badrepos"
 )
 
 // What CI runs (validate --dir on the checkout) and what hosts run (--repo on the commit)

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/limits"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 func TestCheckName(t *testing.T) {

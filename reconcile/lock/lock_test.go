@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // helperEnv makes the test binary act as a second process holding a lock: it takes the lock

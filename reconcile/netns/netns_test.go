@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // TestSpellingsShareOneIdentity: --netns NAME, --netns /run/netns/NAME and --netns

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // syntheticRuleset builds a compiled-like ruleset for n endpoints: a from/to chain pair per

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // This file is the Dataplane conformance table: one list of cases, each a sequence of

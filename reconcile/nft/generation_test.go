@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // The kernel's ruleset generation moves on every committed change in the namespace (ours or

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // TestKernelCompileGoldens loads every golden ruleset of the compile package with `nft -f`,

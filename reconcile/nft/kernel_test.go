@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/limits"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // newKernel opens a Kernel in a fresh private namespace.

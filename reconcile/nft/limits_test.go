@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/limits"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 // limitBase is sampleRuleset without its goto from profile-in-WEB to to-web-1 (a chain loop

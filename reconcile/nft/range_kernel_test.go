@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // TestKernelObserveAddressRanges: a table loaded by `nft -f` (a restored dump, a hand-written

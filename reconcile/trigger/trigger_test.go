@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 )
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

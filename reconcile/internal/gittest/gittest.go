@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // clock gives every git command its own author and committer date, one minute after the

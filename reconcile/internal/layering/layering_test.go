@@ -41,7 +41,7 @@ var none = []string{}
 //   - nothing imports cmd/...;
 //   - where `only` is set, the package imports nothing of ours outside it;
 //   - test machinery is imported from non-test code only by test machinery (the demo,
-//     reconcile/lab/cmd/reconcile-lab, is demo machinery and imports `lab`);
+//     reconcile/internal/lab/cmd/reconcile-lab, is demo machinery and imports `lab`);
 //   - every package of the module has a row, and every row a package.
 //
 // Issue 8 wants cmd/reconcile to import only `reconcile` and `schema`; today its `only` freezes
@@ -53,29 +53,29 @@ var table = map[string]layer{
 	"reconcile/netns": {level: 0, only: none},
 	// atomicfile: the one atomic file write (temp file, fsync, rename, fsync of the directory).
 	"reconcile/internal/atomicfile": {level: 0, only: none},
-	"reconcile/testenv":             {level: 0, only: none, testOnly: true},
+	"reconcile/internal/testenv":    {level: 0, only: none, testOnly: true},
 
 	"schema":                     {level: 1, only: []string{"reconcile/limits"}},
 	"reconcile/nft":              {level: 1, only: []string{"reconcile/limits", "reconcile/netns"}},
 	"reconcile/lock":             {level: 1, only: []string{"reconcile/netns"}},
-	"reconcile/internal/gittest": {level: 1, only: []string{"reconcile/testenv"}, testOnly: true},
+	"reconcile/internal/gittest": {level: 1, only: []string{"reconcile/internal/testenv"}, testOnly: true},
 
-	"reconcile/compile":           {level: 2, only: []string{"schema", "reconcile/nft", "reconcile/limits"}},
-	"reconcile/plan":              {level: 2, only: []string{"reconcile/nft"}},
-	"reconcile/state":             {level: 2, only: []string{"reconcile/nft", "reconcile/internal/atomicfile"}},
-	"reconcile/simulate":          {level: 2, only: []string{"reconcile/nft", "schema"}},
-	"reconcile/source":            {level: 2, only: []string{"schema"}},
-	"reconcile/calicoctl":         {level: 2, only: []string{"schema", "reconcile/limits", "reconcile/internal/atomicfile"}},
-	"reconcile/internal/repogen":  {level: 2, only: []string{"schema"}, testOnly: true},
-	"reconcile/testenv/badrepos":  {level: 2, testOnly: true},
-	"reconcile/internal/layering": {level: 2, only: none, testOnly: true},
+	"reconcile/compile":                   {level: 2, only: []string{"schema", "reconcile/nft", "reconcile/limits"}},
+	"reconcile/plan":                      {level: 2, only: []string{"reconcile/nft"}},
+	"reconcile/state":                     {level: 2, only: []string{"reconcile/nft", "reconcile/internal/atomicfile"}},
+	"reconcile/simulate":                  {level: 2, only: []string{"reconcile/nft", "schema"}},
+	"reconcile/source":                    {level: 2, only: []string{"schema"}},
+	"reconcile/calicoctl":                 {level: 2, only: []string{"schema", "reconcile/limits", "reconcile/internal/atomicfile"}},
+	"reconcile/internal/repogen":          {level: 2, only: []string{"schema"}, testOnly: true},
+	"reconcile/internal/testenv/badrepos": {level: 2, testOnly: true},
+	"reconcile/internal/layering":         {level: 2, only: none, testOnly: true},
 
 	// trigger: the watch loop's trigger sources (timers, fsnotify, netlink links, signals) and
 	// the coalescing queue; schema says which files are the repository's.
 	"reconcile/trigger": {level: 2, only: []string{"schema", "reconcile/netns"}},
 
-	"reconcile/source/git": {level: 3, only: []string{"reconcile/source", "reconcile/lock", "schema"}},
-	"reconcile/lab":        {level: 3, testOnly: true},
+	"reconcile/source/git":   {level: 3, only: []string{"reconcile/source", "reconcile/lock", "schema"}},
+	"reconcile/internal/lab": {level: 3, testOnly: true},
 
 	"reconcile": {level: 4},
 
@@ -88,8 +88,8 @@ var table = map[string]layer{
 	}},
 	// The demo (make demo): a command of the lab, so that it may import lab once lab is
 	// internal.
-	"reconcile/lab/cmd/reconcile-lab": {level: 5, testOnly: true},
-	"reconcile/e2e":                   {level: 5, only: none, testOnly: true},
+	"reconcile/internal/lab/cmd/reconcile-lab": {level: 5, testOnly: true},
+	"reconcile/e2e": {level: 5, only: none, testOnly: true},
 }
 
 // pkg is what the check needs of one `go list -json` record, names relative to the module.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // skipUnlessCI skips t because a tool it needs is missing, except under CI=true (where

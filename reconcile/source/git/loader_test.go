@@ -15,8 +15,8 @@ import (
 	gogit "github.com/go-git/go-git/v5"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 

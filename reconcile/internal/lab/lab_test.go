@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // BenchmarkBuild measures building and removing the two-host, three-workload lab.

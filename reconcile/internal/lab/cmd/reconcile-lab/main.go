@@ -3,7 +3,7 @@
 // host inside its namespace, and then sends real traffic between every pair of endpoints,
 // printing what the simulator expected next to what the packet did.
 //
-//	go run ./reconcile/lab/cmd/reconcile-lab -bin bin/reconcile -policies policies
+//	go run ./reconcile/internal/lab/cmd/reconcile-lab -bin bin/reconcile -policies policies
 //
 // It exits 1 when a probe disagrees with the simulator, when it is not run as root, or on any
 // error; it removes every namespace it made, also on SIGINT and SIGTERM.
@@ -28,7 +28,7 @@ import (
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
-	"github.com/reconcile-dev/reconcile/reconcile/lab"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/lab"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/simulate"
 	"github.com/reconcile-dev/reconcile/schema"

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/simulate"
-	"github.com/reconcile-dev/reconcile/reconcile/testenv"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
