@@ -364,3 +364,9 @@ func (a *Agent) lock(ctx context.Context, wait bool) (release func(), err error)
 	}
 	return func() { _ = lk.Release() }, nil
 }
+
+// Logger is Config.Logger (a discarding logger when it was nil).
+func (a *Agent) Logger() *slog.Logger { return a.log }
+
+// Metrics is Config.Metrics (nil when none).
+func (a *Agent) Metrics() *Metrics { return a.cfg.Metrics }

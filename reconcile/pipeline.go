@@ -39,7 +39,6 @@ func (a *Agent) fetch(ctx context.Context, src source.Source, rec *state.Record)
 	if err != nil {
 		return nil, stageErr("fetch", "error", fmt.Errorf("fetch %s: %w", src, err))
 	}
-	a.log.Debug("fetched", "source", snap.Source, "revision", snap.Revision, "files", len(snap.Files))
 	return snap, nil
 }
 
@@ -75,6 +74,7 @@ func (a *Agent) desired(ctx context.Context, src source.Source, rec *state.Recor
 	if err != nil {
 		return nil, err
 	}
+	a.log.Debug("fetched", "source", snap.Source, "revision", snap.Revision, "files", len(snap.Files))
 	res := &PlanResult{Snapshot: snap}
 	repo, errs := load(snap)
 	if len(errs) > 0 {
