@@ -43,7 +43,6 @@ var none = []string{}
 //   - test machinery is imported from non-test code only by test machinery (and `lab` by
 //     cmd/reconcile-lab, the demo);
 //   - every package of the module has a row, and every row a package.
-//
 var table = map[string]layer{
 	// Leaves.
 	"reconcile/limits": {level: 0, only: none},
@@ -79,7 +78,7 @@ var table = map[string]layer{
 
 	// cmd/reconcile: flags, output and exit codes; the Agent does the rest. calicoctl's
 	// commands are wired as they are.
-	"cmd/reconcile": {level: 5, only: []string{"reconcile", "schema", "reconcile/calicoctl"}},
+	"cmd/reconcile":     {level: 5, only: []string{"reconcile", "schema", "reconcile/calicoctl"}},
 	"cmd/reconcile-lab": {level: 5},
 	"reconcile/e2e":     {level: 5, only: none, testOnly: true},
 }
