@@ -23,7 +23,8 @@ import (
 
 // Config is everything an Agent needs: where the policy comes from, which host's endpoints to
 // enforce, in which network namespace and table, where to keep its state, and how to report.
-// The zero value of every field is usable except Host (needed by Plan, Apply, Status, Watch).
+// The zero value of every field is usable except Host (needed by Plan, Apply, Status, Watch)
+// and StateDir (needed to record a pass).
 // Errors about the policy source name the command-line flags (--repo, --dir, ...) that set
 // the fields, as the CLI reports them.
 type Config struct {
@@ -50,7 +51,8 @@ type Config struct {
 	// Table is the inet table reconcile owns (default nft.DefaultTable); New refuses a name
 	// nft and the kernel would read differently (limits.ValidTableName).
 	Table string
-	// StateDir holds the state record and the git clone ("" is the working directory).
+	// StateDir holds the state record (created by the first Apply) and the git clone of Repo;
+	// the CLI's default is /var/lib/reconcile. Apply fails when it cannot be created.
 	StateDir string
 	// Heal is Watch's answer to drift: HealDisabled, HealWarn (default) or HealEnabled.
 	Heal string

@@ -234,7 +234,7 @@ func TestWatchDoesNotRetryForeignTable(t *testing.T) {
 	passes := make(chan struct{}, 100)
 	sig := make(chan struct{})
 	m := NewMetrics()
-	pass := func(context.Context, bool) (*PassOutcome, error) {
+	pass := func(context.Context, bool) (*passOutcome, error) {
 		passes <- struct{}{}
 		return nil, &Error{StageName: "observe", Reason: "foreign-table", Err: fmt.Errorf("wrapped: %w", &ForeignTableError{Table: "filter", Kind: "chain", Name: "input"})}
 	}

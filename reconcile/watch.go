@@ -18,8 +18,8 @@ const (
 	HealEnabled  = "enabled"  // drift is reported and the applied ruleset is re-applied
 )
 
-// PassOutcome is what one successful reconcile pass did.
-type PassOutcome struct {
+// passOutcome is what one successful reconcile pass did.
+type passOutcome struct {
 	Result     string // "applied" or "no-change"
 	Revision   string
 	Source     string
@@ -30,8 +30,8 @@ type PassOutcome struct {
 	Drift      bool          // the kernel differs from the applied ruleset and was left so (heal off)
 }
 
-// DriftOutcome is what a drift check found.
-type DriftOutcome struct {
+// driftOutcome is what a drift check found.
+type driftOutcome struct {
 	Drift   bool
 	Summary string // e.g. "Plan: 1 to add, 0 to change, 0 to destroy." or "table deleted"
 }
@@ -40,8 +40,8 @@ type DriftOutcome struct {
 // and the drift check (Agent.Watch wires them to the pipeline's apply and status steps; tests
 // to fakes); the rest says when to call them.
 type loopOptions struct {
-	Pass  func(ctx context.Context, heal bool) (*PassOutcome, error)
-	Drift func(ctx context.Context) (*DriftOutcome, error)
+	Pass  func(ctx context.Context, heal bool) (*passOutcome, error)
+	Drift func(ctx context.Context) (*driftOutcome, error)
 	// Lock is held around every pass (nil: no locking); it waits for other processes.
 	Lock func(ctx context.Context) (release func(), err error)
 
@@ -156,7 +156,7 @@ func runLoop(ctx context.Context, o loopOptions) error {
 		}()
 	}
 	// follow tells the sources that depend on the passes what a pass found.
-	follow := func(out *PassOutcome) {
+	follow := func(out *passOutcome) {
 		var ifaces []string
 		if out != nil {
 			ifaces = out.Interfaces
@@ -202,7 +202,7 @@ func (l *loop) stopRetry() {
 
 // handle runs what the event tr calls for: a drift check, a pass, or both. ran says whether a
 // pass ran; out is its outcome (nil when it failed).
-func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *PassOutcome, ran bool) {
+func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *passOutcome, ran bool) {
 	o, log := l.o, l.o.Logger
 	if tr.Reason == trigger.DriftReason && (o.Drift == nil || o.Heal == HealDisabled) {
 		log.Debug("drift event ignored: no drift check", "heal", o.Heal) // only from o.Sources
@@ -269,7 +269,7 @@ func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *P
 	return out, true
 }
 
-func runPass(ctx context.Context, o loopOptions, heal bool) (*PassOutcome, error) {
+func runPass(ctx context.Context, o loopOptions, heal bool) (*passOutcome, error) {
 	if o.Lock != nil {
 		release, err := o.Lock(ctx)
 		if err != nil {
@@ -347,12 +347,12 @@ func (a *Agent) watchDir() string {
 
 // watchPass is the watch loop's pass: the pipeline's apply (as Apply's, without taking the
 // lock: the loop holds it), healing drift only when heal is set.
-func (a *Agent) watchPass(ctx context.Context, heal bool) (*PassOutcome, error) {
+func (a *Agent) watchPass(ctx context.Context, heal bool) (*passOutcome, error) {
 	res, err := a.apply(ctx, !heal)
 	if err != nil {
 		return nil, err
 	}
-	out := &PassOutcome{
+	out := &passOutcome{
 		Result: string(res.Result), Duration: res.Duration, Drift: res.DriftLeft,
 		Revision: res.Snapshot.Revision, Source: res.Snapshot.Source,
 		Endpoints: len(res.Endpoints), Rules: res.Rules(),
@@ -365,13 +365,13 @@ func (a *Agent) watchPass(ctx context.Context, heal bool) (*PassOutcome, error) 
 
 // driftCheck is the watch loop's drift check: Status's step without the source (drift needs
 // only the state record and the kernel).
-func (a *Agent) driftCheck(ctx context.Context) (*DriftOutcome, error) {
+func (a *Agent) driftCheck(ctx context.Context) (*driftOutcome, error) {
 	st, err := a.status(ctx, false)
 	if err != nil {
 		return nil, err
 	}
 	if st.LastApplied == nil || st.Drift == nil {
-		return &DriftOutcome{}, nil
+		return &driftOutcome{}, nil
 	}
-	return &DriftOutcome{Drift: !st.Drift.Empty(), Summary: st.Drift.Summary()}, nil
+	return &driftOutcome{Drift: !st.Drift.Empty(), Summary: st.Drift.Summary()}, nil
 }

@@ -31,7 +31,7 @@ type fakeAgent struct {
 
 func newFakeAgent() *fakeAgent { return &fakeAgent{calls: make(chan string, 100)} }
 
-func (f *fakeAgent) pass(ctx context.Context, heal bool) (*PassOutcome, error) {
+func (f *fakeAgent) pass(ctx context.Context, heal bool) (*passOutcome, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.passes = append(f.passes, heal)
@@ -44,14 +44,14 @@ func (f *fakeAgent) pass(ctx context.Context, heal bool) (*PassOutcome, error) {
 		f.drift = false
 	}
 	f.calls <- "pass"
-	return &PassOutcome{Result: "no-change", Revision: "main@sha1:abc", Source: "test", Drift: f.drift, Interfaces: f.ifaces}, nil
+	return &passOutcome{Result: "no-change", Revision: "main@sha1:abc", Source: "test", Drift: f.drift, Interfaces: f.ifaces}, nil
 }
 
-func (f *fakeAgent) driftCheck(ctx context.Context) (*DriftOutcome, error) {
+func (f *fakeAgent) driftCheck(ctx context.Context) (*driftOutcome, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls <- "drift"
-	return &DriftOutcome{Drift: f.drift, Summary: "1 rule added by hand"}, nil
+	return &driftOutcome{Drift: f.drift, Summary: "1 rule added by hand"}, nil
 }
 
 func (f *fakeAgent) healFlags() []bool {
@@ -186,13 +186,13 @@ func TestWatchCoalescesEventsDuringAPass(t *testing.T) {
 	started := make(chan int, 10)
 	release := make(chan struct{})
 	n := 0
-	pass := func(context.Context, bool) (*PassOutcome, error) {
+	pass := func(context.Context, bool) (*passOutcome, error) {
 		n++
 		started <- n
 		if n == 1 {
 			<-release
 		}
-		return &PassOutcome{Result: "no-change"}, nil
+		return &passOutcome{Result: "no-change"}, nil
 	}
 	startWatch(t, loopOptions{Pass: pass, Sources: []trigger.Source{src}, Metrics: m,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -276,7 +276,7 @@ func TestWatchTriggerSourcesFromOptions(t *testing.T) {
 		}
 		return out
 	}
-	drift := func(context.Context) (*DriftOutcome, error) { return &DriftOutcome{}, nil }
+	drift := func(context.Context) (*driftOutcome, error) { return &driftOutcome{}, nil }
 	sig := make(chan struct{})
 	all := loopOptions{Pass: newFakeAgent().pass, Drift: drift, Interval: 7 * time.Second, DriftInterval: time.Minute,
 		WatchDir: "/repo", WatchLinks: true, NetNS: "lab", Signals: sig}

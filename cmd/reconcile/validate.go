@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
 )
 
 func newValidateCmd(g *globals) *cobra.Command {
