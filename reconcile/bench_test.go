@@ -82,9 +82,9 @@ func BenchmarkApplyRepository(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				o := Options{Source: source.Dir{Path: repo}, Host: "node-1", StateDir: b.TempDir(), Netns: ns, Dataplane: k, Session: "bench"}
+				o := Config{Source: source.Dir{Path: repo}, Host: "node-1", StateDir: b.TempDir(), Netns: ns, Dataplane: k, Session: "bench"}
 				start := time.Now()
-				res, err := Apply(ctx, o)
+				res, err := agentOf(b, o).Apply(ctx)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -92,7 +92,7 @@ func BenchmarkApplyRepository(b *testing.B) {
 				txn += res.Duration
 				rules = res.Rules()
 				start = time.Now()
-				res2, err := Apply(ctx, o)
+				res2, err := agentOf(b, o).Apply(ctx)
 				if err != nil || res2.Result != "no-change" {
 					b.Fatalf("second pass: %v %v", res2.Result, err)
 				}

@@ -15,7 +15,7 @@ import (
 func TestApplyNoHealLeavesDriftAlone(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := Apply(ctx, e.opts()); err != nil {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
 	applied := e.kernel(t)
@@ -28,8 +28,7 @@ func TestApplyNoHealLeavesDriftAlone(t *testing.T) {
 	}
 
 	o := e.opts()
-	o.NoHeal = true
-	res, err := Apply(ctx, o)
+	res, err := agentOf(t, o).apply(ctx, true) // noHeal, as watch --heal=warn
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +41,7 @@ func TestApplyNoHealLeavesDriftAlone(t *testing.T) {
 
 	// A new commit's ruleset is applied even with NoHeal (and so replaces the drift).
 	testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [8080]\noutbound_rules:\n  - action: allow\n"})
-	res, err = Apply(ctx, o)
+	res, err = agentOf(t, o).apply(ctx, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +52,7 @@ func TestApplyNoHealLeavesDriftAlone(t *testing.T) {
 
 	// Drift again; a plain apply heals it.
 	e.editChain(t, "profile-in-WEB", func(c *nft.Chain) { c.Rules = nil })
-	res, err = Apply(ctx, e.opts())
+	res, err = agentOf(t, e.opts()).Apply(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +86,7 @@ func TestApplySkipsReadBackWhileGenerationUnchanged(t *testing.T) {
 	ctx := context.Background()
 	apply := func(step string) *ApplyResult {
 		t.Helper()
-		res, err := Apply(ctx, e.opts())
+		res, err := agentOf(t, e.opts()).Apply(ctx)
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
@@ -120,7 +119,7 @@ func TestApplySkipsReadBackWhileGenerationUnchanged(t *testing.T) {
 	o := e.opts()
 	o.Dataplane = onlyDataplane{e.fake}
 	before = e.fake.Observes()
-	res, err := Apply(ctx, o)
+	res, err := agentOf(t, o).Apply(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

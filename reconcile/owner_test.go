@@ -58,7 +58,7 @@ func TestForeignTableRefused(t *testing.T) {
 	o.Table = "filter"
 	const want = `table inet filter exists and was not made by reconcile (chain "input"): choose another --table, or delete the table yourself`
 
-	pr, err := Plan(ctx, o)
+	pr, err := agentOf(t, o).Plan(ctx)
 	var fe *ForeignTableError
 	if !errors.As(err, &fe) || err.Error() != want || fe.Kind != "chain" || fe.Name != "input" || fe.Table != "filter" {
 		t.Fatalf("plan: %v (%#v), want %q", err, fe, want)
@@ -73,7 +73,7 @@ func TestForeignTableRefused(t *testing.T) {
 		t.Errorf("plan wrote state: %v", err)
 	}
 
-	res, err := Apply(ctx, o)
+	res, err := agentOf(t, o).Apply(ctx)
 	if !errors.As(err, &fe) || err.Error() != want {
 		t.Fatalf("apply: %v, want %q", err, want)
 	}
@@ -94,19 +94,19 @@ func TestForeignTableRefused(t *testing.T) {
 		t.Errorf("state: last_applied %+v, last_attempt %+v", rec.LastApplied, rec.LastAttempt)
 	}
 
-	st, err := Status(ctx, o)
+	st, err := agentOf(t, o).Status(ctx)
 	if err != nil || st.Foreign == nil || st.Foreign.Error() != want || !st.TableExists || st.InSync() {
 		t.Errorf("status: %v, %+v", err, st)
 	}
 
 	// Our own table next to it is applied as usual, and the operator's stays as it was.
-	if res, err := Apply(ctx, e.opts()); err != nil || res.Result != state.Applied {
+	if res, err := agentOf(t, e.opts()).Apply(ctx); err != nil || res.Result != state.Applied {
 		t.Fatalf("apply --table reconcile: %v", err)
 	}
 	if got := observeTable(t, e.fake, "filter"); got != before {
 		t.Errorf("applying table reconcile changed table filter:\n%s", got)
 	}
-	if st, err := Status(ctx, e.opts()); err != nil || st.Foreign != nil || !st.InSync() {
+	if st, err := agentOf(t, e.opts()).Status(ctx); err != nil || st.Foreign != nil || !st.InSync() {
 		t.Errorf("status of our own table: %v, %+v", err, st)
 	}
 }
@@ -118,7 +118,7 @@ func TestForeignTableRefused(t *testing.T) {
 func TestOwnTableRecognised(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	if _, err := Apply(ctx, e.opts()); err != nil {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
 	applied := e.kernel(t)
@@ -127,7 +127,7 @@ func TestOwnTableRecognised(t *testing.T) {
 	if err := os.RemoveAll(e.stateDir); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Apply(ctx, e.opts())
+	res, err := agentOf(t, e.opts()).Apply(ctx)
 	if err != nil || res.Result != state.NoChange {
 		t.Fatalf("apply after losing the state: %v, %+v", err, res)
 	}
@@ -142,7 +142,7 @@ func TestOwnTableRecognised(t *testing.T) {
 		}
 	}
 	addMine()
-	res, err = Apply(ctx, e.opts())
+	res, err = agentOf(t, e.opts()).Apply(ctx)
 	if err != nil || res.Result != state.Applied || e.kernel(t) != applied {
 		t.Fatalf("heal of a hand-added chain: %v, result %v\n%s", err, res.Result, e.kernel(t))
 	}
@@ -153,7 +153,7 @@ func TestOwnTableRecognised(t *testing.T) {
 	if err := os.RemoveAll(e.stateDir); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Apply(ctx, e.opts())
+	_, err = agentOf(t, e.opts()).Apply(ctx)
 	var fe *ForeignTableError
 	if !errors.As(err, &fe) || fe.Kind != "chain" || fe.Name != "mine" {
 		t.Fatalf("hand-added chain without a record: %v, want a foreign chain \"mine\"", err)
@@ -164,7 +164,7 @@ func TestOwnTableRecognised(t *testing.T) {
 
 	// A record of our table, but the kernel holds the operator's table of that name.
 	e.fake.Delete(nft.DefaultTable)
-	if _, err := Apply(ctx, e.opts()); err != nil {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.fake.Delete(nft.DefaultTable)
@@ -172,7 +172,7 @@ func TestOwnTableRecognised(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := e.kernel(t)
-	if _, err := Apply(ctx, e.opts()); !errors.As(err, &fe) || fe.Name != "input" {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); !errors.As(err, &fe) || fe.Name != "input" {
 		t.Fatalf("operator's table under a record of ours: %v", err)
 	}
 	if e.kernel(t) != before {
@@ -234,11 +234,11 @@ func TestWatchDoesNotRetryForeignTable(t *testing.T) {
 	passes := make(chan struct{}, 100)
 	sig := make(chan struct{})
 	m := NewMetrics()
-	pass := func(context.Context, bool) (*PassOutcome, error) {
+	pass := func(context.Context, bool) (*passOutcome, error) {
 		passes <- struct{}{}
 		return nil, &Error{StageName: "observe", Reason: "foreign-table", Err: fmt.Errorf("wrapped: %w", &ForeignTableError{Table: "filter", Kind: "chain", Name: "input"})}
 	}
-	startWatch(t, WatchOptions{Pass: pass, Interval: time.Hour, MaxBackoff: 100 * time.Millisecond, Signals: sig, Metrics: m,
+	startWatch(t, loopOptions{Pass: pass, Interval: time.Hour, MaxBackoff: 100 * time.Millisecond, Signals: sig, Metrics: m,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	<-passes
 	select {
@@ -323,10 +323,10 @@ func TestForeignTableOfObjectsRefused(t *testing.T) {
 	o.Table = "filter"
 	const want = `table inet filter exists and was not made by reconcile (counter "c1"): choose another --table, or delete the table yourself`
 	var fe *ForeignTableError
-	if _, err := Plan(ctx, o); !errors.As(err, &fe) || err.Error() != want || fe.Kind != "counter" || fe.Name != "c1" {
+	if _, err := agentOf(t, o).Plan(ctx); !errors.As(err, &fe) || err.Error() != want || fe.Kind != "counter" || fe.Name != "c1" {
 		t.Fatalf("plan: %v, want %q", err, want)
 	}
-	if _, err := Apply(ctx, o); !errors.As(err, &fe) || err.Error() != want {
+	if _, err := agentOf(t, o).Apply(ctx); !errors.As(err, &fe) || err.Error() != want {
 		t.Fatalf("apply: %v, want %q", err, want)
 	}
 	if e.fake.Applies() != applies {
@@ -335,11 +335,11 @@ func TestForeignTableOfObjectsRefused(t *testing.T) {
 	if got := observeTable(t, e.fake, "filter"); got != before {
 		t.Errorf("the table changed:\n%s\nwas:\n%s", got, before)
 	}
-	if st, err := Status(ctx, o); err != nil || st.Foreign == nil || st.Foreign.Error() != want || st.InSync() {
+	if st, err := agentOf(t, o).Status(ctx); err != nil || st.Foreign == nil || st.Foreign.Error() != want || st.InSync() {
 		t.Errorf("status: %v, %+v", err, st)
 	}
 	// Without a state record a table of ours plus one counter is not recognised as ours either.
-	if _, err := Apply(ctx, e.opts()); err != nil {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.RemoveAll(e.stateDir); err != nil {
@@ -350,7 +350,7 @@ func TestForeignTableOfObjectsRefused(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Apply(ctx, e.opts()); !errors.As(err, &fe) || fe.Kind != "quota" || fe.Name != "q1" {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); !errors.As(err, &fe) || fe.Kind != "quota" || fe.Name != "q1" {
 		t.Fatalf("our table plus a quota, no record: %v, want a foreign quota \"q1\"", err)
 	}
 }
@@ -360,13 +360,13 @@ func TestForeignTableOfObjectsRefused(t *testing.T) {
 func TestObjectsInOwnTableAreDrift(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := Apply(ctx, e.opts()); err != nil {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
 	applied := e.kernel(t)
 	addObjects(t, e.fake, nft.DefaultTable)
 
-	st, err := Status(ctx, e.opts())
+	st, err := agentOf(t, e.opts()).Status(ctx)
 	if err != nil || st.Foreign != nil || st.InSync() || st.Drift == nil {
 		t.Fatalf("status: %v, %+v", err, st)
 	}
@@ -386,7 +386,7 @@ Drift: 0 to add, 0 to change, 5 to destroy.
 		t.Errorf("drift text:\n%s\nwant:\n%s", text.String(), wantText)
 	}
 
-	pr, err := Plan(ctx, e.opts())
+	pr, err := agentOf(t, e.opts()).Plan(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,14 +399,14 @@ Drift: 0 to add, 0 to change, 5 to destroy.
 		}
 	}
 
-	res, err := Apply(ctx, e.opts())
+	res, err := agentOf(t, e.opts()).Apply(ctx)
 	if err != nil || res.Result != state.Applied {
 		t.Fatalf("apply: %v, %+v", err, res)
 	}
 	if got := e.kernel(t); got != applied {
 		t.Errorf("after apply:\n%s\nwant:\n%s", got, applied)
 	}
-	if st, err := Status(ctx, e.opts()); err != nil || !st.InSync() {
+	if st, err := agentOf(t, e.opts()).Status(ctx); err != nil || !st.InSync() {
 		t.Errorf("status after apply: %v, %+v", err, st)
 	}
 }

@@ -41,12 +41,23 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func (e *env) opts() Options {
-	return Options{
+func (e *env) opts() Config {
+	return Config{
 		Source: source.Dir{Path: e.repo}, Host: "node-1", StateDir: e.stateDir, Dataplane: e.fake, Session: "test",
 		Links: func(context.Context) (map[string]bool, error) { return e.links, nil },
 		Now:   func() time.Time { e.now = e.now.Add(time.Minute); return e.now },
 	}
+}
+
+// agentOf is the Agent of cfg, closed when the test ends.
+func agentOf(tb testing.TB, cfg Config) *Agent {
+	tb.Helper()
+	a, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = a.Close() })
+	return a
 }
 
 func (e *env) record(t *testing.T) *state.Record {
@@ -96,7 +107,7 @@ func titles(p *plan.Plan) string {
 func TestPlanChangesNothing(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	pr, err := Plan(ctx, e.opts())
+	pr, err := agentOf(t, e.opts()).Plan(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +140,7 @@ func TestPlanChangesNothing(t *testing.T) {
 func TestApplyThenNoChange(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	res, err := Apply(ctx, e.opts())
+	res, err := agentOf(t, e.opts()).Apply(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +160,7 @@ func TestApplyThenNoChange(t *testing.T) {
 		t.Errorf("attempts: %+v %+v", rec.LastAttempt, rec.History)
 	}
 
-	again, err := Apply(ctx, e.opts())
+	again, err := agentOf(t, e.opts()).Apply(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +176,7 @@ func TestApplyThenNoChange(t *testing.T) {
 func TestApplyRuleChangeAndRevisionOnlyChange(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := Apply(ctx, e.opts()); err != nil {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
 	first := e.record(t).LastApplied
@@ -173,7 +184,7 @@ func TestApplyRuleChangeAndRevisionOnlyChange(t *testing.T) {
 	// A rule inserted in the middle of WEB's inbound rules: one changed profile, one + line.
 	testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": strings.Replace(labRepo["profiles/WEB.yaml"],
 		"  - action: allow\n    protocol: icmp", "  - action: allow\n    protocol: tcp\n    dst_ports: [22]\n  - action: allow\n    protocol: icmp", 1)})
-	pr, err := Plan(ctx, e.opts())
+	pr, err := agentOf(t, e.opts()).Plan(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +201,7 @@ func TestApplyRuleChangeAndRevisionOnlyChange(t *testing.T) {
 	if plus != 1 {
 		t.Errorf("want exactly one added rule for port 22, got changes %+v", pr.Plan.Objects[0].Changes)
 	}
-	res, err := Apply(ctx, e.opts())
+	res, err := agentOf(t, e.opts()).Apply(ctx)
 	if err != nil || res.Result != state.Applied {
 		t.Fatalf("apply: %v %v", res, err)
 	}
@@ -201,7 +212,7 @@ func TestApplyRuleChangeAndRevisionOnlyChange(t *testing.T) {
 
 	// A change that does not affect node-1's ruleset: a new endpoint on node-3 without profiles.
 	testenv.WriteFiles(t, e.repo, map[string]string{"endpoints/node3.yaml": "endpoints:\n  - id: db-9\n    host: node-3\n    interface: calidb9\n    ipv4_nets: [198.18.9.9/32]\n    profile_ids: []\n"})
-	res, err = Apply(ctx, e.opts())
+	res, err = agentOf(t, e.opts()).Apply(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,13 +289,13 @@ func TestApplyFailuresChangeNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			ctx := context.Background()
-			if _, err := Apply(ctx, e.opts()); err != nil {
+			if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
 				t.Fatal(err)
 			}
 			before := e.kernel(t)
 			applied := e.record(t).LastApplied
 			tt.break_(t, e)
-			_, err := Apply(ctx, e.opts())
+			_, err := agentOf(t, e.opts()).Apply(ctx)
 			if err == nil {
 				t.Fatal("apply succeeded")
 			}
@@ -307,7 +318,7 @@ func TestStatus(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 
-	st, err := Status(ctx, e.opts())
+	st, err := agentOf(t, e.opts()).Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,11 +326,11 @@ func TestStatus(t *testing.T) {
 		t.Errorf("never applied: %+v", st)
 	}
 
-	res, err := Apply(ctx, e.opts())
+	res, err := agentOf(t, e.opts()).Apply(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err = Status(ctx, e.opts())
+	st, err = agentOf(t, e.opts()).Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +341,7 @@ func TestStatus(t *testing.T) {
 	// A rule added by hand.
 	hand := &nft.Rule{Matches: []nft.Match{{Kind: nft.MatchL4Proto, Protos: []uint8{6}}, {Kind: nft.MatchDPort, Ports: []nft.PortRange{{First: 22, Last: 22}}}}, Verdict: nft.Verdict{Kind: nft.Accept}}
 	e.editChain(t, "forward-from", func(c *nft.Chain) { c.Rules = append([]*nft.Rule{hand}, c.Rules...) })
-	st, err = Status(ctx, e.opts())
+	st, err = agentOf(t, e.opts()).Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,16 +349,16 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("drift:\n%s\n%+v", titles(st.Drift), st.Drift.Objects)
 	}
 	// Apply removes it.
-	if res, err := Apply(ctx, e.opts()); err != nil || res.Result != state.Applied {
+	if res, err := agentOf(t, e.opts()).Apply(ctx); err != nil || res.Result != state.Applied {
 		t.Fatalf("healing apply: %v %v", res, err)
 	}
-	if st, err = Status(ctx, e.opts()); err != nil || !st.InSync() {
+	if st, err = agentOf(t, e.opts()).Status(ctx); err != nil || !st.InSync() {
 		t.Fatalf("after heal: %v %v", st, err)
 	}
 
 	// The table deleted by hand.
 	e.fake.Delete(nft.DefaultTable)
-	st, err = Status(ctx, e.opts())
+	st, err = agentOf(t, e.opts()).Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,14 +370,14 @@ func TestStatus(t *testing.T) {
 	testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": labRepo["profiles/WEB.yaml"] + "  - action: deny\n"})
 	o := e.opts()
 	o.Source = failingSource{}
-	st, err = Status(ctx, o)
+	st, err = agentOf(t, o).Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.SourceError == "" || st.SourceHead != "" || st.UpToDate() {
 		t.Errorf("failing source: %+v", st)
 	}
-	st, err = Status(ctx, e.opts())
+	st, err = agentOf(t, e.opts()).Status(ctx)
 	if err != nil || st.UpToDate() || st.SourceHead == st.LastApplied.Revision {
 		t.Errorf("new revision: head %s applied %s", st.SourceHead, st.LastApplied.Revision)
 	}
@@ -389,9 +400,9 @@ func TestCorruptStateIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, f := range map[string]func() error{
-		"plan":   func() error { _, err := Plan(context.Background(), e.opts()); return err },
-		"apply":  func() error { _, err := Apply(context.Background(), e.opts()); return err },
-		"status": func() error { _, err := Status(context.Background(), e.opts()); return err },
+		"plan":   func() error { _, err := agentOf(t, e.opts()).Plan(context.Background()); return err },
+		"apply":  func() error { _, err := agentOf(t, e.opts()).Apply(context.Background()); return err },
+		"status": func() error { _, err := agentOf(t, e.opts()).Status(context.Background()); return err },
 	} {
 		if err := f(); err == nil || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s: error %v does not name %s", name, err, path)
@@ -409,7 +420,7 @@ func TestOtherTableUntouched(t *testing.T) {
 	if err := e.fake.Apply(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Apply(ctx, e.opts()); err != nil {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
 	got, err := e.fake.Observe(ctx, "mine")
@@ -427,10 +438,10 @@ func TestUnorderedRepositoryConverges(t *testing.T) {
 		"profiles/WEB.yaml":   strings.Replace(labRepo["profiles/WEB.yaml"], "dst_ports: [80, 443]", "dst_ports: [8443, 443, \"1000:2000\", 80]\n    src_net: 198.18.7.0/24", 1),
 		"endpoints/more.yaml": "endpoints:\n  - id: web-9\n    host: node-1\n    interface: caliweb9\n    ipv4_nets: [198.18.9.9/32, 198.18.9.1/32, 198.18.9.0/32]\n    profile_ids: [WEB, APP]\n",
 	})
-	if _, err := Apply(ctx, e.opts()); err != nil {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
-	pr, err := Plan(ctx, e.opts())
+	pr, err := agentOf(t, e.opts()).Plan(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +450,7 @@ func TestUnorderedRepositoryConverges(t *testing.T) {
 		_ = pr.Plan.WriteText(&b)
 		t.Fatalf("plan after apply is not empty:\n%s", b.String())
 	}
-	st, err := Status(ctx, e.opts())
+	st, err := agentOf(t, e.opts()).Status(ctx)
 	if err != nil || !st.InSync() {
 		t.Fatalf("status after apply: %v, drift %v", err, titles(st.Drift))
 	}
@@ -451,19 +462,19 @@ func TestUnorderedRepositoryConverges(t *testing.T) {
 func TestStatusOtherHost(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := Apply(ctx, e.opts()); err != nil {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
 	o := e.opts()
 	o.Host = "node-2"
-	st, err := Status(ctx, o)
+	st, err := agentOf(t, o).Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !st.OtherHost() || st.InSync() || st.UpToDate() || st.LastApplied.Host != "node-1" || !st.Drift.Empty() {
 		t.Fatalf("status for node-2 after applying node-1: other host %v, in sync %v, up to date %v, %+v", st.OtherHost(), st.InSync(), st.UpToDate(), st.LastApplied)
 	}
-	if st, err = Status(ctx, e.opts()); err != nil || st.OtherHost() || !st.InSync() || !st.UpToDate() {
+	if st, err = agentOf(t, e.opts()).Status(ctx); err != nil || st.OtherHost() || !st.InSync() || !st.UpToDate() {
 		t.Fatalf("status for node-1: %v %+v", err, st)
 	}
 }

@@ -15,7 +15,7 @@ func TestGenerationNotTrustedAcrossSessions(t *testing.T) {
 	ctx := context.Background()
 	before := e.opts()
 	before.Session = "before-reboot"
-	if _, err := Apply(ctx, before); err != nil {
+	if _, err := agentOf(t, before).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
 	applied := e.kernel(t)
@@ -41,7 +41,7 @@ func TestGenerationNotTrustedAcrossSessions(t *testing.T) {
 	}
 	after := e.opts()
 	after.Session = "after-reboot"
-	res, err := Apply(ctx, after)
+	res, err := agentOf(t, after).Apply(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestGenerationNotTrustedAcrossSessions(t *testing.T) {
 	// Without a session (a caller that cannot tell), the generation is never trusted.
 	none := e.opts()
 	none.Session = ""
-	if res, err := Apply(ctx, none); err != nil || res.ObserveSkipped {
+	if res, err := agentOf(t, none).Apply(ctx); err != nil || res.ObserveSkipped {
 		t.Fatalf("no session: err %v, skipped %v; want the table read", err, res != nil && res.ObserveSkipped)
 	}
 }
@@ -63,14 +63,13 @@ func TestGenerationNotTrustedAcrossSessions(t *testing.T) {
 func TestNoHealStillInstallsAMissingTable(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := Apply(ctx, e.opts()); err != nil {
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
 	applied := e.kernel(t)
 	e.fake.Delete(nft.DefaultTable)
 	o := e.opts()
-	o.NoHeal = true
-	res, err := Apply(ctx, o)
+	res, err := agentOf(t, o).apply(ctx, true) // noHeal
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,8 @@ const (
 	HealEnabled  = "enabled"  // drift is reported and the applied ruleset is re-applied
 )
 
-// PassOutcome is what one successful reconcile pass did.
-type PassOutcome struct {
+// passOutcome is what one successful reconcile pass did.
+type passOutcome struct {
 	Result     string // "applied" or "no-change"
 	Revision   string
 	Source     string
@@ -31,17 +31,18 @@ type PassOutcome struct {
 	Drift      bool          // the kernel differs from the applied ruleset and was left so (heal off)
 }
 
-// DriftOutcome is what a drift check found.
-type DriftOutcome struct {
+// driftOutcome is what a drift check found.
+type driftOutcome struct {
 	Drift   bool
 	Summary string // e.g. "Plan: 1 to add, 0 to change, 0 to destroy." or "table deleted"
 }
 
-// WatchOptions configure Watch. Pass and Drift are the one-pass reconcile and the drift
-// check (the CLI wires them to Apply and Status); the rest says when to call them.
-type WatchOptions struct {
-	Pass  func(ctx context.Context, heal bool) (*PassOutcome, error)
-	Drift func(ctx context.Context) (*DriftOutcome, error)
+// loopOptions configure the watch loop (runLoop). Pass and Drift are the one-pass reconcile
+// and the drift check (Agent.Watch wires them to the pipeline's apply and status steps; tests
+// to fakes); the rest says when to call them.
+type loopOptions struct {
+	Pass  func(ctx context.Context, heal bool) (*passOutcome, error)
+	Drift func(ctx context.Context) (*driftOutcome, error)
 	// Lock is held around every pass (nil: no locking); it waits for other processes.
 	Lock func(ctx context.Context) (release func(), err error)
 
@@ -66,7 +67,7 @@ type WatchOptions struct {
 }
 
 // withDefaults fills in the defaults; the error is a bad Heal (o is filled in all the same).
-func (o WatchOptions) withDefaults() (WatchOptions, error) {
+func (o loopOptions) withDefaults() (loopOptions, error) {
 	if o.Interval <= 0 {
 		o.Interval = 30 * time.Second
 	}
@@ -98,7 +99,7 @@ func (o WatchOptions) withDefaults() (WatchOptions, error) {
 // is set), fsnotify under WatchDir (when set), link events in NetNS (when WatchLinks; it follows
 // the passes' endpoint interfaces), Signals (when set). When o.Sources is not nil, it is
 // returned instead. Defaults are those of Watch.
-func (o WatchOptions) TriggerSources() []trigger.Source {
+func (o loopOptions) TriggerSources() []trigger.Source {
 	if o.Sources != nil {
 		return o.Sources
 	}
@@ -119,8 +120,8 @@ func (o WatchOptions) TriggerSources() []trigger.Source {
 	return src
 }
 
-// Watch runs reconcile passes until ctx is done: at start, and on every event of its trigger
-// sources (WatchOptions.TriggerSources: every Interval (jittered), on repository file changes
+// runLoop runs reconcile passes until ctx is done: at start, and on every event of its trigger
+// sources (loopOptions.TriggerSources: every Interval (jittered), on repository file changes
 // under WatchDir, on endpoint interfaces appearing or disappearing, on Signals, on the drift
 // timer), and after failures with exponential backoff (1s, doubling, at most MaxBackoff). The
 // sources feed one coalescing trigger.Queue and one goroutine runs the passes, so two passes
@@ -128,7 +129,7 @@ func (o WatchOptions) TriggerSources() []trigger.Source {
 // is retried, except a *ForeignTableError (the table is not reconcile's): it is logged once and
 // checked again on the next trigger only. The error is a bad option; a source that stops is
 // logged and the others go on.
-func Watch(ctx context.Context, o WatchOptions) error {
+func runLoop(ctx context.Context, o loopOptions) error {
 	if o.Pass == nil {
 		return errors.New("watch: no pass function")
 	}
@@ -156,7 +157,7 @@ func Watch(ctx context.Context, o WatchOptions) error {
 		}()
 	}
 	// follow tells the sources that depend on the passes what a pass found.
-	follow := func(out *PassOutcome) {
+	follow := func(out *passOutcome) {
 		var ifaces []string
 		if out != nil {
 			ifaces = out.Interfaces
@@ -187,7 +188,7 @@ func Watch(ctx context.Context, o WatchOptions) error {
 
 // loop is the state Watch keeps between passes.
 type loop struct {
-	o           WatchOptions
+	o           loopOptions
 	q           *trigger.Queue
 	backoff     time.Duration
 	foreignSeen string // the foreign-table refusal reported last ("" none since the last other outcome)
@@ -202,7 +203,7 @@ func (l *loop) stopRetry() {
 
 // handle runs what the event tr calls for: a drift check, a pass, or both. ran says whether a
 // pass ran; out is its outcome (nil when it failed).
-func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *PassOutcome, ran bool) {
+func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *passOutcome, ran bool) {
 	o, log := l.o, l.o.Logger
 	if tr.Reason == trigger.DriftReason && (o.Drift == nil || o.Heal == HealDisabled) {
 		log.Debug("drift event ignored: no drift check", "heal", o.Heal) // only from o.Sources
@@ -269,7 +270,7 @@ func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *P
 	return out, true
 }
 
-func runPass(ctx context.Context, o WatchOptions, heal bool) (*PassOutcome, error) {
+func runPass(ctx context.Context, o loopOptions, heal bool) (*passOutcome, error) {
 	if o.Lock != nil {
 		release, err := o.Lock(ctx)
 		if err != nil {
@@ -278,4 +279,102 @@ func runPass(ctx context.Context, o WatchOptions, heal bool) (*PassOutcome, erro
 		defer release()
 	}
 	return o.Pass(ctx, heal)
+}
+
+// WatchOptions say when Agent.Watch runs a pass (Config.Heal says what it does about drift).
+type WatchOptions struct {
+	// Interval is how often the source is fetched (default 30s), with 10% jitter.
+	Interval time.Duration
+	// DriftInterval is how often the kernel is compared with the applied ruleset (0: never;
+	// nor with Config.Heal HealDisabled).
+	DriftInterval time.Duration
+	// Debounce is the wait after the last file change under Config.Dir (default 300ms).
+	Debounce time.Duration
+	// MaxBackoff caps the retry delay after failures (default: Interval).
+	MaxBackoff time.Duration
+	// Signals delivers SIGHUP-style "reconcile now" requests (nil: none).
+	Signals <-chan struct{}
+	// Sources, when not nil, replace the trigger sources the fields above and the Config
+	// describe (the poll, the drift timer, fsnotify under Dir, link events in Netns, Signals);
+	// tests pass fakes here.
+	Sources []trigger.Source
+}
+
+// Watch runs Apply's pass until ctx is done: at start and on every trigger (every Interval,
+// on file changes under Config.Dir when the source is a directory, when an interface of one
+// of the host's endpoints appears or disappears in Config.Netns, on Signals, and every
+// DriftInterval a drift check that, with Config.Heal HealEnabled, re-applies). Every pass
+// takes the table's lock, waiting for another holder. Passes never overlap; failures back off
+// exponentially up to MaxBackoff and leave the last good ruleset in the kernel (see runLoop).
+// The error is one of Prepare, of the namespace, or a bad Config.Heal; it is nil when ctx ends.
+func (a *Agent) Watch(ctx context.Context, wo WatchOptions) error {
+	if err := a.Prepare(); err != nil {
+		return err
+	}
+	var h *netns.Handle // link events of this process's namespace with a Config.Dataplane
+	if a.cfg.Dataplane == nil {
+		var err error
+		if h, err = a.namespace(); err != nil {
+			return err
+		}
+	}
+	c := a.cfg
+	o := loopOptions{
+		Pass: a.watchPass, Drift: a.driftCheck,
+		Lock:     func(ctx context.Context) (func(), error) { return a.lock(ctx, true) },
+		Interval: wo.Interval, DriftInterval: wo.DriftInterval, Heal: c.Heal,
+		WatchDir: a.watchDir(), Debounce: wo.Debounce, WatchLinks: c.Dataplane == nil, NetNS: h,
+		Signals: wo.Signals, Sources: wo.Sources, MaxBackoff: wo.MaxBackoff,
+		Metrics: c.Metrics, Logger: a.log,
+	}
+	a.log.Info("watching", "source", a.src.String(), "host", c.Host, "table", c.Table, "netns", c.Netns,
+		"interval", wo.Interval, "drift_interval", wo.DriftInterval, "heal", c.Heal)
+	if err := runLoop(ctx, o); err != nil {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// watchDir is the directory whose file changes trigger a pass: Config.Dir (default ".") when
+// the source is a directory, "" for a git repository or a Config.Source.
+func (a *Agent) watchDir() string {
+	if a.cfg.Repo != "" || a.cfg.Source != nil {
+		return ""
+	}
+	if a.cfg.Dir == "" {
+		return "."
+	}
+	return a.cfg.Dir
+}
+
+// watchPass is the watch loop's pass: the pipeline's apply (as Apply's, without taking the
+// lock: the loop holds it), healing drift only when heal is set.
+func (a *Agent) watchPass(ctx context.Context, heal bool) (*passOutcome, error) {
+	res, err := a.apply(ctx, !heal)
+	if err != nil {
+		return nil, err
+	}
+	out := &passOutcome{
+		Result: string(res.Result), Duration: res.Duration, Drift: res.DriftLeft,
+		Revision: res.Snapshot.Revision, Source: res.Snapshot.Source,
+		Endpoints: len(res.Endpoints), Rules: res.Rules(),
+	}
+	for _, e := range res.Endpoints {
+		out.Interfaces = append(out.Interfaces, e.Interface)
+	}
+	return out, nil
+}
+
+// driftCheck is the watch loop's drift check: Status's step without the source (drift needs
+// only the state record and the kernel).
+func (a *Agent) driftCheck(ctx context.Context) (*driftOutcome, error) {
+	st, err := a.status(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if st.LastApplied == nil || st.Drift == nil {
+		return &driftOutcome{}, nil
+	}
+	return &driftOutcome{Drift: !st.Drift.Empty(), Summary: st.Drift.Summary()}, nil
 }

@@ -32,7 +32,7 @@ type fakeAgent struct {
 
 func newFakeAgent() *fakeAgent { return &fakeAgent{calls: make(chan string, 100)} }
 
-func (f *fakeAgent) pass(ctx context.Context, heal bool) (*PassOutcome, error) {
+func (f *fakeAgent) pass(ctx context.Context, heal bool) (*passOutcome, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.passes = append(f.passes, heal)
@@ -45,14 +45,14 @@ func (f *fakeAgent) pass(ctx context.Context, heal bool) (*PassOutcome, error) {
 		f.drift = false
 	}
 	f.calls <- "pass"
-	return &PassOutcome{Result: "no-change", Revision: "main@sha1:abc", Source: "test", Drift: f.drift, Interfaces: f.ifaces}, nil
+	return &passOutcome{Result: "no-change", Revision: "main@sha1:abc", Source: "test", Drift: f.drift, Interfaces: f.ifaces}, nil
 }
 
-func (f *fakeAgent) driftCheck(ctx context.Context) (*DriftOutcome, error) {
+func (f *fakeAgent) driftCheck(ctx context.Context) (*driftOutcome, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls <- "drift"
-	return &DriftOutcome{Drift: f.drift, Summary: "1 rule added by hand"}, nil
+	return &driftOutcome{Drift: f.drift, Summary: "1 rule added by hand"}, nil
 }
 
 func (f *fakeAgent) healFlags() []bool {
@@ -131,11 +131,11 @@ func (s *fakeSource) fire(t *testing.T, reason, detail string) {
 	}
 }
 
-func startWatch(t *testing.T, o WatchOptions) context.CancelFunc {
+func startWatch(t *testing.T, o loopOptions) context.CancelFunc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Watch(ctx, o) }()
+	go func() { done <- runLoop(ctx, o) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -155,7 +155,7 @@ func TestWatchRunsAtStartAndOnEachEvent(t *testing.T) {
 	src := newFakeSource()
 	m := NewMetrics()
 	logs := &syncWriter{w: &bytes.Buffer{}}
-	startWatch(t, WatchOptions{Pass: f.pass, Sources: []trigger.Source{src}, Metrics: m,
+	startWatch(t, loopOptions{Pass: f.pass, Sources: []trigger.Source{src}, Metrics: m,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	waitCall(t, f, "pass", 5*time.Second) // start
 	for _, e := range []trigger.Event{{Reason: "interval"}, {Reason: "fsnotify", Detail: "profiles/WEB.yaml"},
@@ -187,15 +187,15 @@ func TestWatchCoalescesEventsDuringAPass(t *testing.T) {
 	started := make(chan int, 10)
 	release := make(chan struct{})
 	n := 0
-	pass := func(context.Context, bool) (*PassOutcome, error) {
+	pass := func(context.Context, bool) (*passOutcome, error) {
 		n++
 		started <- n
 		if n == 1 {
 			<-release
 		}
-		return &PassOutcome{Result: "no-change"}, nil
+		return &passOutcome{Result: "no-change"}, nil
 	}
-	startWatch(t, WatchOptions{Pass: pass, Sources: []trigger.Source{src}, Metrics: m,
+	startWatch(t, loopOptions{Pass: pass, Sources: []trigger.Source{src}, Metrics: m,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if got := <-started; got != 1 {
 		t.Fatalf("pass %d, want the start pass", got)
@@ -227,7 +227,7 @@ func TestWatchRetriesWithBackoffAfterFailure(t *testing.T) {
 	f := newFakeAgent()
 	f.fail = 2
 	m := NewMetrics()
-	startWatch(t, WatchOptions{Pass: f.pass, Sources: []trigger.Source{}, Interval: time.Hour, Metrics: m, Logger: discard()})
+	startWatch(t, loopOptions{Pass: f.pass, Sources: []trigger.Source{}, Interval: time.Hour, Metrics: m, Logger: discard()})
 	waitCall(t, f, "fail", 5*time.Second)
 	start := time.Now()
 	waitCall(t, f, "fail", 3*time.Second) // retry after 1s
@@ -250,7 +250,7 @@ func TestWatchTellsFollowersWhatPassesFound(t *testing.T) {
 	f.fail = 1
 	f.ifaces = []string{"caliep1", "caliep2"}
 	src := newFakeSource()
-	startWatch(t, WatchOptions{Pass: f.pass, Drift: f.driftCheck, Heal: HealWarn, Sources: []trigger.Source{src},
+	startWatch(t, loopOptions{Pass: f.pass, Drift: f.driftCheck, Heal: HealWarn, Sources: []trigger.Source{src},
 		MaxBackoff: time.Hour, Logger: discard()})
 	waitCall(t, f, "fail", 5*time.Second)
 	src.fire(t, "interval", "")
@@ -277,14 +277,14 @@ func TestWatchTriggerSourcesFromOptions(t *testing.T) {
 		}
 		return out
 	}
-	drift := func(context.Context) (*DriftOutcome, error) { return &DriftOutcome{}, nil }
+	drift := func(context.Context) (*driftOutcome, error) { return &driftOutcome{}, nil }
 	sig := make(chan struct{})
 	ns, err := netns.Open("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ns.Close()
-	all := WatchOptions{Pass: newFakeAgent().pass, Drift: drift, Interval: 7 * time.Second, DriftInterval: time.Minute,
+	all := loopOptions{Pass: newFakeAgent().pass, Drift: drift, Interval: 7 * time.Second, DriftInterval: time.Minute,
 		WatchDir: "/repo", WatchLinks: true, NetNS: ns, Signals: sig}
 	src := all.TriggerSources()
 	if got, want := names(src), []string{"interval", "drift", "fsnotify", "netlink", "signal"}; !reflect.DeepEqual(got, want) {
@@ -311,15 +311,15 @@ func TestWatchTriggerSourcesFromOptions(t *testing.T) {
 
 	for _, c := range []struct {
 		name string
-		edit func(*WatchOptions)
+		edit func(*loopOptions)
 		want []string
 	}{
-		{"heal disabled: no drift timer", func(o *WatchOptions) { o.Heal = HealDisabled }, []string{"interval", "fsnotify", "netlink", "signal"}},
-		{"no drift function", func(o *WatchOptions) { o.Drift = nil }, []string{"interval", "fsnotify", "netlink", "signal"}},
-		{"no drift interval", func(o *WatchOptions) { o.DriftInterval = 0 }, []string{"interval", "fsnotify", "netlink", "signal"}},
-		{"git source: no dir", func(o *WatchOptions) { o.WatchDir = "" }, []string{"interval", "drift", "netlink", "signal"}},
-		{"bare", func(o *WatchOptions) { *o = WatchOptions{Pass: o.Pass} }, []string{"interval"}},
-		{"fakes replace them", func(o *WatchOptions) { o.Sources = []trigger.Source{newFakeSource()} }, []string{"fake"}},
+		{"heal disabled: no drift timer", func(o *loopOptions) { o.Heal = HealDisabled }, []string{"interval", "fsnotify", "netlink", "signal"}},
+		{"no drift function", func(o *loopOptions) { o.Drift = nil }, []string{"interval", "fsnotify", "netlink", "signal"}},
+		{"no drift interval", func(o *loopOptions) { o.DriftInterval = 0 }, []string{"interval", "fsnotify", "netlink", "signal"}},
+		{"git source: no dir", func(o *loopOptions) { o.WatchDir = "" }, []string{"interval", "drift", "netlink", "signal"}},
+		{"bare", func(o *loopOptions) { *o = loopOptions{Pass: o.Pass} }, []string{"interval"}},
+		{"fakes replace them", func(o *loopOptions) { o.Sources = []trigger.Source{newFakeSource()} }, []string{"fake"}},
 	} {
 		o := all
 		c.edit(&o)
@@ -327,7 +327,7 @@ func TestWatchTriggerSourcesFromOptions(t *testing.T) {
 			t.Errorf("%s: sources %q, want %q", c.name, got, c.want)
 		}
 	}
-	if tm := (WatchOptions{}).TriggerSources()[0].(*trigger.Timer); tm.Every != 30*time.Second {
+	if tm := (loopOptions{}).TriggerSources()[0].(*trigger.Timer); tm.Every != 30*time.Second {
 		t.Errorf("default interval %v, want 30s", tm.Every)
 	}
 }
@@ -339,7 +339,7 @@ func TestWatchHealModes(t *testing.T) {
 			f.drift = true
 			src := newFakeSource()
 			m := NewMetrics()
-			startWatch(t, WatchOptions{Pass: f.pass, Drift: f.driftCheck, Sources: []trigger.Source{src},
+			startWatch(t, loopOptions{Pass: f.pass, Drift: f.driftCheck, Sources: []trigger.Source{src},
 				Heal: mode, Metrics: m, Logger: discard()})
 			waitCall(t, f, "pass", 5*time.Second)
 			if first := f.healFlags()[0]; first != (mode == HealEnabled) {
@@ -394,7 +394,7 @@ func TestWatchHealDisabledChecksNoDrift(t *testing.T) {
 	f := newFakeAgent()
 	src := newFakeSource()
 	msgs := make(chan string, 100)
-	startWatch(t, WatchOptions{Pass: f.pass, Drift: f.driftCheck, Sources: []trigger.Source{src},
+	startWatch(t, loopOptions{Pass: f.pass, Drift: f.driftCheck, Sources: []trigger.Source{src},
 		Heal: HealDisabled, Logger: slog.New(msgHandler{msgs})})
 	waitCall(t, f, "pass", 5*time.Second)
 	src.fire(t, "drift", "")
@@ -411,7 +411,7 @@ func TestWatchHealDisabledChecksNoDrift(t *testing.T) {
 }
 
 func TestWatchRejectsBadHeal(t *testing.T) {
-	err := Watch(context.Background(), WatchOptions{Pass: newFakeAgent().pass, Heal: "sometimes"})
+	err := runLoop(context.Background(), loopOptions{Pass: newFakeAgent().pass, Heal: "sometimes"})
 	if err == nil || !strings.Contains(err.Error(), "sometimes") {
 		t.Fatalf("want an error naming the bad mode, got %v", err)
 	}
@@ -434,7 +434,7 @@ func TestWatchLockSerialisesPasses(t *testing.T) {
 		mu.Unlock()
 		return func() { mu.Lock(); held = false; mu.Unlock() }, nil
 	}
-	startWatch(t, WatchOptions{Pass: f.pass, Lock: lock, Sources: []trigger.Source{src}, Logger: discard()})
+	startWatch(t, loopOptions{Pass: f.pass, Lock: lock, Sources: []trigger.Source{src}, Logger: discard()})
 	waitCall(t, f, "pass", 5*time.Second)
 	for i := 0; i < 5; i++ {
 		src.fire(t, "interval", "")

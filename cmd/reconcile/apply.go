@@ -2,27 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/vishvananda/netlink"
-	vnetns "github.com/vishvananda/netns"
 
 	"github.com/reconcile-dev/reconcile/reconcile"
-	"github.com/reconcile-dev/reconcile/reconcile/lock"
-	"github.com/reconcile-dev/reconcile/reconcile/netns"
-	"github.com/reconcile-dev/reconcile/reconcile/nft"
-	"github.com/reconcile-dev/reconcile/reconcile/plan"
-	"github.com/reconcile-dev/reconcile/reconcile/state"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -47,21 +38,20 @@ func runApply(ctx context.Context, g *globals) error {
 	if err := g.checkOutput(); err != nil {
 		return err
 	}
-	o, done, err := g.reconcileOptions(ctx, true)
+	a, err := g.agent(true)
 	if err != nil {
 		return err
 	}
-	defer done()
-	lk, err := g.lockTable(ctx)
-	if err != nil {
-		return err
+	defer a.Close()
+	res, err := a.Apply(ctx)
+	var failed *reconcile.Error
+	if err != nil && !errors.As(err, &failed) {
+		return err // the host, the source or the lock: before the pass, said as they are
 	}
-	defer lk.Release()
-	res, err := reconcile.Apply(ctx, o)
 	if err != nil {
 		// The transaction may have gone in before the state record failed to save: then
 		// the kernel did change, and saying otherwise would mislead.
-		kernelChanged := res != nil && res.Result == state.Applied
+		kernelChanged := res != nil && res.Result == reconcile.Applied
 		return g.passFailed(err, !kernelChanged)
 	}
 	if g.output == "json" {
@@ -69,7 +59,7 @@ func runApply(ctx context.Context, g *globals) error {
 	}
 	var b strings.Builder
 	writePlanHeader(&b, g, res.PlanResult)
-	if res.Result == state.NoChange {
+	if res.Result == reconcile.NoChange {
 		if res.AlreadyApplied {
 			fmt.Fprintf(&b, "No changes. Revision %s already applied.\n", res.Snapshot.Revision)
 		} else {
@@ -108,7 +98,7 @@ type applyOut struct {
 	RulesetDigest  string              `json:"ruleset_digest"`
 	DurationMS     int64               `json:"duration_ms"`
 	Waiting        []reconcile.Waiting `json:"waiting"`
-	Plan           *plan.Plan          `json:"plan"`
+	Plan           *reconcile.Plan     `json:"plan"`
 }
 
 func applyJSON(g *globals, res *reconcile.ApplyResult) applyOut {
@@ -150,139 +140,28 @@ func (g *globals) cmdLogger() (*slog.Logger, error) {
 	return nil, fmt.Errorf("unknown log format %q: use text or json", g.logFormat)
 }
 
-// reconcileOptions builds the options of a pass from the common flags: the source, the
-// kernel dataplane in --netns (when withKernel) and the interface lister. done releases what
-// was opened.
-func (g *globals) reconcileOptions(ctx context.Context, withKernel bool) (reconcile.Options, func(), error) {
-	var o reconcile.Options
-	log, err := g.cmdLogger()
-	if err != nil {
-		return o, nil, err
-	}
-	if err := checkHostFlag(g.host); err != nil {
-		return o, nil, err
-	}
-	src, err := g.openSource()
-	if err != nil {
-		return o, nil, err
-	}
-	// One handle for the pass; a namespace that cannot be opened is reported where it is used.
-	ns, nsErr := netns.Open(g.netns)
-	key := g.netns
-	if nsErr == nil {
-		key = ns.Key() // every spelling of the namespace: one state record
-	}
-	o = reconcile.Options{
-		Source: src, Host: g.host, Table: g.table, StateDir: g.stateDir, Netns: key,
-		Logger: log, Now: time.Now, Links: linkLister(ns, nsErr), Session: newSession(),
-	}
-	done := func() {
-		if ns != nil {
-			_ = ns.Close()
-		}
-	}
-	if withKernel {
-		lk := &lazyKernel{ns: ns, nsErr: nsErr, log: log}
-		o.Dataplane = lk
-		closeNs := done
-		done = func() { lk.close(); closeNs() }
-	}
-	return o, done, nil
-}
-
-// newSession names this run for reconcile.Options.Session: a ruleset generation recorded by
-// another process (before a reboot, in a namespace since recreated) is never trusted.
-func newSession() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%d-%x", os.Getpid(), b)
-}
-
-// lazyKernel opens the kernel dataplane on first use, so that an invalid repository is
-// reported before (and without) touching netlink.
-type lazyKernel struct {
-	ns    *netns.Handle
-	nsErr error // why ns could not be opened
-	log   *slog.Logger
-	dp    nft.Dataplane
-	done  func()
-}
-
-func (l *lazyKernel) open() (nft.Dataplane, error) {
-	if l.nsErr != nil {
-		return nil, l.nsErr
-	}
-	if l.dp == nil {
-		dp, done, err := openKernel(l.ns, l.log)
-		if err != nil {
+// agent builds the Agent of the common flags. strictLog: --log-format and --log-level must
+// be valid (plan, apply, status, watch); otherwise (validate, explain, test) a bad level logs
+// at info.
+// edit, when given, adjusts the Config (watch's heal and metrics).
+func (g *globals) agent(strictLog bool, edit ...func(*reconcile.Config)) (*reconcile.Agent, error) {
+	log := g.sourceLogger()
+	if strictLog {
+		var err error
+		if log, err = g.cmdLogger(); err != nil {
 			return nil, err
 		}
-		l.dp, l.done = dp, done
 	}
-	return l.dp, nil
-}
-
-func (l *lazyKernel) Apply(ctx context.Context, desired *nft.Ruleset) error {
-	dp, err := l.open()
-	if err != nil {
-		return err
+	cfg := reconcile.Config{
+		Repo: g.repo, Ref: g.ref, Dir: g.dir,
+		Verify: g.git.verify, TrustedKeys: g.git.trustedKeys, AllowRewind: g.git.allowRewind,
+		Host: g.host, Netns: g.netns, Table: g.table, StateDir: g.stateDir,
+		Logger: log, Session: reconcile.NewSession(),
 	}
-	return dp.Apply(ctx, desired)
-}
-
-func (l *lazyKernel) Observe(ctx context.Context, table string) (*nft.Ruleset, error) {
-	dp, err := l.open()
-	if err != nil {
-		return nil, err
+	for _, e := range edit {
+		e(&cfg)
 	}
-	return dp.Observe(ctx, table)
-}
-
-// Generation forwards the kernel's ruleset generation (see nft.Generationer).
-func (l *lazyKernel) Generation(ctx context.Context) (uint32, error) {
-	dp, err := l.open()
-	if err != nil {
-		return 0, err
-	}
-	g, ok := dp.(nft.Generationer)
-	if !ok {
-		return 0, errors.New("the dataplane cannot tell its generation")
-	}
-	return g.Generation(ctx)
-}
-
-func (l *lazyKernel) close() {
-	if l.done != nil {
-		l.done()
-	}
-}
-
-// lockTable serialises the processes that program this table in this namespace. It does not
-// wait: when another process (a watch pass, another apply) holds the lock, apply says so and
-// exits 1, changing nothing.
-func (g *globals) lockTable(ctx context.Context) (*lock.Lock, error) {
-	ns, err := netns.Open(g.netns)
-	if err != nil {
-		return nil, err
-	}
-	defer ns.Close()
-	key, err := lock.Key(g.table, ns)
-	if err != nil {
-		return nil, err
-	}
-	lk, err := lock.Acquire(ctx, key, false)
-	var le *lock.LockedError
-	if errors.As(err, &le) {
-		holder := "another reconcile"
-		if le.PID > 0 {
-			holder = fmt.Sprintf("another reconcile (pid %d)", le.PID)
-		}
-		return nil, fmt.Errorf("%s is applying to table inet %s in this namespace; try again later", holder, g.table)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("lock table inet %q: %w", g.table, err)
-	}
-	return lk, nil
+	return reconcile.New(cfg)
 }
 
 // passFailed reports a failed pass: every validation error as path:line:col: message, or the
@@ -332,61 +211,4 @@ func writePlanHeader(b *strings.Builder, g *globals, pr *reconcile.PlanResult) {
 		fmt.Fprintf(b, "Note: cannot list interfaces: %s\n", pr.LinksError)
 	}
 	b.WriteString("\n")
-}
-
-// linkLister lists the interface names in the namespace ns (openErr: why it could not be
-// opened), with a netlink handle bound to it, retrying interrupted dumps.
-func linkLister(ns *netns.Handle, openErr error) func(ctx context.Context) (map[string]bool, error) {
-	return func(ctx context.Context) (map[string]bool, error) {
-		if openErr != nil {
-			return nil, openErr
-		}
-		h, err := netlinkHandle(ns)
-		if err != nil {
-			return nil, err
-		}
-		defer h.Close()
-		for attempt := 0; ; attempt++ {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			links, err := h.LinkList()
-			if errors.Is(err, netlink.ErrDumpInterrupted) && attempt < 10 {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("list interfaces: %w", err)
-			}
-			names := make(map[string]bool, len(links))
-			for _, l := range links {
-				names[l.Attrs().Name] = true
-			}
-			return names, nil
-		}
-	}
-}
-
-// netlinkHandle opens a netlink handle in ns ("" name: this process's namespace); it does not
-// close ns.
-func netlinkHandle(ns *netns.Handle) (*netlink.Handle, error) {
-	if ns.Name() == "" {
-		return netlink.NewHandle()
-	}
-	h, err := netlink.NewHandleAt(vnetns.NsHandle(ns.Fd()))
-	if err != nil {
-		return nil, fmt.Errorf("netlink in network namespace %q: %w", ns.Name(), err)
-	}
-	return h, nil
-}
-
-// openKernel opens the kernel dataplane in the namespace ns.
-func openKernel(ns *netns.Handle, log *slog.Logger) (nft.Dataplane, func(), error) {
-	if ns.Name() == "" {
-		ns = nil // this process's namespace, as before: no namespace descriptor
-	}
-	k, err := nft.NewKernel(ns, nft.WithLogger(log))
-	if err != nil {
-		return nil, nil, err // it names the namespace
-	}
-	return k, func() { _ = k.Close() }, nil
 }

@@ -8,16 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/reconcile-dev/reconcile/reconcile/compile"
-	"github.com/reconcile-dev/reconcile/reconcile/nft"
-	"github.com/reconcile-dev/reconcile/reconcile/simulate"
-	"github.com/reconcile-dev/reconcile/reconcile/source"
+	"github.com/reconcile-dev/reconcile/reconcile"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
 func newExplainCmd(g *globals) *cobra.Command {
 	var (
-		q                  simulate.Query
+		q                  reconcile.Query
 		icmpType, icmpCode int
 	)
 	cmd := &cobra.Command{
@@ -48,7 +45,7 @@ says otherwise. Nothing is changed. Exit 0 whatever the verdict; 1 on an error.`
 	f.StringVar(&q.Protocol, "protocol", "", "tcp, udp, icmp, icmpv6, sctp, udplite or a number 1-255 (required)")
 	// Numbers are plain decimal: pflag's IntVar would read --port 010 as 8.
 	decimalVar(f, &q.Port, "port", 0, 65535, "destination port (required with tcp, udp, sctp, udplite)")
-	decimalVar(f, &q.SrcPort, "src-port", 0, 65535, fmt.Sprintf("source port (default %d)", simulate.DefaultSrcPort))
+	decimalVar(f, &q.SrcPort, "src-port", 0, 65535, fmt.Sprintf("source port (default %d)", reconcile.DefaultSrcPort))
 	decimalVar(f, &icmpType, "icmp-type", 0, 255, "icmp type (default: echo request, 8 or 128)")
 	decimalVar(f, &icmpCode, "icmp-code", 0, 255, "icmp code (default 0; needs --icmp-type)")
 	return cmd
@@ -58,10 +55,10 @@ says otherwise. Nothing is changed. Exit 0 whatever the verdict; 1 on an error.`
 type explainOut struct {
 	Source   string `json:"source"`
 	Revision string `json:"revision"`
-	*simulate.Explanation
+	*reconcile.Explanation
 }
 
-func runExplain(ctx context.Context, g *globals, q simulate.Query) error {
+func runExplain(ctx context.Context, g *globals, q reconcile.Query) error {
 	if err := g.checkOutput(); err != nil {
 		return err
 	}
@@ -77,14 +74,16 @@ func runExplain(ctx context.Context, g *globals, q simulate.Query) error {
 	if err := checkProtocolFlag("--protocol", q.Protocol); err != nil {
 		return err
 	}
-	n, snap, err := g.loadNetwork(ctx)
+	a, err := g.agent(false)
 	if err != nil {
 		return err
 	}
-	ex, err := n.Explain(q)
+	defer a.Close()
+	res, err := a.Explain(ctx, q)
 	if err != nil {
-		return err
+		return g.modelFailed(err, res.Snapshot)
 	}
+	snap, ex := res.Snapshot, res.Explanation
 	if g.output == "json" {
 		return writeJSON(g.stdout, explainOut{Source: snap.Source, Revision: snap.Revision, Explanation: &ex})
 	}
@@ -113,35 +112,16 @@ func quoteAll(ss []string) []string {
 	return out
 }
 
-// loadNetwork fetches and validates the repository and returns the model of every host,
-// compiling a host's ruleset (for --table) only when a question involves it. An invalid
-// repository prints its errors to stderr and ends the command with exit 1.
-func (g *globals) loadNetwork(ctx context.Context) (*simulate.Network, *source.Snapshot, error) {
-	if ctx == nil {
-		ctx = context.Background()
+// modelFailed reports an error of explain or test: an invalid repository prints its errors to
+// stderr and ends the command with exit 1; another error is returned.
+func (g *globals) modelFailed(err error, snap *reconcile.Snapshot) error {
+	var errs schema.Errors
+	if !errors.As(err, &errs) || snap == nil {
+		return err
 	}
-	src, err := g.openSource()
-	if err != nil {
-		return nil, nil, err
+	for _, e := range errs {
+		fmt.Fprintln(g.stderr, e.Error())
 	}
-	snap, err := src.Fetch(ctx, source.FetchOptions{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("fetch %s: %w", src, err)
-	}
-	repo, errs := schema.LoadFiles(snap.Files, snap.Refused)
-	if len(errs) > 0 {
-		for _, e := range errs {
-			fmt.Fprintln(g.stderr, e.Error())
-		}
-		fmt.Fprintf(g.stderr, "reconcile: the repository at %s is invalid (%s)\n", snap.Revision, countNoun(len(errs), "error"))
-		return nil, nil, exitCode(1)
-	}
-	if repo == nil {
-		return nil, nil, errors.New("the repository could not be loaded")
-	}
-	n := &simulate.Network{Repo: repo, Rulesets: map[string]*nft.Ruleset{}}
-	n.Compile = func(host string) (*nft.Ruleset, error) {
-		return compile.Compile(repo, compile.Options{Host: host, Table: g.table})
-	}
-	return n, snap, nil
+	fmt.Fprintf(g.stderr, "reconcile: the repository at %s is invalid (%s)\n", snap.Revision, countNoun(len(errs), "error"))
+	return exitCode(1)
 }

@@ -24,6 +24,15 @@ func parseGlobals(t *testing.T, args ...string) *globals {
 	return g
 }
 
+// openSource opens the policy source the flags describe, as every command's Agent does.
+func (g *globals) openSource() (source.Source, error) {
+	a, err := g.agent(false)
+	if err != nil {
+		return nil, err
+	}
+	return a.Source()
+}
+
 // gitRepoFixture makes a git repository with one profile committed on main.
 func gitRepoFixture(t *testing.T) (dir, commit string) {
 	t.Helper()

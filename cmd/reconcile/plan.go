@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reconcile-dev/reconcile/reconcile"
-	"github.com/reconcile-dev/reconcile/reconcile/plan"
-	"github.com/reconcile-dev/reconcile/reconcile/source"
 )
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -43,21 +40,19 @@ func runPlan(ctx context.Context, g *globals, detailed, script bool, against str
 	if err := g.checkOutput(); err != nil {
 		return err
 	}
-	// --nft alone needs no kernel; with --detailed-exitcode it still has to compare.
-	withKernel := (!script || detailed) && against == ""
-	o, done, err := g.reconcileOptions(ctx, withKernel)
+	a, err := g.agent(true)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer a.Close()
 	var pr *reconcile.PlanResult
 	switch {
 	case against != "":
-		pr, err = planAgainst(ctx, o, against)
-	case withKernel:
-		pr, err = reconcile.Plan(ctx, o)
+		pr, err = a.PlanAgainst(ctx, against)
+	case !script || detailed: // --nft alone needs no kernel; with --detailed-exitcode it still has to compare
+		pr, err = a.Plan(ctx)
 	default:
-		pr, err = reconcile.Desired(ctx, o)
+		pr, err = a.Desired(ctx)
 	}
 	if err != nil {
 		return g.passFailed(err, false)
@@ -98,7 +93,7 @@ type planOut struct {
 	RulesetDigest string              `json:"ruleset_digest"`
 	TableExists   bool                `json:"table_exists"`
 	Waiting       []reconcile.Waiting `json:"waiting"`
-	Plan          *plan.Plan          `json:"plan"`
+	Plan          *reconcile.Plan     `json:"plan"`
 }
 
 func planJSON(g *globals, pr *reconcile.PlanResult) planOut {
@@ -111,23 +106,4 @@ func planJSON(g *globals, pr *reconcile.PlanResult) planOut {
 		Host: g.host, Table: g.table, Netns: g.netns, RulesetDigest: "sha256:" + pr.Desired.Digest(),
 		TableExists: pr.Observed != nil, Waiting: w, Plan: pr.Plan,
 	}
-}
-
-// planAgainst plans the source's ruleset against the one compiled from the directory base
-// (for the same host and table) instead of the kernel's.
-func planAgainst(ctx context.Context, o reconcile.Options, base string) (*reconcile.PlanResult, error) {
-	o.Links = nil
-	pr, err := reconcile.Desired(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	bo := o
-	bo.Source = source.Dir{Path: base}
-	br, err := reconcile.Desired(ctx, bo)
-	if err != nil {
-		return nil, fmt.Errorf("--against %q: %w", base, err)
-	}
-	pr.Observed = br.Desired
-	pr.Plan = plan.Diff(pr.Desired, br.Desired)
-	return pr, nil
 }

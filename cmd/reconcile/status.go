@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reconcile-dev/reconcile/reconcile"
-	"github.com/reconcile-dev/reconcile/reconcile/plan"
-	"github.com/reconcile-dev/reconcile/reconcile/state"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -39,12 +37,12 @@ func runStatus(ctx context.Context, g *globals, detailed bool) error {
 	if err := g.checkOutput(); err != nil {
 		return err
 	}
-	o, done, err := g.reconcileOptions(ctx, true)
+	a, err := g.agent(true)
 	if err != nil {
 		return err
 	}
-	defer done()
-	st, err := reconcile.Status(ctx, o)
+	defer a.Close()
+	st, err := a.Status(ctx)
 	if err != nil {
 		return g.passFailed(err, false)
 	}
@@ -131,18 +129,18 @@ func short(digest string) string {
 
 // statusOut is the JSON output of status (see docs/OPERATIONS.md).
 type statusOut struct {
-	Table       string          `json:"table"`
-	Netns       string          `json:"netns,omitempty"`
-	Host        string          `json:"host"`
-	InSync      bool            `json:"in_sync"`
-	TableExists bool            `json:"table_exists"`
-	LastApplied *appliedOut     `json:"last_applied"`
-	LastAttempt *state.Attempt  `json:"last_attempt"`
-	History     []state.Attempt `json:"history"`
-	SourceHead  string          `json:"source_head,omitempty"`
-	SourceError string          `json:"source_error,omitempty"`
-	UpToDate    bool            `json:"up_to_date"`
-	Drift       *plan.Plan      `json:"drift"`
+	Table       string              `json:"table"`
+	Netns       string              `json:"netns,omitempty"`
+	Host        string              `json:"host"`
+	InSync      bool                `json:"in_sync"`
+	TableExists bool                `json:"table_exists"`
+	LastApplied *appliedOut         `json:"last_applied"`
+	LastAttempt *reconcile.Attempt  `json:"last_attempt"`
+	History     []reconcile.Attempt `json:"history"`
+	SourceHead  string              `json:"source_head,omitempty"`
+	SourceError string              `json:"source_error,omitempty"`
+	UpToDate    bool                `json:"up_to_date"`
+	Drift       *reconcile.Plan     `json:"drift"`
 	// Foreign says why the table is not reconcile's (absent when it is, or does not exist).
 	Foreign string `json:"foreign,omitempty"`
 }
@@ -168,7 +166,7 @@ func statusJSON(g *globals, st *reconcile.StatusResult) statusOut {
 	}
 	// Digests read "sha256:<hex>" everywhere in the JSON (as in apply's and in last_applied),
 	// so that a machine can compare an attempt's digest with the applied one.
-	prefixed := func(a state.Attempt) state.Attempt {
+	prefixed := func(a reconcile.Attempt) reconcile.Attempt {
 		if a.RulesetDigest != "" && !strings.HasPrefix(a.RulesetDigest, "sha256:") {
 			a.RulesetDigest = "sha256:" + a.RulesetDigest
 		}
@@ -178,7 +176,7 @@ func statusJSON(g *globals, st *reconcile.StatusResult) statusOut {
 		pa := prefixed(*a)
 		out.LastAttempt = &pa
 	}
-	out.History = make([]state.Attempt, 0, len(st.History))
+	out.History = make([]reconcile.Attempt, 0, len(st.History))
 	for _, a := range st.History {
 		out.History = append(out.History, prefixed(a))
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/reconcile-dev/reconcile/reconcile/simulate"
+	"github.com/reconcile-dev/reconcile/reconcile"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -37,30 +37,36 @@ type testOut struct {
 }
 
 type testResult struct {
-	Name        string                `json:"name"`
-	Path        string                `json:"path,omitempty"`
-	Line        int                   `json:"line,omitempty"`
-	From        string                `json:"from"`
-	To          string                `json:"to"`
-	Probe       string                `json:"probe"`
-	Expect      string                `json:"expect"`
-	Got         string                `json:"got,omitempty"`
-	Pass        bool                  `json:"pass"`
-	DecidedBy   string                `json:"decided_by,omitempty"`
-	Error       string                `json:"error,omitempty"`
-	Explanation *simulate.Explanation `json:"explanation,omitempty"`
+	Name        string                 `json:"name"`
+	Path        string                 `json:"path,omitempty"`
+	Line        int                    `json:"line,omitempty"`
+	From        string                 `json:"from"`
+	To          string                 `json:"to"`
+	Probe       string                 `json:"probe"`
+	Expect      string                 `json:"expect"`
+	Got         string                 `json:"got,omitempty"`
+	Pass        bool                   `json:"pass"`
+	DecidedBy   string                 `json:"decided_by,omitempty"`
+	Error       string                 `json:"error,omitempty"`
+	Explanation *reconcile.Explanation `json:"explanation,omitempty"`
 }
 
 func runTest(ctx context.Context, g *globals) error {
 	if err := g.checkOutput(); err != nil {
 		return err
 	}
-	n, snap, err := g.loadNetwork(ctx)
+	a, err := g.agent(false)
 	if err != nil {
 		return err
 	}
+	defer a.Close()
+	res, err := a.Test(ctx)
+	if err != nil {
+		return g.modelFailed(err, res.Snapshot)
+	}
+	snap := res.Snapshot
 	out := testOut{Source: snap.Source, Revision: snap.Revision, Results: []testResult{}}
-	for _, r := range n.Check(n.Repo.Tests) {
+	for _, r := range res.Results {
 		x := r.Expectation
 		tr := testResult{Name: testName(x), Path: x.Path, Line: x.Pos.Line, From: x.From, To: x.To,
 			Probe: probeText(x), Expect: x.Expect, Got: r.Got, Pass: r.Pass, Explanation: r.Explanation}

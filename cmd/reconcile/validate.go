@@ -6,9 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/reconcile-dev/reconcile/reconcile/source"
-	"github.com/reconcile-dev/reconcile/schema"
 )
 
 func newValidateCmd(g *globals) *cobra.Command {
@@ -16,7 +13,8 @@ func newValidateCmd(g *globals) *cobra.Command {
 		Use:   "validate",
 		Short: "Check the policy repository; print every error as path:line:col: message",
 		Long: `Decode and validate every profile, endpoint and test file of the repository (--dir, default
-".", or --repo/--ref) and print every problem, one per line, as path:line:col: message.
+".", or --repo/--ref), compile the ruleset of every host its endpoints name, and print every
+problem, one per line, as path:line:col: message.
 The firewall is not touched. Exit 0 when the repository is valid, 1 when it is not.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,20 +50,21 @@ func runValidate(ctx context.Context, g *globals) error {
 	if err := g.checkOutput(); err != nil {
 		return err
 	}
-	src, err := g.openSource()
+	a, err := g.agent(false)
 	if err != nil {
 		return err
 	}
-	snap, err := src.Fetch(ctx, source.FetchOptions{})
+	defer a.Close()
+	res, err := a.Validate(ctx)
 	if err != nil {
-		return fmt.Errorf("fetch %s: %w", src, err)
+		return err
 	}
-	repo, errs := schema.LoadFiles(snap.Files, snap.Refused)
+	snap, errs := res.Snapshot, res.Errors
 	out := validateOut{
-		Valid: len(errs) == 0, Source: snap.Source, Revision: snap.Revision, Commit: snap.Commit,
+		Valid: res.Valid(), Source: snap.Source, Revision: snap.Revision, Commit: snap.Commit,
 		Verified: snap.Verified, Errors: []validateError{},
 	}
-	if repo != nil {
+	if repo := res.Repository; repo != nil {
 		out.Profiles, out.Endpoints, out.Tests = len(repo.Profiles), len(repo.Endpoints), len(repo.Tests)
 	}
 	for _, e := range errs {

@@ -14,8 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reconcile-dev/reconcile/reconcile"
-	"github.com/reconcile-dev/reconcile/reconcile/lock"
-	"github.com/reconcile-dev/reconcile/reconcile/netns"
 )
 
 type watchFlags struct {
@@ -72,39 +70,60 @@ func runWatch(ctx context.Context, g *globals, f *watchFlags) error {
 	if f.interval <= 0 {
 		return fmt.Errorf("--interval must be positive, not %v", f.interval)
 	}
-	o, done, err := g.reconcileOptions(ctx, true)
+	a, err := g.agent(true, func(c *reconcile.Config) {
+		c.Heal = f.heal
+		c.Metrics = reconcile.NewMetrics()
+	})
 	if err != nil {
 		return err
 	}
-	defer done()
-	log := o.Logger
+	defer a.Close()
+	if err := a.Prepare(); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	metrics := reconcile.NewMetrics()
 	if f.metricsAddr != "" {
-		ln, err := net.Listen("tcp", f.metricsAddr)
+		stopMetrics, err := serveMetrics(f.metricsAddr, a)
 		if err != nil {
-			return fmt.Errorf("metrics: %w", err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", metrics.Handler())
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("metrics server stopped", "err", err)
-			}
-		}()
-		defer srv.Close()
-		log.Info("serving metrics", "addr", ln.Addr().String())
+		defer stopMetrics()
 	}
+	return a.Watch(ctx, reconcile.WatchOptions{
+		Interval: f.interval, DriftInterval: f.driftInterval, Debounce: f.debounce,
+		Signals: sighup(ctx),
+	})
+}
 
+// serveMetrics serves the Agent's Prometheus metrics on /metrics (and "ok" on /healthz) at
+// addr until the returned function is called.
+func serveMetrics(addr string, a *reconcile.Agent) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	log := a.Logger()
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", a.Metrics().Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
+}
+
+// sighup turns SIGHUP into "reconcile now" requests until ctx is done.
+func sighup(ctx context.Context) <-chan struct{} {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	sig := make(chan struct{}, 1)
 	go func() {
+		defer signal.Stop(hup)
 		for {
 			select {
 			case <-ctx.Done():
@@ -117,81 +136,5 @@ func runWatch(ctx context.Context, g *globals, f *watchFlags) error {
 			}
 		}
 	}()
-
-	ns, err := netns.Open(g.netns)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	key, err := lock.Key(g.table, ns)
-	if err != nil {
-		return err
-	}
-	watchDir := ""
-	if g.repo == "" {
-		watchDir = g.dir
-		if watchDir == "" {
-			watchDir = "."
-		}
-	}
-	statusOpts := o
-	statusOpts.Source = nil // drift needs only the state record and the kernel
-
-	wo := reconcile.WatchOptions{
-		Pass: func(ctx context.Context, heal bool) (*reconcile.PassOutcome, error) {
-			po := o
-			po.NoHeal = !heal
-			res, err := reconcile.Apply(ctx, po)
-			if err != nil {
-				return nil, err
-			}
-			out := &reconcile.PassOutcome{
-				Result: string(res.Result), Duration: res.Duration, Drift: res.DriftLeft,
-				Revision: res.Snapshot.Revision, Source: res.Snapshot.Source,
-				Endpoints: len(res.Endpoints), Rules: res.Rules(),
-			}
-			for _, e := range res.Endpoints {
-				out.Interfaces = append(out.Interfaces, e.Interface)
-			}
-			return out, nil
-		},
-		Drift: func(ctx context.Context) (*reconcile.DriftOutcome, error) {
-			st, err := reconcile.Status(ctx, statusOpts)
-			if err != nil {
-				return nil, err
-			}
-			if st.LastApplied == nil || st.Drift == nil {
-				return &reconcile.DriftOutcome{}, nil
-			}
-			return &reconcile.DriftOutcome{Drift: !st.Drift.Empty(), Summary: st.Drift.Summary()}, nil
-		},
-		Lock: func(ctx context.Context) (func(), error) {
-			lk, err := lock.Acquire(ctx, key, false)
-			if errors.Is(err, lock.ErrLocked) {
-				log.Info("another reconcile holds the table; waiting", "err", err)
-				lk, err = lock.Acquire(ctx, key, true)
-			}
-			if err != nil {
-				return nil, err
-			}
-			return func() { _ = lk.Release() }, nil
-		},
-		Interval:      f.interval,
-		DriftInterval: f.driftInterval,
-		Heal:          f.heal,
-		WatchDir:      watchDir,
-		Debounce:      f.debounce,
-		WatchLinks:    true,
-		NetNS:         ns,
-		Signals:       sig,
-		Metrics:       metrics,
-		Logger:        log,
-	}
-	log.Info("watching", "source", o.Source.String(), "host", o.Host, "table", g.table, "netns", g.netns,
-		"interval", f.interval, "drift_interval", f.driftInterval, "heal", f.heal)
-	if err := reconcile.Watch(ctx, wo); err != nil {
-		return err
-	}
-	log.Info("stopped")
-	return nil
+	return sig
 }

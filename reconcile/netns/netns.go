@@ -171,3 +171,16 @@ func (h *Handle) Close() error {
 	h.fd = -1
 	return err
 }
+
+// IsOwn reports whether h is the network namespace of this process (nil is). The thread group
+// leader's namespace is meant: Go may move a locked thread elsewhere, the process stays.
+func IsOwn(h *Handle) bool {
+	if h == nil {
+		return true
+	}
+	var st unix.Stat_t
+	if unix.Stat(selfPath, &st) != nil {
+		return false
+	}
+	return st.Dev == h.dev && st.Ino == h.ino
+}

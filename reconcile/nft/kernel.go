@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/google/nftables"
@@ -54,10 +55,17 @@ func WithLogger(l *slog.Logger) KernelOption {
 // this process. The sockets are created inside the namespace from ns.Fd(); the Kernel does not
 // close ns, whose owner closes it after the Kernel. Close releases the sockets. The error names
 // the namespace (ns.Name()) and says which socket could not be opened; a closed ns is an error.
+// In a test binary (testing.Testing) the namespace the process runs in, the machine's own, is
+// refused:
+// this project's tests program private namespaces only (a test once reached the host's ruleset).
 func NewKernel(ns *netns.Handle, opts ...KernelOption) (*Kernel, error) {
 	k := &Kernel{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, o := range opts {
 		o(k)
+	}
+	if testing.Testing() && netns.IsOwn(ns) {
+		// A safety net for this project's own tests: they program private namespaces only.
+		return nil, errors.New("a test binary may not open the nftables of the network namespace it runs in (the machine's own): create a private namespace (testenv.NewNetns)")
 	}
 	nftOpts := []nftables.ConnOption{nftables.AsLasting()}
 	nlCfg := &netlink.Config{}

@@ -1,0 +1,387 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/compile"
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/plan"
+	"github.com/reconcile-dev/reconcile/reconcile/source"
+	"github.com/reconcile-dev/reconcile/reconcile/state"
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+// The one pipeline of a pass, as steps every method of the Agent uses:
+//
+//	loadState -> fetch -> load (validate) -> compileFor -> desired
+//	          -> plan (observe, diff, waiting interfaces) -> apply (transaction) -> record (state.Save)
+//
+// Each step returns an *Error naming its stage (fetch, validate, compile, observe, apply,
+// state) for the metrics (Classify).
+
+// loadState reads the state record of the table in the namespace.
+func (a *Agent) loadState() (*state.Record, error) {
+	rec, err := state.Load(a.cfg.StateDir, a.cfg.Table, a.stateKey())
+	if err != nil {
+		return nil, stageErr("state", "load", err)
+	}
+	return rec, nil
+}
+
+// fetch takes a snapshot of src; rec, when not nil, names the commit applied last (the git
+// source refuses a history that does not descend from it).
+func (a *Agent) fetch(ctx context.Context, src source.Source, rec *state.Record) (*source.Snapshot, error) {
+	snap, err := src.Fetch(ctx, fetchOptions(rec))
+	if err != nil {
+		return nil, stageErr("fetch", "error", fmt.Errorf("fetch %s: %w", src, err))
+	}
+	return snap, nil
+}
+
+// fetchOptions names the commit applied last, from rec (nil: none).
+func fetchOptions(rec *state.Record) source.FetchOptions {
+	fo := source.FetchOptions{}
+	if rec != nil && rec.LastApplied != nil {
+		fo.LastApplied = rec.LastApplied.Commit
+	}
+	return fo
+}
+
+// load decodes and validates the snapshot's files: the repository, or every problem found.
+func load(snap *source.Snapshot) (*schema.Repository, schema.Errors) {
+	return schema.LoadFiles(snap.Files, snap.Refused)
+}
+
+// invalid is the error of a repository that did not load.
+func invalid(snap *source.Snapshot, errs schema.Errors) error {
+	return stageErr("validate", "invalid", fmt.Errorf("repository %s (%s) is invalid: %w", snap.Source, snap.Revision, errs))
+}
+
+// compileFor compiles host's ruleset of repo for the Agent's table.
+func (a *Agent) compileFor(repo *schema.Repository, host string) (*nft.Ruleset, error) {
+	return compile.Compile(repo, compile.Options{Host: host, Table: a.cfg.Table})
+}
+
+// desired fetches src, loads it and compiles the Agent's host: the result has Snapshot,
+// Repository, Desired (in canonical form) and Endpoints. On an error after the fetch the result
+// holds what was found so far.
+func (a *Agent) desired(ctx context.Context, src source.Source, rec *state.Record) (*PlanResult, error) {
+	snap, err := a.fetch(ctx, src, rec)
+	if err != nil {
+		return nil, err
+	}
+	a.log.Debug("fetched", "source", snap.Source, "revision", snap.Revision, "files", len(snap.Files))
+	res := &PlanResult{Snapshot: snap}
+	repo, errs := load(snap)
+	if len(errs) > 0 {
+		return res, invalid(snap, errs)
+	}
+	res.Repository = repo
+	host := a.cfg.Host
+	desired, err := a.compileFor(repo, host)
+	if err != nil {
+		return res, stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", snap.Revision, host, err))
+	}
+	// The canonical form is what the kernel reads back: the model recorded as applied, its
+	// digest and the --nft script are those of the canonical form.
+	res.Desired = desired.Canonical()
+	for _, e := range repo.Endpoints {
+		if e.Host == host {
+			res.Endpoints = append(res.Endpoints, e)
+		}
+	}
+	if len(res.Endpoints) == 0 {
+		a.log.Warn("no endpoint of the repository is on this host; the table holds only the base chains (check --host)", "host", host)
+	}
+	return res, nil
+}
+
+// generation reads the dataplane's ruleset generation, or 0 when it cannot tell.
+func (a *Agent) generation(ctx context.Context) uint32 {
+	dp, err := a.dataplane()
+	if err != nil {
+		return 0
+	}
+	g, ok := dp.(nft.Generationer)
+	if !ok {
+		return 0
+	}
+	id, err := g.Generation(ctx)
+	if err != nil {
+		return 0
+	}
+	return id
+}
+
+// observe reads the table from the dataplane (nil: it does not exist).
+func (a *Agent) observe(ctx context.Context) (*nft.Ruleset, error) {
+	dp, err := a.dataplane()
+	if err == nil {
+		var rs *nft.Ruleset
+		if rs, err = dp.Observe(ctx, a.cfg.Table); err == nil {
+			return rs, nil
+		}
+	}
+	return nil, stageErr("observe", "error", fmt.Errorf("read table inet %q: %w", a.cfg.Table, err))
+}
+
+// plan is desired, then the table the kernel holds, the difference, and the endpoints whose
+// interface does not exist yet. A table of that name that reconcile did not make is an *Error
+// wrapping a *ForeignTableError.
+func (a *Agent) plan(ctx context.Context, rec *state.Record) (*PlanResult, error) {
+	src, err := a.Source()
+	if err != nil {
+		return nil, err
+	}
+	res, err := a.desired(ctx, src, rec)
+	if err != nil {
+		return res, err
+	}
+	if err := a.observeFor(ctx, res, rec); err != nil {
+		return res, err
+	}
+	res.Plan = plan.Diff(res.Desired, res.Observed)
+	a.findWaiting(ctx, res)
+	c := res.Plan.Changes()
+	a.log.Debug("planned", "revision", res.Snapshot.Revision, "add", c.Add, "change", c.Change, "destroy", c.Destroy, "waiting", len(res.Waiting))
+	return res, nil
+}
+
+// observeFor sets res.Observed: the table read from the kernel, or the model applied last when
+// the ruleset generation shows nothing was committed since the kernel held exactly it.
+func (a *Agent) observeFor(ctx context.Context, res *PlanResult, rec *state.Record) error {
+	// The generation is read before the table: if the table then equals the desired ruleset,
+	// it did so at this generation (a later change moves the generation on).
+	res.Generation = a.generation(ctx)
+	if la := rec.LastApplied; la != nil && la.Model != nil && la.Generation != 0 &&
+		a.cfg.Session != "" && la.Session == a.cfg.Session &&
+		la.Generation == res.Generation && la.RulesetDigest == res.Desired.Digest() {
+		// Nothing was committed in this namespace since the kernel was seen to hold exactly
+		// this ruleset: no need to read it back (Flux: the applied revision, in sync).
+		res.Observed = la.Model
+		res.ObserveSkipped = true
+		a.log.Debug("ruleset generation unchanged since the kernel matched; not reading it back", "generation", res.Generation)
+		return nil
+	}
+	observed, err := a.observe(ctx)
+	if err != nil {
+		return err
+	}
+	res.Observed = observed
+	// A table of this name that reconcile did not make (an operator's inet filter) is never
+	// replaced: the pass stops here, before anything could write to it.
+	if err := foreignTable(a.cfg.Table, observed, rec); err != nil {
+		return stageErr("observe", "foreign-table", err)
+	}
+	return nil
+}
+
+// findWaiting sets res.Waiting (or res.LinksError) from the interfaces that exist.
+func (a *Agent) findWaiting(ctx context.Context, res *PlanResult) {
+	list := a.linkLister()
+	if list == nil || len(res.Endpoints) == 0 {
+		return
+	}
+	links, err := list(ctx)
+	if err != nil {
+		// Not fatal: the ruleset does not depend on which interfaces exist.
+		res.LinksError = err.Error()
+		a.log.Warn("cannot list interfaces; waiting endpoints unknown", "err", err)
+		return
+	}
+	for _, e := range res.Endpoints {
+		if !links[e.Interface] {
+			res.Waiting = append(res.Waiting, Waiting{Endpoint: e.ID, Interface: e.Interface})
+		}
+	}
+	sort.Slice(res.Waiting, func(i, j int) bool { return res.Waiting[i].Endpoint < res.Waiting[j].Endpoint })
+}
+
+// apply is the pass: plan, then, when the kernel differs, the transaction, then the record.
+// With noHeal, a kernel that drifted from the ruleset applied last (and still desired) is left
+// alone and reported (ApplyResult.DriftLeft). On any error the kernel is unchanged (unless the
+// record failed to save after the transaction), LastApplied is unchanged and LastAttempt
+// records the failure.
+func (a *Agent) apply(ctx context.Context, noHeal bool) (*ApplyResult, error) {
+	rec, err := a.loadState()
+	if err != nil {
+		// Without a readable record we cannot record the attempt either; change nothing.
+		return nil, err
+	}
+	pr, err := a.plan(ctx, rec)
+	if err != nil {
+		at := state.Attempt{Time: a.cfg.Now().UTC(), Result: state.Failed, Error: err.Error()}
+		if pr != nil && pr.Snapshot != nil {
+			at.Revision = pr.Snapshot.Revision
+		}
+		return &ApplyResult{PlanResult: pr, Record: rec}, a.failAttempt(rec, at, err)
+	}
+	res := &ApplyResult{PlanResult: pr, Digest: pr.Desired.Digest(), Record: rec}
+	// A table that is gone (reboot, another tool's `nft flush ruleset`) is not drift to leave
+	// alone: the kernel would enforce nothing while the state claims the ruleset applied.
+	switch {
+	case !pr.Plan.Empty() && noHeal && pr.Observed != nil && rec.LastApplied != nil && rec.LastApplied.RulesetDigest == res.Digest:
+		return res, a.leaveDrift(res)
+	case pr.Plan.Empty():
+		return res, a.noChange(res)
+	}
+	return res, a.transact(ctx, res)
+}
+
+// applied records res's revision as the one applied at now.
+func (a *Agent) applied(res *ApplyResult, now time.Time) {
+	snap := res.Snapshot
+	res.Record.LastApplied = &state.LastApplied{
+		Source: snap.Source, Revision: snap.Revision, Commit: snap.Commit,
+		RulesetDigest: res.Digest, Model: res.Desired, Time: now, Host: a.cfg.Host,
+	}
+}
+
+// record saves the state record.
+func (a *Agent) record(rec *state.Record, wrap string) error {
+	if err := state.Save(a.cfg.StateDir, rec); err != nil {
+		if wrap != "" {
+			err = fmt.Errorf("%s: %w", wrap, err)
+		}
+		return stageErr("state", "save", err)
+	}
+	return nil
+}
+
+// leaveDrift records a pass that left drift alone: only the kernel changed since this
+// ruleset was applied (heal off).
+func (a *Agent) leaveDrift(res *ApplyResult) error {
+	now, rev, rec := a.cfg.Now().UTC(), res.Snapshot.Revision, res.Record
+	res.Result = state.NoChange
+	res.AlreadyApplied = rec.LastApplied.Revision == rev
+	res.DriftLeft = true
+	rec.AddAttempt(state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: now, Result: state.NoChange,
+		Error: "drift left alone (heal off): " + res.Plan.Summary()})
+	if err := a.record(rec, ""); err != nil {
+		return err
+	}
+	a.log.Warn("drift left alone (heal off)", "revision", rev, "drift", res.Plan.Summary())
+	return nil
+}
+
+// noChange records a pass that found the kernel holding the desired ruleset.
+func (a *Agent) noChange(res *ApplyResult) error {
+	now, rev, rec := a.cfg.Now().UTC(), res.Snapshot.Revision, res.Record
+	res.Result = state.NoChange
+	la := rec.LastApplied
+	res.AlreadyApplied = la != nil && la.Revision == rev && la.RulesetDigest == res.Digest
+	if !res.AlreadyApplied {
+		// The kernel already holds this revision's ruleset (a commit that changed nothing
+		// for this host, or a lost state record): record it as the applied one.
+		a.applied(res, now)
+	}
+	rec.LastApplied.Generation, rec.LastApplied.Session = res.Generation, a.cfg.Session
+	rec.AddAttempt(state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: now, Result: state.NoChange})
+	if err := a.record(rec, ""); err != nil {
+		return err
+	}
+	a.log.Info("no changes", "revision", rev, "waiting", len(res.Waiting))
+	return nil
+}
+
+// transact replaces the table in one transaction, reads it back and records the pass.
+func (a *Agent) transact(ctx context.Context, res *ApplyResult) error {
+	rev, rec := res.Snapshot.Revision, res.Record
+	dp, err := a.dataplane()
+	start := time.Now()
+	if err == nil {
+		err = dp.Apply(ctx, res.Desired)
+	}
+	if err != nil {
+		err = stageErr("apply", "transaction", fmt.Errorf("apply revision %s to table inet %q: %w", rev, a.cfg.Table, err))
+		at := state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: a.cfg.Now().UTC(), Result: state.Failed, Error: err.Error()}
+		return a.failAttempt(rec, at, err)
+	}
+	res.Duration = time.Since(start)
+	res.Result = state.Applied
+	now := a.cfg.Now().UTC()
+	a.applied(res, now)
+	rec.AddAttempt(state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: now, Result: state.Applied})
+	c := res.Plan.Changes()
+	a.log.Info("applied", "revision", rev, "add", c.Add, "change", c.Change, "destroy", c.Destroy,
+		"duration", res.Duration, "waiting", len(res.Waiting))
+
+	// Read back: a kernel that does not hold what was applied would show as drift forever.
+	// When it does hold it, the generation read before the read-back is the one at which the
+	// kernel matched, and later passes need not read the table while it stays the same.
+	gen := a.generation(ctx)
+	if back, err := dp.Observe(ctx, a.cfg.Table); err != nil {
+		a.log.Warn("cannot read the table back after apply", "err", err)
+	} else if d := plan.Diff(res.Desired, back); !d.Empty() {
+		a.log.Warn("the kernel reads back differently from what was applied", "summary", d.Summary())
+	} else {
+		rec.LastApplied.Generation, rec.LastApplied.Session = gen, a.cfg.Session
+	}
+	return a.record(rec, fmt.Sprintf("revision %s was applied but not recorded", rev))
+}
+
+// failAttempt records a failed attempt (keeping LastApplied) and returns err, joined with
+// the error of saving the record if that failed too.
+func (a *Agent) failAttempt(rec *state.Record, at state.Attempt, err error) error {
+	// Debug, not Warn: the caller reports err (the CLI on stderr, the watch loop in its log);
+	// a warning here would print the same problem twice.
+	a.log.Debug("apply failed; the kernel is unchanged", "revision", at.Revision, "err", err)
+	rec.AddAttempt(at)
+	if serr := a.record(rec, ""); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
+}
+
+// status reads the state record and the kernel: the drift of the kernel from the ruleset
+// applied last, and (withSource) the revision the source offers now.
+func (a *Agent) status(ctx context.Context, withSource bool) (*StatusResult, error) {
+	rec, err := a.loadState()
+	if err != nil {
+		return nil, err
+	}
+	c := a.cfg
+	res := &StatusResult{Table: c.Table, Netns: c.Netns, Host: c.Host, LastApplied: rec.LastApplied, LastAttempt: rec.LastAttempt, History: rec.History}
+	if !withSource {
+		res.SourceError = "no source given"
+	} else if err := a.sourceHead(ctx, rec, res); err != nil {
+		return nil, err
+	}
+	observed, err := a.observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.TableExists = observed != nil
+	var fe *ForeignTableError
+	if errors.As(foreignTable(c.Table, observed, rec), &fe) {
+		res.Foreign = fe
+	}
+	if rec.LastApplied != nil && rec.LastApplied.Model != nil {
+		res.Drift = plan.Drift(rec.LastApplied.Model, observed)
+	}
+	return res, nil
+}
+
+// sourceHead sets res.SourceHead, or res.SourceError when the source cannot be fetched (not
+// an error of status); the error is ctx's.
+func (a *Agent) sourceHead(ctx context.Context, rec *state.Record, res *StatusResult) error {
+	src, err := a.Source()
+	if err != nil {
+		return err
+	}
+	snap, err := src.Fetch(ctx, fetchOptions(rec))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		res.SourceError = err.Error()
+		a.log.Debug("source head unknown", "source", src.String(), "err", err)
+		return nil
+	}
+	res.SourceHead = snap.Revision
+	return nil
+}
