@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
@@ -155,10 +158,23 @@ func (a *Agent) compileAll(repo *schema.Repository) schema.Errors {
 		names = append(names, h)
 	}
 	sort.Strings(names)
+	// Compile is pure and reads repo only: the hosts are compiled on every core.
+	failures := make([]error, len(names))
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(names)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
+				_, failures[i] = a.compileFor(repo, names[i])
+			}
+		}()
+	}
+	wg.Wait()
 	var errs schema.Errors
 	seen := map[string]bool{}
-	for _, h := range names {
-		_, err := a.compileFor(repo, h)
+	for _, err := range failures {
 		if err == nil {
 			continue
 		}
