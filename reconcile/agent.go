@@ -52,7 +52,8 @@ type Config struct {
 	// nft and the kernel would read differently (limits.ValidTableName).
 	Table string
 	// StateDir holds the state record (created by the first Apply) and the git clone of Repo;
-	// the CLI's default is /var/lib/reconcile. Apply fails when it cannot be created.
+	// the CLI's default is /var/lib/reconcile. Apply and Watch refuse "" before touching the
+	// dataplane; Apply fails when the directory cannot be created.
 	StateDir string
 	// Heal is Watch's answer to drift: HealDisabled, HealWarn (default) or HealEnabled.
 	Heal string
@@ -139,6 +140,15 @@ func (a *Agent) checkHost() error {
 	}
 	if err := limits.CheckHostName(a.cfg.Host); err != nil {
 		return fmt.Errorf("--host: %w", err)
+	}
+	return nil
+}
+
+// checkStateDir refuses an empty Config.StateDir before anything is applied: without it the
+// transaction would go in and the record of it fail ("applied but not recorded").
+func (a *Agent) checkStateDir() error {
+	if a.cfg.StateDir == "" {
+		return errors.New("--state-dir: empty: give the directory of the state record (the default is /var/lib/reconcile)")
 	}
 	return nil
 }
@@ -251,10 +261,9 @@ func (a *Agent) dataplane() (nft.Dataplane, error) {
 // kernel opens the kernel dataplane in the namespace on first use, so that an invalid
 // repository is reported before (and without) touching netlink.
 func (a *Agent) kernel() (*nft.Kernel, error) {
-	name := a.cfg.Netns
 	h, err := a.namespace()
 	if err != nil {
-		return nil, fmt.Errorf("open nftables in network namespace %q: %w", name, err)
+		return nil, err // netns.Open's error names the namespace and says why
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

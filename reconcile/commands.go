@@ -84,6 +84,9 @@ func (a *Agent) Apply(ctx context.Context) (*ApplyResult, error) {
 	if err := a.Prepare(); err != nil {
 		return nil, err
 	}
+	if err := a.checkStateDir(); err != nil {
+		return nil, err
+	}
 	release, err := a.lock(ctx, false)
 	if err != nil {
 		return nil, err

@@ -306,9 +306,13 @@ type WatchOptions struct {
 // DriftInterval a drift check that, with Config.Heal HealEnabled, re-applies). Every pass
 // takes the table's lock, waiting for another holder. Passes never overlap; failures back off
 // exponentially up to MaxBackoff and leave the last good ruleset in the kernel (see runLoop).
-// The error is one of Prepare, of the namespace, or a bad Config.Heal; it is nil when ctx ends.
+// The error is one of Prepare, an empty Config.StateDir, of the namespace, or a bad
+// Config.Heal; it is nil when ctx ends.
 func (a *Agent) Watch(ctx context.Context, wo WatchOptions) error {
 	if err := a.Prepare(); err != nil {
+		return err
+	}
+	if err := a.checkStateDir(); err != nil {
 		return err
 	}
 	var h *netns.Handle // link events of this process's namespace with a Config.Dataplane

@@ -78,7 +78,8 @@ func writeStatusText(w io.Writer, g *globals, st *reconcile.StatusResult) error 
 			fmt.Fprintf(&b, ", revision %s", a.Revision)
 		}
 		if a.Error != "" {
-			fmt.Fprintf(&b, ": %s", a.Error)
+			// the error may end a sentence of its own ("... 1 to destroy."): one period
+			fmt.Fprintf(&b, ": %s", strings.TrimSuffix(a.Error, "."))
 		}
 		b.WriteString(".\n")
 	}
