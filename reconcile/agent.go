@@ -19,6 +19,7 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
 	"github.com/reconcile-dev/reconcile/reconcile/source/git"
+	"github.com/reconcile-dev/reconcile/reconcile/state"
 )
 
 // Config is everything an Agent needs: where the policy comes from, which host's endpoints to
@@ -236,18 +237,22 @@ func (a *Agent) namespace() (*netns.Handle, error) {
 	return a.ns, nil
 }
 
-// stateKey is the namespace's key of the state record (netns.Handle.Key): every spelling of
-// one namespace shares one record. With a Config.Dataplane, or when the namespace cannot be
-// opened (the kernel then reports why, after the repository was checked), it is Netns as given.
-func (a *Agent) stateKey() string {
+// stateKey is the key of the namespace's state record (state.Locate: by the namespace's
+// identity first, so it does not move when the namespace gains or loses a name; every spelling
+// of one namespace shares one record) and the identity to record in it (nil with a
+// Config.Dataplane). With a Config.Dataplane, or when the namespace cannot be opened (the
+// kernel then reports why, after the repository was checked), the key is Netns as given.
+func (a *Agent) stateKey() (string, *state.NetnsID, error) {
 	if a.cfg.Dataplane != nil {
-		return a.cfg.Netns
+		return a.cfg.Netns, nil, nil
 	}
 	h, err := a.namespace()
 	if err != nil {
-		return a.cfg.Netns
+		return a.cfg.Netns, nil, nil
 	}
-	return h.Key()
+	id := &state.NetnsID{BootID: netns.BootID(), Dev: h.Dev(), Ino: h.Inode()}
+	key, err := state.Locate(a.cfg.StateDir, a.cfg.Table, *id, h.Names(), netns.IsOwn(h))
+	return key, id, err
 }
 
 // dataplane returns Config.Dataplane or the kernel's nftables in the namespace.

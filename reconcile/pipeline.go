@@ -25,9 +25,16 @@ import (
 
 // loadState reads the state record of the table in the namespace.
 func (a *Agent) loadState() (*state.Record, error) {
-	rec, err := state.Load(a.cfg.StateDir, a.cfg.Table, a.stateKey())
+	key, id, err := a.stateKey()
 	if err != nil {
 		return nil, stageErr("state", "load", err)
+	}
+	rec, err := state.Load(a.cfg.StateDir, a.cfg.Table, key)
+	if err != nil {
+		return nil, stageErr("state", "load", err)
+	}
+	if id != nil {
+		rec.NetnsID = id // written with the record: Locate finds it whatever the names become
 	}
 	return rec, nil
 }

@@ -119,3 +119,103 @@ func TestGitOpsNetnsSpellingsShareOneRecord(t *testing.T) {
 		t.Errorf("the state directory holds %q, want one record %q", got, record)
 	}
 }
+
+// The state record of a namespace does not move when the namespace gains or loses a name: it
+// holds the commit applied last, and a record that moved would let an older commit through
+// the rewind check (found by a hostile pass: with a second name sorting first, `apply --ref
+// <older>` said "No changes ... applied" instead of refusing the rewind).
+func TestGitOpsRecordSurvivesNamesComingAndGoing(t *testing.T) {
+	t.Parallel()
+	h := newGitopsHost(t, "gnames")
+	pid := processIn(t, h.ns)
+	r := gittest.NewRepo(t, "main")
+	older := r.Commit("web: 80", gitopsFiles(80), "")
+	newer := r.Commit("web: 80 443", gitopsFiles(80, 443), "")
+	r.Push()
+	if out, errs, code := h.spelled(h.ns, "apply", "--repo", r.Remote); code != 0 || !strings.Contains(out, "Apply complete!") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+	rewindRefused := func(step, netnsArg string) {
+		t.Helper()
+		out, errs, code := h.spelled(netnsArg, "apply", "--repo", r.Remote, "--ref", older)
+		if code != 1 || !strings.Contains(errs, "--allow-rewind") {
+			t.Errorf("%s: apply --ref %s (older than the applied %s) through %q: exit %d, want the rewind refused:\n%s%s", step, older[:7], newer[:7], netnsArg, code, out, errs)
+		}
+	}
+	rewindRefused("one name", h.ns)
+
+	// A second name that sorts before the first.
+	first := "a" + h.ns
+	testenv.Run(t, "ip", "netns", "attach", first, fmt.Sprint(pid))
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", first).Run() })
+	rewindRefused("a second name", first)
+	rewindRefused("a second name", h.ns)
+
+	// The name the record was written under goes away.
+	testenv.Run(t, "ip", "netns", "delete", h.ns)
+	rewindRefused("the first name gone", first)
+	out, errs, code := h.exec(h.bin, "status", "--host", "node-1", "--state-dir", h.state, "--netns", first, "--repo", r.Remote)
+	if code != 0 || !strings.Contains(out, "In sync") {
+		t.Errorf("status --netns %s after the name %s was deleted: exit %d, want in sync:\n%s%s", first, h.ns, code, out, errs)
+	}
+	if got := h.stateFiles(); len(got) != 1 {
+		t.Errorf("the state directory holds %q, want the one record", got)
+	}
+}
+
+// A process's own namespace (no --netns), unnamed when its record was written and named
+// later (`ip netns attach`), keeps its record.
+func TestOwnNamespaceNamedLaterKeepsItsRecord(t *testing.T) {
+	t.Parallel()
+	testenv.RequireKernel(t)
+	bin, state := reconcileBin(t), t.TempDir()
+	c := exec.Command("unshare", "--net", "sleep", "60")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+	nsPath := fmt.Sprintf("/proc/%d/ns/net", c.Process.Pid)
+	own := testenv.Open(t, netns.Open, "")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if h, err := netns.Open(nsPath); err == nil {
+			differs := !h.Same(own)
+			_ = h.Close()
+			if differs {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("unshare did not enter a new network namespace")
+		}
+	}
+	repo := t.TempDir()
+	testenv.WriteFiles(t, repo, gitopsFiles(80))
+	inside := func(args ...string) (string, string, int) {
+		t.Helper()
+		full := append([]string{"--net=" + nsPath, bin}, append(args, "--host", "node-1", "--state-dir", state, "--dir", repo)...)
+		cmd := exec.Command("nsenter", full...)
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), code
+	}
+	if out, errs, code := inside("apply"); code != 0 || !strings.Contains(out, "Apply complete!") {
+		t.Fatalf("apply inside the unnamed namespace: exit %d\n%s%s", code, out, errs)
+	}
+	name := fmt.Sprintf("rt%d-later", os.Getpid())
+	testenv.Run(t, "ip", "netns", "attach", name, fmt.Sprint(c.Process.Pid))
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", name).Run() })
+	if out, errs, code := inside("status"); code != 0 || !strings.Contains(out, "In sync") {
+		t.Errorf("status inside the namespace after it was named %s: exit %d, want in sync:\n%s%s", name, code, out, errs)
+	}
+	out, errs, code := runReconcile(t, "status", "--host", "node-1", "--state-dir", state, "--dir", repo, "--netns", name)
+	if code != 0 || !strings.Contains(out, "In sync") {
+		t.Errorf("status --netns %s: exit %d, want in sync:\n%s%s", name, code, out, errs)
+	}
+}

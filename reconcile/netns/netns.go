@@ -149,8 +149,8 @@ func (h *Handle) Fd() int { return h.fd }
 // for as long as the namespace lives (the kernel may reuse it afterwards). Locks use it.
 func (h *Handle) Inode() uint64 { return h.ino }
 
-// Key is the stable identity of the namespace for records that outlive this process (the
-// state record): the name under RunDir for a namespace that has one (the first in sort order
+// Key is the key a new state record of the namespace gets (state.Locate finds an existing one
+// by the namespace's identity first, so a record does not move when names come and go): the name under RunDir for a namespace that has one (the first in sort order
 // when it has several), however it was reached (--netns NAME, --netns /run/netns/NAME, --netns
 // /proc/PID/ns/net, or `ip netns exec NAME reconcile` without --netns); otherwise "" for the
 // namespace of this process (the host's, usually); otherwise "inode-N" for a namespace without a
@@ -183,4 +183,23 @@ func IsOwn(h *Handle) bool {
 		return false
 	}
 	return st.Dev == h.dev && st.Ino == h.ino
+}
+
+// Names are the names under RunDir that reach this namespace, sorted (none for an unnamed
+// namespace). They change when `ip netns add|attach|delete` runs; the namespace's identity
+// (Dev, Inode) does not.
+func (h *Handle) Names() []string { return h.runNames() }
+
+// Dev is the device of the nsfs file system the namespace's inode lives on; with Inode, it
+// identifies the namespace within one boot.
+func (h *Handle) Dev() uint64 { return h.dev }
+
+// BootID is the kernel's boot id (/proc/sys/kernel/random/boot_id), "" when it cannot be
+// read. Namespace inodes restart at boot: an identity is only meaningful with the boot id.
+func BootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

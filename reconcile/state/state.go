@@ -75,9 +75,13 @@ type Attempt struct {
 
 // Record is the state of one table in one network namespace.
 type Record struct {
-	Version     int          `json:"version"`
-	Table       string       `json:"table"`
-	Netns       string       `json:"netns,omitempty"` // the namespace's key (netns.Handle.Key; "": own)
+	Version int    `json:"version"`
+	Table   string `json:"table"`
+	Netns   string `json:"netns,omitempty"` // the namespace's key (see Locate; "": own)
+	// NetnsID is the identity of the namespace the record was last written for (see Locate);
+	// nil in records written before it existed. It precedes the large fields so that Locate
+	// reads only the head of a file.
+	NetnsID     *NetnsID     `json:"netns_id,omitempty"`
 	LastApplied *LastApplied `json:"last_applied,omitempty"`
 	LastAttempt *Attempt     `json:"last_attempt,omitempty"`
 	// History holds the last HistoryLen attempts, oldest first.
