@@ -2,6 +2,8 @@ package schema
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -40,28 +42,13 @@ func TestDecodeProfile(t *testing.T) {
 }
 
 func TestDecodeRules(t *testing.T) {
-	seed := `{
-  "id": "APP",
-  "inbound_rules": [
-    {
-      "action": "allow",
-      "protocol": "tcp",
-      "dst_ports": [7890],
-      "src_tag": "APP_7890"
-    },
-    {
-      "action": "allow",
-      "protocol": "icmp",
-      "icmp_type": 8
-    }
-  ],
-  "outbound_rules": [
-    {
-      "action": "allow"
-    }
-  ]
-}`
-	id, hasID, in, out, errs := DecodeRules("APP-rules.json", []byte(seed))
+	// The seed's APP-rules.json verbatim, trailing spaces included (reconcile/internal/testenv
+	// holds the seed's listings; schema may not import it and reads the file).
+	seed, err := os.ReadFile(filepath.Join("..", "reconcile", "internal", "testenv", "testdata", "seed", "APP-rules.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, hasID, in, out, errs := DecodeRules("APP-rules.json", seed)
 	if errs != nil {
 		t.Fatalf("seed rules: %v", errs)
 	}

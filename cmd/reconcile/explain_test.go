@@ -6,47 +6,37 @@ import (
 	"testing"
 )
 
-// simRepo is the seed's worked example on two hosts, plus a client, and a tests file.
-var simRepo = map[string]string{
-	"profiles/WEB.yaml": `id: WEB
-tags: [WEB, APP_7890]
-inbound_rules:
-  - {action: allow, protocol: tcp, dst_ports: [80, 443]}
-  - {action: allow, protocol: icmp, icmp_type: 8}
-outbound_rules:
-  - {action: allow}
-`,
-	"profiles/APP.json": `{
-  "id": "APP",
-  "tags": ["APP"],
-  "inbound_rules": [
-    {"action": "allow", "protocol": "tcp", "dst_ports": [7890], "src_tag": "APP_7890"},
-    {"action": "allow", "protocol": "icmp", "icmp_type": 8}
-  ],
-  "outbound_rules": [{"action": "allow"}]
-}`,
-	"profiles/CLIENT.yaml": `id: CLIENT
+// simRepo returns the seed's worked example's profiles (WEB and APP, from workedExample) on
+// two hosts, plus a client, and a tests file.
+func simRepo(t *testing.T) map[string]string {
+	t.Helper()
+	worked := workedExample(t)
+	return map[string]string{
+		"profiles/WEB.yaml": worked["profiles/WEB.yaml"],
+		"profiles/APP.json": worked["profiles/APP.json"],
+		"profiles/CLIENT.yaml": `id: CLIENT
 tags: [CLIENT]
 inbound_rules: []
 outbound_rules:
   - {action: log, log_prefix: OUT}
   - {action: allow}
 `,
-	"endpoints/lab.yaml": `endpoints:
+		"endpoints/lab.yaml": `endpoints:
   - {id: web-1, host: node-1, interface: caliweb1, ipv4_nets: [198.18.1.2/32], ipv6_nets: ["fd00:1::2/128"], profile_ids: [WEB]}
   - {id: app-1, host: node-1, interface: caliapp1, ipv4_nets: [198.18.1.3/32], profile_ids: [APP]}
   - {id: client-1, host: node-2, interface: caliclient1, ipv4_nets: [198.18.2.10/32], profile_ids: [CLIENT]}
 `,
-	"tests/reach.yaml": `tests:
+		"tests/reach.yaml": `tests:
   - {name: client reaches web on 80, from: client-1, to: web-1, protocol: tcp, port: 80, expect: allow}
   - {name: web reaches app on 7890, from: web-1, to: app-1, protocol: tcp, port: 7890, expect: allow}
   - {from: client-1, to: app-1, protocol: tcp, port: 7890, expect: deny}
   - {name: ping from outside, from: 198.18.9.9, to: web-1, protocol: icmp, expect: allow}
 `,
+	}
 }
 
 func TestExplainCommand(t *testing.T) {
-	dir := writeRepo(t, simRepo)
+	dir := writeRepo(t, simRepo(t))
 	tests := []struct {
 		name   string
 		args   []string
@@ -115,7 +105,7 @@ Verdict: allowed
 }
 
 func TestExplainCommandJSON(t *testing.T) {
-	dir := writeRepo(t, simRepo)
+	dir := writeRepo(t, simRepo(t))
 	out, errOut, code := runCLI("explain", "--dir", dir, "--from", "client-1", "--to", "web-1", "--protocol", "tcp", "--port", "22", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -145,10 +135,7 @@ func TestExplainCommandJSON(t *testing.T) {
 }
 
 func TestExplainInvalidRepository(t *testing.T) {
-	files := map[string]string{}
-	for k, v := range simRepo {
-		files[k] = v
-	}
+	files := simRepo(t)
 	files["profiles/WEB.yaml"] = "id: WEB\ntags: [WEB]\ninbound_rules:\n  - {action: permit}\noutbound_rules: []\n"
 	dir := writeRepo(t, files)
 	for _, cmd := range [][]string{
@@ -163,7 +150,7 @@ func TestExplainInvalidRepository(t *testing.T) {
 }
 
 func TestTestCommand(t *testing.T) {
-	dir := writeRepo(t, simRepo)
+	dir := writeRepo(t, simRepo(t))
 	out, errOut, code := runCLI("test", "--dir", dir)
 	want := `PASS client reaches web on 80: client-1 -> web-1 tcp/80 allow
 PASS web reaches app on 7890: web-1 -> app-1 tcp/7890 allow
@@ -176,10 +163,7 @@ PASS ping from outside: 198.18.9.9 -> web-1 icmp type 8 code 0 allow
 	}
 
 	// A failing expectation and one that cannot be asked: exit 1.
-	files := map[string]string{}
-	for k, v := range simRepo {
-		files[k] = v
-	}
+	files := simRepo(t)
 	files["tests/more.yaml"] = `tests:
   - {name: client reaches app, from: client-1, to: app-1, protocol: tcp, port: 7890, expect: allow}
   - {name: web refuses ssh, from: client-1, to: web-1, protocol: tcp, port: 22, expect: allow}

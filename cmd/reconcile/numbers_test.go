@@ -8,7 +8,7 @@ import (
 // TestExplainNumbersArePlainDecimal: explain's numeric flags take plain decimal only (pflag's
 // IntVar read --port 010 as 8), and say what to write.
 func TestExplainNumbersArePlainDecimal(t *testing.T) {
-	dir := writeRepo(t, simRepo)
+	dir := writeRepo(t, simRepo(t))
 	tcp := []string{"--from", "client-1", "--to", "web-1", "--protocol", "tcp"}
 	icmp := []string{"--from", "198.18.9.9", "--to", "web-1", "--protocol", "icmp"}
 	tests := []struct {
@@ -55,10 +55,7 @@ func TestExplainNumbersArePlainDecimal(t *testing.T) {
 // TestValidateAndTestRefuseNumberNotations: validate and test read the files through the one
 // rule: positioned errors, exit 1, nothing traced.
 func TestValidateAndTestRefuseNumberNotations(t *testing.T) {
-	files := map[string]string{}
-	for k, v := range simRepo {
-		files[k] = v
-	}
+	files := simRepo(t)
 	files["profiles/WEB.yaml"] = "id: WEB\ntags: [WEB]\ninbound_rules:\n  - {action: allow, protocol: tcp, dst_ports: [010, 0755]}\n  - {action: allow, protocol: icmp, icmp_type: 010}\noutbound_rules:\n  - {action: allow}\n"
 	files["tests/more.yaml"] = "tests:\n  - {from: client-1, to: web-1, protocol: tcp, port: 010, expect: allow}\n"
 	dir := writeRepo(t, files)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -8,53 +9,32 @@ import (
 	"testing"
 )
 
-// pasRepo is a repository in the shape of the seed's worked example (WEB and APP, tags), with
-// endpoints web-1 and app-1 on node-1 and web-2 on node-2 (the same as
-// the worked example of testenv, which the kernel tests in reconcile/e2e apply).
-var pasRepo = map[string]string{
-	"profiles/WEB.yaml": `id: WEB
-tags: [WEB, APP_7890]
-inbound_rules:
-  - action: allow
-    protocol: tcp
-    dst_ports: [80, 443]
-  - action: allow
-    protocol: icmp
-    icmp_type: 8
-outbound_rules:
-  - action: allow
-`,
-	"profiles/APP.json": `{
-  "id": "APP",
-  "tags": ["APP"],
-  "inbound_rules": [
-    {"action": "allow", "protocol": "tcp", "dst_ports": [7890], "src_tag": "APP_7890"},
-    {"action": "allow", "protocol": "icmp", "icmp_type": 8}
-  ],
-  "outbound_rules": [{"action": "allow"}]
-}
-`,
-	"endpoints/lab.yaml": `endpoints:
-  - id: web-1
-    host: node-1
-    interface: caliweb1
-    ipv4_nets: [198.18.1.2/32]
-    ipv6_nets: ["fd00:1::2/128"]
-    profile_ids: [WEB]
-  - id: app-1
-    host: node-1
-    interface: caliapp1
-    ipv4_nets: [198.18.2.2/32]
-    profile_ids: [APP]
-  - id: web-2
-    host: node-2
-    interface: caliweb2
-    ipv4_nets: [198.18.1.3/32]
-    profile_ids: [WEB]
-`,
+// workedExampleDir holds the repository in the shape of the seed's worked example (WEB and
+// APP, tags), with endpoints web-1 and app-1 on node-1 and web-2 on node-2: the files of
+// testenv.WorkedExample, which the kernel tests in reconcile/e2e apply (cmd/reconcile may not
+// import reconcile/internal/testenv, so it reads them here).
+var workedExampleDir = filepath.Join("..", "..", "reconcile", "internal", "testenv", "testdata", "worked")
+
+// workedExample returns the files below workedExampleDir (slash-separated path -> content).
+func workedExample(t *testing.T) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(workedExampleDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(workedExampleDir, p)
+		files[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		t.Fatalf("reading the worked example in %s: %v (%d files)", workedExampleDir, err, len(files))
+	}
+	return files
 }
 
-// pasBadFiles make pasRepo invalid in two files.
+// pasBadFiles make the worked example invalid in two files.
 var pasBadFiles = map[string]string{
 	"profiles/BAD.yaml":   "id: BAD\ninbound_rules:\n  - action: permit\n",
 	"endpoints/more.yaml": "endpoints:\n  - id: x\n    host: node-1\n    interface: calix\n    ipv4_nets: [198.18.5.5/32]\n    profile_ids: [NOPE]\n",
@@ -64,7 +44,7 @@ var posLine = regexp.MustCompile(`^[a-z]+/[A-Za-z0-9_.-]+:\d+:\d+: .+$`)
 
 func TestPlanNFTNeedsNoKernel(t *testing.T) {
 	repo := t.TempDir()
-	writeFiles(t, repo, pasRepo)
+	writeFiles(t, repo, workedExample(t))
 	state := filepath.Join(t.TempDir(), "state")
 	out, errOut, code := runCLI("plan", "--nft", "--dir", repo, "--host", "node-1", "--state-dir", state, "--table", "pas")
 	if code != 0 {
@@ -85,7 +65,7 @@ func TestPlanNFTNeedsNoKernel(t *testing.T) {
 
 func TestPlanInvalidRepository(t *testing.T) {
 	repo := t.TempDir()
-	writeFiles(t, repo, pasRepo)
+	writeFiles(t, repo, workedExample(t))
 	writeFiles(t, repo, pasBadFiles)
 	for _, args := range [][]string{
 		{"plan", "--nft"},
@@ -117,7 +97,7 @@ func TestPlanInvalidRepository(t *testing.T) {
 
 func TestPlanApplyStatusBadFlags(t *testing.T) {
 	repo := t.TempDir()
-	writeFiles(t, repo, pasRepo)
+	writeFiles(t, repo, workedExample(t))
 	for _, args := range [][]string{
 		{"plan", "--nft", "-o", "yaml"},
 		{"apply", "-o", "yaml"},

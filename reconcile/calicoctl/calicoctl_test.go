@@ -362,7 +362,7 @@ func TestRuleArgumentValidation(t *testing.T) {
 
 func TestRuleJSONAndUpdate(t *testing.T) {
 	r := labRepo(t)
-	appRules := testenv.SeedAPPRules
+	appRules := testenv.SeedFile(t, "APP-rules.json")
 	wantJSON := `{
   "inbound_rules": [
     {

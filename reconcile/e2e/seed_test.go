@@ -48,8 +48,6 @@ inbound_rules:
 outbound_rules:
   - action: allow
 `
-	// The seed's APP-rules.json, verbatim.
-	seedAppRules = testenv.SeedAPPRules
 )
 
 // trimLines drops trailing spaces of every line (calicoctl printed one after "tag WEB").
@@ -150,7 +148,7 @@ func TestSeedWorkedExample(t *testing.T) {
 	)
 
 	// calicoctl profile APP rule update < APP-rules.json
-	e.must(seedAppRules, "--dir", e.dir, "profile", "APP", "rule", "update")
+	e.must(testenv.SeedFile(t, "APP-rules.json"), "--dir", e.dir, "profile", "APP", "rule", "update")
 	e.apply()
 	e.check(t, "APP rules from JSON",
 		tcp("web-1", "app-1", 7890, false), // WEB does not carry APP_7890 yet

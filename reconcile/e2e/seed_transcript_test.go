@@ -8,24 +8,22 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 )
 
 // The seed's worked example (AdvancedNetworkPolicy.md), command by command, through the built
 // binary against an empty directory. The listings the seed shows are in
-// cmd/reconcile/testdata/seed (copied from the seed, see its README.md), where
-// cmd/reconcile's TestSeedTranscript runs the same commands in-process; the outputs the seed
-// does not show are calicoctl's messages from its source (calicoctl/calico_ctl/profile.py):
-// "Created profile P", nothing for rule add/remove, "Successfully updated rules on profile P",
-// "Tag T added to profile P".
-
-// seedDir holds the seed's listings.
-const seedDir = "../../cmd/reconcile/testdata/seed"
+// reconcile/internal/testenv/testdata/seed (copied from the seed, see its README.md; read with
+// testenv.SeedFile); the outputs the seed does not show are calicoctl's messages from its
+// source (calicoctl/calico_ctl/profile.py): "Created profile P", nothing for rule add/remove,
+// "Successfully updated rules on profile P", "Tag T added to profile P".
 
 // seedStep is one command of the worked example.
 type seedStep struct {
 	args  []string
-	stdin string // a seedDir file fed on standard input
-	// want is the expected standard output: literal text, or "@file" for a seedDir file.
+	stdin string // a seed listing (testenv.SeedFile) fed on standard input
+	// want is the expected standard output: literal text, or "@file" for a seed listing.
 	want string
 	// pprintTrailingSpace marks the one listing where the seed shows a trailing space that
 	// calicoctl's real Rule.pprint() never printed (" ".join of the tokens).
@@ -45,21 +43,12 @@ var seedSteps = []seedStep{
 	{args: []string{"profile", "WEB", "tag", "show"}, want: "@tag-show.txt"},
 }
 
-func seedFile(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(seedDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // checkSeedOutput compares one command's output with the seed, byte for byte.
 func checkSeedOutput(t *testing.T, s seedStep, got string) {
 	t.Helper()
 	want := s.want
 	if strings.HasPrefix(want, "@") {
-		want = seedFile(t, want[1:])
+		want = testenv.SeedFile(t, want[1:])
 	}
 	if s.pprintTrailingSpace {
 		if want == trimLines(want) {
@@ -128,12 +117,7 @@ func TestSeedTranscriptBinary(t *testing.T) {
 		}
 		cmd := exec.Command(bin, args...)
 		if s.stdin != "" {
-			f, err := os.Open(filepath.Join(seedDir, s.stdin))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			cmd.Stdin = f
+			cmd.Stdin = strings.NewReader(testenv.SeedFile(t, s.stdin))
 		}
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -146,6 +130,11 @@ func TestSeedTranscriptBinary(t *testing.T) {
 		checkSeedOutput(t, s, stdout.String())
 	}
 	checkSeedResult(t, dir)
+
+	// The end state is a valid repository.
+	if out, err := exec.Command(bin, "validate", "--dir", dir).CombinedOutput(); err != nil {
+		t.Fatalf("validate after the seed: %v\n%s", err, out)
+	}
 
 	// Exit codes reach the process: a missing profile is calicoctl's exit 1.
 	cmd := exec.Command(bin, "--dir", dir, "profile", "NOPE", "rule", "show")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/simulate"
 	"github.com/reconcile-dev/reconcile/schema"
@@ -17,25 +18,12 @@ import (
 // traced by the simulator. Every expectation here follows from SPEC §3, not from the
 // compiler's output.
 
-const seedWEB = `id: WEB
-tags: [WEB, APP_7890]
-inbound_rules:
-  - {action: allow, protocol: tcp, dst_ports: [80, 443]}
-  - {action: allow, protocol: icmp, icmp_type: 8}
-outbound_rules:
-  - {action: allow}
-`
-
-// The seed's APP-rules.json, plus tags.
-const seedAPP = `{
-  "id": "APP",
-  "tags": ["APP"],
-  "inbound_rules": [
-    {"action": "allow", "protocol": "tcp", "dst_ports": [7890], "src_tag": "APP_7890"},
-    {"action": "allow", "protocol": "icmp", "icmp_type": 8}
-  ],
-  "outbound_rules": [{"action": "allow"}]
-}`
+// The seed's worked example's profiles, the files of testenv.WorkedExample: WEB, and APP
+// (the seed's APP-rules.json plus tags).
+var (
+	seedWEB = testenv.WorkedExample()["profiles/WEB.yaml"]
+	seedAPP = testenv.WorkedExample()["profiles/APP.json"]
+)
 
 func profile(id, tags, inbound, outbound string) string {
 	return "id: " + id + "\ntags: " + tags + "\ninbound_rules:\n" + inbound + "outbound_rules:\n" + outbound
