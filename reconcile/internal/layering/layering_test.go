@@ -66,6 +66,9 @@ var table = map[string]layer{
 	"reconcile/internal/repogen":          {level: 2, only: []string{"schema"}, testOnly: true},
 	"reconcile/internal/testenv/badrepos": {level: 2, testOnly: true},
 	"reconcile/internal/layering":         {level: 2, only: none, testOnly: true},
+	// evaluate: the policy evaluator of the differential tests, from SPEC §3 alone: it may not
+	// import compile or simulate (issue 9).
+	"reconcile/internal/evaluate": {level: 2, only: []string{"schema"}, testOnly: true},
 
 	// trigger: the watch loop's trigger sources (timers, fsnotify, netlink links, signals) and
 	// the coalescing queue; schema says which files are the repository's.
