@@ -1,0 +1,122 @@
+package differential
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/reconcile-dev/reconcile/reconcile/internal/evaluate"
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+// CasesDir is where kept disagreements live, relative to this package.
+const CasesDir = "testdata/differential"
+
+// Record is the file record.json of a kept case: where it came from and what the parties
+// said when it was kept.
+type Record struct {
+	Seed int64  `json:"seed"`
+	Kind string `json:"kind"`
+	// Verdicts by party name at the time the case was kept.
+	Verdicts map[string]Verdict `json:"verdicts"`
+}
+
+// Kept is a case read back from its directory.
+type Kept struct {
+	Name   string
+	Dir    string
+	Repo   *schema.Repository
+	Packet evaluate.Packet
+	Record Record
+}
+
+// CaseName is the directory name of a minimised disagreement: `s<seed>-<kind>-<n>`, n
+// counting the seed's disagreements kept.
+func CaseName(d Disagreement, n int) string { return fmt.Sprintf("s%d-%s-%d", d.Seed, d.Kind, n) }
+
+// WriteCase writes m under dir/name: the repository files, packet.json and record.json.
+// An existing directory of that name is replaced.
+func WriteCase(dir, name string, m Minimized) (string, error) {
+	root := filepath.Join(dir, name)
+	if err := os.RemoveAll(root); err != nil {
+		return "", err
+	}
+	for p, b := range m.Files {
+		f := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	rec := Record{Seed: m.Seed, Kind: m.Kind, Verdicts: map[string]Verdict{m.Names[0]: m.A, m.Names[1]: m.B}}
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"packet.json", m.Packet}, {"record.json", rec}} {
+		b, err := json.MarshalIndent(f.v, "", "  ")
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(root, f.name), append(b, '\n'), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return root, nil
+}
+
+// ReadCases reads every case under dir (one directory each); a missing dir has none. The
+// error names the case that does not load or validate.
+func ReadCases(dir string) ([]Kept, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Kept
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		k, err := ReadCase(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// ReadCase reads one case directory written by WriteCase.
+func ReadCase(root string) (Kept, error) {
+	k := Kept{Name: filepath.Base(root), Dir: root}
+	files, err := schema.ReadDir(root)
+	if err != nil {
+		return k, fmt.Errorf("%s: %w", root, err)
+	}
+	repo, errs := schema.LoadFiles(files, nil)
+	if len(errs) > 0 {
+		return k, fmt.Errorf("%s: repository does not validate: %v", root, errs)
+	}
+	k.Repo = repo
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"packet.json", &k.Packet}, {"record.json", &k.Record}} {
+		b, err := os.ReadFile(filepath.Join(root, f.name))
+		if err != nil {
+			return k, err
+		}
+		if err := json.Unmarshal(b, f.v); err != nil {
+			return k, fmt.Errorf("%s: %s: %w", root, f.name, err)
+		}
+	}
+	return k, nil
+}
