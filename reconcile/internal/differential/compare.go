@@ -2,6 +2,7 @@ package differential
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/evaluate"
@@ -122,4 +123,62 @@ func CompareSeed(seed int64, a, b Party) (Case, []Disagreement, Stats, error) {
 	}
 	ds, st, err := CompareRepo(seed, c.Repo, Packets(seed, c.Repo), a, b)
 	return c, ds, st, err
+}
+
+// CheckPacket reports why p is not a flow of repo's model, nil when it is: From and To name
+// endpoints of repo (or are empty), To's nets hold Dst, an outside sender's Src and an outside
+// receiver's Dst are in no endpoint's net, ToHost is From's host, Src and Dst are of one
+// family, ports go with tcp, udp, sctp and udplite only, ICMP types with icmp over IPv4 and
+// icmpv6 over IPv6.
+func CheckPacket(repo *schema.Repository, p evaluate.Packet) error {
+	owned := func(a netip.Addr) *schema.Endpoint {
+		for _, e := range repo.Endpoints {
+			for _, n := range e.Prefixes() {
+				if n.Contains(a) {
+					return e
+				}
+			}
+		}
+		return nil
+	}
+	from, to := repo.Endpoint(p.From), repo.Endpoint(p.To)
+	switch {
+	case !p.Src.IsValid() || !p.Dst.IsValid() || p.Src.Is4() != p.Dst.Is4():
+		return fmt.Errorf("src %s and dst %s are not of one family", p.Src, p.Dst)
+	case p.From != "" && from == nil:
+		return fmt.Errorf("from: no endpoint %q", p.From)
+	case p.From == "" && owned(p.Src) != nil:
+		return fmt.Errorf("src %s of an outside sender is endpoint %q's", p.Src, owned(p.Src).ID)
+	case p.To != "" && p.ToHost != "":
+		return fmt.Errorf("to and to_host both set")
+	case p.ToHost != "" && (from == nil || from.Host != p.ToHost):
+		return fmt.Errorf("to_host %q is not the sender's host", p.ToHost)
+	case p.To != "" && (to == nil || owned(p.Dst) != to):
+		return fmt.Errorf("to: dst %s is not an address of endpoint %q", p.Dst, p.To)
+	case p.To == "" && p.ToHost == "" && owned(p.Dst) != nil:
+		return fmt.Errorf("dst %s of an outside receiver is endpoint %q's", p.Dst, owned(p.Dst).ID)
+	case p.From == "" && p.To == "":
+		return fmt.Errorf("neither end is an endpoint")
+	case p.From != "" && p.From == p.To:
+		return fmt.Errorf("from and to are the same endpoint")
+	}
+	switch p.Proto {
+	case pTCP, pUDP, pSCTP, pUDPLite:
+		if p.DstPort == 0 || p.SrcPort == 0 {
+			return fmt.Errorf("proto %d needs ports 1-65535", p.Proto)
+		}
+		return nil
+	case pICMP, pICMPv6:
+		if (p.Proto == pICMP) != p.Src.Is4() {
+			return fmt.Errorf("proto %d over IPv%d", p.Proto, map[bool]int{true: 4, false: 6}[p.Src.Is4()])
+		}
+		if p.SrcPort != 0 || p.DstPort != 0 {
+			return fmt.Errorf("ports with proto %d", p.Proto)
+		}
+		return nil
+	}
+	if p.SrcPort != 0 || p.DstPort != 0 || p.ICMPType != 0 || p.ICMPCode != 0 {
+		return fmt.Errorf("ports or icmp type with proto %d", p.Proto)
+	}
+	return nil
 }

@@ -39,7 +39,7 @@ func Minimize(d Disagreement, repo *schema.Repository, a, b Party) Minimized {
 	m := &minimizer{a: a, b: b, kind: d.Kind, repo: cloneRepo(repo), pkt: d.Packet, last: [2]Verdict{d.A, d.B}}
 	for changed := true; changed; {
 		changed = false
-		for _, pass := range []func() bool{m.endpoints, m.profiles, m.profileIDs, m.rules, m.fields, m.tags, m.endpointFields, m.packet} {
+		for _, pass := range []func() bool{m.endpoints, m.profiles, m.profileIDs, m.rules, m.fields, m.portItems, m.tags, m.endpointFields, m.packet} {
 			if pass() {
 				changed = true
 			}
@@ -54,7 +54,7 @@ func Minimize(d Disagreement, repo *schema.Repository, a, b Party) Minimized {
 func (m *minimizer) keeps(repo *schema.Repository, p evaluate.Packet) bool {
 	m.tries++
 	loaded, errs := schema.LoadFiles(Render(repo), nil)
-	if len(errs) > 0 {
+	if len(errs) > 0 || CheckPacket(loaded, p) != nil {
 		return false
 	}
 	ja, err := m.a.Open(loaded)
@@ -167,6 +167,33 @@ func (m *minimizer) fields() bool {
 						v.SetZero()
 						return true
 					}) || changed
+				}
+			}
+		}
+	}
+	return changed
+}
+
+// portItems drops each entry of each port list of each rule, one at a time.
+func (m *minimizer) portItems() bool {
+	changed := false
+	lists := func(r *schema.Rule) []*[]schema.PortRange {
+		return []*[]schema.PortRange{&r.SrcPorts, &r.DstPorts, &r.NotSrcPorts, &r.NotDstPorts}
+	}
+	for _, id := range m.repo.ProfileIDs() {
+		for k := range 2 {
+			for i := range *ruleLists(m.repo.Profiles[id])[k] {
+				for l := range 4 {
+					for j := len(*lists(&(*ruleLists(m.repo.Profiles[id])[k])[i])[l]) - 1; j > 0; j-- {
+						changed = m.try(func(r *schema.Repository) bool {
+							ps := lists(&(*ruleLists(r.Profiles[id])[k])[i])[l]
+							if j >= len(*ps) {
+								return false
+							}
+							*ps = slices.Delete(slices.Clone(*ps), j, j+1)
+							return true
+						}) || changed
+					}
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package differential
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/evaluate"
@@ -24,7 +25,7 @@ type Verdict struct {
 	Err string `json:"error,omitempty"`
 }
 
-// String renders the verdict on one line: `allow [outbound allow by WEB outbound 1, ...]`.
+// String renders the verdict on one line: `allow [outbound allow by WEB outbound 1; inbound allow by DB inbound 2]`.
 func (v Verdict) String() string {
 	if v.Err != "" {
 		return "error: " + v.Err
@@ -33,7 +34,7 @@ func (v Verdict) String() string {
 	if v.Allowed {
 		s = "allow"
 	}
-	return fmt.Sprintf("%s %v", s, v.Steps)
+	return fmt.Sprintf("%s [%s]", s, strings.Join(v.Steps, "; "))
 }
 
 func step(dir string, allowed bool, rule string) string {
