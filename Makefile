@@ -5,7 +5,7 @@ PKGS    := ./...
 # Kernel tests create network namespaces; keep package parallelism low on small machines.
 TESTFLAGS ?= -count=1 -p 2 -timeout 30m
 
-.PHONY: all deps build test unit demo bench fuzz vet lint clean
+.PHONY: all deps build test unit demo bench fuzz fuzz-differential vet lint clean
 
 all: build
 
@@ -53,6 +53,16 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./schema
 	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./reconcile/compile
+
+# The differential of issue 9 for DURATION (default 10m): fresh seeded repositories and
+# packets through the simulator and the evaluator; prints repositories × packets tried and the
+# disagreements, each minimised and kept under reconcile/internal/differential/testdata/
+# differential/ (a regression case of `make test` from then on). SEED picks the first seed.
+DURATION ?= 10m
+SEED ?= 0
+fuzz-differential:
+	$(GO) test -count=1 -v -timeout 0 -run '^TestDifferentialSimEval$$' ./reconcile/internal/differential \
+		-args -differential.duration=$(DURATION) -differential.seed=$(SEED)
 
 clean:
 	rm -rf bin

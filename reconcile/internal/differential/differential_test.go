@@ -43,8 +43,13 @@ func TestDifferentialSimEval(t *testing.T) {
 	runDifferential(t, Simulator, Evaluator, *keepDir)
 }
 
+// maxKept bounds the disagreements one run minimises and keeps (a systematic bug would
+// otherwise keep one per seed); the rest are counted.
+const maxKept = 10
+
 // runDifferential compares a and b over the seeds of the mode and fails on disagreements,
-// writing each (minimised, the first per seed and kind) under keep.
+// minimising and keeping the first of each kind per seed (at most maxKept) under keep. The
+// long mode logs its counts every minute.
 func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 	t.Helper()
 	var total Stats
@@ -52,11 +57,17 @@ func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 	if *duration > 0 {
 		start, n, deadline = *firstSeed, 1<<62, time.Now().Add(*duration)
 		if start == 0 {
-			start = time.Now().UnixNano()
+			start = time.Now().UnixNano() >> 1
 		}
 		t.Logf("long mode: seeds from %d for %s", start, *duration)
 	}
-	t0 := time.Now()
+	t0, tick := time.Now(), time.Now()
+	kinds, kept := map[string]int{}, 0
+	summary := func() string {
+		el := time.Since(t0).Seconds()
+		return fmt.Sprintf("%s vs %s: %d repositories × %d packets (%.0f repos/s, %.0f packets/s), %d refused by both, %d disagreements %v",
+			a.Name, b.Name, total.Repos, total.Packets, float64(total.Repos)/el, float64(total.Packets)/el, total.Refused, total.Disagreements, kinds)
+	}
 	for seed := start; seed < start+n; seed++ {
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			break
@@ -66,24 +77,29 @@ func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
 		total.Add(st)
-		reportDisagreements(t, c, ds, a, b, keep)
+		for _, d := range ds {
+			kinds[d.Kind]++
+		}
+		kept += reportDisagreements(t, c, ds, a, b, keep, maxKept-kept)
+		if !deadline.IsZero() && time.Since(tick) > time.Minute {
+			tick = time.Now()
+			t.Log(summary())
+		}
 	}
-	el := time.Since(t0).Seconds()
-	t.Logf("%s vs %s: %d repositories × %d packets (%.0f repos/s, %.0f packets/s), %d refused by both, %d disagreements",
-		a.Name, b.Name, total.Repos, total.Packets, float64(total.Repos)/el, float64(total.Packets)/el, total.Refused, total.Disagreements)
+	t.Log(summary())
 	if total.Refused > 0 {
 		t.Errorf("%d packets refused by both parties: the generator made packets that are no flow of the model", total.Refused)
 	}
 	return total
 }
 
-// reportDisagreements minimises the first disagreement of each kind of a seed, prints it and
-// keeps it; the others are counted.
-func reportDisagreements(t *testing.T, c Case, ds []Disagreement, a, b Party, keep string) {
+// reportDisagreements fails the test on ds; it minimises, prints and keeps the first
+// disagreement of each kind of the seed, at most room of them, and returns how many it kept.
+func reportDisagreements(t *testing.T, c Case, ds []Disagreement, a, b Party, keep string, room int) int {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, d := range ds {
-		if seen[d.Kind] {
+		if seen[d.Kind] || len(seen) >= room {
 			continue
 		}
 		seen[d.Kind] = true
@@ -95,8 +111,9 @@ func reportDisagreements(t *testing.T, c Case, ds []Disagreement, a, b Party, ke
 		t.Errorf("%s\nminimised (%d tries), kept in %s:\n%s\n%s", d, m.Tries, dir, m.Disagreement, filesText(m.Files))
 	}
 	if len(ds) > len(seen) {
-		t.Errorf("seed %d: %d more disagreements", c.Seed, len(ds)-len(seen))
+		t.Errorf("seed %d: %d disagreements (%d kept)", c.Seed, len(ds), len(seen))
 	}
+	return len(seen)
 }
 
 func filesText(files map[string][]byte) string {

@@ -76,6 +76,10 @@ var table = map[string]layer{
 
 	"reconcile/source/git":   {level: 3, only: []string{"reconcile/source", "reconcile/lock", "schema"}},
 	"reconcile/internal/lab": {level: 3, testOnly: true},
+	// differential: the generator of repositories and packets of issue 9 and the comparison
+	// of the simulator (over compile's rulesets) with the evaluator. (Importing lab for the
+	// kernel side moves it to level 4.)
+	"reconcile/internal/differential": {level: 3, only: []string{"schema", "reconcile/compile", "reconcile/simulate", "reconcile/nft", "reconcile/internal/evaluate"}, testOnly: true},
 
 	"reconcile": {level: 4},
 
