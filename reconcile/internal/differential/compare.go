@@ -182,3 +182,53 @@ func CheckPacket(repo *schema.Repository, p evaluate.Packet) error {
 	}
 	return nil
 }
+
+// Class is a coarse signature of a disagreement, to count disagreements by cause: the kind,
+// where the packet goes (pair, host, from-outside, to-outside), its protocol, ports or ICMP
+// type, its source (own, other: another endpoint's, outside, unspecified, link-local), a
+// forged MAC, and the two verdicts: `verdict host udp 67->68 src=unspecified sim=deny
+// eval=allow`.
+func Class(repo *schema.Repository, d Disagreement) string {
+	p := d.Packet
+	where := "pair"
+	switch {
+	case p.ToHost != "":
+		where = "host"
+	case p.From == "":
+		where = "from-outside"
+	case p.To == "":
+		where = "to-outside"
+	}
+	s := fmt.Sprintf("%s %s proto %d", d.Kind, where, p.Proto)
+	switch p.Proto {
+	case pTCP, pUDP, pSCTP, pUDPLite:
+		s += fmt.Sprintf(" %d->%d", p.SrcPort, p.DstPort)
+	case pICMP, pICMPv6:
+		s += fmt.Sprintf(" type %d", p.ICMPType)
+	}
+	src := "own"
+	switch e := repo.Endpoint(p.From); {
+	case p.Src.IsUnspecified():
+		src = "unspecified"
+	case p.Src.IsLinkLocalUnicast():
+		src = "link-local"
+	case e == nil:
+		src = "outside"
+	case !slices.ContainsFunc(e.Prefixes(), func(n netip.Prefix) bool { return n.Contains(p.Src) }):
+		src = "forged"
+	}
+	s += " src=" + src
+	if p.SrcMAC != "" {
+		s += " mac=" + p.SrcMAC
+	}
+	v := func(x Verdict) string {
+		switch {
+		case x.Err != "":
+			return "error"
+		case x.Allowed:
+			return "allow"
+		}
+		return "deny"
+	}
+	return fmt.Sprintf("%s %s=%s %s=%s", s, d.Names[0], v(d.A), d.Names[1], v(d.B))
+}

@@ -62,7 +62,7 @@ func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 		t.Logf("long mode: seeds from %d for %s", start, *duration)
 	}
 	t0, tick := time.Now(), time.Now()
-	kinds, kept := map[string]int{}, 0
+	kinds, classes, kept := map[string]int{}, map[string]int{}, 0
 	summary := func() string {
 		el := time.Since(t0).Seconds()
 		return fmt.Sprintf("%s vs %s: %d repositories × %d packets (%.0f repos/s, %.0f packets/s), %d refused by both, %d disagreements %v",
@@ -79,6 +79,7 @@ func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 		total.Add(st)
 		for _, d := range ds {
 			kinds[d.Kind]++
+			classes[Class(c.Repo, d)]++
 		}
 		kept += reportDisagreements(t, c, ds, a, b, keep, maxKept-kept)
 		if !deadline.IsZero() && time.Since(tick) > time.Minute {
@@ -87,6 +88,9 @@ func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 		}
 	}
 	t.Log(summary())
+	if len(classes) > 0 {
+		t.Logf("disagreements by class:\n%s", classText(classes))
+	}
 	if total.Refused > 0 {
 		t.Errorf("%d packets refused by both parties: the generator made packets that are no flow of the model", total.Refused)
 	}
@@ -114,6 +118,25 @@ func reportDisagreements(t *testing.T, c Case, ds []Disagreement, a, b Party, ke
 		t.Errorf("seed %d: %d disagreements (%d kept)", c.Seed, len(ds), len(seen))
 	}
 	return len(seen)
+}
+
+// classText lists the classes, most frequent first, one a line with its count.
+func classText(classes map[string]int) string {
+	keys := make([]string, 0, len(classes))
+	for k := range classes {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if classes[keys[i]] != classes[keys[j]] {
+			return classes[keys[i]] > classes[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%7d  %s\n", classes[k], k)
+	}
+	return b.String()
 }
 
 func filesText(files map[string][]byte) string {
@@ -196,6 +219,9 @@ func TestHarnessCatches(t *testing.T) {
 	d := ds[0]
 	if d.Kind != KindVerdict || !d.A.Allowed || d.B.Allowed {
 		t.Fatalf("first disagreement %s: want sim allow, deny-all deny", d)
+	}
+	if cl := Class(c.Repo, d); !strings.HasPrefix(cl, "verdict pair proto ") || !strings.HasSuffix(cl, " sim=allow deny-all=deny") {
+		t.Errorf("class %q: want verdict pair ... sim=allow deny-all=deny", cl)
 	}
 	m := Minimize(d, c.Repo, Simulator, denyAll)
 	t.Logf("%s\n%d tries\n%s", m.Disagreement, m.Tries, filesText(m.Files))
