@@ -1,0 +1,353 @@
+package evaluate
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/reconcile-dev/reconcile/schema"
+)
+
+// baseEndpoints is the repository of most cases: a sender a on h1 (with a MAC) and a
+// receiver b on h2 (with a /28 and a /124), each with its own profile.
+const baseEndpoints = `endpoints:
+  - id: a
+    host: h1
+    interface: calia
+    mac: "ee:ee:ee:00:00:0a"
+    ipv4_nets: [198.18.1.1/32]
+    ipv6_nets: ["fd00::1:1/128"]
+    profile_ids: [A]
+  - id: b
+    host: h2
+    interface: calib
+    ipv4_nets: [198.18.2.0/28]
+    ipv6_nets: ["fd00::2:0/124"]
+    profile_ids: [B]
+`
+
+// allowAll is the body of a profile that allows everything both ways.
+const allowAll = "inbound_rules: [{action: allow}]\noutbound_rules: [{action: allow}]\n"
+
+// load builds a repository from endpoints (baseEndpoints when "") and profile bodies by id
+// (each without its id line; A and B allow all unless given); it fails the test when the
+// repository does not validate.
+func load(t testing.TB, endpoints string, profiles map[string]string) *schema.Repository {
+	t.Helper()
+	if endpoints == "" {
+		endpoints = baseEndpoints
+	}
+	files := map[string][]byte{"endpoints/eps.yaml": []byte(endpoints)}
+	for _, id := range []string{"A", "B"} {
+		if _, ok := profiles[id]; !ok {
+			files["profiles/"+id+".yaml"] = []byte("id: " + id + "\ntags: [" + id + "]\n" + allowAll)
+		}
+	}
+	for id, body := range profiles {
+		if !strings.Contains(body, "tags:") {
+			body = "tags: [" + id + "]\n" + body
+		}
+		files["profiles/"+id+".yaml"] = []byte("id: " + id + "\n" + body)
+	}
+	repo, errs := schema.LoadFiles(files, nil)
+	if errs != nil {
+		t.Fatalf("repository does not validate:\n%v", errs)
+	}
+	return repo
+}
+
+// packet parses the tests' notation of a packet: "FROM>TO PROTO SRC>DST [key=value...]" with
+// FROM "-" for a sender outside the model, TO "-" for an address outside it or "host:NAME",
+// PROTO a name or number, keys sport, dport, type, code and mac.
+func packet(t testing.TB, s string) Packet {
+	t.Helper()
+	f := strings.Fields(s)
+	if len(f) < 3 {
+		t.Fatalf("packet %q: want FROM>TO PROTO SRC>DST", s)
+	}
+	var p Packet
+	ends := strings.SplitN(f[0], ">", 2)
+	addrs := strings.SplitN(f[2], ">", 2)
+	if len(ends) != 2 || len(addrs) != 2 {
+		t.Fatalf("packet %q: want FROM>TO PROTO SRC>DST", s)
+	}
+	p.From, p.To = strings.TrimPrefix(ends[0], "-"), strings.TrimPrefix(ends[1], "-")
+	if h, ok := strings.CutPrefix(p.To, "host:"); ok {
+		p.To, p.ToHost = "", h
+	}
+	n, ok := schema.Protocol(f[1]).Number()
+	if !ok && f[1] != "0" {
+		t.Fatalf("packet %q: protocol %q", s, f[1])
+	}
+	p.Proto = n
+	p.Src, _ = netip.ParseAddr(addrs[0]) // invalid stays the zero Addr (an error case)
+	p.Dst, _ = netip.ParseAddr(addrs[1])
+	for _, kv := range f[3:] {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "mac" {
+			p.SrcMAC = v
+			continue
+		}
+		x, err := strconv.ParseUint(v, 10, 16)
+		if err != nil {
+			t.Fatalf("packet %q: %s", s, kv)
+		}
+		switch k {
+		case "sport":
+			p.SrcPort = uint16(x)
+		case "dport":
+			p.DstPort = uint16(x)
+		case "type":
+			p.ICMPType = uint8(x)
+		case "code":
+			p.ICMPCode = uint8(x)
+		default:
+			t.Fatalf("packet %q: unknown key %q", s, k)
+		}
+	}
+	return p
+}
+
+// describe renders a result as "allow: outbound A 1, inbound B 2" or "deny: outbound
+// (anti-spoofing: source MAC)", each step followed by "log[...]" when it logged.
+func describe(r Result) string {
+	steps := make([]string, len(r.Steps))
+	for i, s := range r.Steps {
+		if s.Profile != "" {
+			steps[i] = fmt.Sprintf("%s %s %d", s.Direction, s.Profile, s.Rule)
+		} else {
+			steps[i] = fmt.Sprintf("%s (%s)", s.Direction, s.Reason)
+		}
+		if len(s.Logged) > 0 {
+			steps[i] += " log[" + strings.Join(s.Logged, "; ") + "]"
+		}
+	}
+	verdict := "deny"
+	if r.Allowed {
+		verdict = "allow"
+	}
+	return verdict + ": " + strings.Join(steps, ", ")
+}
+
+// check is a packet of a case and the result it must get, as describe renders it.
+type check struct{ pkt, want string }
+
+// sentence is a SPEC sentence with a tiny repository and packets that check it.
+type sentence struct {
+	spec      string
+	endpoints string            // "" for baseEndpoints
+	profiles  map[string]string // bodies by id; A and B allow all unless given
+	checks    []check
+}
+
+func runSentences(t *testing.T, cases []sentence) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.spec, func(t *testing.T) {
+			repo := load(t, c.endpoints, c.profiles)
+			for _, ch := range c.checks {
+				r, err := Evaluate(repo, packet(t, ch.pkt))
+				if err != nil {
+					t.Errorf("%s: %v", ch.pkt, err)
+					continue
+				}
+				if got := describe(r); got != ch.want {
+					t.Errorf("%s:\n got %s\nwant %s", ch.pkt, got, ch.want)
+				}
+			}
+		})
+	}
+}
+
+// withB is baseEndpoints with b's profile_ids replaced by ids ("B, B2").
+func withB(ids string) string {
+	return strings.Replace(baseEndpoints, "profile_ids: [B]", "profile_ids: ["+ids+"]", 1)
+}
+
+func TestPathAndProfiles(t *testing.T) {
+	runSentences(t, []sentence{{
+		spec: "traffic between two endpoints passes the sender's outbound rules and then the receiver's inbound rules",
+		profiles: map[string]string{
+			"A": "outbound_rules:\n  - {action: deny, protocol: tcp, dst_ports: [22]}\n  - {action: allow}\n",
+			"B": "inbound_rules:\n  - {action: allow, protocol: tcp, dst_ports: [80]}\n",
+		},
+		checks: []check{
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80", "allow: outbound A 2, inbound B 1"},
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=22", "deny: outbound A 1"},
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=81", "deny: outbound A 2, inbound (no profile accepted)"},
+			// B's outbound rules are its own: none, so b sends nothing.
+			{"b>a tcp 198.18.2.1>198.18.1.1 dport=80", "deny: outbound (no profile accepted)"},
+		},
+	}, {
+		spec: "a sender outside the model crosses no outbound policy, a receiver outside none inbound",
+		profiles: map[string]string{
+			"A": "outbound_rules:\n  - {action: deny, protocol: tcp, dst_ports: [22]}\n  - {action: allow}\n",
+			"B": "inbound_rules:\n  - {action: allow, protocol: tcp, dst_ports: [80]}\n",
+		},
+		checks: []check{
+			{"->b tcp 198.18.100.1>198.18.2.1 dport=80", "allow: inbound B 1"},
+			{"->b tcp 198.18.100.1>198.18.2.1 dport=81", "deny: inbound (no profile accepted)"},
+			{"a>- tcp 198.18.1.1>198.18.100.1 dport=81", "allow: outbound A 2"},
+			{"a>- tcp 198.18.1.1>198.18.100.1 dport=22", "deny: outbound A 1"},
+			{"a>- udp fd00::1:1>fd00::100:1 dport=22", "allow: outbound A 2"},
+		},
+	}, {
+		spec:      "inside a profile the first matching rule decides: allow accepts, deny drops at once, log logs and goes on",
+		endpoints: withB("B, B2"),
+		profiles: map[string]string{
+			"B": "inbound_rules:\n  - {action: log}\n  - {action: deny, protocol: tcp, dst_ports: [22]}\n" +
+				"  - {action: log, protocol: tcp, log_prefix: web}\n  - {action: allow, protocol: tcp}\n  - {action: deny}\n",
+			"B2": allowAll,
+		},
+		checks: []check{
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=22", "deny: outbound A 1, inbound B 2 log[B inbound 1]"},
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80", "allow: outbound A 1, inbound B 4 log[B inbound 1; B inbound 3]"},
+			// deny drops at once: B2 would allow, it is never reached.
+			{"a>b udp 198.18.1.1>198.18.2.1 dport=53", "deny: outbound A 1, inbound B 5 log[B inbound 1]"},
+		},
+	}, {
+		spec:      "no match falls through to the next profile; when no profile accepts, the packet is dropped",
+		endpoints: withB("B, B2, B3"),
+		profiles: map[string]string{
+			"B":  "inbound_rules:\n  - {action: allow, protocol: tcp, dst_ports: [80]}\n",
+			"B2": "inbound_rules:\n  - {action: log, protocol: udp}\n  - {action: deny, protocol: udp, dst_ports: [53]}\n",
+			"B3": "inbound_rules:\n  - {action: allow, protocol: udp}\n",
+		},
+		checks: []check{
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80", "allow: outbound A 1, inbound B 1"},
+			{"a>b udp 198.18.1.1>198.18.2.1 dport=53", "deny: outbound A 1, inbound B2 2 log[B2 inbound 1]"},
+			{"a>b udp 198.18.1.1>198.18.2.1 dport=54", "allow: outbound A 1, inbound B3 1 log[B2 inbound 1]"},
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=81", "deny: outbound A 1, inbound (no profile accepted)"},
+			{"a>b icmp 198.18.1.1>198.18.2.1 type=8", "deny: outbound A 1, inbound (no profile accepted)"},
+		},
+	}, {
+		spec: "an endpoint with no profiles, or state: inactive, has all its traffic dropped",
+		endpoints: strings.Replace(baseEndpoints, "profile_ids: [B]", "profile_ids: [B]\n    state: inactive", 1) + `  - id: c
+    host: h1
+    interface: calic
+    ipv4_nets: [198.18.1.3/32]
+    ipv6_nets: []
+    profile_ids: []
+    state: active
+`,
+		checks: []check{
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80", "deny: outbound A 1, inbound (inactive endpoint)"},
+			{"b>a tcp 198.18.2.1>198.18.1.1 dport=80", "deny: outbound (inactive endpoint)"},
+			{"->b udp fd00::9>fd00::2:1 dport=80", "deny: inbound (inactive endpoint)"},
+			{"a>c tcp 198.18.1.1>198.18.1.3 dport=80", "deny: outbound A 1, inbound (no profiles)"},
+			{"c>a tcp 198.18.1.3>198.18.1.1 dport=80", "deny: outbound (no profiles)"},
+			{"c>- tcp 198.18.1.3>198.18.100.1 dport=80", "deny: outbound (no profiles)"},
+		},
+	}})
+}
+
+// tagEndpoints adds to baseEndpoints t1 on h2 (profiles X then T, T carrying tag WEB), t2 on
+// h1, inactive, with a /30 (profile T), and o on h1 with profile A only.
+const tagEndpoints = baseEndpoints + `  - id: t1
+    host: h2
+    interface: calit1
+    ipv4_nets: [198.18.3.1/32]
+    ipv6_nets: ["fd00::3:1/128"]
+    profile_ids: [X, T]
+  - id: t2
+    host: h1
+    interface: calit2
+    ipv4_nets: [198.18.4.0/30]
+    ipv6_nets: ["fd00::4:0/126"]
+    profile_ids: [T]
+    state: inactive
+  - id: o
+    host: h1
+    interface: calio
+    ipv4_nets: [198.18.5.1/32]
+    ipv6_nets: ["fd00::5:1/128"]
+    profile_ids: [A]
+`
+
+func TestTags(t *testing.T) {
+	runSentences(t, []sentence{{
+		spec:      "a tag stands for the addresses of every endpoint, on any host and in any state, that has a profile carrying the tag",
+		endpoints: tagEndpoints,
+		profiles: map[string]string{
+			"T": "tags: [WEB]\n" + allowAll,
+			"X": "tags: [X]\n",
+			"B": "inbound_rules:\n  - {action: allow, src_tag: WEB}\noutbound_rules:\n  - {action: allow, dst_tag: WEB}\n",
+		},
+		checks: []check{
+			// t1 carries WEB through its second profile, on the other host than b... and the same.
+			{"t1>b tcp 198.18.3.1>198.18.2.1 dport=80", "allow: outbound T 1, inbound B 1"},
+			{"t1>b tcp fd00::3:1>fd00::2:1 dport=80", "allow: outbound T 1, inbound B 1"},
+			// t2 is inactive and on h1: its whole /30 still counts for WEB.
+			{"->b tcp 198.18.4.2>198.18.2.1 dport=80", "allow: inbound B 1"},
+			{"->b tcp fd00::4:3>fd00::2:1 dport=80", "allow: inbound B 1"},
+			{"->b tcp 198.18.4.4>198.18.2.1 dport=80", "deny: inbound (no profile accepted)"},
+			{"o>b tcp 198.18.5.1>198.18.2.1 dport=80", "deny: outbound A 1, inbound (no profile accepted)"},
+			// dst_tag in b's outbound rules.
+			{"b>t1 tcp 198.18.2.1>198.18.3.1 dport=80", "allow: outbound B 1, inbound T 1"},
+			{"b>t2 tcp 198.18.2.1>198.18.4.3 dport=80", "deny: outbound B 1, inbound (inactive endpoint)"},
+			{"b>o tcp 198.18.2.1>198.18.5.1 dport=80", "deny: outbound (no profile accepted)"},
+		},
+	}, {
+		spec: "a tag that no endpoint carries matches nothing (an allow never fires, a deny never fires)",
+		profiles: map[string]string{
+			// EMPTY is carried by a profile that no endpoint has; NOBODY by no profile.
+			"P": "tags: [EMPTY]\n",
+			"B": "inbound_rules:\n  - {action: deny, src_tag: NOBODY}\n  - {action: deny, src_tag: EMPTY}\n" +
+				"  - {action: allow, protocol: udp, src_tag: NOBODY}\n  - {action: allow, protocol: tcp, '!src_tag': EMPTY}\n",
+		},
+		checks: []check{
+			// Reading: the negated empty tag excludes no address.
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80", "allow: outbound A 1, inbound B 4"},
+			{"a>b udp 198.18.1.1>198.18.2.1 dport=80", "deny: outbound A 1, inbound (no profile accepted)"},
+			{"->b tcp fd00::77>fd00::2:1 dport=80", "allow: inbound B 4"},
+		},
+	}, {
+		spec:      "!src_tag and !dst_tag exclude the tag's addresses",
+		endpoints: tagEndpoints,
+		profiles: map[string]string{
+			"T": "tags: [WEB]\n" + allowAll,
+			"X": "tags: [X]\n",
+			"B": "inbound_rules:\n  - {action: allow, '!src_tag': WEB}\noutbound_rules:\n  - {action: allow, '!dst_tag': WEB, dst_tag: A}\n",
+		},
+		checks: []check{
+			{"t1>b tcp 198.18.3.1>198.18.2.1 dport=80", "deny: outbound T 1, inbound (no profile accepted)"},
+			{"->b tcp 198.18.4.1>198.18.2.1 dport=80", "deny: inbound (no profile accepted)"},
+			{"o>b tcp 198.18.5.1>198.18.2.1 dport=80", "allow: outbound A 1, inbound B 1"},
+			{"b>o tcp 198.18.2.1>198.18.5.1 dport=80", "allow: outbound B 1, inbound A 1"},
+			{"b>t1 tcp 198.18.2.1>198.18.3.1 dport=80", "deny: outbound (no profile accepted)"},
+		},
+	}})
+}
+
+func TestFamilyRule(t *testing.T) {
+	runSentences(t, []sentence{{
+		spec: "a rule is rendered for an IP family only if all its nets, its ICMP flavour and ip_version fit; otherwise it is skipped, never widened",
+		profiles: map[string]string{"B": `inbound_rules:
+  - {action: deny, src_net: 198.18.1.0/24}
+  - {action: allow, protocol: tcp, dst_net: "fd00::2:0/124"}
+  - {action: allow, protocol: udp, ip_version: 4}
+  - {action: log, protocol: icmp}
+  - {action: allow, protocol: icmpv6}
+  - {action: allow, protocol: 1}
+  - {action: deny, '!src_net': 198.18.9.0/24}
+  - {action: allow}
+`},
+		checks: []check{
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80", "deny: outbound A 1, inbound B 1"},
+			// The IPv4 deny is skipped in IPv6, not widened to every source.
+			{"a>b tcp fd00::1:1>fd00::2:1 dport=80", "allow: outbound A 1, inbound B 2"},
+			// ip_version 4 skipped in IPv6; the negated IPv4 net (rule 7) too (reading).
+			{"a>b udp fd00::1:1>fd00::2:1 dport=80", "allow: outbound A 1, inbound B 8"},
+			{"->b udp 198.18.9.5>198.18.2.1 dport=80", "allow: inbound B 3"},
+			// icmp (and protocol 1) are IPv4: skipped for protocol 1 over IPv6, the log too.
+			{"a>b icmp fd00::1:1>fd00::2:1 type=8", "allow: outbound A 1, inbound B 8"},
+			{"->b icmp 198.18.9.5>198.18.2.1 type=8", "allow: inbound B 6 log[B inbound 4]"},
+			{"a>b icmpv6 fd00::1:1>fd00::2:1 type=128", "allow: outbound A 1, inbound B 5"},
+			// icmpv6 is IPv6: skipped for protocol 58 over IPv4.
+			{"->b icmpv6 198.18.9.5>198.18.2.1 type=128", "allow: inbound B 8"},
+			{"->b icmpv6 198.18.7.1>198.18.2.1 type=128", "deny: inbound B 7"},
+		},
+	}})
+}
