@@ -351,3 +351,236 @@ func TestFamilyRule(t *testing.T) {
 		},
 	}})
 }
+
+func TestRuleFields(t *testing.T) {
+	runSentences(t, []sentence{{
+		spec: "protocol: tcp, udp, icmp, icmpv6, sctp, udplite, or a number 1-255; !protocol",
+		profiles: map[string]string{"B": `inbound_rules:
+  - {action: allow, protocol: tcp, dst_ports: [80]}
+  - {action: allow, protocol: udp, dst_ports: [53]}
+  - {action: allow, protocol: sctp, dst_ports: [9]}
+  - {action: allow, protocol: udplite, dst_ports: [10]}
+  - {action: allow, protocol: 47}
+  - {action: allow, protocol: 6, dst_ports: [8080]}
+  - {action: deny, '!protocol': tcp}
+  - {action: allow, '!protocol': 17}
+`},
+		checks: []check{
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=1 dport=80", "allow: inbound B 1"},
+			{"->b udp 198.18.9.1>198.18.2.1 sport=1 dport=53", "allow: inbound B 2"},
+			{"->b sctp 198.18.9.1>198.18.2.1 sport=1 dport=9", "allow: inbound B 3"},
+			{"->b udplite 198.18.9.1>198.18.2.1 sport=1 dport=10", "allow: inbound B 4"},
+			{"->b 47 198.18.9.1>198.18.2.1", "allow: inbound B 5"},
+			{"->b 6 fd00::9:1>fd00::2:1 sport=1 dport=8080", "allow: inbound B 6"},
+			// A port of one protocol does not open it for another.
+			{"->b udp 198.18.9.1>198.18.2.1 sport=1 dport=80", "deny: inbound B 7"},
+			{"->b sctp 198.18.9.1>198.18.2.1 sport=1 dport=10", "deny: inbound B 7"},
+			{"->b udplite 198.18.9.1>198.18.2.1 sport=1 dport=53", "deny: inbound B 7"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=8", "deny: inbound B 7"},
+			{"->b 48 198.18.9.1>198.18.2.1", "deny: inbound B 7"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=1 dport=81", "allow: inbound B 8"},
+		},
+	}, {
+		spec: "src_ports, dst_ports: integers and a:b ranges (inclusive); !src_ports, !dst_ports",
+		profiles: map[string]string{"B": `inbound_rules:
+  - {action: allow, protocol: tcp, dst_ports: [80, "8000:8080"]}
+  - {action: deny, protocol: tcp, src_ports: ["1000:1999"]}
+  - {action: allow, protocol: tcp, src_ports: [5000], '!dst_ports': [22, "100:200"]}
+  - {action: allow, protocol: udp, '!src_ports': [53], dst_ports: ["3000:3001"]}
+  - {action: allow, protocol: sctp, '!src_ports': [2], '!dst_ports': [1]}
+`},
+		checks: []check{
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=1500 dport=80", "allow: inbound B 1"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=1 dport=7999", "deny: inbound (no profile accepted)"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=1 dport=8000", "allow: inbound B 1"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=1 dport=8080", "allow: inbound B 1"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=1000 dport=8081", "deny: inbound B 2"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=1999 dport=8081", "deny: inbound B 2"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=2000 dport=8081", "deny: inbound (no profile accepted)"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=5000 dport=8081", "allow: inbound B 3"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=5000 dport=22", "deny: inbound (no profile accepted)"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=5000 dport=100", "deny: inbound (no profile accepted)"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=5000 dport=200", "deny: inbound (no profile accepted)"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=5000 dport=201", "allow: inbound B 3"},
+			{"->b tcp 198.18.9.1>198.18.2.1 sport=5001 dport=201", "deny: inbound (no profile accepted)"},
+			{"->b udp 198.18.9.1>198.18.2.1 sport=53 dport=3000", "deny: inbound (no profile accepted)"},
+			{"->b udp 198.18.9.1>198.18.2.1 sport=54 dport=3001", "allow: inbound B 4"},
+			{"->b udp 198.18.9.1>198.18.2.1 sport=54 dport=3002", "deny: inbound (no profile accepted)"},
+			{"->b sctp 198.18.9.1>198.18.2.1 sport=2 dport=5", "deny: inbound (no profile accepted)"},
+			{"->b sctp 198.18.9.1>198.18.2.1 sport=3 dport=1", "deny: inbound (no profile accepted)"},
+			{"->b sctp 198.18.9.1>198.18.2.1 sport=3 dport=5", "allow: inbound B 5"},
+		},
+	}, {
+		spec: "icmp_type, icmp_code, !icmp_type, !icmp_code (a negated code excludes one type and code pair)",
+		profiles: map[string]string{"B": `inbound_rules:
+  - {action: allow, protocol: icmp, icmp_type: 8, icmp_code: 0}
+  - {action: deny, protocol: icmp, icmp_type: 3, '!icmp_code': 1}
+  - {action: allow, protocol: icmp, icmp_type: 3}
+  - {action: log, protocol: icmp, '!icmp_type': 13, '!icmp_code': 0}
+  - {action: deny, protocol: icmp, '!icmp_type': 11}
+  - {action: allow, protocol: icmp}
+  - {action: allow, protocol: icmpv6, icmp_type: 128}
+`},
+		checks: []check{
+			{"->b icmp 198.18.9.1>198.18.2.1 type=8 code=0", "allow: inbound B 1"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=8 code=1", "deny: inbound B 5 log[B inbound 4]"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=3 code=0", "deny: inbound B 2"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=3 code=1", "allow: inbound B 3"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=11 code=0", "allow: inbound B 6 log[B inbound 4]"},
+			// The pair (13, 0) is excluded from the log, not type 13 nor code 0 alone.
+			{"->b icmp 198.18.9.1>198.18.2.1 type=13 code=0", "deny: inbound B 5"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=13 code=1", "deny: inbound B 5 log[B inbound 4]"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=14 code=0", "deny: inbound B 5 log[B inbound 4]"},
+			{"->b icmpv6 fd00::9:1>fd00::2:1 type=128 code=0", "allow: inbound B 7"},
+			{"->b icmpv6 fd00::9:1>fd00::2:1 type=129 code=0", "deny: inbound (no profile accepted)"},
+		},
+	}, {
+		spec: "src_net, dst_net: an IPv4 or IPv6 address or CIDR; !src_net, !dst_net",
+		profiles: map[string]string{
+			"A": "outbound_rules:\n  - {action: deny, dst_net: 198.18.2.3}\n  - {action: allow, '!dst_net': 198.18.2.4}\n",
+			"B": `inbound_rules:
+  - {action: deny, src_net: 198.18.1.1}
+  - {action: allow, src_net: 198.18.1.0/24, dst_net: 198.18.2.1/32}
+  - {action: allow, protocol: udp, src_net: 198.18.9.77/24}
+  - {action: allow, protocol: tcp, '!src_net': 198.18.8.0/24, '!dst_net': 198.18.2.2}
+  - {action: allow, src_net: "fd00::1:0/112", '!dst_net': "fd00::2:2"}
+`},
+		checks: []check{
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80", "deny: outbound A 2, inbound B 1"},
+			{"->b tcp 198.18.1.7>198.18.2.1 dport=80", "allow: inbound B 2"},
+			{"->b tcp 198.18.1.7>198.18.2.2 dport=80", "deny: inbound (no profile accepted)"},
+			// A CIDR with host bits stands for its network.
+			{"->b udp 198.18.9.200>198.18.2.5 dport=80", "allow: inbound B 3"},
+			{"->b udp 198.18.10.1>198.18.2.5 dport=80", "deny: inbound (no profile accepted)"},
+			{"->b tcp 198.18.8.1>198.18.2.5 dport=80", "deny: inbound (no profile accepted)"},
+			{"->b tcp 198.18.7.1>198.18.2.5 dport=80", "allow: inbound B 4"},
+			{"a>b tcp 198.18.1.1>198.18.2.3 dport=80", "deny: outbound A 1"},
+			{"a>b tcp 198.18.1.1>198.18.2.4 dport=80", "deny: outbound (no profile accepted)"},
+			// A's rules have IPv4 nets only: a sends no IPv6 at all.
+			{"a>b tcp fd00::1:1>fd00::2:1 dport=80", "deny: outbound (no profile accepted)"},
+			{"->b tcp fd00::1:5>fd00::2:1 dport=80", "allow: inbound B 5"},
+			{"->b tcp fd00::1:5>fd00::2:2 dport=80", "deny: inbound (no profile accepted)"},
+			{"->b tcp fd00::9:1>fd00::2:1 dport=80", "deny: inbound (no profile accepted)"},
+		},
+	}})
+}
+
+func TestAntiSpoofing(t *testing.T) {
+	runSentences(t, []sentence{{
+		spec: "a packet from an endpoint whose source address is not in its nets, or whose source MAC differs from mac, is dropped",
+		checks: []check{
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80", "allow: outbound A 1, inbound B 1"},
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80 mac=ee:ee:ee:00:00:0a", "allow: outbound A 1, inbound B 1"},
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80 mac=EE:EE:EE:00:00:0A", "allow: outbound A 1, inbound B 1"},
+			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80 mac=ee:ee:ee:00:00:0b", "deny: outbound (anti-spoofing: source MAC)"},
+			{"a>b tcp 198.18.1.2>198.18.2.1 dport=80", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b tcp 198.18.2.5>198.18.2.1 dport=80", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b tcp fd00::1:2>fd00::2:1 dport=80", "deny: outbound (anti-spoofing: source address)"},
+			{"a>- tcp 198.18.1.2>198.18.100.1 dport=80", "deny: outbound (anti-spoofing: source address)"},
+			// b has no mac: any MAC; its /28 and /124 are its nets.
+			{"b>a tcp 198.18.2.15>198.18.1.1 dport=80 mac=02:00:00:00:00:01", "allow: outbound B 1, inbound A 1"},
+			{"b>a tcp fd00::2:f>fd00::1:1 dport=80", "allow: outbound B 1, inbound A 1"},
+			{"b>a tcp 198.18.2.16>198.18.1.1 dport=80", "deny: outbound (anti-spoofing: source address)"},
+			// A sender outside the model is not checked (it forges a's address here).
+			{"->b tcp 198.18.1.1>198.18.2.1 dport=80", "allow: inbound B 1"},
+		},
+	}, {
+		spec: "DHCP and ND may also come from the unspecified or link-local address; everything else only from the endpoint's nets",
+		checks: []check{
+			{"a>b udp 0.0.0.0>198.18.2.1 sport=68 dport=67", "allow: outbound A 1, inbound B 1"},
+			{"a>b udp 169.254.1.1>198.18.2.1 dport=68", "allow: outbound A 1, inbound B 1"},
+			{"a>b udp ::>fd00::2:1 dport=547", "allow: outbound A 1, inbound B 1"},
+			{"a>b udp fe80::1>fd00::2:1 dport=546", "allow: outbound A 1, inbound B 1"},
+			{"a>b udp 0.0.0.0>198.18.2.1 dport=53", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b udp 0.0.0.0>198.18.2.1 dport=69", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b tcp 0.0.0.0>198.18.2.1 dport=67", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b udp 198.18.1.9>198.18.2.1 dport=67", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b udp 0.0.0.0>198.18.2.1 dport=67 mac=ee:ee:ee:00:00:0b", "deny: outbound (anti-spoofing: source MAC)"},
+			{"a>b icmpv6 fe80::1>fd00::2:1 type=133", "allow: outbound A 1, inbound B 1"},
+			{"a>b icmpv6 fe80::1>fd00::2:1 type=135", "allow: outbound A 1, inbound B 1"},
+			{"a>b icmpv6 ::>fd00::2:1 type=136", "allow: outbound A 1, inbound B 1"},
+			{"a>b icmpv6 fe80::1>fd00::2:1 type=134", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b icmpv6 fe80::1>fd00::2:1 type=137", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b icmpv6 fe80::1>fd00::2:1 type=128", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b icmpv6 fd00::1:9>fd00::2:1 type=135", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b icmp 0.0.0.0>198.18.2.1 type=135", "deny: outbound (anti-spoofing: source address)"},
+		},
+	}})
+}
+
+// hostEndpoints is baseEndpoints plus c (inactive) and d (no profiles), both on h1.
+const hostEndpoints = baseEndpoints + `  - id: c
+    host: h1
+    interface: calic
+    ipv4_nets: [198.18.1.3/32]
+    ipv6_nets: []
+    profile_ids: [A]
+    state: inactive
+  - id: d
+    host: h1
+    interface: calid
+    ipv4_nets: [198.18.1.4/32]
+    ipv6_nets: []
+    profile_ids: []
+`
+
+func TestToHost(t *testing.T) {
+	const (
+		dhcp = "allow: to-host (host allows DHCP)"
+		dns  = "allow: to-host (host allows DNS)"
+		nd   = "allow: to-host (host allows neighbour discovery)"
+		drop = "deny: to-host (endpoint to host)"
+	)
+	runSentences(t, []sentence{{
+		spec:      "traffic from an endpoint to the host itself is dropped except DHCP and DNS (udp 67/68, 546/547, 53) and ND (133, 135, 136)",
+		endpoints: hostEndpoints,
+		// Reading: a's outbound rules do not apply to the host (they would deny all here).
+		profiles: map[string]string{"A": "inbound_rules: [{action: allow}]\noutbound_rules: [{action: deny}]\n"},
+		checks: []check{
+			{"a>host:h1 udp 198.18.1.1>198.18.0.1 sport=68 dport=67", dhcp},
+			{"a>host:h1 udp 198.18.1.1>198.18.0.1 dport=68", dhcp},
+			{"a>host:h1 udp fd00::1:1>fd00::1 dport=546", dhcp},
+			{"a>host:h1 udp fd00::1:1>fd00::1 dport=547", dhcp},
+			{"a>host:h1 udp 198.18.1.1>198.18.0.1 dport=53", dns},
+			{"a>host:h1 udp fd00::1:1>fd00::1 dport=53", dns},
+			{"a>host:h1 tcp 198.18.1.1>198.18.0.1 dport=53", drop},
+			{"a>host:h1 tcp 198.18.1.1>198.18.0.1 dport=67", drop},
+			{"a>host:h1 udp 198.18.1.1>198.18.0.1 dport=54", drop},
+			{"a>host:h1 udp 198.18.1.1>198.18.0.1 sport=67 dport=1000", drop},
+			{"a>host:h1 tcp 198.18.1.1>198.18.0.1 dport=22", drop},
+			{"a>host:h1 icmp 198.18.1.1>198.18.0.1 type=8", drop},
+			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=133", nd},
+			{"a>host:h1 icmpv6 fd00::1:1>ff02::2 type=133", nd},
+			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=135", nd},
+			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=136", nd},
+			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=134", drop},
+			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=137", drop},
+			{"a>host:h1 icmpv6 fd00::1:1>ff02::16 type=143", drop},
+			{"a>host:h1 icmpv6 fd00::1:1>ff02::1 type=130", drop},
+			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=128", drop},
+		},
+	}, {
+		spec:      "anti-spoofing applies to every packet from an endpoint, including those to the host",
+		endpoints: hostEndpoints,
+		checks: []check{
+			{"a>host:h1 udp 0.0.0.0>255.255.255.255 sport=68 dport=67", dhcp},
+			{"a>host:h1 udp 169.254.7.7>198.18.0.1 dport=67", dhcp},
+			{"a>host:h1 icmpv6 ::>ff02::1:ff00:1 type=135", nd},
+			{"a>host:h1 icmpv6 fe80::1>ff02::2 type=133", nd},
+			{"a>host:h1 icmpv6 fe80::1>fd00::1 type=134", "deny: to-host (anti-spoofing: source address)"},
+			{"a>host:h1 udp 0.0.0.0>198.18.0.1 dport=53", "deny: to-host (anti-spoofing: source address)"},
+			{"a>host:h1 udp 198.18.1.2>198.18.0.1 dport=53", "deny: to-host (anti-spoofing: source address)"},
+			{"a>host:h1 udp 198.18.1.1>198.18.0.1 dport=67 mac=ee:ee:ee:00:00:0b", "deny: to-host (anti-spoofing: source MAC)"},
+			{"a>host:h1 icmpv6 fe80::1>fd00::1 type=135 mac=ee:ee:ee:00:00:0b", "deny: to-host (anti-spoofing: source MAC)"},
+		},
+	}, {
+		spec:      "an endpoint with no profiles, or state: inactive, has all its traffic dropped (to the host too)",
+		endpoints: hostEndpoints,
+		checks: []check{
+			{"c>host:h1 udp 198.18.1.3>198.18.0.1 dport=67", "deny: to-host (inactive endpoint)"},
+			{"c>host:h1 udp 0.0.0.0>198.18.0.1 dport=67", "deny: to-host (inactive endpoint)"},
+			{"d>host:h1 udp 198.18.1.4>198.18.0.1 dport=53", "deny: to-host (no profiles)"},
+			{"c>host:h1 udp 198.18.1.9>198.18.0.1 dport=53", "deny: to-host (anti-spoofing: source address)"},
+		},
+	}})
+}
