@@ -295,12 +295,14 @@ func TestTags(t *testing.T) {
 			// EMPTY is carried by a profile that no endpoint has; NOBODY by no profile.
 			"P": "tags: [EMPTY]\n",
 			"B": "inbound_rules:\n  - {action: deny, src_tag: NOBODY}\n  - {action: deny, src_tag: EMPTY}\n" +
-				"  - {action: allow, protocol: udp, src_tag: NOBODY}\n  - {action: allow, protocol: tcp, '!src_tag': EMPTY}\n",
+				"  - {action: allow, protocol: udp, src_tag: NOBODY}\n  - {action: allow, protocol: tcp, '!src_tag': EMPTY}\n" +
+				"  - {action: allow, protocol: udp, '!src_tag': NOBODY, dst_ports: [53]}\n",
 		},
 		checks: []check{
 			// Reading: the negated empty tag excludes no address.
 			{"a>b tcp 198.18.1.1>198.18.2.1 dport=80", "allow: outbound A 1, inbound B 4"},
 			{"a>b udp 198.18.1.1>198.18.2.1 dport=80", "deny: outbound A 1, inbound (no profile accepted)"},
+			{"a>b udp 198.18.1.1>198.18.2.1 dport=53", "allow: outbound A 1, inbound B 5"},
 			{"->b tcp fd00::77>fd00::2:1 dport=80", "allow: inbound B 4"},
 		},
 	}, {
