@@ -3,6 +3,21 @@
 // sharing no code with reconcile/compile or reconcile/simulate beyond the schema types. It is
 // small and plain on purpose: when it, the simulator (over the compiled nft model) and the
 // kernel (real packets) disagree, one of the three is wrong.
+//
+// Where SPEC is ambiguous the evaluator takes the plainest reading of its text; each is
+// commented where it is applied (spoofed, isDHCP, isND, toHost, rendered, addrMatches,
+// icmpMatches):
+//   - to-host traffic crosses no outbound rule; an inactive or profile-less endpoint gets no
+//     DHCP, DNS or ND to its host either;
+//   - DHCP is udp to port 67, 68, 546 or 547 in either family, DNS udp to 53 (by destination
+//     port); ND is ICMPv6 over IPv6 of type 133, 135 or 136, any code, in both sentences;
+//   - the unspecified and link-local sources of DHCP and ND pass anti-spoofing whatever the
+//     destination (another endpoint's policy still decides);
+//   - negated nets count among "all its nets" of the family rule; the ICMP flavour is the
+//     positive protocol's, by name or number;
+//   - a negated tag that no endpoint carries excludes nothing;
+//   - !icmp_code excludes one (type, code) pair, with !icmp_type's type when set, else
+//     icmp_type's.
 package evaluate
 
 import (
