@@ -3,10 +3,29 @@
 // sharing no code with reconcile/compile or reconcile/simulate beyond the schema types. It is
 // small and plain on purpose: when it, the simulator (over the compiled nft model) and the
 // kernel (real packets) disagree, one of the three is wrong.
+//
+// Where SPEC is ambiguous the evaluator takes the plainest reading of its text; each is
+// commented where it is applied (spoofed, isDHCP, isND, toHost, rendered, addrMatches,
+// icmpMatches):
+//   - to-host traffic crosses no outbound rule; an inactive or profile-less endpoint gets no
+//     DHCP, DNS or ND to its host either;
+//   - DHCP is udp to port 67, 68, 546 or 547 in either family, DNS udp to 53 (by destination
+//     port); ND is ICMPv6 over IPv6 of type 133, 135 or 136, any code, in both sentences;
+//   - the unspecified and link-local sources of DHCP and ND pass anti-spoofing whatever the
+//     destination (another endpoint's policy still decides);
+//   - negated nets count among "all its nets" of the family rule; the ICMP flavour is the
+//     positive protocol's, by name or number;
+//   - a negated tag that no endpoint carries excludes nothing;
+//   - !icmp_code excludes one (type, code) pair, with !icmp_type's type when set, else
+//     icmp_type's.
 package evaluate
 
 import (
+	"bytes"
+	"fmt"
+	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/reconcile-dev/reconcile/schema"
 )
@@ -36,6 +55,12 @@ type Packet struct {
 	// ICMPType and ICMPCode are the ICMP message's (Proto 1 with IPv4, 58 with IPv6).
 	ICMPType, ICMPCode uint8
 }
+
+// Protocol numbers the evaluator names (IANA).
+const (
+	protoUDP    = 17
+	protoICMPv6 = 58
+)
 
 // Step is one direction's decision: the sender's outbound policy at its host, or the
 // receiver's inbound policy (or the host's allowances) at its host.
@@ -67,7 +92,360 @@ type Result struct {
 
 // Evaluate returns the verdict on p in repo (a repository that validates). The error is a
 // packet that does not describe a flow of the model (an unknown endpoint, mixed families, To
-// and ToHost both set, a host that is not From's own).
+// and ToHost both set, a host that is not From's own, ToHost without From, neither From nor
+// To nor ToHost set, a Dst that is not To's address or, with no To, is an endpoint's, an
+// invalid SrcMAC, Proto 0) or a profile id of an endpoint that repo lacks.
 func Evaluate(repo *schema.Repository, p Packet) (Result, error) {
-	panic("evaluate: not implemented yet (issue 9)")
+	from, to, err := checkPacket(repo, &p)
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	if from != nil {
+		var st Step
+		if p.ToHost != "" {
+			st = toHost(repo, from, p)
+		} else {
+			st, err = policy(repo, from, "outbound", p)
+			if err != nil {
+				return Result{}, err
+			}
+		}
+		res.Steps = append(res.Steps, st)
+		if !st.Allowed {
+			return res, nil
+		}
+	}
+	if to != nil {
+		st, err := policy(repo, to, "inbound", p)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Steps = append(res.Steps, st)
+		if !st.Allowed {
+			return res, nil
+		}
+	}
+	res.Allowed = true
+	return res, nil
+}
+
+// checkPacket checks that p describes a flow of the model and returns its sending and
+// receiving endpoints (nil outside the model or for the host). It drops zones from p's
+// addresses.
+func checkPacket(repo *schema.Repository, p *Packet) (from, to *schema.Endpoint, err error) {
+	if !p.Src.IsValid() || !p.Dst.IsValid() {
+		return nil, nil, fmt.Errorf("src, dst: both addresses are required")
+	}
+	p.Src, p.Dst = p.Src.WithZone(""), p.Dst.WithZone("")
+	for _, a := range []struct {
+		key  string
+		addr netip.Addr
+	}{{"src", p.Src}, {"dst", p.Dst}} {
+		if a.addr.Is4In6() {
+			return nil, nil, fmt.Errorf("%s: %s is an IPv4-mapped IPv6 address: write it as IPv4 (%s)", a.key, a.addr, a.addr.Unmap())
+		}
+	}
+	if p.Src.Is4() != p.Dst.Is4() {
+		return nil, nil, fmt.Errorf("dst: %s is not of the family of src %s (mixed families)", p.Dst, p.Src)
+	}
+	if p.Proto == 0 {
+		return nil, nil, fmt.Errorf("proto: 0 is not a protocol (1-255)")
+	}
+	if p.SrcMAC != "" {
+		if hw, err := net.ParseMAC(p.SrcMAC); err != nil || len(hw) != 6 {
+			return nil, nil, fmt.Errorf("src_mac: %q is not a 48-bit MAC address (write ee:ee:ee:ee:ee:ee)", p.SrcMAC)
+		}
+	}
+	if p.From != "" {
+		if from = repo.Endpoint(p.From); from == nil {
+			return nil, nil, fmt.Errorf("from: %q is not an endpoint of the repository", p.From)
+		}
+	}
+	switch {
+	case p.To != "" && p.ToHost != "":
+		return nil, nil, fmt.Errorf("to_host: %q with to %q: a packet goes to an endpoint or to the host, not both", p.ToHost, p.To)
+	case p.ToHost != "" && from == nil:
+		return nil, nil, fmt.Errorf("to_host: %q needs from: only an endpoint's own host is reachable this way", p.ToHost)
+	case p.ToHost != "" && p.ToHost != from.Host:
+		return nil, nil, fmt.Errorf("to_host: %q is not the host of %q (%q): only an endpoint's own host is reachable this way", p.ToHost, from.ID, from.Host)
+	case p.To != "":
+		if to = repo.Endpoint(p.To); to == nil {
+			return nil, nil, fmt.Errorf("to: %q is not an endpoint of the repository", p.To)
+		}
+		if !inNets(to, p.Dst) {
+			return nil, nil, fmt.Errorf("dst: %s is not an address of endpoint %q", p.Dst, to.ID)
+		}
+	case p.ToHost == "":
+		for _, e := range repo.Endpoints {
+			if inNets(e, p.Dst) {
+				return nil, nil, fmt.Errorf("dst: %s is an address of endpoint %q: set to %q", p.Dst, e.ID, e.ID)
+			}
+		}
+		if from == nil {
+			return nil, nil, fmt.Errorf("from, to: neither is an endpoint: the packet crosses no policy of the model")
+		}
+	}
+	return from, to, nil
+}
+
+// spoofed returns why the anti-spoofing check drops p from endpoint e, or "" when it passes.
+// SPEC §3: "a packet whose source MAC differs from `mac` (when set) is dropped before any
+// allowance; DHCP and ND may also come from the unspecified or link-local address; everything
+// else only from the endpoint's nets."
+func spoofed(e *schema.Endpoint, p Packet) string {
+	if e.MAC != "" && p.SrcMAC != "" {
+		want, err1 := net.ParseMAC(e.MAC)
+		got, err2 := net.ParseMAC(p.SrcMAC)
+		if err1 != nil || err2 != nil || !bytes.Equal(want, got) {
+			return "anti-spoofing: source MAC"
+		}
+	}
+	if inNets(e, p.Src) {
+		return ""
+	}
+	// Reading: the unspecified and link-local addresses of either family (0.0.0.0, ::,
+	// 169.254.0.0/16, fe80::/10) are allowed for DHCP and ND alike, to any destination (the
+	// sentence does not restrict them to packets to the host).
+	if (isDHCP(p) || isND(p)) && (p.Src.IsUnspecified() || p.Src.IsLinkLocalUnicast()) {
+		return ""
+	}
+	return "anti-spoofing: source address"
+}
+
+// isDHCP reports whether p is DHCP by SPEC §3's "(udp 67/68, 546/547 ...)". Reading: udp
+// with destination port 67, 68, 546 or 547, in either family, whatever the source port (the
+// sentence names ports, not families or directions).
+func isDHCP(p Packet) bool {
+	return p.Proto == protoUDP && (p.DstPort == 67 || p.DstPort == 68 || p.DstPort == 546 || p.DstPort == 547)
+}
+
+// isDNS reports whether p is DNS by SPEC §3's "udp ... 53": udp to destination port 53 (not
+// tcp).
+func isDNS(p Packet) bool { return p.Proto == protoUDP && p.DstPort == 53 }
+
+// isND reports whether p is the neighbour discovery of SPEC §3: ICMPv6 over IPv6, types 133
+// (router solicitation), 135 and 136 (neighbour solicitation and advertisement), any code;
+// not 134 (router advertisement), 137 (redirect) or MLD. Reading: the anti-spoofing
+// sentence's "ND" is this same list.
+func isND(p Packet) bool {
+	return p.Src.Is6() && p.Proto == protoICMPv6 && (p.ICMPType == 133 || p.ICMPType == 135 || p.ICMPType == 136)
+}
+
+// toHost is the step of a packet from endpoint e to its own host: anti-spoofing, then the
+// endpoint's state, then the host's allowances (SPEC §3: "Traffic from an endpoint to the
+// host itself is dropped except DHCP and DNS (udp 67/68, 546/547, 53), and ICMPv6 neighbour
+// discovery"). It crosses no outbound profile rule (the sentence names no policy).
+func toHost(repo *schema.Repository, e *schema.Endpoint, p Packet) Step {
+	st := Step{Host: e.Host, Endpoint: e.ID, Direction: "to-host"}
+	st.Reason = spoofed(e, p)
+	if st.Reason == "" {
+		// Reading: "An endpoint with no profiles, or state: inactive, has all its traffic
+		// dropped": all, so its DHCP, DNS and ND to the host too.
+		st.Reason = unusable(repo, e)
+	}
+	if st.Reason != "" {
+		return st
+	}
+	switch {
+	case isDHCP(p):
+		st.Allowed, st.Reason = true, "host allows DHCP"
+	case isDNS(p):
+		st.Allowed, st.Reason = true, "host allows DNS"
+	case isND(p):
+		st.Allowed, st.Reason = true, "host allows neighbour discovery"
+	default:
+		st.Reason = "endpoint to host"
+	}
+	return st
+}
+
+// unusable returns why endpoint e has all its traffic dropped ("inactive endpoint", "no
+// profiles"), or "".
+func unusable(repo *schema.Repository, e *schema.Endpoint) string {
+	switch {
+	case !e.Active():
+		return "inactive endpoint"
+	case len(e.ProfileIDs) == 0:
+		return "no profiles"
+	}
+	return ""
+}
+
+// policy is the step of endpoint e's profiles in direction dir ("outbound": p comes from e,
+// after anti-spoofing; "inbound": p goes to e). SPEC §3: "The profiles of an endpoint are
+// evaluated in profile_ids order. Inside a profile the first matching rule decides ... No
+// match falls through to the next profile; when no profile accepts, the packet is dropped."
+// The error is a profile id that repo lacks.
+func policy(repo *schema.Repository, e *schema.Endpoint, dir string, p Packet) (Step, error) {
+	st := Step{Host: e.Host, Endpoint: e.ID, Direction: dir}
+	if dir == "outbound" {
+		st.Reason = spoofed(e, p)
+	}
+	if st.Reason == "" {
+		st.Reason = unusable(repo, e)
+	}
+	if st.Reason != "" {
+		return st, nil
+	}
+	for _, id := range e.ProfileIDs {
+		prof := repo.Profiles[id]
+		if prof == nil {
+			return Step{}, fmt.Errorf("profile_ids: endpoint %q names profile %q, which the repository lacks", e.ID, id)
+		}
+		rules := prof.Inbound
+		if dir == "outbound" {
+			rules = prof.Outbound
+		}
+		for i := range rules {
+			r := &rules[i]
+			if !rendered(r, p) || !matches(repo, r, p) {
+				continue
+			}
+			switch r.Action {
+			case schema.ActionLog:
+				st.Logged = append(st.Logged, fmt.Sprintf("%s %s %d", id, dir, i+1))
+				continue
+			case schema.ActionAllow:
+				st.Allowed = true
+			}
+			// allow accepts for this direction, deny drops at once.
+			st.Profile, st.Rule = id, i+1
+			return st, nil
+		}
+	}
+	st.Reason = "no profile accepted"
+	return st, nil
+}
+
+// rendered reports whether rule r exists in p's IP family. SPEC §3: "A rule is rendered for an
+// IP family only if all its nets belong to that family and its ICMP flavour (icmp = v4, icmpv6
+// = v6) and ip_version fit; otherwise it is skipped in that family, never widened." Readings:
+// "all its nets" includes the negated ones (!src_net, !dst_net); the ICMP flavour is the
+// positive protocol's, by name or number (schema.Protocol.ICMPFamily: "1" is icmp), never
+// !protocol's; tags are not nets (a tag stands for addresses of both families).
+func rendered(r *schema.Rule, p Packet) bool {
+	fam := 6
+	if p.Src.Is4() {
+		fam = 4
+	}
+	for _, n := range []string{r.SrcNet, r.DstNet, r.NotSrcNet, r.NotDstNet} {
+		if n != "" && schema.NetFamily(n) != fam {
+			return false
+		}
+	}
+	if f := r.Protocol.ICMPFamily(); f != 0 && f != fam {
+		return false
+	}
+	return r.IPVersion == 0 || r.IPVersion == fam
+}
+
+// matches reports whether every match of rule r holds for p (SPEC §2's rule fields; an absent
+// field matches anything). src_* are matched against p's source and dst_* against its
+// destination, in either direction.
+func matches(repo *schema.Repository, r *schema.Rule, p Packet) bool {
+	if r.Protocol != "" {
+		if n, ok := r.Protocol.Number(); !ok || n != p.Proto {
+			return false
+		}
+	}
+	if r.NotProtocol != "" {
+		if n, ok := r.NotProtocol.Number(); !ok || n == p.Proto {
+			return false
+		}
+	}
+	return addrMatches(repo, r.SrcTag, r.SrcNet, r.NotSrcTag, r.NotSrcNet, p.Src) &&
+		addrMatches(repo, r.DstTag, r.DstNet, r.NotDstTag, r.NotDstNet, p.Dst) &&
+		portsMatch(r.SrcPorts, r.NotSrcPorts, p.SrcPort) &&
+		portsMatch(r.DstPorts, r.NotDstPorts, p.DstPort) &&
+		icmpMatches(r, p)
+}
+
+// addrMatches reports whether a is in tag and net (when set) and in neither notTag nor notNet
+// (when set). Reading: "A tag that no endpoint carries matches nothing": its set of addresses
+// is empty, so a negated tag that no endpoint carries excludes nothing (the parenthetical "an
+// allow never fires, a deny never fires" is read as about the positive key).
+func addrMatches(repo *schema.Repository, tag, netw, notTag, notNet string, a netip.Addr) bool {
+	return (tag == "" || inTag(repo, tag, a)) &&
+		(netw == "" || inNet(netw, a)) &&
+		(notTag == "" || !inTag(repo, notTag, a)) &&
+		(notNet == "" || !inNet(notNet, a))
+}
+
+// inTag reports whether a is an address of an endpoint of repo (any host, any state) with a
+// profile that carries tag (SPEC §3).
+func inTag(repo *schema.Repository, tag string, a netip.Addr) bool {
+	for _, e := range repo.Endpoints {
+		carries := false
+		for _, id := range e.ProfileIDs {
+			if prof := repo.Profiles[id]; prof != nil && slices.Contains(prof.Tags, tag) {
+				carries = true
+			}
+		}
+		if carries && inNets(e, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// inNets reports whether a is in one of e's ipv4_nets or ipv6_nets.
+func inNets(e *schema.Endpoint, a netip.Addr) bool {
+	for _, n := range e.IPv4Nets {
+		if inNet(n, a) {
+			return true
+		}
+	}
+	for _, n := range e.IPv6Nets {
+		if inNet(n, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// inNet reports whether a is in the address or CIDR s (host bits beyond the prefix ignored).
+func inNet(s string, a netip.Addr) bool {
+	n, err := schema.ParseNet(s)
+	return err == nil && n.Masked().Contains(a)
+}
+
+// portsMatch reports whether port is in one of ports (when set) and in none of notPorts.
+// Ports need a positive tcp, udp, sctp or udplite protocol (SPEC §2), checked by matches.
+func portsMatch(ports, notPorts []schema.PortRange, port uint16) bool {
+	in := func(rs []schema.PortRange) bool {
+		for _, r := range rs {
+			if r.First <= port && port <= r.Last {
+				return true
+			}
+		}
+		return false
+	}
+	return (len(ports) == 0 || in(ports)) && !in(notPorts)
+}
+
+// icmpMatches reports whether p's ICMP type and code fit r's (SPEC §2: icmp_type, icmp_code
+// and their negations; only with protocol icmp or icmpv6, which matches checks). Reading:
+// icmp_code only means something with a type ("icmp_code needs icmp_type, !icmp_code needs
+// icmp_type or !icmp_type"), so !icmp_code excludes one (type, code) pair: with !icmp_type U,
+// "not type U code C" (a packet of type U and another code matches, so !icmp_type alone is
+// "not type U" but with !icmp_code it is only the pair); without !icmp_type, the pair of
+// icmp_type T, i.e. "type T, code not C".
+func icmpMatches(r *schema.Rule, p Packet) bool {
+	t, c := int(p.ICMPType), int(p.ICMPCode)
+	if r.ICMPType != nil && t != *r.ICMPType {
+		return false
+	}
+	if r.ICMPCode != nil && c != *r.ICMPCode {
+		return false
+	}
+	switch {
+	case r.NotICMPCode != nil && r.NotICMPType != nil:
+		return !(t == *r.NotICMPType && c == *r.NotICMPCode)
+	case r.NotICMPCode != nil:
+		return c != *r.NotICMPCode // icmp_type already holds (validation: it is set)
+	case r.NotICMPType != nil:
+		return t != *r.NotICMPType
+	}
+	return true
 }
