@@ -18,8 +18,15 @@ const CasesDir = "testdata/differential"
 // Record is the file record.json of a kept case: where it came from and what the parties
 // said when it was kept.
 type Record struct {
-	Seed int64  `json:"seed"`
-	Kind string `json:"kind"`
+	Seed int64 `json:"seed"`
+	// Index is the packet's in Packets(Seed, ...) before minimisation.
+	Index int    `json:"packet_index"`
+	Kind  string `json:"kind"`
+	// Class is Class of the disagreement as found.
+	Class string `json:"class,omitempty"`
+	// Expect is the verdict SPEC gives, "allow" or "deny", once the disagreement's root
+	// cause is decided (written by hand; "" until then).
+	Expect string `json:"expect,omitempty"`
 	// Verdicts by party name at the time the case was kept.
 	Verdicts map[string]Verdict `json:"verdicts"`
 }
@@ -33,16 +40,17 @@ type Kept struct {
 	Record Record
 }
 
-// CaseName is the directory name of a minimised disagreement: `s<seed>-<kind>-<n>`, n
-// counting the seed's disagreements kept.
-func CaseName(d Disagreement, n int) string { return fmt.Sprintf("s%d-%s-%d", d.Seed, d.Kind, n) }
+// CaseName is the directory name of a disagreement: `s<seed>-p<index>-<kind>`, index being
+// the packet's in Packets(seed, ...).
+func CaseName(d Disagreement) string { return fmt.Sprintf("s%d-p%d-%s", d.Seed, d.Index, d.Kind) }
 
-// WriteCase writes m under dir/name: the repository files, packet.json and record.json.
-// An existing directory of that name is replaced.
+// WriteCase writes m under dir/name: the repository files, packet.json and record.json. An
+// existing directory of that name is left as it is (a kept case may have been edited: its
+// record's expect), and its path returned.
 func WriteCase(dir, name string, m Minimized) (string, error) {
 	root := filepath.Join(dir, name)
-	if err := os.RemoveAll(root); err != nil {
-		return "", err
+	if _, err := os.Stat(root); err == nil {
+		return root, nil
 	}
 	for p, b := range m.Files {
 		f := filepath.Join(root, filepath.FromSlash(p))
@@ -53,7 +61,7 @@ func WriteCase(dir, name string, m Minimized) (string, error) {
 			return "", err
 		}
 	}
-	rec := Record{Seed: m.Seed, Kind: m.Kind, Verdicts: map[string]Verdict{m.Names[0]: m.A, m.Names[1]: m.B}}
+	rec := Record{Seed: m.Seed, Index: m.Index, Kind: m.Kind, Class: m.Class, Verdicts: map[string]Verdict{m.Names[0]: m.A, m.Names[1]: m.B}}
 	for _, f := range []struct {
 		name string
 		v    any

@@ -18,6 +18,8 @@ const (
 	// KindSteps: both allowed or both denied, but along different directions or by
 	// different rules.
 	KindSteps = "steps"
+	// KindLogged: the same verdict and steps, but different log rules matched.
+	KindLogged = "logged"
 )
 
 // Disagree returns the kind of disagreement between a and b, "" when they agree (two
@@ -32,14 +34,20 @@ func Disagree(a, b Verdict) string {
 		return KindVerdict
 	case !slices.Equal(a.Steps, b.Steps):
 		return KindSteps
+	case !slices.Equal(a.Logged, b.Logged):
+		return KindLogged
 	}
 	return ""
 }
 
 // Disagreement is one packet on which two parties disagree.
 type Disagreement struct {
-	Seed   int64
-	Kind   string
+	Seed int64
+	// Index is the packet's in the list compared (Packets(Seed, ...)).
+	Index int
+	Kind  string
+	// Class is Class(repo, d) of the repository it was found on.
+	Class  string
 	Packet evaluate.Packet
 	// A and B are the verdicts of the two parties (Names[0], Names[1]).
 	Names [2]string
@@ -47,7 +55,7 @@ type Disagreement struct {
 }
 
 func (d Disagreement) String() string {
-	return fmt.Sprintf("seed %d: %s disagreement on %s\n  %s: %s\n  %s: %s", d.Seed, d.Kind, FormatPacket(d.Packet), d.Names[0], d.A, d.Names[1], d.B)
+	return fmt.Sprintf("seed %d packet %d: %s disagreement on %s\n  %s: %s\n  %s: %s", d.Seed, d.Index, d.Kind, FormatPacket(d.Packet), d.Names[0], d.A, d.Names[1], d.B)
 }
 
 // FormatPacket renders p on one line: `ep0 -> ep1 198.18.1.1 -> 198.18.1.17 proto 6 50000->80`.
@@ -102,13 +110,15 @@ func CompareRepo(seed int64, repo *schema.Repository, pkts []evaluate.Packet, a,
 		return nil, st, fmt.Errorf("%s: %w", b.Name, err)
 	}
 	var out []Disagreement
-	for _, p := range pkts {
+	for i, p := range pkts {
 		va, vb := ja(p), jb(p)
 		if va.Err != "" && vb.Err != "" {
 			st.Refused++
 		}
 		if k := Disagree(va, vb); k != "" {
-			out = append(out, Disagreement{Seed: seed, Kind: k, Packet: p, Names: [2]string{a.Name, b.Name}, A: va, B: vb})
+			d := Disagreement{Seed: seed, Index: i, Kind: k, Packet: p, Names: [2]string{a.Name, b.Name}, A: va, B: vb}
+			d.Class = Class(repo, d)
+			out = append(out, d)
 		}
 	}
 	st.Disagreements = len(out)

@@ -43,13 +43,13 @@ func TestDifferentialSimEval(t *testing.T) {
 	runDifferential(t, Simulator, Evaluator, *keepDir)
 }
 
-// maxKept bounds the disagreements one run minimises and keeps (a systematic bug would
-// otherwise keep one per seed); the rest are counted.
+// maxKept bounds the disagreements one run minimises and keeps: the first of each Class, for
+// the first maxKept classes; the rest are counted.
 const maxKept = 10
 
 // runDifferential compares a and b over the seeds of the mode and fails on disagreements,
-// minimising and keeping the first of each kind per seed (at most maxKept) under keep. The
-// long mode logs its counts every minute.
+// minimising and keeping the first of each class (at most maxKept) under keep, and listing
+// them all by class at the end. The long mode logs its counts every minute.
 func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 	t.Helper()
 	var total Stats
@@ -62,7 +62,7 @@ func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 		t.Logf("long mode: seeds from %d for %s", start, *duration)
 	}
 	t0, tick := time.Now(), time.Now()
-	kinds, classes, kept := map[string]int{}, map[string]int{}, 0
+	kinds, classes := map[string]int{}, map[string]int{}
 	summary := func() string {
 		el := time.Since(t0).Seconds()
 		return fmt.Sprintf("%s vs %s: %d repositories × %d packets (%.0f repos/s, %.0f packets/s), %d refused by both, %d disagreements %v",
@@ -79,9 +79,11 @@ func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 		total.Add(st)
 		for _, d := range ds {
 			kinds[d.Kind]++
-			classes[Class(c.Repo, d)]++
+			classes[d.Class]++
+			if classes[d.Class] == 1 && len(classes) <= maxKept {
+				keepDisagreement(t, c, d, a, b, keep)
+			}
 		}
-		kept += reportDisagreements(t, c, ds, a, b, keep, maxKept-kept)
 		if !deadline.IsZero() && time.Since(tick) > time.Minute {
 			tick = time.Now()
 			t.Log(summary())
@@ -97,27 +99,15 @@ func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 	return total
 }
 
-// reportDisagreements fails the test on ds; it minimises, prints and keeps the first
-// disagreement of each kind of the seed, at most room of them, and returns how many it kept.
-func reportDisagreements(t *testing.T, c Case, ds []Disagreement, a, b Party, keep string, room int) int {
+// keepDisagreement minimises d, prints it and keeps it under keep (failing the test).
+func keepDisagreement(t *testing.T, c Case, d Disagreement, a, b Party, keep string) {
 	t.Helper()
-	seen := map[string]bool{}
-	for _, d := range ds {
-		if seen[d.Kind] || len(seen) >= room {
-			continue
-		}
-		seen[d.Kind] = true
-		m := Minimize(d, c.Repo, a, b)
-		dir, err := WriteCase(keep, CaseName(d, len(seen)), m)
-		if err != nil {
-			t.Errorf("keep: %v", err)
-		}
-		t.Errorf("%s\nminimised (%d tries), kept in %s:\n%s\n%s", d, m.Tries, dir, m.Disagreement, filesText(m.Files))
+	m := Minimize(d, c.Repo, a, b)
+	dir, err := WriteCase(keep, CaseName(d), m)
+	if err != nil {
+		t.Errorf("keep: %v", err)
 	}
-	if len(ds) > len(seen) {
-		t.Errorf("seed %d: %d disagreements (%d kept)", c.Seed, len(ds), len(seen))
-	}
-	return len(seen)
+	t.Errorf("%s\nminimised (%d tries), kept in %s:\n%s\n%s", d, m.Tries, dir, m.Disagreement, filesText(m.Files))
 }
 
 // classText lists the classes, most frequent first, one a line with its count.
@@ -148,7 +138,8 @@ func filesText(files map[string][]byte) string {
 }
 
 // TestKeptCases replays every case kept under testdata/differential: the simulator and the
-// evaluator must agree on its packet (the kernel joins with the lab).
+// evaluator must agree on its packet, and give the record's expect when it is set (the
+// kernel joins with the lab).
 func TestKeptCases(t *testing.T) {
 	cases, err := ReadCases(CasesDir)
 	if err != nil {
@@ -165,11 +156,18 @@ func TestKeptCases(t *testing.T) {
 			if vs.Err != "" {
 				t.Fatalf("sim refuses %s: %s", FormatPacket(k.Packet), vs.Err)
 			}
+			if want := k.Record.Expect; want != "" && (want == "allow") != vs.Allowed {
+				t.Errorf("%s: sim says %s, expect %s", FormatPacket(k.Packet), vs, want)
+			}
 			if !ready {
 				t.Skip("evaluate.Evaluate is not implemented yet")
 			}
 			je, _ := Evaluator.Open(k.Repo)
-			if ve := je(k.Packet); Disagree(vs, ve) != "" {
+			ve := je(k.Packet)
+			if want := k.Record.Expect; want != "" && ve.Err == "" && (want == "allow") != ve.Allowed {
+				t.Errorf("%s: eval says %s, expect %s", FormatPacket(k.Packet), ve, want)
+			}
+			if Disagree(vs, ve) != "" {
 				t.Errorf("%s (seed %d, kept as %s):\n  sim:  %s\n  eval: %s", FormatPacket(k.Packet), k.Record.Seed, k.Record.Kind, vs, ve)
 			}
 		})
@@ -227,7 +225,7 @@ func TestHarnessCatches(t *testing.T) {
 	t.Logf("%s\n%d tries\n%s", m.Disagreement, m.Tries, filesText(m.Files))
 	checkMinimal(t, m)
 	dir := t.TempDir()
-	if _, err := WriteCase(dir, CaseName(m.Disagreement, 1), m); err != nil {
+	if _, err := WriteCase(dir, CaseName(m.Disagreement), m); err != nil {
 		t.Fatal(err)
 	}
 	kept, err := ReadCases(dir)

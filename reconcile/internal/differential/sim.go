@@ -21,6 +21,9 @@ type Verdict struct {
 	// rule ("WEB inbound 2") or "-" when none did (anti-spoofing, no profile accepted, an
 	// inactive endpoint, the host's allowances).
 	Steps []string `json:"steps"`
+	// Logged are the log prefixes of the log rules the packet matched on its path, in order
+	// (compile.DefaultLogPrefix for a rule without log_prefix).
+	Logged []string `json:"logged,omitempty"`
 	// Err is the party's refusal of the packet ("" when it answered).
 	Err string `json:"error,omitempty"`
 }
@@ -34,7 +37,11 @@ func (v Verdict) String() string {
 	if v.Allowed {
 		s = "allow"
 	}
-	return fmt.Sprintf("%s [%s]", s, strings.Join(v.Steps, "; "))
+	s = fmt.Sprintf("%s [%s]", s, strings.Join(v.Steps, "; "))
+	if len(v.Logged) > 0 {
+		s += " logged " + strings.Join(v.Logged, ",")
+	}
+	return s
 }
 
 func step(dir string, allowed bool, rule string) string {
@@ -121,6 +128,9 @@ func simVerdict(ex *simulate.Explanation) Verdict {
 	for _, d := range ex.Extra {
 		v.Steps = append(v.Steps, step("other", d.Verdict == "allow", d.Decider()))
 	}
+	for _, l := range ex.Logged {
+		v.Logged = append(v.Logged, strings.TrimSuffix(l, ": "))
+	}
 	return v
 }
 
@@ -137,11 +147,13 @@ var Evaluator = Party{Name: "eval", Open: func(repo *schema.Repository) (Judge, 
 		if err != nil {
 			return Verdict{Err: err.Error()}
 		}
-		return evalVerdict(res)
+		return evalVerdict(repo, res)
 	}, nil
 }}
 
-func evalVerdict(res evaluate.Result) Verdict {
+// evalVerdict reads the evaluator's result as a Verdict; its logged rules ("WEB inbound 1")
+// become their log prefixes ("?WEB inbound 1" for one that names no log rule).
+func evalVerdict(repo *schema.Repository, res evaluate.Result) Verdict {
 	v := Verdict{Allowed: res.Allowed, Steps: []string{}}
 	for _, s := range res.Steps {
 		rule := ""
@@ -149,6 +161,22 @@ func evalVerdict(res evaluate.Result) Verdict {
 			rule = fmt.Sprintf("%s %s %d", s.Profile, s.Direction, s.Rule)
 		}
 		v.Steps = append(v.Steps, step(s.Direction, s.Allowed, rule))
+		for _, l := range s.Logged {
+			v.Logged = append(v.Logged, logPrefix(repo, l))
+		}
 	}
 	return v
+}
+
+// logPrefix is the log prefix of the log rule a reference names ("WEB inbound 1").
+func logPrefix(repo *schema.Repository, ref string) string {
+	r, ok := compile.ParseComment(ref)
+	rule := r.Rule(repo)
+	switch {
+	case !ok || rule == nil || rule.Action != schema.ActionLog:
+		return "?" + ref
+	case rule.LogPrefix != "":
+		return rule.LogPrefix
+	}
+	return compile.DefaultLogPrefix
 }
