@@ -44,7 +44,7 @@ func TestDifferentialSimEval(t *testing.T) {
 }
 
 // maxKept bounds the disagreements one run minimises and keeps: the first of each Class, for
-// the first maxKept classes; the rest are counted.
+// the first maxKept classes, and the first of each kind; the rest are counted.
 const maxKept = 10
 
 // runDifferential compares a and b over the seeds of the mode and fails on disagreements,
@@ -62,7 +62,7 @@ func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 		t.Logf("long mode: seeds from %d for %s", start, *duration)
 	}
 	t0, tick := time.Now(), time.Now()
-	kinds, classes := map[string]int{}, map[string]int{}
+	kinds, classes, kept := map[string]int{}, map[string]int{}, 0
 	summary := func() string {
 		el := time.Since(t0).Seconds()
 		return fmt.Sprintf("%s vs %s: %d repositories × %d packets (%.0f repos/s, %.0f packets/s), %d refused by both, %d disagreements %v",
@@ -80,7 +80,9 @@ func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 		for _, d := range ds {
 			kinds[d.Kind]++
 			classes[d.Class]++
-			if classes[d.Class] == 1 && len(classes) <= maxKept {
+			// The first of each class, while there is room; the first of a kind always.
+			if classes[d.Class] == 1 && (kept < maxKept || kinds[d.Kind] == 1) {
+				kept++
 				keepDisagreement(t, c, d, a, b, keep)
 			}
 		}
