@@ -1,11 +1,14 @@
 package differential
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/evaluate"
@@ -40,9 +43,18 @@ type Kept struct {
 	Record Record
 }
 
-// CaseName is the directory name of a disagreement: `s<seed>-p<index>-<kind>`, index being
-// the packet's in Packets(seed, ...).
-func CaseName(d Disagreement) string { return fmt.Sprintf("s%d-p%d-%s", d.Seed, d.Index, d.Kind) }
+// CaseName is the directory name of a minimised disagreement: `<kind>-<hash>`, hash 10 hex
+// digits of SHA-256 over the minimised files and packet, so that a case keeps its name when
+// the generator changes and the same minimised case found twice is kept once.
+func CaseName(m Minimized) string {
+	h := sha256.New()
+	for _, p := range slices.Sorted(maps.Keys(m.Files)) {
+		fmt.Fprintf(h, "%s\x00%s\x00", p, m.Files[p])
+	}
+	b, _ := json.Marshal(m.Packet)
+	h.Write(b)
+	return fmt.Sprintf("%s-%x", m.Kind, h.Sum(nil)[:5])
+}
 
 // WriteCase writes m under dir/name: the repository files, packet.json and record.json. An
 // existing directory of that name is left as it is (a kept case may have been edited: its

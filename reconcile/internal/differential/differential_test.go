@@ -105,7 +105,7 @@ func runDifferential(t *testing.T, a, b Party, keep string) Stats {
 func keepDisagreement(t *testing.T, c Case, d Disagreement, a, b Party, keep string) {
 	t.Helper()
 	m := Minimize(d, c.Repo, a, b)
-	dir, err := WriteCase(keep, CaseName(d), m)
+	dir, err := WriteCase(keep, CaseName(m), m)
 	if err != nil {
 		t.Errorf("keep: %v", err)
 	}
@@ -227,7 +227,7 @@ func TestHarnessCatches(t *testing.T) {
 	t.Logf("%s\n%d tries\n%s", m.Disagreement, m.Tries, filesText(m.Files))
 	checkMinimal(t, m)
 	dir := t.TempDir()
-	if _, err := WriteCase(dir, CaseName(m.Disagreement), m); err != nil {
+	if _, err := WriteCase(dir, CaseName(m), m); err != nil {
 		t.Fatal(err)
 	}
 	kept, err := ReadCases(dir)

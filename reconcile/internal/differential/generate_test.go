@@ -174,7 +174,7 @@ func TestPackets(t *testing.T) {
 	}
 	for _, w := range []string{
 		"same host", "two hosts", "to host", "dhcp", "dhcpv6", "dns", "nd 133", "nd 135", "nd 136", "nd 134",
-		"from unspecified", "from link-local", "forged: another endpoint's", "forged: outside", "forged mac",
+		"from unspecified", "from link-local", "from link-local v4", "forged: another endpoint's", "forged: outside", "forged mac",
 		"mac in upper case", "from outside", "to outside", "v4", "v6", "proto 47", "sctp", "udplite",
 		"icmp", "icmpv6", "inactive sender", "inactive receiver",
 	} {
@@ -197,7 +197,8 @@ func coverPacket(r *schema.Repository, p evaluate.Packet, seen map[string]bool) 
 		seen["nd "+itoa(int(p.ICMPType))] = true
 	}
 	set("from unspecified", p.Src.IsUnspecified())
-	set("from link-local", p.Src.IsLinkLocalUnicast())
+	set("from link-local", p.Src.IsLinkLocalUnicast() && p.Src.Is6())
+	set("from link-local v4", p.Src.IsLinkLocalUnicast() && p.Src.Is4())
 	if from != nil && !p.Src.IsUnspecified() && !p.Src.IsLinkLocalUnicast() && !inNets(from, p.Src) {
 		o := ownerOf(r, p.Src)
 		set("forged: another endpoint's", o != nil)

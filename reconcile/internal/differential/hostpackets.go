@@ -12,7 +12,9 @@ var (
 	unspec4   = netip.IPv4Unspecified()
 	unspec6   = netip.IPv6Unspecified()
 	linkLocal = netip.MustParseAddr("fe80::ecee:eeff:feee:eeee")
-	bcast4    = netip.MustParseAddr("255.255.255.255")
+	// linkLocal4 is an IPv4 link-local address (169.254.0.0/16, RFC 3927).
+	linkLocal4 = netip.MustParseAddr("169.254.7.7")
+	bcast4     = netip.MustParseAddr("255.255.255.255")
 	// allDHCP6 is All_DHCP_Relay_Agents_and_Servers, allRouters the all-routers group.
 	allDHCP6   = netip.MustParseAddr("ff02::1:2")
 	allRouters = netip.MustParseAddr("ff02::2")
@@ -25,7 +27,8 @@ type hostProbe struct {
 	sport, dport     uint16
 	icmpType, icmpCd uint8
 	dst              netip.Addr
-	// srcs: "own" (the endpoint's address), "unspec", "ll" (link-local).
+	// srcs: "own" (the endpoint's address), "unspec", "ll" (link-local: fe80::/10,
+	// 169.254.0.0/16).
 	srcs []string
 }
 
@@ -33,11 +36,11 @@ type hostProbe struct {
 // (DHCP udp 67/68, DHCPv6 546/547, DNS udp 53, neighbour discovery 133/135/136) and their
 // near misses (swapped ports, tcp 53, router advertisements, redirects, MLD, echo, ssh, ntp).
 var hostProbes = []hostProbe{
-	{fam: 4, proto: pUDP, sport: 68, dport: 67, dst: bcast4, srcs: []string{"unspec", "own"}},
+	{fam: 4, proto: pUDP, sport: 68, dport: 67, dst: bcast4, srcs: []string{"unspec", "own", "ll"}},
 	{fam: 4, proto: pUDP, sport: 67, dport: 68, dst: bcast4, srcs: []string{"unspec", "own"}},
 	{fam: 4, proto: pUDP, sport: 50000, dport: 67, dst: HostAddr4, srcs: []string{"own"}},
 	{fam: 4, proto: pUDP, sport: 68, dport: 68, dst: HostAddr4, srcs: []string{"own"}},
-	{fam: 4, proto: pUDP, sport: 50000, dport: 53, dst: HostAddr4, srcs: []string{"own", "unspec"}},
+	{fam: 4, proto: pUDP, sport: 50000, dport: 53, dst: HostAddr4, srcs: []string{"own", "unspec", "ll"}},
 	{fam: 4, proto: pTCP, sport: 50000, dport: 53, dst: HostAddr4, srcs: []string{"own"}},
 	{fam: 4, proto: pTCP, sport: 50000, dport: 22, dst: HostAddr4, srcs: []string{"own"}},
 	{fam: 4, proto: pUDP, sport: 123, dport: 123, dst: HostAddr4, srcs: []string{"own"}},
@@ -79,6 +82,9 @@ func (g *pg) toHost(a *schema.Endpoint) {
 				}
 			case "ll":
 				src = linkLocal
+				if hp.fam == 4 {
+					src = linkLocal4
+				}
 			}
 			g.out = append(g.out, hp.packet(a, src))
 		}
@@ -121,6 +127,7 @@ func (g *pg) forgedSrc(a *schema.Endpoint, fam int) netip.Addr {
 		if fam == 6 {
 			return linkLocal
 		}
+		return linkLocal4
 	case 3:
 		if nets := addrs(a, fam); len(nets) > 0 {
 			p := pickR(g.r, nets).Masked()
