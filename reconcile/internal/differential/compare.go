@@ -137,7 +137,8 @@ func CompareSeed(seed int64, a, b Party) (Case, []Disagreement, Stats, error) {
 
 // CheckPacket reports why p is not a flow of repo's model, nil when it is: From and To name
 // endpoints of repo (or are empty), To's nets hold Dst, an outside sender's Src and an outside
-// receiver's Dst are in no endpoint's net, ToHost is From's host, Src and Dst are of one
+// receiver's Dst are in no endpoint's net, a forged MAC comes from an endpoint, ToHost is
+// From's host, Src and Dst are of one
 // family, ports go with tcp, udp, sctp and udplite only, ICMP types with icmp over IPv4 and
 // icmpv6 over IPv6.
 func CheckPacket(repo *schema.Repository, p evaluate.Packet) error {
@@ -167,6 +168,8 @@ func CheckPacket(repo *schema.Repository, p evaluate.Packet) error {
 		return fmt.Errorf("to: dst %s is not an address of endpoint %q", p.Dst, p.To)
 	case p.To == "" && p.ToHost == "" && owned(p.Dst) != nil:
 		return fmt.Errorf("dst %s of an outside receiver is endpoint %q's", p.Dst, owned(p.Dst).ID)
+	case p.From == "" && p.SrcMAC != "":
+		return fmt.Errorf("src_mac %q needs an endpoint sender", p.SrcMAC)
 	case p.From == "" && p.To == "":
 		return fmt.Errorf("neither end is an endpoint")
 	case p.From != "" && p.From == p.To:
