@@ -9,10 +9,14 @@
 // icmpMatches):
 //   - to-host traffic crosses no outbound rule; an inactive or profile-less endpoint gets no
 //     DHCP, DNS or ND to its host either;
-//   - DHCP is udp to port 67, 68, 546 or 547 in either family, DNS udp to 53 (by destination
-//     port); ND is ICMPv6 over IPv6 of type 133, 135 or 136, any code, in both sentences;
-//   - the unspecified and link-local sources of DHCP and ND pass anti-spoofing whatever the
-//     destination (another endpoint's policy still decides);
+//   - DHCP is a client's request: udp from port 68 to 67 over IPv4, from 546 to 547 over IPv6
+//     (Felix's rule; the reading of "udp 67/68, 546/547" the differential settled, see
+//     docs/COMPILE.md); DNS udp to 53 in either family; ND is ICMPv6 over IPv6 of type 133,
+//     135 or 136, any code, in both sentences;
+//   - the unspecified and link-local sources of DHCP and ND pass anti-spoofing on their way to
+//     the host only: the kernel never forwards a packet from such a source to another endpoint
+//     (a martian or out-of-scope source), so an exemption there would be a verdict no packet
+//     can have (settled by the differential);
 //   - negated nets count among "all its nets" of the family rule; the ICMP flavour is the
 //     positive protocol's, by name or number;
 //   - a negated tag that no endpoint carries excludes nothing;
@@ -193,7 +197,7 @@ func checkPacket(repo *schema.Repository, p *Packet) (from, to *schema.Endpoint,
 // SPEC §3: "a packet whose source MAC differs from `mac` (when set) is dropped before any
 // allowance; DHCP and ND may also come from the unspecified or link-local address; everything
 // else only from the endpoint's nets."
-func spoofed(e *schema.Endpoint, p Packet) string {
+func spoofed(e *schema.Endpoint, p Packet, toHost bool) string {
 	if e.MAC != "" && p.SrcMAC != "" {
 		want, err1 := net.ParseMAC(e.MAC)
 		got, err2 := net.ParseMAC(p.SrcMAC)
@@ -205,19 +209,26 @@ func spoofed(e *schema.Endpoint, p Packet) string {
 		return ""
 	}
 	// Reading: the unspecified and link-local addresses of either family (0.0.0.0, ::,
-	// 169.254.0.0/16, fe80::/10) are allowed for DHCP and ND alike, to any destination (the
-	// sentence does not restrict them to packets to the host).
-	if (isDHCP(p) || isND(p)) && (p.Src.IsUnspecified() || p.Src.IsLinkLocalUnicast()) {
+	// 169.254.0.0/16, fe80::/10) are allowed for DHCP and ND alike, to the host only: the
+	// kernel does not forward a packet with such a source (see the package doc).
+	if toHost && (isDHCP(p) || isND(p)) && (p.Src.IsUnspecified() || p.Src.IsLinkLocalUnicast()) {
 		return ""
 	}
 	return "anti-spoofing: source address"
 }
 
-// isDHCP reports whether p is DHCP by SPEC §3's "(udp 67/68, 546/547 ...)". Reading: udp
-// with destination port 67, 68, 546 or 547, in either family, whatever the source port (the
-// sentence names ports, not families or directions).
+// isDHCP reports whether p is DHCP by SPEC §3's "(udp 67/68, 546/547 ...)". Reading: a
+// client's request, udp from port 68 to 67 over IPv4 and from 546 to 547 over IPv6, as Felix
+// allowed it (the plainer "any of these ports, either way" let a workload reach a DHCP client
+// port of the host; the differential settled it).
 func isDHCP(p Packet) bool {
-	return p.Proto == protoUDP && (p.DstPort == 67 || p.DstPort == 68 || p.DstPort == 546 || p.DstPort == 547)
+	if p.Proto != protoUDP {
+		return false
+	}
+	if p.Src.Is4() {
+		return p.SrcPort == 68 && p.DstPort == 67
+	}
+	return p.SrcPort == 546 && p.DstPort == 547
 }
 
 // isDNS reports whether p is DNS by SPEC §3's "udp ... 53": udp to destination port 53 (not
@@ -238,7 +249,7 @@ func isND(p Packet) bool {
 // discovery"). It crosses no outbound profile rule (the sentence names no policy).
 func toHost(repo *schema.Repository, e *schema.Endpoint, p Packet) Step {
 	st := Step{Host: e.Host, Endpoint: e.ID, Direction: "to-host"}
-	st.Reason = spoofed(e, p)
+	st.Reason = spoofed(e, p, true)
 	if st.Reason == "" {
 		// Reading: "An endpoint with no profiles, or state: inactive, has all its traffic
 		// dropped": all, so its DHCP, DNS and ND to the host too.
@@ -280,7 +291,7 @@ func unusable(repo *schema.Repository, e *schema.Endpoint) string {
 func policy(repo *schema.Repository, e *schema.Endpoint, dir string, p Packet) (Step, error) {
 	st := Step{Host: e.Host, Endpoint: e.ID, Direction: dir}
 	if dir == "outbound" {
-		st.Reason = spoofed(e, p)
+		st.Reason = spoofed(e, p, false)
 	}
 	if st.Reason == "" {
 		st.Reason = unusable(repo, e)
