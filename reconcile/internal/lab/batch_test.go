@@ -158,15 +158,19 @@ func TestBatchFrames(t *testing.T) {
 		}
 		ip := wr.frame[14:]
 		var l4, pseudo []byte
+		ph := p.Proto
+		if ph == 136 {
+			ph = 17 // udplite as Linux conntrack checks it (csProto)
+		}
 		if p.Dst.Is4() {
 			if checksum(ip[:20]) != 0 || ip[9] != p.Proto {
 				t.Fatalf("proto %d: bad IPv4 header % x", p.Proto, ip[:20])
 			}
 			l4 = ip[20:]
-			pseudo = append(append([]byte{}, ip[12:20]...), 0, p.Proto, byte(len(l4)>>8), byte(len(l4)))
+			pseudo = append(append([]byte{}, ip[12:20]...), 0, ph, byte(len(l4)>>8), byte(len(l4)))
 		} else {
 			l4 = ip[40:]
-			pseudo = append(append([]byte{}, ip[8:40]...), 0, 0, byte(len(l4)>>8), byte(len(l4)), 0, 0, 0, p.Proto)
+			pseudo = append(append([]byte{}, ip[8:40]...), 0, 0, byte(len(l4)>>8), byte(len(l4)), 0, 0, 0, ph)
 		}
 		switch p.Proto {
 		case 6, 17, 136, 58:

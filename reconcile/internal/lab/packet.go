@@ -193,7 +193,7 @@ func transport(p Packet, tok []byte, id uint32, v6 bool) ([]byte, int) {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // putChecksum writes the transport checksum of l4: tcp, udp, udplite and ICMPv6 over the
-// pseudo-header (RFC 793, 768, 3828, 4443), ICMPv4 over the message alone, sctp the CRC32c
+// pseudo-header (RFC 793, 768, 3828, 4443; udplite's as conntrack checks it, see csProto), ICMPv4 over the message alone, sctp the CRC32c
 // (RFC 9260 appendix A, stored little-endian as Linux does). Other protocols have none.
 func putChecksum(l4 []byte, p Packet, v6 bool) {
 	off := -1
@@ -220,9 +220,9 @@ func putChecksum(l4 []byte, p Packet, v6 bool) {
 		ph = append(append([]byte{}, src...), dst...)
 		if v6 {
 			ph = binary.BigEndian.AppendUint32(ph, uint32(len(l4)))
-			ph = append(ph, 0, 0, 0, p.Proto)
+			ph = append(ph, 0, 0, 0, csProto(p.Proto))
 		} else {
-			ph = append(ph, 0, p.Proto)
+			ph = append(ph, 0, csProto(p.Proto))
 			ph = binary.BigEndian.AppendUint16(ph, uint16(len(l4)))
 		}
 	}
@@ -291,4 +291,17 @@ func frame(w *Workload, p Packet, l4 []byte, id uint32) ([]byte, error) {
 	h = append(append(h, p.Src.AsSlice()...), p.Dst.AsSlice()...)
 	binary.BigEndian.PutUint16(h[10:], checksum(h))
 	return append(append(b, h...), l4...), nil
+}
+
+// csProto is the protocol number in the pseudo-header of p's checksum: p's own, except for
+// udplite, whose checksum Linux conntrack verifies (at prerouting, with
+// net.netfilter.nf_conntrack_checksum=1, the default) with IPPROTO_UDP in the pseudo-header
+// (nf_conntrack_proto_udp.c, udplite_error): a checksum by RFC 3828 (136) makes the packet
+// invalid, and dropped before any policy. The lab sends what conntrack accepts, so that udplite
+// reaches the policy; the raw receivers do not check transport checksums.
+func csProto(p uint8) uint8 {
+	if p == protoUDPLite {
+		return protoUDP
+	}
+	return p
 }
