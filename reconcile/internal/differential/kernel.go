@@ -137,12 +137,13 @@ func Forged(repo *schema.Repository, p evaluate.Packet) bool {
 }
 
 // startsFlow tells whether conntrack takes p for the first packet of a new flow rather than
-// an invalid one (Linux nf_conntrack_proto_icmp.c and _icmpv6.c: only requests start one).
+// an invalid one (Linux nf_conntrack_proto_icmp.c and _icmpv6.c: only requests start one; the
+// protocol number decides which table, whatever the family).
 func startsFlow(p evaluate.Packet) bool {
-	switch {
-	case p.Proto == 1 && p.Dst.Is4():
+	switch p.Proto {
+	case 1:
 		return p.ICMPType == 8 || p.ICMPType == 13 || p.ICMPType == 15 || p.ICMPType == 17
-	case p.Proto == 58 && p.Dst.Is6():
+	case 58:
 		return p.ICMPType == 128 || p.ICMPType == 139
 	}
 	return true

@@ -13,7 +13,7 @@ import (
 )
 
 // kernelFiles: cli-1 (with a mac) and srv-1 on node-1, srv-2 on node-2, dual stack. SRV lets
-// in tcp 80, sctp, protocol 47, ping and ping6, and denies udp 53; CLI lets nothing in; both
+// in tcp 80, sctp, protocol 47, ping and ping6 and udplite 5001, and denies udp 53; CLI lets nothing in; both
 // let everything out.
 var kernelFiles = map[string]string{
 	"profiles/SRV.yaml": `id: SRV
@@ -35,6 +35,9 @@ inbound_rules:
   - action: deny
     protocol: udp
     dst_ports: [53]
+  - action: allow
+    protocol: udplite
+    dst_ports: [5001]
 outbound_rules:
   - action: allow
 `,
@@ -95,6 +98,8 @@ func kernelCases() []kernelCase {
 		{"tcp 80 v6 to the other host", to("srv-2", cli6, a("fd00:2::2"), 6, 40001, 80), true},
 		{"sctp v4", to("srv-2", cli4, a("198.18.2.2"), 132, 40000, 5000), true},
 		{"sctp v6 same host", to("srv-1", cli6, a("fd00:1::3"), 132, 40000, 5000), true},
+		{"udplite 5001", to("srv-1", cli6, a("fd00:1::3"), 136, 40000, 5001), true},
+		{"udplite 5001 v4", to("srv-2", cli4, a("198.18.2.2"), 136, 40000, 5001), true},
 		{"udplite: no rule", to("srv-2", cli4, a("198.18.2.2"), 136, 40000, 5000), false},
 		{"udp 53 denied", to("srv-2", cli4, a("198.18.2.2"), 17, 40000, 53), false},
 		{"udp 54: no rule", to("srv-1", cli6, a("fd00:1::3"), 17, 40000, 54), false},
@@ -151,6 +156,11 @@ func TestKernel(t *testing.T) {
 	})
 	t.Run("self-test", func(t *testing.T) {
 		if err := SelfTest(ctx, bin, kernelFiles, pkts); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("self-test: every protocol and ICMP type", func(t *testing.T) {
+		if err := SelfTest(ctx, bin, kernelFiles, everyKind()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -229,4 +239,26 @@ func TestSelfTestFiles(t *testing.T) {
 			}
 		}
 	}
+}
+
+// everyKind is a packet of every IP protocol number the lab sends (v4 and v6), and of every
+// ICMP and ICMPv6 type to a workload on the other host, to the host and from a forged source.
+func everyKind() []evaluate.Packet {
+	a := netip.MustParseAddr
+	var pkts []evaluate.Packet
+	for pr := 1; pr <= 254; pr++ {
+		pkts = append(pkts, evaluate.Packet{From: "cli-1", To: "srv-2", Src: a("198.18.1.2"), Dst: a("198.18.2.2"), Proto: uint8(pr), SrcPort: 1000, DstPort: 2000, ICMPType: 8})
+		if pr != 43 && pr != 44 && pr != 59 && pr != 60 && pr != 135 { // extension headers
+			pkts = append(pkts, evaluate.Packet{From: "cli-1", To: "srv-1", Src: a("fd00:1::2"), Dst: a("fd00:1::3"), Proto: uint8(pr), SrcPort: 1000, DstPort: 2000, ICMPType: 128})
+		}
+	}
+	for ty := 0; ty <= 255; ty++ {
+		pkts = append(pkts,
+			evaluate.Packet{From: "cli-1", To: "srv-2", Src: a("198.18.1.2"), Dst: a("198.18.2.2"), Proto: 1, ICMPType: uint8(ty), ICMPCode: uint8(ty % 3)},
+			evaluate.Packet{From: "cli-1", To: "srv-2", Src: a("fd00:1::2"), Dst: a("fd00:2::2"), Proto: 58, ICMPType: uint8(ty), ICMPCode: uint8(ty % 3)},
+			evaluate.Packet{From: "cli-1", ToHost: "node-1", Src: a("198.18.1.2"), Dst: a("198.18.255.1"), Proto: 1, ICMPType: uint8(ty)},
+			evaluate.Packet{From: "cli-1", ToHost: "node-1", Src: a("fe80::2"), Dst: a("fe80::1"), Proto: 58, ICMPType: uint8(ty)},
+			evaluate.Packet{From: "cli-1", To: "srv-1", Src: a("198.18.9.9"), Dst: a("198.18.1.3"), Proto: 1, ICMPType: uint8(ty)})
+	}
+	return pkts
 }

@@ -23,7 +23,8 @@ type Packet struct {
 	// link-local) is sent as it is.
 	Src, Dst netip.Addr
 	// Proto is the IP protocol number, 1-254 (255 is IPPROTO_RAW, which no raw socket can
-	// receive; with IPv6 not 0, 43, 44, 59 or 60, which the kernel parses as extension headers).
+	// receive; with IPv6 not 0, 43, 44, 59, 60 or 135, which the kernel parses as extension
+	// headers).
 	Proto uint8
 	// SrcPort and DstPort are the ports of tcp (6), udp (17), sctp (132) and udplite (136).
 	SrcPort, DstPort uint16
@@ -112,7 +113,7 @@ func checkProto(proto uint8, v6 bool) error {
 	if proto == 0 || proto == 255 {
 		return fmt.Errorf("protocol %d: a raw socket cannot receive it; use 1-254", proto)
 	}
-	if v6 && (proto == 43 || proto == 44 || proto == 59 || proto == 60) {
+	if v6 && (proto == 43 || proto == 44 || proto == 59 || proto == 60 || proto == 135) {
 		return fmt.Errorf("protocol %d: IPv6 parses it as an extension header, not a transport", proto)
 	}
 	return nil
@@ -137,7 +138,8 @@ func echoLike(typ uint8, v6 bool) bool {
 //   - udp and udplite: the header (udplite: checksum coverage 0, the whole datagram);
 //   - sctp: a lone INIT chunk (verification tag 0, initiate tag id) whose one parameter (type
 //     0xc0de: skip and report, RFC 9260 §3.2.1) is the token;
-//   - ICMP: type, code and for echo-like types identifier id (low 16 bits) and sequence 1;
+//   - ICMP (1) and ICMPv6 (58), whatever the family (conntrack reads them by protocol number
+//     alone): type, code and for echo-like types identifier id (low 16 bits) and sequence 1;
 //     ICMPv6 of any other type the shape of neighbour solicitation (reserved, target
 //     GatewayV6) with the token as an option of type 253 (RFC 4727, experimental);
 //   - any other protocol: the token alone.
@@ -168,15 +170,15 @@ func transport(p Packet, tok []byte, id uint32, v6 bool) ([]byte, int) {
 		h = append(h, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1)        // a_rwnd 65536, 1 stream each way, TSN 1
 		h = append(h, 0xc0, 0xde)                                // parameter type
 		h = binary.BigEndian.AppendUint16(h, uint16(4+len(tok))) // parameter length
-	case (p.Proto == protoICMP && !v6) || (p.Proto == protoICMPv6 && v6 && echoLike(p.ICMPType, true)):
+	case p.Proto == protoICMP || (p.Proto == protoICMPv6 && echoLike(p.ICMPType, true)):
 		h = []byte{p.ICMPType, p.ICMPCode, 0, 0}
-		if echoLike(p.ICMPType, v6) {
+		if echoLike(p.ICMPType, p.Proto == protoICMPv6) {
 			h = binary.BigEndian.AppendUint16(h, uint16(id))
 			h = append(h, 0, 1)
 		} else {
 			h = append(h, 0, 0, 0, 0)
 		}
-	case p.Proto == protoICMPv6 && v6:
+	case p.Proto == protoICMPv6:
 		h = []byte{p.ICMPType, p.ICMPCode, 0, 0, 0, 0, 0, 0}
 		h = append(h, GatewayV6.AsSlice()...)
 		off := len(h) + 2
@@ -203,9 +205,9 @@ func putChecksum(l4 []byte, p Packet, v6 bool) {
 		off = 16
 	case p.Proto == protoUDP || p.Proto == protoUDPLite:
 		off = 6
-	case p.Proto == protoICMP && !v6:
+	case p.Proto == protoICMP:
 		off, pseudo = 2, false
-	case p.Proto == protoICMPv6 && v6:
+	case p.Proto == protoICMPv6:
 		off = 2
 	case p.Proto == protoSCTP:
 		binary.LittleEndian.PutUint32(l4[8:], crc32.Checksum(l4, castagnoli))
@@ -242,7 +244,7 @@ func flowKey(p Packet, v6 bool) string {
 	case p.Proto == protoTCP || p.Proto == protoUDP || p.Proto == protoUDPLite || p.Proto == protoSCTP:
 		a = fmt.Sprintf("%s/%d", a, p.SrcPort)
 		b = fmt.Sprintf("%s/%d", b, p.DstPort)
-	case (p.Proto == protoICMP && !v6) || (p.Proto == protoICMPv6 && v6):
+	case p.Proto == protoICMP || p.Proto == protoICMPv6:
 		return ""
 	}
 	if b < a {
@@ -252,7 +254,8 @@ func flowKey(p Packet, v6 bool) string {
 }
 
 // frame wraps the transport message l4 of p in its IP header (IPv4 identification id, TTL or
-// hop limit 64; ICMPv6 hop limit 255, MLD 1, as neighbour discovery and MLD require) and
+// hop limit 64; ICMPv6 hop limit 255, MLD to the host 1, as neighbour discovery and MLD
+// require: an MLD message to a workload gets 255 too, or the host could not forward it) and
 // Ethernet header (p's source MAC or the workload's; destination as dstMAC says).
 func frame(w *Workload, p Packet, l4 []byte, id uint32) ([]byte, error) {
 	srcMAC := w.MAC
@@ -273,7 +276,7 @@ func frame(w *Workload, p Packet, l4 []byte, id uint32) ([]byte, error) {
 		hop := byte(64)
 		if p.Proto == protoICMPv6 {
 			hop = 255
-			if p.ICMPType >= 130 && p.ICMPType <= 132 || p.ICMPType == 143 {
+			if p.ToHost != "" && (p.ICMPType >= 130 && p.ICMPType <= 132 || p.ICMPType == 143) {
 				hop = 1
 			}
 		}
