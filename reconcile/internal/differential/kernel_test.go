@@ -154,6 +154,43 @@ func TestKernel(t *testing.T) {
 			}
 		}
 	})
+	t.Run("2000 packets", func(t *testing.T) {
+		// The cases again and again, each time from another source port (no rule of
+		// kernelFiles looks at it) or, for ICMP, with another identifier (SendBatch's own):
+		// every copy a new flow with its case's verdict.
+		var many []evaluate.Packet
+		var want []bool
+		for n := 0; len(many) < 2000; n++ {
+			for _, c := range cases {
+				p := c.p
+				switch {
+				case p.Proto == 47 || p.Proto == 253 || p.SrcPort == 68 || p.SrcPort == 546:
+					if n > 0 {
+						continue // no ports, or DHCP's: a copy would be the same flow
+					}
+				case p.Proto == 6 || p.Proto == 17 || p.Proto == 132 || p.Proto == 136:
+					p.SrcPort += uint16(100 * n)
+				}
+				many, want = append(many, p), append(want, c.want)
+			}
+		}
+		start := time.Now()
+		got, err := Kernel(ctx, bin, kernelFiles, many)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := time.Since(start)
+		t.Logf("%d packets in %v with lab and apply: %.0f packets/s", len(many), d, float64(len(many))/d.Seconds())
+		bad := 0
+		for i := range many {
+			if got[i] != want[i] {
+				bad++
+				if bad <= 10 {
+					t.Errorf("packet %d (%s): delivered %v, want %v", i, describe(many[i]), got[i], want[i])
+				}
+			}
+		}
+	})
 	t.Run("self-test", func(t *testing.T) {
 		if err := SelfTest(ctx, bin, kernelFiles, pkts); err != nil {
 			t.Fatal(err)
