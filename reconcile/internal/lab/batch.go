@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultBatchWait is how long SendBatch waits after the last frame of a round before it reads
@@ -199,8 +201,29 @@ func drain(recv map[recvKey]int, wires []wire, delivered []bool) error {
 			}
 			match(buf[:n], k, prefix, wires, delivered)
 		}
+		d, err := drops(fd)
+		if err != nil {
+			return fmt.Errorf("raw socket for protocol %d in %q: drop counter: %w", k.proto, k.ns, err)
+		}
+		if d > 0 {
+			return fmt.Errorf("raw socket for protocol %d in %q: %d packets dropped (socket buffer full): send smaller batches", k.proto, k.ns, d)
+		}
 	}
 	return nil
+}
+
+// drops is the number of packets the kernel dropped on socket fd (SO_MEMINFO's
+// SK_MEMINFO_DROPS, linux/sock_diag.h), so that a full buffer is an error, never a silent
+// "not delivered".
+func drops(fd int) (uint32, error) {
+	var mem [9]uint32 // SK_MEMINFO_VARS; DROPS is the last
+	n := uint32(unsafe.Sizeof(mem))
+	_, _, e := syscall.Syscall6(syscall.SYS_GETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, unix.SO_MEMINFO,
+		uintptr(unsafe.Pointer(&mem[0])), uintptr(unsafe.Pointer(&n)), 0)
+	if e != 0 {
+		return 0, e
+	}
+	return mem[8], nil
 }
 
 // match marks the packet whose token msg (as a raw socket of k got it: with the IPv4 header,
