@@ -82,6 +82,9 @@ var table = map[string]layer{
 	"reconcile/internal/differential": {level: 3, only: []string{"schema", "reconcile/compile", "reconcile/simulate", "reconcile/nft", "reconcile/internal/evaluate"}, testOnly: true},
 
 	"reconcile": {level: 4},
+	// differential: issue 9's three-way differential (generator, evaluator, simulator and
+	// kernel adapters); the kernel adapter drives the lab.
+	"reconcile/internal/differential": {level: 4, testOnly: true},
 
 	// cmd/reconcile: flags, output and exit codes; the Agent does the rest. calicoctl's
 	// commands are wired as they are.
