@@ -231,6 +231,10 @@ const (
 	CtEstablished CtState = 2
 	CtRelated     CtState = 4
 	CtNew         CtState = 8
+	// CtUntracked is the state of a packet conntrack does not track (ICMPv6 neighbour
+	// discovery and MLD): no `ct state` match of ours holds for it. The simulator uses it; the
+	// compiler never writes it.
+	CtUntracked CtState = 64
 )
 
 // PortRange is an inclusive port range; a single port has First == Last.

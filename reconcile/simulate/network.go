@@ -423,7 +423,8 @@ func (n *Network) resolveEnds(q Query) (queryEnds, error) {
 	return e, nil
 }
 
-// explainProbe builds the probe packet's protocol part (forward hook, ct new, protocol,
+// explainProbe builds the probe packet's protocol part (forward hook, the first packet's ct
+// state (FirstPacketCt), protocol,
 // ports, icmp type and code) and its text (`tcp/80`, `icmp type 8 code 0`). icmpFam is 4 or 6
 // for icmp and icmpv6, else 0.
 func explainProbe(q Query) (pkt Packet, probe string, icmpFam int, err error) {
@@ -476,6 +477,7 @@ func explainProbe(q Query) (pkt Packet, probe string, icmpFam int, err error) {
 	case q.ICMPType != nil || q.ICMPCode != nil:
 		return pkt, probe, icmpFam, fmt.Errorf("an icmp type or code needs protocol icmp or icmpv6, not %s", q.Protocol)
 	}
+	pkt.Ct = FirstPacketCt(pkt.Proto, pkt.ICMPType)
 	return pkt, probe, icmpFam, nil
 }
 

@@ -62,6 +62,7 @@ type Packet struct {
 
 // Protocol numbers the evaluator names (IANA).
 const (
+	protoICMP   = 1
 	protoUDP    = 17
 	protoICMPv6 = 58
 )
@@ -105,6 +106,21 @@ func Evaluate(repo *schema.Repository, p Packet) (Result, error) {
 		return Result{}, err
 	}
 	var res Result
+	if invalidFirst(p) {
+		// SPEC §3: "Conntrack: ... invalid ones are dropped", at the first host the packet
+		// meets: the sender's (outbound or to the host), or the receiver's.
+		st := Step{Direction: "outbound", Reason: "conntrack: invalid"}
+		switch {
+		case from != nil && p.ToHost != "":
+			st.Host, st.Endpoint, st.Direction = from.Host, from.ID, "to-host"
+		case from != nil:
+			st.Host, st.Endpoint = from.Host, from.ID
+		default:
+			st.Host, st.Endpoint, st.Direction = to.Host, to.ID, "inbound"
+		}
+		res.Steps = append(res.Steps, st)
+		return res, nil
+	}
 	if from != nil {
 		var st Step
 		if p.ToHost != "" {
@@ -459,4 +475,24 @@ func icmpMatches(r *schema.Rule, p Packet) bool {
 		return t != *r.NotICMPType
 	}
 	return true
+}
+
+// invalidFirst reports whether conntrack takes p, the first packet of a new flow, for an
+// invalid one (SPEC §3: "invalid ones are dropped"). Which first packets those are is the
+// kernel's rule, not the policy's: an ICMP packet (protocol 1) starts a flow only as a request
+// (echo 8, timestamp 13, information 15, address mask 17), and an ICMPv6 one (58) only as
+// echo request (128) or node information query (139), while neighbour discovery and MLD
+// (130 to 136, 143) are not tracked at all; every other ICMP message (a reply, or an error
+// quoting a packet of no flow) is invalid. Other protocols always start a flow. The
+// protocol number picks the rule, whatever the family (Linux nf_conntrack_proto_icmp.c,
+// nf_conntrack_proto_icmpv6.c). Found by the kernel differential (issue 9).
+func invalidFirst(p Packet) bool {
+	switch p.Proto {
+	case protoICMP:
+		return !slices.Contains([]uint8{8, 13, 15, 17}, p.ICMPType)
+	case protoICMPv6:
+		untracked := (p.ICMPType >= 130 && p.ICMPType <= 136) || p.ICMPType == 143
+		return !untracked && p.ICMPType != 128 && p.ICMPType != 139
+	}
+	return false
 }

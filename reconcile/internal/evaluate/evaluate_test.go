@@ -426,27 +426,45 @@ func TestPorts(t *testing.T) {
 func TestICMP(t *testing.T) {
 	runSentences(t, []sentence{{
 		spec: "icmp_type, icmp_code, !icmp_type, !icmp_code (a negated code excludes one type and code pair)",
+		// Types that start a conntrack flow (requests): any other first packet is invalid.
 		profiles: map[string]string{"B": `inbound_rules:
   - {action: allow, protocol: icmp, icmp_type: 8, icmp_code: 0}
-  - {action: deny, protocol: icmp, icmp_type: 3, '!icmp_code': 1}
-  - {action: allow, protocol: icmp, icmp_type: 3}
+  - {action: deny, protocol: icmp, icmp_type: 15, '!icmp_code': 1}
+  - {action: allow, protocol: icmp, icmp_type: 15}
   - {action: log, protocol: icmp, '!icmp_type': 13, '!icmp_code': 0}
-  - {action: deny, protocol: icmp, '!icmp_type': 11}
+  - {action: deny, protocol: icmp, '!icmp_type': 17}
   - {action: allow, protocol: icmp}
   - {action: allow, protocol: icmpv6, icmp_type: 128}
 `},
 		checks: []check{
 			{"->b icmp 198.18.9.1>198.18.2.1 type=8 code=0", "allow: inbound B 1"},
 			{"->b icmp 198.18.9.1>198.18.2.1 type=8 code=1", "deny: inbound B 5 log[B inbound 4]"},
-			{"->b icmp 198.18.9.1>198.18.2.1 type=3 code=0", "deny: inbound B 2"},
-			{"->b icmp 198.18.9.1>198.18.2.1 type=3 code=1", "allow: inbound B 3"},
-			{"->b icmp 198.18.9.1>198.18.2.1 type=11 code=0", "allow: inbound B 6 log[B inbound 4]"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=15 code=0", "deny: inbound B 2"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=15 code=1", "allow: inbound B 3"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=17 code=0", "allow: inbound B 6 log[B inbound 4]"},
 			// The pair (13, 0) is excluded from the log, not type 13 nor code 0 alone.
 			{"->b icmp 198.18.9.1>198.18.2.1 type=13 code=0", "deny: inbound B 5"},
 			{"->b icmp 198.18.9.1>198.18.2.1 type=13 code=1", "deny: inbound B 5 log[B inbound 4]"},
-			{"->b icmp 198.18.9.1>198.18.2.1 type=14 code=0", "deny: inbound B 5 log[B inbound 4]"},
 			{"->b icmpv6 fd00::9:1>fd00::2:1 type=128 code=0", "allow: inbound B 7"},
-			{"->b icmpv6 fd00::9:1>fd00::2:1 type=129 code=0", "deny: inbound (no profile accepted)"},
+			{"->b icmpv6 fd00::9:1>fd00::2:1 type=139 code=0", "deny: inbound (no profile accepted)"},
+		},
+	}, {
+		spec: "Conntrack: invalid packets are dropped (a first ICMP packet that is no request, an error quoting no flow: before any policy)",
+		profiles: map[string]string{"B": "inbound_rules:\n  - {action: allow}\n"},
+		checks: []check{
+			{"->b icmp 198.18.9.1>198.18.2.1 type=0 code=0", "deny: inbound (conntrack: invalid)"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=3 code=1", "deny: inbound (conntrack: invalid)"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=11 code=0", "deny: inbound (conntrack: invalid)"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=14 code=0", "deny: inbound (conntrack: invalid)"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=8 code=0", "allow: inbound B 1"},
+			{"->b icmp 198.18.9.1>198.18.2.1 type=17 code=3", "allow: inbound B 1"},
+			{"->b icmpv6 fd00::9:1>fd00::2:1 type=129 code=0", "deny: inbound (conntrack: invalid)"},
+			{"->b icmpv6 fd00::9:1>fd00::2:1 type=1 code=0", "deny: inbound (conntrack: invalid)"},
+			{"->b icmpv6 fd00::9:1>fd00::2:1 type=137 code=0", "deny: inbound (conntrack: invalid)"},
+			{"->b icmpv6 fd00::9:1>fd00::2:1 type=135 code=0", "allow: inbound B 1"},
+			{"->b icmpv6 fd00::9:1>fd00::2:1 type=143 code=0", "allow: inbound B 1"},
+			{"->b icmpv6 fd00::9:1>fd00::2:1 type=139 code=0", "allow: inbound B 1"},
+			{"->b tcp 198.18.9.1>198.18.2.1 dport=80", "allow: inbound B 1"},
 		},
 	}})
 }
@@ -522,10 +540,10 @@ func TestAntiSpoofingExemptions(t *testing.T) {
 			{"a>b icmpv6 fe80::1>fd00::2:1 type=135", "deny: outbound (anti-spoofing: source address)"},
 			{"a>b icmpv6 ::>fd00::2:1 type=136", "deny: outbound (anti-spoofing: source address)"},
 			{"a>b icmpv6 fe80::1>fd00::2:1 type=134", "deny: outbound (anti-spoofing: source address)"},
-			{"a>b icmpv6 fe80::1>fd00::2:1 type=137", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b icmpv6 fe80::1>fd00::2:1 type=143", "deny: outbound (anti-spoofing: source address)"},
 			{"a>b icmpv6 fe80::1>fd00::2:1 type=128", "deny: outbound (anti-spoofing: source address)"},
 			{"a>b icmpv6 fd00::1:9>fd00::2:1 type=135", "deny: outbound (anti-spoofing: source address)"},
-			{"a>b icmp 0.0.0.0>198.18.2.1 type=135", "deny: outbound (anti-spoofing: source address)"},
+			{"a>b icmp 0.0.0.0>198.18.2.1 type=13", "deny: outbound (anti-spoofing: source address)"},
 		},
 	}})
 }
@@ -579,7 +597,7 @@ func TestToHost(t *testing.T) {
 			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=135", nd},
 			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=136", nd},
 			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=134", drop},
-			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=137", drop},
+			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=137", "deny: to-host (conntrack: invalid)"},
 			{"a>host:h1 icmpv6 fd00::1:1>ff02::16 type=143", drop},
 			{"a>host:h1 icmpv6 fd00::1:1>ff02::1 type=130", drop},
 			{"a>host:h1 icmpv6 fd00::1:1>fd00::1 type=128", drop},

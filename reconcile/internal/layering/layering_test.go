@@ -76,15 +76,12 @@ var table = map[string]layer{
 
 	"reconcile/source/git":   {level: 3, only: []string{"reconcile/source", "reconcile/lock", "schema"}},
 	"reconcile/internal/lab": {level: 3, testOnly: true},
-	// differential: the generator of repositories and packets of issue 9 and the comparison
-	// of the simulator (over compile's rulesets) with the evaluator. (Importing lab for the
-	// kernel side moves it to level 4.)
-	"reconcile/internal/differential": {level: 3, only: []string{"schema", "reconcile/compile", "reconcile/simulate", "reconcile/nft", "reconcile/internal/evaluate"}, testOnly: true},
 
 	"reconcile": {level: 4},
 	// differential: issue 9's three-way differential (generator, evaluator, simulator and
 	// kernel adapters); the kernel adapter drives the lab.
-	"reconcile/internal/differential": {level: 4, testOnly: true},
+	"reconcile/internal/differential": {level: 4, testOnly: true, only: []string{"schema", "reconcile/compile",
+		"reconcile/simulate", "reconcile/nft", "reconcile/internal/evaluate", "reconcile/internal/lab"}},
 
 	// cmd/reconcile: flags, output and exit codes; the Agent does the rest. calicoctl's
 	// commands are wired as they are.
