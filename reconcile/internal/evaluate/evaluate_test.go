@@ -449,7 +449,7 @@ func TestICMP(t *testing.T) {
 			{"->b icmpv6 fd00::9:1>fd00::2:1 type=139 code=0", "deny: inbound (no profile accepted)"},
 		},
 	}, {
-		spec: "Conntrack: invalid packets are dropped (a first ICMP packet that is no request, an error quoting no flow: before any policy)",
+		spec:     "Conntrack: invalid packets are dropped (a first ICMP packet that is no request, an error quoting no flow: before any policy)",
 		profiles: map[string]string{"B": "inbound_rules:\n  - {action: allow}\n"},
 		checks: []check{
 			{"->b icmp 198.18.9.1>198.18.2.1 type=0 code=0", "deny: inbound (conntrack: invalid)"},
