@@ -11,6 +11,7 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/evaluate"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
+	"github.com/reconcile-dev/reconcile/schema"
 )
 
 var (
@@ -153,4 +154,48 @@ func (tw *threeWay) note(seed int64, c Case, p evaluate.Packet, s, e Verdict, ke
 		tw.examples = append(tw.examples, fmt.Sprintf("seed %d: %s: kernel %s, sim %v %v, eval %v %v", seed, FormatPacket(p), k, s.Allowed, s.Steps, e.Allowed, e.Steps))
 	}
 	_ = sort.Strings
+}
+
+// TestKeptCasesKernel replays every kept case (testdata/differential) the lab can send through
+// the kernel: its verdict must be the case's expected one, as the simulator's and the
+// evaluator's are (TestKeptCases). The cases hold both verdicts, so a lab that delivers
+// nothing, or everything, fails here too.
+func TestKeptCasesKernel(t *testing.T) {
+	testenv.RequireKernel(t)
+	bin := testenv.BuildReconcile(t)
+	cases, err := ReadCases(CasesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allows := 0
+	for _, k := range cases {
+		if !kernelSendable(k.Packet) || k.Record.Expect == "" {
+			continue
+		}
+		t.Run(k.Name, func(t *testing.T) {
+			raw, err := schema.ReadDir(k.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := map[string]string{}
+			for p, b := range raw {
+				files[p] = string(b)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			got, err := Kernel(ctx, bin, files, []evaluate.Packet{k.Packet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := k.Record.Expect == "allow"; got[0] != want {
+				t.Errorf("%s: kernel delivered=%v, expect %s", FormatPacket(k.Packet), got[0], k.Record.Expect)
+			}
+		})
+		if k.Record.Expect == "allow" {
+			allows++
+		}
+	}
+	if allows == 0 {
+		t.Error("no kept case the kernel must deliver: the replay could not tell a lab that delivers nothing")
+	}
 }
