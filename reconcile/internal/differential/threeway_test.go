@@ -32,6 +32,8 @@ type threeWay struct {
 	classes                              map[string]int
 	examples                             []string
 	kernelPackets, simEvalExtra, skipped int
+	bin                                  string
+	kept                                 []string // minimised kernel disagreements, as text
 }
 
 // TestDifferentialKernel is issue 9's three-way differential: for each seed, the generated
@@ -53,7 +55,7 @@ func TestDifferentialKernel(t *testing.T) {
 		}
 		t.Logf("long mode: seeds from %d for %s", start, *kernelDuration)
 	}
-	tw := &threeWay{classes: map[string]int{}}
+	tw := &threeWay{classes: map[string]int{}, bin: bin}
 	t0, tick := time.Now(), time.Now()
 	for seed := start; seed < start+n; seed++ {
 		if !deadline.IsZero() && time.Now().After(deadline) {
@@ -67,7 +69,8 @@ func TestDifferentialKernel(t *testing.T) {
 	}
 	t.Log(tw.summary(time.Since(t0)))
 	if d := tw.simKernel + tw.evalKernel + tw.simEval; d > 0 {
-		t.Errorf("%d disagreements; by class:\n%s\nfirst ones:\n%s", d, classText(tw.classes), strings.Join(tw.examples, "\n"))
+		t.Errorf("%d disagreements; by class:\n%s\nfirst ones:\n%s\nminimised and kept:\n%s", d, classText(tw.classes),
+			strings.Join(tw.examples, "\n"), strings.Join(tw.kept, "\n"))
 	}
 }
 
@@ -146,6 +149,9 @@ func (tw *threeWay) note(seed int64, c Case, p evaluate.Packet, s, e Verdict, ke
 	d := Disagreement{Packet: p, Kind: strings.Join(kinds, "+")}
 	cls := Class(c.Repo, d)
 	tw.classes[cls]++
+	if tw.classes[cls] == 1 && kernel != nil && len(tw.kept) < 3 && (kinds[0] == "sim-kernel" || kinds[0] == "eval-kernel") {
+		tw.kept = append(tw.kept, keepKernelDisagreement(tw.bin, c, p, kinds[0], s, e, *kernel))
+	}
 	if tw.classes[cls] == 1 && len(tw.examples) < 20 {
 		k := "-"
 		if kernel != nil {
@@ -198,4 +204,44 @@ func TestKeptCasesKernel(t *testing.T) {
 	if allows == 0 {
 		t.Error("no kept case the kernel must deliver: the replay could not tell a lab that delivers nothing")
 	}
+}
+
+// kernelParty is the kernel as a Party of the minimiser: every packet judged on a lab of its
+// own (Kernel), so about half a second a packet. Its verdicts have no steps: compare it by
+// verdict only (Disagree's KindVerdict).
+func kernelParty(bin string) Party {
+	return Party{Name: "kernel", Open: func(repo *schema.Repository) (Judge, error) {
+		files := map[string]string{}
+		for p, b := range Render(repo) {
+			files[p] = string(b)
+		}
+		return func(p evaluate.Packet) Verdict {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			got, err := Kernel(ctx, bin, files, []evaluate.Packet{p})
+			if err != nil {
+				return Verdict{Err: err.Error()}
+			}
+			return Verdict{Allowed: got[0]}
+		}, nil
+	}}
+}
+
+// keepKernelDisagreement minimises a disagreement of the kernel with the simulator or the
+// evaluator (which says kind: "sim-kernel" or "eval-kernel"), keeps it under the cases
+// directory (its record's expect to be decided by hand) and returns it as text.
+func keepKernelDisagreement(bin string, c Case, p evaluate.Packet, kind string, s, e Verdict, kernel bool) string {
+	other, ov := Simulator, s
+	if kind == "eval-kernel" {
+		other, ov = Evaluator, e
+	}
+	d := Disagreement{Seed: c.Seed, Kind: KindVerdict, Packet: p, Names: [2]string{"kernel", other.Name},
+		A: Verdict{Allowed: kernel}, B: ov}
+	d.Class = Class(c.Repo, d)
+	m := Minimize(d, c.Repo, kernelParty(bin), other)
+	dir, err := WriteCase(*keepDir, CaseName(m), m)
+	if err != nil {
+		return fmt.Sprintf("%s (not kept: %v)", m.Disagreement, err)
+	}
+	return fmt.Sprintf("%s\nminimised (%d tries), kept in %s:\n%s", m.Disagreement, m.Tries, dir, filesText(m.Files))
 }
