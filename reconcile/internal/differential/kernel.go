@@ -132,12 +132,7 @@ func Forged(repo *schema.Repository, p evaluate.Packet) bool {
 			return true
 		}
 	}
-	for _, s := range append(append([]string{}, ep.IPv4Nets...), ep.IPv6Nets...) {
-		if n, err := schema.ParseNet(s); err == nil && n.Contains(p.Src) {
-			return false
-		}
-	}
-	return true
+	return !ownsAddr(repo, p.From, p.Src)
 }
 
 // startsFlow tells whether conntrack takes p for the first packet of a new flow rather than

@@ -27,13 +27,13 @@ func kernelSendable(p evaluate.Packet) bool {
 
 // threeWay are the counts of one run of the kernel differential.
 type threeWay struct {
-	repos, packets                       int
-	simKernel, evalKernel, simEval       int
-	classes                              map[string]int
-	examples                             []string
-	kernelPackets, simEvalExtra, skipped int
-	bin                                  string
-	kept                                 []string // minimised kernel disagreements, as text
+	repos                          int
+	simKernel, evalKernel, simEval int
+	classes                        map[string]int
+	examples                       []string
+	kernelPackets, simEvalExtra    int
+	bin                            string
+	kept                           []string // minimised kernel disagreements, as text
 }
 
 // TestDifferentialKernel is issue 9's three-way differential: for each seed, the generated
