@@ -2,6 +2,7 @@ package differential
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/evaluate"
@@ -68,25 +69,9 @@ var hostProbes = []hostProbe{
 func (g *pg) toHost(a *schema.Endpoint) {
 	for _, hp := range hostProbes {
 		for _, s := range hp.srcs {
-			var src netip.Addr
-			switch s {
-			case "own":
-				var ok bool
-				if src, ok = g.addrIn(a, hp.fam); !ok {
-					continue
-				}
-			case "unspec":
-				src = unspec4
-				if hp.fam == 6 {
-					src = unspec6
-				}
-			case "ll":
-				src = linkLocal
-				if hp.fam == 4 {
-					src = linkLocal4
-				}
+			if src, ok := g.hostSrc(a, hp.fam, s); ok {
+				g.out = append(g.out, hp.packet(a, src))
 			}
-			g.out = append(g.out, hp.packet(a, src))
 		}
 	}
 	hp := pickR(g.r, hostProbes)
@@ -98,6 +83,38 @@ func (g *pg) toHost(a *schema.Endpoint) {
 		p.SrcMAC = g.forgedMAC(a)
 		g.out = append(g.out, p)
 	}
+	// The MAC check comes before every allowance, those to DHCP and ND clients from the
+	// unspecified or link-local address too (SPEC §3): one forged MAC from such a source.
+	var early []hostProbe
+	for _, hp := range hostProbes {
+		if slices.Contains(hp.srcs, "unspec") || slices.Contains(hp.srcs, "ll") {
+			early = append(early, hp)
+		}
+	}
+	hp = pickR(g.r, early)
+	s := pickR(g.r, slices.DeleteFunc(slices.Clone(hp.srcs), func(s string) bool { return s == "own" }))
+	src, _ := g.hostSrc(a, hp.fam, s)
+	p = hp.packet(a, src)
+	p.SrcMAC = g.forgedMAC(a)
+	g.out = append(g.out, p)
+}
+
+// hostSrc is the source of a hostProbe from a: "own" (an address of a in the family; ok is
+// false when a has none), "unspec" or "ll" (the family's unspecified or link-local address).
+func (g *pg) hostSrc(a *schema.Endpoint, fam int, s string) (netip.Addr, bool) {
+	switch s {
+	case "own":
+		return g.addrIn(a, fam)
+	case "unspec":
+		if fam == 6 {
+			return unspec6, true
+		}
+		return unspec4, true
+	}
+	if fam == 4 {
+		return linkLocal4, true
+	}
+	return linkLocal, true
 }
 
 func (hp hostProbe) packet(a *schema.Endpoint, src netip.Addr) evaluate.Packet {

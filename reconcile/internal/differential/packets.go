@@ -200,15 +200,31 @@ func families(a, b *schema.Endpoint) []int {
 	return out
 }
 
-// pair draws the flows from a to b: six per family both have.
+// pair draws the flows from a to b: six per family both have, and one ICMP request.
 func (g *pg) pair(a, b *schema.Endpoint) {
 	for _, fam := range families(a, b) {
-		for range 6 {
+		for i := range 7 {
 			src, _ := g.addrIn(a, fam)
 			dst, _ := g.addrIn(b, fam)
 			p := evaluate.Packet{From: a.ID, To: b.ID, Src: src, Dst: dst}
-			g.flow(&p, fam)
+			if i < 6 {
+				g.flow(&p, fam)
+			} else {
+				g.icmpRequest(&p, fam)
+			}
 			g.out = append(g.out, p)
 		}
 	}
+}
+
+// icmpRequest fills in an ICMP request of the family (echo or timestamp; ICMPv6 echo) with a
+// code of the rules' or their neighbours: conntrack drops most other first ICMP packets
+// before policy, so the rules' icmp_code and their negated (type, code) pairs are decided on
+// requests alone, and random flows rarely draw one with the code that matters.
+func (g *pg) icmpRequest(p *evaluate.Packet, fam int) {
+	p.Proto, p.ICMPType = pICMP, pickR(g.r, []uint8{8, 13})
+	if fam == 6 {
+		p.Proto, p.ICMPType = pICMPv6, 128
+	}
+	p.ICMPCode = pickR(g.r, g.codes)
 }

@@ -156,10 +156,16 @@ func (g *gen) ruleICMP(r *schema.Rule, fam int) {
 			r.ICMPCode = ptr(pick(g, icmpCodes))
 		}
 	}
-	if g.chance(4) {
+	if g.chance(3) {
 		r.NotICMPType = ptr(pick(g, types))
 	}
-	if (r.ICMPType != nil || r.NotICMPType != nil) && g.chance(4) {
+	// The negated pair (!icmp_type with !icmp_code) is one compare of type and code together;
+	// drawn often, so that a compiler splitting it into two compares is caught.
+	k := 4
+	if r.NotICMPType != nil {
+		k = 2
+	}
+	if (r.ICMPType != nil || r.NotICMPType != nil) && g.chance(k) {
 		r.NotICMPCode = ptr(pick(g, icmpCodes))
 	}
 }
