@@ -64,10 +64,18 @@ Verdict: denied
   inbound  at node-1 (app-1): allow by APP inbound 1: allow tcp from tag APP_7890 to ports 7890
 Verdict: allowed
 `, ""},
-		{"from outside, icmp type", []string{"--from", "198.18.9.9", "--to", "web-1", "--protocol", "icmp", "--icmp-type", "0"}, 0,
-			`198.18.9.9 (outside the model) -> web-1 (198.18.1.2, node-1): icmp type 0 code 0
+		{"from outside, icmp type", []string{"--from", "198.18.9.9", "--to", "web-1", "--protocol", "icmp", "--icmp-type", "13"}, 0,
+			`198.18.9.9 (outside the model) -> web-1 (198.18.1.2, node-1): icmp type 13 code 0
   outbound:                   198.18.9.9 is outside the model (no policy)
   inbound  at node-1 (web-1): deny by to web-1: no profile accepted
+Verdict: denied
+`, ""},
+		// An echo reply that starts no flow is invalid to conntrack: dropped before any policy
+		// (simulate.FirstPacketCt; the kernel differential of issue 9 found it).
+		{"from outside, an echo reply is invalid", []string{"--from", "198.18.9.9", "--to", "web-1", "--protocol", "icmp", "--icmp-type", "0"}, 0,
+			`198.18.9.9 (outside the model) -> web-1 (198.18.1.2, node-1): icmp type 0 code 0
+  outbound:                   198.18.9.9 is outside the model (no policy)
+  inbound  at node-1 (web-1): deny by to-web-1 rule 1: ct state invalid drop
 Verdict: denied
 `, ""},
 		{"to the host", []string{"--from", "client-1", "--to", "host:node-2", "--protocol", "udp", "--port", "53"}, 0,
