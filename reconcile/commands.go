@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/reconcile-dev/reconcile/reconcile/compile"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/reconcile/simulate"
@@ -161,7 +162,9 @@ func (a *Agent) compileAll(repo *schema.Repository) schema.Errors {
 		names = append(names, h)
 	}
 	sort.Strings(names)
-	// Compile is pure and reads repo only: the hosts are compiled on every core.
+	// Compile is pure and reads repo only: the hosts are compiled on every core, sharing one
+	// index of the tags' members.
+	tags := compile.NewTagIndex(repo)
 	failures := make([]error, len(names))
 	next := atomic.Int64{}
 	var wg sync.WaitGroup
@@ -170,7 +173,7 @@ func (a *Agent) compileAll(repo *schema.Repository) schema.Errors {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
-				_, failures[i] = a.compileFor(repo, names[i])
+				_, failures[i] = compile.Compile(repo, compile.Options{Host: names[i], Table: a.cfg.Table, Tags: tags})
 			}
 		}()
 	}

@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -25,6 +26,62 @@ type Options struct {
 	Host string
 	// Table is the name of the inet table; default nft.DefaultTable.
 	Table string
+	// Tags, when not nil, is NewTagIndex of the same repository, shared by the compiles of
+	// many hosts (validate compiles every host): without it each Compile scans every endpoint
+	// of the repository for the members of its tags. The result is the same either way.
+	Tags *TagIndex
+}
+
+// TagIndex holds, for every tag of a repository, its members' nets merged per family (SPEC
+// §3: a tag stands for every endpoint of the repository, on any host and in any state, that
+// has a profile carrying it), computed once for the compiles of many hosts. Read-only once
+// built: safe for concurrent Compiles.
+type TagIndex struct {
+	merged map[tagKey][]netip.Prefix
+	errs   map[string]error // the first member of a tag whose net does not parse
+}
+
+// NewTagIndex indexes the tags of repo in one pass over its endpoints. The index must not
+// outlive a change of repo.
+func NewTagIndex(repo *schema.Repository) *TagIndex {
+	idx := &TagIndex{merged: map[tagKey][]netip.Prefix{}, errs: map[string]error{}}
+	nets := map[tagKey][]netip.Prefix{}
+	for t, members := range tagMembers(repo) {
+		for _, e := range members {
+			if err := addTagNets(nets, t, e, nil); err != nil {
+				idx.errs[t] = err
+				break
+			}
+		}
+	}
+	for k, ps := range nets {
+		idx.merged[k] = MergePrefixes(ps)
+	}
+	return idx
+}
+
+// tagMembers maps a tag to the endpoints whose profiles carry it, each once, in repository
+// order.
+func tagMembers(repo *schema.Repository) map[string][]*schema.Endpoint {
+	members := map[string][]*schema.Endpoint{}
+	var etags []string
+	for _, e := range repo.Endpoints {
+		if e == nil {
+			continue
+		}
+		etags = etags[:0]
+		for _, pid := range e.ProfileIDs {
+			if p := repo.Profiles[pid]; p != nil {
+				for _, t := range p.Tags {
+					if !slices.Contains(etags, t) {
+						etags = append(etags, t)
+						members[t] = append(members[t], e)
+					}
+				}
+			}
+		}
+	}
+	return members
 }
 
 // DefaultLogPrefix is the log prefix of a log rule without log_prefix (Felix's default). The
@@ -58,6 +115,7 @@ func Compile(repo *schema.Repository, opts Options) (*nft.Ruleset, error) {
 		repo:   repo,
 		chains: map[string]*nft.Chain{},
 		tags:   map[tagKey]bool{},
+		index:  opts.Tags,
 	}
 	if err := c.run(opts); err != nil {
 		return nil, err
@@ -85,6 +143,8 @@ type compiler struct {
 	tags map[tagKey]bool
 	// sharedHost is set when a host-<EP> chain jumps to the shared host chains.
 	sharedHost bool
+	// index is Options.Tags (nil: tagSets scans the endpoints).
+	index *TagIndex
 }
 
 func (c *compiler) addChain(ch *nft.Chain) error {
@@ -737,6 +797,24 @@ func ports(ps []schema.PortRange) []nft.PortRange {
 
 // tagSets builds the set of every (family, tag) that a rendered rule references, from the
 // nets of every endpoint of the repository (any host, any state) with a profile carrying it.
+// addTagNets adds endpoint e's nets to the sets of tag t, in the families of used (nil: all).
+func addTagNets(nets map[tagKey][]netip.Prefix, t string, e *schema.Endpoint, used map[tagKey]bool) error {
+	for _, s := range append(slices.Clone(e.IPv4Nets), e.IPv6Nets...) {
+		p, err := schema.ParseNet(s)
+		if err != nil {
+			return fmt.Errorf("compile: endpoint %q: %w", e.ID, err)
+		}
+		f := nft.IPv4
+		if !p.Addr().Is4() {
+			f = nft.IPv6
+		}
+		if k := (tagKey{f, t}); used == nil || used[k] {
+			nets[k] = append(nets[k], p)
+		}
+	}
+	return nil
+}
+
 func (c *compiler) tagSets() error {
 	if len(c.tags) == 0 {
 		return nil
@@ -745,50 +823,36 @@ func (c *compiler) tagSets() error {
 	for k := range c.tags {
 		wanted[k.tag] = true
 	}
-	nets := map[tagKey][]netip.Prefix{}
-	var etags []string
-	for _, e := range c.repo.Endpoints {
-		if e == nil {
-			continue
-		}
-		etags = etags[:0]
-		for _, pid := range e.ProfileIDs {
-			p := c.repo.Profiles[pid]
-			if p == nil {
-				continue
-			}
-			for _, t := range p.Tags {
-				if wanted[t] && !slices.Contains(etags, t) {
-					etags = append(etags, t)
+	var nets map[tagKey][]netip.Prefix
+	if c.index == nil {
+		nets = map[tagKey][]netip.Prefix{}
+		members := tagMembers(c.repo)
+		// Tags in name order, members in repository order: an error names the same endpoint
+		// every time.
+		for _, t := range slices.Sorted(maps.Keys(wanted)) {
+			for _, e := range members[t] {
+				if err := addTagNets(nets, t, e, c.tags); err != nil {
+					return err
 				}
 			}
 		}
-		if len(etags) == 0 {
-			continue
+		for k, ps := range nets {
+			nets[k] = MergePrefixes(ps)
 		}
-		for _, s := range append(slices.Clone(e.IPv4Nets), e.IPv6Nets...) {
-			p, err := schema.ParseNet(s)
-			if err != nil {
-				return fmt.Errorf("compile: endpoint %q: %w", e.ID, err)
-			}
-			f := nft.IPv4
-			if !p.Addr().Is4() {
-				f = nft.IPv6
-			}
-			for _, t := range etags {
-				k := tagKey{f, t}
-				if c.tags[k] {
-					nets[k] = append(nets[k], p)
-				}
+	} else {
+		for _, t := range slices.Sorted(maps.Keys(wanted)) {
+			if err := c.index.errs[t]; err != nil {
+				return err
 			}
 		}
+		nets = c.index.merged
 	}
 	for k := range c.tags {
 		s := &nft.Set{Name: tagSetName(k.family, k.tag), Type: nft.SetIPv4, Comment: "tag " + k.tag}
 		if k.family == nft.IPv6 {
 			s.Type = nft.SetIPv6
 		}
-		s.Prefixes = MergePrefixes(nets[k])
+		s.Prefixes = slices.Clone(nets[k])
 		c.sets = append(c.sets, s)
 	}
 	slices.SortFunc(c.sets, func(a, b *nft.Set) int { return cmp.Compare(a.Name, b.Name) })
