@@ -332,14 +332,7 @@ func PrintTests(w io.Writer, tests []*schema.Expectation, outcomes []lab.Outcome
 	bad := 0
 	for i, o := range outcomes {
 		t := tests[i]
-		exp := verdict(o.Expected.Allow) + " (" + o.Expected.Why + ")"
-		if o.Expected.Err != nil {
-			exp = "error: " + o.Expected.Err.Error()
-		}
-		obs := verdict(o.Observed)
-		if o.Err != nil {
-			obs = "error: " + o.Err.Error()
-		}
+		exp, obs := cells(o)
 		res := "ok"
 		if !o.OK() || verdict(o.Observed) != t.Expect {
 			res = "UNEXPECTED"
@@ -390,14 +383,7 @@ func PrintTable(w io.Writer, outcomes []lab.Outcome) int {
 	fmt.Fprintln(tw, "FROM\tTO\tPROBE\tEXPECTED\tOBSERVED\tRESULT")
 	bad := 0
 	for _, o := range outcomes {
-		exp := verdict(o.Expected.Allow) + " (" + o.Expected.Why + ")"
-		if o.Expected.Err != nil {
-			exp = "error: " + o.Expected.Err.Error()
-		}
-		obs := verdict(o.Observed)
-		if o.Err != nil {
-			obs = "error: " + o.Err.Error()
-		}
+		exp, obs := cells(o)
 		res := "ok"
 		if !o.OK() {
 			res = "UNEXPECTED"
@@ -414,4 +400,18 @@ func verdict(allow bool) string {
 		return "allow"
 	}
 	return "deny"
+}
+
+// cells are the EXPECTED and OBSERVED columns of an outcome: the verdict (with the deciding
+// rule for the expectation) or the error.
+func cells(o lab.Outcome) (exp, obs string) {
+	exp = verdict(o.Expected.Allow) + " (" + o.Expected.Why + ")"
+	if o.Expected.Err != nil {
+		exp = "error: " + o.Expected.Err.Error()
+	}
+	obs = verdict(o.Observed)
+	if o.Err != nil {
+		obs = "error: " + o.Err.Error()
+	}
+	return exp, obs
 }
