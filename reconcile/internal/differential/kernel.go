@@ -14,6 +14,8 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/evaluate"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/lab"
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/simulate"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -69,7 +71,7 @@ func SelfTest(ctx context.Context, bin string, files map[string]string, pkts []e
 		// or out-of-scope source), and a workload takes none whose source is in its own nets
 		// (a local source), firewall or not: only forged packets are such.
 		if p := pkts[i]; !ok && !(p.To != "" && (p.Src.IsUnspecified() || p.Src.IsLinkLocalUnicast() || ownsAddr(k.repo, p.To, p.Src))) {
-			bad = append(bad, fmt.Sprintf("packet %d (%s): not delivered with no firewall", i, describe(pkts[i])))
+			bad = append(bad, fmt.Sprintf("packet %d (%s): not delivered with no firewall", i, FormatPacket(pkts[i])))
 		}
 	}
 	if err := k.apply(ctx, allow); err != nil {
@@ -101,7 +103,7 @@ func SelfTest(ctx context.Context, bin string, files map[string]string, pkts []e
 func selfTestVerdicts(repo *schema.Repository, pkts []evaluate.Packet, allowed, denied []bool) []string {
 	var bad []string
 	for i, p := range pkts {
-		d := describe(p)
+		d := FormatPacket(p)
 		switch {
 		case p.ToHost != "":
 			if allowed[i] != denied[i] {
@@ -109,7 +111,7 @@ func selfTestVerdicts(repo *schema.Repository, pkts []evaluate.Packet, allowed, 
 			}
 		case denied[i]:
 			bad = append(bad, fmt.Sprintf("packet %d (%s): delivered with deny-all", i, d))
-		case !allowed[i] && !Forged(repo, p) && startsFlow(p) && hasProfiles(repo, p.From) && hasProfiles(repo, p.To):
+		case !allowed[i] && !Forged(repo, p) && simulate.FirstPacketCt(p.Proto, p.ICMPType) == nft.CtNew && hasProfiles(repo, p.From) && hasProfiles(repo, p.To):
 			bad = append(bad, fmt.Sprintf("packet %d (%s): not delivered with allow-all", i, d))
 		}
 	}
@@ -135,42 +137,11 @@ func Forged(repo *schema.Repository, p evaluate.Packet) bool {
 	return !ownsAddr(repo, p.From, p.Src)
 }
 
-// startsFlow tells whether conntrack takes p for the first packet of a new flow rather than
-// an invalid one (Linux nf_conntrack_proto_icmp.c and _icmpv6.c: only requests start one; the
-// protocol number decides which table, whatever the family).
-func startsFlow(p evaluate.Packet) bool {
-	switch p.Proto {
-	case 1:
-		return p.ICMPType == 8 || p.ICMPType == 13 || p.ICMPType == 15 || p.ICMPType == 17
-	case 58:
-		return p.ICMPType == 128 || p.ICMPType == 139
-	}
-	return true
-}
-
 // hasProfiles tells whether endpoint id has at least one profile (an endpoint without any has
 // all its traffic dropped, SPEC §3).
 func hasProfiles(repo *schema.Repository, id string) bool {
 	ep := repo.Endpoint(id)
 	return ep != nil && len(ep.ProfileIDs) > 0
-}
-
-func describe(p evaluate.Packet) string {
-	to := p.To
-	if to == "" {
-		to = "host " + p.ToHost
-	}
-	s := fmt.Sprintf("%s -> %s, %s -> %s proto %d", p.From, to, p.Src, p.Dst, p.Proto)
-	switch p.Proto {
-	case 6, 17, 132, 136:
-		s += fmt.Sprintf(" ports %d -> %d", p.SrcPort, p.DstPort)
-	case 1, 58:
-		s += fmt.Sprintf(" type %d code %d", p.ICMPType, p.ICMPCode)
-	}
-	if p.SrcMAC != "" {
-		s += " mac " + p.SrcMAC
-	}
-	return s
 }
 
 // AllowAllFiles and DenyAllFiles are files with every profile replaced: one rule allowing
@@ -308,11 +279,11 @@ func (k *kernelLab) send(ctx context.Context, pkts []evaluate.Packet) ([]bool, e
 	lp := make([]lab.Packet, len(pkts))
 	for i, p := range pkts {
 		if p.From == "" {
-			return nil, fmt.Errorf("packet %d (%s): from: the lab sends only from an endpoint", i, describe(p))
+			return nil, fmt.Errorf("packet %d (%s): from: the lab sends only from an endpoint", i, FormatPacket(p))
 		}
 		dst, err := k.destination(p)
 		if err != nil {
-			return nil, fmt.Errorf("packet %d (%s): %w", i, describe(p), err)
+			return nil, fmt.Errorf("packet %d (%s): %w", i, FormatPacket(p), err)
 		}
 		lp[i] = lab.Packet{From: p.From, To: p.To, ToHost: p.ToHost, SrcMAC: p.SrcMAC, Src: p.Src, Dst: dst,
 			Proto: p.Proto, SrcPort: p.SrcPort, DstPort: p.DstPort, ICMPType: p.ICMPType, ICMPCode: p.ICMPCode}

@@ -150,7 +150,7 @@ func TestKernel(t *testing.T) {
 		t.Logf("%d packets in %v (lab, apply on 2 hosts, batch)", len(pkts), time.Since(start))
 		for i, c := range cases {
 			if got[i] != c.want {
-				t.Errorf("%s (%s): delivered %v, want %v", c.name, describe(c.p), got[i], c.want)
+				t.Errorf("%s (%s): delivered %v, want %v", c.name, FormatPacket(c.p), got[i], c.want)
 			}
 		}
 	})
@@ -186,7 +186,7 @@ func TestKernel(t *testing.T) {
 			if got[i] != want[i] {
 				bad++
 				if bad <= 10 {
-					t.Errorf("packet %d (%s): delivered %v, want %v", i, describe(many[i]), got[i], want[i])
+					t.Errorf("packet %d (%s): delivered %v, want %v", i, FormatPacket(many[i]), got[i], want[i])
 				}
 			}
 		}
