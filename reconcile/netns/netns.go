@@ -6,7 +6,8 @@
 //
 // Everything that acts in a namespace takes the Handle, not the string: the kernel dataplane
 // (nft.NewKernel) and the link watcher use its Fd, the lock is keyed by its Inode, and the state
-// record by its Key, so the different spellings of one namespace share one lock and one record.
+// record by its identity and Names (state.Locate), so the different spellings of one namespace
+// share one lock and one record.
 package netns
 
 import (
@@ -15,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -36,7 +36,6 @@ type Handle struct {
 	fd   int
 	dev  uint64
 	ino  uint64
-	key  string
 }
 
 // Open opens the network namespace name: "" is the namespace of this process, a name without
@@ -61,7 +60,6 @@ func Open(name string) (*Handle, error) {
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("open network namespace %q: %w", displayName(name), err)
 	}
-	h.key = h.stableKey()
 	return h, nil
 }
 
@@ -92,17 +90,6 @@ func (h *Handle) identify() error {
 	}
 	h.dev, h.ino = st.Dev, st.Ino
 	return nil
-}
-
-// stableKey is the identity of the namespace that outlives this process (see Key).
-func (h *Handle) stableKey() string {
-	if names := h.runNames(); len(names) > 0 {
-		return names[0]
-	}
-	if h.name == "" || h.sameFile(selfPath) {
-		return ""
-	}
-	return "inode-" + strconv.FormatUint(h.ino, 10)
 }
 
 // sameFile reports whether path is this namespace.
@@ -148,14 +135,6 @@ func (h *Handle) Fd() int { return h.fd }
 // Inode is the namespace's inode number: the same for every path that reaches the namespace,
 // for as long as the namespace lives (the kernel may reuse it afterwards). Locks use it.
 func (h *Handle) Inode() uint64 { return h.ino }
-
-// Key is the key a new state record of the namespace gets (state.Locate finds an existing one
-// by the namespace's identity first, so a record does not move when names come and go): the name under RunDir for a namespace that has one (the first in sort order
-// when it has several), however it was reached (--netns NAME, --netns /run/netns/NAME, --netns
-// /proc/PID/ns/net, or `ip netns exec NAME reconcile` without --netns); otherwise "" for the
-// namespace of this process (the host's, usually); otherwise "inode-N" for a namespace without a
-// name, which lives only as long as the processes in it.
-func (h *Handle) Key() string { return h.key }
 
 // Same reports whether o is the same namespace as h.
 func (h *Handle) Same(o *Handle) bool {

@@ -39,8 +39,8 @@ func TestSpellingsShareOneIdentity(t *testing.T) {
 		if !h.Same(byName) || h.Inode() != byName.Inode() {
 			t.Errorf("%q: not the same namespace as %q (inode %d, want %d)", spelling, name, h.Inode(), byName.Inode())
 		}
-		if h.Key() != name {
-			t.Errorf("%q: Key() = %q, want %q", spelling, h.Key(), name)
+		if got := h.Names(); len(got) != 1 || got[0] != name {
+			t.Errorf("%q: Names() = %q, want [%q]", spelling, got, name)
 		}
 		if h.Name() != spelling {
 			t.Errorf("Name() = %q, want %q as given", h.Name(), spelling)
@@ -50,12 +50,12 @@ func TestSpellingsShareOneIdentity(t *testing.T) {
 	if self.Same(byName) {
 		t.Fatal("this process's namespace is the same as the test namespace")
 	}
-	if self.Key() == name || strings.HasPrefix(self.Key(), "inode-") {
-		t.Errorf("own namespace Key() = %q", self.Key())
+	if !netns.IsOwn(self) || netns.IsOwn(byName) {
+		t.Errorf("IsOwn: own namespace %v, test namespace %v", netns.IsOwn(self), netns.IsOwn(byName))
 	}
 	viaProc := open(t, "/proc/"+strconv.Itoa(os.Getpid())+"/ns/net")
-	if !viaProc.Same(self) || viaProc.Key() != self.Key() {
-		t.Errorf("/proc/%d/ns/net: key %q, want the own namespace's %q", os.Getpid(), viaProc.Key(), self.Key())
+	if !viaProc.Same(self) || !netns.IsOwn(viaProc) || viaProc.Inode() != self.Inode() {
+		t.Errorf("/proc/%d/ns/net is not the own namespace (inode %d, want %d)", os.Getpid(), viaProc.Inode(), self.Inode())
 	}
 }
 
@@ -77,8 +77,8 @@ func TestUnnamedNamespace(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if want := "inode-" + strconv.FormatUint(h.Inode(), 10); h.Key() != want {
-		t.Errorf("Key() = %q, want %q", h.Key(), want)
+	if names := h.Names(); len(names) != 0 || netns.IsOwn(h) {
+		t.Errorf("an unnamed namespace: Names() = %q, IsOwn %v", names, netns.IsOwn(h))
 	}
 }
 

@@ -37,21 +37,31 @@ func TestAddAttemptCoalescesRepeatedNoChange(t *testing.T) {
 	}
 }
 
-// Every spelling of one namespace opens a handle with one Key, hence one record file; another
-// namespace has another (needs root to create the namespace).
+// Every spelling of one namespace locates one record file (state.Locate over the handle's
+// identity and names); another namespace has another (needs root to create the namespace).
 func TestFileNameOneRecordPerNamespace(t *testing.T) {
 	name := testenv.NewNetns(t, "state")
 	want := FileName("reconcile", name)
 	if want != "reconcile@"+name+".state.json" {
 		t.Fatalf("FileName of the name %q = %q", name, want)
 	}
+	dir := t.TempDir()
+	locate := func(spelling string) string {
+		t.Helper()
+		h := testenv.Open(t, netns.Open, spelling)
+		key, err := Locate(dir, "reconcile", NetnsID{BootID: netns.BootID(), Dev: h.Dev(), Ino: h.Inode()}, h.Names(), netns.IsOwn(h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return FileName("reconcile", key)
+	}
 	for _, spelling := range []string{name, "/run/netns/" + name} {
-		if got := FileName("reconcile", testenv.Open(t, netns.Open, spelling).Key()); got != want {
+		if got := locate(spelling); got != want {
 			t.Errorf("--netns %q writes %q, want %q (one record per namespace)", spelling, got, want)
 		}
 	}
 	for _, spelling := range []string{"", "/proc/self/ns/net", fmt.Sprintf("/proc/%d/ns/net", os.Getpid())} {
-		if got := FileName("reconcile", testenv.Open(t, netns.Open, spelling).Key()); got != "reconcile.state.json" {
+		if got := locate(spelling); got != "reconcile.state.json" {
 			t.Errorf("our own namespace spelled %q writes %q, want reconcile.state.json", spelling, got)
 		}
 	}

@@ -111,7 +111,7 @@ func (r *Record) AddAttempt(a Attempt) {
 var safeName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 // FileName is the name of the record file of table in the network namespace key within the
-// state directory. key is netns.Handle.Key() of the namespace: "" for the namespace of the
+// state directory. key is the namespace's key that Locate returns: "" for the namespace of the
 // process, the name under /run/netns of a named one (whatever spelling reached it), or
 // "inode-N" for an unnamed one. It gives "<table>.state.json" for "" and
 // "<table>@<key>.state.json" otherwise; a table or key that is not a plain file name
@@ -137,10 +137,10 @@ func shortHash(s string) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
-// Path is the record file of table in the namespace key (netns.Handle.Key, see FileName) under dir.
+// Path is the record file of table in the namespace key (Locate, see FileName) under dir.
 func Path(dir, table, key string) string { return filepath.Join(dir, FileName(table, key)) }
 
-// Load reads the record of table in the namespace key (netns.Handle.Key, see FileName) from dir.
+// Load reads the record of table in the namespace key (Locate, see FileName) from dir.
 // A missing file (or directory) gives an empty record for table and key; a file that cannot be
 // read or decoded is an error naming the file.
 func Load(dir, table, key string) (*Record, error) {
