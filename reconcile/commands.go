@@ -173,7 +173,7 @@ func (a *Agent) compileAll(repo *schema.Repository) schema.Errors {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
-				_, failures[i] = compile.Compile(repo, compile.Options{Host: names[i], Table: a.cfg.Table, Tags: tags})
+				_, failures[i] = a.compileFor(repo, names[i], tags)
 			}
 		}()
 	}
@@ -214,7 +214,7 @@ func (a *Agent) network(ctx context.Context) (*simulate.Network, *source.Snapsho
 		return nil, snap, errors.New("the repository could not be loaded")
 	}
 	n := &simulate.Network{Repo: repo, Rulesets: map[string]*nft.Ruleset{}}
-	n.Compile = func(host string) (*nft.Ruleset, error) { return a.compileFor(repo, host) }
+	n.Compile = func(host string) (*nft.Ruleset, error) { return a.compileFor(repo, host, nil) }
 	return n, snap, nil
 }
 

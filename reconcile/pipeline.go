@@ -68,9 +68,10 @@ func invalid(snap *source.Snapshot, errs schema.Errors) error {
 	return stageErr("validate", "invalid", fmt.Errorf("repository %s (%s) is invalid: %w", snap.Source, snap.Revision, errs))
 }
 
-// compileFor compiles host's ruleset of repo for the Agent's table.
-func (a *Agent) compileFor(repo *schema.Repository, host string) (*nft.Ruleset, error) {
-	return compile.Compile(repo, compile.Options{Host: host, Table: a.cfg.Table})
+// compileFor compiles host's ruleset of repo for the Agent's table. tags, when not nil, is
+// compile.NewTagIndex(repo), shared by the compiles of many hosts.
+func (a *Agent) compileFor(repo *schema.Repository, host string, tags *compile.TagIndex) (*nft.Ruleset, error) {
+	return compile.Compile(repo, compile.Options{Host: host, Table: a.cfg.Table, Tags: tags})
 }
 
 // desired fetches src, loads it and compiles the Agent's host: the result has Snapshot,
@@ -89,7 +90,7 @@ func (a *Agent) desired(ctx context.Context, src source.Source, rec *state.Recor
 	}
 	res.Repository = repo
 	host := a.cfg.Host
-	desired, err := a.compileFor(repo, host)
+	desired, err := a.compileFor(repo, host, nil)
 	if err != nil {
 		return res, stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", snap.Revision, host, err))
 	}
