@@ -56,6 +56,10 @@ type Config struct {
 	// the CLI's default is /var/lib/reconcile. Apply and Watch refuse "" before touching the
 	// dataplane; Apply fails when the directory cannot be created.
 	StateDir string
+	// Full makes Apply replace the whole table when it differs (apply --full: every counter
+	// restarts at zero) instead of changing only what differs. Watch ignores it: its passes
+	// change the table in place whenever they can.
+	Full bool
 	// Heal is Watch's answer to drift: HealDisabled, HealWarn (default) or HealEnabled.
 	Heal string
 

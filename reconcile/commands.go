@@ -75,8 +75,9 @@ func (a *Agent) PlanAgainst(ctx context.Context, base string) (*PlanResult, erro
 // Apply takes the lock of the table in the namespace (failing at once when another process
 // holds it: "another reconcile (pid N) is applying to table inet T in this namespace; try
 // again later"), validates and compiles the repository and, when the kernel differs from the
-// desired ruleset, replaces the table in one transaction; then it records the pass in the
-// state. When nothing differs nothing is written to the kernel (a "no-change" attempt is
+// desired ruleset, changes the table in one transaction (only what differs, when the
+// dataplane can: see ApplyResult.Mode; the whole table with Config.Full); then it records the
+// pass in the state. When nothing differs nothing is written to the kernel (a "no-change" attempt is
 // recorded), and drift is healed. A table that reconcile did not make is never replaced (see
 // Plan). On any error the kernel is unchanged, LastApplied is unchanged, and LastAttempt
 // records the failure; the result, when not nil, says how far the pass got (Result is Applied
@@ -93,7 +94,7 @@ func (a *Agent) Apply(ctx context.Context) (*ApplyResult, error) {
 		return nil, err
 	}
 	defer release()
-	return a.apply(ctx, false)
+	return a.apply(ctx, false, a.cfg.Full)
 }
 
 // Status reads the state record and the kernel and reports the drift of the kernel from the

@@ -22,7 +22,7 @@ type Metrics struct {
 	lastSuccess     prometheus.Gauge
 	revision        *prometheus.GaugeVec
 	drift           prometheus.Gauge
-	applyDuration   prometheus.Histogram
+	applyDuration   *prometheus.HistogramVec
 	errors          *prometheus.CounterVec
 	applies         *prometheus.CounterVec
 	endpoints       prometheus.Gauge
@@ -54,11 +54,11 @@ func NewMetrics() *Metrics {
 		Name: "reconcile_drift",
 		Help: "1 when the kernel's table differs from the applied ruleset, else 0.",
 	})
-	m.applyDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+	m.applyDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "reconcile_apply_duration_seconds",
-		Help:    "Duration of nftables transactions (apply of a changed ruleset).",
+		Help:    "Duration of nftables transactions (apply of a changed ruleset) by mode (incremental, full, full-fallback).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
-	})
+	}, []string{"mode"})
 	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "reconcile_errors_total",
 		Help: "Failed reconcile attempts by stage (fetch, verify, history, validate, compile, apply, observe, state) and reason.",
@@ -99,8 +99,9 @@ func (m *Metrics) ObserveTrigger(trigger string) {
 }
 
 // ObserveApplied records a successful pass: result is "applied" or "no-change"; dur is the
-// transaction time (zero for no-change).
-func (m *Metrics) ObserveApplied(now time.Time, result, revision, source string, dur time.Duration, endpoints, rules int) {
+// transaction time (zero for no-change) and mode how it changed the table (ApplyResult.Mode:
+// incremental, full or full-fallback; ignored for no-change).
+func (m *Metrics) ObserveApplied(now time.Time, result, revision, source, mode string, dur time.Duration, endpoints, rules int) {
 	if m == nil {
 		return
 	}
@@ -109,7 +110,7 @@ func (m *Metrics) ObserveApplied(now time.Time, result, revision, source string,
 	m.lastApplied.Set(float64(now.Unix()))
 	m.applies.WithLabelValues(result).Inc()
 	if result == "applied" {
-		m.applyDuration.Observe(dur.Seconds())
+		m.applyDuration.WithLabelValues(mode).Observe(dur.Seconds())
 	}
 	if revision != m.currentRevision {
 		m.revision.Reset()

@@ -28,7 +28,7 @@ func TestApplyNoHealLeavesDriftAlone(t *testing.T) {
 	}
 
 	o := e.opts()
-	res, err := agentOf(t, o).apply(ctx, true) // noHeal, as watch --heal=warn
+	res, err := agentOf(t, o).apply(ctx, true, false) // noHeal, as watch --heal=warn
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestApplyNoHealLeavesDriftAlone(t *testing.T) {
 
 	// A new commit's ruleset is applied even with NoHeal (and so replaces the drift).
 	testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": "id: WEB\ntags: [WEB]\ninbound_rules:\n  - action: allow\n    protocol: tcp\n    dst_ports: [8080]\noutbound_rules:\n  - action: allow\n"})
-	res, err = agentOf(t, o).apply(ctx, true)
+	res, err = agentOf(t, o).apply(ctx, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}

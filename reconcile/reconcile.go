@@ -100,7 +100,28 @@ type ApplyResult struct {
 	Record *state.Record
 	// DriftLeft is true when NoHeal left a drifted kernel alone.
 	DriftLeft bool
+	// Mode says how the transaction changed the table (ModeIncremental, ModeFull or
+	// ModeFullFallback; "" when nothing was written); Stats counts what it touched (zero for a
+	// dataplane that is not an nft.Updater).
+	Mode  string
+	Stats nft.DeltaStats
 }
+
+// Modes of a transaction (ApplyResult.Mode, the state record's Attempt.Mode and the mode label
+// of the metric reconcile_apply_duration_seconds).
+const (
+	// ModeIncremental: only what differs was changed, in one transaction (nft.Updater.Update);
+	// untouched rules kept their handles and counters.
+	ModeIncremental = "incremental"
+	// ModeFull: the whole table was replaced in one transaction: no table yet, a table whose
+	// content was unknown or holds objects the model does not, Config.Full (apply --full), or
+	// a dataplane that cannot change a table in place.
+	ModeFull = "full"
+	// ModeFullFallback: the change in place was refused (it cannot be made in place, the
+	// generation moved twice, or the kernel refused the batch, which changed nothing), and the
+	// whole table was replaced in the same pass.
+	ModeFullFallback = "full-fallback"
+)
 
 // StatusResult is the state of the table: what was applied last, what the source holds now,
 // and how the kernel has drifted from what was applied.

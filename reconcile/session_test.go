@@ -69,7 +69,7 @@ func TestNoHealStillInstallsAMissingTable(t *testing.T) {
 	applied := e.kernel(t)
 	e.fake.Delete(nft.DefaultTable)
 	o := e.opts()
-	res, err := agentOf(t, o).apply(ctx, true) // noHeal
+	res, err := agentOf(t, o).apply(ctx, true, false) // noHeal
 	if err != nil {
 		t.Fatal(err)
 	}

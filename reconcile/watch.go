@@ -25,6 +25,7 @@ type passOutcome struct {
 	Revision   string
 	Source     string
 	Duration   time.Duration // of the transaction, zero for no-change
+	Mode       string        // how the transaction changed the table (ApplyResult.Mode), "" for no-change
 	Endpoints  int           // local endpoints programmed
 	Rules      int           // nftables rules programmed
 	Interfaces []string      // interface names of this host's endpoints (link events to watch)
@@ -264,9 +265,9 @@ func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *p
 		return nil, true
 	}
 	l.backoff = 0
-	o.Metrics.ObserveApplied(now, out.Result, out.Revision, out.Source, out.Duration, out.Endpoints, out.Rules)
+	o.Metrics.ObserveApplied(now, out.Result, out.Revision, out.Source, out.Mode, out.Duration, out.Endpoints, out.Rules)
 	o.Metrics.ObserveDrift(out.Drift) // the pass itself logged the drift it left alone
-	log.Debug("pass done", "result", out.Result, "revision", out.Revision, "endpoints", out.Endpoints, "rules", out.Rules)
+	log.Debug("pass done", "result", out.Result, "mode", out.Mode, "revision", out.Revision, "endpoints", out.Endpoints, "rules", out.Rules)
 	return out, true
 }
 
@@ -355,12 +356,12 @@ func (a *Agent) watchDir() string {
 // watchPass is the watch loop's pass: the pipeline's apply (as Apply's, without taking the
 // lock: the loop holds it), healing drift only when heal is set.
 func (a *Agent) watchPass(ctx context.Context, heal bool) (*passOutcome, error) {
-	res, err := a.apply(ctx, !heal)
+	res, err := a.apply(ctx, !heal, false) // incremental: Config.Full is Apply's only
 	if err != nil {
 		return nil, err
 	}
 	out := &passOutcome{
-		Result: string(res.Result), Duration: res.Duration, Drift: res.DriftLeft,
+		Result: string(res.Result), Duration: res.Duration, Mode: res.Mode, Drift: res.DriftLeft,
 		Revision: res.Snapshot.Revision, Source: res.Snapshot.Source,
 		Endpoints: len(res.Endpoints), Rules: res.Rules(),
 	}

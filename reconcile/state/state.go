@@ -71,6 +71,9 @@ type Attempt struct {
 	Time          time.Time `json:"time"`
 	Result        Result    `json:"result"`
 	Error         string    `json:"error,omitempty"`
+	// Mode is how the transaction changed the table: "incremental", "full" or
+	// "full-fallback" (reconcile.ApplyResult.Mode); "" when none was sent.
+	Mode string `json:"mode,omitempty"`
 }
 
 // Record is the state of one table in one network namespace.
