@@ -18,27 +18,32 @@ import (
 )
 
 func newApplyCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	full := false
+	cmd := &cobra.Command{
 		Use:   "apply",
 		Short: "Validate the repository and swap this host's ruleset into the kernel in one transaction",
-		Long: `Validate the repository, compile this host's ruleset, and, when the kernel differs, replace
-the table in one nftables transaction; then record the revision in the state directory.
+		Long: `Validate the repository, compile this host's ruleset, and, when the kernel differs, change
+the table in one nftables transaction: only what differs (rules not changed keep their counters),
+or the whole table when it is missing, unknown, or the change cannot be made in place, or with
+--full; then record the revision in the state directory.
 Exit 0 when applied or nothing to do, 1 on any error (then nothing changed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runApply(cmd.Context(), g)
+			return runApply(cmd.Context(), g, full)
 		},
 	}
+	cmd.Flags().BoolVar(&full, "full", false, "replace the whole table when it differs (every counter restarts at zero) instead of changing only what differs")
+	return cmd
 }
 
-func runApply(ctx context.Context, g *globals) error {
+func runApply(ctx context.Context, g *globals, full bool) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if err := g.checkOutput(); err != nil {
 		return err
 	}
-	a, err := g.agent(true)
+	a, err := g.agent(true, func(c *reconcile.Config) { c.Full = full })
 	if err != nil {
 		return err
 	}
@@ -71,9 +76,20 @@ func runApply(ctx context.Context, g *globals) error {
 	if err := res.Plan.WriteText(&b); err != nil {
 		return err
 	}
-	fmt.Fprintf(&b, "\nApply complete! Revision %s (%s ms).\n", res.Snapshot.Revision, millis(res.Duration))
+	fmt.Fprintf(&b, "\nApply complete! Revision %s (%s ms, %s).\n", res.Snapshot.Revision, millis(res.Duration), modeText(res.Mode))
 	_, err = io.WriteString(g.stdout, b.String())
 	return err
+}
+
+// modeText says how the transaction changed the table (ApplyResult.Mode), for apply's text.
+func modeText(mode string) string {
+	switch mode {
+	case reconcile.ModeIncremental:
+		return "changed in place"
+	case reconcile.ModeFullFallback:
+		return "table replaced: the change in place was refused"
+	}
+	return "table replaced"
 }
 
 // millis formats a duration in milliseconds, with one decimal under 10 ms.
@@ -97,6 +113,7 @@ type applyOut struct {
 	Netns          string              `json:"netns,omitempty"`
 	RulesetDigest  string              `json:"ruleset_digest"`
 	DurationMS     int64               `json:"duration_ms"`
+	Mode           string              `json:"mode,omitempty"` // "incremental", "full", "full-fallback"; absent for no-change
 	Waiting        []reconcile.Waiting `json:"waiting"`
 	Plan           *reconcile.Plan     `json:"plan"`
 }
@@ -110,7 +127,7 @@ func applyJSON(g *globals, res *reconcile.ApplyResult) applyOut {
 		Result: string(res.Result), AlreadyApplied: res.AlreadyApplied,
 		Source: res.Snapshot.Source, Revision: res.Snapshot.Revision, Commit: res.Snapshot.Commit,
 		Host: g.host, Table: g.table, Netns: g.netns, RulesetDigest: "sha256:" + res.Digest,
-		DurationMS: res.Duration.Milliseconds(), Waiting: w, Plan: res.Plan,
+		DurationMS: res.Duration.Milliseconds(), Mode: res.Mode, Waiting: w, Plan: res.Plan,
 	}
 }
 
