@@ -27,6 +27,12 @@ type Fake struct {
 	attempts int
 	observes int
 	gen      uint32 // bumped by every change, like the kernel's ruleset generation
+	// rules are the identities of the rules of each table (by chain, in rule order): a
+	// handle, which Update and Edit keep for rules they leave alone, like the kernel.
+	rules      map[string]map[string][]uint64
+	counters   map[uint64]uint64 // packets counted per rule handle (Hit)
+	lastHandle uint64
+	reset      []uint64 // handles of the rules an Update replaces (counters zeroed at commit)
 }
 
 // Limits the fake enforces. Names, comments, interface names and log prefixes are checked
@@ -99,6 +105,7 @@ func (f *Fake) Apply(ctx context.Context, desired *Ruleset) error {
 		f.tables = map[string]*Ruleset{}
 	}
 	f.tables[desired.Table] = fakeCanonical(desired)
+	f.renumber(desired.Table, nil)
 	f.applies++
 	f.gen++
 	return nil
@@ -129,7 +136,7 @@ func (f *Fake) Observe(ctx context.Context, table string) (*Ruleset, error) {
 	return fakeClone(rs), nil
 }
 
-// FailNext makes the next Apply fail with err without changing anything (a kernel or netlink
+// FailNext makes the next Apply, Replace or Update fail with err without changing anything (a kernel or netlink
 // failure in the middle of a transaction, which the kernel rolls back).
 func (f *Fake) FailNext(err error) {
 	f.mu.Lock()
@@ -155,7 +162,9 @@ func (f *Fake) Edit(table string, fn func(*Ruleset)) error {
 	if err := ValidateFake(edited); err != nil {
 		return err
 	}
+	old := f.tables[table]
 	f.tables[table] = fakeCanonical(edited)
+	f.renumber(table, old)
 	f.gen++
 	return nil
 }
@@ -167,6 +176,7 @@ func (f *Fake) Delete(table string) {
 	defer f.mu.Unlock()
 	if _, ok := f.tables[table]; ok {
 		delete(f.tables, table)
+		f.renumber(table, nil)
 		f.gen++
 	}
 }
