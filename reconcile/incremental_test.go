@@ -403,3 +403,37 @@ func TestApplyModeMetric(t *testing.T) {
 		t.Errorf("reconcile_apply_duration_seconds series %q, want %q", got, want)
 	}
 }
+
+// The fake kernel refuses the change in place (FailNext): the table is replaced in the same
+// pass, and the rules of the chains the change did not touch lose their counters (a full
+// replace), while those of an incremental apply keep them.
+func TestApplyFakeRefusalFallsBack(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !e.fake.Hit(nft.DefaultTable, "profile-in-APP", 0, 3) {
+		t.Fatal("no rule 1 in chain profile-in-APP to count on")
+	}
+	e.editWEB(t)
+	res, err := agentOf(t, e.opts()).Apply(ctx)
+	if err != nil || res.Mode != ModeIncremental {
+		t.Fatalf("apply: %v, mode %q", err, res.Mode)
+	}
+	if c := e.fake.Counters(nft.DefaultTable, "profile-in-APP"); len(c) == 0 || c[0] != 3 {
+		t.Errorf("incremental: counters of the untouched chain %v, want 3 first", c)
+	}
+	testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": labRepo["profiles/WEB.yaml"]})
+	e.fake.FailNext(&nft.FakeError{Msg: "NFT_MSG_NEWRULE", Errno: syscall.ENOBUFS, Detail: "test"})
+	res, err = agentOf(t, e.opts()).Apply(ctx)
+	if err != nil || res.Mode != ModeFullFallback || e.record(t).LastAttempt.Mode != ModeFullFallback {
+		t.Fatalf("apply: %v, mode %q", err, res.Mode)
+	}
+	if got := e.kernel(t); got != res.Desired.String() {
+		t.Errorf("the kernel does not hold the desired ruleset:\n%s", got)
+	}
+	if c := e.fake.Counters(nft.DefaultTable, "profile-in-APP"); len(c) == 0 || c[0] != 0 {
+		t.Errorf("full-fallback: counters of the untouched chain %v, want 0 first (replaced)", c)
+	}
+}

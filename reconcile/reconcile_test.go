@@ -31,6 +31,7 @@ type env struct {
 	fake           *nft.Fake
 	links          map[string]bool
 	now            time.Time
+	full           bool // Config.Full of opts
 }
 
 func newEnv(t *testing.T) *env {
@@ -43,7 +44,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) opts() Config {
 	return Config{
-		Source: source.Dir{Path: e.repo}, Host: "node-1", StateDir: e.stateDir, Dataplane: e.fake, Session: "test",
+		Source: source.Dir{Path: e.repo}, Host: "node-1", StateDir: e.stateDir, Dataplane: e.fake, Session: "test", Full: e.full,
 		Links: func(context.Context) (map[string]bool, error) { return e.links, nil },
 		Now:   func() time.Time { e.now = e.now.Add(time.Minute); return e.now },
 	}
@@ -255,9 +256,12 @@ func TestApplyFailuresChangeNothing(t *testing.T) {
 			},
 		},
 		{
+			// A refused change in place falls back to replacing the table (TestApplyFallback);
+			// a refused replace is the end of the pass.
 			name: "failed transaction",
 			break_: func(t *testing.T, e *env) {
 				testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": labRepo["profiles/WEB.yaml"] + "  - action: deny\n"})
+				e.full = true
 				e.fake.FailNext(&nft.FakeError{Msg: "NFT_MSG_NEWRULE", Errno: syscall.ENOBUFS, Detail: "test"})
 			},
 			check: func(t *testing.T, err error) {
