@@ -437,3 +437,18 @@ func TestApplyFakeRefusalFallsBack(t *testing.T) {
 		t.Errorf("full-fallback: counters of the untouched chain %v, want 0 first (replaced)", c)
 	}
 }
+
+// The table was deleted between the read and the change: read again, it is missing, and the
+// table is made whole in the same pass.
+func TestApplyStaleTableGone(t *testing.T) {
+	e, p := updEnv(t)
+	e.applyUpd(t, e.updOpts(p), p)
+	e.editWEB(t)
+	p.calls = nil
+	p.before = func() { e.fake.Delete(nft.DefaultTable) }
+	res, reads := e.applyUpd(t, e.updOpts(p), p)
+	e.checkRecorded(t, res, ModeFullFallback)
+	if len(p.calls) != 2 || !strings.HasPrefix(p.calls[0], "update ") || p.calls[1] != fmt.Sprintf("replace %d", res.Generation) || reads != 2 {
+		t.Errorf("calls %q, reads %d; want an update, the table read again, a replace guarded by the new generation", p.calls, reads)
+	}
+}

@@ -376,6 +376,7 @@ func (a *Agent) write(ctx context.Context, dp nft.Dataplane, res *ApplyResult, f
 			return res.Generation, nil
 		}
 		if res.Observed == nil || len(res.Observed.Foreign) > 0 || res.Generation == 0 {
+			res.Mode = ModeFullFallback // the table went, or is no longer known: replace it
 			return a.replace(ctx, up, res)
 		}
 		ur, err = up.Update(ctx, res.Desired, res.Observed, res.Generation)

@@ -305,4 +305,11 @@ func TestKernelIncrementalKeepsCounters(t *testing.T) {
 	}
 	// (Handles cannot tell here: a new table numbers its rules from 1 again, in the same order.)
 	send(t, l, "apply --full", tcp("cli-1", "db-1", 5432, true), tcp("cli-1", "db-1", 5433, false), web("cli-3", true))
+
+	// The text output says how the table was changed.
+	e.write("endpoints/node-1.yaml", incRepo["endpoints/node-1.yaml"])
+	if out := e.must("", append([]string{"apply"}, e.hostArgs("node-1")...)...); !strings.Contains(out, " ms, changed in place).\n") {
+		t.Errorf("apply's text does not say the table was changed in place:\n%s", out)
+	}
+	send(t, l, "db-1 without OTHER", tcp("cli-1", "db-1", 9000, false), tcp("cli-1", "db-1", 5432, true))
 }
