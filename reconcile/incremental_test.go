@@ -7,10 +7,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/state"
+	"github.com/reconcile-dev/reconcile/reconcile/trigger"
 )
 
 // updPlane is the fake kernel as an nft.Updater whose Updates and Replaces can be made to fail
@@ -368,34 +370,48 @@ func TestApplyPlainDataplane(t *testing.T) {
 	}
 }
 
-// The watch loop's pass carries the mode to the metric's label.
+// The watch loop's pass (watchPass, in the loop) carries the mode to the metric's label.
 func TestApplyModeMetric(t *testing.T) {
 	e, p := updEnv(t)
 	e.applyUpd(t, e.updOpts(p), p)
 	e.editWEB(t)
 	m := NewMetrics()
-	o := e.updOpts(p)
-	o.Metrics = m
-	out, err := agentOf(t, o).watchPass(context.Background(), true)
-	if err != nil {
-		t.Fatal(err)
+	a := agentOf(t, e.updOpts(p))
+	passed := make(chan *passOutcome, 1)
+	pass := func(ctx context.Context, heal bool) (*passOutcome, error) {
+		out, err := a.watchPass(ctx, heal)
+		if err != nil {
+			t.Error(err)
+		}
+		passed <- out
+		return out, err
 	}
-	if out.Mode != ModeIncremental {
-		t.Fatalf("pass mode %q", out.Mode)
+	startWatch(t, loopOptions{Pass: pass, Sources: []trigger.Source{}, Interval: time.Hour, Metrics: m, Logger: discard()})
+	var out *passOutcome
+	select {
+	case out = <-passed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pass")
 	}
-	m.ObserveApplied(e.now, out.Result, out.Revision, out.Source, out.Mode, out.Duration, out.Endpoints, out.Rules)
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
+	if out == nil || out.Mode != ModeIncremental {
+		t.Fatalf("pass %+v, want mode incremental", out)
 	}
 	var got []string
-	for _, f := range fams {
-		if f.GetName() != "reconcile_apply_duration_seconds" {
-			continue
+	deadline := time.Now().Add(5 * time.Second)
+	for len(got) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the loop records the metrics after the pass returns
+		fams, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, s := range f.GetMetric() {
-			for _, l := range s.GetLabel() {
-				got = append(got, fmt.Sprintf("%s=%s:%d", l.GetName(), l.GetValue(), s.GetHistogram().GetSampleCount()))
+		for _, f := range fams {
+			if f.GetName() != "reconcile_apply_duration_seconds" {
+				continue
+			}
+			for _, s := range f.GetMetric() {
+				for _, l := range s.GetLabel() {
+					got = append(got, fmt.Sprintf("%s=%s:%d", l.GetName(), l.GetValue(), s.GetHistogram().GetSampleCount()))
+				}
 			}
 		}
 	}
