@@ -83,7 +83,6 @@ type Delta struct {
 type SetDelta struct {
 	Name     string
 	Del, Add []nftables.SetElement
-	desired  *Set // canonical
 }
 
 // MapDelta is the element edit of a verdict map present in both models: keys deleted (gone
@@ -213,7 +212,7 @@ func (dl *Delta) diffSets(d, b *Ruleset) error {
 		if len(del)+len(add) == 0 {
 			continue
 		}
-		dl.Sets = append(dl.Sets, SetDelta{Name: s.Name, Del: del, Add: add, desired: s})
+		dl.Sets = append(dl.Sets, SetDelta{Name: s.Name, Del: del, Add: add})
 		dl.Stats.ElementsDeleted += len(del)
 		dl.Stats.ElementsAdded += len(add)
 	}

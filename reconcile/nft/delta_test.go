@@ -471,7 +471,7 @@ func TestDiffNonCanonical(t *testing.T) {
 	slices.Reverse(messy.Sets)
 	s := findSet(messy, "tag-v4-WEB")
 	s.Prefixes = append(pfx("198.19.0.0/17", "198.19.128.0/17"), s.Prefixes[:2]...) // same cover
-	confChain(messy, "forward-from").Base.Policy = None                               // accept
+	confChain(messy, "forward-from").Base.Policy = None                             // accept
 	m := findMap(messy, "dispatch-from")
 	slices.Reverse(m.Elements)
 	confChain(messy, "host-web-1").Rules[0].Matches[1].Ports = []PortRange{{546, 547}, {53, 53}, {67, 68}}
