@@ -107,6 +107,9 @@ func replaceStats(rs *Ruleset) DeltaStats {
 // FlushWithGenID(gen) when gen != 0 (the generation moved: ErrStale). An empty Delta sends
 // nothing and returns Generation gen. Generation is gen+1 after a commit (0 when gen is 0).
 func (k *Kernel) Update(ctx context.Context, desired, base *Ruleset, gen uint32) (*UpdateResult, error) {
+	if desired == nil {
+		return nil, errors.New("update: no ruleset")
+	}
 	dl, err := Diff(desired, base)
 	if err != nil {
 		return nil, fmt.Errorf("update table %q: %w", desired.Table, err)
