@@ -75,6 +75,7 @@ type Delta struct {
 	DelSets   []string
 	DelMaps   []string
 	Stats     DeltaStats
+	desired   *Ruleset // as given to Diff
 }
 
 // SetDelta is the element edit of a set present in both models: the interval elements exactly
@@ -82,8 +83,6 @@ type Delta struct {
 type SetDelta struct {
 	Name     string
 	Del, Add []nftables.SetElement
-	base     *Set
-	desired  *Set
 }
 
 // MapDelta is the element edit of a verdict map present in both models: keys deleted (gone
@@ -117,8 +116,8 @@ type ChainEdit struct {
 	Name  string
 	New   bool
 	Flush bool
-	Rules []*Rule // New or Flush: the whole desired chain
-	Base  *Chain  // the chain as base has it (Edits refer to its rules by index)
+	Rules []*Rule // New or Flush: the whole desired chain (canonical)
+	Base  *Chain  // the chain as base has it, canonical (Edits refer to its rules by index)
 	Edits []RuleEdit
 }
 
@@ -126,10 +125,12 @@ type ChainEdit struct {
 // chain that changed is flushed and refilled instead (memory: 8 bytes per cell).
 const maxAlign = 1 << 22
 
-// Diff computes the in-place transaction from base (what the kernel holds) to desired. Both
-// are put in canonical form first. Errors: ErrNeedsFull (wrapped, naming the object) when the
-// change cannot be made in place; desired's own problems (foreign objects, CheckText) as
-// they are. An empty Delta (no edits) means the two are equal.
+// Diff computes the in-place transaction from base (what the kernel holds) to desired. Objects
+// are compared as they are first and put in canonical form (see Canonical) only when they
+// differ, so canonical inputs (Observe, the pipeline's desired model) cost no copy; the Delta
+// holds canonical objects. Errors: ErrNeedsFull (wrapped, naming the object) when the change
+// cannot be made in place; desired's own problems (foreign objects, CheckText) as they are.
+// An Empty Delta means the two are equal.
 func Diff(desired, base *Ruleset) (*Delta, error) {
 	if desired == nil {
 		return nil, errors.New("diff: no desired ruleset")
@@ -149,15 +150,14 @@ func Diff(desired, base *Ruleset) (*Delta, error) {
 	if err := desired.CheckText(); err != nil {
 		return nil, err
 	}
-	d, b := desired.Canonical(), base.Canonical()
-	dl := &Delta{Table: d.Table}
-	if err := dl.diffSets(d, b); err != nil {
+	dl := &Delta{Table: desired.Table, desired: desired}
+	if err := dl.diffSets(desired, base); err != nil {
 		return nil, err
 	}
-	if err := dl.diffMaps(d, b); err != nil {
+	if err := dl.diffMaps(desired, base); err != nil {
 		return nil, err
 	}
-	if err := dl.diffChains(d, b); err != nil {
+	if err := dl.diffChains(desired, base); err != nil {
 		return nil, err
 	}
 	return dl, nil
@@ -165,6 +165,10 @@ func Diff(desired, base *Ruleset) (*Delta, error) {
 
 // Empty reports whether the Delta changes nothing.
 func (dl *Delta) Empty() bool { return dl.Stats == DeltaStats{} }
+
+func canonSet(s *Set) *Set {
+	return &Set{Name: s.Name, Type: s.Type, Prefixes: mergePrefixes(s.Prefixes), Comment: s.Comment}
+}
 
 func (dl *Delta) diffSets(d, b *Ruleset) error {
 	bs := map[string]*Set{}
@@ -183,10 +187,14 @@ func (dl *Delta) diffSets(d, b *Ruleset) error {
 		case old == nil && bm[s.Name]:
 			return fmt.Errorf("set %q: base has a map of that name: %w", s.Name, ErrNeedsFull)
 		case old == nil:
-			dl.NewSets = append(dl.NewSets, s)
+			dl.NewSets = append(dl.NewSets, canonSet(s))
 			dl.Stats.SetsAdded++
 			continue
 		case reflect.DeepEqual(old, s):
+			continue
+		}
+		old, s := canonSet(old), canonSet(s)
+		if reflect.DeepEqual(old, s) {
 			continue
 		}
 		eb, err := encodeOneSet(b.Table, old)
@@ -204,7 +212,7 @@ func (dl *Delta) diffSets(d, b *Ruleset) error {
 		if len(del)+len(add) == 0 {
 			continue
 		}
-		dl.Sets = append(dl.Sets, SetDelta{Name: s.Name, Del: del, Add: add, base: old, desired: s})
+		dl.Sets = append(dl.Sets, SetDelta{Name: s.Name, Del: del, Add: add})
 		dl.Stats.ElementsDeleted += len(del)
 		dl.Stats.ElementsAdded += len(add)
 	}
@@ -278,6 +286,11 @@ func diffElements(base, desired []nftables.SetElement) (del, add []nftables.SetE
 	return del, add
 }
 
+// canonMap is a map in canonical form (elements sorted by key, the first of a key kept).
+func canonMap(m *Map) *Map {
+	return (&Ruleset{Maps: []*Map{m}}).Canonical().Maps[0]
+}
+
 func (dl *Delta) diffMaps(d, b *Ruleset) error {
 	bm := map[string]*Map{}
 	for _, m := range b.Maps {
@@ -295,7 +308,7 @@ func (dl *Delta) diffMaps(d, b *Ruleset) error {
 		case old == nil && bs[m.Name]:
 			return fmt.Errorf("map %q: base has a set of that name: %w", m.Name, ErrNeedsFull)
 		case old == nil:
-			dl.NewMaps = append(dl.NewMaps, m)
+			dl.NewMaps = append(dl.NewMaps, canonMap(m))
 			dl.Stats.MapsAdded++
 			continue
 		case reflect.DeepEqual(old, m):
@@ -303,6 +316,7 @@ func (dl *Delta) diffMaps(d, b *Ruleset) error {
 		case old.Comment != m.Comment:
 			return fmt.Errorf("map %q: its comment changed: %w", m.Name, ErrNeedsFull)
 		}
+		old, m := canonMap(old), canonMap(m)
 		oldv := map[string]Verdict{}
 		for _, e := range old.Elements {
 			oldv[e.Key] = e.Verdict
@@ -341,6 +355,11 @@ func (dl *Delta) diffMaps(d, b *Ruleset) error {
 	return nil
 }
 
+// canonChain is a chain in canonical form.
+func canonChain(c *Chain) *Chain {
+	return (&Ruleset{Chains: []*Chain{c}}).Canonical().Chains[0]
+}
+
 func (dl *Delta) diffChains(d, b *Ruleset) error {
 	bc := map[string]*Chain{}
 	for _, c := range b.Chains {
@@ -351,6 +370,7 @@ func (dl *Delta) diffChains(d, b *Ruleset) error {
 		dc[c.Name] = true
 		old := bc[c.Name]
 		if old == nil {
+			c := canonChain(c)
 			dl.NewChains = append(dl.NewChains, &Chain{Name: c.Name, Base: c.Base})
 			dl.Stats.ChainsAdded++
 			if len(c.Rules) > 0 {
@@ -359,10 +379,14 @@ func (dl *Delta) diffChains(d, b *Ruleset) error {
 			}
 			continue
 		}
+		if baseEqual(old.Base, c.Base) && rulesEqual(old.Rules, c.Rules) {
+			continue
+		}
+		old, c := canonChain(old), canonChain(c)
 		if !reflect.DeepEqual(old.Base, c.Base) {
 			return fmt.Errorf("chain %q: its hook, priority or policy changed: %w", c.Name, ErrNeedsFull)
 		}
-		if reflect.DeepEqual(old.Rules, c.Rules) {
+		if rulesEqual(old.Rules, c.Rules) {
 			continue
 		}
 		dl.Chains = append(dl.Chains, dl.editChain(c, old))
@@ -374,6 +398,35 @@ func (dl *Delta) diffChains(d, b *Ruleset) error {
 		}
 	}
 	return nil
+}
+
+func baseEqual(a, b *BaseChain) bool {
+	return a == b || a != nil && b != nil && *a == *b
+}
+
+// rulesEqual reports whether two rule lists are the same rules (nil and empty lists of a
+// match are the same). A field added to Rule or Match must be added to ruleEqual or
+// matchEqual: TestRuleEqualSeesEveryField fails until it is.
+func rulesEqual(a, b []*Rule) bool {
+	return slices.EqualFunc(a, b, ruleEqual)
+}
+
+func ruleEqual(a, b *Rule) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil || a.Counter != b.Counter || a.Comment != b.Comment || a.Verdict != b.Verdict ||
+		(a.Log == nil) != (b.Log == nil) || a.Log != nil && *a.Log != *b.Log ||
+		(a.VMap == nil) != (b.VMap == nil) || a.VMap != nil && *a.VMap != *b.VMap {
+		return false
+	}
+	return slices.EqualFunc(a.Matches, b.Matches, func(x, y Match) bool { return matchEqual(&x, &y) })
+}
+
+func matchEqual(a, b *Match) bool {
+	return a.Kind == b.Kind && a.Not == b.Not && a.Family == b.Family && a.Str == b.Str && a.CtState == b.CtState &&
+		a.Type == b.Type && a.Code == b.Code && slices.Equal(a.Protos, b.Protos) && slices.Equal(a.Prefixes, b.Prefixes) &&
+		slices.Equal(a.Ports, b.Ports) && slices.Equal(a.Nums, b.Nums)
 }
 
 // editChain returns the edit of a chain in both models whose rules differ: rule by rule along

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -406,4 +407,89 @@ func TestAlignRules(t *testing.T) {
 			t.Errorf("AlignRules(%q, %q) = %q, want %q", tc.desired, tc.base, got, tc.want)
 		}
 	}
+}
+
+// TestRuleEqualSeesEveryField sets each field of a Rule and of a Match, one at a time, to a
+// value other than the sample's and checks that ruleEqual tells the two rules apart: a field
+// added to the model fails here until ruleEqual compares it (Diff would keep a changed rule).
+func TestRuleEqualSeesEveryField(t *testing.T) {
+	sample := func() *Rule {
+		return &Rule{Matches: []Match{{Kind: MatchL4Proto, Protos: []uint8{6}}}, Verdict: Verdict{Kind: Accept}}
+	}
+	change := func(t *testing.T, v reflect.Value, path string) {
+		switch v.Kind() {
+		case reflect.Bool:
+			v.SetBool(!v.Bool())
+		case reflect.String:
+			v.SetString(v.String() + "x")
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			v.SetInt(v.Int() + 1)
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			v.SetUint(v.Uint() + 1)
+		case reflect.Slice:
+			v.Set(reflect.Append(v, reflect.Zero(v.Type().Elem())))
+		case reflect.Pointer:
+			if v.IsNil() {
+				v.Set(reflect.New(v.Type().Elem()))
+			} else {
+				v.Set(reflect.Zero(v.Type()))
+			}
+		default:
+			t.Fatalf("%s: no way to change a %s here: extend this test", path, v.Kind())
+		}
+	}
+	var walk func(t *testing.T, typ reflect.Type, get func(r *Rule) reflect.Value, path string)
+	walk = func(t *testing.T, typ reflect.Type, get func(r *Rule) reflect.Value, path string) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			p := path + "." + f.Name
+			field := func(r *Rule) reflect.Value { return get(r).Field(i) }
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(netip.Prefix{}) {
+				walk(t, f.Type, field, p)
+				continue
+			}
+			a, b := sample(), sample()
+			change(t, field(b), p)
+			if ruleEqual(a, b) {
+				t.Errorf("ruleEqual does not see a change of %s", p)
+			}
+		}
+	}
+	walk(t, reflect.TypeOf(Rule{}), func(r *Rule) reflect.Value { return reflect.ValueOf(r).Elem() }, "Rule")
+	walk(t, reflect.TypeOf(Match{}), func(r *Rule) reflect.Value { return reflect.ValueOf(&r.Matches[0]).Elem() }, "Match")
+	if !ruleEqual(sample(), sample()) {
+		t.Error("ruleEqual of two equal rules is false")
+	}
+}
+
+// TestDiffNonCanonical: models equal up to canonical form give an empty Delta, and a Delta
+// computed from non-canonical models applies like one from canonical ones.
+func TestDiffNonCanonical(t *testing.T) {
+	base := sampleRuleset(deltaTable)
+	messy := sampleRuleset(deltaTable)
+	slices.Reverse(messy.Chains)
+	slices.Reverse(messy.Sets)
+	s := findSet(messy, "tag-v4-WEB")
+	s.Prefixes = append(pfx("198.19.0.0/17", "198.19.128.0/17"), s.Prefixes[:2]...) // same cover
+	confChain(messy, "forward-from").Base.Policy = None                             // accept
+	m := findMap(messy, "dispatch-from")
+	slices.Reverse(m.Elements)
+	confChain(messy, "host-web-1").Rules[0].Matches[1].Ports = []PortRange{{546, 547}, {53, 53}, {67, 68}}
+	dl, err := Diff(messy, base)
+	if err != nil || !dl.Empty() {
+		t.Fatalf("Diff of equal models: %v, %+v", err, dl)
+	}
+	if dl, err = Diff(base, messy); err != nil || !dl.Empty() {
+		t.Fatalf("Diff of equal models (reversed): %v, %+v", err, dl)
+	}
+	f := NewFake()
+	ctx := context.Background()
+	if _, err := f.Replace(ctx, messy, 0); err != nil {
+		t.Fatal(err)
+	}
+	findSet(messy, "tag-v4-WEB").Prefixes = append(findSet(messy, "tag-v4-WEB").Prefixes, pfx("198.18.1.3/32")...)
+	if _, err := f.Update(ctx, messy, base, 0); err != nil {
+		t.Fatal(err)
+	}
+	mustObserve(t, f, messy, "Update from a non-canonical model")
 }

@@ -147,6 +147,9 @@ func (f *Fake) Replace(ctx context.Context, desired *Ruleset, gen uint32) (*Upda
 // result validated like any transaction, and only then committed, bumping the generation.
 // Chains edited rule by rule must equal base's (else ErrStale), as Kernel.Update checks.
 func (f *Fake) Update(ctx context.Context, desired, base *Ruleset, gen uint32) (*UpdateResult, error) {
+	if desired == nil {
+		return nil, fakeErr("NFT_MSG_NEWTABLE", syscall.EINVAL, "no ruleset")
+	}
 	dl, err := Diff(desired, base)
 	if err != nil {
 		return nil, fmt.Errorf("update table %q: %w", desired.Table, err)

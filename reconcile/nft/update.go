@@ -107,6 +107,9 @@ func replaceStats(rs *Ruleset) DeltaStats {
 // FlushWithGenID(gen) when gen != 0 (the generation moved: ErrStale). An empty Delta sends
 // nothing and returns Generation gen. Generation is gen+1 after a commit (0 when gen is 0).
 func (k *Kernel) Update(ctx context.Context, desired, base *Ruleset, gen uint32) (*UpdateResult, error) {
+	if desired == nil {
+		return nil, errors.New("update: no ruleset")
+	}
 	dl, err := Diff(desired, base)
 	if err != nil {
 		return nil, fmt.Errorf("update table %q: %w", desired.Table, err)
@@ -139,7 +142,7 @@ func (k *Kernel) Update(ctx context.Context, desired, base *Ruleset, gen uint32)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("update table %q: %w", desired.Table, err)
 	}
-	b, err := buildDelta(desired.Canonical(), dl, handles)
+	b, err := buildDelta(dl, handles)
 	if err != nil {
 		return nil, fmt.Errorf("update table %q: %w", desired.Table, err)
 	}
@@ -211,39 +214,68 @@ func (k *Kernel) chainHandles(dl *Delta) (map[string][]uint64, error) {
 // deltaBatch is a Delta with its netlink objects, ready to be queued: nothing in it can fail
 // but google/nftables' own marshalling.
 type deltaBatch struct {
-	dl       *Delta
-	table    *nftables.Table
-	sets     map[string]encodedSet // every set and map of desired, encoded
-	chains   map[string]*nftables.Chain
-	newCh    []*nftables.Chain
-	rules    map[string][]encodedRule // ChainEdit rules (New, Flush, Edits) encoded, in order
-	handles  map[string][]uint64
-	setElems []SetDelta
+	dl      *Delta
+	table   *nftables.Table
+	named   map[string]*nftables.Set // every set of desired (headers, for lookups and elements)
+	newSets []encodedSet             // new sets, then new maps, with their elements
+	maps    map[string]encodedSet    // edited maps: header and the added elements
+	chains  map[string]*nftables.Chain
+	newCh   []*nftables.Chain
+	rules   map[string][]encodedRule // ChainEdit rules (New, Flush, Edits) encoded, in order
+	handles map[string][]uint64
 }
 
-// buildDelta encodes what dl adds (sets, maps, chains, rules) against desired (canonical),
-// through the encoder, so that any set kind the encoder knows works unchanged.
-func buildDelta(desired *Ruleset, dl *Delta, handles map[string][]uint64) (*deltaBatch, error) {
-	if err := desired.CheckText(); err != nil {
-		return nil, err
-	}
-	t := &nftables.Table{Name: desired.Table, Family: nftables.TableFamilyINet}
-	enc := &encoder{table: t, named: map[string]*nftables.Set{}, maps: map[string]bool{}}
+// newEncoder is an encoder for table.
+func newEncoder(table string) *encoder {
+	return &encoder{table: &nftables.Table{Name: table, Family: nftables.TableFamilyINet}, named: map[string]*nftables.Set{}, maps: map[string]bool{}}
+}
+
+// buildDelta encodes what dl adds (sets, maps, elements, chains, rules) through the encoder,
+// so that any set kind the encoder knows works unchanged. Only what the Delta writes is
+// encoded; sets and maps it leaves alone are known by name (and set header) only.
+func buildDelta(dl *Delta, handles map[string][]uint64) (*deltaBatch, error) {
+	desired := dl.desired
+	enc := newEncoder(desired.Table)
+	t := enc.table
 	chainNames := map[string]bool{}
 	for _, c := range desired.Chains {
 		chainNames[c.Name] = true
 	}
-	sets, err := enc.encodeSets(desired.Sets)
-	if err != nil {
+	headers := make([]*Set, len(desired.Sets))
+	for i, s := range desired.Sets {
+		h := *s
+		h.Prefixes = nil
+		headers[i] = &h
+	}
+	if _, err := enc.encodeSets(headers); err != nil {
 		return nil, err
 	}
-	if sets, err = enc.encodeMaps(sets, desired.Maps, chainNames); err != nil {
+	for _, m := range desired.Maps {
+		enc.maps[m.Name] = true
+	}
+	b := &deltaBatch{dl: dl, table: t, named: enc.named, maps: map[string]encodedSet{},
+		chains: map[string]*nftables.Chain{}, rules: map[string][]encodedRule{}, handles: handles}
+	var err error
+	// New sets and maps, and the added elements of edited maps, by encoders of their own
+	// (their names are declared in enc already).
+	if b.newSets, err = newEncoder(t.Name).encodeSets(dl.NewSets); err != nil {
 		return nil, err
 	}
-	b := &deltaBatch{dl: dl, table: t, sets: map[string]encodedSet{}, chains: map[string]*nftables.Chain{},
-		rules: map[string][]encodedRule{}, handles: handles}
-	for _, s := range sets {
-		b.sets[s.set.Name] = s
+	if b.newSets, err = newEncoder(t.Name).encodeMaps(b.newSets, dl.NewMaps, chainNames); err != nil {
+		return nil, err
+	}
+	for _, md := range dl.Maps {
+		var comment string
+		for _, m := range desired.Maps {
+			if m.Name == md.Name {
+				comment = m.Comment
+			}
+		}
+		es, err := newEncoder(t.Name).encodeMaps(nil, []*Map{{Name: md.Name, Comment: comment, Elements: md.Add}}, chainNames)
+		if err != nil {
+			return nil, err
+		}
+		b.maps[md.Name] = es[0]
 	}
 	if b.newCh, err = encodeChains(t, dl.NewChains, map[string]bool{}); err != nil {
 		return nil, err
@@ -281,16 +313,9 @@ func buildDelta(desired *Ruleset, dl *Delta, handles map[string][]uint64) (*delt
 // queue adds the batch to the connection, in the order of Delta.
 func (b *deltaBatch) queue(c *nftables.Conn) error {
 	dl, t := b.dl, b.table
-	for _, s := range dl.NewSets {
-		es := b.sets[s.Name]
+	for _, es := range b.newSets {
 		if err := c.AddSet(es.set, es.elems); err != nil {
-			return fmt.Errorf("set %q: %w", s.Name, err)
-		}
-	}
-	for _, m := range dl.NewMaps {
-		es := b.sets[m.Name]
-		if err := c.AddSet(es.set, es.elems); err != nil {
-			return fmt.Errorf("map %q: %w", m.Name, err)
+			return fmt.Errorf("set %q: %w", es.set.Name, err)
 		}
 	}
 	for _, ch := range b.newCh {
@@ -299,7 +324,7 @@ func (b *deltaBatch) queue(c *nftables.Conn) error {
 	// Element deletes, then adds (an interval that merges with a neighbour: the old
 	// intervals go first).
 	for _, sd := range dl.Sets {
-		if err := c.SetDeleteElements(b.sets[sd.Name].set, sd.Del); err != nil {
+		if err := c.SetDeleteElements(b.named[sd.Name], sd.Del); err != nil {
 			return fmt.Errorf("set %q: %w", sd.Name, err)
 		}
 	}
@@ -308,26 +333,17 @@ func (b *deltaBatch) queue(c *nftables.Conn) error {
 		for _, k := range md.Del {
 			del = append(del, nftables.SetElement{Key: ifname(k)})
 		}
-		if err := c.SetDeleteElements(b.sets[md.Name].set, del); err != nil {
+		if err := c.SetDeleteElements(b.maps[md.Name].set, del); err != nil {
 			return fmt.Errorf("map %q: %w", md.Name, err)
 		}
 	}
 	for _, sd := range dl.Sets {
-		if err := c.SetAddElements(b.sets[sd.Name].set, sd.Add); err != nil {
+		if err := c.SetAddElements(b.named[sd.Name], sd.Add); err != nil {
 			return fmt.Errorf("set %q: %w", sd.Name, err)
 		}
 	}
 	for _, md := range dl.Maps {
-		es := b.sets[md.Name]
-		byKey := map[string]nftables.SetElement{}
-		for _, e := range es.elems {
-			byKey[string(e.Key)] = e
-		}
-		var add []nftables.SetElement
-		for _, e := range md.Add {
-			add = append(add, byKey[string(ifname(e.Key))])
-		}
-		if err := c.SetAddElements(b.sets[md.Name].set, add); err != nil {
+		if err := c.SetAddElements(b.maps[md.Name].set, b.maps[md.Name].elems); err != nil {
 			return fmt.Errorf("map %q: %w", md.Name, err)
 		}
 	}
