@@ -27,6 +27,7 @@ type Fake struct {
 	attempts int
 	observes int
 	gen      uint32 // bumped by every change, like the kernel's ruleset generation
+	cookie   uint64 // the simulated namespace's SO_NETNS_COOKIE (0: not assigned yet; see identity.go)
 }
 
 // Limits the fake enforces. Names, comments, interface names and log prefixes are checked
