@@ -78,11 +78,15 @@ type Config struct {
 	LockDir string
 	// Now is the clock of the state record (default time.Now).
 	Now func() time.Time
-	// Session identifies this process (NewSession). A pass skips reading the table back only
-	// when the ruleset generation and the session both match what was recorded (a generation
-	// restarts at reboot and when a namespace is recreated, so one recorded by another process
-	// proves nothing). Empty: the table is always read.
+	// Session identifies this process (NewSession). A pass skips reading the table back when
+	// the ruleset generation recorded with the model applied last is the kernel's now, under
+	// the same boot id and netns cookie (any process); on a kernel that cannot tell the netns
+	// cookie (Linux < 5.14), only when the session is the recorder's too (a generation
+	// restarts at reboot and when a namespace is recreated). Empty: no session vouches.
 	Session string
+	// Full makes every pass read the repository and the table in full: apply takes no fast
+	// no-change path and status reads the table back (apply --full, status --full).
+	Full bool
 }
 
 // NewSession names one run of a program for Config.Session: the pid and 64 random bits.
@@ -102,6 +106,7 @@ type Agent struct {
 
 	mu     sync.Mutex
 	src    source.Source
+	bootID func() string // netns.BootID; tests replace it
 	ns     *netns.Handle
 	kern   *nft.Kernel
 	closed bool
@@ -122,7 +127,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger, src: cfg.Source}, nil
+	return &Agent{cfg: cfg, log: cfg.Logger, src: cfg.Source, bootID: netns.BootID}, nil
 }
 
 // CheckTable checks a table name (--table): one that nft text and the kernel both take as the
