@@ -18,27 +18,33 @@ import (
 )
 
 func newApplyCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var full bool
+	cmd := &cobra.Command{
 		Use:   "apply",
 		Short: "Validate the repository and swap this host's ruleset into the kernel in one transaction",
 		Long: `Validate the repository, compile this host's ruleset, and, when the kernel differs, replace
 the table in one nftables transaction; then record the revision in the state directory.
+When the source still holds the revision applied last, this same program compiled it, and the
+kernel's ruleset generation, netns cookie and boot id are those recorded, nothing is read and
+only the attempt is recorded (--full reads the repository and the table anyway).
 Exit 0 when applied or nothing to do, 1 on any error (then nothing changed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runApply(cmd.Context(), g)
+			return runApply(cmd.Context(), g, full)
 		},
 	}
+	cmd.Flags().BoolVar(&full, "full", false, "read the repository and the table even when the state record shows nothing changed")
+	return cmd
 }
 
-func runApply(ctx context.Context, g *globals) error {
+func runApply(ctx context.Context, g *globals, full bool) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if err := g.checkOutput(); err != nil {
 		return err
 	}
-	a, err := g.agent(true)
+	a, err := g.agent(true, func(c *reconcile.Config) { c.Full = full })
 	if err != nil {
 		return err
 	}
@@ -58,6 +64,13 @@ func runApply(ctx context.Context, g *globals) error {
 		return writeJSON(g.stdout, applyJSON(g, res))
 	}
 	var b strings.Builder
+	if res.Fast {
+		la := res.Record.LastApplied
+		fmt.Fprintf(&b, "No changes. Revision %s already applied; the kernel's ruleset generation %d is unchanged since %s (repository and table not read).\n",
+			res.Snapshot.Revision, res.Generation, la.Time.Format(time.RFC3339))
+		_, err := io.WriteString(g.stdout, b.String())
+		return err
+	}
 	writePlanHeader(&b, g, res.PlanResult)
 	if res.Result == reconcile.NoChange {
 		if res.AlreadyApplied {
@@ -99,6 +112,8 @@ type applyOut struct {
 	DurationMS     int64               `json:"duration_ms"`
 	Waiting        []reconcile.Waiting `json:"waiting"`
 	Plan           *reconcile.Plan     `json:"plan"`
+	// Fast: the fast no-change path (nothing read; waiting is not computed then).
+	Fast bool `json:"fast,omitempty"`
 }
 
 func applyJSON(g *globals, res *reconcile.ApplyResult) applyOut {
@@ -110,7 +125,7 @@ func applyJSON(g *globals, res *reconcile.ApplyResult) applyOut {
 		Result: string(res.Result), AlreadyApplied: res.AlreadyApplied,
 		Source: res.Snapshot.Source, Revision: res.Snapshot.Revision, Commit: res.Snapshot.Commit,
 		Host: g.host, Table: g.table, Netns: g.netns, RulesetDigest: "sha256:" + res.Digest,
-		DurationMS: res.Duration.Milliseconds(), Waiting: w, Plan: res.Plan,
+		DurationMS: res.Duration.Milliseconds(), Waiting: w, Plan: res.Plan, Fast: res.Fast,
 	}
 }
 
