@@ -87,7 +87,8 @@ var ErrNoModel = errors.New("the state record holds no model")
 // read by Load, or saved by Save). Errors: ErrNoModel (wrapped) when there is none; the model
 // file missing (fs.ErrNotExist, wrapped: a concurrent Save replaced it; read the record
 // again), unreadable, of another format, or not of RulesetDigest (the file does not hold what
-// the head says). Each names the file.
+// the head says, or does not render to it in this program: the digest is computed again).
+// Each names the file.
 func (la *LastApplied) LoadModel() (*nft.Ruleset, error) {
 	if la == nil {
 		return nil, ErrNoModel
@@ -119,6 +120,10 @@ func (la *LastApplied) LoadModel() (*nft.Ruleset, error) {
 		return nil, fmt.Errorf("state model file %q has format %d, this program reads format %d", path, mf.Format, modelFormat)
 	case mf.Model == nil || mf.Digest != la.RulesetDigest:
 		return nil, fmt.Errorf("state model file %q holds ruleset %.12s, the record names %.12s", path, mf.Digest, la.RulesetDigest)
+	case mf.Model.Digest() != mf.Digest:
+		// A program whose model or canonical text differs from the writer's (gob fills what
+		// it does not know with zeros): the model is not the one recorded.
+		return nil, fmt.Errorf("state model file %q does not read back as ruleset %.12s (written by another version of reconcile?)", path, mf.Digest)
 	}
 	la.Model = mf.Model
 	return la.Model, nil

@@ -197,11 +197,16 @@ func TestLoadModelErrors(t *testing.T) {
 	if err := gob.NewEncoder(&buf).Encode(&modelFile{Format: modelFormat, Digest: other.Digest(), Model: other}); err != nil {
 		t.Fatal(err)
 	}
+	var lying bytes.Buffer // the head's digest, another model (a writer with another model type)
+	if err := gob.NewEncoder(&lying).Encode(&modelFile{Format: modelFormat, Digest: model.Digest(), Model: other}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name    string
 		content []byte // nil: no file
 		want    string
 	}{
+		{"model not of its digest", lying.Bytes(), "does not read back as ruleset " + model.Digest()[:12]},
 		{"missing", nil, "is missing"},
 		{"corrupt", []byte("xx"), "is corrupt"},
 		{"other digest", buf.Bytes(), "holds ruleset " + other.Digest()[:12]},
