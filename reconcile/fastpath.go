@@ -213,7 +213,7 @@ func (a *Agent) fastNoChange(ctx context.Context, rec *state.Record) (res *Apply
 	now := a.cfg.Now().UTC()
 	pr := &PlanResult{
 		Snapshot:       &source.Snapshot{Source: head.Source, Revision: head.Revision, Commit: head.Commit},
-		Plan:           &plan.Plan{Kind: "plan", Table: a.cfg.Table, Objects: []*plan.Object{}},
+		Plan:           emptyPlan("plan", a.cfg.Table),
 		Generation:     id.Generation,
 		ObserveSkipped: true,
 		Fast:           true,
@@ -241,7 +241,13 @@ func (a *Agent) statusFast(ctx context.Context, rec *state.Record, res *StatusRe
 		return false
 	}
 	res.TableExists = true // the model applied last has the table
-	res.Drift = &plan.Plan{Kind: "drift", Table: a.cfg.Table, Objects: []*plan.Object{}}
+	res.Drift = emptyPlan("drift", a.cfg.Table)
 	res.Generation, res.ObserveSkipped = id.Generation, true
 	return true
+}
+
+// emptyPlan is the plan (kind "plan") or drift (kind "drift") of no difference in table, as
+// plan.Diff and plan.Drift give for equal rulesets.
+func emptyPlan(kind, table string) *plan.Plan {
+	return &plan.Plan{Kind: kind, Table: table, Objects: []*plan.Object{}}
 }

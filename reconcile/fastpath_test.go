@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
 	"github.com/reconcile-dev/reconcile/reconcile/state"
 )
@@ -273,5 +275,24 @@ func TestStatusFast(t *testing.T) {
 	e.editChain(t, "forward-from", func(c *nft.Chain) { c.Rules = c.Rules[1:] })
 	if st, err = agentOf(t, e.fresh(s)).Status(ctx); err != nil || st.ObserveSkipped || st.InSync() || st.Drift.Empty() {
 		t.Fatalf("status after a hand edit: %v, skipped %v, in sync %v", err, st.ObserveSkipped, st.InSync())
+	}
+}
+
+// The plan and drift a pass reports without comparing are those the comparison gives.
+func TestEmptyPlanIsDiffOfEqual(t *testing.T) {
+	e := newEnv(t)
+	pr, err := agentOf(t, e.opts()).Desired(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		kind string
+		want *plan.Plan
+	}{{"plan", plan.Diff(pr.Desired, pr.Desired)}, {"drift", plan.Drift(pr.Desired, pr.Desired)}} {
+		got, _ := json.Marshal(emptyPlan(tt.kind, nft.DefaultTable))
+		want, _ := json.Marshal(tt.want)
+		if string(got) != string(want) {
+			t.Errorf("emptyPlan(%q) = %s, want %s", tt.kind, got, want)
+		}
 	}
 }

@@ -156,7 +156,11 @@ func (a *Agent) plan(ctx context.Context, rec *state.Record) (*PlanResult, error
 	if err := a.observeFor(ctx, res, rec); err != nil {
 		return res, err
 	}
-	res.Plan = plan.Diff(res.Desired, res.Observed)
+	if res.ObserveSkipped && res.Observed == res.Desired {
+		res.Plan = emptyPlan("plan", a.cfg.Table) // proven equal (observeFor): nothing to compare
+	} else {
+		res.Plan = plan.Diff(res.Desired, res.Observed)
+	}
 	a.findWaiting(ctx, res)
 	c := res.Plan.Changes()
 	a.log.Debug("planned", "revision", res.Snapshot.Revision, "add", c.Add, "change", c.Change, "destroy", c.Destroy, "waiting", len(res.Waiting))
