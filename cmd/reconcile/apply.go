@@ -66,7 +66,7 @@ func runApply(ctx context.Context, g *globals, full bool) error {
 	var b strings.Builder
 	if res.Fast {
 		la := res.Record.LastApplied
-		fmt.Fprintf(&b, "No changes. Revision %s already applied; the kernel's ruleset generation %d is unchanged since %s (repository and table not read).\n",
+		fmt.Fprintf(&b, "No changes. Revision %s already applied.\nThe kernel's ruleset generation %d is unchanged since %s: repository and table not read (--full reads them).\n",
 			res.Snapshot.Revision, res.Generation, la.Time.Format(time.RFC3339))
 		_, err := io.WriteString(g.stdout, b.String())
 		return err
