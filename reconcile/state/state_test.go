@@ -334,3 +334,29 @@ func TestSaveFailureLeavesOldRecord(t *testing.T) {
 		t.Errorf("state dir holds %v, want the record and the file only", entries)
 	}
 }
+
+// A save that fails after the new model file was written (here: the head cannot be encoded)
+// leaves the old head, and the model file it names, as they were.
+func TestSaveFailureKeepsTheModelTheHeadNames(t *testing.T) {
+	dir := t.TempDir()
+	m1 := sampleModel()
+	r := &Record{Table: "reconcile"}
+	r.LastApplied = &LastApplied{Revision: "r1", RulesetDigest: m1.Digest(), Model: m1}
+	if err := Save(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	m2 := sampleModel()
+	m2.Table = "reconcile2"
+	r.LastApplied = &LastApplied{Revision: "r2", RulesetDigest: m2.Digest(), Model: m2}
+	r.AddAttempt(Attempt{Revision: "r2", Result: Applied, Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err := Save(dir, r); err == nil {
+		t.Fatal("saving an unencodable head succeeded")
+	}
+	got, err := Load(dir, "reconcile", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := got.LastApplied.LoadModel(); err != nil || got.LastApplied.Revision != "r1" || m.Digest() != m1.Digest() {
+		t.Fatalf("after a failed save: revision %q, model %v, %v", got.LastApplied.Revision, m, err)
+	}
+}
