@@ -296,3 +296,25 @@ func TestEmptyPlanIsDiffOfEqual(t *testing.T) {
 		}
 	}
 }
+
+// A lost model file is written again by the next full pass that finds the kernel in sync.
+func TestLostModelFileRestored(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	la := e.record(t).LastApplied
+	path := filepath.Join(e.stateDir, la.ModelFile)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	full := e.fresh(e.opts().Source)
+	full.Full = true
+	if res, err := agentOf(t, full).Apply(ctx); err != nil || res.Result != state.NoChange {
+		t.Fatalf("%v, %+v", err, res)
+	}
+	if m, err := e.record(t).LastApplied.LoadModel(); err != nil || m.Digest() != la.RulesetDigest {
+		t.Fatalf("model after the pass: %v, %v", m, err)
+	}
+}

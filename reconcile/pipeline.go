@@ -307,6 +307,11 @@ func (a *Agent) noChange(res *ApplyResult) error {
 		// for this host, or a lost state record): record it as the applied one.
 		a.applied(res, now)
 	}
+	if rec.LastApplied.Model == nil {
+		// The same digest: Save only checks that its model file is there (and writes it again
+		// if it was lost).
+		rec.LastApplied.Model = res.Desired
+	}
 	a.proven(rec.LastApplied, res.PlanResult, res.Generation)
 	a.keyed(rec.LastApplied, res.PlanResult)
 	rec.AddAttempt(state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: now, Result: state.NoChange})
