@@ -56,10 +56,6 @@ type Config struct {
 	// the CLI's default is /var/lib/reconcile. Apply and Watch refuse "" before touching the
 	// dataplane; Apply fails when the directory cannot be created.
 	StateDir string
-	// Full makes Apply replace the whole table when it differs (apply --full: every counter
-	// restarts at zero) instead of changing only what differs. Watch ignores it: its passes
-	// change the table in place whenever they can.
-	Full bool
 	// Heal is Watch's answer to drift: HealDisabled, HealWarn (default) or HealEnabled.
 	Heal string
 
@@ -82,11 +78,18 @@ type Config struct {
 	LockDir string
 	// Now is the clock of the state record (default time.Now).
 	Now func() time.Time
-	// Session identifies this process (NewSession). A pass skips reading the table back only
-	// when the ruleset generation and the session both match what was recorded (a generation
-	// restarts at reboot and when a namespace is recreated, so one recorded by another process
-	// proves nothing). Empty: the table is always read.
+	// Session identifies this process (NewSession). A pass skips reading the table back when
+	// the ruleset generation recorded with the model applied last is the kernel's now, under
+	// the same boot id and netns cookie (any process); on a kernel that cannot tell the netns
+	// cookie (Linux < 5.14), only when the session is the recorder's too (a generation
+	// restarts at reboot and when a namespace is recreated). Empty: no session vouches.
 	Session string
+	// Full makes every pass read the repository and the table in full: apply takes no fast
+	// no-change path and status reads the table back (apply --full, status --full); and Apply
+	// replaces the whole table when it differs (every counter restarts at zero) instead of
+	// changing only what differs. Watch's passes ignore it: they change the table in place
+	// whenever they can.
+	Full bool
 }
 
 // NewSession names one run of a program for Config.Session: the pid and 64 random bits.
@@ -106,6 +109,7 @@ type Agent struct {
 
 	mu     sync.Mutex
 	src    source.Source
+	bootID func() string // netns.BootID; tests replace it
 	ns     *netns.Handle
 	kern   *nft.Kernel
 	closed bool
@@ -126,7 +130,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger, src: cfg.Source}, nil
+	return &Agent{cfg: cfg, log: cfg.Logger, src: cfg.Source, bootID: netns.BootID}, nil
 }
 
 // CheckTable checks a table name (--table): one that nft text and the kernel both take as the

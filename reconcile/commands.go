@@ -94,6 +94,13 @@ func (a *Agent) Apply(ctx context.Context) (*ApplyResult, error) {
 		return nil, err
 	}
 	defer release()
+	// A process run by a timer finds nothing to do most of the time: when the state record
+	// shows it cheaply, neither the repository nor the table is read (fastNoChange).
+	if rec, err := a.loadState(); err == nil {
+		if res, ok, err := a.fastNoChange(ctx, rec); ok {
+			return res, err
+		}
+	}
 	return a.apply(ctx, false, a.cfg.Full)
 }
 

@@ -54,10 +54,20 @@ func foreignTable(table string, observed *nft.Ruleset, rec *state.Record) error 
 	if kind == "" {
 		return nil
 	}
-	if rec != nil && rec.LastApplied != nil && holdsObjectOf(observed, rec.LastApplied.Model) {
+	if rec != nil && rec.LastApplied != nil && holdsObjectOf(observed, appliedModel(rec)) {
 		return nil
 	}
 	return &ForeignTableError{Table: table, Kind: kind, Name: name}
+}
+
+// appliedModel is the model applied last, read from the state record's model file on first use;
+// nil when there is none or it cannot be read (then nothing vouches for the table).
+func appliedModel(rec *state.Record) *nft.Ruleset {
+	m, err := rec.LastApplied.LoadModel()
+	if err != nil {
+		return nil
+	}
+	return m
 }
 
 // firstForeignObject returns the kind and name of the first chain, then set, then map of rs

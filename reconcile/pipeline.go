@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"time"
 
@@ -78,12 +79,15 @@ func (a *Agent) compileFor(repo *schema.Repository, host string, tags *compile.T
 // Repository, Desired (in canonical form) and Endpoints. On an error after the fetch the result
 // holds what was found so far.
 func (a *Agent) desired(ctx context.Context, src source.Source, rec *state.Record) (*PlanResult, error) {
+	// The stamp is taken before the fetch: it then vouches for what the fetch read at the
+	// earliest (a change in between makes the next stamp differ).
+	stamp := a.sourceStamp(ctx, src)
 	snap, err := a.fetch(ctx, src, rec)
 	if err != nil {
 		return nil, err
 	}
 	a.log.Debug("fetched", "source", snap.Source, "revision", snap.Revision, "files", len(snap.Files))
-	res := &PlanResult{Snapshot: snap}
+	res := &PlanResult{Snapshot: snap, stamp: stamp}
 	repo, errs := load(snap)
 	if len(errs) > 0 {
 		return res, invalid(snap, errs)
@@ -152,7 +156,11 @@ func (a *Agent) plan(ctx context.Context, rec *state.Record) (*PlanResult, error
 	if err := a.observeFor(ctx, res, rec); err != nil {
 		return res, err
 	}
-	res.Plan = plan.Diff(res.Desired, res.Observed)
+	if res.ObserveSkipped && res.Observed == res.Desired {
+		res.Plan = emptyPlan("plan", a.cfg.Table) // proven equal (observeFor): nothing to compare
+	} else {
+		res.Plan = plan.Diff(res.Desired, res.Observed)
+	}
 	a.findWaiting(ctx, res)
 	c := res.Plan.Changes()
 	a.log.Debug("planned", "revision", res.Snapshot.Revision, "add", c.Add, "change", c.Change, "destroy", c.Destroy, "waiting", len(res.Waiting))
@@ -160,20 +168,31 @@ func (a *Agent) plan(ctx context.Context, rec *state.Record) (*PlanResult, error
 }
 
 // observeFor sets res.Observed: the table read from the kernel, or the model applied last when
-// the ruleset generation shows nothing was committed since the kernel held exactly it.
+// the kernel's identity (boot id, netns cookie, ruleset generation; see proves) shows nothing
+// was committed since the kernel held exactly it.
 func (a *Agent) observeFor(ctx context.Context, res *PlanResult, rec *state.Record) error {
 	// The generation is read before the table: if the table then equals the desired ruleset,
 	// it did so at this generation (a later change moves the generation on).
-	res.Generation = a.generation(ctx)
-	if la := rec.LastApplied; la != nil && la.Model != nil && la.Generation != 0 &&
-		a.cfg.Session != "" && la.Session == a.cfg.Session &&
-		la.Generation == res.Generation && la.RulesetDigest == res.Desired.Digest() {
+	id := a.identity(ctx)
+	res.Generation, res.bootID, res.cookie = id.Generation, id.BootID, id.Cookie
+	if la := rec.LastApplied; !a.cfg.Full && a.proves(la, id) {
 		// Nothing was committed in this namespace since the kernel was seen to hold exactly
-		// this ruleset: no need to read it back (Flux: the applied revision, in sync).
-		res.Observed = la.Model
-		res.ObserveSkipped = true
-		a.log.Debug("ruleset generation unchanged since the kernel matched; not reading it back", "generation", res.Generation)
-		return nil
+		// la's ruleset: no need to read it back (Flux: the applied revision, in sync). When it
+		// is the desired one too (equal digests), its model file need not even be read.
+		observed := res.Desired
+		if la.RulesetDigest != res.Desired.Digest() {
+			m, err := la.LoadModel()
+			if err != nil {
+				a.log.Debug("model applied last unreadable; reading the table", "err", err)
+			}
+			observed = m
+		}
+		if observed != nil {
+			res.Observed = observed
+			res.ObserveSkipped = true
+			a.log.Debug("ruleset generation unchanged since the kernel matched; not reading it back", "generation", res.Generation)
+			return nil
+		}
 	}
 	observed, err := a.observe(ctx)
 	if err != nil {
@@ -248,6 +267,7 @@ func (a *Agent) applied(res *ApplyResult, now time.Time) {
 		Source: snap.Source, Revision: snap.Revision, Commit: snap.Commit,
 		RulesetDigest: res.Digest, Model: res.Desired, Time: now, Host: a.cfg.Host,
 	}
+	a.keyed(res.Record.LastApplied, res.PlanResult)
 }
 
 // record saves the state record.
@@ -288,7 +308,13 @@ func (a *Agent) noChange(res *ApplyResult) error {
 		// for this host, or a lost state record): record it as the applied one.
 		a.applied(res, now)
 	}
-	rec.LastApplied.Generation, rec.LastApplied.Session = res.Generation, a.cfg.Session
+	if rec.LastApplied.Model == nil {
+		// The same digest: Save only checks that its model file is there (and writes it again
+		// if it was lost).
+		rec.LastApplied.Model = res.Desired
+	}
+	a.proven(rec.LastApplied, res.PlanResult, res.Generation)
+	a.keyed(rec.LastApplied, res.PlanResult)
 	rec.AddAttempt(state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: now, Result: state.NoChange})
 	if err := a.record(rec, ""); err != nil {
 		return err
@@ -328,7 +354,7 @@ func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error
 		// The commit was atomic and guarded by the generation: the kernel held exactly the
 		// desired ruleset at gen. Reading the table back would cost seconds at scale; the
 		// encoder's round trip is proven by the kernel tests instead.
-		rec.LastApplied.Generation, rec.LastApplied.Session = gen, a.cfg.Session
+		a.proven(rec.LastApplied, res.PlanResult, gen)
 		return a.record(rec, fmt.Sprintf("revision %s was applied but not recorded", rev))
 	}
 	// Read back: a kernel that does not hold what was applied would show as drift forever.
@@ -340,7 +366,7 @@ func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error
 	} else if d := plan.Diff(res.Desired, back); !d.Empty() {
 		a.log.Warn("the kernel reads back differently from what was applied", "summary", d.Summary())
 	} else {
-		rec.LastApplied.Generation, rec.LastApplied.Session = gen, a.cfg.Session
+		a.proven(rec.LastApplied, res.PlanResult, gen)
 	}
 	return a.record(rec, fmt.Sprintf("revision %s was applied but not recorded", rev))
 }
@@ -446,8 +472,19 @@ func (a *Agent) failAttempt(rec *state.Record, at state.Attempt, err error) erro
 }
 
 // status reads the state record and the kernel: the drift of the kernel from the ruleset
-// applied last, and (withSource) the revision the source offers now.
+// applied last, and (withSource) the revision the source offers now. When the kernel's
+// identity shows nothing was committed since it held the ruleset applied last, the table is
+// not read (statusFast; not with Config.Full).
 func (a *Agent) status(ctx context.Context, withSource bool) (*StatusResult, error) {
+	res, err := a.statusOnce(ctx, withSource)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The model file the record named was replaced by an apply meanwhile: read again.
+		res, err = a.statusOnce(ctx, withSource)
+	}
+	return res, err
+}
+
+func (a *Agent) statusOnce(ctx context.Context, withSource bool) (*StatusResult, error) {
 	rec, err := a.loadState()
 	if err != nil {
 		return nil, err
@@ -459,6 +496,10 @@ func (a *Agent) status(ctx context.Context, withSource bool) (*StatusResult, err
 	} else if err := a.sourceHead(ctx, rec, res); err != nil {
 		return nil, err
 	}
+	if a.statusFast(ctx, rec, res) {
+		return res, nil
+	}
+	res.Generation = a.generation(ctx)
 	observed, err := a.observe(ctx)
 	if err != nil {
 		return nil, err
@@ -468,8 +509,14 @@ func (a *Agent) status(ctx context.Context, withSource bool) (*StatusResult, err
 	if errors.As(foreignTable(c.Table, observed, rec), &fe) {
 		res.Foreign = fe
 	}
-	if rec.LastApplied != nil && rec.LastApplied.Model != nil {
-		res.Drift = plan.Drift(rec.LastApplied.Model, observed)
+	if rec.LastApplied != nil {
+		model, err := rec.LastApplied.LoadModel()
+		switch {
+		case err == nil:
+			res.Drift = plan.Drift(model, observed)
+		case !errors.Is(err, state.ErrNoModel):
+			return nil, stageErr("state", "load", err)
+		}
 	}
 	return res, nil
 }
@@ -480,6 +527,25 @@ func (a *Agent) sourceHead(ctx context.Context, rec *state.Record, res *StatusRe
 	src, err := a.Source()
 	if err != nil {
 		return err
+	}
+	// Without reading the files when the source can tell: a git ref resolved after the fetch,
+	// or a directory whose stamp is the one recorded with the revision applied last.
+	if h, ok := src.(source.Header); ok {
+		head, err := h.Head(ctx, fetchOptions(rec))
+		if err == nil {
+			res.SourceHead = head.Revision
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		res.SourceError = err.Error()
+		a.log.Debug("source head unknown", "source", src.String(), "err", err)
+		return nil
+	}
+	if la := rec.LastApplied; la != nil && la.SourceStamp != "" && a.sourceStamp(ctx, src) == la.SourceStamp {
+		res.SourceHead = la.Revision
+		return nil
 	}
 	snap, err := src.Fetch(ctx, fetchOptions(rec))
 	if err != nil {

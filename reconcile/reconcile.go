@@ -71,6 +71,16 @@ type PlanResult struct {
 	// generation showed nothing changed since the kernel held the desired ruleset.
 	Generation     uint32
 	ObserveSkipped bool
+	// Fast says the pass found nothing to do from the state record alone (Apply's fast
+	// no-change path, docs/OPERATIONS.md): the source still holds the revision applied last,
+	// compiled by this same program, and the kernel's identity shows nothing was committed
+	// since it held that ruleset. The repository was not read: Snapshot has no files and
+	// Repository, Desired, Observed, Endpoints and Waiting are not set.
+	Fast bool
+
+	bootID string // the identity Generation was read under (see identity)
+	cookie uint64
+	stamp  string // the source's stamp taken before the fetch (source.Stamper; "": none)
 }
 
 // Rules counts the rules of the desired ruleset.
@@ -147,6 +157,11 @@ type StatusResult struct {
 	// Foreign is set when the table exists and reconcile did not make it: apply would refuse
 	// it (nil: the table is reconcile's, or absent).
 	Foreign *ForeignTableError
+	// Generation is the ruleset generation read (0: unknown). ObserveSkipped says the table
+	// was not read: the boot id, netns cookie and generation are those recorded with the
+	// ruleset applied last, so the kernel still holds it exactly (Drift is empty).
+	Generation     uint32
+	ObserveSkipped bool
 }
 
 // InSync reports whether a ruleset was applied and the kernel still holds exactly it.

@@ -154,7 +154,7 @@ func TestApplyThenNoChange(t *testing.T) {
 	rec := e.record(t)
 	la := rec.LastApplied
 	if la == nil || la.Revision != res.Snapshot.Revision || !strings.HasPrefix(la.Revision, "sha256:") ||
-		la.RulesetDigest != res.Desired.Digest() || la.Model.Digest() != la.RulesetDigest || la.Host != "node-1" {
+		la.RulesetDigest != res.Desired.Digest() || appliedModel(rec).Digest() != la.RulesetDigest || la.Host != "node-1" {
 		t.Fatalf("last applied = %+v", la)
 	}
 	if rec.LastAttempt.Result != state.Applied || len(rec.History) != 1 {

@@ -9,8 +9,9 @@ import (
 
 // The ruleset generation restarts at reboot and when a network namespace is recreated, while
 // the state record survives: a generation recorded by an earlier process must never let a pass
-// skip reading a kernel that may not hold the table at all.
-func TestGenerationNotTrustedAcrossSessions(t *testing.T) {
+// skip reading a kernel that may not hold the table at all. The namespace's cookie (new for
+// every namespace) tells them apart.
+func TestGenerationNotTrustedAcrossNamespaces(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	before := e.opts()
@@ -40,7 +41,7 @@ func TestGenerationNotTrustedAcrossSessions(t *testing.T) {
 		}
 	}
 	after := e.opts()
-	after.Session = "after-reboot"
+	after.Session = "before-reboot" // even the same session name: the cookie differs
 	res, err := agentOf(t, after).Apply(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -49,11 +50,43 @@ func TestGenerationNotTrustedAcrossSessions(t *testing.T) {
 		t.Fatalf("after a reboot: skipped %v, result %v, kernel:\n%s\nwant the table read and re-applied", res.ObserveSkipped, res.Result, e.kernel(t))
 	}
 
-	// Without a session (a caller that cannot tell), the generation is never trusted.
+	// Another process without a session: the identity alone vouches for the generation.
 	none := e.opts()
 	none.Session = ""
-	if res, err := agentOf(t, none).Apply(ctx); err != nil || res.ObserveSkipped {
-		t.Fatalf("no session: err %v, skipped %v; want the table read", err, res != nil && res.ObserveSkipped)
+	observes := e.fake.Observes()
+	if res, err := agentOf(t, none).Plan(ctx); err != nil || !res.ObserveSkipped || e.fake.Observes() != observes {
+		t.Fatalf("same identity, no session: err %v, skipped %v, observes %d -> %d; want the table not read", err, res != nil && res.ObserveSkipped, observes, e.fake.Observes())
+	}
+}
+
+// On a kernel that cannot tell the netns cookie (Linux < 5.14), only the process that recorded
+// the generation (its Session) may trust it: today's rule before the cookie.
+func TestGenerationWithoutCookieNeedsTheSession(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.fake.WithoutNetnsCookie()
+	o := e.opts()
+	o.Session = "one"
+	if _, err := agentOf(t, o).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if la := e.record(t).LastApplied; la.NetnsCookie != 0 || la.Generation == 0 || la.Session != "one" {
+		t.Fatalf("recorded %+v", la)
+	}
+	for _, tt := range []struct {
+		session string
+		skip    bool
+	}{{"two", false}, {"", false}, {"one", true}} {
+		o := e.opts()
+		o.Session = tt.session
+		n := e.fake.Observes()
+		pr, err := agentOf(t, o).Plan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pr.ObserveSkipped != tt.skip || (e.fake.Observes() == n) != tt.skip {
+			t.Errorf("session %q: skipped %v, observes %d -> %d; want skipped %v", tt.session, pr.ObserveSkipped, n, e.fake.Observes(), tt.skip)
+		}
 	}
 }
 

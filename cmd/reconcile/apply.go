@@ -26,13 +26,16 @@ func newApplyCmd(g *globals) *cobra.Command {
 the table in one nftables transaction: only what differs (rules not changed keep their counters),
 or the whole table when it is missing, unknown, or the change cannot be made in place, or with
 --full; then record the revision in the state directory.
+When the source still holds the revision applied last, this same program compiled it, and the
+kernel's ruleset generation, netns cookie and boot id are those recorded, nothing is read and
+only the attempt is recorded (--full reads the repository and the table anyway).
 Exit 0 when applied or nothing to do, 1 on any error (then nothing changed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runApply(cmd.Context(), g, full)
 		},
 	}
-	cmd.Flags().BoolVar(&full, "full", false, "replace the whole table when it differs (every counter restarts at zero) instead of changing only what differs")
+	cmd.Flags().BoolVar(&full, "full", false, "read the repository and the table even when the state record shows nothing changed, and replace the whole table when it differs (every counter restarts at zero) instead of changing only what differs")
 	return cmd
 }
 
@@ -63,6 +66,13 @@ func runApply(ctx context.Context, g *globals, full bool) error {
 		return writeJSON(g.stdout, applyJSON(g, res))
 	}
 	var b strings.Builder
+	if res.Fast {
+		la := res.Record.LastApplied
+		fmt.Fprintf(&b, "No changes. Revision %s already applied.\nThe kernel's ruleset generation %d is unchanged since %s: repository and table not read (--full reads them).\n",
+			res.Snapshot.Revision, res.Generation, la.Time.Format(time.RFC3339))
+		_, err := io.WriteString(g.stdout, b.String())
+		return err
+	}
 	writePlanHeader(&b, g, res.PlanResult)
 	if res.Result == reconcile.NoChange {
 		if res.AlreadyApplied {
@@ -116,6 +126,8 @@ type applyOut struct {
 	Mode           string              `json:"mode,omitempty"` // "incremental", "full", "full-fallback"; absent for no-change
 	Waiting        []reconcile.Waiting `json:"waiting"`
 	Plan           *reconcile.Plan     `json:"plan"`
+	// Fast: the fast no-change path (nothing read; waiting is not computed then).
+	Fast bool `json:"fast,omitempty"`
 }
 
 func applyJSON(g *globals, res *reconcile.ApplyResult) applyOut {
@@ -127,7 +139,7 @@ func applyJSON(g *globals, res *reconcile.ApplyResult) applyOut {
 		Result: string(res.Result), AlreadyApplied: res.AlreadyApplied,
 		Source: res.Snapshot.Source, Revision: res.Snapshot.Revision, Commit: res.Snapshot.Commit,
 		Host: g.host, Table: g.table, Netns: g.netns, RulesetDigest: "sha256:" + res.Digest,
-		DurationMS: res.Duration.Milliseconds(), Mode: res.Mode, Waiting: w, Plan: res.Plan,
+		DurationMS: res.Duration.Milliseconds(), Mode: res.Mode, Waiting: w, Plan: res.Plan, Fast: res.Fast,
 	}
 }
 

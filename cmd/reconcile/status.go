@@ -13,31 +13,34 @@ import (
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
-	var detailed bool
+	var detailed, full bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the last applied revision, the source head, and the drift of the kernel from it",
 		Long: `Show the revision applied last and when, the last attempt, the revision the source offers
 now, and whether the kernel still holds the applied ruleset: rules, chains, sets or the table
 changed by hand are listed like a plan (what apply would change back). Nothing is changed.
+When the kernel's ruleset generation, netns cookie and boot id are those recorded with the last
+apply, nothing was committed since and the table is not read; --full reads it anyway.
 With --detailed-exitcode: 0 in sync, 2 drift (or never applied), 1 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runStatus(cmd.Context(), g, detailed)
+			return runStatus(cmd.Context(), g, detailed, full)
 		},
 	}
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when in sync, 2 on drift or when never applied, 1 on error")
+	cmd.Flags().BoolVar(&full, "full", false, "read the table back even when the ruleset generation shows nothing changed")
 	return cmd
 }
 
-func runStatus(ctx context.Context, g *globals, detailed bool) error {
+func runStatus(ctx context.Context, g *globals, detailed, full bool) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if err := g.checkOutput(); err != nil {
 		return err
 	}
-	a, err := g.agent(true)
+	a, err := g.agent(true, func(c *reconcile.Config) { c.Full = full })
 	if err != nil {
 		return err
 	}
@@ -104,6 +107,9 @@ func writeStatusText(w io.Writer, g *globals, st *reconcile.StatusResult) error 
 		b.WriteString("Not in sync: reconcile has not applied this table here, but it exists.\n")
 	case st.LastApplied == nil:
 		b.WriteString("Not in sync: nothing applied yet (run reconcile apply).\n")
+	case st.InSync() && st.ObserveSkipped:
+		fmt.Fprintf(&b, "In sync: the kernel holds the last applied ruleset (ruleset generation %d unchanged since %s; table not read, --full reads it).\n",
+			st.Generation, st.LastApplied.Time.Format(time.RFC3339))
 	case st.InSync():
 		b.WriteString("In sync: the kernel holds the last applied ruleset.\n")
 	default:
@@ -144,6 +150,11 @@ type statusOut struct {
 	Drift       *reconcile.Plan     `json:"drift"`
 	// Foreign says why the table is not reconcile's (absent when it is, or does not exist).
 	Foreign string `json:"foreign,omitempty"`
+	// Generation is the ruleset generation read (absent: unknown); TableRead is false when
+	// the table was not read because the generation, netns cookie and boot id are those
+	// recorded with the last apply (drift is then empty by proof).
+	Generation uint32 `json:"generation,omitempty"`
+	TableRead  bool   `json:"table_read"`
 }
 
 // appliedOut is state.LastApplied without the model.
@@ -161,6 +172,7 @@ func statusJSON(g *globals, st *reconcile.StatusResult) statusOut {
 		Table: st.Table, Netns: g.netns, Host: g.host, InSync: st.InSync(), TableExists: st.TableExists,
 		SourceHead:  st.SourceHead,
 		SourceError: st.SourceError, UpToDate: st.UpToDate(), Drift: st.Drift,
+		Generation: st.Generation, TableRead: !st.ObserveSkipped,
 	}
 	if st.Foreign != nil {
 		out.Foreign = st.Foreign.Error()

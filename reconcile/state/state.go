@@ -2,9 +2,14 @@
 // namespace: the last applied revision with the applied ruleset model (the reference for drift),
 // the last attempt (kept apart from the last success, Flux style), and a short history.
 //
-// The record is one JSON file in the state directory, written atomically: a temporary file in
-// the same directory, fsync, rename over the old file, fsync of the directory. A reader sees
-// the old record or the new one, never a mix, even across a crash.
+// The record is two files in the state directory: a small JSON head ("<table>[@<key>].state.json":
+// identity, revision, digest, generation, attempts; a few KB) and the applied model in a file
+// named after its digest ("<table>[@<key>].model-<12 hex of the digest>.gob", see model.go),
+// written only when the digest changes and read only when a difference must be computed
+// (LastApplied.LoadModel). Each file is written atomically: a temporary file in the same
+// directory, fsync, rename over the old file, fsync of the directory. A reader sees the old
+// record or the new one, never a mix, even across a crash; the model file is made durable
+// before the head names it, so a head never names a model file that does not exist.
 package state
 
 import (
@@ -22,8 +27,13 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 )
 
-// Version is the version of the record format.
-const Version = 1
+// Version is the version of the record format this program writes: 2, the head without the
+// model (model_file names it). Version 1 (the model inline in the record) is still read, and
+// becomes version 2 on the next Save.
+const Version = 2
+
+// versionInline is the version of the records that hold the model inline.
+const versionInline = 1
 
 // HistoryLen is how many attempts History keeps (the newest last).
 const HistoryLen = 20
@@ -48,8 +58,13 @@ type LastApplied struct {
 	Commit string `json:"commit,omitempty"`
 	// RulesetDigest is nft.Ruleset.Digest() of Model.
 	RulesetDigest string `json:"ruleset_digest"`
-	// Model is the applied ruleset, the reference that drift is measured against.
-	Model *nft.Ruleset `json:"model"`
+	// Model is the applied ruleset, the reference that drift is measured against. A loaded
+	// record leaves it nil (only version 1 records hold it inline): LoadModel reads it from
+	// ModelFile when needed. Set it to a new model to have Save write its file.
+	Model *nft.Ruleset `json:"model,omitempty"`
+	// ModelFile is the name, in the state directory, of the file that holds Model (see
+	// ModelFileName); "" when Model is inline (version 1) or unknown. Save sets it.
+	ModelFile string `json:"model_file,omitempty"`
 	// Time is when it was applied (or found already applied).
 	Time time.Time `json:"time"`
 	// Host is the host name the ruleset was compiled for.
@@ -58,10 +73,28 @@ type LastApplied struct {
 	// seen to hold exactly Model (0: unknown). While the generation stays the same nothing
 	// was committed, so a pass can skip reading the table back.
 	Generation uint32 `json:"generation,omitempty"`
-	// Session is the Options.Session of the process that recorded Generation. A generation
-	// means something only within one process, which holds the namespace open: it restarts at
-	// reboot and when a namespace is recreated, while this record survives.
+	// BootID and NetnsCookie are the identity Generation is valid under: the kernel's boot id
+	// (netns.BootID) and the namespace's SO_NETNS_COOKIE (Linux 5.14; never reused within a
+	// boot, unlike the namespace's inode, and new when a namespace is deleted and made again
+	// under the same name). Generations restart at boot and in every new namespace, so a
+	// generation proves nothing without both. Empty or 0: unknown (then only Session can vouch
+	// for Generation).
+	BootID      string `json:"boot_id,omitempty"`
+	NetnsCookie uint64 `json:"netns_cookie,omitempty"`
+	// Session is the Options.Session of the process that recorded Generation: on a kernel
+	// that cannot tell the netns cookie, a generation means something only within one
+	// process, which holds the namespace open.
 	Session string `json:"session,omitempty"`
+	// CompileKey is what the ruleset was compiled from: sha256 of the compiler version, the
+	// revision, the host and the table (reconcile's compileKey); "" when the compiler version
+	// is unknown. Equal keys compile to the same ruleset, so a pass whose source revision and
+	// key are unchanged need not load or compile the repository.
+	CompileKey string `json:"compile_key,omitempty"`
+	// SourceStamp is the source's cheap fingerprint taken before the fetch of Revision (a
+	// directory's stat index digest, see source.Stamper); "" when the source has none.
+	SourceStamp string `json:"source_stamp,omitempty"`
+
+	dir string // the state directory the record was loaded from (for LoadModel)
 }
 
 // Attempt is one run of apply, successful or not.
@@ -159,8 +192,8 @@ func Load(dir, table, key string) (*Record, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("state file %q is corrupt: %w", path, err)
 	}
-	if r.Version != Version {
-		return nil, fmt.Errorf("state file %q has version %d, this program reads version %d", path, r.Version, Version)
+	if r.Version != Version && r.Version != versionInline {
+		return nil, fmt.Errorf("state file %q has version %d, this program reads versions %d and %d", path, r.Version, versionInline, Version)
 	}
 	if r.Table != table {
 		return nil, fmt.Errorf("state file %q is for table %q, not %q", path, r.Table, table)
@@ -168,25 +201,58 @@ func Load(dir, table, key string) (*Record, error) {
 	if r.History == nil {
 		r.History = []Attempt{}
 	}
+	if la := r.LastApplied; la != nil {
+		la.dir = dir
+		if r.Version == Version && la.Model != nil {
+			return nil, fmt.Errorf("state file %q is corrupt: version %d holds the model inline", path, Version)
+		}
+	}
 	return &r, nil
 }
 
-// Save writes the record of r.Table in r.Netns to dir atomically, creating dir if needed.
+// Save writes the record of r.Table in r.Netns to dir, creating dir if needed. When
+// r.LastApplied.Model is set and its model file is not in dir yet (a new digest, or a version
+// 1 record), the model file is written first (atomically, fsynced), then the head; then the
+// model files of this record that the head no longer names are removed. A head that only
+// records an attempt is one small atomic write.
 func Save(dir string, r *Record) error {
 	if r.Table == "" {
 		return errors.New("save state: record has no table")
 	}
-	r.Version = Version
-	if r.History == nil {
-		r.History = []Attempt{}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create state directory %q: %w", dir, err)
 	}
-	b, err := json.MarshalIndent(r, "", "  ")
+	head := *r
+	head.Version = Version
+	if head.History == nil {
+		head.History = []Attempt{}
+	}
+	if la := r.LastApplied; la != nil {
+		if la.Model != nil {
+			name, err := saveModel(dir, r.Table, r.Netns, la)
+			if err != nil {
+				return err
+			}
+			la.ModelFile = name
+		}
+		la.dir = dir
+		l := *la
+		l.Model = nil // in its own file
+		head.LastApplied = &l
+	}
+	b, err := json.MarshalIndent(&head, "", " ")
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
 	b = append(b, '\n')
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create state directory %q: %w", dir, err)
+	if err := atomicfile.Write(Path(dir, r.Table, r.Netns), b, 0o644); err != nil {
+		return err
 	}
-	return atomicfile.Write(Path(dir, r.Table, r.Netns), b, 0o644)
+	r.Version = Version
+	keep := ""
+	if head.LastApplied != nil {
+		keep = head.LastApplied.ModelFile
+	}
+	removeModels(dir, r.Table, r.Netns, keep)
+	return nil
 }

@@ -1,6 +1,10 @@
 package state
 
 import (
+	"bytes"
+	"encoding/gob"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -47,16 +51,185 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if got.LastApplied == nil || got.LastApplied.Revision != "sha256:abc" || !got.LastApplied.Time.Equal(now) || got.LastApplied.Host != "node-1" {
 		t.Fatalf("last applied = %+v", got.LastApplied)
 	}
-	if got.LastApplied.Model.String() != model.String() || got.LastApplied.Model.Digest() != got.LastApplied.RulesetDigest {
-		t.Errorf("model does not round-trip:\n%s\nwant:\n%s", got.LastApplied.Model, model)
+	// The head does not hold the model: it is read from its own file on demand.
+	if got.LastApplied.Model != nil {
+		t.Errorf("Load read the model eagerly")
+	}
+	m, err := got.LastApplied.LoadModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.String() != model.String() || m.Digest() != got.LastApplied.RulesetDigest {
+		t.Errorf("model does not round-trip:\n%s\nwant:\n%s", m, model)
 	}
 	if got.LastAttempt == nil || got.LastAttempt.Result != Applied || len(got.History) != 1 {
 		t.Errorf("attempt = %+v, history = %+v", got.LastAttempt, got.History)
 	}
 	// No temporary files are left behind.
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 || entries[0].Name() != "reconcile@lab-a.state.json" {
-		t.Errorf("state dir holds %v", entries)
+	wantModel := "reconcile@lab-a.model-" + model.Digest()[:12] + ".gob"
+	if names := dirNames(t, dir); strings.Join(names, " ") != wantModel+" reconcile@lab-a.state.json" {
+		t.Errorf("state dir holds %v", names)
+	}
+	if got.LastApplied.ModelFile != wantModel {
+		t.Errorf("model_file = %q, want %q", got.LastApplied.ModelFile, wantModel)
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// A pass that only records an attempt rewrites the head, never the model; a new digest writes
+// a new model file before the head names it and removes the old one afterwards.
+func TestSaveWritesModelOnlyWhenDigestChanges(t *testing.T) {
+	dir := t.TempDir()
+	model := sampleModel()
+	r := &Record{Table: "reconcile"}
+	r.LastApplied = &LastApplied{Revision: "r1", RulesetDigest: model.Digest(), Model: model, Host: "h"}
+	if err := Save(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(dir, r.LastApplied.ModelFile)
+	if _, err := os.Stat(first); err != nil {
+		t.Fatal(err)
+	}
+	// A new process: the record loaded lazily, an attempt added.
+	r2, err := Load(dir, "reconcile", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.AddAttempt(Attempt{Revision: "r1", Result: NoChange})
+	// Make the model file unreadable as a model: were it rewritten, the bytes would change.
+	if err := os.WriteFile(first, []byte("sentinel"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(dir, r2); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(first); string(b) != "sentinel" {
+		t.Errorf("a save without a new model rewrote the model file")
+	}
+	// A new model: written under its digest, the old file removed.
+	m2 := sampleModel()
+	m2.Chains[1].Rules[0].Comment = "WEB outbound 9"
+	r2.LastApplied = &LastApplied{Revision: "r2", RulesetDigest: m2.Digest(), Model: m2, Host: "h"}
+	if err := Save(dir, r2); err != nil {
+		t.Fatal(err)
+	}
+	want := ModelFileName("reconcile", "", m2.Digest())
+	if names := dirNames(t, dir); strings.Join(names, " ") != want+" reconcile.state.json" {
+		t.Errorf("state dir holds %v, want %s and the head", names, want)
+	}
+	r3, err := Load(dir, "reconcile", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := r3.LastApplied.LoadModel(); err != nil || m.Digest() != m2.Digest() {
+		t.Fatalf("LoadModel = %v, %v", m, err)
+	}
+}
+
+// A version 1 record (model inline) is read, and saved as a head plus a model file.
+func TestLoadVersion1AndMigrate(t *testing.T) {
+	dir := t.TempDir()
+	model := sampleModel()
+	v1 := map[string]any{
+		"version": 1, "table": "reconcile", "netns": "lab",
+		"last_applied": map[string]any{"source": "dir:/x", "revision": "sha256:abc", "ruleset_digest": model.Digest(),
+			"model": model, "time": time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "host": "node-1", "generation": 7, "session": "s"},
+		"history": []any{},
+	}
+	b, err := json.Marshal(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(Path(dir, "reconcile", "lab"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load(dir, "reconcile", "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := r.LastApplied.LoadModel(); err != nil || m.Digest() != model.Digest() {
+		t.Fatalf("version 1 model: %v, %v", m, err)
+	}
+	if err := Save(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	head, err := os.ReadFile(Path(dir, "reconcile", "lab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(head, []byte(`"model"`)) || !bytes.Contains(head, []byte(`"version": 2`)) {
+		t.Errorf("migrated head:\n%s", head)
+	}
+	r2, err := Load(dir, "reconcile", "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := r2.LastApplied.LoadModel(); err != nil || m.Digest() != model.Digest() || r2.LastApplied.Generation != 7 {
+		t.Fatalf("after migration: %v, %v, %+v", m, err, r2.LastApplied)
+	}
+}
+
+// LoadModel refuses a model file that is missing or does not hold the digest the head names.
+func TestLoadModelErrors(t *testing.T) {
+	dir := t.TempDir()
+	model := sampleModel()
+	r := &Record{Table: "reconcile"}
+	r.LastApplied = &LastApplied{Revision: "r1", RulesetDigest: model.Digest(), Model: model}
+	if err := Save(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, r.LastApplied.ModelFile)
+	other := sampleModel()
+	other.Table = "other"
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(&modelFile{Format: modelFormat, Digest: other.Digest(), Model: other}); err != nil {
+		t.Fatal(err)
+	}
+	var lying bytes.Buffer // the head's digest, another model (a writer with another model type)
+	if err := gob.NewEncoder(&lying).Encode(&modelFile{Format: modelFormat, Digest: model.Digest(), Model: other}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		content []byte // nil: no file
+		want    string
+	}{
+		{"model not of its digest", lying.Bytes(), "does not read back as ruleset " + model.Digest()[:12]},
+		{"missing", nil, "is missing"},
+		{"corrupt", []byte("xx"), "is corrupt"},
+		{"other digest", buf.Bytes(), "holds ruleset " + other.Digest()[:12]},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_ = os.Remove(path)
+			if tt.content != nil {
+				if err := os.WriteFile(path, tt.content, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := Load(dir, "reconcile", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := got.LastApplied.LoadModel(); err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("LoadModel error = %v, want it to name %s and say %q", err, path, tt.want)
+			}
+		})
+	}
+	var none *LastApplied
+	if _, err := none.LoadModel(); !errors.Is(err, ErrNoModel) {
+		t.Errorf("nil LoadModel error = %v", err)
 	}
 }
 
@@ -78,6 +251,7 @@ func TestLoadBad(t *testing.T) {
 	}{
 		{"corrupt", `{"version": 1, "table": "reconc`, "is corrupt"},
 		{"wrong version", `{"version": 99, "table": "reconcile"}`, "has version 99"},
+		{"inline model in version 2", `{"version": 2, "table": "reconcile", "last_applied": {"model": {"Table": "reconcile"}}}`, "holds the model inline"},
 		{"other table", `{"version": 1, "table": "other"}`, `is for table "other"`},
 	}
 	for _, tt := range tests {
@@ -158,5 +332,31 @@ func TestSaveFailureLeavesOldRecord(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 2 {
 		t.Errorf("state dir holds %v, want the record and the file only", entries)
+	}
+}
+
+// A save that fails after the new model file was written (here: the head cannot be encoded)
+// leaves the old head, and the model file it names, as they were.
+func TestSaveFailureKeepsTheModelTheHeadNames(t *testing.T) {
+	dir := t.TempDir()
+	m1 := sampleModel()
+	r := &Record{Table: "reconcile"}
+	r.LastApplied = &LastApplied{Revision: "r1", RulesetDigest: m1.Digest(), Model: m1}
+	if err := Save(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	m2 := sampleModel()
+	m2.Table = "reconcile2"
+	r.LastApplied = &LastApplied{Revision: "r2", RulesetDigest: m2.Digest(), Model: m2}
+	r.AddAttempt(Attempt{Revision: "r2", Result: Applied, Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err := Save(dir, r); err == nil {
+		t.Fatal("saving an unencodable head succeeded")
+	}
+	got, err := Load(dir, "reconcile", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := got.LastApplied.LoadModel(); err != nil || got.LastApplied.Revision != "r1" || m.Digest() != m1.Digest() {
+		t.Fatalf("after a failed save: revision %q, model %v, %v", got.LastApplied.Revision, m, err)
 	}
 }

@@ -73,7 +73,7 @@ type Source struct {
 	log     *slog.Logger
 }
 
-var _ source.Source = (*Source)(nil)
+var _ source.Header = (*Source)(nil)
 
 // New checks the options and returns the source; it does not touch the network or the cache.
 func New(opts Options) (*Source, error) {
@@ -206,6 +206,22 @@ func (e *RefError) Stage() (stage, reason string) { return "fetch", "ref" }
 // signatures against opts.LastApplied, and returns the repository files of the commit. When
 // the commit is opts.LastApplied itself the snapshot is still returned (the caller skips).
 func (s *Source) Fetch(ctx context.Context, opts source.FetchOptions) (*source.Snapshot, error) {
+	return s.snapshot(ctx, opts, true)
+}
+
+// Head is Fetch without reading the files (source.Header): the remote is fetched, the ref
+// resolved and the history and signatures checked exactly as Fetch does, and the commit's
+// revision returned. Errors are Fetch's.
+func (s *Source) Head(ctx context.Context, opts source.FetchOptions) (*source.Head, error) {
+	snap, err := s.snapshot(ctx, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	return &source.Head{Source: snap.Source, Revision: snap.Revision, Commit: snap.Commit}, nil
+}
+
+// snapshot is Fetch; without files, the snapshot has no Files (Head).
+func (s *Source) snapshot(ctx context.Context, opts source.FetchOptions, files bool) (*source.Snapshot, error) {
 	if err := os.MkdirAll(filepath.Dir(s.opts.CacheDir), 0o755); err != nil {
 		return nil, fmt.Errorf("git cache: %w", err)
 	}
@@ -253,6 +269,9 @@ func (s *Source) Fetch(ctx context.Context, opts source.FetchOptions) (*source.S
 		if snap.Verified, err = s.verify(repo, commit, last); err != nil {
 			return nil, err
 		}
+	}
+	if !files {
+		return snap, nil
 	}
 	if snap.Files, snap.Refused, err = readFiles(repo, commit); err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", short(head), err)

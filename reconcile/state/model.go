@@ -1,0 +1,130 @@
+package state
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/reconcile-dev/reconcile/reconcile/internal/atomicfile"
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+)
+
+// modelFormat is the version of the model file's encoding (gob of modelFile). A file of
+// another version is not read (LoadModel's error; the pass then reads the kernel).
+const modelFormat = 1
+
+// modelFile is the content of a model file: the model and the digest it was saved under.
+type modelFile struct {
+	Format int
+	Digest string
+	Model  *nft.Ruleset
+}
+
+// modelStem is FileName without ".state.json": the common prefix of a record's files.
+func modelStem(table, key string) string {
+	return strings.TrimSuffix(FileName(table, key), ".state.json")
+}
+
+// ModelFileName is the name, in the state directory, of the file holding the model of digest
+// (nft.Ruleset.Digest, hex) for table in the namespace key: "<stem>.model-<first 12 hex
+// digits of digest>.gob", stem being FileName without ".state.json". A digest shorter than 12
+// characters is used whole.
+func ModelFileName(table, key, digest string) string {
+	return modelStem(table, key) + ".model-" + digest[:min(12, len(digest))] + ".gob"
+}
+
+// saveModel writes la.Model to its model file in dir, unless that file already exists (the name
+// is the digest's: an existing file holds the same model, written atomically). It returns the
+// file's name.
+func saveModel(dir, table, key string, la *LastApplied) (string, error) {
+	digest := la.RulesetDigest
+	if digest == "" {
+		digest = la.Model.Digest()
+	}
+	name := ModelFileName(table, key, digest)
+	path := filepath.Join(dir, name)
+	if la.ModelFile == name {
+		if _, err := os.Stat(path); err == nil {
+			return name, nil
+		}
+	}
+	var b bytes.Buffer
+	if err := gob.NewEncoder(&b).Encode(&modelFile{Format: modelFormat, Digest: digest, Model: la.Model}); err != nil {
+		return "", fmt.Errorf("encode state model: %w", err)
+	}
+	if err := atomicfile.Write(path, b.Bytes(), 0o644); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// removeModels removes the model files of table in the namespace key from dir, except keep.
+// Errors are ignored: a file left behind is removed by a later Save.
+func removeModels(dir, table, key, keep string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(modelStem(table, key)) + `\.model-[0-9a-f]{1,12}\.gob$`)
+	for _, e := range entries {
+		if n := e.Name(); n != keep && re.MatchString(n) {
+			_ = os.Remove(filepath.Join(dir, n))
+		}
+	}
+}
+
+// ErrNoModel is the error of LoadModel when the record names no model (wrapped).
+var ErrNoModel = errors.New("the state record holds no model")
+
+// LoadModel returns Model, reading it from ModelFile on first use (the record must have been
+// read by Load, or saved by Save). Errors: ErrNoModel (wrapped) when there is none; the model
+// file missing (fs.ErrNotExist, wrapped: a concurrent Save replaced it; read the record
+// again), unreadable, of another format, or not of RulesetDigest (the file does not hold what
+// the head says, or does not render to it in this program: the digest is computed again).
+// Each names the file.
+func (la *LastApplied) LoadModel() (*nft.Ruleset, error) {
+	if la == nil {
+		return nil, ErrNoModel
+	}
+	if la.Model != nil {
+		return la.Model, nil
+	}
+	if la.ModelFile == "" || la.dir == "" {
+		return nil, ErrNoModel
+	}
+	if la.ModelFile != filepath.Base(la.ModelFile) || strings.HasPrefix(la.ModelFile, ".") {
+		return nil, fmt.Errorf("state model file %q: not a file name of the state directory", la.ModelFile)
+	}
+	path := filepath.Join(la.dir, la.ModelFile)
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("state model file %q is missing: %w", path, err)
+		}
+		return nil, fmt.Errorf("read state model file %q: %w", path, err)
+	}
+	defer f.Close()
+	var mf modelFile
+	if err := gob.NewDecoder(bufio.NewReaderSize(f, 1<<16)).Decode(&mf); err != nil {
+		return nil, fmt.Errorf("state model file %q is corrupt: %w", path, err)
+	}
+	switch {
+	case mf.Format != modelFormat:
+		return nil, fmt.Errorf("state model file %q has format %d, this program reads format %d", path, mf.Format, modelFormat)
+	case mf.Model == nil || mf.Digest != la.RulesetDigest:
+		return nil, fmt.Errorf("state model file %q holds ruleset %.12s, the record names %.12s", path, mf.Digest, la.RulesetDigest)
+	case mf.Model.Digest() != mf.Digest:
+		// A program whose model or canonical text differs from the writer's (gob fills what
+		// it does not know with zeros): the model is not the one recorded.
+		return nil, fmt.Errorf("state model file %q does not read back as ruleset %.12s (written by another version of reconcile?)", path, mf.Digest)
+	}
+	la.Model = mf.Model
+	return la.Model, nil
+}
