@@ -33,7 +33,7 @@ type Fake struct {
 	counters   map[uint64]uint64 // packets counted per rule handle (Hit)
 	lastHandle uint64
 	reset      []uint64 // handles of the rules an Update replaces (counters zeroed at commit)
-	cookie   uint64 // the simulated namespace's SO_NETNS_COOKIE (0: not assigned yet; see identity.go)
+	cookie     uint64   // the simulated namespace's SO_NETNS_COOKIE (0: not assigned yet; see identity.go)
 }
 
 // Limits the fake enforces. Names, comments, interface names and log prefixes are checked
