@@ -181,6 +181,9 @@ func (dl *Delta) diffSets(d, b *Ruleset) error {
 	}
 	ds := map[string]bool{}
 	for _, s := range d.Sets {
+		if ds[s.Name] {
+			return fmt.Errorf("set %q is declared twice", s.Name)
+		}
 		ds[s.Name] = true
 		old := bs[s.Name]
 		switch {
@@ -322,7 +325,14 @@ func (dl *Delta) diffMaps(d, b *Ruleset) error {
 		bs[s.Name] = true
 	}
 	dm := map[string]bool{}
+	ds := map[string]bool{}
+	for _, s := range d.Sets {
+		ds[s.Name] = true
+	}
 	for _, m := range d.Maps {
+		if dm[m.Name] || ds[m.Name] {
+			return fmt.Errorf("map %q is declared twice", m.Name)
+		}
 		dm[m.Name] = true
 		old := bm[m.Name]
 		switch {
@@ -388,6 +398,9 @@ func (dl *Delta) diffChains(d, b *Ruleset) error {
 	}
 	dc := map[string]bool{}
 	for _, c := range d.Chains {
+		if dc[c.Name] {
+			return fmt.Errorf("chain %q is declared twice", c.Name)
+		}
 		dc[c.Name] = true
 		old := bc[c.Name]
 		if old == nil {

@@ -493,3 +493,21 @@ func TestDiffNonCanonical(t *testing.T) {
 	}
 	mustObserve(t, f, messy, "Update from a non-canonical model")
 }
+
+// TestDiffRefusesDuplicates: a desired model that declares an object twice is refused as
+// Apply refuses it (not ErrNeedsFull: a full replace would fail too).
+func TestDiffRefusesDuplicates(t *testing.T) {
+	base := sampleRuleset(deltaTable)
+	for name, mutate := range map[string]func(rs *Ruleset){
+		"chain": func(rs *Ruleset) { rs.Chains = append(rs.Chains, &Chain{Name: "from-app-1"}) },
+		"set":   func(rs *Ruleset) { rs.Sets = append(rs.Sets, &Set{Name: "all-v4", Type: SetIPv4}) },
+		"map":   func(rs *Ruleset) { rs.Maps = append(rs.Maps, &Map{Name: "all-v4"}) },
+	} {
+		d := sampleRuleset(deltaTable)
+		mutate(d)
+		_, err := Diff(d, base)
+		if err == nil || !strings.Contains(err.Error(), "declared twice") || errors.Is(err, ErrNeedsFull) {
+			t.Errorf("%s declared twice: Diff says %v", name, err)
+		}
+	}
+}
