@@ -167,6 +167,11 @@ func deltaCases() []deltaCase {
 			dropChain(rs, "profile-in-WEB")
 			dropChain(rs, "to-web-1")
 		}, want: func(st DeltaStats) bool { return st.ChainsDeleted == 2 }},
+		{name: "chains removed with the only users of two sets", mutate: func(rs *Ruleset) {
+			dropChain(rs, "profile-in-WEB")
+			dropChain(rs, "to-web-1")
+			rs.Sets = slices.DeleteFunc(rs.Sets, func(s *Set) bool { return s.Name == "empty-v6" || s.Name == "all-v4" })
+		}, want: func(st DeltaStats) bool { return st.ChainsDeleted == 2 && st.SetsDeleted == 2 }},
 		{name: "set added and used", mutate: func(rs *Ruleset) {
 			rs.Sets = append(rs.Sets, &Set{Name: "tag-v4-DB", Type: SetIPv4, Prefixes: pfx("198.18.9.0/24", "198.18.10.1/32"), Comment: "tag DB"})
 			c := confChain(rs, "profile-out-WEB")
