@@ -181,6 +181,9 @@ func (dl *Delta) diffSets(d, b *Ruleset) error {
 	}
 	ds := map[string]bool{}
 	for _, s := range d.Sets {
+		if ds[s.Name] {
+			return fmt.Errorf("set %q is declared twice", s.Name)
+		}
 		ds[s.Name] = true
 		old := bs[s.Name]
 		switch {
@@ -190,11 +193,11 @@ func (dl *Delta) diffSets(d, b *Ruleset) error {
 			dl.NewSets = append(dl.NewSets, canonSet(s))
 			dl.Stats.SetsAdded++
 			continue
-		case reflect.DeepEqual(old, s):
+		case setEqual(old, s):
 			continue
 		}
 		old, s := canonSet(old), canonSet(s)
-		if reflect.DeepEqual(old, s) {
+		if setEqual(old, s) {
 			continue
 		}
 		eb, err := encodeOneSet(b.Table, old)
@@ -223,6 +226,17 @@ func (dl *Delta) diffSets(d, b *Ruleset) error {
 		}
 	}
 	return nil
+}
+
+// setEqual is reflect.DeepEqual of two sets, with the prefixes compared as values (netip
+// values are slow to compare by reflection).
+func setEqual(a, b *Set) bool {
+	if !slices.Equal(a.Prefixes, b.Prefixes) {
+		return false
+	}
+	x, y := *a, *b
+	x.Prefixes, y.Prefixes = nil, nil
+	return reflect.DeepEqual(x, y)
 }
 
 // encodeOneSet encodes one named set as the encoder does for a whole ruleset.
@@ -286,6 +300,16 @@ func diffElements(base, desired []nftables.SetElement) (del, add []nftables.SetE
 	return del, add
 }
 
+// mapEqual is reflect.DeepEqual of two maps, with the elements compared as values.
+func mapEqual(a, b *Map) bool {
+	if !slices.Equal(a.Elements, b.Elements) {
+		return false
+	}
+	x, y := *a, *b
+	x.Elements, y.Elements = nil, nil
+	return reflect.DeepEqual(x, y)
+}
+
 // canonMap is a map in canonical form (elements sorted by key, the first of a key kept).
 func canonMap(m *Map) *Map {
 	return (&Ruleset{Maps: []*Map{m}}).Canonical().Maps[0]
@@ -301,7 +325,14 @@ func (dl *Delta) diffMaps(d, b *Ruleset) error {
 		bs[s.Name] = true
 	}
 	dm := map[string]bool{}
+	ds := map[string]bool{}
+	for _, s := range d.Sets {
+		ds[s.Name] = true
+	}
 	for _, m := range d.Maps {
+		if dm[m.Name] || ds[m.Name] {
+			return fmt.Errorf("map %q is declared twice", m.Name)
+		}
 		dm[m.Name] = true
 		old := bm[m.Name]
 		switch {
@@ -311,7 +342,7 @@ func (dl *Delta) diffMaps(d, b *Ruleset) error {
 			dl.NewMaps = append(dl.NewMaps, canonMap(m))
 			dl.Stats.MapsAdded++
 			continue
-		case reflect.DeepEqual(old, m):
+		case mapEqual(old, m):
 			continue
 		case old.Comment != m.Comment:
 			return fmt.Errorf("map %q: its comment changed: %w", m.Name, ErrNeedsFull)
@@ -367,6 +398,9 @@ func (dl *Delta) diffChains(d, b *Ruleset) error {
 	}
 	dc := map[string]bool{}
 	for _, c := range d.Chains {
+		if dc[c.Name] {
+			return fmt.Errorf("chain %q is declared twice", c.Name)
+		}
 		dc[c.Name] = true
 		old := bc[c.Name]
 		if old == nil {

@@ -231,3 +231,33 @@ func TestUpdateGuardsKernel(t *testing.T) {
 		},
 	})
 }
+
+// TestKernelUpdateRaceRefused: a commit of someone else after Update checked the generation
+// and read its chains, before its batch arrives: the kernel refuses the batch (ERESTART),
+// Update says ErrStale, and the table is unchanged.
+func TestKernelUpdateRaceRefused(t *testing.T) {
+	testenv.RequireKernel(t)
+	ctx := context.Background()
+	k, ns := newKernel(t, "race")
+	base := sampleRuleset(deltaTable)
+	desired := sampleRuleset(deltaTable)
+	confChain(desired, "profile-in-WEB").Rules[4] = acceptRule("replaced")
+	if _, err := k.Replace(ctx, base, 0); err != nil {
+		t.Fatal(err)
+	}
+	gen, err := k.Generation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raced := 0
+	k.beforeFlush = func() {
+		raced++
+		testenv.NetnsRun(t, ns, "nft", "add", "table", "inet", "racer")
+	}
+	_, err = k.Update(ctx, desired, base, gen)
+	k.beforeFlush = nil
+	if raced != 1 || !errors.Is(err, ErrStale) || !errors.Is(err, syscall.ERESTART) {
+		t.Fatalf("Update with a commit in between (hook ran %d times): %v, want ErrStale from ERESTART", raced, err)
+	}
+	mustObserve(t, k, base, "a refused Update changed the table")
+}

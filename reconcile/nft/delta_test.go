@@ -167,6 +167,11 @@ func deltaCases() []deltaCase {
 			dropChain(rs, "profile-in-WEB")
 			dropChain(rs, "to-web-1")
 		}, want: func(st DeltaStats) bool { return st.ChainsDeleted == 2 }},
+		{name: "chains removed with the only users of two sets", mutate: func(rs *Ruleset) {
+			dropChain(rs, "profile-in-WEB")
+			dropChain(rs, "to-web-1")
+			rs.Sets = slices.DeleteFunc(rs.Sets, func(s *Set) bool { return s.Name == "empty-v6" || s.Name == "all-v4" })
+		}, want: func(st DeltaStats) bool { return st.ChainsDeleted == 2 && st.SetsDeleted == 2 }},
 		{name: "set added and used", mutate: func(rs *Ruleset) {
 			rs.Sets = append(rs.Sets, &Set{Name: "tag-v4-DB", Type: SetIPv4, Prefixes: pfx("198.18.9.0/24", "198.18.10.1/32"), Comment: "tag DB"})
 			c := confChain(rs, "profile-out-WEB")
@@ -492,4 +497,22 @@ func TestDiffNonCanonical(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustObserve(t, f, messy, "Update from a non-canonical model")
+}
+
+// TestDiffRefusesDuplicates: a desired model that declares an object twice is refused as
+// Apply refuses it (not ErrNeedsFull: a full replace would fail too).
+func TestDiffRefusesDuplicates(t *testing.T) {
+	base := sampleRuleset(deltaTable)
+	for name, mutate := range map[string]func(rs *Ruleset){
+		"chain": func(rs *Ruleset) { rs.Chains = append(rs.Chains, &Chain{Name: "from-app-1"}) },
+		"set":   func(rs *Ruleset) { rs.Sets = append(rs.Sets, &Set{Name: "all-v4", Type: SetIPv4}) },
+		"map":   func(rs *Ruleset) { rs.Maps = append(rs.Maps, &Map{Name: "all-v4"}) },
+	} {
+		d := sampleRuleset(deltaTable)
+		mutate(d)
+		_, err := Diff(d, base)
+		if err == nil || !strings.Contains(err.Error(), "declared twice") || errors.Is(err, ErrNeedsFull) {
+			t.Errorf("%s declared twice: Diff says %v", name, err)
+		}
+	}
 }

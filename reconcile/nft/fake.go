@@ -112,7 +112,8 @@ func (f *Fake) Apply(ctx context.Context, desired *Ruleset) error {
 	return nil
 }
 
-// Generation returns the fake ruleset generation, bumped by every Apply, Edit and Delete.
+// Generation returns the fake ruleset generation, bumped by every commit: Apply, Replace, an
+// Update that changes something, Edit and Delete.
 func (f *Fake) Generation(ctx context.Context) (uint32, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -182,15 +183,16 @@ func (f *Fake) Delete(table string) {
 	}
 }
 
-// Applies is the number of successful applies.
+// Applies is the number of successful commits of Apply, Replace and Update (an Update with
+// nothing to change is not one).
 func (f *Fake) Applies() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.applies
 }
 
-// Attempts is the number of Apply calls, failed ones included (a cancelled context is not
-// an attempt: nothing was sent).
+// Attempts is the number of Apply, Replace and Update calls, failed ones included (a cancelled
+// context is not an attempt: nothing was sent; nor is an Update that Diff refuses).
 func (f *Fake) Attempts() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

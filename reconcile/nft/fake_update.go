@@ -44,7 +44,13 @@ func (f *Fake) renumber(table string, old *Ruleset) {
 		hs := make([]uint64, len(c.Rules))
 		oc := oldChains[c.Name]
 		var ops []AlignOp
-		if oc != nil && len(prev[c.Name]) == len(oc.Rules) {
+		switch {
+		case oc == nil || len(prev[c.Name]) != len(oc.Rules):
+		case rulesEqual(c.Rules, oc.Rules):
+			for i := range c.Rules {
+				ops = append(ops, AlignOp{Op: AlignKeep, Desired: i, Base: i})
+			}
+		default:
 			ops = AlignRules(ruleStrings(c.Rules), ruleStrings(oc.Rules))
 		}
 		for _, op := range ops {

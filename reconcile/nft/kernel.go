@@ -29,6 +29,9 @@ type Kernel struct {
 	ns   string // the namespace's Name, for logs ("": this process's)
 	conn *nftables.Conn
 	nl   *netlink.Conn // raw socket for the rule read-back
+	// beforeFlush, when set (tests only), runs right before Update sends its batch: a
+	// commit of someone else between the generation check and the batch.
+	beforeFlush func()
 }
 
 const (

@@ -60,7 +60,7 @@ func (k *Kernel) flush(gen uint32) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, unix.ERESTART):
-		return fmt.Errorf("generation %d: %w, nothing changed (%v)", gen, ErrStale, err)
+		return fmt.Errorf("generation %d: %w, nothing changed (%w)", gen, ErrStale, err)
 	}
 	return fmt.Errorf("netlink transaction rejected, nothing changed: %w", err)
 }
@@ -149,6 +149,9 @@ func (k *Kernel) Update(ctx context.Context, desired, base *Ruleset, gen uint32)
 	if err := b.queue(k.conn); err != nil {
 		_ = k.conn.Flush()
 		return nil, fmt.Errorf("update table %q: %w", desired.Table, err)
+	}
+	if k.beforeFlush != nil {
+		k.beforeFlush()
 	}
 	if err := k.flush(gen); err != nil {
 		return nil, fmt.Errorf("update table %q: %w", desired.Table, err)

@@ -1,4 +1,4 @@
-package nft_test
+package compile_test
 
 import (
 	"context"

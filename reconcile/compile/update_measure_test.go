@@ -1,4 +1,4 @@
-package nft_test
+package compile_test
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 // table, in a private namespace, and logs the numbers (no timed assertion: the machine is
 // shared). It proves the result too: the table reads back as desired. Opt-in:
 //
-//	RECONCILE_DELTA_REPO=/tmp/i10/dn5000 go test -run TestUpdateMeasure -v ./reconcile/nft/
+//	RECONCILE_DELTA_REPO=/tmp/i10/dn5000 go test -run TestUpdateMeasure -v ./reconcile/compile/
 func TestUpdateMeasure(t *testing.T) {
 	dir := os.Getenv("RECONCILE_DELTA_REPO")
 	if dir == "" {
