@@ -45,6 +45,10 @@ const (
 	KindChain    = "chain" // a base chain or a chain reconcile does not name
 	KindMap      = "map"
 	KindSet      = "set" // a set reconcile does not name
+	// KindList is a shared list of ports or ICMP types: a set named after its content
+	// (ports-<hash>, icmp-types-<hash>, icmpv6-types-<hash>), looked up by the rules with that
+	// list. Its ID is the set name. A changed list is a new set (and the old one destroyed).
+	KindList = "list"
 	// KindObject is a named stateful object (counter, quota, limit, ct helper, ...) or a
 	// flowtable: reconcile makes none, so one in the kernel is not reconcile's and apply
 	// removes it with the table it replaces. Its ID is its kind and name ("counter c1").
@@ -263,14 +267,16 @@ func kindOrder(k string) int {
 		return 2
 	case KindTag:
 		return 3
-	case KindChain:
+	case KindList:
 		return 4
-	case KindMap:
+	case KindChain:
 		return 5
+	case KindMap:
+		return 6
 	case KindObject:
-		return 7
+		return 8
 	}
-	return 6
+	return 7
 }
 
 type differ struct {
@@ -304,8 +310,14 @@ func (d *differ) groupOfChain(name string) *group {
 
 // describe tells which kind of object a chain or set name of the naming contract stands for,
 // and its id: from-/to-/host-<EP> → endpoint, profile-in-/profile-out-<P> → profile,
-// tag-v4-/tag-v6-<T> → tag. Other names return ("", "").
+// tag-v4-/tag-v6-<T> → tag, ports-/icmp-types-/icmpv6-types-<hash> → list (id: the whole
+// name). Other names return ("", "").
 func describe(name string) (kind, id string) {
+	for _, pre := range []string{"ports-", "icmp-types-", "icmpv6-types-"} {
+		if strings.HasPrefix(name, pre) && len(name) > len(pre) {
+			return KindList, name
+		}
+	}
 	for _, pre := range []struct{ prefix, kind string }{
 		{"from-", KindEndpoint}, {"to-", KindEndpoint}, {"host-", KindEndpoint},
 		{"profile-in-", KindProfile}, {"profile-out-", KindProfile},
@@ -344,6 +356,8 @@ func (d *differ) sets(sides [2]*nft.Ruleset) {
 				fam = "v6"
 			}
 			g = d.group(KindTag, id, "", fam)
+		} else if k == KindList {
+			g = d.group(KindList, id, "", "")
 		} else {
 			g = d.group(KindSet, name, "", "")
 		}
@@ -392,10 +406,15 @@ func setHeader(s *nft.Set) string {
 
 func quote(s string) string { return "\"" + strings.ReplaceAll(s, "\"", "\\\"") + "\"" }
 
+// prefixTexts are the members of a set: its prefixes (with their length), ports or ICMP types
+// (nft.Set.Elements).
 func prefixTexts(s *nft.Set) []string {
 	out := make([]string, 0, len(s.Prefixes))
 	for _, p := range s.Prefixes {
 		out = append(out, p.Masked().String())
+	}
+	if len(s.Prefixes) == 0 {
+		out = append(out, s.Elements()...)
 	}
 	return out
 }
