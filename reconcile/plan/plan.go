@@ -386,7 +386,12 @@ func (d *differ) sets(sides [2]*nft.Ruleset) {
 		if obs != nil {
 			om = prefixTexts(obs)
 		}
-		g.obj.Changes = append(g.obj.Changes, membersDiff(in, dm, om)...)
+		lines := membersDiff(in, dm, om)
+		if g.obj.Kind == KindList {
+			// Ports and types in numeric order (80 before 443), as the set lists them.
+			sort.SliceStable(lines, func(i, j int) bool { return leadingNumber(lines[i].Text) < leadingNumber(lines[j].Text) })
+		}
+		g.obj.Changes = append(g.obj.Changes, lines...)
 	}
 }
 
@@ -442,6 +447,21 @@ func membersDiff(in string, desired, observed []string) []Line {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Text < out[j].Text })
 	return out
+}
+
+// leadingNumber is the number a list element (`80`, `8000-8080`) starts with; -1 for none.
+func leadingNumber(s string) int {
+	n, ok := 0, false
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			break
+		}
+		n, ok = n*10+int(c-'0'), true
+	}
+	if !ok {
+		return -1
+	}
+	return n
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -549,9 +569,14 @@ func (d *differ) chains(sides [2]*nft.Ruleset) {
 	type pair [2]*nft.Chain
 	byName := map[string]*pair{}
 	var names []string
+	var sets [2]map[string]*nft.Set
 	for side, rs := range sides {
 		if rs == nil {
 			continue
+		}
+		sets[side] = map[string]*nft.Set{}
+		for _, s := range rs.Sets {
+			sets[side][s.Name] = s
 		}
 		for _, c := range rs.Chains {
 			if byName[c.Name] == nil {
@@ -584,10 +609,10 @@ func (d *differ) chains(sides [2]*nft.Ruleset) {
 		}
 		var dr, or []string
 		if des != nil {
-			dr = ruleTexts(des)
+			dr = ruleTexts(des, sets[inDesired])
 		}
 		if obs != nil {
-			or = ruleTexts(obs)
+			or = ruleTexts(obs, sets[inObserved])
 		}
 		g.obj.Changes = append(g.obj.Changes, rulesDiff(in, dr, or)...)
 	}
@@ -600,10 +625,13 @@ func chainHeader(c *nft.Chain) string {
 	return "chain " + c.Name + " { " + baseText(c.Base) + " }"
 }
 
-func ruleTexts(c *nft.Chain) []string {
+// ruleTexts are the rules of c as plan shows them: their nft text, a lookup in a shared port
+// or ICMP type list followed by the list's elements in sets (nft.Rule.Explain), so that a
+// rule line names its ports and a list changed by hand shows in the rules that use it.
+func ruleTexts(c *nft.Chain, sets map[string]*nft.Set) []string {
 	out := make([]string, len(c.Rules))
 	for i, r := range c.Rules {
-		out[i] = ruleText(r)
+		out[i] = r.Explain(sets)
 	}
 	return out
 }
