@@ -92,10 +92,10 @@ type Set struct {
 	Comment  string
 }
 
-// Elements returns the set's elements as nft text writes them, in the set's order: prefixes
-// (a host as a bare address), ports and port ranges (`80`, `8000-8080`), ICMP types with runs
-// of consecutive types as ranges (`133`, `135-136`), the form `nft -f` turns into the very
-// intervals the encoder sends.
+// Elements returns the set's elements as nft text writes them: prefixes (a host as a bare
+// address) and ports or port ranges (`80`, `8000-8080`) in the set's order, ICMP types sorted
+// with runs of consecutive types as ranges (`133`, `135-136`): the form `nft -f` turns into
+// the very intervals the encoder sends.
 func (s *Set) Elements() []string {
 	var out []string
 	for _, p := range s.Prefixes {
@@ -104,7 +104,7 @@ func (s *Set) Elements() []string {
 	for _, p := range s.Ports {
 		out = append(out, p.String())
 	}
-	for _, r := range numRuns(s.Nums) {
+	for _, r := range numRuns(sortedUnique(s.Nums)) {
 		out = append(out, r.String())
 	}
 	return out
