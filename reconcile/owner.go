@@ -83,7 +83,9 @@ func firstForeignObject(rs *nft.Ruleset) (kind, name string) {
 		}
 	}
 	for _, s := range rs.Sets {
-		if k, _ := compile.Describe(s.Name); k != compile.KindTagV4 && k != compile.KindTagV6 {
+		switch k, _ := compile.Describe(s.Name); k {
+		case compile.KindTagV4, compile.KindTagV6, compile.KindPorts, compile.KindICMPTypes, compile.KindICMPv6Types:
+		default:
 			return "set", s.Name
 		}
 	}

@@ -184,9 +184,11 @@ func TestOwnTableRecognised(t *testing.T) {
 // a name of the wrong kind, and the record's objects.
 func TestForeignTableRule(t *testing.T) {
 	v4 := &nft.Set{Name: "tag-v4-WEB", Type: nft.SetIPv4}
+	ports := &nft.Set{Name: "ports-7a5b8556aede09cd", Type: nft.SetPorts, Ports: []nft.PortRange{{First: 80, Last: 80}, {First: 443, Last: 443}}}
+	nd := &nft.Set{Name: "icmpv6-types-ba994c500a1391d3", Type: nft.SetICMPv6Types, Nums: []uint8{133, 135, 136}}
 	ours := &nft.Ruleset{Table: "t",
 		Chains: []*nft.Chain{{Name: "forward-from", Base: &nft.BaseChain{Hook: nft.HookForward}}, {Name: "from-web-1"}, {Name: "profile-in-WEB"}, {Name: "shared-host-early"}},
-		Sets:   []*nft.Set{v4}, Maps: []*nft.Map{{Name: "dispatch-from"}}}
+		Sets:   []*nft.Set{nd, ports, v4}, Maps: []*nft.Map{{Name: "dispatch-from"}}}
 	applied := &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "forward-from"}}}
 	withRec := &state.Record{LastApplied: &state.LastApplied{Model: applied}}
 	for _, c := range []struct {
@@ -202,6 +204,7 @@ func TestForeignTableRule(t *testing.T) {
 		{"operator with a record", operatorTable("t"), withRec, "chain", "input"},
 		{"set with a chain's name", &nft.Ruleset{Table: "t", Sets: []*nft.Set{{Name: "forward-from", Type: nft.SetIPv4}}}, nil, "set", "forward-from"},
 		{"map with a tag's name", &nft.Ruleset{Table: "t", Maps: []*nft.Map{{Name: "tag-v4-WEB"}}}, nil, "map", "tag-v4-WEB"},
+		{"map with a port list's name", &nft.Ruleset{Table: "t", Maps: []*nft.Map{{Name: "ports-7a5b8556aede09cd"}}}, nil, "map", "ports-7a5b8556aede09cd"},
 		{"chain with a map's name", &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "dispatch-to"}}}, nil, "chain", "dispatch-to"},
 		{"bare prefix", &nft.Ruleset{Table: "t", Chains: []*nft.Chain{{Name: "from-"}}}, nil, "chain", "from-"},
 		{"hand-added set, with a record", &nft.Ruleset{Table: "t", Chains: ours.Chains, Sets: []*nft.Set{{Name: "blocked", Type: nft.SetIPv4}}}, withRec, "", ""},

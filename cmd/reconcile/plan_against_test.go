@@ -23,8 +23,14 @@ func TestPlanAgainstBaseCheckout(t *testing.T) {
 	for _, want := range []string{
 		"~ profile WEB inbound",
 		`- meta l4proto 6 th dport 80 counter accept comment "WEB inbound 1"`,
-		`+ meta l4proto 6 th dport { 80, 443 } counter accept comment "WEB inbound 1"`,
-		"Plan: 0 to add, 1 to change, 0 to destroy.",
+		// The list is a set shared by the rules with it, named after its content: a new set
+		// here, and the rule line names its ports.
+		`+ meta l4proto 6 th dport @ports-7a5b8556aede09cd { 80, 443 } counter accept comment "WEB inbound 1"`,
+		"+ list ports-7a5b8556aede09cd\n" +
+			"    + set ports-7a5b8556aede09cd { type inet_service; flags interval; }\n" +
+			"        + 80\n" +
+			"        + 443\n",
+		"Plan: 1 to add, 1 to change, 0 to destroy.",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out.String())

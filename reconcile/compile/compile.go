@@ -155,9 +155,9 @@ func (c *compiler) addChain(ch *nft.Chain) error {
 	return nil
 }
 
-// run builds the host's chains, dispatch maps and tag sets: the host's endpoints (checked),
-// their chains and map elements, the base chains, the chains of the profiles they use, and
-// the sets of the tags the rules name.
+// run builds the host's chains, dispatch maps and sets: the host's endpoints (checked),
+// their chains and map elements, the base chains, the chains of the profiles they use, the
+// sets of the tags the rules name, and the shared port and ICMP type sets (contentSets).
 func (c *compiler) run(opts Options) error {
 	local, err := c.localEndpoints(opts.Host)
 	if err != nil {
@@ -179,7 +179,10 @@ func (c *compiler) run(opts Options) error {
 	if err := c.profiles(usedProfiles); err != nil {
 		return err
 	}
-	return c.tagSets()
+	if err := c.tagSets(); err != nil {
+		return err
+	}
+	return c.contentSets()
 }
 
 // localEndpoints returns the endpoints of host in repository order, each with an interface

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -45,7 +46,7 @@ func goldenCases() []goldenCase {
 				`jump shared-host-late`,
 				`counter drop comment "host web-1: not dhcp, dns or neighbour discovery"`)
 			wantRules(t, rs, "profile-in-WEB",
-				`meta l4proto 6 th dport { 80, 443 } counter accept comment "WEB inbound 1"`,
+				`meta l4proto 6 th dport @ports { 80, 443 } counter accept comment "WEB inbound 1"`,
 				`meta nfproto ipv4 meta l4proto 1 icmp type 8 counter accept comment "WEB inbound 2"`)
 			wantRules(t, rs, "profile-in-APP",
 				`meta nfproto ipv4 ip saddr @tag-v4-APP_7890 meta l4proto 6 th dport 7890 counter accept comment "APP inbound 1"`,
@@ -238,7 +239,7 @@ func goldenCases() []goldenCase {
 				`meta nfproto ipv4 ip saddr != @tag-v4-N counter accept comment "N inbound 2"`,
 				`meta nfproto ipv6 ip6 saddr != @tag-v6-N counter accept comment "N inbound 2"`,
 				`meta nfproto ipv4 ip saddr != 198.18.0.0/16 counter accept comment "N inbound 3"`,
-				`meta l4proto 6 th sport != { 80, 1000-2000 } counter accept comment "N inbound 4"`,
+				`meta l4proto 6 th sport != @ports { 80, 1000-2000 } counter accept comment "N inbound 4"`,
 				`meta nfproto ipv4 ip daddr @tag-v4-M ip daddr != @tag-v4-N counter accept comment "N inbound 5"`,
 				`meta nfproto ipv6 ip6 daddr @tag-v6-M ip6 daddr != @tag-v6-N counter accept comment "N inbound 5"`,
 				`meta nfproto ipv6 ip6 daddr != fd00::/8 counter accept comment "N inbound 6"`,
@@ -259,16 +260,32 @@ func goldenCases() []goldenCase {
 				{Action: "allow", Protocol: "sctp", DstPorts: pr(90, [2]int{85, 95}, 70, 71)},
 				{Action: "allow", Protocol: "udplite", DstPorts: pr(5, 5)},
 				{Action: "allow", Protocol: "6", SrcPorts: pr(1), DstPorts: pr(2)},
+				{Action: "allow", Protocol: "udp", DstPorts: pr([2]int{8000, 8080}, 443, 80)},
+				{Action: "allow", Protocol: "tcp", DstPorts: pr(81, 80)},
+				{Action: "allow", Protocol: "tcp", SrcPorts: pr(80, 443, [2]int{8000, 8080}), NotDstPorts: pr(71, 70, [2]int{85, 95})},
 			}, allowAll)},
 				endpoint("a", "node-1", "calia", []string{"198.18.0.1"}, "R"),
 			)
 		}, check: func(t *testing.T, rs *nft.Ruleset) {
 			wantRules(t, rs, "profile-in-R",
-				`meta l4proto 6 th dport { 443, 80, 8000-8080 } counter accept comment "R inbound 1"`,
+				`meta l4proto 6 th dport @ports { 80, 443, 8000-8080 } counter accept comment "R inbound 1"`,
 				`meta l4proto 17 th sport 1024-65535 th dport 0 counter accept comment "R inbound 2"`,
-				`meta l4proto 132 th dport { 70, 71, 85-95 } counter accept comment "R inbound 3"`,
+				`meta l4proto 132 th dport @ports { 70-71, 85-95 } counter accept comment "R inbound 3"`,
 				`meta l4proto 136 th dport 5 counter accept comment "R inbound 4"`,
-				`meta l4proto 6 th sport 1 th dport 2 counter accept comment "R inbound 5"`)
+				`meta l4proto 6 th sport 1 th dport 2 counter accept comment "R inbound 5"`,
+				`meta l4proto 17 th dport @ports { 80, 443, 8000-8080 } counter accept comment "R inbound 6"`,
+				`meta l4proto 6 th dport 80-81 counter accept comment "R inbound 7"`,
+				`meta l4proto 6 th sport @ports { 80, 443, 8000-8080 } th dport != @ports { 70-71, 85-95 } counter accept comment "R inbound 8"`)
+			// One set per distinct list, shared by the rules (and directions) that have it.
+			var names []string
+			for _, s := range rs.Sets {
+				if s.Type == nft.SetPorts {
+					names = append(names, s.Name)
+				}
+			}
+			if len(names) != 2 {
+				t.Errorf("port sets %v, want 2", names)
+			}
 		}},
 		{name: "tag-overlap", host: "node-1", repo: func() *schema.Repository {
 			return repo([]*schema.Profile{
@@ -373,6 +390,19 @@ func checkInvariants(t *testing.T, repo *schema.Repository, rs *nft.Ruleset) {
 				t.Errorf("set %q of type %s holds %v", s.Name, s.Type, p)
 			}
 		}
+		switch s.Type {
+		case nft.SetPorts, nft.SetICMPTypes, nft.SetICMPv6Types:
+			// A content set: named after its (canonical) content, at least two elements.
+			if name := ContentSetName(s); name != s.Name {
+				t.Errorf("set %q should be named %q", s.Name, name)
+			}
+			if !slices.Equal(s.Ports, nft.MergePorts(s.Ports)) || !slices.IsSorted(s.Nums) || len(s.Ports)+len(s.Nums) < 2 {
+				t.Errorf("set %q not canonical: %v %v", s.Name, s.Ports, s.Nums)
+			}
+		}
+		if k, _ := Describe(s.Name); k == "" {
+			t.Errorf("Describe(%q) does not know the set", s.Name)
+		}
 	}
 	maps := map[string]bool{}
 	for _, m := range rs.Maps {
@@ -405,7 +435,8 @@ func checkInvariants(t *testing.T, repo *schema.Repository, rs *nft.Ruleset) {
 				t.Errorf("%q uses missing map %q", c.Name, r.VMap.Map)
 			}
 			for _, m := range r.Matches {
-				if m.Kind == nft.MatchSAddrSet || m.Kind == nft.MatchDAddrSet {
+				switch m.Kind {
+				case nft.MatchSAddrSet, nft.MatchDAddrSet, nft.MatchSPortSet, nft.MatchDPortSet, nft.MatchICMPTypeSet:
 					usedSets[m.Str] = true
 					if !sets[m.Str] {
 						t.Errorf("%q uses missing set %q", c.Name, m.Str)
@@ -463,14 +494,22 @@ func wantRules(t *testing.T, rs *nft.Ruleset, chain string, rules ...string) {
 		t.Errorf("no chain %q", chain)
 		return
 	}
+	sets := map[string]*nft.Set{}
+	for _, s := range rs.Sets {
+		sets[s.Name] = s
+	}
 	var got []string
 	for _, r := range c.Rules {
-		got = append(got, r.String())
+		// A shared list as `@ports { 80, 443 }`: its name is the content hash, checked by
+		// checkInvariants.
+		got = append(got, contentHash.ReplaceAllString(r.Explain(sets), "@$1"))
 	}
 	if !slices.Equal(got, rules) {
 		t.Errorf("chain %q:\n got  %q\n want %q", chain, got, rules)
 	}
 }
+
+var contentHash = regexp.MustCompile(`@(ports|icmp-types|icmpv6-types)-[0-9a-f]{16}\b`)
 
 func wantSet(t *testing.T, rs *nft.Ruleset, name string, prefixes ...string) {
 	t.Helper()
@@ -693,19 +732,13 @@ func TestSources(t *testing.T) {
 
 // TestCompiledIsCanonical checks that a compiled model is already in the canonical form that
 // the dataplane's Observe returns (nft.Ruleset.Canonical), so that plan can compare them
-// directly. The exception is port lists, which keep their written order (see docs/COMPILE.md)
-// while the kernel sorts them; the port-ranges case shows that.
+// directly. Port lists included: they are shared sets, sorted and merged (the port-ranges
+// case has unordered lists).
 func TestCompiledIsCanonical(t *testing.T) {
 	for _, tc := range goldenCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := compileCase(t, tc)
 			c := rs.Canonical()
-			if tc.name == "port-ranges" {
-				if reflect.DeepEqual(rs, c) {
-					t.Error("unordered port lists came out canonical")
-				}
-				return
-			}
 			if !reflect.DeepEqual(rs, c) {
 				t.Errorf("not canonical:\n%s\ncanonical:\n%s", rs, c)
 			}

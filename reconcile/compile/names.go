@@ -51,6 +51,15 @@ const (
 	PrefixTagV6      = "tag-v6-"
 )
 
+// Prefixes of the content-named sets that rules share (see ContentSetName): a list of ports,
+// of ICMP types or of ICMPv6 types, named after a hash of its elements. No other name of the
+// table's set namespace (tag-v4-, tag-v6-, dispatch-) begins so.
+const (
+	PrefixPorts       = "ports-"
+	PrefixICMPTypes   = "icmp-types-"
+	PrefixICMPv6Types = "icmpv6-types-"
+)
+
 // Kinds returned by Describe.
 const (
 	KindBaseChain  = "base-chain"  // forward-from, forward-to, input-from; id is ""
@@ -63,6 +72,10 @@ const (
 	KindProfileOut = "profile-out" // profile-out-<P>: profile id
 	KindTagV4      = "tag-v4"      // tag-v4-<T>: tag
 	KindTagV6      = "tag-v6"      // tag-v6-<T>: tag
+	// Content sets: id is the 16 hex digits of the content hash.
+	KindPorts       = "ports"        // ports-<hash>: a port list
+	KindICMPTypes   = "icmp-types"   // icmp-types-<hash>: an ICMP type list
+	KindICMPv6Types = "icmpv6-types" // icmpv6-types-<hash>: an ICMPv6 type list
 )
 
 // Name returns prefix+id, the name of a per-endpoint, per-profile or per-tag chain or set.
@@ -76,6 +89,9 @@ var prefixKinds = []struct{ prefix, kind string }{
 	{PrefixProfileIn, KindProfileIn},
 	{PrefixTagV4, KindTagV4},
 	{PrefixTagV6, KindTagV6},
+	{PrefixPorts, KindPorts},
+	{PrefixICMPTypes, KindICMPTypes},
+	{PrefixICMPv6Types, KindICMPv6Types},
 	{PrefixFrom, KindFrom},
 	{PrefixHost, KindHost},
 	{PrefixTo, KindTo},

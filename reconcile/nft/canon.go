@@ -11,6 +11,8 @@ import (
 //
 //   - sets, maps and chains sorted by name; map elements sorted by key (duplicates: first wins);
 //   - set prefixes masked, merged and sorted: the smallest list of prefixes covering the union;
+//     set ports sorted and merged (overlapping and adjacent ranges joined); set numbers sorted,
+//     each once;
 //   - in a match, protocol, ICMP and address lists sorted and deduplicated; a list with a range
 //     (port range, non-host prefix) is merged like nft merges an anonymous interval set (a port
 //     list into non-overlapping, non-adjacent ranges; a prefix list into its smallest cover);
@@ -25,7 +27,8 @@ func (rs *Ruleset) Canonical() *Ruleset {
 	}
 	out := &Ruleset{Table: rs.Table}
 	for _, s := range rs.Sets {
-		out.Sets = append(out.Sets, &Set{Name: s.Name, Type: s.Type, Prefixes: mergePrefixes(s.Prefixes), Comment: s.Comment})
+		out.Sets = append(out.Sets, &Set{Name: s.Name, Type: s.Type, Prefixes: mergePrefixes(s.Prefixes),
+			Ports: mergePorts(s.Ports), Nums: sortedUnique(s.Nums), Comment: s.Comment})
 	}
 	slices.SortStableFunc(out.Sets, func(a, b *Set) int { return cmp.Compare(a.Name, b.Name) })
 	for _, m := range rs.Maps {
@@ -121,8 +124,10 @@ func (m *Match) canonical() Match {
 	case MatchSAddr, MatchDAddr:
 		out.Family = m.Family
 		out.Prefixes = matchPrefixes(m.Prefixes)
-	case MatchSAddrSet, MatchDAddrSet:
+	case MatchSAddrSet, MatchDAddrSet, MatchICMPTypeSet:
 		out.Family = m.Family
+		out.Str = m.Str
+	case MatchSPortSet, MatchDPortSet:
 		out.Str = m.Str
 	case MatchSPort, MatchDPort:
 		out.Ports = matchPorts(m.Ports)
@@ -180,6 +185,37 @@ func matchPorts(in []PortRange) []PortRange {
 	}
 	return slices.Clip(merged)
 }
+
+// mergePorts returns the ports sorted, with overlapping and adjacent ranges joined: the
+// ranges a named interval set of ports reads back as. nil for none.
+func mergePorts(in []PortRange) []PortRange {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]PortRange, 0, len(in))
+	for _, p := range in {
+		if p.Last < p.First {
+			p.First, p.Last = p.Last, p.First
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b PortRange) int {
+		return cmp.Or(cmp.Compare(a.First, b.First), cmp.Compare(a.Last, b.Last))
+	})
+	merged := out[:1]
+	for _, p := range out[1:] {
+		last := &merged[len(merged)-1]
+		if uint32(p.First) <= uint32(last.Last)+1 {
+			last.Last = max(last.Last, p.Last)
+			continue
+		}
+		merged = append(merged, p)
+	}
+	return slices.Clip(merged)
+}
+
+// MergePorts is mergePorts for the compiler: the canonical content of a port set.
+func MergePorts(in []PortRange) []PortRange { return mergePorts(in) }
 
 // matchPrefixes: host addresses only stay a sorted list of hosts (an nft hash set); a list with
 // a shorter prefix becomes the smallest cover of the union (an nft interval set, merged).

@@ -183,6 +183,22 @@ func confCases() []confCase {
 				{Kind: MatchL4Proto, Protos: []uint8{6}}, {Kind: MatchDPort, Ports: []PortRange{{8000, 8080}, {8080, 8090}, {0, 0}, {65535, 65535}}}},
 			Verdict: Verdict{Kind: Accept},
 		}))}},
+		{"adjacent and unsorted port and type set elements", []confStep{ok(edited(func(rs *Ruleset) {
+			rs.Sets[7].Ports = []PortRange{{8000, 8080}, {81, 81}, {80, 80}, {8081, 8081}}
+			rs.Sets[5].Nums = []uint8{136, 133, 134, 135}
+		}))}},
+		{"empty port set", []confStep{ok(edited(func(rs *Ruleset) { rs.Sets[6].Ports = nil }))}},
+		{"a port set shared by many rules and both directions", []confStep{ok(edited(func(rs *Ruleset) {
+			c := confChain(rs, "profile-out-WEB")
+			for i := range 200 {
+				kind := MatchDPortSet
+				if i%2 == 1 {
+					kind = MatchSPortSet
+				}
+				c.Rules = append(c.Rules, &Rule{Matches: []Match{{Kind: MatchL4Proto, Protos: []uint8{6}}, {Kind: kind, Not: i%3 == 0, Str: "v-ports-web"}},
+					Counter: true, Verdict: Verdict{Kind: Accept}, Comment: fmt.Sprintf("shared %d", i)})
+			}
+		}))}},
 		{"map verdicts jump and goto", []confStep{ok(edited(func(rs *Ruleset) {
 			rs.Maps[2].Elements = []MapElement{{Key: "a", Verdict: Verdict{Kind: Jump, Chain: "profile-out-WEB"}}, {Key: "b", Verdict: Verdict{Kind: Goto, Chain: "from-app-1"}}}
 		}))}},
@@ -214,6 +230,25 @@ func confCases() []confCase {
 		{"the same element twice in a named set", []confStep{refused(edited(func(rs *Ruleset) {
 			rs.Sets[2].Prefixes = v4("198.18.1.2/32", "198.18.1.2/32")
 		}), errOverlap)}},
+		{"overlapping ports in a port set", []confStep{refused(edited(func(rs *Ruleset) {
+			rs.Sets[7].Ports = []PortRange{{8000, 8080}, {8080, 8090}}
+		}), errOverlap)}},
+		{"the same ICMP type twice in a type set", []confStep{refused(edited(func(rs *Ruleset) {
+			rs.Sets[4].Nums = []uint8{3, 8, 3}
+		}), errDuplicate)}},
+		{"lookup of a missing port set", []confStep{refused(withRule(&Rule{
+			Matches: []Match{{Kind: MatchL4Proto, Protos: []uint8{6}}, {Kind: MatchDPortSet, Str: "nowhere"}}, Verdict: Verdict{Kind: Accept},
+		}), errMissing)}},
+		{"port lookup in an address set", []confStep{refused(withRule(&Rule{
+			Matches: []Match{{Kind: MatchL4Proto, Protos: []uint8{6}}, {Kind: MatchSPortSet, Str: "tag-v4-WEB"}}, Verdict: Verdict{Kind: Accept},
+		}), errType)}},
+		{"icmpv6 type lookup in an icmp type set", []confStep{refused(withRule(&Rule{
+			Matches: []Match{{Kind: MatchNFProto, Family: IPv6}, {Kind: MatchL4Proto, Protos: []uint8{58}}, {Kind: MatchICMPTypeSet, Family: IPv6, Str: "v-icmp-types"}},
+			Verdict: Verdict{Kind: Accept},
+		}), errType)}},
+		{"address lookup in a port set", []confStep{refused(withRule(&Rule{
+			Matches: []Match{{Kind: MatchNFProto, Family: IPv4}, {Kind: MatchSAddrSet, Family: IPv4, Str: "v-ports-web"}}, Verdict: Verdict{Kind: Accept},
+		}), errType)}},
 		{"jump to a missing chain", []confStep{refused(withRule(&Rule{Verdict: Verdict{Kind: Jump, Chain: "nowhere"}}), errMissing)}},
 		{"goto a missing chain", []confStep{refused(withRule(&Rule{Verdict: Verdict{Kind: Goto, Chain: "nowhere"}}), errMissing)}},
 		{"map verdict to a missing chain", []confStep{refused(edited(func(rs *Ruleset) {

@@ -518,6 +518,9 @@ func (d *decoder) transportMatch(p *expr.Payload, es []any, st *ruleState) ([]Ma
 			return nil, 0
 		}
 		if l, ok := lookupAt(es, 1); ok {
+			if kind == MatchICMPType && d.namedSet(l.SetName, kt) {
+				return []Match{{Kind: MatchICMPTypeSet, Not: l.Invert, Family: icmpFam, Str: l.SetName}}, 2
+			}
 			if vs, ok := d.byteSet(l.SetName, kt); ok {
 				return []Match{{Kind: kind, Not: l.Invert, Family: icmpFam, Nums: vs}}, 2
 			}
@@ -557,11 +560,26 @@ func (d *decoder) portMatch(p *expr.Payload, es []any) ([]Match, int) {
 		return nil, 0
 	}
 	if l, ok := lookupAt(es, 1); ok {
+		if d.namedSet(l.SetName, nftables.TypeInetService) {
+			setKind := MatchSPortSet
+			if kind == MatchDPort {
+				setKind = MatchDPortSet
+			}
+			return []Match{{Kind: setKind, Not: l.Invert, Str: l.SetName}}, 2
+		}
 		if ports, ok := d.portSet(l.SetName); ok {
 			return []Match{{Kind: kind, Not: l.Invert, Ports: ports}}, 2
 		}
 	}
 	return nil, 0
+}
+
+// namedSet reports whether name is a named (not anonymous) set, not a map, of key type kt:
+// a port or ICMP type set that rules share (whatever its flags and elements, which Observe
+// reads into the set itself).
+func (d *decoder) namedSet(name string, kt nftables.SetDatatype) bool {
+	s := d.sets[name]
+	return s != nil && !s.set.Anonymous && !s.set.IsMap && s.set.KeyType.Name == kt.Name
 }
 
 // byteSet returns the sorted one-byte values of an anonymous hash set of the given type.
@@ -717,6 +735,8 @@ func decodeSet(s *setData) *Set {
 		fam = IPv4
 	case nftables.TypeIP6Addr.Name:
 		fam = IPv6
+	case nftables.TypeInetService.Name, nftables.TypeICMPType.Name, nftables.TypeICMP6Type.Name:
+		return decodeValueSet(s, out)
 	}
 	if fam == 0 || !s.set.Interval {
 		// Not a set we create: keep it visible as a set of another type.
@@ -733,6 +753,46 @@ func decodeSet(s *setData) *Set {
 		return out
 	}
 	out.Prefixes = mergePrefixes(ps)
+	return out
+}
+
+// decodeValueSet reads a port or ICMP type set's elements into out: ports merged (as
+// Canonical holds them), ICMP types each once, sorted. A set without the interval flag, or
+// with elements of another width, is not one of ours and keeps only its (marked) type.
+func decodeValueSet(s *setData, out *Set) *Set {
+	if !s.set.Interval {
+		out.Type += NoIntervalFlag
+		return out
+	}
+	width := 1
+	if s.set.KeyType.Name == nftables.TypeInetService.Name {
+		width = 2
+	}
+	ivs, ok := intervals(s.elems, width)
+	if !ok {
+		out.Type += " (undecodable elements)"
+		return out
+	}
+	val := func(b []byte) uint16 {
+		if width == 1 {
+			return uint16(b[0])
+		}
+		return binary.BigEndian.Uint16(b)
+	}
+	var rs []PortRange
+	for _, iv := range ivs {
+		rs = append(rs, PortRange{val(iv[0]), val(iv[1])})
+	}
+	if width == 2 {
+		out.Ports = mergePorts(rs)
+		return out
+	}
+	for _, r := range rs {
+		for v := r.First; v <= r.Last; v++ {
+			out.Nums = append(out.Nums, uint8(v))
+		}
+	}
+	out.Nums = sortedUnique(out.Nums)
 	return out
 }
 

@@ -134,8 +134,9 @@ func encodeChains(t *nftables.Table, chains []*Chain, chainNames map[string]bool
 	return out, nil
 }
 
-// encodeSets builds the named address sets (interval sets of IPv4 or IPv6 addresses, their
-// prefixes of the set's family and disjoint) and records them in enc.named.
+// encodeSets builds the named interval sets and records them in enc.named: address sets
+// (IPv4 or IPv6, their prefixes of the set's family and disjoint), port sets (ranges not
+// reversed and disjoint) and ICMP or ICMPv6 type sets (each type once).
 func (enc *encoder) encodeSets(sets []*Set) ([]encodedSet, error) {
 	var out []encodedSet
 	for _, s := range sets {
@@ -149,8 +150,21 @@ func (enc *encoder) encodeSets(sets []*Set) ([]encodedSet, error) {
 			ns.KeyType, fam = nftables.TypeIPAddr, IPv4
 		case SetIPv6:
 			ns.KeyType, fam = nftables.TypeIP6Addr, IPv6
+		case SetPorts, SetICMPTypes, SetICMPv6Types:
+			elems, err := valueSetElements(s)
+			if err != nil {
+				return nil, fmt.Errorf("set %q: %w", s.Name, err)
+			}
+			ns.KeyType = map[SetType]nftables.SetDatatype{SetPorts: nftables.TypeInetService,
+				SetICMPTypes: nftables.TypeICMPType, SetICMPv6Types: nftables.TypeICMP6Type}[s.Type]
+			enc.named[s.Name] = ns
+			out = append(out, encodedSet{set: ns, elems: elems})
+			continue
 		default:
 			return nil, fmt.Errorf("set %q: unsupported type %q", s.Name, s.Type)
+		}
+		if len(s.Ports) > 0 || len(s.Nums) > 0 {
+			return nil, fmt.Errorf("set %q: an address set holds prefixes only", s.Name)
 		}
 		if err := checkPrefixes(fam, s.Prefixes); err != nil {
 			return nil, fmt.Errorf("set %q: %w", s.Name, err)
@@ -163,6 +177,67 @@ func (enc *encoder) encodeSets(sets []*Set) ([]encodedSet, error) {
 		out = append(out, encodedSet{set: ns, elems: intervalElements(ranges, addrBytes, fam.bits())})
 	}
 	return out, nil
+}
+
+// valueSetElements checks the elements of a port or ICMP type set and encodes them as
+// intervals, as nft encodes the text Set.Elements renders: ports (2 bytes, big endian) in the
+// model's order, not reversed, not overlapping (the kernel refuses overlapping intervals with
+// EEXIST); ICMP types (1 byte) each once, runs of consecutive types as one interval. An empty
+// set is valid (it matches nothing; the compiler never makes one).
+func valueSetElements(s *Set) ([]nftables.SetElement, error) {
+	if len(s.Prefixes) > 0 {
+		return nil, fmt.Errorf("a %s set holds no prefixes", s.Type)
+	}
+	if s.Type == SetPorts {
+		if len(s.Nums) > 0 {
+			return nil, fmt.Errorf("a port set holds ports only")
+		}
+		for _, p := range s.Ports {
+			if p.Last < p.First {
+				return nil, fmt.Errorf("port range %d-%d is reversed", p.First, p.Last)
+			}
+		}
+		sorted := slices.Clone(s.Ports)
+		slices.SortFunc(sorted, func(a, b PortRange) int { return int(a.First) - int(b.First) })
+		for i := 1; i < len(sorted); i++ {
+			if sorted[i].First <= sorted[i-1].Last {
+				return nil, fmt.Errorf("ports %s and %s overlap", sorted[i-1], sorted[i])
+			}
+		}
+		return valueElements(sorted, 2), nil
+	}
+	if len(s.Ports) > 0 {
+		return nil, fmt.Errorf("an ICMP type set holds types only")
+	}
+	if err := noDuplicates(s.Nums); err != nil {
+		return nil, err
+	}
+	return valueElements(numRuns(sortedUnique(s.Nums)), 1), nil
+}
+
+// valueElements encodes sorted disjoint ranges of width-byte big-endian values like
+// intervalElements: a zero sentinel unless the first range starts at zero, then each range's
+// start and an interval end at last+1, or its start flagged open when last is the maximum.
+func valueElements(rs []PortRange, width int) []nftables.SetElement {
+	key := func(v uint32) []byte {
+		if width == 1 {
+			return []byte{byte(v)}
+		}
+		return be16(uint16(v))
+	}
+	maxV := uint32(1)<<(8*width) - 1
+	var out []nftables.SetElement
+	if len(rs) > 0 && rs[0].First != 0 {
+		out = append(out, nftables.SetElement{Key: key(0), IntervalEnd: true})
+	}
+	for _, r := range rs {
+		if uint32(r.Last) >= maxV {
+			out = append(out, nftables.SetElement{Key: key(uint32(r.First)), IntervalOpen: true})
+			continue
+		}
+		out = append(out, nftables.SetElement{Key: key(uint32(r.First))}, nftables.SetElement{Key: key(uint32(r.Last) + 1), IntervalEnd: true})
+	}
+	return out
 }
 
 // encodeMaps appends the verdict maps (interface name -> verdict; each key once, each
@@ -513,8 +588,19 @@ func (enc *encoder) checkMatch(m *Match, ctx *ruleCtx) error {
 				return fmt.Errorf("port range %d-%d is reversed", p.First, p.Last)
 			}
 		}
-	case MatchICMPType, MatchICMPCode, MatchICMPTypeCode:
-		return checkICMP(m, ctx)
+	case MatchSPortSet, MatchDPortSet:
+		return enc.checkSetLookup(m, nftables.TypeInetService)
+	case MatchICMPType, MatchICMPCode, MatchICMPTypeCode, MatchICMPTypeSet:
+		if err := checkICMP(m, ctx); err != nil {
+			return err
+		}
+		if m.Kind == MatchICMPTypeSet {
+			kt := nftables.TypeICMPType
+			if m.Family == IPv6 {
+				kt = nftables.TypeICMP6Type
+			}
+			return enc.checkSetLookup(m, kt)
+		}
 	case MatchEtherSAddr:
 		if _, err := parseMAC(m.Str); err != nil {
 			return err
@@ -523,6 +609,19 @@ func (enc *encoder) checkMatch(m *Match, ctx *ruleCtx) error {
 		return fmt.Errorf("an unknown match (read back from the kernel) cannot be applied")
 	default:
 		return fmt.Errorf("unknown match kind %q", m.Kind)
+	}
+	return nil
+}
+
+// checkSetLookup checks that the set a port or ICMP type set match names is declared with
+// key type kt.
+func (enc *encoder) checkSetLookup(m *Match, kt nftables.SetDatatype) error {
+	s := enc.named[m.Str]
+	if s == nil {
+		return fmt.Errorf("set %q is not declared", m.Str)
+	}
+	if s.KeyType.Name != kt.Name {
+		return fmt.Errorf("set %q is of type %s, the match needs %s", m.Str, s.KeyType.Name, kt.Name)
 	}
 	return nil
 }
@@ -566,7 +665,7 @@ func checkICMP(m *Match, ctx *ruleCtx) error {
 	if ctx.l4 != want {
 		return fmt.Errorf("needs a preceding `meta l4proto %d` in the rule", want)
 	}
-	if m.Kind != MatchICMPTypeCode {
+	if m.Kind != MatchICMPTypeCode && m.Kind != MatchICMPTypeSet {
 		if len(m.Nums) == 0 {
 			return fmt.Errorf("no value")
 		}
@@ -647,6 +746,14 @@ func (enc *encoder) match(er *encodedRule, m *Match) error {
 		er.exprs = append(er.exprs, network(off, n), &expr.Lookup{SourceRegister: 1, SetName: s.Name, Invert: m.Not})
 	case MatchSPort, MatchDPort:
 		enc.portMatch(er, m)
+	case MatchSPortSet, MatchDPortSet:
+		off := uint32(0)
+		if m.Kind == MatchDPortSet {
+			off = 2
+		}
+		er.exprs = append(er.exprs, transport(off, 2), &expr.Lookup{SourceRegister: 1, SetName: m.Str, Invert: m.Not})
+	case MatchICMPTypeSet:
+		er.exprs = append(er.exprs, transport(0, 1), &expr.Lookup{SourceRegister: 1, SetName: m.Str, Invert: m.Not})
 	case MatchICMPType, MatchICMPCode:
 		off := uint32(0)
 		kt := nftables.TypeICMPType

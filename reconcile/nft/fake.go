@@ -311,14 +311,48 @@ func fakeCheckSets(ss []*Set) (map[string]*Set, error) {
 			fam = IPv4
 		case SetIPv6:
 			fam = IPv6
+		case SetPorts, SetICMPTypes, SetICMPv6Types:
+			if err := fakeCheckValues(s); err != nil {
+				return nil, err
+			}
+			continue
 		default:
 			return nil, fakeErr("NFT_MSG_NEWSET", syscall.EINVAL, "set %q: unknown type %q", s.Name, s.Type)
+		}
+		if len(s.Ports) > 0 || len(s.Nums) > 0 {
+			return nil, fakeErr("NFT_MSG_NEWSETELEM", syscall.EINVAL, "set %q: an address set holds prefixes only", s.Name)
 		}
 		if err := fakeCheckPrefixes("NFT_MSG_NEWSETELEM", fmt.Sprintf("set %q", s.Name), fam, s.Prefixes, true); err != nil {
 			return nil, err
 		}
 	}
 	return sets, nil
+}
+
+// fakeCheckValues checks the elements of a port or ICMP type set as NFT_MSG_NEWSETELEM would:
+// elements of the set's key type only (EINVAL), port ranges not reversed (EINVAL) and not
+// overlapping, ICMP types once each (EEXIST: the interval is already in the set).
+func fakeCheckValues(s *Set) error {
+	const msg = "NFT_MSG_NEWSETELEM"
+	if len(s.Prefixes) > 0 || (s.Type == SetPorts && len(s.Nums) > 0) || (s.Type != SetPorts && len(s.Ports) > 0) {
+		return fakeErr(msg, syscall.EINVAL, "set %q: elements of another type than %s", s.Name, s.Type)
+	}
+	ports := slices.Clone(s.Ports)
+	for _, p := range ports {
+		if p.First > p.Last {
+			return fakeErr(msg, syscall.EINVAL, "set %q: port range %d-%d is reversed", s.Name, p.First, p.Last)
+		}
+	}
+	slices.SortFunc(ports, func(a, b PortRange) int { return cmp.Compare(a.First, b.First) })
+	for i := 1; i < len(ports); i++ {
+		if ports[i].First <= ports[i-1].Last {
+			return fakeErr(msg, syscall.EEXIST, "set %q: %s overlaps %s", s.Name, ports[i], ports[i-1])
+		}
+	}
+	if fakeHasDup(s.Nums) {
+		return fakeErr(msg, syscall.EEXIST, "set %q: a type appears twice in %v", s.Name, s.Nums)
+	}
+	return nil
 }
 
 // fakeCheckMaps checks the verdict maps as NFT_MSG_NEWSET and NFT_MSG_NEWSETELEM would
@@ -477,6 +511,17 @@ func fakeCheckMatch(where string, m *Match, sets map[string]*Set) error {
 		return fakeCheckPrefixes("NFT_MSG_NEWSETELEM", where, m.Family, m.Prefixes, false)
 	case MatchSAddrSet, MatchDAddrSet:
 		return fakeCheckLookup(where, m, sets)
+	case MatchSPortSet, MatchDPortSet:
+		return fakeCheckSetType(where, m.Str, SetPorts, sets)
+	case MatchICMPTypeSet:
+		if err := fakeCheckFamily(where, m); err != nil {
+			return err
+		}
+		want := SetICMPTypes
+		if m.Family == IPv6 {
+			want = SetICMPv6Types
+		}
+		return fakeCheckSetType(where, m.Str, want, sets)
 	case MatchSPort, MatchDPort:
 		if len(m.Ports) == 0 {
 			return fakeErr(msg, syscall.EINVAL, "%s: port match without ports", where)
@@ -536,6 +581,20 @@ func fakeCheckLookup(where string, m *Match, sets map[string]*Set) error {
 	}
 	if s.Type != want {
 		return fakeErr(msg, syscall.EINVAL, "%s: set %q is of type %s, the lookup needs %s", where, m.Str, s.Type, want)
+	}
+	return nil
+}
+
+// fakeCheckSetType checks that a set of that name exists (ENOENT) with the key type the
+// lookup loads (EINVAL).
+func fakeCheckSetType(where, name string, want SetType, sets map[string]*Set) error {
+	const msg = "NFT_MSG_NEWRULE"
+	s := sets[name]
+	if s == nil {
+		return fakeErr(msg, syscall.ENOENT, "%s: set %q does not exist", where, name)
+	}
+	if s.Type != want {
+		return fakeErr(msg, syscall.EINVAL, "%s: set %q is of type %s, the lookup needs %s", where, name, s.Type, want)
 	}
 	return nil
 }
@@ -662,6 +721,8 @@ func fakeClone(rs *Ruleset) *Ruleset {
 	for _, s := range rs.Sets {
 		c := *s
 		c.Prefixes = slices.Clone(s.Prefixes)
+		c.Ports = slices.Clone(s.Ports)
+		c.Nums = slices.Clone(s.Nums)
 		out.Sets = append(out.Sets, &c)
 	}
 	for _, m := range rs.Maps {

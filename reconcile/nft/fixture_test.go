@@ -12,7 +12,9 @@ func pfx(s ...string) []netip.Prefix {
 
 // sampleRuleset covers every match kind (positive and negated, one value and several), every
 // verdict, counters, log, comments, interval sets of both families (including an empty one
-// and a /0), both vmaps and base chains of both hooks, in canonical form.
+// and a /0), port sets (an open range to 65535, port 0) and ICMP and ICMPv6 type sets (type
+// 0, 255, runs of consecutive types) looked up positive and negated, both vmaps and base
+// chains of both hooks, in canonical form.
 func sampleRuleset(table string) *Ruleset {
 	return &Ruleset{
 		Table: table,
@@ -21,6 +23,10 @@ func sampleRuleset(table string) *Ruleset {
 			{Name: "empty-v6", Type: SetIPv6, Comment: "no members"},
 			{Name: "tag-v4-WEB", Type: SetIPv4, Prefixes: pfx("198.18.1.2/32", "198.18.3.0/24", "198.19.0.0/16"), Comment: "tag WEB"},
 			{Name: "tag-v6-WEB", Type: SetIPv6, Prefixes: pfx("fd00::2/128", "fd00:1::/48")},
+			{Name: "v-icmp-types", Type: SetICMPTypes, Nums: []uint8{0, 3, 8, 255}},
+			{Name: "v-icmpv6-types", Type: SetICMPv6Types, Nums: []uint8{128, 129, 133, 135, 136}},
+			{Name: "v-ports-high", Type: SetPorts, Ports: []PortRange{{0, 0}, {1024, 65535}}},
+			{Name: "v-ports-web", Type: SetPorts, Ports: []PortRange{{80, 80}, {443, 443}, {8000, 8080}}},
 		},
 		Maps: []*Map{
 			{Name: "dispatch-from", Elements: []MapElement{
@@ -75,7 +81,11 @@ func sampleRuleset(table string) *Ruleset {
 				{Matches: []Match{{Kind: MatchCtState, CtState: CtNew}, {Kind: MatchEtherSAddr, Str: "02:00:00:00:00:01"}}, Counter: true, Verdict: Verdict{Kind: Goto, Chain: "to-web-1"}, Comment: "WEB inbound 15"},
 			}},
 			{Name: "profile-out-WEB", Rules: []*Rule{
-				{Counter: true, Verdict: Verdict{Kind: Accept}, Comment: "WEB outbound 1"},
+				{Matches: []Match{{Kind: MatchL4Proto, Protos: []uint8{6}}, {Kind: MatchDPortSet, Str: "v-ports-web"}}, Counter: true, Verdict: Verdict{Kind: Accept}, Comment: "WEB outbound 1"},
+				{Matches: []Match{{Kind: MatchL4Proto, Protos: []uint8{17}}, {Kind: MatchSPortSet, Str: "v-ports-high"}, {Kind: MatchDPortSet, Not: true, Str: "v-ports-web"}}, Counter: true, Verdict: Verdict{Kind: Accept}, Comment: "WEB outbound 2"},
+				{Matches: []Match{{Kind: MatchNFProto, Family: IPv4}, {Kind: MatchL4Proto, Protos: []uint8{1}}, {Kind: MatchICMPTypeSet, Family: IPv4, Str: "v-icmp-types"}}, Counter: true, Verdict: Verdict{Kind: Accept}, Comment: "WEB outbound 3"},
+				{Matches: []Match{{Kind: MatchNFProto, Family: IPv6}, {Kind: MatchL4Proto, Protos: []uint8{58}}, {Kind: MatchICMPTypeSet, Not: true, Family: IPv6, Str: "v-icmpv6-types"}}, Counter: true, Verdict: Verdict{Kind: Drop}, Comment: "WEB outbound 4"},
+				{Counter: true, Verdict: Verdict{Kind: Accept}, Comment: "WEB outbound 5"},
 			}},
 			{Name: "to-web-1", Rules: []*Rule{
 				{Verdict: Verdict{Kind: Jump, Chain: "profile-in-WEB"}},

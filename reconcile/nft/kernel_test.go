@@ -203,6 +203,9 @@ func TestKernelForeignRuleIsDrift(t *testing.T) {
 		{"log level", []string{"insert", "rule", "inet", "rtest", "from-app-1", "log", "prefix", "\"x\"", "level", "info", "drop"}},
 		{"set element", []string{"add", "element", "inet", "rtest", "tag-v4-WEB", "{", "198.18.200.0/24", "}"}},
 		{"map element", []string{"add", "element", "inet", "rtest", "dispatch-to", "{", "\"calix\"", ":", "drop", "}"}},
+		{"port set element", []string{"add", "element", "inet", "rtest", "v-ports-web", "{", "22", "}"}},
+		{"port set element removed", []string{"delete", "element", "inet", "rtest", "v-ports-web", "{", "443", "}"}},
+		{"icmpv6 type set element", []string{"add", "element", "inet", "rtest", "v-icmpv6-types", "{", "1", "}"}},
 		{"chain", []string{"add", "chain", "inet", "rtest", "extra"}},
 		{"policy", []string{"add", "chain", "inet", "rtest", "forward-to", "{", "type", "filter", "hook", "forward", "priority", "10", ";", "policy", "drop", ";", "}"}},
 	}
@@ -220,6 +223,21 @@ func TestKernelForeignRuleIsDrift(t *testing.T) {
 				t.Fatalf("a hand-made change (%s) is invisible in Observe:\n%s", strings.Join(tt.cmd, " "), got)
 			}
 		})
+	}
+	// A port added to a shared port set by hand reads back in the set, so that plan and the
+	// simulator see it.
+	if err := k.Apply(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	testenv.NetnsRun(t, ns, "nft", "add", "element", "inet", "rtest", "v-ports-web", "{", "22", "}")
+	if got, err := k.Observe(ctx, "rtest"); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, s := range got.Sets {
+			if s.Name == "v-ports-web" && strings.Join(s.Elements(), ",") != "22,80,443,8000-8080" {
+				t.Errorf("port set read back as %v after adding 22 by hand", s.Elements())
+			}
+		}
 	}
 	// A rule with an expression the decoder does not know reads back as an unknown match,
 	// never as a plain `drop`.

@@ -63,22 +63,51 @@ const SetPropertyKind = "set property"
 // String is the object as nft names it in a listing: `counter c1`, `ct helper ftp-std`.
 func (o ForeignObject) String() string { return o.Kind + " " + o.Name }
 
-// SetType is the key type of a named set.
+// SetType is the key type of a named set (the nft type name).
 type SetType string
 
-// Set key types.
+// Set key types. Address sets hold Prefixes; the content sets (port, ICMP type lists that rules
+// share by name) hold Ports or Nums.
 const (
-	SetIPv4 SetType = "ipv4_addr"
-	SetIPv6 SetType = "ipv6_addr"
+	SetIPv4        SetType = "ipv4_addr"
+	SetIPv6        SetType = "ipv6_addr"
+	SetPorts       SetType = "inet_service" // Ports: th sport/dport lookups
+	SetICMPTypes   SetType = "icmp_type"    // Nums: icmp type lookups
+	SetICMPv6Types SetType = "icmpv6_type"  // Nums: icmpv6 type lookups
 )
 
-// Set is a named interval set of addresses (`flags interval`), e.g. the members of a tag.
-// Prefixes are masked, non-overlapping (merged) and sorted.
+// Set is a named interval set (`flags interval`): the addresses of a tag (type ipv4_addr or
+// ipv6_addr, Prefixes), or a list of ports (inet_service, Ports) or ICMP types (icmp_type,
+// icmpv6_type, Nums) that rules look up by name instead of each carrying an anonymous set (the
+// kernel's cost grows with the square of the number of sets in a table; see docs/COMPILE.md).
+// Canonical form: Prefixes masked, merged and sorted; Ports sorted and merged (overlapping and
+// adjacent ranges joined, as the kernel reads an interval set back); Nums sorted, each once.
+// Only the field of the set's type is used.
 type Set struct {
 	Name     string
 	Type     SetType
 	Prefixes []netip.Prefix
+	Ports    []PortRange `json:",omitempty"`
+	Nums     []uint8     `json:",omitempty"`
 	Comment  string
+}
+
+// Elements returns the set's elements as nft text writes them: prefixes (a host as a bare
+// address) and ports or port ranges (`80`, `8000-8080`) in the set's order, ICMP types sorted
+// with runs of consecutive types as ranges (`133`, `135-136`): the form `nft -f` turns into
+// the very intervals the encoder sends.
+func (s *Set) Elements() []string {
+	var out []string
+	for _, p := range s.Prefixes {
+		out = append(out, prefixString(p))
+	}
+	for _, p := range s.Ports {
+		out = append(out, p.String())
+	}
+	for _, r := range numRuns(sortedUnique(s.Nums)) {
+		out = append(out, r.String())
+	}
+	return out
 }
 
 // NoIntervalFlag marks, at the end of Set.Type or before a further mark, a set that Observe
@@ -194,7 +223,10 @@ type MatchKind string
 //	MatchDAddrSet  Family, Str (set name)      ip daddr @tag4-WEB
 //	MatchSPort     Ports (1..n)                th sport { 80, 8000-8080 }   (after an l4proto match)
 //	MatchDPort     Ports (1..n)                th dport 80
+//	MatchSPortSet  Str (set name)              th sport @ports-1a2b3c4d5e6f7a8b (a set of type inet_service)
+//	MatchDPortSet  Str (set name)              th dport != @ports-1a2b3c4d5e6f7a8b
 //	MatchICMPType  Family, Nums (1..n)         icmp type 8 | icmpv6 type 128
+//	MatchICMPTypeSet Family, Str (set name)    icmpv6 type @icmpv6-types-… (a set of type icmp_type / icmpv6_type)
 //	MatchICMPCode  Family, Nums (1..n)         icmp code 0
 //	MatchICMPTypeCode Family, Type, Code       negated combined type+code: @th,0,16 != T<<8|C
 //	MatchEtherSAddr Str (lowercase MAC)        ether saddr ee:ee:ee:ee:ee:ee
@@ -215,6 +247,9 @@ const (
 	MatchDAddrSet     MatchKind = "daddr_set"
 	MatchSPort        MatchKind = "sport"
 	MatchDPort        MatchKind = "dport"
+	MatchSPortSet     MatchKind = "sport_set"
+	MatchDPortSet     MatchKind = "dport_set"
+	MatchICMPTypeSet  MatchKind = "icmp_type_set"
 	MatchICMPType     MatchKind = "icmp_type"
 	MatchICMPCode     MatchKind = "icmp_code"
 	MatchICMPTypeCode MatchKind = "icmp_typecode"

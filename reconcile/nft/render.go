@@ -121,7 +121,7 @@ func (r *Rule) checkText() error {
 			if err := limits.CheckIfname(m.Str); err != nil {
 				return fmt.Errorf("match %d: %w", i+1, err)
 			}
-		case MatchSAddrSet, MatchDAddrSet:
+		case MatchSAddrSet, MatchDAddrSet, MatchSPortSet, MatchDPortSet, MatchICMPTypeSet:
 			if err := limits.CheckName("set", m.Str); err != nil {
 				return fmt.Errorf("match %d: %w", i+1, err)
 			}
@@ -183,13 +183,13 @@ func (s *Set) write(b *strings.Builder) {
 	if s.Comment != "" {
 		fmt.Fprintf(b, "\t\tcomment %s\n", quote(s.Comment))
 	}
-	if len(s.Prefixes) > 0 {
+	if es := s.Elements(); len(es) > 0 {
 		b.WriteString("\t\telements = { ")
-		for i, p := range s.Prefixes {
+		for i, e := range es {
 			if i > 0 {
 				b.WriteString(elementSep)
 			}
-			b.WriteString(prefixString(p))
+			b.WriteString(e)
 		}
 		b.WriteString(" }\n")
 	}
@@ -251,10 +251,25 @@ func (v Verdict) String() string {
 
 // String renders one rule as nft text, without indentation or newline:
 // matches, then counter, log, vmap dispatch or verdict, then the comment.
-func (r *Rule) String() string {
+func (r *Rule) String() string { return r.text(nil) }
+
+// Explain renders the rule like String, for people: a lookup in a port or ICMP type set that
+// sets holds is followed by the set's elements (`th dport @ports-1a2b3c4d5e6f7a8b { 80, 443 }`),
+// so that a trace names the ports without a second look-up. The text is not nft syntax.
+func (r *Rule) Explain(sets map[string]*Set) string { return r.text(sets) }
+
+func (r *Rule) text(sets map[string]*Set) string {
 	var parts []string
 	for i := range r.Matches {
-		parts = append(parts, r.Matches[i].String())
+		m := &r.Matches[i]
+		t := m.String()
+		switch m.Kind {
+		case MatchSPortSet, MatchDPortSet, MatchICMPTypeSet:
+			if s := sets[m.Str]; s != nil {
+				t += " { " + strings.Join(s.Elements(), ", ") + " }"
+			}
+		}
+		parts = append(parts, t)
 	}
 	if r.Counter {
 		parts = append(parts, "counter")
@@ -314,6 +329,12 @@ func (m *Match) String() string {
 			ports = fmt.Sprintf("%d-%d", m.Ports[0].First, m.Ports[0].Last)
 		}
 		return "th " + map[MatchKind]string{MatchSPort: "sport", MatchDPort: "dport"}[m.Kind] + " " + op + ports
+	case MatchSPortSet:
+		return "th sport " + op + "@" + m.Str
+	case MatchDPortSet:
+		return "th dport " + op + "@" + m.Str
+	case MatchICMPTypeSet:
+		return icmpKeyword(m.Family) + " type " + op + "@" + m.Str
 	case MatchICMPType:
 		return icmpKeyword(m.Family) + " type " + op + list(len(m.Nums), func(i int) string { return strconv.Itoa(int(m.Nums[i])) })
 	case MatchICMPCode:
@@ -335,6 +356,19 @@ func (p PortRange) String() string {
 		return strconv.Itoa(int(p.First))
 	}
 	return strconv.Itoa(int(p.First)) + "-" + strconv.Itoa(int(p.Last))
+}
+
+// numRuns returns sorted one-byte values (each once) as runs of consecutive values.
+func numRuns(vs []uint8) []PortRange {
+	var out []PortRange
+	for _, v := range vs {
+		if n := len(out); n > 0 && out[n-1].Last+1 == uint16(v) {
+			out[n-1].Last = uint16(v)
+			continue
+		}
+		out = append(out, PortRange{First: uint16(v), Last: uint16(v)})
+	}
+	return out
 }
 
 // ctStateNames in the order nft lists them.

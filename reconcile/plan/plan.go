@@ -45,6 +45,10 @@ const (
 	KindChain    = "chain" // a base chain or a chain reconcile does not name
 	KindMap      = "map"
 	KindSet      = "set" // a set reconcile does not name
+	// KindList is a shared list of ports or ICMP types: a set named after its content
+	// (ports-<hash>, icmp-types-<hash>, icmpv6-types-<hash>), looked up by the rules with that
+	// list. Its ID is the set name. A changed list is a new set (and the old one destroyed).
+	KindList = "list"
 	// KindObject is a named stateful object (counter, quota, limit, ct helper, ...) or a
 	// flowtable: reconcile makes none, so one in the kernel is not reconcile's and apply
 	// removes it with the table it replaces. Its ID is its kind and name ("counter c1").
@@ -263,14 +267,16 @@ func kindOrder(k string) int {
 		return 2
 	case KindTag:
 		return 3
-	case KindChain:
+	case KindList:
 		return 4
-	case KindMap:
+	case KindChain:
 		return 5
+	case KindMap:
+		return 6
 	case KindObject:
-		return 7
+		return 8
 	}
-	return 6
+	return 7
 }
 
 type differ struct {
@@ -304,8 +310,14 @@ func (d *differ) groupOfChain(name string) *group {
 
 // describe tells which kind of object a chain or set name of the naming contract stands for,
 // and its id: from-/to-/host-<EP> → endpoint, profile-in-/profile-out-<P> → profile,
-// tag-v4-/tag-v6-<T> → tag. Other names return ("", "").
+// tag-v4-/tag-v6-<T> → tag, ports-/icmp-types-/icmpv6-types-<hash> → list (id: the whole
+// name). Other names return ("", "").
 func describe(name string) (kind, id string) {
+	for _, pre := range []string{"ports-", "icmp-types-", "icmpv6-types-"} {
+		if strings.HasPrefix(name, pre) && len(name) > len(pre) {
+			return KindList, name
+		}
+	}
 	for _, pre := range []struct{ prefix, kind string }{
 		{"from-", KindEndpoint}, {"to-", KindEndpoint}, {"host-", KindEndpoint},
 		{"profile-in-", KindProfile}, {"profile-out-", KindProfile},
@@ -344,6 +356,8 @@ func (d *differ) sets(sides [2]*nft.Ruleset) {
 				fam = "v6"
 			}
 			g = d.group(KindTag, id, "", fam)
+		} else if k == KindList {
+			g = d.group(KindList, id, "", "")
 		} else {
 			g = d.group(KindSet, name, "", "")
 		}
@@ -372,7 +386,12 @@ func (d *differ) sets(sides [2]*nft.Ruleset) {
 		if obs != nil {
 			om = prefixTexts(obs)
 		}
-		g.obj.Changes = append(g.obj.Changes, membersDiff(in, dm, om)...)
+		lines := membersDiff(in, dm, om)
+		if g.obj.Kind == KindList {
+			// Ports and types in numeric order (80 before 443), as the set lists them.
+			sort.SliceStable(lines, func(i, j int) bool { return leadingNumber(lines[i].Text) < leadingNumber(lines[j].Text) })
+		}
+		g.obj.Changes = append(g.obj.Changes, lines...)
 	}
 }
 
@@ -392,10 +411,15 @@ func setHeader(s *nft.Set) string {
 
 func quote(s string) string { return "\"" + strings.ReplaceAll(s, "\"", "\\\"") + "\"" }
 
+// prefixTexts are the members of a set: its prefixes (with their length), ports or ICMP types
+// (nft.Set.Elements).
 func prefixTexts(s *nft.Set) []string {
 	out := make([]string, 0, len(s.Prefixes))
 	for _, p := range s.Prefixes {
 		out = append(out, p.Masked().String())
+	}
+	if len(s.Prefixes) == 0 {
+		out = append(out, s.Elements()...)
 	}
 	return out
 }
@@ -423,6 +447,21 @@ func membersDiff(in string, desired, observed []string) []Line {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Text < out[j].Text })
 	return out
+}
+
+// leadingNumber is the number a list element (`80`, `8000-8080`) starts with; -1 for none.
+func leadingNumber(s string) int {
+	n, ok := 0, false
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			break
+		}
+		n, ok = n*10+int(c-'0'), true
+	}
+	if !ok {
+		return -1
+	}
+	return n
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -530,9 +569,14 @@ func (d *differ) chains(sides [2]*nft.Ruleset) {
 	type pair [2]*nft.Chain
 	byName := map[string]*pair{}
 	var names []string
+	var sets [2]map[string]*nft.Set
 	for side, rs := range sides {
 		if rs == nil {
 			continue
+		}
+		sets[side] = map[string]*nft.Set{}
+		for _, s := range rs.Sets {
+			sets[side][s.Name] = s
 		}
 		for _, c := range rs.Chains {
 			if byName[c.Name] == nil {
@@ -565,10 +609,10 @@ func (d *differ) chains(sides [2]*nft.Ruleset) {
 		}
 		var dr, or []string
 		if des != nil {
-			dr = ruleTexts(des)
+			dr = ruleTexts(des, sets[inDesired])
 		}
 		if obs != nil {
-			or = ruleTexts(obs)
+			or = ruleTexts(obs, sets[inObserved])
 		}
 		g.obj.Changes = append(g.obj.Changes, rulesDiff(in, dr, or)...)
 	}
@@ -581,10 +625,13 @@ func chainHeader(c *nft.Chain) string {
 	return "chain " + c.Name + " { " + baseText(c.Base) + " }"
 }
 
-func ruleTexts(c *nft.Chain) []string {
+// ruleTexts are the rules of c as plan shows them: their nft text, a lookup in a shared port
+// or ICMP type list followed by the list's elements in sets (nft.Rule.Explain), so that a
+// rule line names its ports and a list changed by hand shows in the rules that use it.
+func ruleTexts(c *nft.Chain, sets map[string]*nft.Set) []string {
 	out := make([]string, len(c.Rules))
 	for i, r := range c.Rules {
-		out[i] = ruleText(r)
+		out[i] = r.Explain(sets)
 	}
 	return out
 }

@@ -515,3 +515,42 @@ func TestSetWithoutIntervalFlag(t *testing.T) {
 		t.Errorf("rendered set without flags:\n%s", s)
 	}
 }
+
+// A shared port list is an object of its own (kind list); a port added to it by hand is drift
+// of the list, and every rule line that uses it shows the list's elements on each side.
+func TestSharedList(t *testing.T) {
+	withList := func(ports ...uint16) *nft.Ruleset {
+		rs := baseline()
+		s := &nft.Set{Name: "ports-x", Type: nft.SetPorts}
+		for _, p := range ports {
+			s.Ports = append(s.Ports, nft.PortRange{First: p, Last: p})
+		}
+		rs.Sets = append(rs.Sets, s)
+		for _, c := range rs.Chains {
+			if c.Name == "profile-in-WEB" {
+				c.Rules = append(c.Rules, allow("WEB", "inbound", 9, nft.Match{Kind: nft.MatchL4Proto, Protos: []uint8{6}}, nft.Match{Kind: nft.MatchDPortSet, Str: "ports-x"}))
+			}
+		}
+		return rs
+	}
+	applied := withList(80, 443)
+	if got, want := summary(Diff(applied, baseline())), []string{"~ profile WEB inbound", "+ list ports-x"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("new list: %q, want %q", got, want)
+	}
+	p := Drift(applied, withList(22, 80, 443))
+	if got, want := lines(p, "list ports-x"), []string{"- 22"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("list edited by hand: %q, want %q", got, want)
+	}
+	want := []string{
+		`- meta l4proto 6 th dport @ports-x { 22, 80, 443 } counter accept comment "WEB inbound 9"`,
+		`+ meta l4proto 6 th dport @ports-x { 80, 443 } counter accept comment "WEB inbound 9"`,
+	}
+	if got := lines(p, "profile WEB inbound"); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("rule using the edited list: %q, want %q", got, want)
+	}
+	// Elements in numeric order, not as text.
+	p = Diff(withList(8080, 443, 80), baseline())
+	if got, want := lines(p, "list ports-x"), []string{"+ set ports-x { type inet_service; flags interval; }", "+ 80", "+ 443", "+ 8080"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("new list: %q, want %q", got, want)
+	}
+}

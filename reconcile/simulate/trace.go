@@ -253,7 +253,7 @@ func (t *tracer) step(c *nft.Chain, i int, r *nft.Rule, event string) {
 	s := Step{Chain: c.Name, Event: event}
 	if r != nil {
 		s.Index = i + 1
-		s.Rule = r.String()
+		s.Rule = r.Explain(t.sets)
 	}
 	t.steps = append(t.steps, s)
 }
@@ -448,11 +448,11 @@ func checkDeps(ms []nft.Match) error {
 			if !hasNF(m.Family) {
 				return fmt.Errorf("%q is not preceded by meta nfproto %s", m.String(), familyWord(m.Family))
 			}
-		case nft.MatchSPort, nft.MatchDPort:
+		case nft.MatchSPort, nft.MatchDPort, nft.MatchSPortSet, nft.MatchDPortSet:
 			if !hasL4(hasPorts) {
 				return fmt.Errorf("%q is not preceded by a meta l4proto match of protocols with ports", m.String())
 			}
-		case nft.MatchICMPType, nft.MatchICMPCode, nft.MatchICMPTypeCode:
+		case nft.MatchICMPType, nft.MatchICMPCode, nft.MatchICMPTypeCode, nft.MatchICMPTypeSet:
 			if m.Family != nft.IPv4 && m.Family != nft.IPv6 {
 				return fmt.Errorf("%s match has no family", m.Kind)
 			}
@@ -526,6 +526,29 @@ func (t *tracer) match(m *nft.Match) (bool, error) {
 			return false, nil
 		}
 		ok = slices.Contains(m.Nums, p.icmp(m.Kind == nft.MatchICMPCode))
+	case nft.MatchSPortSet, nft.MatchDPortSet:
+		s, err := t.valueSet(m.Str, nft.SetPorts)
+		if err != nil {
+			return false, err
+		}
+		if !hasPorts(p.Proto) {
+			return false, nil
+		}
+		port := p.port(m.Kind == nft.MatchDPortSet)
+		ok = slices.ContainsFunc(s.Ports, func(r nft.PortRange) bool { return r.First <= port && port <= r.Last })
+	case nft.MatchICMPTypeSet:
+		want := nft.SetICMPTypes
+		if m.Family == nft.IPv6 {
+			want = nft.SetICMPv6Types
+		}
+		s, err := t.valueSet(m.Str, want)
+		if err != nil {
+			return false, err
+		}
+		if fam != m.Family || !isICMP(p.Proto, fam) {
+			return false, nil
+		}
+		ok = slices.Contains(s.Nums, p.ICMPType)
 	case nft.MatchICMPTypeCode:
 		if fam != m.Family || !isICMP(p.Proto, fam) {
 			return false, nil
@@ -553,6 +576,19 @@ func (t *tracer) set(m *nft.Match) (*nft.Set, error) {
 	}
 	if want := setType(m.Family); s.Type != want {
 		return nil, fmt.Errorf("set %q is of type %s, the match needs %s", m.Str, s.Type, want)
+	}
+	return s, nil
+}
+
+// valueSet is the port or ICMP type set a lookup names, checked to exist with the key type
+// the lookup loads.
+func (t *tracer) valueSet(name string, want nft.SetType) (*nft.Set, error) {
+	s := t.sets[name]
+	if s == nil {
+		return nil, fmt.Errorf("set %q does not exist", name)
+	}
+	if s.Type != want {
+		return nil, fmt.Errorf("set %q is of type %s, the match needs %s", name, s.Type, want)
 	}
 	return s, nil
 }

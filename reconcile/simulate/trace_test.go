@@ -45,6 +45,10 @@ func ports(kind nft.MatchKind, rs ...[2]uint16) nft.Match {
 	}
 	return m
 }
+func pset(kind nft.MatchKind, name string) nft.Match { return nft.Match{Kind: kind, Str: name} }
+func tset(f nft.Family, name string) nft.Match {
+	return nft.Match{Kind: nft.MatchICMPTypeSet, Family: f, Str: name}
+}
 func dport(rs ...[2]uint16) nft.Match { return ports(nft.MatchDPort, rs...) }
 func sport(rs ...[2]uint16) nft.Match { return ports(nft.MatchSPort, rs...) }
 func icmpType(f nft.Family, n ...uint8) nft.Match {
@@ -89,6 +93,9 @@ func matchRuleset(ms ...nft.Match) *nft.Ruleset {
 			{Name: "v6", Type: nft.SetIPv6, Prefixes: pfx("fd00:1::/64")},
 			{Name: "empty4", Type: nft.SetIPv4},
 			{Name: "empty6", Type: nft.SetIPv6},
+			{Name: "ports-web", Type: nft.SetPorts, Ports: []nft.PortRange{{First: 80, Last: 80}, {First: 443, Last: 443}, {First: 8000, Last: 8080}}},
+			{Name: "icmp-t", Type: nft.SetICMPTypes, Nums: []uint8{0, 8}},
+			{Name: "icmpv6-t", Type: nft.SetICMPv6Types, Nums: []uint8{128, 129}},
 		},
 		Chains: []*nft.Chain{
 			base("fwd", nft.HookForward, 0, nft.Accept,
@@ -205,6 +212,23 @@ func TestTraceMatchKinds(t *testing.T) {
 		{"icmp type without l4proto", []nft.Match{nfproto(4), icmpType(4, 8)}, ping4, false, "not preceded by meta nfproto ipv4 and meta l4proto 1"},
 		{"icmp type without nfproto", []nft.Match{l4(1), icmpType(4, 8)}, ping4, false, "not preceded"},
 		{"icmpv6 type after l4proto icmp", []nft.Match{nfproto(6), l4(1), icmpType(6, 128)}, ping6, false, "meta l4proto 58"},
+		{"dport set", []nft.Match{tcp, pset(nft.MatchDPortSet, "ports-web")}, v4, true, ""},
+		{"dport set range", []nft.Match{tcp, pset(nft.MatchDPortSet, "ports-web")}, with(v4, func(p *Packet) { p.DPort = 8080 }), true, ""},
+		{"dport set miss", []nft.Match{tcp, pset(nft.MatchDPortSet, "ports-web")}, with(v4, func(p *Packet) { p.DPort = 81 }), false, ""},
+		{"dport != set member", []nft.Match{tcp, not(pset(nft.MatchDPortSet, "ports-web"))}, v4, false, ""},
+		{"dport != set non member", []nft.Match{tcp, not(pset(nft.MatchDPortSet, "ports-web"))}, with(v4, func(p *Packet) { p.DPort = 22 }), true, ""},
+		{"sport set", []nft.Match{tcp, pset(nft.MatchSPortSet, "ports-web")}, v4, false, ""},
+		{"sport set member", []nft.Match{tcp, pset(nft.MatchSPortSet, "ports-web")}, with(v4, func(p *Packet) { p.SPort = 443 }), true, ""},
+		{"port set of udp", []nft.Match{l4(17), pset(nft.MatchDPortSet, "ports-web")}, udp, true, ""},
+		{"port set without l4proto", []nft.Match{pset(nft.MatchDPortSet, "ports-web")}, v4, false, "not preceded by a meta l4proto"},
+		{"missing port set", []nft.Match{tcp, pset(nft.MatchDPortSet, "nope")}, v4, false, `set "nope" does not exist`},
+		{"port lookup in an address set", []nft.Match{tcp, pset(nft.MatchDPortSet, "v4")}, v4, false, "is of type ipv4_addr, the match needs inet_service"},
+		{"icmp type set", []nft.Match{nfproto(4), l4(1), tset(4, "icmp-t")}, ping4, true, ""},
+		{"icmp type set miss", []nft.Match{nfproto(4), l4(1), tset(4, "icmp-t")}, unreach4, false, ""},
+		{"icmp type != set", []nft.Match{nfproto(4), l4(1), not(tset(4, "icmp-t"))}, unreach4, true, ""},
+		{"icmpv6 type set", []nft.Match{nfproto(6), l4(58), tset(6, "icmpv6-t")}, ping6, true, ""},
+		{"icmpv6 lookup in an icmp set", []nft.Match{nfproto(6), l4(58), tset(6, "icmp-t")}, ping6, false, "the match needs icmpv6_type"},
+		{"icmp type set without l4proto", []nft.Match{nfproto(4), tset(4, "icmp-t")}, ping4, false, "not preceded by meta nfproto ipv4 and meta l4proto 1"},
 		{"ether saddr", []nft.Match{mac("ee:ee:ee:ee:ee:01")}, v4, true, ""},
 		{"ether saddr case", []nft.Match{mac("EE:EE:EE:EE:EE:01")}, v4, true, ""},
 		{"ether saddr other", []nft.Match{mac("ee:ee:ee:ee:ee:02")}, v4, false, ""},
@@ -242,6 +266,13 @@ func TestTraceMatchKinds(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a step names the ports of a set", func(t *testing.T) {
+		res := Trace(matchRuleset(tcp, not(pset(nft.MatchDPortSet, "ports-web"))), with(v4, func(p *Packet) { p.DPort = 22 }))
+		want := `meta l4proto 6 th dport != @ports-web { 80, 443, 8000-8080 } counter accept comment "hit"`
+		if len(res.Steps) < 2 || res.Steps[1].Rule != want {
+			t.Fatalf("steps:\n%s\nwant the rule as %s", stepsText(res), want)
+		}
+	})
 	t.Run("oifname at input never holds", func(t *testing.T) {
 		rs := &nft.Ruleset{Table: "t", Chains: []*nft.Chain{
 			base("in", nft.HookInput, 0, nft.Accept, rule("hit", drop, not(oif("x")))),
