@@ -636,37 +636,17 @@ func ruleTexts(c *nft.Chain, sets map[string]*nft.Set) []string {
 	return out
 }
 
-// rulesDiff aligns the two rule lists along their longest common subsequence and returns the
-// rules only in observed (-) and only in desired (+), in order.
+// rulesDiff aligns the two rule lists along their longest common subsequence (nft.AlignRules,
+// the alignment an in-place apply uses too) and returns the rules only in observed (-) and only
+// in desired (+), in order.
 func rulesDiff(in string, desired, observed []string) []Line {
-	n, m := len(desired), len(observed)
-	// lcs[i][j] = LCS length of desired[i:] and observed[j:].
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if desired[i] == observed[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
 	var out []Line
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && desired[i] == observed[j]:
-			i++
-			j++
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			out = append(out, Line{Op: "-", In: in, Position: j + 1, Text: observed[j]})
-			j++
-		default:
-			out = append(out, Line{Op: "+", In: in, Position: i + 1, Text: desired[i]})
-			i++
+	for _, op := range nft.AlignRules(desired, observed) {
+		switch op.Op {
+		case nft.AlignDelete:
+			out = append(out, Line{Op: "-", In: in, Position: op.Base + 1, Text: observed[op.Base]})
+		case nft.AlignAdd:
+			out = append(out, Line{Op: "+", In: in, Position: op.Desired + 1, Text: desired[op.Desired]})
 		}
 	}
 	return out
