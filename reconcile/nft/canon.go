@@ -27,8 +27,7 @@ func (rs *Ruleset) Canonical() *Ruleset {
 	}
 	out := &Ruleset{Table: rs.Table}
 	for _, s := range rs.Sets {
-		out.Sets = append(out.Sets, &Set{Name: s.Name, Type: s.Type, Prefixes: mergePrefixes(s.Prefixes),
-			Ports: mergePorts(s.Ports), Nums: sortedUnique(s.Nums), Comment: s.Comment})
+		out.Sets = append(out.Sets, canonSet(s))
 	}
 	slices.SortStableFunc(out.Sets, func(a, b *Set) int { return cmp.Compare(a.Name, b.Name) })
 	for _, m := range rs.Maps {
@@ -62,6 +61,12 @@ func (rs *Ruleset) Canonical() *Ruleset {
 	slices.SortStableFunc(out.Chains, func(a, b *Chain) int { return cmp.Compare(a.Name, b.Name) })
 	out.Foreign = canonForeign(rs.Foreign)
 	return out
+}
+
+// canonSet is s in canonical form: prefixes merged, ports merged, numbers sorted and unique.
+func canonSet(s *Set) *Set {
+	return &Set{Name: s.Name, Type: s.Type, Prefixes: mergePrefixes(s.Prefixes),
+		Ports: mergePorts(s.Ports), Nums: sortedUnique(s.Nums), Comment: s.Comment}
 }
 
 // canonForeign returns the foreign objects sorted by kind, then name, without duplicates; nil

@@ -166,10 +166,6 @@ func Diff(desired, base *Ruleset) (*Delta, error) {
 // Empty reports whether the Delta changes nothing.
 func (dl *Delta) Empty() bool { return dl.Stats == DeltaStats{} }
 
-func canonSet(s *Set) *Set {
-	return &Set{Name: s.Name, Type: s.Type, Prefixes: mergePrefixes(s.Prefixes), Comment: s.Comment}
-}
-
 func (dl *Delta) diffSets(d, b *Ruleset) error {
 	bs := map[string]*Set{}
 	for _, s := range b.Sets {
@@ -228,14 +224,14 @@ func (dl *Delta) diffSets(d, b *Ruleset) error {
 	return nil
 }
 
-// setEqual is reflect.DeepEqual of two sets, with the prefixes compared as values (netip
+// setEqual is reflect.DeepEqual of two sets, with the elements compared as values (netip
 // values are slow to compare by reflection).
 func setEqual(a, b *Set) bool {
-	if !slices.Equal(a.Prefixes, b.Prefixes) {
+	if !slices.Equal(a.Prefixes, b.Prefixes) || !slices.Equal(a.Ports, b.Ports) || !slices.Equal(a.Nums, b.Nums) {
 		return false
 	}
 	x, y := *a, *b
-	x.Prefixes, y.Prefixes = nil, nil
+	x.Prefixes, y.Prefixes, x.Ports, y.Ports, x.Nums, y.Nums = nil, nil, nil, nil, nil, nil
 	return reflect.DeepEqual(x, y)
 }
 

@@ -77,7 +77,7 @@ func canonSets(rs *Ruleset) *Ruleset {
 	out := *rs
 	out.Sets = make([]*Set, len(rs.Sets))
 	for i, s := range rs.Sets {
-		out.Sets[i] = &Set{Name: s.Name, Type: s.Type, Prefixes: mergePrefixes(s.Prefixes), Comment: s.Comment}
+		out.Sets[i] = canonSet(s)
 	}
 	if reflect.DeepEqual(out.Sets, rs.Sets) {
 		return rs
@@ -247,7 +247,7 @@ func buildDelta(dl *Delta, handles map[string][]uint64) (*deltaBatch, error) {
 	headers := make([]*Set, len(desired.Sets))
 	for i, s := range desired.Sets {
 		h := *s
-		h.Prefixes = nil
+		h.Prefixes, h.Ports, h.Nums = nil, nil, nil
 		headers[i] = &h
 	}
 	if _, err := enc.encodeSets(headers); err != nil {
