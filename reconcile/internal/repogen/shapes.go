@@ -39,11 +39,11 @@ const maxShapeEndpoints = 1<<17 - 1024 - 2
 
 // Files returns the repository of the shape, deterministic by seed: the same seed gives the
 // same bytes. Keys are repository-relative slash paths, as schema.Load takes them. Errors: a
-// shape with fewer than 2 profiles or 1 tag, or more endpoints than 198.18.0.0/15 holds
+// shape with fewer than 2 profiles or 2 tags, or more endpoints than 198.18.0.0/15 holds
 // (130,046).
 func (s Shape) Files(seed uint64) (map[string][]byte, error) {
-	if s.Profiles < 2 || s.Tags < 1 || s.Hosts < 1 || s.PerHost < 0 {
-		return nil, fmt.Errorf("shape %+v: needs at least 1 host, 2 profiles and 1 tag", s)
+	if s.Profiles < 2 || s.Tags < 2 || s.Hosts < 1 || s.PerHost < 0 {
+		return nil, fmt.Errorf("shape %+v: needs at least 1 host, 2 profiles and 2 tags", s)
 	}
 	if s.Hosts*s.PerHost > maxShapeEndpoints {
 		return nil, fmt.Errorf("shape %+v: %d endpoints, 198.18.0.0/15 holds %d", s, s.Hosts*s.PerHost, maxShapeEndpoints)
@@ -106,6 +106,9 @@ var portLists = [][]string{{"80", "443", `"8000:8080"`}, {"80", "443"}, {"8443",
 
 func profileYAML(p, tags int) []byte {
 	t1, t2, t3, t4 := p%tags, (p*7+3)%tags, (p+1)%tags, (p*13+2)%tags
+	if t2 == t1 { // never at the issue's sizes (500, 2,000 tags); a duplicate tag is invalid
+		t2 = (t1 + 1) % tags
+	}
 	pl := slices.Clone(portLists[p%4])
 	if pl[len(pl)-1] == "" {
 		pl[len(pl)-1] = strconv.Itoa(10000 + p%50)

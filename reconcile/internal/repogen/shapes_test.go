@@ -61,7 +61,7 @@ func TestShapeDeterministic(t *testing.T) {
 // TestShapeValidates: the shapes validate, have the counts they say, two distinct profiles per
 // endpoint and addresses only from the benchmark ranges.
 func TestShapeValidates(t *testing.T) {
-	for _, s := range []Shape{Dense(500), {Hosts: 40, PerHost: 25, Profiles: 200, Tags: 200}} {
+	for _, s := range []Shape{Dense(500), Dense(50), {Hosts: 40, PerHost: 25, Profiles: 200, Tags: 200}} {
 		files, err := s.Files(1)
 		if err != nil {
 			t.Fatal(err)
@@ -116,7 +116,7 @@ func TestFleetShape(t *testing.T) {
 	if n := bytes.Count(files["endpoints/node-400.yaml"], []byte("\n  - id: ")); n != 250 {
 		t.Fatalf("node-400: %d endpoints", n)
 	}
-	if _, err := (Shape{Hosts: 1000, PerHost: 131, Profiles: 2, Tags: 1}).Files(1); err == nil {
+	if _, err := (Shape{Hosts: 1000, PerHost: 131, Profiles: 2, Tags: 2}).Files(1); err == nil {
 		t.Fatal("131,000 endpoints: no error, want one (198.18.0.0/15 is too small)")
 	}
 }
