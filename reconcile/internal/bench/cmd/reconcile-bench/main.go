@@ -253,6 +253,7 @@ func (b *bench) all() (*report, error) {
 		}
 	}
 	b.rep.total = time.Since(start)
+	b.rep.loadEnd = loadAvg()
 	return &b.rep, nil
 }
 

@@ -66,8 +66,8 @@ func TestMedianAndCells(t *testing.T) {
 }
 
 func TestLinearity(t *testing.T) {
-	pt := func(n, msTotal int) scaledRow {
-		return scaledRow{endpoints: n, nft: &measured{sample: sample{wall: ms(msTotal)}}}
+	pt := func(n, msKernel int) scaledRow {
+		return scaledRow{endpoints: n, nft: &measured{sample: sample{wall: 2 * ms(msKernel), sys: ms(msKernel)}}}
 	}
 	if _, _, ok := linearity([]scaledRow{pt(500, 300), pt(1000, 600), pt(2000, 1300), pt(5000, 2800)}); !ok {
 		t.Error("0.6/0.6/0.65/0.56 ms per endpoint: not linear, want linear")
