@@ -474,7 +474,7 @@ func (b *bench) nftF(script string) (*measured, error) {
 // status --full, are measured when present).
 func (b *bench) hasFlag(cmd, flag string) bool {
 	out, err := b.r.run(true, nil, b.cfg.bin, cmd, "--help")
-	return err == nil && regexp.MustCompile(`(?m)^\s+(-\w, )?`+regexp.QuoteMeta(flag)+`\b`).Match(out.stdout)
+	return err == nil && regexp.MustCompile(`(?m)^\s+(-\w, )?`+regexp.QuoteMeta(flag)+`(\s|$)`).Match(out.stdout)
 }
 
 // scaledPoint measures nft -f of node-1's script of the dense shape at n local endpoints.

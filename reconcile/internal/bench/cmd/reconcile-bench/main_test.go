@@ -110,6 +110,10 @@ func TestBenchSmall(t *testing.T) {
 	if strings.Contains(text, "| 3 |") {
 		t.Error("a step ran 3 times although none was shorter than 1ns")
 	}
+	b := &bench{cfg: config{bin: bin}, r: &runner{ctx: context.Background()}}
+	if !b.hasFlag("status", "--detailed-exitcode") || b.hasFlag("status", "--detailed") || b.hasFlag("status", "--no-such-flag") {
+		t.Error("hasFlag: wrong answer on status --help")
+	}
 	nsList, _ := exec.Command("ip", "netns", "list").Output()
 	if strings.Contains(string(nsList), "rbench-") {
 		t.Errorf("namespaces left behind:\n%s", nsList)
