@@ -57,7 +57,12 @@ func TestMedianAndCells(t *testing.T) {
 			t.Errorf("%v vs 10 s, target %g: %v", c.got, c.target, cells)
 		}
 	}
-	if got := (row{step: "x", got: m}).cells(); got[4] != "—" || got[6] != "—" || got[1] != "20 ms" {
+	cpu := row{step: "x", got: &measured{sample: sample{wall: ms(100), user: ms(30), sys: ms(10)}}, refName: "r",
+		ref: &measured{sample: sample{wall: ms(50), user: ms(5), sys: ms(15)}}}
+	if got := cpu.cells(); got[6] != "2.00×" || got[9] != "40 ms" || got[10] != "20 ms" || got[11] != "2.00×" {
+		t.Errorf("CPU cells: %v", got)
+	}
+	if got := (row{step: "x", got: m}).cells(); got[4] != "—" || got[6] != "—" || got[1] != "20 ms" || got[11] != "—" {
 		t.Errorf("no reference: %v", got)
 	}
 	if targetText(0.05) != "≤ 5%" || targetText(1.5) != "≤ 1.5×" {
