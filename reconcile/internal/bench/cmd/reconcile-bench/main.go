@@ -429,8 +429,13 @@ func (b *bench) shape(name, label string, s repogen.Shape) error {
 	}, 0); err != nil {
 		return err
 	}
-	// The last pass left the kernel in sync: status says so (exit 0) before the hand edit.
-	if _, err := status(0)(); err != nil {
+	// The last pass left the kernel in sync: status says so (exit 0) before the hand edit,
+	// reading the table back (--full) where status has a fast path.
+	var check []string
+	if full {
+		check = []string{"--full"}
+	}
+	if _, err := status(0, check...)(); err != nil {
 		return fmt.Errorf("status after the changes must say in sync: %w", err)
 	}
 
