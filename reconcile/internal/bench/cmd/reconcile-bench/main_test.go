@@ -124,3 +124,35 @@ func TestBenchSmall(t *testing.T) {
 		t.Errorf("namespaces left behind:\n%s", nsList)
 	}
 }
+
+// TestBenchDetectsStatusFull: a binary whose status has --full (a wrapper around today's that
+// lists the flag and drops it) gets a "status --full" row, without the harness knowing more.
+func TestBenchDetectsStatusFull(t *testing.T) {
+	testenv.RequireKernel(t)
+	if testing.Short() {
+		t.Skip("runs the built binary some 30 times")
+	}
+	bin := testenv.BuildReconcile(t)
+	wrapper := filepath.Join(t.TempDir(), "reconcile-with-full")
+	script := `#!/bin/sh
+if [ "$1" = status ] && [ "$2" = --help ]; then "` + bin + `" "$@"; echo "      --full    read the table back"; exit 0; fi
+args=""
+for a in "$@"; do [ "$a" = --full ] && touch "` + wrapper + `.used" && continue; args="$args '$a'"; done
+eval exec "` + bin + `" $args
+`
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-bin", wrapper, "-out", "", "-shapes", "dense", "-dense", "20",
+		"-scaled", "", "-short", "1ns"}, &stdout, &stderr, os.Geteuid())
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "| status --full, kernel unchanged |") {
+		t.Errorf("no status --full row:\n%s", stdout.String())
+	}
+	if _, err := os.Stat(wrapper + ".used"); err != nil {
+		t.Error("--full was never passed to the binary")
+	}
+}
