@@ -5,7 +5,7 @@ PKGS    := ./...
 # Kernel tests create network namespaces; keep package parallelism low on small machines.
 TESTFLAGS ?= -count=1 -p 2 -timeout 30m
 
-.PHONY: all deps build test unit demo bench fuzz fuzz-differential fuzz-kernel vet lint clean
+.PHONY: all deps build test unit demo bench bench-go fuzz fuzz-differential fuzz-kernel vet lint clean
 
 all: build
 
@@ -41,7 +41,16 @@ unit:
 demo: deps build
 	$(GO) run ./reconcile/internal/lab/cmd/reconcile-lab -bin $(BIN) -policies policies
 
-bench: build
+# Issue 10's benchmark (root; throwaway network namespaces; some 10 minutes on 2 cores): the
+# dense and fleet shapes through the built binary, each step next to its reference (nft -f of
+# our own script, nft list table, the first apply) and its target; prints the table and writes
+# BENCHMARKS.md. BENCHFLAGS passes options (go run ./reconcile/internal/bench/cmd/reconcile-bench -h).
+BENCHFLAGS ?=
+bench: deps build
+	$(GO) run ./reconcile/internal/bench/cmd/reconcile-bench -bin $(BIN) -out BENCHMARKS.md $(BENCHFLAGS)
+
+# The Go benchmarks of the packages (testing.B), one iteration each.
+bench-go: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./reconcile/...
 
 # Fuzzing, FUZZTIME per target (default 60s): FuzzLoad (schema decoding and validation) and

@@ -88,6 +88,8 @@ var table = map[string]layer{
 	"cmd/reconcile": {level: 5, only: []string{"reconcile", "schema", "reconcile/calicoctl"}},
 	// The demo (make demo): a command of the lab, so that it may import the internal lab.
 	"reconcile/internal/lab/cmd/reconcile-lab": {level: 5, testOnly: true},
+	// The benchmark (make bench): runs the built binary, so it needs only the generators.
+	"reconcile/internal/bench/cmd/reconcile-bench": {level: 5, testOnly: true, only: []string{"reconcile/internal/repogen"}},
 	"reconcile/e2e": {level: 5, only: none, testOnly: true},
 }
 
