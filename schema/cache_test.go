@@ -71,7 +71,7 @@ func TestCacheCorrupt(t *testing.T) {
 		t.Fatalf("%d entries for %d files (%v)", len(entries), len(g.Files), err)
 	}
 	damage := []func([]byte) []byte{
-		func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b },         // a bit flip
+		func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b },        // a bit flip
 		func(b []byte) []byte { return b[:len(b)/2] },                  // truncated
 		func(b []byte) []byte { return nil },                           // empty
 		func(b []byte) []byte { return []byte("RCDC1\nnot an entry") }, // a foreign one

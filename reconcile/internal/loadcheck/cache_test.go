@@ -120,4 +120,3 @@ func TestCacheGenerated(t *testing.T) {
 		}
 	}
 }
-
