@@ -29,7 +29,25 @@ const maxNodes = 1 << 20
 // field, "dst_ports[2]" for an item of a list field.
 type fieldPos map[string]Pos
 
-func itemKey(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
+func itemKey(field string, i int) string {
+	if keys, ok := itemKeys[field]; ok && i < len(keys) {
+		return keys[i]
+	}
+	return field + "[" + strconv.Itoa(i) + "]"
+}
+
+// itemKeys holds the first item keys of the list fields (itemKey without allocating).
+var itemKeys = func() map[string][]string {
+	m := map[string][]string{}
+	for _, f := range []string{"tags", "ipv4_nets", "ipv6_nets", "profile_ids", "src_ports", "dst_ports", "!src_ports", "!dst_ports"} {
+		keys := make([]string, 8)
+		for i := range keys {
+			keys[i] = f + "[" + strconv.Itoa(i) + "]"
+		}
+		m[f] = keys
+	}
+	return m
+}()
 
 // decoder decodes one file and collects its errors.
 type decoder struct {
@@ -187,6 +205,11 @@ func (d *decoder) parse(data []byte, expected string) *yaml.Node {
 		if data, p = yamlDirectives(data); p != nil {
 			d.errAt(p.Pos, "%s", p.Msg)
 			return nil
+		}
+		// The common case: a plain file, parsed without yaml.v3 into the tree yaml.v3
+		// builds (fastyaml.go); one document, a mapping.
+		if root := fastParse(data); root != nil {
+			return d.resolve(root)
 		}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -357,9 +380,13 @@ func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[str
 		fp = fieldPos{}
 	}
 	pairs := d.pairs(n, what, 0)
-	present := make(map[string]bool, len(pairs))
-	for _, kv := range pairs {
-		present[kv[0].Value] = true
+	present := func(key string) bool {
+		for _, kv := range pairs {
+			if kv[0].Value == key {
+				return true
+			}
+		}
+		return false
 	}
 	for _, kv := range pairs {
 		k, v := kv[0], kv[1]
@@ -368,7 +395,7 @@ func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[str
 			// A key reported as a misspelling of a known key that is absent ("ID" for
 			// "id") stands for that key: it is not also reported as missing, nor are
 			// checks that depend on it made.
-			if meant := d.unknownKey(k, what, fields); meant != "" && !present[meant] {
+			if meant := d.unknownKey(k, what, fields); meant != "" && !present(meant) {
 				fp[badKey(meant)] = posOf(k)
 			}
 			continue
@@ -393,9 +420,37 @@ func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[str
 // <<: [*a, *b]) expanded the YAML 1.1 way: keys written in the mapping win over merged ones,
 // and earlier merged mappings win over later ones. It reports bad and duplicate keys.
 func (d *decoder) pairs(n *yaml.Node, what string, depth int) [][2]*yaml.Node {
-	var out [][2]*yaml.Node
+	out := make([][2]*yaml.Node, 0, len(n.Content)/2)
 	var merges []*yaml.Node
-	seen := map[string]Pos{}
+	// seen holds the keys of out (with their positions); a small mapping is searched instead.
+	var seen map[string]Pos
+	if len(n.Content) > 32 {
+		seen = map[string]Pos{}
+	}
+	find := func(key string) (Pos, bool) {
+		if seen != nil {
+			p, ok := seen[key]
+			return p, ok
+		}
+		for _, kv := range out {
+			if kv[0].Value == key {
+				return posOf(kv[0]), true
+			}
+		}
+		return Pos{}, false
+	}
+	add := func(kv [2]*yaml.Node) {
+		if seen == nil && len(out) >= 32 { // merged keys made it large
+			seen = make(map[string]Pos, 2*len(out))
+			for _, o := range out {
+				seen[o[0].Value] = posOf(o[0])
+			}
+		}
+		if seen != nil {
+			seen[kv[0].Value] = posOf(kv[0])
+		}
+		out = append(out, kv)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
 		if k == nil || v == nil {
@@ -412,12 +467,11 @@ func (d *decoder) pairs(n *yaml.Node, what string, depth int) [][2]*yaml.Node {
 		if d.badTag("key", k) {
 			continue
 		}
-		if first, dup := seen[k.Value]; dup {
+		if first, dup := find(k.Value); dup {
 			d.errf(k, "duplicate key %q (first at line %d)", k.Value, first.Line)
 			continue
 		}
-		seen[k.Value] = posOf(k)
-		out = append(out, [2]*yaml.Node{k, v})
+		add([2]*yaml.Node{k, v})
 	}
 	for _, m := range merges {
 		sources := []*yaml.Node{m}
@@ -434,9 +488,8 @@ func (d *decoder) pairs(n *yaml.Node, what string, depth int) [][2]*yaml.Node {
 				continue
 			}
 			for _, kv := range d.pairs(src, what, depth+1) {
-				if _, dup := seen[kv[0].Value]; !dup {
-					seen[kv[0].Value] = posOf(kv[0])
-					out = append(out, kv)
+				if _, dup := find(kv[0].Value); !dup {
+					add(kv)
 				}
 			}
 		}
@@ -760,7 +813,7 @@ func (d *decoder) optIntField(field, expect string, dst **int) setter {
 // rule decodes one rule and the positions of its fields.
 func (d *decoder) rule(n *yaml.Node) (Rule, fieldPos, bool) {
 	var r Rule
-	fp := fieldPos{}
+	fp := make(fieldPos, 8)
 	m := d.mapping(n, "a rule", fp, map[string]setter{
 		"action":     d.strField("action", &r.Action),
 		"protocol":   d.protoField("protocol", &r.Protocol),
@@ -839,7 +892,7 @@ func (d *decoder) profile(n *yaml.Node) (*Profile, bool) {
 // endpoint decodes one endpoint and the positions of its fields.
 func (d *decoder) endpoint(n *yaml.Node) (*Endpoint, fieldPos, bool) {
 	e := &Endpoint{Path: d.path, IPv4Nets: []string{}, IPv6Nets: []string{}, ProfileIDs: []string{}}
-	fp := fieldPos{}
+	fp := make(fieldPos, 16)
 	m := d.mapping(n, "an endpoint", fp, map[string]setter{
 		"id":          d.strField("id", &e.ID),
 		"host":        d.strField("host", &e.Host),
