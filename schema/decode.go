@@ -60,6 +60,15 @@ type decoder struct {
 	stop bool
 	// json requires JSON whatever the path's extension (the rules JSON of `rule update`).
 	json bool
+	// fast is the parser of the fast path when it parsed the file: its nodes are recycled
+	// by done.
+	fast *fastParser
+}
+
+// done recycles the parse tree's nodes; the tree must no longer be used.
+func (d *decoder) done() {
+	d.fast.release()
+	d.fast = nil
 }
 
 func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
@@ -208,7 +217,8 @@ func (d *decoder) parse(data []byte, expected string) *yaml.Node {
 		}
 		// The common case: a plain file, parsed without yaml.v3 into the tree yaml.v3
 		// builds (fastyaml.go); one document, a mapping.
-		if root := fastParse(data); root != nil {
+		if root, p := fastParse(data); root != nil {
+			d.fast = p
 			return d.resolve(root)
 		}
 	}
@@ -359,13 +369,32 @@ var emptyValue = map[string]map[string]string{
 // setter decodes the value of one field; it returns false when it reported the value as bad.
 type setter func(v *yaml.Node) bool
 
+// fieldSetters are the known keys of an object and their setters (a list: objects have few
+// keys, and a map per decoded object costs more than the search).
+type fieldSetters []fieldSetter
+
+type fieldSetter struct {
+	name string
+	set  setter
+}
+
+// get returns the setter of key.
+func (fs fieldSetters) get(key string) (setter, bool) {
+	for _, f := range fs {
+		if f.name == key {
+			return f.set, true
+		}
+	}
+	return nil, false
+}
+
 // mapping checks that n is a mapping and calls fields[key] for each known key whose value is
 // not null (Felix reads null as absent); an empty value of a key in emptyValue[what] is
 // reported. It reports duplicate and unknown keys. In fp (when not
 // nil) it records where each present field's value is, and which fields were reported as bad,
 // so that validation neither repeats nor contradicts a decoding error. It returns the resolved
 // mapping node, or nil if n is not a mapping.
-func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[string]setter) *yaml.Node {
+func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields fieldSetters) *yaml.Node {
 	n = d.resolve(n)
 	if n == nil {
 		return nil
@@ -390,7 +419,7 @@ func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[str
 	}
 	for _, kv := range pairs {
 		k, v := kv[0], kv[1]
-		set, ok := fields[k.Value]
+		set, ok := fields.get(k.Value)
 		if !ok {
 			// A key reported as a misspelling of a known key that is absent ("ID" for
 			// "id") stands for that key: it is not also reported as missing, nor are
@@ -502,11 +531,11 @@ func badKey(field string) string { return "\x00bad:" + field }
 
 // unknownKey reports an unknown key, with the known key it most likely misspells when there
 // is one, and returns that key ("" if none).
-func (d *decoder) unknownKey(k *yaml.Node, what string, fields map[string]setter) string {
+func (d *decoder) unknownKey(k *yaml.Node, what string, fields fieldSetters) string {
 	best, bestDist := "", 3
 	names := make([]string, 0, len(fields))
-	for name := range fields {
-		names = append(names, name)
+	for _, f := range fields {
+		names = append(names, f.name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
@@ -814,28 +843,28 @@ func (d *decoder) optIntField(field, expect string, dst **int) setter {
 func (d *decoder) rule(n *yaml.Node) (Rule, fieldPos, bool) {
 	var r Rule
 	fp := make(fieldPos, 8)
-	m := d.mapping(n, "a rule", fp, map[string]setter{
-		"action":     d.strField("action", &r.Action),
-		"protocol":   d.protoField("protocol", &r.Protocol),
-		"src_tag":    d.strField("src_tag", &r.SrcTag),
-		"src_net":    d.strField("src_net", &r.SrcNet),
-		"src_ports":  d.portsField("src_ports", &r.SrcPorts, fp),
-		"dst_tag":    d.strField("dst_tag", &r.DstTag),
-		"dst_net":    d.strField("dst_net", &r.DstNet),
-		"dst_ports":  d.portsField("dst_ports", &r.DstPorts, fp),
-		"icmp_type":  d.optIntField("icmp_type", "0-254", &r.ICMPType),
-		"icmp_code":  d.optIntField("icmp_code", "0-254", &r.ICMPCode),
-		"ip_version": d.intField("ip_version", "4 or 6", &r.IPVersion),
-		"log_prefix": d.strField("log_prefix", &r.LogPrefix),
-		"!protocol":  d.protoField("!protocol", &r.NotProtocol),
-		"!src_tag":   d.strField("!src_tag", &r.NotSrcTag),
-		"!src_net":   d.strField("!src_net", &r.NotSrcNet),
-		"!src_ports": d.portsField("!src_ports", &r.NotSrcPorts, fp),
-		"!dst_tag":   d.strField("!dst_tag", &r.NotDstTag),
-		"!dst_net":   d.strField("!dst_net", &r.NotDstNet),
-		"!dst_ports": d.portsField("!dst_ports", &r.NotDstPorts, fp),
-		"!icmp_type": d.optIntField("!icmp_type", "0-254", &r.NotICMPType),
-		"!icmp_code": d.optIntField("!icmp_code", "0-254", &r.NotICMPCode),
+	m := d.mapping(n, "a rule", fp, fieldSetters{
+		{"action", d.strField("action", &r.Action)},
+		{"protocol", d.protoField("protocol", &r.Protocol)},
+		{"src_tag", d.strField("src_tag", &r.SrcTag)},
+		{"src_net", d.strField("src_net", &r.SrcNet)},
+		{"src_ports", d.portsField("src_ports", &r.SrcPorts, fp)},
+		{"dst_tag", d.strField("dst_tag", &r.DstTag)},
+		{"dst_net", d.strField("dst_net", &r.DstNet)},
+		{"dst_ports", d.portsField("dst_ports", &r.DstPorts, fp)},
+		{"icmp_type", d.optIntField("icmp_type", "0-254", &r.ICMPType)},
+		{"icmp_code", d.optIntField("icmp_code", "0-254", &r.ICMPCode)},
+		{"ip_version", d.intField("ip_version", "4 or 6", &r.IPVersion)},
+		{"log_prefix", d.strField("log_prefix", &r.LogPrefix)},
+		{"!protocol", d.protoField("!protocol", &r.NotProtocol)},
+		{"!src_tag", d.strField("!src_tag", &r.NotSrcTag)},
+		{"!src_net", d.strField("!src_net", &r.NotSrcNet)},
+		{"!src_ports", d.portsField("!src_ports", &r.NotSrcPorts, fp)},
+		{"!dst_tag", d.strField("!dst_tag", &r.NotDstTag)},
+		{"!dst_net", d.strField("!dst_net", &r.NotDstNet)},
+		{"!dst_ports", d.portsField("!dst_ports", &r.NotDstPorts, fp)},
+		{"!icmp_type", d.optIntField("!icmp_type", "0-254", &r.NotICMPType)},
+		{"!icmp_code", d.optIntField("!icmp_code", "0-254", &r.NotICMPCode)},
 	})
 	if m == nil {
 		return r, fp, false
@@ -871,11 +900,11 @@ func (d *decoder) rulesField(field string, dst *[]Rule) setter {
 func (d *decoder) profile(n *yaml.Node) (*Profile, bool) {
 	p := &Profile{Path: d.path, Tags: []string{}, Inbound: []Rule{}, Outbound: []Rule{}}
 	fp := fieldPos{}
-	m := d.mapping(n, "a profile", fp, map[string]setter{
-		"id":             d.strField("id", &p.ID),
-		"tags":           d.strListField("tags", &p.Tags, fp),
-		"inbound_rules":  d.rulesField("inbound_rules", &p.Inbound),
-		"outbound_rules": d.rulesField("outbound_rules", &p.Outbound),
+	m := d.mapping(n, "a profile", fp, fieldSetters{
+		{"id", d.strField("id", &p.ID)},
+		{"tags", d.strListField("tags", &p.Tags, fp)},
+		{"inbound_rules", d.rulesField("inbound_rules", &p.Inbound)},
+		{"outbound_rules", d.rulesField("outbound_rules", &p.Outbound)},
 	})
 	if m == nil {
 		return nil, false
@@ -893,15 +922,15 @@ func (d *decoder) profile(n *yaml.Node) (*Profile, bool) {
 func (d *decoder) endpoint(n *yaml.Node) (*Endpoint, fieldPos, bool) {
 	e := &Endpoint{Path: d.path, IPv4Nets: []string{}, IPv6Nets: []string{}, ProfileIDs: []string{}}
 	fp := make(fieldPos, 16)
-	m := d.mapping(n, "an endpoint", fp, map[string]setter{
-		"id":          d.strField("id", &e.ID),
-		"host":        d.strField("host", &e.Host),
-		"interface":   d.strField("interface", &e.Interface),
-		"mac":         d.strField("mac", &e.MAC),
-		"ipv4_nets":   d.strListField("ipv4_nets", &e.IPv4Nets, fp),
-		"ipv6_nets":   d.strListField("ipv6_nets", &e.IPv6Nets, fp),
-		"profile_ids": d.strListField("profile_ids", &e.ProfileIDs, fp),
-		"state":       d.strField("state", &e.State),
+	m := d.mapping(n, "an endpoint", fp, fieldSetters{
+		{"id", d.strField("id", &e.ID)},
+		{"host", d.strField("host", &e.Host)},
+		{"interface", d.strField("interface", &e.Interface)},
+		{"mac", d.strField("mac", &e.MAC)},
+		{"ipv4_nets", d.strListField("ipv4_nets", &e.IPv4Nets, fp)},
+		{"ipv6_nets", d.strListField("ipv6_nets", &e.IPv6Nets, fp)},
+		{"profile_ids", d.strListField("profile_ids", &e.ProfileIDs, fp)},
+		{"state", d.strField("state", &e.State)},
 	})
 	if m == nil {
 		return nil, nil, false
@@ -914,19 +943,19 @@ func (d *decoder) endpoint(n *yaml.Node) (*Endpoint, fieldPos, bool) {
 func (d *decoder) expectation(n *yaml.Node) (*Expectation, fieldPos, bool) {
 	x := &Expectation{Path: d.path}
 	fp := fieldPos{}
-	m := d.mapping(n, "a test", fp, map[string]setter{
-		"name": d.strField("name", &x.Name),
-		"from": d.strField("from", &x.From),
-		"to":   d.strField("to", &x.To),
-		"protocol": func(v *yaml.Node) bool {
+	m := d.mapping(n, "a test", fp, fieldSetters{
+		{"name", d.strField("name", &x.Name)},
+		{"from", d.strField("from", &x.From)},
+		{"to", d.strField("to", &x.To)},
+		{"protocol", func(v *yaml.Node) bool {
 			p, ok := d.protocol("protocol", v)
 			x.Protocol = string(p)
 			return ok
-		},
-		"port":      d.intField("port", "1-65535", &x.Port),
-		"icmp_type": d.optIntField("icmp_type", "0-254", &x.ICMPType),
-		"icmp_code": d.optIntField("icmp_code", "0-254", &x.ICMPCode),
-		"expect":    d.strField("expect", &x.Expect),
+		}},
+		{"port", d.intField("port", "1-65535", &x.Port)},
+		{"icmp_type", d.optIntField("icmp_type", "0-254", &x.ICMPType)},
+		{"icmp_code", d.optIntField("icmp_code", "0-254", &x.ICMPCode)},
+		{"expect", d.strField("expect", &x.Expect)},
 	})
 	if m == nil {
 		return nil, nil, false
@@ -939,12 +968,12 @@ func (d *decoder) expectation(n *yaml.Node) (*Expectation, fieldPos, bool) {
 // holding a list, calling item for each element.
 func (d *decoder) topList(root *yaml.Node, key, what string, item func(v *yaml.Node)) {
 	fp := fieldPos{}
-	m := d.mapping(root, fmt.Sprintf("a mapping with %q", key), fp, map[string]setter{
-		key: func(v *yaml.Node) bool {
+	m := d.mapping(root, fmt.Sprintf("a mapping with %q", key), fp, fieldSetters{
+		{key, func(v *yaml.Node) bool {
 			n := len(d.errs)
 			d.list(key, v, func(_ int, c *yaml.Node) { item(c) })
 			return len(d.errs) == n
-		},
+		}},
 	})
 	if m == nil {
 		return
@@ -980,17 +1009,17 @@ func DecodeRules(path string, data []byte) (id string, hasID bool, inbound, outb
 		return "", false, inbound, outbound, d.result()
 	}
 	fp := fieldPos{}
-	m := d.mapping(root, "a rules object", fp, map[string]setter{
-		"id": func(v *yaml.Node) bool {
+	m := d.mapping(root, "a rules object", fp, fieldSetters{
+		{"id", func(v *yaml.Node) bool {
 			s, ok := d.str("id", v)
 			if ok && !idRE.MatchString(s) {
 				d.errf(v, "id: %q is not a valid id: %s", s, idChars)
 			}
 			id, hasID = s, ok
 			return ok
-		},
-		"inbound_rules":  d.rulesField("inbound_rules", &inbound),
-		"outbound_rules": d.rulesField("outbound_rules", &outbound),
+		}},
+		{"inbound_rules", d.rulesField("inbound_rules", &inbound)},
+		{"outbound_rules", d.rulesField("outbound_rules", &outbound)},
 	})
 	if m != nil {
 		for _, k := range []string{"inbound_rules", "outbound_rules"} {

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -29,14 +30,21 @@ type fastLine struct {
 type fastParser struct {
 	lines []fastLine
 	i     int
-	// slab holds nodes allocated in blocks (one allocation for many nodes).
-	slab []yaml.Node
+	// slab holds nodes allocated in blocks (one allocation for many nodes); slabs are all
+	// the blocks, returned to slabPool by release.
+	slab  []yaml.Node
+	slabs []*[]yaml.Node
 }
+
+// slabPool recycles the node blocks of parsed files: a file's tree is garbage once decoded.
+var slabPool = sync.Pool{New: func() any { s := make([]yaml.Node, 0, 256); return &s }}
 
 // newNode returns a new node of the slab.
 func (p *fastParser) newNode(kind yaml.Kind, tag string, line, col int) *yaml.Node {
 	if len(p.slab) == cap(p.slab) {
-		p.slab = make([]yaml.Node, 0, 256)
+		b := slabPool.Get().(*[]yaml.Node)
+		p.slabs = append(p.slabs, b)
+		p.slab = (*b)[:0]
 	}
 	p.slab = p.slab[:len(p.slab)+1]
 	n := &p.slab[len(p.slab)-1]
@@ -44,11 +52,25 @@ func (p *fastParser) newNode(kind yaml.Kind, tag string, line, col int) *yaml.No
 	return n
 }
 
-// fastParse returns the root node of data when data is in the subset, else nil.
-func fastParse(data []byte) *yaml.Node {
+// release returns the parser's node blocks for reuse: the tree must no longer be used.
+func (p *fastParser) release() {
+	if p == nil {
+		return
+	}
+	for _, b := range p.slabs {
+		clear((*b)[:cap(*b)])
+		*b = (*b)[:0]
+		slabPool.Put(b)
+	}
+	p.slabs, p.slab = nil, nil
+}
+
+// fastParse returns the root node of data when data is in the subset, else nil. The tree's
+// nodes come from reusable blocks: p.release() recycles them once the tree is no longer used.
+func fastParse(data []byte) (root *yaml.Node, p *fastParser) {
 	for _, c := range data {
 		if c >= 0x7f || (c < ' ' && c != '\n') {
-			return nil
+			return nil, nil
 		}
 	}
 	s := string(data)
@@ -61,12 +83,12 @@ func fastParse(data []byte) *yaml.Node {
 			s = ""
 		}
 		if strings.HasPrefix(line, "---") || strings.HasPrefix(line, "...") || strings.HasPrefix(line, "%") {
-			return nil
+			return nil, nil
 		}
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			// A comment: '#' at the start or after a space, with no quote before it.
 			if (i > 0 && line[i-1] != ' ') || strings.ContainsAny(line[:i], `"'`) {
-				return nil
+				return nil, nil
 			}
 			line = line[:i]
 		}
@@ -78,14 +100,15 @@ func fastParse(data []byte) *yaml.Node {
 		lines = append(lines, fastLine{num: num, indent: len(line) - len(strings.TrimLeft(line, " ")), text: text})
 	}
 	if len(lines) == 0 || lines[0].indent != 0 {
-		return nil
+		return nil, nil
 	}
-	p := &fastParser{lines: lines}
-	root := p.node()
+	p = &fastParser{lines: lines}
+	root = p.node()
 	if root == nil || p.i != len(p.lines) || root.Kind != yaml.MappingNode {
-		return nil
+		p.release()
+		return nil, nil
 	}
-	return root
+	return root, p
 }
 
 // node parses the block node starting at the current line.

@@ -33,10 +33,11 @@ func sameTree(a, b *yaml.Node, at string) string {
 // checkFast compares fastParse with yaml.v3 on data; it returns whether the fast path took it.
 func checkFast(t *testing.T, name string, data []byte) bool {
 	t.Helper()
-	fast := fastParse(data)
+	fast, p := fastParse(data)
 	if fast == nil {
 		return false
 	}
+	defer p.release()
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {

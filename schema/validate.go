@@ -708,6 +708,7 @@ func decodeFile(p string, data []byte) *fileResult {
 			}
 		})
 	}
+	d.done()
 	fr.Errs = d.errs
 	return fr
 }
