@@ -842,7 +842,7 @@ func (d *decoder) optIntField(field, expect string, dst **int) setter {
 // rule decodes one rule and the positions of its fields.
 func (d *decoder) rule(n *yaml.Node) (Rule, fieldPos, bool) {
 	var r Rule
-	fp := make(fieldPos, 8)
+	fp := fieldPos{}
 	m := d.mapping(n, "a rule", fp, fieldSetters{
 		{"action", d.strField("action", &r.Action)},
 		{"protocol", d.protoField("protocol", &r.Protocol)},
@@ -921,7 +921,7 @@ func (d *decoder) profile(n *yaml.Node) (*Profile, bool) {
 // endpoint decodes one endpoint and the positions of its fields.
 func (d *decoder) endpoint(n *yaml.Node) (*Endpoint, fieldPos, bool) {
 	e := &Endpoint{Path: d.path, IPv4Nets: []string{}, IPv6Nets: []string{}, ProfileIDs: []string{}}
-	fp := make(fieldPos, 16)
+	fp := fieldPos{}
 	m := d.mapping(n, "an endpoint", fp, fieldSetters{
 		{"id", d.strField("id", &e.ID)},
 		{"host", d.strField("host", &e.Host)},

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -25,13 +26,22 @@ func BenchmarkLoadRepo(b *testing.B) {
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	before := cpuTime()
+	var repo *Repository
 	for b.Loop() {
-		if _, errs := LoadFiles(files, refused); errs != nil {
+		var errs Errors
+		if repo, errs = LoadFiles(files, refused); errs != nil {
 			b.Fatal(errs[0])
 		}
 	}
 	// CPU time (user + system) per load: on a shared machine, a steadier figure than the time.
 	b.ReportMetric((cpuTime()-before).Seconds()/float64(b.N), "cpu-s/op")
+	// The heap the repository (and the files) hold after a load.
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
+	runtime.KeepAlive(repo)
+	runtime.KeepAlive(files)
 }
 
 // cpuTime is the process's user and system time so far.
