@@ -76,33 +76,41 @@ func appendValue(b []byte, v reflect.Value) []byte {
 	panic(fmt.Sprintf("schema: decode cache: cannot encode %s", v.Type()))
 }
 
-// valueReader reads what appendValue wrote. Strings of up to 64 bytes are interned per entry
-// (one file's endpoints repeat their host, path and profile ids).
+// valueReader reads what appendValue wrote, from the entry as one string: the strings it
+// reads are slices of it (no allocation, no copy per string).
 type valueReader struct {
-	b      []byte
-	strs   map[string]string
+	b      string
 	failed bool
 }
 
+func (r *valueReader) fail() {
+	r.failed = true
+	r.b = ""
+}
+
 func (r *valueReader) uvarint() uint64 {
-	x, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.failed = true
-		r.b = nil
-		return 0
+	var x uint64
+	for i, shift := 0, uint(0); i < len(r.b) && i < binary.MaxVarintLen64; i, shift = i+1, shift+7 {
+		c := r.b[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break // overflow
+			}
+			r.b = r.b[i+1:]
+			return x | uint64(c)<<shift
+		}
+		x |= uint64(c&0x7f) << shift
 	}
-	r.b = r.b[n:]
-	return x
+	r.fail()
+	return 0
 }
 
 func (r *valueReader) varint() int64 {
-	x, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.failed = true
-		r.b = nil
-		return 0
+	ux := r.uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
 	}
-	r.b = r.b[n:]
 	return x
 }
 
@@ -110,11 +118,24 @@ func (r *valueReader) varint() int64 {
 // of the entry can hold; a longer one is corruption.
 func (r *valueReader) length(n uint64, min int) int {
 	if n > uint64(len(r.b)/min) || n > math.MaxInt32 {
-		r.failed = true
-		r.b = nil
+		r.fail()
 		return 0
 	}
 	return int(n)
+}
+
+// fieldPosType is the type of fieldPos, which read decodes without reflection.
+var fieldPosType = reflect.TypeOf(fieldPos(nil))
+
+// str reads a string.
+func (r *valueReader) str() string {
+	n := r.length(r.uvarint(), 1)
+	if r.failed {
+		return ""
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
 }
 
 // read decodes into v (settable).
@@ -124,23 +145,7 @@ func (r *valueReader) read(v reflect.Value) {
 	}
 	switch v.Kind() {
 	case reflect.String:
-		n := r.length(r.uvarint(), 1)
-		if r.failed {
-			return
-		}
-		raw := r.b[:n]
-		r.b = r.b[n:]
-		if n <= 64 {
-			if s, ok := r.strs[string(raw)]; ok {
-				v.SetString(s)
-				return
-			}
-			s := string(raw)
-			r.strs[s] = s
-			v.SetString(s)
-			return
-		}
-		v.SetString(string(raw))
+		v.SetString(r.str())
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		x := r.varint()
 		if v.OverflowInt(x) {
@@ -199,6 +204,23 @@ func (r *valueReader) read(v reflect.Value) {
 			return
 		}
 		t := v.Type()
+		if t == fieldPosType {
+			// The most frequent map (a few per endpoint), read without reflection.
+			m := make(fieldPos, l)
+			for i := 0; i < l && !r.failed; i++ {
+				k := r.str()
+				line, col := r.varint(), r.varint()
+				if line < math.MinInt32 || line > math.MaxInt32 || col < math.MinInt32 || col > math.MaxInt32 {
+					r.failed = true
+				}
+				m[k] = Pos{Line: int(line), Col: int(col)}
+			}
+			if len(m) != l {
+				r.failed = true
+			}
+			v.Set(reflect.ValueOf(m))
+			return
+		}
 		m := reflect.MakeMapWithSize(t, l)
 		for i := 0; i < l && !r.failed; i++ {
 			k := reflect.New(t.Key()).Elem()
@@ -228,7 +250,7 @@ func encodeResult(b []byte, fr *fileResult) []byte {
 // decodeResult decodes what encodeResult wrote; every byte must be used.
 func decodeResult(b []byte) (*fileResult, error) {
 	fr := &fileResult{}
-	r := &valueReader{b: b, strs: map[string]string{}}
+	r := &valueReader{b: string(b)}
 	r.read(reflect.ValueOf(fr).Elem())
 	if r.failed || len(r.b) != 0 {
 		return nil, errCorrupt

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"syscall"
@@ -51,4 +52,58 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkLoadRepoCache loads $RECONCILE_BENCH_REPO through a decode cache: cold (an empty
+// cache, every entry written) and warm after a one-file change (one file decoded).
+func BenchmarkLoadRepoCache(b *testing.B) {
+	dir := os.Getenv("RECONCILE_BENCH_REPO")
+	if dir == "" {
+		b.Skip("RECONCILE_BENCH_REPO is not set")
+	}
+	files, refused, err := ReadRoot(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var one string
+	for p := range files {
+		if FileKind(p) == KindEndpoints && (one == "" || p < one) {
+			one = p
+		}
+	}
+	b.Run("cold", func(b *testing.B) {
+		before := cpuTime()
+		for b.Loop() {
+			c, err := OpenDecodeCache(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, errs := LoadCached(files, refused, nil, c); errs != nil {
+				b.Fatal(errs[0])
+			}
+		}
+		b.ReportMetric((cpuTime()-before).Seconds()/float64(b.N), "cpu-s/op")
+	})
+	b.Run("warm-one-file-changed", func(b *testing.B) {
+		c, err := OpenDecodeCache(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		LoadCached(files, refused, nil, c)
+		orig := files[one]
+		i := 0
+		before := cpuTime()
+		for b.Loop() {
+			i++
+			files[one] = append(append([]byte(nil), orig...), fmt.Sprintf("# edit %d\n", i)...)
+			if _, errs := LoadCached(files, refused, nil, c); errs != nil {
+				b.Fatal(errs[0])
+			}
+			if s := c.Stats(); s.Misses != 1 {
+				b.Fatalf("%+v", s)
+			}
+		}
+		b.ReportMetric((cpuTime()-before).Seconds()/float64(b.N), "cpu-s/op")
+		files[one] = orig
+	})
 }
