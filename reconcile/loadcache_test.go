@@ -35,6 +35,18 @@ func TestLoadUsesDecodeCache(t *testing.T) {
 	}
 	files := len(want.Snapshot.Files)
 
+	// No state directory yet: the load leaves none behind.
+	a0 := agentOf(t, e.opts())
+	if _, err := a0.Validate(ctx); err != nil || a0.dcache != nil {
+		t.Fatalf("without a state directory: %v, cache %v", err, a0.dcache)
+	}
+	if _, err := os.Stat(e.stateDir); !os.IsNotExist(err) {
+		t.Fatalf("validate made the state directory: %v", err)
+	}
+	if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
 	a := agentOf(t, e.opts())
 	got, err := a.Validate(ctx)
 	if err != nil || !reflect.DeepEqual(got.Repository, want.Repository) || got.Errors != nil {

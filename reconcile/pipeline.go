@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -78,8 +79,10 @@ func (a *Agent) load(snap *source.Snapshot) (*schema.Repository, schema.Errors) 
 func DecodeCacheDir(stateDir string) string { return filepath.Join(stateDir, "cache", "decode") }
 
 // decodeCache opens the decode cache of the Agent's state directory on first use; nil
-// without a state directory, or when it cannot be created (a load then decodes every file:
-// validate as a user without write access to the default /var/lib/reconcile).
+// without a state directory, while it does not exist (the cache never creates it: plan and
+// validate leave no state directory behind; the first apply makes it), or when the cache
+// cannot be created in it (a load then decodes every file: validate as a user without write
+// access to the default /var/lib/reconcile).
 func (a *Agent) decodeCache() *schema.DecodeCache {
 	if a.cfg.StateDir == "" {
 		return nil
@@ -87,6 +90,9 @@ func (a *Agent) decodeCache() *schema.DecodeCache {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.dcache == nil && !a.dcacheFailed {
+		if fi, err := os.Stat(a.cfg.StateDir); err != nil || !fi.IsDir() {
+			return nil
+		}
 		c, err := schema.OpenDecodeCache(DecodeCacheDir(a.cfg.StateDir))
 		if err != nil {
 			a.log.Debug("no decode cache", "error", err)
