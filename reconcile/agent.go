@@ -20,6 +20,7 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/source"
 	"github.com/reconcile-dev/reconcile/reconcile/source/git"
 	"github.com/reconcile-dev/reconcile/reconcile/state"
+	"github.com/reconcile-dev/reconcile/schema"
 )
 
 // Config is everything an Agent needs: where the policy comes from, which host's endpoints to
@@ -113,6 +114,10 @@ type Agent struct {
 	ns     *netns.Handle
 	kern   *nft.Kernel
 	closed bool
+	// dcache is the decode cache in the state directory, opened on first load
+	// (decodeCache); dcacheFailed when it could not be.
+	dcache       *schema.DecodeCache
+	dcacheFailed bool
 }
 
 // New checks cfg and returns its Agent. The error is a bad Table (limits.ValidTableName),

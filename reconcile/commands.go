@@ -154,7 +154,7 @@ func (a *Agent) fetchLoad(ctx context.Context) (*source.Snapshot, *schema.Reposi
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	repo, errs := load(snap)
+	repo, errs := a.load(snap)
 	return snap, repo, errs, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -60,8 +62,47 @@ func fetchOptions(rec *state.Record) source.FetchOptions {
 }
 
 // load decodes and validates the snapshot's files: the repository, or every problem found.
-func load(snap *source.Snapshot) (*schema.Repository, schema.Errors) {
-	return schema.LoadFiles(snap.Files, snap.Refused)
+// With a state directory, a file unchanged since an earlier load (same path, same git blob id
+// or content hash, same decoder) is taken from the decode cache instead of decoded again
+// (schema.LoadCached, the cache in DecodeCacheDir); the result is the same either way.
+func (a *Agent) load(snap *source.Snapshot) (*schema.Repository, schema.Errors) {
+	c := a.decodeCache()
+	repo, errs := schema.LoadCached(snap.Files, snap.Refused, snap.FileIDs, c)
+	if c != nil {
+		s := c.Stats()
+		a.log.Debug("loaded", "files", len(snap.Files), "cached", s.Hits, "decoded", s.Misses, "corrupt_entries", s.Corrupt, "evicted", s.Evicted)
+	}
+	return repo, errs
+}
+
+// DecodeCacheDir is the decode cache of the repository files under the state directory
+// stateDir: <state-dir>/cache/decode.
+func DecodeCacheDir(stateDir string) string { return filepath.Join(stateDir, "cache", "decode") }
+
+// decodeCache opens the decode cache of the Agent's state directory on first use; nil
+// without a state directory, while it does not exist (the cache never creates it: plan and
+// validate leave no state directory behind; the first apply makes it), or when the cache
+// cannot be created in it (a load then decodes every file: validate as a user without write
+// access to the default /var/lib/reconcile).
+func (a *Agent) decodeCache() *schema.DecodeCache {
+	if a.cfg.StateDir == "" {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dcache == nil && !a.dcacheFailed {
+		if fi, err := os.Stat(a.cfg.StateDir); err != nil || !fi.IsDir() {
+			return nil
+		}
+		c, err := schema.OpenDecodeCache(DecodeCacheDir(a.cfg.StateDir))
+		if err != nil {
+			a.log.Debug("no decode cache", "error", err)
+			a.dcacheFailed = true
+			return nil
+		}
+		a.dcache = c
+	}
+	return a.dcache
 }
 
 // invalid is the error of a repository that did not load.
@@ -88,7 +129,7 @@ func (a *Agent) desired(ctx context.Context, src source.Source, rec *state.Recor
 	}
 	a.log.Debug("fetched", "source", snap.Source, "revision", snap.Revision, "files", len(snap.Files))
 	res := &PlanResult{Snapshot: snap, stamp: stamp}
-	repo, errs := load(snap)
+	repo, errs := a.load(snap)
 	if len(errs) > 0 {
 		return res, invalid(snap, errs)
 	}

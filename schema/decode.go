@@ -29,7 +29,25 @@ const maxNodes = 1 << 20
 // field, "dst_ports[2]" for an item of a list field.
 type fieldPos map[string]Pos
 
-func itemKey(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
+func itemKey(field string, i int) string {
+	if keys, ok := itemKeys[field]; ok && i < len(keys) {
+		return keys[i]
+	}
+	return field + "[" + strconv.Itoa(i) + "]"
+}
+
+// itemKeys holds the first item keys of the list fields (itemKey without allocating).
+var itemKeys = func() map[string][]string {
+	m := map[string][]string{}
+	for _, f := range []string{"tags", "ipv4_nets", "ipv6_nets", "profile_ids", "src_ports", "dst_ports", "!src_ports", "!dst_ports"} {
+		keys := make([]string, 8)
+		for i := range keys {
+			keys[i] = f + "[" + strconv.Itoa(i) + "]"
+		}
+		m[f] = keys
+	}
+	return m
+}()
 
 // decoder decodes one file and collects its errors.
 type decoder struct {
@@ -42,6 +60,15 @@ type decoder struct {
 	stop bool
 	// json requires JSON whatever the path's extension (the rules JSON of `rule update`).
 	json bool
+	// fast is the parser of the fast path when it parsed the file: its nodes are recycled
+	// by done.
+	fast *fastParser
+}
+
+// done recycles the parse tree's nodes; the tree must no longer be used.
+func (d *decoder) done() {
+	d.fast.release()
+	d.fast = nil
 }
 
 func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
@@ -187,6 +214,12 @@ func (d *decoder) parse(data []byte, expected string) *yaml.Node {
 		if data, p = yamlDirectives(data); p != nil {
 			d.errAt(p.Pos, "%s", p.Msg)
 			return nil
+		}
+		// The common case: a plain file, parsed without yaml.v3 into the tree yaml.v3
+		// builds (fastyaml.go); one document, a mapping.
+		if root, p := fastParse(data); root != nil {
+			d.fast = p
+			return d.resolve(root)
 		}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -336,13 +369,32 @@ var emptyValue = map[string]map[string]string{
 // setter decodes the value of one field; it returns false when it reported the value as bad.
 type setter func(v *yaml.Node) bool
 
+// fieldSetters are the known keys of an object and their setters (a list: objects have few
+// keys, and a map per decoded object costs more than the search).
+type fieldSetters []fieldSetter
+
+type fieldSetter struct {
+	name string
+	set  setter
+}
+
+// get returns the setter of key.
+func (fs fieldSetters) get(key string) (setter, bool) {
+	for _, f := range fs {
+		if f.name == key {
+			return f.set, true
+		}
+	}
+	return nil, false
+}
+
 // mapping checks that n is a mapping and calls fields[key] for each known key whose value is
 // not null (Felix reads null as absent); an empty value of a key in emptyValue[what] is
 // reported. It reports duplicate and unknown keys. In fp (when not
 // nil) it records where each present field's value is, and which fields were reported as bad,
 // so that validation neither repeats nor contradicts a decoding error. It returns the resolved
 // mapping node, or nil if n is not a mapping.
-func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[string]setter) *yaml.Node {
+func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields fieldSetters) *yaml.Node {
 	n = d.resolve(n)
 	if n == nil {
 		return nil
@@ -357,18 +409,22 @@ func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[str
 		fp = fieldPos{}
 	}
 	pairs := d.pairs(n, what, 0)
-	present := make(map[string]bool, len(pairs))
-	for _, kv := range pairs {
-		present[kv[0].Value] = true
+	present := func(key string) bool {
+		for _, kv := range pairs {
+			if kv[0].Value == key {
+				return true
+			}
+		}
+		return false
 	}
 	for _, kv := range pairs {
 		k, v := kv[0], kv[1]
-		set, ok := fields[k.Value]
+		set, ok := fields.get(k.Value)
 		if !ok {
 			// A key reported as a misspelling of a known key that is absent ("ID" for
 			// "id") stands for that key: it is not also reported as missing, nor are
 			// checks that depend on it made.
-			if meant := d.unknownKey(k, what, fields); meant != "" && !present[meant] {
+			if meant := d.unknownKey(k, what, fields); meant != "" && !present(meant) {
 				fp[badKey(meant)] = posOf(k)
 			}
 			continue
@@ -393,9 +449,37 @@ func (d *decoder) mapping(n *yaml.Node, what string, fp fieldPos, fields map[str
 // <<: [*a, *b]) expanded the YAML 1.1 way: keys written in the mapping win over merged ones,
 // and earlier merged mappings win over later ones. It reports bad and duplicate keys.
 func (d *decoder) pairs(n *yaml.Node, what string, depth int) [][2]*yaml.Node {
-	var out [][2]*yaml.Node
+	out := make([][2]*yaml.Node, 0, len(n.Content)/2)
 	var merges []*yaml.Node
-	seen := map[string]Pos{}
+	// seen holds the keys of out (with their positions); a small mapping is searched instead.
+	var seen map[string]Pos
+	if len(n.Content) > 32 {
+		seen = map[string]Pos{}
+	}
+	find := func(key string) (Pos, bool) {
+		if seen != nil {
+			p, ok := seen[key]
+			return p, ok
+		}
+		for _, kv := range out {
+			if kv[0].Value == key {
+				return posOf(kv[0]), true
+			}
+		}
+		return Pos{}, false
+	}
+	add := func(kv [2]*yaml.Node) {
+		if seen == nil && len(out) >= 32 { // merged keys made it large
+			seen = make(map[string]Pos, 2*len(out))
+			for _, o := range out {
+				seen[o[0].Value] = posOf(o[0])
+			}
+		}
+		if seen != nil {
+			seen[kv[0].Value] = posOf(kv[0])
+		}
+		out = append(out, kv)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
 		if k == nil || v == nil {
@@ -412,12 +496,11 @@ func (d *decoder) pairs(n *yaml.Node, what string, depth int) [][2]*yaml.Node {
 		if d.badTag("key", k) {
 			continue
 		}
-		if first, dup := seen[k.Value]; dup {
+		if first, dup := find(k.Value); dup {
 			d.errf(k, "duplicate key %q (first at line %d)", k.Value, first.Line)
 			continue
 		}
-		seen[k.Value] = posOf(k)
-		out = append(out, [2]*yaml.Node{k, v})
+		add([2]*yaml.Node{k, v})
 	}
 	for _, m := range merges {
 		sources := []*yaml.Node{m}
@@ -434,9 +517,8 @@ func (d *decoder) pairs(n *yaml.Node, what string, depth int) [][2]*yaml.Node {
 				continue
 			}
 			for _, kv := range d.pairs(src, what, depth+1) {
-				if _, dup := seen[kv[0].Value]; !dup {
-					seen[kv[0].Value] = posOf(kv[0])
-					out = append(out, kv)
+				if _, dup := find(kv[0].Value); !dup {
+					add(kv)
 				}
 			}
 		}
@@ -449,11 +531,11 @@ func badKey(field string) string { return "\x00bad:" + field }
 
 // unknownKey reports an unknown key, with the known key it most likely misspells when there
 // is one, and returns that key ("" if none).
-func (d *decoder) unknownKey(k *yaml.Node, what string, fields map[string]setter) string {
+func (d *decoder) unknownKey(k *yaml.Node, what string, fields fieldSetters) string {
 	best, bestDist := "", 3
 	names := make([]string, 0, len(fields))
-	for name := range fields {
-		names = append(names, name)
+	for _, f := range fields {
+		names = append(names, f.name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
@@ -761,28 +843,28 @@ func (d *decoder) optIntField(field, expect string, dst **int) setter {
 func (d *decoder) rule(n *yaml.Node) (Rule, fieldPos, bool) {
 	var r Rule
 	fp := fieldPos{}
-	m := d.mapping(n, "a rule", fp, map[string]setter{
-		"action":     d.strField("action", &r.Action),
-		"protocol":   d.protoField("protocol", &r.Protocol),
-		"src_tag":    d.strField("src_tag", &r.SrcTag),
-		"src_net":    d.strField("src_net", &r.SrcNet),
-		"src_ports":  d.portsField("src_ports", &r.SrcPorts, fp),
-		"dst_tag":    d.strField("dst_tag", &r.DstTag),
-		"dst_net":    d.strField("dst_net", &r.DstNet),
-		"dst_ports":  d.portsField("dst_ports", &r.DstPorts, fp),
-		"icmp_type":  d.optIntField("icmp_type", "0-254", &r.ICMPType),
-		"icmp_code":  d.optIntField("icmp_code", "0-254", &r.ICMPCode),
-		"ip_version": d.intField("ip_version", "4 or 6", &r.IPVersion),
-		"log_prefix": d.strField("log_prefix", &r.LogPrefix),
-		"!protocol":  d.protoField("!protocol", &r.NotProtocol),
-		"!src_tag":   d.strField("!src_tag", &r.NotSrcTag),
-		"!src_net":   d.strField("!src_net", &r.NotSrcNet),
-		"!src_ports": d.portsField("!src_ports", &r.NotSrcPorts, fp),
-		"!dst_tag":   d.strField("!dst_tag", &r.NotDstTag),
-		"!dst_net":   d.strField("!dst_net", &r.NotDstNet),
-		"!dst_ports": d.portsField("!dst_ports", &r.NotDstPorts, fp),
-		"!icmp_type": d.optIntField("!icmp_type", "0-254", &r.NotICMPType),
-		"!icmp_code": d.optIntField("!icmp_code", "0-254", &r.NotICMPCode),
+	m := d.mapping(n, "a rule", fp, fieldSetters{
+		{"action", d.strField("action", &r.Action)},
+		{"protocol", d.protoField("protocol", &r.Protocol)},
+		{"src_tag", d.strField("src_tag", &r.SrcTag)},
+		{"src_net", d.strField("src_net", &r.SrcNet)},
+		{"src_ports", d.portsField("src_ports", &r.SrcPorts, fp)},
+		{"dst_tag", d.strField("dst_tag", &r.DstTag)},
+		{"dst_net", d.strField("dst_net", &r.DstNet)},
+		{"dst_ports", d.portsField("dst_ports", &r.DstPorts, fp)},
+		{"icmp_type", d.optIntField("icmp_type", "0-254", &r.ICMPType)},
+		{"icmp_code", d.optIntField("icmp_code", "0-254", &r.ICMPCode)},
+		{"ip_version", d.intField("ip_version", "4 or 6", &r.IPVersion)},
+		{"log_prefix", d.strField("log_prefix", &r.LogPrefix)},
+		{"!protocol", d.protoField("!protocol", &r.NotProtocol)},
+		{"!src_tag", d.strField("!src_tag", &r.NotSrcTag)},
+		{"!src_net", d.strField("!src_net", &r.NotSrcNet)},
+		{"!src_ports", d.portsField("!src_ports", &r.NotSrcPorts, fp)},
+		{"!dst_tag", d.strField("!dst_tag", &r.NotDstTag)},
+		{"!dst_net", d.strField("!dst_net", &r.NotDstNet)},
+		{"!dst_ports", d.portsField("!dst_ports", &r.NotDstPorts, fp)},
+		{"!icmp_type", d.optIntField("!icmp_type", "0-254", &r.NotICMPType)},
+		{"!icmp_code", d.optIntField("!icmp_code", "0-254", &r.NotICMPCode)},
 	})
 	if m == nil {
 		return r, fp, false
@@ -818,11 +900,11 @@ func (d *decoder) rulesField(field string, dst *[]Rule) setter {
 func (d *decoder) profile(n *yaml.Node) (*Profile, bool) {
 	p := &Profile{Path: d.path, Tags: []string{}, Inbound: []Rule{}, Outbound: []Rule{}}
 	fp := fieldPos{}
-	m := d.mapping(n, "a profile", fp, map[string]setter{
-		"id":             d.strField("id", &p.ID),
-		"tags":           d.strListField("tags", &p.Tags, fp),
-		"inbound_rules":  d.rulesField("inbound_rules", &p.Inbound),
-		"outbound_rules": d.rulesField("outbound_rules", &p.Outbound),
+	m := d.mapping(n, "a profile", fp, fieldSetters{
+		{"id", d.strField("id", &p.ID)},
+		{"tags", d.strListField("tags", &p.Tags, fp)},
+		{"inbound_rules", d.rulesField("inbound_rules", &p.Inbound)},
+		{"outbound_rules", d.rulesField("outbound_rules", &p.Outbound)},
 	})
 	if m == nil {
 		return nil, false
@@ -840,15 +922,15 @@ func (d *decoder) profile(n *yaml.Node) (*Profile, bool) {
 func (d *decoder) endpoint(n *yaml.Node) (*Endpoint, fieldPos, bool) {
 	e := &Endpoint{Path: d.path, IPv4Nets: []string{}, IPv6Nets: []string{}, ProfileIDs: []string{}}
 	fp := fieldPos{}
-	m := d.mapping(n, "an endpoint", fp, map[string]setter{
-		"id":          d.strField("id", &e.ID),
-		"host":        d.strField("host", &e.Host),
-		"interface":   d.strField("interface", &e.Interface),
-		"mac":         d.strField("mac", &e.MAC),
-		"ipv4_nets":   d.strListField("ipv4_nets", &e.IPv4Nets, fp),
-		"ipv6_nets":   d.strListField("ipv6_nets", &e.IPv6Nets, fp),
-		"profile_ids": d.strListField("profile_ids", &e.ProfileIDs, fp),
-		"state":       d.strField("state", &e.State),
+	m := d.mapping(n, "an endpoint", fp, fieldSetters{
+		{"id", d.strField("id", &e.ID)},
+		{"host", d.strField("host", &e.Host)},
+		{"interface", d.strField("interface", &e.Interface)},
+		{"mac", d.strField("mac", &e.MAC)},
+		{"ipv4_nets", d.strListField("ipv4_nets", &e.IPv4Nets, fp)},
+		{"ipv6_nets", d.strListField("ipv6_nets", &e.IPv6Nets, fp)},
+		{"profile_ids", d.strListField("profile_ids", &e.ProfileIDs, fp)},
+		{"state", d.strField("state", &e.State)},
 	})
 	if m == nil {
 		return nil, nil, false
@@ -861,19 +943,19 @@ func (d *decoder) endpoint(n *yaml.Node) (*Endpoint, fieldPos, bool) {
 func (d *decoder) expectation(n *yaml.Node) (*Expectation, fieldPos, bool) {
 	x := &Expectation{Path: d.path}
 	fp := fieldPos{}
-	m := d.mapping(n, "a test", fp, map[string]setter{
-		"name": d.strField("name", &x.Name),
-		"from": d.strField("from", &x.From),
-		"to":   d.strField("to", &x.To),
-		"protocol": func(v *yaml.Node) bool {
+	m := d.mapping(n, "a test", fp, fieldSetters{
+		{"name", d.strField("name", &x.Name)},
+		{"from", d.strField("from", &x.From)},
+		{"to", d.strField("to", &x.To)},
+		{"protocol", func(v *yaml.Node) bool {
 			p, ok := d.protocol("protocol", v)
 			x.Protocol = string(p)
 			return ok
-		},
-		"port":      d.intField("port", "1-65535", &x.Port),
-		"icmp_type": d.optIntField("icmp_type", "0-254", &x.ICMPType),
-		"icmp_code": d.optIntField("icmp_code", "0-254", &x.ICMPCode),
-		"expect":    d.strField("expect", &x.Expect),
+		}},
+		{"port", d.intField("port", "1-65535", &x.Port)},
+		{"icmp_type", d.optIntField("icmp_type", "0-254", &x.ICMPType)},
+		{"icmp_code", d.optIntField("icmp_code", "0-254", &x.ICMPCode)},
+		{"expect", d.strField("expect", &x.Expect)},
 	})
 	if m == nil {
 		return nil, nil, false
@@ -886,12 +968,12 @@ func (d *decoder) expectation(n *yaml.Node) (*Expectation, fieldPos, bool) {
 // holding a list, calling item for each element.
 func (d *decoder) topList(root *yaml.Node, key, what string, item func(v *yaml.Node)) {
 	fp := fieldPos{}
-	m := d.mapping(root, fmt.Sprintf("a mapping with %q", key), fp, map[string]setter{
-		key: func(v *yaml.Node) bool {
+	m := d.mapping(root, fmt.Sprintf("a mapping with %q", key), fp, fieldSetters{
+		{key, func(v *yaml.Node) bool {
 			n := len(d.errs)
 			d.list(key, v, func(_ int, c *yaml.Node) { item(c) })
 			return len(d.errs) == n
-		},
+		}},
 	})
 	if m == nil {
 		return
@@ -927,17 +1009,17 @@ func DecodeRules(path string, data []byte) (id string, hasID bool, inbound, outb
 		return "", false, inbound, outbound, d.result()
 	}
 	fp := fieldPos{}
-	m := d.mapping(root, "a rules object", fp, map[string]setter{
-		"id": func(v *yaml.Node) bool {
+	m := d.mapping(root, "a rules object", fp, fieldSetters{
+		{"id", func(v *yaml.Node) bool {
 			s, ok := d.str("id", v)
 			if ok && !idRE.MatchString(s) {
 				d.errf(v, "id: %q is not a valid id: %s", s, idChars)
 			}
 			id, hasID = s, ok
 			return ok
-		},
-		"inbound_rules":  d.rulesField("inbound_rules", &inbound),
-		"outbound_rules": d.rulesField("outbound_rules", &outbound),
+		}},
+		{"inbound_rules", d.rulesField("inbound_rules", &inbound)},
+		{"outbound_rules", d.rulesField("outbound_rules", &outbound)},
 	})
 	if m != nil {
 		for _, k := range []string{"inbound_rules", "outbound_rules"} {

@@ -199,6 +199,11 @@ func yamlDirectives(data []byte) ([]byte, *textProblem) {
 		if end < 0 {
 			end, next = len(data)-start, len(data)
 		}
+		if !prologue && !bytes.HasPrefix(data[start:start+end], []byte("...")) {
+			// Inside a document: only a "..." line matters (no copy of the others).
+			start = next
+			continue
+		}
 		s := strings.TrimSuffix(string(data[start:start+end]), "\r")
 		trimmed := strings.TrimLeft(s, " \t")
 		switch {

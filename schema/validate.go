@@ -5,9 +5,12 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
@@ -636,6 +639,84 @@ func Load(files map[string][]byte) (*Repository, Errors) { return LoadFiles(file
 // whatever its name (profiles/WEB.yml stands for profile WEB), a folder as the repository
 // folder it is a case variant or misspelling of (Profiles, endpoint).
 func LoadFiles(files map[string][]byte, refused Errors) (*Repository, Errors) {
+	return loadFiles(files, refused, nil, nil)
+}
+
+// fileResult is what the per-file pass learns from one repository file: what it decoded (the
+// objects with the positions of their fields) and its file-local errors. It depends on the
+// file's path and content only, so files decode in parallel and a result can be cached
+// (cache.go); the cross-file checks run on the results afterwards.
+type fileResult struct {
+	// Profile is the profile of a profiles file; nil when it could not be decoded.
+	Profile *Profile
+	// Endpoints of an endpoints file, with the positions of their fields (EndpointPos[i]).
+	Endpoints   []*Endpoint
+	EndpointPos []fieldPos
+	// Complete is true while every endpoint of the file was decoded with a valid id:
+	// otherwise a test naming an unknown endpoint may name one of this file.
+	Complete bool
+	// Tests of a tests file, with the positions of their fields (TestPos[i]).
+	Tests   []*Expectation
+	TestPos []fieldPos
+	// Errs are the file's own errors (decoding and file-local validation), unsorted.
+	Errs Errors
+}
+
+// decodeFile is the per-file pass of LoadFiles on the repository file p.
+func decodeFile(p string, data []byte) *fileResult {
+	fr := &fileResult{}
+	d := &decoder{path: p}
+	switch FileKind(p) {
+	case KindProfile:
+		if root := d.parse(data, "a profile"); root != nil {
+			fr.Profile, _ = d.profile(root)
+		}
+	case KindEndpoints:
+		if root := d.parse(data, `"endpoints:" and a list of endpoints`); root != nil {
+			items, ok := topListLen(root, "endpoints")
+			seen := 0
+			d.topList(root, "endpoints", "endpoints", func(v *yaml.Node) {
+				seen++
+				e, fp, ok := d.endpoint(v)
+				if !ok {
+					items = -1
+					return
+				}
+				if !ValidID(e.ID) {
+					// No id, or one reported as invalid: a test may name this
+					// endpoint by the id that was meant.
+					items = -1
+				}
+				c := &checker{path: p, errs: &d.errs, fp: fp, base: e.Pos}
+				c.endpoint(e)
+				fr.Endpoints = append(fr.Endpoints, e)
+				fr.EndpointPos = append(fr.EndpointPos, fp)
+			})
+			fr.Complete = ok && seen == items && !d.stop
+		}
+	case KindTests:
+		root := d.parse(data, `"tests:" and a list of tests`)
+		if root == nil {
+			break
+		}
+		d.topList(root, "tests", "tests", func(v *yaml.Node) {
+			if t, fp, ok := d.expectation(v); ok {
+				c := &checker{path: p, errs: &d.errs, fp: fp, base: t.Pos}
+				c.expectation(t)
+				fr.Tests = append(fr.Tests, t)
+				fr.TestPos = append(fr.TestPos, fp)
+			}
+		})
+	}
+	d.done()
+	fr.Errs = d.errs
+	return fr
+}
+
+// loadFiles is LoadFiles; the per-file pass runs on all cores (GOMAXPROCS), each result taken
+// from the decode cache c when it holds the file (nil: no cache). ids gives a content id of a
+// path (a git blob id) for the cache key; a path without one is hashed.
+func loadFiles(files map[string][]byte, refused Errors, ids map[string]string, c *DecodeCache) (*Repository, Errors) {
 	repo := &Repository{Profiles: map[string]*Profile{}, Endpoints: []*Endpoint{}, Tests: []*Expectation{}}
 	errs := append(Errors(nil), refused...)
 	paths := make([]string, 0, len(files))
@@ -654,66 +735,74 @@ func LoadFiles(files map[string][]byte, refused Errors) (*Repository, Errors) {
 	for _, e := range refused {
 		x.unreadable(e.Path, strings.HasPrefix(e.Msg, subfolderPrefix))
 	}
-	for _, p := range paths {
-		data := files[p]
-		d := &decoder{path: p}
+	results := decodeAll(paths, files, ids, c)
+	// The results are merged in path order, whatever order they were decoded in: the
+	// repository and the errors are those of a sequential pass.
+	for i, p := range paths {
+		fr := results[i]
 		switch FileKind(p) {
 		case KindProfile:
-			var prof *Profile
-			if root := d.parse(data, "a profile"); root != nil {
-				prof, _ = d.profile(root)
-			}
-			x.addProfile(p, prof)
+			x.addProfile(p, fr.Profile)
 		case KindEndpoints:
-			// complete stays true while every endpoint of the file was decoded with a valid
-			// id: otherwise a test naming an unknown endpoint may name one of this file.
-			complete := false
-			if root := d.parse(data, `"endpoints:" and a list of endpoints`); root != nil {
-				items, ok := topListLen(root, "endpoints")
-				seen := 0
-				d.topList(root, "endpoints", "endpoints", func(v *yaml.Node) {
-					seen++
-					e, fp, ok := d.endpoint(v)
-					if !ok {
-						items = -1
-						return
-					}
-					if !ValidID(e.ID) {
-						// No id, or one reported as invalid: a test may name this
-						// endpoint by the id that was meant.
-						items = -1
-					}
-					c := &checker{path: p, errs: &d.errs, fp: fp, base: e.Pos}
-					c.endpoint(e)
-					x.eps = append(x.eps, epAt{e, fp})
-					repo.Endpoints = append(repo.Endpoints, e)
-				})
-				complete = ok && seen == items && !d.stop
+			for j, e := range fr.Endpoints {
+				x.eps = append(x.eps, epAt{e, fr.EndpointPos[j]})
+				repo.Endpoints = append(repo.Endpoints, e)
 			}
-			if !complete {
+			if !fr.Complete {
 				x.brokenEndpoints[p] = true
 			}
 		case KindTests:
-			root := d.parse(data, `"tests:" and a list of tests`)
-			if root == nil {
-				break
+			for j, t := range fr.Tests {
+				x.tests = append(x.tests, testAt{t, fr.TestPos[j]})
+				repo.Tests = append(repo.Tests, t)
 			}
-			d.topList(root, "tests", "tests", func(v *yaml.Node) {
-				if t, fp, ok := d.expectation(v); ok {
-					c := &checker{path: p, errs: &d.errs, fp: fp, base: t.Pos}
-					c.expectation(t)
-					x.tests = append(x.tests, testAt{t, fp})
-					repo.Tests = append(repo.Tests, t)
-				}
-			})
 		}
-		errs = append(errs, d.errs...)
+		errs = append(errs, fr.Errs...)
+		results[i] = nil
 	}
 	x.check(paths)
 	if len(errs) == 0 {
 		return repo, nil
 	}
 	return repo, errs.dedup()
+}
+
+// decodeAll runs the per-file pass on paths (decodeFile, or the cache c) on GOMAXPROCS
+// goroutines; results[i] is the result of paths[i].
+func decodeAll(paths []string, files map[string][]byte, ids map[string]string, c *DecodeCache) []*fileResult {
+	results := make([]*fileResult, len(paths))
+	one := func(i int) {
+		p := paths[i]
+		if c == nil {
+			results[i] = decodeFile(p, files[p])
+			return
+		}
+		results[i] = c.result(p, files[p], ids[p])
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(paths))
+	if workers <= 1 {
+		for i := range paths {
+			one(i)
+		}
+		return results
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(paths) {
+					return
+				}
+				one(i)
+			}
+		}()
+	}
+	wg.Wait()
+	return results
 }
 
 // dedup sorts the errors and drops repeated ones (a merged anchor is decoded once per use).

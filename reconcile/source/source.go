@@ -24,6 +24,10 @@ type Snapshot struct {
 	Commit string `json:"commit,omitempty"`
 	// Files are the repository files (schema.FileKind recognises them) by slash path.
 	Files map[string][]byte `json:"-"`
+	// FileIDs maps a path of Files to an id of its content when the source knows one without
+	// hashing: the git blob id, "sha1:<40 hex>". It keys the decode cache
+	// (schema.LoadCached); nil for a directory (the cache hashes the contents).
+	FileIDs map[string]string `json:"-"`
 	// Refused holds one error per repository entry the source would not read (see
 	// schema.LoadFiles); a snapshot with refused entries does not validate.
 	Refused schema.Errors `json:"-"`

@@ -76,6 +76,8 @@ var table = map[string]layer{
 
 	"reconcile/source/git":   {level: 3, only: []string{"reconcile/source", "reconcile/lock", "schema"}},
 	"reconcile/internal/lab": {level: 3, testOnly: true},
+	// loadcheck: tests only, schema's load paths (cached or not) over the corpus and repogen.
+	"reconcile/internal/loadcheck": {level: 3, only: none, testOnly: true},
 
 	"reconcile": {level: 4},
 	// differential: issue 9's three-way differential (generator, evaluator, simulator and

@@ -273,7 +273,7 @@ func (s *Source) snapshot(ctx context.Context, opts source.FetchOptions, files b
 	if !files {
 		return snap, nil
 	}
-	if snap.Files, snap.Refused, err = readFiles(repo, commit); err != nil {
+	if snap.Files, snap.Refused, snap.FileIDs, err = readFiles(repo, commit); err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", short(head), err)
 	}
 	s.log.Debug("git snapshot", "source", s.display, "revision", revision, "files", len(snap.Files), "refused", len(snap.Refused), "verified", snap.Verified)
@@ -508,13 +508,24 @@ func commitByPrefix(repo *gogit.Repository, prefix string) (plumbing.Hash, bool,
 
 // readFiles reads the repository files of the commit's tree with schema.ReadFS, the rules a
 // directory is read with: refused holds the entries it would not read (links, special files,
-// oversize files, misspelled names).
-func readFiles(repo *gogit.Repository, c *object.Commit) (files map[string][]byte, refused schema.Errors, err error) {
+// oversize files, misspelled names). ids maps each file to its git blob id ("sha1:<hex>"),
+// which the tree gives for free (Snapshot.FileIDs).
+func readFiles(repo *gogit.Repository, c *object.Commit) (files map[string][]byte, refused schema.Errors, ids map[string]string, err error) {
 	tree, err := c.Tree()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return schema.ReadFS(newTreeFS(repo.Storer, tree))
+	t := newTreeFS(repo.Storer, tree)
+	if files, refused, err = schema.ReadFS(t); err != nil {
+		return nil, nil, nil, err
+	}
+	ids = make(map[string]string, len(files))
+	for p := range files {
+		if h, ok := t.blobs[p]; ok {
+			ids[p] = "sha1:" + h.String()
+		}
+	}
+	return files, refused, ids, nil
 }
 
 func short(h plumbing.Hash) string { return h.String()[:7] }

@@ -2,7 +2,9 @@ package git
 
 import (
 	"context"
+	"crypto/sha1"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -183,6 +185,21 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 				}
 				if string(snap.Files["profiles/WEB.yaml"]) != web {
 					t.Errorf("%s: WEB = %q", what, snap.Files["profiles/WEB.yaml"])
+				}
+				// Git gives every file's blob id (the decode cache's key); a directory none.
+				for p, b := range snap.Files {
+					id, ok := snap.FileIDs[p]
+					if what == "dir" {
+						ok = !ok
+					} else {
+						ok = ok && id == "sha1:"+fmt.Sprintf("%x", sha1.Sum(append([]byte(fmt.Sprintf("blob %d\x00", len(b))), b...)))
+					}
+					if !ok {
+						t.Errorf("%s: FileIDs[%s] = %q", what, p, id)
+					}
+				}
+				if what == "git" && len(snap.FileIDs) != len(snap.Files) {
+					t.Errorf("git: %d FileIDs for %d files", len(snap.FileIDs), len(snap.Files))
 				}
 				if got := refusedLines(snap.Refused); got != tc.refused {
 					t.Errorf("%s: refused:\n%s\nwant:\n%s", what, got, tc.refused)

@@ -25,6 +25,10 @@ import (
 type treeFS struct {
 	s    storer.EncodedObjectStorer
 	root *object.Tree
+	// trees memoizes the subtrees looked up (a path lookup walks from the root).
+	trees map[plumbing.Hash]*object.Tree
+	// blobs records the blob id of every file opened, by path.
+	blobs map[string]plumbing.Hash
 }
 
 var (
@@ -34,7 +38,7 @@ var (
 
 // newTreeFS returns the tree as a file system; s is the repository's object storage.
 func newTreeFS(s storer.EncodedObjectStorer, root *object.Tree) *treeFS {
-	return &treeFS{s: s, root: root}
+	return &treeFS{s: s, root: root, trees: map[plumbing.Hash]*object.Tree{}, blobs: map[string]plumbing.Hash{}}
 }
 
 // node is one entry of the tree: its base name, git mode and object.
@@ -72,7 +76,7 @@ func (t *treeFS) lookup(op, name string) (node, error) {
 		if found.Mode != filemode.Dir {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
-		sub, err := object.GetTree(t.s, found.Hash)
+		sub, err := t.tree(found.Hash)
 		if err != nil {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: err}
 		}
@@ -117,6 +121,19 @@ func (n node) info() (fs.FileInfo, error) {
 	return fi, nil
 }
 
+// tree returns the tree object h, decoded once.
+func (t *treeFS) tree(h plumbing.Hash) (*object.Tree, error) {
+	if tr, ok := t.trees[h]; ok {
+		return tr, nil
+	}
+	tr, err := object.GetTree(t.s, h)
+	if err != nil {
+		return nil, err
+	}
+	t.trees[h] = tr
+	return tr, nil
+}
+
 // Open opens name: a directory (fs.ReadDirFile), a file, a link (its target as content) or a
 // submodule (empty).
 func (t *treeFS) Open(name string) (fs.File, error) {
@@ -137,6 +154,7 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 	}
 	f := &blobFile{info: fi}
 	if n.hasBlob() {
+		t.blobs[name] = n.hash
 		b, err := object.GetBlob(t.s, n.hash)
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
@@ -177,7 +195,7 @@ func (t *treeFS) readDir(n node, name string) ([]fs.DirEntry, error) {
 	tree := t.root
 	if name != "." {
 		var err error
-		if tree, err = object.GetTree(t.s, n.hash); err != nil {
+		if tree, err = t.tree(n.hash); err != nil {
 			return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
 		}
 	}
