@@ -60,16 +60,8 @@ type decoder struct {
 	stop bool
 	// json requires JSON whatever the path's extension (the rules JSON of `rule update`).
 	json bool
-	// fast is the parser of the fast path when it parsed the file: its nodes are recycled
-	// by done.
-	fast *fastParser
 }
 
-// done recycles the parse tree's nodes; the tree must no longer be used.
-func (d *decoder) done() {
-	d.fast.release()
-	d.fast = nil
-}
 
 func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
 
@@ -214,12 +206,6 @@ func (d *decoder) parse(data []byte, expected string) *yaml.Node {
 		if data, p = yamlDirectives(data); p != nil {
 			d.errAt(p.Pos, "%s", p.Msg)
 			return nil
-		}
-		// The common case: a plain file, parsed without yaml.v3 into the tree yaml.v3
-		// builds (fastyaml.go); one document, a mapping.
-		if root, p := fastParse(data); root != nil {
-			d.fast = p
-			return d.resolve(root)
 		}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))

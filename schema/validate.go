@@ -708,7 +708,6 @@ func decodeFile(p string, data []byte) *fileResult {
 			}
 		})
 	}
-	d.done()
 	fr.Errs = d.errs
 	return fr
 }
