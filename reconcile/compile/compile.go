@@ -765,8 +765,9 @@ func tagSetName(f nft.Family, tag string) string {
 	return Name(PrefixTagV4, tag)
 }
 
-// ports converts a port list, keeping its order, unless two entries overlap: nft rejects
-// overlapping elements of an interval set, so such a list is sorted and merged.
+// ports converts a port list, keeping its order, unless two entries overlap (then sorted and
+// merged). The shared-list pass (contentsets.go) then sorts and merges every list of two or
+// more entries into the content of its named set.
 func ports(ps []schema.PortRange) []nft.PortRange {
 	out := make([]nft.PortRange, len(ps))
 	for i, p := range ps {
