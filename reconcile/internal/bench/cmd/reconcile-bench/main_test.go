@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,9 +120,11 @@ func TestBenchSmall(t *testing.T) {
 	if !b.hasFlag("status", "--detailed-exitcode") || b.hasFlag("status", "--detailed") || b.hasFlag("status", "--no-such-flag") {
 		t.Error("hasFlag: wrong answer on status --help")
 	}
+	// Only this process's namespaces: other tests and other runs of the harness may have
+	// theirs meanwhile.
 	nsList, _ := exec.Command("ip", "netns", "list").Output()
-	if strings.Contains(string(nsList), "rbench-") {
-		t.Errorf("namespaces left behind:\n%s", nsList)
+	if mine := fmt.Sprintf("rbench-%d-", os.Getpid()); strings.Contains(string(nsList), mine) {
+		t.Errorf("namespaces %s* left behind:\n%s", mine, nsList)
 	}
 }
 
