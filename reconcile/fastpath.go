@@ -187,7 +187,8 @@ func (a *Agent) sourceUnchanged(ctx context.Context, src source.Source, rec *sta
 }
 
 // fastNoChange is the pass from a fresh process that finds nothing to do without loading the
-// repository or reading the table, when all hold: not Config.Full; the kernel's identity
+// repository or reading the table, when all hold: not Config.Full; the record's model file is
+// there (LastApplied.ModelPresent); the kernel's identity
 // proves the recorded generation (proves); the source still holds the revision applied last
 // (sourceUnchanged); and that revision's compile key is the recorded one. It then records
 // only the attempt (one small write of the state head) and returns a NoChange result with
@@ -195,6 +196,10 @@ func (a *Agent) sourceUnchanged(ctx context.Context, src source.Source, rec *sta
 func (a *Agent) fastNoChange(ctx context.Context, rec *state.Record) (res *ApplyResult, ok bool, err error) {
 	la := rec.LastApplied
 	if a.cfg.Full || la == nil || la.CompileKey == "" || la.RulesetDigest == "" || la.Host != a.cfg.Host {
+		return nil, false, nil
+	}
+	if !la.ModelPresent() {
+		// A lost model file: the full no-change pass writes it again (status needs it).
 		return nil, false, nil
 	}
 	id := a.identity(ctx)

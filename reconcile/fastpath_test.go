@@ -318,3 +318,37 @@ func TestLostModelFileRestored(t *testing.T) {
 		t.Fatalf("model after the pass: %v, %v", m, err)
 	}
 }
+
+// A lost model file is not left lost by the fast no-change pass (status needs it for drift):
+// a fresh process takes the full pass instead, which finds nothing to change and writes the
+// model file again; the pass after that is fast again.
+func TestLostModelFileNotFast(t *testing.T) {
+	withCompilerVersion(t, "v1")
+	e := newEnv(t)
+	ctx := context.Background()
+	src := &stampSource{Dir: source.Dir{Path: e.repo}, stamp: "stat:1"}
+	if _, err := agentOf(t, e.fresh(src)).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	la := e.record(t).LastApplied
+	if !la.ModelPresent() {
+		t.Fatalf("model file %q not present after the apply", la.ModelFile)
+	}
+	path := filepath.Join(e.stateDir, la.ModelFile)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if e.record(t).LastApplied.ModelPresent() {
+		t.Fatal("ModelPresent is true with the model file removed")
+	}
+	res, err := agentOf(t, e.fresh(src)).Apply(ctx)
+	if err != nil || res.Result != state.NoChange || res.Fast {
+		t.Fatalf("pass after the model file was lost: %v, result %v fast %v", err, res.Result, res.Fast)
+	}
+	if m, err := e.record(t).LastApplied.LoadModel(); err != nil || m.Digest() != la.RulesetDigest {
+		t.Fatalf("model after the pass: %v, %v", m, err)
+	}
+	if res, err := agentOf(t, e.fresh(src)).Apply(ctx); err != nil || !res.Fast {
+		t.Fatalf("pass with the model file back: %v, %+v", err, res)
+	}
+}

@@ -80,6 +80,25 @@ func removeModels(dir, table, key, keep string) {
 	}
 }
 
+// ModelPresent reports whether the model can be had without the kernel: it is in memory
+// (inline in a version 1 record, or set since), or ModelFile names a file that exists in the
+// state directory (one stat; its content is checked only by LoadModel). A pass that would skip
+// writing the record's model (the fast no-change pass) takes the full pass instead when it is
+// false, so that a lost model file is written again.
+func (la *LastApplied) ModelPresent() bool {
+	if la == nil {
+		return false
+	}
+	if la.Model != nil {
+		return true
+	}
+	if la.ModelFile == "" || la.dir == "" || la.ModelFile != filepath.Base(la.ModelFile) || strings.HasPrefix(la.ModelFile, ".") {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(la.dir, la.ModelFile))
+	return err == nil
+}
+
 // ErrNoModel is the error of LoadModel when the record names no model (wrapped).
 var ErrNoModel = errors.New("the state record holds no model")
 
