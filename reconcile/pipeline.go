@@ -518,11 +518,25 @@ func (a *Agent) failAttempt(rec *state.Record, at state.Attempt, err error) erro
 // not read (statusFast; not with Config.Full).
 func (a *Agent) status(ctx context.Context, withSource bool) (*StatusResult, error) {
 	res, err := a.statusOnce(ctx, withSource)
-	if errors.Is(err, fs.ErrNotExist) {
-		// The model file the record named was replaced by an apply meanwhile: read again.
+	// The model file the record named was replaced by an apply meanwhile (status takes no
+	// lock): read again while the record names another file each time, a few times at most.
+	for try := 0; try < 5 && errors.Is(err, fs.ErrNotExist) && a.modelFileMoved(res); try++ {
 		res, err = a.statusOnce(ctx, withSource)
 	}
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// modelFileMoved reports whether the state record now names another model file than the one
+// res was read with (a lost model file keeps its name: no retry).
+func (a *Agent) modelFileMoved(res *StatusResult) bool {
+	rec, err := a.loadState()
+	if err != nil || rec.LastApplied == nil || res == nil || res.LastApplied == nil {
+		return false
+	}
+	return res.LastApplied.ModelFile != rec.LastApplied.ModelFile
 }
 
 func (a *Agent) statusOnce(ctx context.Context, withSource bool) (*StatusResult, error) {
@@ -556,7 +570,7 @@ func (a *Agent) statusOnce(ctx context.Context, withSource bool) (*StatusResult,
 		case err == nil:
 			res.Drift = plan.Drift(model, observed)
 		case !errors.Is(err, state.ErrNoModel):
-			return nil, stageErr("state", "load", err)
+			return res, stageErr("state", "load", err) // res: the record read, for status's retry
 		}
 	}
 	return res, nil
