@@ -93,23 +93,7 @@ func (f *Fake) Apply(ctx context.Context, desired *Ruleset) error {
 		f.failNext = nil
 		return err
 	}
-	if desired == nil {
-		return fakeErr("NFT_MSG_NEWTABLE", syscall.EINVAL, "no ruleset")
-	}
-	if len(desired.Foreign) > 0 {
-		return fakeErr("NFT_MSG_NEWOBJ", syscall.EINVAL, "%s: the model cannot apply objects it only observes", desired.Foreign[0])
-	}
-	if err := ValidateFake(desired); err != nil {
-		return err
-	}
-	if f.tables == nil {
-		f.tables = map[string]*Ruleset{}
-	}
-	f.tables[desired.Table] = fakeCanonical(desired)
-	f.renumber(desired.Table, nil)
-	f.applies++
-	f.gen++
-	return nil
+	return f.applyLocked(desired)
 }
 
 // Generation returns the fake ruleset generation, bumped by every commit: Apply, Replace, an
