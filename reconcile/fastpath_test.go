@@ -82,7 +82,7 @@ func TestFastNoChange(t *testing.T) {
 			e := newEnv(t)
 			ctx := context.Background()
 			var src source.Source
-			fetches := func() int { return 0 }
+			var fetches func() int
 			if kind == "dir" {
 				s := &stampSource{Dir: source.Dir{Path: e.repo}, stamp: "stat:1"}
 				src, fetches = s, func() int { return s.fetches }

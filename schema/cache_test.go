@@ -23,27 +23,6 @@ func sameLoad(t *testing.T, name string, want *schema.Repository, wantErrs schem
 	}
 }
 
-// loadTwice loads files through a fresh cache (every file a miss, stored), then again (every
-// file a hit, read back), and checks both against LoadFiles.
-func loadTwice(t *testing.T, name string, files map[string][]byte, refused schema.Errors) {
-	t.Helper()
-	want, wantErrs := schema.LoadFiles(files, refused)
-	c, err := schema.OpenDecodeCache(filepath.Join(t.TempDir(), "cache"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, gotErrs := schema.LoadCached(files, refused, nil, c)
-	sameLoad(t, name+" (cold)", want, wantErrs, got, gotErrs)
-	if s := c.Stats(); s.Hits != 0 || s.Misses != len(files) {
-		t.Errorf("%s: cold load: %+v, want %d misses", name, s, len(files))
-	}
-	got, gotErrs = schema.LoadCached(files, refused, nil, c)
-	sameLoad(t, name+" (warm)", want, wantErrs, got, gotErrs)
-	if s := c.Stats(); s.Hits != len(files) || s.Misses != 0 || s.Corrupt != 0 {
-		t.Errorf("%s: warm load: %+v, want %d hits", name, s, len(files))
-	}
-}
-
 // testRepo is a repository of n profiles and n endpoints files, some files broken.
 func testRepo(n int) map[string][]byte {
 	files := map[string][]byte{}

@@ -106,7 +106,7 @@ func TestKernelNoChangeFastPath(t *testing.T) {
 			if f, o := read(errOut); !res.Fast || res.Result != "no-change" || f || o {
 				t.Fatalf("no-change apply from a fresh process: fast %v result %q, fetched %v, table read %v\n%s%s", res.Fast, res.Result, f, o, out, errOut)
 			}
-			out, errOut = r.run("fast text", "apply")
+			out, _ = r.run("fast text", "apply")
 			if !strings.Contains(out, "repository and table not read") {
 				t.Errorf("fast apply text:\n%s", out)
 			}

@@ -134,12 +134,12 @@ func runUpdateGuards(t *testing.T, env guardEnv) {
 	})
 
 	t.Run("counters of untouched rules survive", func(t *testing.T) {
-		gen := reset(t)
+		reset(t)
 		// (Rules without anonymous sets: nft 1.0.6 asserts on `replace rule` of one.)
 		env.hit(t, "profile-in-WEB", 2, 7)
 		env.hit(t, "profile-in-WEB", 4, 5)
 		env.hit(t, "profile-out-WEB", 0, 3)
-		gen, _ = dp.Generation(ctx)
+		gen, _ := dp.Generation(ctx)
 		before := env.counts(t, "profile-in-WEB")
 		if before[2] != 7 || before[4] != 5 {
 			t.Fatalf("counters before %v, want 7 on rule 3 and 5 on rule 5", before)
