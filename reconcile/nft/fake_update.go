@@ -226,115 +226,166 @@ func (f *Fake) applyLocked(desired *Ruleset) error {
 }
 
 // applyDelta applies dl to a copy of cur and returns it with the rule handles of every chain.
-// Replaced rules keep their handle; their counter is zeroed.
+// Replaced rules keep their handle; their counter is zeroed. The stages run in the order the
+// kernel sees them in the batch: new objects, element changes, chain edits, deletions.
 func (f *Fake) applyDelta(cur *Ruleset, dl *Delta) (*Ruleset, map[string][]uint64, error) {
-	next := fakeClone(cur)
-	handles := map[string][]uint64{}
+	d := &fakeDelta{f: f, next: fakeClone(cur), handles: map[string][]uint64{}}
 	for name, hs := range f.rules[dl.Table] {
-		handles[name] = slices.Clone(hs)
+		d.handles[name] = slices.Clone(hs)
 	}
-	setIdx := func(name string) int {
-		return slices.IndexFunc(next.Sets, func(s *Set) bool { return s.Name == name })
-	}
-	mapIdx := func(name string) int {
-		return slices.IndexFunc(next.Maps, func(m *Map) bool { return m.Name == name })
-	}
-	chainIdx := func(name string) int {
-		return slices.IndexFunc(next.Chains, func(c *Chain) bool { return c.Name == name })
-	}
-	for _, s := range dl.NewSets {
-		if setIdx(s.Name) >= 0 || mapIdx(s.Name) >= 0 {
-			return nil, nil, fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "set %q exists", s.Name)
-		}
-		next.Sets = append(next.Sets, s)
-	}
-	for _, m := range dl.NewMaps {
-		if setIdx(m.Name) >= 0 || mapIdx(m.Name) >= 0 {
-			return nil, nil, fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "map %q exists", m.Name)
-		}
-		next.Maps = append(next.Maps, m)
-	}
-	for _, c := range dl.NewChains {
-		if chainIdx(c.Name) >= 0 {
-			return nil, nil, fakeErr("NFT_MSG_NEWCHAIN", syscall.EEXIST, "chain %q exists", c.Name)
-		}
-		next.Chains = append(next.Chains, &Chain{Name: c.Name, Base: c.Base})
-		handles[c.Name] = nil
-	}
-	for _, sd := range dl.Sets {
-		i := setIdx(sd.Name)
-		if i < 0 {
-			return nil, nil, fakeErr("NFT_MSG_DELSETELEM", syscall.ENOENT, "set %q does not exist", sd.Name)
-		}
-		s, err := fakeSetElements(next.Sets[i], sd)
-		if err != nil {
+	for _, stage := range []func(*Delta) error{d.addObjects, d.editElements, d.editChains, d.deleteObjects} {
+		if err := stage(dl); err != nil {
 			return nil, nil, err
 		}
-		next.Sets[i] = s
+	}
+	return d.next, d.handles, nil
+}
+
+// fakeDelta is a Delta being applied by the Fake: the ruleset it produces and the rule
+// handles of each of its chains, by chain name.
+type fakeDelta struct {
+	f       *Fake
+	next    *Ruleset
+	handles map[string][]uint64
+}
+
+// setIdx is the index of the set name in next.Sets (-1: none).
+func (d *fakeDelta) setIdx(name string) int {
+	return slices.IndexFunc(d.next.Sets, func(s *Set) bool { return s.Name == name })
+}
+
+// mapIdx is the index of the map name in next.Maps (-1: none).
+func (d *fakeDelta) mapIdx(name string) int {
+	return slices.IndexFunc(d.next.Maps, func(m *Map) bool { return m.Name == name })
+}
+
+// chainIdx is the index of the chain name in next.Chains (-1: none).
+func (d *fakeDelta) chainIdx(name string) int {
+	return slices.IndexFunc(d.next.Chains, func(c *Chain) bool { return c.Name == name })
+}
+
+// addObjects adds the new sets, maps and (empty) chains of dl. Errors: EEXIST when the name
+// is taken (sets and maps share one namespace, as in the kernel).
+func (d *fakeDelta) addObjects(dl *Delta) error {
+	for _, s := range dl.NewSets {
+		if d.setIdx(s.Name) >= 0 || d.mapIdx(s.Name) >= 0 {
+			return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "set %q exists", s.Name)
+		}
+		d.next.Sets = append(d.next.Sets, s)
+	}
+	for _, m := range dl.NewMaps {
+		if d.setIdx(m.Name) >= 0 || d.mapIdx(m.Name) >= 0 {
+			return fakeErr("NFT_MSG_NEWSET", syscall.EEXIST, "map %q exists", m.Name)
+		}
+		d.next.Maps = append(d.next.Maps, m)
+	}
+	for _, c := range dl.NewChains {
+		if d.chainIdx(c.Name) >= 0 {
+			return fakeErr("NFT_MSG_NEWCHAIN", syscall.EEXIST, "chain %q exists", c.Name)
+		}
+		d.next.Chains = append(d.next.Chains, &Chain{Name: c.Name, Base: c.Base})
+		d.handles[c.Name] = nil
+	}
+	return nil
+}
+
+// editElements applies the element adds and deletes of dl's sets and maps. Errors: ENOENT for
+// a missing set, map or deleted key, EEXIST for an added map key already there.
+func (d *fakeDelta) editElements(dl *Delta) error {
+	for _, sd := range dl.Sets {
+		i := d.setIdx(sd.Name)
+		if i < 0 {
+			return fakeErr("NFT_MSG_DELSETELEM", syscall.ENOENT, "set %q does not exist", sd.Name)
+		}
+		s, err := fakeSetElements(d.next.Sets[i], sd)
+		if err != nil {
+			return err
+		}
+		d.next.Sets[i] = s
 	}
 	for _, md := range dl.Maps {
-		i := mapIdx(md.Name)
+		i := d.mapIdx(md.Name)
 		if i < 0 {
-			return nil, nil, fakeErr("NFT_MSG_DELSETELEM", syscall.ENOENT, "map %q does not exist", md.Name)
+			return fakeErr("NFT_MSG_DELSETELEM", syscall.ENOENT, "map %q does not exist", md.Name)
 		}
-		m := next.Maps[i]
-		for _, k := range md.Del {
-			j := slices.IndexFunc(m.Elements, func(e MapElement) bool { return e.Key == k })
-			if j < 0 {
-				return nil, nil, fakeErr("NFT_MSG_DELSETELEM", syscall.ENOENT, "map %q has no key %q", md.Name, k)
-			}
-			m.Elements = slices.Delete(m.Elements, j, j+1)
-		}
-		for _, e := range md.Add {
-			if slices.ContainsFunc(m.Elements, func(x MapElement) bool { return x.Key == e.Key }) {
-				return nil, nil, fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "map %q has key %q", md.Name, e.Key)
-			}
-			m.Elements = append(m.Elements, e)
+		if err := fakeMapElements(d.next.Maps[i], md); err != nil {
+			return err
 		}
 	}
-	for _, ce := range dl.Chains {
-		i := chainIdx(ce.Name)
-		if i < 0 {
-			return nil, nil, fakeErr("NFT_MSG_NEWRULE", syscall.ENOENT, "chain %q does not exist", ce.Name)
+	return nil
+}
+
+// fakeMapElements deletes then adds the elements of md in m, in place.
+func fakeMapElements(m *Map, md MapDelta) error {
+	for _, k := range md.Del {
+		j := slices.IndexFunc(m.Elements, func(e MapElement) bool { return e.Key == k })
+		if j < 0 {
+			return fakeErr("NFT_MSG_DELSETELEM", syscall.ENOENT, "map %q has no key %q", md.Name, k)
 		}
-		c := next.Chains[i]
+		m.Elements = slices.Delete(m.Elements, j, j+1)
+	}
+	for _, e := range md.Add {
+		if slices.ContainsFunc(m.Elements, func(x MapElement) bool { return x.Key == e.Key }) {
+			return fakeErr("NFT_MSG_NEWSETELEM", syscall.EEXIST, "map %q has key %q", md.Name, e.Key)
+		}
+		m.Elements = append(m.Elements, e)
+	}
+	return nil
+}
+
+// editChains applies the chain edits of dl: a new or flushed chain gets all its rules with
+// new handles; an edited chain must still hold exactly its base rules (else ErrStale) and
+// gets the rule edits, untouched rules keeping their handles.
+func (d *fakeDelta) editChains(dl *Delta) error {
+	for _, ce := range dl.Chains {
+		i := d.chainIdx(ce.Name)
+		if i < 0 {
+			return fakeErr("NFT_MSG_NEWRULE", syscall.ENOENT, "chain %q does not exist", ce.Name)
+		}
+		c := d.next.Chains[i]
 		if ce.New || ce.Flush {
 			c.Rules = nil
-			handles[ce.Name] = nil
+			d.handles[ce.Name] = nil
 			for _, r := range ce.Rules {
 				c.Rules = append(c.Rules, fakeCloneRule(r))
-				handles[ce.Name] = append(handles[ce.Name], f.newHandle())
+				d.handles[ce.Name] = append(d.handles[ce.Name], d.f.newHandle())
 			}
 			continue
 		}
-		if !reflect.DeepEqual(c.Rules, ce.Base.Rules) || len(handles[ce.Name]) != len(c.Rules) {
-			return nil, nil, fmt.Errorf("chain %q does not read back as in the base model (changed by someone else): %w", ce.Name, ErrStale)
+		if !reflect.DeepEqual(c.Rules, ce.Base.Rules) || len(d.handles[ce.Name]) != len(c.Rules) {
+			return fmt.Errorf("chain %q does not read back as in the base model (changed by someone else): %w", ce.Name, ErrStale)
 		}
-		c.Rules, handles[ce.Name] = f.editRules(c.Rules, handles[ce.Name], ce.Edits)
+		c.Rules, d.handles[ce.Name] = d.f.editRules(c.Rules, d.handles[ce.Name], ce.Edits)
 	}
+	return nil
+}
+
+// deleteObjects deletes the chains, sets and maps dl deletes. Errors: ENOENT when one does
+// not exist.
+func (d *fakeDelta) deleteObjects(dl *Delta) error {
 	for _, name := range dl.DelChains {
-		i := chainIdx(name)
+		i := d.chainIdx(name)
 		if i < 0 {
-			return nil, nil, fakeErr("NFT_MSG_DELCHAIN", syscall.ENOENT, "chain %q does not exist", name)
+			return fakeErr("NFT_MSG_DELCHAIN", syscall.ENOENT, "chain %q does not exist", name)
 		}
-		next.Chains = slices.Delete(next.Chains, i, i+1)
-		delete(handles, name)
+		d.next.Chains = slices.Delete(d.next.Chains, i, i+1)
+		delete(d.handles, name)
 	}
 	for _, name := range dl.DelSets {
-		i := setIdx(name)
+		i := d.setIdx(name)
 		if i < 0 {
-			return nil, nil, fakeErr("NFT_MSG_DELSET", syscall.ENOENT, "set %q does not exist", name)
+			return fakeErr("NFT_MSG_DELSET", syscall.ENOENT, "set %q does not exist", name)
 		}
-		next.Sets = slices.Delete(next.Sets, i, i+1)
+		d.next.Sets = slices.Delete(d.next.Sets, i, i+1)
 	}
 	for _, name := range dl.DelMaps {
-		i := mapIdx(name)
+		i := d.mapIdx(name)
 		if i < 0 {
-			return nil, nil, fakeErr("NFT_MSG_DELSET", syscall.ENOENT, "map %q does not exist", name)
+			return fakeErr("NFT_MSG_DELSET", syscall.ENOENT, "map %q does not exist", name)
 		}
-		next.Maps = slices.Delete(next.Maps, i, i+1)
+		d.next.Maps = slices.Delete(d.next.Maps, i, i+1)
 	}
-	return next, handles, nil
+	return nil
 }
 
 // editRules applies rule edits (indices into rules) and returns the new rules and handles.
