@@ -465,17 +465,37 @@ func checkDeps(ms []nft.Match) error {
 	return nil
 }
 
-// match evaluates one match against the packet.
+// match evaluates one match against the packet. A match on a field the packet does not have
+// (another family, no ports, no output device, no link-layer header) is false even when
+// negated: the kernel breaks the rule there.
 func (t *tracer) match(m *nft.Match) (bool, error) {
+	switch m.Kind {
+	case nft.MatchNFProto, nft.MatchIIFName, nft.MatchOIFName, nft.MatchCtState, nft.MatchL4Proto, nft.MatchEtherSAddr:
+		return t.matchMeta(m)
+	case nft.MatchSAddr, nft.MatchDAddr, nft.MatchSAddrSet, nft.MatchDAddrSet:
+		return t.matchAddr(m)
+	case nft.MatchSPort, nft.MatchDPort, nft.MatchSPortSet, nft.MatchDPortSet:
+		return t.matchPort(m)
+	case nft.MatchICMPType, nft.MatchICMPCode, nft.MatchICMPTypeSet, nft.MatchICMPTypeCode:
+		return t.matchICMP(m)
+	case nft.MatchUnknown:
+		return false, fmt.Errorf("cannot evaluate an unknown expression (%s)", m.Str)
+	default:
+		return false, fmt.Errorf("unknown match kind %q", m.Kind)
+	}
+}
+
+// matchMeta evaluates a match of packet metadata: nfproto, interface names, conntrack state,
+// l4proto and the source MAC address.
+func (t *tracer) matchMeta(m *nft.Match) (bool, error) {
 	p := t.p
-	fam := p.Family()
 	var ok bool
 	switch m.Kind {
 	case nft.MatchNFProto:
 		if m.Family != nft.IPv4 && m.Family != nft.IPv6 {
 			return false, fmt.Errorf("nfproto match with family %d", m.Family)
 		}
-		ok = fam == m.Family
+		ok = p.Family() == m.Family
 	case nft.MatchIIFName:
 		ok = p.IIF == m.Str
 	case nft.MatchOIFName:
@@ -490,52 +510,82 @@ func (t *tracer) match(m *nft.Match) (bool, error) {
 			return false, errors.New("l4proto match without protocols")
 		}
 		ok = slices.Contains(m.Protos, p.Proto)
+	case nft.MatchEtherSAddr:
+		if p.SrcMAC == "" {
+			return false, nil // no link-layer header: the kernel breaks the rule
+		}
+		ok = strings.EqualFold(p.SrcMAC, m.Str)
+	default:
+		return false, fmt.Errorf("unknown match kind %q", m.Kind)
+	}
+	return ok != m.Not, nil
+}
+
+// matchAddr evaluates a source or destination address match, of prefixes or of a named
+// address set; a packet of the other family does not match.
+func (t *tracer) matchAddr(m *nft.Match) (bool, error) {
+	var prefixes []netip.Prefix
+	switch m.Kind {
 	case nft.MatchSAddr, nft.MatchDAddr:
 		if len(m.Prefixes) == 0 {
 			return false, fmt.Errorf("%s match without prefixes", m.Kind)
 		}
-		if fam != m.Family {
-			return false, nil
-		}
-		a := p.addr(m.Kind == nft.MatchDAddr)
-		ok = slices.ContainsFunc(m.Prefixes, func(pf netip.Prefix) bool { return pf.Contains(a) })
+		prefixes = m.Prefixes
 	case nft.MatchSAddrSet, nft.MatchDAddrSet:
 		s, err := t.set(m)
 		if err != nil {
 			return false, err
 		}
-		if fam != m.Family {
-			return false, nil
-		}
-		a := p.addr(m.Kind == nft.MatchDAddrSet)
-		ok = slices.ContainsFunc(s.Prefixes, func(pf netip.Prefix) bool { return pf.Contains(a) })
+		prefixes = s.Prefixes
+	default:
+		return false, fmt.Errorf("unknown match kind %q", m.Kind)
+	}
+	if t.p.Family() != m.Family {
+		return false, nil
+	}
+	a := t.p.addr(m.Kind == nft.MatchDAddr || m.Kind == nft.MatchDAddrSet)
+	ok := slices.ContainsFunc(prefixes, func(pf netip.Prefix) bool { return pf.Contains(a) })
+	return ok != m.Not, nil
+}
+
+// matchPort evaluates a source or destination port match, of ranges or of a named port set;
+// a packet of a protocol without ports does not match.
+func (t *tracer) matchPort(m *nft.Match) (bool, error) {
+	var ports []nft.PortRange
+	switch m.Kind {
 	case nft.MatchSPort, nft.MatchDPort:
 		if len(m.Ports) == 0 {
 			return false, fmt.Errorf("%s match without ports", m.Kind)
 		}
-		if !hasPorts(p.Proto) {
-			return false, nil
-		}
-		port := p.port(m.Kind == nft.MatchDPort)
-		ok = slices.ContainsFunc(m.Ports, func(r nft.PortRange) bool { return r.First <= port && port <= r.Last })
-	case nft.MatchICMPType, nft.MatchICMPCode:
-		if len(m.Nums) == 0 {
-			return false, fmt.Errorf("%s match without values", m.Kind)
-		}
-		if fam != m.Family || !isICMP(p.Proto, fam) {
-			return false, nil
-		}
-		ok = slices.Contains(m.Nums, p.icmp(m.Kind == nft.MatchICMPCode))
+		ports = m.Ports
 	case nft.MatchSPortSet, nft.MatchDPortSet:
 		s, err := t.valueSet(m.Str, nft.SetPorts)
 		if err != nil {
 			return false, err
 		}
-		if !hasPorts(p.Proto) {
-			return false, nil
+		ports = s.Ports
+	default:
+		return false, fmt.Errorf("unknown match kind %q", m.Kind)
+	}
+	if !hasPorts(t.p.Proto) {
+		return false, nil
+	}
+	port := t.p.port(m.Kind == nft.MatchDPort || m.Kind == nft.MatchDPortSet)
+	ok := slices.ContainsFunc(ports, func(r nft.PortRange) bool { return r.First <= port && port <= r.Last })
+	return ok != m.Not, nil
+}
+
+// matchICMP evaluates an ICMP or ICMPv6 type or code match (values, a named type set, or one
+// type/code pair); a packet of another family or protocol does not match.
+func (t *tracer) matchICMP(m *nft.Match) (bool, error) {
+	p := t.p
+	var nums []uint8
+	switch m.Kind {
+	case nft.MatchICMPType, nft.MatchICMPCode:
+		if len(m.Nums) == 0 {
+			return false, fmt.Errorf("%s match without values", m.Kind)
 		}
-		port := p.port(m.Kind == nft.MatchDPortSet)
-		ok = slices.ContainsFunc(s.Ports, func(r nft.PortRange) bool { return r.First <= port && port <= r.Last })
+		nums = m.Nums
 	case nft.MatchICMPTypeSet:
 		want := nft.SetICMPTypes
 		if m.Family == nft.IPv6 {
@@ -545,24 +595,22 @@ func (t *tracer) match(m *nft.Match) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if fam != m.Family || !isICMP(p.Proto, fam) {
-			return false, nil
-		}
-		ok = slices.Contains(s.Nums, p.ICMPType)
+		nums = s.Nums
 	case nft.MatchICMPTypeCode:
-		if fam != m.Family || !isICMP(p.Proto, fam) {
-			return false, nil
-		}
-		ok = p.ICMPType == m.Type && p.ICMPCode == m.Code
-	case nft.MatchEtherSAddr:
-		if p.SrcMAC == "" {
-			return false, nil // no link-layer header: the kernel breaks the rule
-		}
-		ok = strings.EqualFold(p.SrcMAC, m.Str)
-	case nft.MatchUnknown:
-		return false, fmt.Errorf("cannot evaluate an unknown expression (%s)", m.Str)
 	default:
 		return false, fmt.Errorf("unknown match kind %q", m.Kind)
+	}
+	if fam := p.Family(); fam != m.Family || !isICMP(p.Proto, fam) {
+		return false, nil
+	}
+	var ok bool
+	switch m.Kind {
+	case nft.MatchICMPTypeCode:
+		ok = p.ICMPType == m.Type && p.ICMPCode == m.Code
+	case nft.MatchICMPTypeSet:
+		ok = slices.Contains(nums, p.ICMPType)
+	default:
+		ok = slices.Contains(nums, p.icmp(m.Kind == nft.MatchICMPCode))
 	}
 	return ok != m.Not, nil
 }
