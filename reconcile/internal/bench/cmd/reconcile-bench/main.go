@@ -61,61 +61,14 @@ type config struct {
 // notRoot is what the benchmark says when it cannot create namespaces.
 const notRoot = "make bench needs root (it creates network namespaces): run sudo make bench"
 
+// run is main without the process: it parses args, checks the machine, runs the benchmark
+// and writes the report. It returns the exit code: 0 done, 1 any error, 2 bad flags.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, euid int) int {
-	fs := flag.NewFlagSet("reconcile-bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c config
-	var scaled, shapes, fleet string
-	fs.StringVar(&c.bin, "bin", "bin/reconcile", "the built reconcile binary to measure")
-	fs.StringVar(&c.out, "out", "BENCHMARKS.md", "markdown file to write the results to (empty: none)")
-	fs.StringVar(&c.work, "work", "", "scratch directory for repositories and state (default: a new temporary directory, removed after)")
-	fs.StringVar(&c.source, "source", "git", "how reconcile reads the repository in apply and status: git (a file:// repository, one commit per change) or dir (--dir)")
-	fs.StringVar(&c.table, "table", "reconcile", "the table name reconcile owns")
-	fs.Uint64Var(&c.seed, "seed", 1, "seed of the generated repositories")
-	fs.IntVar(&c.denseN, "dense", 5000, "local endpoints of the dense shape (repogen.Dense)")
-	fs.StringVar(&fleet, "fleet", "400x250/2000", "fleet shape: HOSTSxPER_HOST/PROFILES (as many tags as profiles)")
-	fs.StringVar(&scaled, "scaled", "500,1000,2000,5000", "local endpoint counts of the nft -f series of the dense shape (empty: none)")
-	fs.StringVar(&shapes, "shapes", "dense,fleet", "shapes to run the steps on")
-	fs.DurationVar(&c.short, "short", 1500*time.Millisecond, "steps faster than this run 3 times (median)")
-	if err := fs.Parse(args); err != nil {
+	c, ok := parseFlags(args, stderr)
+	if !ok {
 		return 2
 	}
-	var err error
-	if c.scaled, err = intList(scaled); err != nil {
-		fmt.Fprintf(stderr, "reconcile-bench: -scaled: %v\n", err)
-		return 2
-	}
-	if c.fleet, err = parseFleet(fleet); err != nil {
-		fmt.Fprintf(stderr, "reconcile-bench: -fleet: %v\n", err)
-		return 2
-	}
-	for _, s := range strings.Split(shapes, ",") {
-		if s = strings.TrimSpace(s); s != "" && s != "dense" && s != "fleet" {
-			fmt.Fprintf(stderr, "reconcile-bench: -shapes: %q: write dense, fleet or both\n", s)
-			return 2
-		} else if s != "" {
-			c.shapes = append(c.shapes, s)
-		}
-	}
-	if c.source != "git" && c.source != "dir" {
-		fmt.Fprintf(stderr, "reconcile-bench: -source: %q: write git or dir\n", c.source)
-		return 2
-	}
-	if euid != 0 {
-		fmt.Fprintln(stderr, "reconcile-bench: "+notRoot)
-		return 1
-	}
-	for _, tool := range []string{"ip", "nft", "git"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			fmt.Fprintf(stderr, "reconcile-bench: %s: not found (make deps installs it)\n", tool)
-			return 1
-		}
-	}
-	if c.bin, err = filepath.Abs(c.bin); err == nil {
-		_, err = os.Stat(c.bin)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "reconcile-bench: -bin: %v (make build first)\n", err)
+	if !checkHost(&c, stderr, euid) {
 		return 1
 	}
 	if c.work == "" {
@@ -145,6 +98,76 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, euid int)
 		fmt.Fprintf(stderr, "reconcile-bench: wrote %s\n", c.out)
 	}
 	return 0
+}
+
+// parseFlags parses the command line into a config. On a bad flag it prints the problem to
+// stderr and returns false.
+func parseFlags(args []string, stderr io.Writer) (config, bool) {
+	fs := flag.NewFlagSet("reconcile-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	var scaled, shapes, fleet string
+	fs.StringVar(&c.bin, "bin", "bin/reconcile", "the built reconcile binary to measure")
+	fs.StringVar(&c.out, "out", "BENCHMARKS.md", "markdown file to write the results to (empty: none)")
+	fs.StringVar(&c.work, "work", "", "scratch directory for repositories and state (default: a new temporary directory, removed after)")
+	fs.StringVar(&c.source, "source", "git", "how reconcile reads the repository in apply and status: git (a file:// repository, one commit per change) or dir (--dir)")
+	fs.StringVar(&c.table, "table", "reconcile", "the table name reconcile owns")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the generated repositories")
+	fs.IntVar(&c.denseN, "dense", 5000, "local endpoints of the dense shape (repogen.Dense)")
+	fs.StringVar(&fleet, "fleet", "400x250/2000", "fleet shape: HOSTSxPER_HOST/PROFILES (as many tags as profiles)")
+	fs.StringVar(&scaled, "scaled", "500,1000,2000,5000", "local endpoint counts of the nft -f series of the dense shape (empty: none)")
+	fs.StringVar(&shapes, "shapes", "dense,fleet", "shapes to run the steps on")
+	fs.DurationVar(&c.short, "short", 1500*time.Millisecond, "steps faster than this run 3 times (median)")
+	if err := fs.Parse(args); err != nil {
+		return c, false
+	}
+	var err error
+	if c.scaled, err = intList(scaled); err != nil {
+		fmt.Fprintf(stderr, "reconcile-bench: -scaled: %v\n", err)
+		return c, false
+	}
+	if c.fleet, err = parseFleet(fleet); err != nil {
+		fmt.Fprintf(stderr, "reconcile-bench: -fleet: %v\n", err)
+		return c, false
+	}
+	for _, s := range strings.Split(shapes, ",") {
+		if s = strings.TrimSpace(s); s != "" && s != "dense" && s != "fleet" {
+			fmt.Fprintf(stderr, "reconcile-bench: -shapes: %q: write dense, fleet or both\n", s)
+			return c, false
+		} else if s != "" {
+			c.shapes = append(c.shapes, s)
+		}
+	}
+	if c.source != "git" && c.source != "dir" {
+		fmt.Fprintf(stderr, "reconcile-bench: -source: %q: write git or dir\n", c.source)
+		return c, false
+	}
+	return c, true
+}
+
+// checkHost checks what the benchmark needs of the machine: root (euid 0), the tools ip, nft
+// and git, and the reconcile binary c.bin, which it makes absolute. On a problem it prints it
+// to stderr and returns false.
+func checkHost(c *config, stderr io.Writer, euid int) bool {
+	if euid != 0 {
+		fmt.Fprintln(stderr, "reconcile-bench: "+notRoot)
+		return false
+	}
+	for _, tool := range []string{"ip", "nft", "git"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			fmt.Fprintf(stderr, "reconcile-bench: %s: not found (make deps installs it)\n", tool)
+			return false
+		}
+	}
+	var err error
+	if c.bin, err = filepath.Abs(c.bin); err == nil {
+		_, err = os.Stat(c.bin)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "reconcile-bench: -bin: %v (make build first)\n", err)
+		return false
+	}
+	return true
 }
 
 // intList parses "500,1000" (empty: none).
@@ -272,194 +295,266 @@ func (b *bench) git(dir string, args ...string) error {
 // chainRe finds the first chain of a `plan --nft` script.
 var chainRe = regexp.MustCompile(`(?m)^\s*chain (\S+) \{`)
 
-// shape runs the steps of one shape.
+// shape runs the steps of one shape and adds its section to the report.
 func (b *bench) shape(name, label string, s repogen.Shape) error {
-	c := b.cfg
-	dir := filepath.Join(c.work, name)
-	repo := filepath.Join(dir, "repo")
-	files, err := s.Files(c.seed)
-	if err != nil {
+	dir := filepath.Join(b.cfg.work, name)
+	sr := &shapeRun{
+		b: b, name: name, s: s, dir: dir, repo: filepath.Join(dir, "repo"),
+		sec:     section{name: name, label: label},
+		scratch: filepath.Join(dir, "scratch-state"),
+		local:   []string{"--host", "node-1", "--table", b.cfg.table},
+	}
+	sr.src = []string{"--dir", sr.repo}
+	if b.cfg.source == "git" {
+		sr.src = []string{"--repo", "file://" + sr.repo}
+	}
+	if err := sr.generate(label); err != nil {
 		return err
 	}
-	if err := repogen.WriteFiles(repo, files); err != nil {
-		return err
-	}
-	if c.source == "git" {
-		if err := b.git(repo, "init", "-q", "-b", "main"); err != nil {
-			return err
-		}
-		if err := b.git(repo, "add", "-A"); err != nil {
-			return err
-		}
-		if err := b.git(repo, "commit", "-q", "-m", "generated "+name); err != nil {
+	for _, step := range []func() error{sr.compile, sr.firstApply, sr.unchanged, sr.changes, sr.handEdit} {
+		if err := step(); err != nil {
 			return err
 		}
 	}
-	b.logf("%s: generated %s in %s", name, label, repo)
-	sec := section{name: name, label: label}
-	add := func(step string, m *measured, refName string, ref *measured, target float64, note string) {
-		row := row{step: step, got: m, refName: refName, ref: ref, target: target, note: note}
-		sec.rows = append(sec.rows, row)
-		b.logf("%s: %s", name, row.line())
-	}
-	bin := c.bin
-	scratch := filepath.Join(dir, "scratch-state") // for commands that need no record
-	local := []string{"--host", "node-1", "--table", c.table}
+	b.ns.del(sr.ns)
+	sr.sec.ref = append(sr.sec.ref, refRow{"nft -f of `plan --nft`, fresh namespace", sr.nftF}, refRow{"nft list table inet " + b.cfg.table, sr.list})
+	b.rep.sections = append(b.rep.sections, sr.sec)
+	return nil
+}
 
-	// validate (every host compiled) and plan --nft (node-1: load + compile + render).
+// shapeRun is one shape going through the steps: its generated repository, the references
+// measured, the namespace and state directory of the first apply (kept for the steps after
+// it), and the section its rows go to.
+type shapeRun struct {
+	b       *bench
+	name    string
+	s       repogen.Shape
+	dir     string            // the shape's scratch directory
+	repo    string            // the generated repository in dir
+	files   map[string][]byte // the repository's files by slash path, edited by the changes
+	sec     section
+	scratch string    // state directory of the commands that need no record
+	local   []string  // --host node-1 --table: the host the steps act as
+	src     []string  // how apply and status read the repository (--dir or --repo file://)
+	script  []byte    // node-1's `plan --nft` script
+	nftF    *measured // nft -f of script in a fresh namespace
+	first   *measured // the first apply
+	list    *measured // nft list table in ns
+	ns      string    // the namespace of the first apply
+	state   string    // the state directory of the first apply
+	full    bool      // status has --full
+}
+
+// add appends a row to the section and logs it; ref (nil: none) is the reference refName
+// measured in the same run, target the ratio issue 10 asks for (0: none).
+func (sr *shapeRun) add(step string, m *measured, refName string, ref *measured, target float64, note string) {
+	row := row{step: step, got: m, refName: refName, ref: ref, target: target, note: note}
+	sr.sec.rows = append(sr.sec.rows, row)
+	sr.b.logf("%s: %s", sr.name, row.line())
+}
+
+// generate writes the shape's files to repo, and with -source git makes them its first commit.
+func (sr *shapeRun) generate(label string) error {
+	b := sr.b
+	var err error
+	if sr.files, err = sr.s.Files(b.cfg.seed); err != nil {
+		return err
+	}
+	if err := repogen.WriteFiles(sr.repo, sr.files); err != nil {
+		return err
+	}
+	if b.cfg.source == "git" {
+		if err := b.git(sr.repo, "init", "-q", "-b", "main"); err != nil {
+			return err
+		}
+		if err := b.git(sr.repo, "add", "-A"); err != nil {
+			return err
+		}
+		if err := b.git(sr.repo, "commit", "-q", "-m", "generated "+sr.name); err != nil {
+			return err
+		}
+	}
+	b.logf("%s: generated %s in %s", sr.name, label, sr.repo)
+	return nil
+}
+
+// compile measures validate (every host compiled) and plan --nft (node-1: load + compile +
+// render), and keeps the script, also written to node-1.nft in dir.
+func (sr *shapeRun) compile() error {
+	b, bin := sr.b, sr.b.cfg.bin
 	m, err := b.repeat(func() (sample, error) {
-		return b.r.run(false, nil, bin, "validate", "--dir", repo, "--state-dir", scratch)
+		return b.r.run(false, nil, bin, "validate", "--dir", sr.repo, "--state-dir", sr.scratch)
 	})
 	if err != nil {
 		return err
 	}
-	add(fmt.Sprintf("validate (all %d hosts compiled)", s.Hosts), m, "", nil, 0, "")
-	var script []byte
+	sr.add(fmt.Sprintf("validate (all %d hosts compiled)", sr.s.Hosts), m, "", nil, 0, "")
 	m, err = b.repeat(func() (sample, error) {
-		out, err := b.r.run(true, nil, bin, append([]string{"plan", "--nft", "--dir", repo, "--state-dir", scratch}, local...)...)
-		script = out.stdout
+		out, err := b.r.run(true, nil, bin, append([]string{"plan", "--nft", "--dir", sr.repo, "--state-dir", sr.scratch}, sr.local...)...)
+		sr.script = out.stdout
 		return out, err
 	})
 	if err != nil {
 		return err
 	}
-	add("plan --nft (load + compile node-1)", m, "", nil, 0, fmt.Sprintf("script %.1f MB", float64(len(script))/1e6))
-	scriptPath := filepath.Join(dir, "node-1.nft")
-	if err := os.WriteFile(scriptPath, script, 0o644); err != nil {
+	sr.add("plan --nft (load + compile node-1)", m, "", nil, 0, fmt.Sprintf("script %.1f MB", float64(len(sr.script))/1e6))
+	return os.WriteFile(sr.scriptPath(), sr.script, 0o644)
+}
+
+// scriptPath is the file compile writes the plan --nft script to.
+func (sr *shapeRun) scriptPath() string { return filepath.Join(sr.dir, "node-1.nft") }
+
+// firstApply measures its reference, nft -f of the script, each run in a fresh namespace;
+// then the first apply, each run in a fresh namespace with a fresh state directory, and keeps
+// the last of these for the steps that follow.
+func (sr *shapeRun) firstApply() error {
+	b := sr.b
+	var err error
+	if sr.nftF, err = b.nftF(sr.scriptPath()); err != nil {
 		return err
 	}
-
-	// The reference: nft -f of that script, each run in a fresh namespace.
-	nftF, err := b.nftF(scriptPath)
-	if err != nil {
-		return err
+	if sr.name == "dense" && b.cfg.denseN > 0 {
+		b.denseNft = sr.nftF
 	}
-	if name == "dense" && c.denseN > 0 {
-		b.denseNft = nftF
-	}
-
-	// First apply, in a fresh namespace with a fresh state directory (kept for what follows).
-	src := []string{"--dir", repo}
-	if c.source == "git" {
-		src = []string{"--repo", "file://" + repo}
-	}
-	var ns, state string
-	first, err := b.repeat(func() (sample, error) {
-		if ns != "" {
-			b.ns.del(ns)
+	sr.first, err = b.repeat(func() (sample, error) {
+		if sr.ns != "" {
+			b.ns.del(sr.ns)
 		}
-		if ns, err = b.ns.add(); err != nil {
+		ns, err := b.ns.add()
+		if err != nil {
 			return sample{}, err
 		}
-		state = filepath.Join(dir, "state-"+ns)
-		return b.r.run(false, nil, bin, b.args("apply", src, local, ns, state)...)
+		sr.ns, sr.state = ns, filepath.Join(sr.dir, "state-"+ns)
+		return sr.apply()
 	})
 	if err != nil {
 		return err
 	}
 	target := 1.0
-	if name == "fleet" {
+	if sr.name == "fleet" {
 		target = 1.5
 	}
-	add("first apply (new namespace, new state)", first, "nft -f of the same script", nftF, target, "")
+	sr.add("first apply (new namespace, new state)", sr.first, "nft -f of the same script", sr.nftF, target, "")
+	return nil
+}
 
-	// nft list table: the reference of status.
-	list, err := b.repeat(func() (sample, error) { return b.r.nft(false, ns, "list", "table", "inet", c.table) })
+// apply runs reconcile apply in the first apply's namespace and state directory.
+func (sr *shapeRun) apply() (sample, error) {
+	return sr.b.r.run(false, nil, sr.b.cfg.bin, sr.b.args("apply", sr.src, sr.local, sr.ns, sr.state)...)
+}
+
+// status is a run of reconcile status --detailed-exitcode (plus extra) in the first apply's
+// namespace and state directory that must exit want (0: in sync, 2: drift).
+func (sr *shapeRun) status(want int, extra ...string) func() (sample, error) {
+	return func() (sample, error) {
+		args := append(sr.b.args("status", sr.src, sr.local, sr.ns, sr.state), "--detailed-exitcode")
+		return sr.b.r.run(false, []int{want}, sr.b.cfg.bin, append(args, extra...)...)
+	}
+}
+
+// unchanged measures what runs when nothing changed: nft list table (the reference of
+// status), an apply with nothing to do, and status (and status --full where it exists), which
+// must say in sync.
+func (sr *shapeRun) unchanged() error {
+	b := sr.b
+	var err error
+	sr.list, err = b.repeat(func() (sample, error) { return b.r.nft(false, sr.ns, "list", "table", "inet", b.cfg.table) })
 	if err != nil {
 		return err
 	}
-	apply := func() (sample, error) { return b.r.run(false, nil, bin, b.args("apply", src, local, ns, state)...) }
-	m, err = b.repeat(apply)
+	m, err := b.repeat(sr.apply)
 	if err != nil {
 		return err
 	}
-	add("no-change pass (apply, nothing changed)", m, "first apply", first, 0.05, "")
-
-	status := func(want int, extra ...string) func() (sample, error) {
-		return func() (sample, error) {
-			args := append(b.args("status", src, local, ns, state), "--detailed-exitcode")
-			return b.r.run(false, []int{want}, bin, append(args, extra...)...)
-		}
-	}
-	m, err = b.repeat(status(0))
-	if err != nil {
+	sr.add("no-change pass (apply, nothing changed)", m, "first apply", sr.first, 0.05, "")
+	if m, err = b.repeat(sr.status(0)); err != nil {
 		return fmt.Errorf("status with the kernel unchanged must say in sync (exit 0): %w", err)
 	}
-	add("status, kernel unchanged", m, "nft list table", list, 0.10, "")
-	full := b.hasFlag("status", "--full")
-	if full {
-		if m, err = b.repeat(status(0, "--full")); err != nil {
+	sr.add("status, kernel unchanged", m, "nft list table", sr.list, 0.10, "")
+	sr.full = b.hasFlag("status", "--full")
+	if sr.full {
+		if m, err = b.repeat(sr.status(0, "--full")); err != nil {
 			return err
 		}
-		add("status --full, kernel unchanged", m, "nft list table", list, 0, "")
+		sr.add("status --full, kernel unchanged", m, "nft list table", sr.list, 0, "")
 	}
+	return nil
+}
 
-	// The changes: each run is a new commit (or file edit) of one file, then apply.
+// changes measures the apply of each change (one local endpoint moved, one remote endpoint
+// added, one profile rule changed), each run a new commit (or file edit) of one file; then
+// status must say in sync, reading the table back (--full) where status has a fast path.
+func (sr *shapeRun) changes() error {
 	n := 0
-	change := func(step string, mutate func() (string, error), target float64) error {
-		m, err := b.repeat(func() (sample, error) {
-			path, err := mutate()
-			if err != nil {
-				return sample{}, err
-			}
-			if err := os.WriteFile(filepath.Join(repo, filepath.FromSlash(path)), files[path], 0o644); err != nil {
-				return sample{}, err
-			}
-			if c.source == "git" {
-				if err := b.git(repo, "commit", "-q", "-a", "-m", step); err != nil {
-					return sample{}, err
-				}
-			}
-			return apply()
-		})
-		if err != nil {
-			return err
-		}
-		add(step, m, "first apply", first, target, "")
-		return nil
-	}
-	if err := change("one local endpoint moved to other profiles", func() (string, error) {
-		return repogen.ChangeLocalEndpoint(files, "node-1")
+	if err := sr.change("one local endpoint moved to other profiles", func() (string, error) {
+		return repogen.ChangeLocalEndpoint(sr.files, "node-1")
 	}, 0.05); err != nil {
 		return err
 	}
-	if err := change("one remote endpoint added (a tag set gains it)", func() (string, error) {
+	if err := sr.change("one remote endpoint added (a tag set gains it)", func() (string, error) {
 		n++
-		return repogen.AddRemoteEndpoint(files, "node-1", "node-2", n-1)
+		return repogen.AddRemoteEndpoint(sr.files, "node-1", "node-2", n-1)
 	}, 0.10); err != nil {
 		return err
 	}
-	if err := change("one profile rule changed", func() (string, error) {
-		return repogen.ChangeProfileRule(files, "node-1")
+	if err := sr.change("one profile rule changed", func() (string, error) {
+		return repogen.ChangeProfileRule(sr.files, "node-1")
 	}, 0); err != nil {
 		return err
 	}
-	// The last pass left the kernel in sync: status says so (exit 0) before the hand edit,
-	// reading the table back (--full) where status has a fast path.
 	var check []string
-	if full {
+	if sr.full {
 		check = []string{"--full"}
 	}
-	if _, err := status(0, check...)(); err != nil {
+	if _, err := sr.status(0, check...)(); err != nil {
 		return fmt.Errorf("status after the changes must say in sync: %w", err)
 	}
+	return nil
+}
 
-	// A hand edit (a rule added to the first chain of the script), then status must see drift.
-	ch := chainRe.FindSubmatch(script)
+// change measures one kind of change: each run, mutate edits files and returns the slash
+// path it changed, which is written to the repository (and committed with -source git), then
+// apply runs. target is the ratio to the first apply issue 10 asks for (0: none).
+func (sr *shapeRun) change(step string, mutate func() (string, error), target float64) error {
+	b := sr.b
+	m, err := b.repeat(func() (sample, error) {
+		path, err := mutate()
+		if err != nil {
+			return sample{}, err
+		}
+		if err := os.WriteFile(filepath.Join(sr.repo, filepath.FromSlash(path)), sr.files[path], 0o644); err != nil {
+			return sample{}, err
+		}
+		if b.cfg.source == "git" {
+			if err := b.git(sr.repo, "commit", "-q", "-a", "-m", step); err != nil {
+				return sample{}, err
+			}
+		}
+		return sr.apply()
+	})
+	if err != nil {
+		return err
+	}
+	sr.add(step, m, "first apply", sr.first, target, "")
+	return nil
+}
+
+// handEdit adds a rule by hand to the first chain of the script, then measures status, which
+// must report drift (exit 2).
+func (sr *shapeRun) handEdit() error {
+	b, table := sr.b, sr.b.cfg.table
+	ch := chainRe.FindSubmatch(sr.script)
 	if ch == nil {
 		return errors.New("plan --nft: no chain in the script")
 	}
-	if _, err := b.r.nft(false, ns, "add", "rule", "inet", c.table, string(ch[1]), "counter"); err != nil {
+	if _, err := b.r.nft(false, sr.ns, "add", "rule", "inet", table, string(ch[1]), "counter"); err != nil {
 		return err
 	}
-	m, err = b.repeat(status(2))
+	m, err := b.repeat(sr.status(2))
 	if err != nil {
 		return fmt.Errorf("status after a hand edit must report drift (exit 2): %w", err)
 	}
-	add("status after a hand edit (drift seen)", m, "nft list table", list, 0, fmt.Sprintf("`nft add rule inet %s %s counter`", c.table, ch[1]))
-	b.ns.del(ns)
-	sec.ref = append(sec.ref, refRow{"nft -f of `plan --nft`, fresh namespace", nftF}, refRow{"nft list table inet " + c.table, list})
-	b.rep.sections = append(b.rep.sections, sec)
+	sr.add("status after a hand edit (drift seen)", m, "nft list table", sr.list, 0, fmt.Sprintf("`nft add rule inet %s %s counter`", table, ch[1]))
 	return nil
 }
 
