@@ -62,7 +62,6 @@ type decoder struct {
 	json bool
 }
 
-
 func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
 
 func (d *decoder) errAt(p Pos, format string, args ...any) {
