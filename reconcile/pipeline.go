@@ -199,6 +199,10 @@ func (a *Agent) plan(ctx context.Context, rec *state.Record) (*PlanResult, error
 	}
 	if res.ObserveSkipped && res.Observed == res.Desired {
 		res.Plan = emptyPlan("plan", a.cfg.Table) // proven equal (observeFor): nothing to compare
+	} else if res.ObserveSkipped {
+		// Both canonical: res.Desired is, and so is the model recorded as applied (it was
+		// the Desired of that pass).
+		res.Plan = plan.DiffCanonical(res.Desired, res.Observed)
 	} else {
 		res.Plan = plan.Diff(res.Desired, res.Observed)
 	}
@@ -221,7 +225,7 @@ func (a *Agent) observeFor(ctx context.Context, res *PlanResult, rec *state.Reco
 		// la's ruleset: no need to read it back (Flux: the applied revision, in sync). When it
 		// is the desired one too (equal digests), its model file need not even be read.
 		observed := res.Desired
-		if la.RulesetDigest != res.Desired.Digest() {
+		if la.RulesetDigest != res.desiredDigest() {
 			m, err := la.LoadModel()
 			if err != nil {
 				a.log.Debug("model applied last unreadable; reading the table", "err", err)
@@ -289,7 +293,7 @@ func (a *Agent) apply(ctx context.Context, noHeal, full bool) (*ApplyResult, err
 		}
 		return &ApplyResult{PlanResult: pr, Record: rec}, a.failAttempt(rec, at, err)
 	}
-	res := &ApplyResult{PlanResult: pr, Digest: pr.Desired.Digest(), Record: rec}
+	res := &ApplyResult{PlanResult: pr, Digest: pr.desiredDigest(), Record: rec}
 	// A table that is gone (reboot, another tool's `nft flush ruleset`) is not drift to leave
 	// alone: the kernel would enforce nothing while the state claims the ruleset applied.
 	switch {
