@@ -45,7 +45,13 @@ func (a *Agent) loadState() (*state.Record, error) {
 // fetch takes a snapshot of src; rec, when not nil, names the commit applied last (the git
 // source refuses a history that does not descend from it).
 func (a *Agent) fetch(ctx context.Context, src source.Source, rec *state.Record) (*source.Snapshot, error) {
-	snap, err := src.Fetch(ctx, fetchOptions(rec))
+	fo := fetchOptions(rec)
+	if c := a.decodeCache(); c != nil {
+		// The files the decode cache holds (by path and git blob id) need not be read: load
+		// takes them from the cache (LoadCachedReading reads one whose entry went bad).
+		fo.Known = c.Has
+	}
+	snap, err := src.Fetch(ctx, fo)
 	if err != nil {
 		return nil, stageErr("fetch", "error", fmt.Errorf("fetch %s: %w", src, err))
 	}
@@ -67,7 +73,7 @@ func fetchOptions(rec *state.Record) source.FetchOptions {
 // (schema.LoadCached, the cache in DecodeCacheDir); the result is the same either way.
 func (a *Agent) load(snap *source.Snapshot) (*schema.Repository, schema.Errors) {
 	c := a.decodeCache()
-	repo, errs := schema.LoadCached(snap.Files, snap.Refused, snap.FileIDs, c)
+	repo, errs := schema.LoadCachedReading(snap.Files, snap.Refused, snap.FileIDs, c, snap.ReadFile)
 	if c != nil {
 		s := c.Stats()
 		a.log.Debug("loaded", "files", len(snap.Files), "cached", s.Hits, "decoded", s.Misses, "corrupt_entries", s.Corrupt, "evicted", s.Evicted)

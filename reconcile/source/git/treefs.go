@@ -110,15 +110,22 @@ func (n node) hasBlob() bool {
 }
 
 func (n node) info() (fs.FileInfo, error) {
+	fi, _, err := n.infoBlob()
+	return fi, err
+}
+
+// infoBlob is info, with the blob of a file or link (nil for a directory or submodule).
+func (n node) infoBlob() (fs.FileInfo, *object.Blob, error) {
 	fi := &fileInfo{name: n.name, mode: fsMode(n.mode)}
-	if n.hasBlob() {
-		b, err := object.GetBlob(n.fsys.s, n.hash)
-		if err != nil {
-			return nil, err
-		}
-		fi.size = b.Size
+	if !n.hasBlob() {
+		return fi, nil, nil
 	}
-	return fi, nil
+	b, err := object.GetBlob(n.fsys.s, n.hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi.size = b.Size
+	return fi, b, nil
 }
 
 // tree returns the tree object h, decoded once.
@@ -141,7 +148,7 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	fi, err := n.info()
+	fi, b, err := n.infoBlob()
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
@@ -152,16 +159,10 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 		}
 		return &dirFile{info: fi, entries: entries}, nil
 	}
-	f := &blobFile{info: fi}
-	if n.hasBlob() {
+	f := &blobFile{info: fi, name: name}
+	if b != nil {
 		t.blobs[name] = n.hash
-		b, err := object.GetBlob(t.s, n.hash)
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-		}
-		if f.r, err = b.Reader(); err != nil {
-			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-		}
+		f.blob = b
 	}
 	return f, nil
 }
@@ -229,9 +230,13 @@ func (fi *fileInfo) IsDir() bool        { return fi.mode.IsDir() }
 func (fi *fileInfo) Sys() any           { return nil }
 func (fi *fileInfo) String() string     { return fs.FormatFileInfo(fi) }
 
-// blobFile is an open file, link or submodule; r is nil for a submodule.
+// blobFile is an open file, link or submodule; blob is nil for a submodule. The blob is
+// inflated on the first Read only (r): a file opened to be checked and not read
+// (schema.ReadFSSkipping) costs no inflating.
 type blobFile struct {
 	info fs.FileInfo
+	name string
+	blob *object.Blob
 	r    io.ReadCloser
 }
 
@@ -239,7 +244,14 @@ func (f *blobFile) Stat() (fs.FileInfo, error) { return f.info, nil }
 
 func (f *blobFile) Read(p []byte) (int, error) {
 	if f.r == nil {
-		return 0, io.EOF
+		if f.blob == nil {
+			return 0, io.EOF
+		}
+		r, err := f.blob.Reader()
+		if err != nil {
+			return 0, &fs.PathError{Op: "read", Path: f.name, Err: err}
+		}
+		f.r, f.blob = r, nil
 	}
 	return f.r.Read(p)
 }
