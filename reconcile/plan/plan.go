@@ -9,6 +9,7 @@
 package plan
 
 import (
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -636,6 +637,9 @@ func (d *differ) chains(sides [2]*nft.Ruleset) {
 				Line{Op: "-", In: in, Text: chainHeader(obs), Header: true},
 				Line{Op: "+", In: in, Text: chainHeader(des), Header: true})
 		}
+		if des != nil && obs != nil && sameRules(des, obs, sets) {
+			continue // the same rules, the same texts: nothing to align
+		}
 		var dr, or []string
 		if des != nil {
 			dr = ruleTexts(des, sets[inDesired])
@@ -652,6 +656,30 @@ func chainHeader(c *nft.Chain) string {
 		return "chain " + c.Name
 	}
 	return "chain " + c.Name + " { " + baseText(c.Base) + " }"
+}
+
+// sameRules reports whether chains a (desired) and b (observed) have equal rules (deeply)
+// whose shared lists (port and ICMP type sets, in sets of each side) have the same elements on
+// both sides: then their ruleTexts are equal. False when it cannot tell cheaply.
+func sameRules(a, b *nft.Chain, sets [2]map[string]*nft.Set) bool {
+	if len(a.Rules) != len(b.Rules) {
+		return false
+	}
+	for i, r := range a.Rules {
+		if !reflect.DeepEqual(r, b.Rules[i]) {
+			return false
+		}
+		for j := range r.Matches {
+			switch m := &r.Matches[j]; m.Kind {
+			case nft.MatchSPortSet, nft.MatchDPortSet, nft.MatchICMPTypeSet:
+				x, y := sets[inDesired][m.Str], sets[inObserved][m.Str]
+				if (x == nil) != (y == nil) || x != nil && !(slices.Equal(x.Prefixes, y.Prefixes) && slices.Equal(x.Ports, y.Ports) && slices.Equal(x.Nums, y.Nums)) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // ruleTexts are the rules of c as plan shows them: their nft text, a lookup in a shared port
