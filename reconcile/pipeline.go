@@ -232,7 +232,7 @@ func (a *Agent) observeFor(ctx context.Context, res *PlanResult, rec *state.Reco
 		// is the desired one too (equal digests), its model file need not even be read.
 		observed := res.Desired
 		if la.RulesetDigest != res.desiredDigest() {
-			m, err := la.LoadModel()
+			m, err := la.LoadModelUnder(a.compileKey(la.Revision))
 			if err != nil {
 				a.log.Debug("model applied last unreadable; reading the table", "err", err)
 			}
