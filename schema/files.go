@@ -69,11 +69,13 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 }
 
 // ReadFSSkipping is ReadFS that leaves out the content of the files for which skip (when not
-// nil) returns true: it is called with the path of a repository file the rules accept, after
-// its entry was opened and found a regular file within MaxFileSize, and before its content is
-// read. Such a file is in files with a nil content and in unread (nil when there is none).
-// The git source skips the files whose decoded form the decode cache holds
-// (DecodeCache.Has): their content is not needed, and inflating 2,400 blobs takes 0.3 s.
+// nil) returns true: it is called with the path of a repository file the rules accept (listed
+// as a regular file) once it is opened, before the opened file is checked again (kind, size
+// limit) and read. Such a file is in files with a nil content and in unread (nil when there is
+// none). The git source skips the files whose decoded form the decode cache holds
+// (DecodeCache.Has, by path and blob id): the same blob passed these checks when it was
+// decoded (a git tree cannot change under the reader), its content is not needed, and looking
+// up and inflating 2,400 blobs takes 0.4 s.
 func ReadFSSkipping(fsys fs.FS, skip func(p string) bool) (files map[string][]byte, refused Errors, unread map[string]bool, err error) {
 	top, err := fs.ReadDir(fsys, ".")
 	if err != nil {
@@ -447,14 +449,17 @@ func isRepoDir(name string) bool {
 
 // readRegular reads the file p, checking on the opened file that it is a regular file within
 // MaxFileSize: the entry may have changed since it was listed. why says why it was refused.
-// When skip(p) is true (skip not nil) the content is not read: b is nil (a file read is never
-// nil, even when empty).
+// When skip(p) is true (skip not nil) the opened file is neither checked nor read: b is nil
+// (a file read is never nil, even when empty).
 func readRegular(fsys fs.FS, p string, skip func(string) bool) (b []byte, why string, err error) {
 	f, err := fsys.Open(p)
 	if err != nil {
 		return nil, "", err
 	}
 	defer f.Close()
+	if skip != nil && skip(p) {
+		return nil, "", nil // content left out (ReadFSSkipping): b is nil
+	}
 	st, err := f.Stat()
 	if err != nil {
 		return nil, "", err
@@ -464,9 +469,6 @@ func readRegular(fsys fs.FS, p string, skip func(string) bool) (b []byte, why st
 	}
 	if st.Size() > MaxFileSize {
 		return nil, tooBig(st.Size()), nil
-	}
-	if skip != nil && skip(p) {
-		return nil, "", nil // content left out (ReadFSSkipping): b is nil
 	}
 	b, err = io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {

@@ -234,18 +234,22 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 			check("git", full)
 			// Known: the files the caller holds are checked alike but not read (Unread, nil
 			// content); ReadFile gives their content; the others are read.
-			var asked []string
+			// (Known is true only for files read before, as the decode cache is: an oversize
+			// file it is asked about is still refused.)
+			asked := map[string]bool{}
 			known := func(p, id string) bool {
-				asked = append(asked, p)
-				return id == full.FileIDs[p] && p != "profiles/WEB.yaml"
+				asked[p] = true
+				_, read := full.Files[p]
+				return read && id == full.FileIDs[p] && p != "profiles/WEB.yaml"
 			}
 			lazy, err := src.Fetch(context.Background(), source.FetchOptions{Known: known})
 			if err != nil {
 				t.Fatal(err)
 			}
-			sort.Strings(asked)
-			if got := strings.Join(asked, ","); got != wantFiles {
-				t.Errorf("Known asked for %s, want %s", got, wantFiles)
+			for _, p := range want {
+				if !asked[p] {
+					t.Errorf("Known not asked for %s", p)
+				}
 			}
 			if got, want := refusedLines(lazy.Refused), refusedLines(full.Refused); got != want {
 				t.Errorf("lazy: refused %s, want %s", got, want)

@@ -148,23 +148,21 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	fi, b, err := n.infoBlob()
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-	}
 	if n.mode == filemode.Dir {
+		fi, err := n.info()
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
 		entries, err := t.readDir(n, name)
 		if err != nil {
 			return nil, err
 		}
 		return &dirFile{info: fi, entries: entries}, nil
 	}
-	f := &blobFile{info: fi, name: name}
-	if b != nil {
+	if n.hasBlob() {
 		t.blobs[name] = n.hash
-		f.blob = b
 	}
-	return f, nil
+	return &blobFile{n: n, name: name}, nil
 }
 
 // ReadDir lists the directory name, sorted by name.
@@ -230,20 +228,33 @@ func (fi *fileInfo) IsDir() bool        { return fi.mode.IsDir() }
 func (fi *fileInfo) Sys() any           { return nil }
 func (fi *fileInfo) String() string     { return fs.FormatFileInfo(fi) }
 
-// blobFile is an open file, link or submodule; blob is nil for a submodule. The blob is
-// inflated on the first Read only (r): a file opened to be checked and not read
-// (schema.ReadFSSkipping) costs no inflating.
+// blobFile is an open file, link or submodule. Its blob is looked up on the first Stat or
+// Read (a failure is the "open" error Open gave before) and inflated on the first Read: a file
+// opened and not read (schema.ReadFSSkipping) costs neither.
 type blobFile struct {
-	info fs.FileInfo
+	n    node
 	name string
-	blob *object.Blob
+	info fs.FileInfo  // nil until looked up
+	blob *object.Blob // nil for a submodule
 	r    io.ReadCloser
 }
 
-func (f *blobFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+func (f *blobFile) Stat() (fs.FileInfo, error) {
+	if f.info == nil {
+		fi, b, err := f.n.infoBlob()
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: f.name, Err: err}
+		}
+		f.info, f.blob = fi, b
+	}
+	return f.info, nil
+}
 
 func (f *blobFile) Read(p []byte) (int, error) {
 	if f.r == nil {
+		if _, err := f.Stat(); err != nil {
+			return 0, err
+		}
 		if f.blob == nil {
 			return 0, io.EOF
 		}
