@@ -45,7 +45,13 @@ func (a *Agent) loadState() (*state.Record, error) {
 // fetch takes a snapshot of src; rec, when not nil, names the commit applied last (the git
 // source refuses a history that does not descend from it).
 func (a *Agent) fetch(ctx context.Context, src source.Source, rec *state.Record) (*source.Snapshot, error) {
-	snap, err := src.Fetch(ctx, fetchOptions(rec))
+	fo := fetchOptions(rec)
+	if c := a.decodeCache(); c != nil {
+		// The files the decode cache holds (by path and git blob id) need not be read: load
+		// takes them from the cache (LoadCachedReading reads one whose entry went bad).
+		fo.Known = c.Has
+	}
+	snap, err := src.Fetch(ctx, fo)
 	if err != nil {
 		return nil, stageErr("fetch", "error", fmt.Errorf("fetch %s: %w", src, err))
 	}
@@ -67,7 +73,7 @@ func fetchOptions(rec *state.Record) source.FetchOptions {
 // (schema.LoadCached, the cache in DecodeCacheDir); the result is the same either way.
 func (a *Agent) load(snap *source.Snapshot) (*schema.Repository, schema.Errors) {
 	c := a.decodeCache()
-	repo, errs := schema.LoadCached(snap.Files, snap.Refused, snap.FileIDs, c)
+	repo, errs := schema.LoadCachedReading(snap.Files, snap.Refused, snap.FileIDs, c, snap.ReadFile)
 	if c != nil {
 		s := c.Stats()
 		a.log.Debug("loaded", "files", len(snap.Files), "cached", s.Hits, "decoded", s.Misses, "corrupt_entries", s.Corrupt, "evicted", s.Evicted)
@@ -199,6 +205,10 @@ func (a *Agent) plan(ctx context.Context, rec *state.Record) (*PlanResult, error
 	}
 	if res.ObserveSkipped && res.Observed == res.Desired {
 		res.Plan = emptyPlan("plan", a.cfg.Table) // proven equal (observeFor): nothing to compare
+	} else if res.ObserveSkipped {
+		// Both canonical: res.Desired is, and so is the model recorded as applied (it was
+		// the Desired of that pass).
+		res.Plan = plan.DiffCanonical(res.Desired, res.Observed)
 	} else {
 		res.Plan = plan.Diff(res.Desired, res.Observed)
 	}
@@ -221,8 +231,8 @@ func (a *Agent) observeFor(ctx context.Context, res *PlanResult, rec *state.Reco
 		// la's ruleset: no need to read it back (Flux: the applied revision, in sync). When it
 		// is the desired one too (equal digests), its model file need not even be read.
 		observed := res.Desired
-		if la.RulesetDigest != res.Desired.Digest() {
-			m, err := la.LoadModel()
+		if la.RulesetDigest != res.desiredDigest() {
+			m, err := la.LoadModelUnder(a.compileKey(la.Revision))
 			if err != nil {
 				a.log.Debug("model applied last unreadable; reading the table", "err", err)
 			}
@@ -289,7 +299,7 @@ func (a *Agent) apply(ctx context.Context, noHeal, full bool) (*ApplyResult, err
 		}
 		return &ApplyResult{PlanResult: pr, Record: rec}, a.failAttempt(rec, at, err)
 	}
-	res := &ApplyResult{PlanResult: pr, Digest: pr.Desired.Digest(), Record: rec}
+	res := &ApplyResult{PlanResult: pr, Digest: pr.desiredDigest(), Record: rec}
 	// A table that is gone (reboot, another tool's `nft flush ruleset`) is not drift to leave
 	// alone: the kernel would enforce nothing while the state claims the ruleset applied.
 	switch {

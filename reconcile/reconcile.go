@@ -81,6 +81,15 @@ type PlanResult struct {
 	bootID string // the identity Generation was read under (see identity)
 	cookie uint64
 	stamp  string // the source's stamp taken before the fetch (source.Stamper; "": none)
+	digest string // Desired.Digest(), computed once (see desiredDigest)
+}
+
+// desiredDigest returns Desired.Digest(), rendering the ruleset only the first time.
+func (r *PlanResult) desiredDigest() string {
+	if r.digest == "" {
+		r.digest = r.Desired.Digest()
+	}
+	return r.digest
 }
 
 // Rules counts the rules of the desired ruleset.

@@ -128,8 +128,20 @@ func buildVersion() string {
 // blob); the content of a path without one is hashed (sha256). The repository and errors are
 // exactly those of LoadFiles.
 func LoadCached(files map[string][]byte, refused Errors, ids map[string]string, c *DecodeCache) (*Repository, Errors) {
+	return LoadCachedReading(files, refused, ids, c, nil)
+}
+
+// LoadCachedReading is LoadCached where the content of some files was left out (nil in
+// files, see ReadFSSkipping) because c held their entries (Has): read returns the content of
+// such a path p when its entry turns out missing or damaged after all; a read error is the
+// error "p: cannot be read: ..." of the load. The repository and errors are otherwise those of
+// LoadCached. read nil: every content is in files.
+func LoadCachedReading(files map[string][]byte, refused Errors, ids map[string]string, c *DecodeCache, read func(p string) ([]byte, error)) (*Repository, Errors) {
 	if c == nil {
-		return loadFiles(files, refused, nil, nil)
+		if read != nil {
+			files = readAll(files, read)
+		}
+		return loadFiles(files, refused, nil, nil, nil)
 	}
 	c.load.Lock()
 	defer c.load.Unlock()
@@ -137,9 +149,33 @@ func LoadCached(files map[string][]byte, refused Errors, ids map[string]string, 
 	c.used = make(map[string]bool, len(files))
 	c.stats = CacheStats{}
 	c.mu.Unlock()
-	repo, errs := loadFiles(files, refused, ids, c)
+	repo, errs := loadFiles(files, refused, ids, c, read)
 	c.evict()
 	return repo, errs
+}
+
+// readAll returns files with every nil content read with read (an unreadable one stays nil:
+// decoded as empty, and reported by its read error).
+func readAll(files map[string][]byte, read func(p string) ([]byte, error)) map[string][]byte {
+	out := make(map[string][]byte, len(files))
+	for p, b := range files {
+		if b == nil {
+			b, _ = read(p)
+		}
+		out[p] = b
+	}
+	return out
+}
+
+// Has reports whether the cache holds an entry for path p of content id (a git blob id,
+// "sha1:<hex>"; "" is never held: the content would have to be hashed). The entry may still
+// turn out damaged when read (LoadCachedReading reads the file then).
+func (c *DecodeCache) Has(p, id string) bool {
+	if c == nil || id == "" {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(c.dir, c.name(p, nil, id)))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // name returns the entry file name of path p with content data (id: its content id, or "").
@@ -158,7 +194,10 @@ func (c *DecodeCache) name(p string, data []byte, id string) string {
 }
 
 // result returns the per-file pass of p: from the cache, or decoded and stored.
-func (c *DecodeCache) result(p string, data []byte, id string) *fileResult {
+func (c *DecodeCache) result(p string, data []byte, id string, read func(string) ([]byte, error)) *fileResult {
+	if data == nil && read != nil && id == "" {
+		data = readOrNil(p, read)
+	}
 	name := c.name(p, data, id)
 	fr, corrupt := c.get(name, p)
 	c.mu.Lock()
@@ -176,9 +215,26 @@ func (c *DecodeCache) result(p string, data []byte, id string) *fileResult {
 	if fr != nil {
 		return fr
 	}
+	if data == nil && read != nil {
+		var err error
+		if data, err = read(p); err != nil {
+			return unreadableFile(p, err) // not stored
+		}
+	}
 	fr = decodeFile(p, data)
 	c.put(name, p, fr)
 	return fr
+}
+
+// readOrNil is read(p), nil on error.
+func readOrNil(p string, read func(string) ([]byte, error)) []byte {
+	b, _ := read(p)
+	return b
+}
+
+// unreadableFile is the per-file result of a file whose content could not be read.
+func unreadableFile(p string, err error) *fileResult {
+	return &fileResult{Errs: Errors{{Path: showPath(p), Msg: "cannot be read: " + err.Error()}}}
 }
 
 // header is the start of the entry of path p: the magic, the version and the path.

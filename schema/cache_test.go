@@ -174,3 +174,76 @@ func TestParallelDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheUnread: files whose content was left out because the cache has their entries
+// (Has; ReadFSSkipping) load as LoadFiles does; read is asked only for a file whose entry went
+// missing or bad, and a read error is an error of the load at that file.
+func TestCacheUnread(t *testing.T) {
+	files := testRepo(8)
+	want, wantErrs := schema.LoadFiles(files, nil)
+	c, err := schema.OpenDecodeCache(filepath.Join(t.TempDir(), "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for p := range files {
+		ids[p] = fmt.Sprintf("sha1:%040x", len(ids))
+	}
+	if c.Has("profiles/P00.yaml", ids["profiles/P00.yaml"]) {
+		t.Fatal("Has before any load")
+	}
+	schema.LoadCached(files, nil, ids, c)
+	unread := map[string][]byte{}
+	for p := range files {
+		if !c.Has(p, ids[p]) {
+			t.Fatalf("Has(%s) false after the load", p)
+		}
+		unread[p] = nil
+	}
+	if c.Has("profiles/P00.yaml", "sha1:ffffffffffffffffffffffffffffffffffffffff") || c.Has("profiles/P00.yaml", "") {
+		t.Error("Has of another id, or of no id")
+	}
+	var reads []string
+	read := func(p string) ([]byte, error) {
+		reads = append(reads, p)
+		if p == "profiles/P03.yaml" {
+			return nil, fmt.Errorf("object gone")
+		}
+		return files[p], nil
+	}
+	got, gotErrs := schema.LoadCachedReading(unread, nil, ids, c, read)
+	sameLoad(t, "unread, all cached", want, wantErrs, got, gotErrs)
+	if len(reads) != 0 {
+		t.Errorf("read %v, want nothing read", reads)
+	}
+	// An entry removed since Has: its file is read and decoded.
+	entries, _ := filepath.Glob(filepath.Join(schema.DecodeCacheDir(c), "*.entry"))
+	for _, e := range entries {
+		os.Remove(e)
+	}
+	delete(unread, "profiles/P03.yaml")
+	delete(ids, "profiles/P03.yaml")
+	got, gotErrs = schema.LoadCachedReading(unread, nil, ids, c, read)
+	if len(reads) != len(unread) {
+		t.Errorf("read %d files, want %d", len(reads), len(unread))
+	}
+	wantLess, wantLessErrs := schema.LoadFiles(func() map[string][]byte {
+		m := map[string][]byte{}
+		for p := range unread {
+			m[p] = files[p]
+		}
+		return m
+	}(), nil)
+	sameLoad(t, "unread, entries gone", wantLess, wantLessErrs, got, gotErrs)
+	// A read that fails.
+	unread["profiles/P03.yaml"] = nil
+	ids["profiles/P03.yaml"] = "sha1:3333333333333333333333333333333333333333"
+	_, gotErrs = schema.LoadCachedReading(unread, nil, ids, c, read)
+	found := false
+	for _, e := range gotErrs {
+		found = found || e.Error() == "profiles/P03.yaml: cannot be read: object gone"
+	}
+	if !found {
+		t.Errorf("read error not reported:\n%v", gotErrs)
+	}
+}

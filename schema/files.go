@@ -64,15 +64,28 @@ var repoDirs = []string{"profiles", "endpoints", "tests"}
 // fsys must list entries without following symbolic links (fs.ReadDir's DirEntry.Type(), as
 // os.Root's FS and a git tree give), and Open must not follow links out of the tree.
 func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
+	files, refused, _, err = ReadFSSkipping(fsys, nil)
+	return files, refused, err
+}
+
+// ReadFSSkipping is ReadFS that leaves out the content of the files for which skip (when not
+// nil) returns true: it is called with the path of a repository file the rules accept (listed
+// as a regular file) once it is opened, before the opened file is checked again (kind, size
+// limit) and read. Such a file is in files with a nil content and in unread (nil when there is
+// none). The git source skips the files whose decoded form the decode cache holds
+// (DecodeCache.Has, by path and blob id): the same blob passed these checks when it was
+// decoded (a git tree cannot change under the reader), its content is not needed, and looking
+// up and inflating 2,400 blobs takes 0.4 s.
+func ReadFSSkipping(fsys fs.FS, skip func(p string) bool) (files map[string][]byte, refused Errors, unread map[string]bool, err error) {
 	top, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	subs, why, err := submodulePaths(fsys, top)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	r := &treeReader{fsys: fsys, subs: subs, files: map[string][]byte{}}
+	r := &treeReader{fsys: fsys, subs: subs, files: map[string][]byte{}, skip: skip}
 	if why != "" {
 		r.refuse(".gitmodules", "%s", why)
 	}
@@ -82,11 +95,11 @@ func ReadFS(fsys fs.FS) (files map[string][]byte, refused Errors, err error) {
 			continue
 		}
 		if err := r.readFolder(t.Name()); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	r.refused.Sort()
-	return r.files, r.refused, nil
+	return r.files, r.refused, r.unread, nil
 }
 
 // treeReader is one ReadFS: the tree, the submodule paths of its .gitmodules, and what it read
@@ -96,6 +109,8 @@ type treeReader struct {
 	subs    map[string]bool
 	files   map[string][]byte
 	refused Errors
+	skip    func(p string) bool // see ReadFSSkipping
+	unread  map[string]bool
 }
 
 // refuse records a refused path (no position: the entry is not read).
@@ -222,12 +237,18 @@ func (r *treeReader) readEntry(dir string, e fs.DirEntry) error {
 	case !mode.IsRegular():
 		r.refuse(p, "%s named like %s: only regular files are read", describeMode(mode), fileNoun(dir))
 	default:
-		b, why, err := readRegular(r.fsys, p)
+		b, why, err := readRegular(r.fsys, p, r.skip)
 		switch {
 		case err != nil:
 			return err
 		case why != "":
 			r.refuse(p, "%s", why)
+		case b == nil:
+			if r.unread == nil {
+				r.unread = map[string]bool{}
+			}
+			r.unread[p] = true
+			r.files[p] = nil
 		default:
 			r.files[p] = b
 		}
@@ -323,7 +344,7 @@ func submodulePaths(fsys fs.FS, top []fs.DirEntry) (subs map[string]bool, why st
 	if !found {
 		return subs, "", nil
 	}
-	b, why, err := readRegular(fsys, ".gitmodules")
+	b, why, err := readRegular(fsys, ".gitmodules", nil)
 	if err != nil || why != "" {
 		return subs, why, err // over the limit: refused, as its submodules cannot be known
 	}
@@ -428,12 +449,17 @@ func isRepoDir(name string) bool {
 
 // readRegular reads the file p, checking on the opened file that it is a regular file within
 // MaxFileSize: the entry may have changed since it was listed. why says why it was refused.
-func readRegular(fsys fs.FS, p string) (b []byte, why string, err error) {
+// When skip(p) is true (skip not nil) the opened file is neither checked nor read: b is nil
+// (a file read is never nil, even when empty).
+func readRegular(fsys fs.FS, p string, skip func(string) bool) (b []byte, why string, err error) {
 	f, err := fsys.Open(p)
 	if err != nil {
 		return nil, "", err
 	}
 	defer f.Close()
+	if skip != nil && skip(p) {
+		return nil, "", nil // content left out (ReadFSSkipping): b is nil
+	}
 	st, err := f.Stat()
 	if err != nil {
 		return nil, "", err
@@ -447,6 +473,9 @@ func readRegular(fsys fs.FS, p string) (b []byte, why string, err error) {
 	b, err = io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("read %s: %w", p, err)
+	}
+	if b == nil {
+		b = []byte{}
 	}
 	if len(b) > MaxFileSize { // it grew since Stat
 		return nil, tooBig(-1), nil

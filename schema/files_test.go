@@ -229,7 +229,7 @@ func TestRootFSOpenDoesNotBlockOnFIFO(t *testing.T) {
 	defer r.Close()
 	done := make(chan string, 1)
 	go func() {
-		_, why, err := readRegular(rootFS{r.FS(), r}, "p.yaml")
+		_, why, err := readRegular(rootFS{r.FS(), r}, "p.yaml", nil)
 		done <- fmt.Sprint(why, err)
 	}()
 	select {

@@ -639,7 +639,7 @@ func Load(files map[string][]byte) (*Repository, Errors) { return LoadFiles(file
 // whatever its name (profiles/WEB.yml stands for profile WEB), a folder as the repository
 // folder it is a case variant or misspelling of (Profiles, endpoint).
 func LoadFiles(files map[string][]byte, refused Errors) (*Repository, Errors) {
-	return loadFiles(files, refused, nil, nil)
+	return loadFiles(files, refused, nil, nil, nil)
 }
 
 // fileResult is what the per-file pass learns from one repository file: what it decoded (the
@@ -715,7 +715,7 @@ func decodeFile(p string, data []byte) *fileResult {
 // loadFiles is LoadFiles; the per-file pass runs on all cores (GOMAXPROCS), each result taken
 // from the decode cache c when it holds the file (nil: no cache). ids gives a content id of a
 // path (a git blob id) for the cache key; a path without one is hashed.
-func loadFiles(files map[string][]byte, refused Errors, ids map[string]string, c *DecodeCache) (*Repository, Errors) {
+func loadFiles(files map[string][]byte, refused Errors, ids map[string]string, c *DecodeCache, read func(string) ([]byte, error)) (*Repository, Errors) {
 	repo := &Repository{Profiles: map[string]*Profile{}, Endpoints: []*Endpoint{}, Tests: []*Expectation{}}
 	errs := append(Errors(nil), refused...)
 	paths := make([]string, 0, len(files))
@@ -734,7 +734,7 @@ func loadFiles(files map[string][]byte, refused Errors, ids map[string]string, c
 	for _, e := range refused {
 		x.unreadable(e.Path, strings.HasPrefix(e.Msg, subfolderPrefix))
 	}
-	results := decodeAll(paths, files, ids, c)
+	results := decodeAll(paths, files, ids, c, read)
 	// The results are merged in path order, whatever order they were decoded in: the
 	// repository and the errors are those of a sequential pass.
 	for i, p := range paths {
@@ -768,7 +768,7 @@ func loadFiles(files map[string][]byte, refused Errors, ids map[string]string, c
 
 // decodeAll runs the per-file pass on paths (decodeFile, or the cache c) on GOMAXPROCS
 // goroutines; results[i] is the result of paths[i].
-func decodeAll(paths []string, files map[string][]byte, ids map[string]string, c *DecodeCache) []*fileResult {
+func decodeAll(paths []string, files map[string][]byte, ids map[string]string, c *DecodeCache, read func(string) ([]byte, error)) []*fileResult {
 	results := make([]*fileResult, len(paths))
 	one := func(i int) {
 		p := paths[i]
@@ -776,7 +776,7 @@ func decodeAll(paths []string, files map[string][]byte, ids map[string]string, c
 			results[i] = decodeFile(p, files[p])
 			return
 		}
-		results[i] = c.result(p, files[p], ids[p])
+		results[i] = c.result(p, files[p], ids[p], read)
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(paths))
 	if workers <= 1 {

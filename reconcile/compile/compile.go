@@ -803,17 +803,19 @@ func ports(ps []schema.PortRange) []nft.PortRange {
 // nets of every endpoint of the repository (any host, any state) with a profile carrying it.
 // addTagNets adds endpoint e's nets to the sets of tag t, in the families of used (nil: all).
 func addTagNets(nets map[tagKey][]netip.Prefix, t string, e *schema.Endpoint, used map[tagKey]bool) error {
-	for _, s := range append(slices.Clone(e.IPv4Nets), e.IPv6Nets...) {
-		p, err := schema.ParseNet(s)
-		if err != nil {
-			return fmt.Errorf("compile: endpoint %q: %w", e.ID, err)
-		}
-		f := nft.IPv4
-		if !p.Addr().Is4() {
-			f = nft.IPv6
-		}
-		if k := (tagKey{f, t}); used == nil || used[k] {
-			nets[k] = append(nets[k], p)
+	for _, list := range [2][]string{e.IPv4Nets, e.IPv6Nets} { // no copy: one call per member
+		for _, s := range list {
+			p, err := schema.ParseNet(s)
+			if err != nil {
+				return fmt.Errorf("compile: endpoint %q: %w", e.ID, err)
+			}
+			f := nft.IPv4
+			if !p.Addr().Is4() {
+				f = nft.IPv6
+			}
+			if k := (tagKey{f, t}); used == nil || used[k] {
+				nets[k] = append(nets[k], p)
+			}
 		}
 	}
 	return nil

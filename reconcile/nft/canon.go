@@ -251,6 +251,15 @@ func mergePrefixes(in []netip.Prefix) []netip.Prefix {
 	if len(in) == 0 {
 		return nil
 	}
+	if canonicalPrefixes(in) {
+		// Already the smallest sorted list (a compiled or canonical set): no sort, no rebuild.
+		return slices.Clone(in)
+	}
+	return mergeSorted(in)
+}
+
+// mergeSorted is mergePrefixes without the check for an input that is already canonical.
+func mergeSorted(in []netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix
 	for _, r := range mergeRanges(in) {
 		out = append(out, rangePrefixes(r.lo, r.hi)...)
@@ -283,6 +292,51 @@ func mergeRanges(in []netip.Prefix) []addrRange {
 		out = append(out, addrRange{lo, hi})
 	}
 	return out
+}
+
+// canonicalPrefixes reports, in one pass, whether in is its own mergePrefixes: valid masked
+// prefixes in comparePrefix order (IPv4 before IPv6), none overlapping, and within each run of
+// adjacent prefixes each the largest aligned block that starts at its address and ends within
+// the run (the cover rangePrefixes gives).
+func canonicalPrefixes(in []netip.Prefix) bool {
+	for i := 0; i < len(in); {
+		j := i // the run in[i..j]: each prefix starts right after the previous one ends
+		for {
+			p := in[j]
+			if !p.IsValid() || p.Masked() != p {
+				return false
+			}
+			if j+1 == len(in) {
+				break
+			}
+			q := in[j+1]
+			if q.Addr().BitLen() != p.Addr().BitLen() {
+				if q.Addr().BitLen() < p.Addr().BitLen() {
+					return false
+				}
+				break
+			}
+			last := lastAddr(p)
+			if q.Addr().Compare(last) <= 0 {
+				return false // overlapping, or out of order
+			}
+			if last.Next() != q.Addr() {
+				break // a gap ends the run
+			}
+			j++
+		}
+		hi := lastAddr(in[j])
+		for _, p := range in[i : j+1] {
+			if b := p.Bits(); b > 0 {
+				parent := netip.PrefixFrom(p.Addr(), b-1)
+				if parent.Masked().Addr() == p.Addr() && lastAddr(parent).Compare(hi) <= 0 {
+					return false // a larger block fits: the run has a smaller cover
+				}
+			}
+		}
+		i = j + 1
+	}
+	return true
 }
 
 // lastAddr is the last address of a prefix.

@@ -9,6 +9,8 @@
 package plan
 
 import (
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -135,14 +137,22 @@ func (p *Plan) Empty() bool { return p == nil || len(p.Objects) == 0 }
 // does not exist). A nil desired means the table is to be removed. Both sides are compared in
 // their canonical form (nft.Ruleset.Canonical).
 func Diff(desired, observed *nft.Ruleset) *Plan {
-	return diff("plan", desired, observed)
+	return diff("plan", desired, observed, false)
+}
+
+// DiffCanonical is Diff of two rulesets that are in canonical form already (the results of
+// nft.Ruleset.Canonical, or of their gob round trip, as a state record's model): they are
+// compared as they are, without making them canonical again (0.2 s for a ruleset of 100,000
+// set members). The plan is Diff's.
+func DiffCanonical(desired, observed *nft.Ruleset) *Plan {
+	return diff("plan", desired, observed, true)
 }
 
 // Drift is the difference of the kernel (observed; nil: the table was deleted) from the
 // ruleset applied last: "+" lines are missing from the kernel (removed by hand), "-" lines are
 // in the kernel but were not applied (added by hand). Applying again would make those changes.
 func Drift(applied, observed *nft.Ruleset) *Plan {
-	return diff("drift", applied, observed)
+	return diff("drift", applied, observed, false)
 }
 
 // group is an object under construction: the chains, maps and sets that belong to it.
@@ -159,7 +169,7 @@ const (
 // diff compares two rulesets in canonical form (either may be nil: the table is created or
 // removed) and groups the differences into objects, in kindOrder, then id, direction and
 // family order.
-func diff(kind string, desired, observed *nft.Ruleset) *Plan {
+func diff(kind string, desired, observed *nft.Ruleset, canonical bool) *Plan {
 	table := ""
 	switch {
 	case desired != nil:
@@ -173,7 +183,9 @@ func diff(kind string, desired, observed *nft.Ruleset) *Plan {
 	}
 	// Compare canonical forms (sorted port lists, merged prefixes, sorted elements), so that
 	// only differences that matter to the kernel show.
-	desired, observed = desired.Canonical(), observed.Canonical()
+	if !canonical {
+		desired, observed = desired.Canonical(), observed.Canonical()
+	}
 	d := &differ{groups: map[string]*group{}}
 	sides := [2]*nft.Ruleset{desired, observed}
 
@@ -379,6 +391,9 @@ func (d *differ) sets(sides [2]*nft.Ruleset) {
 				Line{Op: "-", In: in, Text: setHeader(obs), Header: true},
 				Line{Op: "+", In: in, Text: setHeader(des), Header: true})
 		}
+		if des != nil && obs != nil && sameMembers(des, obs) {
+			continue // no member added or removed (most sets of a one-file change)
+		}
 		var dm, om []string
 		if des != nil {
 			dm = prefixTexts(des)
@@ -422,6 +437,21 @@ func prefixTexts(s *nft.Set) []string {
 		out = append(out, s.Elements()...)
 	}
 	return out
+}
+
+// sameMembers reports whether two sets have the same members in the same order (then
+// membersDiff of their prefixTexts is empty): equal masked prefixes, or, without prefixes,
+// equal ports and ICMP types.
+func sameMembers(a, b *nft.Set) bool {
+	if len(a.Prefixes) != len(b.Prefixes) {
+		return false
+	}
+	for i, p := range a.Prefixes {
+		if p.Masked() != b.Prefixes[i].Masked() {
+			return false
+		}
+	}
+	return len(a.Prefixes) > 0 || slices.Equal(a.Ports, b.Ports) && slices.Equal(a.Nums, b.Nums)
 }
 
 // membersDiff lists, as sets, the members added (+) and removed (-), sorted.
@@ -607,6 +637,9 @@ func (d *differ) chains(sides [2]*nft.Ruleset) {
 				Line{Op: "-", In: in, Text: chainHeader(obs), Header: true},
 				Line{Op: "+", In: in, Text: chainHeader(des), Header: true})
 		}
+		if des != nil && obs != nil && sameRules(des, obs, sets) {
+			continue // the same rules, the same texts: nothing to align
+		}
 		var dr, or []string
 		if des != nil {
 			dr = ruleTexts(des, sets[inDesired])
@@ -623,6 +656,30 @@ func chainHeader(c *nft.Chain) string {
 		return "chain " + c.Name
 	}
 	return "chain " + c.Name + " { " + baseText(c.Base) + " }"
+}
+
+// sameRules reports whether chains a (desired) and b (observed) have equal rules (deeply)
+// whose shared lists (port and ICMP type sets, in sets of each side) have the same elements on
+// both sides: then their ruleTexts are equal. False when it cannot tell cheaply.
+func sameRules(a, b *nft.Chain, sets [2]map[string]*nft.Set) bool {
+	if len(a.Rules) != len(b.Rules) {
+		return false
+	}
+	for i, r := range a.Rules {
+		if !reflect.DeepEqual(r, b.Rules[i]) {
+			return false
+		}
+		for j := range r.Matches {
+			switch m := &r.Matches[j]; m.Kind {
+			case nft.MatchSPortSet, nft.MatchDPortSet, nft.MatchICMPTypeSet:
+				x, y := sets[inDesired][m.Str], sets[inObserved][m.Str]
+				if (x == nil) != (y == nil) || x != nil && !(slices.Equal(x.Prefixes, y.Prefixes) && slices.Equal(x.Ports, y.Ports) && slices.Equal(x.Nums, y.Nums)) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // ruleTexts are the rules of c as plan shows them: their nft text, a lookup in a shared port

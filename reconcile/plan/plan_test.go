@@ -363,7 +363,38 @@ func TestDiff(t *testing.T) {
 			if tt.counts.Total() == 0 != p.Empty() {
 				t.Errorf("Empty() = %v with counts %+v", p.Empty(), tt.counts)
 			}
+			// DiffCanonical of the canonical forms is the same plan.
+			want, _ := json.Marshal(p)
+			got, _ := json.Marshal(DiffCanonical(tt.desired.Canonical(), tt.observed.Canonical()))
+			if !bytes.Equal(got, want) {
+				t.Errorf("DiffCanonical:\n%s\nDiff:\n%s", got, want)
+			}
 		})
+	}
+}
+
+// TestSetMembersUnchanged: a set whose members are the same on both sides shows no line, one
+// whose members differ only in order or by a port or an ICMP type does.
+func TestSetMembersUnchanged(t *testing.T) {
+	set := func(name string, ps []nft.PortRange, nums []uint8, prefixes ...string) *nft.Set {
+		typ := nft.SetIPv4
+		if len(prefixes) == 0 {
+			typ = nft.SetType("inet_service")
+		}
+		return &nft.Set{Name: name, Type: typ, Prefixes: pfx(prefixes...), Ports: ps, Nums: nums}
+	}
+	rs := func(sets ...*nft.Set) *nft.Ruleset { return &nft.Ruleset{Table: "reconcile", Sets: sets} }
+	same := rs(set("tag-v4-A", nil, nil, "198.18.0.1/32", "198.18.0.4/31"), set("s", []nft.PortRange{{First: 80, Last: 80}}, nil), set("t", nil, []uint8{1, 3}))
+	if p := DiffCanonical(same, rs(set("tag-v4-A", nil, nil, "198.18.0.1/32", "198.18.0.4/31"), set("s", []nft.PortRange{{First: 80, Last: 80}}, nil), set("t", nil, []uint8{1, 3}))); !p.Empty() {
+		t.Errorf("same members: %v", summary(p))
+	}
+	other := rs(set("tag-v4-A", nil, nil, "198.18.0.1/32", "198.18.0.6/31"), set("s", []nft.PortRange{{First: 81, Last: 81}}, nil), set("t", nil, []uint8{1, 4}))
+	p := DiffCanonical(other, same)
+	if got := strings.Join(summary(p), "\n"); got != "~ tag A (v4)\n~ set s\n~ set t" {
+		t.Errorf("changed members: %s", got)
+	}
+	if got := strings.Join(lines(p, "tag A (v4)"), "\n"); got != "- 198.18.0.4/31\n+ 198.18.0.6/31" {
+		t.Errorf("tag lines: %s", got)
 	}
 }
 

@@ -28,6 +28,12 @@ type Snapshot struct {
 	// hashing: the git blob id, "sha1:<40 hex>". It keys the decode cache
 	// (schema.LoadCached); nil for a directory (the cache hashes the contents).
 	FileIDs map[string]string `json:"-"`
+	// Unread lists the files of Files whose content was left out (nil in Files) because
+	// FetchOptions.Known said the caller does not need it; ReadFile reads one. nil: every
+	// content is in Files.
+	Unread map[string]bool `json:"-"`
+	// ReadFile returns the content of a file of Unread (nil when Unread is).
+	ReadFile func(path string) ([]byte, error) `json:"-"`
 	// Refused holds one error per repository entry the source would not read (see
 	// schema.LoadFiles); a snapshot with refused entries does not validate.
 	Refused schema.Errors `json:"-"`
@@ -39,6 +45,11 @@ type Snapshot struct {
 type FetchOptions struct {
 	// LastApplied is the commit applied last ("" if none, or if it came from a directory).
 	LastApplied string
+	// Known, when not nil, tells a source that can name a file's content without reading it
+	// (git: the blob id, the form of Snapshot.FileIDs) that the caller does not need the
+	// content of path with that id (the decode cache holds its decoded form): the source may
+	// leave it out (Snapshot.Unread). Sources without such ids (Dir) ignore it.
+	Known func(path, id string) bool
 }
 
 // Source fetches the newest snapshot of a policy repository.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -193,23 +194,38 @@ func TestLoadModelErrors(t *testing.T) {
 	path := filepath.Join(dir, r.LastApplied.ModelFile)
 	other := sampleModel()
 	other.Table = "other"
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(&modelFile{Format: modelFormat, Digest: other.Digest(), Model: other}); err != nil {
-		t.Fatal(err)
+	// file encodes a model file of format 2 (format 1: the model inline).
+	file := func(format int, digest, key string, m *nft.Ruleset) []byte {
+		mf := &modelFile{Format: format, Digest: digest, Key: key, Model: m}
+		if format == modelFormat {
+			var body bytes.Buffer
+			if err := gob.NewEncoder(&body).Encode(m); err != nil {
+				t.Fatal(err)
+			}
+			mf.Model, mf.Body, mf.Sum = nil, body.Bytes(), crc32.ChecksumIEEE(body.Bytes())
+		}
+		var b bytes.Buffer
+		if err := gob.NewEncoder(&b).Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
 	}
-	var lying bytes.Buffer // the head's digest, another model (a writer with another model type)
-	if err := gob.NewEncoder(&lying).Encode(&modelFile{Format: modelFormat, Digest: model.Digest(), Model: other}); err != nil {
-		t.Fatal(err)
-	}
+	// the head's digest, another model (a writer with another model type)
+	lying := file(modelFormat, model.Digest(), "key-of-another-build", other)
+	damaged := file(modelFormat, model.Digest(), "", model)
+	damaged[len(damaged)-20] ^= 0x01 // inside Body, before the checksum field's end
 	for _, tt := range []struct {
 		name    string
 		content []byte // nil: no file
 		want    string
 	}{
-		{"model not of its digest", lying.Bytes(), "does not read back as ruleset " + model.Digest()[:12]},
+		{"model not of its digest", lying, "does not read back as ruleset " + model.Digest()[:12]},
+		{"format 1 not of its digest", file(1, model.Digest(), "", other), "does not read back as ruleset " + model.Digest()[:12]},
 		{"missing", nil, "is missing"},
 		{"corrupt", []byte("xx"), "is corrupt"},
-		{"other digest", buf.Bytes(), "holds ruleset " + other.Digest()[:12]},
+		{"damaged", damaged, "is corrupt"},
+		{"other digest", file(modelFormat, other.Digest(), "", other), "holds ruleset " + other.Digest()[:12]},
+		{"other format", file(3, model.Digest(), "", nil), "has format 3"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_ = os.Remove(path)
@@ -226,6 +242,35 @@ func TestLoadModelErrors(t *testing.T) {
 				t.Errorf("LoadModel error = %v, want it to name %s and say %q", err, path, tt.want)
 			}
 		})
+	}
+	// Format 1 files are still read; a file written under the caller's compile key is trusted
+	// without rendering it (LoadModelUnder), one of another key is checked.
+	for _, tt := range []struct {
+		name, key string
+		content   []byte
+		want      *nft.Ruleset // nil: an error
+	}{
+		{"format 1", "", file(1, model.Digest(), "", model), model},
+		{"format 2", "", file(modelFormat, model.Digest(), "k1", model), model},
+		{"format 2 under its key", "k1", file(modelFormat, model.Digest(), "k1", model), model},
+		{"trusted under its key", "k1", file(modelFormat, model.Digest(), "k1", other), other},
+		{"checked under another key", "k2", file(modelFormat, model.Digest(), "k1", other), nil},
+		{"checked without a key", "", file(modelFormat, model.Digest(), "", other), nil},
+	} {
+		if err := os.WriteFile(path, tt.content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Load(dir, "reconcile", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := got.LastApplied.LoadModelUnder(tt.key)
+		switch {
+		case tt.want == nil && err == nil:
+			t.Errorf("%s: no error", tt.name)
+		case tt.want != nil && (err != nil || m.Digest() != tt.want.Digest()):
+			t.Errorf("%s: %v, %v", tt.name, m, err)
+		}
 	}
 	var none *LastApplied
 	if _, err := none.LoadModel(); !errors.Is(err, ErrNoModel) {

@@ -273,10 +273,19 @@ func (s *Source) snapshot(ctx context.Context, opts source.FetchOptions, files b
 	if !files {
 		return snap, nil
 	}
-	if snap.Files, snap.Refused, snap.FileIDs, err = readFiles(repo, commit); err != nil {
+	if snap.Files, snap.Refused, snap.FileIDs, snap.Unread, err = readFiles(repo, commit, opts.Known); err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", short(head), err)
 	}
-	s.log.Debug("git snapshot", "source", s.display, "revision", revision, "files", len(snap.Files), "refused", len(snap.Refused), "verified", snap.Verified)
+	if snap.Unread != nil {
+		snap.ReadFile = func(p string) ([]byte, error) {
+			b, err := readBlob(repo, snap.FileIDs[p])
+			if err != nil {
+				return nil, fmt.Errorf("read %s of commit %s: %w", p, short(head), err)
+			}
+			return b, nil
+		}
+	}
+	s.log.Debug("git snapshot", "source", s.display, "revision", revision, "files", len(snap.Files), "unread", len(snap.Unread), "refused", len(snap.Refused), "verified", snap.Verified)
 	return snap, nil
 }
 
@@ -509,15 +518,24 @@ func commitByPrefix(repo *gogit.Repository, prefix string) (plumbing.Hash, bool,
 // readFiles reads the repository files of the commit's tree with schema.ReadFS, the rules a
 // directory is read with: refused holds the entries it would not read (links, special files,
 // oversize files, misspelled names). ids maps each file to its git blob id ("sha1:<hex>"),
-// which the tree gives for free (Snapshot.FileIDs).
-func readFiles(repo *gogit.Repository, c *object.Commit) (files map[string][]byte, refused schema.Errors, ids map[string]string, err error) {
+// which the tree gives for free (Snapshot.FileIDs). A file for which known (when not nil)
+// says its content is not needed is checked like the others but its blob is not inflated:
+// it is in unread, with a nil content (schema.ReadFSSkipping).
+func readFiles(repo *gogit.Repository, c *object.Commit, known func(path, id string) bool) (files map[string][]byte, refused schema.Errors, ids map[string]string, unread map[string]bool, err error) {
 	tree, err := c.Tree()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	t := newTreeFS(repo.Storer, tree)
-	if files, refused, err = schema.ReadFS(t); err != nil {
-		return nil, nil, nil, err
+	var skip func(string) bool
+	if known != nil {
+		skip = func(p string) bool {
+			h, ok := t.blobs[p] // recorded when the file was opened
+			return ok && known(p, "sha1:"+h.String())
+		}
+	}
+	if files, refused, unread, err = schema.ReadFSSkipping(t, skip); err != nil {
+		return nil, nil, nil, nil, err
 	}
 	ids = make(map[string]string, len(files))
 	for p := range files {
@@ -525,7 +543,25 @@ func readFiles(repo *gogit.Repository, c *object.Commit) (files map[string][]byt
 			ids[p] = "sha1:" + h.String()
 		}
 	}
-	return files, refused, ids, nil
+	return files, refused, ids, unread, nil
+}
+
+// readBlob returns the content of the blob of id ("sha1:<hex>").
+func readBlob(repo *gogit.Repository, id string) ([]byte, error) {
+	hex, ok := strings.CutPrefix(id, "sha1:")
+	if !ok {
+		return nil, fmt.Errorf("no blob id")
+	}
+	b, err := object.GetBlob(repo.Storer, plumbing.NewHash(hex))
+	if err != nil {
+		return nil, err
+	}
+	r, err := b.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, schema.MaxFileSize+1))
 }
 
 func short(h plumbing.Hash) string { return h.String()[:7] }

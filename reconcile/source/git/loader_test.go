@@ -229,7 +229,54 @@ func TestDirAndGitReadTheSameTree(t *testing.T) {
 				tc.git(t, r)
 			}
 			r.Git("commit", "-q", "-m", tc.name)
-			check("git", fetch(t, newSource(t, "file://"+r.Work, nil), ""))
+			src := newSource(t, "file://"+r.Work, nil)
+			full := fetch(t, src, "")
+			check("git", full)
+			// Known: the files the caller holds are checked alike but not read (Unread, nil
+			// content); ReadFile gives their content; the others are read.
+			// (Known is true only for files read before, as the decode cache is: an oversize
+			// file it is asked about is still refused.)
+			asked := map[string]bool{}
+			known := func(p, id string) bool {
+				asked[p] = true
+				_, read := full.Files[p]
+				return read && id == full.FileIDs[p] && p != "profiles/WEB.yaml"
+			}
+			lazy, err := src.Fetch(context.Background(), source.FetchOptions{Known: known})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range want {
+				if !asked[p] {
+					t.Errorf("Known not asked for %s", p)
+				}
+			}
+			if got, want := refusedLines(lazy.Refused), refusedLines(full.Refused); got != want {
+				t.Errorf("lazy: refused %s, want %s", got, want)
+			}
+			if got := strings.Join(paths(lazy.Files), ","); got != wantFiles {
+				t.Errorf("lazy: files %s, want %s", got, wantFiles)
+			}
+			for p, b := range full.Files {
+				if lazy.FileIDs[p] != full.FileIDs[p] {
+					t.Errorf("lazy: FileIDs[%s] = %q, want %q", p, lazy.FileIDs[p], full.FileIDs[p])
+				}
+				if p == "profiles/WEB.yaml" {
+					if lazy.Unread[p] || string(lazy.Files[p]) != web {
+						t.Errorf("lazy: WEB unread %v, content %q", lazy.Unread[p], lazy.Files[p])
+					}
+					continue
+				}
+				if !lazy.Unread[p] || lazy.Files[p] != nil {
+					t.Errorf("lazy: %s unread %v, content %q", p, lazy.Unread[p], lazy.Files[p])
+				}
+				if got, err := lazy.ReadFile(p); err != nil || string(got) != string(b) {
+					t.Errorf("lazy: ReadFile(%s) = %q, %v; want %q", p, got, err, b)
+				}
+			}
+			if len(lazy.Unread) != len(full.Files)-1 {
+				t.Errorf("lazy: %d unread of %d files", len(lazy.Unread), len(full.Files))
+			}
 		})
 	}
 }

@@ -110,15 +110,22 @@ func (n node) hasBlob() bool {
 }
 
 func (n node) info() (fs.FileInfo, error) {
+	fi, _, err := n.infoBlob()
+	return fi, err
+}
+
+// infoBlob is info, with the blob of a file or link (nil for a directory or submodule).
+func (n node) infoBlob() (fs.FileInfo, *object.Blob, error) {
 	fi := &fileInfo{name: n.name, mode: fsMode(n.mode)}
-	if n.hasBlob() {
-		b, err := object.GetBlob(n.fsys.s, n.hash)
-		if err != nil {
-			return nil, err
-		}
-		fi.size = b.Size
+	if !n.hasBlob() {
+		return fi, nil, nil
 	}
-	return fi, nil
+	b, err := object.GetBlob(n.fsys.s, n.hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi.size = b.Size
+	return fi, b, nil
 }
 
 // tree returns the tree object h, decoded once.
@@ -141,29 +148,21 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	fi, err := n.info()
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-	}
 	if n.mode == filemode.Dir {
+		fi, err := n.info()
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
 		entries, err := t.readDir(n, name)
 		if err != nil {
 			return nil, err
 		}
 		return &dirFile{info: fi, entries: entries}, nil
 	}
-	f := &blobFile{info: fi}
 	if n.hasBlob() {
 		t.blobs[name] = n.hash
-		b, err := object.GetBlob(t.s, n.hash)
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-		}
-		if f.r, err = b.Reader(); err != nil {
-			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-		}
 	}
-	return f, nil
+	return &blobFile{n: n, name: name}, nil
 }
 
 // ReadDir lists the directory name, sorted by name.
@@ -229,17 +228,41 @@ func (fi *fileInfo) IsDir() bool        { return fi.mode.IsDir() }
 func (fi *fileInfo) Sys() any           { return nil }
 func (fi *fileInfo) String() string     { return fs.FormatFileInfo(fi) }
 
-// blobFile is an open file, link or submodule; r is nil for a submodule.
+// blobFile is an open file, link or submodule. Its blob is looked up on the first Stat or
+// Read (a failure is the "open" error Open gave before) and inflated on the first Read: a file
+// opened and not read (schema.ReadFSSkipping) costs neither.
 type blobFile struct {
-	info fs.FileInfo
+	n    node
+	name string
+	info fs.FileInfo  // nil until looked up
+	blob *object.Blob // nil for a submodule
 	r    io.ReadCloser
 }
 
-func (f *blobFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+func (f *blobFile) Stat() (fs.FileInfo, error) {
+	if f.info == nil {
+		fi, b, err := f.n.infoBlob()
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: f.name, Err: err}
+		}
+		f.info, f.blob = fi, b
+	}
+	return f.info, nil
+}
 
 func (f *blobFile) Read(p []byte) (int, error) {
 	if f.r == nil {
-		return 0, io.EOF
+		if _, err := f.Stat(); err != nil {
+			return 0, err
+		}
+		if f.blob == nil {
+			return 0, io.EOF
+		}
+		r, err := f.blob.Reader()
+		if err != nil {
+			return 0, &fs.PathError{Op: "read", Path: f.name, Err: err}
+		}
+		f.r, f.blob = r, nil
 	}
 	return f.r.Read(p)
 }
