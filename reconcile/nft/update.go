@@ -45,7 +45,7 @@ func (k *Kernel) Replace(ctx context.Context, desired *Ruleset, gen uint32) (*Up
 	}
 	k.log.Debug("replaced nftables table", "table", desired.Table, "netns", k.ns, "generation", gen,
 		"chains", len(enc.chains), "sets", len(enc.sets), "rules", len(enc.rules), "duration", time.Since(start))
-	return &UpdateResult{Generation: nextGen(gen), Stats: replaceStats(rs)}, nil
+	return &UpdateResult{Generation: nextGen(gen), Stats: replaceStats(rs, enc)}, nil
 }
 
 // flush sends the queued batch, with the generation check when gen != 0.
@@ -85,13 +85,22 @@ func canonSets(rs *Ruleset) *Ruleset {
 	return &out
 }
 
-func replaceStats(rs *Ruleset) DeltaStats {
+// replaceStats counts everything of rs as added. enc is encode(rs) or nil: its first
+// len(rs.Sets) sets are rs.Sets in order, whose elements are then counted as sent without
+// encoding each set again (nil: each set is encoded to count them).
+func replaceStats(rs *Ruleset, enc *encoded) DeltaStats {
 	st := DeltaStats{ChainsAdded: len(rs.Chains), SetsAdded: len(rs.Sets), MapsAdded: len(rs.Maps)}
 	for _, c := range rs.Chains {
 		st.RulesAdded += len(c.Rules)
 	}
 	for _, m := range rs.Maps {
 		st.ElementsAdded += len(m.Elements)
+	}
+	if enc != nil {
+		for _, es := range enc.sets[:len(rs.Sets)] {
+			st.ElementsAdded += len(es.elems)
+		}
+		return st
 	}
 	for _, s := range rs.Sets {
 		if es, err := encodeOneSet(rs.Table, s); err == nil {
