@@ -14,7 +14,8 @@ import (
 
 var _ Updater = (*Kernel)(nil)
 
-// Replace is Apply sent with FlushWithGenID(gen) when gen != 0: the kernel refuses the batch
+// Replace is Apply sent with FlushWithGenID(gen) when gen != 0 (and without asking the kernel
+// to echo each rule, see batch.go): the kernel refuses the batch
 // with ERESTART, reported as ErrStale, when the ruleset generation is no longer gen. The
 // sets are written in canonical form (merged prefixes), the form Update's element edits
 // expect. Stats count everything as added. Generation is gen+1 (0 when gen is 0).
@@ -36,11 +37,12 @@ func (k *Kernel) Replace(ctx context.Context, desired *Ruleset, gen uint32) (*Up
 		return nil, fmt.Errorf("replace table %q: %w", desired.Table, err)
 	}
 	start := time.Now()
-	if err := enc.queue(k.conn); err != nil {
-		_ = k.conn.Flush()
+	// Without the echo of every rule (batch.go): the batch is built, then sent on k.nl.
+	batch, err := recordBatch(enc.queue, gen)
+	if err != nil {
 		return nil, fmt.Errorf("replace table %q: %w", desired.Table, err)
 	}
-	if err := k.flush(gen); err != nil {
+	if err := sendBatch(k.nl, batch, gen); err != nil {
 		return nil, fmt.Errorf("replace table %q: %w", desired.Table, err)
 	}
 	k.log.Debug("replaced nftables table", "table", desired.Table, "netns", k.ns, "generation", gen,
@@ -56,13 +58,10 @@ func (k *Kernel) flush(gen uint32) error {
 	} else {
 		err = k.conn.Flush()
 	}
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.Is(err, unix.ERESTART):
-		return fmt.Errorf("generation %d: %w, nothing changed (%w)", gen, ErrStale, err)
 	}
-	return fmt.Errorf("netlink transaction rejected, nothing changed: %w", err)
+	return flushErr(err, gen)
 }
 
 func nextGen(gen uint32) uint32 {
