@@ -1,8 +1,12 @@
 package nft
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
@@ -43,7 +47,8 @@ func recordBatch(queue func(*nftables.Conn) error, gen uint32) ([]netlink.Messag
 	return batch, nil
 }
 
-// sendBatch sends batch (from recordBatch) on the raw socket nl without the echo flag and
+// sendBatch sends batch (from recordBatch) on the raw socket nl without the echo flag (in
+// one sendmsg, sendMessages) and
 // reads the kernel's answers: nothing when the batch committed, an error message per refused
 // message otherwise. The errors are those of Kernel.flush: ErrStale for ERESTART (the
 // generation moved), else "netlink transaction rejected, nothing changed: receive:
@@ -53,7 +58,6 @@ func sendBatch(nl *netlink.Conn, batch []netlink.Message, gen uint32) error {
 	for i := range batch {
 		m := &batch[i]
 		m.Header.Flags &^= netlink.Echo
-		m.Header.Sequence, m.Header.PID = 0, 0 // nl numbers them
 		size += len(m.Data) + unix.NLMSG_HDRLEN
 	}
 	// The buffers google/nftables sizes for a batch: the whole batch must fit in one send,
@@ -66,12 +70,11 @@ func sendBatch(nl *netlink.Conn, batch []netlink.Message, gen uint32) error {
 	if rb, err := nl.ReadBuffer(); err == nil && rb < max(len(batch)*1024, 8192*1024) {
 		_ = nl.SetReadBuffer(max(len(batch)*1024, 8192*1024))
 	}
-	sent, err := nl.SendMessages(batch)
-	if err != nil {
+	if err := sendMessages(nl, batch); err != nil {
 		return flushErr(fmt.Errorf("SendMessages: %w", err), gen)
 	}
-	types := make(map[uint32]netlink.HeaderType, len(sent))
-	for _, m := range sent[1 : len(sent)-1] { // not the batch begin and end
+	types := make(map[uint32]netlink.HeaderType, len(batch))
+	for _, m := range batch[1 : len(batch)-1] { // not the batch begin and end
 		types[m.Header.Sequence] = m.Header.Type
 	}
 	var first error
@@ -117,6 +120,54 @@ func flushErr(err error, gen uint32) error {
 	}
 	return fmt.Errorf("netlink transaction rejected, nothing changed: %w", err)
 }
+
+// batchSeq numbers the messages of the batches sendMessages sends (the kernel answers an
+// error with the sequence number of the message it refuses).
+var batchSeq atomic.Uint32
+
+func init() { batchSeq.Store(uint32(time.Now().Unix())) } // as libmnl starts
+
+// sendMessages is nl.SendMessages without its copies: the messages, numbered here (sequence
+// numbers from batchSeq, nl's port id), are written into one buffer of the right size and sent
+// in one sendmsg, as the kernel wants a batch. The error is the one nl.SendMessages gives.
+func sendMessages(nl *netlink.Conn, msgs []netlink.Message) error {
+	size := 0
+	for _, m := range msgs {
+		size += nlAlign(unix.NLMSG_HDRLEN + len(m.Data))
+	}
+	buf := make([]byte, size)
+	off, pid := 0, nl.PID()
+	for i := range msgs {
+		h := &msgs[i].Header
+		n := nlAlign(unix.NLMSG_HDRLEN + len(msgs[i].Data))
+		h.Length, h.Sequence, h.PID = uint32(n), batchSeq.Add(1), pid
+		binary.NativeEndian.PutUint32(buf[off:], h.Length)
+		binary.NativeEndian.PutUint16(buf[off+4:], uint16(h.Type))
+		binary.NativeEndian.PutUint16(buf[off+6:], uint16(h.Flags))
+		binary.NativeEndian.PutUint32(buf[off+8:], h.Sequence)
+		binary.NativeEndian.PutUint32(buf[off+12:], h.PID)
+		copy(buf[off+unix.NLMSG_HDRLEN:], msgs[i].Data)
+		off += n
+	}
+	raw, err := nl.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Write(func(fd uintptr) bool {
+		serr = unix.Sendmsg(int(fd), buf, nil, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}, 0)
+		return serr != unix.EAGAIN && serr != unix.EWOULDBLOCK
+	}); err != nil {
+		return &netlink.OpError{Op: "send-messages", Err: err}
+	}
+	if serr != nil {
+		return &netlink.OpError{Op: "send-messages", Err: os.NewSyscallError("sendmsg", serr)}
+	}
+	return nil
+}
+
+// nlAlign rounds n up to the netlink alignment (4 bytes).
+func nlAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
 
 // readReady reports whether nl has an answer to read, without waiting.
 func readReady(nl *netlink.Conn) (bool, error) {
