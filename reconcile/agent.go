@@ -177,12 +177,15 @@ func (a *Agent) Prepare() error {
 	return err
 }
 
-// Close releases the kernel dataplane and the namespace handle. The Agent is not usable
-// afterwards.
+// Close waits for the decode cache entries of the last load to be written, and releases the
+// kernel dataplane and the namespace handle. The Agent is not usable afterwards.
 func (a *Agent) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.closed = true
+	if a.dcache != nil {
+		a.dcache.Wait() // the decode cache entries of the last load
+	}
 	var err error
 	if a.kern != nil {
 		err = a.kern.Close()

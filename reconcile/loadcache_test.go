@@ -112,3 +112,36 @@ func TestLoadWithoutDecodeCache(t *testing.T) {
 		t.Fatalf("%v %v cache %v", err, res.Errors, a.dcache)
 	}
 }
+
+// The decode cache entries of a first load are written in the background; Close waits for
+// them: after it every file has its entry, and a new process takes every file from them.
+func TestCloseWaitsForDecodeCacheEntries(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Validate(ctx)
+	if err != nil || !res.Valid() {
+		t.Fatalf("%v %v", err, res.Errors)
+	}
+	files := len(res.Snapshot.Files)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := filepath.Glob(filepath.Join(DecodeCacheDir(e.stateDir), "*.entry"))
+	if err != nil || len(entries) != files {
+		t.Fatalf("after Close: %d entries for %d files (%v)", len(entries), files, err)
+	}
+	b := agentOf(t, e.opts())
+	if _, err := b.Validate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.dcache.Counts(); s.Hits != files || s.Misses != 0 {
+		t.Fatalf("a new process after Close: %+v, want %d hits", s, files)
+	}
+}

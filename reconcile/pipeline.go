@@ -70,13 +70,16 @@ func fetchOptions(rec *state.Record) source.FetchOptions {
 // load decodes and validates the snapshot's files: the repository, or every problem found.
 // With a state directory, a file unchanged since an earlier load (same path, same git blob id
 // or content hash, same decoder) is taken from the decode cache instead of decoded again
-// (schema.LoadCached, the cache in DecodeCacheDir); the result is the same either way.
+// (schema.LoadCached, the cache in DecodeCacheDir); the result is the same either way. The
+// entries of the files decoded are written in the background while the pass goes on; Close
+// waits for them.
 func (a *Agent) load(snap *source.Snapshot) (*schema.Repository, schema.Errors) {
 	c := a.decodeCache()
 	repo, errs := schema.LoadCachedReading(snap.Files, snap.Refused, snap.FileIDs, c, snap.ReadFile)
 	if c != nil {
-		s := c.Stats()
-		a.log.Debug("loaded", "files", len(snap.Files), "cached", s.Hits, "decoded", s.Misses, "corrupt_entries", s.Corrupt, "evicted", s.Evicted)
+		// Counts, not Stats: the entries of the misses are still being written (Close waits).
+		s := c.Counts()
+		a.log.Debug("loaded", "files", len(snap.Files), "cached", s.Hits, "decoded", s.Misses, "corrupt_entries", s.Corrupt)
 	}
 	return repo, errs
 }

@@ -50,9 +50,13 @@ const (
 // content (a git blob id, or the sha256 of the bytes) and the decoder's version. It is safe
 // for concurrent use; loads through one cache run one at a time. Entries are written
 // atomically (a temporary file renamed); an entry that does not read back (truncated, bit
-// flips: a CRC-32 guards each) is ignored and the file decoded again. After a load that wrote
-// entries, the oldest-written entries not used by that load are removed until at most
-// MaxEntries entries of at most MaxBytes bytes remain.
+// flips: a CRC-32 guards each) is ignored and the file decoded again. The entries of a load's
+// misses are encoded during the load and written after it, in the background (a first load
+// returns without waiting for thousands of file writes); the next load, Stats and Wait wait
+// for them. A process that ends before they are written leaves some entries out (misses next
+// time), never a torn one. After a load that wrote entries, the oldest-written entries not
+// used by that load are removed until at most MaxEntries entries of at most MaxBytes bytes
+// remain.
 type DecodeCache struct {
 	dir     string
 	version string
@@ -60,10 +64,18 @@ type DecodeCache struct {
 	MaxEntries int
 	MaxBytes   int64
 
-	load  sync.Mutex // one load at a time
+	load  sync.Mutex // one load at a time, held until its entries are written
 	mu    sync.Mutex
 	used  map[string]bool // entry names of the current load
 	stats CacheStats
+	// pending are the entries of the current load's misses, written after the load.
+	pending []pendingEntry
+}
+
+// pendingEntry is an encoded entry (header, result, CRC) to be written as file name.
+type pendingEntry struct {
+	name string
+	data []byte
 }
 
 // CacheStats counts what the last load through a DecodeCache did with its files.
@@ -86,11 +98,27 @@ func OpenDecodeCache(dir string) (*DecodeCache, error) {
 		MaxEntries: DefaultCacheEntries, MaxBytes: DefaultCacheBytes}, nil
 }
 
-// Stats returns the counts of the last load through c.
+// Stats returns the counts of the last load through c, once its entries are written and the
+// cache evicted (it waits for them, see Wait).
 func (c *DecodeCache) Stats() CacheStats {
+	c.Wait()
+	return c.Counts()
+}
+
+// Counts is Stats without waiting for the last load's entries to be written: Hits, Misses
+// and Corrupt are final when the load has returned; Evicted may still be 0.
+func (c *DecodeCache) Counts() CacheStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.stats
+}
+
+// Wait waits until the entries of the last load through c are written and the cache
+// evicted (they are written in the background after LoadCached returns).
+func (c *DecodeCache) Wait() {
+	c.load.Lock()
+	//lint:ignore SA2001 the lock is taken only to wait for the writer holding it
+	c.load.Unlock()
 }
 
 // buildVersion names the running build: its module version and vcs revision, and for a build
@@ -144,13 +172,30 @@ func LoadCachedReading(files map[string][]byte, refused Errors, ids map[string]s
 		return loadFiles(files, refused, nil, nil, nil)
 	}
 	c.load.Lock()
-	defer c.load.Unlock()
 	c.mu.Lock()
 	c.used = make(map[string]bool, len(files))
 	c.stats = CacheStats{}
+	c.pending = nil
 	c.mu.Unlock()
 	repo, errs := loadFiles(files, refused, ids, c, read)
-	c.evict()
+	c.mu.Lock()
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	if len(pending) == 0 {
+		c.evict()
+		c.load.Unlock()
+		return repo, errs
+	}
+	// The entries are written while the caller goes on (compiles, applies); c.load is held
+	// until they are, so the next load reads them.
+	go func() {
+		defer c.load.Unlock()
+		for _, e := range pending {
+			c.write(e)
+		}
+		c.evict()
+	}()
 	return repo, errs
 }
 
@@ -174,6 +219,7 @@ func (c *DecodeCache) Has(p, id string) bool {
 	if c == nil || id == "" {
 		return false
 	}
+	c.Wait() // the entries of the last load may still be being written
 	fi, err := os.Stat(filepath.Join(c.dir, c.name(p, nil, id)))
 	return err == nil && fi.Mode().IsRegular()
 }
@@ -237,6 +283,16 @@ func unreadableFile(p string, err error) *fileResult {
 	return &fileResult{Errs: Errors{{Path: showPath(p), Msg: "cannot be read: " + err.Error()}}}
 }
 
+// put encodes the entry name of path p now (fr is not read after the load: the repository
+// built of it may change) and queues it to be written after the load.
+func (c *DecodeCache) put(name, p string, fr *fileResult) {
+	b := encodeResult(c.header(make([]byte, 0, 4096), p), fr)
+	b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+	c.mu.Lock()
+	c.pending = append(c.pending, pendingEntry{name, b})
+	c.mu.Unlock()
+}
+
 // header is the start of the entry of path p: the magic, the version and the path.
 func (c *DecodeCache) header(b []byte, p string) []byte {
 	b = append(b, cacheMagic...)
@@ -268,21 +324,19 @@ func (c *DecodeCache) get(name, p string) (fr *fileResult, corrupt bool) {
 	return fr, false
 }
 
-// put stores the entry name of path p atomically; a failure to write leaves the cache
-// without it (the file is decoded again next time).
-func (c *DecodeCache) put(name, p string, fr *fileResult) {
-	b := encodeResult(c.header(make([]byte, 0, 4096), p), fr)
-	b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+// write stores the entry e atomically (a temporary file renamed); a failure to write leaves
+// the cache without it (the file is decoded again next time).
+func (c *DecodeCache) write(e pendingEntry) {
 	f, err := os.CreateTemp(c.dir, tmpPrefix+"*")
 	if err != nil {
 		return
 	}
-	_, err = f.Write(b)
+	_, err = f.Write(e.data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(c.dir, name))
+		err = os.Rename(f.Name(), filepath.Join(c.dir, e.name))
 	}
 	if err != nil {
 		os.Remove(f.Name())

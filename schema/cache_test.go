@@ -45,6 +45,10 @@ func TestCacheCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	schema.LoadCached(g.Files, nil, nil, c)
+	if s := c.Counts(); s.Misses != len(g.Files) || s.Hits != 0 {
+		t.Fatalf("counts right after the load: %+v", s)
+	}
+	c.Wait() // the entries are written in the background
 	entries, err := filepath.Glob(filepath.Join(schema.DecodeCacheDir(c), "*.entry"))
 	if err != nil || len(entries) != len(g.Files) {
 		t.Fatalf("%d entries for %d files (%v)", len(entries), len(g.Files), err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 )
 
@@ -49,31 +50,63 @@ func appendValue(b []byte, v reflect.Value) []byte {
 		}
 		return b
 	case reflect.Map:
-		if v.IsNil() {
-			return append(b, 0)
+		if v.Type() == fieldPosType {
+			return appendFieldPos(b, v.Interface().(fieldPos))
 		}
-		b = binary.AppendUvarint(b, uint64(v.Len())+1)
-		keys := v.MapKeys()
-		if v.Type().Key().Kind() == reflect.String {
-			// Sorted: one content, one encoding.
-			sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-		}
-		for _, k := range keys {
-			b = appendValue(b, k)
-			b = appendValue(b, v.MapIndex(k))
-		}
-		return b
+		return appendMap(b, v)
 	case reflect.Struct:
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			if !t.Field(i).IsExported() {
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Field(i)
+			if !f.CanInterface() { // an unexported field (checked without reflect.StructField)
+				t := v.Type()
 				panic(fmt.Sprintf("schema: decode cache: unexported field %s.%s", t.Name(), t.Field(i).Name))
 			}
-			b = appendValue(b, v.Field(i))
+			b = appendValue(b, f)
 		}
 		return b
 	}
 	panic(fmt.Sprintf("schema: decode cache: cannot encode %s", v.Type()))
+}
+
+// appendFieldPos is appendMap of a fieldPos (the most frequent map: a few per endpoint)
+// without reflection; the bytes are the same.
+func appendFieldPos(b []byte, m fieldPos) []byte {
+	if m == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(m))+1)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		p := m[k]
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.AppendVarint(b, int64(p.Line))
+		b = binary.AppendVarint(b, int64(p.Col))
+	}
+	return b
+}
+
+// appendMap appends the encoding of the map v: its length+1 (0: nil), then its keys and
+// values, sorted by key when the keys are strings.
+func appendMap(b []byte, v reflect.Value) []byte {
+	if v.IsNil() {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(v.Len())+1)
+	keys := v.MapKeys()
+	if v.Type().Key().Kind() == reflect.String {
+		// Sorted: one content, one encoding.
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	}
+	for _, k := range keys {
+		b = appendValue(b, k)
+		b = appendValue(b, v.MapIndex(k))
+	}
+	return b
 }
 
 // valueReader reads what appendValue wrote, from the entry as one string: the strings it

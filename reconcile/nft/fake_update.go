@@ -144,7 +144,7 @@ func (f *Fake) Replace(ctx context.Context, desired *Ruleset, gen uint32) (*Upda
 	if err := f.applyLocked(desired); err != nil {
 		return nil, err
 	}
-	return &UpdateResult{Generation: f.gen, Stats: replaceStats(desired)}, nil
+	return &UpdateResult{Generation: f.gen, Stats: replaceStats(desired, nil)}, nil
 }
 
 // Update is Updater.Update on the simulated kernel: the Delta of Diff is applied to a copy of

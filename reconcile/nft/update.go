@@ -14,7 +14,8 @@ import (
 
 var _ Updater = (*Kernel)(nil)
 
-// Replace is Apply sent with FlushWithGenID(gen) when gen != 0: the kernel refuses the batch
+// Replace is Apply sent with FlushWithGenID(gen) when gen != 0 (and without asking the kernel
+// to echo each rule, see batch.go): the kernel refuses the batch
 // with ERESTART, reported as ErrStale, when the ruleset generation is no longer gen. The
 // sets are written in canonical form (merged prefixes), the form Update's element edits
 // expect. Stats count everything as added. Generation is gen+1 (0 when gen is 0).
@@ -36,16 +37,17 @@ func (k *Kernel) Replace(ctx context.Context, desired *Ruleset, gen uint32) (*Up
 		return nil, fmt.Errorf("replace table %q: %w", desired.Table, err)
 	}
 	start := time.Now()
-	if err := enc.queue(k.conn); err != nil {
-		_ = k.conn.Flush()
+	// Without the echo of every rule (batch.go): the batch is built, then sent on k.nl.
+	batch, err := recordBatch(enc.queue, gen)
+	if err != nil {
 		return nil, fmt.Errorf("replace table %q: %w", desired.Table, err)
 	}
-	if err := k.flush(gen); err != nil {
+	if err := sendBatch(k.nl, batch, gen); err != nil {
 		return nil, fmt.Errorf("replace table %q: %w", desired.Table, err)
 	}
 	k.log.Debug("replaced nftables table", "table", desired.Table, "netns", k.ns, "generation", gen,
 		"chains", len(enc.chains), "sets", len(enc.sets), "rules", len(enc.rules), "duration", time.Since(start))
-	return &UpdateResult{Generation: nextGen(gen), Stats: replaceStats(rs)}, nil
+	return &UpdateResult{Generation: nextGen(gen), Stats: replaceStats(rs, enc)}, nil
 }
 
 // flush sends the queued batch, with the generation check when gen != 0.
@@ -56,13 +58,10 @@ func (k *Kernel) flush(gen uint32) error {
 	} else {
 		err = k.conn.Flush()
 	}
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.Is(err, unix.ERESTART):
-		return fmt.Errorf("generation %d: %w, nothing changed (%w)", gen, ErrStale, err)
 	}
-	return fmt.Errorf("netlink transaction rejected, nothing changed: %w", err)
+	return flushErr(err, gen)
 }
 
 func nextGen(gen uint32) uint32 {
@@ -85,13 +84,22 @@ func canonSets(rs *Ruleset) *Ruleset {
 	return &out
 }
 
-func replaceStats(rs *Ruleset) DeltaStats {
+// replaceStats counts everything of rs as added. enc is encode(rs) or nil: its first
+// len(rs.Sets) sets are rs.Sets in order, whose elements are then counted as sent without
+// encoding each set again (nil: each set is encoded to count them).
+func replaceStats(rs *Ruleset, enc *encoded) DeltaStats {
 	st := DeltaStats{ChainsAdded: len(rs.Chains), SetsAdded: len(rs.Sets), MapsAdded: len(rs.Maps)}
 	for _, c := range rs.Chains {
 		st.RulesAdded += len(c.Rules)
 	}
 	for _, m := range rs.Maps {
 		st.ElementsAdded += len(m.Elements)
+	}
+	if enc != nil {
+		for _, es := range enc.sets[:len(rs.Sets)] {
+			st.ElementsAdded += len(es.elems)
+		}
+		return st
 	}
 	for _, s := range rs.Sets {
 		if es, err := encodeOneSet(rs.Table, s); err == nil {
