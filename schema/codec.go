@@ -201,71 +201,11 @@ func (r *valueReader) read(v reflect.Value) {
 		}
 		v.SetBool(x == 1)
 	case reflect.Pointer:
-		switch r.uvarint() {
-		case 0:
-			v.SetZero()
-		case 1:
-			p := reflect.New(v.Type().Elem())
-			r.read(p.Elem())
-			v.Set(p)
-		default:
-			r.failed = true
-		}
+		r.readPointer(v)
 	case reflect.Slice:
-		n := r.uvarint()
-		if n == 0 {
-			v.SetZero()
-			return
-		}
-		l := r.length(n-1, 1)
-		if r.failed {
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), l, l)
-		for i := 0; i < l && !r.failed; i++ {
-			r.read(s.Index(i))
-		}
-		v.Set(s)
+		r.readSlice(v)
 	case reflect.Map:
-		n := r.uvarint()
-		if n == 0 {
-			v.SetZero()
-			return
-		}
-		l := r.length(n-1, 2)
-		if r.failed {
-			return
-		}
-		t := v.Type()
-		if t == fieldPosType {
-			// The most frequent map (a few per endpoint), read without reflection.
-			m := make(fieldPos, l)
-			for i := 0; i < l && !r.failed; i++ {
-				k := r.str()
-				line, col := r.varint(), r.varint()
-				if line < math.MinInt32 || line > math.MaxInt32 || col < math.MinInt32 || col > math.MaxInt32 {
-					r.failed = true
-				}
-				m[k] = Pos{Line: int(line), Col: int(col)}
-			}
-			if len(m) != l {
-				r.failed = true
-			}
-			v.Set(reflect.ValueOf(m))
-			return
-		}
-		m := reflect.MakeMapWithSize(t, l)
-		for i := 0; i < l && !r.failed; i++ {
-			k := reflect.New(t.Key()).Elem()
-			e := reflect.New(t.Elem()).Elem()
-			r.read(k)
-			r.read(e)
-			m.SetMapIndex(k, e)
-		}
-		if m.Len() != l {
-			r.failed = true // a key twice
-		}
-		v.Set(m)
+		r.readMap(v)
 	case reflect.Struct:
 		for i := 0; i < v.NumField() && !r.failed; i++ {
 			r.read(v.Field(i))
@@ -273,6 +213,88 @@ func (r *valueReader) read(v reflect.Value) {
 	default:
 		r.failed = true
 	}
+}
+
+// readPointer decodes a pointer: 0 for nil, 1 followed by the value pointed to.
+func (r *valueReader) readPointer(v reflect.Value) {
+	switch r.uvarint() {
+	case 0:
+		v.SetZero()
+	case 1:
+		p := reflect.New(v.Type().Elem())
+		r.read(p.Elem())
+		v.Set(p)
+	default:
+		r.failed = true
+	}
+}
+
+// readSlice decodes a slice: 0 for nil, else 1 + its length, then the elements (an empty
+// slice stays empty, not nil).
+func (r *valueReader) readSlice(v reflect.Value) {
+	n := r.uvarint()
+	if n == 0 {
+		v.SetZero()
+		return
+	}
+	l := r.length(n-1, 1)
+	if r.failed {
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), l, l)
+	for i := 0; i < l && !r.failed; i++ {
+		r.read(s.Index(i))
+	}
+	v.Set(s)
+}
+
+// readMap decodes a map: 0 for nil, else 1 + its length, then the keys and values; a key
+// written twice is damage.
+func (r *valueReader) readMap(v reflect.Value) {
+	n := r.uvarint()
+	if n == 0 {
+		v.SetZero()
+		return
+	}
+	l := r.length(n-1, 2)
+	if r.failed {
+		return
+	}
+	t := v.Type()
+	if t == fieldPosType {
+		v.Set(reflect.ValueOf(r.fieldPos(l)))
+		return
+	}
+	m := reflect.MakeMapWithSize(t, l)
+	for i := 0; i < l && !r.failed; i++ {
+		k := reflect.New(t.Key()).Elem()
+		e := reflect.New(t.Elem()).Elem()
+		r.read(k)
+		r.read(e)
+		m.SetMapIndex(k, e)
+	}
+	if m.Len() != l {
+		r.failed = true // a key twice
+	}
+	v.Set(m)
+}
+
+// fieldPos decodes the l entries of a fieldPos, the most frequent map (a few per endpoint),
+// without reflection.
+func (r *valueReader) fieldPos(l int) fieldPos {
+	m := make(fieldPos, l)
+	for i := 0; i < l && !r.failed; i++ {
+		k := r.str()
+		line, col := r.varint(), r.varint()
+		if line < math.MinInt32 || line > math.MaxInt32 || col < math.MinInt32 || col > math.MaxInt32 {
+			r.failed = true
+		}
+		m[k] = Pos{Line: int(line), Col: int(col)}
+	}
+	if len(m) != l {
+		r.failed = true
+	}
+	return m
 }
 
 // encodeResult returns the encoding of a file's result.
