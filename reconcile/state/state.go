@@ -178,7 +178,8 @@ func Path(dir, table, key string) string { return filepath.Join(dir, FileName(ta
 
 // Load reads the record of table in the namespace key (Locate, see FileName) from dir.
 // A missing file (or directory) gives an empty record for table and key; a file that cannot be
-// read or decoded is an error naming the file.
+// read or decoded is an error naming the file. The record's Netns is key whatever the file
+// says, so that Save writes it back to the same file.
 func Load(dir, table, key string) (*Record, error) {
 	path := Path(dir, table, key)
 	b, err := os.ReadFile(path)
@@ -198,6 +199,9 @@ func Load(dir, table, key string) (*Record, error) {
 	if r.Table != table {
 		return nil, fmt.Errorf("state file %q is for table %q, not %q", path, r.Table, table)
 	}
+	// The record is the file's: Save writes it back where it was read, whatever netns the
+	// file says (a head copied from another namespace's file must not overwrite that one's).
+	r.Netns = key
 	if r.History == nil {
 		r.History = []Attempt{}
 	}

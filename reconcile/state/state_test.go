@@ -405,3 +405,62 @@ func TestSaveFailureKeepsTheModelTheHeadNames(t *testing.T) {
 		t.Fatalf("after a failed save: revision %q, model %v, %v", got.LastApplied.Revision, m, err)
 	}
 }
+
+// A head copied over another namespace's record file (a user swapping or restoring files by
+// hand) is that file's record once loaded: saving it writes that file, never the record of
+// the namespace the copied head names, and leaves that record's model file alone.
+func TestSaveWritesTheFileTheRecordWasLoadedFrom(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)
+	save := func(netns string, port uint16) *nft.Ruleset {
+		m := sampleModel()
+		m.Chains[1].Rules[1].Matches[1].Ports[0].First = port
+		r := &Record{Table: "reconcile", Netns: netns}
+		r.LastApplied = &LastApplied{Revision: "sha256:" + netns, RulesetDigest: m.Digest(), Model: m, Time: now}
+		if err := Save(dir, r); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	save("lab-a", 81)
+	mb := save("lab-b", 82)
+	headB, err := os.ReadFile(Path(dir, "reconcile", "lab-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(Path(dir, "reconcile", "lab-a"), headB, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := Load(dir, "reconcile", "lab-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Netns != "lab-a" {
+		t.Errorf("loaded netns = %q, want the file's key %q", r.Netns, "lab-a")
+	}
+	mc := sampleModel()
+	mc.Chains[1].Rules[1].Matches[1].Ports[0].First = 83
+	r.LastApplied = &LastApplied{Revision: "sha256:c", RulesetDigest: mc.Digest(), Model: mc, Time: now}
+	if err := Save(dir, r); err != nil {
+		t.Fatal(err)
+	}
+
+	if got, err := os.ReadFile(Path(dir, "reconcile", "lab-b")); err != nil || !bytes.Equal(got, headB) {
+		t.Errorf("lab-b's record was rewritten by lab-a's save (err %v):\n%s", err, got)
+	}
+	b, err := Load(dir, "reconcile", "lab-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := b.LastApplied.LoadModel(); err != nil || m.Digest() != mb.Digest() {
+		t.Errorf("lab-b's model after lab-a's save: %v (err %v)", m, err)
+	}
+	a, err := Load(dir, "reconcile", "lab-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.LastApplied.Revision != "sha256:c" || a.LastApplied.ModelFile != ModelFileName("reconcile", "lab-a", mc.Digest()) {
+		t.Errorf("lab-a's record = %+v", a.LastApplied)
+	}
+}
