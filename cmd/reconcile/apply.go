@@ -197,7 +197,7 @@ func (g *globals) agent(strictLog bool, edit ...func(*reconcile.Config)) (*recon
 // error; it returns exitCode(1).
 func (g *globals) passFailed(err error, changing bool) error {
 	suffix := ""
-	if changing {
+	if changing && !strings.Contains(err.Error(), "nothing changed") { // said once (nft's refusals say it)
 		suffix = "; nothing was changed"
 	}
 	var errs schema.Errors
