@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -32,7 +33,8 @@ import (
 type Config struct {
 	// Repo is the policy repository as a git URL (https, ssh, file://) or the path of a local
 	// git repository; Ref is its branch, tag or commit ("": the remote's default branch). The
-	// clone lives in git.CacheDirFor(StateDir, Repo). Repo and Dir are exclusive.
+	// clone lives in git.CacheDirFor(StateDir, Repo), or with StateDir "" in a temporary
+	// directory that Close removes. Repo and Dir are exclusive.
 	Repo, Ref string
 	// Dir is the policy repository as a plain directory (no git); "" with no Repo is ".".
 	Dir string
@@ -118,6 +120,9 @@ type Agent struct {
 	// (decodeCache); dcacheFailed when it could not be.
 	dcache       *schema.DecodeCache
 	dcacheFailed bool
+	// tmpClone is the temporary directory of the git clone when there is no state
+	// directory; Close removes it.
+	tmpClone string
 }
 
 // New checks cfg and returns its Agent. The error is a bad Table (limits.ValidTableName),
@@ -195,6 +200,10 @@ func (a *Agent) Close() error {
 		err = errors.Join(err, a.ns.Close())
 		a.ns = nil
 	}
+	if a.tmpClone != "" {
+		err = errors.Join(err, os.RemoveAll(a.tmpClone))
+		a.tmpClone = ""
+	}
 	return err
 }
 
@@ -210,8 +219,18 @@ func (a *Agent) Source() (source.Source, error) {
 		return nil, errors.New("--repo and --dir are exclusive")
 	}
 	if c.Repo != "" {
+		cache := git.CacheDirFor(c.StateDir, c.Repo)
+		if c.StateDir == "" {
+			// Nothing is kept (validate, plan with --state-dir ""): the clone goes to a
+			// temporary directory that Close removes, not to the working directory.
+			tmp, err := os.MkdirTemp("", "reconcile-clone-")
+			if err != nil {
+				return nil, err
+			}
+			a.tmpClone, cache = tmp, filepath.Join(tmp, "clone")
+		}
 		s, err := git.New(git.Options{
-			URL: c.Repo, Ref: c.Ref, CacheDir: git.CacheDirFor(c.StateDir, c.Repo),
+			URL: c.Repo, Ref: c.Ref, CacheDir: cache,
 			Verify: c.Verify, TrustedKeys: c.TrustedKeys, AllowRewind: c.AllowRewind, Logger: a.log,
 		})
 		if err != nil {
