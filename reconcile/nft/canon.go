@@ -179,16 +179,7 @@ func matchPorts(in []PortRange) []PortRange {
 	if !interval || len(out) == 1 {
 		return out
 	}
-	merged := out[:1]
-	for _, p := range out[1:] {
-		last := &merged[len(merged)-1]
-		if uint32(p.First) <= uint32(last.Last)+1 {
-			last.Last = max(last.Last, p.Last)
-			continue
-		}
-		merged = append(merged, p)
-	}
-	return slices.Clip(merged)
+	return joinPortRuns(out)
 }
 
 // mergePorts returns the ports sorted, with overlapping and adjacent ranges joined: the
@@ -207,8 +198,14 @@ func mergePorts(in []PortRange) []PortRange {
 	slices.SortFunc(out, func(a, b PortRange) int {
 		return cmp.Or(cmp.Compare(a.First, b.First), cmp.Compare(a.Last, b.Last))
 	})
-	merged := out[:1]
-	for _, p := range out[1:] {
+	return joinPortRuns(out)
+}
+
+// joinPortRuns joins overlapping and adjacent ranges of sorted (by First, then Last; not
+// empty), in place, as a kernel interval set holds them.
+func joinPortRuns(sorted []PortRange) []PortRange {
+	merged := sorted[:1]
+	for _, p := range sorted[1:] {
 		last := &merged[len(merged)-1]
 		if uint32(p.First) <= uint32(last.Last)+1 {
 			last.Last = max(last.Last, p.Last)

@@ -625,16 +625,7 @@ func (d *decoder) portSet(name string) ([]PortRange, bool) {
 		out = append(out, PortRange{binary.BigEndian.Uint16(iv[0]), binary.BigEndian.Uint16(iv[1])})
 	}
 	// Merge adjacent ranges as nft does (and as Canonical does).
-	merged := out[:1]
-	for _, p := range out[1:] {
-		last := &merged[len(merged)-1]
-		if uint32(p.First) <= uint32(last.Last)+1 {
-			last.Last = max(last.Last, p.Last)
-			continue
-		}
-		merged = append(merged, p)
-	}
-	return merged, true
+	return joinPortRuns(out), true
 }
 
 // setPrefixes returns the addresses of an address set: hosts of a hash set, or the smallest
