@@ -1,17 +1,13 @@
 package reconcile
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"debug/elf"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"runtime/debug"
-	"sync"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/buildinfo"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
@@ -90,54 +86,9 @@ func (a *Agent) keyed(la *state.LastApplied, pr *PlanResult) {
 // below would not show (none today: it is part of the key for safety).
 const compileFormat = "1"
 
-// compilerVersion identifies the code that compiles and canonicalises a ruleset: the Go build
-// id of the running executable (a hash of every input of the build, so any change of the code
-// changes it), else the build's clean VCS revision, else "" (unknown: never skip a compile).
-// A variable for the tests.
-var compilerVersion = sync.OnceValue(func() string {
-	if id := goBuildID("/proc/self/exe"); id != "" {
-		return "buildid:" + id
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		rev, modified := "", "true"
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				modified = s.Value
-			}
-		}
-		if rev != "" && modified == "false" {
-			return "vcs:" + rev
-		}
-	}
-	return ""
-})
-
-// goBuildID reads the Go build id from the ELF note .note.go.buildid of the executable at
-// path ("" when there is none or it cannot be read).
-func goBuildID(path string) string {
-	f, err := elf.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sec := f.Section(".note.go.buildid")
-	if sec == nil {
-		return ""
-	}
-	b, err := sec.Data()
-	if err != nil || len(b) < 16 {
-		return ""
-	}
-	// An ELF note: namesz, descsz, type (4 bytes each), the name "Go\x00\x00", the id.
-	namesz, descsz := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
-	if namesz != 4 || !bytes.Equal(b[12:16], []byte("Go\x00\x00")) || uint64(16)+uint64(descsz) > uint64(len(b)) {
-		return ""
-	}
-	return string(b[16 : 16+descsz])
-}
+// compilerVersion identifies the code that compiles and canonicalises a ruleset
+// (buildinfo.ID; "": unknown, never skip a compile). A variable for the tests.
+var compilerVersion = buildinfo.ID
 
 // compileKey is the key of what compiling revision gives for the Agent's host and table: a hex
 // sha256 of the compiler version, the revision, the host and the table; "" when the compiler

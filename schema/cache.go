@@ -5,15 +5,16 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"hash/crc32"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/reconcile-dev/reconcile/reconcile/buildinfo"
 )
 
 // This file is the decode cache: what the per-file pass of a load learned from one file
@@ -23,8 +24,8 @@ import (
 
 // decoderVersion names the output of the per-file pass. Bump it with any change to what
 // decoding or file-local validation produce (a message, a position, a field, a rule): entries
-// of another version are never read. The build (vcs revision, or the executable's size and
-// time for a build from a modified tree) is part of the key as well.
+// of another version are never read. The running build (buildinfo.ID) is part of the key as
+// well.
 const decoderVersion = "schema-decode/1"
 
 // Bounds of a DecodeCache, set by this program (a fleet repository of 2,400 files stores
@@ -89,12 +90,17 @@ type CacheStats struct {
 }
 
 // OpenDecodeCache opens (creating it, mode 0700) the cache directory dir, e.g.
-// "<state-dir>/cache/decode".
+// "<state-dir>/cache/decode". Entries are keyed by the running build (buildinfo.ID): a build
+// that cannot be identified gets an error, and no cache, rather than another build's entries.
 func OpenDecodeCache(dir string) (*DecodeCache, error) {
+	build := buildinfo.ID()
+	if build == "" {
+		return nil, errors.New("decode cache: the running build cannot be identified (no Go build id, no clean VCS revision)")
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	return &DecodeCache{dir: dir, version: decoderVersion + "\x00" + buildVersion(),
+	return &DecodeCache{dir: dir, version: decoderVersion + "\x00" + build,
 		MaxEntries: DefaultCacheEntries, MaxBytes: DefaultCacheBytes}, nil
 }
 
@@ -119,35 +125,6 @@ func (c *DecodeCache) Wait() {
 	c.load.Lock()
 	//lint:ignore SA2001 the lock is taken only to wait for the writer holding it
 	c.load.Unlock()
-}
-
-// buildVersion names the running build: its module version and vcs revision, and for a build
-// without one or from a modified tree the executable's size and modification time.
-func buildVersion() string {
-	var b strings.Builder
-	exact := false
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		b.WriteString(bi.Main.Version)
-		modified := false
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				b.WriteString(" " + s.Value)
-				exact = true
-			case "vcs.modified":
-				modified = s.Value == "true"
-			}
-		}
-		exact = exact && !modified
-	}
-	if !exact {
-		if exe, err := os.Executable(); err == nil {
-			if fi, err := os.Stat(exe); err == nil {
-				b.WriteString(" " + fi.ModTime().UTC().Format(time.RFC3339Nano) + " " + strconv.FormatInt(fi.Size(), 10))
-			}
-		}
-	}
-	return b.String()
 }
 
 // LoadCached is LoadFiles with the per-file pass taken from the decode cache c where it holds

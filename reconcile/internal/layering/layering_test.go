@@ -51,8 +51,10 @@ var table = map[string]layer{
 	// atomicfile: the one atomic file write (temp file, fsync, rename, fsync of the directory).
 	"reconcile/internal/atomicfile": {level: 0, only: none},
 	"reconcile/internal/testenv":    {level: 0, only: none, testOnly: true},
+	// buildinfo: the one name of the running build (Go build id, else a clean VCS revision).
+	"reconcile/buildinfo": {level: 0, only: none},
 
-	"schema":                     {level: 1, only: []string{"reconcile/limits"}},
+	"schema":                     {level: 1, only: []string{"reconcile/limits", "reconcile/buildinfo"}},
 	"reconcile/nft":              {level: 1, only: []string{"reconcile/limits", "reconcile/netns"}},
 	"reconcile/lock":             {level: 1, only: []string{"reconcile/netns"}},
 	"reconcile/internal/gittest": {level: 1, only: []string{"reconcile/internal/testenv"}, testOnly: true},
