@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
-	"github.com/reconcile-dev/reconcile/reconcile/netns"
-	"github.com/reconcile-dev/reconcile/reconcile/nft"
 )
 
 // TestKernelApplyAfterNamespaceRecreated: the state record outlives the namespace (as it
@@ -52,28 +49,10 @@ func TestKernelApplyAfterNamespaceRecreated(t *testing.T) {
 
 	testenv.Run(t, "ip", "netns", "del", ns)
 	testenv.Run(t, "ip", "netns", "add", ns)
-	generation := func() uint32 {
-		t.Helper()
-		h, err := netns.Open(ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer h.Close()
-		k, err := nft.NewKernel(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer k.Close()
-		g, err := k.Generation(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g
-	}
-	for i := 0; generation() < want; i++ {
+	for i := 0; kernelGeneration(t, ns) < want; i++ {
 		testenv.Run(t, "ip", "netns", "exec", ns, "nft", "add", "table", "inet", fmt.Sprintf("other%d", i))
 	}
-	if g := generation(); g != want {
+	if g := kernelGeneration(t, ns); g != want {
 		t.Fatalf("the new namespace is at generation %d, past the recorded %d: cannot set the test up", g, want)
 	}
 
