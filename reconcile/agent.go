@@ -123,6 +123,10 @@ type Agent struct {
 	// tmpClone is the temporary directory of the git clone when there is no state
 	// directory; Close removes it.
 	tmpClone string
+	// modelChecked is the model file (name, size, time, inode) whose check passed last
+	// (checkModel); warned the warnings logged once (warnOnce).
+	modelChecked string
+	warned       map[string]bool
 }
 
 // New checks cfg and returns its Agent. The error is a bad Table (limits.ValidTableName),

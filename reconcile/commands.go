@@ -96,12 +96,14 @@ func (a *Agent) Apply(ctx context.Context) (*ApplyResult, error) {
 	defer release()
 	// A process run by a timer finds nothing to do most of the time: when the state record
 	// shows it cheaply, neither the repository nor the table is read (fastNoChange).
-	if rec, err := a.loadState(); err == nil {
-		if res, ok, err := a.fastNoChange(ctx, rec); ok {
-			return res, err
-		}
+	rec, err := a.recoverState()
+	if err != nil {
+		return nil, err
 	}
-	return a.apply(ctx, false, a.cfg.Full)
+	if res, ok, err := a.fastNoChange(ctx, rec); ok {
+		return res, err
+	}
+	return a.applyWith(ctx, rec, false, a.cfg.Full)
 }
 
 // Status reads the state record and the kernel and reports the drift of the kernel from the

@@ -28,6 +28,7 @@ type Metrics struct {
 	endpoints       prometheus.Gauge
 	rules           prometheus.Gauge
 	triggers        *prometheus.CounterVec
+	recoveries      *prometheus.CounterVec
 	currentRevision string
 }
 
@@ -79,8 +80,12 @@ func NewMetrics() *Metrics {
 		Name: "reconcile_triggers_total",
 		Help: "Reconcile passes by what triggered them (interval, fsnotify, link, sighup, drift, retry, start).",
 	}, []string{"trigger"})
+	m.recoveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "reconcile_recoveries_total",
+		Help: "Faults a pass recovered from and went on (not errors), by kind (state-unreadable, model-unreadable, clone-recloned, outcome-unknown-resolved).",
+	}, []string{"kind"})
 	m.Registry.MustRegister(m.lastApplied, m.lastAttempt, m.lastSuccess, m.revision, m.drift,
-		m.applyDuration, m.errors, m.applies, m.endpoints, m.rules, m.triggers,
+		m.applyDuration, m.errors, m.applies, m.endpoints, m.rules, m.triggers, m.recoveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -96,6 +101,30 @@ func (m *Metrics) ObserveTrigger(trigger string) {
 		return
 	}
 	m.triggers.WithLabelValues(trigger).Inc()
+}
+
+// Recovery kinds (the kind label of reconcile_recoveries_total, ObserveRecovery).
+const (
+	// RecoveryStateUnreadable: the state head could not be read; it was moved aside and the
+	// pass went on as unknown (the table read in full).
+	RecoveryStateUnreadable = "state-unreadable"
+	// RecoveryModelUnreadable: the model file the head names is missing or damaged; the pass
+	// read the table in full and wrote the model file again.
+	RecoveryModelUnreadable = "model-unreadable"
+	// RecoveryCloneRecloned: the git clone was damaged or gone; it was removed and cloned again.
+	RecoveryCloneRecloned = "clone-recloned"
+	// RecoveryOutcomeUnknownResolved: a transaction whose outcome netlink did not tell was
+	// resolved by reading the kernel.
+	RecoveryOutcomeUnknownResolved = "outcome-unknown-resolved"
+)
+
+// ObserveRecovery counts a fault of kind (RecoveryStateUnreadable, ...) that a pass recovered
+// from and went on; nil-safe.
+func (m *Metrics) ObserveRecovery(kind string) {
+	if m == nil {
+		return
+	}
+	m.recoveries.WithLabelValues(kind).Inc()
 }
 
 // ObserveApplied records a successful pass: result is "applied" or "no-change"; dur is the

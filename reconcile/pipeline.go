@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
@@ -26,20 +26,129 @@ import (
 // Each step returns an *Error naming its stage (fetch, validate, compile, observe, apply,
 // state) for the metrics (Classify).
 
-// loadState reads the state record of the table in the namespace.
+// stateNotes say what loadState found unreadable ("" each when nothing): the state head
+// (State) and the model file it names (Model), each one line naming the file.
+type stateNotes struct {
+	State string
+	Model string
+}
+
+// loadState reads the state record of the table in the namespace for a command that changes
+// nothing (plan, status): an unreadable head (state.UnreadableError) or model file is left in
+// place, logged once as a warning, and the pass goes on as unknown (a fresh record, or a record
+// without a usable model: the table is read in full).
 func (a *Agent) loadState() (*state.Record, error) {
+	rec, _, err := a.loadStateNotes(false)
+	return rec, err
+}
+
+// recoverState is loadState for apply and watch: an unreadable head is moved aside
+// (state.MoveAside, kept for inspection) and a fresh record returned, with ONE warning and
+// reconcile_recoveries_total{kind="state-unreadable"}; an unreadable model file is counted
+// (kind "model-unreadable") and written again by the pass's record. A state directory that is
+// not a directory or cannot be read is an error (stage state, reason load).
+func (a *Agent) recoverState() (*state.Record, error) {
+	rec, _, err := a.loadStateNotes(true)
+	return rec, err
+}
+
+// loadStateNotes is loadState (recover false) or recoverState (recover true), with what was
+// found unreadable.
+func (a *Agent) loadStateNotes(recover bool) (*state.Record, stateNotes, error) {
+	var notes stateNotes
+	if err := state.CheckDir(a.cfg.StateDir); err != nil {
+		return nil, notes, stageErr("state", "load", err)
+	}
 	key, id, err := a.stateKey()
 	if err != nil {
-		return nil, stageErr("state", "load", err)
+		return nil, notes, stageErr("state", "load", err)
 	}
 	rec, err := state.Load(a.cfg.StateDir, a.cfg.Table, key)
-	if err != nil {
-		return nil, stageErr("state", "load", err)
+	var ue *state.UnreadableError
+	switch {
+	case errors.As(err, &ue) && recover:
+		moved, merr := state.MoveAside(ue.Path, a.cfg.Now())
+		if moved == "" {
+			return nil, notes, stageErr("state", "load", fmt.Errorf("%v; %w", ue, merr))
+		}
+		notes.State = fmt.Sprintf("state file %q is unreadable (%s); moved to %q; reading the kernel in full", ue.Path, ue.Reason, moved)
+		a.log.Warn(notes.State, "path", ue.Path, "reason", ue.Reason, "moved_to", moved, "err", ue.Err)
+		a.cfg.Metrics.ObserveRecovery(RecoveryStateUnreadable)
+		rec = &state.Record{Version: state.Version, Table: a.cfg.Table, Netns: key, History: []state.Attempt{}}
+	case errors.As(err, &ue):
+		notes.State = fmt.Sprintf("state file %q is unreadable (%s); left in place (apply moves it aside); reading the kernel in full", ue.Path, ue.Reason)
+		a.warnOnce(notes.State, "path", ue.Path, "reason", ue.Reason, "err", ue.Err)
+		rec = &state.Record{Version: state.Version, Table: a.cfg.Table, Netns: key, History: []state.Attempt{}}
+	case err != nil:
+		return nil, notes, stageErr("state", "load", err)
 	}
 	if id != nil {
 		rec.NetnsID = id // written with the record: Locate finds it whatever the names become
 	}
-	return rec, nil
+	if err := a.checkModel(rec.LastApplied); err != nil {
+		// Unknown: nothing vouches for what the kernel holds (no fast path, the table is read
+		// in full), and the pass's record writes the model file again.
+		la := rec.LastApplied
+		la.Generation = 0
+		if recover {
+			la.ModelFile = "" // Save writes it again
+			notes.Model = fmt.Sprintf("the recorded model is unreadable (%v); reading the kernel in full and recording it again", err)
+			a.log.Warn(notes.Model)
+			a.cfg.Metrics.ObserveRecovery(RecoveryModelUnreadable)
+		} else {
+			notes.Model = fmt.Sprintf("the recorded model is unreadable (%v)", err)
+			a.warnOnce(notes.Model + "; reading the kernel in full")
+		}
+	}
+	return rec, notes, nil
+}
+
+// checkModel checks the model file that la names (state.LastApplied.CheckModel), once per
+// process while the file stays the same (name, size, modification time, inode): nil when
+// there is none to check (no record, the model in memory, none named).
+func (a *Agent) checkModel(la *state.LastApplied) error {
+	if la == nil || la.Model != nil || la.ModelFile == "" {
+		return nil
+	}
+	var stamp string
+	if fi, err := os.Stat(filepath.Join(a.cfg.StateDir, la.ModelFile)); err == nil {
+		var ino uint64
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			ino = st.Ino
+		}
+		stamp = fmt.Sprintf("%s %d %d %d", la.ModelFile, fi.Size(), fi.ModTime().UnixNano(), ino)
+		a.mu.Lock()
+		ok := a.modelChecked == stamp
+		a.mu.Unlock()
+		if ok {
+			return nil
+		}
+	}
+	if err := la.CheckModel(); err != nil {
+		if errors.Is(err, state.ErrNoModel) {
+			return nil
+		}
+		return err
+	}
+	a.mu.Lock()
+	a.modelChecked = stamp
+	a.mu.Unlock()
+	return nil
+}
+
+// warnOnce logs msg as a warning the first time this Agent sees it (plan and status read the
+// record more than once in one command).
+func (a *Agent) warnOnce(msg string, args ...any) {
+	a.mu.Lock()
+	seen := a.warned[msg]
+	if a.warned == nil {
+		a.warned = map[string]bool{}
+	}
+	a.warned[msg] = true
+	a.mu.Unlock()
+	if !seen {
+		a.log.Warn(msg, args...)
+	}
 }
 
 // fetch takes a snapshot of src; rec, when not nil, names the commit applied last (the git
@@ -236,8 +345,11 @@ func (a *Agent) observeFor(ctx context.Context, res *PlanResult, rec *state.Reco
 		observed := res.Desired
 		if la.RulesetDigest != res.desiredDigest() {
 			m, err := la.LoadModelUnder(a.compileKey(la.Revision))
-			if err != nil {
-				a.log.Debug("model applied last unreadable; reading the table", "err", err)
+			if err != nil && !errors.Is(err, state.ErrNoModel) {
+				// Its file passed checkModel but does not decode to its digest (another
+				// version of reconcile wrote it): unknown; this pass records a new one.
+				a.log.Warn(fmt.Sprintf("the recorded model is unreadable (%v); reading the kernel in full", err))
+				a.cfg.Metrics.ObserveRecovery(RecoveryModelUnreadable)
 			}
 			observed = m
 		}
@@ -289,11 +401,16 @@ func (a *Agent) findWaiting(ctx context.Context, res *PlanResult) {
 // record failed to save after the transaction), LastApplied is unchanged and LastAttempt
 // records the failure.
 func (a *Agent) apply(ctx context.Context, noHeal, full bool) (*ApplyResult, error) {
-	rec, err := a.loadState()
+	rec, err := a.recoverState()
 	if err != nil {
-		// Without a readable record we cannot record the attempt either; change nothing.
+		// Without a usable state directory we cannot record the attempt either; change nothing.
 		return nil, err
 	}
+	return a.applyWith(ctx, rec, noHeal, full)
+}
+
+// applyWith is apply with the record read (recoverState).
+func (a *Agent) applyWith(ctx context.Context, rec *state.Record, noHeal, full bool) (*ApplyResult, error) {
 	pr, err := a.plan(ctx, rec)
 	if err != nil {
 		at := state.Attempt{Time: a.cfg.Now().UTC(), Result: state.Failed, Error: err.Error()}
@@ -533,7 +650,7 @@ func (a *Agent) status(ctx context.Context, withSource bool) (*StatusResult, err
 	res, err := a.statusOnce(ctx, withSource)
 	// The model file the record named was replaced by an apply meanwhile (status takes no
 	// lock): read again while the record names another file each time, a few times at most.
-	for try := 0; try < 5 && errors.Is(err, fs.ErrNotExist) && a.modelFileMoved(res); try++ {
+	for try := 0; try < 5 && err == nil && res.ModelError != "" && a.modelFileMoved(res); try++ {
 		res, err = a.statusOnce(ctx, withSource)
 	}
 	if err != nil {
@@ -549,16 +666,21 @@ func (a *Agent) modelFileMoved(res *StatusResult) bool {
 	if err != nil || rec.LastApplied == nil || res == nil || res.LastApplied == nil {
 		return false
 	}
-	return res.LastApplied.ModelFile != rec.LastApplied.ModelFile
+	return res.modelFile != rec.LastApplied.ModelFile && rec.LastApplied.ModelFile != ""
 }
 
 func (a *Agent) statusOnce(ctx context.Context, withSource bool) (*StatusResult, error) {
-	rec, err := a.loadState()
+	rec, notes, err := a.loadStateNotes(false)
 	if err != nil {
 		return nil, err
 	}
+	var modelFile string
+	if rec.LastApplied != nil {
+		modelFile = rec.LastApplied.ModelFile
+	}
 	c := a.cfg
-	res := &StatusResult{Table: c.Table, Netns: c.Netns, Host: c.Host, LastApplied: rec.LastApplied, LastAttempt: rec.LastAttempt, History: rec.History}
+	res := &StatusResult{Table: c.Table, Netns: c.Netns, Host: c.Host, LastApplied: rec.LastApplied, LastAttempt: rec.LastAttempt, History: rec.History,
+		StateError: notes.State, ModelError: notes.Model, modelFile: modelFile}
 	if !withSource {
 		res.SourceError = "no source given"
 	} else if err := a.sourceHead(ctx, rec, res); err != nil {
@@ -577,13 +699,14 @@ func (a *Agent) statusOnce(ctx context.Context, withSource bool) (*StatusResult,
 	if errors.As(foreignTable(c.Table, observed, rec), &fe) {
 		res.Foreign = fe
 	}
-	if rec.LastApplied != nil {
+	if rec.LastApplied != nil && res.ModelError == "" {
 		model, err := rec.LastApplied.LoadModel()
 		switch {
 		case err == nil:
 			res.Drift = plan.Drift(model, observed)
 		case !errors.Is(err, state.ErrNoModel):
-			return res, stageErr("state", "load", err) // res: the record read, for status's retry
+			// Unknown: nothing to measure drift against (not in sync; apply records it again).
+			res.ModelError = fmt.Sprintf("the recorded model is unreadable (%v)", err)
 		}
 	}
 	return res, nil

@@ -171,11 +171,23 @@ type StatusResult struct {
 	// ruleset applied last, so the kernel still holds it exactly (Drift is empty).
 	Generation     uint32
 	ObserveSkipped bool
+	// StateError says that the state head could not be read (one line naming the file and
+	// the reason; "" when it could): status went on as if nothing were recorded (LastApplied
+	// is nil), read the table, and is not in sync.
+	StateError string
+	// ModelError says that the model file of LastApplied is missing or damaged (one line
+	// naming the file; "" when it is fine): the table was read but there is nothing to
+	// measure drift against (Drift is nil), so status is not in sync; apply records it again.
+	ModelError string
+
+	modelFile string // the model file LastApplied named when read (status's retry)
 }
 
-// InSync reports whether a ruleset was applied and the kernel still holds exactly it.
+// InSync reports whether a ruleset was applied and the kernel still holds exactly it (false
+// when the state head or its model file is unreadable: then nothing says what was applied).
 func (s *StatusResult) InSync() bool {
-	return s.LastApplied != nil && s.Drift != nil && s.Drift.Empty() && !s.OtherHost()
+	return s.LastApplied != nil && s.Drift != nil && s.Drift.Empty() && !s.OtherHost() &&
+		s.StateError == "" && s.ModelError == ""
 }
 
 // OtherHost reports whether the last apply compiled the ruleset for another host than Host.

@@ -22,7 +22,8 @@ now, and whether the kernel still holds the applied ruleset: rules, chains, sets
 changed by hand are listed like a plan (what apply would change back). Nothing is changed.
 When the kernel's ruleset generation, netns cookie and boot id are those recorded with the last
 apply, nothing was committed since and the table is not read; --full reads it anyway.
-With --detailed-exitcode: 0 in sync, 2 drift (or never applied), 1 error.`,
+With --detailed-exitcode: 0 in sync, 2 drift (or never applied, or the state record or its
+model file unreadable), 1 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStatus(cmd.Context(), g, detailed, full)
@@ -98,6 +99,10 @@ func writeStatusText(w io.Writer, g *globals, st *reconcile.StatusResult) error 
 	}
 	b.WriteString("\n")
 	switch {
+	case st.StateError != "":
+		fmt.Fprintf(&b, "Not in sync (unknown): %s; run reconcile apply to record it afresh.\n", strings.TrimSuffix(st.StateError, "; reading the kernel in full"))
+	case st.ModelError != "":
+		fmt.Fprintf(&b, "Not in sync (unknown): %s; run reconcile apply to record it again.\n", st.ModelError)
 	case st.Foreign != nil:
 		fmt.Fprintf(&b, "Not in sync: %s.\n", st.Foreign)
 	case st.OtherHost():
@@ -155,6 +160,11 @@ type statusOut struct {
 	// recorded with the last apply (drift is then empty by proof).
 	Generation uint32 `json:"generation,omitempty"`
 	TableRead  bool   `json:"table_read"`
+	// StateError says the state head is unreadable (status went on as if nothing were
+	// recorded); ModelError that the recorded model file is (nothing to measure drift
+	// against). Either makes in_sync false.
+	StateError string `json:"state_error,omitempty"`
+	ModelError string `json:"model_error,omitempty"`
 }
 
 // appliedOut is state.LastApplied without the model.
@@ -173,6 +183,7 @@ func statusJSON(g *globals, st *reconcile.StatusResult) statusOut {
 		SourceHead:  st.SourceHead,
 		SourceError: st.SourceError, UpToDate: st.UpToDate(), Drift: st.Drift,
 		Generation: st.Generation, TableRead: !st.ObserveSkipped,
+		StateError: st.StateError, ModelError: st.ModelError,
 	}
 	if st.Foreign != nil {
 		out.Foreign = st.Foreign.Error()

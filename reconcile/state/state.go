@@ -13,14 +13,18 @@
 package state
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"syscall"
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/atomicfile"
@@ -176,28 +180,64 @@ func shortHash(s string) string {
 // Path is the record file of table in the namespace key (Locate, see FileName) under dir.
 func Path(dir, table, key string) string { return filepath.Join(dir, FileName(table, key)) }
 
+// UnreadableError is the error of Load for a state head that exists but cannot be taken as
+// the record of the table: empty, truncated or not JSON, of a version this program does not
+// read, for another table, or otherwise inconsistent. The callers go on as if the record were
+// unknown (apply and watch first move the file aside with MoveAside, for inspection). Reason is
+// a short phrase ("empty", "truncated or not JSON", "version 7 (this program reads 1 and 2)",
+// "for table \"x\""); Err, when not nil, is the decoder's error.
+type UnreadableError struct {
+	Path   string
+	Reason string
+	Err    error
+}
+
+func (e *UnreadableError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("state file %q is unreadable (%s): %v", e.Path, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("state file %q is unreadable (%s)", e.Path, e.Reason)
+}
+
+// Unwrap returns the decoder's error (nil when there is none).
+func (e *UnreadableError) Unwrap() error { return e.Err }
+
 // Load reads the record of table in the namespace key (Locate, see FileName) from dir.
-// A missing file (or directory) gives an empty record for table and key; a file that cannot be
-// read or decoded is an error naming the file. The record's Netns is key whatever the file
-// says, so that Save writes it back to the same file.
+// A missing file (or directory) gives an empty record for table and key. A file whose content
+// cannot be taken as the record (see UnreadableError) is an *UnreadableError; dir that is not
+// a directory, or a file that cannot be read, is an error naming it. The record's Netns is key
+// whatever the file says, so that Save writes it back to the same file.
 func Load(dir, table, key string) (*Record, error) {
 	path := Path(dir, table, key)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return &Record{Version: Version, Table: table, Netns: key, History: []Attempt{}}, nil
 	}
+	if errors.Is(err, syscall.ENOTDIR) {
+		return nil, fmt.Errorf("state directory %q is not a directory (give --state-dir a directory, or move the file away)", dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read state file %q: %w", path, err)
 	}
+	bad := func(reason string, err error) (*Record, error) {
+		return nil, &UnreadableError{Path: path, Reason: reason, Err: err}
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return bad("empty", nil)
+	}
 	var r Record
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("state file %q is corrupt: %w", path, err)
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return bad("not a state record", err)
+		}
+		return bad("truncated or not JSON", err)
 	}
 	if r.Version != Version && r.Version != versionInline {
-		return nil, fmt.Errorf("state file %q has version %d, this program reads versions %d and %d", path, r.Version, versionInline, Version)
+		return bad(fmt.Sprintf("version %d (this program reads %d and %d)", r.Version, versionInline, Version), nil)
 	}
 	if r.Table != table {
-		return nil, fmt.Errorf("state file %q is for table %q, not %q", path, r.Table, table)
+		return bad(fmt.Sprintf("for table %q", r.Table), nil)
 	}
 	// The record is the file's: Save writes it back where it was read, whatever netns the
 	// file says (a head copied from another namespace's file must not overwrite that one's).
@@ -208,10 +248,37 @@ func Load(dir, table, key string) (*Record, error) {
 	if la := r.LastApplied; la != nil {
 		la.dir = dir
 		if r.Version == Version && la.Model != nil {
-			return nil, fmt.Errorf("state file %q is corrupt: version %d holds the model inline", path, Version)
+			return bad(fmt.Sprintf("version %d holds the model inline", Version), nil)
 		}
 	}
 	return &r, nil
+}
+
+// MoveAside renames the state head at path to "<path>.unreadable-<now in UTC as
+// 20060102T150405Z>" (a ".N" suffix is added when that name is taken) and fsyncs the
+// directory, so that the next Load finds no record; the file is kept for inspection, never
+// deleted. It returns the new path.
+func MoveAside(path string, now time.Time) (string, error) {
+	base := path + ".unreadable-" + now.UTC().Format("20060102T150405Z")
+	dst := base
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		dst = fmt.Sprintf("%s.%d", base, i)
+	}
+	if err := os.Rename(path, dst); err != nil {
+		return "", fmt.Errorf("move unreadable state file aside: %w", err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return dst, fmt.Errorf("sync directory %q: %w", filepath.Dir(path), err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return dst, fmt.Errorf("sync directory %q: %w", filepath.Dir(path), err)
+	}
+	return dst, nil
 }
 
 // Save writes the record of r.Table in r.Netns to dir, creating dir if needed. When
@@ -258,5 +325,32 @@ func Save(dir string, r *Record) error {
 		keep = head.LastApplied.ModelFile
 	}
 	removeModels(dir, r.Table, r.Netns, keep)
+	return nil
+}
+
+// CheckDir checks that dir can hold the state record: nil when it is a directory whose
+// entries can be listed, or when it does not exist (a first apply, or a directory that was
+// deleted: Save makes it again); otherwise an error naming dir and what to do.
+func CheckDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("state directory %q: %w", dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("state directory %q is not a directory (give --state-dir a directory, or move the file away)", dir)
+	}
+	f, err := os.Open(dir)
+	if err == nil {
+		_, err = f.ReadDir(1)
+		f.Close()
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("state directory %q cannot be read: %w", dir, err)
+	}
 	return nil
 }
