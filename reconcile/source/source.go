@@ -50,6 +50,20 @@ type FetchOptions struct {
 	// content of path with that id (the decode cache holds its decoded form): the source may
 	// leave it out (Snapshot.Unread). Sources without such ids (Dir) ignore it.
 	Known func(path, id string) bool
+	// AppliedKey names this host's record of the commit applied last inside a source that
+	// keeps one (git: the ref refs/reconcile/applied/<AppliedKey> of its clone, written by
+	// AppliedMarker.MarkApplied): the state head's file name without ".state.json". When
+	// LastApplied is "" (a lost or unreadable state record) the history check starts from
+	// that commit. "": none.
+	AppliedKey string
+}
+
+// AppliedMarker is a source that keeps, beside the state record, the commit applied last
+// (git: a ref in its clone), so that a lost state record does not let an older commit in.
+type AppliedMarker interface {
+	// MarkApplied records commit (a full hash) as the one applied last under key
+	// (FetchOptions.AppliedKey); atomically: a crash leaves the old mark or the new one.
+	MarkApplied(ctx context.Context, key, commit string) error
 }
 
 // Source fetches the newest snapshot of a policy repository.

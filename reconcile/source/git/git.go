@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -61,6 +62,9 @@ type Options struct {
 	AllowRewind bool
 	// Logger receives progress and warnings; nil discards them.
 	Logger *slog.Logger
+	// Recovered, when not nil, is called with "clone-recloned" when a damaged or deleted
+	// clone was removed and cloned again (the metric reconcile_recoveries_total).
+	Recovered func(kind string)
 }
 
 // Source is a git policy source; it implements source.Source.
@@ -220,7 +224,11 @@ func (s *Source) Head(ctx context.Context, opts source.FetchOptions) (*source.He
 	return &source.Head{Source: snap.Source, Revision: snap.Revision, Commit: snap.Commit}, nil
 }
 
-// snapshot is Fetch; without files, the snapshot has no Files (Head).
+// snapshot is Fetch; without files, the snapshot has no Files (Head). A clone that cannot be
+// opened or read (health: deleted or garbled pack files, a broken HEAD or config, a clone
+// killed half-made) is removed and cloned again once, in the same call, under the clone's
+// lock; a second failure is the error. An error of the remote side (remoteSide: the network,
+// the server, credentials) never removes the clone.
 func (s *Source) snapshot(ctx context.Context, opts source.FetchOptions, files bool) (*source.Snapshot, error) {
 	if err := os.MkdirAll(filepath.Dir(s.opts.CacheDir), 0o755); err != nil {
 		return nil, fmt.Errorf("git cache: %w", err)
@@ -232,6 +240,35 @@ func (s *Source) snapshot(ctx context.Context, opts source.FetchOptions, files b
 	}
 	defer l.Release()
 
+	if _, err := os.Stat(s.opts.CacheDir); errors.Is(err, fs.ErrNotExist) && opts.LastApplied != "" {
+		// The record names a commit fetched before: the clone was there and is gone.
+		s.log.Warn(fmt.Sprintf("git clone %q is missing; cloning again", s.opts.CacheDir), "dir", s.opts.CacheDir)
+		if s.opts.Recovered != nil {
+			s.opts.Recovered("clone-recloned")
+		}
+	}
+	if cause := openHealth(s.opts.CacheDir); cause != nil {
+		if err := s.reclone(cause); err != nil {
+			return nil, err
+		}
+		return s.snapshotIn(ctx, opts, files)
+	}
+	snap, err := s.snapshotIn(ctx, opts, files)
+	if err == nil || ctx.Err() != nil || remoteSide(err) {
+		return snap, err
+	}
+	cause := health(s.opts.CacheDir)
+	if cause == nil {
+		return nil, err // the clone is fine: the error is the source's
+	}
+	if rerr := s.reclone(cause); rerr != nil {
+		return nil, rerr
+	}
+	return s.snapshotIn(ctx, opts, files)
+}
+
+// snapshotIn is snapshot in the locked clone, once.
+func (s *Source) snapshotIn(ctx context.Context, opts source.FetchOptions, files bool) (*source.Snapshot, error) {
 	repo, err := s.openCache()
 	if err != nil {
 		return nil, err
@@ -259,9 +296,17 @@ func (s *Source) snapshot(ctx context.Context, opts source.FetchOptions, files b
 	}
 	snap := &source.Snapshot{Source: s.display, Revision: revision, Commit: head.String()}
 
+	lastApplied := opts.LastApplied
+	if lastApplied == "" {
+		// No usable state record: the clone remembers the commit applied last (MarkApplied).
+		if lastApplied = appliedCommit(repo, opts.AppliedKey); lastApplied != "" {
+			s.log.Info("the state record names no commit applied last; checking history from the clone's record of it",
+				"ref", appliedRef(opts.AppliedKey).String(), "commit", lastApplied)
+		}
+	}
 	var last *object.Commit
-	if opts.LastApplied != "" && opts.LastApplied != head.String() {
-		if last, err = s.checkHistory(repo, commit, revision, opts.LastApplied); err != nil {
+	if lastApplied != "" && lastApplied != head.String() {
+		if last, err = s.checkHistory(repo, commit, revision, lastApplied); err != nil {
 			return nil, err
 		}
 	}
@@ -299,7 +344,7 @@ func (s *Source) openCache() (*gogit.Repository, error) {
 			return nil, fmt.Errorf("git cache %q: %w", dir, err)
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("git cache %q is unusable (remove it to clone again): %w", dir, err)
+		return nil, fmt.Errorf("git cache %q is unusable: %w", dir, err)
 	}
 	want := &config.RemoteConfig{
 		Name: remoteName,
@@ -341,9 +386,9 @@ func (s *Source) defaultBranch(ctx context.Context, repo *gogit.Repository) (str
 		}
 	}
 	if len(refs) == 0 {
-		return "", &FetchError{URL: s.display, Err: errors.New("the repository is empty")}
+		return "", &FetchError{URL: s.display, Err: errEmptyRemote}
 	}
-	return "", &FetchError{URL: s.display, Err: errors.New("the remote does not say which branch is its default; set --ref")}
+	return "", &FetchError{URL: s.display, Err: errNoDefaultBranch}
 }
 
 func (s *Source) fetch(ctx context.Context, repo *gogit.Repository) error {
@@ -364,7 +409,7 @@ func (s *Source) fetch(ctx context.Context, repo *gogit.Repository) error {
 	case errors.Is(err, gogit.NoErrAlreadyUpToDate):
 		s.log.Debug("git fetch", "source", s.display, "updated", false)
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
-		return &FetchError{URL: s.display, Err: errors.New("the repository is empty")}
+		return &FetchError{URL: s.display, Err: errEmptyRemote}
 	default:
 		return &FetchError{URL: s.display, Err: err}
 	}
@@ -565,3 +610,9 @@ func readBlob(repo *gogit.Repository, id string) ([]byte, error) {
 }
 
 func short(h plumbing.Hash) string { return h.String()[:7] }
+
+// shortSum is 16 hex digits of the sha256 of s.
+func shortSum(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:16]
+}
