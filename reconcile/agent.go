@@ -236,6 +236,7 @@ func (a *Agent) Source() (source.Source, error) {
 		s, err := git.New(git.Options{
 			URL: c.Repo, Ref: c.Ref, CacheDir: cache,
 			Verify: c.Verify, TrustedKeys: c.TrustedKeys, AllowRewind: c.AllowRewind, Logger: a.log,
+			Recovered: c.Metrics.ObserveRecovery,
 		})
 		if err != nil {
 			return nil, err

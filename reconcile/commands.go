@@ -101,6 +101,9 @@ func (a *Agent) Apply(ctx context.Context) (*ApplyResult, error) {
 		return nil, err
 	}
 	if res, ok, err := a.fastNoChange(ctx, rec); ok {
+		if err == nil {
+			a.markApplied(ctx, rec)
+		}
 		return res, err
 	}
 	return a.applyWith(ctx, rec, false, a.cfg.Full)

@@ -167,13 +167,34 @@ func (a *Agent) fetch(ctx context.Context, src source.Source, rec *state.Record)
 	return snap, nil
 }
 
-// fetchOptions names the commit applied last, from rec (nil: none).
+// fetchOptions names the commit applied last, from rec (nil: none), and the key under which
+// the source keeps its own mark of it (state.Stem of rec; see markApplied).
 func fetchOptions(rec *state.Record) source.FetchOptions {
 	fo := source.FetchOptions{}
 	if rec != nil && rec.LastApplied != nil {
 		fo.LastApplied = rec.LastApplied.Commit
 	}
+	if rec != nil && rec.Table != "" {
+		fo.AppliedKey = state.Stem(rec.Table, rec.Netns)
+	}
 	return fo
+}
+
+// markApplied has a source that keeps its own mark of the commit applied last
+// (source.AppliedMarker: the git clone's refs/reconcile/applied/<stem>) record rec's, after a
+// pass recorded it: when the state record is lost, the history check starts from there. A
+// failure is logged, not an error of the pass (the state record holds the commit).
+func (a *Agent) markApplied(ctx context.Context, rec *state.Record) {
+	if rec == nil || rec.LastApplied == nil || rec.LastApplied.Commit == "" {
+		return
+	}
+	m, ok := a.src.(source.AppliedMarker)
+	if !ok {
+		return
+	}
+	if err := m.MarkApplied(ctx, state.Stem(rec.Table, rec.Netns), rec.LastApplied.Commit); err != nil {
+		a.log.Warn("cannot keep the commit applied last in the git clone", "err", err)
+	}
 }
 
 // load decodes and validates the snapshot's files: the repository, or every problem found.
@@ -424,11 +445,16 @@ func (a *Agent) applyWith(ctx context.Context, rec *state.Record, noHeal, full b
 	// alone: the kernel would enforce nothing while the state claims the ruleset applied.
 	switch {
 	case !pr.Plan.Empty() && noHeal && pr.Observed != nil && rec.LastApplied != nil && rec.LastApplied.RulesetDigest == res.Digest:
-		return res, a.leaveDrift(res)
+		err = a.leaveDrift(res)
 	case pr.Plan.Empty():
-		return res, a.noChange(res)
+		err = a.noChange(res)
+	default:
+		err = a.transact(ctx, res, full)
 	}
-	return res, a.transact(ctx, res, full)
+	if err == nil {
+		a.markApplied(ctx, rec)
+	}
+	return res, err
 }
 
 // applied records res's revision as the one applied at now.

@@ -394,29 +394,6 @@ func (failingSource) Fetch(context.Context, source.FetchOptions) (*source.Snapsh
 }
 func (failingSource) String() string { return "failing" }
 
-func TestCorruptStateIsAnError(t *testing.T) {
-	e := newEnv(t)
-	if err := os.MkdirAll(e.stateDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := state.Path(e.stateDir, nft.DefaultTable, "")
-	if err := os.WriteFile(path, []byte("{not json"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for name, f := range map[string]func() error{
-		"plan":   func() error { _, err := agentOf(t, e.opts()).Plan(context.Background()); return err },
-		"apply":  func() error { _, err := agentOf(t, e.opts()).Apply(context.Background()); return err },
-		"status": func() error { _, err := agentOf(t, e.opts()).Status(context.Background()); return err },
-	} {
-		if err := f(); err == nil || !strings.Contains(err.Error(), path) {
-			t.Errorf("%s: error %v does not name %s", name, err, path)
-		}
-	}
-	if e.fake.Attempts() != 0 {
-		t.Errorf("apply with a corrupt state touched the kernel")
-	}
-}
-
 func TestOtherTableUntouched(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()

@@ -40,6 +40,11 @@ func modelStem(table, key string) string {
 	return strings.TrimSuffix(FileName(table, key), ".state.json")
 }
 
+// Stem is FileName of table in the namespace key without ".state.json" ("reconcile",
+// "reconcile@lab-a"): the name of the record's other files (model files, and the git clone's
+// ref of the commit applied last, source.FetchOptions.AppliedKey).
+func Stem(table, key string) string { return modelStem(table, key) }
+
 // ModelFileName is the name, in the state directory, of the file holding the model of digest
 // (nft.Ruleset.Digest, hex) for table in the namespace key: "<stem>.model-<first 12 hex
 // digits of digest>.gob", stem being FileName without ".state.json". A digest shorter than 12

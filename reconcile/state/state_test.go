@@ -214,18 +214,22 @@ func TestLoadModelErrors(t *testing.T) {
 	lying := file(modelFormat, model.Digest(), "key-of-another-build", other)
 	damaged := file(modelFormat, model.Digest(), "", model)
 	damaged[len(damaged)-20] ^= 0x01 // inside Body, before the checksum field's end
+	good := file(modelFormat, model.Digest(), "", model)
 	for _, tt := range []struct {
 		name    string
 		content []byte // nil: no file
 		want    string
+		checked bool // CheckModel finds it too (it does not decode the model of format 2)
 	}{
-		{"model not of its digest", lying, "does not read back as ruleset " + model.Digest()[:12]},
-		{"format 1 not of its digest", file(1, model.Digest(), "", other), "does not read back as ruleset " + model.Digest()[:12]},
-		{"missing", nil, "is missing"},
-		{"corrupt", []byte("xx"), "is corrupt"},
-		{"damaged", damaged, "is corrupt"},
-		{"other digest", file(modelFormat, other.Digest(), "", other), "holds ruleset " + other.Digest()[:12]},
-		{"other format", file(3, model.Digest(), "", nil), "has format 3"},
+		{"model not of its digest", lying, "does not read back as ruleset " + model.Digest()[:12], false},
+		{"format 1 not of its digest", file(1, model.Digest(), "", other), "does not read back as ruleset " + model.Digest()[:12], true},
+		{"missing", nil, "is missing", true},
+		{"corrupt", []byte("xx"), "is corrupt", true},
+		{"empty", []byte{}, "is corrupt", true},
+		{"truncated", good[:len(good)/2], "is corrupt", true},
+		{"damaged", damaged, "is corrupt", true},
+		{"other digest", file(modelFormat, other.Digest(), "", other), "holds ruleset " + other.Digest()[:12], true},
+		{"other format", file(3, model.Digest(), "", nil), "has format 3", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_ = os.Remove(path)
@@ -238,10 +242,23 @@ func TestLoadModelErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			err = got.LastApplied.CheckModel()
+			switch {
+			case !tt.checked && err != nil:
+				t.Errorf("CheckModel error = %v, want nil (it does not decode)", err)
+			case tt.checked && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path)):
+				t.Errorf("CheckModel error = %v, want it to name %s and say %q", err, path, tt.want)
+			}
 			if _, err := got.LastApplied.LoadModel(); err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path) {
 				t.Errorf("LoadModel error = %v, want it to name %s and say %q", err, path, tt.want)
 			}
 		})
+	}
+	if err := os.WriteFile(path, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Load(dir, "reconcile", ""); err != nil || got.LastApplied.CheckModel() != nil {
+		t.Errorf("CheckModel of a good model file: %v", got.LastApplied.CheckModel())
 	}
 	// Format 1 files are still read; a file written under the caller's compile key is trusted
 	// without rendering it (LoadModelUnder), one of another key is checked.
@@ -290,14 +307,20 @@ func TestLoadMissing(t *testing.T) {
 	}
 }
 
-func TestLoadBad(t *testing.T) {
+func TestLoadUnreadable(t *testing.T) {
 	tests := []struct {
-		name, content, want string
+		name, content, reason string
 	}{
-		{"corrupt", `{"version": 1, "table": "reconc`, "is corrupt"},
-		{"wrong version", `{"version": 99, "table": "reconcile"}`, "has version 99"},
-		{"inline model in version 2", `{"version": 2, "table": "reconcile", "last_applied": {"model": {"Table": "reconcile"}}}`, "holds the model inline"},
-		{"other table", `{"version": 1, "table": "other"}`, `is for table "other"`},
+		{"empty", "", "empty"},
+		{"blank", " \n\t\n", "empty"},
+		{"truncated", `{"version": 1, "table": "reconc`, "truncated or not JSON"},
+		{"garbage", "\x00\x17\xffPK\x03\x04 not a record", "truncated or not JSON"},
+		{"not an object", `[1, 2, 3]`, "not a state record"},
+		{"wrong types", `{"version": "2", "table": 7}`, "not a state record"},
+		{"future version", `{"version": 7, "table": "reconcile"}`, "version 7 (this program reads 1 and 2)"},
+		{"no version", `{"table": "reconcile"}`, "version 0 (this program reads 1 and 2)"},
+		{"inline model in version 2", `{"version": 2, "table": "reconcile", "last_applied": {"model": {"Table": "reconcile"}}}`, "version 2 holds the model inline"},
+		{"other table", `{"version": 2, "table": "other"}`, `for table "other"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,10 +330,56 @@ func TestLoadBad(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := Load(dir, "reconcile", "")
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path) {
-				t.Errorf("Load error = %v, want it to name %q and say %q", err, path, tt.want)
+			var ue *UnreadableError
+			if !errors.As(err, &ue) || ue.Path != path || ue.Reason != tt.reason {
+				t.Fatalf("Load error = %#v, want an *UnreadableError for %s with reason %q", err, path, tt.reason)
+			}
+			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("Load error %q does not name the file and the reason", err)
+			}
+			now := time.Date(2026, 11, 30, 17, 4, 5, 0, time.FixedZone("x", 3600))
+			moved, err := MoveAside(path, now)
+			if err != nil || moved != path+".unreadable-20261130T160405Z" {
+				t.Fatalf("MoveAside = %q, %v; want %s.unreadable-20261130T160405Z", moved, err, path)
+			}
+			if b, err := os.ReadFile(moved); err != nil || string(b) != tt.content {
+				t.Errorf("the moved file holds %q (%v), want the original", b, err)
+			}
+			r, err := Load(dir, "reconcile", "")
+			if err != nil || r.LastApplied != nil {
+				t.Errorf("Load after MoveAside = %+v, %v; want an empty record", r, err)
+			}
+			// A second bad head in the same second gets its own name.
+			if err := os.WriteFile(path, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if m2, err := MoveAside(path, now); err != nil || m2 != moved+".1" {
+				t.Errorf("second MoveAside = %q, %v; want %s.1", m2, err, moved)
 			}
 		})
+	}
+}
+
+func TestCheckDir(t *testing.T) {
+	root := t.TempDir()
+	file := filepath.Join(root, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckDir(filepath.Join(root, "gone")); err != nil {
+		t.Errorf("CheckDir of a missing directory: %v, want nil (a first apply makes it)", err)
+	}
+	if err := CheckDir(root); err != nil {
+		t.Errorf("CheckDir of a directory: %v", err)
+	}
+	for _, dir := range []string{file, filepath.Join(file, "sub")} {
+		err := CheckDir(dir)
+		if err == nil || !strings.Contains(err.Error(), "not a directory") || !strings.Contains(err.Error(), dir) {
+			t.Errorf("CheckDir(%s) = %v, want an error naming it, saying it is not a directory", dir, err)
+		}
+	}
+	if _, err := Load(file, "reconcile", ""); err == nil || !strings.Contains(err.Error(), "is not a directory") {
+		t.Errorf("Load from a file as state directory: %v", err)
 	}
 }
 

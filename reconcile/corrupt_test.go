@@ -1,0 +1,224 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/state"
+)
+
+// stateDamages are the ways the state record goes bad after a first apply; kind is the
+// recovery apply counts ("" for none: a record that is simply gone).
+var stateDamages = []struct {
+	name string
+	kind string
+	// damage breaks the record of dir whose head is head and model file model.
+	damage func(t *testing.T, dir, head, model string)
+}{
+	{"head truncated", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) { truncateHalf(t, head) }},
+	{"head empty", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) { writeFile(t, head, "") }},
+	{"head garbage", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) { writeFile(t, head, "\x00\x01garbage\xff") }},
+	{"head of a future version", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) {
+		writeFile(t, head, `{"version": 7, "table": "reconcile", "history": []}`)
+	}},
+	{"head of another table", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) {
+		writeFile(t, head, `{"version": 2, "table": "other", "history": []}`)
+	}},
+	{"head deleted", "", func(t *testing.T, dir, head, model string) { removeAll(t, head) }},
+	{"state dir deleted", "", func(t *testing.T, dir, head, model string) { removeAll(t, dir) }},
+	{"model deleted", RecoveryModelUnreadable, func(t *testing.T, dir, head, model string) { removeAll(t, model) }},
+	{"model truncated", RecoveryModelUnreadable, func(t *testing.T, dir, head, model string) { truncateHalf(t, model) }},
+	{"model bit-flipped", RecoveryModelUnreadable, func(t *testing.T, dir, head, model string) {
+		b, err := os.ReadFile(model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-40] ^= 0x10 // inside the encoded model: the checksum no longer matches
+		writeFile(t, model, string(b))
+	}},
+	{"model of another digest", RecoveryModelUnreadable, func(t *testing.T, dir, head, model string) {
+		b, err := os.ReadFile(head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := string(b)
+		i := strings.Index(rec, `"ruleset_digest": "`) + len(`"ruleset_digest": "`)
+		writeFile(t, head, rec[:i]+"00"+rec[i+2:]) // the head names another digest
+	}},
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func truncateHalf(t *testing.T, path string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func removeAll(t *testing.T, path string) {
+	t.Helper()
+	if err := os.RemoveAll(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A damaged or lost state record is "unknown": plan and status go on and say so without
+// touching the file, apply moves a bad head aside (or writes the model again), says it once,
+// counts it, brings the kernel to the desired ruleset and records afresh; the next apply is a
+// normal pass and status is in sync.
+func TestDamagedStateRecovered(t *testing.T) {
+	ctx := context.Background()
+	for _, d := range stateDamages {
+		t.Run(d.name, func(t *testing.T) {
+			e := newEnv(t)
+			var logs bytes.Buffer
+			opts := func() Config {
+				o := e.opts()
+				o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+				return o
+			}
+			first, err := agentOf(t, opts()).Apply(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			desired := e.kernel(t)
+			head := state.Path(e.stateDir, nft.DefaultTable, "")
+			model := filepath.Join(e.stateDir, first.Record.LastApplied.ModelFile)
+			d.damage(t, e.stateDir, head, model)
+			before, _ := os.ReadFile(head)
+			// The kernel drifted meanwhile: whatever the record says, apply must restore it.
+			if err := e.fake.Apply(ctx, &nft.Ruleset{Table: nft.DefaultTable}); err != nil {
+				t.Fatal(err)
+			}
+			logs.Reset()
+
+			// plan: goes on, reads the kernel, leaves the file alone.
+			pr, err := agentOf(t, opts()).Plan(ctx)
+			if err != nil {
+				t.Fatalf("plan: %v", err)
+			}
+			if pr.Plan.Empty() || pr.ObserveSkipped {
+				t.Errorf("plan after %s: empty %v, observe skipped %v; want the drift, the table read", d.name, pr.Plan.Empty(), pr.ObserveSkipped)
+			}
+			if after, _ := os.ReadFile(head); !bytes.Equal(after, before) {
+				t.Errorf("plan changed the state head")
+			}
+			// status: not in sync, says why.
+			st, err := agentOf(t, opts()).Status(ctx)
+			if err != nil {
+				t.Fatalf("status: %v", err)
+			}
+			if st.InSync() || st.ObserveSkipped {
+				t.Errorf("status after %s: in sync %v, observe skipped %v", d.name, st.InSync(), st.ObserveSkipped)
+			}
+			switch d.kind {
+			case RecoveryStateUnreadable:
+				if !strings.Contains(st.StateError, head) || !strings.Contains(logs.String(), "is unreadable") {
+					t.Errorf("status state_error = %q, want it to name %s", st.StateError, head)
+				}
+			case RecoveryModelUnreadable:
+				if !strings.Contains(st.ModelError, model) {
+					t.Errorf("status model_error = %q, want it to name %s", st.ModelError, model)
+				}
+			}
+			if after, _ := os.ReadFile(head); !bytes.Equal(after, before) {
+				t.Errorf("status changed the state head")
+			}
+
+			// apply: recovers, once.
+			logs.Reset()
+			m := NewMetrics()
+			o := opts()
+			o.Metrics = m
+			res, err := agentOf(t, o).Apply(ctx)
+			if err != nil {
+				t.Fatalf("apply after %s: %v\nlog:\n%s", d.name, err, logs.String())
+			}
+			if res.Result != Applied || e.kernel(t) != desired {
+				t.Errorf("apply after %s: result %s; the kernel holds the desired ruleset: %v", d.name, res.Result, e.kernel(t) == desired)
+			}
+			warns := strings.Count(logs.String(), "level=WARN")
+			want := 0
+			if d.kind != "" {
+				want = 1
+				if v := testutil.ToFloat64(m.recoveries.WithLabelValues(d.kind)); v != 1 {
+					t.Errorf("reconcile_recoveries_total{kind=%q} = %v, want 1", d.kind, v)
+				}
+			}
+			if warns != want {
+				t.Errorf("apply after %s logged %d warnings, want %d:\n%s", d.name, warns, want, logs.String())
+			}
+			moved, _ := filepath.Glob(head + ".unreadable-*")
+			if d.kind == RecoveryStateUnreadable {
+				if len(moved) != 1 {
+					t.Fatalf("moved aside: %v, want one file", moved)
+				}
+				if b, _ := os.ReadFile(moved[0]); !bytes.Equal(b, before) {
+					t.Errorf("the file moved aside does not hold the bad head")
+				}
+				if !strings.Contains(logs.String(), "moved to") || !strings.Contains(logs.String(), filepath.Base(moved[0])) {
+					t.Errorf("the warning does not name where the head went:\n%s", logs.String())
+				}
+			} else if len(moved) != 0 {
+				t.Errorf("moved aside: %v, want none", moved)
+			}
+			rec, err := state.Load(e.stateDir, nft.DefaultTable, "")
+			if err != nil || rec.LastApplied == nil || rec.LastApplied.CheckModel() != nil {
+				t.Fatalf("the record after apply: %+v, %v", rec, err)
+			}
+
+			// A second apply is a normal pass; status is in sync.
+			logs.Reset()
+			res, err = agentOf(t, opts()).Apply(ctx)
+			if err != nil || res.Result != NoChange || strings.Contains(logs.String(), "level=WARN") {
+				t.Errorf("second apply: %v, %v; log:\n%s", res.Result, err, logs.String())
+			}
+			if st, err := agentOf(t, opts()).Status(ctx); err != nil || !st.InSync() || st.StateError != "" || st.ModelError != "" {
+				t.Errorf("status after the recovery: in sync %v, %v", st.InSync(), err)
+			}
+		})
+	}
+}
+
+// A state directory that is a file is an error (stage state, reason load) before anything
+// touches the kernel.
+func TestStateDirNotADirectory(t *testing.T) {
+	e := newEnv(t)
+	if err := os.MkdirAll(filepath.Dir(e.stateDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, e.stateDir, "not a directory")
+	for name, f := range map[string]func() error{
+		"plan":   func() error { _, err := agentOf(t, e.opts()).Plan(context.Background()); return err },
+		"apply":  func() error { _, err := agentOf(t, e.opts()).Apply(context.Background()); return err },
+		"status": func() error { _, err := agentOf(t, e.opts()).Status(context.Background()); return err },
+	} {
+		err := f()
+		var pe *Error
+		if !errors.As(err, &pe) || pe.StageName != "state" || pe.Reason != "load" || !strings.Contains(err.Error(), e.stateDir) || !strings.Contains(err.Error(), "is not a directory") {
+			t.Errorf("%s: error %v, want stage state/load naming %s", name, err, e.stateDir)
+		}
+	}
+	if e.fake.Attempts() != 0 {
+		t.Errorf("apply with a state directory that is a file touched the kernel")
+	}
+}
