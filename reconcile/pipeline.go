@@ -72,12 +72,12 @@ func (a *Agent) loadStateNotes(recover bool) (*state.Record, stateNotes, error) 
 			return nil, notes, stageErr("state", "load", fmt.Errorf("%v; %w", ue, merr))
 		}
 		notes.State = fmt.Sprintf("state file %q is unreadable (%s); moved to %q; reading the kernel in full", ue.Path, ue.Reason, moved)
-		a.log.Warn(notes.State, "path", ue.Path, "reason", ue.Reason, "moved_to", moved, "err", ue.Err)
+		a.log.Warn(notes.State, unreadableAttrs(ue, "moved_to", moved)...)
 		a.cfg.Metrics.ObserveRecovery(RecoveryStateUnreadable)
 		rec = &state.Record{Version: state.Version, Table: a.cfg.Table, Netns: key, History: []state.Attempt{}}
 	case errors.As(err, &ue):
 		notes.State = fmt.Sprintf("state file %q is unreadable (%s); left in place (apply moves it aside); reading the kernel in full", ue.Path, ue.Reason)
-		a.warnOnce(notes.State, "path", ue.Path, "reason", ue.Reason, "err", ue.Err)
+		a.warnOnce(notes.State, unreadableAttrs(ue)...)
 		rec = &state.Record{Version: state.Version, Table: a.cfg.Table, Netns: key, History: []state.Attempt{}}
 	case err != nil:
 		return nil, notes, stageErr("state", "load", err)
@@ -101,6 +101,15 @@ func (a *Agent) loadStateNotes(recover bool) (*state.Record, stateNotes, error) 
 		}
 	}
 	return rec, notes, nil
+}
+
+// unreadableAttrs are the log attributes of ue, then more.
+func unreadableAttrs(ue *state.UnreadableError, more ...any) []any {
+	args := append([]any{"path", ue.Path, "reason", ue.Reason}, more...)
+	if ue.Err != nil {
+		args = append(args, "err", ue.Err.Error())
+	}
+	return args
 }
 
 // checkModel checks the model file that la names (state.LastApplied.CheckModel), once per
