@@ -227,6 +227,11 @@ func TestKernelCorruptStateRecovered(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("apply after %s: exit %d\n%s%s", c.name, code, out, errs)
 			}
+			for _, l := range strings.Split(errs, "\n") {
+				if strings.Contains(l, "level=WARN") {
+					t.Logf("apply after %s says: %s", c.name, l)
+				}
+			}
 			warns := strings.Count(errs, "level=WARN")
 			if c.line == "" && warns != 0 || c.line != "" && (warns != 1 || strings.Count(errs, c.line) != 1) {
 				t.Errorf("apply after %s: %d warnings, want %d saying %q:\n%s", c.name, warns, min(1, len(c.line)), c.line, errs)
@@ -373,5 +378,54 @@ func TestKernelWatchUnreadableHeadOnce(t *testing.T) {
 	}
 	if moved := globN(t, head+".unreadable-*"); len(moved) != 1 {
 		t.Errorf("moved aside: %v, want one file", moved)
+	}
+}
+
+// A model file damaged while nothing else changed (same commit, kernel untouched, the ruleset
+// generation the one recorded): status must not say in sync from the generation alone, and
+// apply must not take its fast no-change path over it; it writes the model file again.
+func TestKernelModelDamagedNothingElseChanged(t *testing.T) {
+	for _, damage := range []string{"bit-flipped", "deleted"} {
+		t.Run(damage, func(t *testing.T) {
+			t.Parallel()
+			h := newGitopsHost(t, "cmodel")
+			r := gittest.NewRepo(t, "main")
+			r.Commit("web: 80", gitopsFiles(80), "")
+			r.Push()
+			h.must("apply", "--repo", r.Remote)
+			if _, code := h.statusMap("--repo", r.Remote, "--detailed-exitcode"); code != 0 {
+				t.Fatalf("status after the first apply: exit %d", code)
+			}
+			_, model, _ := h.headAndClone(t)
+			good, err := os.ReadFile(model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if damage == "deleted" {
+				rmAll(t, model)
+			} else {
+				b := append([]byte(nil), good...)
+				b[len(b)-100] ^= 0x01
+				put(t, model, string(b))
+			}
+			m, code := h.statusMap("--repo", r.Remote, "--detailed-exitcode")
+			if me, _ := m["model_error"].(string); code != 2 || m["in_sync"] != false || !strings.Contains(me, model) || m["table_read"] != true {
+				t.Errorf("status with the model %s: exit %d, %v; want 2, not in sync, model_error naming %s, the table read", damage, code, m, model)
+			}
+			out, errs, code := h.run("apply", "--repo", r.Remote)
+			if code != 0 || !strings.Contains(out, "No changes.") || strings.Count(errs, "level=WARN") != 1 || !strings.Contains(errs, "the recorded model is unreadable") {
+				t.Errorf("apply with the model %s: exit %d\n%s%s", damage, code, out, errs)
+			}
+			if b, err := os.ReadFile(model); err != nil || string(b) != string(good) {
+				t.Errorf("apply did not write the model file again (%v)", err)
+			}
+			out, errs, code = h.run("apply", "--repo", r.Remote)
+			if code != 0 || strings.Contains(errs, "level=WARN") || !strings.Contains(out, "repository and table not read") {
+				t.Errorf("second apply is not the fast no-change pass: exit %d\n%s%s", code, out, errs)
+			}
+			if m, code := h.statusMap("--repo", r.Remote, "--detailed-exitcode"); code != 0 || m["in_sync"] != true {
+				t.Errorf("status after the recovery: exit %d, %v", code, m)
+			}
+		})
 	}
 }

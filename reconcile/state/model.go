@@ -207,7 +207,7 @@ func (la *LastApplied) CheckModel() error {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("state model file %q is missing: %w", path, err)
+			return fmt.Errorf("state model file %q is missing: %w", path, fs.ErrNotExist)
 		}
 		return fmt.Errorf("read state model file %q: %w", path, err)
 	}
@@ -229,7 +229,3 @@ func (la *LastApplied) CheckModel() error {
 	}
 	return nil
 }
-
-// Dir is the state directory the record was loaded from or saved to ("" for a LastApplied
-// made in memory).
-func (la *LastApplied) Dir() string { return la.dir }

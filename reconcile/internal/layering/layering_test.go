@@ -76,7 +76,7 @@ var table = map[string]layer{
 	// the coalescing queue; schema says which files are the repository's.
 	"reconcile/trigger": {level: 2, only: []string{"schema", "reconcile/netns"}},
 
-	"reconcile/source/git":   {level: 3, only: []string{"reconcile/source", "reconcile/lock", "schema"}},
+	"reconcile/source/git":   {level: 3, only: []string{"reconcile/source", "reconcile/lock", "reconcile/internal/atomicfile", "schema"}},
 	"reconcile/internal/lab": {level: 3, testOnly: true},
 	// loadcheck: tests only, schema's load paths (cached or not) over the corpus and repogen.
 	"reconcile/internal/loadcheck": {level: 3, only: none, testOnly: true},
