@@ -75,7 +75,9 @@ var corruptCases = []corruptCase{
 			put(t, p, string(b))
 		}
 	}, "is damaged (", ""},
-	{"clone HEAD garbled", func(t *testing.T, h *gitopsHost, head, model, clone string) { put(t, filepath.Join(clone, "HEAD"), "\x00\x00") },
+	{"clone HEAD garbled", func(t *testing.T, h *gitopsHost, head, model, clone string) {
+		put(t, filepath.Join(clone, "HEAD"), "\x00\x00")
+	},
 		"is damaged (HEAD", ""},
 	{"clone half-made", func(t *testing.T, h *gitopsHost, head, model, clone string) {
 		// A first clone killed after it made its directories: no HEAD, no config, no ref.
