@@ -38,7 +38,7 @@ type stateNotes struct {
 // place, logged once as a warning, and the pass goes on as unknown (a fresh record, or a record
 // without a usable model: the table is read in full).
 func (a *Agent) loadState() (*state.Record, error) {
-	rec, _, err := a.loadStateNotes(false)
+	rec, _, err := a.loadStateNotes(false, true)
 	return rec, err
 }
 
@@ -48,13 +48,14 @@ func (a *Agent) loadState() (*state.Record, error) {
 // (kind "model-unreadable") and written again by the pass's record. A state directory that is
 // not a directory or cannot be read is an error (stage state, reason load).
 func (a *Agent) recoverState() (*state.Record, error) {
-	rec, _, err := a.loadStateNotes(true)
+	rec, _, err := a.loadStateNotes(true, true)
 	return rec, err
 }
 
 // loadStateNotes is loadState (recover false) or recoverState (recover true), with what was
-// found unreadable.
-func (a *Agent) loadStateNotes(recover bool) (*state.Record, stateNotes, error) {
+// found unreadable; without warn, loadState's warnings are left to the caller (status prints
+// them in its report).
+func (a *Agent) loadStateNotes(recover, warn bool) (*state.Record, stateNotes, error) {
 	var notes stateNotes
 	if err := state.CheckDir(a.cfg.StateDir); err != nil {
 		return nil, notes, stageErr("state", "load", err)
@@ -77,7 +78,9 @@ func (a *Agent) loadStateNotes(recover bool) (*state.Record, stateNotes, error) 
 		rec = &state.Record{Version: state.Version, Table: a.cfg.Table, Netns: key, History: []state.Attempt{}}
 	case errors.As(err, &ue):
 		notes.State = fmt.Sprintf("state file %q is unreadable (%s); left in place (apply moves it aside); reading the kernel in full", ue.Path, ue.Reason)
-		a.warnOnce(notes.State, unreadableAttrs(ue)...)
+		if warn {
+			a.warnOnce(notes.State, unreadableAttrs(ue)...)
+		}
 		rec = &state.Record{Version: state.Version, Table: a.cfg.Table, Netns: key, History: []state.Attempt{}}
 	case err != nil:
 		return nil, notes, stageErr("state", "load", err)
@@ -97,7 +100,9 @@ func (a *Agent) loadStateNotes(recover bool) (*state.Record, stateNotes, error) 
 			a.cfg.Metrics.ObserveRecovery(RecoveryModelUnreadable)
 		} else {
 			notes.Model = fmt.Sprintf("the recorded model is unreadable (%v)", err)
-			a.warnOnce(notes.Model + "; reading the kernel in full")
+			if warn {
+				a.warnOnce(notes.Model + "; reading the kernel in full")
+			}
 		}
 	}
 	return rec, notes, nil
@@ -697,7 +702,7 @@ func (a *Agent) status(ctx context.Context, withSource bool) (*StatusResult, err
 // modelFileMoved reports whether the state record now names another model file than the one
 // res was read with (a lost model file keeps its name: no retry).
 func (a *Agent) modelFileMoved(res *StatusResult) bool {
-	rec, err := a.loadState()
+	rec, _, err := a.loadStateNotes(false, false)
 	if err != nil || rec.LastApplied == nil || res == nil || res.LastApplied == nil {
 		return false
 	}
@@ -705,7 +710,7 @@ func (a *Agent) modelFileMoved(res *StatusResult) bool {
 }
 
 func (a *Agent) statusOnce(ctx context.Context, withSource bool) (*StatusResult, error) {
-	rec, notes, err := a.loadStateNotes(false)
+	rec, notes, err := a.loadStateNotes(false, false)
 	if err != nil {
 		return nil, err
 	}
