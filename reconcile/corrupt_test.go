@@ -222,3 +222,71 @@ func TestStateDirNotADirectory(t *testing.T) {
 		t.Errorf("apply with a state directory that is a file touched the kernel")
 	}
 }
+
+// A damaged model file under a watch that leaves drift alone (heal off) is written again by
+// that pass; under passes that fail before they record, it is reported once per process.
+func TestDamagedModelUnderWatch(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	var logs bytes.Buffer
+	o := e.opts()
+	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	o.Metrics = NewMetrics()
+	first, err := agentOf(t, o).Apply(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(e.stateDir, first.Record.LastApplied.ModelFile)
+	good, _ := os.ReadFile(model)
+	flip := func() {
+		b := append([]byte(nil), good...)
+		b[len(b)-40] ^= 0x10
+		writeFile(t, model, string(b))
+	}
+
+	// Passes that fail (the source is unreachable): one warning, one count, however many.
+	flip()
+	fo := o
+	fo.Source = failingSource{}
+	a := agentOf(t, fo)
+	for range 3 {
+		if _, err := a.watchPass(ctx, false); err == nil {
+			t.Fatal("a pass with an unreachable source succeeded")
+		}
+	}
+	if n := strings.Count(logs.String(), "the recorded model is unreadable"); n != 1 {
+		t.Errorf("three failing passes warned %d times about the model, want 1:\n%s", n, logs.String())
+	}
+	if v := testutil.ToFloat64(o.Metrics.recoveries.WithLabelValues(RecoveryModelUnreadable)); v != 1 {
+		t.Errorf("model-unreadable counted %v times, want 1", v)
+	}
+	if moved, _ := filepath.Glob(model + ".unreadable-*"); len(moved) != 1 {
+		t.Errorf("the damaged model moved aside: %v, want one file", moved)
+	}
+
+	// Drift left alone (heal off): the pass writes the model again all the same.
+	kern, err := e.fake.Observe(ctx, nft.DefaultTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range kern.Chains {
+		if len(c.Rules) > 0 {
+			c.Rules = c.Rules[:len(c.Rules)-1]
+			break
+		}
+	}
+	if err := e.fake.Apply(ctx, kern); err != nil {
+		t.Fatal(err)
+	}
+	out, err := agentOf(t, o).watchPass(ctx, false)
+	if err != nil || !out.Drift {
+		t.Fatalf("heal-off pass: %+v, %v; want drift left", out, err)
+	}
+	if b, err := os.ReadFile(model); err != nil || !bytes.Equal(b, good) {
+		t.Errorf("the pass that left drift did not write the model again (%v)", err)
+	}
+	st, err := agentOf(t, o).Status(ctx)
+	if err != nil || st.ModelError != "" || st.Drift == nil || st.Drift.Empty() {
+		t.Errorf("status after: model error %q, drift %v, %v; want the drift measured", st.ModelError, st.Drift, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -94,10 +95,27 @@ func (a *Agent) loadStateNotes(recover, warn bool) (*state.Record, stateNotes, e
 		la := rec.LastApplied
 		la.Generation = 0
 		if recover {
-			la.ModelFile = "" // Save writes it again
-			notes.Model = fmt.Sprintf("the recorded model is unreadable (%v); reading the kernel in full and recording it again", err)
-			a.log.Warn(notes.Model)
-			a.cfg.Metrics.ObserveRecovery(RecoveryModelUnreadable)
+			// The damaged file is moved aside (kept for inspection), so that the pass's
+			// record writes the model again under its name (state.Save writes a model file
+			// that is not there).
+			path := filepath.Join(a.cfg.StateDir, la.ModelFile)
+			moved := ""
+			if _, serr := os.Lstat(path); serr == nil {
+				to, merr := state.MoveAside(path, a.cfg.Now())
+				if to == "" {
+					return nil, notes, stageErr("state", "load", fmt.Errorf("%v; %w", err, merr))
+				}
+				moved = "; moved to " + strconv.Quote(to)
+			}
+			notes.Model = fmt.Sprintf("the recorded model is unreadable (%v)%s; reading the kernel in full and recording it again", err, moved)
+			// Once per model file in a process: a watch whose passes fail before they record
+			// finds the file missing again on every retry.
+			if a.firstTime("model " + la.ModelFile) {
+				a.log.Warn(notes.Model)
+				a.cfg.Metrics.ObserveRecovery(RecoveryModelUnreadable)
+			} else {
+				a.log.Debug(notes.Model)
+			}
 		} else {
 			notes.Model = fmt.Sprintf("the recorded model is unreadable (%v)", err)
 			if warn {
@@ -153,16 +171,23 @@ func (a *Agent) checkModel(la *state.LastApplied) error {
 // warnOnce logs msg as a warning the first time this Agent sees it (plan and status read the
 // record more than once in one command).
 func (a *Agent) warnOnce(msg string, args ...any) {
+	if a.firstTime(msg) {
+		a.log.Warn(msg, args...)
+	}
+}
+
+// firstTime reports whether this Agent sees key for the first time.
+func (a *Agent) firstTime(key string) bool {
 	a.mu.Lock()
-	seen := a.warned[msg]
+	defer a.mu.Unlock()
+	if a.warned[key] {
+		return false
+	}
 	if a.warned == nil {
 		a.warned = map[string]bool{}
 	}
-	a.warned[msg] = true
-	a.mu.Unlock()
-	if !seen {
-		a.log.Warn(msg, args...)
-	}
+	a.warned[key] = true
+	return true
 }
 
 // fetch takes a snapshot of src; rec, when not nil, names the commit applied last (the git
@@ -457,6 +482,11 @@ func (a *Agent) applyWith(ctx context.Context, rec *state.Record, noHeal, full b
 	res := &ApplyResult{PlanResult: pr, Digest: pr.desiredDigest(), Record: rec}
 	// A table that is gone (reboot, another tool's `nft flush ruleset`) is not drift to leave
 	// alone: the kernel would enforce nothing while the state claims the ruleset applied.
+	if la := rec.LastApplied; la != nil && la.Model == nil && la.RulesetDigest == res.Digest && !la.ModelPresent() {
+		// The model file of the ruleset applied last, which is the desired one, was lost
+		// (recoverState): whatever this pass does, its record writes it again.
+		la.Model = res.Desired
+	}
 	switch {
 	case !pr.Plan.Empty() && noHeal && pr.Observed != nil && rec.LastApplied != nil && rec.LastApplied.RulesetDigest == res.Digest:
 		err = a.leaveDrift(res)
