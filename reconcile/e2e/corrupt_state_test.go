@@ -438,3 +438,36 @@ func TestKernelModelDamagedNothingElseChanged(t *testing.T) {
 		})
 	}
 }
+
+// A remote that cannot be reached is not a damaged clone: apply fails at the fetch (exit 1,
+// nothing changed) and the clone stays exactly as it was; when the remote is back, the same
+// clone fetches.
+func TestKernelUnreachableRemoteKeepsClone(t *testing.T) {
+	h := newGitopsHost(t, "cunreach")
+	r := gittest.NewRepo(t, "main")
+	r.Commit("web: 80", gitopsFiles(80), "")
+	r.Push()
+	h.must("apply", "--repo", r.Remote)
+	_, _, clone := h.headAndClone(t)
+	packs := globN(t, filepath.Join(clone, "objects", "pack", "*.pack"))
+	if err := os.Rename(r.Remote, r.Remote+".away"); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := h.run("apply", "--repo", r.Remote)
+	if code != 1 || !strings.Contains(errs, "nothing was changed") || strings.Contains(errs, "cloning again") {
+		t.Errorf("apply with the remote gone: exit %d, want 1 without a re-clone\n%s%s", code, out, errs)
+	}
+	if got := globN(t, filepath.Join(clone, "objects", "pack", "*.pack")); strings.Join(got, " ") != strings.Join(packs, " ") {
+		t.Errorf("the clone's packs changed: %v, were %v", got, packs)
+	}
+	h.assertPorts("with the remote gone", 80)
+	if err := os.Rename(r.Remote+".away", r.Remote); err != nil {
+		t.Fatal(err)
+	}
+	r.Commit("web: 80, 443", gitopsFiles(80, 443), "")
+	r.Push()
+	if _, errs, code := h.run("apply", "--repo", r.Remote); code != 0 || strings.Contains(errs, "level=WARN") {
+		t.Errorf("apply with the remote back: exit %d\n%s", code, errs)
+	}
+	h.assertPorts("with the remote back", 80, 443)
+}
