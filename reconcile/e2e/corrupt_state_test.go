@@ -454,6 +454,7 @@ func TestKernelUnreachableRemoteKeepsClone(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errs, code := h.run("apply", "--repo", r.Remote)
+	t.Logf("apply with the remote gone says: %s", errs)
 	if code != 1 || !strings.Contains(errs, "nothing was changed") || strings.Contains(errs, "cloning again") {
 		t.Errorf("apply with the remote gone: exit %d, want 1 without a re-clone\n%s%s", code, out, errs)
 	}
