@@ -28,6 +28,7 @@ type Metrics struct {
 	endpoints       prometheus.Gauge
 	rules           prometheus.Gauge
 	triggers        *prometheus.CounterVec
+	recoveries      *prometheus.CounterVec
 	currentRevision string
 }
 
@@ -79,8 +80,12 @@ func NewMetrics() *Metrics {
 		Name: "reconcile_triggers_total",
 		Help: "Reconcile passes by what triggered them (interval, fsnotify, link, sighup, drift, retry, start).",
 	}, []string{"trigger"})
+	m.recoveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "reconcile_recoveries_total",
+		Help: "Faults a pass recovered from and went on (state-unreadable, model-unreadable, clone-recloned, outcome-unknown-resolved).",
+	}, []string{"kind"})
 	m.Registry.MustRegister(m.lastApplied, m.lastAttempt, m.lastSuccess, m.revision, m.drift,
-		m.applyDuration, m.errors, m.applies, m.endpoints, m.rules, m.triggers,
+		m.applyDuration, m.errors, m.applies, m.endpoints, m.rules, m.triggers, m.recoveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -120,6 +125,15 @@ func (m *Metrics) ObserveApplied(now time.Time, result, revision, source, mode s
 	m.endpoints.Set(float64(endpoints))
 	m.rules.Set(float64(rules))
 	m.drift.Set(0)
+}
+
+// ObserveRecovery counts a fault a pass recovered from and went on (kind: state-unreadable,
+// model-unreadable, clone-recloned, outcome-unknown-resolved). Safe on a nil *Metrics.
+func (m *Metrics) ObserveRecovery(kind string) {
+	if m == nil {
+		return
+	}
+	m.recoveries.WithLabelValues(kind).Inc()
 }
 
 // ObserveFailure records a failed pass at stage with a short reason.

@@ -58,6 +58,13 @@ var ErrStale = errors.New("the ruleset generation moved")
 // Test with errors.Is.
 var ErrNeedsFull = errors.New("the change cannot be made in place")
 
+// ErrOutcomeUnknown is wrapped by Update and Replace when the batch was sent but reading the
+// kernel's answer failed at the socket (ENOBUFS: the receive buffer overflowed; EINTR; a
+// receive timeout): the kernel may or may not have committed it. The caller must read the
+// generation and the table to learn which (the kernel's own refusals, ERESTART included, are
+// not this: they say nothing was committed). Test with errors.Is.
+var ErrOutcomeUnknown = errors.New("the kernel did not say whether it committed the batch")
+
 // Delta is the in-place transaction from a base model to a desired one, in the order a batch
 // sends it: new sets and maps with their elements, new (empty) chains, element deletes and
 // adds of sets and maps in both, rule edits per chain, then the chains, sets and maps that are

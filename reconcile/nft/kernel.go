@@ -29,9 +29,17 @@ type Kernel struct {
 	ns   string // the namespace's Name, for logs ("": this process's)
 	conn *nftables.Conn
 	nl   *netlink.Conn // raw socket for the rule read-back
-	// beforeFlush, when set (tests only), runs right before Update sends its batch: a
-	// commit of someone else between the generation check and the batch.
+	// beforeFlush, when set (tests only), runs right before Update or Replace sends its
+	// batch: a commit of someone else between the generation check and the batch.
 	beforeFlush func()
+	// afterSend, when set (tests only), runs right after Update or Replace sent its batch and
+	// read the kernel's answer, with that answer (nil: committed; "SendMessages: ..." errors,
+	// where nothing went out, skip it); what it returns replaces the answer. It stands for a
+	// netlink socket error after the batch really went out (ENOBUFS: the socket's receive
+	// buffer overflowed), which leaves the outcome unknown (ErrOutcomeUnknown): the kernel
+	// cannot be made to produce that on demand, so the tests inject it here, for a batch the
+	// kernel committed and for one it refused.
+	afterSend func(answer error) error
 }
 
 const (
