@@ -229,7 +229,7 @@ func startWriter(t *testing.T, ns string, rnd *rand.Rand, goroutines int, cmds [
 				}
 				c := w.cmds[r.Intn(len(w.cmds))]
 				w.mu.Lock()
-				err := exec.Command("ip", append([]string{"netns", "exec", w.ns, "nft"}, c...)...).Run()
+				err := exec.Command("nsenter", append([]string{"--net=/run/netns/" + w.ns, "nft"}, c...)...).Run()
 				w.mu.Unlock()
 				w.sent.Add(1)
 				if err == nil {
@@ -263,30 +263,36 @@ func TestKernelConcurrentWriter(t *testing.T) {
 	t.Parallel()
 	testenv.RequireKernel(t)
 	rnd := seeded(t)
+	others := [][]string{
+		{"add", "rule", "inet", "filter", "forward", "tcp", "dport", "7", "counter", "drop"},
+		{"flush", "chain", "inet", "filter", "input"},
+		{"add", "element", "inet", "kube-proxy", "cluster-ips", "{ 198.18.100.9 }"},
+		{"delete", "element", "inet", "kube-proxy", "cluster-ips", "{ 198.18.100.9 }"},
+		{"add", "table", "inet", "racer"},
+		{"delete", "table", "inet", "racer"},
+	}
+	ours := append(others[:4:4],
+		[]string{"add", "rule", "inet", "reconcile", "profile-in-WEB", "tcp", "dport", "9", "drop"},
+		[]string{"delete", "element", "inet", "reconcile", "tag-v4-APP_7890", "{ 198.18.1.2/31 }"})
 	for _, tc := range []struct {
 		name string
 		cmds [][]string
+		// endpoints are added to pasRepo (a larger table takes longer to read: a wider
+		// window for the writer); stopMax bounds when the writer stops during an apply
+		// (0: it runs through every apply).
+		endpoints, rounds int
+		stopMax           time.Duration
 	}{
-		{"others' tables", [][]string{
-			{"add", "rule", "inet", "filter", "forward", "tcp", "dport", "7", "counter", "drop"},
-			{"flush", "chain", "inet", "filter", "input"},
-			{"add", "element", "inet", "kube-proxy", "cluster-ips", "{ 198.18.100.9 }"},
-			{"delete", "element", "inet", "kube-proxy", "cluster-ips", "{ 198.18.100.9 }"},
-			{"add", "table", "inet", "racer"},
-			{"delete", "table", "inet", "racer"},
-		}},
-		{"our table", [][]string{
-			{"add", "rule", "inet", "filter", "forward", "tcp", "dport", "7", "counter", "drop"},
-			{"add", "element", "inet", "kube-proxy", "cluster-ips", "{ 198.18.100.9 }"},
-			{"delete", "element", "inet", "kube-proxy", "cluster-ips", "{ 198.18.100.9 }"},
-			{"add", "rule", "inet", "reconcile", "profile-in-WEB", "tcp", "dport", "9", "drop"},
-			{"delete", "element", "inet", "reconcile", "tag-v4-APP_7890", "{ 198.18.1.2/31 }"},
-		}},
+		{"others' tables", others, 0, *concurrentRounds, 30 * time.Millisecond},
+		{"our table", ours, 0, *concurrentRounds, 30 * time.Millisecond},
+		{"our table, large", ours, 150, *concurrentRounds / 2, 600 * time.Millisecond},
+		{"others' tables, large, writer never stops", others, 300, 3, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := testenv.NewNetns(t, "writer")
 			repo, stateDir := t.TempDir(), filepath.Join(t.TempDir(), "state")
 			testenv.WriteFiles(t, repo, pasRepo)
+			testenv.WriteFiles(t, repo, map[string]string{"endpoints/many.yaml": manyEndpoints(tc.endpoints)})
 			run := func(args ...string) (string, string, int) {
 				t.Helper()
 				return runReconcile(t, append(args, "--dir", repo, "--host", "node-1", "--netns", ns, "--state-dir", stateDir)...)
@@ -295,23 +301,32 @@ func TestKernelConcurrentWriter(t *testing.T) {
 			if out, errOut, code := run("apply"); code != 0 {
 				t.Fatalf("first apply: exit %d\n%s%s", code, out, errOut)
 			}
-			w := startWriter(t, ns, rnd, 2, tc.cmds)
-			var applied, contention, staleRetries, checked int
+			w := startWriter(t, ns, rnd, 3, tc.cmds)
+			var applied, contention, staleRetries, checked, checkedAfterRetry int
 			g0 := kernelGeneration(t, ns)
-			for i := 0; i < *concurrentRounds; i++ {
+			for i := 0; i < tc.rounds; i++ {
 				testenv.WriteFiles(t, repo, map[string]string{"profiles/WEB.yaml": webProfile(8000 + rnd.Intn(50))})
-				args := []string{"apply"}
+				args := []string{"apply", "--log-level", "info"}
 				if rnd.Intn(3) == 0 {
 					args = append(args, "--full")
 				}
+				// The writer runs from the start of the apply until a random moment of it (or
+				// after it): when it stops before the apply's last read, the apply's result can
+				// be checked at the generation it recorded.
 				w.running.Store(true)
+				stop := time.AfterFunc(time.Duration(rnd.Int63n(int64(tc.stopMax)+1)), func() { w.running.Store(false) })
+				if tc.stopMax == 0 {
+					stop.Stop()
+				}
 				out, errOut, code := run(args...)
+				stop.Stop()
 				w.running.Store(false)
-				staleRetries += strings.Count(errOut, `msg="the ruleset generation moved before the change; reading the table again"`)
+				retries := strings.Count(errOut, `msg="the ruleset generation moved before the change; reading the table again"`)
+				staleRetries += retries
 				switch {
 				case code == 0:
 					applied++
-				case code == 1 && lastLine(errOut) != "" && strings.HasSuffix(lastLine(errOut), "the ruleset generation kept moving (another nftables writer is busy; 3 tries); nothing was changed"):
+				case code == 1 && strings.HasSuffix(lastLine(errOut), "the ruleset generation kept moving (another nftables writer is busy; 3 tries); nothing was changed"):
 					contention++
 					continue
 				default:
@@ -327,14 +342,24 @@ func TestKernelConcurrentWriter(t *testing.T) {
 				}
 				if ok {
 					checked++
+					if retries > 0 {
+						checkedAfterRetry++
+					}
 				}
 			}
 			w.close()
 			commits := kernelGeneration(t, ns) - g0
-			t.Logf("%s: %d applies (%d succeeded, %d contention failures, %d stale retries), %d read back at the recorded generation; writer: %d nft commands, %d accepted, %d commits in all",
-				tc.name, *concurrentRounds, applied, contention, staleRetries, checked, w.sent.Load(), w.ok.Load(), commits)
-			if applied == 0 || w.ok.Load() == 0 {
-				t.Errorf("no apply succeeded (%d) or the writer committed nothing (%d)", applied, w.ok.Load())
+			t.Logf("%s: %d applies (%d succeeded, %d contention failures, %d stale retries), %d read back at the recorded generation (%d after a retry); writer: %d nft commands, %d accepted; generation moved by %d",
+				tc.name, tc.rounds, applied, contention, staleRetries, checked, checkedAfterRetry, w.sent.Load(), w.ok.Load(), commits)
+			switch {
+			case w.ok.Load() == 0:
+				t.Errorf("the writer committed nothing")
+			case tc.stopMax == 0 && contention == 0:
+				t.Errorf("a writer that never stopped caused no contention failure in %d applies", tc.rounds)
+			case tc.stopMax != 0 && (applied == 0 || checked == 0):
+				t.Errorf("no apply succeeded (%d), or none was checked at its generation (%d)", applied, checked)
+			case tc.endpoints > 0 && staleRetries == 0:
+				t.Errorf("no stale retry with a large table")
 			}
 			// The writer stopped: one more apply converges, and is then proven at its generation.
 			if out, errOut, code := run("apply"); code != 0 {
@@ -345,6 +370,19 @@ func TestKernelConcurrentWriter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyEndpoints is an endpoints file of n endpoints of profile WEB on node-1.
+func manyEndpoints(n int) string {
+	var b strings.Builder
+	b.WriteString("endpoints:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "  - {id: many-%d, host: node-1, interface: calim%d, ipv4_nets: [198.18.%d.%d/32], profile_ids: [WEB]}\n", i, i, 10+i/200, 1+i%200)
+	}
+	if n == 0 {
+		b.WriteString("  []\n")
+	}
+	return b.String()
 }
 
 // atRecorded reads the generation, the table and the generation again; when both are the
