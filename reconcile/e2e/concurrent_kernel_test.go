@@ -518,3 +518,59 @@ func TestKernelTwoApplies(t *testing.T) {
 		t.Errorf("the two processes never collided in %d rounds", *concurrentRounds*len(variants))
 	}
 }
+
+// TestKernelApplyWhileWatching: `apply` started while a `watch` of the same table and namespace
+// runs its passes (a larger table, the repository edited right before each apply, so the
+// watch's pass and the apply overlap): each apply either succeeds or exits 1 with one line
+// naming the watch's pid; the watch waits for an apply that holds the lock; in the end the
+// kernel holds the last revision (status --full in sync and up to date).
+func TestKernelApplyWhileWatching(t *testing.T) {
+	t.Parallel()
+	h := newGitopsHost(t, "watchlock")
+	rnd := seeded(t)
+	repo := t.TempDir()
+	testenv.WriteFiles(t, repo, pasRepo)
+	testenv.WriteFiles(t, repo, map[string]string{"endpoints/many.yaml": manyEndpoints(150)})
+	h.must("apply", "--dir", repo)
+	w := h.watch("--dir", repo, "--debounce", "1ms", "--interval", "1h")
+	lost, won := 0, 0
+	for i := 0; i < *concurrentRounds; i++ {
+		testenv.WriteFiles(t, repo, map[string]string{"profiles/WEB.yaml": webProfile(8000 + i)})
+		time.Sleep(time.Duration(rnd.Intn(40)) * time.Millisecond)
+		out, errOut, code := h.run("apply", "--dir", repo, "--log-level", "error")
+		switch {
+		case code == 0:
+			won++
+		case code == 1:
+			lost++
+			m := lockedLine.FindStringSubmatch(strings.TrimSuffix(errOut, "\n"))
+			if m == nil || strings.Count(errOut, "\n") != 1 || m[1] != strconv.Itoa(w.cmd.Process.Pid) {
+				t.Errorf("round %d: apply said %q, want one line naming the watch's pid %d", i, errOut, w.cmd.Process.Pid)
+			}
+		default:
+			t.Fatalf("round %d: apply: exit %d\n%s%s", i, code, out, errOut)
+		}
+	}
+	waited := 0
+	for from := 0; ; from++ {
+		if _, from = w.find(from, gitopsMsg("another reconcile holds the table; waiting")); from < 0 {
+			break
+		}
+		waited++
+	}
+	t.Logf("%d applies beside a watch: %d found its pass holding the lock, %d went through; the watch waited for an apply %d times", *concurrentRounds, lost, won, waited)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, _, code := h.run("status", "--dir", repo, "--full", "--detailed-exitcode")
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the kernel did not converge to the last revision: status exit %d", code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if lost == 0 {
+		t.Errorf("no apply met the watch's pass in %d rounds", *concurrentRounds)
+	}
+}

@@ -90,13 +90,13 @@ func NewKernel(ns *netns.Handle, opts ...KernelOption) (*Kernel, error) {
 	}
 	conn, err := nftables.New(nftOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("open nftables in network namespace %q: %w", k.ns, err)
+		return nil, fmt.Errorf("open nftables in %s: %w", k.where(), err)
 	}
 	k.conn = conn
 	nl, err := netlink.Dial(unix.NETLINK_NETFILTER, nlCfg)
 	if err != nil {
 		_ = conn.CloseLasting()
-		return nil, fmt.Errorf("open netfilter netlink socket in network namespace %q: %w", k.ns, err)
+		return nil, fmt.Errorf("open netfilter netlink socket in %s: %w", k.where(), err)
 	}
 	k.nl = nl
 	return k, nil
@@ -354,6 +354,14 @@ func hookOf(h nftables.ChainHook) Hook {
 		return "postrouting"
 	}
 	return Hook(fmt.Sprintf("hook %d", h))
+}
+
+// where names the namespace for errors: `network namespace "NAME"`, or this process's.
+func (k *Kernel) where() string {
+	if k.ns == "" {
+		return "this process's network namespace"
+	}
+	return fmt.Sprintf("network namespace %q", k.ns)
 }
 
 // String names the dataplane and its namespace, for logs.
