@@ -286,7 +286,7 @@ func TestKernelConcurrentWriter(t *testing.T) {
 		{"others' tables", others, 0, *concurrentRounds, 30 * time.Millisecond},
 		{"our table", ours, 0, *concurrentRounds, 30 * time.Millisecond},
 		{"our table, large", ours, 150, *concurrentRounds / 2, 600 * time.Millisecond},
-		{"others' tables, large, writer never stops", others, 300, 3, 0},
+		{"others' tables, large, writer never stops", others, 300, 5, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := testenv.NewNetns(t, "writer")
@@ -536,7 +536,7 @@ func TestKernelApplyWhileWatching(t *testing.T) {
 	lost, won := 0, 0
 	for i := 0; i < *concurrentRounds; i++ {
 		testenv.WriteFiles(t, repo, map[string]string{"profiles/WEB.yaml": webProfile(8000 + i)})
-		time.Sleep(time.Duration(rnd.Intn(40)) * time.Millisecond)
+		time.Sleep(time.Duration(rnd.Intn(300)) * time.Millisecond)
 		out, errOut, code := h.run("apply", "--dir", repo, "--log-level", "error")
 		switch {
 		case code == 0:
