@@ -535,9 +535,26 @@ func TestKernelApplyWhileWatching(t *testing.T) {
 	w := h.watch("--dir", repo, "--debounce", "1ms", "--interval", "1h")
 	lost, won := 0, 0
 	for i := 0; i < *concurrentRounds; i++ {
-		testenv.WriteFiles(t, repo, map[string]string{"profiles/WEB.yaml": webProfile(8000 + i)})
-		time.Sleep(time.Duration(rnd.Intn(300)) * time.Millisecond)
-		out, errOut, code := h.run("apply", "--dir", repo, "--log-level", "error")
+		// Half the rounds edit the repository first (the watch's pass starts, the apply
+		// meets it), half start the apply first (the watch's pass meets it, and waits).
+		edit := func() { testenv.WriteFiles(t, repo, map[string]string{"profiles/WEB.yaml": webProfile(8000 + i)}) }
+		pause := time.Duration(rnd.Intn(60)) * time.Millisecond
+		var out, errOut string
+		var code int
+		if i%2 == 0 {
+			edit()
+			time.Sleep(pause)
+			out, errOut, code = h.run("apply", "--dir", repo, "--log-level", "error")
+		} else {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				out, errOut, code = h.exec(h.bin, h.args("apply", "--dir", repo, "--log-level", "error")...)
+			}()
+			time.Sleep(pause)
+			edit()
+			<-done
+		}
 		switch {
 		case code == 0:
 			won++
