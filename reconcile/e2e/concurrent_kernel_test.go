@@ -533,11 +533,22 @@ func TestKernelApplyWhileWatching(t *testing.T) {
 	testenv.WriteFiles(t, repo, map[string]string{"endpoints/many.yaml": manyEndpoints(150)})
 	h.must("apply", "--dir", repo)
 	w := h.watch("--dir", repo, "--debounce", "1ms", "--interval", "1h")
+	scratch := t.TempDir()
 	lost, won := 0, 0
 	for i := 0; i < *concurrentRounds; i++ {
 		// Half the rounds edit the repository first (the watch's pass starts, the apply
 		// meets it), half start the apply first (the watch's pass meets it, and waits).
-		edit := func() { testenv.WriteFiles(t, repo, map[string]string{"profiles/WEB.yaml": webProfile(8000 + i)}) }
+		// The edit is a rename: a reader sees the old file or the new one (an apply reading
+		// a half-written file would fail validation, which is not what this test is about).
+		edit := func() {
+			tmp := filepath.Join(scratch, "WEB.yaml") // the same file system as repo (both test temp dirs)
+			if err := os.WriteFile(tmp, []byte(webProfile(8000+i)), 0o644); err != nil {
+				t.Error(err)
+			}
+			if err := os.Rename(tmp, filepath.Join(repo, "profiles", "WEB.yaml")); err != nil {
+				t.Error(err)
+			}
+		}
 		pause := time.Duration(rnd.Intn(60)) * time.Millisecond
 		var out, errOut string
 		var code int
