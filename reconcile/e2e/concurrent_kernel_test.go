@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/lock"
 	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
@@ -530,12 +531,30 @@ func TestKernelApplyWhileWatching(t *testing.T) {
 	rnd := seeded(t)
 	repo := t.TempDir()
 	testenv.WriteFiles(t, repo, pasRepo)
-	testenv.WriteFiles(t, repo, map[string]string{"endpoints/many.yaml": manyEndpoints(150)})
+	testenv.WriteFiles(t, repo, map[string]string{"endpoints/many.yaml": manyEndpoints(250)})
 	h.must("apply", "--dir", repo)
 	w := h.watch("--dir", repo, "--debounce", "1ms", "--interval", "1h")
 	scratch := t.TempDir()
+	key, err := lock.Key(nft.DefaultTable, testenv.Open(t, netns.Open, h.ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// quiet waits until no pass holds the lock (twice, for a pass the last one triggered).
+	quiet := func() {
+		for range 2 {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			l, err := lock.Acquire(ctx, key, true)
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = l.Release()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	lost, won := 0, 0
 	for i := 0; i < *concurrentRounds; i++ {
+		quiet()
 		// Half the rounds edit the repository first (the watch's pass starts, the apply
 		// meets it), half start the apply first (the watch's pass meets it, and waits).
 		// The edit is a rename: a reader sees the old file or the new one (an apply reading
@@ -549,7 +568,7 @@ func TestKernelApplyWhileWatching(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		pause := time.Duration(rnd.Intn(60)) * time.Millisecond
+		pause := time.Duration(rnd.Intn(20+40*(i%2))) * time.Millisecond
 		var out, errOut string
 		var code int
 		if i%2 == 0 {
