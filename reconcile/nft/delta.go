@@ -20,15 +20,17 @@ import (
 type Updater interface {
 	// Replace is Apply (delete + add the whole table, one transaction) sent with the
 	// generation check: gen != 0 makes the kernel refuse the batch (ErrStale) when the
-	// ruleset generation is no longer gen. gen == 0: no check.
+	// ruleset generation is no longer gen. gen == 0: no check. ErrOutcomeUnknown: the
+	// answer was lost after the batch went out (it may have committed).
 	Replace(ctx context.Context, desired *Ruleset, gen uint32) (*UpdateResult, error)
 	// Update changes the table from base to desired in ONE transaction that touches only what
 	// differs (see ISSUE10-NOTES.md §2): base is the canonical model the caller believes the
 	// kernel holds at generation gen (observed at gen, or recorded and proven by identity).
 	// Rules not changed keep their handles and counters. Errors: ErrNeedsFull (the
 	// difference cannot be made in place; nothing sent), ErrStale (the generation moved or
-	// an edited chain does not read back as in base; nothing changed), or the kernel's error
-	// (nothing changed: the batch is atomic).
+	// an edited chain does not read back as in base; nothing changed), ErrOutcomeUnknown
+	// (the answer was lost after the batch went out: it may have committed; read the table to
+	// tell), or the kernel's error (nothing changed: the batch is atomic).
 	Update(ctx context.Context, desired, base *Ruleset, gen uint32) (*UpdateResult, error)
 }
 
