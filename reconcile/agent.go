@@ -377,8 +377,9 @@ func (a *Agent) netlinkHandle() (*netlink.Handle, error) {
 }
 
 // lock serialises the processes that program this table in this namespace. With wait false
-// (apply) another holder is an error saying who; with wait true (watch) it is logged and
-// waited for. With a Config.Dataplane and no LockDir nothing is locked.
+// (apply) another holder is an *Error of stage lock, reason held, saying who (its pid); a lock
+// file that cannot be opened for lack of privileges is stage apply, reason permission. With
+// wait true (watch) another holder is logged and waited for. With a Config.Dataplane and no LockDir nothing is locked.
 func (a *Agent) lock(ctx context.Context, wait bool) (release func(), err error) {
 	dir := a.cfg.LockDir
 	if dir == "" {
@@ -408,11 +409,16 @@ func (a *Agent) lock(ctx context.Context, wait bool) (release func(), err error)
 		if le.PID > 0 {
 			holder = fmt.Sprintf("another reconcile (pid %d)", le.PID)
 		}
-		return nil, fmt.Errorf("%s is applying to table inet %s in this namespace; try again later", holder, a.cfg.Table)
+		return nil, stageErr("lock", "held", fmt.Errorf("%s is applying to table inet %s in this namespace; try again later", holder, a.cfg.Table))
 	}
 	if err != nil {
 		if wait {
 			return nil, err
+		}
+		if isPermission(err) {
+			// The lock directory is root's: a user without the privileges could not program
+			// the table either.
+			return nil, stageErr("apply", "permission", fmt.Errorf("lock table inet %q: %w: %s", a.cfg.Table, err, needsCapNetAdmin))
 		}
 		return nil, fmt.Errorf("lock table inet %q: %w", a.cfg.Table, err)
 	}

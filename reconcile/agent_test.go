@@ -128,8 +128,12 @@ func TestApplyTakesTheLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("another reconcile (pid %d) is applying to table inet reconcile in this namespace; try again later", os.Getpid())
-	if _, err := agentOf(t, cfg).Apply(context.Background()); err == nil || err.Error() != want {
+	_, err = agentOf(t, cfg).Apply(context.Background())
+	if err == nil || err.Error() != want {
 		t.Fatalf("Apply while locked: %v, want %q", err, want)
+	}
+	if stage, reason := Classify(err); stage != "lock" || reason != "held" {
+		t.Errorf("Apply while locked: classified %s/%s, want lock/held", stage, reason)
 	}
 	if got := e.kernel(t); got != "<no table>" {
 		t.Fatalf("Apply while locked changed the kernel:\n%s", got)

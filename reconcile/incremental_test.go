@@ -294,8 +294,8 @@ func TestApplyFallback(t *testing.T) {
 	}{
 		{"kernel refusal", []error{fmt.Errorf("receive: NFT_MSG_DELCHAIN: %w", syscall.EBUSY)}, 1},
 		{"cannot be made in place", []error{fmt.Errorf("base chain input: hook changed: %w", nft.ErrNeedsFull)}, 1},
-		{"stale twice", []error{stale, stale}, 2},
 		{"stale, then refused", []error{stale, fmt.Errorf("receive: NFT_MSG_NEWRULE: %w", syscall.ENOENT)}, 2},
+		{"stale twice, then refused", []error{stale, stale, fmt.Errorf("receive: NFT_MSG_NEWRULE: %w", syscall.ENOENT)}, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -357,7 +357,7 @@ func (a *Agent) observe(ctx context.Context) (*nft.Ruleset, error) {
 			return rs, nil
 		}
 	}
-	return nil, stageErr("observe", "error", fmt.Errorf("read table inet %q: %w", a.cfg.Table, err))
+	return nil, observeErr(fmt.Errorf("read table inet %q: %w", a.cfg.Table, err))
 }
 
 // plan is desired, then the table the kernel holds, the difference, and the endpoints whose
@@ -615,76 +615,84 @@ func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error
 // write sends res.Desired to dp in one transaction and sets res.Mode and res.Stats. It returns
 // the generation the commit produced (0: unknown). With a dataplane that can change the table
 // in place (nft.Updater), a table whose content is known (res.Observed, read or proven by the
-// generation res.Generation) is changed in place (ModeIncremental): a generation that moved
-// meanwhile re-reads the table and tries once more, and any other refusal replaces the table
-// in the same pass (ModeFullFallback). A missing table, one with objects the model does not
-// hold, an unknown generation, full (apply --full) and any other dataplane replace the whole
-// table (ModeFull). On error the kernel is unchanged (every transaction is atomic).
+// generation res.Generation) is changed in place (ModeIncremental); any refusal of that change
+// other than a moved generation replaces the table in the same pass (ModeFullFallback). A
+// missing table, one with objects the model does not hold, an unknown generation, full (apply
+// --full) and any other dataplane replace the whole table (ModeFull).
+//
+// Every transaction is guarded by the generation last read (a commit of anybody else since
+// then makes the kernel refuse it, nft.ErrStale): the table is then read again (replan, with
+// the check for a table reconcile did not make) and the change is made from what it holds
+// now, guarded by the new generation; after maxStaleTries refusals the pass fails with reason
+// contention. A batch whose outcome the kernel did not tell (nft.ErrOutcomeUnknown) is decided
+// by reading the table back (resolveOutcome). On error the kernel is unchanged (every
+// transaction is atomic, and an unknown outcome is failed only when the read-back shows the
+// change did not go in).
 func (a *Agent) write(ctx context.Context, dp nft.Dataplane, res *ApplyResult, full bool) (uint32, error) {
 	res.Mode = ModeFull
 	up, ok := dp.(nft.Updater)
 	if !ok {
-		return 0, dp.Apply(ctx, res.Desired)
+		return 0, netlinkErr(dp.Apply(ctx, res.Desired))
 	}
-	if full || res.Observed == nil || len(res.Observed.Foreign) > 0 || res.Generation == 0 {
-		return a.replace(ctx, up, res)
+	replace := full || res.Observed == nil || len(res.Observed.Foreign) > 0 || res.Generation == 0
+	if !replace {
+		res.Mode = ModeIncremental
 	}
-	res.Mode = ModeIncremental
-	ur, err := up.Update(ctx, res.Desired, res.Observed, res.Generation)
-	if errors.Is(err, nft.ErrStale) {
-		// Something was committed since the table was read (or the recorded model proven):
-		// read it again and make the change from what it holds now.
-		a.log.Info("the ruleset generation moved before the change; reading the table again", "generation", res.Generation, "err", err)
-		var done bool
-		if done, err = a.replan(ctx, res); err != nil {
-			return 0, err
-		}
-		if done {
-			return res.Generation, nil
-		}
-		if res.Observed == nil || len(res.Observed.Foreign) > 0 || res.Generation == 0 {
-			res.Mode = ModeFullFallback // the table went, or is no longer known: replace it
-			return a.replace(ctx, up, res)
-		}
-		ur, err = up.Update(ctx, res.Desired, res.Observed, res.Generation)
-	}
-	if err != nil {
-		// The refused batch changed nothing: replace the whole table instead, now.
-		if errors.Is(err, nft.ErrNeedsFull) {
-			a.log.Info("the change cannot be made in place; replacing the table", "reason", err)
+	var refused error // the change in place, refused before the table was replaced
+	for stale := 0; ; {
+		var ur *nft.UpdateResult
+		var err error
+		if replace {
+			ur, err = up.Replace(ctx, res.Desired, res.Generation)
 		} else {
-			a.log.Warn("the change in place was refused; replacing the table", "err", err)
+			ur, err = up.Update(ctx, res.Desired, res.Observed, res.Generation)
 		}
-		gen, rerr := a.replace(ctx, up, res)
-		res.Mode = ModeFullFallback
-		if rerr != nil {
-			return 0, fmt.Errorf("%w (the change in place was refused before: %v)", rerr, err)
+		switch {
+		case err == nil:
+			res.Stats = ur.Stats
+			return ur.Generation, nil
+		case errors.Is(err, nft.ErrOutcomeUnknown):
+			return a.resolveOutcome(ctx, res, err)
+		case errors.Is(err, nft.ErrStale):
+			// Something was committed since the table was read (or the recorded model
+			// proven): read it again and make the change from what it holds now.
+			if stale++; stale == maxStaleTries {
+				return 0, stageErr("apply", "contention", fmt.Errorf("the ruleset generation kept moving (another nftables writer is busy; %d tries)", stale))
+			}
+			a.log.Info("the ruleset generation moved before the change; reading the table again", "generation", res.Generation, "try", stale, "err", err)
+			done, err := a.replan(ctx, res)
+			if err != nil {
+				return 0, err
+			}
+			if done {
+				return res.Generation, nil
+			}
+			if !replace && (res.Observed == nil || len(res.Observed.Foreign) > 0) {
+				replace, res.Mode = true, ModeFullFallback // the table went, or is no longer ours alone
+			}
+		case replace:
+			if refused != nil {
+				return 0, netlinkErr(fmt.Errorf("%w (the change in place was refused before: %v)", err, refused))
+			}
+			return 0, netlinkErr(err)
+		case isPermission(err):
+			return 0, netlinkErr(err) // the replace would be refused alike
+		default:
+			// The refused batch changed nothing: replace the whole table instead, now.
+			if errors.Is(err, nft.ErrNeedsFull) {
+				a.log.Info("the change cannot be made in place; replacing the table", "reason", err)
+			} else {
+				a.log.Warn("the change in place was refused; replacing the table", "err", err)
+			}
+			refused, replace, res.Mode = err, true, ModeFullFallback
 		}
-		return gen, nil
 	}
-	res.Stats = ur.Stats
-	return ur.Generation, nil
-}
-
-// replace replaces the whole table, guarded by the generation last read (so that the
-// generation it produced is known); when that generation moved meanwhile it replaces the table
-// unguarded, as the table ends up the same whatever it held.
-func (a *Agent) replace(ctx context.Context, up nft.Updater, res *ApplyResult) (uint32, error) {
-	ur, err := up.Replace(ctx, res.Desired, res.Generation)
-	if errors.Is(err, nft.ErrStale) && res.Generation != 0 {
-		a.log.Debug("the ruleset generation moved before the replace; replacing unguarded", "generation", res.Generation)
-		ur, err = up.Replace(ctx, res.Desired, 0)
-	}
-	if err != nil {
-		return 0, err
-	}
-	res.Stats = ur.Stats
-	return ur.Generation, nil
 }
 
 // replan reads the generation and the table again (after ErrStale) and recomputes res.Plan;
 // done says the kernel holds the desired ruleset already (nothing left to write). A table that
-// reconcile did not make is an *Error wrapping a *ForeignTableError, as in plan.
+// reconcile did not make is an *Error wrapping a *ForeignTableError, as in plan; a generation
+// that cannot be read is an error too (the next transaction could not be guarded).
 func (a *Agent) replan(ctx context.Context, res *ApplyResult) (done bool, err error) {
 	res.Generation = a.generation(ctx)
 	observed, err := a.observe(ctx)
@@ -696,7 +704,13 @@ func (a *Agent) replan(ctx context.Context, res *ApplyResult) (done bool, err er
 	}
 	res.Observed, res.ObserveSkipped = observed, false
 	res.Plan = plan.Diff(res.Desired, observed)
-	return res.Plan.Empty(), nil
+	if res.Plan.Empty() {
+		return true, nil
+	}
+	if res.Generation == 0 {
+		return false, stageErr("apply", "contention", errors.New("the ruleset generation moved and cannot be read again (a change without it could overwrite another writer's)"))
+	}
+	return false, nil
 }
 
 // failAttempt records a failed attempt (keeping LastApplied) and returns err, joined with

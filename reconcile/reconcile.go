@@ -136,9 +136,10 @@ const (
 	// content was unknown or holds objects the model does not, Config.Full (apply --full), or
 	// a dataplane that cannot change a table in place.
 	ModeFull = "full"
-	// ModeFullFallback: the change in place was refused (it cannot be made in place, the
-	// generation moved twice, or the kernel refused the batch, which changed nothing), and the
-	// whole table was replaced in the same pass.
+	// ModeFullFallback: the change in place was refused (it cannot be made in place, or the
+	// kernel refused the batch, which changed nothing), or the table read again after a moved
+	// generation was gone or held objects the model does not, and the whole table was
+	// replaced in the same pass (guarded by the generation, as every transaction).
 	ModeFullFallback = "full-fallback"
 )
 

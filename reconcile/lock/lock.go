@@ -122,6 +122,13 @@ const (
 	pollMax = 500 * time.Millisecond
 )
 
+// pidWaits and pidWait bound how long a contender waits for the holder's pid to appear in
+// the lock file (written right after the flock): 20 × 5 ms.
+const (
+	pidWaits = 20
+	pidWait  = 5 * time.Millisecond
+)
+
 func acquire(ctx context.Context, path, key string, wait bool) (*Lock, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -142,6 +149,13 @@ func acquire(ctx context.Context, path, key string, wait bool) (*Lock, error) {
 		}
 		if !wait {
 			pid := readPID(f)
+			// The holder writes its pid right after it took the lock: a contender that
+			// comes in between reads an empty file. Wait for the pid a little (a holder that
+			// released meanwhile leaves it empty: "another process").
+			for try := 0; pid == 0 && try < pidWaits; try++ {
+				time.Sleep(pidWait)
+				pid = readPID(f)
+			}
 			f.Close()
 			return nil, &LockedError{Key: key, Path: path, PID: pid}
 		}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,4 +220,28 @@ func TestAcquireDefaultDir(t *testing.T) {
 		t.Errorf("second acquire: %v", err)
 	}
 	l.Release()
+}
+
+// A contender that comes between the holder's flock and the pid it then writes waits for the
+// pid instead of saying "another process" (two applies started together hit that window).
+func TestContenderWaitsForThePid(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, fileName("k"))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(3 * pidWait)
+		_, _ = f.WriteAt([]byte("4242\n"), 0)
+	}()
+	_, err = AcquireIn(context.Background(), dir, "k", false)
+	var le *LockedError
+	if !errors.As(err, &le) || le.PID != 4242 {
+		t.Fatalf("AcquireIn while held, the pid written late: %v, want the holder's pid 4242", err)
+	}
 }

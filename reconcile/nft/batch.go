@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,15 @@ func recordBatch(queue func(*nftables.Conn) error, gen uint32) ([]netlink.Messag
 // generation moved), else "netlink transaction rejected, nothing changed: receive:
 // NFT_MSG_<TYPE>: <error>" (the first error) as google/nftables words them.
 func sendBatch(nl *netlink.Conn, batch []netlink.Message, gen uint32) error {
+	if err := sendRaw(nl, batch); err != nil {
+		return flushErr(err, gen)
+	}
+	return nil
+}
+
+// sendRaw is sendBatch without the wording of flushErr: the first error as the socket or the
+// kernel gave it ("SendMessages: ..." when the batch did not go out).
+func sendRaw(nl *netlink.Conn, batch []netlink.Message) error {
 	size := 0
 	for i := range batch {
 		m := &batch[i]
@@ -64,14 +74,14 @@ func sendBatch(nl *netlink.Conn, batch []netlink.Message, gen uint32) error {
 	// and up to 1 KiB of answer per message may come back (nft's sizing).
 	if wb, err := nl.WriteBuffer(); err == nil && wb < size {
 		if err := nl.SetWriteBuffer(size); err != nil {
-			return flushErr(fmt.Errorf("SendMessages: %w", err), gen)
+			return fmt.Errorf("SendMessages: %w", err)
 		}
 	}
 	if rb, err := nl.ReadBuffer(); err == nil && rb < max(len(batch)*1024, 8192*1024) {
 		_ = nl.SetReadBuffer(max(len(batch)*1024, 8192*1024))
 	}
 	if err := sendMessages(nl, batch); err != nil {
-		return flushErr(fmt.Errorf("SendMessages: %w", err), gen)
+		return fmt.Errorf("SendMessages: %w", err)
 	}
 	types := make(map[uint32]netlink.HeaderType, len(batch))
 	for _, m := range batch[1 : len(batch)-1] { // not the batch begin and end
@@ -93,10 +103,7 @@ func sendBatch(nl *netlink.Conn, batch []netlink.Message, gen uint32) error {
 			first = receiveErr(types, err)
 		}
 	}
-	if first != nil {
-		return flushErr(first, gen)
-	}
-	return nil
+	return first
 }
 
 // receiveErr words err as google/nftables' flush does: "receive: NFT_MSG_<TYPE>: <err>" with
@@ -113,12 +120,30 @@ func receiveErr(types map[uint32]netlink.HeaderType, err error) error {
 	return fmt.Errorf("receive: %w", err)
 }
 
-// flushErr is Kernel.flush's wording of a batch error.
+// flushErr is Kernel.flush's wording of a batch error: ErrStale for ERESTART, ErrOutcomeUnknown
+// for a socket error while reading the answers of a batch that was sent (outcomeUnknown), else
+// a refusal that changed nothing.
 func flushErr(err error, gen uint32) error {
 	if errors.Is(err, unix.ERESTART) {
 		return fmt.Errorf("generation %d: %w, nothing changed (%w)", gen, ErrStale, err)
 	}
+	if outcomeUnknown(err) {
+		return fmt.Errorf("netlink: %w: %w", ErrOutcomeUnknown, err)
+	}
 	return fmt.Errorf("netlink transaction rejected, nothing changed: %w", err)
+}
+
+// outcomeUnknown reports whether err, an error of sending a batch and reading its answers,
+// leaves open whether the kernel committed the batch: a socket error (a failed recvmsg or
+// poll, not an error message of the kernel, which refuses the whole batch) or a timeout, once
+// the batch was sent (errors of the send itself are worded "SendMessages: ..." by
+// google/nftables and by sendBatch: nothing reached the kernel).
+func outcomeUnknown(err error) bool {
+	if strings.HasPrefix(err.Error(), "SendMessages: ") {
+		return false
+	}
+	var se *os.SyscallError
+	return errors.As(err, &se) || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // batchSeq numbers the messages of the batches sendMessages sends (the kernel answers an
@@ -189,7 +214,7 @@ func readReady(nl *netlink.Conn) (bool, error) {
 		return false, err
 	}
 	if perr != nil {
-		return false, fmt.Errorf("poll: %w", perr)
+		return false, os.NewSyscallError("poll", perr)
 	}
 	return n > 0, nil
 }

@@ -20,15 +20,17 @@ import (
 type Updater interface {
 	// Replace is Apply (delete + add the whole table, one transaction) sent with the
 	// generation check: gen != 0 makes the kernel refuse the batch (ErrStale) when the
-	// ruleset generation is no longer gen. gen == 0: no check.
+	// ruleset generation is no longer gen. gen == 0: no check. ErrOutcomeUnknown: the
+	// answer was lost after the batch went out (it may have committed).
 	Replace(ctx context.Context, desired *Ruleset, gen uint32) (*UpdateResult, error)
 	// Update changes the table from base to desired in ONE transaction that touches only what
 	// differs (see ISSUE10-NOTES.md §2): base is the canonical model the caller believes the
 	// kernel holds at generation gen (observed at gen, or recorded and proven by identity).
 	// Rules not changed keep their handles and counters. Errors: ErrNeedsFull (the
 	// difference cannot be made in place; nothing sent), ErrStale (the generation moved or
-	// an edited chain does not read back as in base; nothing changed), or the kernel's error
-	// (nothing changed: the batch is atomic).
+	// an edited chain does not read back as in base; nothing changed), ErrOutcomeUnknown
+	// (the answer was lost after the batch went out: it may have committed; read the table to
+	// tell), or the kernel's error (nothing changed: the batch is atomic).
 	Update(ctx context.Context, desired, base *Ruleset, gen uint32) (*UpdateResult, error)
 }
 
@@ -57,6 +59,13 @@ var ErrStale = errors.New("the ruleset generation moved")
 // changed; base has foreign objects; no base table): nothing was sent, a Replace is needed.
 // Test with errors.Is.
 var ErrNeedsFull = errors.New("the change cannot be made in place")
+
+// ErrOutcomeUnknown is wrapped by Update and Replace when the batch was sent but reading the
+// kernel's answer failed at the socket (ENOBUFS: the receive buffer overflowed; EINTR; a
+// receive timeout): the kernel may or may not have committed it. The caller must read the
+// generation and the table to learn which (the kernel's own refusals, ERESTART included, are
+// not this: they say nothing was committed). Test with errors.Is.
+var ErrOutcomeUnknown = errors.New("the kernel did not say whether it committed the batch")
 
 // Delta is the in-place transaction from a base model to a desired one, in the order a batch
 // sends it: new sets and maps with their elements, new (empty) chains, element deletes and

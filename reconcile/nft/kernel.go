@@ -29,9 +29,17 @@ type Kernel struct {
 	ns   string // the namespace's Name, for logs ("": this process's)
 	conn *nftables.Conn
 	nl   *netlink.Conn // raw socket for the rule read-back
-	// beforeFlush, when set (tests only), runs right before Update sends its batch: a
-	// commit of someone else between the generation check and the batch.
+	// beforeFlush, when set (tests only), runs right before Update or Replace sends its
+	// batch: a commit of someone else between the generation check and the batch.
 	beforeFlush func()
+	// afterSend, when set (tests only), runs right after Update or Replace sent its batch and
+	// read the kernel's answer, with that answer (nil: committed; "SendMessages: ..." errors,
+	// where nothing went out, skip it); what it returns replaces the answer. It stands for a
+	// netlink socket error after the batch really went out (ENOBUFS: the socket's receive
+	// buffer overflowed), which leaves the outcome unknown (ErrOutcomeUnknown): the kernel
+	// cannot be made to produce that on demand, so the tests inject it here, for a batch the
+	// kernel committed and for one it refused.
+	afterSend func(answer error) error
 }
 
 const (
@@ -82,13 +90,13 @@ func NewKernel(ns *netns.Handle, opts ...KernelOption) (*Kernel, error) {
 	}
 	conn, err := nftables.New(nftOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("open nftables in network namespace %q: %w", k.ns, err)
+		return nil, fmt.Errorf("open nftables in %s: %w", k.where(), err)
 	}
 	k.conn = conn
 	nl, err := netlink.Dial(unix.NETLINK_NETFILTER, nlCfg)
 	if err != nil {
 		_ = conn.CloseLasting()
-		return nil, fmt.Errorf("open netfilter netlink socket in network namespace %q: %w", k.ns, err)
+		return nil, fmt.Errorf("open netfilter netlink socket in %s: %w", k.where(), err)
 	}
 	k.nl = nl
 	return k, nil
@@ -346,6 +354,14 @@ func hookOf(h nftables.ChainHook) Hook {
 		return "postrouting"
 	}
 	return Hook(fmt.Sprintf("hook %d", h))
+}
+
+// where names the namespace for errors: `network namespace "NAME"`, or this process's.
+func (k *Kernel) where() string {
+	if k.ns == "" {
+		return "this process's network namespace"
+	}
+	return fmt.Sprintf("network namespace %q", k.ns)
 }
 
 // String names the dataplane and its namespace, for logs.

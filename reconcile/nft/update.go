@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/google/nftables"
@@ -18,7 +19,8 @@ var _ Updater = (*Kernel)(nil)
 // to echo each rule, see batch.go): the kernel refuses the batch
 // with ERESTART, reported as ErrStale, when the ruleset generation is no longer gen. The
 // sets are written in canonical form (merged prefixes), the form Update's element edits
-// expect. Stats count everything as added. Generation is gen+1 (0 when gen is 0).
+// expect. Stats count everything as added. Generation is gen+1 (0 when gen is 0). A socket
+// error while reading the kernel's answer is ErrOutcomeUnknown (the batch may have committed).
 func (k *Kernel) Replace(ctx context.Context, desired *Ruleset, gen uint32) (*UpdateResult, error) {
 	if desired == nil {
 		return nil, errors.New("replace: no ruleset")
@@ -42,7 +44,10 @@ func (k *Kernel) Replace(ctx context.Context, desired *Ruleset, gen uint32) (*Up
 	if err != nil {
 		return nil, fmt.Errorf("replace table %q: %w", desired.Table, err)
 	}
-	if err := sendBatch(k.nl, batch, gen); err != nil {
+	if k.beforeFlush != nil {
+		k.beforeFlush()
+	}
+	if err := k.answer(sendRaw(k.nl, batch), gen); err != nil {
 		return nil, fmt.Errorf("replace table %q: %w", desired.Table, err)
 	}
 	k.log.Debug("replaced nftables table", "table", desired.Table, "netns", k.ns, "generation", gen,
@@ -57,6 +62,15 @@ func (k *Kernel) flush(gen uint32) error {
 		err = k.conn.FlushWithGenID(gen)
 	} else {
 		err = k.conn.Flush()
+	}
+	return k.answer(err, gen)
+}
+
+// answer is the error of a batch sent with the generation check gen, from the first error
+// the socket or the kernel gave (nil: committed), through the test hook afterSend.
+func (k *Kernel) answer(err error, gen uint32) error {
+	if k.afterSend != nil && (err == nil || !strings.HasPrefix(err.Error(), "SendMessages: ")) {
+		err = k.afterSend(err)
 	}
 	if err == nil {
 		return nil
@@ -114,6 +128,8 @@ func replaceStats(rs *Ruleset, enc *encoded) DeltaStats {
 // that each reads back as base has it (else ErrStale), and sends the Delta with
 // FlushWithGenID(gen) when gen != 0 (the generation moved: ErrStale). An empty Delta sends
 // nothing and returns Generation gen. Generation is gen+1 after a commit (0 when gen is 0).
+// A socket error while reading the kernel's answer is ErrOutcomeUnknown (the batch may have
+// committed).
 func (k *Kernel) Update(ctx context.Context, desired, base *Ruleset, gen uint32) (*UpdateResult, error) {
 	if desired == nil {
 		return nil, errors.New("update: no ruleset")
