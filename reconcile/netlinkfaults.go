@@ -20,10 +20,6 @@ const maxStaleTries = 3
 // needsCapNetAdmin is said after an EPERM or EACCES from netlink (or from the lock file).
 const needsCapNetAdmin = "reconcile needs CAP_NET_ADMIN in the network namespace (run as root)"
 
-// RecoveryOutcomeUnknown is the kind of reconcile_recoveries_total counted when a batch whose
-// outcome the kernel did not tell (ENOBUFS) was found committed by reading the table back.
-const RecoveryOutcomeUnknown = "outcome-unknown-resolved"
-
 // isPermission reports whether err is the kernel's or the file system's refusal for lack of a
 // privilege (EPERM, EACCES).
 func isPermission(err error) bool {
@@ -67,7 +63,7 @@ func (a *Agent) resolveOutcome(ctx context.Context, res *ApplyResult, sent error
 	}
 	if plan.Diff(res.Desired, observed).Empty() {
 		a.log.Warn("the kernel did not confirm the transaction; read back, the table holds the desired ruleset", "err", sent, "generation", gen)
-		a.cfg.Metrics.ObserveRecovery(RecoveryOutcomeUnknown)
+		a.cfg.Metrics.ObserveRecovery(RecoveryOutcomeUnknownResolved)
 		res.Observed = observed
 		return gen, nil
 	}

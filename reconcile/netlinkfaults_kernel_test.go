@@ -131,7 +131,7 @@ func TestKernelOutcomeUnknownResolved(t *testing.T) {
 			if lerr != nil {
 				t.Fatal(lerr)
 			}
-			recovered := metricValue(t, cfg.Metrics, "reconcile_recoveries_total", "kind", RecoveryOutcomeUnknown)
+			recovered := metricValue(t, cfg.Metrics, "reconcile_recoveries_total", "kind", RecoveryOutcomeUnknownResolved)
 			if tc.other == nil {
 				if err != nil || res.Result != state.Applied || recovered != 1 {
 					t.Fatalf("apply: %v, result %v, recoveries %v", err, res.Result, recovered)

@@ -207,7 +207,7 @@ func TestApplyOutcomeUnknown(t *testing.T) {
 				p.commit = func(n int) { otherWriter(t, e.fake, n) } // the batch is refused (stale)
 			}
 			res, err := agentOf(t, cfg).Apply(context.Background())
-			recovered := metricValue(t, cfg.Metrics, "reconcile_recoveries_total", "kind", RecoveryOutcomeUnknown)
+			recovered := metricValue(t, cfg.Metrics, "reconcile_recoveries_total", "kind", RecoveryOutcomeUnknownResolved)
 			if len(p.calls) != 1 {
 				t.Errorf("calls %q, want one transaction (a lost answer is not retried)", p.calls)
 			}
