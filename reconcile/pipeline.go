@@ -713,15 +713,16 @@ func (a *Agent) replan(ctx context.Context, res *ApplyResult) (done bool, err er
 	return false, nil
 }
 
-// failAttempt records a failed attempt (keeping LastApplied) and returns err, joined with
-// the error of saving the record if that failed too.
+// failAttempt records a failed attempt (keeping LastApplied) and returns err, with the error
+// of saving the record in parentheses if that failed too (err's stage is kept for Classify).
 func (a *Agent) failAttempt(rec *state.Record, at state.Attempt, err error) error {
 	// Debug, not Warn: the caller reports err (the CLI on stderr, the watch loop in its log);
 	// a warning here would print the same problem twice.
 	a.log.Debug("apply failed; the kernel is unchanged", "revision", at.Revision, "err", err)
 	rec.AddAttempt(at)
 	if serr := a.record(rec, ""); serr != nil {
-		return errors.Join(err, serr)
+		// One line: the failure, then why it is not in the record either.
+		return fmt.Errorf("%w (the failed attempt was not recorded either: %v)", err, serr)
 	}
 	return err
 }
