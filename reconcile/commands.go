@@ -14,6 +14,7 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/reconcile/simulate"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
+	"github.com/reconcile-dev/reconcile/reconcile/state"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -97,8 +98,15 @@ func (a *Agent) Apply(ctx context.Context) (*ApplyResult, error) {
 	// A process run by a timer finds nothing to do most of the time: when the state record
 	// shows it cheaply, neither the repository nor the table is read (fastNoChange).
 	if rec, err := a.loadState(); err == nil {
-		if res, ok, err := a.fastNoChange(ctx, rec); ok {
+		res, ok, err := a.fastNoChange(ctx, rec)
+		switch {
+		case ok:
 			return res, err
+		case err != nil:
+			// The source could not be fetched: fetching again in the full pass would only
+			// double the wait (--fetch-timeout).
+			at := state.Attempt{Time: a.cfg.Now().UTC(), Result: state.Failed, Error: err.Error()}
+			return &ApplyResult{Record: rec}, a.failAttempt(rec, at, err)
 		}
 	}
 	return a.apply(ctx, false, a.cfg.Full)

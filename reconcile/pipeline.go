@@ -51,11 +51,21 @@ func (a *Agent) fetch(ctx context.Context, src source.Source, rec *state.Record)
 		// takes them from the cache (LoadCachedReading reads one whose entry went bad).
 		fo.Known = c.Has
 	}
-	snap, err := src.Fetch(ctx, fo)
+	snap, err := a.fetchSource(ctx, src, fo)
 	if err != nil {
-		return nil, stageErr("fetch", "error", fmt.Errorf("fetch %s: %w", src, err))
+		return nil, fetchErr(src, err)
 	}
 	return snap, nil
+}
+
+// fetchErr is the *Error of a failed fetch of src: a *FetchTimeoutError as it is (it names
+// the source), any other cause prefixed "fetch <src>: ".
+func fetchErr(src source.Source, err error) error {
+	var te *FetchTimeoutError
+	if errors.As(err, &te) {
+		return stageErr("fetch", "timeout", err)
+	}
+	return stageErr("fetch", "error", fmt.Errorf("fetch %s: %w", src, err))
 }
 
 // fetchOptions names the commit applied last, from rec (nil: none).
@@ -316,12 +326,18 @@ func (a *Agent) apply(ctx context.Context, noHeal, full bool) (*ApplyResult, err
 
 // applied records res's revision as the one applied at now.
 func (a *Agent) applied(res *ApplyResult, now time.Time) {
+	res.Record.LastApplied = a.lastApplied(res, now)
+}
+
+// lastApplied is the record of res's revision applied at now.
+func (a *Agent) lastApplied(res *ApplyResult, now time.Time) *state.LastApplied {
 	snap := res.Snapshot
-	res.Record.LastApplied = &state.LastApplied{
+	la := &state.LastApplied{
 		Source: snap.Source, Revision: snap.Revision, Commit: snap.Commit,
 		RulesetDigest: res.Digest, Model: res.Desired, Time: now, Host: a.cfg.Host,
 	}
-	a.keyed(res.Record.LastApplied, res.PlanResult)
+	a.keyed(la, res.PlanResult)
+	return la
 }
 
 // record saves the state record.
@@ -377,11 +393,21 @@ func (a *Agent) noChange(res *ApplyResult) error {
 	return nil
 }
 
-// transact writes the desired ruleset in one transaction (see write: in place or by replacing
-// the table), records the pass and, only when the dataplane could not tell the generation the
-// commit produced, reads the table back.
+// transact writes the model file of the desired ruleset to the state directory, then the
+// ruleset in one transaction (see write: in place or by replacing the table), records the pass
+// (the small state head) and, only when the dataplane could not tell the generation the commit
+// produced, reads the table back. A model file that cannot be written (a full disk) fails the
+// pass before the kernel is touched; a head that cannot be written after the commit is the
+// error "revision X was applied but not recorded" (the next pass reads the table in full: the
+// recorded generation no longer matches, and records it).
 func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error {
 	rev, rec := res.Snapshot.Revision, res.Record
+	la := a.lastApplied(res, time.Time{}) // its Time is the commit's
+	if err := state.SaveModel(a.cfg.StateDir, rec.Table, rec.Netns, la); err != nil {
+		err = stageErr("state", "save", fmt.Errorf("revision %s not applied: its model cannot be written to the state directory %q (free space there or choose another --state-dir): %w", rev, a.cfg.StateDir, err))
+		at := state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: a.cfg.Now().UTC(), Result: state.Failed, Error: err.Error()}
+		return a.failAttempt(rec, at, err)
+	}
 	dp, err := a.dataplane()
 	start := time.Now()
 	var gen uint32
@@ -395,8 +421,12 @@ func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error
 	}
 	res.Duration = time.Since(start)
 	res.Result = state.Applied
+	if a.afterCommit != nil {
+		a.afterCommit()
+	}
 	now := a.cfg.Now().UTC()
-	a.applied(res, now)
+	la.Time = now
+	rec.LastApplied = la
 	rec.AddAttempt(state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: now, Result: state.Applied, Mode: res.Mode})
 	c, st := res.Plan.Changes(), res.Stats
 	a.log.Info("applied", "revision", rev, "mode", res.Mode, "add", c.Add, "change", c.Change, "destroy", c.Destroy,
@@ -512,15 +542,21 @@ func (a *Agent) replan(ctx context.Context, res *ApplyResult) (done bool, err er
 	return res.Plan.Empty(), nil
 }
 
-// failAttempt records a failed attempt (keeping LastApplied) and returns err, joined with
-// the error of saving the record if that failed too.
+// failAttempt records a failed attempt (keeping LastApplied) and returns err. When the record
+// cannot be saved either, err is still the error (the cause of the failed pass, said once on
+// one line): a save failing for the same reason (a full disk) is logged at debug level, any
+// other save failure as a warning.
 func (a *Agent) failAttempt(rec *state.Record, at state.Attempt, err error) error {
 	// Debug, not Warn: the caller reports err (the CLI on stderr, the watch loop in its log);
 	// a warning here would print the same problem twice.
 	a.log.Debug("apply failed; the kernel is unchanged", "revision", at.Revision, "err", err)
 	rec.AddAttempt(at)
 	if serr := a.record(rec, ""); serr != nil {
-		return errors.Join(err, serr)
+		if diskFull(err) && diskFull(serr) {
+			a.log.Debug("the failed attempt is not recorded either", "err", serr)
+		} else {
+			a.log.Warn("the failed attempt could not be recorded", "err", serr)
+		}
 	}
 	return err
 }
@@ -599,7 +635,7 @@ func (a *Agent) sourceHead(ctx context.Context, rec *state.Record, res *StatusRe
 	// Without reading the files when the source can tell: a git ref resolved after the fetch,
 	// or a directory whose stamp is the one recorded with the revision applied last.
 	if h, ok := src.(source.Header); ok {
-		head, err := h.Head(ctx, fetchOptions(rec))
+		head, err := a.headSource(ctx, src, h, fetchOptions(rec))
 		if err == nil {
 			res.SourceHead = head.Revision
 			return nil
@@ -615,7 +651,7 @@ func (a *Agent) sourceHead(ctx context.Context, rec *state.Record, res *StatusRe
 		res.SourceHead = la.Revision
 		return nil
 	}
-	snap, err := src.Fetch(ctx, fetchOptions(rec))
+	snap, err := a.fetchSource(ctx, src, fetchOptions(rec))
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
