@@ -185,7 +185,7 @@ func (g *globals) agent(strictLog bool, edit ...func(*reconcile.Config)) (*recon
 		Repo: g.repo, Ref: g.ref, Dir: g.dir,
 		Verify: g.git.verify, TrustedKeys: g.git.trustedKeys, AllowRewind: g.git.allowRewind,
 		FetchTimeout: g.git.fetchTimeout,
-		Host: g.host, Netns: g.netns, Table: g.table, StateDir: g.stateDir,
+		Host:         g.host, Netns: g.netns, Table: g.table, StateDir: g.stateDir,
 		Logger: log, Session: reconcile.NewSession(),
 	}
 	for _, e := range edit {
