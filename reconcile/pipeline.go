@@ -403,6 +403,9 @@ func (a *Agent) noChange(res *ApplyResult) error {
 func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error {
 	rev, rec := res.Snapshot.Revision, res.Record
 	la := a.lastApplied(res, time.Time{}) // its Time is the commit's
+	if old := rec.LastApplied; old != nil && old.RulesetDigest == res.Digest && old.ModelFile != "" {
+		la.ModelFile = old.ModelFile // healing drift: its model file is there (SaveModel checks)
+	}
 	if err := state.SaveModel(a.cfg.StateDir, rec.Table, rec.Netns, la); err != nil {
 		err = stageErr("state", "save", fmt.Errorf("revision %s not applied: its model cannot be written to the state directory %q (free space there or choose another --state-dir): %w", rev, a.cfg.StateDir, err))
 		at := state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: a.cfg.Now().UTC(), Result: state.Failed, Error: err.Error()}
