@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,31 +54,12 @@ func newSwitchRemote(t *testing.T, bare string) *switchRemote {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(chanListener{r}) }()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			r.mu.Lock()
-			silent := r.silent
-			if silent {
-				r.held = append(r.held, c) // accepted, never answered
-			}
-			r.mu.Unlock()
-			if !silent {
-				select {
-				case r.conns <- c:
-				case <-r.done:
-					c.Close()
-					return
-				}
-			}
-		}
-	}()
+	go r.accept(ln)
 	t.Cleanup(func() {
 		close(r.done)
-		ln.Close()
+		r.mu.Lock()
+		r.ln.Close()
+		r.mu.Unlock()
 		srv.Close()
 		r.mu.Lock()
 		for _, c := range r.held {
@@ -86,6 +68,49 @@ func newSwitchRemote(t *testing.T, bare string) *switchRemote {
 		r.mu.Unlock()
 	})
 	return r
+}
+
+// accept hands the connections of ln to the server, or holds them unanswered when silent.
+func (r *switchRemote) accept(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		silent := r.silent
+		if silent {
+			r.held = append(r.held, c) // accepted, never answered
+		}
+		r.mu.Unlock()
+		if !silent {
+			select {
+			case r.conns <- c:
+			case <-r.done:
+				c.Close()
+				return
+			}
+		}
+	}
+}
+
+// down closes the port (connections are refused); up listens on it again.
+func (r *switchRemote) down() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ln.Close()
+}
+
+func (r *switchRemote) up(t *testing.T) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ln, err := net.Listen("tcp", r.ln.Addr().String())
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", r.ln.Addr(), err)
+	}
+	r.ln = ln
+	go r.accept(ln)
 }
 
 // setSilent makes new connections go unanswered (true) or be served (false).
@@ -107,7 +132,7 @@ func (l chanListener) Accept() (net.Conn, error) {
 	}
 }
 func (l chanListener) Close() error   { return nil }
-func (l chanListener) Addr() net.Addr { return l.r.ln.Addr() }
+func (l chanListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 // silentListener accepts TCP connections on 127.0.0.1 and never answers; it returns the
 // address.
@@ -270,4 +295,32 @@ func TestFetchTimeoutAndUnreachableKernel(t *testing.T) {
 	h.waitPorts(30*time.Second, 81)
 	w.waitLog("the pass that applied once the remote answered", from, 10*time.Second, gitopsMsg("applied"))
 	w.waitMetric(5*time.Second, "reconcile_last_attempt_success", nil, func(v float64) bool { return v == 1 }, "1")
+
+	// The remote's port closes (connections refused): reason unreachable, the same back-off
+	// from 1 s; the port opens again and the next retry applies the new commit by itself.
+	repo.Commit("web 82", gitopsFiles(82), "")
+	repo.Push()
+	remote.down()
+	mark := w.mark()
+	if err := w.cmd.Process.Signal(syscall.SIGHUP); err != nil { // a pass now, not in an hour
+		t.Fatal(err)
+	}
+	delays = nil
+	from = mark
+	for len(delays) < 2 {
+		m := w.waitLog("a failed pass", from, 20*time.Second, gitopsMsg("reconcile failed; the last good ruleset stays in the kernel", "stage", "fetch", "reason", "unreachable"))
+		_, i := w.find(from, gitopsMsg("reconcile failed; the last good ruleset stays in the kernel"))
+		from = i + 1
+		delays = append(delays, logDuration(m["retry_in"]))
+		if e, _ := m["err"].(string); !strings.Contains(e, "connection refused") {
+			t.Errorf("watch failure err %q, want connection refused", e)
+		}
+	}
+	if strings.Join(delays, ",") != "1s,2s" {
+		t.Errorf("retry delays after the port closed %v, want 1s,2s (the back-off restarts after a success)", delays)
+	}
+	w.waitMetric(5*time.Second, "reconcile_errors_total", []string{`stage="fetch"`, `reason="unreachable"`}, func(v float64) bool { return v >= 2 }, "at least 2")
+	h.assertPorts("while the remote is down", 81)
+	remote.up(t)
+	h.waitPorts(15*time.Second, 82)
 }
