@@ -21,7 +21,8 @@ import (
 // The one pipeline of a pass, as steps every method of the Agent uses:
 //
 //	loadState -> fetch -> load (validate) -> compileFor -> desired
-//	          -> plan (observe, diff, waiting interfaces) -> apply (transaction) -> record (state.Save)
+//	          -> plan (observe, diff, waiting interfaces)
+//	          -> apply (state.SaveModel, then the transaction) -> record (state.Save: the head)
 //
 // Each step returns an *Error naming its stage (fetch, validate, compile, observe, apply,
 // state) for the metrics (Classify).
