@@ -255,6 +255,21 @@ func TestFetchTimeoutAndUnreachableKernel(t *testing.T) {
 		t.Errorf("status text:\n%s\nwant the source head unknown with the timeout and the last attempt failed", text)
 	}
 
+	// plan and validate fetch too: the same bound, the same line.
+	for _, cmd := range []string{"plan", "validate"} {
+		start := time.Now()
+		var errs string
+		var code int
+		if cmd == "validate" {
+			_, errs, code = runReconcile(t, "validate", "--repo", remote.URL, "--fetch-timeout", "1s", "--state-dir", h.state)
+		} else {
+			_, errs, code = h.run(cmd, "--repo", remote.URL, "--fetch-timeout", "1s")
+		}
+		if took := time.Since(start); code != 1 || !strings.Contains(lastLine(errs), "fetch "+remote.URL+": no answer within 1s (--fetch-timeout)") || took > 3*time.Second {
+			t.Errorf("%s against a silent remote: exit %d after %v, stderr:\n%s", cmd, code, took, errs)
+		}
+	}
+
 	// git:// to a listener that never answers: the same bound.
 	gitURL := "git://" + silentListener(t) + "/remote.git"
 	errs, code, took = h.applyTimed("--repo", gitURL, "--fetch-timeout", "2s")
