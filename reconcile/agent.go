@@ -44,6 +44,12 @@ type Config struct {
 	Verify, TrustedKeys string
 	// AllowRewind applies a commit of Repo that does not descend from the last applied one.
 	AllowRewind bool
+	// FetchTimeout bounds each fetch of the source as a whole (a git source: connecting,
+	// fetching, resolving the ref and reading the commit's files; Head for status and the
+	// fast no-change pass): past it the pass fails with a *FetchTimeoutError (stage fetch,
+	// reason timeout) and the kernel keeps its ruleset. 0: DefaultFetchTimeout; negative: no
+	// bound.
+	FetchTimeout time.Duration
 
 	// Host is the host whose endpoints are enforced: an RFC 1123 host name
 	// (limits.CheckHostName); "" is an error of the methods that need a host.
@@ -127,6 +133,11 @@ type Agent struct {
 	// (checkModel); warned the warnings logged once (warnOnce).
 	modelChecked string
 	warned       map[string]bool
+	// afterCommit, when not nil, runs right after a transaction went into the kernel and
+	// before the state head is written. Fault injection for tests only (a full state
+	// directory exactly between the commit and the record, which no real filesystem can be
+	// made to produce on demand); never set otherwise.
+	afterCommit func()
 }
 
 // New checks cfg and returns its Agent. The error is a bad Table (limits.ValidTableName),

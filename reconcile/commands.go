@@ -14,6 +14,7 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/reconcile/simulate"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
+	"github.com/reconcile-dev/reconcile/reconcile/state"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -100,11 +101,18 @@ func (a *Agent) Apply(ctx context.Context) (*ApplyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if res, ok, err := a.fastNoChange(ctx, rec); ok {
+	res, ok, err := a.fastNoChange(ctx, rec)
+	switch {
+	case ok:
 		if err == nil {
 			a.markApplied(ctx, rec)
 		}
 		return res, err
+	case err != nil:
+		// The source could not be fetched: fetching again in the full pass would only
+		// double the wait (--fetch-timeout).
+		at := state.Attempt{Time: a.cfg.Now().UTC(), Result: state.Failed, Error: err.Error()}
+		return &ApplyResult{Record: rec}, a.failAttempt(rec, at, err)
 	}
 	return a.applyWith(ctx, rec, false, a.cfg.Full)
 }

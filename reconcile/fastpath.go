@@ -119,22 +119,23 @@ func (a *Agent) sourceStamp(ctx context.Context, src source.Source) string {
 // sourceUnchanged reports whether src still holds the revision applied last (la), without
 // reading its files: a Header's ref resolves to la's commit, or a Stamper's stamp equals the
 // one recorded with la. It returns what the source holds (nil when it cannot tell cheaply).
-func (a *Agent) sourceUnchanged(ctx context.Context, src source.Source, rec *state.Record) (*source.Head, bool) {
+// The error is a Header's that could not be fetched (fetchErr's: the pass fails with it rather
+// than fetch again, which would double a --fetch-timeout).
+func (a *Agent) sourceUnchanged(ctx context.Context, src source.Source, rec *state.Record) (*source.Head, bool, error) {
 	la := rec.LastApplied
 	if h, ok := src.(source.Header); ok {
-		head, err := h.Head(ctx, fetchOptions(rec))
+		head, err := a.headSource(ctx, src, h, fetchOptions(rec))
 		if err != nil {
-			// The full pass fetches again and reports the error as a failed pass.
 			a.log.Debug("source head unknown", "source", src.String(), "err", err)
-			return nil, false
+			return nil, false, fetchErr(src, err)
 		}
-		return head, head.Commit != "" && head.Commit == la.Commit && head.Revision == la.Revision && head.Source == la.Source
+		return head, head.Commit != "" && head.Commit == la.Commit && head.Revision == la.Revision && head.Source == la.Source, nil
 	}
 	stamp := a.sourceStamp(ctx, src)
 	if stamp == "" || stamp != la.SourceStamp {
-		return nil, false
+		return nil, false, nil
 	}
-	return &source.Head{Source: la.Source, Revision: la.Revision, Commit: la.Commit}, true
+	return &source.Head{Source: la.Source, Revision: la.Revision, Commit: la.Commit}, true, nil
 }
 
 // fastNoChange is the pass from a fresh process that finds nothing to do without loading the
@@ -143,7 +144,8 @@ func (a *Agent) sourceUnchanged(ctx context.Context, src source.Source, rec *sta
 // proves the recorded generation (proves); the source still holds the revision applied last
 // (sourceUnchanged); and that revision's compile key is the recorded one. It then records
 // only the attempt (one small write of the state head) and returns a NoChange result with
-// PlanResult.Fast set. ok false: take the full pass (nothing was written).
+// PlanResult.Fast set. ok false: take the full pass (nothing was written), unless err is set:
+// the source could not be fetched (sourceUnchanged), a failed pass.
 func (a *Agent) fastNoChange(ctx context.Context, rec *state.Record) (res *ApplyResult, ok bool, err error) {
 	la := rec.LastApplied
 	if a.cfg.Full || la == nil || la.CompileKey == "" || la.RulesetDigest == "" || la.Host != a.cfg.Host {
@@ -162,7 +164,10 @@ func (a *Agent) fastNoChange(ctx context.Context, rec *state.Record) (res *Apply
 	if err != nil {
 		return nil, false, nil
 	}
-	head, same := a.sourceUnchanged(ctx, src, rec)
+	head, same, err := a.sourceUnchanged(ctx, src, rec)
+	if err != nil {
+		return nil, false, err
+	}
 	if !same || a.compileKey(head.Revision) != la.CompileKey {
 		return nil, false, nil
 	}

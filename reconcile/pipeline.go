@@ -22,7 +22,8 @@ import (
 // The one pipeline of a pass, as steps every method of the Agent uses:
 //
 //	loadState -> fetch -> load (validate) -> compileFor -> desired
-//	          -> plan (observe, diff, waiting interfaces) -> apply (transaction) -> record (state.Save)
+//	          -> plan (observe, diff, waiting interfaces)
+//	          -> apply (state.SaveModel, then the transaction) -> record (state.Save: the head)
 //
 // Each step returns an *Error naming its stage (fetch, validate, compile, observe, apply,
 // state) for the metrics (Classify).
@@ -199,11 +200,21 @@ func (a *Agent) fetch(ctx context.Context, src source.Source, rec *state.Record)
 		// takes them from the cache (LoadCachedReading reads one whose entry went bad).
 		fo.Known = c.Has
 	}
-	snap, err := src.Fetch(ctx, fo)
+	snap, err := a.fetchSource(ctx, src, fo)
 	if err != nil {
-		return nil, stageErr("fetch", "error", fmt.Errorf("fetch %s: %w", src, err))
+		return nil, fetchErr(src, err)
 	}
 	return snap, nil
+}
+
+// fetchErr is the *Error of a failed fetch of src: a *FetchTimeoutError as it is (it names
+// the source), any other cause prefixed "fetch <src>: ".
+func fetchErr(src source.Source, err error) error {
+	var te *FetchTimeoutError
+	if errors.As(err, &te) {
+		return stageErr("fetch", "timeout", err)
+	}
+	return stageErr("fetch", "error", fmt.Errorf("fetch %s: %w", src, err))
 }
 
 // fetchOptions names the commit applied last, from rec (nil: none), and the key under which
@@ -503,12 +514,18 @@ func (a *Agent) applyWith(ctx context.Context, rec *state.Record, noHeal, full b
 
 // applied records res's revision as the one applied at now.
 func (a *Agent) applied(res *ApplyResult, now time.Time) {
+	res.Record.LastApplied = a.lastApplied(res, now)
+}
+
+// lastApplied is the record of res's revision applied at now.
+func (a *Agent) lastApplied(res *ApplyResult, now time.Time) *state.LastApplied {
 	snap := res.Snapshot
-	res.Record.LastApplied = &state.LastApplied{
+	la := &state.LastApplied{
 		Source: snap.Source, Revision: snap.Revision, Commit: snap.Commit,
 		RulesetDigest: res.Digest, Model: res.Desired, Time: now, Host: a.cfg.Host,
 	}
-	a.keyed(res.Record.LastApplied, res.PlanResult)
+	a.keyed(la, res.PlanResult)
+	return la
 }
 
 // record saves the state record.
@@ -564,11 +581,24 @@ func (a *Agent) noChange(res *ApplyResult) error {
 	return nil
 }
 
-// transact writes the desired ruleset in one transaction (see write: in place or by replacing
-// the table), records the pass and, only when the dataplane could not tell the generation the
-// commit produced, reads the table back.
+// transact writes the model file of the desired ruleset to the state directory, then the
+// ruleset in one transaction (see write: in place or by replacing the table), records the pass
+// (the small state head) and, only when the dataplane could not tell the generation the commit
+// produced, reads the table back. A model file that cannot be written (a full disk) fails the
+// pass before the kernel is touched; a head that cannot be written after the commit is the
+// error "revision X was applied but not recorded" (the next pass reads the table in full: the
+// recorded generation no longer matches, and records it).
 func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error {
 	rev, rec := res.Snapshot.Revision, res.Record
+	la := a.lastApplied(res, time.Time{}) // its Time is the commit's
+	if old := rec.LastApplied; old != nil && old.RulesetDigest == res.Digest && old.ModelFile != "" {
+		la.ModelFile = old.ModelFile // healing drift: its model file is there (SaveModel checks)
+	}
+	if err := state.SaveModel(a.cfg.StateDir, rec.Table, rec.Netns, la); err != nil {
+		err = stageErr("state", "save", fmt.Errorf("revision %s not applied: its model cannot be written to the state directory %q (free space there or choose another --state-dir): %w", rev, a.cfg.StateDir, err))
+		at := state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: a.cfg.Now().UTC(), Result: state.Failed, Error: err.Error()}
+		return a.failAttempt(rec, at, err)
+	}
 	dp, err := a.dataplane()
 	start := time.Now()
 	var gen uint32
@@ -582,8 +612,12 @@ func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error
 	}
 	res.Duration = time.Since(start)
 	res.Result = state.Applied
+	if a.afterCommit != nil {
+		a.afterCommit()
+	}
 	now := a.cfg.Now().UTC()
-	a.applied(res, now)
+	la.Time = now
+	rec.LastApplied = la
 	rec.AddAttempt(state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: now, Result: state.Applied, Mode: res.Mode})
 	c, st := res.Plan.Changes(), res.Stats
 	a.log.Info("applied", "revision", rev, "mode", res.Mode, "add", c.Add, "change", c.Change, "destroy", c.Destroy,
@@ -713,14 +747,19 @@ func (a *Agent) replan(ctx context.Context, res *ApplyResult) (done bool, err er
 	return false, nil
 }
 
-// failAttempt records a failed attempt (keeping LastApplied) and returns err, with the error
-// of saving the record in parentheses if that failed too (err's stage is kept for Classify).
+// failAttempt records a failed attempt (keeping LastApplied) and returns err. When the record
+// cannot be saved either, that is said in parentheses on the same line (err's stage is kept
+// for Classify), except when both are a full disk (the cause is said once).
 func (a *Agent) failAttempt(rec *state.Record, at state.Attempt, err error) error {
 	// Debug, not Warn: the caller reports err (the CLI on stderr, the watch loop in its log);
 	// a warning here would print the same problem twice.
 	a.log.Debug("apply failed; the kernel is unchanged", "revision", at.Revision, "err", err)
 	rec.AddAttempt(at)
 	if serr := a.record(rec, ""); serr != nil {
+		if diskFull(err) && diskFull(serr) {
+			a.log.Debug("the failed attempt is not recorded either", "err", serr)
+			return err
+		}
 		// One line: the failure, then why it is not in the record either.
 		return fmt.Errorf("%w (the failed attempt was not recorded either: %v)", err, serr)
 	}
@@ -807,7 +846,7 @@ func (a *Agent) sourceHead(ctx context.Context, rec *state.Record, res *StatusRe
 	// Without reading the files when the source can tell: a git ref resolved after the fetch,
 	// or a directory whose stamp is the one recorded with the revision applied last.
 	if h, ok := src.(source.Header); ok {
-		head, err := h.Head(ctx, fetchOptions(rec))
+		head, err := a.headSource(ctx, src, h, fetchOptions(rec))
 		if err == nil {
 			res.SourceHead = head.Revision
 			return nil
@@ -823,7 +862,7 @@ func (a *Agent) sourceHead(ctx context.Context, rec *state.Record, res *StatusRe
 		res.SourceHead = la.Revision
 		return nil
 	}
-	snap, err := src.Fetch(ctx, fetchOptions(rec))
+	snap, err := a.fetchSource(ctx, src, fetchOptions(rec))
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -36,6 +36,11 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Stage() (stage, reason string) { return e.StageName, e.Reason }
 
 func stageErr(stage, reason string, err error) error {
+	// A full disk (or quota) is one condition whatever step hit it: the state record, the
+	// model file or the git clone in the state directory (SPEC: state/disk-full).
+	if diskFull(err) {
+		return &Error{StageName: "state", Reason: "disk-full", Err: err}
+	}
 	// A cause that knows its own stage (the git source's history, verify and fetch errors)
 	// names it better than the caller can.
 	var st stager

@@ -184,7 +184,8 @@ func (g *globals) agent(strictLog bool, edit ...func(*reconcile.Config)) (*recon
 	cfg := reconcile.Config{
 		Repo: g.repo, Ref: g.ref, Dir: g.dir,
 		Verify: g.git.verify, TrustedKeys: g.git.trustedKeys, AllowRewind: g.git.allowRewind,
-		Host: g.host, Netns: g.netns, Table: g.table, StateDir: g.stateDir,
+		FetchTimeout: g.git.fetchTimeout,
+		Host:         g.host, Netns: g.netns, Table: g.table, StateDir: g.stateDir,
 		Logger: log, Session: reconcile.NewSession(),
 	}
 	for _, e := range edit {

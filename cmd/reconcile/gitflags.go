@@ -4,8 +4,11 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/reconcile-dev/reconcile/reconcile"
 )
 
 // gitFlags are the flags of the git source (docs/GITOPS.md).
@@ -13,14 +16,17 @@ type gitFlags struct {
 	verify      string
 	trustedKeys string
 	allowRewind bool
+	// fetchTimeout bounds one fetch of the source (reconcile.Config.FetchTimeout).
+	fetchTimeout time.Duration
 }
 
-// addGitFlags registers --verify, --trusted-keys and --allow-rewind on the root's persistent
-// flags.
+// addGitFlags registers --verify, --trusted-keys, --allow-rewind and --fetch-timeout on the
+// root's persistent flags.
 func addGitFlags(pf *pflag.FlagSet, f *gitFlags) {
 	pf.StringVar(&f.verify, "verify", "none", "signature check of --repo commits: none, head (the commit to apply) or all (every commit since the last applied one)")
 	pf.StringVar(&f.trustedKeys, "trusted-keys", "", "file of armored OpenPGP public keys whose commit signatures --verify accepts")
 	pf.BoolVar(&f.allowRewind, "allow-rewind", false, "apply a commit that does not descend from the last applied one (force-push backwards, rewritten history)")
+	pf.DurationVar(&f.fetchTimeout, "fetch-timeout", reconcile.DefaultFetchTimeout, "longest wait for one fetch of --repo (connect, fetch, read the commit; also status's source head); then the pass fails with reason timeout and the kernel keeps its ruleset")
 }
 
 // sourceLogger is the logger handed to the git source, following --log-format and --log-level.

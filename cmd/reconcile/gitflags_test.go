@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/source"
 	"github.com/reconcile-dev/reconcile/reconcile/source/git"
@@ -114,5 +115,15 @@ func TestOpenSourceFlagErrors(t *testing.T) {
 	g := parseGlobals(t)
 	if src, err := g.openSource(); err != nil || src.String() != "dir:." {
 		t.Errorf("default: %v %v", src, err)
+	}
+}
+
+// --fetch-timeout reaches the Agent's Config (default 60s, Flux's).
+func TestFetchTimeoutFlag(t *testing.T) {
+	if g := parseGlobals(t); g.git.fetchTimeout != 60*time.Second {
+		t.Errorf("default --fetch-timeout %v, want 1m0s", g.git.fetchTimeout)
+	}
+	if g := parseGlobals(t, "--fetch-timeout", "2s"); g.git.fetchTimeout != 2*time.Second {
+		t.Errorf("--fetch-timeout 2s gave %v", g.git.fetchTimeout)
 	}
 }

@@ -281,6 +281,29 @@ func MoveAside(path string, now time.Time) (string, error) {
 	return dst, nil
 }
 
+// SaveModel writes la.Model to its model file in dir (for table in the namespace key; see
+// ModelFileName), creating dir if needed, and sets la.ModelFile, without writing the head:
+// apply writes the model of the ruleset it is about to commit before the kernel transaction,
+// so that a state directory that cannot take it (a full disk: ENOSPC, EDQUOT, wrapped) fails
+// the pass before the kernel changes, and after the commit only the small head is left to
+// write (Save then finds the model file there and does not write it again). Nothing is written
+// when la.Model is nil or its file is already there. A model file the head does not name yet
+// is removed by the next Save of the record.
+func SaveModel(dir, table, key string, la *LastApplied) error {
+	if la == nil || la.Model == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create state directory %q: %w", dir, err)
+	}
+	name, err := saveModel(dir, table, key, la)
+	if err != nil {
+		return err
+	}
+	la.ModelFile, la.dir = name, dir
+	return nil
+}
+
 // Save writes the record of r.Table in r.Netns to dir, creating dir if needed. When
 // r.LastApplied.Model is set and its model file is not in dir yet (a new digest, or a version
 // 1 record), the model file is written first (atomically, fsynced), then the head; then the
@@ -299,12 +322,8 @@ func Save(dir string, r *Record) error {
 		head.History = []Attempt{}
 	}
 	if la := r.LastApplied; la != nil {
-		if la.Model != nil {
-			name, err := saveModel(dir, r.Table, r.Netns, la)
-			if err != nil {
-				return err
-			}
-			la.ModelFile = name
+		if err := SaveModel(dir, r.Table, r.Netns, la); err != nil {
+			return err
 		}
 		la.dir = dir
 		l := *la
