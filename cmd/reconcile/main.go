@@ -70,6 +70,14 @@ func newRootCmd(g *globals) *cobra.Command {
 		// Every command takes --table (a persistent flag); it is checked before any runs.
 		PersistentPreRunE: g.checkTable,
 	}
+	// A flag that does not parse stops apply before it reads or writes anything: it says so
+	// as every other failure of apply does (docs/OPERATIONS.md, "Exit codes and messages").
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if c.Name() == "apply" {
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
+		return err
+	})
 	hostname, _ := os.Hostname()
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.repo, "repo", "", "policy repository: a git URL (https, ssh, file://) or a local git repository path")

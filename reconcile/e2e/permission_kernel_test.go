@@ -19,7 +19,7 @@ func TestKernelWithoutCapNetAdmin(t *testing.T) {
 	testenv.RequireKernel(t)
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
-		t.Skip("no setpriv (util-linux): install it through .ci/deps")
+		testenv.SkipUnlessCI(t, "no setpriv (util-linux): install it through .ci/deps")
 	}
 	ns := testenv.NewNetns(t, "noperm")
 	// A directory every user can read and write: the binary, the repository, state dirs.
