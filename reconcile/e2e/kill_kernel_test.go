@@ -20,7 +20,7 @@ var (
 	killCount = flag.Int("kill.count", 40, "kill tests: how many apply runs to kill")
 	killWatch = flag.Int("kill.watch", 10, "kill tests: how many watch passes to kill")
 	killSeed  = flag.Uint64("kill.seed", 1, "kill tests: the seed of the targets, modes and delays")
-	killSize  = flag.Int("kill.size", 1200, "kill tests: local endpoints of the generated policy (repogen.Dense)")
+	killSize  = flag.Int("kill.size", 800, "kill tests: local endpoints of the generated policy (repogen.Dense)")
 )
 
 // killDelay draws the moment of a kill: uniform over [0, 1.2 × d], d the duration of an

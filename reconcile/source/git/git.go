@@ -300,6 +300,17 @@ func (s *Source) openCache() (*gogit.Repository, error) {
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("git cache %q is unusable (remove it to clone again): %w", dir, err)
+	} else if rerr := refsReadable(repo); rerr != nil {
+		// go-git writes a ref by truncating its file, then writing the hash: a process
+		// killed in between leaves an empty ref file, which fails every later fetch. The
+		// clone is only a cache of the remote: clone it again.
+		s.log.Warn("git cache has a ref that cannot be read (a process was killed while writing it); cloning again", "dir", dir, "err", rerr)
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("git cache %q: %w", dir, err)
+		}
+		if repo, err = gogit.PlainInit(dir, true); err != nil {
+			return nil, fmt.Errorf("git cache %q: %w", dir, err)
+		}
 	}
 	want := &config.RemoteConfig{
 		Name: remoteName,
@@ -323,6 +334,15 @@ func (s *Source) openCache() (*gogit.Repository, error) {
 		return nil, fmt.Errorf("git cache %q: %w", dir, err)
 	}
 	return repo, nil
+}
+
+// refsReadable reads every ref of repo: the error of the first that cannot be read.
+func refsReadable(repo *gogit.Repository) error {
+	refs, err := repo.References()
+	if err != nil {
+		return err
+	}
+	return refs.ForEach(func(*plumbing.Reference) error { return nil })
 }
 
 // defaultBranch asks the remote which branch its HEAD points to.

@@ -1,0 +1,83 @@
+package git
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
+	"github.com/reconcile-dev/reconcile/reconcile/source"
+)
+
+// What a process killed while go-git writes the clone can leave, made by hand (the windows are
+// too short for the kill tests of reconcile/e2e to land in reliably), and the next fetch must
+// work over it: go-git writes a ref by truncating its file and then writing the hash
+// (dotgit.setRefRwfs), so a kill in between leaves an empty ref file; it writes a pack's index
+// at its final name before renaming the pack into place (dotgit.PackWriter.save), so a kill
+// leaves a truncated index and the pack still a temporary file, and no ref yet.
+func TestFetchAfterKilledWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, cache string)
+	}{
+		{"empty ref file", func(t *testing.T, cache string) {
+			if err := os.WriteFile(filepath.Join(cache, "refs", "remotes", "origin", "main"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"truncated index of the first pack", func(t *testing.T, cache string) {
+			idx, _ := filepath.Glob(filepath.Join(cache, "objects", "pack", "pack-*.idx"))
+			if len(idx) != 1 {
+				t.Fatalf("packs: %v", idx)
+			}
+			b, err := os.ReadFile(idx[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(idx[0], b[:len(b)/2], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			pack := idx[0][:len(idx[0])-len(".idx")] + ".pack"
+			if err := os.Rename(pack, filepath.Join(filepath.Dir(pack), "tmp_pack_killed")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(filepath.Join(cache, "refs", "remotes")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(filepath.Join(cache, "refs", "tags")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, "main")
+			f.Commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+			f.Push()
+			cache := filepath.Join(t.TempDir(), "clone")
+			s, err := New(Options{URL: f.Remote, CacheDir: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Fetch(context.Background(), source.FetchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			tc.damage(t, cache)
+			c2 := f.Commit("two", map[string]string{"profiles/B.yaml": "id: B\n"}, "")
+			f.Push()
+			snap, err := s.Fetch(context.Background(), source.FetchOptions{})
+			if err != nil {
+				t.Fatalf("fetch after the killed write: %v", err)
+			}
+			if snap.Commit != c2 || len(snap.Files) != 2 {
+				t.Fatalf("fetch after the killed write: commit %s with %d files, want %s with 2", snap.Commit, len(snap.Files), c2)
+			}
+			c := exec.Command("git", "--git-dir", cache, "fsck", "--no-dangling")
+			c.Env = gittest.Env("")
+			if out, err := c.CombinedOutput(); err != nil {
+				t.Fatalf("git fsck of the clone after the fetch: %v\n%s", err, out)
+			}
+		})
+	}
+}
