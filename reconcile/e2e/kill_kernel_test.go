@@ -70,6 +70,7 @@ func TestKernelKillApply(t *testing.T) {
 	t.Logf("Dense(%d): unkilled runs: first %v, apply %v, apply --full %v", *killSize, dur["first"], dur["apply"], dur["apply --full"])
 
 	kernel, rec, newest := rev, rev, rev
+	sinceConverge := 0
 	for i := 0; c.tried < *killCount; i++ {
 		if i > 4*(*killCount)+20 {
 			t.Fatalf("%d iterations without reaching %d kills (%d): the delays miss the runs", i, *killCount, c.tried)
@@ -101,19 +102,29 @@ func TestKernelKillApply(t *testing.T) {
 			dur[kind] = ewma(dur[kind], k.ran)
 		}
 		var clone cloneState
-		kernel, rec, _, clone = r.afterKill(where, c, kernel, rec, target)
+		var phase string
+		kernel, rec, phase, clone = r.afterKill(where, c, kernel, rec, target)
 		if !k.signaled && (kernel != target || rec != target) {
 			t.Fatalf("%s: the run exited 0, yet the kernel or the record is not the target's", where)
 		}
-		if clone == cloneBroken || i%8 == 7 {
-			r.converge(where, c, target)
+		lag := phase == phaseLag
+		if lag {
+			// status reads the table (the generation moved) and reports the kernel as
+			// differing from the revision recorded, or never applied: exit 2, not in sync.
+			if out, errs, code, _ := r.run("status", "--detailed-exitcode"); code != 2 {
+				t.Fatalf("%s: status --detailed-exitcode with the record lagging the kernel: exit %d, want 2\nstdout:\n%s\nstderr:\n%s", where, code, out, errs)
+			}
+		}
+		sinceConverge++
+		if clone == cloneBroken || lag || sinceConverge >= 8 {
+			r.converge(where, c, target, lag)
 			if clone == cloneBroken {
 				c.repaired++
 			}
-			kernel, rec = target, target
+			kernel, rec, sinceConverge = target, target, 0
 		}
 	}
-	r.converge(fmt.Sprintf("%s seed %d: the final run", t.Name(), seed), c, newest)
+	r.converge(fmt.Sprintf("%s seed %d: the final run", t.Name(), seed), c, newest, false)
 	c.log(t, fmt.Sprintf("apply kills, Dense(%d)", *killSize), seed, time.Since(start))
 	if c.cacheCorrupt > 0 {
 		t.Errorf("a later run found %d damaged decode cache entries (entries must be missing, never torn)", c.cacheCorrupt)
@@ -151,41 +162,70 @@ func TestKernelKillWatch(t *testing.T) {
 		_ = w.cmd.Wait()
 	}
 
-	// Calibration: one pass started by SIGHUP, unkilled.
+	// Calibration: the first pass (clone made, table created), then one started by SIGHUP.
 	w := startWatch("calibration start", rev)
+	first := passTime(t, w, 0, rev)
 	from := w.mark()
 	rev = r.mutate(rng)
 	_ = w.cmd.Process.Signal(syscall.SIGHUP)
 	w.waitLog("calibration: the pass of "+rev.commit[:7], from, 60*time.Second, passDone(rev))
 	pass := passTime(t, w, from, rev)
 	r.inSync("calibration pass", rev)
-	t.Logf("Dense(%d): an unkilled watch pass: %v", *killSize, pass)
+	t.Logf("Dense(%d): unkilled watch passes: first %v, then %v", *killSize, first, pass)
 
 	kernel, rec := rev, rev
 	for i := 0; c.tried < *killWatch; i++ {
 		if i > 4*(*killWatch)+20 {
 			t.Fatalf("%d iterations without reaching %d kills (%d)", i, *killWatch, c.tried)
 		}
-		from := w.mark() // before the push: a pass of the interval may start as soon as it is there
-		target := r.mutate(rng)
-		where := killWhere(t.Name(), seed, i, "watch", target)
-		_ = w.cmd.Process.Signal(syscall.SIGHUP)
+		kind, from, dur := "watch", 0, pass
+		var target *killRev
+		if rng.IntN(5) == 0 {
+			// The first pass of a new host: no state directory, no clone, no table.
+			kind, dur = "watch, first pass", first
+			kill(w) // idle: not counted
+			r.dropTable()
+			if err := os.RemoveAll(r.state); err != nil {
+				t.Fatal(err)
+			}
+			kernel, rec = nil, nil
+			target = r.mutate(rng)
+			w = h.watch("--repo", r.url, "--interval", "1s", "--log-level", "debug")
+		} else {
+			from = w.mark() // before the push: a pass of the interval may start as soon as it is there
+			target = r.mutate(rng)
+			_ = w.cmd.Process.Signal(syscall.SIGHUP)
+		}
+		where := killWhere(t.Name(), seed, i, kind, target)
 		w.waitLog(where+": a pass", from, 30*time.Second, gitopsMsg("reconcile"))
-		time.Sleep(killDelay(rng, pass))
+		time.Sleep(killDelay(rng, dur))
 		if m, _ := w.find(from, passDone(target)); m != nil {
 			c.finished++
-			pass = ewma(pass, passTime(t, w, from, target))
+			if kind == "watch" {
+				pass = ewma(pass, passTime(t, w, from, target))
+			} else {
+				first = ewma(first, passTime(t, w, from, target))
+			}
 		} else {
 			c.tried++
-			c.byKind["watch"]++
+			c.byKind[kind]++
 		}
 		kill(w)
 		var clone cloneState
-		kernel, rec, _, clone = r.afterKill(where, c, kernel, rec, target)
+		var phase string
+		kernel, rec, phase, clone = r.afterKill(where, c, kernel, rec, target)
 		if clone == cloneBroken {
 			c.repaired++ // the restart below must converge over it
 		}
+		if phase == phaseLag {
+			if out, errs, code, _ := r.run("status", "--detailed-exitcode"); code != 2 {
+				t.Fatalf("%s: status --detailed-exitcode with the record lagging the kernel: exit %d, want 2\nstdout:\n%s\nstderr:\n%s", where, code, out, errs)
+			}
+		}
 		w = startWatch(where+": restarted", target)
+		if m, _ := w.find(0, gitopsMsg("observed nftables table")); phase == phaseLag && m == nil {
+			t.Fatalf("%s: the record lagged the kernel, yet the restarted watch did not read the table:\n%s", where, w.log())
+		}
 		kernel, rec = target, target
 	}
 	kill(w)

@@ -289,7 +289,14 @@ func (r *killRig) checkClone() (st cloneState, head, detail string) {
 	return cloneOK, out, ""
 }
 
-// stateKey is the key of the rig's record: the namespace's name (state.Locate).
+// cloneTemps lists the temporary files of fetches in the clone (go-git's tmp_pack_*, tmp_obj_*).
+func (r *killRig) cloneTemps() []string {
+	left, _ := filepath.Glob(filepath.Join(r.clone(), "objects", "pack", "tmp_*"))
+	return left
+}
+
+// record loads the rig's state record (nil when there is no file); its key is the namespace's
+// name (state.Locate).
 func (r *killRig) record() (*state.Record, error) {
 	rec, err := state.Load(r.state, killTable, r.ns)
 	if err != nil {
@@ -328,6 +335,9 @@ func corruptEntries(stderr string) int {
 	return n
 }
 
+// phaseLag is the phase of a kill after the commit and before the record was saved.
+const phaseLag = "after the commit, before the record"
+
 // killCounts are the tallies the kill tests print.
 type killCounts struct {
 	tried, finished       int // SIGKILL delivered while running; runs that ended before it
@@ -338,6 +348,7 @@ type killCounts struct {
 	extraModels           int // a model file beyond the one the head names
 	cloneHalf, cloneAbs   int // clone half-made or absent after a kill
 	cloneBroken, repaired int // clone broken after a kill; next run converged over it
+	cloneTemps            int // kills that left temporary files of a fetch in the clone
 	converged             int // unkilled runs that converged
 	cacheCorrupt          int // damaged decode cache entries found by a later run
 }
@@ -348,8 +359,8 @@ func newKillCounts() *killCounts {
 
 func (c *killCounts) log(t *testing.T, what string, seed uint64, wall time.Duration) {
 	t.Helper()
-	t.Logf("%s (seed %d, %v): kills %d (runs ended before the signal: %d), by kind %v, by phase %v; torn %d; record lagging kernel %d; extra model files %d; clone absent %d, half-made %d, broken %d (next run converged %d); converging runs %d; damaged decode cache entries %d",
-		what, seed, wall.Round(time.Millisecond), c.tried, c.finished, c.byKind, c.byPhase, c.torn, c.lags, c.extraModels, c.cloneAbs, c.cloneHalf, c.cloneBroken, c.repaired, c.converged, c.cacheCorrupt)
+	t.Logf("%s (seed %d, %v): kills %d (runs ended before the signal: %d), by kind %v, by phase %v; torn %d; record lagging kernel %d; extra model files %d; clone absent %d, half-made %d, broken %d (next run converged %d), with temporary files of the fetch %d; converging runs %d; damaged decode cache entries %d",
+		what, seed, wall.Round(time.Millisecond), c.tried, c.finished, c.byKind, c.byPhase, c.torn, c.lags, c.extraModels, c.cloneAbs, c.cloneHalf, c.cloneBroken, c.repaired, c.cloneTemps, c.converged, c.cacheCorrupt)
 }
 
 // afterKill checks what a kill left, given the kernel's ruleset and the record's revision
@@ -422,6 +433,9 @@ func (r *killRig) afterKill(where string, c *killCounts, prevKernel, prevRec, ta
 		c.extraModels++
 	}
 
+	if len(r.cloneTemps()) > 0 {
+		c.cloneTemps++
+	}
 	clone, head, detail := r.checkClone()
 	switch clone {
 	case cloneAbsent:
@@ -437,7 +451,7 @@ func (r *killRig) afterKill(where string, c *killCounts, prevKernel, prevRec, ta
 	case kernel == target && rec == target:
 		phase = "after the record"
 	case kernel == target:
-		phase = "after the commit, before the record"
+		phase = phaseLag
 		c.lags++
 	case clone != cloneOK || head != target.commit:
 		phase = "before the fetch ended"
@@ -451,14 +465,16 @@ func (r *killRig) afterKill(where string, c *killCounts, prevKernel, prevRec, ta
 // converge runs apply unkilled and checks that it converges to target: exit 0, status
 // --detailed-exitcode 0, the kernel holds exactly target's ruleset, status --full
 // --detailed-exitcode 0, the record names target with one model file, the clone checks.
-func (r *killRig) converge(where string, c *killCounts, target *killRev, cmd ...string) time.Duration {
+// With readTable (the record lagged the kernel: its generation is not the kernel's) the apply
+// must read the table from the kernel, not trust the record.
+func (r *killRig) converge(where string, c *killCounts, target *killRev, readTable bool) time.Duration {
 	r.t.Helper()
-	if len(cmd) == 0 {
-		cmd = []string{"apply"}
-	}
-	out, errs, code, d := r.run(cmd[0], append(cmd[1:], "--log-level", "debug")...)
+	out, errs, code, d := r.run("apply", "--log-level", "debug")
 	if code != 0 {
-		r.t.Fatalf("%s: %s after the kill: exit %d\nstdout:\n%s\nstderr:\n%s", where, strings.Join(cmd, " "), code, out, errs)
+		r.t.Fatalf("%s: apply after the kill: exit %d\nstdout:\n%s\nstderr:\n%s", where, code, out, errs)
+	}
+	if _, observed := read(errs); readTable && !observed {
+		r.t.Fatalf("%s: the record lagged the kernel, yet the next apply did not read the table:\n%s", where, errs)
 	}
 	if n := corruptEntries(errs); n > 0 {
 		c.cacheCorrupt += n
@@ -494,6 +510,9 @@ func (r *killRig) inSync(where string, target *killRev) {
 	}
 	if n := r.modelFiles(); n != 1 {
 		r.t.Fatalf("%s: %d model files in the state directory after converging, want 1", where, n)
+	}
+	if left := r.cloneTemps(); len(left) > 0 {
+		r.t.Fatalf("%s: temporary files of a killed fetch are left in the clone after converging: %v", where, left)
 	}
 	if st, head, detail := r.checkClone(); st != cloneOK || head != target.commit {
 		r.t.Fatalf("%s: after converging the clone is %s (origin/main %q, want %s): %s", where, st, head, target.commit, detail)

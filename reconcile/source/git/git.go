@@ -231,6 +231,7 @@ func (s *Source) snapshot(ctx context.Context, opts source.FetchOptions, files b
 		return nil, fmt.Errorf("git cache: %w", err)
 	}
 	defer l.Release()
+	removeKilledTemps(s.opts.CacheDir, s.log)
 
 	repo, err := s.openCache()
 	if err != nil {
@@ -334,6 +335,21 @@ func (s *Source) openCache() (*gogit.Repository, error) {
 		return nil, fmt.Errorf("git cache %q: %w", dir, err)
 	}
 	return repo, nil
+}
+
+// removeKilledTemps removes the temporary files that go-git writes a fetched pack (and loose
+// objects) to before renaming them (objects/pack/tmp_pack_*, tmp_obj_*) from the clone dir:
+// with the clone's lock held, any such file is a leftover of a process killed during a fetch,
+// and go-git never removes them (repeated kills would fill the disk).
+func removeKilledTemps(dir string, log *slog.Logger) {
+	for _, pat := range []string{"tmp_pack_*", "tmp_obj_*"} {
+		names, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", pat))
+		for _, n := range names {
+			if err := os.Remove(n); err == nil {
+				log.Debug("git cache: removed a temporary file of a killed fetch", "file", n)
+			}
+		}
+	}
 }
 
 // refsReadable reads every ref of repo: the error of the first that cannot be read.

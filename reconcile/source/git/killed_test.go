@@ -16,8 +16,11 @@ import (
 // work over it: go-git writes a ref by truncating its file and then writing the hash
 // (dotgit.setRefRwfs), so a kill in between leaves an empty ref file; it writes a pack's index
 // at its final name before renaming the pack into place (dotgit.PackWriter.save), so a kill
-// leaves a truncated index and the pack still a temporary file, and no ref yet.
+// leaves a truncated index and the pack still a temporary file, and no ref yet. The
+// temporary files of a killed fetch are removed by the next one.
 func TestFetchAfterKilledWrite(t *testing.T) {
+	const tmpPack = "tmp_pack_killed"
+
 	for _, tc := range []struct {
 		name   string
 		damage func(t *testing.T, cache string)
@@ -40,7 +43,7 @@ func TestFetchAfterKilledWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			pack := idx[0][:len(idx[0])-len(".idx")] + ".pack"
-			if err := os.Rename(pack, filepath.Join(filepath.Dir(pack), "tmp_pack_killed")); err != nil {
+			if err := os.Rename(pack, filepath.Join(filepath.Dir(pack), tmpPack)); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.RemoveAll(filepath.Join(cache, "refs", "remotes")); err != nil {
@@ -72,6 +75,9 @@ func TestFetchAfterKilledWrite(t *testing.T) {
 			}
 			if snap.Commit != c2 || len(snap.Files) != 2 {
 				t.Fatalf("fetch after the killed write: commit %s with %d files, want %s with 2", snap.Commit, len(snap.Files), c2)
+			}
+			if left, _ := filepath.Glob(filepath.Join(cache, "objects", "pack", "tmp_*")); len(left) > 0 {
+				t.Errorf("temporary files of the killed fetch are left in the clone: %v", left)
 			}
 			c := exec.Command("git", "--git-dir", cache, "fsck", "--no-dangling")
 			c.Env = gittest.Env("")
