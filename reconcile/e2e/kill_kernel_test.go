@@ -43,9 +43,12 @@ func ewma(old, sample time.Duration) time.Duration {
 // the kernel holds exactly the previous ruleset or the target's (compared as models), the
 // state record parses and names the previous revision or the target (lagging the kernel is
 // allowed: killed between the commit and the record), the clone passes git fsck and names a
-// commit of the remote (or is absent or half-made); every few kills, and at the end, an
-// unkilled apply converges and status says in sync, with and without --full.
+// commit of the remote (or is absent or half-made). A record left lagging the kernel makes
+// status say not in sync (exit 2) and the next apply read the table. Every few kills, after
+// each lag, and at the end, an unkilled apply converges and status says in sync, with and
+// without --full.
 func TestKernelKillApply(t *testing.T) {
+	t.Parallel()
 	seed := *killSeed
 	rng := rand.New(rand.NewPCG(seed, 0x6b696c6c))
 	start := time.Now()
@@ -116,7 +119,7 @@ func TestKernelKillApply(t *testing.T) {
 			}
 		}
 		sinceConverge++
-		if clone == cloneBroken || lag || sinceConverge >= 8 {
+		if clone == cloneBroken || lag || sinceConverge >= 10 {
 			r.converge(where, c, target, lag)
 			if clone == cloneBroken {
 				c.repaired++
@@ -133,10 +136,12 @@ func TestKernelKillApply(t *testing.T) {
 
 // TestKernelKillWatch kills `reconcile watch` (the built binary, --interval 1s) during its
 // passes: a new commit is pushed, SIGHUP starts a pass, and SIGKILL lands at a random moment
-// of it. After every kill the checks are the apply kills' (kernel, record, clone); then the
+// of it; one time in five the watch is started afresh (no state directory, no clone, no
+// table) and its first pass is killed. After every kill the checks are the apply kills' (kernel, record, clone); then the
 // watch is started again and must converge by itself: its pass applies the newest commit, and
 // status (with and without --full) says in sync.
 func TestKernelKillWatch(t *testing.T) {
+	t.Parallel()
 	seed := *killSeed
 	rng := rand.New(rand.NewPCG(seed, 0x77617463))
 	start := time.Now()
