@@ -300,6 +300,12 @@ func (r *killRig) checkClone() (st cloneState, head, detail string) {
 	return cloneOK, out, ""
 }
 
+// stateTemps lists the temporary files of the state directory (atomicfile's ".<name>.tmp-*").
+func (r *killRig) stateTemps() []string {
+	left, _ := filepath.Glob(filepath.Join(r.state, ".*.tmp-*"))
+	return left
+}
+
 // cloneTemps lists the temporary files of fetches in the clone (go-git's tmp_pack_*, tmp_obj_*).
 func (r *killRig) cloneTemps() []string {
 	left, _ := filepath.Glob(filepath.Join(r.clone(), "objects", "pack", "tmp_*"))
@@ -357,6 +363,7 @@ type killCounts struct {
 	torn                  int // must stay 0 (the test fails at the first)
 	lags                  int // kills that left the record older than the kernel (after the commit)
 	extraModels           int // a model file beyond the one the head names
+	stateTemps            int // kills that left a temporary file of a save in the state directory
 	cloneHalf, cloneAbs   int // clone half-made or absent after a kill
 	cloneBroken, repaired int // clone broken after a kill; next run converged over it
 	cloneTemps            int // kills that left temporary files of a fetch in the clone
@@ -370,8 +377,8 @@ func newKillCounts() *killCounts {
 
 func (c *killCounts) log(t *testing.T, what string, seed uint64, wall time.Duration) {
 	t.Helper()
-	t.Logf("%s (seed %d, %v): kills %d (runs ended before the signal: %d), by kind %v, by phase %v; torn %d; record lagging kernel %d; extra model files %d; clone absent %d, half-made %d, broken %d (next run converged %d), with temporary files of the fetch %d; converging runs %d; damaged decode cache entries %d",
-		what, seed, wall.Round(time.Millisecond), c.tried, c.finished, c.byKind, c.byPhase, c.torn, c.lags, c.extraModels, c.cloneAbs, c.cloneHalf, c.cloneBroken, c.repaired, c.cloneTemps, c.converged, c.cacheCorrupt)
+	t.Logf("%s (seed %d, %v): kills %d (runs ended before the signal: %d), by kind %v, by phase %v; torn %d; record lagging kernel %d; extra model files %d; temporary files of a save %d; clone absent %d, half-made %d, broken %d (next run converged %d), with temporary files of the fetch %d; converging runs %d; damaged decode cache entries %d",
+		what, seed, wall.Round(time.Millisecond), c.tried, c.finished, c.byKind, c.byPhase, c.torn, c.lags, c.extraModels, c.stateTemps, c.cloneAbs, c.cloneHalf, c.cloneBroken, c.repaired, c.cloneTemps, c.converged, c.cacheCorrupt)
 }
 
 // afterKill checks what a kill left, given the kernel's ruleset and the record's revision
@@ -438,6 +445,9 @@ func (r *killRig) afterKill(where string, c *killCounts, prevKernel, prevRec, ta
 	}
 	if r.modelFiles() > 1 {
 		c.extraModels++
+	}
+	if len(r.stateTemps()) > 0 {
+		c.stateTemps++
 	}
 
 	if len(r.cloneTemps()) > 0 {
@@ -517,6 +527,9 @@ func (r *killRig) inSync(where string, target *killRev) {
 	}
 	if n := r.modelFiles(); n != 1 {
 		r.t.Fatalf("%s: %d model files in the state directory after converging, want 1", where, n)
+	}
+	if left := r.stateTemps(); len(left) > 0 {
+		r.t.Fatalf("%s: temporary files of a killed save are left in the state directory after converging: %v", where, left)
 	}
 	if left := r.cloneTemps(); len(left) > 0 {
 		r.t.Fatalf("%s: temporary files of a killed fetch are left in the clone after converging: %v", where, left)
