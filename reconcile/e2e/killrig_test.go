@@ -306,9 +306,17 @@ func (r *killRig) stateTemps() []string {
 	return left
 }
 
-// cloneTemps lists the temporary files of fetches in the clone (go-git's tmp_pack_*, tmp_obj_*).
+// cloneTemps lists what killed fetches left in the clone: go-git's temporary files (tmp_pack_*,
+// tmp_obj_*) and pack indexes without their pack.
 func (r *killRig) cloneTemps() []string {
-	left, _ := filepath.Glob(filepath.Join(r.clone(), "objects", "pack", "tmp_*"))
+	packs := filepath.Join(r.clone(), "objects", "pack")
+	left, _ := filepath.Glob(filepath.Join(packs, "tmp_*"))
+	idx, _ := filepath.Glob(filepath.Join(packs, "pack-*.idx"))
+	for _, n := range idx {
+		if _, err := os.Stat(strings.TrimSuffix(n, ".idx") + ".pack"); err != nil {
+			left = append(left, n)
+		}
+	}
 	return left
 }
 

@@ -16,47 +16,51 @@ import (
 // work over it: go-git writes a ref by truncating its file and then writing the hash
 // (dotgit.setRefRwfs), so a kill in between leaves an empty ref file; it writes a pack's index
 // at its final name before renaming the pack into place (dotgit.PackWriter.save), so a kill
-// leaves a truncated index and the pack still a temporary file, and no ref yet. The
-// temporary files of a killed fetch are removed by the next one.
+// leaves a truncated index and the pack still a temporary file, and no ref yet: fetched again
+// as it was, the same pack would find the truncated index in place and keep it. The next fetch
+// removes what the killed one left.
 func TestFetchAfterKilledWrite(t *testing.T) {
 	const tmpPack = "tmp_pack_killed"
 
+	truncatedIndex := func(t *testing.T, cache string) {
+		idx, _ := filepath.Glob(filepath.Join(cache, "objects", "pack", "pack-*.idx"))
+		if len(idx) != 1 {
+			t.Fatalf("packs: %v", idx)
+		}
+		b, err := os.ReadFile(idx[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(idx[0], b[:len(b)/2], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pack := idx[0][:len(idx[0])-len(".idx")] + ".pack"
+		if err := os.Rename(pack, filepath.Join(filepath.Dir(pack), tmpPack)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(filepath.Join(cache, "refs", "remotes")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(filepath.Join(cache, "refs", "tags")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		damage func(t *testing.T, cache string)
+		same   bool // no new commit before the next fetch
 	}{
 		{"empty ref file", func(t *testing.T, cache string) {
 			if err := os.WriteFile(filepath.Join(cache, "refs", "remotes", "origin", "main"), nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}},
-		{"truncated index of the first pack", func(t *testing.T, cache string) {
-			idx, _ := filepath.Glob(filepath.Join(cache, "objects", "pack", "pack-*.idx"))
-			if len(idx) != 1 {
-				t.Fatalf("packs: %v", idx)
-			}
-			b, err := os.ReadFile(idx[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(idx[0], b[:len(b)/2], 0o644); err != nil {
-				t.Fatal(err)
-			}
-			pack := idx[0][:len(idx[0])-len(".idx")] + ".pack"
-			if err := os.Rename(pack, filepath.Join(filepath.Dir(pack), tmpPack)); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.RemoveAll(filepath.Join(cache, "refs", "remotes")); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.RemoveAll(filepath.Join(cache, "refs", "tags")); err != nil {
-				t.Fatal(err)
-			}
-		}},
+		}, false},
+		{"truncated index of the first pack", truncatedIndex, false},
+		{"truncated index of the first pack, fetched again as it was", truncatedIndex, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, "main")
-			f.Commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
+			c1 := f.Commit("one", map[string]string{"profiles/A.yaml": "id: A\n"}, "")
 			f.Push()
 			cache := filepath.Join(t.TempDir(), "clone")
 			s, err := New(Options{URL: f.Remote, CacheDir: cache})
@@ -67,14 +71,17 @@ func TestFetchAfterKilledWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.damage(t, cache)
-			c2 := f.Commit("two", map[string]string{"profiles/B.yaml": "id: B\n"}, "")
-			f.Push()
+			want, files := c1, 1
+			if !tc.same {
+				want, files = f.Commit("two", map[string]string{"profiles/B.yaml": "id: B\n"}, ""), 2
+				f.Push()
+			}
 			snap, err := s.Fetch(context.Background(), source.FetchOptions{})
 			if err != nil {
 				t.Fatalf("fetch after the killed write: %v", err)
 			}
-			if snap.Commit != c2 || len(snap.Files) != 2 {
-				t.Fatalf("fetch after the killed write: commit %s with %d files, want %s with 2", snap.Commit, len(snap.Files), c2)
+			if snap.Commit != want || len(snap.Files) != files {
+				t.Fatalf("fetch after the killed write: commit %s with %d files, want %s with %d", snap.Commit, len(snap.Files), want, files)
 			}
 			if left, _ := filepath.Glob(filepath.Join(cache, "objects", "pack", "tmp_*")); len(left) > 0 {
 				t.Errorf("temporary files of the killed fetch are left in the clone: %v", left)
