@@ -63,13 +63,13 @@ func TestKernelKillApply(t *testing.T) {
 	// Calibration: one unkilled run of each kind.
 	dur := map[string]time.Duration{}
 	_, dur["first"] = r.must("apply")
-	r.inSync("calibration first apply", rev)
+	r.inSync("calibration first apply", rev, false)
 	rev = r.mutate(rng)
 	_, dur["apply"] = r.must("apply")
-	r.inSync("calibration apply", rev)
+	r.inSync("calibration apply", rev, false)
 	rev = r.mutate(rng)
 	_, dur["apply --full"] = r.must("apply", "--full")
-	r.inSync("calibration apply --full", rev)
+	r.inSync("calibration apply --full", rev, false)
 	t.Logf("Dense(%d): unkilled runs: first %v, apply %v, apply --full %v", *killSize, dur["first"], dur["apply"], dur["apply --full"])
 
 	kernel, rec, newest := rev, rev, rev
@@ -157,7 +157,7 @@ func TestKernelKillWatch(t *testing.T) {
 		t.Helper()
 		w := h.watch("--repo", r.url, "--interval", "1s", "--log-level", "debug")
 		w.waitLog(where+": the pass of revision "+want.commit[:7], 0, 60*time.Second, passDone(want))
-		r.inSync(where, want)
+		r.inSync(where, want, true)
 		c.converged++
 		return w
 	}
@@ -175,7 +175,7 @@ func TestKernelKillWatch(t *testing.T) {
 	_ = w.cmd.Process.Signal(syscall.SIGHUP)
 	w.waitLog("calibration: the pass of "+rev.commit[:7], from, 60*time.Second, passDone(rev))
 	pass := passTime(t, w, from, rev)
-	r.inSync("calibration pass", rev)
+	r.inSync("calibration pass", rev, true)
 	t.Logf("Dense(%d): unkilled watch passes: first %v, then %v", *killSize, first, pass)
 
 	kernel, rec := rev, rev
@@ -233,7 +233,8 @@ func TestKernelKillWatch(t *testing.T) {
 		}
 		kernel, rec = target, target
 	}
-	kill(w)
+	w.stop() // SIGTERM: its passes are over; what the kills left must be gone
+	r.noLeftovers(fmt.Sprintf("%s seed %d: the watch stopped", t.Name(), seed))
 	c.log(t, fmt.Sprintf("watch kills, Dense(%d)", *killSize), seed, time.Since(start))
 }
 
