@@ -82,7 +82,7 @@ fuzz-kernel: deps
 	$(GO) test -count=1 -v -timeout 0 -run '^TestDifferentialKernel$$' ./reconcile/internal/differential \
 		-args -differential.kernel-duration=$(DURATION) -differential.seed=$(SEED)
 
-# The kill tests of issue 11, long (root; a private namespace; some 10 minutes on 2 cores):
+# The kill tests of issue 11, long (root; private namespaces; some 6 minutes on 2 cores):
 # `reconcile apply` (first apply, in place, --full) killed with SIGKILL KILLS times and `reconcile
 # watch` killed during a pass WATCH_KILLS times, at seeded random moments, on a Dense(KILL_SIZE)
 # policy from a git remote; after each kill the kernel must hold exactly the old or the new
