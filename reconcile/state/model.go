@@ -82,16 +82,21 @@ func saveModel(dir, table, key string, la *LastApplied) (string, error) {
 	return name, nil
 }
 
-// removeModels removes the model files of table in the namespace key from dir, except keep.
-// Errors are ignored: a file left behind is removed by a later Save.
+// removeModels removes the model files of table in the namespace key from dir, except keep,
+// and the temporary files of this record's head and model files that a process killed while
+// writing them left (atomicfile's ".<name>.tmp-*"; the caller holds the table's lock, so no
+// other process is writing them). Errors are ignored: a file left behind is removed by a later
+// Save.
 func removeModels(dir, table, key, keep string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
-	re := regexp.MustCompile(`^` + regexp.QuoteMeta(modelStem(table, key)) + `\.model-[0-9a-f]{1,12}\.gob$`)
+	stem := regexp.QuoteMeta(modelStem(table, key))
+	re := regexp.MustCompile(`^` + stem + `\.model-[0-9a-f]{1,12}\.gob$`)
+	tmp := regexp.MustCompile(`^\.` + stem + `(\.state\.json|\.model-[0-9a-f]{1,12}\.gob)\.tmp-[0-9]+$`)
 	for _, e := range entries {
-		if n := e.Name(); n != keep && re.MatchString(n) {
+		if n := e.Name(); n != keep && (re.MatchString(n) || tmp.MatchString(n)) {
 			_ = os.Remove(filepath.Join(dir, n))
 		}
 	}

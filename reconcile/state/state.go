@@ -307,7 +307,8 @@ func SaveModel(dir, table, key string, la *LastApplied) error {
 // Save writes the record of r.Table in r.Netns to dir, creating dir if needed. When
 // r.LastApplied.Model is set and its model file is not in dir yet (a new digest, or a version
 // 1 record), the model file is written first (atomically, fsynced), then the head; then the
-// model files of this record that the head no longer names are removed. A head that only
+// model files of this record that the head no longer names are removed, and the temporary
+// files of a save of this record cut short (a process killed while writing them). A head that only
 // records an attempt is one small atomic write.
 func Save(dir string, r *Record) error {
 	if r.Table == "" {

@@ -239,6 +239,7 @@ func (s *Source) snapshot(ctx context.Context, opts source.FetchOptions, files b
 		return nil, fmt.Errorf("git cache: %w", err)
 	}
 	defer l.Release()
+	removeKilledTemps(s.opts.CacheDir, s.log)
 
 	if _, err := os.Stat(s.opts.CacheDir); errors.Is(err, fs.ErrNotExist) && opts.LastApplied != "" {
 		// The record names a commit fetched before: the clone was there and is gone.
@@ -368,6 +369,33 @@ func (s *Source) openCache() (*gogit.Repository, error) {
 		return nil, fmt.Errorf("git cache %q: %w", dir, err)
 	}
 	return repo, nil
+}
+
+// removeKilledTemps removes from the clone dir what go-git leaves of a fetch killed while it
+// saved a pack: the temporary files it writes a fetched pack (and loose objects) to before
+// renaming them (objects/pack/tmp_pack_*, tmp_obj_*), never removed by go-git (repeated kills
+// would fill the disk); and a pack index without its pack (go-git writes pack-X.idx at its
+// final name, then renames the pack to pack-X.pack: a kill in between leaves the index, maybe
+// truncated, which a later fetch of the same pack would keep, breaking the clone). With the
+// clone's lock held, no other process is writing them.
+func removeKilledTemps(dir string, log *slog.Logger) {
+	packs := filepath.Join(dir, "objects", "pack")
+	var gone []string
+	for _, pat := range []string{"tmp_pack_*", "tmp_obj_*"} {
+		names, _ := filepath.Glob(filepath.Join(packs, pat))
+		gone = append(gone, names...)
+	}
+	idx, _ := filepath.Glob(filepath.Join(packs, "pack-*.idx"))
+	for _, n := range idx {
+		if _, err := os.Stat(strings.TrimSuffix(n, ".idx") + ".pack"); errors.Is(err, os.ErrNotExist) {
+			gone = append(gone, n)
+		}
+	}
+	for _, n := range gone {
+		if err := os.Remove(n); err == nil {
+			log.Debug("git cache: removed what a killed fetch left", "file", n)
+		}
+	}
 }
 
 // defaultBranch asks the remote which branch its HEAD points to.
