@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,26 +25,26 @@ var stateDamages = []struct {
 	// damage breaks the record of dir whose head is head and model file model.
 	damage func(t *testing.T, dir, head, model string)
 }{
-	{"head truncated", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) { truncateHalf(t, head) }},
-	{"head empty", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) { writeFile(t, head, "") }},
-	{"head garbage", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) { writeFile(t, head, "\x00\x01garbage\xff") }},
+	{"head truncated", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) { testenv.TruncateHalf(t, head) }},
+	{"head empty", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) { testenv.Overwrite(t, head, "") }},
+	{"head garbage", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) { testenv.Overwrite(t, head, "\x00\x01garbage\xff") }},
 	{"head of a future version", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) {
-		writeFile(t, head, `{"version": 7, "table": "reconcile", "history": []}`)
+		testenv.Overwrite(t, head, `{"version": 7, "table": "reconcile", "history": []}`)
 	}},
 	{"head of another table", RecoveryStateUnreadable, func(t *testing.T, dir, head, model string) {
-		writeFile(t, head, `{"version": 2, "table": "other", "history": []}`)
+		testenv.Overwrite(t, head, `{"version": 2, "table": "other", "history": []}`)
 	}},
-	{"head deleted", "", func(t *testing.T, dir, head, model string) { removeAll(t, head) }},
-	{"state dir deleted", "", func(t *testing.T, dir, head, model string) { removeAll(t, dir) }},
-	{"model deleted", RecoveryModelUnreadable, func(t *testing.T, dir, head, model string) { removeAll(t, model) }},
-	{"model truncated", RecoveryModelUnreadable, func(t *testing.T, dir, head, model string) { truncateHalf(t, model) }},
+	{"head deleted", "", func(t *testing.T, dir, head, model string) { testenv.Remove(t, head) }},
+	{"state dir deleted", "", func(t *testing.T, dir, head, model string) { testenv.Remove(t, dir) }},
+	{"model deleted", RecoveryModelUnreadable, func(t *testing.T, dir, head, model string) { testenv.Remove(t, model) }},
+	{"model truncated", RecoveryModelUnreadable, func(t *testing.T, dir, head, model string) { testenv.TruncateHalf(t, model) }},
 	{"model bit-flipped", RecoveryModelUnreadable, func(t *testing.T, dir, head, model string) {
 		b, err := os.ReadFile(model)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b[len(b)-40] ^= 0x10 // inside the encoded model: the checksum no longer matches
-		writeFile(t, model, string(b))
+		testenv.Overwrite(t, model, string(b))
 	}},
 	{"model of another digest", RecoveryModelUnreadable, func(t *testing.T, dir, head, model string) {
 		b, err := os.ReadFile(head)
@@ -52,33 +53,8 @@ var stateDamages = []struct {
 		}
 		rec := string(b)
 		i := strings.Index(rec, `"ruleset_digest": "`) + len(`"ruleset_digest": "`)
-		writeFile(t, head, rec[:i]+"00"+rec[i+2:]) // the head names another digest
+		testenv.Overwrite(t, head, rec[:i]+"00"+rec[i+2:]) // the head names another digest
 	}},
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func truncateHalf(t *testing.T, path string) {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(path, fi.Size()/2); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func removeAll(t *testing.T, path string) {
-	t.Helper()
-	if err := os.RemoveAll(path); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // A damaged or lost state record is "unknown": plan and status go on and say so without
@@ -206,7 +182,7 @@ func TestStateDirNotADirectory(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(e.stateDir), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, e.stateDir, "not a directory")
+	testenv.Overwrite(t, e.stateDir, "not a directory")
 	for name, f := range map[string]func() error{
 		"plan":   func() error { _, err := agentOf(t, e.opts()).Plan(context.Background()); return err },
 		"apply":  func() error { _, err := agentOf(t, e.opts()).Apply(context.Background()); return err },
@@ -241,7 +217,7 @@ func TestDamagedModelUnderWatch(t *testing.T) {
 	flip := func() {
 		b := append([]byte(nil), good...)
 		b[len(b)-40] ^= 0x10
-		writeFile(t, model, string(b))
+		testenv.Overwrite(t, model, string(b))
 	}
 
 	// Passes that fail (the source is unreachable): one warning, one count, however many.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,22 +32,24 @@ type corruptCase struct {
 }
 
 var corruptCases = []corruptCase{
-	{"head truncated", func(t *testing.T, h *gitopsHost, head, model, clone string) { halve(t, head) },
+	{"head truncated", func(t *testing.T, h *gitopsHost, head, model, clone string) { testenv.TruncateHalf(t, head) },
 		"is unreadable (truncated or not JSON); moved to", "state_error"},
-	{"head empty", func(t *testing.T, h *gitopsHost, head, model, clone string) { put(t, head, "") },
+	{"head empty", func(t *testing.T, h *gitopsHost, head, model, clone string) { testenv.Overwrite(t, head, "") },
 		"is unreadable (empty); moved to", "state_error"},
-	{"head garbage", func(t *testing.T, h *gitopsHost, head, model, clone string) { put(t, head, "\x7fELF\x02\x01garbage") },
+	{"head garbage", func(t *testing.T, h *gitopsHost, head, model, clone string) {
+		testenv.Overwrite(t, head, "\x7fELF\x02\x01garbage")
+	},
 		"is unreadable (truncated or not JSON); moved to", "state_error"},
 	{"head of a future version", func(t *testing.T, h *gitopsHost, head, model, clone string) {
-		put(t, head, `{"version": 7, "table": "reconcile", "history": []}`)
+		testenv.Overwrite(t, head, `{"version": 7, "table": "reconcile", "history": []}`)
 	}, "is unreadable (version 7 (this program reads 1 and 2)); moved to", "state_error"},
 	{"head of another table", func(t *testing.T, h *gitopsHost, head, model, clone string) {
-		put(t, head, `{"version": 2, "table": "fw", "history": []}`)
+		testenv.Overwrite(t, head, `{"version": 2, "table": "fw", "history": []}`)
 	}, `is unreadable (for table \"fw\"); moved to`, "state_error"},
-	{"state dir deleted", func(t *testing.T, h *gitopsHost, head, model, clone string) { rmAll(t, h.state) }, "", ""},
-	{"model deleted", func(t *testing.T, h *gitopsHost, head, model, clone string) { rmAll(t, model) },
+	{"state dir deleted", func(t *testing.T, h *gitopsHost, head, model, clone string) { testenv.Remove(t, h.state) }, "", ""},
+	{"model deleted", func(t *testing.T, h *gitopsHost, head, model, clone string) { testenv.Remove(t, model) },
 		"the recorded model is unreadable (state model file", "model_error"},
-	{"model truncated", func(t *testing.T, h *gitopsHost, head, model, clone string) { halve(t, model) },
+	{"model truncated", func(t *testing.T, h *gitopsHost, head, model, clone string) { testenv.TruncateHalf(t, model) },
 		"the recorded model is unreadable (state model file", "model_error"},
 	{"model bit-flipped", func(t *testing.T, h *gitopsHost, head, model, clone string) {
 		b, err := os.ReadFile(model)
@@ -54,13 +57,13 @@ var corruptCases = []corruptCase{
 			t.Fatal(err)
 		}
 		b[len(b)/2] ^= 0x04
-		put(t, model, string(b))
+		testenv.Overwrite(t, model, string(b))
 	}, "the recorded model is unreadable (state model file", "model_error"},
-	{"clone dir deleted", func(t *testing.T, h *gitopsHost, head, model, clone string) { rmAll(t, clone) },
+	{"clone dir deleted", func(t *testing.T, h *gitopsHost, head, model, clone string) { testenv.Remove(t, clone) },
 		"is missing; cloning again", ""},
 	{"clone pack deleted", func(t *testing.T, h *gitopsHost, head, model, clone string) {
 		for _, p := range globN(t, filepath.Join(clone, "objects", "pack", "*.pack")) {
-			rmAll(t, p)
+			testenv.Remove(t, p)
 		}
 	}, "is damaged (", ""},
 	{"clone objects garbled", func(t *testing.T, h *gitopsHost, head, model, clone string) {
@@ -72,46 +75,21 @@ var corruptCases = []corruptCase{
 			for i := 12; i < len(b)-20; i++ {
 				b[i] ^= 0xa5
 			}
-			put(t, p, string(b))
+			testenv.Overwrite(t, p, string(b))
 		}
 	}, "is damaged (", ""},
 	{"clone HEAD garbled", func(t *testing.T, h *gitopsHost, head, model, clone string) {
-		put(t, filepath.Join(clone, "HEAD"), "\x00\x00")
+		testenv.Overwrite(t, filepath.Join(clone, "HEAD"), "\x00\x00")
 	},
 		"is damaged (HEAD", ""},
 	{"clone half-made", func(t *testing.T, h *gitopsHost, head, model, clone string) {
 		// A first clone killed after it made its directories: no HEAD, no config, no ref.
-		rmAll(t, clone)
+		testenv.Remove(t, clone)
 		if err := os.MkdirAll(filepath.Join(clone, "objects", "pack"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		put(t, filepath.Join(clone, "objects", "pack", "tmp_pack_4242"), "PACK\x00\x00")
+		testenv.Overwrite(t, filepath.Join(clone, "objects", "pack", "tmp_pack_4242"), "PACK\x00\x00")
 	}, "is damaged (not a git repository", ""},
-}
-
-func put(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func halve(t *testing.T, path string) {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(path, fi.Size()/2); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func rmAll(t *testing.T, path string) {
-	t.Helper()
-	if err := os.RemoveAll(path); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func globN(t *testing.T, pattern string) []string {
@@ -285,8 +263,8 @@ func TestKernelStateDirIsAFile(t *testing.T) {
 	r.Commit("web: 80", gitopsFiles(80), "")
 	r.Push()
 	h.must("apply", "--repo", r.Remote)
-	rmAll(t, h.state)
-	put(t, h.state, "not a directory")
+	testenv.Remove(t, h.state)
+	testenv.Overwrite(t, h.state, "not a directory")
 	r.Commit("web: 80, 443", gitopsFiles(80, 443), "")
 	r.Push()
 	for _, cmd := range []string{"apply", "plan", "status"} {
@@ -321,9 +299,9 @@ func TestKernelRewindRefusedWithoutStateRecord(t *testing.T) {
 				t.Fatalf("the clone's applied ref = %s, want %s", got, c2)
 			}
 			if lose == "deleted" {
-				rmAll(t, head)
+				testenv.Remove(t, head)
 			} else {
-				put(t, head, "{\"version\": 2, \"tab")
+				testenv.Overwrite(t, head, "{\"version\": 2, \"tab")
 			}
 			r.Git("reset", "-q", "--hard", c1)
 			r.Push()
@@ -360,7 +338,7 @@ func TestKernelWatchUnreadableHeadOnce(t *testing.T) {
 	r.Push()
 	h.must("apply", "--repo", r.Remote)
 	head, _, _ := h.headAndClone(t)
-	put(t, head, "")
+	testenv.Overwrite(t, head, "")
 	r.Commit("web: 80, 443", gitopsFiles(80, 443), "")
 	r.Push()
 	addr := gitopsFreeAddr(t)
@@ -411,11 +389,11 @@ func TestKernelModelDamagedNothingElseChanged(t *testing.T) {
 				t.Fatal(err)
 			}
 			if damage == "deleted" {
-				rmAll(t, model)
+				testenv.Remove(t, model)
 			} else {
 				b := append([]byte(nil), good...)
 				b[len(b)-100] ^= 0x01
-				put(t, model, string(b))
+				testenv.Overwrite(t, model, string(b))
 			}
 			m, code := h.statusMap("--repo", r.Remote, "--detailed-exitcode")
 			if me, _ := m["model_error"].(string); code != 2 || m["in_sync"] != false || !strings.Contains(me, model) || m["table_read"] != true {
