@@ -189,19 +189,6 @@ func kernelDigest(t *testing.T, cfg Config) string {
 	return rs.Canonical().Digest()
 }
 
-// lineDiff shows the lines of b that a does not have (+) and the reverse (-).
-func lineDiff(a, b string) string {
-	la, lb := testenv.FileLines(a), testenv.FileLines(b)
-	var out strings.Builder
-	for _, op := range testenv.LineDiff(la, lb) {
-		if op.Op == '-' {
-			out.WriteString("-" + la[op.Before])
-		} else {
-			out.WriteString("+" + lb[op.After])
-		}
-	}
-	return out.String()
-}
 
 // recordHandler calls on for every log record.
 type recordHandler struct{ on func(slog.Record) }

@@ -218,7 +218,7 @@ func TestKernelKillWatch(t *testing.T) {
 		kill(w)
 		var clone cloneState
 		var phase string
-		kernel, rec, phase, clone = r.afterKill(where, c, kernel, rec, target)
+		_, _, phase, clone = r.afterKill(where, c, kernel, rec, target)
 		if clone == cloneBroken {
 			c.repaired++ // the restart below must converge over it
 		}
