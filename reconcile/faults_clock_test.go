@@ -189,7 +189,6 @@ func kernelDigest(t *testing.T, cfg Config) string {
 	return rs.Canonical().Digest()
 }
 
-
 // recordHandler calls on for every log record.
 type recordHandler struct{ on func(slog.Record) }
 
