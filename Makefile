@@ -90,12 +90,18 @@ fuzz-kernel: deps
 # fsck, and the next run converge. Prints the counts (kills by kind and phase, torn states,
 # records lagging the kernel, clone repairs). `make test` runs 40 + 10 kills of seed 1. SEED
 # (shared with the fuzz targets above; 0 is a seed like any other) picks the run.
+# Then the concurrent-writer and two-process tests with ROUNDS applies per case (`make test`:
+# 12): a real `nft` writer racing every apply, two applies or an apply and a watch started
+# together.
 KILLS ?= 250
 WATCH_KILLS ?= 50
 KILL_SIZE ?= 800
+ROUNDS ?= 40
 stress: deps
 	$(GO) test -count=1 -v -timeout 0 -run '^TestKernelKill(Apply|Watch)$$' ./reconcile/e2e \
 		-args -kill.count=$(KILLS) -kill.watch=$(WATCH_KILLS) -kill.seed=$(SEED) -kill.size=$(KILL_SIZE)
+	$(GO) test -count=1 -v -timeout 0 -run '^TestKernel(ConcurrentWriter|TwoApplies|ApplyWhileWatching)$$' ./reconcile/e2e \
+		-args -concurrent.rounds=$(ROUNDS) -concurrent.seed=$(SEED)
 
 clean:
 	rm -rf bin
