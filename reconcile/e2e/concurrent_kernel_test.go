@@ -355,8 +355,11 @@ func TestKernelConcurrentWriter(t *testing.T) {
 			switch {
 			case w.ok.Load() == 0:
 				t.Errorf("the writer committed nothing")
-			case tc.stopMax == 0 && contention == 0:
-				t.Errorf("a writer that never stopped caused no contention failure in %d applies", tc.rounds)
+			case tc.stopMax == 0 && contention+staleRetries == 0:
+				// Whether its commits land in the window between a read and the
+				// transaction three times in a row (contention) is timing; that they land
+				// in it at all is near certain with a commit every few tens of ms.
+				t.Errorf("a writer that never stopped made no transaction stale in %d applies", tc.rounds)
 			case tc.stopMax != 0 && (applied == 0 || checked == 0):
 				t.Errorf("no apply succeeded (%d), or none was checked at its generation (%d)", applied, checked)
 			case tc.endpoints > 0 && staleRetries == 0:
