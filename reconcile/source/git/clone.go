@@ -96,6 +96,29 @@ func appliedCommit(repo *gogit.Repository, key string) string {
 	return r.Hash().String()
 }
 
+// markAhead is the commit the clone keeps under key (MarkApplied) when it is neither the
+// record's lastApplied (40 hex digits) nor one of its ancestors: a mark newer than the record
+// (a state head restored from an old backup) or on another line of history. The mark is
+// written after the record, so a kill between them leaves it behind, never ahead. "" when
+// there is no such mark, when the clone does not hold the mark's commit, or when lastApplied
+// is "" (the caller then starts from the mark itself).
+func markAhead(repo *gogit.Repository, key, lastApplied string) string {
+	mark := appliedCommit(repo, key)
+	if mark == "" || lastApplied == "" || mark == lastApplied || !isFullHash(lastApplied) {
+		return ""
+	}
+	m, err := repo.CommitObject(plumbing.NewHash(mark))
+	if err != nil {
+		return ""
+	}
+	if l, err := repo.CommitObject(plumbing.NewHash(lastApplied)); err == nil {
+		if behind, err := m.IsAncestor(l); err == nil && behind {
+			return "" // the record is ahead of the mark (the mark's write failed or lags)
+		}
+	}
+	return mark
+}
+
 // appliedMarks reads the commits kept under AppliedRefPrefix in the (damaged) clone dir from
 // the loose ref files themselves: what a clone made again must keep.
 func appliedMarks(dir string) map[string]string {

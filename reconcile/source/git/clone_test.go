@@ -234,3 +234,50 @@ func TestAppliedMarkRefusesRewind(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// A state record restored from an old backup names an older commit than the clone's mark: a
+// remote force-pushed back to that older commit is still refused (the history check starts
+// from the mark too), while a mark that lags the record (a kill between the record's save and
+// the mark's) changes nothing.
+func TestAppliedMarkAheadOfRecordRefusesRewind(t *testing.T) {
+	f := newFixture(t, "main")
+	c1 := f.Commit("first", map[string]string{"profiles/WEB.yaml": webProfile, "endpoints/nodes.yaml": endpoints}, "")
+	f.Push()
+	c2 := f.Commit("second", map[string]string{"profiles/WEB.yaml": webProfile + "  - action: deny\n"}, "")
+	f.Push()
+	s := newSource(t, f.Remote, nil)
+	fetch(t, s, c1)
+	if err := s.MarkApplied(context.Background(), "reconcile@lab", c2); err != nil {
+		t.Fatal(err)
+	}
+	// The remote moves forward from c2: descends from both, fetched.
+	c3 := f.Commit("third", map[string]string{"profiles/WEB.yaml": webProfile + "  - action: deny\n  - action: allow\n"}, "")
+	f.Push()
+	if snap, err := s.Fetch(context.Background(), source.FetchOptions{LastApplied: c1, AppliedKey: "reconcile@lab"}); err != nil || snap.Commit != c3 {
+		t.Fatalf("Fetch of a descendant of the record and the mark: %v, %v", snap, err)
+	}
+	// Rewound to c1, the record's (restored) commit: refused from the mark.
+	f.Git("reset", "-q", "--hard", c1)
+	f.Push()
+	_, err := s.Fetch(context.Background(), source.FetchOptions{LastApplied: c1, AppliedKey: "reconcile@lab"})
+	var re *RewindError
+	if !errorsAs(err, &re) || re.Kind != RewindBackwards || re.LastApplied != c2 {
+		t.Fatalf("Fetch of %s with the record at %s and the mark at %s: %v, want a backwards RewindError from the mark", c1[:7], c1[:7], c2[:7], err)
+	}
+	// A mark behind the record: only the record counts.
+	if err := s.MarkApplied(context.Background(), "lagging", c1); err != nil {
+		t.Fatal(err)
+	}
+	f.Git("reset", "-q", "--hard", c3)
+	f.Push()
+	if snap, err := s.Fetch(context.Background(), source.FetchOptions{LastApplied: c2, AppliedKey: "lagging"}); err != nil || snap.Commit != c3 {
+		t.Errorf("Fetch with a mark behind the record: %v, %v", snap, err)
+	}
+	// --allow-rewind lets the rewind through.
+	f.Git("reset", "-q", "--hard", c1)
+	f.Push()
+	ar := newSource(t, f.Remote, func(o *Options) { o.AllowRewind = true; o.CacheDir = s.opts.CacheDir })
+	if snap, err := ar.Fetch(context.Background(), source.FetchOptions{LastApplied: c1, AppliedKey: "reconcile@lab"}); err != nil || snap.Commit != c1 {
+		t.Errorf("Fetch with --allow-rewind: %v, %v", snap, err)
+	}
+}
