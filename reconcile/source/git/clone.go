@@ -360,7 +360,11 @@ func (c *checker) blob(o plumbing.EncodedObject) error {
 }
 
 // reclone removes the damaged clone (keeping its AppliedRefPrefix marks) and makes an empty
-// one with the marks, ready to be fetched into; the caller holds the clone's lock.
+// one with the marks, ready to be fetched into; the caller holds the clone's lock. The marks
+// stay on disk throughout (removeExceptMarks): a process killed while the clone is removed or
+// made again leaves them, and the next pass, finding the clone incomplete, makes it again
+// around them. Removing the whole clone first lost them to such a kill, and with them the
+// commit applied last of a record lost later.
 func (s *Source) reclone(cause error) error {
 	dir := s.opts.CacheDir
 	marks := appliedMarks(dir)
@@ -368,8 +372,13 @@ func (s *Source) reclone(cause error) error {
 	if s.opts.Recovered != nil {
 		s.opts.Recovered("clone-recloned")
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := removeExceptMarks(dir, marks); err != nil {
 		return fmt.Errorf("git cache %q is damaged (%v) and cannot be removed: %w", dir, cause, err)
+	}
+	if s.afterRemove != nil {
+		if err := s.afterRemove(); err != nil {
+			return err
+		}
 	}
 	if _, err := gogit.PlainInit(dir, true); err != nil {
 		return fmt.Errorf("git cache %q: %w", dir, err)
@@ -377,6 +386,35 @@ func (s *Source) reclone(cause error) error {
 	for name, h := range marks {
 		if err := writeRef(dir, plumbing.ReferenceName(name), h); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// removeExceptMarks removes everything in the clone dir but the loose ref files of marks
+// (appliedMarks: name under AppliedRefPrefix → commit) and the directories that hold them.
+func removeExceptMarks(dir string, marks map[string]string) error {
+	path := []string{"refs", "reconcile", "applied"}
+	d := dir
+	for i := 0; i <= len(path); i++ {
+		entries, err := os.ReadDir(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			keep := i < len(path) && e.Name() == path[i] && e.IsDir() ||
+				i == len(path) && e.Type().IsRegular() && marks[AppliedRefPrefix+e.Name()] != ""
+			if !keep {
+				if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+		if i < len(path) {
+			d = filepath.Join(d, path[i])
 		}
 	}
 	return nil

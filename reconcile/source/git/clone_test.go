@@ -281,3 +281,51 @@ func TestAppliedMarkAheadOfRecordRefusesRewind(t *testing.T) {
 		t.Errorf("Fetch with --allow-rewind: %v, %v", snap, err)
 	}
 }
+
+// A process killed while it makes a damaged clone again (after removing it, before cloning)
+// keeps the clone's marks: with the state record lost too, the next fetch still refuses a
+// remote rewound behind the commit applied last.
+func TestKilledRecloneKeepsMarks(t *testing.T) {
+	f := newFixture(t, "main")
+	c1 := f.Commit("first", map[string]string{"profiles/WEB.yaml": webProfile, "endpoints/nodes.yaml": endpoints}, "")
+	f.Push()
+	c2 := f.Commit("second", map[string]string{"profiles/WEB.yaml": webProfile + "  - action: deny\n"}, "")
+	f.Push()
+	s := newSource(t, f.Remote, nil)
+	fetch(t, s, "")
+	if err := s.MarkApplied(context.Background(), "reconcile@lab", c2); err != nil {
+		t.Fatal(err)
+	}
+	// A garbage object file beside the mark is not kept.
+	junk := filepath.Join(s.opts.CacheDir, filepath.FromSlash(AppliedRefPrefix), "junk")
+	if err := os.WriteFile(junk, []byte("not a hash\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(s.opts.CacheDir, "objects")); err != nil {
+		t.Fatal(err)
+	}
+	killed := errors.New("killed")
+	s.afterRemove = func() error { return killed }
+	if _, err := s.Fetch(context.Background(), source.FetchOptions{AppliedKey: "reconcile@lab"}); !errors.Is(err, killed) {
+		t.Fatalf("Fetch of a damaged clone, killed while making it again: %v", err)
+	}
+	mark := filepath.Join(s.opts.CacheDir, filepath.FromSlash(AppliedRefPrefix), "reconcile@lab")
+	if b, err := os.ReadFile(mark); err != nil || strings.TrimSpace(string(b)) != c2 {
+		t.Fatalf("the mark after the killed re-clone: %q, %v; want %s", b, err, c2)
+	}
+	if _, err := os.Stat(junk); !os.IsNotExist(err) {
+		t.Errorf("a file that is not a mark survived the re-clone: %v", err)
+	}
+	s.afterRemove = nil
+	f.Git("reset", "-q", "--hard", c1)
+	f.Push()
+	_, err := s.Fetch(context.Background(), source.FetchOptions{AppliedKey: "reconcile@lab"})
+	var re *RewindError
+	if !errorsAs(err, &re) || re.LastApplied != c2 {
+		// unrelated: the clone made again never fetched c2 (the remote dropped it)
+		t.Fatalf("Fetch of a rewound remote after the killed re-clone: %v, want a RewindError from %s", err, c2[:7])
+	}
+	if cause := health(s.opts.CacheDir); cause != nil {
+		t.Errorf("the clone made again is not healthy: %v", cause)
+	}
+}

@@ -75,6 +75,11 @@ type Source struct {
 	auth    transport.AuthMethod
 	keys    *keyRing
 	log     *slog.Logger
+
+	// afterRemove, when not nil (tests only), is called by reclone once the damaged clone is
+	// removed, before it is made again; an error stops reclone there, as a process killed at
+	// that moment would (a window no kill test lands in reliably).
+	afterRemove func() error
 }
 
 var _ source.Header = (*Source)(nil)
