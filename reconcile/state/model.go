@@ -163,7 +163,7 @@ func (la *LastApplied) LoadModelUnder(key string) (*nft.Ruleset, error) {
 		return nil, fmt.Errorf("state model file %q: not a file name of the state directory", la.ModelFile)
 	}
 	path := filepath.Join(la.dir, la.ModelFile)
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("state model file %q is missing: %w", path, err)
@@ -219,7 +219,7 @@ func (la *LastApplied) CheckModel() error {
 		return fmt.Errorf("state model file %q: not a file name of the state directory", la.ModelFile)
 	}
 	path := filepath.Join(la.dir, la.ModelFile)
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("state model file %q is missing: %w", path, fs.ErrNotExist)
