@@ -414,7 +414,7 @@ func (a *Agent) lock(ctx context.Context, wait bool) (release func(), err error)
 	switch {
 	case errors.As(err, &le) && wait:
 		a.log.Info("another reconcile holds the table; waiting", "err", err)
-		lk, err = lock.AcquireIn(ctx, dir, key, true)
+		lk, err = a.waitLock(ctx, dir, key, le.PID)
 	case errors.As(err, &le):
 		holder := "another reconcile"
 		if le.PID > 0 {
@@ -434,6 +434,33 @@ func (a *Agent) lock(ctx context.Context, wait bool) (release func(), err error)
 		return nil, fmt.Errorf("lock table inet %q: %w", a.cfg.Table, err)
 	}
 	return func() { _ = lk.Release() }, nil
+}
+
+// lockWaitWarn is how long a watch pass waits for the table's lock between two warnings (a
+// variable for tests).
+var lockWaitWarn = time.Minute
+
+// waitLock waits for the table's lock held by pid (0: unknown) until ctx ends. Every
+// lockWaitWarn it logs a warning and counts reconcile_errors_total{stage="lock",
+// reason="held"}: a holder that is stopped (SIGSTOP) or hung keeps the watch from every pass,
+// which one info line at the start of the wait left silent for ever.
+func (a *Agent) waitLock(ctx context.Context, dir, key string, pid int) (*lock.Lock, error) {
+	start := time.Now()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, lockWaitWarn)
+		lk, err := lock.AcquireIn(wctx, dir, key, true)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return lk, err
+		}
+		holder := "another reconcile"
+		if pid > 0 {
+			holder = fmt.Sprintf("another reconcile (pid %d)", pid)
+		}
+		a.log.Warn(fmt.Sprintf("%s has held table inet %s for %s; still waiting (is it stopped or hung?)", holder, a.cfg.Table, time.Since(start).Round(time.Second)),
+			"stage", "lock", "reason", "held")
+		a.cfg.Metrics.ObserveLockWait()
+	}
 }
 
 // Logger is Config.Logger (a discarding logger when it was nil).

@@ -1,12 +1,15 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -204,4 +207,86 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A watch pass waits for a table lock held by another process, and says so again, as a
+// warning and as reconcile_errors_total{stage="lock",reason="held"}, every lockWaitWarn: a
+// holder that is stopped (SIGSTOP) or hung would otherwise keep the watch silent for ever.
+// Once the lock is released the pass goes on and applies.
+func TestWatchPassWarnsWhileWaitingForTheLock(t *testing.T) {
+	old := lockWaitWarn
+	lockWaitWarn = 100 * time.Millisecond
+	t.Cleanup(func() { lockWaitWarn = old })
+	e := newEnv(t)
+	cfg := e.opts()
+	cfg.LockDir = t.TempDir()
+	cfg.Metrics = NewMetrics()
+	var logs syncBuffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	key, err := lock.Key(nft.DefaultTable, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := lock.AcquireIn(context.Background(), cfg.LockDir, key, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	a := agentOf(t, cfg)
+	go func() {
+		// As runLoop takes it for every pass of Watch.
+		release, err := a.lock(context.Background(), true)
+		if err == nil {
+			_, err = a.watchPass(context.Background(), false)
+			release()
+		}
+		done <- err
+	}()
+	warned := func() float64 { return testutil.ToFloat64(cfg.Metrics.errors.WithLabelValues("lock", "held")) }
+	waitFor(t, "two warnings while the lock is held", func() bool { return warned() >= 2 })
+	select {
+	case err := <-done:
+		t.Fatalf("the pass ended while the lock was held: %v", err)
+	default:
+	}
+	want := fmt.Sprintf("another reconcile (pid %d) has held table inet reconcile for", os.Getpid())
+	if n := strings.Count(logs.String(), want); n < 2 {
+		t.Errorf("%d warnings %q, want at least 2:\n%s", n, want, logs.String())
+	}
+	if got := e.kernel(t); got != "<no table>" {
+		t.Fatalf("the kernel changed while the lock was held:\n%s", got)
+	}
+	if err := held.Release(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the pass after the release: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pass did not go on after the release")
+	}
+	if got := e.kernel(t); got == "<no table>" {
+		t.Error("the pass after the release did not apply")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger writing from one goroutine while the test
+// reads it from another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -264,5 +265,66 @@ func TestDamagedModelUnderWatch(t *testing.T) {
 	st, err := agentOf(t, o).Status(ctx)
 	if err != nil || st.ModelError != "" || st.Drift == nil || st.Drift.Empty() {
 		t.Errorf("status after: model error %q, drift %v, %v; want the drift measured", st.ModelError, st.Drift, err)
+	}
+}
+
+// A head whose model_file names something that is not a model file of its record (a path out
+// of the state directory, the head itself, another table's head, the git clone) is an
+// unreadable model like any other, but apply moves nothing aside: it would rename whatever
+// the name points at (with "../../etc/passwd" under /var/lib/reconcile, /etc/passwd).
+func TestModelFileNameNotMoved(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"../victim", "reconcile.state.json", "other.state.json", "git", "reconcile.model-xyz.gob", "other.model-0123456789ab.gob"} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			var logs bytes.Buffer
+			o := e.opts()
+			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			first, err := agentOf(t, o).Apply(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			desired := e.kernel(t)
+			head := state.Path(e.stateDir, nft.DefaultTable, "")
+			target := filepath.Join(e.stateDir, name)
+			if name == "git" {
+				if err := os.MkdirAll(filepath.Join(target, "objects"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			} else if name != "reconcile.state.json" {
+				writeFile(t, target, "precious")
+			}
+			b, err := os.ReadFile(head)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := strings.Replace(string(b), strconv.Quote(first.Record.LastApplied.ModelFile), strconv.Quote(name), 1)
+			if rec == string(b) {
+				t.Fatalf("the head does not name %s", first.Record.LastApplied.ModelFile)
+			}
+			writeFile(t, head, rec)
+			if err := e.fake.Apply(ctx, &nft.Ruleset{Table: nft.DefaultTable}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := agentOf(t, o).Apply(ctx)
+			if err != nil {
+				t.Fatalf("apply: %v\n%s", err, logs.String())
+			}
+			if res.Result != Applied || e.kernel(t) != desired {
+				t.Errorf("apply: result %s; the kernel holds the desired ruleset: %v", res.Result, e.kernel(t) == desired)
+			}
+			if !strings.Contains(logs.String(), "the recorded model is unreadable") {
+				t.Errorf("no warning about the model:\n%s", logs.String())
+			}
+			if moved, _ := filepath.Glob(filepath.Join(filepath.Dir(target), "*.unreadable-*")); len(moved) != 0 {
+				t.Errorf("moved aside: %v, want nothing (the head names %q)", moved, name)
+			}
+			if _, err := os.Stat(target); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			if r, err := state.Load(e.stateDir, nft.DefaultTable, ""); err != nil || r.LastApplied.CheckModel() != nil {
+				t.Errorf("the record after apply: %v", err)
+			}
+		})
 	}
 }

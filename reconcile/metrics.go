@@ -162,6 +162,15 @@ func (m *Metrics) ObserveFailure(now time.Time, stage, reason string) {
 	m.errors.WithLabelValues(stage, reason).Inc()
 }
 
+// ObserveLockWait counts a watch pass still waiting for the table's lock after
+// lockWaitWarn, as reconcile_errors_total{stage="lock",reason="held"} (nil-safe).
+func (m *Metrics) ObserveLockWait() {
+	if m == nil {
+		return
+	}
+	m.errors.WithLabelValues("lock", "held").Inc()
+}
+
 // ObserveDrift records whether the kernel drifted from the applied ruleset.
 func (m *Metrics) ObserveDrift(drift bool) {
 	if m == nil {

@@ -101,7 +101,7 @@ func (a *Agent) loadStateNotes(recover, warn bool) (*state.Record, stateNotes, e
 			// that is not there).
 			path := filepath.Join(a.cfg.StateDir, la.ModelFile)
 			moved := ""
-			if _, serr := os.Lstat(path); serr == nil {
+			if _, serr := os.Lstat(path); serr == nil && state.IsModelFileOf(rec.Table, rec.Netns, la.ModelFile) {
 				to, merr := state.MoveAside(path, a.cfg.Now())
 				if to == "" {
 					return nil, notes, stageErr("state", "load", fmt.Errorf("%v; %w", err, merr))

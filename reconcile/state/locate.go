@@ -88,7 +88,7 @@ func (h *head) same(id NetnsID) bool {
 // readHead reads the head of the record file at path (nil, nil when there is none): the
 // top-level fields before the large ones, which Save writes first.
 func readHead(path string) (*head, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -82,6 +82,16 @@ func saveModel(dir, table, key string, la *LastApplied) (string, error) {
 	return name, nil
 }
 
+// IsModelFileOf reports whether name has the shape of a model file of table's record in the
+// namespace key (ModelFileName: "<head name without .state.json>.model-<1 to 12 hex
+// digits>.gob", a plain file name): the only names apply may move aside or remove. A head's
+// model_file is read from disk and may name anything ("../x", the head itself, the git clone).
+func IsModelFileOf(table, key, name string) bool {
+	rest, ok := strings.CutPrefix(name, modelStem(table, key)+".model-")
+	hex, ext := strings.CutSuffix(rest, ".gob")
+	return ok && ext && len(hex) > 0 && len(hex) <= 12 && strings.Trim(hex, "0123456789abcdef") == ""
+}
+
 // removeModels removes the model files of table in the namespace key from dir, except keep,
 // and the temporary files of this record's head and model files that a process killed while
 // writing them left (atomicfile's ".<name>.tmp-*"; the caller holds the table's lock, so no
@@ -153,7 +163,7 @@ func (la *LastApplied) LoadModelUnder(key string) (*nft.Ruleset, error) {
 		return nil, fmt.Errorf("state model file %q: not a file name of the state directory", la.ModelFile)
 	}
 	path := filepath.Join(la.dir, la.ModelFile)
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("state model file %q is missing: %w", path, err)
@@ -209,7 +219,7 @@ func (la *LastApplied) CheckModel() error {
 		return fmt.Errorf("state model file %q: not a file name of the state directory", la.ModelFile)
 	}
 	path := filepath.Join(la.dir, la.ModelFile)
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("state model file %q is missing: %w", path, fs.ErrNotExist)

@@ -209,7 +209,7 @@ func (e *UnreadableError) Unwrap() error { return e.Err }
 // whatever the file says, so that Save writes it back to the same file.
 func Load(dir, table, key string) (*Record, error) {
 	path := Path(dir, table, key)
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return &Record{Version: Version, Table: table, Netns: key, History: []Attempt{}}, nil
 	}
@@ -373,4 +373,34 @@ func CheckDir(dir string) error {
 		return fmt.Errorf("state directory %q cannot be read: %w", dir, err)
 	}
 	return nil
+}
+
+// openRegular opens path for reading, refusing anything but a regular file (after symbolic
+// links): a FIFO put where a head or model file belongs would block the open, and with it the
+// pass, for ever (O_NONBLOCK makes the open return; it changes nothing for a regular file).
+// Errors are os.Open's, or "<path> is not a regular file (<mode>)".
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// readRegular is os.ReadFile of a regular file (openRegular).
+func readRegular(path string) ([]byte, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -531,5 +532,41 @@ func TestSaveWritesTheFileTheRecordWasLoadedFrom(t *testing.T) {
 	}
 	if a.LastApplied.Revision != "sha256:c" || a.LastApplied.ModelFile != ModelFileName("reconcile", "lab-a", mc.Digest()) {
 		t.Errorf("lab-a's record = %+v", a.LastApplied)
+	}
+}
+
+// A FIFO where a head or a model file belongs is an error naming it, at once: opening it for
+// reading would wait for a writer for ever, and the pass (apply, status, a watch) with it.
+func TestLoadFIFO(t *testing.T) {
+	dir := t.TempDir()
+	head := Path(dir, "reconcile", "")
+	if err := syscall.Mkfifo(head, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Load(dir, "reconcile", ""); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("Load of a FIFO head: %v, want an error saying it is not a regular file", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Load of a FIFO head blocked")
+	}
+	if err := os.Remove(head); err != nil {
+		t.Fatal(err)
+	}
+	la := &LastApplied{RulesetDigest: strings.Repeat("ab", 32), ModelFile: ModelFileName("reconcile", "", strings.Repeat("ab", 32)), dir: dir}
+	if err := syscall.Mkfifo(filepath.Join(dir, la.ModelFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- la.CheckModel() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("CheckModel of a FIFO: %v, want an error saying it is not a regular file", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("CheckModel of a FIFO model file blocked")
 	}
 }

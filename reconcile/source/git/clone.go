@@ -96,6 +96,29 @@ func appliedCommit(repo *gogit.Repository, key string) string {
 	return r.Hash().String()
 }
 
+// markAhead is the commit the clone keeps under key (MarkApplied) when it is neither the
+// record's lastApplied (40 hex digits) nor one of its ancestors: a mark newer than the record
+// (a state head restored from an old backup) or on another line of history. The mark is
+// written after the record, so a kill between them leaves it behind, never ahead. "" when
+// there is no such mark, when the clone does not hold the mark's commit, or when lastApplied
+// is "" (the caller then starts from the mark itself).
+func markAhead(repo *gogit.Repository, key, lastApplied string) string {
+	mark := appliedCommit(repo, key)
+	if mark == "" || lastApplied == "" || mark == lastApplied || !isFullHash(lastApplied) {
+		return ""
+	}
+	m, err := repo.CommitObject(plumbing.NewHash(mark))
+	if err != nil {
+		return ""
+	}
+	if l, err := repo.CommitObject(plumbing.NewHash(lastApplied)); err == nil {
+		if behind, err := m.IsAncestor(l); err == nil && behind {
+			return "" // the record is ahead of the mark (the mark's write failed or lags)
+		}
+	}
+	return mark
+}
+
 // appliedMarks reads the commits kept under AppliedRefPrefix in the (damaged) clone dir from
 // the loose ref files themselves: what a clone made again must keep.
 func appliedMarks(dir string) map[string]string {
@@ -337,7 +360,11 @@ func (c *checker) blob(o plumbing.EncodedObject) error {
 }
 
 // reclone removes the damaged clone (keeping its AppliedRefPrefix marks) and makes an empty
-// one with the marks, ready to be fetched into; the caller holds the clone's lock.
+// one with the marks, ready to be fetched into; the caller holds the clone's lock. The marks
+// stay on disk throughout (removeExceptMarks): a process killed while the clone is removed or
+// made again leaves them, and the next pass, finding the clone incomplete, makes it again
+// around them. Removing the whole clone first lost them to such a kill, and with them the
+// commit applied last of a record lost later.
 func (s *Source) reclone(cause error) error {
 	dir := s.opts.CacheDir
 	marks := appliedMarks(dir)
@@ -345,8 +372,13 @@ func (s *Source) reclone(cause error) error {
 	if s.opts.Recovered != nil {
 		s.opts.Recovered("clone-recloned")
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := removeExceptMarks(dir, marks); err != nil {
 		return fmt.Errorf("git cache %q is damaged (%v) and cannot be removed: %w", dir, cause, err)
+	}
+	if s.afterRemove != nil {
+		if err := s.afterRemove(); err != nil {
+			return err
+		}
 	}
 	if _, err := gogit.PlainInit(dir, true); err != nil {
 		return fmt.Errorf("git cache %q: %w", dir, err)
@@ -354,6 +386,35 @@ func (s *Source) reclone(cause error) error {
 	for name, h := range marks {
 		if err := writeRef(dir, plumbing.ReferenceName(name), h); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// removeExceptMarks removes everything in the clone dir but the loose ref files of marks
+// (appliedMarks: name under AppliedRefPrefix → commit) and the directories that hold them.
+func removeExceptMarks(dir string, marks map[string]string) error {
+	path := []string{"refs", "reconcile", "applied"}
+	d := dir
+	for i := 0; i <= len(path); i++ {
+		entries, err := os.ReadDir(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			keep := i < len(path) && e.Name() == path[i] && e.IsDir() ||
+				i == len(path) && e.Type().IsRegular() && marks[AppliedRefPrefix+e.Name()] != ""
+			if !keep {
+				if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+		if i < len(path) {
+			d = filepath.Join(d, path[i])
 		}
 	}
 	return nil

@@ -234,3 +234,98 @@ func TestAppliedMarkRefusesRewind(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// A state record restored from an old backup names an older commit than the clone's mark: a
+// remote force-pushed back to that older commit is still refused (the history check starts
+// from the mark too), while a mark that lags the record (a kill between the record's save and
+// the mark's) changes nothing.
+func TestAppliedMarkAheadOfRecordRefusesRewind(t *testing.T) {
+	f := newFixture(t, "main")
+	c1 := f.Commit("first", map[string]string{"profiles/WEB.yaml": webProfile, "endpoints/nodes.yaml": endpoints}, "")
+	f.Push()
+	c2 := f.Commit("second", map[string]string{"profiles/WEB.yaml": webProfile + "  - action: deny\n"}, "")
+	f.Push()
+	s := newSource(t, f.Remote, nil)
+	fetch(t, s, c1)
+	if err := s.MarkApplied(context.Background(), "reconcile@lab", c2); err != nil {
+		t.Fatal(err)
+	}
+	// The remote moves forward from c2: descends from both, fetched.
+	c3 := f.Commit("third", map[string]string{"profiles/WEB.yaml": webProfile + "  - action: deny\n  - action: allow\n"}, "")
+	f.Push()
+	if snap, err := s.Fetch(context.Background(), source.FetchOptions{LastApplied: c1, AppliedKey: "reconcile@lab"}); err != nil || snap.Commit != c3 {
+		t.Fatalf("Fetch of a descendant of the record and the mark: %v, %v", snap, err)
+	}
+	// Rewound to c1, the record's (restored) commit: refused from the mark.
+	f.Git("reset", "-q", "--hard", c1)
+	f.Push()
+	_, err := s.Fetch(context.Background(), source.FetchOptions{LastApplied: c1, AppliedKey: "reconcile@lab"})
+	var re *RewindError
+	if !errorsAs(err, &re) || re.Kind != RewindBackwards || re.LastApplied != c2 {
+		t.Fatalf("Fetch of %s with the record at %s and the mark at %s: %v, want a backwards RewindError from the mark", c1[:7], c1[:7], c2[:7], err)
+	}
+	// A mark behind the record: only the record counts.
+	if err := s.MarkApplied(context.Background(), "lagging", c1); err != nil {
+		t.Fatal(err)
+	}
+	f.Git("reset", "-q", "--hard", c3)
+	f.Push()
+	if snap, err := s.Fetch(context.Background(), source.FetchOptions{LastApplied: c2, AppliedKey: "lagging"}); err != nil || snap.Commit != c3 {
+		t.Errorf("Fetch with a mark behind the record: %v, %v", snap, err)
+	}
+	// --allow-rewind lets the rewind through.
+	f.Git("reset", "-q", "--hard", c1)
+	f.Push()
+	ar := newSource(t, f.Remote, func(o *Options) { o.AllowRewind = true; o.CacheDir = s.opts.CacheDir })
+	if snap, err := ar.Fetch(context.Background(), source.FetchOptions{LastApplied: c1, AppliedKey: "reconcile@lab"}); err != nil || snap.Commit != c1 {
+		t.Errorf("Fetch with --allow-rewind: %v, %v", snap, err)
+	}
+}
+
+// A process killed while it makes a damaged clone again (after removing it, before cloning)
+// keeps the clone's marks: with the state record lost too, the next fetch still refuses a
+// remote rewound behind the commit applied last.
+func TestKilledRecloneKeepsMarks(t *testing.T) {
+	f := newFixture(t, "main")
+	c1 := f.Commit("first", map[string]string{"profiles/WEB.yaml": webProfile, "endpoints/nodes.yaml": endpoints}, "")
+	f.Push()
+	c2 := f.Commit("second", map[string]string{"profiles/WEB.yaml": webProfile + "  - action: deny\n"}, "")
+	f.Push()
+	s := newSource(t, f.Remote, nil)
+	fetch(t, s, "")
+	if err := s.MarkApplied(context.Background(), "reconcile@lab", c2); err != nil {
+		t.Fatal(err)
+	}
+	// A garbage object file beside the mark is not kept.
+	junk := filepath.Join(s.opts.CacheDir, filepath.FromSlash(AppliedRefPrefix), "junk")
+	if err := os.WriteFile(junk, []byte("not a hash\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(s.opts.CacheDir, "objects")); err != nil {
+		t.Fatal(err)
+	}
+	killed := errors.New("killed")
+	s.afterRemove = func() error { return killed }
+	if _, err := s.Fetch(context.Background(), source.FetchOptions{AppliedKey: "reconcile@lab"}); !errors.Is(err, killed) {
+		t.Fatalf("Fetch of a damaged clone, killed while making it again: %v", err)
+	}
+	mark := filepath.Join(s.opts.CacheDir, filepath.FromSlash(AppliedRefPrefix), "reconcile@lab")
+	if b, err := os.ReadFile(mark); err != nil || strings.TrimSpace(string(b)) != c2 {
+		t.Fatalf("the mark after the killed re-clone: %q, %v; want %s", b, err, c2)
+	}
+	if _, err := os.Stat(junk); !os.IsNotExist(err) {
+		t.Errorf("a file that is not a mark survived the re-clone: %v", err)
+	}
+	s.afterRemove = nil
+	f.Git("reset", "-q", "--hard", c1)
+	f.Push()
+	_, err := s.Fetch(context.Background(), source.FetchOptions{AppliedKey: "reconcile@lab"})
+	var re *RewindError
+	if !errorsAs(err, &re) || re.LastApplied != c2 {
+		// unrelated: the clone made again never fetched c2 (the remote dropped it)
+		t.Fatalf("Fetch of a rewound remote after the killed re-clone: %v, want a RewindError from %s", err, c2[:7])
+	}
+	if cause := health(s.opts.CacheDir); cause != nil {
+		t.Errorf("the clone made again is not healthy: %v", cause)
+	}
+}

@@ -75,6 +75,11 @@ type Source struct {
 	auth    transport.AuthMethod
 	keys    *keyRing
 	log     *slog.Logger
+
+	// afterRemove, when not nil (tests only), is called by reclone once the damaged clone is
+	// removed, before it is made again; an error stops reclone there, as a process killed at
+	// that moment would (a window no kill test lands in reliably).
+	afterRemove func() error
 }
 
 var _ source.Header = (*Source)(nil)
@@ -311,6 +316,15 @@ func (s *Source) snapshotIn(ctx context.Context, opts source.FetchOptions, files
 			return nil, err
 		}
 	}
+	if mark := markAhead(repo, opts.AppliedKey, lastApplied); mark != "" && mark != head.String() {
+		// The record names an older commit than the clone's mark (a state head restored from
+		// a backup): the commit must descend from the newer one too.
+		s.log.Warn("the state record names an older commit applied last than the clone's record of it; checking history from both",
+			"record", lastApplied, "ref", appliedRef(opts.AppliedKey).String(), "commit", mark)
+		if _, err := s.checkHistory(repo, commit, revision, mark); err != nil {
+			return nil, err
+		}
+	}
 	if s.keys != nil {
 		if snap.Verified, err = s.verify(repo, commit, last); err != nil {
 			return nil, err
@@ -376,8 +390,9 @@ func (s *Source) openCache() (*gogit.Repository, error) {
 // renaming them (objects/pack/tmp_pack_*, tmp_obj_*), never removed by go-git (repeated kills
 // would fill the disk); and a pack index without its pack (go-git writes pack-X.idx at its
 // final name, then renames the pack to pack-X.pack: a kill in between leaves the index, maybe
-// truncated, which a later fetch of the same pack would keep, breaking the clone). With the
-// clone's lock held, no other process is writing them.
+// truncated, which a later fetch of the same pack would keep, breaking the clone); and the
+// temporary files of a MarkApplied killed before its rename. With the clone's lock held, no
+// other process is writing them.
 func removeKilledTemps(dir string, log *slog.Logger) {
 	packs := filepath.Join(dir, "objects", "pack")
 	var gone []string
@@ -385,6 +400,10 @@ func removeKilledTemps(dir string, log *slog.Logger) {
 		names, _ := filepath.Glob(filepath.Join(packs, pat))
 		gone = append(gone, names...)
 	}
+	// MarkApplied's temporary files (atomicfile: .<name>.tmp-N beside the mark), which go-git
+	// would read as refs (an empty one fails the clone's health check).
+	marks, _ := filepath.Glob(filepath.Join(dir, filepath.FromSlash(AppliedRefPrefix), ".*.tmp-*"))
+	gone = append(gone, marks...)
 	idx, _ := filepath.Glob(filepath.Join(packs, "pack-*.idx"))
 	for _, n := range idx {
 		if _, err := os.Stat(strings.TrimSuffix(n, ".idx") + ".pack"); errors.Is(err, os.ErrNotExist) {

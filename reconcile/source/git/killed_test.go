@@ -94,3 +94,45 @@ func TestFetchAfterKilledWrite(t *testing.T) {
 		})
 	}
 }
+
+// MarkApplied writes the mark through a temporary file beside it (.<key>.tmp-N in
+// refs/reconcile/applied/): a process killed before the rename leaves it, empty when killed
+// before the write. go-git reads it as a ref: an empty one failed the next fetch's health check
+// and cost a whole re-clone; a full one stayed for ever, one more per kill. The next fetch
+// removes both, under the clone's lock, without cloning again.
+func TestFetchAfterKilledMark(t *testing.T) {
+	f := newFixture(t, "main")
+	c1 := f.Commit("first", map[string]string{"profiles/WEB.yaml": webProfile, "endpoints/nodes.yaml": endpoints}, "")
+	f.Push()
+	var kinds []string
+	s := newSource(t, f.Remote, func(o *Options) { o.Recovered = func(kind string) { kinds = append(kinds, kind) } })
+	fetch(t, s, "")
+	if err := s.MarkApplied(context.Background(), "reconcile@lab", c1); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(s.opts.CacheDir, filepath.FromSlash(AppliedRefPrefix))
+	empty := filepath.Join(dir, ".reconcile@lab.tmp-1")
+	full := filepath.Join(dir, ".reconcile@lab.tmp-2")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(c1+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c2 := f.Commit("second", map[string]string{"profiles/WEB.yaml": webProfile + "  - action: deny\n"}, "")
+	f.Push()
+	if snap := fetch(t, s, c1); snap.Commit != c2 {
+		t.Errorf("fetch after a killed mark: %s, want %s", snap.Commit, c2)
+	}
+	if len(kinds) != 0 {
+		t.Errorf("recoveries %v: the clone was made again for a mark's temporary file", kinds)
+	}
+	for _, p := range []string{empty, full} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left after the fetch: %v", filepath.Base(p), err)
+		}
+	}
+	if got := gitRun(t, s.opts.CacheDir, "rev-parse", AppliedRefPrefix+"reconcile@lab"); got != c1 {
+		t.Errorf("the mark after the fetch: %s, want %s", got, c1)
+	}
+}
