@@ -292,7 +292,7 @@ func TestModelFileNameNotMoved(t *testing.T) {
 					t.Fatal(err)
 				}
 			} else if name != "reconcile.state.json" {
-				writeFile(t, target, "precious")
+				testenv.Overwrite(t, target, "precious")
 			}
 			b, err := os.ReadFile(head)
 			if err != nil {
@@ -302,7 +302,7 @@ func TestModelFileNameNotMoved(t *testing.T) {
 			if rec == string(b) {
 				t.Fatalf("the head does not name %s", first.Record.LastApplied.ModelFile)
 			}
-			writeFile(t, head, rec)
+			testenv.Overwrite(t, head, rec)
 			if err := e.fake.Apply(ctx, &nft.Ruleset{Table: nft.DefaultTable}); err != nil {
 				t.Fatal(err)
 			}
