@@ -235,14 +235,27 @@ func fetchOptions(rec *state.Record) source.FetchOptions {
 // pass recorded it: when the state record is lost, the history check starts from there. A
 // failure is logged, not an error of the pass (the state record holds the commit).
 func (a *Agent) markApplied(ctx context.Context, rec *state.Record) {
-	if rec == nil || rec.LastApplied == nil || rec.LastApplied.Commit == "" {
+	if rec == nil || rec.LastApplied == nil {
+		return
+	}
+	a.mark(ctx, rec, rec.LastApplied.Commit)
+}
+
+// mark sets the source's mark (see markApplied) of rec's table and namespace to commit ("":
+// nothing to mark). transact marks the commit it is about to apply before the transaction:
+// the mark then names the newest commit the kernel may hold, also when the process is killed
+// between the commit and the state record, or the record cannot be written; the history check
+// of the next fetch starts from it when it is ahead of the record's commit, so a remote
+// force-pushed back meanwhile cannot take the kernel back silently.
+func (a *Agent) mark(ctx context.Context, rec *state.Record, commit string) {
+	if commit == "" {
 		return
 	}
 	m, ok := a.src.(source.AppliedMarker)
 	if !ok {
 		return
 	}
-	if err := m.MarkApplied(ctx, state.Stem(rec.Table, rec.Netns), rec.LastApplied.Commit); err != nil {
+	if err := m.MarkApplied(ctx, state.Stem(rec.Table, rec.Netns), commit); err != nil {
 		a.log.Warn("cannot keep the commit applied last in the git clone", "err", err)
 	}
 }
@@ -599,6 +612,7 @@ func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error
 		at := state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: a.cfg.Now().UTC(), Result: state.Failed, Error: err.Error()}
 		return a.failAttempt(rec, at, err)
 	}
+	a.mark(ctx, rec, res.Snapshot.Commit) // before the kernel may hold it (see mark)
 	dp, err := a.dataplane()
 	start := time.Now()
 	var gen uint32

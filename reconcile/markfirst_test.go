@@ -1,0 +1,72 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/source/git"
+	"github.com/reconcile-dev/reconcile/reconcile/state"
+)
+
+// An apply whose state head is not written after the commit (a process killed in that window,
+// or a head that cannot be saved), then a remote force-pushed back to the commit the head still
+// names: the next pass must not take the kernel back. The clone's applied mark was set to the
+// new commit before the transaction, so the history check refuses the older one.
+func TestMarkBeforeTransactionRefusesRewindAfterUnrecordedApply(t *testing.T) {
+	gittest.RequireGit(t)
+	e := newEnv(t)
+	r := gittest.NewRepo(t, "main")
+	c1 := r.Commit("first", labRepo, "")
+	r.Push()
+	cfg := e.opts()
+	cfg.Source, cfg.Repo = nil, "file://"+r.Remote
+	if _, err := agentOf(t, cfg).Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	head := state.Path(e.stateDir, nft.DefaultTable, "")
+	old, err := os.ReadFile(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	web := labRepo["profiles/WEB.yaml"]
+	r.Commit("second", map[string]string{"profiles/WEB.yaml": strings.Replace(web, "80", "8080", 1)}, "")
+	r.Push()
+	a := agentOf(t, cfg)
+	a.afterCommit = func() {
+		// The head cannot be replaced: a directory stands at its name.
+		if err := os.Remove(head); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(head, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := a.Apply(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "was applied but not recorded") {
+		t.Fatalf("apply with the head unwritable: %v, want applied but not recorded", err)
+	}
+	applied := res.Desired.String()
+	// The head as it was before (names c1), the remote back at c1.
+	if err := os.Remove(head); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(head, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.Git("push", "-q", "--force", "origin", c1+":refs/heads/main")
+
+	_, err = agentOf(t, cfg).Apply(context.Background())
+	var re *git.RewindError
+	if !errors.As(err, &re) || re.Kind != git.RewindBackwards {
+		t.Fatalf("apply of %s after the unrecorded apply of its successor: %v, want a backwards rewind refusal", c1[:7], err)
+	}
+	if got := e.kernel(t); got != applied {
+		t.Errorf("the kernel changed: it went back from the applied commit:\n%s", got)
+	}
+}
