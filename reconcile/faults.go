@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reconcile-dev/reconcile/reconcile/lock"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
 )
 
@@ -30,6 +31,11 @@ type FetchTimeoutError struct {
 }
 
 func (e *FetchTimeoutError) Error() string {
+	var held *lock.LockedError
+	if errors.As(e.Err, &held) {
+		// Not the remote: another process kept the clone locked (a stopped or hung fetch).
+		return fmt.Sprintf("fetch %s: the git clone stayed locked for %s (--fetch-timeout): %v", e.Source, e.Timeout, held)
+	}
 	return fmt.Sprintf("fetch %s: no answer within %s (--fetch-timeout)", e.Source, e.Timeout)
 }
 
@@ -88,7 +94,7 @@ func bounded[T any](ctx context.Context, a *Agent, src source.Source, fn func(co
 	}
 	if r.err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
 		var zero T
-		if errors.Is(r.err, context.DeadlineExceeded) || errors.Is(r.err, context.Canceled) {
+		if !errors.Is(r.err, lock.ErrLocked) && (errors.Is(r.err, context.DeadlineExceeded) || errors.Is(r.err, context.Canceled)) {
 			r.err = nil // the deadline itself, said by FetchTimeoutError
 		}
 		return zero, &FetchTimeoutError{Source: src.String(), Timeout: d, Err: r.err}

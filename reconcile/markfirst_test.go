@@ -3,11 +3,14 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
+	"github.com/reconcile-dev/reconcile/reconcile/lock"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/source/git"
 	"github.com/reconcile-dev/reconcile/reconcile/state"
@@ -68,5 +71,33 @@ func TestMarkBeforeTransactionRefusesRewindAfterUnrecordedApply(t *testing.T) {
 	}
 	if got := e.kernel(t); got != applied {
 		t.Errorf("the kernel changed: it went back from the applied commit:\n%s", got)
+	}
+}
+
+// A fetch that waits for the git clone's lock longer than the fetch timeout (another process
+// holds it: a stopped or hung fetch) says so, naming the holder, instead of blaming the remote.
+func TestFetchTimeoutWhileTheCloneIsLocked(t *testing.T) {
+	gittest.RequireGit(t)
+	e := newEnv(t)
+	r := gittest.NewRepo(t, "main")
+	r.Commit("first", labRepo, "")
+	r.Push()
+	cfg := e.opts()
+	cfg.Source, cfg.Repo, cfg.FetchTimeout = nil, "file://"+r.Remote, 300*time.Millisecond
+	if _, err := agentOf(t, cfg).Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l, err := lock.AcquirePath(context.Background(), git.CacheDirFor(e.stateDir, cfg.Repo)+".lock", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	_, err = agentOf(t, cfg).Plan(context.Background())
+	want := fmt.Sprintf("the git clone stayed locked for 300ms (--fetch-timeout): another process (pid %d) holds the lock", os.Getpid())
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("plan with the clone locked: %v, want %q", err, want)
+	}
+	if st, _ := Classify(err); st != "fetch" {
+		t.Errorf("stage %q, want fetch", st)
 	}
 }

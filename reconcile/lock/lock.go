@@ -163,8 +163,10 @@ func acquire(ctx context.Context, path, key string, wait bool) (*Lock, error) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			// Say who held it all along (errors.Is matches ErrLocked and the context's error).
+			held := &LockedError{Key: key, Path: path, PID: readPID(f)}
 			f.Close()
-			return nil, fmt.Errorf("wait for lock %q: %w", key, ctx.Err())
+			return nil, fmt.Errorf("wait for lock %q: %w", key, errors.Join(ctx.Err(), held))
 		case <-t.C:
 		}
 		delay = min(delay*2, pollMax)
