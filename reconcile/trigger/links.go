@@ -2,8 +2,10 @@ package trigger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,6 +106,10 @@ func watchLinks(ctx context.Context, ns *netns.Handle, interesting func(name str
 			ReceiveBufferSize:      4 << 20,
 			ReceiveBufferForceSize: true,
 			ErrorCallback: func(err error) {
+				if !subscriptionBroken(err) {
+					log.Debug("link subscription: message ignored", "err", err)
+					return
+				}
 				select {
 				case broken <- err:
 				default:
@@ -129,6 +135,18 @@ func watchLinks(ctx context.Context, ns *netns.Handle, interesting func(name str
 		resync = true
 	}
 	return nil
+}
+
+// subscriptionBroken says whether an error vishvananda/netlink reports to a subscription's
+// ErrorCallback means the subscription lost events: a failed receive (ENOBUFS after an
+// overflow; the library then closes the channel) or an interrupted listing. The library goes on
+// after the others, and so does the subscription: a message from a user process rather than the
+// kernel ("Wrong sender portid"), which every other subscriber in the namespace that lists the
+// existing links sends, since the library sends its listing request to the link multicast group
+// too (two watches would otherwise break each other's subscription in a loop, each
+// resubscription's listing breaking the other), an error answer or an undecodable link.
+func subscriptionBroken(err error) bool {
+	return errors.Is(err, netlink.ErrDumpInterrupted) || strings.HasPrefix(err.Error(), "Receive failed")
 }
 
 // followLinks reads one subscription until it breaks (true) or ctx is done (false). The

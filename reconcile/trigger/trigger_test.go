@@ -270,3 +270,40 @@ func TestRelevantPathAndGitDirs(t *testing.T) {
 		}
 	}
 }
+
+// Two link sources in one namespace (two watches on the same host, or another program that
+// subscribes to link events): each one's listing request goes to the link multicast group too,
+// so the other's subscription receives a message from a user process. That message is not a
+// broken subscription: it must not make a source resubscribe (whose listing would reach the
+// other source again: a ping-pong of resubscriptions, thousands of log lines a second) nor
+// emit resync events; link changes are still reported to both.
+func TestLinksTwoSourcesInOneNamespace(t *testing.T) {
+	ns := testenv.NewNetns(t, "links2")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var qs [2]*Queue
+	errc := make(chan error, 2)
+	for i := range qs {
+		qs[i] = NewQueue()
+		l := NewLinks(testenv.Open(t, netns.Open, ns), discard())
+		l.Follow([]string{"caliep0"}, true)
+		go func() { errc <- l.Run(ctx, qs[i].Send) }()
+	}
+	for i, q := range qs {
+		if tr, ok := next(t, q, 1500*time.Millisecond); ok {
+			t.Fatalf("source %d: an event with no link change: %+v (the other source's listing broke its subscription)", i, tr)
+		}
+	}
+	testenv.Run(t, "ip", "-n", ns, "link", "add", "caliep0", "type", "veth", "peer", "name", "wl0")
+	for i, q := range qs {
+		if tr, ok := next(t, q, 2*time.Second); !ok || tr.Detail != "caliep0 appeared" {
+			t.Fatalf("source %d: want 'caliep0 appeared', got %+v ok=%v", i, tr, ok)
+		}
+	}
+	cancel()
+	for range qs {
+		if err := <-errc; err != nil {
+			t.Fatalf("Links.Run: %v", err)
+		}
+	}
+}
