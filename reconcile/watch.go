@@ -342,6 +342,11 @@ func (a *Agent) Watch(ctx context.Context, wo WatchOptions) error {
 		Signals: wo.Signals, Sources: wo.Sources, MaxBackoff: wo.MaxBackoff,
 		Metrics: c.Metrics, Logger: a.log,
 	}
+	// The gauges of the last apply start from the record (read only: the first pass recovers
+	// an unreadable one); a record that cannot be read leaves them at zero.
+	if rec, _, err := a.loadStateNotes(false, false); err == nil && rec.LastApplied != nil {
+		c.Metrics.ObserveRecorded(rec.LastApplied.Time, rec.LastApplied.Revision, rec.LastApplied.Source)
+	}
 	a.log.Info("watching", "source", a.src.String(), "host", c.Host, "table", c.Table, "netns", c.Netns,
 		"interval", wo.Interval, "drift_interval", wo.DriftInterval, "heal", c.Heal)
 	if err := runLoop(ctx, o); err != nil {
