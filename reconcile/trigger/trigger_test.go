@@ -307,3 +307,34 @@ func TestLinksTwoSourcesInOneNamespace(t *testing.T) {
 		}
 	}
 }
+
+// An endpoint's interface renamed is gone under its name, as if deleted: the kernel sends no
+// RTM_DELLINK for a rename, only an RTM_NEWLINK with the new name, and the ruleset dispatches
+// by name, so the endpoint's traffic is no longer filtered and the pass must list it as
+// waiting. Renamed back, it appears again.
+func TestLinksSeesARenameAsDisappearance(t *testing.T) {
+	ns := testenv.NewNetns(t, "linksmv")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q := NewQueue()
+	l := NewLinks(testenv.Open(t, netns.Open, ns), discard())
+	testenv.Run(t, "ip", "-n", ns, "link", "add", "caliep0", "type", "veth", "peer", "name", "wl0")
+	l.Follow([]string{"caliep0"}, true)
+	errc := make(chan error, 1)
+	go func() { errc <- l.Run(ctx, q.Send) }()
+	if tr, ok := next(t, q, 2*time.Second); !ok || tr.Detail != "resync" {
+		t.Fatalf("want the listing's resync, got %+v ok=%v", tr, ok)
+	}
+	testenv.Run(t, "ip", "-n", ns, "link", "set", "caliep0", "name", "renamed0")
+	if tr, ok := next(t, q, 2*time.Second); !ok || tr.Reason != "link" || tr.Detail != "caliep0 disappeared" {
+		t.Fatalf("renamed away: want 'caliep0 disappeared', got %+v ok=%v", tr, ok)
+	}
+	testenv.Run(t, "ip", "-n", ns, "link", "set", "renamed0", "name", "caliep0")
+	if tr, ok := next(t, q, 2*time.Second); !ok || tr.Detail != "caliep0 appeared" {
+		t.Fatalf("renamed back: want 'caliep0 appeared', got %+v ok=%v", tr, ok)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Links.Run: %v", err)
+	}
+}
