@@ -151,6 +151,20 @@ func (m *Metrics) ObserveApplied(now time.Time, result, revision, source, mode s
 	m.drift.Set(0)
 }
 
+// ObserveRecorded starts the applied gauges (reconcile_last_applied_timestamp_seconds,
+// reconcile_applied_revision_info) from the state record of an earlier process: the revision
+// it names as applied at t from source. Watch calls it once before its first pass, so that a
+// watch restarted while its passes fail does not report "never applied" (0). Nil-safe.
+func (m *Metrics) ObserveRecorded(t time.Time, revision, source string) {
+	if m == nil || revision == "" {
+		return
+	}
+	m.lastApplied.Set(float64(t.Unix()))
+	m.revision.Reset()
+	m.currentRevision = revision
+	m.revision.WithLabelValues(revision, source).Set(1)
+}
+
 // ObserveFailure records a failed pass at stage with a short reason.
 func (m *Metrics) ObserveFailure(now time.Time, stage, reason string) {
 	if m == nil {

@@ -541,11 +541,17 @@ func (a *Agent) lastApplied(res *ApplyResult, now time.Time) *state.LastApplied 
 	return la
 }
 
-// record saves the state record.
+// record saves the state record. wrap, when not "", goes before the error; otherwise (a pass
+// that changed nothing) a state directory that is full or read-only is named with what to do.
 func (a *Agent) record(rec *state.Record, wrap string) error {
 	if err := state.Save(a.cfg.StateDir, rec); err != nil {
-		if wrap != "" {
+		switch {
+		case wrap != "":
 			err = fmt.Errorf("%s: %w", wrap, err)
+		case diskFull(err):
+			err = fmt.Errorf("the record of this pass cannot be written to the state directory %q (free space there or choose another --state-dir): %w", a.cfg.StateDir, err)
+		case errors.Is(err, syscall.EROFS):
+			err = fmt.Errorf("the record of this pass cannot be written to the state directory %q (it is read-only: make it writable or choose another --state-dir): %w", a.cfg.StateDir, err)
 		}
 		return stageErr("state", "save", err)
 	}

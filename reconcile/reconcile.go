@@ -8,6 +8,7 @@ package reconcile
 
 import (
 	"errors"
+	"syscall"
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
@@ -40,6 +41,12 @@ func stageErr(stage, reason string, err error) error {
 	// model file or the git clone in the state directory (SPEC: state/disk-full).
 	if diskFull(err) {
 		return &Error{StageName: "state", Reason: "disk-full", Err: err}
+	}
+	// So is a read-only file system: only the state directory is written (the clone's lock
+	// and objects, the decode cache, the record), so it is the state directory that cannot
+	// be saved to, whichever step met it first (not the remote's fault: stage fetch).
+	if errors.Is(err, syscall.EROFS) {
+		return &Error{StageName: "state", Reason: "save", Err: err}
 	}
 	// A cause that knows its own stage (the git source's history, verify and fetch errors)
 	// names it better than the caller can.

@@ -124,7 +124,8 @@ func (o loopOptions) TriggerSources() []trigger.Source {
 // runLoop runs reconcile passes until ctx is done: at start, and on every event of its trigger
 // sources (loopOptions.TriggerSources: every Interval (jittered), on repository file changes
 // under WatchDir, on endpoint interfaces appearing or disappearing, on Signals, on the drift
-// timer), and after failures with exponential backoff (1s, doubling, at most MaxBackoff). The
+// timer), and after failures with exponential backoff (1s, doubling, at most MaxBackoff; while
+// a retry is due, an interval event runs no pass of its own, and any pass cancels it). The
 // sources feed one coalescing trigger.Queue and one goroutine runs the passes, so two passes
 // never overlap. A failed pass changes nothing in the kernel (the last good ruleset stays) and
 // is retried, except a *ForeignTableError (the table is not reconcile's): it is logged once and
@@ -194,12 +195,14 @@ type loop struct {
 	backoff     time.Duration
 	foreignSeen string // the foreign-table refusal reported last ("" none since the last other outcome)
 	retry       *time.Timer
+	retryDue    bool // a failed pass armed retry and no pass ran since
 }
 
 func (l *loop) stopRetry() {
 	if l.retry != nil {
 		l.retry.Stop()
 	}
+	l.retryDue = false
 }
 
 // handle runs what the event tr calls for: a drift check, a pass, or both. ran says whether a
@@ -208,6 +211,12 @@ func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *p
 	o, log := l.o, l.o.Logger
 	if tr.Reason == trigger.DriftReason && (o.Drift == nil || o.Heal == HealDisabled) {
 		log.Debug("drift event ignored: no drift check", "heal", o.Heal) // only from o.Sources
+		return nil, false
+	}
+	if tr.Reason == "interval" && merged == 0 && l.retryDue {
+		// The retry timer, at most MaxBackoff (--interval) away, polls the source then: a
+		// second pass now would double the failed passes (and ERROR lines) of a long outage.
+		log.Debug("poll skipped: a retry is due", "retry_in_at_most", l.backoff)
 		return nil, false
 	}
 	o.Metrics.ObserveTrigger(tr.Reason)
@@ -228,6 +237,7 @@ func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *p
 		}
 		log.Warn("drift: re-applying the applied ruleset", "drift", d.Summary)
 	}
+	l.stopRetry() // this pass stands for the retry that was due
 	log.Info("reconcile", "trigger", tr.Reason, "detail", tr.Detail, "merged", merged)
 	out, err := runPass(ctx, o, o.Heal == HealEnabled || tr.Reason == trigger.DriftReason)
 	if ctx.Err() != nil {
@@ -260,8 +270,8 @@ func (l *loop) handle(ctx context.Context, tr trigger.Event, merged int) (out *p
 		}
 		log.Error("reconcile failed; the last good ruleset stays in the kernel",
 			"stage", stage, "reason", reason, "err", err, "retry_in", l.backoff)
-		l.stopRetry()
 		l.retry = time.AfterFunc(l.backoff, func() { l.q.Send(trigger.Event{Reason: "retry"}) })
+		l.retryDue = true
 		return nil, true
 	}
 	l.backoff = 0
@@ -331,6 +341,11 @@ func (a *Agent) Watch(ctx context.Context, wo WatchOptions) error {
 		WatchDir: a.watchDir(), Debounce: wo.Debounce, WatchLinks: c.Dataplane == nil, NetNS: h,
 		Signals: wo.Signals, Sources: wo.Sources, MaxBackoff: wo.MaxBackoff,
 		Metrics: c.Metrics, Logger: a.log,
+	}
+	// The gauges of the last apply start from the record (read only: the first pass recovers
+	// an unreadable one); a record that cannot be read leaves them at zero.
+	if rec, _, err := a.loadStateNotes(false, false); err == nil && rec.LastApplied != nil {
+		c.Metrics.ObserveRecorded(rec.LastApplied.Time, rec.LastApplied.Revision, rec.LastApplied.Source)
 	}
 	a.log.Info("watching", "source", a.src.String(), "host", c.Host, "table", c.Table, "netns", c.Netns,
 		"interval", wo.Interval, "drift_interval", wo.DriftInterval, "heal", c.Heal)

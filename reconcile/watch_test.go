@@ -449,3 +449,33 @@ func TestWatchLockSerialisesPasses(t *testing.T) {
 		t.Fatalf("lock taken %d times for 6 passes", locks)
 	}
 }
+
+// noCall fails if the agent is called within d.
+func noCall(t *testing.T, f *fakeAgent, d time.Duration, why string) {
+	t.Helper()
+	select {
+	case got := <-f.calls:
+		t.Fatalf("call %q within %v: %s", got, d, why)
+	case <-time.After(d):
+	}
+}
+
+// While a retry is due, the poll of the source does not run a pass of its own: the retry
+// timer is the poll then (at most --interval away), so a remote that stays down costs one
+// failed pass (one ERROR line) per back-off step, not two per interval. Any other event still
+// runs a pass, and a successful pass cancels the retry that was due.
+func TestWatchPollWaitsForTheRetryDue(t *testing.T) {
+	f := newFakeAgent()
+	f.fail = 2
+	src := newFakeSource()
+	startWatch(t, loopOptions{Pass: f.pass, Sources: []trigger.Source{src}, Interval: time.Hour, Logger: discard()})
+	waitCall(t, f, "fail", 5*time.Second) // the start pass; a retry is due in 1s
+	src.fire(t, "interval", "")
+	noCall(t, f, 700*time.Millisecond, "an interval poll ran a pass while a retry was due")
+	waitCall(t, f, "fail", 2*time.Second) // the retry; the next is due in 2s
+	src.fire(t, "sighup", "")
+	waitCall(t, f, "pass", 2*time.Second) // a signal is not a poll: it runs at once
+	noCall(t, f, 2500*time.Millisecond, "the retry due before the successful pass ran anyway")
+	src.fire(t, "interval", "")
+	waitCall(t, f, "pass", 2*time.Second) // no retry due: the poll runs
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -125,5 +126,29 @@ func TestFetchTimeoutFlag(t *testing.T) {
 	}
 	if g := parseGlobals(t, "--fetch-timeout", "2s"); g.git.fetchTimeout != 2*time.Second {
 		t.Errorf("--fetch-timeout 2s gave %v", g.git.fetchTimeout)
+	}
+}
+
+// --fetch-timeout 0 or negative is refused: the flag is the longest one fetch may take, and
+// 0 read as the library's "default" (60s) and a negative one as "no bound" (a silent remote
+// then hangs apply for ever), neither of which the flag says.
+func TestFetchTimeoutFlagMustBePositive(t *testing.T) {
+	for _, v := range []string{"0", "-1s"} {
+		_, stderr, code := runCLI("apply", "--dir", t.TempDir(), "--fetch-timeout", v)
+		want := fmt.Sprintf("reconcile: --fetch-timeout must be positive (such as 60s), not %s; nothing was changed\n", v)
+		if v == "0" {
+			want = strings.Replace(want, "not 0", "not 0s", 1)
+		}
+		if code != 1 || stderr != want {
+			t.Errorf("--fetch-timeout %s: exit %d, stderr %q; want 1, %q", v, code, stderr, want)
+		}
+	}
+}
+
+// A bad --table stops apply before anything is read or written, and apply says so.
+func TestApplyBadTableSaysNothingWasChanged(t *testing.T) {
+	_, stderr, code := runCLI("apply", "--dir", t.TempDir(), "--table", "policy")
+	if code != 1 || !strings.HasPrefix(stderr, "reconcile: --table: ") || !strings.HasSuffix(stderr, "; nothing was changed\n") {
+		t.Errorf("apply --table policy: exit %d, stderr %q", code, stderr)
 	}
 }

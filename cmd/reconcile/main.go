@@ -68,7 +68,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		// Every command takes --table (a persistent flag); it is checked before any runs.
-		PersistentPreRunE: g.checkTable,
+		PersistentPreRunE: g.checkGlobals,
 	}
 	// A flag that does not parse stops apply before it reads or writes anything: it says so
 	// as every other failure of apply does (docs/OPERATIONS.md, "Exit codes and messages").

@@ -120,6 +120,10 @@ func writeStatusText(w io.Writer, g *globals, st *reconcile.StatusResult) error 
 	default:
 		if !st.TableExists {
 			fmt.Fprintf(&b, "The table inet %s was deleted from the kernel.\n", st.Table)
+		} else if st.SourceError == "" && st.SourceHead != "" && !st.UpToDate() {
+			// The kernel may hold the newer revision (an apply killed, or whose record could
+			// not be written, after its commit): apply would not change it back then.
+			b.WriteString("The kernel differs from the last applied ruleset (changed by hand, or by an apply of a newer revision that was not recorded):\n")
 		} else {
 			b.WriteString("The kernel has drifted from the last applied ruleset; apply would change it back:\n")
 		}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile"
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
+	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/reconcile/state"
 )
 
@@ -26,6 +28,28 @@ func TestStatusTextLastAttemptOnePeriod(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status text:\n%s\nwant the line %q", out.String(), want)
+		}
+	}
+}
+
+// When the source offers a revision not applied yet, a kernel that differs from the last
+// applied ruleset may hold that newer revision (an apply killed, or whose record could not be
+// written, after its commit): status does not claim that apply would change it back.
+func TestStatusTextDriftWithANewerSourceHead(t *testing.T) {
+	applied := &nft.Ruleset{Table: "reconcile", Chains: []*nft.Chain{{Name: "a"}}}
+	kernel := &nft.Ruleset{Table: "reconcile", Chains: []*nft.Chain{{Name: "a"}, {Name: "b"}}}
+	for head, want := range map[string]string{
+		"sha256:abc": "The kernel has drifted from the last applied ruleset; apply would change it back:\n",
+		"sha256:new": "The kernel differs from the last applied ruleset (changed by hand, or by an apply of a newer revision that was not recorded):\n",
+	} {
+		st := &reconcile.StatusResult{Table: "reconcile", TableExists: true, SourceHead: head,
+			LastApplied: &state.LastApplied{Revision: "sha256:abc"}, Drift: plan.Drift(applied, kernel)}
+		var out bytes.Buffer
+		if err := writeStatusText(&out, &globals{host: "node-1"}, st); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("source head %s: status text:\n%s\nwant the line %q", head, out.String(), want)
 		}
 	}
 }

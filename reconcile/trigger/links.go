@@ -2,8 +2,10 @@ package trigger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,7 +18,7 @@ import (
 
 // Links subscribes to link events in the network namespace NetNS (nil: the namespace of this
 // process) and emits a "link" event (Detail "NAME appeared", "NAME disappeared"
-// or "resync") whenever an interface of this host's endpoints appears or disappears. The
+// or "resync") whenever an interface of this host's endpoints appears or disappears (a rename is both). The
 // interfaces are those of the last successful pass (Follow); the subscription starts after the
 // first pass, so that its listing of existing links knows them. When the subscription breaks
 // (e.g. ENOBUFS after an overflow) it resubscribes, lists the existing links and emits a resync
@@ -92,6 +94,7 @@ func watchLinks(ctx context.Context, ns *netns.Handle, interesting func(name str
 		h = vnetns.NsHandle(ns.Fd())
 	}
 	present := map[string]bool{}
+	byIndex := map[int]string{} // ifindex of each present interface
 	backoff := 100 * time.Millisecond
 	resync := false
 	for ctx.Err() == nil {
@@ -104,6 +107,10 @@ func watchLinks(ctx context.Context, ns *netns.Handle, interesting func(name str
 			ReceiveBufferSize:      4 << 20,
 			ReceiveBufferForceSize: true,
 			ErrorCallback: func(err error) {
+				if !subscriptionBroken(err) {
+					log.Debug("link subscription: message ignored", "err", err)
+					return
+				}
 				select {
 				case broken <- err:
 				default:
@@ -121,7 +128,7 @@ func watchLinks(ctx context.Context, ns *netns.Handle, interesting func(name str
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		if !followLinks(ctx, ch, broken, present, resync, interesting, emit, log) {
+		if !followLinks(ctx, ch, broken, present, byIndex, resync, interesting, emit, log) {
 			close(done)
 			return nil
 		}
@@ -131,11 +138,25 @@ func watchLinks(ctx context.Context, ns *netns.Handle, interesting func(name str
 	return nil
 }
 
+// subscriptionBroken says whether an error vishvananda/netlink reports to a subscription's
+// ErrorCallback means the subscription lost events: a failed receive (ENOBUFS after an
+// overflow; the library then closes the channel) or an interrupted listing. The library goes on
+// after the others, and so does the subscription: a message from a user process rather than the
+// kernel ("Wrong sender portid"), which every other subscriber in the namespace that lists the
+// existing links sends, since the library sends its listing request to the link multicast group
+// too (two watches would otherwise break each other's subscription in a loop, each
+// resubscription's listing breaking the other), an error answer or an undecodable link.
+func subscriptionBroken(err error) bool {
+	return errors.Is(err, netlink.ErrDumpInterrupted) || strings.HasPrefix(err.Error(), "Receive failed")
+}
+
 // followLinks reads one subscription until it breaks (true) or ctx is done (false). The
 // existing links arrive first (ListExisting); after 200ms of listing they are compared with
-// present, and a "resync" event is emitted when they differ or resync is set.
+// present, and a "resync" event is emitted when they differ or resync is set. byIndex holds the
+// interface index of each present name: a rename comes as an RTM_NEWLINK of the index under
+// its new name (no RTM_DELLINK), and is the old name disappearing.
 func followLinks(ctx context.Context, ch <-chan netlink.LinkUpdate, broken <-chan error, present map[string]bool,
-	resync bool, interesting func(string) bool, emit func(Event), log *slog.Logger) bool {
+	byIndex map[int]string, resync bool, interesting func(string) bool, emit func(Event), log *slog.Logger) bool {
 	seen := map[string]bool{}
 	listing := true
 	listDone := time.NewTimer(200 * time.Millisecond)
@@ -157,6 +178,11 @@ func followLinks(ctx context.Context, ch <-chan netlink.LinkUpdate, broken <-cha
 						changed = true
 					}
 				}
+				for i, name := range byIndex {
+					if !present[name] {
+						delete(byIndex, i)
+					}
+				}
 				if changed || resync {
 					emit(Event{Reason: "link", Detail: "resync"})
 				}
@@ -167,7 +193,18 @@ func followLinks(ctx context.Context, ch <-chan netlink.LinkUpdate, broken <-cha
 				log.Warn("link subscription closed; resubscribing")
 				return true
 			}
-			name := u.Attrs().Name
+			name, index := u.Attrs().Name, u.Attrs().Index
+			if old, ok := byIndex[index]; ok && old != name && u.Header.Type == unix.RTM_NEWLINK {
+				delete(byIndex, index)
+				if present[old] {
+					delete(present, old)
+					if listing {
+						changed = true
+					} else {
+						emit(Event{Reason: "link", Detail: old + " disappeared"})
+					}
+				}
+			}
 			if !interesting(name) {
 				continue
 			}
@@ -176,6 +213,7 @@ func followLinks(ctx context.Context, ch <-chan netlink.LinkUpdate, broken <-cha
 				if listing {
 					seen[name] = true
 				}
+				byIndex[index] = name
 				if !present[name] {
 					present[name] = true
 					if listing {
@@ -185,6 +223,9 @@ func followLinks(ctx context.Context, ch <-chan netlink.LinkUpdate, broken <-cha
 					}
 				}
 			case unix.RTM_DELLINK:
+				if byIndex[index] == name {
+					delete(byIndex, index)
+				}
 				if present[name] {
 					delete(present, name)
 					emit(Event{Reason: "link", Detail: name + " disappeared"})

@@ -270,3 +270,71 @@ func TestRelevantPathAndGitDirs(t *testing.T) {
 		}
 	}
 }
+
+// Two link sources in one namespace (two watches on the same host, or another program that
+// subscribes to link events): each one's listing request goes to the link multicast group too,
+// so the other's subscription receives a message from a user process. That message is not a
+// broken subscription: it must not make a source resubscribe (whose listing would reach the
+// other source again: a ping-pong of resubscriptions, thousands of log lines a second) nor
+// emit resync events; link changes are still reported to both.
+func TestLinksTwoSourcesInOneNamespace(t *testing.T) {
+	ns := testenv.NewNetns(t, "links2")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var qs [2]*Queue
+	errc := make(chan error, 2)
+	for i := range qs {
+		qs[i] = NewQueue()
+		l := NewLinks(testenv.Open(t, netns.Open, ns), discard())
+		l.Follow([]string{"caliep0"}, true)
+		go func() { errc <- l.Run(ctx, qs[i].Send) }()
+	}
+	for i, q := range qs {
+		if tr, ok := next(t, q, 1500*time.Millisecond); ok {
+			t.Fatalf("source %d: an event with no link change: %+v (the other source's listing broke its subscription)", i, tr)
+		}
+	}
+	testenv.Run(t, "ip", "-n", ns, "link", "add", "caliep0", "type", "veth", "peer", "name", "wl0")
+	for i, q := range qs {
+		if tr, ok := next(t, q, 2*time.Second); !ok || tr.Detail != "caliep0 appeared" {
+			t.Fatalf("source %d: want 'caliep0 appeared', got %+v ok=%v", i, tr, ok)
+		}
+	}
+	cancel()
+	for range qs {
+		if err := <-errc; err != nil {
+			t.Fatalf("Links.Run: %v", err)
+		}
+	}
+}
+
+// An endpoint's interface renamed is gone under its name, as if deleted: the kernel sends no
+// RTM_DELLINK for a rename, only an RTM_NEWLINK with the new name, and the ruleset dispatches
+// by name, so the endpoint's traffic is no longer filtered and the pass must list it as
+// waiting. Renamed back, it appears again.
+func TestLinksSeesARenameAsDisappearance(t *testing.T) {
+	ns := testenv.NewNetns(t, "linksmv")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q := NewQueue()
+	l := NewLinks(testenv.Open(t, netns.Open, ns), discard())
+	testenv.Run(t, "ip", "-n", ns, "link", "add", "caliep0", "type", "veth", "peer", "name", "wl0")
+	l.Follow([]string{"caliep0"}, true)
+	errc := make(chan error, 1)
+	go func() { errc <- l.Run(ctx, q.Send) }()
+	if tr, ok := next(t, q, 2*time.Second); !ok || tr.Detail != "resync" {
+		t.Fatalf("want the listing's resync, got %+v ok=%v", tr, ok)
+	}
+	testenv.Run(t, "ip", "-n", ns, "link", "set", "caliep0", "name", "renamed0")
+	if tr, ok := next(t, q, 2*time.Second); !ok || tr.Reason != "link" || tr.Detail != "caliep0 disappeared" {
+		t.Fatalf("renamed away: want 'caliep0 disappeared', got %+v ok=%v", tr, ok)
+	}
+	testenv.Run(t, "ip", "-n", ns, "link", "set", "renamed0", "name", "caliep0")
+	if tr, ok := next(t, q, 2*time.Second); !ok || tr.Detail != "caliep0 appeared" {
+		t.Fatalf("renamed back: want 'caliep0 appeared', got %+v ok=%v", tr, ok)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Links.Run: %v", err)
+	}
+}

@@ -245,6 +245,10 @@ func (s *Source) snapshot(ctx context.Context, opts source.FetchOptions, files b
 	}
 	defer l.Release()
 	removeKilledTemps(s.opts.CacheDir, s.log)
+	// A fetch that failed while the pack arrived (a dropped connection, the deadline, a full
+	// disk) leaves its temporary pack too: removed now, under the lock, rather than left taking
+	// the space until the next fetch.
+	defer removeKilledTemps(s.opts.CacheDir, s.log)
 
 	if _, err := os.Stat(s.opts.CacheDir); errors.Is(err, fs.ErrNotExist) && opts.LastApplied != "" {
 		// The record names a commit fetched before: the clone was there and is gone.
@@ -385,8 +389,8 @@ func (s *Source) openCache() (*gogit.Repository, error) {
 	return repo, nil
 }
 
-// removeKilledTemps removes from the clone dir what go-git leaves of a fetch killed while it
-// saved a pack: the temporary files it writes a fetched pack (and loose objects) to before
+// removeKilledTemps removes from the clone dir what go-git leaves of a fetch killed (or failed)
+// while it saved a pack: the temporary files it writes a fetched pack (and loose objects) to before
 // renaming them (objects/pack/tmp_pack_*, tmp_obj_*), never removed by go-git (repeated kills
 // would fill the disk); and a pack index without its pack (go-git writes pack-X.idx at its
 // final name, then renames the pack to pack-X.pack: a kill in between leaves the index, maybe
