@@ -36,6 +36,9 @@ func (e *LockedError) Error() string {
 	if e.PID > 0 {
 		holder = fmt.Sprintf("another process (pid %d)", e.PID)
 	}
+	if e.Key == e.Path {
+		return fmt.Sprintf("%s holds the lock %q", holder, e.Path) // AcquirePath: the key is the path
+	}
 	return fmt.Sprintf("%s holds the lock %q (%s)", holder, e.Key, e.Path)
 }
 

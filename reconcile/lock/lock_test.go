@@ -245,3 +245,24 @@ func TestContenderWaitsForThePid(t *testing.T) {
 		t.Fatalf("AcquireIn while held, the pid written late: %v, want the holder's pid 4242", err)
 	}
 }
+
+// A lock taken by path (AcquirePath: the git clone's lock) names its file once; a lock taken
+// by key names the key and its file.
+func TestLockedErrorNamesThePathOnce(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "clone.lock")
+	held, err := AcquirePath(context.Background(), p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	_, err = AcquirePath(context.Background(), p, false)
+	want := fmt.Sprintf("another process (pid %d) holds the lock %q", os.Getpid(), p)
+	if err == nil || err.Error() != want {
+		t.Errorf("AcquirePath on a held lock: %v, want %q", err, want)
+	}
+	keyed := &LockedError{Key: "reconcile@netns:1", Path: p, PID: 7}
+	if got, want := keyed.Error(), fmt.Sprintf("another process (pid 7) holds the lock \"reconcile@netns:1\" (%s)", p); got != want {
+		t.Errorf("keyed: %q, want %q", got, want)
+	}
+}
