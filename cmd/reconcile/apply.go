@@ -30,7 +30,9 @@ When the source still holds the revision applied last, this same program compile
 kernel's ruleset generation, netns cookie and boot id are those recorded, nothing is read and
 only the attempt is recorded (--full reads the repository and the table anyway).
 Exit 0 when applied or nothing to do, 1 on any error (then nothing changed).`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			return unchanged(cobra.NoArgs(cmd, args))
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runApply(cmd.Context(), g, full)
 		},
@@ -44,17 +46,17 @@ func runApply(ctx context.Context, g *globals, full bool) error {
 		ctx = context.Background()
 	}
 	if err := g.checkOutput(); err != nil {
-		return err
+		return unchanged(err)
 	}
 	a, err := g.agent(true, func(c *reconcile.Config) { c.Full = full })
 	if err != nil {
-		return err
+		return unchanged(err)
 	}
 	defer a.Close()
 	res, err := a.Apply(ctx)
 	var failed *reconcile.Error
-	if err != nil && !errors.As(err, &failed) {
-		return err // the host, the source or the lock: before the pass, said as they are
+	if err != nil && !errors.As(err, &failed) && (res == nil || res.Result != reconcile.Applied) {
+		return unchanged(err) // the host, the source or the lock: before the pass
 	}
 	if err != nil {
 		// The transaction may have gone in before the state record failed to save: then
@@ -192,6 +194,17 @@ func (g *globals) agent(strictLog bool, edit ...func(*reconcile.Config)) (*recon
 		e(&cfg)
 	}
 	return reconcile.New(cfg)
+}
+
+// unchanged is err (nil: nil) of apply stopped before it touched the kernel (a flag value it
+// refuses, the namespace, the source, the lock), ending "; nothing was changed" as every
+// failure of apply but "applied but not recorded" does (docs/OPERATIONS.md, "Exit codes and
+// messages"); once.
+func unchanged(err error) error {
+	if err == nil || strings.Contains(err.Error(), "nothing was changed") {
+		return err
+	}
+	return fmt.Errorf("%w; nothing was changed", err)
 }
 
 // passFailed reports a failed pass: every validation error as path:line:col: message, or the
