@@ -420,7 +420,11 @@ func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error
 		la.ModelFile = old.ModelFile // healing drift: its model file is there (SaveModel checks)
 	}
 	if err := state.SaveModel(a.cfg.StateDir, rec.Table, rec.Netns, la); err != nil {
-		err = stageErr("state", "save", fmt.Errorf("revision %s not applied: its model cannot be written to the state directory %q (free space there or choose another --state-dir): %w", rev, a.cfg.StateDir, err))
+		advice := "free space there or choose another --state-dir"
+		if errors.Is(err, syscall.EROFS) {
+			advice = "it is read-only: make it writable or choose another --state-dir"
+		}
+		err = stageErr("state", "save", fmt.Errorf("revision %s not applied: its model cannot be written to the state directory %q (%s): %w", rev, a.cfg.StateDir, advice, err))
 		at := state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: a.cfg.Now().UTC(), Result: state.Failed, Error: err.Error()}
 		return a.failAttempt(rec, at, err)
 	}
