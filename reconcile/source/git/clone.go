@@ -98,8 +98,9 @@ func appliedCommit(repo *gogit.Repository, key string) string {
 
 // markAhead is the commit the clone keeps under key (MarkApplied) when it is neither the
 // record's lastApplied (40 hex digits) nor one of its ancestors: a mark newer than the record
-// (a state head restored from an old backup) or on another line of history. The mark is
-// written after the record, so a kill between them leaves it behind, never ahead. "" when
+// (a state head restored from an old backup; a commit sent to the kernel but not recorded, or
+// whose transaction failed: the mark is set before each transaction) or on another line of
+// history. "" when
 // there is no such mark, when the clone does not hold the mark's commit, or when lastApplied
 // is "" (the caller then starts from the mark itself).
 func markAhead(repo *gogit.Repository, key, lastApplied string) string {

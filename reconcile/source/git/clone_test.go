@@ -264,6 +264,11 @@ func TestAppliedMarkAheadOfRecordRefusesRewind(t *testing.T) {
 	if !errorsAs(err, &re) || re.Kind != RewindBackwards || re.LastApplied != c2 {
 		t.Fatalf("Fetch of %s with the record at %s and the mark at %s: %v, want a backwards RewindError from the mark", c1[:7], c1[:7], c2[:7], err)
 	}
+	// The mark's commit may never have been applied (its transaction failed): the message
+	// says where it comes from and what the record names, not just "the last applied commit".
+	if msg := err.Error(); !strings.Contains(msg, "refs/reconcile/applied/reconcile@lab") || !strings.Contains(msg, "the state record names "+c1[:7]) {
+		t.Errorf("refusal from the mark %q: want it to name the clone's ref and the record's commit %s", msg, c1[:7])
+	}
 	// A mark behind the record: only the record counts.
 	if err := s.MarkApplied(context.Background(), "lagging", c1); err != nil {
 		t.Fatal(err)

@@ -326,6 +326,10 @@ func (s *Source) snapshotIn(ctx context.Context, opts source.FetchOptions, files
 		s.log.Warn("the state record names an older commit applied last than the clone's record of it; checking history from both",
 			"record", lastApplied, "ref", appliedRef(opts.AppliedKey).String(), "commit", mark)
 		if _, err := s.checkHistory(repo, commit, revision, mark); err != nil {
+			var re *RewindError
+			if errors.As(err, &re) {
+				re.Mark, re.Recorded = appliedRef(opts.AppliedKey).String(), lastApplied
+			}
 			return nil, err
 		}
 	}

@@ -25,11 +25,19 @@ type RewindError struct {
 	LastApplied string // the last applied commit (full hash)
 	Kind        string // RewindBackwards, RewindDiverged or RewindUnrelated
 	Reason      string // the human explanation
+	// Mark, when not "", is the clone's ref LastApplied was read from while the state record
+	// names Recorded, an older commit (markAhead): the ref is set before each transaction, so
+	// LastApplied may be a commit whose transaction failed.
+	Mark, Recorded string
 }
 
 func (e *RewindError) Error() string {
+	from := abbrev(e.LastApplied)
+	if e.Mark != "" {
+		from += fmt.Sprintf(" (the clone's %s, set before its transaction, which may have failed; the state record names %s)", e.Mark, abbrev(e.Recorded))
+	}
 	return fmt.Sprintf("refusing to apply %s (%s): it does not descend from the last applied commit %s; %s; use --allow-rewind to apply it anyway",
-		abbrev(e.Commit), e.Revision, abbrev(e.LastApplied), e.Reason)
+		abbrev(e.Commit), e.Revision, from, e.Reason)
 }
 
 // Stage classifies the error for metrics: ("history", Kind).
