@@ -48,6 +48,9 @@ func runApply(ctx context.Context, g *globals, full bool) error {
 	if err := g.checkOutput(); err != nil {
 		return unchanged(err)
 	}
+	if err := g.requireSource("apply"); err != nil {
+		return unchanged(err)
+	}
 	a, err := g.agent(true, func(c *reconcile.Config) { c.Full = full })
 	if err != nil {
 		return unchanged(err)
@@ -254,4 +257,15 @@ func writePlanHeader(b *strings.Builder, g *globals, pr *reconcile.PlanResult) {
 		fmt.Fprintf(b, "Note: cannot list interfaces: %s\n", pr.LinksError)
 	}
 	b.WriteString("\n")
+}
+
+// requireSource refuses a command that programs the kernel (apply, watch) without --repo or
+// --dir: the other commands read the working directory by default, but a unit file or cron
+// line that forgot the flag would otherwise apply whatever directory it runs in — one without
+// policy files is an empty repository, whose ruleset filters nothing.
+func (g *globals) requireSource(cmd string) error {
+	if g.repo == "" && g.dir == "" {
+		return fmt.Errorf("%s needs the policy repository: give --repo URL or --dir PATH (it does not default to the working directory)", cmd)
+	}
+	return nil
 }

@@ -27,6 +27,9 @@ func TestApplyPrePassErrorsSayNothingWasChanged(t *testing.T) {
 		{"ref without repo", []string{"--dir", dir, "--ref", "main"}, "--ref needs --repo"},
 		{"namespace", []string{"--dir", dir, "--netns", filepath.Join(dir, "no-such-netns")}, "open network namespace "},
 		{"extra argument", []string{"--dir", dir, "extra"}, `unknown command "extra" for "reconcile apply"`},
+		// Neither --repo nor --dir: the working directory is not taken (an empty one would
+		// apply a ruleset that filters nothing).
+		{"no source", nil, "apply needs the policy repository: give --repo URL or --dir PATH"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"apply", "--state-dir", filepath.Join(dir, "state"), "--host", "node-1"}, tc.args...)
@@ -38,5 +41,14 @@ func TestApplyPrePassErrorsSayNothingWasChanged(t *testing.T) {
 				t.Errorf("apply %q: exit %d, stderr %q; want 1 and a last line %q…; nothing was changed", tc.args, code, stderr, "reconcile: "+tc.want)
 			}
 		})
+	}
+}
+
+// watch without --repo or --dir refuses to start, as apply does (see requireSource).
+func TestWatchNeedsASource(t *testing.T) {
+	dir := t.TempDir()
+	_, stderr, code := runCLI("watch", "--state-dir", filepath.Join(dir, "state"), "--host", "node-1")
+	if code != 1 || stderr != "reconcile: watch needs the policy repository: give --repo URL or --dir PATH (it does not default to the working directory)\n" {
+		t.Errorf("watch without a source: exit %d, stderr %q", code, stderr)
 	}
 }

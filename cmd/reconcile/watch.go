@@ -70,6 +70,9 @@ func runWatch(ctx context.Context, g *globals, f *watchFlags) error {
 	if f.interval <= 0 {
 		return fmt.Errorf("--interval must be positive, not %v", f.interval)
 	}
+	if err := g.requireSource("watch"); err != nil {
+		return err
+	}
 	a, err := g.agent(true, func(c *reconcile.Config) {
 		c.Heal = f.heal
 		c.Metrics = reconcile.NewMetrics()
