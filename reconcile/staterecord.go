@@ -126,24 +126,22 @@ func unreadableAttrs(ue *state.UnreadableError, more ...any) []any {
 	return args
 }
 
-// checkModel checks the model file that la names (state.LastApplied.CheckModel), once per
-// process while the file stays the same (name, size, modification time, inode): nil when
-// there is none to check (no record, the model in memory, none named).
+// checkModel checks the model file that la names (state.LastApplied.CheckModel): nil when
+// there is none to check (no record, the model in memory, none named). A file whose stat
+// stamp (name, size, modification and change times, inode) is the one of its last whole check
+// — in this process, or recorded in la.ModelChecked by an earlier pass — is not read again
+// (7.5 MB at 5,000 endpoints, two thirds of a no-change pass): a write to it changes its
+// change time. A check that passes sets la.ModelChecked, saved with the pass's record.
 func (a *Agent) checkModel(la *state.LastApplied) error {
 	if la == nil || la.Model != nil || la.ModelFile == "" {
 		return nil
 	}
-	var stamp string
-	if fi, err := os.Stat(filepath.Join(a.cfg.StateDir, la.ModelFile)); err == nil {
-		var ino uint64
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			ino = st.Ino
-		}
-		stamp = fmt.Sprintf("%s %d %d %d", la.ModelFile, fi.Size(), fi.ModTime().UnixNano(), ino)
+	stamp := modelStamp(filepath.Join(a.cfg.StateDir, la.ModelFile), la.ModelFile)
+	if stamp != "" {
 		a.mu.Lock()
 		ok := a.modelChecked == stamp
 		a.mu.Unlock()
-		if ok {
+		if ok || la.ModelChecked == stamp {
 			return nil
 		}
 	}
@@ -151,12 +149,28 @@ func (a *Agent) checkModel(la *state.LastApplied) error {
 		if errors.Is(err, state.ErrNoModel) {
 			return nil
 		}
+		la.ModelChecked = ""
 		return err
 	}
 	a.mu.Lock()
 	a.modelChecked = stamp
 	a.mu.Unlock()
+	la.ModelChecked = stamp
 	return nil
+}
+
+// modelStamp is the stat stamp of the model file at path named name (see
+// state.LastApplied.ModelChecked); "" when it cannot be taken (then the file is read).
+func modelStamp(path, name string) string {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%s %d %d %d %d", name, fi.Size(), fi.ModTime().UnixNano(), st.Ctim.Nano(), st.Ino)
 }
 
 // warnOnce logs msg as a warning the first time this Agent sees it (plan and status read the

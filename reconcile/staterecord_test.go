@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
+	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/lock"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/source/git"
@@ -99,5 +102,50 @@ func TestFetchTimeoutWhileTheCloneIsLocked(t *testing.T) {
 	}
 	if st, _ := Classify(err); st != "fetch" {
 		t.Errorf("stage %q, want fetch", st)
+	}
+}
+
+// A pass that checked the model file whole records its stat stamp; the next process trusts the
+// file while the stamp is the same and reads it again once anything wrote to it (its change
+// time moved), so a damage through the file system is still caught.
+func TestModelCheckedStamp(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.opts()
+	for i := 0; i < 2; i++ { // the first pass writes the model, the second checks it
+		if _, err := agentOf(t, cfg).Apply(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	la := e.record(t).LastApplied
+	path := filepath.Join(e.stateDir, la.ModelFile)
+	if want := modelStamp(path, la.ModelFile); la.ModelChecked == "" || la.ModelChecked != want {
+		t.Fatalf("model_checked %q, want the file's stamp %q", la.ModelChecked, want)
+	}
+	// The same bytes written again: the stamp moves, the file is read (and found good).
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	testenv.Overwrite(t, path, string(b))
+	if _, err := agentOf(t, cfg).Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if la2 := e.record(t).LastApplied; la2.ModelChecked == la.ModelChecked || la2.ModelChecked != modelStamp(path, la.ModelFile) {
+		t.Errorf("after a rewrite: model_checked %q (before %q), want the new stamp", la2.ModelChecked, la.ModelChecked)
+	}
+	// One byte flipped in place, size kept: caught, moved aside, written again.
+	b[len(b)/2] ^= 0xff
+	testenv.Overwrite(t, path, string(b))
+	var logs strings.Builder
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := agentOf(t, cfg).Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "the recorded model is unreadable") {
+		t.Errorf("a flipped byte was not caught:\n%s", logs.String())
+	}
+	if _, err := e.record(t).LastApplied.LoadModel(); err != nil {
+		t.Errorf("the model was not written again: %v", err)
 	}
 }
