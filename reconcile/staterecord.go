@@ -80,7 +80,7 @@ func (a *Agent) loadStateNotes(recover, warn bool) (*state.Record, stateNotes, e
 	if id != nil {
 		rec.NetnsID = id // written with the record: Locate finds it whatever the names become
 	}
-	if err := a.checkModel(rec.LastApplied); err != nil {
+	if err := a.checkModel(rec); err != nil {
 		// Unknown: nothing vouches for what the kernel holds (no fast path, the table is read
 		// in full), and the pass's record writes the model file again.
 		la := rec.LastApplied
@@ -126,13 +126,14 @@ func unreadableAttrs(ue *state.UnreadableError, more ...any) []any {
 	return args
 }
 
-// checkModel checks the model file that la names (state.LastApplied.CheckModel): nil when
-// there is none to check (no record, the model in memory, none named). A file whose stat
-// stamp (name, size, modification and change times, inode) is the one of its last whole check
-// — in this process, or recorded in la.ModelChecked by an earlier pass — is not read again
-// (7.5 MB at 5,000 endpoints, two thirds of a no-change pass): a write to it changes its
-// change time. A check that passes sets la.ModelChecked, saved with the pass's record.
-func (a *Agent) checkModel(la *state.LastApplied) error {
+// checkModel checks the model file that rec's LastApplied names (state.LastApplied.CheckModel):
+// nil when there is none to check (no record, the model in memory, none named). A file whose
+// stat stamp (name, size, modification and change times, inode) is the one of its last whole
+// check — in this process, or recorded in rec.ModelChecked by an earlier pass — is not read
+// again (7.5 MB at 5,000 endpoints, two thirds of a no-change pass): a write to it changes its
+// change time. A check that passes sets rec.ModelChecked, saved with the pass's record.
+func (a *Agent) checkModel(rec *state.Record) error {
+	la := rec.LastApplied
 	if la == nil || la.Model != nil || la.ModelFile == "" {
 		return nil
 	}
@@ -141,7 +142,7 @@ func (a *Agent) checkModel(la *state.LastApplied) error {
 		a.mu.Lock()
 		ok := a.modelChecked == stamp
 		a.mu.Unlock()
-		if ok || la.ModelChecked == stamp {
+		if ok || rec.ModelChecked == stamp {
 			return nil
 		}
 	}
@@ -149,18 +150,18 @@ func (a *Agent) checkModel(la *state.LastApplied) error {
 		if errors.Is(err, state.ErrNoModel) {
 			return nil
 		}
-		la.ModelChecked = ""
+		rec.ModelChecked = ""
 		return err
 	}
 	a.mu.Lock()
 	a.modelChecked = stamp
 	a.mu.Unlock()
-	la.ModelChecked = stamp
+	rec.ModelChecked = stamp
 	return nil
 }
 
 // modelStamp is the stat stamp of the model file at path named name (see
-// state.LastApplied.ModelChecked); "" when it cannot be taken (then the file is read).
+// state.Record.ModelChecked); "" when it cannot be taken (then the file is read).
 func modelStamp(path, name string) string {
 	fi, err := os.Stat(path)
 	if err != nil || !fi.Mode().IsRegular() {

@@ -116,10 +116,11 @@ func TestModelCheckedStamp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	la := e.record(t).LastApplied
+	rec := e.record(t)
+	la := rec.LastApplied
 	path := filepath.Join(e.stateDir, la.ModelFile)
-	if want := modelStamp(path, la.ModelFile); la.ModelChecked == "" || la.ModelChecked != want {
-		t.Fatalf("model_checked %q, want the file's stamp %q", la.ModelChecked, want)
+	if want := modelStamp(path, la.ModelFile); rec.ModelChecked == "" || rec.ModelChecked != want {
+		t.Fatalf("model_checked %q, want the file's stamp %q", rec.ModelChecked, want)
 	}
 	// The same bytes written again: the stamp moves, the file is read (and found good).
 	b, err := os.ReadFile(path)
@@ -131,8 +132,8 @@ func TestModelCheckedStamp(t *testing.T) {
 	if _, err := agentOf(t, cfg).Apply(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if la2 := e.record(t).LastApplied; la2.ModelChecked == la.ModelChecked || la2.ModelChecked != modelStamp(path, la.ModelFile) {
-		t.Errorf("after a rewrite: model_checked %q (before %q), want the new stamp", la2.ModelChecked, la.ModelChecked)
+	if rec2 := e.record(t); rec2.ModelChecked == rec.ModelChecked || rec2.ModelChecked != modelStamp(path, la.ModelFile) {
+		t.Errorf("after a rewrite: model_checked %q (before %q), want the new stamp", rec2.ModelChecked, rec.ModelChecked)
 	}
 	// One byte flipped in place, size kept: caught, moved aside, written again.
 	b[len(b)/2] ^= 0xff

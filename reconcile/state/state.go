@@ -97,12 +97,6 @@ type LastApplied struct {
 	// SourceStamp is the source's cheap fingerprint taken before the fetch of Revision (a
 	// directory's stat index digest, see source.Stamper); "" when the source has none.
 	SourceStamp string `json:"source_stamp,omitempty"`
-	// ModelChecked is the stat stamp of ModelFile (name, size, modification and change
-	// times in ns, inode) when a pass last checked it whole (CheckModel: format, digest,
-	// CRC-32): while the file's stamp is the same, later passes need not read it again.
-	// Any write to the file changes its change time, which cannot be set back. "": not
-	// checked.
-	ModelChecked string `json:"model_checked,omitempty"`
 
 	dir string // the state directory the record was loaded from (for LoadModel)
 }
@@ -132,6 +126,12 @@ type Record struct {
 	LastAttempt *Attempt     `json:"last_attempt,omitempty"`
 	// History holds the last HistoryLen attempts, oldest first.
 	History []Attempt `json:"history"`
+	// ModelChecked is the stat stamp of LastApplied.ModelFile (name, size, modification and
+	// change times in ns, inode) when a pass last checked it whole (CheckModel: format,
+	// digest, CRC-32): while the file's stamp is the same, later passes need not read it
+	// again. Any write to the file changes its change time, which cannot be set back. "": not
+	// checked. Kept beside LastApplied, which changes only when the kernel does.
+	ModelChecked string `json:"model_checked,omitempty"`
 }
 
 // AddAttempt makes a the last attempt and appends it to the history, dropping the oldest
