@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,15 +61,7 @@ func TestFailureLines(t *testing.T) {
 	f.checkDir = t.TempDir()
 	testenv.WriteFiles(t, f.checkDir, gitopsFiles(80, 8443))
 
-	closed := func() string { // a port nothing listens on
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return addr
-	}()
+	closed := gitopsFreeAddr(t) // a port nothing listens on
 
 	cases := []failureCase{{
 		name: "invalid repository",
