@@ -12,7 +12,6 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
-	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 )
 
@@ -105,16 +104,7 @@ func globN(t *testing.T, pattern string) []string {
 // there is no such table).
 func kernelDigest(t *testing.T, ns string) string {
 	t.Helper()
-	h, err := netns.Open(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	k, err := nft.NewKernel(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k := openKernel(t, ns)
 	rs, err := k.Observe(context.Background(), nft.DefaultTable)
 	if err != nil {
 		t.Fatal(err)

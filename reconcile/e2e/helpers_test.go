@@ -20,6 +20,7 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/lab"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
+	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/simulate"
 	"github.com/reconcile-dev/reconcile/schema"
@@ -329,4 +330,21 @@ func (e *env) start(args ...string) {
 			e.t.Logf("reconcile %s:\n%s", strings.Join(args, " "), out.String())
 		}
 	})
+}
+
+// openKernel opens the nftables dataplane of the network namespace ns (a name in /run/netns)
+// for the test to read; both are closed when the test ends.
+func openKernel(t testing.TB, ns string) *nft.Kernel {
+	t.Helper()
+	h, err := netns.Open(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := nft.NewKernel(h)
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close(); h.Close() })
+	return k
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/repogen"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
-	"github.com/reconcile-dev/reconcile/reconcile/netns"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/reconcile/source/git"
@@ -59,7 +58,6 @@ type killRig struct {
 	added int    // AddRemoteEndpoint numbers used
 	last  string // the digest of the newest commit's ruleset
 
-	h    *netns.Handle
 	kern *nft.Kernel
 }
 
@@ -77,17 +75,7 @@ func newKillRig(t *testing.T, hint string, n int, seed uint64) (*killRig, *killR
 	r.files = files
 	r.repo = gittest.NewRepo(t, "main")
 	r.url = "file://" + r.repo.Remote
-	h, err := netns.Open(r.ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := nft.NewKernel(h)
-	if err != nil {
-		h.Close()
-		t.Fatal(err)
-	}
-	r.h, r.kern = h, k
-	t.Cleanup(func() { k.Close(); h.Close() })
+	r.kern = openKernel(t, r.ns)
 	all := make(map[string]string, len(files))
 	for p, b := range files {
 		all[p] = string(b)

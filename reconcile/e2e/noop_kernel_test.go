@@ -12,8 +12,6 @@ import (
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/gittest"
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
-	"github.com/reconcile-dev/reconcile/reconcile/netns"
-	"github.com/reconcile-dev/reconcile/reconcile/nft"
 )
 
 // Log lines (debug) that show what a pass read: the repository's files, the kernel's table.
@@ -50,16 +48,7 @@ func read(stderr string) (fetched, observed bool) {
 
 func kernelGeneration(t *testing.T, ns string) uint32 {
 	t.Helper()
-	h, err := netns.Open(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	k, err := nft.NewKernel(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k := openKernel(t, ns)
 	g, err := k.Generation(context.Background())
 	if err != nil {
 		t.Fatal(err)
