@@ -276,15 +276,7 @@ func MoveAside(path string, now time.Time) (string, error) {
 	if err := os.Rename(path, dst); err != nil {
 		return "", fmt.Errorf("move unreadable state file aside: %w", err)
 	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return dst, fmt.Errorf("sync directory %q: %w", filepath.Dir(path), err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return dst, fmt.Errorf("sync directory %q: %w", filepath.Dir(path), err)
-	}
-	return dst, nil
+	return dst, atomicfile.SyncDir(filepath.Dir(path))
 }
 
 // SaveModel writes la.Model to its model file in dir (for table in the namespace key; see

@@ -43,6 +43,11 @@ func Write(path string, data []byte, perm os.FileMode) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("write %q: %w", path, err)
 	}
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs the directory dir, so that a rename or removal in it survives a crash.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync directory %q: %w", dir, err)
