@@ -9,8 +9,8 @@ import (
 // HostKeys returns, for every host named by an endpoint of repo (sorted), a key of everything
 // the compiled ruleset of that host (Compile with opts.Table) depends on: two repositories that
 // give a host the same key give it identical rulesets, so `plan --all-hosts` compiles only the
-// hosts whose key differs between the base and the head. A host whose compile fails gets the
-// key "error:" + the message (never equal to a compiled host's key). opts.Host is ignored.
+// hosts whose key differs between the base and the head. Equal keys mean the same outcome of
+// Compile: the same ruleset, or the same error. opts.Host is ignored.
 //
 // This first version compiles every host and keys it by the digest of its canonical ruleset:
 // correct by construction, as slow as compiling every host.
