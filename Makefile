@@ -14,7 +14,7 @@ deps:
 	@bash .ci/deps
 
 build:
-	$(GO) build -o $(BIN) ./cmd/reconcile
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/reconcile
 
 vet:
 	$(GO) vet $(PKGS)

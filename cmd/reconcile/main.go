@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/reconcile-dev/reconcile/reconcile/buildinfo"
 )
 
 func main() {
@@ -102,6 +104,14 @@ func newRootCmd(g *globals) *cobra.Command {
 		newWatchCmd(g),
 		newExplainCmd(g),
 		newTestCmd(g),
+		newVersionCmd(g),
 	)
+	// --version prints what `reconcile version` prints (text only).
+	if v, ok := buildinfo.ReadVersion(); ok {
+		root.Version = v.ModuleVersion
+		root.SetVersionTemplate(versionText(v))
+	} else {
+		root.Version = "(unknown)"
+	}
 	return root
 }
