@@ -3,6 +3,8 @@ package reconcile
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -357,11 +359,11 @@ func (a *Agent) putInstalled(in *state.Installed) {
 // installedAfter is the installed record after res's transaction committed at now, from the
 // one before it (prev, nil: none). A full replace installs every rule at now. An in-place
 // change installs at now the rules it adds or replaces (nft.KeptRules); the rules it keeps
-// keep their time from prev when prev described exactly the profile chains of the base
-// (res.Observed), else they get now as a lower bound (AtLeast).
+// keep their time from prev when prev recorded their chain exactly as the base (res.Observed)
+// has it, else (a chain edited by hand, no prev) they get now as a lower bound (AtLeast).
 func (a *Agent) installedAfter(res *ApplyResult, rec *state.Record, prev *state.Installed, now time.Time) *state.Installed {
 	desired := profileChains(res.Desired)
-	in := &state.Installed{Table: rec.Table, Netns: rec.Netns, RulesetDigest: res.Digest, ProfilesDigest: desired.Digest(), Base: state.Since{Time: now}}
+	in := &state.Installed{Table: rec.Table, Netns: rec.Netns, RulesetDigest: res.Digest, Chains: chainDigests(desired), Base: state.Since{Time: now}}
 	if res.Mode != ModeIncremental || res.Observed == nil {
 		return in
 	}
@@ -372,8 +374,13 @@ func (a *Agent) installedAfter(res *ApplyResult, rec *state.Record, prev *state.
 		in.Base.AtLeast = true
 		return in
 	}
-	prevValid := prev != nil && prev.ProfilesDigest == base.Digest()
-	if prevValid {
+	// The times of prev hold for the rules of a chain that the table had exactly as prev
+	// recorded it (not edited by hand since, not changed by an apply not recorded).
+	baseDigests := chainDigests(base)
+	trusted := func(chain string) bool {
+		return prev != nil && prev.Chains[chain] != "" && prev.Chains[chain] == baseDigests[chain]
+	}
+	if prev != nil {
 		in.Base = prev.Base
 	} else {
 		in.Base = state.Since{Time: now, AtLeast: true}
@@ -388,7 +395,7 @@ func (a *Agent) installedAfter(res *ApplyResult, rec *state.Record, prev *state.
 			switch {
 			case !kept[c.Name][i]:
 				s = state.Since{Time: now}
-			case prevValid:
+			case trusted(c.Name):
 				s = prev.Of(r.Comment)
 			default:
 				s = state.Since{Time: now, AtLeast: true}
@@ -407,6 +414,17 @@ func (a *Agent) installedAfter(res *ApplyResult, rec *state.Record, prev *state.
 		}
 	}
 	return in
+}
+
+// chainDigests are the digests of rs's chains by name: the first 16 hex digits of the sha256
+// of the chain's nft text.
+func chainDigests(rs *nft.Ruleset) map[string]string {
+	out := make(map[string]string, len(rs.Chains))
+	for _, c := range rs.Chains {
+		sum := sha256.Sum256([]byte((&nft.Ruleset{Table: rs.Table, Chains: []*nft.Chain{c}}).String()))
+		out[c.Name] = hex.EncodeToString(sum[:8])
+	}
+	return out
 }
 
 // laterSince reports whether a is the later start of two variants of one rule (an exact time

@@ -44,10 +44,10 @@ type Installed struct {
 	Netns   string `json:"netns,omitempty"`
 	// RulesetDigest is the digest (nft.Ruleset.Digest) of the ruleset the times describe.
 	RulesetDigest string `json:"ruleset_digest"`
-	// ProfilesDigest is the digest of that ruleset's profile chains alone (the rules the times
-	// are of): the next in-place apply keeps the times of the rules it keeps only when the
-	// table it changes has these very profile chains.
-	ProfilesDigest string `json:"profiles_digest"`
+	// Chains are the digests of that ruleset's profile chains by name (16 hex digits of the
+	// sha256 of the chain's nft text): the next in-place apply keeps the times of the rules it
+	// keeps in a chain only when the table it changes has that very chain (not edited by hand).
+	Chains map[string]string `json:"chains"`
 	// Base is the time of every profile rule not in Rules.
 	Base Since `json:"base"`
 	// Rules are the profile rules installed at another time than Base, by comment.
