@@ -26,7 +26,7 @@ import (
 // time cost one dump; docs/OPERATIONS.md gives the cost measured.
 
 // RuleCountersCacheTTL is how long a reading of the kernel's counters serves scrapes.
-const RuleCountersCacheTTL = 5 * time.Second
+const RuleCountersCacheTTL = 15 * time.Second
 
 // ruleCounterCollector is the prometheus.Collector of the counters (see above).
 type ruleCounterCollector struct {

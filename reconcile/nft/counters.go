@@ -2,11 +2,13 @@ package nft
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,24 +61,96 @@ func (k *Kernel) RuleCounters(ctx context.Context, table string) ([]RuleCounter,
 		return nil, fmt.Errorf("rule counters of table %q: %w", table, err)
 	}
 	start := time.Now()
-	raws, err := dumpRules(k.nl, table, "")
+	out, n, err := dumpCounters(k.nl, table)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("rule counters of table %q: %w", table, err)
 	}
-	out := make([]RuleCounter, 0, len(raws))
-	for _, r := range raws {
-		for _, e := range r.exprs {
-			if c, ok := e.(*expr.Counter); ok {
-				out = append(out, RuleCounter{Chain: r.chain, Handle: r.handle, Comment: comment(r.userData), Packets: c.Packets, Bytes: c.Bytes})
-				break
+	k.log.Debug("read rule counters", "table", table, "netns", k.ns, "rules", n, "counters", len(out), "duration", time.Since(start))
+	return out, nil
+}
+
+// dumpCounters dumps the rules of table inet <table> (one NFT_MSG_GETRULE dump, as dumpRules)
+// and decodes of each only its chain, handle, comment and counter expression: the other
+// expressions are skipped unread (decoding every expression, as Observe must, tripled the cost
+// at 5,000 endpoints). It returns the counters and the number of rules dumped.
+func dumpCounters(conn *netlink.Conn, table string) ([]RuleCounter, int, error) {
+	attrs := []netlink.Attribute{{Type: unix.NFTA_RULE_TABLE, Data: []byte(table + "\x00")}}
+	var out []RuleCounter
+	n := 0
+	err := dump(conn, "rules", unix.NFT_MSG_GETRULE, unix.NFT_MSG_NEWRULE, attrs, func(b []byte) error {
+		n++
+		var rc RuleCounter
+		var found bool
+		ad, err := netlink.NewAttributeDecoder(b)
+		if err != nil {
+			return fmt.Errorf("decode rule: %w", err)
+		}
+		ad.ByteOrder = binary.BigEndian
+		for ad.Next() {
+			switch ad.Type() {
+			case unix.NFTA_RULE_CHAIN:
+				rc.Chain = ad.String()
+			case unix.NFTA_RULE_HANDLE:
+				rc.Handle = ad.Uint64()
+			case unix.NFTA_RULE_USERDATA:
+				rc.Comment = comment(ad.Bytes())
+			case unix.NFTA_RULE_EXPRESSIONS:
+				found, err = counterOf(ad.Bytes(), &rc)
+				if err != nil {
+					return fmt.Errorf("decode rule: %w", err)
+				}
 			}
 		}
+		if err := ad.Err(); err != nil {
+			return fmt.Errorf("decode rule: %w", err)
+		}
+		if found {
+			out = append(out, rc)
+		}
+		return nil
+	})
+	return out, n, err
+}
+
+// counterOf finds the first counter expression of a rule's expression list and puts its
+// values in rc.
+func counterOf(b []byte, rc *RuleCounter) (bool, error) {
+	list, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return false, err
 	}
-	k.log.Debug("read rule counters", "table", table, "netns", k.ns, "rules", len(raws), "counters", len(out), "duration", time.Since(start))
-	return out, nil
+	for list.Next() {
+		if list.Type() != unix.NFTA_LIST_ELEM {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(list.Bytes())
+		if err != nil {
+			return false, err
+		}
+		var name string
+		var data []byte
+		for ad.Next() {
+			switch ad.Type() {
+			case unix.NFTA_EXPR_NAME:
+				name = ad.String()
+			case unix.NFTA_EXPR_DATA:
+				data = ad.Bytes()
+			}
+		}
+		if name != "counter" {
+			continue
+		}
+		var c expr.Counter
+		if err := expr.Unmarshal(unix.NFPROTO_INET, data, &c); err != nil {
+			return false, err
+		}
+		rc.Packets, rc.Bytes = c.Packets, c.Bytes
+		return true, nil
+	}
+	return false, list.Err()
 }
 
 // RuleCounters is Kernel.RuleCounters on the simulated kernel: the packets and bytes that Hit
