@@ -1,13 +1,13 @@
 package nft
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -73,38 +73,44 @@ func (k *Kernel) RuleCounters(ctx context.Context, table string) ([]RuleCounter,
 }
 
 // dumpCounters dumps the rules of table inet <table> (one NFT_MSG_GETRULE dump, as dumpRules)
-// and decodes of each only its chain, handle, comment and counter expression: the other
-// expressions are skipped unread (decoding every expression, as Observe must, tripled the cost
-// at 5,000 endpoints). It returns the counters and the number of rules dumped.
+// and decodes of each only its chain, handle, comment and counter expression, walking the
+// attributes in place without copying them: the other expressions are skipped unread
+// (decoding every expression, as Observe must, made the read 2.6 s instead of 1.2 s at 5,000
+// endpoints on a loaded machine; most of the rest is the kernel's own dump). It returns the
+// counters and the number of rules dumped.
 func dumpCounters(conn *netlink.Conn, table string) ([]RuleCounter, int, error) {
 	attrs := []netlink.Attribute{{Type: unix.NFTA_RULE_TABLE, Data: []byte(table + "\x00")}}
 	var out []RuleCounter
 	n := 0
+	chains := map[string]string{} // one string per chain name, not one per rule
 	err := dump(conn, "rules", unix.NFT_MSG_GETRULE, unix.NFT_MSG_NEWRULE, attrs, func(b []byte) error {
 		n++
 		var rc RuleCounter
-		var found bool
-		ad, err := netlink.NewAttributeDecoder(b)
-		if err != nil {
-			return fmt.Errorf("decode rule: %w", err)
-		}
-		ad.ByteOrder = binary.BigEndian
-		for ad.Next() {
-			switch ad.Type() {
+		found := false
+		err := walkAttrs(b, func(typ uint16, data []byte) error {
+			switch typ {
 			case unix.NFTA_RULE_CHAIN:
-				rc.Chain = ad.String()
-			case unix.NFTA_RULE_HANDLE:
-				rc.Handle = ad.Uint64()
-			case unix.NFTA_RULE_USERDATA:
-				rc.Comment = comment(ad.Bytes())
-			case unix.NFTA_RULE_EXPRESSIONS:
-				found, err = counterOf(ad.Bytes(), &rc)
-				if err != nil {
-					return fmt.Errorf("decode rule: %w", err)
+				name := cString(data)
+				c, ok := chains[string(name)]
+				if !ok {
+					c = string(name)
+					chains[c] = c
 				}
+				rc.Chain = c
+			case unix.NFTA_RULE_HANDLE:
+				if len(data) == 8 {
+					rc.Handle = binary.BigEndian.Uint64(data)
+				}
+			case unix.NFTA_RULE_USERDATA:
+				rc.Comment = comment(data)
+			case unix.NFTA_RULE_EXPRESSIONS:
+				var err error
+				found, err = counterOf(data, &rc)
+				return err
 			}
-		}
-		if err := ad.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("decode rule: %w", err)
 		}
 		if found {
@@ -115,42 +121,79 @@ func dumpCounters(conn *netlink.Conn, table string) ([]RuleCounter, int, error) 
 	return out, n, err
 }
 
-// counterOf finds the first counter expression of a rule's expression list and puts its
-// values in rc.
-func counterOf(b []byte, rc *RuleCounter) (bool, error) {
-	list, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
-		return false, err
-	}
-	for list.Next() {
-		if list.Type() != unix.NFTA_LIST_ELEM {
-			continue
+// errStopWalk ends walkAttrs early without an error.
+var errStopWalk = errors.New("stop")
+
+// walkAttrs calls each with the type (flags masked off) and the data of every netlink
+// attribute of b, in place (the data is b's, not a copy); an error of each ends the walk
+// (errStopWalk: without error). A length that does not fit is an error.
+func walkAttrs(b []byte, each func(typ uint16, data []byte) error) error {
+	for len(b) >= 4 {
+		l := int(binary.NativeEndian.Uint16(b))
+		typ := binary.NativeEndian.Uint16(b[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+		if l < 4 || l > len(b) {
+			return fmt.Errorf("netlink attribute of type %d: length %d of %d bytes", typ, l, len(b))
 		}
-		ad, err := netlink.NewAttributeDecoder(list.Bytes())
-		if err != nil {
-			return false, err
-		}
-		var name string
-		var data []byte
-		for ad.Next() {
-			switch ad.Type() {
-			case unix.NFTA_EXPR_NAME:
-				name = ad.String()
-			case unix.NFTA_EXPR_DATA:
-				data = ad.Bytes()
+		if err := each(typ, b[4:l]); err != nil {
+			if err == errStopWalk {
+				return nil
 			}
+			return err
 		}
-		if name != "counter" {
-			continue
-		}
-		var c expr.Counter
-		if err := expr.Unmarshal(unix.NFPROTO_INET, data, &c); err != nil {
-			return false, err
-		}
-		rc.Packets, rc.Bytes = c.Packets, c.Bytes
-		return true, nil
+		b = b[min((l+3)&^3, len(b)):]
 	}
-	return false, list.Err()
+	return nil
+}
+
+// cString is b up to its first NUL.
+func cString(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return b
+}
+
+// counterOf finds the first counter expression of a rule's expression list (NFTA_RULE_EXPRESSIONS)
+// and puts its values in rc.
+func counterOf(list []byte, rc *RuleCounter) (bool, error) {
+	found := false
+	err := walkAttrs(list, func(typ uint16, elem []byte) error {
+		if typ != unix.NFTA_LIST_ELEM {
+			return nil
+		}
+		var name, data []byte
+		if err := walkAttrs(elem, func(typ uint16, d []byte) error {
+			switch typ {
+			case unix.NFTA_EXPR_NAME:
+				name = cString(d)
+			case unix.NFTA_EXPR_DATA:
+				data = d
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if string(name) != "counter" {
+			return nil
+		}
+		found = true
+		if err := walkAttrs(data, func(typ uint16, d []byte) error {
+			if len(d) != 8 {
+				return nil
+			}
+			switch typ {
+			case unix.NFTA_COUNTER_PACKETS:
+				rc.Packets = binary.BigEndian.Uint64(d)
+			case unix.NFTA_COUNTER_BYTES:
+				rc.Bytes = binary.BigEndian.Uint64(d)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return errStopWalk
+	})
+	return found, err
 }
 
 // RuleCounters is Kernel.RuleCounters on the simulated kernel: the packets and bytes that Hit
