@@ -294,3 +294,29 @@ func gathered(t *testing.T, m *Metrics, name string, kv ...string) float64 {
 	t.Fatalf("no %s%v in the registry", name, kv)
 	return 0
 }
+
+func TestDropReason(t *testing.T) {
+	for _, c := range []struct{ chain, comment, want string }{
+		{"from-a", "from a: source mac not the endpoint's", DropAntiSpoofing},
+		{"host-a", "host a: ipv4 source not the endpoint's", DropAntiSpoofing},
+		{"from-a", "from a: ipv6 source not the endpoint's", DropAntiSpoofing},
+		{"host-a", "host a: no ipv4 nets", DropAntiSpoofing},
+		{"from-a", "from a: no ipv6 nets", DropAntiSpoofing},
+		{"from-a", "from a: no profile accepted", DropNoProfileAccepted},
+		{"to-a", "to a: no profile accepted", DropNoProfileAccepted},
+		{"to-a", "to a: endpoint has no profiles", DropNoProfileAccepted},
+		{"host-a", "host a: endpoint has no profiles", DropEndpointToHost},
+		{"host-a", "host a: endpoint inactive", DropInactiveEndpoint},
+		{"to-a", "to a: endpoint inactive", DropInactiveEndpoint},
+		{"host-a", "host a: not dhcp, dns or neighbour discovery", DropEndpointToHost},
+		{"shared-host-late", "endpoint to host: dns from own address", ""},
+		{"profile-in-WEB", "WEB inbound 1", ""},
+		{"to-a", "from a: no profile accepted", ""}, // the comment of another chain kind
+		{"from-a", "from a: something else", ""},
+	} {
+		got, ok := DropReason(c.chain, c.comment)
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("DropReason(%q, %q) = %q %v, want %q", c.chain, c.comment, got, ok, c.want)
+		}
+	}
+}
