@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -211,6 +212,23 @@ func TestRuleCountersRealPackets(t *testing.T) {
 		t.Errorf("rules not sorted by packets, or texts missing: %+v", rules)
 	}
 
+	// The text form: the same figures, and the rule that never matched says since when.
+	text := e.must("", append([]string{"status", "--counters"}, e.hostArgs("node-1")...)...)
+	var lines []string // each line with its runs of spaces made one
+	for _, l := range strings.Split(text, "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	for _, want := range []string{
+		fmt.Sprintf("WEB inbound 1 %d %d B allow udp to ports 5000", N+1, (N+1)*udp4),
+		"WEB inbound 4 0 0 B allow tcp to ports 9999 never matched since " + installed.UTC().Format("2006-01-02 15:04 UTC"),
+		fmt.Sprintf("inactive endpoint %d %d B", after.drop("inactive-endpoint")[0], after.drop("inactive-endpoint")[1]),
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("status --counters:\n%s\nwant the line %q", text, want)
+		}
+	}
+	t.Logf("status --counters:\n%s", text)
+
 	// The same figures on /metrics of a watch on node-1 (its reading is taken at scrape time).
 	metrics := scrapeWatch(t, e, "node-1")
 	for _, ref := range []string{"WEB inbound 1", "WEB inbound 2", "WEB inbound 3", "CLIENT outbound 1"} {
@@ -242,6 +260,7 @@ func TestRuleCountersRealPackets(t *testing.T) {
 		t.Fatalf("the apply was not in place:\n%s", out)
 	}
 	changed := read()
+	t.Logf("status --counters -o json after the in-place apply:\n%s", e.must("", args...))
 	check(changed, "WEB inbound 1", N+1, (N+1)*udp4)
 	check(changed, "WEB inbound 3", K, K*udp4)
 	check(changed, "WEB inbound 2", 0, 0)
