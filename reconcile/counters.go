@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
@@ -352,7 +353,13 @@ func (a *Agent) putInstalled(in *state.Installed) {
 		return
 	}
 	if err := state.SaveInstalled(a.cfg.StateDir, in); err != nil {
-		a.log.Warn("cannot record when the rules were installed (status --counters will say unknown)", "err", err)
+		msg := "cannot record when the rules were installed (status --counters will say unknown)"
+		if diskFull(err) || errors.Is(err, syscall.EROFS) {
+			// The pass's record fails alike and says what to do: one message, not two.
+			a.log.Debug(msg, "err", err)
+			return
+		}
+		a.log.Warn(msg, "err", err)
 	}
 }
 

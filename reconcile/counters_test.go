@@ -2,9 +2,12 @@ package reconcile
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/testenv"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
@@ -318,5 +321,52 @@ func TestDropReason(t *testing.T) {
 		if got != c.want || ok != (c.want != "") {
 			t.Errorf("DropReason(%q, %q) = %q %v, want %q", c.chain, c.comment, got, ok, c.want)
 		}
+	}
+}
+
+// TestRuleCounterCollectorCache: a reading serves the scrapes within the TTL, a later scrape
+// reads again; a failed read yields no series (the scrape still succeeds) and is warned once.
+func TestRuleCounterCollectorCache(t *testing.T) {
+	reads, fail := 0, false
+	read := func(context.Context) (*CounterReading, error) {
+		reads++
+		if fail {
+			return nil, errors.New("netlink: boom")
+		}
+		return SumCounters([]nft.RuleCounter{{Chain: "profile-in-WEB", Comment: "WEB inbound 1", Packets: uint64(reads), Bytes: 10}}), nil
+	}
+	var logged strings.Builder
+	c := newRuleCounterCollector(read, 15*time.Second, slog.New(slog.NewTextHandler(&logged, nil)))
+	now := time.Date(2026, 11, 30, 18, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	m := NewMetrics()
+	m.Registry.MustRegister(c)
+	value := func() float64 { return gathered(t, m, "reconcile_rule_packets_total", "profile", "WEB", "rule", "1") }
+	if v := value(); v != 1 || reads != 1 {
+		t.Fatalf("first scrape: %v, %d reads", v, reads)
+	}
+	now = now.Add(14 * time.Second)
+	if v := value(); v != 1 || reads != 1 {
+		t.Errorf("within the TTL: %v, %d reads", v, reads)
+	}
+	now = now.Add(2 * time.Second)
+	if v := value(); v != 2 || reads != 2 {
+		t.Errorf("after the TTL: %v, %d reads", v, reads)
+	}
+	fail = true
+	for i := 0; i < 3; i++ {
+		now = now.Add(time.Minute)
+		mfs, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if strings.HasPrefix(mf.GetName(), "reconcile_rule_") || strings.HasPrefix(mf.GetName(), "reconcile_dropped_") {
+				t.Errorf("a failed read served %s", mf.GetName())
+			}
+		}
+	}
+	if n := strings.Count(logged.String(), "cannot read the rule counters"); n != 1 {
+		t.Errorf("warned %d times:\n%s", n, logged.String())
 	}
 }

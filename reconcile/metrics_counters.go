@@ -38,6 +38,7 @@ type ruleCounterCollector struct {
 	mu      sync.Mutex
 	reading *CounterReading
 	at      time.Time
+	lastErr string // the last read error warned about ("": none since the last reading)
 
 	rulePackets, ruleBytes, dropPackets, dropBytes *prometheus.Desc
 }
@@ -95,12 +96,14 @@ func (c *ruleCounterCollector) get() *CounterReading {
 	defer cancel()
 	r, err := c.read(ctx)
 	if err != nil {
-		if !errors.Is(err, ErrNoTable) {
+		// Warned once per distinct error (a scrape every few seconds would repeat it).
+		if msg := err.Error(); !errors.Is(err, ErrNoTable) && msg != c.lastErr {
 			c.log.Warn("cannot read the rule counters for /metrics", "err", err)
+			c.lastErr = msg
 		}
 		c.reading = nil
 		return nil
 	}
-	c.reading, c.at = r, now
+	c.reading, c.at, c.lastErr = r, now, ""
 	return r
 }
