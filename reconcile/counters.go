@@ -297,6 +297,10 @@ func (a *Agent) counterSince(st *StatusResult, res *CountersResult) {
 		res.SinceError = "no install times recorded (run reconcile apply to record them)"
 	case in.RulesetDigest != st.LastApplied.RulesetDigest:
 		res.SinceError = "the install times recorded are of another ruleset than the one applied last"
+	case st.StateError != "" || st.ModelError != "":
+		res.SinceError = "the state record cannot be read whole"
+	case st.OtherHost():
+		res.SinceError = fmt.Sprintf("the last apply was for host %s, not %s", st.LastApplied.Host, st.Host)
 	case !st.InSync():
 		res.SinceError = "the kernel differs from the ruleset applied last"
 	}

@@ -212,6 +212,15 @@ func TestRuleCountersRealPackets(t *testing.T) {
 		t.Errorf("rules not sorted by packets, or texts missing: %+v", rules)
 	}
 
+	// Counter values are not drift: the table read back in full is in sync.
+	var st struct {
+		InSync    bool `json:"in_sync"`
+		TableRead bool `json:"table_read"`
+	}
+	if err := json.Unmarshal([]byte(e.must("", append([]string{"status", "--full", "-o", "json"}, e.hostArgs("node-1")...)...)), &st); err != nil || !st.InSync || !st.TableRead {
+		t.Errorf("status --full after the traffic: %+v %v", st, err)
+	}
+
 	// The text form: the same figures, and the rule that never matched says since when.
 	text := e.must("", append([]string{"status", "--counters"}, e.hostArgs("node-1")...)...)
 	var lines []string // each line with its runs of spaces made one
