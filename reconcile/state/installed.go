@@ -25,9 +25,10 @@ import (
 // The times are compact: Base holds the time of the last full replace, which every rule not in
 // Rules has; Rules holds the rules installed (or found) later. A time is exact (the counter
 // started then) unless AtLeast: the rule existed before that time and nothing tells when it
-// was made (an in-place apply onto a table whose earlier times are unknown: a first apply by a
-// program without this record, a lost file, or a table read with drift), so its counter counts
-// since at least then. The file names the ruleset digest it describes; a reader trusts it only
+// was made (an in-place apply keeping it in a chain whose earlier times are unknown: no record
+// before, a lost file, or a chain that differs from the one recorded, edited by hand; Chains
+// holds the digest of each chain to tell), so its counter counts since at least then. The
+// file names the ruleset digest it describes; a reader trusts it only
 // for that digest (the head's last_applied.ruleset_digest) and while the kernel shows no drift.
 // The file is removed before each transaction and written after the commit (or put back when
 // the transaction failed), so that a process killed in between leaves no file, not a wrong one.
