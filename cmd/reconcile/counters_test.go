@@ -90,3 +90,11 @@ func TestNumbers(t *testing.T) {
 		}
 	}
 }
+
+func TestCountersRefusesDetailedExitcode(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"status", "--counters", "--detailed-exitcode", "--dir", t.TempDir()}, strings.NewReader(""), &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "--detailed-exitcode: not with --counters") || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}

@@ -28,6 +28,9 @@ model file unreadable), 1 error.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if counters {
+				if detailed {
+					return fmt.Errorf("--detailed-exitcode: not with --counters (which reports no sync state); run status without --counters for it")
+				}
 				return runCounters(cmd.Context(), g, full)
 			}
 			return runStatus(cmd.Context(), g, detailed, full)
