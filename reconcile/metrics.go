@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -217,4 +218,18 @@ func Classify(err error) (stage, reason string) {
 		return "fetch", "timeout"
 	}
 	return "unknown", "error"
+}
+
+// RegisterRuleCounters adds the per-rule and per-drop-reason counters read by read at scrape
+// time (reconcile_rule_packets_total, …; see metrics_counters.go), a reading serving scrapes
+// for ttl (RuleCountersCacheTTL; 0: read at every scrape). Once per registry: a second call
+// is an error. Nil-safe.
+func (m *Metrics) RegisterRuleCounters(read func(context.Context) (*CounterReading, error), ttl time.Duration, log *slog.Logger) error {
+	if m == nil {
+		return nil
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return m.Registry.Register(newRuleCounterCollector(read, ttl, log))
 }

@@ -429,6 +429,7 @@ func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error
 		return a.failAttempt(rec, at, err)
 	}
 	a.mark(ctx, rec, res.Snapshot.Commit) // before the kernel may hold it (see mark)
+	installed := a.takeInstalled(rec)     // rule install times (counters.go): none while unsure
 	dp, err := a.dataplane()
 	start := time.Now()
 	var gen uint32
@@ -438,6 +439,7 @@ func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error
 	if err != nil {
 		err = stageErr("apply", "transaction", fmt.Errorf("apply revision %s to table inet %q: %w", rev, a.cfg.Table, err))
 		at := state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: a.cfg.Now().UTC(), Result: state.Failed, Error: err.Error(), Mode: res.Mode}
+		a.putInstalled(installed) // nothing changed
 		return a.failAttempt(rec, at, err)
 	}
 	res.Duration = time.Since(start)
@@ -446,6 +448,7 @@ func (a *Agent) transact(ctx context.Context, res *ApplyResult, full bool) error
 		a.afterCommit()
 	}
 	now := a.cfg.Now().UTC()
+	a.putInstalled(a.installedAfter(res, rec, installed, now))
 	la.Time = now
 	rec.LastApplied = la
 	rec.AddAttempt(state.Attempt{Revision: rev, RulesetDigest: res.Digest, Time: now, Result: state.Applied, Mode: res.Mode})

@@ -342,6 +342,10 @@ func (a *Agent) Watch(ctx context.Context, wo WatchOptions) error {
 		Signals: wo.Signals, Sources: wo.Sources, MaxBackoff: wo.MaxBackoff,
 		Metrics: c.Metrics, Logger: a.log,
 	}
+	// Per-rule and per-drop-reason counters, read from the kernel at scrape time.
+	if err := c.Metrics.RegisterRuleCounters(a.ReadCounters, RuleCountersCacheTTL, a.log); err != nil {
+		a.log.Debug("rule counters already registered", "err", err)
+	}
 	// The gauges of the last apply start from the record (read only: the first pass recovers
 	// an unreadable one); a record that cannot be read leaves them at zero.
 	if rec, _, err := a.loadStateNotes(false, false); err == nil && rec.LastApplied != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
-	var detailed, full bool
+	var detailed, full, counters bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the last applied revision, the source head, and the drift of the kernel from it",
@@ -23,14 +23,22 @@ changed by hand are listed like a plan (what apply would change back). Nothing i
 When the kernel's ruleset generation, netns cookie and boot id are those recorded with the last
 apply, nothing was committed since and the table is not read; --full reads it anyway.
 With --detailed-exitcode: 0 in sync, 2 drift (or never applied, or the state record or its
-model file unreadable), 1 error.`,
+model file unreadable), 1 error.
+` + countersHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if counters {
+				if detailed {
+					return fmt.Errorf("--detailed-exitcode: not with --counters (which reports no sync state); run status without --counters for it")
+				}
+				return runCounters(cmd.Context(), g, full)
+			}
 			return runStatus(cmd.Context(), g, detailed, full)
 		},
 	}
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when in sync, 2 on drift or when never applied, 1 on error")
 	cmd.Flags().BoolVar(&full, "full", false, "read the table back even when the ruleset generation shows nothing changed")
+	cmd.Flags().BoolVar(&counters, "counters", false, "show the hit counters of the profile rules and the drops by reason instead")
 	return cmd
 }
 

@@ -29,11 +29,12 @@ type Fake struct {
 	gen      uint32 // bumped by every change, like the kernel's ruleset generation
 	// rules are the identities of the rules of each table (by chain, in rule order): a
 	// handle, which Update and Edit keep for rules they leave alone, like the kernel.
-	rules      map[string]map[string][]uint64
-	counters   map[uint64]uint64 // packets counted per rule handle (Hit)
-	lastHandle uint64
-	reset      []uint64 // handles of the rules an Update replaces (counters zeroed at commit)
-	cookie     uint64   // the simulated namespace's SO_NETNS_COOKIE (0: not assigned yet; see identity.go)
+	rules        map[string]map[string][]uint64
+	counters     map[uint64]uint64 // packets counted per rule handle (Hit)
+	byteCounters map[uint64]uint64 // bytes counted per rule handle (HitBytes)
+	lastHandle   uint64
+	reset        []uint64 // handles of the rules an Update replaces (counters zeroed at commit)
+	cookie       uint64   // the simulated namespace's SO_NETNS_COOKIE (0: not assigned yet; see identity.go)
 }
 
 // Limits the fake enforces. Names, comments, interface names and log prefixes are checked

@@ -196,6 +196,7 @@ func (f *Fake) Update(ctx context.Context, desired, base *Ruleset, gen uint32) (
 	}
 	for _, h := range f.reset {
 		f.counters[h] = 0
+		delete(f.byteCounters, h)
 	}
 	f.tables[dl.Table] = fakeCanonical(next)
 	f.rules[dl.Table] = hs
