@@ -63,12 +63,12 @@ func versionText(v buildinfo.Version) string {
 	}
 	fmt.Fprintf(&b, "  revision:  %s\n", rev)
 	fmt.Fprintf(&b, "  go:        %s %s\n", v.GoVersion, v.Platform)
-	fmt.Fprintf(&b, "  nftables:  %s %s\n", buildinfo.NftablesModule, orUnknown(v.Nftables))
-	fmt.Fprintf(&b, "  go-git:    %s %s\n", buildinfo.GoGitModule, orUnknown(v.GoGit))
+	fmt.Fprintf(&b, "  nftables:  %s %s\n", buildinfo.NftablesModule, versionOrUnknown(v.Nftables))
+	fmt.Fprintf(&b, "  go-git:    %s %s\n", buildinfo.GoGitModule, versionOrUnknown(v.GoGit))
 	return b.String()
 }
 
-func orUnknown(s string) string {
+func versionOrUnknown(s string) string {
 	if s == "" {
 		return "(unknown)"
 	}
