@@ -1,38 +1,477 @@
 package compile
 
 import (
-	"sort"
+	"cmp"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/schema"
 )
+
+// HostKeyVersion is the first field of every key HostKeys returns ("hk1:<64 hex digits>"). It
+// changes whenever Compile reads an input that the keys do not cover yet, or the encoding of
+// the keyed inputs changes: keys of two versions never compare equal, so a base keyed by an
+// older binary is compiled again rather than wrongly taken as unchanged.
+const HostKeyVersion = "hk1"
 
 // HostKeys returns, for every host named by an endpoint of repo (sorted), a key of everything
 // the compiled ruleset of that host (Compile with opts.Table) depends on: two repositories that
 // give a host the same key give it identical rulesets, so `plan --all-hosts` compiles only the
 // hosts whose key differs between the base and the head. Equal keys mean the same outcome of
-// Compile: the same ruleset, or the same error. opts.Host is ignored.
+// Compile: the same ruleset, or the same error. opts.Host and opts.Tags are ignored.
 //
-// This first version compiles every host and keys it by the digest of its canonical ruleset:
-// correct by construction, as slow as compiling every host.
+// It compiles nothing. One pass over the repository computes, per host, the sha256 of (see
+// docs in hostkeys.go and the differential test in hostkeys_test.go):
+//   - HostKeyVersion, the table name (opts.Table, nft.DefaultTable when empty) and the host;
+//   - its endpoints in repository order: id, interface, whether active; for an active one its
+//     profile ids in order, and when it has some its MAC and nets as written;
+//   - each profile its active endpoints use (sorted ids): missing, or the sha256 of its
+//     inbound and outbound rules, every field but the position;
+//   - each tag those rules name (src_tag, dst_tag and negations) in the IP families the rule is
+//     rendered in: the sha256 of the tag's members' nets merged per family (MergePrefixes,
+//     members on any host and in any state), or the error of its first member (repository
+//     order) with a net that does not parse.
+//
+// A profile's own tags, inactive endpoints' profiles and nets, and endpoints of other hosts
+// count only through the tag sets above, so an ordinary change touches few keys: an endpoint
+// that carries no referenced tag changes only its host's key, a profile's rules only the keys
+// of the hosts using it, a tag's members only the hosts whose rules name the tag. A key may
+// change while the ruleset does not (endpoints reordered, a net of a local endpoint written
+// differently); it never stays equal while the outcome changes.
+//
+// Cost: linear in the repository (each net parsed once, each referenced tag merged once),
+// spread over GOMAXPROCS goroutines; memory: the parsed nets of the endpoints that carry a
+// referenced tag and one key per host.
 func HostKeys(repo *schema.Repository, opts Options) (hosts []string, keys map[string]string) {
-	seen := map[string]bool{}
-	for _, e := range repo.Endpoints {
-		if !seen[e.Host] {
-			seen[e.Host] = true
-			hosts = append(hosts, e.Host)
-		}
+	keys = map[string]string{}
+	if repo == nil {
+		return nil, keys
 	}
-	sort.Strings(hosts)
-	keys = make(map[string]string, len(hosts))
-	opts.Tags = NewTagIndex(repo)
-	for _, h := range hosts {
-		opts.Host = h
-		rs, err := Compile(repo, opts)
-		if err != nil {
-			keys[h] = "error:" + err.Error()
-			continue
-		}
-		keys[h] = "ruleset:" + rs.Canonical().Digest()
+	table := opts.Table
+	if table == "" {
+		table = nft.DefaultTable
+	}
+	k := &keyer{repo: repo, workers: runtime.GOMAXPROCS(0)}
+	byHost := k.scan()
+	hosts = make([]string, 0, len(byHost))
+	for h := range byHost {
+		hosts = append(hosts, h)
+	}
+	slices.Sort(hosts)
+	k.profileKeys()
+	k.tagMembers()
+	k.parseNets()
+	k.tagKeys()
+
+	sums := make([]string, len(hosts))
+	bufs := make([][]byte, k.workers)
+	k.parallel(len(hosts), func(w, i int) {
+		bufs[w] = k.hostKey(bufs[w][:0], table, hosts[i], byHost[hosts[i]])
+		sum := sha256.Sum256(bufs[w])
+		sums[i] = HostKeyVersion + ":" + hex.EncodeToString(sum[:])
+	})
+	for i, h := range hosts {
+		keys[h] = sums[i]
 	}
 	return hosts, keys
+}
+
+// tagRef is one tag a profile's rules name in one family: the set tag-v4-T or tag-v6-T.
+type tagRef struct {
+	tag string
+	fam nft.Family
+}
+
+// profKey is what a used profile contributes to a host key.
+type profKey struct {
+	sum  [32]byte // of its rules (appendRules)
+	refs []tagRef // the tag sets its rules reference, sorted, each once
+}
+
+// tagState is what a referenced tag contributes to a host key.
+type tagState struct {
+	name    string
+	members []int32 // endpoint indexes, repository order
+	err     string  // the error of its first member with an unparsable net ("": none)
+	v4, v6  [32]byte
+}
+
+type keyer struct {
+	repo    *schema.Repository
+	workers int
+
+	used  []string            // profiles named by active endpoints (any host), sorted
+	profs map[string]*profKey // used profiles that exist
+
+	tagIdx map[string]int32 // referenced tag -> index in tags
+	tags   []tagState
+
+	// Parsed nets of the endpoints that are members of a referenced tag: endpoint i's are
+	// nets[off[i]:off[i+1]]; netErr[i] is set when one does not parse.
+	off    []int32
+	nets   []netip.Prefix
+	netErr map[int32]string
+}
+
+// parallel calls f(worker, i) for every i in [0, n) on up to k.workers goroutines.
+func (k *keyer) parallel(n int, f func(w, i int)) {
+	w := min(k.workers, n)
+	if w <= 1 || n < 32 {
+		for i := range n {
+			f(0, i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	const chunk = 16
+	for id := range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= n {
+					return
+				}
+				for i := lo; i < min(lo+chunk, n); i++ {
+					f(id, i)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// scan groups the endpoints by host (indexes, repository order) and collects the profiles
+// active endpoints use.
+func (k *keyer) scan() map[string][]int32 {
+	byHost := map[string][]int32{}
+	used := map[string]bool{}
+	last, lastList := "", []int32(nil)
+	for i, e := range k.repo.Endpoints {
+		if e == nil {
+			continue
+		}
+		if e.Host != last || lastList == nil {
+			if lastList != nil {
+				byHost[last] = lastList
+			}
+			last, lastList = e.Host, byHost[e.Host]
+		}
+		lastList = append(lastList, int32(i))
+		if e.Active() {
+			for _, pid := range e.ProfileIDs {
+				used[pid] = true
+			}
+		}
+	}
+	if lastList != nil {
+		byHost[last] = lastList
+	}
+	k.used = make([]string, 0, len(used))
+	for pid := range used {
+		k.used = append(k.used, pid)
+	}
+	slices.Sort(k.used)
+	return byHost
+}
+
+// profileKeys hashes the rules of every used profile and lists the tag sets they reference;
+// every referenced tag gets a tagState.
+func (k *keyer) profileKeys() {
+	keys := make([]*profKey, len(k.used))
+	k.parallel(len(k.used), func(_, i int) {
+		p := k.repo.Profiles[k.used[i]]
+		if p == nil {
+			return
+		}
+		b := appendRules(nil, p.Inbound)
+		b = appendRules(b, p.Outbound)
+		keys[i] = &profKey{sum: sha256.Sum256(b), refs: ruleTagRefs(p)}
+	})
+	k.profs = make(map[string]*profKey, len(k.used))
+	k.tagIdx = map[string]int32{}
+	for i, pk := range keys {
+		if pk == nil {
+			continue
+		}
+		k.profs[k.used[i]] = pk
+		for _, r := range pk.refs {
+			if _, ok := k.tagIdx[r.tag]; !ok {
+				k.tagIdx[r.tag] = int32(len(k.tags))
+				k.tags = append(k.tags, tagState{name: r.tag})
+			}
+		}
+	}
+}
+
+// ruleTagRefs returns the tag sets the rules of p reference: each tag of a rule in each
+// family the rule is rendered in (families; both when the rule does not compile, whose
+// error then decides the outcome anyway).
+func ruleTagRefs(p *schema.Profile) []tagRef {
+	var refs []tagRef
+	for _, rules := range [2][]schema.Rule{p.Inbound, p.Outbound} {
+		for i := range rules {
+			r := &rules[i]
+			if r.SrcTag == "" && r.DstTag == "" && r.NotSrcTag == "" && r.NotDstTag == "" {
+				continue
+			}
+			fams, _, err := families(r)
+			if err != nil {
+				fams = []nft.Family{nft.IPv4, nft.IPv6}
+			}
+			for _, t := range [4]string{r.SrcTag, r.DstTag, r.NotSrcTag, r.NotDstTag} {
+				if t == "" {
+					continue
+				}
+				for _, f := range fams {
+					refs = append(refs, tagRef{t, f})
+				}
+			}
+		}
+	}
+	slices.SortFunc(refs, compareTagRefs)
+	return slices.Compact(refs)
+}
+
+func compareTagRefs(a, b tagRef) int {
+	return cmp.Or(cmp.Compare(a.tag, b.tag), cmp.Compare(a.fam, b.fam))
+}
+
+// tagMembers lists, for every referenced tag, the endpoints whose (existing) profiles carry
+// it, each once, in repository order: the members tagMembers (compile.go) gives Compile.
+func (k *keyer) tagMembers() {
+	if len(k.tags) == 0 {
+		return
+	}
+	// The referenced tags each profile carries, once.
+	carried := map[string][]int32{}
+	for pid, p := range k.repo.Profiles {
+		if p == nil {
+			continue
+		}
+		var ts []int32
+		for _, t := range p.Tags {
+			if ti, ok := k.tagIdx[t]; ok && !slices.Contains(ts, ti) {
+				ts = append(ts, ti)
+			}
+		}
+		if ts != nil {
+			carried[pid] = ts
+		}
+	}
+	var ets []int32
+	for i, e := range k.repo.Endpoints {
+		if e == nil {
+			continue
+		}
+		ets = ets[:0]
+		for _, pid := range e.ProfileIDs {
+			for _, ti := range carried[pid] {
+				if !slices.Contains(ets, ti) {
+					ets = append(ets, ti)
+					k.tags[ti].members = append(k.tags[ti].members, int32(i))
+				}
+			}
+		}
+	}
+}
+
+// parseNets parses, once, the nets of every endpoint that is a member of a referenced tag.
+func (k *keyer) parseNets() {
+	n := len(k.repo.Endpoints)
+	member := make([]bool, n)
+	for ti := range k.tags {
+		for _, i := range k.tags[ti].members {
+			member[i] = true
+		}
+	}
+	k.off = make([]int32, n+1)
+	total := 0
+	for i, e := range k.repo.Endpoints {
+		k.off[i] = int32(total)
+		if member[i] {
+			total += len(e.IPv4Nets) + len(e.IPv6Nets)
+		}
+	}
+	k.off[n] = int32(total)
+	k.nets = make([]netip.Prefix, total)
+	var mu sync.Mutex
+	k.netErr = map[int32]string{}
+	const chunk = 256
+	k.parallel((n+chunk-1)/chunk, func(_, c int) {
+		for i := c * chunk; i < min(c*chunk+chunk, n); i++ {
+			if !member[i] {
+				continue
+			}
+			e := k.repo.Endpoints[i]
+			j, bad := k.off[i], false
+			for _, list := range [2][]string{e.IPv4Nets, e.IPv6Nets} {
+				for _, s := range list {
+					p, err := schema.ParseNet(s)
+					if err != nil && !bad {
+						// The error addTagNets returns for this member: its first bad net.
+						bad = true
+						mu.Lock()
+						k.netErr[int32(i)] = fmt.Errorf("compile: endpoint %q: %w", e.ID, err).Error()
+						mu.Unlock()
+					}
+					k.nets[j] = p
+					j++
+				}
+			}
+		}
+	})
+}
+
+// tagKeys merges the members' nets of every referenced tag per family and hashes them, or
+// records the error of its first member with an unparsable net.
+func (k *keyer) tagKeys() {
+	type scratch struct{ v4, v6 []netip.Prefix }
+	sc := make([]scratch, k.workers)
+	k.parallel(len(k.tags), func(w, ti int) {
+		t := &k.tags[ti]
+		s := &sc[w]
+		s.v4, s.v6 = s.v4[:0], s.v6[:0]
+		for _, i := range t.members {
+			if msg, bad := k.netErr[i]; bad {
+				t.err = msg
+				return
+			}
+			for _, p := range k.nets[k.off[i]:k.off[i+1]] {
+				if p.Addr().Is4() {
+					s.v4 = append(s.v4, p)
+				} else {
+					s.v6 = append(s.v6, p)
+				}
+			}
+		}
+		t.v4 = sha256.Sum256(appendPrefixes(nil, MergePrefixes(s.v4)))
+		t.v6 = sha256.Sum256(appendPrefixes(nil, MergePrefixes(s.v6)))
+	})
+}
+
+// hostKey appends to b the encoding of everything Compile reads for host (its endpoints:
+// indexes into the repository, in order).
+func (k *keyer) hostKey(b []byte, table, host string, local []int32) []byte {
+	b = appendStr(b, HostKeyVersion)
+	b = appendStr(b, table)
+	b = appendStr(b, host)
+	b = binary.AppendUvarint(b, uint64(len(local)))
+	var used []string
+	for _, i := range local {
+		e := k.repo.Endpoints[i]
+		b = appendStr(b, e.ID)
+		b = appendStr(b, e.Interface)
+		if !e.Active() {
+			// endpointChains reads nothing else of an inactive endpoint: its chains drop.
+			b = append(b, 0)
+			continue
+		}
+		b = append(b, 1)
+		b = appendStrs(b, e.ProfileIDs)
+		if len(e.ProfileIDs) > 0 {
+			b = appendStr(b, e.MAC)
+			b = appendStrs(b, e.IPv4Nets)
+			b = appendStrs(b, e.IPv6Nets)
+			used = append(used, e.ProfileIDs...)
+		}
+	}
+	slices.Sort(used)
+	used = slices.Compact(used)
+	b = binary.AppendUvarint(b, uint64(len(used)))
+	var refs []tagRef
+	for _, pid := range used {
+		b = appendStr(b, pid)
+		pk := k.profs[pid]
+		if pk == nil {
+			b = append(b, 0) // missing: Compile fails on it
+			continue
+		}
+		b = append(b, 1)
+		b = append(b, pk.sum[:]...)
+		refs = append(refs, pk.refs...)
+	}
+	slices.SortFunc(refs, compareTagRefs)
+	refs = slices.Compact(refs)
+	b = binary.AppendUvarint(b, uint64(len(refs)))
+	for _, r := range refs {
+		t := &k.tags[k.tagIdx[r.tag]]
+		b = appendStr(b, r.tag)
+		b = append(b, byte(r.fam))
+		if t.err != "" {
+			b = append(b, 0)
+			b = appendStr(b, t.err)
+			continue
+		}
+		b = append(b, 1)
+		if r.fam == nft.IPv6 {
+			b = append(b, t.v6[:]...)
+		} else {
+			b = append(b, t.v4[:]...)
+		}
+	}
+	return b
+}
+
+// appendRules encodes rules: every field of schema.Rule that Compile reads (all but Pos), each
+// length-prefixed or flagged so that the encoding is injective.
+func appendRules(b []byte, rules []schema.Rule) []byte {
+	b = binary.AppendUvarint(b, uint64(len(rules)))
+	for i := range rules {
+		r := &rules[i]
+		for _, s := range [...]string{r.Action, string(r.Protocol), r.SrcTag, r.SrcNet, r.DstTag,
+			r.DstNet, r.LogPrefix, string(r.NotProtocol), r.NotSrcTag, r.NotSrcNet, r.NotDstTag, r.NotDstNet} {
+			b = appendStr(b, s)
+		}
+		for _, ps := range [...][]schema.PortRange{r.SrcPorts, r.DstPorts, r.NotSrcPorts, r.NotDstPorts} {
+			b = binary.AppendUvarint(b, uint64(len(ps)))
+			for _, p := range ps {
+				b = binary.BigEndian.AppendUint16(b, p.First)
+				b = binary.BigEndian.AppendUint16(b, p.Last)
+			}
+		}
+		for _, v := range [...]*int{r.ICMPType, r.ICMPCode, r.NotICMPType, r.NotICMPCode} {
+			if v == nil {
+				b = append(b, 0)
+				continue
+			}
+			b = append(b, 1)
+			b = binary.AppendVarint(b, int64(*v))
+		}
+		b = binary.AppendVarint(b, int64(r.IPVersion))
+	}
+	return b
+}
+
+func appendPrefixes(b []byte, ps []netip.Prefix) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ps)))
+	for _, p := range ps {
+		a := p.Addr().As16()
+		b = append(b, byte(p.Addr().BitLen()), byte(p.Bits()))
+		b = append(b, a[:]...)
+	}
+	return b
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendStrs(b []byte, ss []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = appendStr(b, s)
+	}
+	return b
 }
