@@ -3,15 +3,19 @@ package compile
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/internal/repogen"
+	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -37,6 +41,10 @@ func hostKeysFirstSeed(t *testing.T) uint64 {
 	}
 	return defaultHostKeysSeed
 }
+
+// hostKeysTables are the tables the differential test compiles for: the default (empty and
+// spelled out), others, and names Compile refuses.
+var hostKeysTables = []string{"", nft.DefaultTable, "calico", "t.1-x", "table", "1bad", "bad name"}
 
 // outcome is what HostKeys promises to key: the canonical ruleset's digest, or the error.
 func outcome(repo *schema.Repository, host, table string, idx *TagIndex) string {
@@ -83,11 +91,11 @@ func (s diffStats) String() string {
 
 // compare checks the HostKeys contract between base and head for every host of either, and
 // counts. what names the pair in a failure.
-func (s *diffStats) compare(t *testing.T, what string, base, head *schema.Repository, table string) {
+func (s *diffStats) compare(t *testing.T, what string, base, head *schema.Repository, baseTable, headTable string) {
 	t.Helper()
 	s.mutations++
-	bh, bk := HostKeys(base, Options{Table: table})
-	hh, hk := HostKeys(head, Options{Table: table})
+	bh, bk := HostKeys(base, Options{Table: baseTable})
+	hh, hk := HostKeys(head, Options{Table: headTable})
 	checkHosts(t, what+" (base)", base, bh, bk)
 	checkHosts(t, what+" (head)", head, hh, hk)
 	bi, hi := NewTagIndex(base), NewTagIndex(head)
@@ -98,7 +106,7 @@ func (s *diffStats) compare(t *testing.T, what string, base, head *schema.Reposi
 			continue // on one side only: plan compiles it anyway
 		}
 		s.hosts++
-		ob, oh := s.baseOutcome(base, h, table, bi), outcome(head, h, table, hi)
+		ob, oh := s.baseOutcome(base, h, baseTable, bi), outcome(head, h, headTable, hi)
 		if ob != oh {
 			s.outcomeChanged++
 		}
@@ -180,12 +188,18 @@ func TestHostKeysDifferential(t *testing.T) {
 			}
 			what := fmt.Sprintf("generated seed %d mutation %d (%s)", seed+i, m, desc)
 			if m >= 6 {
-				gen.compare(t, what, prev, head, "")
+				gen.compare(t, what, prev, head, "", "")
 				prev = head
 			} else {
-				gen.compare(t, what, base, head, "")
+				gen.compare(t, what, base, head, "", "")
 			}
 		}
+		// The same tree under another table: keys differ whenever the rulesets do.
+		bt, ht := pick(rng, hostKeysTables), pick(rng, hostKeysTables)
+		gen.compare(t, fmt.Sprintf("generated seed %d, tables %q and %q", seed+i, bt, ht), base, base, bt, ht)
+		head := cloneRepo(base)
+		desc := mutate(rng, head)
+		gen.compare(t, fmt.Sprintf("generated seed %d, tables %q and %q, %s", seed+i, bt, ht, desc), base, head, bt, ht)
 	}
 	t.Logf("generated: %s (%v)", gen, time.Since(start).Round(time.Millisecond))
 	start = time.Now()
@@ -219,12 +233,12 @@ func TestHostKeysDifferential(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				shapes.compare(t, fmt.Sprintf("shape %+v seed %d: %s", s, sd, desc), base, loadFiles(t, f), "")
+				shapes.compare(t, fmt.Sprintf("shape %+v seed %d: %s", s, sd, desc), base, loadFiles(t, f), "", "")
 			}
 			for m := range 15 {
 				head := cloneRepo(base)
 				desc := mutate(rng, head)
-				shapes.compare(t, fmt.Sprintf("shape %+v seed %d mutation %d (%s)", s, sd, m, desc), base, head, "")
+				shapes.compare(t, fmt.Sprintf("shape %+v seed %d mutation %d (%s)", s, sd, m, desc), base, head, "", "")
 			}
 		}
 	}
@@ -367,7 +381,7 @@ func mutate(rng *rand.Rand, r *schema.Repository) string {
 	if len(pids) > 0 && rng.IntN(2) == 0 {
 		return mutateProfile(rng, r, pids, p)
 	}
-	switch rng.IntN(17) {
+	switch rng.IntN(19) {
 	case 0:
 		e.ID = pick(rng, p.ids)
 		return "endpoint id " + e.ID
@@ -443,6 +457,20 @@ func mutate(rng *rand.Rand, r *schema.Repository) string {
 	case 15:
 		r.Endpoints = slices.Insert(r.Endpoints, rng.IntN(len(r.Endpoints)+1), nil)
 		return "nil endpoint"
+	case 16:
+		// A net (the first, or one added) replaced by one that does not parse, in one of several
+		// ways: tag sets fail with the first such member's error.
+		bad := pick(rng, []string{"300.1.2.3", "198.18.0.0/33", "fd00::g", "nonsense"})
+		l := &e.IPv4Nets
+		if rng.IntN(2) == 0 {
+			l = &e.IPv6Nets
+		}
+		if len(*l) == 0 {
+			*l = append(*l, bad)
+		} else {
+			(*l)[rng.IntN(len(*l))] = bad
+		}
+		return "endpoint " + e.ID + " net replaced by " + bad
 	default:
 		e.IPv4Nets, e.IPv6Nets = e.IPv6Nets, e.IPv4Nets
 		return "endpoint " + e.ID + " v4 and v6 lists swapped"
@@ -502,28 +530,63 @@ func mutateProfile(rng *rand.Rand, r *schema.Repository, pids []string, p pools)
 			return "profile " + id + " rule added"
 		}
 		k := rng.IntN(len(*rules))
-		x := &(*rules)[k]
-		switch rng.IntN(9) {
-		case 0:
-			x.SrcTag = pick(rng, p.tags)
-		case 1:
-			x.NotDstTag = pick(rng, p.tags)
-		case 2:
-			x.Action = pick(rng, []string{"allow", "deny", "log", "bogus"})
-		case 3:
-			x.IPVersion = pick(rng, []int{0, 4, 6, 5})
-		case 4:
-			x.Protocol = schema.Protocol(pick(rng, []string{"", "tcp", "udp", "icmp", "icmpv6", "6", "bogus"}))
-		case 5:
-			x.DstPorts = append(x.DstPorts, schema.PortRange{First: uint16(rng.IntN(100)), Last: uint16(100 + rng.IntN(100))})
-		case 6:
-			x.SrcNet = pick(rng, p.nets)
-		case 7:
-			x.LogPrefix = pick(rng, []string{"", "x", "calico-packet"})
-		default:
-			v := rng.IntN(256)
-			x.ICMPType = &v
-		}
-		return fmt.Sprintf("profile %s rule %d changed", id, k+1)
+		f := mutateRuleField(rng, r, &(*rules)[k], p)
+		return fmt.Sprintf("profile %s rule %d field %s changed", id, k+1, f)
 	}
+}
+
+// ruleFieldPool are values beside the repository's own that mutateRuleField draws from.
+var ruleFieldPool = map[reflect.Type][]any{
+	reflect.TypeFor[string]():             {"", "allow", "deny", "log", "bogus", "x", "calico-packet", "198.18.0.0/16", "fd00::/16", "198.18.0.1", "bad-net"},
+	reflect.TypeFor[schema.Protocol]():    {schema.Protocol(""), schema.Protocol("tcp"), schema.Protocol("udp"), schema.Protocol("icmp"), schema.Protocol("icmpv6"), schema.Protocol("6"), schema.Protocol("58"), schema.Protocol("bogus")},
+	reflect.TypeFor[int]():                {0, 4, 6, 5},
+	reflect.TypeFor[*int]():               {(*int)(nil), ip(0), ip(3), ip(8), ip(128), ip(254), ip(255)},
+	reflect.TypeFor[[]schema.PortRange](): {[]schema.PortRange(nil), pr(22), pr(80, 443), pr([2]int{8000, 8080}, 8080), pr(53, 853)},
+}
+
+// mutateRuleField sets one field of x (any but Pos) to the same field of another rule of r, or
+// to a value of ruleFieldPool, and returns the field's name.
+func mutateRuleField(rng *rand.Rand, r *schema.Repository, x *schema.Rule, p pools) string {
+	v := reflect.ValueOf(x).Elem()
+	var fields []int
+	for i := range v.NumField() {
+		if v.Type().Field(i).Name != "Pos" {
+			fields = append(fields, i)
+		}
+	}
+	fi := pick(rng, fields)
+	fv := v.Field(fi)
+	name := v.Type().Field(fi).Name
+	var cands []reflect.Value
+	for _, id := range slices.Sorted(maps.Keys(r.Profiles)) {
+		if pr := r.Profiles[id]; pr != nil {
+			for _, rs := range [][]schema.Rule{pr.Inbound, pr.Outbound} {
+				for i := range rs {
+					cands = append(cands, reflect.ValueOf(&rs[i]).Elem().Field(fi))
+				}
+			}
+		}
+	}
+	for _, c := range ruleFieldPool[fv.Type()] {
+		cands = append(cands, reflect.ValueOf(c))
+	}
+	if strings.HasSuffix(name, "Tag") {
+		for _, t := range p.tags {
+			cands = append(cands, reflect.ValueOf(t))
+		}
+	}
+	c := pick(rng, cands)
+	switch c := c.Interface().(type) {
+	case []schema.PortRange:
+		fv.Set(reflect.ValueOf(slices.Clone(c)))
+	case *int:
+		if c != nil {
+			fv.Set(reflect.ValueOf(ip(*c)))
+		} else {
+			fv.SetZero()
+		}
+	default:
+		fv.Set(reflect.ValueOf(c).Convert(fv.Type()))
+	}
+	return name
 }
