@@ -72,10 +72,11 @@ func HostKeys(repo *schema.Repository, opts Options) (hosts []string, keys map[s
 	k.tagKeys()
 
 	sums := make([]string, len(hosts))
-	bufs := make([][]byte, k.workers)
+	scratch := make([]hostScratch, k.workers)
 	k.parallel(len(hosts), func(w, i int) {
-		bufs[w] = k.hostKey(bufs[w][:0], table, hosts[i], byHost[hosts[i]])
-		sum := sha256.Sum256(bufs[w])
+		sc := &scratch[w]
+		sc.b = k.hostKey(sc, table, hosts[i], byHost[hosts[i]])
+		sum := sha256.Sum256(sc.b)
 		sums[i] = HostKeyVersion + ":" + hex.EncodeToString(sum[:])
 	})
 	for i, h := range hosts {
@@ -94,6 +95,9 @@ type tagRef struct {
 type profKey struct {
 	sum  [32]byte // of its rules (appendRules)
 	refs []tagRef // the tag sets its rules reference, sorted, each once
+	// sets are refs as tag set numbers: tag index<<1, +1 for IPv6 (sorted: tags are indexed in
+	// name order).
+	sets []uint32
 }
 
 // tagState is what a referenced tag contributes to a host key.
@@ -108,10 +112,11 @@ type keyer struct {
 	repo    *schema.Repository
 	workers int
 
-	used  []string            // profiles named by active endpoints (any host), sorted
-	profs map[string]*profKey // used profiles that exist
+	used   []string         // profiles named by active endpoints (any host), sorted
+	useIdx map[string]int32 // used profile -> index in used
+	profs  []*profKey       // by index in used; nil: the profile does not exist
 
-	tagIdx map[string]int32 // referenced tag -> index in tags
+	tagIdx map[string]int32 // referenced tag -> index in tags (tags sorted by name)
 	tags   []tagState
 
 	// Parsed nets of the endpoints that are members of a referenced tag: endpoint i's are
@@ -182,13 +187,17 @@ func (k *keyer) scan() map[string][]int32 {
 		k.used = append(k.used, pid)
 	}
 	slices.Sort(k.used)
+	k.useIdx = make(map[string]int32, len(k.used))
+	for i, pid := range k.used {
+		k.useIdx[pid] = int32(i)
+	}
 	return byHost
 }
 
 // profileKeys hashes the rules of every used profile and lists the tag sets they reference;
 // every referenced tag gets a tagState.
 func (k *keyer) profileKeys() {
-	keys := make([]*profKey, len(k.used))
+	k.profs = make([]*profKey, len(k.used))
 	k.parallel(len(k.used), func(_, i int) {
 		p := k.repo.Profiles[k.used[i]]
 		if p == nil {
@@ -196,19 +205,33 @@ func (k *keyer) profileKeys() {
 		}
 		b := appendRules(nil, p.Inbound)
 		b = appendRules(b, p.Outbound)
-		keys[i] = &profKey{sum: sha256.Sum256(b), refs: ruleTagRefs(p)}
+		k.profs[i] = &profKey{sum: sha256.Sum256(b), refs: ruleTagRefs(p)}
 	})
-	k.profs = make(map[string]*profKey, len(k.used))
-	k.tagIdx = map[string]int32{}
-	for i, pk := range keys {
+	var names []string
+	for _, pk := range k.profs {
+		if pk != nil {
+			for _, r := range pk.refs {
+				names = append(names, r.tag)
+			}
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	k.tagIdx = make(map[string]int32, len(names))
+	k.tags = make([]tagState, len(names))
+	for i, t := range names {
+		k.tagIdx[t] = int32(i)
+		k.tags[i].name = t
+	}
+	for _, pk := range k.profs {
 		if pk == nil {
 			continue
 		}
-		k.profs[k.used[i]] = pk
-		for _, r := range pk.refs {
-			if _, ok := k.tagIdx[r.tag]; !ok {
-				k.tagIdx[r.tag] = int32(len(k.tags))
-				k.tags = append(k.tags, tagState{name: r.tag})
+		pk.sets = make([]uint32, len(pk.refs))
+		for j, r := range pk.refs {
+			pk.sets[j] = uint32(k.tagIdx[r.tag]) << 1
+			if r.fam == nft.IPv6 {
+				pk.sets[j]++
 			}
 		}
 	}
@@ -336,7 +359,10 @@ func (k *keyer) parseNets() {
 // tagKeys merges the members' nets of every referenced tag per family and hashes them, or
 // records the error of its first member with an unparsable net.
 func (k *keyer) tagKeys() {
-	type scratch struct{ v4, v6 []netip.Prefix }
+	type scratch struct {
+		v4, v6 []netip.Prefix
+		b      []byte
+	}
 	sc := make([]scratch, k.workers)
 	k.parallel(len(k.tags), func(w, ti int) {
 		t := &k.tags[ti]
@@ -355,19 +381,68 @@ func (k *keyer) tagKeys() {
 				}
 			}
 		}
-		t.v4 = sha256.Sum256(appendPrefixes(nil, MergePrefixes(s.v4)))
-		t.v6 = sha256.Sum256(appendPrefixes(nil, MergePrefixes(s.v6)))
+		s.v4, s.v6 = mergeInPlace(s.v4), mergeInPlace(s.v6)
+		s.b = appendPrefixes(s.b[:0], s.v4)
+		t.v4 = sha256.Sum256(s.b)
+		s.b = appendPrefixes(s.b[:0], s.v6)
+		t.v6 = sha256.Sum256(s.b)
 	})
 }
 
-// hostKey appends to b the encoding of everything Compile reads for host (its endpoints:
+// mergeInPlace is MergePrefixes (masked, sorted, contained prefixes dropped, siblings joined)
+// done in ps's own memory. Its result is the minimal cover of the addresses ps covers: equal
+// results mean equal tag sets.
+func mergeInPlace(ps []netip.Prefix) []netip.Prefix {
+	for i, p := range ps {
+		ps[i] = p.Masked()
+	}
+	slices.SortFunc(ps, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	out := ps[:0]
+	for _, p := range ps {
+		if n := len(out); n > 0 && out[n-1].Addr().BitLen() == p.Addr().BitLen() && out[n-1].Contains(p.Addr()) {
+			continue
+		}
+		out = append(out, p)
+		for len(out) >= 2 {
+			parent, ok := siblings(out[len(out)-2], out[len(out)-1])
+			if !ok {
+				break
+			}
+			out = append(out[:len(out)-2], parent)
+		}
+	}
+	return out
+}
+
+// hostScratch is one worker's reusable memory for hostKey.
+type hostScratch struct {
+	b            []byte
+	gen          uint32
+	seenP, seenT []uint32 // gen when a profile (index in used) or a tag set was last listed
+	pidx         []int32
+	sets         []uint32
+}
+
+// hostKey returns the encoding (in sc.b) of everything Compile reads for host (its endpoints:
 // indexes into the repository, in order).
-func (k *keyer) hostKey(b []byte, table, host string, local []int32) []byte {
+func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []byte {
+	if sc.seenP == nil {
+		sc.seenP = make([]uint32, len(k.used))
+		sc.seenT = make([]uint32, 2*len(k.tags))
+	}
+	sc.gen++
+	gen := sc.gen
+	b := sc.b[:0]
 	b = appendStr(b, HostKeyVersion)
 	b = appendStr(b, table)
 	b = appendStr(b, host)
 	b = binary.AppendUvarint(b, uint64(len(local)))
-	var used []string
+	pidx := sc.pidx[:0]
 	for _, i := range local {
 		e := k.repo.Endpoints[i]
 		b = appendStr(b, e.ID)
@@ -383,43 +458,54 @@ func (k *keyer) hostKey(b []byte, table, host string, local []int32) []byte {
 			b = appendStr(b, e.MAC)
 			b = appendStrs(b, e.IPv4Nets)
 			b = appendStrs(b, e.IPv6Nets)
-			used = append(used, e.ProfileIDs...)
+			for _, pid := range e.ProfileIDs {
+				if pi := k.useIdx[pid]; sc.seenP[pi] != gen {
+					sc.seenP[pi] = gen
+					pidx = append(pidx, pi)
+				}
+			}
 		}
 	}
-	slices.Sort(used)
-	used = slices.Compact(used)
-	b = binary.AppendUvarint(b, uint64(len(used)))
-	var refs []tagRef
-	for _, pid := range used {
-		b = appendStr(b, pid)
-		pk := k.profs[pid]
+	// The profiles in id order (used is sorted), each once.
+	slices.Sort(pidx)
+	b = binary.AppendUvarint(b, uint64(len(pidx)))
+	sets := sc.sets[:0]
+	for _, pi := range pidx {
+		b = appendStr(b, k.used[pi])
+		pk := k.profs[pi]
 		if pk == nil {
 			b = append(b, 0) // missing: Compile fails on it
 			continue
 		}
 		b = append(b, 1)
 		b = append(b, pk.sum[:]...)
-		refs = append(refs, pk.refs...)
+		for _, s := range pk.sets {
+			if sc.seenT[s] != gen {
+				sc.seenT[s] = gen
+				sets = append(sets, s)
+			}
+		}
 	}
-	slices.SortFunc(refs, compareTagRefs)
-	refs = slices.Compact(refs)
-	b = binary.AppendUvarint(b, uint64(len(refs)))
-	for _, r := range refs {
-		t := &k.tags[k.tagIdx[r.tag]]
-		b = appendStr(b, r.tag)
-		b = append(b, byte(r.fam))
+	// The tag sets in (tag, family) order (tags are indexed by name), each once.
+	slices.Sort(sets)
+	b = binary.AppendUvarint(b, uint64(len(sets)))
+	for _, s := range sets {
+		t := &k.tags[s>>1]
+		b = appendStr(b, t.name)
+		b = append(b, byte(s&1))
 		if t.err != "" {
 			b = append(b, 0)
 			b = appendStr(b, t.err)
 			continue
 		}
 		b = append(b, 1)
-		if r.fam == nft.IPv6 {
+		if s&1 == 1 {
 			b = append(b, t.v6[:]...)
 		} else {
 			b = append(b, t.v4[:]...)
 		}
 	}
+	sc.pidx, sc.sets = pidx, sets
 	return b
 }
 
