@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -122,7 +123,7 @@ type keyer struct {
 	// Parsed nets of the endpoints that are members of a referenced tag: endpoint i's are
 	// nets[off[i]:off[i+1]]; netErr[i] is set when one does not parse.
 	off    []int32
-	nets   []netip.Prefix
+	nets   []net128
 	netErr map[int32]string
 }
 
@@ -327,7 +328,7 @@ func (k *keyer) parseNets() {
 		}
 	}
 	k.off[n] = int32(total)
-	k.nets = make([]netip.Prefix, total)
+	k.nets = make([]net128, total)
 	var mu sync.Mutex
 	k.netErr = map[int32]string{}
 	const chunk = 256
@@ -348,7 +349,9 @@ func (k *keyer) parseNets() {
 						k.netErr[int32(i)] = fmt.Errorf("compile: endpoint %q: %w", e.ID, err).Error()
 						mu.Unlock()
 					}
-					k.nets[j] = p
+					if err == nil {
+						k.nets[j] = toNet128(p)
+					}
 					j++
 				}
 			}
@@ -360,8 +363,9 @@ func (k *keyer) parseNets() {
 // records the error of its first member with an unparsable net.
 func (k *keyer) tagKeys() {
 	type scratch struct {
-		v4, v6 []netip.Prefix
-		b      []byte
+		v4 []uint64 // net128.hi | bits: sorts as (address, length)
+		v6 []net128
+		b  []byte
 	}
 	sc := make([]scratch, k.workers)
 	k.parallel(len(k.tags), func(w, ti int) {
@@ -373,47 +377,95 @@ func (k *keyer) tagKeys() {
 				t.err = msg
 				return
 			}
-			for _, p := range k.nets[k.off[i]:k.off[i+1]] {
-				if p.Addr().Is4() {
-					s.v4 = append(s.v4, p)
+			for _, n := range k.nets[k.off[i]:k.off[i+1]] {
+				if n.v6 {
+					s.v6 = append(s.v6, n)
 				} else {
-					s.v6 = append(s.v6, p)
+					s.v4 = append(s.v4, n.hi|uint64(n.bits))
 				}
 			}
 		}
-		s.v4, s.v6 = mergeInPlace(s.v4), mergeInPlace(s.v6)
-		s.b = appendPrefixes(s.b[:0], s.v4)
-		t.v4 = sha256.Sum256(s.b)
-		s.b = appendPrefixes(s.b[:0], s.v6)
+		slices.Sort(s.v4)
+		slices.SortFunc(s.v6, compareNet128)
+		// The IPv4 ones are merged in the memory of the IPv6 ones, which are merged first.
+		m6 := mergeSorted(s.v6[:0], slices.Values(s.v6))
+		s.b = appendNets(s.b[:0], m6)
 		t.v6 = sha256.Sum256(s.b)
+		m4 := mergeSorted(s.v6[:0], func(yield func(net128) bool) {
+			for _, x := range s.v4 {
+				if !yield(net128{hi: x &^ 0xff, bits: uint8(x)}) {
+					return
+				}
+			}
+		})
+		s.b = appendNets(s.b[:0], m4)
+		t.v4 = sha256.Sum256(s.b)
+		s.v6 = m4[:0]
 	})
 }
 
-// mergeInPlace is MergePrefixes (masked, sorted, contained prefixes dropped, siblings joined)
-// done in ps's own memory. Its result is the minimal cover of the addresses ps covers: equal
-// results mean equal tag sets.
-func mergeInPlace(ps []netip.Prefix) []netip.Prefix {
-	for i, p := range ps {
-		ps[i] = p.Masked()
+// net128 is a masked prefix as a 128-bit number, the address left-aligned (an IPv4 address in
+// the top 32 bits of hi), its length, and its family (netip.Addr.Is4, as Compile sorts nets).
+type net128 struct {
+	hi, lo uint64
+	bits   uint8
+	v6     bool
+}
+
+func toNet128(p netip.Prefix) net128 {
+	p = p.Masked()
+	n := net128{bits: uint8(p.Bits())}
+	if p.Addr().Is4() {
+		a := p.Addr().As4()
+		n.hi = uint64(binary.BigEndian.Uint32(a[:])) << 32
+		return n
 	}
-	slices.SortFunc(ps, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return a.Bits() - b.Bits()
-	})
-	out := ps[:0]
-	for _, p := range ps {
-		if n := len(out); n > 0 && out[n-1].Addr().BitLen() == p.Addr().BitLen() && out[n-1].Contains(p.Addr()) {
+	a := p.Addr().As16()
+	n.hi, n.lo, n.v6 = binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:]), true
+	return n
+}
+
+// compareNet128 orders by address, then length: MergePrefixes's order.
+func compareNet128(a, b net128) int {
+	return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo), cmp.Compare(a.bits, b.bits))
+}
+
+// covers reports whether the address of b lies in prefix a (same family).
+func (a net128) covers(b net128) bool {
+	if a.bits <= 64 {
+		return (a.hi^b.hi)>>(64-a.bits) == 0 // a shift by 64 is 0: /0 covers everything
+	}
+	return a.hi == b.hi && (a.lo^b.lo)>>(128-a.bits) == 0
+}
+
+// masked returns a shortened to n bits.
+func (a net128) masked(n uint8) net128 {
+	if n <= 64 {
+		a.hi &= ^uint64(0) << (64 - n)
+		a.lo = 0
+	} else {
+		a.lo &= ^uint64(0) << (128 - n)
+	}
+	a.bits = n
+	return a
+}
+
+// mergeSorted is MergePrefixes's merge of a sorted sequence of one family (contained
+// prefixes dropped, sibling halves joined, repeatedly), appended to out. Its result is the
+// minimal cover of the addresses the sequence covers: equal results mean equal tag sets.
+// out may share memory with the sequence's source as long as it stays behind the reading.
+func mergeSorted(out []net128, seq func(yield func(net128) bool)) []net128 {
+	for p := range seq {
+		if n := len(out); n > 0 && out[n-1].covers(p) {
 			continue
 		}
 		out = append(out, p)
 		for len(out) >= 2 {
-			parent, ok := siblings(out[len(out)-2], out[len(out)-1])
-			if !ok {
+			a, b := out[len(out)-2], out[len(out)-1]
+			if a.bits != b.bits || a.bits == 0 || a == b || a.masked(a.bits-1) != b.masked(b.bits-1) {
 				break
 			}
-			out = append(out[:len(out)-2], parent)
+			out = append(out[:len(out)-2], a.masked(a.bits-1))
 		}
 	}
 	return out
@@ -422,8 +474,7 @@ func mergeInPlace(ps []netip.Prefix) []netip.Prefix {
 // hostScratch is one worker's reusable memory for hostKey.
 type hostScratch struct {
 	b            []byte
-	gen          uint32
-	seenP, seenT []uint32 // gen when a profile (index in used) or a tag set was last listed
+	seenP, seenT []uint64 // bitmaps: the profiles (index in used) and tag sets of the host
 	pidx         []int32
 	sets         []uint32
 }
@@ -432,17 +483,16 @@ type hostScratch struct {
 // indexes into the repository, in order).
 func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []byte {
 	if sc.seenP == nil {
-		sc.seenP = make([]uint32, len(k.used))
-		sc.seenT = make([]uint32, 2*len(k.tags))
+		sc.seenP = make([]uint64, (len(k.used)+63)/64)
+		sc.seenT = make([]uint64, (2*len(k.tags)+63)/64)
 	}
-	sc.gen++
-	gen := sc.gen
+	clear(sc.seenP)
+	clear(sc.seenT)
 	b := sc.b[:0]
 	b = appendStr(b, HostKeyVersion)
 	b = appendStr(b, table)
 	b = appendStr(b, host)
 	b = binary.AppendUvarint(b, uint64(len(local)))
-	pidx := sc.pidx[:0]
 	for _, i := range local {
 		e := k.repo.Endpoints[i]
 		b = appendStr(b, e.ID)
@@ -459,17 +509,19 @@ func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []by
 			b = appendStrs(b, e.IPv4Nets)
 			b = appendStrs(b, e.IPv6Nets)
 			for _, pid := range e.ProfileIDs {
-				if pi := k.useIdx[pid]; sc.seenP[pi] != gen {
-					sc.seenP[pi] = gen
-					pidx = append(pidx, pi)
-				}
+				pi := k.useIdx[pid]
+				sc.seenP[pi/64] |= 1 << (pi % 64)
 			}
 		}
 	}
 	// The profiles in id order (used is sorted), each once.
-	slices.Sort(pidx)
+	pidx := sc.pidx[:0]
+	for w, word := range sc.seenP {
+		for ; word != 0; word &= word - 1 {
+			pidx = append(pidx, int32(w*64+bits.TrailingZeros64(word)))
+		}
+	}
 	b = binary.AppendUvarint(b, uint64(len(pidx)))
-	sets := sc.sets[:0]
 	for _, pi := range pidx {
 		b = appendStr(b, k.used[pi])
 		pk := k.profs[pi]
@@ -480,14 +532,16 @@ func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []by
 		b = append(b, 1)
 		b = append(b, pk.sum[:]...)
 		for _, s := range pk.sets {
-			if sc.seenT[s] != gen {
-				sc.seenT[s] = gen
-				sets = append(sets, s)
-			}
+			sc.seenT[s/64] |= 1 << (s % 64)
 		}
 	}
 	// The tag sets in (tag, family) order (tags are indexed by name), each once.
-	slices.Sort(sets)
+	sets := sc.sets[:0]
+	for w, word := range sc.seenT {
+		for ; word != 0; word &= word - 1 {
+			sets = append(sets, uint32(w*64+bits.TrailingZeros64(word)))
+		}
+	}
 	b = binary.AppendUvarint(b, uint64(len(sets)))
 	for _, s := range sets {
 		t := &k.tags[s>>1]
@@ -539,12 +593,12 @@ func appendRules(b []byte, rules []schema.Rule) []byte {
 	return b
 }
 
-func appendPrefixes(b []byte, ps []netip.Prefix) []byte {
-	b = binary.AppendUvarint(b, uint64(len(ps)))
-	for _, p := range ps {
-		a := p.Addr().As16()
-		b = append(b, byte(p.Addr().BitLen()), byte(p.Bits()))
-		b = append(b, a[:]...)
+func appendNets(b []byte, ns []net128) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ns)))
+	for _, n := range ns {
+		b = binary.BigEndian.AppendUint64(b, n.hi)
+		b = binary.BigEndian.AppendUint64(b, n.lo)
+		b = append(b, n.bits)
 	}
 	return b
 }

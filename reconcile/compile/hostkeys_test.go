@@ -1,6 +1,10 @@
 package compile
 
 import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"regexp"
 	"slices"
@@ -287,8 +291,9 @@ func TestHostKeysFieldsKnown(t *testing.T) {
 	}
 }
 
-// TestMergeInPlace: the tag sets HostKeys hashes are MergePrefixes's.
-func TestMergeInPlace(t *testing.T) {
+// TestMergeSorted: the tag sets HostKeys hashes are MergePrefixes's, on hand-picked and
+// random lists of prefixes (clustered so that they contain and neighbour each other).
+func TestMergeSorted(t *testing.T) {
 	cases := [][]string{
 		{"198.18.2.0/25", "198.18.2.128/25"},
 		{"198.18.0.0/16", "198.18.3.4/32", "198.18.0.0/16"},
@@ -297,12 +302,48 @@ func TestMergeInPlace(t *testing.T) {
 		{"fd00::/65", "fd00::8000:0:0:0/65", "fd00:1::1/128"},
 		{"::/0", "::1/128"},
 		{"fd00::1/127", "fd00::/128"},
+		{"128.0.0.0/1", "0.0.0.0/1"},
+		{"8000::/1", "::/1"},
+		{"fd00::/64", "fd00:0:0:1::/64"},
+		{"::ffff:198.18.0.1/128", "::ffff:198.18.0.0/128"},
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 3000 {
+		var c []string
+		v6 := rng.IntN(2) == 0
+		for range 1 + rng.IntN(12) {
+			if v6 {
+				bits := pick(rng, []int{0, 1, 63, 64, 65, 126, 127, 128})
+				c = append(c, fmt.Sprintf("fd00::%x:%x/%d", rng.IntN(4), rng.IntN(4), bits))
+			} else {
+				c = append(c, fmt.Sprintf("198.18.%d.%d/%d", rng.IntN(2), rng.IntN(8), pick(rng, []int{0, 1, 15, 23, 24, 29, 30, 31, 32})))
+			}
+		}
+		cases = append(cases, c)
 	}
 	for _, c := range cases {
 		want := MergePrefixes(pfxs(c...))
-		got := mergeInPlace(pfxs(c...))
-		if !slices.Equal(got, want) {
-			t.Errorf("%q: %v, MergePrefixes %v", c, got, want)
+		var ns []net128
+		for _, p := range pfxs(c...) {
+			ns = append(ns, toNet128(p))
+		}
+		slices.SortFunc(ns, compareNet128)
+		got := mergeSorted(nil, slices.Values(ns))
+		var back []netip.Prefix
+		for _, n := range got {
+			var a netip.Addr
+			if n.v6 {
+				var b [16]byte
+				binary.BigEndian.PutUint64(b[:8], n.hi)
+				binary.BigEndian.PutUint64(b[8:], n.lo)
+				a = netip.AddrFrom16(b)
+			} else {
+				a = netip.AddrFrom4([4]byte{byte(n.hi >> 56), byte(n.hi >> 48), byte(n.hi >> 40), byte(n.hi >> 32)})
+			}
+			back = append(back, netip.PrefixFrom(a, int(n.bits)))
+		}
+		if !slices.Equal(back, want) {
+			t.Fatalf("%q: %v, MergePrefixes %v", c, back, want)
 		}
 	}
 }
