@@ -119,6 +119,9 @@ func TestHostKeysCases(t *testing.T) {
 	keyCase(t, "net of a member of tag APP, on node-1", base, func(r *schema.Repository) {
 		endpointOf(r, "app-1").IPv4Nets = []string{"198.18.5.0/24"}
 	}, "node-1", "node-2", "node-4")
+	keyCase(t, "prefix length of a member of tag APP, same address", base, func(r *schema.Repository) {
+		endpointOf(r, "app-1").IPv4Nets = []string{"198.18.2.0/25"}
+	}, "node-1", "node-2", "node-4")
 	keyCase(t, "IPv6 net of a member of tag WEB, which APP names in IPv4 only", base, func(r *schema.Repository) {
 		endpointOf(r, "web-2").IPv6Nets = []string{"fd00:5::1/128"}
 	}, "node-4")
