@@ -12,8 +12,9 @@ import (
 
 // BenchmarkHostKeysFleet: the keys of the fleet shape (repogen.Fleet: 400 hosts × 250 local
 // endpoints, 2,000 profiles, 2,000 tags) against what they replace, compiling every host (with
-// one shared TagIndex, on every core, as validate does), and against loading the repository
-// (schema.LoadFiles of its 2,400 files) that both need first.
+// one shared TagIndex, on every core, as validate does; -digest: and the canonical ruleset's
+// digest, as the first HostKeys did), and against loading the repository (schema.LoadFiles of
+// its 2,400 files) that all of them need first.
 //
 //	go test -run '^$' -bench HostKeysFleet -benchtime 3x ./reconcile/compile/
 func BenchmarkHostKeysFleet(b *testing.B) {
@@ -34,30 +35,39 @@ func BenchmarkHostKeysFleet(b *testing.B) {
 			}
 		}
 	})
-	b.Run("compile-all", func(b *testing.B) {
-		b.ReportAllocs()
-		hosts, _ := HostKeys(repo, Options{})
-		for b.Loop() {
-			idx := NewTagIndex(repo)
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for range runtime.GOMAXPROCS(0) {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := int(next.Add(1) - 1); i < len(hosts); i = int(next.Add(1) - 1) {
-						rs, err := Compile(repo, Options{Host: hosts[i], Tags: idx})
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						_ = rs.Canonical().Digest()
-					}
-				}()
-			}
-			wg.Wait()
+	// Compiling every host (validate), and with the canonical digest too (the first HostKeys).
+	for _, digest := range []bool{false, true} {
+		name := "compile-all"
+		if digest {
+			name += "-digest"
 		}
-	})
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			hosts, _ := HostKeys(repo, Options{})
+			for b.Loop() {
+				idx := NewTagIndex(repo)
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				for range runtime.GOMAXPROCS(0) {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := int(next.Add(1) - 1); i < len(hosts); i = int(next.Add(1) - 1) {
+							rs, err := Compile(repo, Options{Host: hosts[i], Tags: idx})
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							if digest {
+								_ = rs.Canonical().Digest()
+							}
+						}
+					}()
+				}
+				wg.Wait()
+			}
+		})
+	}
 	b.Run("load", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
