@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reconcile-dev/reconcile/reconcile/internal/repogen"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/schema"
 )
@@ -267,6 +268,29 @@ func TestHostKeysTable(t *testing.T) {
 	}
 	if h, k := HostKeys(nil, Options{}); len(h) != 0 || len(k) != 0 {
 		t.Errorf("nil repository: %q %v", h, k)
+	}
+}
+
+// TestHostKeysWorkers: the keys do not depend on the number of goroutines (run with -race:
+// the shape is big enough for every stage to run in parallel).
+func TestHostKeysWorkers(t *testing.T) {
+	files, err := repogen.Shape{Hosts: 40, PerHost: 10, Profiles: 80, Tags: 80}.Files(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := loadFiles(t, files)
+	r.Endpoints[5].IPv4Nets = append(r.Endpoints[5].IPv4Nets, "198.18.0.300") // a tag error too
+	h1, k1 := hostKeys(r, Options{}, 1)
+	h4, k4 := hostKeys(r, Options{}, 4)
+	if !slices.Equal(h1, h4) || !reflect.DeepEqual(k1, k4) || len(h1) != 40 {
+		t.Fatalf("1 worker: %d hosts, 4 workers: %d hosts, keys equal: %v", len(h1), len(h4), reflect.DeepEqual(k1, k4))
+	}
+	distinct := map[string]bool{}
+	for _, k := range k1 {
+		distinct[k] = true
+	}
+	if len(distinct) != len(k1) {
+		t.Fatalf("%d distinct keys for %d hosts", len(distinct), len(k1))
 	}
 }
 
