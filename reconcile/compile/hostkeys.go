@@ -131,6 +131,7 @@ type keyer struct {
 
 	// Parsed nets of the endpoints that are members of a referenced tag: endpoint i's are
 	// nets[off[i]:off[i+1]]; netErr[i] is set when one does not parse.
+	parsed []bool
 	off    []int32
 	nets   []net128
 	netErr map[int32]string
@@ -323,6 +324,7 @@ func (k *keyer) tagMembers() {
 func (k *keyer) parseNets() {
 	n := len(k.repo.Endpoints)
 	member := make([]bool, n)
+	k.parsed = member
 	for ti := range k.tags {
 		for _, i := range k.tags[ti].members {
 			member[i] = true
@@ -486,6 +488,7 @@ type hostScratch struct {
 	seenP, seenT []uint64 // bitmaps: the profiles (index in used) and tag sets of the host
 	pidx         []int32
 	sets         []uint32
+	l4, l6       []net128
 }
 
 // hostKey returns the encoding (in sc.b) of everything Compile reads for host (its endpoints:
@@ -515,8 +518,7 @@ func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []by
 		b = appendStrs(b, e.ProfileIDs)
 		if len(e.ProfileIDs) > 0 {
 			b = appendStr(b, e.MAC)
-			b = appendStrs(b, e.IPv4Nets)
-			b = appendStrs(b, e.IPv6Nets)
+			b = k.appendLocalNets(b, sc, i, e)
 			for _, pid := range e.ProfileIDs {
 				pi := k.useIdx[pid]
 				sc.seenP[pi/64] |= 1 << (pi % 64)
@@ -570,6 +572,54 @@ func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []by
 	}
 	sc.pidx, sc.sets = pidx, sets
 	return b
+}
+
+// appendLocalNets appends what the anti-spoof rules of local endpoint i (active, with
+// profiles) depend on: when all its nets parse, their merge per family (antiSpoof sorts them
+// by netip.Addr.Is4 and merges them; written "10.0.0.1" or "10.0.0.1/32", in either list, in
+// any order, they give the same key); otherwise the nets as written (Compile fails on the
+// first that does not parse).
+func (k *keyer) appendLocalNets(b []byte, sc *hostScratch, i int32, e *schema.Endpoint) []byte {
+	l4, l6 := sc.l4[:0], sc.l6[:0]
+	ok := true
+	add := func(n net128) {
+		if n.v6 {
+			l6 = append(l6, n)
+		} else {
+			l4 = append(l4, n)
+		}
+	}
+	if k.parsed[i] {
+		_, bad := k.netErr[i]
+		ok = !bad
+		if ok {
+			for _, n := range k.nets[k.off[i]:k.off[i+1]] {
+				add(n)
+			}
+		}
+	} else {
+		for _, list := range [2][]string{e.IPv4Nets, e.IPv6Nets} {
+			for _, s := range list {
+				p, err := schema.ParseNet(s)
+				if err != nil {
+					ok = false
+					break
+				}
+				add(toNet128(p))
+			}
+		}
+	}
+	sc.l4, sc.l6 = l4, l6
+	if !ok {
+		b = append(b, 0)
+		b = appendStrs(b, e.IPv4Nets)
+		return appendStrs(b, e.IPv6Nets)
+	}
+	b = append(b, 1)
+	slices.SortFunc(l4, compareNet128)
+	slices.SortFunc(l6, compareNet128)
+	b = appendNets(b, mergeSorted(l4[:0], slices.Values(l4)))
+	return appendNets(b, mergeSorted(l6[:0], slices.Values(l6)))
 }
 
 // appendRules encodes rules: every field of schema.Rule that Compile reads (all but Pos), each

@@ -126,9 +126,19 @@ func TestHostKeysCases(t *testing.T) {
 	keyCase(t, "IPv6 net of a member of tag WEB, which APP names in IPv4 only", base, func(r *schema.Repository) {
 		endpointOf(r, "web-2").IPv6Nets = []string{"fd00:5::1/128"}
 	}, "node-4")
-	keyCase(t, "a net split in halves: the tag set merges to the same prefixes", base, func(r *schema.Repository) {
+	keyCase(t, "a net split in halves: the tag set and the anti-spoof rule merge to the same prefixes", base, func(r *schema.Repository) {
 		endpointOf(r, "app-1").IPv4Nets = []string{"198.18.2.128/25", "198.18.2.0/25"}
-	}, "node-1") // its own key: the nets as written (the ruleset is the same)
+	})
+	keyCase(t, "nets written otherwise: no length, in the other list, another order", base, func(r *schema.Repository) {
+		e := endpointOf(r, "web-1")
+		e.IPv4Nets, e.IPv6Nets = []string{"fd00:1::1"}, []string{"198.18.1.1"}
+	})
+	_, o := keyCase(t, "an unparsable net of an active endpoint whose tag no rule names", base, func(r *schema.Repository) {
+		endpointOf(r, "lone-1").IPv4Nets = []string{"198.18.4.300"}
+	}, "node-2")
+	if !strings.Contains(o["node-2"], `"198.18.4.300" is not an IP address`) {
+		t.Errorf("node-2: %s, want the net error", o["node-2"])
+	}
 	keyCase(t, "a tag member on another host joins tag APP", base, func(r *schema.Repository) {
 		endpointOf(r, "lone-2").ProfileIDs = []string{"LONE", "APP"}
 	}, "node-1", "node-2", "node-3", "node-4")
@@ -157,7 +167,7 @@ func TestHostKeysCases(t *testing.T) {
 		n := len(r.Endpoints)
 		r.Endpoints = append(r.Endpoints[n-1:], r.Endpoints[:n-1]...)
 	})
-	_, o := keyCase(t, "two endpoints on one interface", base, func(r *schema.Repository) {
+	_, o = keyCase(t, "two endpoints on one interface", base, func(r *schema.Repository) {
 		endpointOf(r, "lone-2").Interface = "calioff1"
 	}, "node-3")
 	if !strings.Contains(o["node-3"], "both use interface") {
