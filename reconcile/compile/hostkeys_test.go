@@ -242,6 +242,18 @@ func TestHostKeysCases(t *testing.T) {
 		n := len(r.Endpoints)
 		r.Endpoints[n-1], r.Endpoints[n-2] = r.Endpoints[n-2], r.Endpoints[n-1]
 	}, "node-1", "node-2", "node-3", "node-4") // node-3: its local order
+	// web-2 (node-4, active) is a member of WEB, which only node-1 names.
+	broken2, o := keyCase(t, "an unparsable net of an active member of tag WEB", base, func(r *schema.Repository) {
+		endpointOf(r, "web-2").IPv4Nets = []string{"198.18.1.300"}
+	}, "node-1", "node-4")
+	for _, h := range []string{"node-1", "node-4"} {
+		if !strings.Contains(o[h], `endpoint "web-2": "198.18.1.300" is not an IP address`) {
+			t.Errorf("%s: %s, want web-2's error", h, o[h])
+		}
+	}
+	keyCase(t, "the unparsable net of an active member, otherwise wrong", broken2, func(r *schema.Repository) {
+		endpointOf(r, "web-2").IPv4Nets = []string{"198.18.1.400"}
+	}, "node-1", "node-4")
 	keyCase(t, "the first bad member fixed (the second's error now)", broken, func(r *schema.Repository) {
 		endpointOf(r, "bad1").IPv4Nets = []string{"198.18.7.1"}
 	}, "node-1", "node-2", "node-4") // node-3: bad1 is inactive, its nets unread there
