@@ -438,7 +438,13 @@ func toNet128(p netip.Prefix) net128 {
 
 // compareNet128 orders by address, then length: MergePrefixes's order.
 func compareNet128(a, b net128) int {
-	return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo), cmp.Compare(a.bits, b.bits))
+	switch {
+	case a.hi != b.hi:
+		return cmp.Compare(a.hi, b.hi)
+	case a.lo != b.lo:
+		return cmp.Compare(a.lo, b.lo)
+	}
+	return cmp.Compare(a.bits, b.bits)
 }
 
 // covers reports whether the address of b lies in prefix a (same family).
