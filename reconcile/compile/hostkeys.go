@@ -628,14 +628,19 @@ func (k *keyer) appendLocalNets(b []byte, sc *hostScratch, i int32, e *schema.En
 	return appendNets(b, mergeSorted(l6[:0], slices.Values(l6)))
 }
 
-// appendRules encodes rules: every field of schema.Rule that Compile reads (all but Pos), each
-// length-prefixed or flagged so that the encoding is injective.
+// appendRules encodes rules: every field of schema.Rule that Compile reads (all but Pos; the
+// log prefix only of a log rule, as ruleTail reads it), each length-prefixed or flagged so that
+// the encoding is injective.
 func appendRules(b []byte, rules []schema.Rule) []byte {
 	b = binary.AppendUvarint(b, uint64(len(rules)))
 	for i := range rules {
 		r := &rules[i]
+		logPrefix := r.LogPrefix
+		if r.Action != schema.ActionLog {
+			logPrefix = ""
+		}
 		for _, s := range [...]string{r.Action, string(r.Protocol), r.SrcTag, r.SrcNet, r.DstTag,
-			r.DstNet, r.LogPrefix, string(r.NotProtocol), r.NotSrcTag, r.NotSrcNet, r.NotDstTag, r.NotDstNet} {
+			r.DstNet, logPrefix, string(r.NotProtocol), r.NotSrcTag, r.NotSrcNet, r.NotDstTag, r.NotDstNet} {
 			b = appendStr(b, s)
 		}
 		for _, ps := range [...][]schema.PortRange{r.SrcPorts, r.DstPorts, r.NotSrcPorts, r.NotDstPorts} {

@@ -194,6 +194,17 @@ func TestHostKeysCases(t *testing.T) {
 	keyCase(t, "a rule field of a profile", base, func(r *schema.Repository) {
 		r.Profiles["LONE"].Inbound[0].DstPorts = pr(2222)
 	}, "node-2", "node-3")
+	keyCase(t, "log prefix of an allow rule (read only for log rules)", base, func(r *schema.Repository) {
+		r.Profiles["LONE"].Inbound[0].LogPrefix = "ssh"
+	})
+	keyCase(t, "a log rule added", base, func(r *schema.Repository) {
+		r.Profiles["LONE"].Inbound = append(r.Profiles["LONE"].Inbound, schema.Rule{Action: "log"})
+	}, "node-2", "node-3")
+	logged := cloneRepo(base)
+	logged.Profiles["LONE"].Inbound[0].Action = "log"
+	keyCase(t, "log prefix of a log rule", logged, func(r *schema.Repository) {
+		r.Profiles["LONE"].Inbound[0].LogPrefix = "ssh"
+	}, "node-2", "node-3")
 	keyCase(t, "a profile no active endpoint uses", base, func(r *schema.Repository) {
 		r.Profiles["UNUSED"] = profile("UNUSED", []string{"APP"}, allowAll, allowAll)
 	}) // it carries APP, but no endpoint has it: no member changes
