@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/bits"
+	"net"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -495,6 +496,15 @@ type hostScratch struct {
 	pidx         []int32
 	sets         []uint32
 	l4, l6       []net128
+	rb           []byte     // the endpoints' records
+	recs         []epRecord // where each is in rb
+	ifaces, ids  map[string]bool
+}
+
+// epRecord is one local endpoint's part of a host key: rb[start:end].
+type epRecord struct {
+	id         string
+	start, end int
 }
 
 // hostKey returns the encoding (in sc.b) of everything Compile reads for host (its endpoints:
@@ -510,27 +520,61 @@ func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []by
 	b = appendStr(b, HostKeyVersion)
 	b = appendStr(b, table)
 	b = appendStr(b, host)
-	b = binary.AppendUvarint(b, uint64(len(local)))
+	// The endpoints: one record each. Compile reads them in repository order, but the order
+	// decides only which of two failing endpoints it reports (localEndpoints, endpointChains):
+	// when none of them can fail, the records are keyed in id order (ids are unique then).
+	if sc.ifaces == nil {
+		sc.ifaces, sc.ids = map[string]bool{}, map[string]bool{}
+	}
+	clear(sc.ifaces)
+	clear(sc.ids)
+	rb, recs := sc.rb[:0], sc.recs[:0]
+	clean := true
 	for _, i := range local {
 		e := k.repo.Endpoints[i]
-		b = appendStr(b, e.ID)
-		b = appendStr(b, e.Interface)
+		start := len(rb)
+		rb = appendStr(rb, e.ID)
+		rb = appendStr(rb, e.Interface)
+		if e.Interface == "" || sc.ifaces[e.Interface] || sc.ids[e.ID] {
+			clean = false // localEndpoints fails
+		}
+		sc.ifaces[e.Interface], sc.ids[e.ID] = true, true
 		if !e.Active() {
 			// endpointChains reads nothing else of an inactive endpoint: its chains drop.
-			b = append(b, 0)
+			rb = append(rb, 0)
+			recs = append(recs, epRecord{e.ID, start, len(rb)})
 			continue
 		}
-		b = append(b, 1)
-		b = appendStrs(b, e.ProfileIDs)
+		rb = append(rb, 1)
+		rb = appendStrs(rb, e.ProfileIDs)
 		if len(e.ProfileIDs) > 0 {
-			b = appendStr(b, e.MAC)
-			b = k.appendLocalNets(b, sc, i, e)
+			rb = appendStr(rb, e.MAC)
+			var netsOK bool
+			rb, netsOK = k.appendLocalNets(rb, sc, i, e)
+			if !netsOK || !validMAC(e.MAC) {
+				clean = false // antiSpoof fails
+			}
 			for _, pid := range e.ProfileIDs {
 				pi := k.useIdx[pid]
 				sc.seenP[pi/64] |= 1 << (pi % 64)
+				if k.profs[pi] == nil {
+					clean = false // endpointChains fails
+				}
 			}
 		}
+		recs = append(recs, epRecord{e.ID, start, len(rb)})
 	}
+	if clean {
+		b = append(b, 1)
+		slices.SortFunc(recs, func(x, y epRecord) int { return cmp.Compare(x.id, y.id) })
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	for _, r := range recs {
+		b = append(b, rb[r.start:r.end]...)
+	}
+	sc.rb, sc.recs = rb, recs
 	// The profiles in id order (used is sorted), each once.
 	pidx := sc.pidx[:0]
 	for w, word := range sc.seenP {
@@ -585,9 +629,9 @@ func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []by
 // by netip.Addr.Is4 and merges them; written "10.0.0.1" or "10.0.0.1/32", in either list, in
 // any order, they give the same key); otherwise the nets as written (Compile fails on the
 // first that does not parse).
-func (k *keyer) appendLocalNets(b []byte, sc *hostScratch, i int32, e *schema.Endpoint) []byte {
+func (k *keyer) appendLocalNets(b []byte, sc *hostScratch, i int32, e *schema.Endpoint) (_ []byte, ok bool) {
 	l4, l6 := sc.l4[:0], sc.l6[:0]
-	ok := true
+	ok = true
 	add := func(n net128) {
 		if n.v6 {
 			l6 = append(l6, n)
@@ -619,13 +663,22 @@ func (k *keyer) appendLocalNets(b []byte, sc *hostScratch, i int32, e *schema.En
 	if !ok {
 		b = append(b, 0)
 		b = appendStrs(b, e.IPv4Nets)
-		return appendStrs(b, e.IPv6Nets)
+		return appendStrs(b, e.IPv6Nets), false
 	}
 	b = append(b, 1)
 	slices.SortFunc(l4, compareNet128)
 	slices.SortFunc(l6, compareNet128)
 	b = appendNets(b, mergeSorted(l4[:0], slices.Values(l4)))
-	return appendNets(b, mergeSorted(l6[:0], slices.Values(l6)))
+	return appendNets(b, mergeSorted(l6[:0], slices.Values(l6))), true
+}
+
+// validMAC reports whether antiSpoof takes mac: empty, or a 6-byte net.ParseMAC address.
+func validMAC(mac string) bool {
+	if mac == "" {
+		return true
+	}
+	hw, err := net.ParseMAC(mac)
+	return err == nil && len(hw) == 6
 }
 
 // appendRules encodes rules: every field of schema.Rule that Compile reads (all but Pos; the

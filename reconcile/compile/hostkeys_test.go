@@ -167,6 +167,36 @@ func TestHostKeysCases(t *testing.T) {
 		n := len(r.Endpoints)
 		r.Endpoints = append(r.Endpoints[n-1:], r.Endpoints[:n-1]...)
 	})
+	keyCase(t, "the endpoints of one host reordered", base, func(r *schema.Repository) {
+		r.Endpoints[0], r.Endpoints[1] = r.Endpoints[1], r.Endpoints[0]
+	})
+	// The order of a host's endpoints decides which of two failures Compile reports.
+	for _, c := range []struct {
+		name, want0, want1 string
+		spoil              func(web1, app1 *schema.Endpoint)
+	}{
+		{"no interface", `endpoint "web-1" has no interface`, `endpoint "app-1" has no interface`,
+			func(a, b *schema.Endpoint) { a.Interface, b.Interface = "", "" }},
+		{"one interface", `endpoints "web-1" and "app-1" both use interface`, `endpoints "app-1" and "web-1" both use interface`,
+			func(a, b *schema.Endpoint) { b.Interface = a.Interface }},
+		{"bad macs", `"x1" is not a MAC address`, `"x2" is not a MAC address`,
+			func(a, b *schema.Endpoint) { a.MAC, b.MAC = "x1", "x2" }},
+		{"bad nets", `"198.18.1.300" is not`, `"198.18.2.300" is not`,
+			func(a, b *schema.Endpoint) {
+				a.IPv6Nets, b.IPv4Nets = []string{"198.18.1.300"}, []string{"198.18.2.300"}
+			}},
+		{"missing profiles", `profile "M1" does not exist`, `profile "M2" does not exist`,
+			func(a, b *schema.Endpoint) { a.ProfileIDs, b.ProfileIDs = []string{"M1"}, []string{"APP", "M2"} }},
+	} {
+		twoBad := cloneRepo(base)
+		c.spoil(endpointOf(twoBad, "web-1"), endpointOf(twoBad, "app-1"))
+		_, o := keyCase(t, "two failing endpoints of one host reordered: "+c.name, twoBad, func(r *schema.Repository) {
+			r.Endpoints[0], r.Endpoints[1] = r.Endpoints[1], r.Endpoints[0]
+		}, "node-1")
+		if o0 := outcome(twoBad, "node-1", "", nil); !strings.Contains(o0, c.want0) || !strings.Contains(o["node-1"], c.want1) {
+			t.Errorf("%s: node-1 fails with %s, then %s; want %s, then %s", c.name, o0, o["node-1"], c.want0, c.want1)
+		}
+	}
 	_, o = keyCase(t, "two endpoints on one interface", base, func(r *schema.Repository) {
 		endpointOf(r, "lone-2").Interface = "calioff1"
 	}, "node-3")
@@ -252,7 +282,7 @@ func TestHostKeysCases(t *testing.T) {
 	keyCase(t, "the bad members swapped", broken, func(r *schema.Repository) {
 		n := len(r.Endpoints)
 		r.Endpoints[n-1], r.Endpoints[n-2] = r.Endpoints[n-2], r.Endpoints[n-1]
-	}, "node-1", "node-2", "node-3", "node-4") // node-3: its local order
+	}, "node-1", "node-2", "node-4") // node-3: both inactive, neither can fail there
 	// web-2 (node-4, active) is a member of WEB, which only node-1 names.
 	broken2, o := keyCase(t, "an unparsable net of an active member of tag WEB", base, func(r *schema.Repository) {
 		endpointOf(r, "web-2").IPv4Nets = []string{"198.18.1.300"}
