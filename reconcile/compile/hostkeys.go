@@ -36,12 +36,16 @@ const HostKeyVersion = "hk1"
 // It compiles nothing. One pass over the repository computes, per host, the sha256 of
 // (hostkeys_diff_test.go checks the promise on generated repositories and their mutations):
 //   - HostKeyVersion, the table name (opts.Table, nft.DefaultTable when empty) and the host;
-//   - its endpoints in repository order: id, interface, whether active; for an active one its
-//     profile ids in order, and when it has some its MAC and nets as written;
+//   - its endpoints: id, interface, whether active; for an active one its profile ids in
+//     order, and when it has some its MAC and its nets (merged per family when all parse, as
+//     the anti-spoof rules hold them; else as written). In id order when none of them can
+//     fail Compile (no empty or shared interface, no repeated id, no missing profile,
+//     unparsable net or MAC), else in repository order, which decides the error reported;
 //   - each profile its active endpoints use (sorted ids): missing, or the sha256 of its
-//     inbound and outbound rules, every field but the position;
+//     inbound and outbound rules, every field but the position (log_prefix only of a log
+//     rule);
 //   - each tag those rules name (src_tag, dst_tag and negations) in the IP families the rule is
-//     rendered in: the sha256 of the tag's members' nets merged per family (MergePrefixes,
+//     rendered in: the sha256 of the tag's members' nets merged per family (as MergePrefixes;
 //     members on any host and in any state), or the error of its first member (repository
 //     order) with a net that does not parse.
 //
@@ -49,8 +53,9 @@ const HostKeyVersion = "hk1"
 // count only through the tag sets above, so an ordinary change touches few keys: an endpoint
 // that carries no referenced tag changes only its host's key, a profile's rules only the keys
 // of the hosts using it, a tag's members only the hosts whose rules name the tag. A key may
-// change while the ruleset does not (endpoints reordered, a net of a local endpoint written
-// differently); it never stays equal while the outcome changes.
+// change while the ruleset does not (a rule rewritten to an equivalent one, a repository
+// whose compile fails in another way than before); it never stays equal while the outcome
+// changes.
 //
 // Cost: linear in the repository (each net parsed once, each referenced tag merged once),
 // spread over GOMAXPROCS goroutines: about 0.2 s for the 100,000 endpoints of repogen.Fleet on
