@@ -677,10 +677,26 @@ func (k *keyer) appendLocalNets(b []byte, sc *hostScratch, i int32, e *schema.En
 	return appendNets(b, mergeSorted(l6[:0], slices.Values(l6))), true
 }
 
-// validMAC reports whether antiSpoof takes mac: empty, or a 6-byte net.ParseMAC address.
+// validMAC reports whether antiSpoof takes mac: empty, or a 6-byte net.ParseMAC address. The
+// usual spelling (six hex pairs split by ':' or by '-', which ParseMAC takes) is checked
+// without allocating.
 func validMAC(mac string) bool {
 	if mac == "" {
 		return true
+	}
+	if len(mac) == 17 && (mac[2] == ':' || mac[2] == '-') {
+		ok := true
+		for i := 0; i < 17 && ok; i++ {
+			if i%3 == 2 {
+				ok = mac[i] == mac[2]
+			} else {
+				c := mac[i] | 0x20 // lower case for letters
+				ok = '0' <= mac[i] && mac[i] <= '9' || 'a' <= c && c <= 'f'
+			}
+		}
+		if ok {
+			return true
+		}
 	}
 	hw, err := net.ParseMAC(mac)
 	return err == nil && len(hw) == 6

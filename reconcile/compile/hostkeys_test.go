@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"reflect"
 	"regexp"
@@ -354,6 +355,19 @@ func TestHostKeysWorkers(t *testing.T) {
 	}
 	if len(distinct) != len(k1) {
 		t.Fatalf("%d distinct keys for %d hosts", len(distinct), len(k1))
+	}
+}
+
+// TestValidMAC: validMAC is what antiSpoof takes (net.ParseMAC, 6 bytes).
+func TestValidMAC(t *testing.T) {
+	for _, m := range []string{"", "ee:ee:ee:00:00:01", "EE-EE-EE-00-0a-FF", "ee:ee-ee:00:00:01", "ee:ee:ee:00:00:0g",
+		"ee:ee:ee:00:00:0G", "ee:ee:ee:00:00", "eeee.ee00.0001", "00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01",
+		"02:00:5e:10:00:00:00:01", "ee:ee:ee:00:00:01:", "ee;ee;ee;00;00;01", "zz", "e:ee:ee:00:00:01x", "ee:ee:ee:00:00:/1", "ee:ee:ee:00:00:`1"} {
+		hw, err := net.ParseMAC(m)
+		want := m == "" || err == nil && len(hw) == 6
+		if got := validMAC(m); got != want {
+			t.Errorf("validMAC(%q) = %v, want %v", m, got, want)
+		}
 	}
 }
 
