@@ -136,7 +136,7 @@ type keyer struct {
 	tags   []tagState
 
 	// Parsed nets of the endpoints that are members of a referenced tag: endpoint i's are
-	// nets[off[i]:off[i+1]]; netErr[i] is set when one does not parse.
+	// nets[off[i]:off[i+1]] when parsed[i]; netErr[i] is set when one does not parse.
 	parsed []bool
 	off    []int32
 	nets   []net128
