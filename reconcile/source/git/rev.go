@@ -38,8 +38,8 @@ var _ source.Source = (*Rev)(nil)
 // rev is a git revision as `git rev-parse` takes it: a branch (main), a remote-tracking
 // branch (origin/main), a tag, a full or abbreviated commit hash, HEAD~1. A shallow clone (as
 // CI checkouts are) resolves what it holds: a base fetched with `git fetch --depth=1 origin
-// main` is origin/main. Errors: dir is not in a git repository, or rev does not resolve to a
-// commit there; both name the repository's directory.
+// main` is origin/main (or FETCH_HEAD). Errors: dir is in no git repository, or rev does not
+// resolve to a commit there (the caller names both).
 func OpenRev(dir, rev string) (*Rev, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -47,11 +47,11 @@ func OpenRev(dir, rev string) (*Rev, error) {
 	}
 	repo, err := gogit.PlainOpenWithOptions(abs, &gogit.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 	if err != nil {
-		return nil, fmt.Errorf("%q is not in a git repository (%v)", dir, err)
+		return nil, fmt.Errorf("%s is in no git repository (%v)", dir, err)
 	}
 	wt, err := repo.Worktree()
 	if err != nil {
-		return nil, fmt.Errorf("the git repository of %q has no work tree (%v)", dir, err)
+		return nil, fmt.Errorf("the git repository of %s has no work tree (%v)", dir, err)
 	}
 	root := wt.Filesystem.Root()
 	sub, err := subdirOf(root, abs)
@@ -61,7 +61,7 @@ func OpenRev(dir, rev string) (*Rev, error) {
 	r := &Rev{display: "git:" + root, rev: rev, subdir: sub,
 		open: func() (*gogit.Repository, func(), error) { return repo, func() {}, nil },
 		resolve: func(repo *gogit.Repository) (plumbing.Hash, string, error) {
-			return resolveRevision(repo, rev, root)
+			return resolveRevision(repo, rev)
 		},
 	}
 	if _, _, err := r.resolve(repo); err != nil {
@@ -93,16 +93,16 @@ func subdirOf(root, dir string) (string, error) {
 
 // resolveRevision resolves rev as `git rev-parse` does (go-git's ResolveRevision) to a
 // commit; the name is rev itself for what is not a hash.
-func resolveRevision(repo *gogit.Repository, rev, where string) (plumbing.Hash, string, error) {
+func resolveRevision(repo *gogit.Repository, rev string) (plumbing.Hash, string, error) {
 	h, err := repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil && rev == "FETCH_HEAD" {
 		h, err = fetchHead(repo)
 	}
 	if err != nil {
-		return plumbing.ZeroHash, "", fmt.Errorf("%q is not a revision of the git repository at %s (%v); give a branch (origin/main), a tag or a commit it holds — a shallow clone holds only what was fetched: git fetch --depth=1 origin main", rev, where, err)
+		return plumbing.ZeroHash, "", fmt.Errorf("%v (give a branch such as origin/main, a tag or a commit the repository holds; a shallow clone holds only what was fetched: git fetch --depth=1 origin main, then --against origin/main)", err)
 	}
 	if _, err := repo.CommitObject(*h); err != nil {
-		return plumbing.ZeroHash, "", fmt.Errorf("revision %q of the git repository at %s: commit %s: %w", rev, where, h, err)
+		return plumbing.ZeroHash, "", fmt.Errorf("revision %q: commit %s: %w", rev, h, err)
 	}
 	name := rev
 	if strings.HasPrefix(h.String(), strings.ToLower(rev)) {
