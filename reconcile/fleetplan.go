@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
 	"github.com/reconcile-dev/reconcile/reconcile/nft"
@@ -54,6 +55,7 @@ type HostPlan struct {
 // head host that does not compile is an *Error naming the host; any error of the base is
 // prefixed `--against "X": `, as PlanAgainst's; and the errors of the sources' fetch.
 func (a *Agent) PlanAllHosts(ctx context.Context, against string) (*FleetPlanResult, error) {
+	start := time.Now()
 	src, err := a.Source()
 	if err != nil {
 		return nil, err
@@ -70,9 +72,20 @@ func (a *Agent) PlanAllHosts(ctx context.Context, against string) (*FleetPlanRes
 	if err != nil {
 		return nil, againstErr(against, err)
 	}
+	a.log.Debug("loaded both trees", "elapsed", time.Since(start))
 	opts := compile.Options{Table: a.cfg.Table}
+	// The two trees' keys at once (each call may use one core or all of them).
+	var bhosts []string
+	var bkeys map[string]string
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		bhosts, bkeys = compile.HostKeys(brepo, opts)
+	}()
 	hhosts, hkeys := compile.HostKeys(hrepo, opts)
-	bhosts, bkeys := compile.HostKeys(brepo, opts)
+	wg.Wait()
+	a.log.Debug("host keys", "head_hosts", len(hhosts), "base_hosts", len(bhosts), "elapsed", time.Since(start))
 	all := map[string]bool{}
 	var changed []string
 	for _, h := range append(append([]string(nil), hhosts...), bhosts...) {
@@ -106,6 +119,7 @@ func (a *Agent) PlanAllHosts(ctx context.Context, against string) (*FleetPlanRes
 		res.Hosts = append(res.Hosts, HostPlan{Host: h, Plan: p,
 			HeadDigest: "sha256:" + heads[i].Digest(), BaseDigest: "sha256:" + bases[i].Digest()})
 	}
+	a.log.Debug("planned all hosts", "compared", len(all), "compiled", len(changed), "changed", len(res.Hosts), "elapsed", time.Since(start))
 	return res, nil
 }
 
