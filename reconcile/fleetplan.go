@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
-	"github.com/reconcile-dev/reconcile/reconcile/nft"
 	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/reconcile/source"
 	"github.com/reconcile-dev/reconcile/reconcile/source/git"
@@ -102,22 +101,18 @@ func (a *Agent) PlanAllHosts(ctx context.Context, against string) (*FleetPlanRes
 	sort.Strings(changed)
 	a.log.Debug("hosts to compile", "hosts", len(all), "differing_keys", len(changed))
 
-	heads, herrs := a.compileHosts(hrepo, changed)
-	bases, berrs := a.compileHosts(brepo, changed)
+	plans, err := a.planHosts(hrepo, brepo, changed, head.Revision, base.Revision)
+	if err != nil {
+		if errors.Is(err, errBase) {
+			return nil, againstErr(against, errors.Unwrap(err))
+		}
+		return nil, err
+	}
 	res := &FleetPlanResult{Head: head, Base: base, HostsCompared: len(all)}
-	for i, h := range changed {
-		if herrs[i] != nil {
-			return nil, stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", head.Revision, h, herrs[i]))
+	for _, hp := range plans {
+		if hp != nil && !hp.Plan.Empty() {
+			res.Hosts = append(res.Hosts, *hp)
 		}
-		if berrs[i] != nil {
-			return nil, againstErr(against, stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", base.Revision, h, berrs[i])))
-		}
-		p := plan.DiffCanonical(heads[i], bases[i])
-		if p.Empty() {
-			continue
-		}
-		res.Hosts = append(res.Hosts, HostPlan{Host: h, Plan: p,
-			HeadDigest: "sha256:" + heads[i].Digest(), BaseDigest: "sha256:" + bases[i].Digest()})
 	}
 	a.log.Debug("planned all hosts", "compared", len(all), "compiled", len(changed), "changed", len(res.Hosts), "elapsed", time.Since(start))
 	return res, nil
@@ -156,32 +151,62 @@ func (a *Agent) loadTree(ctx context.Context, src source.Source) (*source.Snapsh
 	return snap, repo, nil
 }
 
-// compileHosts compiles the hosts of repo for the Agent's table on every core, sharing one
-// index of the tags' members: the canonical rulesets and the errors, by index of hosts.
-func (a *Agent) compileHosts(repo *schema.Repository, hosts []string) ([]*nft.Ruleset, []error) {
-	out := make([]*nft.Ruleset, len(hosts))
-	errs := make([]error, len(hosts))
+// errBase marks an error of planHosts that is the base's (wrapped: errors.Unwrap gives it).
+var errBase = errors.New("base")
+
+type baseErr struct{ err error }
+
+func (e baseErr) Error() string        { return e.err.Error() }
+func (e baseErr) Unwrap() error        { return e.err }
+func (e baseErr) Is(target error) bool { return target == errBase }
+
+// planHosts compiles each host of hosts in head and in base (for the Agent's table) and diffs
+// them, on every core, sharing one index of the tags' members per tree. Only the plans are
+// kept (a fleet host's ruleset can be tens of MB: all of them at once would not fit), by
+// index of hosts. The error is that of a host whose head (an *Error naming the host) or base (a
+// baseErr around the same) does not compile: the first in hosts order of those tried (the
+// workers stop at the first failure).
+func (a *Agent) planHosts(head, base *schema.Repository, hosts []string, headRev, baseRev string) ([]*HostPlan, error) {
+	out := make([]*HostPlan, len(hosts))
 	if len(hosts) == 0 {
-		return out, errs
+		return out, nil
 	}
-	tags := compile.NewTagIndex(repo)
+	htags, btags := compile.NewTagIndex(head), compile.NewTagIndex(base)
+	errs := make([]error, len(hosts))
 	next := atomic.Int64{}
+	var failed atomic.Bool
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(hosts)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(hosts); i = int(next.Add(1) - 1) {
-				rs, err := a.compileFor(repo, hosts[i], tags)
-				if err == nil {
-					rs = rs.Canonical()
+			for i := int(next.Add(1) - 1); i < len(hosts) && !failed.Load(); i = int(next.Add(1) - 1) {
+				h := hosts[i]
+				hrs, err := a.compileFor(head, h, htags)
+				if err != nil {
+					errs[i] = stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", headRev, h, err))
+					failed.Store(true)
+					continue
 				}
-				out[i], errs[i] = rs, err
+				brs, err := a.compileFor(base, h, btags)
+				if err != nil {
+					errs[i] = baseErr{stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", baseRev, h, err))}
+					failed.Store(true)
+					continue
+				}
+				hrs, brs = hrs.Canonical(), brs.Canonical()
+				out[i] = &HostPlan{Host: h, Plan: plan.DiffCanonical(hrs, brs),
+					HeadDigest: "sha256:" + hrs.Digest(), BaseDigest: "sha256:" + brs.Digest()}
 			}
 		}()
 	}
 	wg.Wait()
-	return out, errs
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // againstSource is the source of --against X: an existing directory is a checkout of the base
