@@ -369,6 +369,7 @@ func TestPlanAllHostsErrors(t *testing.T) {
 	writeFiles(t, bad, files)
 	plain := t.TempDir()
 	writeFiles(t, plain, fleetBase())
+	r.Write(map[string]string{"moved/profiles/WEB.yaml": fleetBase()["profiles/WEB.yaml"]})
 	for _, c := range []struct {
 		name string
 		args []string
@@ -380,6 +381,7 @@ func TestPlanAllHostsErrors(t *testing.T) {
 		{"invalid head", []string{"--dir", bad, "--against", r.Work}, []string{"profiles/WEB.yaml:6:", "reconcile: the repository is invalid (1 error)"}},
 		{"invalid base", []string{"--dir", r.Work, "--against", bad}, []string{"profiles/WEB.yaml:6:21: dst_ports: 70000", `reconcile: --against "` + bad + `": the repository is invalid (1 error)`}},
 		{"unknown revision", []string{"--dir", r.Work, "--against", "no-such-branch"}, []string{`--against "no-such-branch": not a directory, and not a revision of the git repository at ` + r.Work + ": "}},
+		{"directory not in the base commit", []string{"--dir", filepath.Join(r.Work, "moved"), "--against", "main"}, []string{`reconcile: --against "main": fetch git:` + r.Work + `@main:moved: directory "moved" does not exist in commit `}},
 		{"no git repository", []string{"--dir", plain, "--against", "main"}, []string{`--against "main": not a directory, and not a revision of the git repository at ` + plain + ": "}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
