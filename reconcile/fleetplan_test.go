@@ -202,3 +202,39 @@ func TestPlanAllHostsRepoRef(t *testing.T) {
 		t.Errorf("unknown ref: %v", err)
 	}
 }
+
+// A host that does not compile (a rule the loader would refuse, slipped past it) is an error
+// naming the host: of the head as it is, of the base as a baseErr (PlanAllHosts prefixes it).
+func TestPlanHostsCompileFailure(t *testing.T) {
+	shape := repogen.Shape{Hosts: 3, PerHost: 2, Profiles: 4, Tags: 4}
+	files, err := shape.Files(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func() *schema.Repository {
+		repo, errs := schema.Load(files)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return repo
+	}
+	good, bad := load(), load()
+	for _, p := range bad.Profiles {
+		p.Inbound = append([]schema.Rule{{Action: "bogus"}}, p.Inbound...)
+	}
+	a, _ := New(Config{Dir: t.TempDir()})
+	defer a.Close()
+	hosts := []string{"node-1", "node-2", "node-3"}
+	plans, err := a.planHosts(good, good, hosts, "h", "b")
+	if err != nil || len(plans) != 3 || !plans[1].Plan.Empty() || plans[1].HeadDigest != plans[1].BaseDigest {
+		t.Fatalf("same repository on both sides: %v %+v", err, plans)
+	}
+	_, err = a.planHosts(bad, good, hosts, "h", "b")
+	if err == nil || errors.Is(err, errBase) || !strings.Contains(err.Error(), `compile revision h for host "node-`) || !strings.Contains(err.Error(), `unknown action "bogus"`) {
+		t.Errorf("head: %v", err)
+	}
+	_, err = a.planHosts(good, bad, hosts, "h", "b")
+	if !errors.Is(err, errBase) || !strings.Contains(err.Error(), `compile revision b for host "node-`) {
+		t.Errorf("base: %v", err)
+	}
+}
