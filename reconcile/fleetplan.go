@@ -18,6 +18,13 @@ import (
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
+// PlanCounts is plan.Counts: how many objects a plan adds, changes and destroys.
+type PlanCounts = plan.Counts
+
+// PlanFormatVersion is plan.FormatVersion, the version of the JSON plan format (also that of
+// the JSON of plan --all-hosts).
+const PlanFormatVersion = plan.FormatVersion
+
 // FleetPlanResult is what PlanAllHosts found: the plan of every host whose ruleset differs
 // between the head (the Agent's source) and the base (--against).
 type FleetPlanResult struct {

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reconcile-dev/reconcile/reconcile"
-	"github.com/reconcile-dev/reconcile/reconcile/plan"
 	"github.com/reconcile-dev/reconcile/schema"
 )
 
@@ -111,7 +110,7 @@ func fleetSummary(res *reconcile.FleetPlanResult) string {
 }
 
 // countsText is "+2 ~1 -1" without the zero counts.
-func countsText(c plan.Counts) string {
+func countsText(c reconcile.PlanCounts) string {
 	var p []string
 	if c.Add > 0 {
 		p = append(p, fmt.Sprintf("+%d", c.Add))
@@ -144,7 +143,7 @@ type revisionOut struct {
 
 type fleetHostPlan struct {
 	Host              string          `json:"host"`
-	Changes           plan.Counts     `json:"changes"`
+	Changes           reconcile.PlanCounts     `json:"changes"`
 	HeadRulesetDigest string          `json:"head_ruleset_digest"`
 	BaseRulesetDigest string          `json:"base_ruleset_digest"`
 	Plan              *reconcile.Plan `json:"plan"`
@@ -152,7 +151,7 @@ type fleetHostPlan struct {
 
 func fleetPlanJSON(g *globals, res *reconcile.FleetPlanResult) fleetPlanOut {
 	out := fleetPlanOut{
-		FormatVersion: plan.FormatVersion,
+		FormatVersion: reconcile.PlanFormatVersion,
 		Head:          revisionOut{Source: res.Head.Source, Revision: res.Head.Revision, Commit: res.Head.Commit},
 		Base:          revisionOut{Source: res.Base.Source, Revision: res.Base.Revision, Commit: res.Base.Commit},
 		Table:         g.table, HostsCompared: res.HostsCompared, HostsChanged: len(res.Hosts),
