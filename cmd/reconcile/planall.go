@@ -142,11 +142,11 @@ type revisionOut struct {
 }
 
 type fleetHostPlan struct {
-	Host              string          `json:"host"`
-	Changes           reconcile.PlanCounts     `json:"changes"`
-	HeadRulesetDigest string          `json:"head_ruleset_digest"`
-	BaseRulesetDigest string          `json:"base_ruleset_digest"`
-	Plan              *reconcile.Plan `json:"plan"`
+	Host              string               `json:"host"`
+	Changes           reconcile.PlanCounts `json:"changes"`
+	HeadRulesetDigest string               `json:"head_ruleset_digest"`
+	BaseRulesetDigest string               `json:"base_ruleset_digest"`
+	Plan              *reconcile.Plan      `json:"plan"`
 }
 
 func fleetPlanJSON(g *globals, res *reconcile.FleetPlanResult) fleetPlanOut {
