@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
 	"sort"
 	"sync"
@@ -51,10 +50,11 @@ func (a *Agent) Desired(ctx context.Context) (*PlanResult, error) {
 	return a.desired(ctx, src, rec)
 }
 
-// PlanAgainst plans the repository's ruleset against the one compiled from the directory base
-// (a checkout of the base branch, for the same host and table) instead of the kernel's: in a
-// policy repository's CI, the plan of a pull request. The kernel is not touched. An error of
-// base's repository is prefixed with `--against "base": `.
+// PlanAgainst plans the repository's ruleset against the one compiled from base (for the same
+// host and table) instead of the kernel's: in a policy repository's CI, the plan of a pull
+// request. base is a directory (a checkout of the base branch) or a git revision of the
+// source's repository (a branch, origin/main, a tag, a commit; see againstSource). The kernel
+// is not touched. An error of base's repository is prefixed with `--against "base": `.
 func (a *Agent) PlanAgainst(ctx context.Context, base string) (*PlanResult, error) {
 	pr, err := a.Desired(ctx)
 	if err != nil {
@@ -64,9 +64,13 @@ func (a *Agent) PlanAgainst(ctx context.Context, base string) (*PlanResult, erro
 	if err != nil {
 		return nil, err
 	}
-	br, err := a.desired(ctx, source.Dir{Path: base}, rec)
+	bsrc, err := a.againstSource(base)
 	if err != nil {
-		return nil, fmt.Errorf("--against %q: %w", base, err)
+		return nil, err
+	}
+	br, err := a.desired(ctx, bsrc, rec)
+	if err != nil {
+		return nil, againstErr(base, err)
 	}
 	pr.Observed = br.Desired
 	pr.Plan = plan.Diff(pr.Desired, br.Desired)

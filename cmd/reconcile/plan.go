@@ -11,7 +11,7 @@ import (
 )
 
 func newPlanCmd(g *globals) *cobra.Command {
-	var detailed, script bool
+	var detailed, script, allHosts bool
 	var against string
 	cmd := &cobra.Command{
 		Use:   "plan",
@@ -19,17 +19,27 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Long: `Validate the repository, compile this host's ruleset and compare it with the table in the
 kernel: endpoints, profiles, tags and rules to add (+), change (~) or destroy (-). Nothing is
 changed. --nft prints the whole desired ruleset as an nft script instead (no kernel needed).
---against DIR compares with the ruleset compiled from another checkout instead of the kernel
+--against DIR|REF compares with the ruleset compiled from another checkout, or from a git
+revision (origin/main, a tag, a commit) of the repository --dir is in, instead of the kernel
 (no kernel needed): in a policy repository's CI, the plan of a pull request against its base.
+--all-hosts (with --against) plans every host an endpoint names in either tree, loading each
+tree once, and prints the hosts whose ruleset changes, each with its plan, then a summary line.
 With --detailed-exitcode: 0 no changes, 2 changes, 1 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if allHosts {
+				if err := checkAllHosts(cmd, script, against); err != nil {
+					return err
+				}
+				return runPlanAllHosts(cmd.Context(), g, detailed, against)
+			}
 			return runPlan(cmd.Context(), g, detailed, script, against)
 		},
 	}
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on error")
 	cmd.Flags().BoolVar(&script, "nft", false, "print the whole desired ruleset as an nft script (nft -f applies it atomically)")
-	cmd.Flags().StringVar(&against, "against", "", "compare with the ruleset compiled from this directory (e.g. the base branch's checkout) instead of the kernel")
+	cmd.Flags().StringVar(&against, "against", "", "compare with the ruleset compiled from this directory (e.g. the base branch's checkout) or git revision (e.g. origin/main) instead of the kernel")
+	cmd.Flags().BoolVar(&allHosts, "all-hosts", false, "plan every host of the repository against --against, and print the hosts that change")
 	return cmd
 }
 
@@ -55,7 +65,7 @@ func runPlan(ctx context.Context, g *globals, detailed, script bool, against str
 		pr, err = a.Desired(ctx)
 	}
 	if err != nil {
-		return g.passFailed(err, false)
+		return g.planFailed(err)
 	}
 	switch {
 	case script:

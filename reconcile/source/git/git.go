@@ -626,6 +626,11 @@ func readFiles(repo *gogit.Repository, c *object.Commit, known func(path, id str
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
+	return readTree(repo, tree, known)
+}
+
+// readTree is readFiles of a tree (a commit's, or a subtree of it).
+func readTree(repo *gogit.Repository, tree *object.Tree, known func(path, id string) bool) (files map[string][]byte, refused schema.Errors, ids map[string]string, unread map[string]bool, err error) {
 	t := newTreeFS(repo.Storer, tree)
 	var skip func(string) bool
 	if known != nil {

@@ -56,6 +56,9 @@ type config struct {
 	scaled                        []int
 	shapes                        []string
 	short                         time.Duration
+	// planAllHostsOnly runs, per shape, only validate, plan --nft and the plan --all-hosts
+	// rows (no namespace, no apply).
+	planAllHostsOnly bool
 }
 
 // notRoot is what the benchmark says when it cannot create namespaces.
@@ -118,6 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (config, bool) {
 	fs.StringVar(&scaled, "scaled", "500,1000,2000,5000", "local endpoint counts of the nft -f series of the dense shape (empty: none)")
 	fs.StringVar(&shapes, "shapes", "dense,fleet", "shapes to run the steps on")
 	fs.DurationVar(&c.short, "short", 1500*time.Millisecond, "steps faster than this run 3 times (median)")
+	fs.BoolVar(&c.planAllHostsOnly, "plan-all-hosts-only", false, "per shape, run only validate, plan --nft and plan --all-hosts (no namespace, no apply); with -scaled \"\"")
 	if err := fs.Parse(args); err != nil {
 		return c, false
 	}
@@ -311,7 +315,20 @@ func (b *bench) shape(name, label string, s repogen.Shape) error {
 	if err := sr.generate(label); err != nil {
 		return err
 	}
-	for _, step := range []func() error{sr.compile, sr.firstApply, sr.unchanged, sr.changes, sr.handEdit} {
+	if err := sr.compile(); err != nil {
+		return err
+	}
+	// plan --all-hosts (issue 12): at the fleet shape, where the old CI ran one plan per host.
+	if (name == "fleet" || b.cfg.planAllHostsOnly) && b.hasFlag("plan", "--all-hosts") {
+		if err := sr.planAllHosts(sr.validate); err != nil {
+			return err
+		}
+	}
+	if b.cfg.planAllHostsOnly {
+		b.rep.sections = append(b.rep.sections, sr.sec)
+		return nil
+	}
+	for _, step := range []func() error{sr.firstApply, sr.unchanged, sr.changes, sr.handEdit} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -326,23 +343,24 @@ func (b *bench) shape(name, label string, s repogen.Shape) error {
 // measured, the namespace and state directory of the first apply (kept for the steps after
 // it), and the section its rows go to.
 type shapeRun struct {
-	b       *bench
-	name    string
-	s       repogen.Shape
-	dir     string            // the shape's scratch directory
-	repo    string            // the generated repository in dir
-	files   map[string][]byte // the repository's files by slash path, edited by the changes
-	sec     section
-	scratch string    // state directory of the commands that need no record
-	local   []string  // --host node-1 --table: the host the steps act as
-	src     []string  // how apply and status read the repository (--dir or --repo file://)
-	script  []byte    // node-1's `plan --nft` script
-	nftF    *measured // nft -f of script in a fresh namespace
-	first   *measured // the first apply
-	list    *measured // nft list table in ns
-	ns      string    // the namespace of the first apply
-	state   string    // the state directory of the first apply
-	full    bool      // status has --full
+	b        *bench
+	name     string
+	s        repogen.Shape
+	dir      string            // the shape's scratch directory
+	repo     string            // the generated repository in dir
+	files    map[string][]byte // the repository's files by slash path, edited by the changes
+	sec      section
+	scratch  string    // state directory of the commands that need no record
+	local    []string  // --host node-1 --table: the host the steps act as
+	src      []string  // how apply and status read the repository (--dir or --repo file://)
+	script   []byte    // node-1's `plan --nft` script
+	nftF     *measured // nft -f of script in a fresh namespace
+	first    *measured // the first apply
+	list     *measured // nft list table in ns
+	ns       string    // the namespace of the first apply
+	state    string    // the state directory of the first apply
+	full     bool      // status has --full
+	validate *measured // validate of the repository (every host compiled)
 }
 
 // add appends a row to the section and logs it; ref (nil: none) is the reference refName
@@ -389,6 +407,7 @@ func (sr *shapeRun) compile() error {
 		return err
 	}
 	sr.add(fmt.Sprintf("validate (all %d hosts compiled)", sr.s.Hosts), m, "", nil, 0, "")
+	sr.validate = m
 	m, err = b.repeat(func() (sample, error) {
 		out, err := b.r.run(true, nil, bin, append([]string{"plan", "--nft", "--dir", sr.repo, "--state-dir", sr.scratch}, sr.local...)...)
 		sr.script = out.stdout

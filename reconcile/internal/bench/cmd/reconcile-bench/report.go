@@ -224,12 +224,14 @@ func (r *report) markdown() string {
 			c := w.cells()
 			b.WriteString(mdRow(c[0], c[1], c[9], c[2], c[3], c[4], c[5], c[10], c[6], c[11], c[7], c[8]))
 		}
-		b.WriteString("\nReferences: ")
+		b.WriteString("\n")
 		var refs []string
 		for _, x := range s.ref {
 			refs = append(refs, fmt.Sprintf("%s %s (%d runs, kernel %s, peak RSS %s)", x.name, dur(x.m.wall), x.m.runs, dur(x.m.sys), rss(x.m.maxRSSKiB)))
 		}
-		b.WriteString(strings.Join(refs, "; ") + ".")
+		if len(refs) > 0 { // none with -plan-all-hosts-only
+			b.WriteString("References: " + strings.Join(refs, "; ") + ".")
+		}
 		for _, w := range s.rows {
 			if w.note != "" {
 				fmt.Fprintf(&b, " %s: %s.", w.step, w.note)
@@ -271,6 +273,10 @@ func (r *report) markdown() string {
   status with the kernel unchanged ≤ 10% of ` + "`nft list table`" + `. Steps without a target show —.
 - validate and plan --nft read the repository as a directory (--dir); status exits 0 (in sync)
   where it must and 2 (drift) after the hand edit, or the run fails.
+- plan --all-hosts (issue 12; fleet shape): a pull request (a copy of the repository with one
+  change) against the generated repository as its base, both directories, compared with
+  validate of the same repository; "old CI" is one ` + "`plan --against --host H`" + ` process per host, as
+  the CI example ran before, the mean of three sample hosts times the number of hosts.
 `)
 	return b.String()
 }
