@@ -1,12 +1,14 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +35,8 @@ type FleetPlanResult struct {
 	Head, Base *Snapshot
 	// HostsCompared is how many hosts an endpoint names in the head or in the base.
 	HostsCompared int
-	// Hosts are the hosts whose plan is not empty, in host-name order.
+	// Hosts are the hosts whose plan is not empty, in natural host-name order (runs of digits
+	// compare as numbers: node-3 before node-12).
 	Hosts []HostPlan
 }
 
@@ -105,7 +108,7 @@ func (a *Agent) PlanAllHosts(ctx context.Context, against string) (*FleetPlanRes
 			changed = append(changed, h)
 		}
 	}
-	sort.Strings(changed)
+	slices.SortFunc(changed, naturalCompare) // node-3 before node-12
 	a.log.Debug("hosts to compile", "hosts", len(all), "differing_keys", len(changed))
 
 	plans, err := a.planHosts(hrepo, brepo, changed, head.Revision, base.Revision)
@@ -242,3 +245,39 @@ func (a *Agent) againstSource(against string) (source.Source, error) {
 	}
 	return nil, againstErr(against, fmt.Errorf("not a directory; a revision needs --dir or --repo (the source is %s)", src))
 }
+
+// naturalCompare orders strings with runs of ASCII digits compared as numbers ("node-3" <
+// "node-12"), the rest bytewise; strings equal that way (node-01, node-1) fall back to
+// bytewise order, so the order is total.
+func naturalCompare(a, b string) int {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if isDigit(a[i]) && isDigit(b[j]) {
+			si, sj := i, j
+			for i < len(a) && isDigit(a[i]) {
+				i++
+			}
+			for j < len(b) && isDigit(b[j]) {
+				j++
+			}
+			na, nb := strings.TrimLeft(a[si:i], "0"), strings.TrimLeft(b[sj:j], "0")
+			if c := cmp.Compare(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			continue
+		}
+		if a[i] != b[j] {
+			return cmp.Compare(a[i], b[j])
+		}
+		i, j = i+1, j+1
+	}
+	if c := cmp.Compare(len(a)-i, len(b)-j); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,7 +65,7 @@ func TestPlanAllHostsMatchesPlanAgainstPerHost(t *testing.T) {
 	}
 	got := map[string]HostPlan{}
 	for i, h := range res.Hosts {
-		if i > 0 && res.Hosts[i-1].Host >= h.Host {
+		if i > 0 && naturalCompare(res.Hosts[i-1].Host, h.Host) >= 0 {
 			t.Errorf("hosts out of order: %s after %s", h.Host, res.Hosts[i-1].Host)
 		}
 		got[h.Host] = h
@@ -236,5 +237,25 @@ func TestPlanHostsCompileFailure(t *testing.T) {
 	_, err = a.planHosts(good, bad, hosts, "h", "b")
 	if !errors.Is(err, errBase) || !strings.Contains(err.Error(), `compile revision b for host "node-`) {
 		t.Errorf("base: %v", err)
+	}
+}
+
+func TestNaturalCompare(t *testing.T) {
+	want := []string{"", "a", "node-01", "node-1", "node-2", "node-3", "node-3a", "node-12", "node-100", "node-b", "web-2", "web-10x", "web-10y"}
+	got := slices.Clone(want)
+	for i := range got { // a fixed shuffle
+		j := (i*7 + 3) % len(got)
+		got[i], got[j] = got[j], got[i]
+	}
+	slices.SortFunc(got, naturalCompare)
+	if !slices.Equal(got, want) {
+		t.Errorf("natural order\n got %q\nwant %q", got, want)
+	}
+	for _, a := range want {
+		for _, b := range want {
+			if naturalCompare(a, b) != -naturalCompare(b, a) || (naturalCompare(a, b) == 0) != (a == b) {
+				t.Errorf("naturalCompare(%q, %q) = %d, reverse %d", a, b, naturalCompare(a, b), naturalCompare(b, a))
+			}
+		}
 	}
 }

@@ -78,7 +78,7 @@ func TestExampleCIPlanRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	summary := "2 of 20 hosts change: node-12 (~1), node-3 (+1 ~1)."
+	summary := "2 of 20 hosts change: node-3 (+1 ~1), node-12 (~1)."
 	if !strings.HasPrefix(string(md), summary+"\n\n```diff\n") || !strings.HasSuffix(string(md), summary+"\n```\n") ||
 		!strings.Contains(string(md), "\nHost node-3:\n~ profile ADMIN inbound\n") {
 		t.Errorf("plan.md:\n%s", md)

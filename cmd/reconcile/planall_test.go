@@ -145,7 +145,7 @@ func TestPlanAllHostsPullRequest(t *testing.T) {
 func checkFleetText(t *testing.T, out string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if got, want := lines[len(lines)-1], "2 of 20 hosts change: node-12 (~1), node-3 (+1 ~1)."; got != want {
+	if got, want := lines[len(lines)-1], "2 of 20 hosts change: node-3 (+1 ~1), node-12 (~1)."; got != want {
 		t.Errorf("summary %q, want %q\n%s", got, want, out)
 	}
 	var hosts []string
@@ -154,8 +154,8 @@ func checkFleetText(t *testing.T, out string) {
 			hosts = append(hosts, h)
 		}
 	}
-	if fmt.Sprint(hosts) != "[node-12: node-3:]" {
-		t.Errorf("host sections %v, want node-12 and node-3\n%s", hosts, out)
+	if fmt.Sprint(hosts) != "[node-3: node-12:]" {
+		t.Errorf("host sections %v, want node-3 and node-12\n%s", hosts, out)
 	}
 	for _, want := range []string{
 		"Host node-3:\n~ profile ADMIN inbound\n",
@@ -208,7 +208,7 @@ func TestPlanAllHostsJSON(t *testing.T) {
 	if !strings.HasPrefix(got.Head.Source, "dir:") || !strings.HasPrefix(got.Head.Revision, "sha256:") {
 		t.Errorf("head %+v, want the directory", got.Head)
 	}
-	for i, want := range []struct{ host, obj string }{{"node-12", "web-12"}, {"node-3", "ADMIN"}} {
+	for i, want := range []struct{ host, obj string }{{"node-3", "ADMIN"}, {"node-12", "web-12"}} {
 		h := got.Hosts[i]
 		if h.Host != want.host || h.Changes.Change != 1 || h.Changes.Destroy != 0 || h.Plan.Changes != h.Changes {
 			t.Errorf("host %d: %+v, want %s with one change", i, h, want.host)
@@ -315,7 +315,7 @@ func TestPlanAllHostsHostOnOneSide(t *testing.T) {
 	}
 	// web-7 leaves the WEB tag that DB allows from and web-21 joins it: the DB hosts change
 	// too, by that tag. node-21, in the head only, gains everything; node-7 loses everything.
-	want := "6 of 21 hosts change: node-10 (~1), node-15 (~1), node-20 (~1), node-21 (+10), node-5 (~1), node-7 (-7)."
+	want := "6 of 21 hosts change: node-5 (~1), node-7 (-7), node-10 (~1), node-15 (~1), node-20 (~1), node-21 (+10)."
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if got := lines[len(lines)-1]; got != want {
 		t.Errorf("summary %q, want %q\n%s", got, want, out)
