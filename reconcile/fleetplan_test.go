@@ -56,7 +56,7 @@ func TestPlanAllHostsMatchesPlanAgainstPerHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	res, err := a.PlanAllHosts(ctx, base)
+	res, err := a.PlanAllHosts(ctx, base, PlanAllHostsOptions{Digests: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestPlanAllHostsInvalidTrees(t *testing.T) {
 	ctx := context.Background()
 	a, _ := New(Config{Dir: bad})
 	defer a.Close()
-	_, err := a.PlanAllHosts(ctx, base)
+	_, err := a.PlanAllHosts(ctx, base, PlanAllHostsOptions{Digests: true})
 	var errs schema.Errors
 	var ae *AgainstError
 	if !errors.As(err, &errs) || errs[0].Path != "profiles/P0001.yaml" || errs[0].Line != 3 || errors.As(err, &ae) {
@@ -140,7 +140,7 @@ func TestPlanAllHostsInvalidTrees(t *testing.T) {
 	}
 	b, _ := New(Config{Dir: head})
 	defer b.Close()
-	_, err = b.PlanAllHosts(ctx, bad)
+	_, err = b.PlanAllHosts(ctx, bad, PlanAllHostsOptions{Digests: true})
 	if !errors.As(err, &ae) || ae.Against != bad || !errors.As(err, &errs) || !strings.HasPrefix(err.Error(), `--against "`+bad+`": `) {
 		t.Fatalf("invalid base: %v", err)
 	}
@@ -181,7 +181,7 @@ func TestPlanAllHostsRepoRef(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := a.PlanAllHosts(context.Background(), against)
+		res, err := a.PlanAllHosts(context.Background(), against, PlanAllHostsOptions{})
 		a.Close()
 		if err != nil {
 			t.Fatalf("%s: %v", against, err)
@@ -199,7 +199,7 @@ func TestPlanAllHostsRepoRef(t *testing.T) {
 	}
 	a, _ := New(Config{Repo: r.Remote, Ref: "pr", StateDir: t.TempDir()})
 	defer a.Close()
-	if _, err := a.PlanAllHosts(context.Background(), "no-such"); err == nil || !strings.HasPrefix(err.Error(), `--against "no-such": `) {
+	if _, err := a.PlanAllHosts(context.Background(), "no-such", PlanAllHostsOptions{}); err == nil || !strings.HasPrefix(err.Error(), `--against "no-such": `) {
 		t.Errorf("unknown ref: %v", err)
 	}
 }
@@ -226,15 +226,15 @@ func TestPlanHostsCompileFailure(t *testing.T) {
 	a, _ := New(Config{Dir: t.TempDir()})
 	defer a.Close()
 	hosts := []string{"node-1", "node-2", "node-3"}
-	plans, err := a.planHosts(good, good, hosts, "h", "b")
+	plans, err := a.planHosts(good, good, hosts, "h", "b", true)
 	if err != nil || len(plans) != 3 || !plans[1].Plan.Empty() || plans[1].HeadDigest != plans[1].BaseDigest {
 		t.Fatalf("same repository on both sides: %v %+v", err, plans)
 	}
-	_, err = a.planHosts(bad, good, hosts, "h", "b")
+	_, err = a.planHosts(bad, good, hosts, "h", "b", true)
 	if err == nil || errors.Is(err, errBase) || !strings.Contains(err.Error(), `compile revision h for host "node-`) || !strings.Contains(err.Error(), `unknown action "bogus"`) {
 		t.Errorf("head: %v", err)
 	}
-	_, err = a.planHosts(good, bad, hosts, "h", "b")
+	_, err = a.planHosts(good, bad, hosts, "h", "b", true)
 	if !errors.Is(err, errBase) || !strings.Contains(err.Error(), `compile revision b for host "node-`) {
 		t.Errorf("base: %v", err)
 	}

@@ -38,7 +38,7 @@ func runPlanAllHosts(ctx context.Context, g *globals, detailed bool, against str
 		return err
 	}
 	defer a.Close()
-	res, err := a.PlanAllHosts(ctx, against)
+	res, err := a.PlanAllHosts(ctx, against, reconcile.PlanAllHostsOptions{Digests: g.output == "json"})
 	if err != nil {
 		return g.planFailed(err)
 	}
