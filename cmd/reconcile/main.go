@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/reconcile-dev/reconcile/reconcile/buildinfo"
+	"github.com/reconcile-dev/reconcile/reconcile"
 )
 
 func main() {
@@ -107,7 +107,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newVersionCmd(g),
 	)
 	// --version prints what `reconcile version` prints (text only).
-	if v, ok := buildinfo.ReadVersion(); ok {
+	if v, ok := reconcile.ReadVersion(); ok {
 		root.Version = v.ModuleVersion
 		root.SetVersionTemplate(versionText(v))
 	} else {

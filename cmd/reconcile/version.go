@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/reconcile-dev/reconcile/reconcile/buildinfo"
+	"github.com/reconcile-dev/reconcile/reconcile"
 )
 
 func newVersionCmd(g *globals) *cobra.Command {
@@ -23,7 +23,7 @@ own build information (runtime/debug). -o json prints the same fields as JSON.`,
 			if err := g.checkOutput(); err != nil {
 				return err
 			}
-			v, _ := buildinfo.ReadVersion()
+			v, _ := reconcile.ReadVersion()
 			if g.output == "json" {
 				return writeJSON(g.stdout, v)
 			}
@@ -40,7 +40,7 @@ own build information (runtime/debug). -o json prints the same fields as JSON.`,
 //	  go:        go1.26.8 linux/amd64
 //	  nftables:  github.com/google/nftables v0.3.1-…
 //	  go-git:    github.com/go-git/go-git/v5 v5.19.3
-func versionText(v buildinfo.Version) string {
+func versionText(v reconcile.Version) string {
 	var b strings.Builder
 	mv := v.ModuleVersion
 	if mv == "" {
@@ -63,8 +63,8 @@ func versionText(v buildinfo.Version) string {
 	}
 	fmt.Fprintf(&b, "  revision:  %s\n", rev)
 	fmt.Fprintf(&b, "  go:        %s %s\n", v.GoVersion, v.Platform)
-	fmt.Fprintf(&b, "  nftables:  %s %s\n", buildinfo.NftablesModule, versionOrUnknown(v.Nftables))
-	fmt.Fprintf(&b, "  go-git:    %s %s\n", buildinfo.GoGitModule, versionOrUnknown(v.GoGit))
+	fmt.Fprintf(&b, "  nftables:  %s %s\n", reconcile.NftablesModule, versionOrUnknown(v.Nftables))
+	fmt.Fprintf(&b, "  go-git:    %s %s\n", reconcile.GoGitModule, versionOrUnknown(v.GoGit))
 	return b.String()
 }
 
