@@ -1,10 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // A directory in the current directory named like a revision (main/ beside --against main) is
@@ -42,5 +46,51 @@ func TestPlanAgainstDirectoryNamedLikeRevision(t *testing.T) {
 	}
 	if out, errs, code := runCLI("plan", "--all-hosts", "--dir", r.Work, "--state-dir", "", "--against", "base"); code != 0 || !strings.Contains(out, "20 of 20 hosts change") {
 		t.Errorf("--against base (a directory only): exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// The CI example's plan step fails when reconcile does not run at all (exit 127: not
+// installed; 126: not executable) or exits with another code than 0, 1 and 2, not only on 1.
+func TestExampleCIPlanStepFailsUnlessZeroOrTwo(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	b, err := os.ReadFile("../../examples/ci/policy-repo-ci.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Run string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(b, &wf); err != nil {
+		t.Fatal(err)
+	}
+	var step string
+	for _, s := range wf.Jobs["check"].Steps {
+		if strings.Contains(s.Run, "plan --all-hosts") {
+			step = strings.ReplaceAll(s.Run, "${{ github.base_ref }}", "main")
+		}
+	}
+	if step == "" {
+		t.Fatal("no plan --all-hosts step in the example")
+	}
+	for code, wantOK := range map[int]bool{0: true, 2: true, 1: false, 3: false, 127: false} {
+		bin, work := t.TempDir(), t.TempDir()
+		// A reconcile that only exits with code: the step's handling of the exit code is tested.
+		if err := os.WriteFile(filepath.Join(bin, "reconcile"), []byte(fmt.Sprintf("#!/bin/sh\necho 'summary line'\nexit %d\n", code)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c := exec.Command(bash, "-e", "-c", step)
+		c.Dir = work
+		c.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+		out, err := c.CombinedOutput()
+		if (err == nil) != wantOK {
+			t.Errorf("reconcile exiting %d: step error %v, want success %v\n%s", code, err, wantOK, out)
+		}
 	}
 }
