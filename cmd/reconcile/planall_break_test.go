@@ -56,29 +56,7 @@ func TestExampleCIPlanStepFailsUnlessZeroOrTwo(t *testing.T) {
 	if err != nil {
 		t.Skip("bash is not installed")
 	}
-	b, err := os.ReadFile("../../examples/ci/policy-repo-ci.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wf struct {
-		Jobs map[string]struct {
-			Steps []struct {
-				Run string `yaml:"run"`
-			} `yaml:"steps"`
-		} `yaml:"jobs"`
-	}
-	if err := yaml.Unmarshal(b, &wf); err != nil {
-		t.Fatal(err)
-	}
-	var step string
-	for _, s := range wf.Jobs["check"].Steps {
-		if strings.Contains(s.Run, "plan --all-hosts") {
-			step = strings.ReplaceAll(s.Run, "${{ github.base_ref }}", "main")
-		}
-	}
-	if step == "" {
-		t.Fatal("no plan --all-hosts step in the example")
-	}
+	step := examplePlanStep(t)
 	for code, wantOK := range map[int]bool{0: true, 2: true, 1: false, 3: false, 127: false} {
 		bin, work := t.TempDir(), t.TempDir()
 		// A reconcile that only exits with code: the step's handling of the exit code is tested.
@@ -93,4 +71,59 @@ func TestExampleCIPlanStepFailsUnlessZeroOrTwo(t *testing.T) {
 			t.Errorf("reconcile exiting %d: step error %v, want success %v\n%s", code, err, wantOK, out)
 		}
 	}
+}
+
+// A plan longer than a PR comment can hold (GitHub: 65,536 characters) is cut in plan.md, which
+// still starts with the summary and closes its diff block.
+func TestExampleCIPlanCutForTheComment(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash is not installed")
+	}
+	step := examplePlanStep(t)
+	bin, work := t.TempDir(), t.TempDir()
+	script := "#!/bin/sh\ni=0\nwhile [ $i -lt 3000 ]; do echo \"Host node-$i: + a line of the plan of this host\"; i=$((i+1)); done\necho '400 of 400 hosts change: …'\nexit 2\n"
+	if err := os.WriteFile(filepath.Join(bin, "reconcile"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command("bash", "-e", "-c", step)
+	c.Dir = work
+	c.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("step: %v\n%.500s", err, out)
+	}
+	md, err := os.ReadFile(filepath.Join(work, "plan.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md) > 65536 || !strings.HasPrefix(string(md), "400 of 400 hosts change: …\n\n```diff\nHost node-0:") ||
+		!strings.HasSuffix(string(md), "the whole plan is in the job log\n```\n") {
+		t.Errorf("plan.md (%d bytes): %.100q … %q", len(md), md, md[max(0, len(md)-100):])
+	}
+}
+
+// examplePlanStep is the run script of the plan --all-hosts step of the CI example, for the
+// base branch main.
+func examplePlanStep(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../examples/ci/policy-repo-ci.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Run string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(b, &wf); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range wf.Jobs["check"].Steps {
+		if strings.Contains(s.Run, "plan --all-hosts") {
+			return strings.ReplaceAll(s.Run, "${{ github.base_ref }}", "main")
+		}
+	}
+	t.Fatal("no plan --all-hosts step in the example")
+	return ""
 }
