@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -238,10 +239,19 @@ func (a *Agent) planHosts(head, base *schema.Repository, hosts []string, headRev
 // fetched clone (git.Source.At: a branch, tag or commit of the remote), read after the head
 // was fetched. The error is prefixed `--against "X": `.
 func (a *Agent) againstSource(against string) (source.Source, error) {
-	if fi, err := os.Stat(against); err == nil && fi.IsDir() {
+	src, err := a.Source()
+	if fi, serr := os.Stat(against); serr == nil && fi.IsDir() {
+		// A directory named like a revision of the --dir repository (a folder main/ in the
+		// current directory, --against main) is ambiguous, as git says: refused, unless the
+		// path is spelled as one (./main, /abs/main).
+		if s, ok := src.(source.Dir); ok && err == nil && !explicitPath(against) {
+			if _, rerr := git.OpenRev(s.Path, against); rerr == nil {
+				return nil, againstErr(against, fmt.Errorf("both a directory and a revision of the git repository at %s: write ./%s for the directory, or the commit hash or the full ref name (refs/heads/…, refs/remotes/…, refs/tags/…) for the revision",
+					s.Path, against))
+			}
+		}
 		return source.Dir{Path: against}, nil
 	}
-	src, err := a.Source()
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +266,12 @@ func (a *Agent) againstSource(against string) (source.Source, error) {
 		return s.At(against), nil
 	}
 	return nil, againstErr(against, fmt.Errorf("not a directory; a revision needs --dir or --repo (the source is %s)", src))
+}
+
+// explicitPath reports whether p is spelled as a path, not a revision: absolute, or starting
+// with ./ or ../ (or . or .. itself).
+func explicitPath(p string) bool {
+	return filepath.IsAbs(p) || p == "." || p == ".." || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../")
 }
 
 // naturalCompare orders strings with runs of ASCII digits compared as numbers ("node-3" <

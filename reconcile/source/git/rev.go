@@ -94,6 +94,9 @@ func subdirOf(root, dir string) (string, error) {
 // resolveRevision resolves rev as `git rev-parse` does (go-git's ResolveRevision) to a
 // commit; the name is rev itself for what is not a hash.
 func resolveRevision(repo *gogit.Repository, rev string) (plumbing.Hash, string, error) {
+	if err := checkRevisionSyntax(rev); err != nil {
+		return plumbing.ZeroHash, "", err
+	}
 	h, err := repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil && rev == "FETCH_HEAD" {
 		h, err = fetchHead(repo)
@@ -109,6 +112,36 @@ func resolveRevision(repo *gogit.Repository, rev string) (plumbing.Hash, string,
 		name = ""
 	}
 	return *h, name, nil
+}
+
+// checkRevisionSyntax refuses the forms of a git revision that go-git's ResolveRevision parses
+// but silently drops, resolving the rest (main:path, main^{tree} and main@{1} would all be
+// main): a path in a commit (":"), a peel to another type than a commit ("^{tree}"), and the
+// reflog, date and upstream forms ("@{...}"). Branches, tags, hashes, "~N", "^N", "^{}",
+// "^{commit}" and "^{/message}" pass. A ref name cannot hold ":", "@{" or "^" (git
+// check-ref-format), so no name is refused.
+func checkRevisionSyntax(rev string) error {
+	s := rev
+	if i := strings.Index(s, "^{/"); i >= 0 {
+		s = s[:i] // the message regexp may hold anything
+	}
+	for rest := s; ; {
+		i := strings.Index(rest, "^{")
+		if i < 0 {
+			break
+		}
+		rest = rest[i+2:]
+		if !strings.HasPrefix(rest, "}") && !strings.HasPrefix(rest, "commit}") {
+			return errors.New("a peel to another type than a commit (^{tree}, ^{blob}) is not supported: give the commit (a branch, tag or hash), and --dir the policy subdirectory")
+		}
+	}
+	switch {
+	case strings.Contains(s, ":"):
+		return errors.New("a path in a commit (REV:PATH) is not supported: give the commit alone (a branch, tag or hash); the base is read at the subdirectory --dir is at")
+	case strings.Contains(s, "@{"):
+		return errors.New("the reflog, date and upstream forms (@{...}) are not supported: give a branch (origin/main), a tag or a commit hash")
+	}
+	return nil
 }
 
 // fetchHead reads the commit of .git/FETCH_HEAD (what the last `git fetch` brought, its first
