@@ -294,7 +294,7 @@ func (a *Agent) counterSince(st *StatusResult, res *CountersResult) {
 	case st.LastApplied == nil:
 		res.SinceError = "nothing recorded as applied"
 	case in == nil:
-		res.SinceError = "no install times recorded (run reconcile apply to record them)"
+		res.SinceError = "no install times recorded for the ruleset applied last; the next apply that changes it records them, or apply --full now"
 	case in.RulesetDigest != st.LastApplied.RulesetDigest:
 		res.SinceError = "the install times recorded are of another ruleset than the one applied last"
 	case st.StateError != "" || st.ModelError != "":
@@ -365,6 +365,24 @@ func (a *Agent) putInstalled(in *state.Installed) {
 		}
 		a.log.Warn(msg, "err", err)
 	}
+}
+
+// installedNoChange is called after a pass that found the kernel holding res.Desired (digest
+// res.Digest), the ruleset now recorded as applied, and sent no transaction. When no installed
+// record describes that ruleset (none: a process killed between a commit and its record, a
+// file lost or written by an older version; or one of another ruleset or unreadable), it
+// records every profile rule as installed at least at now (true: the kernel holds them now),
+// so that status --counters says "since at least" instead of unknown until the next change.
+// A record of that ruleset is left alone (its times are better). Failures are logged.
+func (a *Agent) installedNoChange(res *ApplyResult, rec *state.Record, now time.Time) {
+	if a.cfg.StateDir == "" || res.Desired == nil || res.Digest == "" {
+		return
+	}
+	if in, err := state.LoadInstalled(a.cfg.StateDir, rec.Table, rec.Netns); err == nil && in != nil && in.RulesetDigest == res.Digest {
+		return
+	}
+	a.putInstalled(&state.Installed{Table: rec.Table, Netns: rec.Netns, RulesetDigest: res.Digest,
+		Chains: chainDigests(profileChains(res.Desired)), Base: state.Since{Time: now, AtLeast: true}})
 }
 
 // installedAfter is the installed record after res's transaction committed at now, from the
