@@ -266,8 +266,10 @@ func (a *Agent) counterTexts(ctx context.Context, res *CountersResult) {
 	case err != nil:
 		res.TextError = err.Error()
 		return
-	case repo == nil:
-		res.TextError = fmt.Sprintf("repository %s (%s) is invalid: %v", snap.Source, snap.Revision, errs)
+	case repo == nil || len(errs) > 0:
+		// An invalid repository may have lost rules (an entry that is not a rule is dropped,
+		// and the next ones move up a number): its texts could be another rule's.
+		res.TextError = fmt.Sprintf("repository %s (%s) is invalid (%d errors, reconcile validate lists them)", snap.Source, snap.Revision, len(errs))
 		return
 	}
 	res.TextRevision = snap.Revision

@@ -437,3 +437,30 @@ func TestCountersNoChangeRecordsLowerBounds(t *testing.T) {
 		t.Errorf("changed rule: %+v (want exactly %v)", h, t3)
 	}
 }
+
+// TestCountersTextsOfInvalidRepository: the rule texts are not taken from a repository that
+// does not validate (an entry of inbound_rules that is not a rule is dropped, and the texts of
+// the rules after it would be those of the next rule in the kernel).
+func TestCountersTextsOfInvalidRepository(t *testing.T) {
+	e := newEnv(t)
+	testenv.WriteFiles(t, e.repo, countersRepo)
+	_ = os.Remove(e.repo + "/profiles/APP.json")
+	ctx := context.Background()
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(countersRepo["profiles/WEB.yaml"], "inbound_rules:\n", "inbound_rules:\n  - junk\n", 1)
+	testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": bad})
+	r, err := agentOf(t, e.opts()).Counters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TextError == "" || !strings.Contains(r.TextError, "invalid") || r.TextRevision != "" {
+		t.Errorf("text error %q, text revision %q", r.TextError, r.TextRevision)
+	}
+	for _, h := range r.Rules {
+		if h.Text != "" {
+			t.Errorf("%s: text %q from an invalid repository", h.Ref(), h.Text)
+		}
+	}
+}
