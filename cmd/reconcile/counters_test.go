@@ -84,7 +84,8 @@ func TestNumbers(t *testing.T) {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
 	}
-	for n, want := range map[uint64]string{0: "0 B", 999: "999 B", 1000: "1.0 KB", 98_000: "98 KB", 1_500_000_000: "1.5 GB", 12_345_678: "12 MB"} {
+	for n, want := range map[uint64]string{0: "0 B", 999: "999 B", 1000: "1.0 KB", 98_000: "98 KB", 1_500_000_000: "1.5 GB", 12_345_678: "12 MB",
+		9_949: "9.9 KB", 9_960: "10 KB", 999_499: "999 KB", 999_600: "1.0 MB", 9_999_999: "10 MB"} {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
