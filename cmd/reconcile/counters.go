@@ -104,7 +104,10 @@ func writeCountersText(w io.Writer, g *globals, res *reconcile.CountersResult) e
 		fmt.Fprintln(tw, "PROFILE\tDIRECTION\tRULE\tPACKETS\tBYTES\tRULE SHOW")
 		for _, h := range res.Rules {
 			text := h.Text
-			if text == "" {
+			switch {
+			case text == "" && res.TextError != "":
+				text = "(unknown)" // the line above the table says why
+			case text == "":
 				text = "(not in " + orUnknown(res.TextRevision) + ")"
 			}
 			if h.Packets == 0 {

@@ -53,6 +53,24 @@ func TestCountersText(t *testing.T) {
 	}
 }
 
+// TestCountersTextUnknownTexts: when the repository could not be read, a rule without a text
+// is not said to be missing from the repository.
+func TestCountersTextUnknownTexts(t *testing.T) {
+	res := countersSample()
+	res.TextRevision, res.TextError = "", "fetch dir:/srv/policy: no such file or directory"
+	for i := range res.Rules {
+		res.Rules[i].Text = ""
+	}
+	var out bytes.Buffer
+	if err := writeCountersText(&out, &globals{host: "node-1"}, res); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); strings.Contains(s, "not in") || !strings.Contains(s, "Rule texts: unknown (fetch dir:/srv/policy") ||
+		!strings.Contains(s, "98 KB  (unknown)\n") {
+		t.Errorf("text:\n%s", s)
+	}
+}
+
 func TestCountersJSON(t *testing.T) {
 	var out bytes.Buffer
 	if err := writeJSON(&out, countersJSON(&globals{host: "node-1"}, countersSample())); err != nil {
