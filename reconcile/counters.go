@@ -269,7 +269,11 @@ func (a *Agent) counterTexts(ctx context.Context, res *CountersResult) {
 	case repo == nil || len(errs) > 0:
 		// An invalid repository may have lost rules (an entry that is not a rule is dropped,
 		// and the next ones move up a number): its texts could be another rule's.
-		res.TextError = fmt.Sprintf("repository %s (%s) is invalid (%d errors, reconcile validate lists them)", snap.Source, snap.Revision, len(errs))
+		n := fmt.Sprintf("%d errors", len(errs))
+		if len(errs) == 1 {
+			n = "1 error"
+		}
+		res.TextError = fmt.Sprintf("repository %s (%s) is invalid (%s, reconcile validate lists them)", snap.Source, snap.Revision, n)
 		return
 	}
 	res.TextRevision = snap.Revision

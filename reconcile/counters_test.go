@@ -455,7 +455,7 @@ func TestCountersTextsOfInvalidRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.TextError == "" || !strings.Contains(r.TextError, "invalid") || r.TextRevision != "" {
+	if !strings.Contains(r.TextError, "is invalid (1 error, reconcile validate lists them)") || r.TextRevision != "" {
 		t.Errorf("text error %q, text revision %q", r.TextError, r.TextRevision)
 	}
 	for _, h := range r.Rules {
