@@ -266,8 +266,14 @@ func (a *Agent) counterTexts(ctx context.Context, res *CountersResult) {
 	case err != nil:
 		res.TextError = err.Error()
 		return
-	case repo == nil:
-		res.TextError = fmt.Sprintf("repository %s (%s) is invalid: %v", snap.Source, snap.Revision, errs)
+	case repo == nil || len(errs) > 0:
+		// An invalid repository may have lost rules (an entry that is not a rule is dropped,
+		// and the next ones move up a number): its texts could be another rule's.
+		n := fmt.Sprintf("%d errors", len(errs))
+		if len(errs) == 1 {
+			n = "1 error"
+		}
+		res.TextError = fmt.Sprintf("repository %s (%s) is invalid (%s, reconcile validate lists them)", snap.Source, snap.Revision, n)
 		return
 	}
 	res.TextRevision = snap.Revision
@@ -294,7 +300,7 @@ func (a *Agent) counterSince(st *StatusResult, res *CountersResult) {
 	case st.LastApplied == nil:
 		res.SinceError = "nothing recorded as applied"
 	case in == nil:
-		res.SinceError = "no install times recorded (run reconcile apply to record them)"
+		res.SinceError = "no install times recorded for the ruleset applied last; the next apply that changes it records them, or apply --full now"
 	case in.RulesetDigest != st.LastApplied.RulesetDigest:
 		res.SinceError = "the install times recorded are of another ruleset than the one applied last"
 	case st.StateError != "" || st.ModelError != "":
@@ -365,6 +371,24 @@ func (a *Agent) putInstalled(in *state.Installed) {
 		}
 		a.log.Warn(msg, "err", err)
 	}
+}
+
+// installedNoChange is called after a pass that found the kernel holding res.Desired (digest
+// res.Digest), the ruleset now recorded as applied, and sent no transaction. When no installed
+// record describes that ruleset (none: a process killed between a commit and its record, a
+// file lost or written by an older version; or one of another ruleset or unreadable), it
+// records every profile rule as installed at least at now (true: the kernel holds them now),
+// so that status --counters says "since at least" instead of unknown until the next change.
+// A record of that ruleset is left alone (its times are better). Failures are logged.
+func (a *Agent) installedNoChange(res *ApplyResult, rec *state.Record, now time.Time) {
+	if a.cfg.StateDir == "" || res.Desired == nil || res.Digest == "" {
+		return
+	}
+	if in, err := state.LoadInstalled(a.cfg.StateDir, rec.Table, rec.Netns); err == nil && in != nil && in.RulesetDigest == res.Digest {
+		return
+	}
+	a.putInstalled(&state.Installed{Table: rec.Table, Netns: rec.Netns, RulesetDigest: res.Digest,
+		Chains: chainDigests(profileChains(res.Desired)), Base: state.Since{Time: now, AtLeast: true}})
 }
 
 // installedAfter is the installed record after res's transaction committed at now, from the

@@ -370,3 +370,97 @@ func TestRuleCounterCollectorCache(t *testing.T) {
 		t.Errorf("warned %d times:\n%s", n, logged.String())
 	}
 }
+
+// TestCountersNoChangeRecordsLowerBounds: a pass that finds the kernel already holding the
+// ruleset applied last but no install record of it (a process killed between its commit and
+// the record, a record lost) records every rule as installed at least then, rather than
+// leaving the times unknown until the next change; a record of that ruleset is left alone.
+func TestCountersNoChangeRecordsLowerBounds(t *testing.T) {
+	e := newEnv(t)
+	testenv.WriteFiles(t, e.repo, countersRepo)
+	_ = os.Remove(e.repo + "/profiles/APP.json")
+	ctx := context.Background()
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t1 := e.record(t).LastApplied.Time
+
+	// A no-change pass keeps the exact times of the record it finds.
+	e.full = true
+	if res, err := agentOf(t, e.opts()).Apply(ctx); err != nil || res.Result != state.NoChange {
+		t.Fatalf("apply: %v %+v", err, res)
+	}
+	r, err := agentOf(t, e.opts()).Counters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := findHits(t, r, "WEB inbound 2"); h.Since == nil || !h.Since.Equal(t1) || h.SinceAtLeast {
+		t.Errorf("after a no-change pass: %+v (want exactly %v)", h, t1)
+	}
+
+	// The record lost: unknown; the next no-change pass records lower bounds.
+	key := e.record(t).Netns
+	if err := os.Remove(state.InstalledPath(e.stateDir, nft.DefaultTable, key)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = agentOf(t, e.opts()).Counters(ctx); err != nil || r.SinceError == "" || !strings.Contains(r.SinceError, "apply --full") {
+		t.Fatalf("lost record: %v %q", err, r.SinceError)
+	}
+	res, err := agentOf(t, e.opts()).Apply(ctx)
+	if err != nil || res.Result != state.NoChange {
+		t.Fatalf("apply: %v %+v", err, res)
+	}
+	t2 := e.record(t).LastAttempt.Time
+	if r, err = agentOf(t, e.opts()).Counters(ctx); err != nil || r.SinceError != "" {
+		t.Fatalf("after the no-change pass: %v %q", err, r.SinceError)
+	}
+	for _, h := range r.Rules {
+		if h.Since == nil || !h.Since.Equal(t2) || !h.SinceAtLeast {
+			t.Errorf("%s: since %v (at least %v), want at least %v", h.Ref(), h.Since, h.SinceAtLeast, t2)
+		}
+	}
+	e.full = false
+
+	// The lower bounds carry over an in-place change to the rules it keeps.
+	testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": strings.Replace(countersRepo["profiles/WEB.yaml"], "dst_ports: [53]", "dst_ports: [54]", 1)})
+	if res, err = agentOf(t, e.opts()).Apply(ctx); err != nil || res.Mode != ModeIncremental {
+		t.Fatalf("apply: %v %+v", err, res)
+	}
+	t3 := e.record(t).LastApplied.Time
+	if r, err = agentOf(t, e.opts()).Counters(ctx); err != nil || r.SinceError != "" {
+		t.Fatalf("after the change: %v %q", err, r.SinceError)
+	}
+	if h := findHits(t, r, "WEB inbound 1"); h.Since == nil || !h.Since.Equal(t2) || !h.SinceAtLeast {
+		t.Errorf("kept rule: %+v (want at least %v)", h, t2)
+	}
+	if h := findHits(t, r, "WEB inbound 2"); h.Since == nil || !h.Since.Equal(t3) || h.SinceAtLeast {
+		t.Errorf("changed rule: %+v (want exactly %v)", h, t3)
+	}
+}
+
+// TestCountersTextsOfInvalidRepository: the rule texts are not taken from a repository that
+// does not validate (an entry of inbound_rules that is not a rule is dropped, and the texts of
+// the rules after it would be those of the next rule in the kernel).
+func TestCountersTextsOfInvalidRepository(t *testing.T) {
+	e := newEnv(t)
+	testenv.WriteFiles(t, e.repo, countersRepo)
+	_ = os.Remove(e.repo + "/profiles/APP.json")
+	ctx := context.Background()
+	if _, err := agentOf(t, e.opts()).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(countersRepo["profiles/WEB.yaml"], "inbound_rules:\n", "inbound_rules:\n  - junk\n", 1)
+	testenv.WriteFiles(t, e.repo, map[string]string{"profiles/WEB.yaml": bad})
+	r, err := agentOf(t, e.opts()).Counters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.TextError, "is invalid (1 error, reconcile validate lists them)") || r.TextRevision != "" {
+		t.Errorf("text error %q, text revision %q", r.TextError, r.TextRevision)
+	}
+	for _, h := range r.Rules {
+		if h.Text != "" {
+			t.Errorf("%s: text %q from an invalid repository", h.Ref(), h.Text)
+		}
+	}
+}

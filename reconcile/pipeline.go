@@ -402,6 +402,7 @@ func (a *Agent) noChange(res *ApplyResult) error {
 	if err := a.record(rec, ""); err != nil {
 		return err
 	}
+	a.installedNoChange(res, rec, now) // rule install times (counters.go): lower bounds if none
 	a.log.Info("no changes", "revision", rev, "waiting", len(res.Waiting))
 	return nil
 }

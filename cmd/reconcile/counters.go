@@ -104,7 +104,10 @@ func writeCountersText(w io.Writer, g *globals, res *reconcile.CountersResult) e
 		fmt.Fprintln(tw, "PROFILE\tDIRECTION\tRULE\tPACKETS\tBYTES\tRULE SHOW")
 		for _, h := range res.Rules {
 			text := h.Text
-			if text == "" {
+			switch {
+			case text == "" && res.TextError != "":
+				text = "(unknown)" // the line above the table says why
+			case text == "":
 				text = "(not in " + orUnknown(res.TextRevision) + ")"
 			}
 			if h.Packets == 0 {
@@ -172,10 +175,12 @@ func humanBytes(n uint64) string {
 	v := float64(n)
 	for _, u := range []string{"KB", "MB", "GB", "TB", "PB"} {
 		v /= 1000
-		if v < 1000 || u == "PB" {
-			if v < 10 {
-				return strconv.FormatFloat(v, 'f', 1, 64) + " " + u
-			}
+		// Decided on the rounded figure: 9,960 B is "10 KB", not "10.0 KB"; 999,600 B is
+		// "1.0 MB", not "1000 KB".
+		switch {
+		case v < 9.95:
+			return strconv.FormatFloat(v, 'f', 1, 64) + " " + u
+		case v < 999.5 || u == "PB":
 			return strconv.FormatFloat(v, 'f', 0, 64) + " " + u
 		}
 	}

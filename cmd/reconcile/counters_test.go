@@ -53,6 +53,24 @@ func TestCountersText(t *testing.T) {
 	}
 }
 
+// TestCountersTextUnknownTexts: when the repository could not be read, a rule without a text
+// is not said to be missing from the repository.
+func TestCountersTextUnknownTexts(t *testing.T) {
+	res := countersSample()
+	res.TextRevision, res.TextError = "", "fetch dir:/srv/policy: no such file or directory"
+	for i := range res.Rules {
+		res.Rules[i].Text = ""
+	}
+	var out bytes.Buffer
+	if err := writeCountersText(&out, &globals{host: "node-1"}, res); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); strings.Contains(s, "not in") || !strings.Contains(s, "Rule texts: unknown (fetch dir:/srv/policy") ||
+		!strings.Contains(s, "98 KB  (unknown)\n") {
+		t.Errorf("text:\n%s", s)
+	}
+}
+
 func TestCountersJSON(t *testing.T) {
 	var out bytes.Buffer
 	if err := writeJSON(&out, countersJSON(&globals{host: "node-1"}, countersSample())); err != nil {
@@ -84,7 +102,8 @@ func TestNumbers(t *testing.T) {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
 	}
-	for n, want := range map[uint64]string{0: "0 B", 999: "999 B", 1000: "1.0 KB", 98_000: "98 KB", 1_500_000_000: "1.5 GB", 12_345_678: "12 MB"} {
+	for n, want := range map[uint64]string{0: "0 B", 999: "999 B", 1000: "1.0 KB", 98_000: "98 KB", 1_500_000_000: "1.5 GB", 12_345_678: "12 MB",
+		9_949: "9.9 KB", 9_960: "10 KB", 999_499: "999 KB", 999_600: "1.0 MB", 9_999_999: "10 MB"} {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}

@@ -20,7 +20,10 @@ import (
 // profile rule comment ("WEB inbound 2"), the time of the apply that created its nft rules (the
 // later one when its IPv4 and IPv6 variants differ), in its own small file
 // "<stem>.installed.json" beside the head, written only by a pass that sent a transaction:
-// the no-change pass neither reads nor writes it, and the head stays as small as it was.
+// the fast no-change pass neither reads nor writes it, and the head stays as small as it was;
+// a no-change pass that read the table or proved it writes one only when none describes the
+// ruleset applied last (every rule then installed "at least" at that pass: a process killed
+// between a commit and this file, or a file lost).
 //
 // The times are compact: Base holds the time of the last full replace, which every rule not in
 // Rules has; Rules holds the rules installed (or found) later. A time is exact (the counter

@@ -18,9 +18,11 @@ func TestSaveRemovesTheTemporaryFilesOfAKilledSave(t *testing.T) {
 	left := []string{
 		".reconcile@lab-a.state.json.tmp-123456",
 		".reconcile@lab-a.model-0123456789ab.gob.tmp-42",
+		".reconcile@lab-a.installed.json.tmp-77", // SaveInstalled's (rule install times)
 	}
 	kept := []string{
 		".reconcile@lab-b.state.json.tmp-123456",      // another namespace's record
+		".reconcile@lab-b.installed.json.tmp-77",      // and its install times
 		".other@lab-a.model-0123456789ab.gob.tmp-42",  // another table's
 		"reconcile@lab-a.state.json.tmp-1",            // not atomicfile's name
 		".reconcile@lab-a.state.json.tmp-1.keep-mine", // nor this

@@ -93,7 +93,7 @@ func IsModelFileOf(table, key, name string) bool {
 }
 
 // removeModels removes the model files of table in the namespace key from dir, except keep,
-// and the temporary files of this record's head and model files that a process killed while
+// and the temporary files of this record's head, installed and model files that a process killed while
 // writing them left (atomicfile's ".<name>.tmp-*"; the caller holds the table's lock, so no
 // other process is writing them). Errors are ignored: a file left behind is removed by a later
 // Save.
@@ -104,7 +104,7 @@ func removeModels(dir, table, key, keep string) {
 	}
 	stem := regexp.QuoteMeta(modelStem(table, key))
 	re := regexp.MustCompile(`^` + stem + `\.model-[0-9a-f]{1,12}\.gob$`)
-	tmp := regexp.MustCompile(`^\.` + stem + `(\.state\.json|\.model-[0-9a-f]{1,12}\.gob)\.tmp-[0-9]+$`)
+	tmp := regexp.MustCompile(`^\.` + stem + `(\.state\.json|\.installed\.json|\.model-[0-9a-f]{1,12}\.gob)\.tmp-[0-9]+$`)
 	for _, e := range entries {
 		if n := e.Name(); n != keep && (re.MatchString(n) || tmp.MatchString(n)) {
 			_ = os.Remove(filepath.Join(dir, n))
