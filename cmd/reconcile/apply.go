@@ -158,6 +158,28 @@ func (g *globals) checkOutput() error {
 	return fmt.Errorf("unknown output format %q: use text or json", g.output)
 }
 
+// withAgent runs f with the Agent of a read-only command (plan, status): it checks -o, makes
+// the Agent (edit changes its Config) and closes it after f; a nil ctx is Background.
+func (g *globals) withAgent(ctx context.Context, f func(context.Context, *reconcile.Agent) error, edit ...func(*reconcile.Config)) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := g.checkOutput(); err != nil {
+		return err
+	}
+	a, err := g.agent(true, edit...)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return f(ctx, a)
+}
+
+// fullRead is the Config edit of --full: read the table (and the repository) in full.
+func fullRead(full bool) func(*reconcile.Config) {
+	return func(c *reconcile.Config) { c.Full = full }
+}
+
 // cmdLogger is the slog logger of --log-format and --log-level, writing to stderr.
 func (g *globals) cmdLogger() (*slog.Logger, error) {
 	var level slog.Level

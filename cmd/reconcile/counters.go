@@ -27,25 +27,16 @@ no IP family have no nft rule and are not listed. Bytes are the IP header and pa
 -o json gives the same (docs/OPERATIONS.md, Rule counters).`
 
 func runCounters(ctx context.Context, g *globals, full bool) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if err := g.checkOutput(); err != nil {
-		return err
-	}
-	a, err := g.agent(true, func(c *reconcile.Config) { c.Full = full })
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	res, err := a.Counters(ctx)
-	if err != nil {
-		return g.passFailed(err, false)
-	}
-	if g.output == "json" {
-		return writeJSON(g.stdout, countersJSON(g, res))
-	}
-	return writeCountersText(g.stdout, g, res)
+	return g.withAgent(ctx, func(ctx context.Context, a *reconcile.Agent) error {
+		res, err := a.Counters(ctx)
+		if err != nil {
+			return g.passFailed(err, false)
+		}
+		if g.output == "json" {
+			return writeJSON(g.stdout, countersJSON(g, res))
+		}
+		return writeCountersText(g.stdout, g, res)
+	}, fullRead(full))
 }
 
 // countersOut is the JSON of status --counters (see docs/OPERATIONS.md, Rule counters).

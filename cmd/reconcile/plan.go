@@ -44,52 +44,44 @@ With --detailed-exitcode: 0 no changes, 2 changes, 1 error.`,
 }
 
 func runPlan(ctx context.Context, g *globals, detailed, script bool, against string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if err := g.checkOutput(); err != nil {
-		return err
-	}
-	a, err := g.agent(true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	var pr *reconcile.PlanResult
-	switch {
-	case against != "":
-		pr, err = a.PlanAgainst(ctx, against)
-	case !script || detailed: // --nft alone needs no kernel; with --detailed-exitcode it still has to compare
-		pr, err = a.Plan(ctx)
-	default:
-		pr, err = a.Desired(ctx)
-	}
-	if err != nil {
-		return g.planFailed(err)
-	}
-	switch {
-	case script:
-		if _, err := io.WriteString(g.stdout, pr.Desired.Script()); err != nil {
-			return err
+	return g.withAgent(ctx, func(ctx context.Context, a *reconcile.Agent) error {
+		var pr *reconcile.PlanResult
+		var err error
+		switch {
+		case against != "":
+			pr, err = a.PlanAgainst(ctx, against)
+		case !script || detailed: // --nft alone needs no kernel; with --detailed-exitcode it still has to compare
+			pr, err = a.Plan(ctx)
+		default:
+			pr, err = a.Desired(ctx)
 		}
-	case g.output == "json":
-		if err := writeJSON(g.stdout, planJSON(g, pr)); err != nil {
-			return err
+		if err != nil {
+			return g.planFailed(err)
 		}
-	default:
-		var b strings.Builder
-		writePlanHeader(&b, g, pr)
-		if err := pr.Plan.WriteText(&b); err != nil {
-			return err
+		switch {
+		case script:
+			if _, err := io.WriteString(g.stdout, pr.Desired.Script()); err != nil {
+				return err
+			}
+		case g.output == "json":
+			if err := writeJSON(g.stdout, planJSON(g, pr)); err != nil {
+				return err
+			}
+		default:
+			var b strings.Builder
+			writePlanHeader(&b, g, pr)
+			if err := pr.Plan.WriteText(&b); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(g.stdout, b.String()); err != nil {
+				return err
+			}
 		}
-		if _, err := io.WriteString(g.stdout, b.String()); err != nil {
-			return err
+		if detailed && !pr.Plan.Empty() {
+			return exitCode(2)
 		}
-	}
-	if detailed && !pr.Plan.Empty() {
-		return exitCode(2)
-	}
-	return nil
+		return nil
+	})
 }
 
 // planOut is the JSON output of plan (see docs/OPERATIONS.md).

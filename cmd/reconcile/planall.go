@@ -27,33 +27,24 @@ func checkAllHosts(cmd *cobra.Command, script bool, against string) error {
 }
 
 func runPlanAllHosts(ctx context.Context, g *globals, detailed bool, against string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if err := g.checkOutput(); err != nil {
-		return err
-	}
-	a, err := g.agent(true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	res, err := a.PlanAllHosts(ctx, against, reconcile.PlanAllHostsOptions{Digests: g.output == "json"})
-	if err != nil {
-		return g.planFailed(err)
-	}
-	if g.output == "json" {
-		err = writeJSON(g.stdout, fleetPlanJSON(g, res))
-	} else {
-		err = writeFleetPlanText(g.stdout, g, res)
-	}
-	if err != nil {
-		return err
-	}
-	if detailed && len(res.Hosts) > 0 {
-		return exitCode(2)
-	}
-	return nil
+	return g.withAgent(ctx, func(ctx context.Context, a *reconcile.Agent) error {
+		res, err := a.PlanAllHosts(ctx, against, reconcile.PlanAllHostsOptions{Digests: g.output == "json"})
+		if err != nil {
+			return g.planFailed(err)
+		}
+		if g.output == "json" {
+			err = writeJSON(g.stdout, fleetPlanJSON(g, res))
+		} else {
+			err = writeFleetPlanText(g.stdout, g, res)
+		}
+		if err != nil {
+			return err
+		}
+		if detailed && len(res.Hosts) > 0 {
+			return exitCode(2)
+		}
+		return nil
+	})
 }
 
 // planFailed reports a failed plan as passFailed does, except that an invalid base (--against)

@@ -43,33 +43,24 @@ model file unreadable), 1 error.
 }
 
 func runStatus(ctx context.Context, g *globals, detailed, full bool) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if err := g.checkOutput(); err != nil {
-		return err
-	}
-	a, err := g.agent(true, func(c *reconcile.Config) { c.Full = full })
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	st, err := a.Status(ctx)
-	if err != nil {
-		return g.passFailed(err, false)
-	}
-	if g.output == "json" {
-		err = writeJSON(g.stdout, statusJSON(g, st))
-	} else {
-		err = writeStatusText(g.stdout, g, st)
-	}
-	if err != nil {
-		return err
-	}
-	if detailed && !st.InSync() {
-		return exitCode(2)
-	}
-	return nil
+	return g.withAgent(ctx, func(ctx context.Context, a *reconcile.Agent) error {
+		st, err := a.Status(ctx)
+		if err != nil {
+			return g.passFailed(err, false)
+		}
+		if g.output == "json" {
+			err = writeJSON(g.stdout, statusJSON(g, st))
+		} else {
+			err = writeStatusText(g.stdout, g, st)
+		}
+		if err != nil {
+			return err
+		}
+		if detailed && !st.InSync() {
+			return exitCode(2)
+		}
+		return nil
+	}, fullRead(full))
 }
 
 func writeStatusText(w io.Writer, g *globals, st *reconcile.StatusResult) error {
