@@ -513,7 +513,8 @@ type epRecord struct {
 }
 
 // hostKey returns the encoding (in sc.b) of everything Compile reads for host (its endpoints:
-// indexes into the repository, in order).
+// indexes into the repository, in order): the endpoints, then the profiles they use, then the
+// tag sets those profiles' rules render.
 func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []byte {
 	if sc.seenP == nil {
 		sc.seenP = make([]uint64, (len(k.used)+63)/64)
@@ -525,9 +526,16 @@ func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []by
 	b = appendStr(b, HostKeyVersion)
 	b = appendStr(b, table)
 	b = appendStr(b, host)
-	// The endpoints: one record each. Compile reads them in repository order, but the order
-	// decides only which of two failing endpoints it reports (localEndpoints, endpointChains):
-	// when none of them can fail, the records are keyed in id order (ids are unique then).
+	b = k.appendEndpoints(b, sc, local)
+	b = k.appendProfiles(b, sc)
+	return k.appendTagSets(b, sc)
+}
+
+// appendEndpoints appends one record per local endpoint and marks the profiles the active ones
+// use in sc.seenP. Compile reads the endpoints in repository order, but the order decides only
+// which of two failing endpoints it reports (localEndpoints, endpointChains): when none of them
+// can fail, the records are keyed in id order (ids are unique then).
+func (k *keyer) appendEndpoints(b []byte, sc *hostScratch, local []int32) []byte {
 	if sc.ifaces == nil {
 		sc.ifaces, sc.ids = map[string]bool{}, map[string]bool{}
 	}
@@ -580,13 +588,13 @@ func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []by
 		b = append(b, rb[r.start:r.end]...)
 	}
 	sc.rb, sc.recs = rb, recs
-	// The profiles in id order (used is sorted), each once.
-	pidx := sc.pidx[:0]
-	for w, word := range sc.seenP {
-		for ; word != 0; word &= word - 1 {
-			pidx = append(pidx, int32(w*64+bits.TrailingZeros64(word)))
-		}
-	}
+	return b
+}
+
+// appendProfiles appends the profiles marked in sc.seenP, in id order (used is sorted), each
+// once, and marks the tag sets their rules render in sc.seenT.
+func (k *keyer) appendProfiles(b []byte, sc *hostScratch) []byte {
+	pidx := setBits(sc.pidx[:0], sc.seenP)
 	b = binary.AppendUvarint(b, uint64(len(pidx)))
 	for _, pi := range pidx {
 		b = appendStr(b, k.used[pi])
@@ -601,13 +609,15 @@ func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []by
 			sc.seenT[s/64] |= 1 << (s % 64)
 		}
 	}
-	// The tag sets in (tag, family) order (tags are indexed by name), each once.
-	sets := sc.sets[:0]
-	for w, word := range sc.seenT {
-		for ; word != 0; word &= word - 1 {
-			sets = append(sets, uint32(w*64+bits.TrailingZeros64(word)))
-		}
-	}
+	sc.pidx = pidx
+	return b
+}
+
+// appendTagSets appends the tag sets marked in sc.seenT in (tag, family) order (tags are
+// indexed by name), each once: its members' merged nets, or the error of the first member
+// whose net does not parse.
+func (k *keyer) appendTagSets(b []byte, sc *hostScratch) []byte {
+	sets := setBits(sc.sets[:0], sc.seenT)
 	b = binary.AppendUvarint(b, uint64(len(sets)))
 	for _, s := range sets {
 		t := &k.tags[s>>1]
@@ -625,8 +635,18 @@ func (k *keyer) hostKey(sc *hostScratch, table, host string, local []int32) []by
 			b = append(b, t.v4[:]...)
 		}
 	}
-	sc.pidx, sc.sets = pidx, sets
+	sc.sets = sets
 	return b
+}
+
+// setBits appends to dst the indexes of the bits set in words, in increasing order.
+func setBits[T int32 | uint32](dst []T, words []uint64) []T {
+	for w, word := range words {
+		for ; word != 0; word &= word - 1 {
+			dst = append(dst, T(w*64+bits.TrailingZeros64(word)))
+		}
+	}
+	return dst
 }
 
 // appendLocalNets appends what the anti-spoof rules of local endpoint i (active, with
