@@ -23,25 +23,10 @@ func TestExampleCIPlanRuns(t *testing.T) {
 	if err != nil {
 		t.Skip("go is not installed")
 	}
-	b, err := os.ReadFile("../../examples/ci/policy-repo-ci.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wf struct {
-		Jobs map[string]struct {
-			Steps []struct {
-				Name string `yaml:"name"`
-				Run  string `yaml:"run"`
-			} `yaml:"steps"`
-		} `yaml:"jobs"`
-	}
-	if err := yaml.Unmarshal(b, &wf); err != nil {
-		t.Fatal(err)
-	}
 	var script []string
-	for _, s := range wf.Jobs["check"].Steps {
-		if strings.Contains(s.Run, "git fetch") || strings.Contains(s.Run, "reconcile plan") {
-			script = append(script, strings.ReplaceAll(s.Run, "${{ github.base_ref }}", "main"))
+	for _, run := range ciExampleSteps(t) {
+		if strings.Contains(run, "git fetch") || strings.Contains(run, "reconcile plan") {
+			script = append(script, run)
 		}
 	}
 	if len(script) != 2 || !strings.Contains(script[1], "plan --all-hosts") || strings.Contains(script[1], "sed") {
@@ -55,11 +40,7 @@ func TestExampleCIPlanRuns(t *testing.T) {
 
 	r, _ := fleetRepo(t, "")
 	r.Git("push", "-q", "origin", "pr")
-	ci := t.TempDir()
-	gitIn(t, ci, "init", "-q")
-	gitIn(t, ci, "remote", "add", "origin", "file://"+r.Remote)
-	gitIn(t, ci, "fetch", "-q", "--depth=1", "origin", "+refs/heads/pr:refs/remotes/pull/1/merge")
-	gitIn(t, ci, "checkout", "-q", "--detach", "refs/remotes/pull/1/merge")
+	ci := shallowCheckout(t, r.Remote)
 	step := func(i int) (string, error) {
 		c := exec.Command(bash, "-e", "-c", script[i])
 		c.Dir = ci
@@ -92,4 +73,42 @@ func TestExampleCIPlanRuns(t *testing.T) {
 	if md, _ := os.ReadFile(filepath.Join(ci, "plan.md")); !strings.Contains(string(md), "profiles/WEB.yaml:3:") {
 		t.Errorf("plan.md of the failed step:\n%s", md)
 	}
+}
+
+// ciExampleSteps are the run scripts of the steps of examples/ci/policy-repo-ci.yml's job
+// "check", in order, with the base branch main for ${{ github.base_ref }}.
+func ciExampleSteps(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../examples/ci/policy-repo-ci.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Run string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(b, &wf); err != nil {
+		t.Fatal(err)
+	}
+	var runs []string
+	for _, s := range wf.Jobs["check"].Steps {
+		runs = append(runs, strings.ReplaceAll(s.Run, "${{ github.base_ref }}", "main"))
+	}
+	return runs
+}
+
+// shallowCheckout checks out the branch pr of the git remote at remote as actions/checkout
+// does for a pull request (init, the remote, a depth-1 fetch of the merge ref, a detached
+// checkout) in a new directory, and returns the directory.
+func shallowCheckout(t *testing.T, remote string) string {
+	t.Helper()
+	ci := t.TempDir()
+	gitIn(t, ci, "init", "-q")
+	gitIn(t, ci, "remote", "add", "origin", "file://"+remote)
+	gitIn(t, ci, "fetch", "-q", "--depth=1", "origin", "+refs/heads/pr:refs/remotes/pull/1/merge")
+	gitIn(t, ci, "checkout", "-q", "--detach", "refs/remotes/pull/1/merge")
+	return ci
 }

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // A directory in the current directory named like a revision (main/ beside --against main) is
@@ -105,23 +103,9 @@ func TestExampleCIPlanCutForTheComment(t *testing.T) {
 // base branch main.
 func examplePlanStep(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../../examples/ci/policy-repo-ci.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wf struct {
-		Jobs map[string]struct {
-			Steps []struct {
-				Run string `yaml:"run"`
-			} `yaml:"steps"`
-		} `yaml:"jobs"`
-	}
-	if err := yaml.Unmarshal(b, &wf); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range wf.Jobs["check"].Steps {
-		if strings.Contains(s.Run, "plan --all-hosts") {
-			return strings.ReplaceAll(s.Run, "${{ github.base_ref }}", "main")
+	for _, run := range ciExampleSteps(t) {
+		if strings.Contains(run, "plan --all-hosts") {
+			return run
 		}
 	}
 	t.Fatal("no plan --all-hosts step in the example")

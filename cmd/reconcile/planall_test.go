@@ -265,12 +265,7 @@ func TestPlanAllHostsSubdirectory(t *testing.T) {
 func TestPlanAllHostsShallowClone(t *testing.T) {
 	r, _ := fleetRepo(t, "")
 	r.Git("push", "-q", "origin", "pr")
-	// actions/checkout: init, the remote, a fetch of the pull request's commit at depth 1.
-	ci := t.TempDir()
-	gitIn(t, ci, "init", "-q")
-	gitIn(t, ci, "remote", "add", "origin", "file://"+r.Remote)
-	gitIn(t, ci, "fetch", "-q", "--depth=1", "origin", "+refs/heads/pr:refs/remotes/pull/1/merge")
-	gitIn(t, ci, "checkout", "-q", "--detach", "refs/remotes/pull/1/merge")
+	ci := shallowCheckout(t, r.Remote)
 	if n := gitIn(t, ci, "rev-list", "--count", "HEAD"); n != "1" {
 		t.Fatalf("not a shallow clone: %s commits", n)
 	}
