@@ -237,7 +237,8 @@ type CountersResult struct {
 // and says why in TextError) and the install times from the installed record, which are
 // trusted only when it was written for the ruleset the state record names and the kernel
 // still holds that ruleset (status's drift check; otherwise SinceError says why and every
-// Since is nil). Nothing is changed.
+// Since is nil). A table reconcile did not make is refused as plan refuses it (an *Error
+// wrapping a *ForeignTableError). Nothing is changed.
 func (a *Agent) Counters(ctx context.Context) (*CountersResult, error) {
 	if err := a.Prepare(); err != nil {
 		return nil, err
@@ -245,6 +246,10 @@ func (a *Agent) Counters(ctx context.Context) (*CountersResult, error) {
 	st, err := a.status(ctx, false)
 	if err != nil {
 		return nil, err
+	}
+	if st.Foreign != nil {
+		// Its comments are not ours to read as profile rules (plan and apply refuse it too).
+		return nil, stageErr("observe", "foreign-table", st.Foreign)
 	}
 	reading, err := a.ReadCounters(ctx)
 	if err != nil {

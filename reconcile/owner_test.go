@@ -98,6 +98,10 @@ func TestForeignTableRefused(t *testing.T) {
 	if err != nil || st.Foreign == nil || st.Foreign.Error() != want || !st.TableExists || st.InSync() {
 		t.Errorf("status: %v, %+v", err, st)
 	}
+	// status --counters does not read another's table as profile rules.
+	if cr, err := agentOf(t, o).Counters(ctx); !errors.As(err, &fe) || err.Error() != want || cr != nil {
+		t.Errorf("counters: %v, %+v; want %q", err, cr, want)
+	}
 
 	// Our own table next to it is applied as usual, and the operator's stays as it was.
 	if res, err := agentOf(t, e.opts()).Apply(ctx); err != nil || res.Result != state.Applied {
