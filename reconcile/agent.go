@@ -263,11 +263,11 @@ func (a *Agent) Source() (source.Source, error) {
 	case c.TrustedKeys != "":
 		return nil, errors.New("--trusted-keys needs --repo")
 	}
-	dir := c.Dir
-	if dir == "" {
-		dir = "."
+	if c.Dir == "" {
+		a.src = source.Dir{Path: ".", Implicit: true}
+		return a.src, nil
 	}
-	a.src = source.Dir{Path: dir}
+	a.src = source.Dir{Path: c.Dir}
 	return a.src, nil
 }
 

@@ -183,3 +183,27 @@ func TestBadExamples(t *testing.T) {
 		})
 	}
 }
+
+// Without --dir or --repo the commands read the working directory; one without a single
+// policy file is not an empty repository (whose plan would destroy every endpoint chain): plan,
+// validate and test fail with one line naming it, status says the source is unknown.
+func TestWorkingDirectoryWithoutPolicyFiles(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	want := "the working directory " + dir + " holds no policy files (profiles/, endpoints/, tests/): give --dir PATH or --repo URL"
+	for _, args := range [][]string{
+		{"validate"},
+		{"test"},
+		{"plan", "--host", "node-1", "--state-dir", "", "--nft"},
+		{"plan", "--all-hosts", "--against", dir, "--state-dir", ""},
+	} {
+		out, errOut, code := runCLI(args...)
+		if code != 1 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 1 and one line with %q", args, code, out, errOut, want)
+		}
+	}
+	// A directory named with --dir may be empty: an empty repository.
+	if out, errOut, code := runCLI("validate", "--dir", dir); code != 0 || !strings.HasPrefix(out, "Valid: 0 profiles") {
+		t.Errorf("validate --dir of an empty directory: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -2,8 +2,10 @@ package source
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,5 +80,28 @@ func TestDirHeadStamp(t *testing.T) {
 			t.Errorf("%s: stamp %q, before %q; want a new one", st.name, s, prev)
 		}
 		prev = s
+	}
+}
+
+// The working directory taken by default (Implicit) must hold a repository file: an empty one
+// is an error, not an empty repository; a named directory may be empty.
+func TestImplicitDirWithoutPolicyFiles(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Dir{Path: dir, Implicit: true}.Fetch(context.Background(), FetchOptions{})
+	var np *NoPolicyError
+	if !errors.As(err, &np) || np.Path != dir || !strings.Contains(err.Error(), "give --dir PATH or --repo URL") {
+		t.Fatalf("implicit empty directory: %v", err)
+	}
+	if snap, err := (Dir{Path: dir}).Fetch(context.Background(), FetchOptions{}); err != nil || len(snap.Files) != 0 {
+		t.Fatalf("named empty directory: %v, %+v", err, snap)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "profiles"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "profiles", "WEB.yaml"), []byte("id: WEB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := (Dir{Path: dir, Implicit: true}).Fetch(context.Background(), FetchOptions{}); err != nil || len(snap.Files) != 1 {
+		t.Fatalf("implicit directory with a profile: %v, %+v", err, snap)
 	}
 }

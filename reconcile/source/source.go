@@ -76,6 +76,21 @@ type Source interface {
 // with; nothing leads out of the directory); its revision is a digest of its repository files.
 type Dir struct {
 	Path string
+	// Implicit says that nobody named the directory: it is the working directory that plan,
+	// status, validate, test and explain read without --dir or --repo. Such a directory without
+	// a single repository file is not taken for an empty repository (whose ruleset filters
+	// nothing): Fetch fails with a *NoPolicyError.
+	Implicit bool
+}
+
+// NoPolicyError is the error of fetching an implicit Dir (the working directory, by default)
+// that holds no repository file.
+type NoPolicyError struct {
+	Path string // absolute
+}
+
+func (e *NoPolicyError) Error() string {
+	return fmt.Sprintf("the working directory %s holds no policy files (profiles/, endpoints/, tests/): give --dir PATH or --repo URL", e.Path)
 }
 
 func (d Dir) String() string { return "dir:" + d.Path }
@@ -92,6 +107,9 @@ func (d Dir) Fetch(ctx context.Context, _ FetchOptions) (*Snapshot, error) {
 	abs, err := filepath.Abs(d.Path)
 	if err != nil {
 		abs = d.Path
+	}
+	if d.Implicit && len(files) == 0 && len(refused) == 0 {
+		return nil, &NoPolicyError{Path: abs}
 	}
 	return &Snapshot{Source: "dir:" + abs, Revision: "sha256:" + Digest(files, refused), Files: files, Refused: refused}, nil
 }
