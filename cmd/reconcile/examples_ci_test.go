@@ -112,3 +112,31 @@ func shallowCheckout(t *testing.T, remote string) string {
 	gitIn(t, ci, "checkout", "-q", "--detach", "refs/remotes/pull/1/merge")
 	return ci
 }
+
+// The example's base fetch names its destination: in a single-branch clone (git clone
+// --depth=1 -b pr, as other CI systems check out), a bare `git fetch origin main` would update
+// FETCH_HEAD only, and --against origin/main would not resolve.
+func TestExampleCIFetchInSingleBranchClone(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	var fetch string
+	for _, run := range ciExampleSteps(t) {
+		if strings.Contains(run, "git fetch") {
+			fetch = run
+		}
+	}
+	r, mainCommit := fleetRepo(t, "")
+	r.Git("push", "-q", "origin", "pr")
+	ci := filepath.Join(t.TempDir(), "c")
+	gitIn(t, filepath.Dir(ci), "clone", "-q", "--depth=1", "-b", "pr", "file://"+r.Remote, ci)
+	c := exec.Command(bash, "-e", "-c", fetch)
+	c.Dir = ci
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", fetch, err, out)
+	}
+	if got := gitIn(t, ci, "rev-parse", "origin/main"); got != mainCommit {
+		t.Errorf("origin/main after the example's fetch: %q, want %s", got, mainCommit)
+	}
+}

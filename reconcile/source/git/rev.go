@@ -102,7 +102,7 @@ func resolveRevision(repo *gogit.Repository, rev string) (plumbing.Hash, string,
 		h, err = fetchHead(repo)
 	}
 	if err != nil {
-		return plumbing.ZeroHash, "", fmt.Errorf("%v (give a branch such as origin/main, a tag or a commit the repository holds; a shallow clone holds only what was fetched: git fetch --depth=1 origin main, then --against origin/main)", err)
+		return plumbing.ZeroHash, "", fmt.Errorf("%v (give a branch such as origin/main, a tag or a commit the repository holds; a shallow clone holds only what was fetched: git fetch --depth=1 origin main, then --against FETCH_HEAD, or git fetch --depth=1 origin main:refs/remotes/origin/main, then --against origin/main)", err)
 	}
 	if _, err := repo.CommitObject(*h); err != nil {
 		return plumbing.ZeroHash, "", fmt.Errorf("revision %q: commit %s: %w", rev, h, err)
