@@ -464,3 +464,30 @@ func TestCountersTextsOfInvalidRepository(t *testing.T) {
 		}
 	}
 }
+
+// A transaction drops the cached reading: /metrics never serves the rules of the ruleset
+// before an apply (a removed rule for up to the TTL); a no-change pass keeps it.
+func TestRuleCounterCacheDroppedByApply(t *testing.T) {
+	reads := 0
+	read := func(context.Context) (*CounterReading, error) {
+		reads++
+		return SumCounters([]nft.RuleCounter{{Chain: "profile-in-WEB", Comment: "WEB inbound 1", Packets: uint64(reads), Bytes: 10}}), nil
+	}
+	m := NewMetrics()
+	if err := m.RegisterRuleCounters(read, time.Hour, nil); err != nil {
+		t.Fatal(err)
+	}
+	value := func() float64 { return gathered(t, m, "reconcile_rule_packets_total", "profile", "WEB", "rule", "1") }
+	now := time.Now()
+	if v := value(); v != 1 {
+		t.Fatalf("first scrape: %v", v)
+	}
+	m.ObserveApplied(now, "no-change", "r1", "dir:x", "", 0, 1, 1)
+	if v := value(); v != 1 || reads != 1 {
+		t.Errorf("after a no-change pass: %v, %d reads; want the cached reading", v, reads)
+	}
+	m.ObserveApplied(now, "applied", "r2", "dir:x", ModeIncremental, time.Millisecond, 1, 1)
+	if v := value(); v != 2 || reads != 2 {
+		t.Errorf("after a transaction: %v, %d reads; want a new reading", v, reads)
+	}
+}

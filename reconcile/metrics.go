@@ -28,6 +28,9 @@ type Metrics struct {
 	applies         *prometheus.CounterVec
 	endpoints       prometheus.Gauge
 	rules           prometheus.Gauge
+	// ruleCounters is the collector of RegisterRuleCounters (nil before): a transaction drops
+	// its cached reading, so that /metrics does not serve removed rules for up to its TTL.
+	ruleCounters *ruleCounterCollector
 	triggers        *prometheus.CounterVec
 	recoveries      *prometheus.CounterVec
 	currentRevision string
@@ -141,6 +144,7 @@ func (m *Metrics) ObserveApplied(now time.Time, result, revision, source, mode s
 	m.applies.WithLabelValues(result).Inc()
 	if result == "applied" {
 		m.applyDuration.WithLabelValues(mode).Observe(dur.Seconds())
+		m.ruleCounters.invalidate()
 	}
 	if revision != m.currentRevision {
 		m.revision.Reset()
@@ -222,7 +226,8 @@ func Classify(err error) (stage, reason string) {
 
 // RegisterRuleCounters adds the per-rule and per-drop-reason counters read by read at scrape
 // time (reconcile_rule_packets_total, …; see metrics_counters.go), a reading serving scrapes
-// for ttl (RuleCountersCacheTTL; 0: read at every scrape). Once per registry: a second call
+// for ttl (RuleCountersCacheTTL; 0: read at every scrape) or until ObserveApplied reports a
+// transaction. Once per registry: a second call
 // is an error. Nil-safe.
 func (m *Metrics) RegisterRuleCounters(read func(context.Context) (*CounterReading, error), ttl time.Duration, log *slog.Logger) error {
 	if m == nil {
@@ -231,5 +236,10 @@ func (m *Metrics) RegisterRuleCounters(read func(context.Context) (*CounterReadi
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return m.Registry.Register(newRuleCounterCollector(read, ttl, log))
+	c := newRuleCounterCollector(read, ttl, log)
+	if err := m.Registry.Register(c); err != nil {
+		return err
+	}
+	m.ruleCounters = c
+	return nil
 }

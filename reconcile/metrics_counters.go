@@ -88,6 +88,17 @@ func (c *ruleCounterCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// invalidate drops the cached reading (a transaction changed the rules): the next scrape reads
+// the kernel. Nil-safe.
+func (c *ruleCounterCollector) invalidate() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.reading = nil
+	c.mu.Unlock()
+}
+
 func (c *ruleCounterCollector) get() *CounterReading {
 	c.mu.Lock()
 	defer c.mu.Unlock()
