@@ -18,19 +18,19 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	lastApplied     prometheus.Gauge
-	lastAttempt     prometheus.Gauge
-	lastSuccess     prometheus.Gauge
-	revision        *prometheus.GaugeVec
-	drift           prometheus.Gauge
-	applyDuration   *prometheus.HistogramVec
-	errors          *prometheus.CounterVec
-	applies         *prometheus.CounterVec
-	endpoints       prometheus.Gauge
-	rules           prometheus.Gauge
+	lastApplied   prometheus.Gauge
+	lastAttempt   prometheus.Gauge
+	lastSuccess   prometheus.Gauge
+	revision      *prometheus.GaugeVec
+	drift         prometheus.Gauge
+	applyDuration *prometheus.HistogramVec
+	errors        *prometheus.CounterVec
+	applies       *prometheus.CounterVec
+	endpoints     prometheus.Gauge
+	rules         prometheus.Gauge
 	// ruleCounters is the collector of RegisterRuleCounters (nil before): a transaction drops
 	// its cached reading, so that /metrics does not serve removed rules for up to its TTL.
-	ruleCounters *ruleCounterCollector
+	ruleCounters    *ruleCounterCollector
 	triggers        *prometheus.CounterVec
 	recoveries      *prometheus.CounterVec
 	currentRevision string
