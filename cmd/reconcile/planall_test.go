@@ -258,6 +258,10 @@ func TestPlanAllHostsSubdirectory(t *testing.T) {
 		t.Fatalf("exit %d, want 2; stderr:\n%s", code, errs)
 	}
 	checkFleetText(t, out)
+	// The base names the policy directory inside the commit.
+	if first, _, _ := strings.Cut(out, "\n"); !strings.Contains(first, " from git:"+r.Work+":net/policy,") {
+		t.Errorf("the base should be named git:%s:net/policy: %s", r.Work, first)
+	}
 }
 
 // A shallow clone as actions/checkout makes it (depth 1 of the pull request), and the base

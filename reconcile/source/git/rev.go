@@ -240,7 +240,11 @@ func (r *Rev) Fetch(ctx context.Context, opts source.FetchOptions) (*source.Snap
 	if name != "" {
 		revision = name + "@" + revision
 	}
-	snap := &source.Snapshot{Source: r.display, Revision: revision, Commit: h.String()}
+	src := r.display
+	if r.subdir != "" {
+		src += ":" + r.subdir // the policy directory inside the tree, as git names a path in a commit
+	}
+	snap := &source.Snapshot{Source: src, Revision: revision, Commit: h.String()}
 	if snap.Files, snap.Refused, snap.FileIDs, snap.Unread, err = readTree(repo, tree, opts.Known); err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", short(h), err)
 	}
