@@ -651,7 +651,7 @@ func setBits[T int32 | uint32](dst []T, words []uint64) []T {
 
 // appendLocalNets appends what the anti-spoof rules of local endpoint i (active, with
 // profiles) depend on: when all its nets parse, their merge per family (antiSpoof sorts them
-// by netip.Addr.Is4 and merges them; written "10.0.0.1" or "10.0.0.1/32", in either list, in
+// by netip.Addr.Is4 and merges them; written "198.18.0.1" or "198.18.0.1/32", in either list, in
 // any order, they give the same key); otherwise the nets as written (Compile fails on the
 // first that does not parse).
 func (k *keyer) appendLocalNets(b []byte, sc *hostScratch, i int32, e *schema.Endpoint) (_ []byte, ok bool) {
