@@ -191,18 +191,10 @@ func (a *Agent) compileAll(repo *schema.Repository) schema.Errors {
 	// index of the tags' members.
 	tags := compile.NewTagIndex(repo)
 	failures := make([]error, len(names))
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(names)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
-				_, failures[i] = a.compileFor(repo, names[i], tags)
-			}
-		}()
-	}
-	wg.Wait()
+	onEveryCore(len(names), func(i int) bool {
+		_, failures[i] = a.compileFor(repo, names[i], tags)
+		return true
+	})
 	var errs schema.Errors
 	seen := map[string]bool{}
 	for _, err := range failures {
@@ -222,6 +214,27 @@ func (a *Agent) compileAll(repo *schema.Repository) schema.Errors {
 	}
 	errs.Sort()
 	return errs
+}
+
+// onEveryCore calls f(i) for every i in [0, n), on GOMAXPROCS goroutines taking the next index
+// in turn, and returns when all calls have returned. Once a call returns false no index is
+// handed out any more (the calls under way finish).
+func onEveryCore(n int, f func(i int) (more bool)) {
+	next := atomic.Int64{}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n && !stop.Load(); i = int(next.Add(1) - 1) {
+				if !f(i) {
+					stop.Store(true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // network fetches and loads the repository and returns the model of every host, compiling a

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/reconcile-dev/reconcile/reconcile/compile"
@@ -189,41 +187,27 @@ func (e baseErr) Is(target error) bool { return target == errBase }
 // workers stop at the first failure).
 func (a *Agent) planHosts(head, base *schema.Repository, hosts []string, headRev, baseRev string, digests bool) ([]*HostPlan, error) {
 	out := make([]*HostPlan, len(hosts))
-	if len(hosts) == 0 {
-		return out, nil
-	}
 	htags, btags := compile.NewTagIndex(head), compile.NewTagIndex(base)
 	errs := make([]error, len(hosts))
-	next := atomic.Int64{}
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(hosts)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(hosts) && !failed.Load(); i = int(next.Add(1) - 1) {
-				h := hosts[i]
-				hrs, err := a.compileFor(head, h, htags)
-				if err != nil {
-					errs[i] = stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", headRev, h, err))
-					failed.Store(true)
-					continue
-				}
-				brs, err := a.compileFor(base, h, btags)
-				if err != nil {
-					errs[i] = baseErr{stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", baseRev, h, err))}
-					failed.Store(true)
-					continue
-				}
-				hrs, brs = hrs.Canonical(), brs.Canonical()
-				out[i] = &HostPlan{Host: h, Plan: plan.DiffCanonical(hrs, brs)}
-				if digests && !out[i].Plan.Empty() {
-					out[i].HeadDigest, out[i].BaseDigest = "sha256:"+hrs.Digest(), "sha256:"+brs.Digest()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	onEveryCore(len(hosts), func(i int) bool {
+		h := hosts[i]
+		hrs, err := a.compileFor(head, h, htags)
+		if err != nil {
+			errs[i] = stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", headRev, h, err))
+			return false
+		}
+		brs, err := a.compileFor(base, h, btags)
+		if err != nil {
+			errs[i] = baseErr{stageErr("compile", "error", fmt.Errorf("compile revision %s for host %q: %w", baseRev, h, err))}
+			return false
+		}
+		hrs, brs = hrs.Canonical(), brs.Canonical()
+		out[i] = &HostPlan{Host: h, Plan: plan.DiffCanonical(hrs, brs)}
+		if digests && !out[i].Plan.Empty() {
+			out[i].HeadDigest, out[i].BaseDigest = "sha256:"+hrs.Digest(), "sha256:"+brs.Digest()
+		}
+		return true
+	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
